@@ -1,0 +1,72 @@
+"""The ``ipdrepo`` command line.
+
+One group fronts the four packages. Commands owned by ``harmonise``, ``versions`` and
+``analyses`` are registered lazily in :data:`LAZY_COMMANDS` so that ``ipdrepo --help`` stays
+fast and a package's commands live beside its code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from repository.cli._common import IPDGroup, workspace_option
+
+__all__ = ["main", "cli", "LAZY_COMMANDS"]
+
+#: name -> "module:attribute" of a click command or group, imported on first use.
+LAZY_COMMANDS: dict[str, str] = {
+    "init": "repository.cli.store_cmds:init",
+    "trial": "repository.cli.store_cmds:trial",
+    "ingest": "repository.cli.store_cmds:ingest",
+    "deliveries": "repository.cli.store_cmds:deliveries",
+    "participants": "repository.cli.store_cmds:participants",
+    "status": "repository.cli.store_cmds:status",
+    "audit": "repository.cli.store_cmds:audit",
+    "example": "repository.cli.example_cmds:example",
+    "demo": "repository.cli.demo_cmds:demo",
+}
+
+
+class LazyGroup(IPDGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@workspace_option
+@click.version_option(package_name="ipdrepo", prog_name="ipdrepo")
+def cli(**_: Any) -> None:
+    """ipdrepo: a topic repository for individual participant data meta-analysis.
+
+    \b
+    Typical curator session:
+      ipdrepo init ws --topic gastric-adjuvant      # create a workspace
+      ipdrepo -w ws trial add GAST-01 --arms "control:1:150,chemo:1:150"
+      ipdrepo -w ws ingest GAST-01 delivery.sav --id-column patid
+      ipdrepo -w ws status
+
+    Every command acts on the workspace in the current directory, or the one given by
+    --workspace / IPDREPO_WORKSPACE. Add --json to listing commands for machine-readable output.
+    Exit codes: 0 ok, 2 usage, 3 not found, 4 bad input, 5 refused, 6 validation failures,
+    7 permission denied, 8 audit integrity failure, 1 anything else.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="ipdrepo")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,147 @@
+"""Settings: one frozen object built at the edge (CLI, tests, notebooks) and passed in.
+
+Every setting is declared once in :data:`REGISTRY` with its environment variable, default and
+help text; the CLI help and the documentation are generated from it. Precedence, highest
+first: explicit arguments, environment variables, the workspace's ``ipdrepo.toml``, defaults.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from repository.errors import ConfigError
+
+__all__ = ["Setting", "REGISTRY", "Settings", "load_settings", "WORKSPACE_FILE", "find_workspace"]
+
+WORKSPACE_FILE = "ipdrepo.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    help: str
+    default: str | None = None
+
+
+REGISTRY: tuple[Setting, ...] = (
+    Setting("workspace", "IPDREPO_WORKSPACE",
+            "Workspace directory (holds ipdrepo.toml, the SQLite store and raw deliveries).", "."),
+    Setting("database_url", "IPDREPO_DATABASE_URL",
+            "SQLAlchemy URL of the store; default a SQLite file in the workspace. "
+            "Use postgresql+psycopg://user@host/db for a team server."),
+    Setting("secret_file", "IPDREPO_SECRET_FILE",
+            "File holding the repository secret used for keyed pseudonyms; kept outside the "
+            "database. Default: <workspace>/keys/pseudonym.key (created by init, mode 0600)."),
+    Setting("actor", "IPDREPO_USER",
+            "Who is acting; recorded in the audit trail. Default: the login name."),
+    Setting("topic", "IPDREPO_TOPIC",
+            "Topic to act on when the store holds several. Default: the workspace's topic."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for one workspace."""
+
+    workspace: Path
+    database_url: str
+    secret_file: Path
+    actor: str
+    topic: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.workspace / "objects"
+
+    @property
+    def config_file(self) -> Path:
+        return self.workspace / WORKSPACE_FILE
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+def find_workspace(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding an ``ipdrepo.toml``."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / WORKSPACE_FILE).is_file():
+            return candidate
+    return None
+
+
+def _read_config(workspace: Path) -> dict[str, Any]:
+    path = workspace / WORKSPACE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix or recreate it with "
+                          "`ipdrepo init`.", file=str(path)) from exc
+    section = data.get("ipdrepo", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [ipdrepo] must be a table.", file=str(path))
+    return section
+
+
+def load_settings(
+    workspace: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    must_exist: bool = True,
+    **overrides: Any,
+) -> Settings:
+    """Resolve settings for ``workspace`` (or ``IPDREPO_WORKSPACE``, or the current directory).
+
+    With ``must_exist`` (the default) the workspace must already have been created by
+    ``ipdrepo init``; the error says so.
+    """
+    env = os.environ if env is None else env
+    raw = workspace if workspace is not None else env.get("IPDREPO_WORKSPACE")
+    if raw is not None:
+        ws = Path(raw).expanduser().resolve()
+    else:
+        ws = find_workspace(Path.cwd()) or Path.cwd().resolve()
+    if must_exist and not (ws / WORKSPACE_FILE).is_file():
+        raise ConfigError(
+            f"{ws} is not an ipdrepo workspace (no {WORKSPACE_FILE}); create one with "
+            f"`ipdrepo init {ws}` or point --workspace / IPDREPO_WORKSPACE at an existing one.",
+            workspace=str(ws),
+        )
+    config = _read_config(ws)
+
+    def pick(name: str, env_var: str) -> Any:
+        if overrides.get(name) is not None:
+            return overrides[name]
+        if env.get(env_var):
+            return env[env_var]
+        return config.get(name)
+
+    database_url = pick("database_url", "IPDREPO_DATABASE_URL") or f"sqlite:///{ws / 'store.sqlite'}"
+    secret = pick("secret_file", "IPDREPO_SECRET_FILE")
+    secret_file = Path(secret).expanduser() if secret else ws / "keys" / "pseudonym.key"
+    if not secret_file.is_absolute():
+        secret_file = (ws / secret_file).resolve()
+    actor = pick("actor", "IPDREPO_USER") or _login_name()
+    topic = pick("topic", "IPDREPO_TOPIC")
+    known = {s.name for s in REGISTRY}
+    extra = {k: v for k, v in config.items() if k not in known}
+    return Settings(workspace=ws, database_url=str(database_url), secret_file=secret_file,
+                    actor=str(actor), topic=topic, extra=extra)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
