@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "status": "repository.cli.store_cmds:status",
     "audit": "repository.cli.store_cmds:audit",
     "example": "repository.cli.example_cmds:example",
+    "db": "repository.cli.store_cmds:db",
     "demo": "repository.cli.demo_cmds:demo",
 }
 

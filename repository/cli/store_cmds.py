@@ -1,0 +1,418 @@
+"""CLI commands for the store: init, trial, ingest, deliveries, participants, status, audit, db."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+
+__all__ = ["init", "trial", "ingest", "deliveries", "participants", "status", "audit", "db"]
+
+
+def _store(ctx: click.Context | None = None, topic: str | None = None):
+    from repository.store import Store
+
+    settings = get_settings(ctx, topic=topic)
+    return Store.open(settings)
+
+
+topic_option = click.option("--topic", default=None, envvar="IPDREPO_TOPIC",
+                             help="Topic slug, when the store holds several.")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--topic", required=True, help="Topic slug, e.g. gastric-adjuvant.")
+@click.option("--title", help="Human title of the topic.")
+@click.option("--description", help="What the topic covers.")
+@click.option("--database-url", envvar="IPDREPO_DATABASE_URL",
+              help="Store on a database server instead of a SQLite file, e.g. "
+                   "postgresql+psycopg://curator@dbhost/gastric.")
+@json_option
+def init(directory: Path, topic: str, title: str | None, description: str | None,
+         database_url: str | None, as_json: bool) -> None:
+    """Create a workspace in DIRECTORY (default: here) holding an empty topic store.
+
+    Creates ipdrepo.toml, the database (SQLite file unless --database-url), the object store for
+    raw deliveries, and the repository secret keys/pseudonym.key used for keyed pseudonyms. Keep
+    the secret safe and out of version control: without it pseudonyms cannot be mapped back.
+
+    \b
+    Example:
+      ipdrepo init gastric --topic gastric-adjuvant --title "Adjuvant chemotherapy, gastric cancer"
+    """
+    from repository.workspace import init_workspace
+
+    result = init_workspace(directory, topic=topic, title=title, description=description,
+                            database_url=database_url)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    d = result.to_dict()
+    click.echo(f"Created workspace {d['workspace']} for topic {topic}.")
+    click.echo(f"  database: {d['database_url']}")
+    click.echo(f"  secret:   {d['secret_file']}" + ("" if result.created_secret else " (existing)"))
+    click.echo("Next: register trials with `ipdrepo trial add` and ingest their deliveries.")
+
+
+@click.group(cls=IPDGroup)
+def trial() -> None:
+    """Register and list the topic's trials (registry IDs, arms, published numbers)."""
+
+
+@trial.command("add")
+@click.argument("acronym")
+@click.option("--title", help="Full title of the trial.")
+@click.option("--registry-id", "registry_ids", multiple=True,
+              help="Trial registry ID (repeatable): NCT01234567, ISRCTN12345678, EudraCT ...")
+@click.option("--arm", "arms", multiple=True, metavar="CODE=LABEL[:RATIO[:N]]",
+              help="An arm (repeatable): its code in the delivery, label, allocation weight, and "
+                   "randomised N as published. E.g. --arm '1=Surgery alone:1:150'.")
+@click.option("--contact-name", help="Trialist to send data queries to.")
+@click.option("--contact-email", help="Their e-mail address.")
+@click.option("--id-column", help="Default participant-ID column of this trial's deliveries.")
+@click.option("--notes")
+@topic_option
+@json_option
+def trial_add(acronym: str, title: str | None, registry_ids: tuple[str, ...],
+              arms: tuple[str, ...], contact_name: str | None, contact_email: str | None,
+              id_column: str | None, notes: str | None, topic: str | None,
+              as_json: bool) -> None:
+    """Register trial ACRONYM in the topic.
+
+    \b
+    Example:
+      ipdrepo trial add GAST-01 --title "Adjuvant S-1 after D2 gastrectomy" \\
+        --registry-id NCT01234567 --arm "A=Surgery alone:1:150" --arm "B=Surgery + S-1:1:152" \\
+        --contact-name "Dr A. Trialist" --contact-email a.trialist@example.org
+    """
+    from repository.trials import TrialSpec, add_trial, parse_arm, trial_to_dict
+
+    spec = TrialSpec(acronym=acronym, title=title, registry_ids=registry_ids,
+                     arms=tuple(parse_arm(a) for a in arms), contact_name=contact_name,
+                     contact_email=contact_email, id_column=id_column, notes=notes)
+    with _store(topic=topic) as store, store.transaction() as session:
+        row = add_trial(session, store.topic(session), spec, actor=store.settings.actor)
+        data = trial_to_dict(row)
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"Registered trial {acronym} ({len(spec.arms)} arms, allocation "
+                   f"{data['allocation_ratio'] or 'not given'}).")
+
+
+@trial.command("import")
+@click.argument("registry_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@topic_option
+@json_option
+def trial_import(registry_file: Path, topic: str | None, as_json: bool) -> None:
+    """Register every trial listed in a registry YAML file (all or none).
+
+    The file has a `trials:` list; each entry has acronym, title, registry_ids, arms (code,
+    label, ratio, randomised), contact (name, email) and id_column. `ipdrepo example create`
+    writes one (topic.yaml). Trials already registered are left alone.
+    """
+    from repository.trials import add_trial, list_trials, load_registry_file
+
+    specs = load_registry_file(registry_file)
+    added, skipped = [], []
+    with _store(topic=topic) as store, store.transaction() as session:
+        topic_row = store.topic(session)
+        known = {t.acronym for t in list_trials(session, topic_row)}
+        for spec in specs:
+            if spec.acronym in known:
+                skipped.append(spec.acronym)
+                continue
+            add_trial(session, topic_row, spec, actor=store.settings.actor)
+            added.append(spec.acronym)
+    if as_json:
+        emit_json({"added": added, "already_registered": skipped})
+    else:
+        click.echo(f"Registered {len(added)} trial(s)" +
+                   (f"; {len(skipped)} already registered ({', '.join(skipped)})" if skipped else "")
+                   + ".")
+
+
+@trial.command("list")
+@topic_option
+@json_option
+def trial_list(topic: str | None, as_json: bool) -> None:
+    """List the topic's trials with arms and published numbers."""
+    from repository.trials import list_trials, trial_to_dict
+
+    with _store(topic=topic) as store, store.reading() as session:
+        rows = [trial_to_dict(t) for t in list_trials(session, store.topic(session))]
+    if as_json:
+        emit_json(rows)
+        return
+    print_table([{"trial": r["acronym"],
+                  "registry": ", ".join(x["id"] for x in r["registry_ids"]),
+                  "arms": " / ".join(f"{a['code']}={a['label']}" for a in r["arms"]),
+                  "ratio": r["allocation_ratio"], "published N": r["randomised_published"],
+                  "contact": r["contact_name"]} for r in rows])
+
+
+@trial.command("show")
+@click.argument("acronym")
+@topic_option
+@json_option
+def trial_show(acronym: str, topic: str | None, as_json: bool) -> None:
+    """Show one trial: registry entry, arms and its deliveries."""
+    from repository.deliveries import delivery_to_dict
+    from repository.trials import get_trial, trial_to_dict
+
+    with _store(topic=topic) as store, store.reading() as session:
+        row = get_trial(session, store.topic(session), acronym)
+        data = trial_to_dict(row)
+        data["deliveries"] = [delivery_to_dict(d) for d in row.deliveries]
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"{data['acronym']}: {data['title'] or ''}")
+    click.echo(f"  registry: {', '.join(r['id'] for r in data['registry_ids']) or '-'}")
+    click.echo(f"  contact:  {data['contact_name'] or '-'} <{data['contact_email'] or '-'}>")
+    for a in data["arms"]:
+        click.echo(f"  arm {a['code']}: {a['label']} (ratio {a['ratio']}, published N "
+                   f"{a['randomised_published'] if a['randomised_published'] is not None else '?'})")
+    click.echo(f"  deliveries: {len(data['deliveries'])}")
+    for d in data["deliveries"]:
+        click.echo(f"    #{d['id']} {d['file_name']} {d['format']} {d['rows']} rows "
+                   f"{'current' if d['current'] else 'superseded by #' + str(d['superseded_by'])}")
+
+
+@click.command()
+@click.argument("acronym")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--id-column", help="Column holding the trial's participant IDs (default: the "
+              "trial's registered id column, or a column named like one).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "sas7bdat", "xpt", "dta",
+                                                    "sav", "parquet"]),
+              help="Format of FILE when its extension does not say (checked against content).")
+@click.option("--encoding", help="Text encoding of a CSV file (default: detected).")
+@click.option("--delimiter", help="Delimiter of a CSV file (default: detected).")
+@click.option("--sheet", help="Sheet of an Excel workbook (default: the only one, or the one "
+              "with the ID column).")
+@click.option("--dataset", default="main", show_default=True,
+              help="Which of the trial's tables this is; a new file supersedes the current one "
+                   "of the same dataset.")
+@click.option("--received-from", help="Who sent the file.")
+@click.option("--received-on", type=click.DateTime(["%Y-%m-%d"]), help="Date received (YYYY-MM-DD).")
+@click.option("--accept-identifiers", "accept", multiple=True, metavar="COLUMN",
+              help="Accept a column the identifier gate flags (repeatable); needs --justification.")
+@click.option("--justification", help="Why flagged columns are acceptable (recorded).")
+@click.option("--allow-id-problems", metavar="REASON",
+              help="Accept duplicate or blank participant IDs (recorded) so they are raised as "
+                   "data queries instead of refusing the file.")
+@topic_option
+@json_option
+def ingest(acronym: str, file: Path, id_column: str | None, fmt: str | None,
+           encoding: str | None, delimiter: str | None, sheet: str | None, dataset: str,
+           received_from: str | None, received_on: Any, accept: tuple[str, ...],
+           justification: str | None, allow_id_problems: str | None, topic: str | None,
+           as_json: bool) -> None:
+    """Ingest FILE as a delivery of trial ACRONYM.
+
+    Reads CSV/delimited text, Excel (.xlsx), SAS (.sas7bdat, .xpt), Stata (.dta), SPSS (.sav)
+    and Parquet. The file is kept byte for byte (content-addressed); ingesting the same bytes
+    again changes nothing; a new file supersedes the trial's current one without deleting it.
+    Files with direct identifiers (names, e-mail, phone, national IDs, full postcodes, full
+    dates of birth, free text), duplicate or blank participant IDs, or that cannot be read are
+    refused with a report, and the store is left unchanged.
+
+    \b
+    Examples:
+      ipdrepo ingest GAST-01 gast01_2026-10.sav --id-column PATNO --received-from "Dr Tanaka"
+      ipdrepo ingest GAST-02 export.txt --format csv --delimiter ';'
+    """
+    from repository.deliveries import ingest as do_ingest
+
+    options = {k: v for k, v in {"encoding": encoding, "delimiter": delimiter,
+                                 "sheet": sheet}.items() if v}
+    with _store(topic=topic) as store:
+        def on_stage(name: str) -> None:
+            if not as_json:
+                click.echo(f"  {name} ...", err=True)
+
+        result = do_ingest(store, acronym, file, id_column=id_column, format=fmt,
+                           read_options=options, dataset=dataset, received_from=received_from,
+                           received_at=received_on.date() if received_on else None,
+                           accept_identifiers=accept, justification=justification,
+                           allow_id_problems=allow_id_problems, on_stage=on_stage)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if result.status == "unchanged":
+        click.echo(f"{acronym}: nothing to do; {result.notes[0]}.")
+        return
+    click.echo(f"{acronym}: ingested {file.name} as delivery #{result.delivery_id} "
+               f"({result.format}, {result.n_rows} rows x {result.n_columns} columns, ID column "
+               f"{result.id_column}, {result.new_participants} new participants)"
+               + (f"; supersedes #{result.superseded}" if result.superseded else "") + ".")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    if result.accepted_identifiers:
+        click.echo(f"  accepted flagged columns: {', '.join(result.accepted_identifiers)}")
+
+
+@click.command()
+@click.argument("acronym", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Include superseded deliveries.")
+@topic_option
+@json_option
+def deliveries(acronym: str | None, show_all: bool, topic: str | None, as_json: bool) -> None:
+    """List deliveries (of trial ACRONYM, or of every trial): file, format, hash, rows, status."""
+    from repository.deliveries import delivery_to_dict
+    from repository.models import Delivery, Trial
+    from repository.trials import get_trial
+
+    with _store(topic=topic) as store, store.reading() as session:
+        topic_row = store.topic(session)
+        query = select(Delivery).join(Trial).where(Trial.topic_id == topic_row.id)
+        if acronym:
+            query = query.where(Delivery.trial_id == get_trial(session, topic_row, acronym).id)
+        rows = [delivery_to_dict(d) for d in session.scalars(query.order_by(Trial.acronym,
+                                                                            Delivery.id))]
+    if not show_all:
+        rows = [r for r in rows if r["current"]]
+    if as_json:
+        emit_json(rows)
+        return
+    print_table([{"#": r["id"], "trial": r["trial"], "file": r["file_name"],
+                  "format": r["format"], "rows": r["rows"], "cols": r["columns"],
+                  "sha256": r["sha256"][:12], "received": r["received_at"] or "",
+                  "status": "current" if r["current"] else f"superseded by #{r['superseded_by']}"}
+                 for r in rows])
+
+
+@click.command()
+@click.argument("acronym")
+@click.option("--map-back", is_flag=True,
+              help="Show each pseudonym with the trial's own ID (needs the repository secret).")
+@topic_option
+@json_option
+def participants(acronym: str, map_back: bool, topic: str | None, as_json: bool) -> None:
+    """List trial ACRONYM's participants by pseudonym (with --map-back: and their trial IDs)."""
+    from repository.deliveries import load_delivery
+    from repository.models import Participant
+    from repository.pseudonyms import reidentify
+    from repository.trials import get_trial
+
+    with _store(topic=topic) as store, store.reading() as session:
+        topic_row = store.topic(session)
+        trial_row = get_trial(session, topic_row, acronym)
+        pseudonyms = session.scalars(select(Participant.pseudonym)
+                                     .where(Participant.trial_id == trial_row.id)
+                                     .order_by(Participant.pseudonym)).all()
+        mapping: dict[str, str] = {}
+        if map_back:
+            pseudonymiser = store.pseudonymiser(topic_row.slug)
+            for d in trial_row.deliveries:
+                table = load_delivery(store, d)
+                mapping.update(reidentify(pseudonymiser, acronym, table.frame[d.id_column]))
+    rows = [{"pseudonym": p, **({"trial_id": mapping.get(p)} if map_back else {})}
+            for p in pseudonyms]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table(rows)
+
+
+@click.command()
+@topic_option
+@json_option
+def status(topic: str | None, as_json: bool) -> None:
+    """Summarise the topic: trials, published vs delivered numbers, deliveries, participants."""
+    from repository.status import topic_status
+
+    with _store(topic=topic) as store, store.reading() as session:
+        st = topic_status(session, store.topic(session))
+    if as_json:
+        emit_json(st.to_dict())
+        return
+    totals = st.totals()
+    click.echo(f"Topic {st.topic}: {st.title}")
+    click.echo(f"  {totals['trials']} trials registered, {totals['trials_with_data']} with IPD; "
+               f"{totals['deliveries']} deliveries; {totals['participants']} participants "
+               f"(published randomised: {totals['randomised_published']}); "
+               f"{st.audit_events} audit events")
+    print_table([{"trial": t["trial"], "published N": t["randomised_published"],
+                  "rows": t["rows"], "participants": t["participants"],
+                  "deliveries": t["deliveries"], "current file": t["current_file"],
+                  "format": t["format"]} for t in st.trials])
+
+
+@click.group(cls=IPDGroup)
+def audit() -> None:
+    """The append-only, hash-chained audit trail."""
+
+
+@audit.command("log")
+@click.option("--limit", default=50, show_default=True, help="Show the last N events.")
+@click.option("--action", help="Only events of this action (e.g. delivery.ingest).")
+@json_option
+def audit_log(limit: int, action: str | None, as_json: bool) -> None:
+    """Show the latest audit events."""
+    from repository.models import AuditEvent
+
+    with _store() as store, store.reading() as session:
+        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        events = list(reversed(session.scalars(query).all()))
+        rows = [{"seq": e.seq, "at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
+                 "action": e.action, "entity": f"{e.entity_type}:{e.entity_id}",
+                 "details": e.details, "hash": e.hash} for e in events]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table([{k: v for k, v in r.items() if k not in ("details", "hash")} for r in rows])
+
+
+@audit.command("verify")
+@json_option
+def audit_verify(as_json: bool) -> None:
+    """Recompute the hash chain; exit 8 and name the events if anything was changed."""
+    from repository.audit import verify
+
+    with _store() as store, store.reading() as session:
+        report = verify(session)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"audit trail intact: {report.events} events verified.")
+
+
+@click.group(cls=IPDGroup)
+def db() -> None:
+    """Database schema maintenance (migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations to the workspace's database (back it up first)."""
+    from repository import db as dbmod
+    from repository.store import Store
+
+    store = Store.open(get_settings(), check_schema=False)
+    try:
+        before = dbmod.current_revision(store.engine)
+        dbmod.upgrade(store.engine)
+        click.echo(f"schema: {before} -> {dbmod.current_revision(store.engine)}")
+    finally:
+        store.close()
+
+
+@db.command("check")
+def db_check() -> None:
+    """Check that the models and the migrations agree (alembic check)."""
+    from repository import db as dbmod
+    from repository.store import Store
+
+    with Store.open(get_settings()) as store:
+        dbmod.check_models_match(store.engine)
+    click.echo("models and migrations agree.")
+

@@ -1,0 +1,305 @@
+"""Ingesting trial deliveries.
+
+:func:`ingest` takes a file a trial sent and, in order:
+
+1. hashes it; the same bytes already delivered by this trial make the call a no-op;
+2. reads it (:mod:`repository.formats`), refusing empty, truncated, mislabelled or unknown files;
+3. finds the participant-ID column and refuses duplicate or blank IDs (unless a curator accepts
+   them with a justification, so that they become data queries later);
+4. runs the pseudonymisation gate (:mod:`repository.identifiers`), refusing direct identifiers
+   unless a curator accepts named columns with a recorded justification;
+5. in one transaction: stores the bytes (content-addressed), records the delivery, marks the
+   trial's previous delivery of the same dataset as superseded, registers new participants'
+   pseudonyms, and appends the audit event.
+
+If anything fails, the database and the object store are left exactly as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from repository import audit
+from repository.errors import (
+    DirectIdentifiers,
+    IdentifierProblem,
+    NotFound,
+    UnreadableDelivery,
+    format_rows,
+)
+from repository.formats import ColumnInfo, RawTable, read_delivery
+from repository.identifiers import IdentifierFinding, scan
+from repository.models import Delivery, Participant, Trial
+from repository.objects import StoredObject, sha256_file
+from repository.pseudonyms import normalise_raw_id
+from repository.store import Store
+from repository.trials import get_trial
+
+__all__ = [
+    "IngestResult",
+    "ingest",
+    "current_deliveries",
+    "load_delivery",
+    "delivery_to_dict",
+    "pseudonymised_ids",
+    "ID_COLUMN_NAMES",
+]
+
+#: normalised column names recognised as participant IDs when --id-column is not given
+ID_COLUMN_NAMES = {"id", "patid", "patno", "patientid", "patientno", "patientnumber",
+                   "subjid", "subjectid", "usubjid", "participantid", "pid", "ptid",
+                   "randno", "randnumber", "randomisationnumber", "randomizationnumber",
+                   "studyid", "caseid", "recordid", "subject", "patient"}
+
+Stage = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    trial: str
+    delivery_id: int
+    status: str  # "ingested" | "unchanged"
+    file_name: str
+    format: str
+    sha256: str
+    n_rows: int
+    n_columns: int
+    id_column: str
+    superseded: int | None = None
+    new_participants: int = 0
+    accepted_identifiers: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trial": self.trial, "delivery_id": self.delivery_id, "status": self.status,
+                "file_name": self.file_name, "format": self.format, "sha256": self.sha256,
+                "n_rows": self.n_rows, "n_columns": self.n_columns, "id_column": self.id_column,
+                "superseded": self.superseded, "new_participants": self.new_participants,
+                "accepted_identifiers": list(self.accepted_identifiers),
+                "notes": list(self.notes)}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _choose_id_column(path: Path, trial: Trial, table: RawTable, requested: str | None) -> str:
+    names = [c.name for c in table.columns]
+    wanted = requested or trial.id_column
+    if wanted is not None:
+        if wanted in names:
+            return wanted
+        close = [n for n in names if _norm(n) == _norm(wanted)]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnreadableDelivery(
+            f"{path.name} (trial {trial.acronym}) has no column {wanted!r}{hint}; columns are: "
+            f"{', '.join(names)}. Give the participant-ID column with --id-column.",
+            file=str(path), trial=trial.acronym, reason="id-column")
+    candidates = [n for n in names if _norm(n) in ID_COLUMN_NAMES]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise UnreadableDelivery(
+        f"{path.name} (trial {trial.acronym}): cannot tell which column holds participant IDs "
+        f"({'candidates: ' + ', '.join(candidates) if candidates else 'no column is named like one'}"
+        "); give it with --id-column.", file=str(path), trial=trial.acronym, reason="id-column")
+
+
+def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
+               allow: str | None) -> tuple[list[str | None], dict[str, Any] | None]:
+    raw = [normalise_raw_id(v) for v in table.frame[id_column].tolist()]
+    blank_rows = [i + 1 for i, v in enumerate(raw) if v is None]
+    series = pd.Series(raw, dtype=object)
+    dup_mask = series.notna() & series.duplicated(keep=False)
+    dup_rows = (np.flatnonzero(dup_mask.to_numpy()) + 1).tolist()
+    if not blank_rows and not dup_rows:
+        return raw, None
+    dup_ids = sorted(set(series[dup_mask].tolist()))
+    parts = []
+    if dup_rows:
+        parts.append(f"{len(dup_ids)} duplicated ID(s) ({', '.join(map(str, dup_ids[:10]))}"
+                     f"{' ...' if len(dup_ids) > 10 else ''}) on {format_rows(dup_rows)}")
+    if blank_rows:
+        parts.append(f"blank IDs on {format_rows(blank_rows)}")
+    override = {"duplicate_ids": dup_ids, "duplicate_rows": dup_rows, "blank_rows": blank_rows,
+                "justification": allow}
+    if allow:
+        return raw, override
+    raise IdentifierProblem(
+        f"{path.name} (trial {trial}), ID column {id_column!r}: " + "; ".join(parts) +
+        ". Ask the trial to correct the IDs and deliver again, or accept the file as it is with "
+        "--allow-id-problems 'REASON' so that the problems are raised as data queries.",
+        file=str(path), trial=trial, column=id_column, duplicate_ids=dup_ids,
+        duplicate_rows=dup_rows, blank_rows=blank_rows)
+
+
+def _gate(path: Path, trial: str, table: RawTable, accept: Sequence[str],
+          justification: str | None) -> list[IdentifierFinding]:
+    findings = scan(table.frame)
+    unknown = [c for c in accept if c not in {col.name for col in table.columns}]
+    if unknown:
+        raise UnreadableDelivery(f"--accept-identifiers names column(s) not in {path.name}: "
+                                 f"{', '.join(unknown)}.", file=str(path), trial=trial)
+    if accept and not (justification and justification.strip()):
+        raise DirectIdentifiers("accepting identifier columns needs a recorded justification; "
+                                "add --justification 'WHY'.", file=str(path), trial=trial)
+    refused = [f for f in findings if f.column not in accept]
+    if refused:
+        lines = "\n".join(f"  - {f}" for f in refused)
+        raise DirectIdentifiers(
+            f"{path.name} (trial {trial}) still carries direct identifiers and was not "
+            f"accepted:\n{lines}\nAsk the trial to remove these columns (or deliver year/month "
+            "of birth, outward postcodes) and send the file again. If a column is not an "
+            "identifier, a curator can accept it with --accept-identifiers COLUMN "
+            "--justification 'WHY'.", file=str(path), trial=trial,
+            findings=[f.to_dict() for f in refused])
+    return findings
+
+
+def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | None = None,
+           format: str | None = None, read_options: dict[str, Any] | None = None,
+           dataset: str = "main", received_from: str | None = None,
+           received_at: date | None = None, accept_identifiers: Sequence[str] = (),
+           justification: str | None = None, allow_id_problems: str | None = None,
+           topic: str | None = None, on_stage: Stage | None = None) -> IngestResult:
+    """Ingest one delivery file for a trial; see the module docstring for the steps."""
+    stage = on_stage or (lambda _s: None)
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableDelivery(f"{path} does not exist or is not a file.", file=str(path),
+                                 trial=trial_acronym, reason="missing")
+    actor = store.settings.actor
+    with store.reading() as session:
+        topic_row = store.topic(session, topic)
+        trial = get_trial(session, topic_row, trial_acronym)
+        stage("hashing")
+        digest, size = sha256_file(path)
+        same = session.scalar(select(Delivery).where(Delivery.trial_id == trial.id,
+                                                     Delivery.sha256 == digest))
+        if same is not None:
+            note = ("these bytes were already delivered as delivery "
+                    f"{same.id} ({same.file_name}, {'current' if same.is_current else 'superseded'})")
+            return IngestResult(trial=trial.acronym, delivery_id=same.id, status="unchanged",
+                                file_name=same.file_name, format=same.format,
+                                sha256=digest, n_rows=same.n_rows, n_columns=same.n_columns,
+                                id_column=same.id_column, notes=(note,))
+        stage("reading")
+        table = read_delivery(path, format=format, options=read_options, id_column=id_column)
+        id_col = _choose_id_column(path, trial, table, id_column)
+        stage("checking IDs")
+        raw_ids, id_override = _check_ids(path, trial.acronym, table, id_col, allow_id_problems)
+        stage("scanning for identifiers")
+        findings = _gate(path, trial.acronym, table, accept_identifiers, justification)
+        stage("pseudonymising")
+        pseudonymiser = store.pseudonymiser(topic_row.slug)
+        pseudonyms = set(pseudonymiser.many(trial.acronym, [r for r in raw_ids if r is not None]))
+        topic_slug, trial_id, acronym = topic_row.slug, trial.id, trial.acronym
+
+    stage("storing")
+    obj: StoredObject | None = None
+    try:
+        obj = store.objects.put(path, digest)
+        with store.transaction() as session:
+            previous = session.scalar(select(Delivery).where(
+                Delivery.trial_id == trial_id, Delivery.dataset == dataset,
+                Delivery.superseded_by_id.is_(None)).with_for_update())
+            accepted = sorted({f.column for f in findings})
+            delivery = Delivery(
+                trial_id=trial_id, dataset=dataset, file_name=path.name, format=table.format,
+                sha256=digest, size_bytes=size, n_rows=table.n_rows,
+                n_columns=len(table.columns), columns=[c.to_dict() for c in table.columns],
+                read_options=dict(table.read_options), id_column=id_col,
+                received_at=received_at, received_from=received_from, ingested_by=actor,
+                identifier_override=({"columns": accepted, "justification": justification,
+                                      "by": actor, "findings": [f.to_dict() for f in findings]}
+                                     if accepted else None),
+                id_override=id_override)
+            session.add(delivery)
+            session.flush()
+            if previous is not None:
+                previous.superseded_by_id = delivery.id
+            known = set(session.scalars(select(Participant.pseudonym)
+                                        .where(Participant.trial_id == trial_id)))
+            new = sorted(pseudonyms - known)
+            if new:
+                session.execute(
+                    Participant.__table__.insert(),
+                    [{"trial_id": trial_id, "pseudonym": p, "first_delivery_id": delivery.id,
+                      "created_at": delivery.ingested_at} for p in new])
+            audit.append(session, actor=actor, action="delivery.ingest", topic=topic_slug,
+                         entity_type="delivery", entity_id=delivery.id,
+                         details={"trial": acronym, "file_name": path.name,
+                                  "format": table.format, "sha256": digest, "size": size,
+                                  "rows": table.n_rows, "columns": len(table.columns),
+                                  "dataset": dataset, "id_column": id_col,
+                                  "supersedes": previous.id if previous else None,
+                                  "new_participants": len(new),
+                                  "accepted_identifiers": accepted,
+                                  "justification": justification if accepted else None,
+                                  "id_problems": id_override})
+            result = IngestResult(
+                trial=acronym, delivery_id=delivery.id, status="ingested", file_name=path.name,
+                format=table.format, sha256=digest, n_rows=table.n_rows,
+                n_columns=len(table.columns), id_column=id_col,
+                superseded=previous.id if previous else None, new_participants=len(new),
+                accepted_identifiers=tuple(accepted),
+                notes=tuple(["ID problems accepted: " + (allow_id_problems or "")]
+                            if id_override else []))
+    except BaseException:
+        if obj is not None:
+            store.objects.discard(obj)
+        raise
+    return result
+
+
+def current_deliveries(session: Session, trial: Trial) -> list[Delivery]:
+    return [d for d in trial.deliveries if d.is_current]
+
+
+def load_delivery(store: Store, delivery: Delivery) -> RawTable:
+    """Read a stored delivery back exactly as it was read at ingest."""
+    path = store.objects.path_for(delivery.sha256)
+    if not path.is_file():
+        raise NotFound(f"the raw file of delivery {delivery.id} ({delivery.file_name}) is missing "
+                       f"from the object store ({path}); restore the workspace's objects/ "
+                       "directory from backup.", delivery=delivery.id)
+    options = {k: v for k, v in (delivery.read_options or {}).items()
+               if k in ("encoding", "delimiter", "sheet")}
+    table = read_delivery(path, format=delivery.format, options=options,
+                          id_column=delivery.id_column)
+    # the stored column metadata is authoritative (labels read at ingest)
+    columns = tuple(ColumnInfo.from_dict(c) for c in delivery.columns)
+    return RawTable(frame=table.frame, format=table.format, columns=columns,
+                    read_options=table.read_options)
+
+
+def pseudonymised_ids(store: Store, topic: str, trial: str, raw_ids: Sequence[Any]) -> list[str | None]:
+    """Pseudonyms for raw IDs (None for blanks), in order."""
+    pseudonymiser = store.pseudonymiser(topic)
+    normalised = [normalise_raw_id(v) for v in raw_ids]
+    present = [v for v in normalised if v is not None]
+    mapped = iter(pseudonymiser.many(trial, present))
+    return [next(mapped) if v is not None else None for v in normalised]
+
+
+def delivery_to_dict(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id, "trial": d.trial.acronym, "dataset": d.dataset, "file_name": d.file_name,
+        "format": d.format, "sha256": d.sha256, "size_bytes": d.size_bytes, "rows": d.n_rows,
+        "columns": d.n_columns, "id_column": d.id_column,
+        "received_at": d.received_at.isoformat() if d.received_at else None,
+        "received_from": d.received_from, "ingested_at": d.ingested_at.isoformat(),
+        "ingested_by": d.ingested_by, "superseded_by": d.superseded_by_id,
+        "current": d.is_current,
+        "accepted_identifiers": (d.identifier_override or {}).get("columns", []),
+        "id_problems": d.id_override,
+    }

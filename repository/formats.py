@@ -1,0 +1,454 @@
+"""Reading trial deliveries in the formats trials send.
+
+Supported: CSV / delimited text (encoding and delimiter detected), Excel (.xlsx), SAS
+(.sas7bdat, transport .xpt), Stata (.dta), SPSS (.sav, .zsav) and Parquet. A file's format is
+recognised from its leading bytes and checked against its extension, so a workbook renamed
+``.csv`` is reported instead of being read as garbage.
+
+Readers keep what the trial sent: delimited text is read as text (no type guessing, leading
+zeros and missing-value codes intact); statistical formats keep their variable labels and value
+labels in :class:`ColumnInfo`. Typing and recoding are the mapping's job (``harmonise``).
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from repository.errors import UnreadableDelivery, format_rows
+
+__all__ = [
+    "FORMATS",
+    "ColumnInfo",
+    "RawTable",
+    "detect_format",
+    "read_delivery",
+    "sniff_format",
+]
+
+#: format name -> file extensions it is normally delivered with
+FORMATS: Mapping[str, tuple[str, ...]] = {
+    "csv": (".csv", ".txt", ".tsv", ".tab", ".dat"),
+    "xlsx": (".xlsx", ".xlsm"),
+    "sas7bdat": (".sas7bdat",),
+    "xpt": (".xpt", ".xport"),
+    "dta": (".dta",),
+    "sav": (".sav", ".zsav"),
+    "parquet": (".parquet", ".pq"),
+}
+_LABELS = {"csv": "delimited text (CSV)", "xlsx": "an Excel workbook (xlsx)",
+           "sas7bdat": "a SAS data set (sas7bdat)", "xpt": "a SAS transport file (xpt)",
+           "dta": "a Stata data set (dta)", "sav": "an SPSS data file (sav)",
+           "parquet": "a Parquet file", "xls": "a legacy Excel 97-2003 workbook (xls)",
+           "zip": "a zip archive", "gzip": "a gzip archive", "pdf": "a PDF document",
+           "binary": "binary data of an unknown kind"}
+
+_SAS7BDAT_MAGIC = bytes(12) + bytes.fromhex("c2ea8160b31411cfbd92080009c7318c181f1011")
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    dtype: str
+    label: str | None = None
+    value_labels: Mapping[str, str] = field(default_factory=dict)
+    n_missing: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "dtype": self.dtype,
+                               "n_missing": self.n_missing}
+        if self.label:
+            out["label"] = self.label
+        if self.value_labels:
+            out["value_labels"] = dict(self.value_labels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnInfo:
+        return cls(name=data["name"], dtype=data["dtype"], label=data.get("label"),
+                   value_labels=dict(data.get("value_labels", {})),
+                   n_missing=int(data.get("n_missing", 0)))
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A delivery as read: the data, per-column metadata, and how it was read."""
+
+    frame: pd.DataFrame
+    format: str
+    columns: tuple[ColumnInfo, ...]
+    read_options: Mapping[str, Any]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+    def column(self, name: str) -> ColumnInfo:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def sniff_format(head: bytes, tail: bytes = b"") -> str:
+    """Recognise a format from the first (and last) bytes of a file."""
+    if head.startswith(b"PAR1") and (not tail or tail.endswith(b"PAR1")):
+        return "parquet"
+    if head.startswith(b"PAR1"):
+        return "parquet-truncated"
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx" if b"[Content_Types].xml" in head or b"xl/" in head else "zip"
+    if head.startswith(bytes.fromhex("d0cf11e0a1b11ae1")):
+        return "xls"
+    if head.startswith((b"$FL2", b"$FL3")):
+        return "sav"
+    if head.startswith(b"<stata_dta>") or (len(head) > 1 and head[0] in range(104, 116)
+                                           and head[1] in (1, 2)):
+        return "dta"
+    if head.startswith(_SAS7BDAT_MAGIC):
+        return "sas7bdat"
+    if head.startswith(b"HEADER RECORD*******LIB"):
+        return "xpt"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" not in head[:4096]:
+        return "csv"
+    return "binary"
+
+
+def _format_for_extension(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    for name, exts in FORMATS.items():
+        if suffix in exts:
+            return name
+    return None
+
+
+def detect_format(path: Path, declared: str | None = None) -> str:
+    """The format of ``path``: the declared one if the bytes agree, else what the bytes say.
+
+    Raises :class:`UnreadableDelivery` for empty files, unknown formats and files whose
+    content contradicts their extension or the declared format.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableDelivery(f"{path.name} is empty (0 bytes); ask the trial to send the file "
+                                 "again.", file=str(path), reason="empty")
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+        fh.seek(max(0, size - 8))
+        tail = fh.read(8)
+    sniffed = sniff_format(head, tail)
+    if sniffed == "parquet-truncated":
+        raise UnreadableDelivery(f"{path.name} starts like a Parquet file but its footer is "
+                                 "missing: the file is truncated. Ask the trial for a complete "
+                                 "copy.", file=str(path), reason="truncated")
+    if declared is not None:
+        declared = declared.lower().lstrip(".")
+        if declared not in FORMATS:
+            raise UnreadableDelivery(f"unknown format {declared!r} for {path.name}; use one of "
+                                     f"{', '.join(FORMATS)}.", file=str(path),
+                                     reason="unknown-format")
+        if declared != sniffed:
+            raise UnreadableDelivery(
+                f"{path.name} was declared as {_LABELS[declared]} but its content is "
+                f"{_LABELS.get(sniffed, sniffed)}; check that this is the right file, or give "
+                f"--format {sniffed if sniffed in FORMATS else '...'}.",
+                file=str(path), reason="mislabelled", declared=declared, detected=sniffed)
+        return declared
+    by_extension = _format_for_extension(path)
+    if sniffed not in FORMATS:
+        raise UnreadableDelivery(
+            f"{path.name} is {_LABELS.get(sniffed, sniffed)}, which ipdrepo does not read; ask "
+            f"the trial for one of: CSV, Excel (.xlsx), SAS (.sas7bdat, .xpt), Stata (.dta), "
+            f"SPSS (.sav) or Parquet" + (" (for .xls: save as .xlsx)." if sniffed == "xls"
+                                         else "."),
+            file=str(path), reason="unknown-format", detected=sniffed)
+    if by_extension is None:
+        if sniffed == "csv" and path.suffix:
+            raise UnreadableDelivery(
+                f"{path.name}: unknown extension {path.suffix!r}; if it is delimited text pass "
+                "--format csv.", file=str(path), reason="unknown-format")
+        return sniffed
+    if by_extension != sniffed:
+        raise UnreadableDelivery(
+            f"{path.name} is named like {_LABELS[by_extension]} but its content is "
+            f"{_LABELS[sniffed]}; rename it, or pass --format {sniffed} if that is what the "
+            "trial meant to send.", file=str(path), reason="mislabelled",
+            extension=by_extension, detected=sniffed)
+    return sniffed
+
+
+def read_delivery(path: Path, *, format: str | None = None,
+                  options: Mapping[str, Any] | None = None,
+                  id_column: str | None = None) -> RawTable:
+    """Read a delivery file into a :class:`RawTable` (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableDelivery(f"{path} does not exist or is not a file.", file=str(path),
+                                 reason="missing")
+    fmt = detect_format(path, format)
+    options = dict(options or {})
+    reader = _READERS[fmt]
+    try:
+        frame, labels, value_labels, read_options = reader(path, options, id_column)
+    except UnreadableDelivery:
+        raise
+    except Exception as exc:  # the readers' own errors: damaged / truncated files
+        raise UnreadableDelivery(
+            f"{path.name} could not be read as {_LABELS[fmt]}: {exc}. The file may be truncated "
+            "or damaged; ask the trial for a new copy.", file=str(path), reason="damaged",
+            format=fmt) from exc
+    _check_shape(path, frame, fmt)
+    columns = tuple(
+        ColumnInfo(name=str(c), dtype=str(frame[c].dtype), label=labels.get(c) or None,
+                   value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
+                   n_missing=int(_missing_mask(frame[c]).sum()))
+        for c in frame.columns)
+    return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options)
+
+
+def _label_key(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _missing_mask(series: pd.Series) -> pd.Series:
+    mask = series.isna()
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
+        mask |= series.astype("string").str.strip().fillna("") == ""
+    return mask
+
+
+def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
+    if frame.shape[1] == 0:
+        raise UnreadableDelivery(f"{path.name} has no columns; ask the trial for the data file.",
+                                 file=str(path), reason="empty")
+    if len(frame) == 0:
+        raise UnreadableDelivery(f"{path.name} has a header but no data rows; ask the trial for "
+                                 "the complete file.", file=str(path), reason="no-rows")
+    names = [str(c) for c in frame.columns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
+                                 "ask the trial to rename them.", file=str(path),
+                                 reason="duplicate-columns", columns=dupes)
+
+
+# --- delimited text ---------------------------------------------------------------------------
+
+def _detect_encoding(sample: bytes) -> str:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is still UTF-8
+        if exc.start >= len(sample) - 3:
+            try:
+                sample[: exc.start].decode("utf-8")
+                return "utf-8"
+            except UnicodeDecodeError:
+                pass
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _detect_delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()][:50]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in ",;\t|"}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
+    with path.open("rb") as fh:
+        sample = fh.read(1 << 16)
+    encoding = options.get("encoding") or _detect_encoding(sample)
+    if encoding not in ("utf-8", "utf-8-sig", "utf-16"):
+        # the sample looked 8-bit; make sure the whole file decodes the same way
+        encoding = options.get("encoding") or _confirm_encoding(path, encoding)
+    delimiter = options.get("delimiter") or _detect_delimiter(
+        sample.decode(encoding if encoding != "utf-16" else "utf-16", errors="replace"))
+    header = _header_fields(path, encoding, delimiter)
+    dupes = sorted({h for h in header if header.count(h) > 1 and h != ""})
+    if dupes:
+        raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
+                                 "ask the trial to rename them.", file=str(path),
+                                 reason="duplicate-columns", columns=dupes)
+    try:
+        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, dtype=str,
+                            keep_default_na=False, na_filter=False, engine="c",
+                            skip_blank_lines=True)
+    except pd.errors.ParserError as exc:
+        raise UnreadableDelivery(
+            f"{path.name}: rows do not match the header ({exc}); a delimiter inside an unquoted "
+            "value or a damaged file. Ask the trial to re-export with quoting.",
+            file=str(path), reason="ragged") from exc
+    except UnicodeDecodeError as exc:
+        raise UnreadableDelivery(f"{path.name} is not valid {encoding} text ({exc}); pass "
+                                 "--encoding with the file's real encoding.", file=str(path),
+                                 reason="encoding") from exc
+    # short rows are padded with NaN by the parser: a truncated or ragged file
+    short = frame.isna().any(axis=1).to_numpy()
+    if short.any():
+        rows = (np.flatnonzero(short) + 1).tolist()
+        raise UnreadableDelivery(
+            f"{path.name}: {len(rows)} row(s) have fewer fields than the header "
+            f"({format_rows(rows)}); the file may be truncated. Ask the trial for a complete copy.",
+            file=str(path), reason="truncated", rows=rows)
+    frame = _drop_empty_unnamed(path, frame)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}
+
+
+def _confirm_encoding(path: Path, guess: str) -> str:
+    data = path.read_bytes()
+    for enc in ("utf-8", guess, "latin-1"):
+        try:
+            data.decode(enc)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"
+
+
+def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:
+    with path.open("r", encoding=encoding, newline="") as fh:
+        for row in csv.reader(fh, delimiter=delimiter):
+            if any(cell.strip() for cell in row):
+                return [c.strip() for c in row]
+    return []
+
+
+def _drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    unnamed = [c for c in frame.columns if str(c).startswith("Unnamed:") or str(c).strip() == ""]
+    keep = []
+    for c in unnamed:
+        col = frame[c]
+        if col.isna().all() or (col.astype("string").str.strip().fillna("") == "").all():
+            continue
+        keep.append(c)
+    if keep:
+        raise UnreadableDelivery(f"{path.name} has data in column(s) without a name "
+                                 f"(positions {', '.join(str(list(frame.columns).index(c) + 1) for c in keep)}); "
+                                 "ask the trial to add the header.", file=str(path),
+                                 reason="unnamed-columns")
+    return frame.drop(columns=unnamed)
+
+
+# --- Excel ------------------------------------------------------------------------------------
+
+def _read_xlsx(path: Path, options: dict[str, Any], id_column: str | None):
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheets = list(book.sheetnames)
+        sheet = options.get("sheet")
+        if sheet is None:
+            sheet = _choose_sheet(path, book, sheets, id_column)
+        if sheet not in sheets:
+            raise UnreadableDelivery(f"{path.name} has no sheet {sheet!r}; sheets: "
+                                     f"{', '.join(sheets)}.", file=str(path), reason="sheet")
+        rows = book[sheet].iter_rows(values_only=True)
+        header = next(rows, None)
+        while header is not None and all(v is None for v in header):
+            header = next(rows, None)
+        if header is None:
+            return pd.DataFrame(), {}, {}, {"sheet": sheet}
+        names = ["" if v is None else str(v).strip() for v in header]
+        data = [r for r in rows if any(v is not None and v != "" for v in r)]
+    finally:
+        book.close()
+    width = len(names)
+    data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
+    frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])
+    frame = _drop_empty_unnamed(path, frame)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame, {}, {}, {"sheet": sheet, "sheets": sheets}
+
+
+def _choose_sheet(path: Path, book: Any, sheets: list[str], id_column: str | None) -> str:
+    if len(sheets) == 1:
+        return sheets[0]
+    if id_column:
+        having = []
+        for name in sheets:
+            first = next(book[name].iter_rows(max_row=1, values_only=True), ())
+            if id_column in [str(v).strip() for v in first if v is not None]:
+                having.append(name)
+        if len(having) == 1:
+            return having[0]
+    raise UnreadableDelivery(f"{path.name} has several sheets ({', '.join(sheets)}); choose one "
+                             "with --sheet NAME.", file=str(path), reason="sheet", sheets=sheets)
+
+
+# --- SAS, Stata, SPSS -------------------------------------------------------------------------
+
+def _read_readstat(kind: str):
+    def reader(path: Path, options: dict[str, Any], _id: str | None):
+        import pyreadstat
+
+        fn = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
+              "sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}[kind]
+        kwargs: dict[str, Any] = {"dates_as_pandas_datetime": True}
+        if options.get("encoding"):
+            kwargs["encoding"] = options["encoding"]
+        frame, meta = fn(str(path), **kwargs)
+        labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
+        value_labels = dict(meta.variable_value_labels or {})
+        read_options: dict[str, Any] = {}
+        if getattr(meta, "file_encoding", None):
+            read_options["file_encoding"] = meta.file_encoding
+        if options.get("encoding"):
+            read_options["encoding"] = options["encoding"]
+        return frame, labels, value_labels, read_options
+
+    return reader
+
+
+def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    labels: dict[str, str] = {}
+    for fld in table.schema:
+        if fld.metadata and b"label" in fld.metadata:
+            labels[fld.name] = fld.metadata[b"label"].decode()
+    return frame, labels, {}, {}
+
+
+_READERS = {
+    "csv": _read_csv,
+    "xlsx": _read_xlsx,
+    "sav": _read_readstat("sav"),
+    "dta": _read_readstat("dta"),
+    "sas7bdat": _read_readstat("sas7bdat"),
+    "xpt": _read_readstat("xpt"),
+    "parquet": _read_parquet,
+}

@@ -1,0 +1,112 @@
+"""Keyed pseudonyms for participant IDs.
+
+``pseudonym = "P" + base32(HMAC-SHA256(secret, scope, trial, raw ID))[:16]``. The repository
+secret is a file outside the database (``Settings.secret_file``); without it nobody can link a
+pseudonym to a trial's own ID, with it a curator can map back by recomputing pseudonyms over the
+raw IDs of the trial's deliveries (:func:`reidentify`). Pseudonyms are stable across re-deliveries
+and file formats because raw IDs are normalised first (``1001``, ``"1001"`` and ``1001.0`` are one
+participant). A different ``scope`` (a data request) gives unlinkable pseudonyms.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from repository.errors import ConfigError
+
+__all__ = ["normalise_raw_id", "Pseudonymiser", "create_secret", "load_secret", "reidentify"]
+
+_SEP = b"\x1f"
+
+
+def normalise_raw_id(value: Any) -> str | None:
+    """A participant ID as text, or None when blank/missing.
+
+    Integral floats lose their ``.0`` (Excel and SPSS store numeric IDs as floats); strings are
+    stripped of surrounding white space; nothing else changes (leading zeros are kept).
+    """
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        return normalise_raw_id(value.item())
+    text = str(value).strip()
+    return text or None
+
+
+class Pseudonymiser:
+    """Computes pseudonyms for one topic (or one data request when ``scope`` differs)."""
+
+    def __init__(self, secret: bytes, scope: str) -> None:
+        if len(secret) < 16:
+            raise ConfigError("the repository secret is shorter than 16 bytes; recreate it with "
+                              "`ipdrepo init` on a new workspace or restore the original key file.")
+        self._base = hmac.new(secret, b"ipdrepo/v1" + _SEP + scope.encode() + _SEP,
+                              hashlib.sha256)
+
+    def pseudonym(self, trial: str, raw_id: str) -> str:
+        h = self._base.copy()
+        h.update(trial.encode() + _SEP + raw_id.encode())
+        return "P" + base64.b32encode(h.digest()[:10]).decode("ascii")
+
+    def many(self, trial: str, raw_ids: Iterable[str]) -> list[str]:
+        prefix = self._base.copy()
+        prefix.update(trial.encode() + _SEP)
+        out = []
+        for raw in raw_ids:
+            h = prefix.copy()
+            h.update(raw.encode())
+            out.append("P" + base64.b32encode(h.digest()[:10]).decode("ascii"))
+        return out
+
+
+def create_secret(path: Path) -> bytes:
+    """Write a new 32-byte secret (hex) to ``path`` with mode 0600; refuse to overwrite."""
+    if path.exists():
+        raise ConfigError(f"{path} already exists; the repository secret is never overwritten "
+                          "(pseudonyms depend on it).", file=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex() + "\n")
+    return key
+
+
+def load_secret(path: Path) -> bytes:
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"the repository secret {path} is missing; pseudonyms cannot be computed. Restore "
+            "the key file from your backup or set IPDREPO_SECRET_FILE to where it is kept.",
+            file=str(path)) from exc
+    except PermissionError as exc:
+        raise ConfigError(f"cannot read the repository secret {path}: permission denied; only "
+                          "curators hold it.", file=str(path)) from exc
+    try:
+        return bytes.fromhex(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path} does not hold a hex secret; restore the original key file.",
+                          file=str(path)) from exc
+
+
+def reidentify(pseudonymiser: Pseudonymiser, trial: str,
+               raw_ids: Iterable[Any]) -> Mapping[str, str]:
+    """Map pseudonym -> the trial's own ID, over the raw IDs of the trial's deliveries."""
+    normalised = [r for r in (normalise_raw_id(v) for v in raw_ids) if r is not None]
+    return dict(zip(pseudonymiser.many(trial, normalised), normalised))

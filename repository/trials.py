@@ -1,0 +1,207 @@
+"""The trial registry of a topic: trials, their registry IDs, arms and published numbers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from repository import audit
+from repository.errors import AlreadyExists, ConfigError, NotFound, SpecError, SpecProblem
+from repository.models import Arm, Topic, Trial
+
+__all__ = [
+    "ArmSpec",
+    "TrialSpec",
+    "REGISTRIES",
+    "parse_registry_id",
+    "parse_arm",
+    "add_trial",
+    "get_trial",
+    "list_trials",
+    "load_registry_file",
+    "trial_to_dict",
+]
+
+#: registry name -> pattern of its identifiers
+REGISTRIES: dict[str, re.Pattern[str]] = {
+    "NCT": re.compile(r"^NCT\d{8}$"),
+    "ISRCTN": re.compile(r"^ISRCTN\d{8}$"),
+    "EudraCT": re.compile(r"^\d{4}-\d{6}-\d{2}$"),
+    "EU CT": re.compile(r"^\d{4}-\d{6}-\d{2}-\d{2}$"),
+    "ACTRN": re.compile(r"^ACTRN\d{14}$"),
+    "ChiCTR": re.compile(r"^ChiCTR[-A-Z0-9]{6,20}$"),
+    "UMIN": re.compile(r"^UMIN\d{9}$"),
+    "JPRN": re.compile(r"^JPRN-[A-Za-z0-9]+$"),
+    "DRKS": re.compile(r"^DRKS\d{8}$"),
+    "CTRI": re.compile(r"^CTRI/\d{4}/\d{2,3}/\d{6}$"),
+    "KCT": re.compile(r"^KCT\d{7}$"),
+}
+_ACRONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def parse_registry_id(value: str) -> dict[str, str]:
+    """``"NCT01234567"`` -> ``{"registry": "NCT", "id": "NCT01234567"}``; unknown forms are
+    refused with the list of accepted patterns."""
+    text = value.strip()
+    if ":" in text and not text.startswith(("CTRI", "JPRN")):
+        registry, _, ident = text.partition(":")
+        registry, ident = registry.strip(), ident.strip()
+        if registry in REGISTRIES and REGISTRIES[registry].match(ident):
+            return {"registry": registry, "id": ident}
+    for registry, pattern in REGISTRIES.items():
+        if pattern.match(text):
+            return {"registry": registry, "id": text}
+    raise ConfigError(
+        f"registry ID {value!r} is not in a known form; expected e.g. NCT01234567, "
+        "ISRCTN12345678, 2004-001234-56 (EudraCT), ACTRN12345678901234, UMIN000012345, "
+        "DRKS00012345, CTRI/2010/091/000123, or REGISTRY:ID.", value=value)
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    code: str
+    label: str
+    ratio: int = 1
+    randomised_published: int | None = None
+
+
+_ARM = re.compile(r"^\s*(?P<code>[^=]+?)\s*=\s*(?P<label>[^:]+?)\s*"
+                  r"(:\s*(?P<ratio>\d+)\s*)?(:\s*(?P<n>\d+)\s*)?$")
+
+
+def parse_arm(text: str) -> ArmSpec:
+    """``"A=Surgery alone:1:150"`` -> ArmSpec(code "A", label, ratio 1, published N 150)."""
+    m = _ARM.match(text)
+    if not m:
+        raise ConfigError(f"arm {text!r} is not CODE=LABEL[:RATIO[:N]], e.g. "
+                          "'A=Surgery alone:1:150'.", value=text)
+    return ArmSpec(code=m["code"], label=m["label"], ratio=int(m["ratio"] or 1),
+                   randomised_published=int(m["n"]) if m["n"] else None)
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    acronym: str
+    title: str | None = None
+    registry_ids: tuple[str, ...] = ()
+    arms: tuple[ArmSpec, ...] = ()
+    contact_name: str | None = None
+    contact_email: str | None = None
+    id_column: str | None = None
+    notes: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def add_trial(session: Session, topic: Topic, spec: TrialSpec, *, actor: str) -> Trial:
+    """Register a trial in ``topic`` (inside the caller's transaction)."""
+    if not _ACRONYM.match(spec.acronym):
+        raise ConfigError(f"trial acronym {spec.acronym!r} must be 1-64 letters, digits, '.', "
+                          "'_' or '-', starting with a letter or digit.", trial=spec.acronym)
+    existing = session.scalar(select(Trial).where(Trial.topic_id == topic.id,
+                                                  Trial.acronym == spec.acronym))
+    if existing is not None:
+        raise AlreadyExists(f"trial {spec.acronym} is already registered in topic {topic.slug}.",
+                            trial=spec.acronym)
+    codes = [a.code for a in spec.arms]
+    if len(set(codes)) != len(codes):
+        raise ConfigError(f"trial {spec.acronym}: arm codes must be distinct (got "
+                          f"{', '.join(codes)}).", trial=spec.acronym)
+    if spec.arms and len(spec.arms) < 2:
+        raise ConfigError(f"trial {spec.acronym}: a randomised trial has at least two arms.",
+                          trial=spec.acronym)
+    registry_ids = [parse_registry_id(r) for r in spec.registry_ids]
+    trial = Trial(topic_id=topic.id, acronym=spec.acronym, title=spec.title,
+                  registry_ids=registry_ids, contact_name=spec.contact_name,
+                  contact_email=spec.contact_email, id_column=spec.id_column, notes=spec.notes)
+    trial.arms = [Arm(position=i, code=a.code, label=a.label, ratio=a.ratio,
+                      randomised_published=a.randomised_published)
+                  for i, a in enumerate(spec.arms)]
+    session.add(trial)
+    session.flush()
+    audit.append(session, actor=actor, action="trial.add", topic=topic.slug,
+                 entity_type="trial", entity_id=trial.acronym, details=trial_to_dict(trial))
+    return trial
+
+
+def get_trial(session: Session, topic: Topic, acronym: str) -> Trial:
+    trial = session.scalar(select(Trial).where(Trial.topic_id == topic.id,
+                                               Trial.acronym == acronym))
+    if trial is None:
+        known = session.scalars(select(Trial.acronym).where(Trial.topic_id == topic.id)
+                                .order_by(Trial.acronym)).all()
+        raise NotFound(f"trial {acronym!r} is not registered in topic {topic.slug} (known: "
+                       f"{', '.join(known) or 'none'}); add it first with `ipdrepo trial add "
+                       f"{acronym} ...`.", trial=acronym, topic=topic.slug)
+    return trial
+
+
+def list_trials(session: Session, topic: Topic) -> Sequence[Trial]:
+    return session.scalars(select(Trial).where(Trial.topic_id == topic.id)
+                           .order_by(Trial.acronym)).all()
+
+
+def trial_to_dict(trial: Trial) -> dict[str, Any]:
+    return {
+        "acronym": trial.acronym,
+        "title": trial.title,
+        "registry_ids": trial.registry_ids,
+        "arms": [{"code": a.code, "label": a.label, "ratio": a.ratio,
+                  "randomised_published": a.randomised_published} for a in trial.arms],
+        "allocation_ratio": trial.allocation_ratio,
+        "randomised_published": trial.randomised_published,
+        "contact_name": trial.contact_name,
+        "contact_email": trial.contact_email,
+        "id_column": trial.id_column,
+        "ipd_status": trial.ipd_status,
+    }
+
+
+def load_registry_file(path: Path) -> list[TrialSpec]:
+    """Trials from a registry YAML (``trials:`` list; see docs/architecture.md).
+
+    Each trial: ``acronym``, optional ``title``, ``registry_ids`` (list of strings),
+    ``arms`` (list of ``{code, label, ratio, randomised}``), ``contact`` (``{name, email}``),
+    ``id_column``. Every problem is reported at once, with its line.
+    """
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path} is not valid YAML: {exc}", file=str(path)) from exc
+    problems: list[SpecProblem] = []
+    trials = data.get("trials") if isinstance(data, dict) else None
+    if not isinstance(trials, list):
+        raise SpecError(f"{path}: expected a top-level `trials:` list.", file=str(path))
+    specs: list[TrialSpec] = []
+    for i, t in enumerate(trials):
+        key = f"trials[{i}]"
+        if not isinstance(t, dict) or "acronym" not in t:
+            problems.append(SpecProblem(str(path), None, key, "needs an `acronym`"))
+            continue
+        arms = []
+        for j, a in enumerate(t.get("arms") or []):
+            if not isinstance(a, dict) or "code" not in a:
+                problems.append(SpecProblem(str(path), None, f"{key}.arms[{j}]",
+                                            "needs `code` and `label`"))
+                continue
+            n = a.get("randomised", a.get("randomised_published"))
+            arms.append(ArmSpec(code=str(a["code"]), label=str(a.get("label", a["code"])),
+                                ratio=int(a.get("ratio", 1)),
+                                randomised_published=int(n) if n is not None else None))
+        contact = t.get("contact") or {}
+        specs.append(TrialSpec(
+            acronym=str(t["acronym"]), title=t.get("title"),
+            registry_ids=tuple(str(r) for r in t.get("registry_ids") or ()),
+            arms=tuple(arms), contact_name=contact.get("name"),
+            contact_email=contact.get("email"), id_column=t.get("id_column"),
+            notes=t.get("notes")))
+    if problems:
+        raise SpecError(f"{path}: the trial registry has problems.", problems, file=str(path))
+    return specs
