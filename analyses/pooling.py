@@ -1,0 +1,367 @@
+"""Inverse-variance pooling: common effect and random effects (metafor ``rma.uni`` without
+moderators).
+
+:func:`pool` combines per-trial estimates ``yi`` with sampling variances ``vi`` (or standard
+errors ``se``):
+
+* ``method="FE"`` (aliases ``"EE"``, ``"CE"``, ``"IV"``): common (fixed) effect, weights 1/v;
+* ``method`` one of :data:`~analyses.tau2.TAU2_METHODS` (``"REML"`` by default): random effects
+  with weights ``1/(v + tau^2)``, tau^2 from :mod:`analyses.tau2`;
+* ``test="z"`` normal-theory Wald test and interval; ``test="t"`` the same with a t(k-1)
+  reference distribution; ``test="knha"`` Knapp-Hartung / Hartung-Knapp-Sidik-Jonkman: the
+  variance is multiplied by ``s^2 = sum w (y - mu)^2 / (k-1)`` and t(k-1) is used, **without**
+  truncation (metafor's ``test="knha"``: ``s^2`` may be below 1 and narrow the interval);
+  ``test="adhoc"`` is the same with ``s^2`` truncated below at 1 (metafor's ``test="adhoc"``,
+  the "ad hoc" variant of Knapp & Hartung 2003 / Roever et al. 2015);
+* prediction interval (random effects only), metafor's ``predict`` default:
+  ``mu +/- c sqrt(SE^2 + tau^2)`` with ``c`` the same critical value as the confidence
+  interval (normal for ``z``; t with k-1 df for ``t``, ``knha`` and ``adhoc``, where SE is the
+  scaled one);
+* Q, its p-value, I^2 and H^2 (:mod:`analyses.heterogeneity`) and Q-profile confidence
+  intervals for tau^2, tau, I^2 and H^2.
+
+Example::
+
+    >>> from analyses import pool
+    >>> res = pool([-0.89, -1.59, -1.35], [0.33, 0.19, 0.42], method="DL", measure="RR")
+    >>> round(res.estimate, 4), res.k
+    (-1.3006, 3)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from analyses.heterogeneity import heterogeneity, qprofile_ci
+from analyses.results import ResultMixin
+from analyses.tau2 import TAU2_METHODS, estimate_tau2
+from repository.errors import AnalysisError
+
+__all__ = [
+    "PoolResult",
+    "pool",
+    "COMMON_EFFECT_METHODS",
+    "POOL_METHODS",
+    "TESTS",
+    "RATIO_MEASURES",
+    "normalise_method",
+    "study_arrays",
+]
+
+#: Names accepted for the inverse-variance common-effect model.
+COMMON_EFFECT_METHODS: tuple[str, ...] = ("FE", "EE", "CE", "IV")
+#: Every method :func:`pool` accepts.
+POOL_METHODS: tuple[str, ...] = COMMON_EFFECT_METHODS + TAU2_METHODS
+#: Tests for the pooled estimate.
+TESTS: tuple[str, ...] = ("z", "t", "knha", "adhoc")
+#: Measures analysed on the log scale (results carry exponentiated values alongside).
+RATIO_MEASURES: frozenset[str] = frozenset({"OR", "RR", "HR", "PETO", "IRR", "ROM"})
+
+#: Columns of :attr:`PoolResult.summary`.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "k", "method", "test", "estimate", "se", "ci_low", "ci_high", "statistic", "p",
+    "pi_low", "pi_high", "tau2", "tau", "I2", "H2", "Q", "Q_df", "Q_p")
+#: Columns of :attr:`PoolResult.studies`.
+STUDY_COLUMNS: tuple[str, ...] = ("study", "yi", "vi", "se", "ci_low", "ci_high", "weight")
+
+
+def normalise_method(method: str) -> str:
+    """Canonical method name: ``"FE"`` for the common-effect aliases, upper-case otherwise."""
+    m = method.strip()
+    up = m.upper()
+    if up in COMMON_EFFECT_METHODS or up == "COMMON":
+        return "FE"
+    if up == "PETO":
+        return "Peto"
+    return up
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class PoolResult(ResultMixin):
+    """A pooled estimate with its heterogeneity statistics.
+
+    All estimates are on the analysis scale (log scale for ratio measures; see
+    :attr:`is_ratio` and the ``exp_*`` properties). ``tau2``/``tau``/``pi`` and the Q-profile
+    intervals are ``None`` for common-effect models (and for Mantel-Haenszel and Peto);
+    ``df`` is ``None`` for ``test="z"``. ``studies`` is the per-study table
+    (:data:`STUDY_COLUMNS`, plus any columns the caller supplied), with ``weight`` in percent.
+    ``details`` holds method-specific statistics (e.g. the Knapp-Hartung scale factor, the
+    Mantel-Haenszel and Breslow-Day tests).
+    """
+
+    title: ClassVar[str] = "Meta-analysis"
+
+    estimate: float
+    se: float
+    ci: tuple[float, float]
+    statistic: float
+    p: float
+    k: int
+    method: str
+    test: str
+    level: float
+    df: int | None
+    Q: float
+    Q_df: int
+    Q_p: float
+    I2: float
+    H2: float
+    studies: pd.DataFrame
+    measure: str | None = None
+    tau2: float | None = None
+    se_tau2: float | None = None
+    tau2_ci: tuple[float, float] | None = None
+    tau_ci: tuple[float, float] | None = None
+    I2_ci: tuple[float, float] | None = None
+    H2_ci: tuple[float, float] | None = None
+    pi: tuple[float, float] | None = None
+    iterations: int | None = None
+    notes: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def tau(self) -> float | None:
+        return None if self.tau2 is None else math.sqrt(self.tau2)
+
+    @property
+    def is_random(self) -> bool:
+        return self.tau2 is not None
+
+    @property
+    def is_ratio(self) -> bool:
+        return (self.measure or "").upper() in RATIO_MEASURES
+
+    @property
+    def exp_estimate(self) -> float | None:
+        return math.exp(self.estimate) if self.is_ratio else None
+
+    @property
+    def exp_ci(self) -> tuple[float, float] | None:
+        return (math.exp(self.ci[0]), math.exp(self.ci[1])) if self.is_ratio else None
+
+    @property
+    def exp_pi(self) -> tuple[float, float] | None:
+        if not self.is_ratio or self.pi is None:
+            return None
+        return (math.exp(self.pi[0]), math.exp(self.pi[1]))
+
+    @property
+    def weights(self) -> NDArray[np.float64]:
+        """Per-study weights in percent, in the order of :attr:`studies`."""
+        return self.studies["weight"].to_numpy(dtype=float)
+
+    # ------------------------------------------------------------------ outputs
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row: ``k, method, test, estimate, se, ci_low, ci_high, statistic, p, pi_low,
+        pi_high, tau2, tau, I2, H2, Q, Q_df, Q_p`` and, for ratio measures, ``exp_estimate,
+        exp_ci_low, exp_ci_high, exp_pi_low, exp_pi_high``."""
+        row: dict[str, Any] = {
+            "k": self.k, "method": self.method, "test": self.test,
+            "estimate": self.estimate, "se": self.se, "ci_low": self.ci[0], "ci_high": self.ci[1],
+            "statistic": self.statistic, "p": self.p,
+            "pi_low": self.pi[0] if self.pi else np.nan,
+            "pi_high": self.pi[1] if self.pi else np.nan,
+            "tau2": self.tau2 if self.tau2 is not None else np.nan,
+            "tau": self.tau if self.tau is not None else np.nan,
+            "I2": self.I2, "H2": self.H2, "Q": self.Q, "Q_df": self.Q_df, "Q_p": self.Q_p,
+        }
+        if self.is_ratio:
+            exp_ci = self.exp_ci or (np.nan, np.nan)
+            exp_pi = self.exp_pi or (np.nan, np.nan)
+            row.update({"exp_estimate": self.exp_estimate, "exp_ci_low": exp_ci[0],
+                        "exp_ci_high": exp_ci[1], "exp_pi_low": exp_pi[0],
+                        "exp_pi_high": exp_pi[1]})
+        return pd.DataFrame([row], index=["pooled"])
+
+    def _dict_items(self):  # type: ignore[no-untyped-def]
+        items: dict[str, Any] = {
+            "estimate": self.estimate, "se": self.se, "ci": self.ci,
+            "statistic": self.statistic, "p": self.p, "k": self.k,
+            "method": self.method, "test": self.test, "level": self.level, "df": self.df,
+            "measure": self.measure,
+            "tau2": self.tau2, "tau": self.tau, "se_tau2": self.se_tau2,
+            "tau2_ci": self.tau2_ci, "tau_ci": self.tau_ci,
+            "I2": self.I2, "I2_ci": self.I2_ci, "H2": self.H2, "H2_ci": self.H2_ci,
+            "Q": self.Q, "Q_df": self.Q_df, "Q_p": self.Q_p, "pi": self.pi,
+        }
+        if self.is_ratio:
+            items.update({"exp_estimate": self.exp_estimate, "exp_ci": self.exp_ci,
+                          "exp_pi": self.exp_pi})
+        items.update({"iterations": self.iterations, "notes": list(self.notes),
+                      "details": dict(self.details), "per_trial": self.studies})
+        return items.items()
+
+
+# ---------------------------------------------------------------------- input checks
+def study_arrays(
+    yi: ArrayLike,
+    vi: ArrayLike | None,
+    se: ArrayLike | None,
+    labels: Sequence[Any] | None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
+    """Validate estimates and variances (or SEs); return float arrays and study labels.
+
+    Collects every problem (NaN, non-positive variance, length mismatch) before raising one
+    :class:`~repository.errors.AnalysisError` that names the studies.
+    """
+    y = np.asarray(yi, dtype=float).ravel()
+    if (vi is None) == (se is None):
+        raise AnalysisError("give exactly one of vi (sampling variances) or se (standard "
+                            "errors)", reason="variance_missing")
+    if vi is not None:
+        v = np.asarray(vi, dtype=float).ravel()
+    else:
+        s = np.asarray(se, dtype=float).ravel()
+        v = s**2
+        if s.shape == y.shape:
+            v = np.where(s <= 0, np.minimum(s, 0.0), v)  # keep non-positive SEs non-positive
+    names = [str(x) for x in labels] if labels is not None else [str(i + 1) for i in range(y.size)]
+    if not (y.size == v.size == len(names)):
+        raise AnalysisError(
+            f"estimates ({y.size}), variances ({v.size}) and labels ({len(names)}) differ in "
+            "length", reason="length_mismatch")
+    if y.size == 0:
+        raise AnalysisError("no studies to pool", reason="too_few_trials", k=0)
+    problems = []
+    bad_nan = [names[i] for i in np.flatnonzero(~np.isfinite(y) | ~np.isfinite(v))]
+    if bad_nan:
+        problems.append(f"missing or infinite estimate/variance for {', '.join(bad_nan)}")
+    bad_v = [names[i] for i in np.flatnonzero(np.isfinite(v) & (v <= 0))]
+    if bad_v:
+        problems.append(f"non-positive sampling variance for {', '.join(bad_v)}")
+    if problems:
+        raise AnalysisError(
+            "cannot pool: " + "; ".join(problems) + ". Remove these studies or correct their "
+            "estimates and variances.", reason="invalid_input", studies=bad_nan + bad_v)
+    return y, v, names
+
+
+# ---------------------------------------------------------------------- pooling
+def pool(
+    yi: ArrayLike,
+    vi: ArrayLike | None = None,
+    *,
+    se: ArrayLike | None = None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+    labels: Sequence[Any] | None = None,
+    measure: str | None = None,
+    qprofile: bool = True,
+    extra_columns: Mapping[str, Sequence[Any]] | None = None,
+) -> PoolResult:
+    """Pool estimates ``yi`` with sampling variances ``vi`` (or standard errors ``se``).
+
+    ``method``: ``"FE"`` (common effect) or a tau^2 estimator (``"REML"``, ``"DL"``, ``"ML"``,
+    ``"PM"``, ``"HS"``, ``"SJ"``, ``"HE"``, ``"EB"``). ``test``: ``"z"``, ``"t"``, ``"knha"``
+    or ``"adhoc"``. ``level``: confidence level in percent. ``measure`` names the effect
+    measure (``"OR"``, ``"RR"``, ``"HR"`` ... are ratio measures analysed on the log scale).
+    ``extra_columns`` are added to the per-study table (e.g. ``n``, ``events``, ``source``).
+
+    Raises :class:`~repository.errors.AnalysisError` for NaN inputs, non-positive variances,
+    fewer than two studies for a random-effects model or a t-type test, unknown methods.
+    """
+    m = normalise_method(method)
+    if m not in POOL_METHODS:
+        hint = (" (Mantel-Haenszel and Peto pool 2x2 tables: use pool_2x2)"
+                if m in ("MH", "Peto") else "")
+        raise AnalysisError(f"unknown pooling method {method!r}{hint}; choose one of "
+                            f"{', '.join(POOL_METHODS)}", reason="unknown_method")
+    if test not in TESTS:
+        raise AnalysisError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}",
+                            reason="unknown_test")
+    if not 0 < level < 100:
+        raise AnalysisError(f"level must be a percentage between 0 and 100, got {level}",
+                            reason="bad_level")
+    y, v, names = study_arrays(yi, vi, se, labels)
+    k = y.size
+    random = m != "FE"
+    notes: list[str] = []
+    if test != "z" and k < 2:
+        raise AnalysisError(f"test={test!r} needs at least two studies (t with k-1 df); "
+                            "use test='z'", reason="too_few_trials", k=k)
+
+    tau2_est = estimate_tau2(y, v, method=m) if random else None
+    tau2 = tau2_est.tau2 if tau2_est is not None else 0.0
+    if tau2_est is not None:
+        notes.extend(tau2_est.notes)
+
+    w = 1.0 / (v + tau2)
+    sw = float(np.sum(w))
+    beta = float(np.sum(w * y) / sw)
+    vb = 1.0 / sw
+    details: dict[str, Any] = {}
+    if test in ("knha", "adhoc"):
+        if not random:
+            notes.append("the Knapp-Hartung adjustment is meant for random-effects models")
+        rss = float(np.sum(w * (y - beta) ** 2))
+        s2w = 0.0 if rss <= sys.float_info.epsilon else rss / (k - 1)
+        if test == "adhoc" and s2w < 1:
+            notes.append(f"Knapp-Hartung scale factor {s2w:.4g} truncated at 1 (ad hoc "
+                         "variant)")
+            s2w = 1.0
+        if s2w == 0.0:
+            raise AnalysisError(
+                "all study estimates are identical, so the Knapp-Hartung scale factor is 0 "
+                "and the standard error would be 0; use test='adhoc' or test='z'",
+                reason="degenerate_knha")
+        details["knha_scale"] = s2w
+        vb *= s2w
+    se_b = math.sqrt(vb)
+    alpha = 1 - level / 100
+    if test == "z":
+        df = None
+        crit = float(stats.norm.isf(alpha / 2))
+        stat = beta / se_b
+        p = float(2 * stats.norm.sf(abs(stat)))
+    else:
+        df = k - 1
+        crit = float(stats.t.isf(alpha / 2, df))
+        stat = beta / se_b
+        p = float(2 * stats.t.sf(abs(stat), df))
+    ci = (beta - crit * se_b, beta + crit * se_b)
+    pi = None
+    if random:
+        half = crit * math.sqrt(vb + tau2)
+        pi = (beta - half, beta + half)
+
+    het = heterogeneity(y, v, tau2=tau2 if random else None)
+    if k == 1:
+        notes.append("a single study: no heterogeneity can be estimated (Q = 0, I^2 = 0)")
+    q_ci = None
+    if random and qprofile:
+        q_ci = qprofile_ci(y, v, tau2=tau2, level=level)
+        notes.extend(q_ci.notes)
+
+    z_study = float(stats.norm.isf(alpha / 2))
+    sv = np.sqrt(v)
+    studies = pd.DataFrame({
+        "study": names, "yi": y, "vi": v, "se": sv,
+        "ci_low": y - z_study * sv, "ci_high": y + z_study * sv,
+        "weight": w / sw * 100,
+    })
+    for name, values in (extra_columns or {}).items():
+        studies[name] = list(values)
+    return PoolResult(
+        estimate=beta, se=se_b, ci=ci, statistic=float(stat), p=p, k=k, method=m, test=test,
+        level=level, df=df, Q=het.Q, Q_df=het.df, Q_p=het.Q_p, I2=het.I2, H2=het.H2,
+        studies=studies, measure=measure,
+        tau2=tau2 if random else None,
+        se_tau2=tau2_est.se if tau2_est is not None else None,
+        tau2_ci=q_ci.tau2 if q_ci else None, tau_ci=q_ci.tau if q_ci else None,
+        I2_ci=q_ci.I2 if q_ci else None, H2_ci=q_ci.H2 if q_ci else None,
+        pi=pi, iterations=tau2_est.iterations if tau2_est is not None else None,
+        notes=tuple(notes), details=details,
+    )
+
