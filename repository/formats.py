@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from repository.errors import UnreadableDelivery, format_rows
@@ -297,30 +296,69 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
                                  reason="duplicate-columns", columns=dupes)
-    try:
-        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, dtype=str,
-                            keep_default_na=False, na_filter=False, engine="c",
-                            skip_blank_lines=True)
-    except pd.errors.ParserError as exc:
-        raise UnreadableDelivery(
-            f"{path.name}: rows do not match the header ({exc}); a delimiter inside an unquoted "
-            "value or a damaged file. Ask the trial to re-export with quoting.",
-            file=str(path), reason="ragged") from exc
-    except UnicodeDecodeError as exc:
-        raise UnreadableDelivery(f"{path.name} is not valid {encoding} text ({exc}); pass "
-                                 "--encoding with the file's real encoding.", file=str(path),
-                                 reason="encoding") from exc
-    # short rows are padded with NaN by the parser: a truncated or ragged file
-    short = frame.isna().any(axis=1).to_numpy()
-    if short.any():
-        rows = (np.flatnonzero(short) + 1).tolist()
-        raise UnreadableDelivery(
-            f"{path.name}: {len(rows)} row(s) have fewer fields than the header "
-            f"({format_rows(rows)}); the file may be truncated. Ask the trial for a complete copy.",
-            file=str(path), reason="truncated", rows=rows)
+    frame = _parse_delimited(path, encoding, delimiter, header)
     frame = _drop_empty_unnamed(path, frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}
+
+
+def _parse_delimited(path: Path, encoding: str, delimiter: str,
+                     header: list[str]) -> pd.DataFrame:
+    """Parse with pyarrow, every column as text; rows with the wrong number of fields are
+    collected (by line) and reported together."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad: list[tuple[int | None, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        bad.append((row.number, f"expected {row.expected_columns} fields, saw {row.actual_columns}"))
+        return "skip"
+
+    names = [h if h else f"Unnamed: {i}" for i, h in enumerate(header)]
+
+    def parse(threads: bool) -> Any:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding, column_names=names,
+                                           skip_rows=_leading_lines(path, encoding),
+                                           use_threads=threads),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+    try:
+        table = parse(threads=True)
+        if bad:  # line numbers are only known to the single-threaded parser
+            bad.clear()
+            parse(threads=False)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise UnreadableDelivery(f"{path.name} is not readable as {encoding} text with "
+                                 f"delimiter {delimiter!r} ({exc}); pass --encoding / --delimiter "
+                                 "with the file's real settings.", file=str(path),
+                                 reason="encoding") from exc
+    if bad:
+        lines = [n for n, _ in bad if n is not None]
+        rows = [n - 1 for n in lines]
+        what = bad[0][1]
+        raise UnreadableDelivery(
+            f"{path.name}: {len(bad)} row(s) do not have as many fields as the header "
+            f"({format_rows(rows)}, file lines {', '.join(map(str, lines[:10]))}; first: {what}); "
+            "the file may be truncated, or a value holds an unquoted delimiter. Ask the trial "
+            "for a complete copy exported with quoting.", file=str(path), reason="ragged",
+            rows=rows, lines=lines)
+    return table.to_pandas()
+
+
+def _leading_lines(path: Path, encoding: str) -> int:
+    """Lines up to and including the header (blank lines before it are skipped)."""
+    with path.open("r", encoding=encoding, newline="") as fh:
+        for i, line in enumerate(fh, start=1):
+            if line.strip():
+                return i
+    return 0
 
 
 def _confirm_encoding(path: Path, guess: str) -> str:
@@ -363,9 +401,14 @@ def _drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
 def _read_xlsx(path: Path, options: dict[str, Any], id_column: str | None):
     import openpyxl
 
+    handle = path.open("rb")  # a file object: openpyxl would refuse a misnamed path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except BaseException:
+            handle.close()
+            raise
     try:
         sheets = list(book.sheetnames)
         sheet = options.get("sheet")
@@ -384,6 +427,7 @@ def _read_xlsx(path: Path, options: dict[str, Any], id_column: str | None):
         data = [r for r in rows if any(v is not None and v != "" for v in r)]
     finally:
         book.close()
+        handle.close()
     width = len(names)
     data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
     frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])

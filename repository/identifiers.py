@@ -196,11 +196,10 @@ def _scan_column(col: _Column) -> IdentifierFinding | None:
     if emails:
         return _finding(col, "email", "values are e-mail addresses", emails)
 
-    if tokens & _NAME_TOKENS or ("name" in tokens and tokens & _NAME_QUALIFIERS) \
-            or col.name.strip().lower() in {"name", "nom", "naam"}:
-        if not all_numeric:
-            return _finding(col, "name", f"column name {col.name!r} marks person names",
-                            [v for v, n in zip(values, numeric) if not n])
+    if (tokens & _NAME_TOKENS or ("name" in tokens and tokens & _NAME_QUALIFIERS) \
+            or col.name.strip().lower() in {"name", "nom", "naam"}) and not all_numeric:
+        return _finding(col, "name", f"column name {col.name!r} marks person names",
+                        [v for v, n in zip(values, numeric) if not n])
 
     if tokens & _NATID_TOKENS:
         return _finding(col, "national_id",

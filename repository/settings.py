@@ -65,7 +65,7 @@ class Settings:
     def config_file(self) -> Path:
         return self.workspace / WORKSPACE_FILE
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 

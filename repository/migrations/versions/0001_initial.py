@@ -1,7 +1,7 @@
 """initial store: topic, trial, arm, delivery, participant, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 19:25:22.028654
 """
 from __future__ import annotations

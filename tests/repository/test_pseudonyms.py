@@ -1,0 +1,57 @@
+"""Keyed pseudonyms: stable, normalised, secret-dependent, scope-dependent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from repository.errors import ConfigError
+from repository.pseudonyms import (
+    Pseudonymiser,
+    create_secret,
+    load_secret,
+    normalise_raw_id,
+    reidentify,
+)
+
+SECRET = bytes(range(32))
+
+
+def test_same_id_same_pseudonym_across_representations() -> None:
+    p = Pseudonymiser(SECRET, "gastric")
+    forms = [1001, "1001", " 1001 ", 1001.0, np.int64(1001), np.float64(1001.0)]
+    pseudonyms = {p.pseudonym("T1", normalise_raw_id(v)) for v in forms}
+    assert len(pseudonyms) == 1
+    assert normalise_raw_id("007") == "007"  # leading zeros are part of the ID
+    assert normalise_raw_id(" ") is None and normalise_raw_id(float("nan")) is None
+
+
+def test_pseudonyms_depend_on_secret_trial_and_scope() -> None:
+    a = Pseudonymiser(SECRET, "gastric").pseudonym("T1", "1")
+    assert a != Pseudonymiser(SECRET, "gastric").pseudonym("T2", "1")
+    assert a != Pseudonymiser(bytes(32), "gastric").pseudonym("T1", "1")
+    assert a != Pseudonymiser(SECRET, "request-7").pseudonym("T1", "1")
+    assert a.startswith("P") and len(a) == 17
+
+
+def test_many_equals_single_and_reidentify_maps_back() -> None:
+    p = Pseudonymiser(SECRET, "gastric")
+    ids = [str(i) for i in range(100)]
+    many = p.many("T1", ids)
+    assert many == [p.pseudonym("T1", i) for i in ids]
+    assert len(set(many)) == 100
+    back = reidentify(p, "T1", [int(i) for i in ids])
+    assert all(back[ps] == raw for ps, raw in zip(many, ids))
+
+
+def test_secret_file_created_private_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "k"
+    key = create_secret(path)
+    assert load_secret(path) == key
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError, match="never overwritten"):
+        create_secret(path)
+    with pytest.raises(ConfigError, match="missing"):
+        load_secret(tmp_path / "nope")
