@@ -260,6 +260,7 @@ def pool(
     measure: str | None = None,
     qprofile: bool = True,
     extra_columns: Mapping[str, Sequence[Any]] | None = None,
+    stepadj: float = 1.0,
 ) -> PoolResult:
     """Pool estimates ``yi`` with sampling variances ``vi`` (or standard errors ``se``).
 
@@ -268,6 +269,8 @@ def pool(
     or ``"adhoc"``. ``level``: confidence level in percent. ``measure`` names the effect
     measure (``"OR"``, ``"RR"``, ``"HR"`` ... are ratio measures analysed on the log scale).
     ``extra_columns`` are added to the per-study table (e.g. ``n``, ``events``, ``source``).
+    ``stepadj`` scales the Fisher-scoring steps of ML/REML/EB (metafor's ``control=list(
+    stepadj=...)``); 0.5 is the remedy when the default steps oscillate and do not converge.
 
     Raises :class:`~repository.errors.AnalysisError` for NaN inputs, non-positive variances,
     fewer than two studies for a random-effects model or a t-type test, unknown methods.
@@ -292,7 +295,7 @@ def pool(
         raise AnalysisError(f"test={test!r} needs at least two studies (t with k-1 df); "
                             "use test='z'", reason="too_few_trials", k=k)
 
-    tau2_est = estimate_tau2(y, v, method=m) if random else None
+    tau2_est = estimate_tau2(y, v, method=m, stepadj=stepadj) if random else None
     tau2 = tau2_est.tau2 if tau2_est is not None else 0.0
     if tau2_est is not None:
         notes.extend(tau2_est.notes)

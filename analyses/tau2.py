@@ -103,12 +103,14 @@ def estimate_tau2(
     threshold: float = THRESHOLD,
     maxiter: int = MAXITER,
     tau2_init: float | None = None,
+    stepadj: float = 1.0,
 ) -> Tau2Estimate:
     """Estimate tau^2 from estimates ``yi`` and their sampling variances ``vi``.
 
     ``vi`` must be positive and there must be at least two trials; anything else raises
     :class:`~repository.errors.AnalysisError`. Iterative methods that do not converge raise
-    :class:`~repository.errors.ConvergenceError`.
+    :class:`~repository.errors.ConvergenceError`; metafor's remedy, a smaller Fisher-scoring
+    step (``stepadj=0.5``), is available here too.
 
     >>> round(estimate_tau2([0.1, 0.5, 0.9], [0.04, 0.05, 0.06], method="DL").tau2, 6)
     0.110513
@@ -182,7 +184,8 @@ def estimate_tau2(
     else:  # ML, REML, EB
         start, _ = _he(ymc, v)
         tau2 = max(0.0, start) if tau2_init is None else float(tau2_init)
-        tau2, iterations = _fisher_scoring(method, ymc, v, tau2, threshold, maxiter)
+        tau2, iterations = _fisher_scoring(method, ymc, v, tau2, threshold, maxiter,
+                                            stepadj)
         if method in ("ML", "REML") and tau2 > threshold:
             if _loglik(method, ymc, v, 0.0) - _loglik(method, ymc, v, tau2) > R_UNIROOT_TOL:
                 notes.append("the likelihood is larger at tau^2 = 0 than where Fisher scoring "
@@ -221,7 +224,8 @@ def _he_se(v: NDArray[np.float64], tau2: float) -> float:
 
 
 def _fisher_scoring(method: str, ymc: NDArray[np.float64], v: NDArray[np.float64],
-                    tau2: float, threshold: float, maxiter: int) -> tuple[float, int]:
+                    tau2: float, threshold: float, maxiter: int,
+                    stepadj: float = 1.0) -> tuple[float, int]:
     k = ymc.size
     change = threshold + 1
     iteration = 0
@@ -241,6 +245,7 @@ def _fisher_scoring(method: str, ymc: NDArray[np.float64], v: NDArray[np.float64
             adj = (float(np.sum(Py**2)) - trP) / trPP
         else:  # EB
             adj = (float(np.sum(w * resid**2)) * k / (k - 1) - k) / sw
+        adj *= stepadj
         while tau2 + adj < 0:
             adj /= 2
         tau2 = tau2 + adj
@@ -248,8 +253,8 @@ def _fisher_scoring(method: str, ymc: NDArray[np.float64], v: NDArray[np.float64
         if iteration > maxiter:
             raise ConvergenceError(
                 f"Fisher scoring for the {method} estimate of tau^2 did not converge in "
-                f"{maxiter} iterations (last change {change:.3g}); try method='PM' or 'DL', "
-                "or raise maxiter", reason="no_convergence", method=method)
+                f"{maxiter} iterations (last change {change:.3g}); retry with a smaller step "
+                "(stepadj=0.5, CLI --step-adjust 0.5) or use method='PM' or 'DL'", reason="no_convergence", method=method)
     return tau2, iteration
 
 

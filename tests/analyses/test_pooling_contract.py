@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from analyses.pooling import pool
+from repository.errors import ConvergenceError
 from tests.analyses.conftest import load_fixture
 
 FIX = load_fixture("pooling", "pooling.json")
@@ -34,6 +35,11 @@ def _case_id(row):
 @pytest.mark.parametrize("row", FIX["rma"], ids=_case_id)
 def test_pool_matches_metafor(row):
     data = FIX["datasets"][row["dataset"]]
+    if "error" in row:  # metafor stops (Fisher scoring does not converge): so do we
+        with pytest.raises(ConvergenceError, match="stepadj=0.5"):
+            pool(data["yi"], data["vi"], method=row["method"], test=row["test"],
+                 level=row["level"])
+        return
     res = pool(data["yi"], data["vi"], method=row["method"], test=row["test"],
                level=row["level"], labels=data["study"], measure=data["measure"])
     tol = 1e-6 if row["method"] in CLOSED_FORM else 1e-4
@@ -51,3 +57,22 @@ def test_pool_matches_metafor(row):
     _close(res.pi, row["pi"], tol, "pi")
     for name in ("tau2_ci", "tau_ci", "I2_ci", "H2_ci"):
         _close(getattr(res, name), row[name], 1e-4, name)
+
+
+@pytest.mark.parametrize("row", FIX["stepadj"], ids=lambda r: f"{r['dataset']}-{r['method']}")
+def test_halved_fisher_step_matches_metafor(row):
+    """The documented remedy for non-convergence: metafor's control=list(stepadj=0.5)."""
+    data = FIX["datasets"][row["dataset"]]
+    res = pool(data["yi"], data["vi"], method=row["method"], stepadj=row["stepadj"])
+    for name in ("estimate", "se", "tau2"):
+        _close(getattr(res, name), row[name], 1e-4, name)
+
+
+def test_boundary_tau2_is_reported():
+    data = FIX["datasets"]["homogeneous"]
+    for method in ("DL", "REML", "PM", "HE"):
+        res = pool(data["yi"], data["vi"], method=method)
+        assert res.tau2 == 0.0
+        assert any("0" in note for note in res.notes), method
+        assert res.tau2_ci == (0.0, 0.0)
+        assert any("null set" in note for note in res.notes)
