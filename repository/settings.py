@@ -43,6 +43,9 @@ REGISTRY: tuple[Setting, ...] = (
             "Who is acting; recorded in the audit trail. Default: the login name."),
     Setting("topic", "IPDREPO_TOPIC",
             "Topic to act on when the store holds several. Default: the workspace's topic."),
+    Setting("dictionary", "IPDREPO_DICTIONARY",
+            "Directory holding the topic's dictionary.yaml and mappings/<version>/<TRIAL>.yaml. "
+            "Relative paths are taken from the workspace. Default: <workspace>/dictionary."),
 )
 
 
@@ -55,6 +58,7 @@ class Settings:
     secret_file: Path
     actor: str
     topic: str | None = None
+    dictionary_dir: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -134,10 +138,14 @@ def load_settings(
         secret_file = (ws / secret_file).resolve()
     actor = pick("actor", "IPDREPO_USER") or _login_name()
     topic = pick("topic", "IPDREPO_TOPIC")
+    dictionary = pick("dictionary", "IPDREPO_DICTIONARY")
+    dictionary_dir = Path(dictionary).expanduser() if dictionary else ws / "dictionary"
+    if not dictionary_dir.is_absolute():
+        dictionary_dir = (ws / dictionary_dir).resolve()
     known = {s.name for s in REGISTRY}
     extra = {k: v for k, v in config.items() if k not in known}
     return Settings(workspace=ws, database_url=str(database_url), secret_file=secret_file,
-                    actor=str(actor), topic=topic, extra=extra)
+                    actor=str(actor), topic=topic, dictionary_dir=dictionary_dir, extra=extra)
 
 
 def _login_name() -> str:

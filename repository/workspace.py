@@ -48,6 +48,7 @@ class InitResult:
         return {"workspace": str(self.settings.workspace), "topic": self.topic,
                 "database_url": _redact(self.settings.database_url),
                 "secret_file": str(self.settings.secret_file),
+                "dictionary": str(self.settings.dictionary_dir),
                 "created_secret": self.created_secret}
 
 
@@ -61,7 +62,7 @@ def _toml_string(value: str) -> str:
 
 def init_workspace(directory: Path, *, topic: str, title: str | None = None,
                    description: str | None = None, database_url: str | None = None,
-                   actor: str | None = None) -> InitResult:
+                   dictionary: Path | None = None, actor: str | None = None) -> InitResult:
     """Create a workspace with an empty store holding one topic."""
     if not SLUG_PATTERN.match(topic):
         raise ConfigError(f"topic {topic!r} is not a valid slug: use 2-63 lower-case letters, "
@@ -77,6 +78,8 @@ def init_workspace(directory: Path, *, topic: str, title: str | None = None,
         lines = ["[ipdrepo]", f"topic = {_toml_string(topic)}"]
         if database_url:
             lines.append(f"database_url = {_toml_string(database_url)}")
+        if dictionary is not None:
+            lines.append(f"dictionary = {_toml_string(str(Path(dictionary).expanduser().resolve()))}")
         config = directory / WORKSPACE_FILE
         config.write_text("\n".join(lines) + "\n")
         created.append(config)

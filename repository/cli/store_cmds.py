@@ -32,9 +32,12 @@ topic_option = click.option("--topic", default=None, envvar="IPDREPO_TOPIC",
 @click.option("--database-url", envvar="IPDREPO_DATABASE_URL",
               help="Store on a database server instead of a SQLite file, e.g. "
                    "postgresql+psycopg://curator@dbhost/gastric.")
+@click.option("--dictionary", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory with the topic's dictionary.yaml and mappings/ (default: "
+                   "<workspace>/dictionary).")
 @json_option
 def init(directory: Path, topic: str, title: str | None, description: str | None,
-         database_url: str | None, as_json: bool) -> None:
+         database_url: str | None, dictionary: Path | None, as_json: bool) -> None:
     """Create a workspace in DIRECTORY (default: here) holding an empty topic store.
 
     Creates ipdrepo.toml, the database (SQLite file unless --database-url), the object store for
@@ -48,7 +51,7 @@ def init(directory: Path, topic: str, title: str | None, description: str | None
     from repository.workspace import init_workspace
 
     result = init_workspace(directory, topic=topic, title=title, description=description,
-                            database_url=database_url)
+                            database_url=database_url, dictionary=dictionary)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -56,6 +59,7 @@ def init(directory: Path, topic: str, title: str | None, description: str | None
     click.echo(f"Created workspace {d['workspace']} for topic {topic}.")
     click.echo(f"  database: {d['database_url']}")
     click.echo(f"  secret:   {d['secret_file']}" + ("" if result.created_secret else " (existing)"))
+    click.echo(f"  dictionary: {d['dictionary']}")
     click.echo("Next: register trials with `ipdrepo trial add` and ingest their deliveries.")
 
 
