@@ -1,91 +1,22 @@
-"""The store's typed ORM (SQLAlchemy 2.0).
+"""Topics, trials, arms, deliveries and participants.
 
-Tables::
+::
 
     topic ─< trial ─< arm
                ├──< delivery (self-reference: superseded_by)
                └──< participant (keyed pseudonym, first delivery)
-    audit_event   append-only, hash-chained (see repository.audit)
-    audit_head    the chain's head, locked while appending
-
-Migrations live in ``repository/migrations``; ``alembic check`` runs in the tests so the models
-and the migrations never drift.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import date
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Date,
-    DateTime,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-__all__ = [
-    "Base",
-    "Topic",
-    "Trial",
-    "Arm",
-    "Delivery",
-    "Participant",
-    "AuditEvent",
-    "AuditHead",
-    "utcnow",
-]
+from repository.models.base import Base, intpk, json_doc, name64, sha256_hex, timestamp
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timestamps stored as UTC and always returned timezone-aware (SQLite drops the zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
-timestamp = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow)]
-name64 = Annotated[str, mapped_column(String(64))]
-sha256_hex = Annotated[str, mapped_column(String(64))]
-json_doc = Annotated[Any, mapped_column(JSON)]
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, date: Date}
+__all__ = ["Topic", "Trial", "Arm", "Delivery", "Participant"]
 
 
 class Topic(Base):
@@ -210,31 +141,3 @@ class Participant(Base):
     pseudonym: Mapped[str] = mapped_column(String(32))
     first_delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id"))
     created_at: Mapped[timestamp]
-
-
-class AuditEvent(Base):
-    """One entry of the append-only, hash-chained audit trail."""
-
-    __tablename__ = "audit_event"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
-    at: Mapped[timestamp]
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(100), index=True)
-    topic: Mapped[str | None] = mapped_column(String(64))
-    entity_type: Mapped[str | None] = mapped_column(String(64))
-    entity_id: Mapped[str | None] = mapped_column(String(200))
-    details: Mapped[json_doc] = mapped_column(default=dict)
-    prev_hash: Mapped[sha256_hex]
-    hash: Mapped[sha256_hex] = mapped_column(unique=True)
-
-
-class AuditHead(Base):
-    """The single row that serialises appends to the audit chain (locked FOR UPDATE)."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_hash: Mapped[sha256_hex]

@@ -1,0 +1,33 @@
+"""The store's typed ORM (SQLAlchemy 2.0), one module per area.
+
+* :mod:`~repository.models.store`: topic, trial, arm, delivery, participant
+* :mod:`~repository.models.audit`: the hash-chained audit trail
+* :mod:`~repository.models.queries`: users and roles, data queries, their messages,
+  corrections and query-workbook exports
+
+Migrations live in ``repository/migrations``; ``alembic check`` runs in the tests so the models
+and the migrations never drift.
+"""
+
+from repository.models.audit import AuditEvent, AuditHead
+from repository.models.base import Base, UTCDateTime, utcnow
+from repository.models.queries import Correction, Query, QueryExport, QueryMessage, User
+from repository.models.store import Arm, Delivery, Participant, Topic, Trial
+
+__all__ = [
+    "Arm",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Correction",
+    "Delivery",
+    "Participant",
+    "Query",
+    "QueryExport",
+    "QueryMessage",
+    "Topic",
+    "Trial",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+]
