@@ -77,3 +77,18 @@ def test_pool_many_summary_and_dict():
     res = pool_many(yi, vi, method="DL")
     assert list(res.summary.columns)[:3] == ["k", "estimate", "se"]
     assert len(res.to_dict()["pools"]) == 5
+
+
+def test_pool_many_flags_non_converging_pools():
+    d = FIX["datasets"]["oscillating"]
+    good = FIX["datasets"]["bcg_RR"]
+    yi = np.full((2, 13), np.nan)
+    vi = np.full((2, 13), np.nan)
+    yi[0, :12], vi[0, :12] = d["yi"], d["vi"]
+    yi[1, :13], vi[1, :13] = good["yi"], good["vi"]
+    with pytest.raises(ConvergenceError, match=r"pools \[1\]"):
+        pool_many(yi, vi, method="REML")
+    res = pool_many(yi, vi, method="REML", errors="flag")
+    assert res.failed == [0]
+    assert np.isnan(res.estimate[0]) and not res.converged[0]
+    assert res.estimate[1] == pytest.approx(pool(good["yi"], good["vi"]).estimate, rel=1e-10)
