@@ -1,0 +1,454 @@
+"""Trial-integrity checks (PRISMA-IPD item A1; EBCTCG / MRC CTU practice).
+
+Each check looks at one trial's harmonised data as a whole and returns one
+:class:`IntegrityFinding` with status ``passed``, ``failed`` or ``skipped`` (a check that
+cannot run - say, no randomisation dates - is reported as skipped with the reason, never as
+passed). Participant-level anomalies (ranges, categories, date order) are the dictionary's job
+(:mod:`harmonise.validation`); these checks judge the trial: its numbers, balance, patterns and
+follow-up. Every check, its severity and its threshold are listed in :data:`CHECKS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "ArmInfo",
+    "SurvivalSpec",
+    "IntegrityContext",
+    "CheckSpec",
+    "CHECKS",
+    "IntegrityFinding",
+    "run_checks",
+]
+
+
+@dataclass(frozen=True)
+class ArmInfo:
+    code: Any  # harmonised arm code
+    label: str
+    ratio: int = 1
+    published_n: int | None = None
+
+
+@dataclass(frozen=True)
+class SurvivalSpec:
+    name: str
+    time: str
+    event: str
+
+
+@dataclass(frozen=True)
+class IntegrityContext:
+    """What the checks need to know about a trial and the dictionary."""
+
+    trial: str
+    arm_variable: str
+    arms: tuple[ArmInfo, ...]
+    id_variable: str = "participant_id"
+    rand_date: str | None = None
+    #: baseline covariates (measured before randomisation) and whether each is categorical
+    baseline: tuple[tuple[str, bool], ...] = ()
+    #: dates that must not precede randomisation (events, follow-up)
+    later_dates: tuple[str, ...] = ()
+    #: follow-up variables whose missingness must not depend on the arm
+    follow_up: tuple[str, ...] = ()
+    survival: tuple[SurvivalSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    title: str
+    severity: str
+    threshold: str
+
+
+CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
+    CheckSpec("ids", "Duplicate or missing participant IDs", "error",
+              "any participant ID that is blank or occurs on more than one row"),
+    CheckSpec("randomised-n", "Randomised N per arm vs the publication", "error",
+              "an arm's delivered N differs from the published N by more than 10% of the "
+              "published N (PRIME-IPD)"),
+    CheckSpec("allocation-ratio", "Allocation ratio", "warning",
+              "the delivered arm sizes are incompatible with the planned ratio: chi-square "
+              "goodness-of-fit p < 0.001"),
+    CheckSpec("baseline-balance", "Baseline balance by arm", "warning",
+              "a baseline covariate differs between arms with p < 0.001 / k (Bonferroni over the "
+              "k covariates tested; Welch t-test or ANOVA for numbers, chi-square for categories)"),
+    CheckSpec("randomisation-weekday", "Randomisation weekday pattern", "warning",
+              "more than 5% of randomisations on a Saturday or Sunday"),
+    CheckSpec("randomisation-sequence", "Randomisation sequence", "warning",
+              "runs test on the arm sequence in randomisation-date order: p < 0.001 (too few or "
+              "too many runs for random allocation); two-arm trials"),
+    CheckSpec("dates-after-randomisation", "Events and follow-up after randomisation", "error",
+              "any event or follow-up date before the randomisation date, or a negative "
+              "time-to-event"),
+    CheckSpec("follow-up-by-arm", "Follow-up by arm (reverse Kaplan-Meier)", "warning",
+              "the arms' reverse Kaplan-Meier median follow-up differ by a ratio outside 0.8-1.25"),
+    CheckSpec("missingness-by-arm", "Missingness by arm", "warning",
+              "a baseline or follow-up variable's missing share differs between arms by at least "
+              "10 percentage points with Fisher's exact / chi-square p < 0.001"),
+]}
+
+
+@dataclass(frozen=True)
+class IntegrityFinding:
+    check: str
+    trial: str
+    status: str  # passed | failed | skipped
+    message: str
+    severity: str = "info"
+    variable: str | None = None
+    participants: tuple[str, ...] = ()
+    rows: tuple[int, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "trial": self.trial, "status": self.status,
+                "severity": self.severity, "message": self.message, "variable": self.variable,
+                "participants": list(self.participants), "rows": list(self.rows),
+                "details": self.details}
+
+
+def _finding(ctx: IntegrityContext, check: str, status: str, message: str,
+             **kw: Any) -> IntegrityFinding:
+    severity = CHECKS[check].severity if status == "failed" else "info"
+    return IntegrityFinding(check=check, trial=ctx.trial, status=status, message=message,
+                            severity=severity, **kw)
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> tuple[int, ...]:
+    mask = np.asarray(mask, dtype=bool)
+    if "_row" in frame.columns:
+        return tuple(int(r) for r in frame.loc[mask, "_row"])
+    return tuple(int(i) + 1 for i in np.flatnonzero(mask))
+
+
+def _arm_series(frame: pd.DataFrame, ctx: IntegrityContext) -> pd.Series:
+    return frame[ctx.arm_variable]
+
+
+def check_ids(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    if ctx.id_variable not in frame.columns:
+        return _finding(ctx, "ids", "skipped", f"no {ctx.id_variable} column")
+    ids = frame[ctx.id_variable]
+    blank = ids.isna()
+    dup = ids.notna() & ids.duplicated(keep=False)
+    if not blank.any() and not dup.any():
+        return _finding(ctx, "ids", "passed", f"{len(ids)} distinct participant IDs")
+    parts = []
+    if dup.any():
+        parts.append(f"{ids[dup].nunique()} ID(s) on more than one row")
+    if blank.any():
+        parts.append(f"{int(blank.sum())} row(s) without an ID")
+    return _finding(ctx, "ids", "failed", "; ".join(parts),
+                    participants=tuple(sorted(set(ids[dup].astype(str)))),
+                    rows=_rows(frame, dup | blank),
+                    details={"duplicated": int(ids[dup].nunique()), "blank": int(blank.sum())})
+
+
+def check_randomised_n(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    published = {a.code: a.published_n for a in ctx.arms}
+    if not ctx.arms or any(n is None for n in published.values()):
+        return _finding(ctx, "randomised-n", "skipped",
+                        "published randomised N per arm not registered for this trial")
+    counts = _arm_series(frame, ctx).value_counts(dropna=False)
+    rows = []
+    bad = []
+    for arm in ctx.arms:
+        n = int(counts.get(arm.code, 0))
+        diff = (n - arm.published_n) / arm.published_n if arm.published_n else float("inf")
+        rows.append({"arm": arm.label, "delivered": n, "published": arm.published_n,
+                     "difference": round(diff, 4)})
+        if abs(diff) > 0.10:
+            bad.append(f"{arm.label}: {n} delivered vs {arm.published_n} published "
+                       f"({diff:+.0%})")
+    missing_arm = int(_arm_series(frame, ctx).isna().sum())
+    details = {"arms": rows, "arm_missing": missing_arm}
+    if bad:
+        return _finding(ctx, "randomised-n", "failed", "; ".join(bad), variable=ctx.arm_variable,
+                        details=details)
+    return _finding(ctx, "randomised-n", "passed",
+                    "delivered N per arm within 10% of the published N", details=details)
+
+
+def check_allocation_ratio(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    if len(ctx.arms) < 2:
+        return _finding(ctx, "allocation-ratio", "skipped", "fewer than two arms registered")
+    counts = _arm_series(frame, ctx).value_counts()
+    observed = np.array([counts.get(a.code, 0) for a in ctx.arms], dtype=float)
+    ratios = np.array([a.ratio for a in ctx.arms], dtype=float)
+    if observed.sum() == 0:
+        return _finding(ctx, "allocation-ratio", "skipped", "no participant has an arm")
+    expected = observed.sum() * ratios / ratios.sum()
+    chi2, p = stats.chisquare(observed, expected)
+    details = {"observed": observed.astype(int).tolist(), "planned_ratio": ratios.astype(int).tolist(),
+               "chi2": float(chi2), "p": float(p)}
+    ratio_text = ":".join(str(int(r)) for r in ratios)
+    if p < 0.001:
+        return _finding(ctx, "allocation-ratio", "failed",
+                        f"arm sizes {observed.astype(int).tolist()} are incompatible with the "
+                        f"planned {ratio_text} allocation (chi-square p = {p:.2g})",
+                        variable=ctx.arm_variable, details=details)
+    return _finding(ctx, "allocation-ratio", "passed",
+                    f"arm sizes compatible with {ratio_text} (p = {p:.2g})", details=details)
+
+
+def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    arm = _arm_series(frame, ctx)
+    tested = []
+    for name, categorical in ctx.baseline:
+        if name not in frame.columns:
+            continue
+        values = frame[name]
+        ok = values.notna() & arm.notna()
+        if ok.sum() < 10:
+            continue
+        groups = [values[ok & (arm == a.code)] for a in ctx.arms]
+        groups = [g for g in groups if len(g)]
+        if len(groups) < 2:
+            continue
+        if categorical:
+            table = pd.crosstab(values[ok], arm[ok])
+            table = table.loc[table.sum(axis=1) > 0]
+            if table.shape[0] < 2 or table.shape[1] < 2:
+                continue
+            p = float(stats.chi2_contingency(table.to_numpy(), correction=False)[1])
+            smd = None
+        else:
+            x = [pd.to_numeric(g, errors="coerce").dropna().to_numpy(float) for g in groups]
+            if any(len(g) < 2 for g in x) or all(np.var(g) == 0 for g in x):
+                continue
+            if len(x) == 2:
+                p = float(stats.ttest_ind(x[0], x[1], equal_var=False).pvalue)
+                pooled = np.sqrt((np.var(x[0], ddof=1) + np.var(x[1], ddof=1)) / 2)
+                smd = float((x[1].mean() - x[0].mean()) / pooled) if pooled > 0 else None
+            else:
+                p = float(stats.f_oneway(*x).pvalue)
+                smd = None
+        tested.append({"variable": name, "p": p, "smd": smd})
+    if not tested:
+        return _finding(ctx, "baseline-balance", "skipped",
+                        "no baseline covariate with enough data in two arms")
+    k = len(tested)
+    flagged = [t for t in tested if t["p"] < 0.001 / k]
+    details = {"tested": tested, "alpha": 0.001 / k}
+    if flagged:
+        worst = min(flagged, key=lambda t: t["p"])
+        return _finding(ctx, "baseline-balance", "failed",
+                        f"{len(flagged)} of {k} baseline covariates differ between arms beyond "
+                        f"chance (worst: {worst['variable']}, p = {worst['p']:.2g})",
+                        variable=worst["variable"], details=details)
+    return _finding(ctx, "baseline-balance", "passed",
+                    f"{k} baseline covariates balanced (all p >= {0.001 / k:.2g})",
+                    details=details)
+
+
+def check_weekday(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    if not ctx.rand_date or ctx.rand_date not in frame.columns:
+        return _finding(ctx, "randomisation-weekday", "skipped", "no randomisation dates")
+    dates = pd.to_datetime(frame[ctx.rand_date], errors="coerce").dropna()
+    if dates.empty:
+        return _finding(ctx, "randomisation-weekday", "skipped", "randomisation dates all missing")
+    weekend = dates.dt.dayofweek >= 5
+    share = float(weekend.mean())
+    by_day = dates.dt.day_name().value_counts().to_dict()
+    if share > 0.05:
+        mask = pd.to_datetime(frame[ctx.rand_date], errors="coerce").dt.dayofweek >= 5
+        return _finding(ctx, "randomisation-weekday", "failed",
+                        f"{int(weekend.sum())} of {len(dates)} randomisations ({share:.0%}) on a "
+                        "weekend", variable=ctx.rand_date, rows=_rows(frame, mask.fillna(False)),
+                        details={"by_weekday": by_day})
+    return _finding(ctx, "randomisation-weekday", "passed",
+                    f"{share:.1%} of randomisations on a weekend", details={"by_weekday": by_day})
+
+
+def _runs_test(x: np.ndarray) -> tuple[int, float]:
+    n1 = int(x.sum())
+    n2 = int(len(x) - n1)
+    runs = int(1 + np.count_nonzero(x[1:] != x[:-1]))
+    n = n1 + n2
+    mean = 1 + 2 * n1 * n2 / n
+    var = 2 * n1 * n2 * (2 * n1 * n2 - n) / (n * n * (n - 1))
+    if var <= 0:
+        return runs, 1.0
+    z = (runs - mean) / np.sqrt(var)
+    return runs, float(2 * stats.norm.sf(abs(z)))
+
+
+def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    if not ctx.rand_date or ctx.rand_date not in frame.columns:
+        return _finding(ctx, "randomisation-sequence", "skipped", "no randomisation dates")
+    if len(ctx.arms) != 2:
+        return _finding(ctx, "randomisation-sequence", "skipped", "runs test needs two arms")
+    data = pd.DataFrame({"d": pd.to_datetime(frame[ctx.rand_date], errors="coerce"),
+                         "a": _arm_series(frame, ctx)}).dropna()
+    if len(data) < 20:
+        return _finding(ctx, "randomisation-sequence", "skipped",
+                        "fewer than 20 participants with a date and an arm")
+    order = data.sort_values("d", kind="stable")
+    x = (order["a"] == ctx.arms[1].code).to_numpy()
+    runs, p = _runs_test(x)
+    details = {"runs": runs, "n": int(len(x)), "p": p}
+    if p < 0.001:
+        return _finding(ctx, "randomisation-sequence", "failed",
+                        f"{runs} runs in {len(x)} allocations ordered by date is not compatible "
+                        f"with random allocation (p = {p:.2g})", variable=ctx.arm_variable,
+                        details=details)
+    return _finding(ctx, "randomisation-sequence", "passed",
+                    f"arm sequence compatible with random allocation (runs test p = {p:.2g})",
+                    details=details)
+
+
+def check_dates_after_randomisation(frame: pd.DataFrame,
+                                    ctx: IntegrityContext) -> IntegrityFinding:
+    checked = []
+    bad = pd.Series(False, index=frame.index)
+    by_variable: dict[str, int] = {}
+    if ctx.rand_date and ctx.rand_date in frame.columns:
+        rand = pd.to_datetime(frame[ctx.rand_date], errors="coerce")
+        for name in ctx.later_dates:
+            if name in frame.columns:
+                before = pd.to_datetime(frame[name], errors="coerce") < rand
+                checked.append(name)
+                if before.any():
+                    by_variable[name] = int(before.sum())
+                    bad |= before.fillna(False)
+    for spec in ctx.survival:
+        if spec.time in frame.columns:
+            negative = pd.to_numeric(frame[spec.time], errors="coerce") < 0
+            checked.append(spec.time)
+            if negative.any():
+                by_variable[spec.time] = int(negative.sum())
+                bad |= negative.fillna(False)
+    if not checked:
+        return _finding(ctx, "dates-after-randomisation", "skipped",
+                        "no event or follow-up dates or times to check")
+    if bad.any():
+        ids = frame.loc[bad, ctx.id_variable].astype(str) if ctx.id_variable in frame else []
+        text = ", ".join(f"{v}: {n}" for v, n in by_variable.items())
+        return _finding(ctx, "dates-after-randomisation", "failed",
+                        f"{int(bad.sum())} participant(s) with an event or follow-up before "
+                        f"randomisation ({text})", participants=tuple(sorted(set(ids))),
+                        rows=_rows(frame, bad), details={"by_variable": by_variable})
+    return _finding(ctx, "dates-after-randomisation", "passed",
+                    f"all of {', '.join(checked)} on or after randomisation")
+
+
+def _reverse_km_median(time: np.ndarray, event: np.ndarray) -> float | None:
+    """Median of the reverse Kaplan-Meier curve (censoring treated as the event)."""
+    censored = (event == 0).astype(float)
+    order = np.argsort(time, kind="stable")
+    t, c = time[order], censored[order]
+    unique, first = np.unique(t, return_index=True)
+    at_risk = len(t) - first
+    d = np.add.reduceat(c, first)
+    surv = np.cumprod(1.0 - d / at_risk)
+    below = np.flatnonzero(surv <= 0.5)
+    return float(unique[below[0]]) if below.size else None
+
+
+def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    if not ctx.survival or len(ctx.arms) < 2:
+        return _finding(ctx, "follow-up-by-arm", "skipped",
+                        "no time-to-event outcome or fewer than two arms")
+    spec = ctx.survival[0]
+    if spec.time not in frame.columns or spec.event not in frame.columns:
+        return _finding(ctx, "follow-up-by-arm", "skipped", f"{spec.name}: time or event missing")
+    arm = _arm_series(frame, ctx)
+    medians = {}
+    for a in ctx.arms:
+        sub = frame[(arm == a.code) & frame[spec.time].notna() & frame[spec.event].notna()]
+        if len(sub) < 5:
+            return _finding(ctx, "follow-up-by-arm", "skipped",
+                            f"fewer than 5 participants with {spec.name} data in arm {a.label}")
+        medians[a.label] = _reverse_km_median(sub[spec.time].to_numpy(float),
+                                              sub[spec.event].to_numpy(float))
+    if any(m is None for m in medians.values()):
+        return _finding(ctx, "follow-up-by-arm", "skipped",
+                        "median follow-up not reached in an arm", details={"medians": medians})
+    values = list(medians.values())
+    ratio = max(values) / min(values) if min(values) > 0 else float("inf")
+    details = {"outcome": spec.name, "median_follow_up": medians, "ratio": ratio}
+    text = ", ".join(f"{k} {v:.0f}" for k, v in medians.items())
+    if ratio > 1.25:
+        return _finding(ctx, "follow-up-by-arm", "failed",
+                        f"median follow-up differs between arms ({text}; ratio {ratio:.2f})",
+                        variable=spec.time, details=details)
+    return _finding(ctx, "follow-up-by-arm", "passed", f"median follow-up {text}",
+                    details=details)
+
+
+def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+    arm = _arm_series(frame, ctx)
+    names = [n for n, _ in ctx.baseline] + list(ctx.follow_up)
+    flagged = []
+    tested = 0
+    for name in names:
+        if name not in frame.columns:
+            continue
+        missing = frame[name].isna()
+        if missing.all() or not missing.any():
+            tested += 1
+            continue
+        tested += 1
+        table = pd.crosstab(missing[arm.notna()], arm[arm.notna()])
+        if table.shape != (2, len(ctx.arms)) or table.shape[1] < 2:
+            continue
+        shares = (table.loc[True] / table.sum(axis=0)).to_dict()
+        spread = max(shares.values()) - min(shares.values())
+        if table.shape == (2, 2):
+            p = float(stats.fisher_exact(table.to_numpy())[1])
+        else:
+            p = float(stats.chi2_contingency(table.to_numpy(), correction=False)[1])
+        if spread >= 0.10 and p < 0.001:
+            labels = {a.code: a.label for a in ctx.arms}
+            flagged.append({"variable": name, "p": p,
+                            "missing_share": {labels.get(k, str(k)): round(float(v), 4)
+                                              for k, v in shares.items()}})
+    if tested == 0:
+        return _finding(ctx, "missingness-by-arm", "skipped", "no baseline or follow-up variables")
+    if flagged:
+        text = "; ".join(f"{f['variable']} missing " + ", ".join(
+            f"{k} {v:.0%}" for k, v in f["missing_share"].items()) for f in flagged)
+        return _finding(ctx, "missingness-by-arm", "failed", text,
+                        variable=flagged[0]["variable"], details={"flagged": flagged})
+    return _finding(ctx, "missingness-by-arm", "passed",
+                    f"missingness of {tested} variables does not depend on the arm")
+
+
+_RUNNERS: dict[str, Callable[[pd.DataFrame, IntegrityContext], IntegrityFinding]] = {
+    "ids": check_ids,
+    "randomised-n": check_randomised_n,
+    "allocation-ratio": check_allocation_ratio,
+    "baseline-balance": check_baseline_balance,
+    "randomisation-weekday": check_weekday,
+    "randomisation-sequence": check_sequence,
+    "dates-after-randomisation": check_dates_after_randomisation,
+    "follow-up-by-arm": check_follow_up,
+    "missingness-by-arm": check_missingness,
+}
+
+
+def run_checks(frame: pd.DataFrame, ctx: IntegrityContext,
+               only: Sequence[str] | None = None) -> list[IntegrityFinding]:
+    """Run every check (or ``only`` those) on one trial's harmonised frame."""
+    ids = list(only) if only else list(_RUNNERS)
+    out = []
+    for check_id in ids:
+        if ctx.arm_variable not in frame.columns and check_id != "ids":
+            out.append(_finding(ctx, check_id, "skipped", f"no {ctx.arm_variable} column"))
+            continue
+        out.append(_RUNNERS[check_id](frame, ctx))
+    return out

@@ -1,0 +1,145 @@
+"""Trial-integrity checks: each check fails on the problem it is for, passes on clean data,
+and is skipped (never passed) when it cannot run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harmonise.integrity import (
+    CHECKS,
+    ArmInfo,
+    IntegrityContext,
+    SurvivalSpec,
+    run_checks,
+)
+
+N = 400
+
+
+def clean_trial(seed: int = 1, n: int = N) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    arm = rng.permutation(np.repeat([0, 1], n // 2))
+    days = np.sort(rng.choice(pd.bdate_range("2001-01-01", periods=900), n))
+    rand = pd.to_datetime(days)
+    time = rng.exponential(900, n).round() + 1
+    cens = rng.uniform(200, 2500, n).round()
+    event = (time <= cens).astype(int)
+    t = np.minimum(time, cens)
+    return pd.DataFrame({
+        "participant_id": [f"P{i:05d}" for i in range(n)],
+        "arm": arm,
+        "rand_date": rand,
+        "age": rng.normal(60, 10, n).round(),
+        "sex": rng.choice([1, 2], n),
+        "ecog": rng.choice([0, 1, 2], n, p=[.5, .4, .1]),
+        "os_time_days": t,
+        "os_event": event,
+        "death_date": np.where(event == 1, rand + pd.to_timedelta(t, "D"), pd.NaT),
+        "last_fu_date": rand + pd.to_timedelta(t, "D"),
+        "_row": np.arange(1, n + 1),
+    })
+
+
+def context(**changes) -> IntegrityContext:
+    base = dict(trial="T1", arm_variable="arm",
+                arms=(ArmInfo(0, "Surgery", 1, N // 2), ArmInfo(1, "Chemo", 1, N // 2)),
+                rand_date="rand_date", baseline=(("age", False), ("sex", True), ("ecog", True)),
+                later_dates=("death_date", "last_fu_date"), follow_up=("last_fu_date",),
+                survival=(SurvivalSpec("os", "os_time_days", "os_event"),))
+    base.update(changes)
+    return IntegrityContext(**base)
+
+
+def by_check(findings):
+    return {f.check: f for f in findings}
+
+
+def test_clean_trial_passes_every_check() -> None:
+    findings = run_checks(clean_trial(), context())
+    assert {f.check for f in findings} == set(CHECKS)
+    assert {f.check: f.status for f in findings} == {c: "passed" for c in CHECKS}
+
+
+def test_duplicate_and_missing_ids() -> None:
+    frame = clean_trial()
+    frame.loc[5, "participant_id"] = frame.loc[4, "participant_id"]
+    frame.loc[9, "participant_id"] = None
+    f = by_check(run_checks(frame, context()))["ids"]
+    assert f.failed and f.severity == "error"
+    assert f.participants == ("P00004",) and f.rows == (5, 6, 10)
+
+
+def test_randomised_n_against_publication() -> None:
+    frame = clean_trial()
+    frame = frame.drop(frame.index[frame["arm"] == 0][:30])  # 170 vs 200 published: -15%
+    f = by_check(run_checks(frame, context()))["randomised-n"]
+    assert f.failed and "Surgery: 170 delivered vs 200 published (-15%)" in f.message
+    frame = clean_trial().drop(range(10))  # a few missing: within 10%
+    assert by_check(run_checks(frame, context()))["randomised-n"].status == "passed"
+    unpublished = context(arms=(ArmInfo(0, "Surgery"), ArmInfo(1, "Chemo")))
+    assert by_check(run_checks(clean_trial(), unpublished))["randomised-n"].status == "skipped"
+
+
+def test_allocation_ratio() -> None:
+    frame = clean_trial()
+    frame.loc[frame.index[frame["arm"] == 0][:60], "arm"] = 1  # 140:260 for planned 1:1
+    assert by_check(run_checks(frame, context()))["allocation-ratio"].failed
+    two_to_one = context(arms=(ArmInfo(0, "Surgery", 1), ArmInfo(1, "Chemo", 2)))
+    frame = clean_trial()
+    frame.loc[frame.index[frame["arm"] == 0][:67], "arm"] = 1  # 133:267 is 1:2
+    assert by_check(run_checks(frame, two_to_one))["allocation-ratio"].status == "passed"
+
+
+def test_baseline_imbalance() -> None:
+    frame = clean_trial()
+    frame.loc[frame["arm"] == 1, "age"] += 8
+    f = by_check(run_checks(frame, context()))["baseline-balance"]
+    assert f.failed and f.variable == "age"
+
+
+def test_weekday_pattern_and_sequence() -> None:
+    frame = clean_trial()
+    frame.loc[:39, "rand_date"] = pd.Timestamp("2001-03-03")  # a Saturday, 10%
+    assert by_check(run_checks(frame, context()))["randomisation-weekday"].failed
+    frame = clean_trial().sort_values("rand_date").reset_index(drop=True)
+    frame["arm"] = np.tile([0, 1], N // 2)  # strict alternation: far too many runs
+    assert by_check(run_checks(frame, context()))["randomisation-sequence"].failed
+
+
+def test_dates_after_randomisation() -> None:
+    frame = clean_trial()
+    i = frame.index[frame["os_event"] == 1][0]
+    frame.loc[i, "death_date"] = frame.loc[i, "rand_date"] - pd.Timedelta(days=40)
+    f = by_check(run_checks(frame, context()))["dates-after-randomisation"]
+    assert f.failed and f.participants == (frame.loc[i, "participant_id"],)
+    assert f.details["by_variable"] == {"death_date": 1}
+
+
+def test_missing_follow_up_in_one_arm() -> None:
+    frame = clean_trial()
+    censored_chemo = frame.index[(frame["arm"] == 1) & (frame["os_event"] == 0)]
+    frame.loc[censored_chemo[: len(censored_chemo) // 2], ["last_fu_date", "os_time_days"]] = None
+    f = by_check(run_checks(frame, context()))["missingness-by-arm"]
+    assert f.failed and f.variable == "last_fu_date"
+
+
+def test_follow_up_by_arm() -> None:
+    frame = clean_trial()
+    chemo = frame["arm"] == 1
+    frame.loc[chemo & (frame["os_event"] == 0), "os_time_days"] *= 0.3
+    f = by_check(run_checks(frame, context()))["follow-up-by-arm"]
+    assert f.failed and f.details["ratio"] > 1.25
+
+
+@pytest.mark.parametrize("change,check", [
+    (dict(rand_date=None), "randomisation-weekday"),
+    (dict(rand_date=None), "randomisation-sequence"),
+    (dict(later_dates=(), survival=()), "dates-after-randomisation"),
+    (dict(survival=()), "follow-up-by-arm"),
+    (dict(baseline=()), "baseline-balance"),
+])
+def test_checks_that_cannot_run_are_skipped_not_passed(change, check) -> None:
+    f = by_check(run_checks(clean_trial(), context(**change)))[check]
+    assert f.status == "skipped" and f.message
