@@ -1,0 +1,129 @@
+"""The example topic generator: ``ipdrepo example create DIR``.
+
+:func:`create` writes a realistic, deterministic synthetic topic, "gastric-adjuvant" (adjuvant
+chemotherapy versus surgery alone after curative resection of gastric cancer), delivered by
+fictional trials in different file formats and codings, with each trial's codebook, the ground
+truth, and planted data problems that later checks must find. The same seed gives byte-identical
+files; the work is vectorised and written trial by trial, so a million participants take a
+couple of minutes.
+
+Modules: :mod:`.topic` (harmonised variables, derivations, trial registry), :mod:`.simulate`
+(the generating model; pure numpy), :mod:`.codings` (per-trial coding profiles), :mod:`.encode`
+(truth -> delivered columns + codebook rules), :mod:`.problems` (planting), :mod:`.writers`
+(file formats), :mod:`.codebooks`, :mod:`.rejects` (a delivery with direct identifiers),
+:mod:`.generate` (:func:`create`).
+
+Directory layout
+----------------
+::
+
+    topic.yaml                     topic, harmonised variables (name, label, type, unit, codes,
+                                   plausible range), derivations, trial registry
+    deliveries/<ACRONYM>.<ext>     one delivery per trial (.csv .xlsx .sav .dta .xpt .parquet .txt)
+    codebooks/<ACRONYM>.yaml       the trial's codebook (below)
+    redeliveries/<ACRONYM>.<ext>   corrected re-delivery of the arm-imbalance trial
+    rejects/<ACRONYM>-with-identifiers.csv   a delivery still carrying direct identifiers
+    truth/participants.parquet     true harmonised values (+ trial, participant_id,
+                                   delivery_row, redelivery_row)
+    truth/trial_effects.yaml       true per-trial effects, mu, tau, seed, model
+    truth/planted.yaml             every planted problem and the trialist's answer
+    README.md
+
+Trial registry (``topic.yaml`` ``trials``): ``acronym``, ``title``, ``registry_ids`` (list of
+``{registry: NCT|ISRCTN, id}``), ``country``, ``regimen``, ``allocation_ratio``, ``accrual``,
+``data_cutoff``, ``arms`` (list of ``{code, label, arm, ratio, randomised_published}``: ``code``
+is the arm's code in the delivery as text, ``arm`` the harmonised arm 0/1),
+``randomised_published``, ``contact`` ``{name, email}``, ``delivery`` (``file``, ``format``
+(csv, xlsx, sav, dta, xpt, parquet), ``style``, ``id_column``, ``rows``, ``codebook``,
+``delivered_by``, ``received``; ``encoding`` and ``delimiter`` for text; ``sheet`` for Excel;
+``redelivery`` ``{file, rows, received, reason}`` where there is one).
+
+Codebook format (``codebook_format: 1``)
+----------------------------------------
+A codebook says how to obtain every harmonised variable from the delivery, mechanically:
+
+``delivery``
+    ``file``, ``format``, ``style``, ``rows``, ``id_column``, ``sorted_by``; for text files
+    ``encoding``, ``delimiter`` and ``decimal`` (``","``: numbers use a decimal comma); for
+    Excel ``sheet``.
+``missing_values``
+    A blank cell (system-missing in SPSS/Stata/SAS, null in Parquet, empty in text and Excel)
+    always means missing. A column's own missing codes are listed in its ``missing``.
+``survival``
+    ``delivered_as``: ``dates`` (recurrence, death and last follow-up dates; times and events
+    derived), ``days`` or ``months`` (durations with status flags; ``days_per_month``
+    30.4375).
+``arms``
+    As in the registry.
+``columns``
+    Every column of the file, in order: ``name``, ``label``, ``type`` (integer, decimal, text,
+    date, boolean), ``format`` for dates, ``decimals``, ``unit``, ``missing`` (list of codes
+    meaning missing), ``value_labels`` (as stored in .sav/.dta files), ``used_for`` (the
+    harmonised variables it feeds; empty plus a ``note`` for trial-specific extra columns).
+``variables``
+    One entry per harmonised variable, with a ``rule``:
+
+    ``id``
+        ``source`` column is the trial's participant ID (harmonised as text; integers
+        without decimals).
+    ``constant``
+        ``value`` for every row (the trial acronym).
+    ``direct``
+        The number in ``source`` (``type`` integer or decimal; zero-padded text such as "07"
+        reads as an integer). With ``convert`` ``{multiply, round, to_unit}``:
+        ``harmonised = round(value * multiply, round)``. Values in ``missing`` are missing.
+    ``recode``
+        ``codes`` maps each delivered code to the harmonised code; several delivered codes
+        may map to one (pT4a/pT4b -> 4, Karnofsky 100/90 -> ECOG 0). Codes are compared on
+        their text: a number matches its shortest text form (``1.0`` and ``"1"`` match ``1``),
+        text is compared exactly. Values in ``missing`` and blanks are missing; every other
+        delivered value is in ``codes``.
+    ``date``
+        ``format`` is a strftime pattern for text (``%y``: 00-68 -> 20xx, 69-99 -> 19xx), or
+        ``native`` for a date type of the file (Excel, SPSS, Stata, SAS, Parquet dates).
+    ``age_from_birth_month``
+        ``source`` is one text column in ``format`` (``%Y-%m`` or ``%m/%Y``) or two integer
+        columns [year, month]; age is the completed years from the first day of the birth month
+        to ``reference`` (rand_date): ``((ry*12 + rm) - (by*12 + bm)) // 12``.
+    ``derive``
+        ``derivation`` names a formula over other harmonised variables (``from``); the
+        formulas are in :data:`repository.example.topic.DERIVATIONS` and ``topic.yaml``.
+    ``not_collected``
+        The trial did not collect it ("impossible"); the truth is missing too.
+
+Ground truth
+------------
+``truth/participants.parquet`` holds what a correct harmonisation of the corrected deliveries
+gives: the harmonised variables (names and codes of ``topic.yaml``; strings for coded text
+variables, 0/1 for ``arm`` and events, booleans for yes/no variables, dates as dates) for every
+randomised participant, in randomisation order per trial, with ``participant_id`` (the trial's
+own, correct ID), ``delivery_row`` (1-based data row in the first delivery; missing for the
+participants the first delivery lacks) and ``redelivery_row``. Variables a trial did not collect
+are missing. Planted problems are listed in ``truth/planted.yaml`` (see
+:mod:`repository.example.problems`); everywhere else decoding a delivery with its codebook
+gives exactly the truth.
+"""
+
+from repository.example.generate import (
+    DEFAULT_SEED,
+    OUTPUTS,
+    ExampleTopic,
+    TrialDelivery,
+    create,
+)
+from repository.example.problems import PROBLEM_ORDER
+from repository.example.topic import DERIVATIONS, TOPIC, VARIABLE_NAMES, VARIABLES, Variable
+
+__all__ = [
+    "create",
+    "ExampleTopic",
+    "TrialDelivery",
+    "DEFAULT_SEED",
+    "OUTPUTS",
+    "PROBLEM_ORDER",
+    "TOPIC",
+    "VARIABLES",
+    "VARIABLE_NAMES",
+    "DERIVATIONS",
+    "Variable",
+]
