@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "example": "repository.cli.example_cmds:example",
     "db": "repository.cli.store_cmds:db",
     "demo": "repository.cli.demo_cmds:demo",
+    "analyse": "analyses.cli:analyse",
 }
 
 
