@@ -1,0 +1,131 @@
+"""Reading raw values: canonical text, numbers, booleans - vectorised over distinct values.
+
+Deliveries arrive as text (CSV, mixed Excel cells) or typed (SAS/Stata/SPSS/Parquet). Rules
+compare and parse values through their *canonical text*: what a person would type, so that
+the recode key ``"1"`` matches the SPSS value ``1.0``, the CSV text ``" 1 "`` and the Stata
+integer ``1`` alike. Every parser returns a ``bad`` mask of values that were present but could
+not be read, so the engine can report them instead of silently turning them into missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TRUE_TOKENS",
+    "FALSE_TOKENS",
+    "canonical_text",
+    "canonical_texts",
+    "parse_numbers",
+    "parse_booleans",
+]
+
+#: spellings read as true / false (compared after lower-casing)
+TRUE_TOKENS = frozenset({"1", "true", "t", "yes", "y"})
+FALSE_TOKENS = frozenset({"0", "false", "f", "no", "n"})
+
+
+def canonical_text(value: Any) -> str | None:
+    """A raw value as the text a person would type: ``1.0`` -> ``"1"``, strings stripped,
+    missing (None, NaN, NaT, blank) -> ``None``."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        return text or None
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return None
+        if float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(float(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else canonical_text(pd.Timestamp(value))
+    text = str(value).strip()
+    return text or None
+
+
+def canonical_texts(values: Iterable[Any]) -> np.ndarray:
+    """:func:`canonical_text` of each value, as an object array (None for missing)."""
+    arr = values if isinstance(values, np.ndarray) else np.asarray(list(values), dtype=object)
+    if arr.dtype.kind == "f":
+        out = np.empty(len(arr), dtype=object)
+        finite = ~np.isnan(arr)
+        whole = finite & (np.floor(arr) == arr) & (np.abs(arr) < 1e15)
+        out[:] = None
+        out[whole] = arr[whole].astype(np.int64).astype(str)
+        frac = finite & ~whole
+        out[frac] = [repr(float(v)) for v in arr[frac]]
+        return out
+    if arr.dtype.kind in "iu":
+        return arr.astype(str).astype(object)
+    return np.array([canonical_text(v) for v in arr], dtype=object)
+
+
+def parse_numbers(texts: np.ndarray, *, decimal: str = ".",
+                  thousands: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Parse canonical texts (None = missing) as floats.
+
+    Returns ``(values, bad)``: NaN where missing or unparseable; ``bad`` marks present texts
+    that are not finite numbers. ``decimal`` is the decimal mark (``","`` for European CSV
+    exports); ``thousands`` an optional digit-group separator to drop.
+    """
+    texts = np.asarray(texts, dtype=object)
+    present = np.array([t is not None for t in texts], dtype=bool)
+    s = pd.Series(texts, dtype=object)
+    if present.any():
+        work = s[present].astype(str)
+        if thousands:
+            work = work.str.replace(thousands, "", regex=False)
+        if decimal != ".":
+            # a dot would be a second decimal mark: keep it so that "1.5" fails under ","
+            work = work.str.replace(".", "\x00", regex=False).str.replace(decimal, ".",
+                                                                          regex=False)
+        work = work.str.replace(" ", "", regex=False)
+        parsed = pd.to_numeric(work, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        values = np.full(len(texts), np.nan)
+        values[present] = parsed
+    else:
+        values = np.full(len(texts), np.nan)
+    with np.errstate(invalid="ignore"):
+        bad = present & ~np.isfinite(values)
+    values[bad] = np.nan
+    return values, bad
+
+
+def parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Read true/false from booleans, 0/1 numbers or the spellings in :data:`TRUE_TOKENS` /
+    :data:`FALSE_TOKENS`; returns a ``boolean`` Series and the ``bad`` mask."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean"), np.zeros(len(values), dtype=bool)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = canonical_texts(np.asarray(uniques, dtype=object))
+    lowered = [t.lower() if t is not None else None for t in texts]
+    truth = np.array([t in TRUE_TOKENS for t in lowered], dtype=bool)
+    falsity = np.array([t in FALSE_TOKENS for t in lowered], dtype=bool)
+    present = np.array([t is not None for t in lowered], dtype=bool)
+    bad_u = present & ~truth & ~falsity
+    safe = np.where(codes >= 0, codes, 0)
+    if len(uniques):
+        data = truth[safe]
+        mask = (codes < 0) | ~(truth | falsity)[safe]
+        bad = (codes >= 0) & bad_u[safe]
+    else:
+        data = np.zeros(len(values), dtype=bool)
+        mask = np.ones(len(values), dtype=bool)
+        bad = np.zeros(len(values), dtype=bool)
+    return pd.Series(pd.arrays.BooleanArray(data, mask), index=values.index), bad

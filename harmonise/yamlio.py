@@ -1,0 +1,411 @@
+"""YAML with line numbers, and problems located by file, line and key.
+
+Spec files (dictionaries, mappings) are read with :func:`read_yaml`/:func:`parse_yaml` into a
+:class:`YamlDocument`: the plain data (dicts, lists, scalars) plus a map from every key path
+(``("variables", 3, "range", "min")``) to the 1-based line it starts on. Loaders report problems
+through a :class:`ProblemCollector`, which turns a path into a :class:`~repository.errors.SpecProblem`
+(file, line, readable key, message), so that every problem in a file is listed at once.
+
+The YAML dialect is deliberately strict and close to YAML 1.2's core schema, because trial codes
+are data, not syntax:
+
+* only ``true``/``false`` (any case of the first letter, or all upper case) are booleans;
+  ``yes``, ``no``, ``on``, ``off``, ``Y`` and ``N`` stay strings (a recode of ``N: 0`` means the
+  text ``N``, not ``false``);
+* integers are decimal without leading zeros (``007`` stays the string ``"007"``); no octal, no
+  sexagesimal (``1:30`` is a string);
+* dates are never converted: ``2026-11-23`` is the string ``"2026-11-23"`` (spec objects parse it);
+* a key given twice in one mapping is a problem, not a silent overwrite.
+
+:func:`schema_problems` validates data against a JSON Schema (``harmonise/schemas``) and
+rewrites the validator's messages into located problems that say what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from repository.errors import SpecError, SpecProblem
+
+__all__ = [
+    "YamlDocument",
+    "ProblemCollector",
+    "parse_yaml",
+    "read_yaml",
+    "dump_yaml",
+    "render_key",
+    "schema_problems",
+    "load_schema",
+    "suggest",
+]
+
+Path_ = tuple[Any, ...]
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML-1.2-core booleans and numbers and no timestamps."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT, _TIMESTAMP)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"),
+                              list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(r"^(?:[-+]?(?:(?:0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(loader.construct_scalar(node))
+
+
+_Loader.add_constructor(_INT, _construct_int)
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """Parsed YAML: the data, the file it came from, and the line of every key path."""
+
+    data: Any
+    file: str
+    lines: Mapping[Path_, int] = field(default_factory=dict, repr=False)
+    problems: tuple[SpecProblem, ...] = ()
+
+    def line(self, path: Sequence[Any]) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+
+def parse_yaml(text: str, *, file: str = "<string>",
+               error: type[SpecError] = SpecError) -> YamlDocument:
+    """Parse ``text``; syntax errors raise ``error`` located at their line.
+
+    Duplicate keys do not raise: they are returned in :attr:`YamlDocument.problems` so that the
+    caller can report them with everything else.
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise error(f"{file} is not valid YAML; fix the syntax at the line shown.",
+                    [SpecProblem(file, line, "(syntax)", what)], file=file) from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{file} is not valid YAML: {exc}.",
+                    [SpecProblem(file, None, "(syntax)", str(exc))], file=file) from exc
+    finally:
+        loader.dispose()
+    lines: dict[Path_, int] = {(): 1}
+    problems: list[SpecProblem] = []
+    if node is None:
+        return YamlDocument(data=None, file=file, lines=lines)
+    constructor = _Loader("")
+    try:
+        data = _build(node, (), lines, problems, constructor, file)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise error(f"{file} has a value YAML cannot read.",
+                    [SpecProblem(file, mark.line + 1 if mark else None, "(syntax)",
+                                 str(exc.problem))], file=file) from exc
+    return YamlDocument(data=data, file=file, lines=lines, problems=tuple(problems))
+
+
+def read_yaml(path: Path | str, *, error: type[SpecError] = SpecError) -> YamlDocument:
+    """Read and parse a YAML file (see :func:`parse_yaml`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise error(f"{path} does not exist; check the path (or the workspace's dictionary "
+                    "setting).", [SpecProblem(str(path), None, "(file)", "file not found")],
+                    file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text; save it as UTF-8.",
+                    [SpecProblem(str(path), None, "(file)", f"not UTF-8 ({exc.reason})")],
+                    file=str(path)) from exc
+    return parse_yaml(text, file=str(path), error=error)
+
+
+def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[SpecProblem],
+           constructor: _Loader, file: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        constructor.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(SpecProblem(file, key_node.start_mark.line + 1,
+                                            render_key(path) or "(top)",
+                                            "a key must be a plain value, not a list or mapping"))
+                continue
+            key = constructor.construct_object(key_node)
+            sub = path + (key,)
+            if key in out:
+                problems.append(SpecProblem(
+                    file, key_node.start_mark.line + 1, render_key(sub),
+                    f"key {key!r} is given twice (first on line {lines.get(sub)}); keep one"))
+                continue
+            lines[sub] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, sub, lines, problems, constructor, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            sub = path + (i,)
+            lines[sub] = item.start_mark.line + 1
+            items.append(_build(item, sub, lines, problems, constructor, file))
+        return items
+    return constructor.construct_object(node, deep=True)
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def render_key(path: Sequence[Any], data: Any = None) -> str:
+    """A readable key for ``path``: ``variables[weight_kg].range.min``, ``variables.sex.map.M``.
+
+    With ``data``, list items that are mappings with a ``name`` (or ``id``) are shown by it.
+    """
+    out = ""
+    node = data
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            label: Any = part
+            if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict):
+                item = node[part]
+                named = item.get("name", item.get("id"))
+                if isinstance(named, str) and named:
+                    label = named
+            out += f"[{label}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        else:
+            text = str(part)
+            piece = text if _IDENT.match(text) else json.dumps(text, ensure_ascii=False)
+            out += ("." if out else "") + piece
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+class ProblemCollector:
+    """Collects :class:`SpecProblem` s for one document, located by key path."""
+
+    def __init__(self, doc: YamlDocument | None = None, *, file: str | None = None,
+                 data: Any = None, lines: Mapping[Path_, int] | None = None) -> None:
+        self.file = file or (doc.file if doc else "<data>")
+        self.data = doc.data if doc is not None else data
+        self.lines: Mapping[Path_, int] = doc.lines if doc is not None else (lines or {})
+        self.problems: list[SpecProblem] = list(doc.problems) if doc is not None else []
+
+    def line(self, path: Sequence[Any]) -> int | None:
+        path = tuple(path)
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def add(self, path: Sequence[Any], message: str) -> None:
+        problem = SpecProblem(self.file, self.line(path),
+                              render_key(path, self.data) or "(top)", message)
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def extend(self, problems: Iterable[SpecProblem]) -> None:
+        for p in problems:
+            if p not in self.problems:
+                self.problems.append(p)
+
+    def sorted(self) -> list[SpecProblem]:
+        return sorted(self.problems, key=lambda p: (p.file, p.line or 0, p.key, p.message))
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+
+# --- dumping ------------------------------------------------------------------------------------
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper that keeps key order and quotes strings another YAML reader could misread."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = None
+    if value and (value[0] == "0" and len(value) > 1 and value.isdigit()):
+        style = "'"
+    if "\n" in value:
+        style = "|"
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: Any, *, width: int = 100) -> str:
+    """YAML text for ``data`` (block style, keys in insertion order, UTF-8 characters kept)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=width)
+
+
+# --- JSON Schema --------------------------------------------------------------------------------
+
+_SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+@cache
+def load_schema(name: str) -> Mapping[str, Any]:
+    """The JSON Schema ``harmonise/schemas/<name>.schema.json``."""
+    with (_SCHEMA_DIR / f"{name}.schema.json").open(encoding="utf-8") as fh:
+        schema: Mapping[str, Any] = json.load(fh)
+    return schema
+
+
+def suggest(word: str, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``options``, or an empty string."""
+    opts = [str(o) for o in options]
+    close = difflib.get_close_matches(str(word), opts, n=1, cutoff=0.6)
+    if not close:
+        lowered = {o.lower(): o for o in opts}
+        if str(word).lower() in lowered:
+            close = [lowered[str(word).lower()]]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_JSON_TYPES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
+               "number": "a number", "boolean": "true or false", "null": "empty"}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty"
+    return type(value).__name__
+
+
+def _expected(types: Any) -> str:
+    types = [types] if isinstance(types, str) else list(types)
+    return " or ".join(_JSON_TYPES.get(t, t) for t in types)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def schema_problems(data: Any, schema: Mapping[str, Any],
+                    add: Callable[[Sequence[Any], str], None]) -> int:
+    """Validate ``data`` against ``schema``; report each failure through ``add(path, message)``.
+
+    Returns the number of problems reported. Messages are rewritten for people: unknown keys
+    name the allowed ones (with a close match), wrong types say what was expected and found.
+    """
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    count = 0
+    seen: set[tuple[Path_, str]] = set()
+    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        for path, message in _translate(err):
+            if (path, message) in seen:
+                continue
+            seen.add((path, message))
+            add(path, message)
+            count += 1
+    return count
+
+
+def _translate(err: Any) -> list[tuple[Path_, str]]:
+    path: Path_ = tuple(err.absolute_path)
+    kind = err.validator
+    value = err.instance
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = [k for k in value if k not in err.schema.get("properties", {})]
+        return [(path + (k,), f"unknown key {k!r}{suggest(k, allowed)}; allowed here: "
+                 f"{', '.join(allowed)}") for k in extra]
+    if kind == "required":
+        missing = [k for k in err.validator_value if isinstance(value, dict) and k not in value]
+        return [(path, f"missing required key {k!r}") for k in missing]
+    if kind == "type":
+        return [(path, f"must be {_expected(err.validator_value)}, not {_type_name(value)} "
+                 f"({_short(value)})")]
+    if kind == "enum":
+        options = [str(o) for o in err.validator_value]
+        return [(path, f"{_short(value)} is not allowed{suggest(str(value), options)}; use one "
+                 f"of: {', '.join(options)}")]
+    if kind == "const":
+        return [(path, f"must be {_short(err.validator_value)}, not {_short(value)}")]
+    if kind == "pattern":
+        hint = err.schema.get("description") or f"the pattern {err.validator_value}"
+        return [(path, f"{_short(value)} does not match {hint}")]
+    if kind in ("minItems", "minLength"):
+        return [(path, "must not be empty")]
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return [(path, f"{_short(value)} is out of bounds ({kind} {err.validator_value})")]
+    if kind == "uniqueItems":
+        return [(path, "items must be unique")]
+    if kind == "minProperties":
+        return [(path, "must not be empty")]
+    if kind in ("oneOf", "anyOf"):
+        subs = [e for e in (err.context or []) if e.validator not in ("type", "const", "required")]
+        if subs:
+            out: list[tuple[Path_, str]] = []
+            for sub in subs:
+                out.extend(_translate(sub))
+            return out
+        options = []
+        for option in err.validator_value:
+            if "type" in option:
+                options.append(_expected(option["type"]))
+            elif "$ref" in option:
+                options.append(option["$ref"].rsplit("/", 1)[-1].replace("_", " "))
+        return [(path, f"must be {' or '.join(dict.fromkeys(options)) or 'a valid value'}, not "
+                 f"{_type_name(value)} ({_short(value)})")]
+    if kind == "not":
+        return [(path, err.schema.get("description", "this value is not allowed here"))]
+    return [(path, err.message)]
