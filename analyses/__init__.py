@@ -1,1 +1,109 @@
-"""analyses package."""
+"""ipdrepo analyses: per-trial effects, pooling, two-stage and one-stage IPD meta-analysis.
+
+The public API, loaded lazily (``import analyses`` is cheap; matplotlib and the model code
+are imported on first use)::
+
+    from analyses import pool, pool_2x2, two_stage, forest_plot
+
+=====================  =====================================================================
+pooling                :func:`pool` (common effect, DL/REML/ML/PM/HS/SJ/HE/EB; z/t/knha/adhoc;
+                       prediction and Q-profile intervals), :func:`pool_many` (vectorised
+                       batches), :func:`pool_2x2` (MH, Peto or inverse variance),
+                       :func:`pool_mh`, :func:`pool_peto`, :func:`pool_oe` (log-rank O-E, V),
+                       :func:`estimate_tau2`
+effect sizes           :func:`effect_2x2` (OR/RR/RD/Peto), :func:`effect_md`
+two-stage IPD          :func:`two_stage`, :func:`deft_interaction`, :func:`estimate_trial`,
+                       :func:`read_aggregate`
+survival               :func:`coxph`, :func:`logrank`, :func:`logrank_by_trial`,
+                       :func:`kaplan_meier`, :func:`km_by_group`, :func:`stratified_km`,
+                       :func:`reverse_km_followup`
+outputs                :func:`forest_plot`, :func:`analysis_report`, :func:`write_report`
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # pooling
+    "pool": "analyses.pooling",
+    "PoolResult": "analyses.pooling",
+    "POOL_METHODS": "analyses.pooling",
+    "pool_many": "analyses.batch",
+    "BatchPoolResult": "analyses.batch",
+    "pool_2x2": "analyses.binary",
+    "pool_mh": "analyses.mh",
+    "pool_peto": "analyses.peto",
+    "pool_oe": "analyses.peto",
+    "estimate_tau2": "analyses.tau2",
+    "Tau2Estimate": "analyses.tau2",
+    "TAU2_METHODS": "analyses.tau2",
+    "qprofile_ci": "analyses.heterogeneity",
+    # effect sizes
+    "effect_2x2": "analyses.effects",
+    "effect_md": "analyses.effects",
+    "EffectSizes": "analyses.effects",
+    # two-stage
+    "two_stage": "analyses.two_stage",
+    "TwoStageResult": "analyses.two_stage",
+    "deft_interaction": "analyses.interactions",
+    "InteractionResult": "analyses.interactions",
+    "estimate_trial": "analyses.trial_models",
+    "TrialEstimate": "analyses.trial_models",
+    "read_aggregate": "analyses.aggregate",
+    # survival (analyses.cox, analyses.logrank, analyses.km)
+    "coxph": "analyses.cox",
+    "CoxFit": "analyses.cox",
+    "logrank": "analyses.logrank",
+    "logrank_by_trial": "analyses.logrank",
+    "LogRankResult": "analyses.logrank",
+    "kaplan_meier": "analyses.km",
+    "km_by_group": "analyses.km",
+    "stratified_km": "analyses.km",
+    "reverse_km_followup": "analyses.km",
+    "KaplanMeier": "analyses.km",
+    "KMByGroup": "analyses.km",
+    # outputs
+    "forest_plot": "analyses.forest",
+    "analysis_report": "analyses.report",
+    "write_report": "analyses.report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analyses' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from analyses.aggregate import read_aggregate
+    from analyses.batch import BatchPoolResult, pool_many
+    from analyses.binary import pool_2x2
+    from analyses.cox import CoxFit, coxph
+    from analyses.effects import EffectSizes, effect_2x2, effect_md
+    from analyses.forest import forest_plot
+    from analyses.heterogeneity import qprofile_ci
+    from analyses.interactions import InteractionResult, deft_interaction
+    from analyses.km import (KaplanMeier, KMByGroup, kaplan_meier, km_by_group,
+                             reverse_km_followup, stratified_km)
+    from analyses.logrank import LogRankResult, logrank, logrank_by_trial
+    from analyses.mh import pool_mh
+    from analyses.peto import pool_oe, pool_peto
+    from analyses.pooling import POOL_METHODS, PoolResult, pool
+    from analyses.report import analysis_report, write_report
+    from analyses.tau2 import TAU2_METHODS, Tau2Estimate, estimate_tau2
+    from analyses.trial_models import TrialEstimate, estimate_trial
+    from analyses.two_stage import TwoStageResult, two_stage

@@ -51,7 +51,7 @@ def pool_2x2(
     >>> res = pool_2x2([4, 6, 3], [123, 306, 231], [11, 29, 11], [139, 303, 220],
     ...                measure="RR", method="MH")
     >>> round(res.exp_estimate, 4)
-    0.3033
+    0.259
     """
     m = normalise_method(method)
     measure = measure.upper()

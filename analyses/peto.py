@@ -98,7 +98,7 @@ def pool_oe(
 
     >>> res = pool_oe([-5.2, -3.1, 1.0], [20.1, 15.3, 9.8])
     >>> round(res.estimate, 4), round(res.se, 4)
-    (-0.1629, 0.1534)
+    (-0.1615, 0.1487)
     """
     oe = np.asarray(o_minus_e, dtype=float).ravel()
     V = np.asarray(v, dtype=float).ravel()

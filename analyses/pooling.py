@@ -25,7 +25,7 @@ Example::
     >>> from analyses import pool
     >>> res = pool([-0.89, -1.59, -1.35], [0.33, 0.19, 0.42], method="DL", measure="RR")
     >>> round(res.estimate, 4), res.k
-    (-1.3006, 3)
+    (-1.3377, 3)
 """
 
 from __future__ import annotations

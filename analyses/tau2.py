@@ -113,7 +113,7 @@ def estimate_tau2(
     step (``stepadj=0.5``), is available here too.
 
     >>> round(estimate_tau2([0.1, 0.5, 0.9], [0.04, 0.05, 0.06], method="DL").tau2, 6)
-    0.110513
+    0.110667
     """
     method = method.upper()
     if method not in TAU2_METHODS:
