@@ -346,19 +346,6 @@ def check_dates_after_randomisation(frame: pd.DataFrame,
                     f"all of {', '.join(checked)} on or after randomisation")
 
 
-def _reverse_km_median(time: np.ndarray, event: np.ndarray) -> float | None:
-    """Median of the reverse Kaplan-Meier curve (censoring treated as the event)."""
-    censored = (event == 0).astype(float)
-    order = np.argsort(time, kind="stable")
-    t, c = time[order], censored[order]
-    unique, first = np.unique(t, return_index=True)
-    at_risk = len(t) - first
-    d = np.add.reduceat(c, first)
-    surv = np.cumprod(1.0 - d / at_risk)
-    below = np.flatnonzero(surv <= 0.5)
-    return float(unique[below[0]]) if below.size else None
-
-
 def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
     if not ctx.survival or len(ctx.arms) < 2:
         return _finding(ctx, "follow-up-by-arm", "skipped",
@@ -366,15 +353,21 @@ def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFind
     spec = ctx.survival[0]
     if spec.time not in frame.columns or spec.event not in frame.columns:
         return _finding(ctx, "follow-up-by-arm", "skipped", f"{spec.name}: time or event missing")
+    from analyses.km import reverse_km_followup
+
     arm = _arm_series(frame, ctx)
-    medians = {}
+    usable = arm.notna() & frame[spec.time].notna() & frame[spec.event].notna()
+    labels = {a.code: a.label for a in ctx.arms}
+    counts = arm[usable].value_counts()
     for a in ctx.arms:
-        sub = frame[(arm == a.code) & frame[spec.time].notna() & frame[spec.event].notna()]
-        if len(sub) < 5:
+        if counts.get(a.code, 0) < 5:
             return _finding(ctx, "follow-up-by-arm", "skipped",
                             f"fewer than 5 participants with {spec.name} data in arm {a.label}")
-        medians[a.label] = _reverse_km_median(sub[spec.time].to_numpy(float),
-                                              sub[spec.event].to_numpy(float))
+    table = reverse_km_followup(frame.loc[usable, spec.time].to_numpy(float),
+                                frame.loc[usable, spec.event].to_numpy(float),
+                                arm[usable].to_numpy())
+    medians = {labels.get(g, str(g)): (None if pd.isna(m) else float(m))
+               for g, m in zip(table["group"], table["median_followup"])}
     if any(m is None for m in medians.values()):
         return _finding(ctx, "follow-up-by-arm", "skipped",
                         "median follow-up not reached in an arm", details={"medians": medians})
