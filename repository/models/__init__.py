@@ -4,6 +4,7 @@
 * :mod:`~repository.models.audit`: the hash-chained audit trail
 * :mod:`~repository.models.queries`: users and roles, data queries, their messages,
   corrections and query-workbook exports
+* :mod:`~repository.models.releases`: releases, data requests, extracts, consent withdrawals
 
 Migrations live in ``repository/migrations``; ``alembic check`` runs in the tests so the models
 and the migrations never drift.
@@ -12,6 +13,7 @@ and the migrations never drift.
 from repository.models.audit import AuditEvent, AuditHead
 from repository.models.base import Base, UTCDateTime, utcnow
 from repository.models.queries import Correction, Query, QueryExport, QueryMessage, User
+from repository.models.releases import DataRequest, Extract, Release, Withdrawal
 from repository.models.store import Arm, Delivery, Participant, Topic, Trial
 
 __all__ = [
@@ -20,14 +22,18 @@ __all__ = [
     "AuditHead",
     "Base",
     "Correction",
+    "DataRequest",
     "Delivery",
+    "Extract",
     "Participant",
     "Query",
     "QueryExport",
     "QueryMessage",
+    "Release",
     "Topic",
     "Trial",
     "UTCDateTime",
     "User",
     "utcnow",
+    "Withdrawal",
 ]
