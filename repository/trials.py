@@ -70,20 +70,24 @@ class ArmSpec:
     label: str
     ratio: int = 1
     randomised_published: int | None = None
+    #: the arm's code in the dictionary's treatment variable
+    harmonised: str | None = None
 
 
 _ARM = re.compile(r"^\s*(?P<code>[^=]+?)\s*=\s*(?P<label>[^:]+?)\s*"
-                  r"(:\s*(?P<ratio>\d+)\s*)?(:\s*(?P<n>\d+)\s*)?$")
+                  r"(:\s*(?P<ratio>\d+)\s*)?(:\s*(?P<n>\d+)\s*)?(:\s*(?P<h>[^:]+?)\s*)?$")
 
 
 def parse_arm(text: str) -> ArmSpec:
-    """``"A=Surgery alone:1:150"`` -> ArmSpec(code "A", label, ratio 1, published N 150)."""
+    """``"A=Surgery alone:1:150:0"`` -> ArmSpec(code "A", label, ratio 1, published N 150,
+    harmonised arm "0"); ratio, N and the harmonised code are optional."""
     m = _ARM.match(text)
     if not m:
-        raise ConfigError(f"arm {text!r} is not CODE=LABEL[:RATIO[:N]], e.g. "
-                          "'A=Surgery alone:1:150'.", value=text)
+        raise ConfigError(f"arm {text!r} is not CODE=LABEL[:RATIO[:N[:HARMONISED]]], e.g. "
+                          "'A=Surgery alone:1:150:0'.", value=text)
     return ArmSpec(code=m["code"], label=m["label"], ratio=int(m["ratio"] or 1),
-                   randomised_published=int(m["n"]) if m["n"] else None)
+                   randomised_published=int(m["n"]) if m["n"] else None,
+                   harmonised=m["h"])
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def add_trial(session: Session, topic: Topic, spec: TrialSpec, *, actor: str) ->
                   registry_ids=registry_ids, contact_name=spec.contact_name,
                   contact_email=spec.contact_email, id_column=spec.id_column, notes=spec.notes)
     trial.arms = [Arm(position=i, code=a.code, label=a.label, ratio=a.ratio,
-                      randomised_published=a.randomised_published)
+                      randomised_published=a.randomised_published, harmonised=a.harmonised)
                   for i, a in enumerate(spec.arms)]
     session.add(trial)
     session.flush()
@@ -153,7 +157,8 @@ def trial_to_dict(trial: Trial) -> dict[str, Any]:
         "title": trial.title,
         "registry_ids": trial.registry_ids,
         "arms": [{"code": a.code, "label": a.label, "ratio": a.ratio,
-                  "randomised_published": a.randomised_published} for a in trial.arms],
+                  "randomised_published": a.randomised_published, "harmonised": a.harmonised}
+                 for a in trial.arms],
         "allocation_ratio": trial.allocation_ratio,
         "randomised_published": trial.randomised_published,
         "contact_name": trial.contact_name,
@@ -166,9 +171,11 @@ def trial_to_dict(trial: Trial) -> dict[str, Any]:
 def load_registry_file(path: Path) -> list[TrialSpec]:
     """Trials from a registry YAML (``trials:`` list; see docs/architecture.md).
 
-    Each trial: ``acronym``, optional ``title``, ``registry_ids`` (list of strings),
-    ``arms`` (list of ``{code, label, ratio, randomised}``), ``contact`` (``{name, email}``),
-    ``id_column``. Every problem is reported at once, with its line.
+    Each trial: ``acronym``, optional ``title``, ``registry_ids`` (list of IDs, or of
+    ``{registry, id}``), ``arms`` (list of ``{code, label, ratio, randomised, harmonised}``;
+    ``randomised_published`` and ``arm`` are accepted for the last two), ``contact``
+    (``{name, email}``), ``id_column`` (or ``delivery.id_column``). ``ipdrepo example create``
+    writes such a file (topic.yaml). Every problem is reported at once.
     """
     text = path.read_text(encoding="utf-8")
     try:
@@ -192,16 +199,22 @@ def load_registry_file(path: Path) -> list[TrialSpec]:
                                             "needs `code` and `label`"))
                 continue
             n = a.get("randomised", a.get("randomised_published"))
+            harmonised = a.get("harmonised", a.get("arm"))
             arms.append(ArmSpec(code=str(a["code"]), label=str(a.get("label", a["code"])),
                                 ratio=int(a.get("ratio", 1)),
-                                randomised_published=int(n) if n is not None else None))
+                                randomised_published=int(n) if n is not None else None,
+                                harmonised=None if harmonised is None else str(harmonised)))
+        registry_ids = []
+        for r in t.get("registry_ids") or ():
+            # "NCT01234567" or {registry: NCT, id: NCT01234567}
+            registry_ids.append(str(r["id"]) if isinstance(r, dict) and "id" in r else str(r))
         contact = t.get("contact") or {}
+        delivery = t.get("delivery") or {}
         specs.append(TrialSpec(
-            acronym=str(t["acronym"]), title=t.get("title"),
-            registry_ids=tuple(str(r) for r in t.get("registry_ids") or ()),
+            acronym=str(t["acronym"]), title=t.get("title"), registry_ids=tuple(registry_ids),
             arms=tuple(arms), contact_name=contact.get("name"),
-            contact_email=contact.get("email"), id_column=t.get("id_column"),
-            notes=t.get("notes")))
+            contact_email=contact.get("email"),
+            id_column=t.get("id_column", delivery.get("id_column")), notes=t.get("notes")))
     if problems:
         raise SpecError(f"{path}: the trial registry has problems.", problems, file=str(path))
     return specs

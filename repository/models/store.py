@@ -81,6 +81,8 @@ class Arm(Base):
     ratio: Mapped[int] = mapped_column(Integer, default=1)
     #: randomised N in this arm as published
     randomised_published: Mapped[int | None] = mapped_column(Integer)
+    #: the arm's code in the topic dictionary's treatment variable (e.g. "0" for control)
+    harmonised: Mapped[str | None] = mapped_column(String(100))
 
     trial: Mapped[Trial] = relationship(back_populates="arms")
 

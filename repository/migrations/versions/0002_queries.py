@@ -1,4 +1,4 @@
-"""queries, corrections, users, query exports
+"""queries, corrections, users, query exports; arm.harmonised
 
 Revision ID: 0002
 Revises: 0001
@@ -20,6 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('arm', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('harmonised', sa.String(length=100), nullable=True))
     op.create_table('app_user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -138,6 +140,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('arm', schema=None) as batch_op:
+        batch_op.drop_column('harmonised')
     with op.batch_alter_table('query_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_query_message_query_id'))
 
