@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "repository.cli.store_cmds:db",
     "demo": "repository.cli.demo_cmds:demo",
     "analyse": "analyses.cli:analyse",
+    "dictionary": "harmonise.cli:dictionary",
+    "mapping": "harmonise.cli:mapping",
 }
 
 
