@@ -75,6 +75,7 @@ class RuleRun:
         self.values: dict[str, pd.Series] = {}
         self.issues: dict[str, list[Issue]] = {}
         self.skipped: dict[str, list[str]] = {}  # variable -> missing columns
+        self.failed: dict[str, str] = {}  # variable -> why the rule could not run (check mode)
 
     # the expression-evaluation context (harmonise.expressions.EvalContext)
     @property
@@ -154,16 +155,20 @@ def apply_mapping(raw: RawTable | pd.DataFrame, mapping: Mapping, dictionary: Di
 
 
 def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
-              skip_missing_columns: bool = False) -> RuleRun:
-    """Evaluate every rule; with ``skip_missing_columns`` rules whose columns are absent give
-    missing values and are recorded in :attr:`RuleRun.skipped` (the dry run uses this)."""
+              check: bool = False) -> RuleRun:
+    """Evaluate every rule. With ``check`` (the dry run), rules whose columns are absent give
+    missing values and are recorded in :attr:`RuleRun.skipped`, and a rule that cannot run at
+    all (a type clash over a whole column) is recorded in :attr:`RuleRun.failed` instead of
+    raising."""
     src = mapping.source
     source = SourceFrame(frame, missing_codes=src.missing_codes, decimal=src.decimal,
                          thousands=src.thousands)
     run = RuleRun(source, mapping, dictionary)
     lacking = missing_columns(mapping, [str(c) for c in frame.columns])
-    if lacking and not skip_missing_columns:
-        raise HarmonisationError(f"missing columns: {lacking}", columns=lacking)
+    if lacking and not check:
+        raise HarmonisationError(f"{mapping.trial}: the delivery lacks columns the mapping "
+                                 f"reads: {lacking}; run `ipdrepo mapping check`.",
+                                 columns=lacking, trial=mapping.trial)
     for rule in mapping.order():
         if rule.variable not in dictionary:
             continue
@@ -173,8 +178,19 @@ def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
             run.values[rule.variable] = _empty(var, run.n)
             run.issues[rule.variable] = []
             continue
-        values, issues = _EVALUATORS[type(rule)](rule, var, run)
-        typed, cast_issues = cast_to_variable(values, var, run)
+        try:
+            values, issues = _EVALUATORS[type(rule)](rule, var, run)
+            typed, cast_issues = cast_to_variable(values, var, run)
+        except HarmonisationError as exc:
+            if not check:
+                raise HarmonisationError(
+                    f"{mapping.trial}, {rule.variable} ({mapping.file}, line "
+                    f"{mapping.line('variables', rule.variable)}): {exc.message}",
+                    trial=mapping.trial, variable=rule.variable, file=mapping.file) from exc
+            run.failed[rule.variable] = exc.message
+            run.values[rule.variable] = _empty(var, run.n)
+            run.issues[rule.variable] = []
+            continue
         run.values[rule.variable] = typed
         run.issues[rule.variable] = issues + cast_issues
     return run
