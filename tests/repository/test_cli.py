@@ -1,0 +1,131 @@
+"""The ipdrepo CLI, run as a real process: output, --json, exit codes, help."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from .conftest import BASE, write_delivery
+
+
+def ipdrepo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
+    """Run the real ``ipdrepo`` command in-process (click's runner) from directory ``cwd``."""
+    from repository.cli import cli
+
+    clean = {k: None for k in os.environ if k.startswith("IPDREPO_")}
+    clean.update(env or {})
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args), env=clean, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def test_entry_point_runs_as_a_process(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "repository", "init", "ws", "--topic", "t1",
+                        "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["topic"] == "t1"
+    r = subprocess.run([sys.executable, "-m", "repository", "status"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 4 and "not an ipdrepo workspace" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_curator_session_end_to_end(tmp_path: Path) -> None:
+    r = ipdrepo("init", "ws", "--topic", "gastric-adjuvant", "--title", "Gastric", cwd=tmp_path)
+    assert r.exit_code == 0, r.stderr
+    ws = tmp_path / "ws"
+    r = ipdrepo("trial", "add", "GAST-01", "--registry-id", "NCT01234567",
+                "--arm", "1=Surgery alone:1:3", "--arm", "2=Chemo:1:2", "--id-column", "PATNO",
+                cwd=ws)
+    assert r.exit_code == 0, r.stderr
+    path = write_delivery(tmp_path / "in", "sav")
+    r = ipdrepo("ingest", "GAST-01", str(path), "--received-from", "Dr T", "--json", cwd=ws)
+    assert r.exit_code == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["status"] == "ingested" and result["n_rows"] == 5
+    # same bytes again: exit 0, nothing changes
+    r = ipdrepo("ingest", "GAST-01", str(path), "--json", cwd=ws)
+    assert json.loads(r.stdout)["status"] == "unchanged"
+    # --workspace and IPDREPO_WORKSPACE work from anywhere
+    r = ipdrepo("--workspace", str(ws), "deliveries", "--json", cwd=tmp_path)
+    rows = json.loads(r.stdout)
+    assert [d["format"] for d in rows] == ["sav"] and rows[0]["received_from"] == "Dr T"
+    r = ipdrepo("status", "--json", cwd=tmp_path, env={"IPDREPO_WORKSPACE": str(ws)})
+    status = json.loads(r.stdout)
+    assert status["totals"] == {"trials": 1, "trials_with_data": 1, "deliveries": 1,
+                                "participants": 5, "randomised_published": 5}
+    r = ipdrepo("status", cwd=ws)
+    assert "GAST-01" in r.stdout and r.exit_code == 0
+    r = ipdrepo("audit", "verify", "--json", cwd=ws)
+    assert json.loads(r.stdout) == {"events": 3, "ok": True, "problems": []}
+    r = ipdrepo("participants", "GAST-01", "--map-back", "--json", cwd=ws)
+    assert sorted(p["trial_id"] for p in json.loads(r.stdout)) == BASE["PATNO"].tolist()
+
+
+def test_errors_have_messages_and_exit_codes(tmp_path: Path) -> None:
+    r = ipdrepo("status", cwd=tmp_path)
+    assert r.exit_code == 4 and "not an ipdrepo workspace" in r.stderr
+    assert "Traceback" not in r.stderr
+    ipdrepo("init", "ws", "--topic", "t1", cwd=tmp_path)
+    ws = tmp_path / "ws"
+    good = write_delivery(tmp_path / "in", "csv")
+    r = ipdrepo("ingest", "NOPE", str(good), cwd=ws)
+    assert r.exit_code == 3 and "not registered" in r.stderr
+    ipdrepo("trial", "add", "T1", "--arm", "1=a", "--arm", "2=b", cwd=ws)
+    frame = BASE.assign(PATNO=["A001", "A001", "A003", "A004", "A005"])
+    r = ipdrepo("ingest", "T1", str(write_delivery(tmp_path / "d", "csv", frame)), cwd=ws)
+    assert r.exit_code == 5 and "duplicated ID" in r.stderr and "rows 1, 2" in r.stderr
+    with_mail = BASE.assign(mail=["x@y.org", "", "", "", ""])
+    r = ipdrepo("ingest", "T1", str(write_delivery(tmp_path / "e", "csv", with_mail)), "--json",
+                cwd=ws)
+    assert r.exit_code == 5
+    err = json.loads(r.stdout)
+    assert err["error"] == "DirectIdentifiers" and err["findings"][0]["column"] == "mail"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    r = ipdrepo("ingest", "T1", str(empty), cwd=ws)
+    assert r.exit_code == 4 and "empty.csv is empty" in r.stderr
+    r = ipdrepo("ingest", "T1", "--format", "nope", str(good), cwd=ws)
+    assert r.exit_code == 2  # usage error from click
+    r = ipdrepo("deliveries", "--json", cwd=ws)
+    assert json.loads(r.stdout) == []
+
+
+def test_help_teaches() -> None:
+    root = Path(__file__).parent
+    r = ipdrepo("--help", cwd=root)
+    for command in ["init", "trial", "ingest", "deliveries", "status", "example", "audit"]:
+        assert command in r.stdout
+    r = ipdrepo("ingest", "--help", cwd=root)
+    assert "Examples:" in r.stdout and "--accept-identifiers" in r.stdout
+
+
+def test_trial_import_from_registry_file(tmp_path: Path) -> None:
+    ipdrepo("init", "ws", "--topic", "t1", cwd=tmp_path)
+    registry = tmp_path / "topic.yaml"
+    registry.write_text("""
+trials:
+  - acronym: A-1
+    title: First
+    registry_ids: [NCT00000001]
+    arms: [{code: "1", label: Control, ratio: 1, randomised: 100},
+           {code: "2", label: Chemo, ratio: 1, randomised: 101}]
+    contact: {name: Dr A, email: a@example.org}
+    id_column: patid
+  - acronym: B-2
+    arms: [{code: A, label: Control}, {code: B, label: Chemo, ratio: 2}]
+""")
+    r = ipdrepo("trial", "import", str(registry), "--json", cwd=tmp_path / "ws")
+    assert json.loads(r.stdout) == {"added": ["A-1", "B-2"], "already_registered": []}
+    r = ipdrepo("trial", "list", "--json", cwd=tmp_path / "ws")
+    trials = {t["acronym"]: t for t in json.loads(r.stdout)}
+    assert trials["A-1"]["randomised_published"] == 201
+    assert trials["B-2"]["allocation_ratio"] == "1:2"
