@@ -109,6 +109,7 @@ from repository.example.generate import (
     OUTPUTS,
     ExampleTopic,
     TrialDelivery,
+    check_options,
     create,
 )
 from repository.example.problems import PROBLEM_ORDER
@@ -116,6 +117,7 @@ from repository.example.topic import DERIVATIONS, TOPIC, VARIABLE_NAMES, VARIABL
 
 __all__ = [
     "create",
+    "check_options",
     "ExampleTopic",
     "TrialDelivery",
     "DEFAULT_SEED",

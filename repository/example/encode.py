@@ -108,7 +108,7 @@ def _fill(coding: Coding, kind: str, max_value: float | None) -> Any:
     style = coding.missing
     if style == "blank":
         return None
-    if coding.text:
+    if coding.text or coding.format == "xlsx":  # cells hold text or numbers alike
         if style == "nines":
             return _nines(max_value) if kind in ("int", "float") and max_value is not None \
                 else None
@@ -265,7 +265,7 @@ class _Builder:
         values = self.truth[var].to_numpy(dtype="datetime64[ns]")
         fmt = self.coding.dates
         fill, coded = self.coded(var, "date", None)
-        if fill is not None and not self.coding.text:
+        if fill is not None and not (self.coding.text or self.coding.format == "xlsx"):
             fill, coded = None, None
         col = self.add(Column(self.name(var), "date", values, column_label(self.coding, var),
                               fill=fill, coded_missing=coded, date_format=fmt, used_for=(var,)))

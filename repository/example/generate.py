@@ -32,7 +32,7 @@ from repository.example.topic import (
 )
 from repository.example.writers import render_text, write_delivery
 
-__all__ = ["create", "ExampleTopic", "TrialDelivery", "DEFAULT_SEED", "OUTPUTS"]
+__all__ = ["create", "check_options", "ExampleTopic", "TrialDelivery", "DEFAULT_SEED", "OUTPUTS"]
 
 DEFAULT_SEED = 20261123
 #: what create() writes in the directory (and what --force replaces)
@@ -110,15 +110,23 @@ class ExampleTopic:
         return head + self.summary.to_html(index=False)
 
 
-def _prepare_directory(directory: Path, force: bool) -> None:
+def check_options(directory: str | Path, *, trials: int, participants: int,
+                  force: bool = False) -> list[TrialSpec]:
+    """Refuse bad options before any work: sizes, and a non-empty ``directory`` without force."""
+    directory = Path(directory)
+    specs = make_trials(trials, participants, 0)
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory} exists and is not a directory; choose another path.",
                           directory=str(directory))
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        raise AlreadyExists(
+            f"{directory} is not empty; choose an empty or new directory, or pass --force "
+            "to replace the example topic in it.", directory=str(directory))
+    return specs
+
+
+def _prepare_directory(directory: Path, force: bool) -> None:
     if directory.is_dir() and any(directory.iterdir()):
-        if not force:
-            raise AlreadyExists(
-                f"{directory} is not empty; choose an empty or new directory, or pass --force "
-                "to replace the example topic in it.", directory=str(directory))
         for name in OUTPUTS:
             target = directory / name
             if target.is_dir():
@@ -131,7 +139,8 @@ def _prepare_directory(directory: Path, force: bool) -> None:
 
 
 def _dump_yaml(data: Any, path: Path, header: str | None = None) -> None:
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
     path.write_text((f"# {header}\n" if header else "") + text, encoding="utf-8")
 
 
@@ -293,7 +302,8 @@ def create(directory: str | Path, *, trials: int = 8, participants: int = 3000,
     called after each trial is written.
     """
     directory = Path(directory)
-    specs = make_trials(trials, participants, seed)   # validates the sizes first
+    check_options(directory, trials=trials, participants=participants, force=force)
+    specs = make_trials(trials, participants, seed)
     _prepare_directory(directory, force)
     effects = draw_effects(specs, seed)
     import pyarrow.parquet as pq

@@ -1,7 +1,8 @@
 """Writing a delivery in its trial's file format, byte for byte reproducibly.
 
-Text (CSV in UTF-8 or cp1252 with ``;`` and decimal commas, tab-delimited), Excel (openpyxl,
-write-only), SPSS .sav and Stata .dta (pyreadstat, with variable and value labels; SPSS also
+Text (CSV in UTF-8 or cp1252 with ``;`` and decimal commas, tab-delimited), Excel (a streaming
+writer, :mod:`repository.example.xlsx`; openpyxl was too slow at scale), SPSS .sav and Stata
+.dta (pyreadstat, with variable and value labels; SPSS also
 declares the missing-value codes as user-missing), SAS transport v5 .xpt (pyreadstat) and
 Parquet (pyarrow, variable labels in the field metadata). Every timestamp a format stores
 (zip entries and document properties in xlsx, the creation time in sav/dta/xpt headers) is set
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pandas as pd
 
 from repository.example.codings import Coding
 from repository.example.encode import Column
+from repository.example.xlsx import SheetColumn, write_workbook
 
 __all__ = ["write_delivery", "render_text", "render_cell", "to_frame"]
 
@@ -70,6 +70,9 @@ def render_cell(column: Column, row: int, coding: Coding) -> Any:
     single = column.take(np.array([row]))
     if coding.text:
         return str(render_text(single, coding)[0])
+    if single.coded_missing is not None and single.coded_missing[0] \
+            and single.fill is not None and pd.isna(single.values[0]):
+        return single.fill
     value = _native(single)[0]
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -179,62 +182,26 @@ def _patch_xpt(path: Path, stamp: dt.datetime) -> None:
 
 # ---- Excel -------------------------------------------------------------------------------------
 
-class _StampedZip(zipfile.ZipFile):
-    """A zip file whose entries all carry one fixed modification time."""
-
-    def __init__(self, *args: Any, stamp: tuple[int, ...], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._stamp = stamp
-
-    def _info(self, name: str) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=self._stamp)  # type: ignore[arg-type]
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o600 << 16
-        return info
-
-    def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:
-        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) \
-            else zinfo_or_arcname
-        super().writestr(self._info(name), data)
-
-    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
-        info = self._info(arcname or Path(filename).name)
-        with open(filename, "rb") as src, self.open(info, "w", force_zip64=True) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-
-
-def _write_xlsx(columns: Sequence[Column], path: Path, coding: Coding, *, label: str,
+def _write_xlsx(columns: Sequence[Column], path: Path, *, label: str,
                 stamp: dt.datetime) -> None:
-    import openpyxl
-    from openpyxl.writer.excel import ExcelWriter
-
-    wb = openpyxl.Workbook(write_only=True)
-    wb.properties.creator = "trial data management system"
-    wb.properties.title = label
-    wb.properties.created = stamp
-    wb.properties.modified = stamp
-    ws = wb.create_sheet("data")
-    ws.append([c.name for c in columns])
-    lists = []
+    sheet_columns = []
     for c in columns:
-        values = _native(c)
-        if c.kind in ("int", "float"):
-            as_list: list[Any] = [None if np.isnan(v) else (int(v) if c.kind == "int" else v)
-                                  for v in values.tolist()]
-        elif c.kind == "str":
-            as_list = [v if v != "" else None for v in values.tolist()]
+        if c.kind == "date":
+            values = c.values.astype("datetime64[D]").tolist()
+        elif c.kind in ("int", "float"):
+            values = [None if v != v else (int(v) if c.kind == "int" else v)
+                      for v in c.values.tolist()]
         else:
-            as_list = values.tolist()
-        lists.append(as_list)
-    for row in zip(*lists):
-        ws.append(row)
-    notes = wb.create_sheet("notes")
-    notes.append(["Note"])
-    notes.append([f"{label}. One row per randomised participant; see the codebook."])
-    notes.append([f"Exported {stamp.date().isoformat()}."])
-    archive = _StampedZip(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True,
-                          stamp=stamp.timetuple()[:6])
-    ExcelWriter(wb, archive).save()
+            values = [None if v is None or v != v else v for v in c.values.tolist()]
+        if c.coded_missing is not None and c.fill is not None:
+            for i in np.flatnonzero(c.coded_missing).tolist():
+                if values[i] is None:
+                    values[i] = c.fill
+        sheet_columns.append(SheetColumn(c.name, values))
+    write_workbook(path, sheet_columns, sheet="data",
+                   notes=[f"{label}. One row per randomised participant; see the codebook.",
+                          f"Exported {stamp.date().isoformat()}."],
+                   title=label, creator="trial data management system", stamp=stamp)
 
 
 # ---- Parquet -----------------------------------------------------------------------------------
@@ -277,7 +244,7 @@ def write_delivery(columns: Sequence[Column], path: Path, coding: Coding, *, lab
     if coding.text:
         _write_text(columns, path, coding)
     elif coding.format == "xlsx":
-        _write_xlsx(columns, path, coding, label=label, stamp=stamp)
+        _write_xlsx(columns, path, label=label, stamp=stamp)
     elif coding.format in ("sav", "dta", "xpt"):
         _write_readstat(columns, path, coding, label=label, stamp=stamp)
     elif coding.format == "parquet":
