@@ -151,3 +151,26 @@ def test_entry_point_subprocess(bcg_csv):
     assert bad.returncode == 4
     assert bad.stderr.startswith("error:") and "non-positive sampling variance" in bad.stderr
     assert frame.loc[2, "study"] in bad.stderr  # names the trial
+
+
+def test_two_stage_with_aggregate_file(tmp_path):
+    ad = tmp_path / "ad.csv"
+    exp = load_fixture("two_stage", "two_stage_sim.json")["results"]["logistic_plus_ad"]
+    pd.DataFrame(exp["aggregate"]).to_csv(ad, index=False)
+    out = run("analyse", "two-stage", str(SIM_CSV), "--trial", "trial", "--treatment", "trt",
+              "--outcome", "yb", "--model", "logistic", "--aggregate", str(ad),
+              "--method", "DL", "--json")
+    d = json.loads(out.output)
+    dl = next(r for r in exp["pooled"] if r["method"] == "DL" and r["test"] == "z")
+    np.testing.assert_allclose(d["estimate"], dl["estimate"], rtol=1e-4)
+    assert {r["trial"]: r["source"] for r in d["per_trial"]}["P2"] == "AD"
+
+
+def test_one_stage_reports_clearly_when_unavailable_or_runs():
+    out = CliRunner().invoke(cli, ["analyse", "one-stage", str(SIM_CSV), "--trial", "trial",
+                                   "--treatment", "trt", "--outcome", "y1", "--model",
+                                   "linear", "--json"])
+    if out.exit_code != 0:
+        assert out.exit_code == 4 and "one-stage" in out.output
+    else:
+        assert "estimate" in json.loads(out.output)
