@@ -231,16 +231,15 @@ def _current_delivery(trial: str, dataset: str):
     from repository.store import Store
     from repository.trials import get_trial
 
-    with Store.open(get_settings()) as store:
-        with store.reading() as session:
-            row = get_trial(session, store.topic(session), trial)
-            current = [x for x in current_deliveries(session, row) if x.dataset == dataset]
-            if not current:
-                raise NotFound(f"{trial} has no current delivery of dataset {dataset!r}; ingest "
-                               "one, or check against a file with --delivery FILE.", trial=trial)
-            delivery = current[0]
-            label = f"delivery {delivery.id} ({delivery.file_name})"
-            table = load_delivery(store, delivery)
+    with Store.open(get_settings()) as store, store.reading() as session:
+        row = get_trial(session, store.topic(session), trial)
+        current = [x for x in current_deliveries(session, row) if x.dataset == dataset]
+        if not current:
+            raise NotFound(f"{trial} has no current delivery of dataset {dataset!r}; ingest "
+                           "one, or check against a file with --delivery FILE.", trial=trial)
+        delivery = current[0]
+        label = f"delivery {delivery.id} ({delivery.file_name})"
+        table = load_delivery(store, delivery)
     return table, label
 
 

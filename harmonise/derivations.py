@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from harmonise.dates import add_days, age_at, days_between
-from harmonise.expressions import round_half_away
+from harmonise.evaluation import round_half_away
 from harmonise.problems import Issue
 
 __all__ = ["Param", "Derivation", "DERIVATIONS"]

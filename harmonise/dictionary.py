@@ -452,7 +452,7 @@ def _variables(items: Any, col: ProblemCollector) -> list[Variable]:
         if not having:
             col.add(("variables",), f"no variable has role {role!r}; add `{wanted}` with "
                                     f"`role: {role}` (type {'id' if role == 'id' else 'text'})")
-        for i, it in having[1:]:
+        for i, _ in having[1:]:
             col.add(("variables", i, "role"), f"only one variable can have role {role!r}")
         for i, it in having[:1]:
             if it.get("name") != wanted:
@@ -609,7 +609,7 @@ def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector
                 col.add(path + (key,), f"a {kind} outcome has no {key!r}; use "
                                        f"{', '.join(sorted(allowed))}")
 
-        def var(key: str) -> Variable | None:
+        def var(key: str, refs: dict[str, Any] = refs) -> Variable | None:
             return by_name.get(refs.get(key, ""))
 
         if kind == "time_to_event":

@@ -31,7 +31,7 @@ import pandas as pd
 from harmonise import units
 from harmonise.derivations import DERIVATIONS
 from harmonise.dictionary import Dictionary, Variable
-from harmonise.expressions import evaluate, round_half_away
+from harmonise.evaluation import evaluate, round_half_away
 from harmonise.harmonised import HarmonisedTrial, build_problems, build_summary
 from harmonise.mapping import (
     CaseWhen,

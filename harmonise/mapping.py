@@ -37,14 +37,39 @@ from collections.abc import Iterator, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
 from harmonise.dates import check_format
-from harmonise.derivations import DERIVATIONS, output_kind
-from harmonise.dictionary import Dictionary, Variable
-from harmonise.expressions import Expression, infer_kind, parse_expression
+from harmonise.derivations import DERIVATIONS
+from harmonise.dictionary import Dictionary
+from harmonise.expressions import Expression, parse_expression
+from harmonise.mapping_checks import check_against
+from harmonise.rules import (
+    COMBINERS,
+    RULE_TYPES,
+    STATUSES,
+    Case,
+    CaseWhen,
+    ColumnRef,
+    CombinedRef,
+    Constant,
+    DateParse,
+    Derive,
+    Direct,
+    ExpressionRef,
+    IdCreation,
+    Impossible,
+    Operation,
+    Recode,
+    Ref,
+    Rule,
+    Scalar,
+    Undetermined,
+    UnitConversion,
+    VariableRef,
+)
 from harmonise.yamlio import ProblemCollector, load_schema, read_yaml, schema_problems, suggest
 from repository.errors import MappingError, SpecError
 
@@ -53,6 +78,7 @@ __all__ = [
     "STATUSES",
     "RULE_TYPES",
     "Source",
+    "SpecOrigin",
     "Rule",
     "IdCreation",
     "Direct",
@@ -66,6 +92,7 @@ __all__ = [
     "Constant",
     "Impossible",
     "Undetermined",
+    "Ref",
     "VariableRef",
     "ColumnRef",
     "CombinedRef",
@@ -77,414 +104,6 @@ __all__ = [
 ]
 
 FORMAT = "ipdrepo-mapping/1"
-STATUSES = ("complete", "impossible", "undetermined")
-Scalar = int | float | str | bool
-
-
-# --- value references (parameters of derive rules) ----------------------------------------------
-
-@dataclass(frozen=True)
-class VariableRef:
-    """A harmonised variable, written as its bare name: ``rand_date``."""
-
-    name: str
-
-    def to_data(self) -> Any:
-        return self.name
-
-
-@dataclass(frozen=True)
-class ColumnRef:
-    """A raw column, optionally parsed as a date: ``{column: BIRTHYM, format: "%Y-%m"}``."""
-
-    column: str
-    format: str | None = None
-
-    def to_data(self) -> Any:
-        out: dict[str, Any] = {"column": self.column}
-        if self.format is not None:
-            out["format"] = self.format
-        return out
-
-
-@dataclass(frozen=True)
-class CombinedRef:
-    """``{coalesce: [...]}`` (first known), ``{earliest: [...]}`` or ``{latest: [...]}``."""
-
-    how: str
-    refs: tuple[Ref, ...]
-
-    def to_data(self) -> Any:
-        return {self.how: [r.to_data() for r in self.refs]}
-
-
-@dataclass(frozen=True)
-class ExpressionRef:
-    """Any expression: ``{expression: "rand_date + 30"}``."""
-
-    expression: Expression
-
-    def to_data(self) -> Any:
-        return {"expression": self.expression.text}
-
-
-Ref = VariableRef | ColumnRef | CombinedRef | ExpressionRef
-_COMBINERS = ("coalesce", "earliest", "latest")
-
-
-def ref_columns(ref: Ref) -> list[str]:
-    if isinstance(ref, ColumnRef):
-        return [ref.column]
-    if isinstance(ref, CombinedRef):
-        return [c for r in ref.refs for c in ref_columns(r)]
-    if isinstance(ref, ExpressionRef):
-        return list(ref.expression.columns)
-    return []
-
-
-def ref_variables(ref: Ref) -> list[str]:
-    if isinstance(ref, VariableRef):
-        return [ref.name]
-    if isinstance(ref, CombinedRef):
-        return [v for r in ref.refs for v in ref_variables(r)]
-    if isinstance(ref, ExpressionRef):
-        return list(ref.expression.variables)
-    return []
-
-
-def ref_text(ref: Ref) -> str:
-    if isinstance(ref, VariableRef):
-        return ref.name
-    if isinstance(ref, ColumnRef):
-        return f"${ref.column}" + (f" ({ref.format})" if ref.format else "")
-    if isinstance(ref, CombinedRef):
-        return f"{ref.how}({', '.join(ref_text(r) for r in ref.refs)})"
-    return ref.expression.text
-
-
-# --- rules ------------------------------------------------------------------------------------
-
-def _literal(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else ("null" if value is None else str(value))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rule:
-    """Base of all rules: the target variable, a status and a comment."""
-
-    variable: str
-    status: str = ""
-    comment: str | None = None
-
-    rule: ClassVar[str] = ""
-    implied_status: ClassVar[str] = "complete"
-
-    def __post_init__(self) -> None:
-        if not self.status:
-            object.__setattr__(self, "status", self.implied_status)
-
-    def columns(self) -> tuple[str, ...]:
-        """Raw columns the rule reads."""
-        return ()
-
-    def variables(self) -> tuple[str, ...]:
-        """Harmonised variables the rule reads (they are mapped first)."""
-        return ()
-
-    def body(self) -> dict[str, Any]:
-        return {}
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, **self.body()}
-        if self.status != self.implied_status:
-            out["status"] = self.status
-        if self.comment is not None:
-            out["comment"] = self.comment
-        return out
-
-    def describe(self) -> str:
-        """One line for people: what the rule does."""
-        return self.rule
-
-
-def _missing_text(missing: Sequence[Any]) -> str:
-    return f"; missing codes {', '.join(_literal(m) for m in missing)}" if missing else ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class IdCreation(Rule):
-    column: str
-    rule: ClassVar[str] = "id_creation"
-
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    def body(self) -> dict[str, Any]:
-        return {"column": self.column}
-
-    def describe(self) -> str:
-        return f"participant IDs from ${self.column} (pseudonymised)"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Direct(Rule):
-    column: str
-    missing: tuple[Scalar, ...] = ()
-    round: int | None = None
-    rule: ClassVar[str] = "direct"
-
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column}
-        if self.missing:
-            out["missing"] = list(self.missing)
-        if self.round is not None:
-            out["round"] = self.round
-        return out
-
-    def describe(self) -> str:
-        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
-        return f"${self.column} as it is{rnd}{_missing_text(self.missing)}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Recode(Rule):
-    """Map raw codes to dictionary codes. ``otherwise`` is ``"error"`` (report values not in
-    the map: the default), ``"missing"`` (treat them as missing), or a value (``otherwise_value``)."""
-
-    column: str
-    map: tuple[tuple[Scalar, Scalar | None], ...]
-    missing: tuple[Scalar, ...] = ()
-    otherwise: str = "error"
-    otherwise_value: Scalar | None = None
-    ignore_case: bool = False
-    rule: ClassVar[str] = "recode"
-
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column, "map": dict(self.map)}
-        if self.missing:
-            out["missing"] = list(self.missing)
-        if self.otherwise == "missing":
-            out["else"] = "missing"
-        elif self.otherwise == "value":
-            v = self.otherwise_value
-            out["else"] = {"value": v} if v in ("error", "missing") else v
-        if self.ignore_case:
-            out["ignore_case"] = True
-        return out
-
-    def describe(self) -> str:
-        pairs = ", ".join(f"{_literal(k)} -> {_literal(v)}" for k, v in self.map)
-        other = {"error": "others reported", "missing": "others missing"}.get(
-            self.otherwise, f"others -> {_literal(self.otherwise_value)}")
-        return f"recode ${self.column}: {pairs}{_missing_text(self.missing)}; {other}"
-
-
-@dataclass(frozen=True)
-class Case:
-    when: Expression
-    value: Scalar | None = None
-    expression: Expression | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"when": self.when.text}
-        if self.expression is not None:
-            out["expression"] = self.expression.text
-        else:
-            out["value"] = self.value
-        return out
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseWhen(Rule):
-    """The value of the first case whose ``when`` is true; ``else`` where none is (default:
-    missing). A case whose condition is missing for a row does not match it."""
-
-    cases: tuple[Case, ...]
-    otherwise_value: Scalar | None = None
-    otherwise_expression: Expression | None = None
-    rule: ClassVar[str] = "case_when"
-
-    def _exprs(self) -> list[Expression]:
-        out = []
-        for c in self.cases:
-            out.append(c.when)
-            if c.expression is not None:
-                out.append(c.expression)
-        if self.otherwise_expression is not None:
-            out.append(self.otherwise_expression)
-        return out
-
-    def columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c for e in self._exprs() for c in e.columns))
-
-    def variables(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(v for e in self._exprs() for v in e.variables))
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"cases": [c.to_dict() for c in self.cases]}
-        if self.otherwise_expression is not None:
-            out["else"] = {"expression": self.otherwise_expression.text}
-        elif self.otherwise_value is not None:
-            out["else"] = self.otherwise_value
-        return out
-
-    def describe(self) -> str:
-        parts = [f"when {c.when.text}: {c.expression.text if c.expression else _literal(c.value)}"
-                 for c in self.cases]
-        other = (self.otherwise_expression.text if self.otherwise_expression is not None
-                 else _literal(self.otherwise_value))
-        return "; ".join(parts) + f"; else {other}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Operation(Rule):
-    expression: Expression
-    round: int | None = None
-    rule: ClassVar[str] = "operation"
-
-    def columns(self) -> tuple[str, ...]:
-        return self.expression.columns
-
-    def variables(self) -> tuple[str, ...]:
-        return self.expression.variables
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"expression": self.expression.text}
-        if self.round is not None:
-            out["round"] = self.round
-        return out
-
-    def describe(self) -> str:
-        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
-        return f"{self.expression.text}{rnd}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class UnitConversion(Rule):
-    column: str
-    source_unit: str
-    target_unit: str | None = None
-    analyte: str | None = None
-    missing: tuple[Scalar, ...] = ()
-    round: int | None = None
-    rule: ClassVar[str] = "unit"
-
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column, "from": self.source_unit}
-        if self.target_unit is not None:
-            out["to"] = self.target_unit
-        if self.analyte is not None:
-            out["analyte"] = self.analyte
-        if self.missing:
-            out["missing"] = list(self.missing)
-        if self.round is not None:
-            out["round"] = self.round
-        return out
-
-    def describe(self) -> str:
-        to = self.target_unit or "the dictionary unit"
-        via = f" ({self.analyte})" if self.analyte else ""
-        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
-        return f"${self.column} from {self.source_unit} to {to}{via}{rnd}" + \
-            _missing_text(self.missing)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DateParse(Rule):
-    column: str
-    format: str
-    missing: tuple[Scalar, ...] = ()
-    rule: ClassVar[str] = "date"
-
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column, "format": self.format}
-        if self.missing:
-            out["missing"] = list(self.missing)
-        return out
-
-    def describe(self) -> str:
-        return f"date ${self.column} in format {self.format}{_missing_text(self.missing)}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Derive(Rule):
-    function: str
-    args: tuple[tuple[str, Ref | str], ...]
-    round: int | None = None
-    rule: ClassVar[str] = "derive"
-
-    def arg(self, name: str) -> Ref | str | None:
-        for k, v in self.args:
-            if k == name:
-                return v
-        return None
-
-    def columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c for _, r in self.args if not isinstance(r, str)
-                                   for c in ref_columns(r)))
-
-    def variables(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(v for _, r in self.args if not isinstance(r, str)
-                                   for v in ref_variables(r)))
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"function": self.function}
-        for k, v in self.args:
-            out[k] = v if isinstance(v, str) else v.to_data()
-        if self.round is not None:
-            out["round"] = self.round
-        return out
-
-    def describe(self) -> str:
-        args = ", ".join(f"{k}={v if isinstance(v, str) else ref_text(v)}" for k, v in self.args)
-        return f"{self.function}({args})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Constant(Rule):
-    value: Scalar | None
-    rule: ClassVar[str] = "constant"
-
-    def body(self) -> dict[str, Any]:
-        return {"value": self.value}
-
-    def describe(self) -> str:
-        return f"constant {_literal(self.value)}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Impossible(Rule):
-    rule: ClassVar[str] = "impossible"
-    implied_status: ClassVar[str] = "impossible"
-
-    def describe(self) -> str:
-        return "not collected by this trial (impossible)"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Undetermined(Rule):
-    rule: ClassVar[str] = "undetermined"
-    implied_status: ClassVar[str] = "undetermined"
-
-    def describe(self) -> str:
-        return "undetermined (needs investigation)"
-
-
-RULE_TYPES: MappingABC[str, type[Rule]] = {cls.rule: cls for cls in (
-    IdCreation, Direct, Recode, CaseWhen, Operation, UnitConversion, DateParse, Derive,
-    Constant, Impossible, Undetermined)}
 
 
 # --- the mapping ------------------------------------------------------------------------------
@@ -745,7 +364,7 @@ class _Builder:
                 return ColumnRef(data["column"], fmt)
             if len(data) == 1:
                 (how, inner), = data.items()
-                if how in _COMBINERS and isinstance(inner, list) and inner:
+                if how in COMBINERS and isinstance(inner, list) and inner:
                     refs = [self.ref(item, path + (how, i)) for i, item in enumerate(inner)]
                     if any(r is None for r in refs):
                         return None
@@ -976,7 +595,7 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
             col.add(("source", "id_column"), f"source.id_column {source.id_column!r} differs from "
                                              f"the id_creation column {id_rules[0].column!r}")
     if dictionary is not None and isinstance(variables, dict):
-        _check_against(data, rules, dictionary, col)
+        check_against(data, rules, dictionary, col)
     if not col:
         try:
             dependency_order(rules)
@@ -989,237 +608,3 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
     return Mapping(trial=data["trial"], dictionary=data["dictionary"],
                    dictionary_version=str(data["dictionary_version"]), rules=tuple(rules),
                    source=source, description=_text(data, "description"), origin=origin)
-
-
-def _codes_text(var: Variable) -> str:
-    return ", ".join(f"{c.code}={c.label}" for c in var.categories)
-
-
-def _check_value(value: Any, var: Variable, path: tuple[Any, ...], col: ProblemCollector,
-                 what: str) -> None:
-    """Is the literal ``value`` a valid harmonised value of ``var``?"""
-    if value is None:
-        return
-    t = var.type
-    if t == "categorical":
-        if var.category(value) is None or (isinstance(value, bool)):
-            col.add(path, f"{what} {value!r} is not a category of {var.name} ({_codes_text(var)})")
-        elif var.codes_are_integers != (isinstance(value, int) and not isinstance(value, bool)):
-            col.add(path, f"{what} {value!r}: write the code as "
-                          f"{'a number' if var.codes_are_integers else 'quoted text'}")
-    elif t == "boolean":
-        if not (isinstance(value, bool) or value in (0, 1)):
-            col.add(path, f"{what} {value!r}: {var.name} is boolean; use true or false")
-    elif t == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            col.add(path, f"{what} {value!r}: {var.name} is an integer; use a whole number")
-    elif t == "decimal":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            col.add(path, f"{what} {value!r}: {var.name} is a decimal; use a number")
-    elif t in ("date", "datetime"):
-        import datetime as dt
-
-        try:
-            if not isinstance(value, str):
-                raise ValueError
-            dt.date.fromisoformat(value[:10])
-        except ValueError:
-            col.add(path, f"{what} {value!r}: {var.name} is a date; write YYYY-MM-DD")
-    elif t in ("text", "id") and not isinstance(value, str):
-        col.add(path, f"{what} {value!r}: {var.name} is text; quote it")
-
-
-_COMPATIBLE = {
-    "number": {"integer", "decimal", "categorical", "boolean"},
-    "date": {"date", "datetime"},
-    "bool": {"boolean", "integer", "categorical"},
-    "text": {"text", "id", "categorical", "integer", "decimal", "boolean", "date", "datetime"},
-}
-
-
-def _check_kind(kind: str, var: Variable, path: tuple[Any, ...], col: ProblemCollector,
-                what: str) -> None:
-    if kind in ("any", "null"):
-        return
-    if var.type not in _COMPATIBLE.get(kind, set()):
-        col.add(path, f"{what} gives a {kind}, but {var.name} is {var.type}")
-    elif kind == "number" and var.type == "categorical" and not var.codes_are_integers:
-        col.add(path, f"{what} gives a number, but the codes of {var.name} are texts")
-
-
-def _check_against(data: dict[str, Any], rules: list[Rule], d: Dictionary,
-                   col: ProblemCollector) -> None:
-    if isinstance(data.get("dictionary"), str) and data["dictionary"] != d.topic:
-        col.add(("dictionary",), f"this mapping is for dictionary {data['dictionary']!r} but the "
-                                 f"dictionary loaded is {d.topic!r}")
-    if data.get("dictionary_version") is not None and str(data["dictionary_version"]) != d.version:
-        col.add(("dictionary_version",),
-                f"this mapping is for version {data['dictionary_version']} of the dictionary, "
-                f"but the dictionary is at {d.version}; check the mapping against the current "
-                f"version and save it under mappings/{d.version}/")
-    variables = data["variables"]
-    kinds = d.kinds()
-    for name in variables:
-        if not isinstance(name, str) or name in d:
-            continue
-        col.add(("variables", name), f"{name!r} is not a variable of the dictionary "
-                                     f"{d.topic} {d.version}{suggest(name, d.names)}")
-    mapped = {r.variable for r in rules} | {n for n in variables if isinstance(n, str)}
-    for var in d.variables:
-        if var.role == "trial":
-            if var.name in variables:
-                col.add(("variables", var.name), f"{var.name} is filled in by ipdrepo from the "
-                                                 "trial's acronym; remove this rule")
-            continue
-        if var.name not in mapped:
-            col.add(("variables",), f"no rule for {var.name}; add one (`{var.name}: {{rule: "
-                                    "impossible, comment: ...}` if the trial did not collect it)")
-    for rule in rules:
-        if rule.variable not in d:
-            continue
-        var = d.variable(rule.variable)
-        path = ("variables", rule.variable)
-        if var.role == "id" and not isinstance(rule, IdCreation):
-            col.add(path + ("rule",), f"{var.name} is the participant ID: use `rule: id_creation`")
-        if isinstance(rule, IdCreation) and var.role != "id":
-            col.add(path + ("rule",), f"id_creation only maps the participant ID variable, not "
-                                      f"{var.name}")
-        for ref in rule.variables():
-            if ref == rule.variable:
-                col.add(path, f"{rule.variable} reads itself")
-            elif ref not in d:
-                col.add(path, f"{rule.variable} reads {ref!r}, which is not a dictionary variable"
-                              f"{suggest(ref, d.names)} (raw columns are written ${ref})")
-            elif ref not in mapped:
-                col.add(path, f"{rule.variable} reads {ref}, which has no rule in this mapping")
-            elif d.variable(ref).role == "trial":
-                pass
-        if getattr(rule, "round", None) is not None and var.type not in ("integer", "decimal"):
-            col.add(path + ("round",), f"`round` only applies to numbers; {var.name} is {var.type}")
-        _check_rule_types(rule, var, kinds, path, col)
-
-
-def _check_rule_types(rule: Rule, var: Variable, kinds: dict[str, str], path: tuple[Any, ...],
-                      col: ProblemCollector) -> None:
-    if isinstance(rule, Recode):
-        if var.type in ("date", "datetime"):
-            col.add(path + ("rule",), f"{var.name} is a date; recode cannot produce dates (use a "
-                                      "date rule)")
-            return
-        for key, value in rule.map:
-            _check_value(value, var, path + ("map", key), col, f"code {key!r} maps to")
-        if rule.otherwise == "value":
-            _check_value(rule.otherwise_value, var, path + ("else",), col, "else")
-    elif isinstance(rule, Constant):
-        _check_value(rule.value, var, path + ("value",), col, "the constant")
-    elif isinstance(rule, CaseWhen):
-        for i, case in enumerate(rule.cases):
-            k, clashes = infer_kind(case.when, kinds)
-            for m in clashes:
-                col.add(path + ("cases", i, "when"), m)
-            if not clashes and k not in ("bool", "any", "null"):
-                col.add(path + ("cases", i, "when"), f"`{case.when.text}` is a {k}, not a "
-                                                     "condition")
-            if case.expression is not None:
-                k, clashes = infer_kind(case.expression, kinds)
-                for m in clashes:
-                    col.add(path + ("cases", i, "expression"), m)
-                _check_kind(k, var, path + ("cases", i, "expression"), col, "the expression")
-            else:
-                _check_value(case.value, var, path + ("cases", i, "value"), col, "the value")
-        if rule.otherwise_expression is not None:
-            k, clashes = infer_kind(rule.otherwise_expression, kinds)
-            for m in clashes:
-                col.add(path + ("else",), m)
-            _check_kind(k, var, path + ("else",), col, "else")
-        else:
-            _check_value(rule.otherwise_value, var, path + ("else",), col, "else")
-    elif isinstance(rule, Operation):
-        k, clashes = infer_kind(rule.expression, kinds)
-        for m in clashes:
-            col.add(path + ("expression",), m)
-        _check_kind(k, var, path + ("expression",), col, "the expression")
-    elif isinstance(rule, UnitConversion):
-        _check_unit(rule, var, path, col)
-    elif isinstance(rule, DateParse):
-        if var.type not in ("date", "datetime"):
-            col.add(path + ("rule",), f"{var.name} is {var.type}, not a date; a date rule "
-                                      "produces dates")
-    elif isinstance(rule, Derive):
-        derivation = DERIVATIONS[rule.function]
-        out = derivation.output
-        if out == "event":
-            if not (var.type in ("boolean", "integer") or
-                    (var.type == "categorical" and {0, 1} <= set(var.codes))):
-                col.add(path + ("function",), f"{rule.function} gives 0/1, but {var.name} is "
-                                              f"{var.type}" + (f" ({_codes_text(var)})"
-                                                               if var.categories else ""))
-        else:
-            _check_kind(output_kind(derivation), var, path + ("function",), col,
-                        rule.function)
-        for key, ref in rule.args:
-            if isinstance(ref, str):
-                continue
-            param = derivation.param(key)
-            want = param.kind if param else "any"
-            _check_ref(ref, want, kinds, path + (key,), col)
-
-
-def _check_ref(ref: Ref, want: str, kinds: dict[str, str], path: tuple[Any, ...],
-               col: ProblemCollector) -> None:
-    if isinstance(ref, VariableRef):
-        k = kinds.get(ref.name)
-        if k is not None and want in ("date", "number") and k != want:
-            col.add(path, f"{ref.name} is a {k}, but a {want} is needed here")
-    elif isinstance(ref, ColumnRef):
-        if want == "number" and ref.format is not None:
-            col.add(path + ("format",), "a format only applies to dates")
-    elif isinstance(ref, CombinedRef):
-        if ref.how in ("earliest", "latest") and want != "date":
-            col.add(path, f"{ref.how} combines dates, but a {want} is needed here")
-        for i, r in enumerate(ref.refs):
-            _check_ref(r, want, kinds, path + (ref.how, i), col)
-    elif isinstance(ref, ExpressionRef):
-        k, clashes = infer_kind(ref.expression, kinds)
-        for m in clashes:
-            col.add(path + ("expression",), m)
-        if k not in ("any", "null") and want in ("date", "number") and k != want:
-            col.add(path + ("expression",), f"the expression gives a {k}, but a {want} is "
-                                            "needed here")
-
-
-def _check_unit(rule: UnitConversion, var: Variable, path: tuple[Any, ...],
-                col: ProblemCollector) -> None:
-    from harmonise import units
-
-    if var.type not in ("integer", "decimal"):
-        col.add(path + ("rule",), f"{var.name} is {var.type}; unit conversions produce numbers")
-        return
-    if var.unit is None:
-        col.add(path + ("rule",), f"{var.name} has no unit in the dictionary; use direct or "
-                                  "operation, or give the variable a unit")
-        return
-    if rule.target_unit is not None:
-        try:
-            if units.unit(rule.target_unit) != units.unit(var.unit):
-                col.add(path + ("to",), f"to: {rule.target_unit} differs from the dictionary unit "
-                                        f"of {var.name} ({var.unit}); omit `to:`")
-        except SpecError as exc:
-            col.add(path + ("to",), exc.problems[0].message)
-    try:
-        units.unit(rule.source_unit)
-    except SpecError as exc:
-        col.add(path + ("from",), exc.problems[0].message)
-        return
-    analyte = rule.analyte or var.analyte
-    if rule.analyte is not None:
-        try:
-            units.analyte(rule.analyte)
-        except SpecError as exc:
-            col.add(path + ("analyte",), exc.problems[0].message)
-            return
-    try:
-        units.conversion(rule.source_unit, var.unit, analyte_name=analyte)
-    except SpecError as exc:
-        col.add(path + ("from",), f"impossible unit conversion for {var.name}: "
-                                  f"{exc.problems[0].message}")
