@@ -12,6 +12,7 @@ pooling                :func:`pool` (common effect, DL/REML/ML/PM/HS/SJ/HE/EB; z
                        :func:`pool_mh`, :func:`pool_peto`, :func:`pool_oe` (log-rank O-E, V),
                        :func:`estimate_tau2`
 effect sizes           :func:`effect_2x2` (OR/RR/RD/Peto), :func:`effect_md`
+one-stage IPD          :func:`one_stage` (LMM, GLMM, stratified Cox, Cox with a random effect)
 two-stage IPD          :func:`two_stage`, :func:`deft_interaction`, :func:`estimate_trial`,
                        :func:`read_aggregate`
 survival               :func:`coxph`, :func:`logrank`, :func:`logrank_by_trial`,
@@ -66,6 +67,9 @@ _EXPORTS: dict[str, str] = {
     "reverse_km_followup": "analyses.km",
     "KaplanMeier": "analyses.km",
     "KMByGroup": "analyses.km",
+    # one-stage (analyses.one_stage)
+    "one_stage": "analyses.one_stage",
+    "OneStageResult": "analyses.one_stage",
     # outputs
     "forest_plot": "analyses.forest",
     "analysis_report": "analyses.report",
@@ -101,6 +105,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
                              reverse_km_followup, stratified_km)
     from analyses.logrank import LogRankResult, logrank, logrank_by_trial
     from analyses.mh import pool_mh
+    from analyses.one_stage import OneStageResult, one_stage
     from analyses.peto import pool_oe, pool_peto
     from analyses.pooling import POOL_METHODS, PoolResult, pool
     from analyses.report import analysis_report, write_report

@@ -286,22 +286,26 @@ def two_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
 @click.option("--event", help="Column of the event indicator 0/1 (cox).")
 @click.option("--outcome", help="Column of the outcome (logistic: 0/1; linear: numeric).")
 @click.option("--model", required=True, type=click.Choice(["cox", "logistic", "linear"]),
-              help="One-stage model, stratified by trial.")
+              help="One-stage model with trial-stratified intercepts / baseline hazards.")
 @click.option("--random-treatment", is_flag=True,
-              help="Add a random treatment effect across trials.")
-@click.option("--interaction", help="Covariate for a treatment interaction (trial-centred, "
-              "separating within- from across-trial information).")
+              help="Add a random treatment effect across trials (default: common effect).")
+@click.option("--interaction", help="Covariate for a treatment interaction, split into "
+              "within-trial (trial-centred) and across-trial parts.")
 @click.option("--adjust", multiple=True, help="Covariate to adjust for (repeatable).")
 @click.option("--nagq", default=1, show_default=True,
               help="Adaptive Gauss-Hermite points for the logistic GLMM (1 = Laplace).")
+@click.option("--coding", default="binary", show_default=True,
+              type=click.Choice(["binary", "plusminus", "centred"]),
+              help="Treatment coding: 0/1, -/+0.5, or arm minus trial mean.")
 @click.option("--treated-value", default="1", show_default=True,
-              help="Value of --treatment marking the treated arm.")
+              help="Value of --treatment marking the treated arm (others are control).")
+@click.option("--level", default=95.0, show_default=True, help="Confidence level in percent.")
 @json_option
 def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event: str | None,
                   outcome: str | None, model: str, random_treatment: bool,
-                  interaction: str | None, adjust: tuple[str, ...], nagq: int,
-                  treated_value: str, as_json: bool) -> None:
-    """One-stage IPD meta-analysis (trial-stratified models with a random treatment effect).
+                  interaction: str | None, adjust: tuple[str, ...], nagq: int, coding: str,
+                  treated_value: str, level: float, as_json: bool) -> None:
+    """One-stage IPD meta-analysis (delegates to analyses.one_stage).
 
     \b
     Examples:
@@ -310,26 +314,25 @@ def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
       ipdrepo analyse one-stage ipd.csv --trial study --treatment arm --outcome died \\
           --model logistic --random-treatment --nagq 7 --json
     """
+    from analyses.one_stage import one_stage
+
     df = read_table(file)
-    res = _run_one_stage(df, trial=trial, treatment=treatment, time=time, event=event,
-                        outcome=outcome, model=model, random_treatment=random_treatment,
-                        interaction=interaction, adjust=adjust, nagq=nagq,
-                        treated_value=treated_value)
+    res = one_stage(df, trial=trial, treatment=treatment, outcome=outcome, time=time,
+                    event=event, model=model, random_treatment=random_treatment,  # type: ignore[arg-type]
+                    interaction=interaction, adjust=adjust, nagq=nagq,
+                    treated_value=_typed_value(df[treatment], treated_value),
+                    coding=coding, level=level / 100)  # type: ignore[arg-type]
     if as_json:
         emit_json(res.to_dict())
         return
     click.echo(repr(res))
 
 
-def _run_one_stage(df: pd.DataFrame, **kwargs: Any) -> Any:
-    """Delegate to :mod:`analyses.one_stage` (the survival engineer's one-stage models)."""
-    import importlib
-
-    try:
-        importlib.import_module("analyses.one_stage")
-    except ImportError as exc:
-        raise AnalysisError("one-stage models (analyses.one_stage) are not available in this "
-                            "installation yet; use 'ipdrepo analyse two-stage'",
-                            reason="unavailable") from exc
-    raise AnalysisError("the one-stage command is not wired to analyses.one_stage yet",
-                        reason="unavailable")
+def _typed_value(column: pd.Series, value: str) -> Any:
+    """The CLI's text value converted to the column's type (so "0.5" matches 0.5)."""
+    if pd.api.types.is_numeric_dtype(column):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value

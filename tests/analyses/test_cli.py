@@ -166,11 +166,33 @@ def test_two_stage_with_aggregate_file(tmp_path):
     assert {r["trial"]: r["source"] for r in d["per_trial"]}["P2"] == "AD"
 
 
-def test_one_stage_reports_clearly_when_unavailable_or_runs():
+@pytest.mark.parametrize("args,kwargs", [
+    (["--outcome", "y1", "--model", "linear", "--random-treatment"],
+     dict(outcome="y1", model="linear", random_treatment=True)),
+    (["--outcome", "yb", "--model", "logistic", "--adjust", "age"],
+     dict(outcome="yb", model="logistic", random_treatment=False, adjust=("age",))),
+    (["--time", "time", "--event", "event", "--model", "cox", "--interaction", "age"],
+     dict(time="time", event="event", model="cox", random_treatment=False,
+          interaction="age")),
+])
+def test_one_stage_cli_delegates_to_library(args, kwargs, tmp_path):
+    one_stage_mod = pytest.importorskip("analyses.one_stage")
+    sim = pd.read_csv(SIM_CSV)
+    sim = sim[sim.trial.str.startswith("S")]  # the edge trials E1-E3 are not estimable
+    path = tmp_path / "sim.csv"
+    sim.to_csv(path, index=False)
+    out = run("analyse", "one-stage", str(path), "--trial", "trial", "--treatment", "trt",
+              *args, "--json")
+    assert out.exit_code == 0, out.output
+    d = json.loads(out.output)
+    ref = one_stage_mod.one_stage(sim, trial="trial", treatment="trt", **kwargs)
+    assert d["estimate"] == pytest.approx(ref.estimate, rel=1e-10)
+    assert d["se"] == pytest.approx(ref.se, rel=1e-10)
+    assert d["k"] == ref.k == 8
+
+
+def test_one_stage_cli_errors_cleanly():
+    pytest.importorskip("analyses.one_stage")
     out = CliRunner().invoke(cli, ["analyse", "one-stage", str(SIM_CSV), "--trial", "trial",
-                                   "--treatment", "trt", "--outcome", "y1", "--model",
-                                   "linear", "--json"])
-    if out.exit_code != 0:
-        assert out.exit_code == 4 and "one-stage" in out.output
-    else:
-        assert "estimate" in json.loads(out.output)
+                                   "--treatment", "trt", "--model", "linear"])
+    assert out.exit_code == 4 and out.output.startswith("error:")
