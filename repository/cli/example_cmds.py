@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -52,7 +53,7 @@ def create(directory: Path, trials: int, participants: int, seed: int, force: bo
 
     check_options(directory, trials=trials, participants=participants, force=force)
     with click.progressbar(length=trials, label="Writing trial deliveries", show_pos=True,
-                           show_eta=True, file=click.get_text_stream("stderr")) as bar:
+                           show_eta=True, file=sys.stderr) as bar:
         result = create_topic(directory, trials=trials, participants=participants, seed=seed,
                               force=force, progress=lambda _t: bar.update(1))
     if as_json:
