@@ -1,0 +1,161 @@
+"""Reading a pinned release: :func:`load` for notebooks, ``ipdrepo release get`` for files.
+
+A consumer needs only the release repository (a path or a git URL: a fresh ``git clone`` will
+do) and access to its DVC remote: the data file is read through ``dvc.api.DVCFileSystem`` at
+the release's git tag, from the local DVC cache when there is one, else from the remote. The
+bytes are checked against the sha256 in the release's manifest before they are returned.
+
+::
+
+    import versions
+    df = versions.load("gastric-adjuvant", "1.0", repo="https://git.example.org/releases.git")
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from repository.errors import NotFound, ReleaseError
+from versions.dataset import read_parquet_bytes, sha256_hex
+from versions.manifest import DATA_FILE, MANIFEST_FILE, parse_manifest
+
+__all__ = [
+    "VERSION_PATTERN",
+    "check_version",
+    "release_tag",
+    "release_dir",
+    "available_versions",
+    "read_release_file",
+    "load_manifest",
+    "load_bytes",
+    "load",
+]
+
+#: a release version: numbers separated by dots, optionally ``-label`` (1, 1.0, 2.1.3, 2.0-rc1)
+VERSION_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+){0,3}(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$")
+OVERRIDE_REMOTE = "ipdrepo-consumer"
+
+
+def check_version(version: str) -> str:
+    version = str(version).strip().removeprefix("v")
+    if not VERSION_PATTERN.match(version):
+        raise ReleaseError(f"release version {version!r} is not valid; use numbers separated by "
+                           "dots with an optional label, e.g. 1.0, 2.1.3 or 2.0-rc1.",
+                           version=version)
+    return version
+
+
+def release_tag(topic: str, version: str) -> str:
+    """The git tag of a release: ``<topic>/v<version>``."""
+    return f"{topic}/v{check_version(version)}"
+
+
+def release_dir(topic: str, version: str) -> str:
+    """The release's directory inside the release repository: ``<topic>/<version>``."""
+    return f"{topic}/{check_version(version)}"
+
+
+def _version_key(version: str) -> tuple[Any, ...]:
+    main, _, label = version.partition("-")
+    return (tuple(int(p) for p in main.split(".")), label == "", label)
+
+
+def available_versions(topic: str, *, repo: str) -> list[str]:
+    """Versions of ``topic`` tagged in the release repository ``repo`` (path or git URL)."""
+    proc = subprocess.run(["git", "ls-remote", "--tags", "--refs", str(repo)],
+                          capture_output=True, check=False,
+                          env={**{k: v for k, v in os.environ.items()
+                                  if not k.startswith("GIT_")},
+                               "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    if proc.returncode != 0:
+        raise ReleaseError(f"cannot read the release repository {repo}: "
+                           f"{proc.stderr.decode(errors='replace').strip()}; check the path or "
+                           "URL and your access to it.", repo=str(repo))
+    prefix = f"refs/tags/{topic}/v"
+    versions = [line.split("\t", 1)[1].removeprefix(prefix)
+                for line in proc.stdout.decode().splitlines()
+                if "\t" in line and line.split("\t", 1)[1].startswith(prefix)]
+    valid = [v for v in versions if VERSION_PATTERN.match(v)]
+    return sorted(valid, key=_version_key)
+
+
+def _config(remote: str | None, remote_options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if remote is None:
+        return None
+    return {"core": {"remote": OVERRIDE_REMOTE},
+            "remote": {OVERRIDE_REMOTE: {"url": remote, **dict(remote_options or {})}}}
+
+
+def read_release_file(topic: str, version: str, name: str, *, repo: str,
+                      remote: str | None = None,
+                      remote_options: Mapping[str, Any] | None = None) -> bytes:
+    """The bytes of ``name`` (``data.parquet`` or ``manifest.json``) of a release, read at its
+    tag through DVC: git-tracked files from git, DVC-tracked ones from the cache or remote."""
+    from dvc.api import DVCFileSystem
+    from dvc.exceptions import DvcException
+
+    tag = release_tag(topic, version)
+    known = available_versions(topic, repo=str(repo))
+    if check_version(version) not in known:
+        raise NotFound(f"topic {topic} has no release {version} in {repo} (released: "
+                       f"{', '.join(known) or 'none'}).", topic=topic, version=version,
+                       repo=str(repo))
+    path = f"{release_dir(topic, version)}/{name}"
+    try:
+        fs = DVCFileSystem(str(repo), rev=tag, config=_config(remote, remote_options))
+    except DvcException as exc:
+        raise ReleaseError(f"cannot open the release repository {repo} at {tag}: {exc}",
+                           repo=str(repo), tag=tag) from exc
+    try:
+        return fs.read_bytes(path)
+    except FileNotFoundError as exc:
+        raise ReleaseError(
+            f"{path} of release {tag} is in the release repository but its content is neither "
+            f"in the local DVC cache nor in the DVC remote{' ' + remote if remote else ''}; "
+            "check that you can reach the remote (and its credentials), or pass remote=URL.",
+            repo=str(repo), tag=tag, path=path) from exc
+    except (DvcException, OSError) as exc:
+        raise ReleaseError(f"reading {path} of release {tag} failed: {exc}; check access to "
+                           "the DVC remote.", repo=str(repo), tag=tag, path=path) from exc
+    finally:
+        fs.close()
+
+
+def load_manifest(topic: str, version: str, *, repo: str) -> dict[str, Any]:
+    """The manifest of a release, read from git at its tag."""
+    return parse_manifest(read_release_file(topic, version, MANIFEST_FILE, repo=repo))
+
+
+def load_bytes(topic: str, version: str, *, repo: str, remote: str | None = None,
+               remote_options: Mapping[str, Any] | None = None,
+               manifest: Mapping[str, Any] | None = None) -> bytes:
+    """The release's ``data.parquet`` bytes, checked against the manifest's sha256."""
+    manifest = manifest or load_manifest(topic, version, repo=repo)
+    data = read_release_file(topic, version, DATA_FILE, repo=repo, remote=remote,
+                             remote_options=remote_options)
+    digest = sha256_hex(data)
+    if digest != manifest["data"]["sha256"]:
+        raise ReleaseError(
+            f"the data of release {release_tag(topic, version)} read from {repo} do not match "
+            f"its manifest (sha256 {digest[:12]}..., manifest says "
+            f"{manifest['data']['sha256'][:12]}...); the remote or cache holds damaged bytes. "
+            "Do not use them; report it to the curators.", repo=str(repo))
+    return data
+
+
+def load(topic: str, version: str, *, repo: str, remote: str | None = None,
+         remote_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The data frame of release ``version`` of ``topic``, pinned by its git tag.
+
+    ``repo`` is the release repository (a path or a git URL); ``remote`` overrides its DVC
+    remote (a URL, with ``remote_options`` such as ``{"endpointurl": ...}``), otherwise the
+    remote configured in the repository at the tag is used.
+    """
+    return read_parquet_bytes(load_bytes(topic, version, repo=str(repo), remote=remote,
+                                         remote_options=remote_options))

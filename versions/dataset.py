@@ -1,0 +1,147 @@
+"""The release data file: which rows, in which order, written how (pure functions).
+
+A release's ``data.parquet`` is a pure function of its :class:`~versions.inputs.ReleaseInputs`
+and the consent withdrawals recorded before it:
+
+* rows of withdrawn participants are removed;
+* columns are ``trial``, ``participant_id`` (both as pandas ``string``) and the dictionary
+  variables in dictionary order;
+* rows are sorted by ``trial`` then ``participant_id`` (stable sort, index dropped);
+* the file is written by pyarrow with the fixed options of :data:`PARQUET_OPTIONS`, without
+  timestamps. Its key-value metadata holds only the pandas schema (dtypes, so a frame reads
+  back as it was written) and ``ipdrepo.release`` (topic, version, dictionary version).
+
+The same inputs and software versions (recorded in the manifest) therefore give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from repository.errors import ReleaseError
+from versions.inputs import KEY_COLUMNS, ReleaseInputs
+
+__all__ = [
+    "PARQUET_OPTIONS",
+    "Withdrawn",
+    "release_frame",
+    "parquet_bytes",
+    "read_parquet_bytes",
+    "parquet_metadata",
+    "sha256_hex",
+]
+
+#: fixed writer options: same frame, same bytes
+PARQUET_OPTIONS: Mapping[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "version": "2.6",
+    "data_page_version": "1.0",
+    "use_dictionary": True,
+    "write_statistics": True,
+    "row_group_size": 1_048_576,
+    "write_page_index": False,
+    "write_page_checksum": False,
+}
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """One participant excluded by a consent withdrawal (repository pseudonym)."""
+
+    trial: str
+    participant: str
+    recorded_on: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"trial": self.trial, "participant": self.participant,
+                "recorded_on": self.recorded_on}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def release_frame(inputs: ReleaseInputs,
+                  withdrawn: Iterable[Withdrawn] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows and columns a release holds, and the records removed per trial by withdrawals.
+
+    Raises :class:`ReleaseError` (listing every problem) when the inputs cannot be released.
+    """
+    inputs.validate()
+    frame = inputs.frame.loc[:, list(inputs.columns)].reset_index(drop=True)
+    for key in KEY_COLUMNS:  # the row key is text, whatever dtype the pipeline gave it
+        frame[key] = frame[key].astype("string")
+    removed: dict[str, int] = {}
+    gone = {(w.trial, w.participant) for w in withdrawn}
+    if gone:
+        keys = pd.MultiIndex.from_frame(frame[list(KEY_COLUMNS)].astype("string"))
+        mask = keys.isin(list(gone))
+        if mask.any():
+            counts = frame.loc[mask, "trial"].astype("string").value_counts()
+            removed = {str(t): int(n) for t, n in sorted(counts.items())}
+            frame = frame.loc[~mask]
+    frame = frame.reset_index(drop=True)
+    order = (frame[list(KEY_COLUMNS)].astype("string")
+             .sort_values(list(KEY_COLUMNS), kind="mergesort").index)
+    return frame.take(order).reset_index(drop=True), removed
+
+
+def parquet_bytes(frame: pd.DataFrame, *, metadata: Mapping[str, Any] | None = None) -> bytes:
+    """``frame`` as parquet bytes written with :data:`PARQUET_OPTIONS`.
+
+    ``metadata`` goes into the file's key-value metadata as JSON under ``ipdrepo.*`` keys
+    (``{"release": {...}}`` -> ``ipdrepo.release``).
+    """
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+        bad = _unwritable_columns(frame)
+        raise ReleaseError(f"cannot write the release data as parquet: {exc}. Columns with "
+                           f"mixed or unsupported values: {', '.join(bad) or 'unknown'}; give "
+                           "them the dtype their dictionary type implies.",
+                           columns=bad) from exc
+    if metadata:
+        existing = dict(table.schema.metadata or {})
+        for key, value in sorted(metadata.items()):
+            existing[f"ipdrepo.{key}".encode()] = json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        table = table.replace_schema_metadata(existing)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    return sink.getvalue()
+
+
+def _unwritable_columns(frame: pd.DataFrame) -> list[str]:
+    bad = []
+    for name in frame.columns:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+            bad.append(str(name))
+    return bad
+
+
+def read_parquet_bytes(data: bytes) -> pd.DataFrame:
+    """A frame from release or extract parquet bytes, with the dtypes it was written with."""
+    return pq.read_table(io.BytesIO(data)).to_pandas()
+
+
+def parquet_metadata(data: bytes) -> dict[str, Any]:
+    """The ``ipdrepo.*`` key-value metadata of parquet bytes, decoded from JSON."""
+    meta = pq.read_schema(io.BytesIO(data)).metadata or {}
+    out = {}
+    for key, value in meta.items():
+        name = key.decode()
+        if name.startswith("ipdrepo."):
+            out[name.removeprefix("ipdrepo.")] = json.loads(value.decode())
+    return out

@@ -1,0 +1,275 @@
+"""What changed between two releases: rows, cells (with the reason), dictionary.
+
+:func:`diff_frames` is pure (two frames and their manifests); :func:`diff_releases` reads both
+releases of a store through DVC. Rows are matched on ``(trial, participant_id)``. Each changed
+cell gets a ``cause``, the first that applies:
+
+``correction``
+    a correction in the newer manifest (not in the older) for that trial, participant and
+    variable; ``correction`` and ``query`` give their ids;
+``correction withdrawn``
+    a correction of the older release that the newer one no longer applies;
+``new delivery`` / ``mapping changed`` / ``dictionary changed``
+    the trial's delivery or mapping hash, or the variable's dictionary entry, differ;
+``unexplained``
+    none of these: worth a look.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from repository.store import Store
+from versions.dataset import read_parquet_bytes
+from versions.inputs import KEY_COLUMNS
+from versions.releases import release_bytes
+
+__all__ = ["ReleaseDiff", "diff_frames", "diff_releases", "dictionary_changes"]
+
+CELL_COLUMNS = ["trial", "participant", "variable", "old", "new", "cause", "correction",
+                "query"]
+ROW_COLUMNS = ["trial", "rows_old", "rows_new", "added", "removed", "changed_rows",
+               "changed_cells"]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:10] if text.endswith("T00:00:00") else text
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def dictionary_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """Variables added, removed and changed (field by field), versions and new changelog
+    entries, between two manifests' ``dictionary`` blocks."""
+    a = {v["name"]: v for v in old.get("variables", [])}
+    b = {v["name"]: v for v in new.get("variables", [])}
+    changed = []
+    for name in [n for n in b if n in a]:
+        fields = {k: {"old": a[name].get(k), "new": b[name].get(k)}
+                  for k in sorted(set(a[name]) | set(b[name]))
+                  if a[name].get(k) != b[name].get(k)}
+        if fields:
+            changed.append({"variable": name, "fields": fields})
+    old_log = {(e.get("version"), e.get("date")) for e in old.get("changelog", [])}
+    return {
+        "old_version": old.get("version"), "new_version": new.get("version"),
+        "old_sha256": old.get("sha256"), "new_sha256": new.get("sha256"),
+        "added": [n for n in b if n not in a], "removed": [n for n in a if n not in b],
+        "changed": changed,
+        "changelog": [e for e in new.get("changelog", [])
+                      if (e.get("version"), e.get("date")) not in old_log],
+    }
+
+
+@dataclass(frozen=True)
+class ReleaseDiff:
+    """Differences from release ``old`` to release ``new``.
+
+    ``summary`` (= ``rows``): one row per trial: rows_old, rows_new, added, removed,
+    changed_rows, changed_cells. ``added``/``removed``: trial, participant (``removed`` adds
+    ``reason``: ``withdrawn`` when the newer manifest lists a withdrawal). ``cells``: trial,
+    participant, variable, old, new, cause, correction, query.
+    """
+
+    topic: str
+    old: str
+    new: str
+    rows: pd.DataFrame = field(repr=False)
+    added: pd.DataFrame = field(repr=False)
+    removed: pd.DataFrame = field(repr=False)
+    cells: pd.DataFrame = field(repr=False)
+    dictionary: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.rows
+
+    @property
+    def unchanged(self) -> bool:
+        d = self.dictionary
+        return (self.added.empty and self.removed.empty and self.cells.empty
+                and not (d["added"] or d["removed"] or d["changed"]))
+
+    def to_dict(self, *, limit: int | None = None) -> dict[str, Any]:
+        cells = self.cells if limit is None else self.cells.head(limit)
+        return {
+            "topic": self.topic, "old": self.old, "new": self.new,
+            "rows": self.rows.to_dict(orient="records"),
+            "added": self.added.to_dict(orient="records"),
+            "removed": self.removed.to_dict(orient="records"),
+            "cells": [{k: _plain(v) for k, v in r.items()}
+                      for r in cells.to_dict(orient="records")],
+            "cells_total": len(self.cells),
+            "causes": {str(k): int(v) for k, v in
+                       self.cells["cause"].value_counts().sort_index().items()},
+            "dictionary": dict(self.dictionary),
+        }
+
+    def __repr__(self) -> str:
+        return (f"ReleaseDiff({self.topic} {self.old} -> {self.new}: +{len(self.added)} "
+                f"-{len(self.removed)} rows, {len(self.cells)} cells changed)")
+
+    def _dictionary_html(self) -> str:
+        d = self.dictionary
+        items = [f"<li>version {html.escape(str(d['old_version']))} &rarr; "
+                 f"{html.escape(str(d['new_version']))}</li>"]
+        for key in ("added", "removed"):
+            if d[key]:
+                items.append(f"<li>{key}: {html.escape(', '.join(d[key]))}</li>")
+        for c in d["changed"]:
+            fields = "; ".join(f"{k}: {v['old']!r} &rarr; {v['new']!r}"
+                               for k, v in c["fields"].items())
+            items.append(f"<li>changed {html.escape(c['variable'])}: {html.escape(fields)}"
+                         .replace("&amp;rarr;", "&rarr;") + "</li>")
+        for e in d["changelog"]:
+            items.append(f"<li>changelog {html.escape(str(e.get('version')))}: "
+                         f"{html.escape('; '.join(e.get('changes', [])))}</li>")
+        return "<ul>" + "".join(items) + "</ul>"
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>{html.escape(self.topic)} {html.escape(self.old)} &rarr; "
+                f"{html.escape(self.new)}</b>: {len(self.added)} rows added, "
+                f"{len(self.removed)} removed, {len(self.cells)} cells changed</p>"
+                + self.rows.to_html(index=False) + self._dictionary_html())
+
+    def to_html(self) -> str:
+        """A standalone HTML page: rows per trial, added/removed rows, changed cells,
+        dictionary changes."""
+        def table(frame: pd.DataFrame) -> str:
+            return frame.to_html(index=False, na_rep="") if not frame.empty else "<p>none</p>"
+
+        title = f"{self.topic}: release {self.old} to {self.new}"
+        return (
+            "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"
+            "margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "padding:2px 6px}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><h2>Rows per trial</h2>{table(self.rows)}"
+            f"<h2>Rows added</h2>{table(self.added)}<h2>Rows removed</h2>{table(self.removed)}"
+            f"<h2>Changed cells ({len(self.cells)})</h2>{table(self.cells)}"
+            f"<h2>Dictionary</h2>{self._dictionary_html()}</body></html>\n")
+
+
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Element-wise equality with missing == missing, tolerant of dtype changes."""
+    if a.dtype != b.dtype:
+        a, b = a.astype("string"), b.astype("string")
+    both_na = a.isna().to_numpy() & b.isna().to_numpy()
+    try:
+        eq = (a == b).fillna(False).to_numpy(dtype=bool)
+    except (TypeError, ValueError):
+        eq = (a.astype("string") == b.astype("string")).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(eq | both_na, index=a.index)
+
+
+def _index(records: Sequence[Mapping[str, Any]], *fields: str) -> dict[tuple[Any, ...], Any]:
+    return {tuple(str(r.get(f)) for f in fields): r for r in records}
+
+
+def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[str, Any],
+                new_manifest: Mapping[str, Any]) -> ReleaseDiff:
+    """Compare two release frames (pure)."""
+    k = list(KEY_COLUMNS)
+    a = old.assign(**{c: old[c].astype(str) for c in k}).set_index(k)
+    b = new.assign(**{c: new[c].astype(str) for c in k}).set_index(k)
+    added_idx = b.index.difference(a.index)
+    removed_idx = a.index.difference(b.index)
+    common = a.index.intersection(b.index)
+    withdrawn = {(w["trial"], w["participant"])
+                 for w in new_manifest.get("withdrawals", {}).get("applied", [])}
+    added = pd.DataFrame(list(added_idx), columns=["trial", "participant"]) \
+        if len(added_idx) else pd.DataFrame(columns=["trial", "participant"])
+    removed = pd.DataFrame(
+        [{"trial": t, "participant": p, "reason": "withdrawn" if (t, p) in withdrawn else ""}
+         for t, p in removed_idx], columns=["trial", "participant", "reason"])
+
+    # cause lookups
+    old_corr = _index(old_manifest.get("corrections", []), "id")
+    new_corr = _index(new_manifest.get("corrections", []), "id")
+    fresh: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for key, c in new_corr.items():
+        if key not in old_corr:
+            fresh.setdefault((str(c.get("trial")), str(c.get("participant")),
+                              str(c.get("variable"))), c)
+    dropped: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for key, c in old_corr.items():
+        if key not in new_corr:
+            dropped.setdefault((str(c.get("trial")), str(c.get("participant")),
+                                str(c.get("variable"))), c)
+    deliv_a = {str(d["trial"]): d.get("sha256") for d in old_manifest.get("deliveries", [])}
+    deliv_b = {str(d["trial"]): d.get("sha256") for d in new_manifest.get("deliveries", [])}
+    map_a = {str(m["trial"]): m.get("sha256") for m in old_manifest.get("mappings", [])}
+    map_b = {str(m["trial"]): m.get("sha256") for m in new_manifest.get("mappings", [])}
+    dchanges = dictionary_changes(old_manifest.get("dictionary", {}),
+                                  new_manifest.get("dictionary", {}))
+    dict_changed = {c["variable"] for c in dchanges["changed"]}
+
+    records: list[dict[str, Any]] = []
+    ac, bc = a.loc[common], b.loc[common]
+    for var in [c for c in b.columns if c in a.columns]:
+        diff = ~_same(ac[var], bc[var])
+        if not diff.any():
+            continue
+        idx = diff[diff].index
+        for (trial, participant), ov, nv in zip(idx, ac.loc[idx, var], bc.loc[idx, var]):
+            key = (trial, participant, var)
+            cause, corr, query = "unexplained", None, None
+            if key in fresh:
+                cause, corr, query = "correction", fresh[key].get("id"), fresh[key].get(
+                    "query_id")
+            elif key in dropped:
+                cause, corr, query = ("correction withdrawn", dropped[key].get("id"),
+                                      dropped[key].get("query_id"))
+            elif deliv_a.get(trial) != deliv_b.get(trial):
+                cause = "new delivery"
+            elif map_a.get(trial) != map_b.get(trial):
+                cause = "mapping changed"
+            elif var in dict_changed:
+                cause = "dictionary changed"
+            records.append({"trial": trial, "participant": participant, "variable": var,
+                            "old": _plain(ov), "new": _plain(nv), "cause": cause,
+                            "correction": corr, "query": query})
+    cells = pd.DataFrame(records, columns=CELL_COLUMNS)
+    if not cells.empty:
+        cells = cells.sort_values(["trial", "participant", "variable"],
+                                  kind="mergesort").reset_index(drop=True)
+
+    trials = sorted(set(a.index.get_level_values(0)) | set(b.index.get_level_values(0)))
+    count = lambda idx: pd.Series([t for t, _ in idx], dtype=object).value_counts()  # noqa: E731
+    n_a, n_b = count(a.index), count(b.index)
+    n_add, n_rem = count(added_idx), count(removed_idx)
+    per_rows = cells.groupby("trial")["participant"].nunique() if not cells.empty else {}
+    per_cells = cells.groupby("trial").size() if not cells.empty else {}
+    rows = pd.DataFrame([{"trial": t, "rows_old": int(n_a.get(t, 0)),
+                          "rows_new": int(n_b.get(t, 0)), "added": int(n_add.get(t, 0)),
+                          "removed": int(n_rem.get(t, 0)),
+                          "changed_rows": int(per_rows.get(t, 0)),
+                          "changed_cells": int(per_cells.get(t, 0))} for t in trials],
+                        columns=ROW_COLUMNS)
+    return ReleaseDiff(topic=str(new_manifest.get("topic")),
+                       old=str(old_manifest.get("version")),
+                       new=str(new_manifest.get("version")), rows=rows,
+                       added=added.sort_values(["trial", "participant"]).reset_index(drop=True),
+                       removed=removed.sort_values(["trial", "participant"])
+                       .reset_index(drop=True),
+                       cells=cells, dictionary=dchanges)
+
+
+def diff_releases(store: Store, old: str, new: str, *, topic: str | None = None) -> ReleaseDiff:
+    """Compare release ``old`` with release ``new`` of the store's topic."""
+    info_a, data_a = release_bytes(store, old, topic=topic)
+    info_b, data_b = release_bytes(store, new, topic=topic)
+    return diff_frames(read_parquet_bytes(data_a), read_parquet_bytes(data_b),
+                       old_manifest=info_a.manifest, new_manifest=info_b.manifest)

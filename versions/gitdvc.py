@@ -1,0 +1,386 @@
+"""The release repository: a small interface over git and DVC.
+
+A topic's releases live in a git + DVC repository (default ``<workspace>/releases``). Release
+code talks to it only through :class:`ReleaseRepository`, whose methods are the steps of a
+release (write, ``dvc add``, ``dvc push``, commit, tag) and of undoing one (:meth:`rollback`).
+Tests point it at real temporary repositories and inject failures with ``checkpoint``: a
+callable given the name of each step as it completes (see :data:`STEPS`); raising from it
+interrupts the release there.
+
+git runs as a subprocess (``git`` on ``PATH``); DVC runs in-process through ``dvc.repo.Repo``
+with its log output silenced. The repository is configured with ``core.analytics false`` and
+``core.autostage true``; commits and tags are made as the acting user (local ``user.name`` /
+``user.email``). Credentials of a remote go to ``.dvc/config.local``, which git ignores.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from repository.errors import ReleaseError
+
+__all__ = ["ReleaseRepository", "RemoteConfig", "STEPS", "Checkpoint", "REMOTE_NAME",
+           "is_local_url"]
+
+#: the steps of a release, in order, as passed to a checkpoint
+STEPS: tuple[str, ...] = ("data_written", "dvc_added", "push", "pushed", "committed",
+                          "before_tag", "tagged", "db_commit")
+REMOTE_NAME = "storage"
+LOCK_FILE = "ipdrepo-release.lock"
+
+Checkpoint = Callable[[str], None]
+
+
+def _no_checkpoint(_step: str) -> None:
+    return None
+
+
+def is_local_url(url: str) -> bool:
+    """True for a directory path (or ``file://`` URL), False for s3://, gs://, ssh:// ..."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and url[1:3] == ":\\")
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """The release repository's default DVC remote. ``options`` are DVC remote options
+    (``endpointurl``, ``region`` ...) kept in git; secrets are never read back."""
+
+    name: str
+    url: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return is_local_url(self.url)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "options": dict(self.options)}
+
+
+@contextmanager
+def _quiet_dvc() -> Iterator[None]:
+    logger = logging.getLogger("dvc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _email_for(actor: str) -> str:
+    return actor if "@" in actor else f"{actor}@ipdrepo.invalid"
+
+
+class ReleaseRepository:
+    """A git + DVC repository holding releases as ``<topic>/<version>/`` directories."""
+
+    def __init__(self, root: str | Path, *, actor: str,
+                 checkpoint: Checkpoint | None = None) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.actor = actor
+        self.checkpoint: Checkpoint = checkpoint or _no_checkpoint
+
+    # -- plumbing --------------------------------------------------------------------------
+    def git(self, *args: str, check: bool = True, input: bytes | None = None) -> \
+            subprocess.CompletedProcess[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C",
+                   GIT_COMMITTER_NAME=self.actor, GIT_COMMITTER_EMAIL=_email_for(self.actor),
+                   GIT_AUTHOR_NAME=self.actor, GIT_AUTHOR_EMAIL=_email_for(self.actor))
+        proc = subprocess.run(["git", *args], cwd=self.root, env=env, input=input,
+                              capture_output=True, check=False)
+        if check and proc.returncode != 0:
+            raise ReleaseError(
+                f"git {' '.join(args)} failed in the release repository {self.root}: "
+                f"{proc.stderr.decode(errors='replace').strip()}", repo=str(self.root),
+                command=["git", *args])
+        return proc
+
+    @contextmanager
+    def dvc(self) -> Iterator[Any]:
+        """An open ``dvc.repo.Repo`` on this repository, closed afterwards, output silenced."""
+        from dvc.exceptions import DvcException
+        from dvc.repo import Repo
+
+        with _quiet_dvc():
+            try:
+                repo = Repo(str(self.root))
+            except DvcException as exc:
+                raise ReleaseError(f"{self.root} is not a DVC repository ({exc}); point the "
+                                   "release repository at a directory made by ipdrepo.",
+                                   repo=str(self.root)) from exc
+            try:
+                yield repo
+            finally:
+                repo.close()
+
+    # -- creation --------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.root / ".git").exists() and (self.root / ".dvc").is_dir()
+
+    def ensure(self, *, default_remote: str | None = None) -> ReleaseRepository:
+        """Create the repository on first use (git init, dvc init, the default remote, one
+        commit); open it otherwise."""
+        if self.exists():
+            return self
+        if self.root.exists() and any(self.root.iterdir()):
+            raise ReleaseError(f"{self.root} exists and is not an ipdrepo release repository "
+                               "(no .git and .dvc); choose an empty or new directory for "
+                               "releases.", repo=str(self.root))
+        from dvc.repo import Repo
+
+        created = not self.root.exists()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.git("init", "-q", "-b", "main")
+            for key, value in (("user.name", self.actor), ("user.email", _email_for(self.actor)),
+                               ("commit.gpgsign", "false"), ("tag.gpgsign", "false")):
+                self.git("config", key, value)
+            with _quiet_dvc():
+                Repo.init(str(self.root)).close()
+            with self.dvc() as repo, repo.config.edit() as conf:
+                conf["core"]["analytics"] = False
+                conf["core"]["autostage"] = True
+            if default_remote is not None:
+                if is_local_url(default_remote):
+                    Path(default_remote).mkdir(parents=True, exist_ok=True)
+                self._write_remote(default_remote, {}, {})
+            (self.root / "README.md").write_text(
+                "# ipdrepo release repository\n\nEach release is `<topic>/<version>/` "
+                "(`data.parquet` tracked by DVC, `manifest.json`), tagged `<topic>/v<version>`.\n"
+                "Read one with `versions.load(topic, version, repo=...)` or "
+                "`ipdrepo release get`.\n", encoding="utf-8")
+            self.git("add", "-A")
+            self.git("commit", "-q", "-m", "Initialise the release repository (git + DVC)")
+        except BaseException:
+            if created:
+                shutil.rmtree(self.root, ignore_errors=True)
+            else:
+                for child in self.root.iterdir():
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            raise
+        return self
+
+    # -- remote ----------------------------------------------------------------------------
+    def remote(self) -> RemoteConfig | None:
+        """The default DVC remote, or None when none is configured."""
+        with self.dvc() as repo:
+            conf = repo.config
+            name = conf.get("core", {}).get("remote")
+            if not name or name not in conf.get("remote", {}):
+                return None
+            section = dict(conf["remote"][name])
+        url = str(section.pop("url"))
+        options = {k: str(v) for k, v in section.items()
+                   if k not in ("access_key_id", "secret_access_key", "session_token",
+                                "password", "credentialpath")}
+        return RemoteConfig(name=name, url=url, options=options)
+
+    def _write_remote(self, url: str, options: Mapping[str, Any],
+                      secrets: Mapping[str, Any]) -> None:
+        with self.dvc() as repo:
+            with repo.config.edit() as conf:
+                conf["remote"][REMOTE_NAME] = {"url": url, **dict(options)}
+                conf["core"]["remote"] = REMOTE_NAME
+            with repo.config.edit(level="local") as conf:
+                if secrets:
+                    conf["remote"][REMOTE_NAME] = dict(secrets)
+                else:
+                    conf.get("remote", {}).pop(REMOTE_NAME, None)
+
+    def set_remote(self, url: str, *, options: Mapping[str, Any] | None = None,
+                   secrets: Mapping[str, Any] | None = None) -> RemoteConfig:
+        """Make ``url`` the default remote and commit ``.dvc/config``."""
+        dirty = self.dirty_files()
+        if dirty:
+            raise ReleaseError(self._dirty_message(dirty), repo=str(self.root), files=dirty)
+        self._write_remote(url, options or {}, secrets or {})
+        self.git("add", ".dvc/config")
+        if self.git("diff", "--cached", "--quiet", check=False).returncode != 0:
+            self.git("commit", "-q", "-m", f"Set the DVC remote to {url}")
+        remote = self.remote()
+        assert remote is not None
+        return remote
+
+    def unset_remote(self) -> None:
+        """Remove the default remote (and commit); releases then refuse to run."""
+        with self.dvc() as repo, repo.config.edit() as conf:
+            conf["remote"].pop(REMOTE_NAME, None)
+            conf["core"].pop("remote", None)
+        self.git("add", ".dvc/config")
+        if self.git("diff", "--cached", "--quiet", check=False).returncode != 0:
+            self.git("commit", "-q", "-m", "Remove the DVC remote")
+
+    def require_remote(self) -> RemoteConfig:
+        """The default remote, checked as far as possible without writing to it."""
+        remote = self.remote()
+        if remote is None:
+            raise ReleaseError(
+                f"the release repository {self.root} has no DVC remote, so the data could not "
+                "be pushed anywhere; nothing was released. Set one with `ipdrepo release "
+                "remote URL` (a directory, or e.g. s3://bucket/path --endpoint-url ...).",
+                repo=str(self.root))
+        if remote.is_local:
+            path = Path(urlparse(remote.url).path if remote.url.startswith("file:")
+                        else remote.url)
+            if not path.is_absolute():
+                path = (self.root / ".dvc" / path).resolve()
+            if not path.is_dir():
+                raise ReleaseError(
+                    f"the DVC remote {remote.url} of the release repository does not exist or "
+                    "is not a directory; nothing was released. Mount or create it, or set "
+                    "another with `ipdrepo release remote URL`.", repo=str(self.root),
+                    remote=remote.url)
+        return remote
+
+    # -- state -----------------------------------------------------------------------------
+    def dirty_files(self) -> list[str]:
+        """Files changed in the work tree: git's view (tracked changes and untracked files)
+        plus DVC-tracked data files whose content no longer matches their pointer."""
+        out = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all").stdout
+        files = sorted({entry[3:] for entry in out.decode().split("\0") if len(entry) > 3})
+        with self.dvc() as repo:
+            status = repo.status()
+        for stage, changes in sorted(status.items()):
+            for change in changes:
+                if isinstance(change, dict):
+                    for outs in change.values():
+                        if isinstance(outs, dict):
+                            files += [f"{Path(stage).parent / name} ({state})"
+                                      for name, state in outs.items() if state == "modified"]
+        return files
+
+    @staticmethod
+    def _dirty_message(files: Sequence[str]) -> str:
+        shown = "\n".join(f"  {f}" for f in files[:20])
+        more = f"\n  ... and {len(files) - 20} more" if len(files) > 20 else ""
+        return ("the release repository has uncommitted changes, so a release could not be "
+                f"made without mixing them in:\n{shown}{more}\nCommit or remove them (a "
+                "release repository should only be changed by `ipdrepo release`).")
+
+    def head(self) -> str | None:
+        proc = self.git("rev-parse", "--verify", "-q", "HEAD", check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def tag_commit(self, tag: str) -> str | None:
+        proc = self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}",
+                        check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def tags(self, pattern: str = "*") -> list[str]:
+        out = self.git("tag", "--list", pattern).stdout.decode()
+        return [t for t in out.splitlines() if t]
+
+    def show(self, rev: str, path: str) -> bytes:
+        """The bytes of a git-tracked file at ``rev``."""
+        proc = self.git("show", f"{rev}:{path}", check=False)
+        if proc.returncode != 0:
+            raise ReleaseError(f"{path} is not in the release repository at {rev}: "
+                               f"{proc.stderr.decode(errors='replace').strip()}",
+                               repo=str(self.root), rev=rev, path=path)
+        return proc.stdout
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """An exclusive lock: one release at a time per repository (other processes wait)."""
+        with open(self.root / ".git" / LOCK_FILE, "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # -- the steps of a release ------------------------------------------------------------
+    def write(self, path: str, data: bytes) -> Path:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return target
+
+    def dvc_add(self, path: str) -> str:
+        """``dvc add`` one file; returns the path of its ``.dvc`` pointer."""
+        from dvc.exceptions import DvcException
+
+        try:
+            with self.dvc() as repo:
+                repo.add([str(self.root / path)])
+        except DvcException as exc:
+            raise ReleaseError(f"dvc add {path} failed: {exc}", repo=str(self.root),
+                               path=path) from exc
+        return f"{path}.dvc"
+
+    def dvc_push(self, paths: Sequence[str]) -> int:
+        """Push the data of ``paths`` to the default remote; returns the objects sent."""
+        from dvc.exceptions import DvcException
+
+        try:
+            with self.dvc() as repo:
+                sent = repo.push(targets=[str(self.root / p) for p in paths])
+        except DvcException as exc:
+            remote = self.remote()
+            raise ReleaseError(
+                f"pushing the release data to the DVC remote "
+                f"{remote.url if remote else '(none)'} failed: {exc}. Check that the remote is "
+                "reachable and writable (and its credentials); nothing was released.",
+                repo=str(self.root), remote=remote.url if remote else None) from exc
+        self.checkpoint("push")
+        return int(sent or 0)
+
+    def commit(self, paths: Sequence[str], message: str) -> str:
+        self.git("add", "--", *paths)
+        self.git("commit", "-q", "-m", message, "--", *paths)
+        head = self.head()
+        assert head is not None
+        return head
+
+    def tag(self, name: str, message: str) -> None:
+        self.git("tag", "-a", name, "-m", message)
+
+    def fetch_data(self, paths: Sequence[str], *, rev: str | None = None) -> None:
+        """Bring DVC-tracked files into the work tree from the cache or the remote."""
+        from dvc.exceptions import DvcException
+
+        try:
+            with self.dvc() as repo:
+                repo.pull(targets=[str(self.root / p) for p in paths])
+        except DvcException as exc:
+            raise ReleaseError(f"dvc pull of {', '.join(paths)} failed: {exc}",
+                               repo=str(self.root)) from exc
+
+    def rollback(self, commit: str | None, *, created: Sequence[Path] = (),
+                 tag: str | None = None) -> list[str]:
+        """Undo a release that did not finish: delete ``tag``, reset to ``commit``, remove
+        the ``created`` paths. Returns what could not be undone (empty when all was)."""
+        problems = []
+        if tag is not None and self.tag_commit(tag) is not None:
+            proc = self.git("tag", "-d", tag, check=False)
+            if proc.returncode != 0:
+                problems.append(f"could not delete tag {tag}: {proc.stderr.decode().strip()}")
+        if commit is not None:
+            proc = self.git("reset", "-q", "--hard", commit, check=False)
+            if proc.returncode != 0:
+                problems.append(f"could not reset to {commit}: {proc.stderr.decode().strip()}")
+        for path in created:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+            if path.exists():
+                problems.append(f"could not remove {path}")
+        left = self.git("status", "--porcelain", "--untracked-files=all", check=False)
+        if left.stdout.strip():
+            problems.append("the work tree still has changes: "
+                            + left.stdout.decode().strip().replace("\n", "; "))
+        return problems

@@ -1,0 +1,184 @@
+"""The release manifest: a machine-readable account of what a release holds (pure functions).
+
+``<topic>/<version>/manifest.json`` in the release repository, committed with the DVC pointer of
+the data file. Format ``ipdrepo-release-manifest/1``; keys:
+
+``format``, ``topic``, ``version``, ``tag``, ``path``
+    What and where: the git tag and the release directory in the release repository.
+``data``
+    ``file`` (``data.parquet``), ``sha256``, ``bytes``, ``rows``, ``columns`` (``[{name,
+    dtype}]``), ``order`` (the sort key), ``parquet`` (writer options).
+``dictionary``
+    ``name``, ``version``, ``sha256``, ``variables``, ``outcomes``, ``changelog``.
+``deliveries``, ``mappings``
+    Every delivery's and mapping's hash (see :class:`~versions.inputs.ReleaseInputs`).
+``corrections``
+    Every correction applied, with the query behind it.
+``checks``
+    Validation and integrity-check summaries and the queries still open per trial.
+``counts``
+    ``by_trial`` (``[{trial, rows}]``) and ``by_trial_arm`` (``[{trial, arm, rows}]``; the arm
+    is the dictionary's ``treatment`` variable, else ``arm``).
+``withdrawals``
+    ``applied`` (``[{trial, participant, recorded_on}]``: every withdrawal recorded before the
+    release, by pseudonym), ``by_trial`` (count of withdrawals per trial), ``records_removed``
+    (rows removed per trial), ``total``.
+``software``
+    Versions of the software that wrote the bytes.
+``created``
+    ``by``, ``at`` (UTC, ISO 8601) and ``message``.
+
+Only ``created`` varies between two builds from the same inputs (:data:`VARYING_FIELDS`);
+:func:`comparable` drops it, so ``comparable(a) == comparable(b)`` means "the same release".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from repository.errors import ReleaseError
+from versions.dataset import PARQUET_OPTIONS, Withdrawn
+from versions.inputs import KEY_COLUMNS, ReleaseInputs
+
+__all__ = [
+    "MANIFEST_FORMAT",
+    "MANIFEST_FILE",
+    "DATA_FILE",
+    "VARYING_FIELDS",
+    "arm_variable",
+    "row_counts",
+    "build_manifest",
+    "manifest_bytes",
+    "parse_manifest",
+    "comparable",
+    "differences",
+]
+
+MANIFEST_FORMAT = "ipdrepo-release-manifest/1"
+MANIFEST_FILE = "manifest.json"
+DATA_FILE = "data.parquet"
+#: the manifest keys that differ between two builds of the same release
+VARYING_FIELDS: tuple[str, ...] = ("created",)
+
+
+def arm_variable(dictionary: Mapping[str, Any], columns: Sequence[str]) -> str | None:
+    """The randomised-arm variable: the first with role ``treatment``, else ``arm``."""
+    for v in dictionary.get("variables", ()):
+        if isinstance(v, Mapping) and v.get("role") == "treatment" and v.get("name") in columns:
+            return str(v["name"])
+    return "arm" if "arm" in columns else None
+
+
+def _label(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "missing"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def row_counts(frame: pd.DataFrame, arm: str | None) -> dict[str, Any]:
+    """Rows per trial and per trial and arm (a missing arm counts as ``"missing"``)."""
+    by_trial = frame.groupby("trial", sort=True, dropna=False).size()
+    out: dict[str, Any] = {"by_trial": [{"trial": str(t), "rows": int(n)}
+                                        for t, n in by_trial.items()]}
+    if arm is not None:
+        pairs = pd.DataFrame({"trial": frame["trial"].astype("string"),
+                              "arm": [_label(v) for v in frame[arm].tolist()]})
+        counts = pairs.groupby(["trial", "arm"], sort=True, dropna=False).size()
+        out["arm_variable"] = arm
+        out["by_trial_arm"] = [{"trial": str(t), "arm": a, "rows": int(n)}
+                               for (t, a), n in counts.items()]
+    else:
+        out["arm_variable"] = None
+        out["by_trial_arm"] = []
+    return out
+
+
+def build_manifest(inputs: ReleaseInputs, *, version: str, tag: str, path: str,
+                   frame: pd.DataFrame, data_sha256: str, data_bytes: int,
+                   withdrawn: Sequence[Withdrawn], removed: Mapping[str, int],
+                   created_by: str, created_at: datetime,
+                   message: str | None = None) -> dict[str, Any]:
+    """The manifest of one release (see the module docstring)."""
+    d = inputs.dictionary
+    applied = sorted((w.to_dict() for w in withdrawn),
+                     key=lambda w: (w["trial"], w["participant"]))
+    by_trial: dict[str, int] = {}
+    for w in applied:
+        by_trial[w["trial"]] = by_trial.get(w["trial"], 0) + 1
+    return {
+        "format": MANIFEST_FORMAT,
+        "topic": inputs.topic,
+        "version": version,
+        "tag": tag,
+        "path": path,
+        "data": {
+            "file": DATA_FILE,
+            "sha256": data_sha256,
+            "bytes": data_bytes,
+            "rows": len(frame),
+            "columns": [{"name": str(c), "dtype": str(frame[c].dtype)} for c in frame.columns],
+            "order": list(KEY_COLUMNS),
+            "parquet": dict(PARQUET_OPTIONS),
+        },
+        "dictionary": {
+            "name": d.get("name"),
+            "version": d.get("version"),
+            "sha256": d.get("sha256"),
+            "variables": d.get("variables", []),
+            "outcomes": d.get("outcomes", []),
+            "changelog": d.get("changelog", []),
+        },
+        "deliveries": list(inputs.deliveries),
+        "mappings": list(inputs.mappings),
+        "corrections": list(inputs.corrections),
+        "checks": dict(inputs.checks),
+        "counts": row_counts(frame, arm_variable(d, list(frame.columns))),
+        "withdrawals": {"applied": applied, "by_trial": by_trial,
+                        "records_removed": dict(sorted(removed.items())),
+                        "total": len(applied)},
+        "software": dict(inputs.software),
+        "created": {"by": created_by, "at": created_at.isoformat(timespec="seconds"),
+                    "message": message},
+        "varying_fields": list(VARYING_FIELDS),
+    }
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """Canonical JSON: sorted keys, two-space indent, UTF-8, final newline."""
+    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False,
+                       default=str) + "\n").encode("utf-8")
+
+
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    manifest = json.loads(data.decode("utf-8"))
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise ReleaseError(f"not an ipdrepo release manifest (expected format "
+                           f"{MANIFEST_FORMAT}); the release repository may be damaged.")
+    return manifest
+
+
+def comparable(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest without the fields that vary between builds (:data:`VARYING_FIELDS`)."""
+    return {k: v for k, v in manifest.items() if k not in VARYING_FIELDS}
+
+
+def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Dotted paths (two levels deep) where two manifests differ, ignoring ``created``."""
+    a, b = comparable(old), comparable(new)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if va == vb:
+            continue
+        if isinstance(va, Mapping) and isinstance(vb, Mapping):
+            out += [f"{key}.{k}" for k in sorted(set(va) | set(vb)) if va.get(k) != vb.get(k)]
+        else:
+            out.append(key)
+    return out

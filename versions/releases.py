@@ -1,0 +1,529 @@
+"""Creating, listing, showing and verifying releases.
+
+:func:`create_release` turns :class:`~versions.inputs.ReleaseInputs` into release ``V`` of a
+topic, all or nothing:
+
+1. build the data (:func:`versions.dataset.release_frame`, withdrawn participants removed),
+   its parquet bytes and the manifest (pure; nothing written yet);
+2. if the store already has release ``V``: the same content makes the call a no-op, other
+   content is refused (releases are immutable); a git tag ``<topic>/v<V>`` without a store
+   record is refused too;
+3. refuse a dirty release repository (naming the files) and a missing or unreachable remote;
+4. write ``<topic>/<V>/data.parquet`` and ``manifest.json``, ``dvc add`` the data, ``dvc push``
+   it to the remote, commit the pointer and the manifest, make the annotated tag;
+5. insert the :class:`~repository.models.Release` row and the audit event, and commit.
+
+Any failure in 4-5 (including an interruption) rolls the release repository back: the tag is
+deleted, the branch reset to the commit before, the new files removed. Objects already copied
+to the DVC cache or remote stay there; they are content-addressed and harmless. The steps call
+``checkpoint`` (see :data:`versions.gitdvc.STEPS`) so tests can interrupt each of them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from repository import audit
+from repository.errors import IPDError, NotFound, ReleaseError
+from repository.models import Release, Topic, utcnow
+from repository.store import Store
+from versions.consumers import check_version, load_bytes, release_dir, release_tag
+from versions.dataset import parquet_bytes, read_parquet_bytes, release_frame, sha256_hex
+from versions.gitdvc import Checkpoint, ReleaseRepository, RemoteConfig
+from versions.inputs import ReleaseInputs
+from versions.manifest import (
+    DATA_FILE,
+    MANIFEST_FILE,
+    build_manifest,
+    comparable,
+    differences,
+    manifest_bytes,
+    parse_manifest,
+)
+from versions.withdrawals import withdrawn_participants
+
+__all__ = [
+    "ReleaseResult",
+    "ReleaseInfo",
+    "ReleaseList",
+    "ReleaseCheck",
+    "BuiltRelease",
+    "build_release",
+    "release_repository",
+    "configure_remote",
+    "create_release",
+    "list_releases",
+    "show_release",
+    "get_release",
+    "release_bytes",
+    "verify_release",
+]
+
+
+def _counts_frame(manifest: Mapping[str, Any]) -> pd.DataFrame:
+    counts = manifest.get("counts", {})
+    rows = counts.get("by_trial_arm") or [dict(r, arm="") for r in counts.get("by_trial", [])]
+    return pd.DataFrame(rows, columns=["trial", "arm", "rows"])
+
+
+# -- building (pure) -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BuiltRelease:
+    """A release's bytes before anything is written: ``data`` (parquet) and ``manifest``."""
+
+    version: str
+    tag: str
+    path: str
+    frame: pd.DataFrame = field(repr=False)
+    data: bytes = field(repr=False)
+    manifest: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def manifest_bytes(self) -> bytes:
+        return manifest_bytes(self.manifest)
+
+
+def build_release(inputs: ReleaseInputs, *, version: str, withdrawn: Any = (),
+                  created_by: str, created_at: Any = None,
+                  message: str | None = None) -> BuiltRelease:
+    """The data and manifest of release ``version`` (pure: writes nothing)."""
+    version = check_version(version)
+    frame, removed = release_frame(inputs, withdrawn)
+    tag, path = release_tag(inputs.topic, version), release_dir(inputs.topic, version)
+    data = parquet_bytes(frame, metadata={"release": {
+        "topic": inputs.topic, "version": version,
+        "dictionary_version": inputs.dictionary.get("version")}})
+    manifest = build_manifest(inputs, version=version, tag=tag, path=path, frame=frame,
+                              data_sha256=sha256_hex(data), data_bytes=len(data),
+                              withdrawn=list(withdrawn), removed=removed,
+                              created_by=created_by, created_at=created_at or utcnow(),
+                              message=message)
+    # JSON round trip: the manifest is exactly what git and the store will give back
+    manifest = json.loads(manifest_bytes(manifest))
+    return BuiltRelease(version=version, tag=tag, path=path, frame=frame, data=data,
+                        manifest=manifest)
+
+
+# -- results -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    """What :func:`create_release` did. ``status`` is ``created`` or ``unchanged`` (the same
+    content was already released). ``summary``: trial, arm, rows."""
+
+    topic: str
+    version: str
+    tag: str
+    commit: str
+    status: str
+    rows: int
+    data_sha256: str
+    path: str
+    remote: str
+    manifest: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return _counts_frame(self.manifest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "version": self.version, "tag": self.tag,
+                "commit": self.commit, "status": self.status, "rows": self.rows,
+                "data_sha256": self.data_sha256, "path": self.path, "remote": self.remote,
+                "withdrawals_applied": self.manifest.get("withdrawals", {}).get("total", 0)}
+
+    def __repr__(self) -> str:
+        return (f"ReleaseResult({self.tag}, {self.status}, rows={self.rows}, "
+                f"commit={self.commit[:12]})")
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>Release {html.escape(self.tag)}</b> ({self.status}): {self.rows} rows, "
+                f"commit <code>{self.commit[:12]}</code>, data sha256 "
+                f"<code>{self.data_sha256[:12]}</code>, remote {html.escape(self.remote)}</p>"
+                + self.summary.to_html(index=False))
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """One release as the store records it. ``summary``: trial, arm, rows."""
+
+    topic: str
+    version: str
+    tag: str
+    commit: str
+    rows: int
+    n_columns: int
+    dictionary_version: str
+    data_sha256: str
+    remote_url: str
+    created_by: str
+    created_at: str
+    message: str | None
+    manifest: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return _counts_frame(self.manifest)
+
+    def overview(self) -> dict[str, Any]:
+        """The manifest in brief: what ``ipdrepo release show`` prints."""
+        m = self.manifest
+        checks = m.get("checks", {})
+        return {
+            "topic": self.topic, "version": self.version, "tag": self.tag,
+            "commit": self.commit, "created_by": self.created_by, "created_at": self.created_at,
+            "message": self.message, "rows": self.rows, "columns": self.n_columns,
+            "data_sha256": self.data_sha256, "remote": self.remote_url,
+            "dictionary": {k: m["dictionary"].get(k) for k in ("name", "version", "sha256")},
+            "trials": len(m.get("counts", {}).get("by_trial", [])),
+            "deliveries": len(m.get("deliveries", [])),
+            "mappings": len(m.get("mappings", [])),
+            "corrections": len(m.get("corrections", [])),
+            "open_queries": checks.get("open_queries", {}),
+            "withdrawals_applied": m.get("withdrawals", {}).get("total", 0),
+            "software": m.get("software", {}),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.overview(), "manifest": dict(self.manifest)}
+
+    def __repr__(self) -> str:
+        return f"ReleaseInfo({self.tag}, rows={self.rows}, created {self.created_at})"
+
+    def _repr_html_(self) -> str:
+        o = self.overview()
+        items = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                        for k, v in o.items() if k != "software")
+        return f"<table>{items}</table>" + self.summary.to_html(index=False)
+
+
+@dataclass(frozen=True)
+class ReleaseList:
+    """A topic's releases, oldest first. ``summary`` columns: version, tag, created_at,
+    created_by, rows, columns, dictionary_version, data_sha256 (first 12), commit (first 12)."""
+
+    topic: str
+    releases: tuple[ReleaseInfo, ...]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        cols = ["version", "tag", "created_at", "created_by", "rows", "columns",
+                "dictionary_version", "data_sha256", "commit"]
+        return pd.DataFrame([{"version": r.version, "tag": r.tag, "created_at": r.created_at,
+                              "created_by": r.created_by, "rows": r.rows,
+                              "columns": r.n_columns,
+                              "dictionary_version": r.dictionary_version,
+                              "data_sha256": r.data_sha256[:12], "commit": r.commit[:12]}
+                             for r in self.releases], columns=cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "releases": [r.overview() for r in self.releases]}
+
+    def __len__(self) -> int:
+        return len(self.releases)
+
+    def __repr__(self) -> str:
+        return f"ReleaseList({self.topic!r}, {[r.version for r in self.releases]})"
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>Releases of {html.escape(self.topic)}</b></p>"
+                + self.summary.to_html(index=False))
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    """:func:`verify_release`: one row per check (check, ok, detail) in ``summary``."""
+
+    tag: str
+    checks: tuple[tuple[str, bool, str], ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, ok, _ in self.checks)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame(self.checks, columns=["check", "ok", "detail"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tag": self.tag, "ok": self.ok,
+                "checks": [{"check": c, "ok": ok, "detail": d} for c, ok, d in self.checks]}
+
+    def __repr__(self) -> str:
+        return f"ReleaseCheck({self.tag}, ok={self.ok})"
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>{html.escape(self.tag)}</b>: {'complete' if self.ok else 'PROBLEMS'}"
+                "</p>" + self.summary.to_html(index=False))
+
+
+# -- the release repository ----------------------------------------------------------------
+
+def release_repository(store: Store, *, root: str | Path | None = None,
+                       checkpoint: Checkpoint | None = None,
+                       create: bool = True) -> ReleaseRepository:
+    """The workspace's release repository (``release_repo`` in ipdrepo.toml, default
+    ``<workspace>/releases``), created on first use with the default remote (``dvc_remote``
+    in ipdrepo.toml, default the directory ``<workspace>/dvc-remote``)."""
+    extra = store.settings.extra
+    ws = store.settings.workspace
+    path = Path(root or extra.get("release_repo") or ws / "releases")
+    if not path.is_absolute():
+        path = ws / path
+    repo = ReleaseRepository(path, actor=store.settings.actor, checkpoint=checkpoint)
+    if create:
+        remote = str(extra.get("dvc_remote") or ws / "dvc-remote")
+        repo.ensure(default_remote=remote)
+    elif not repo.exists():
+        raise NotFound(f"there is no release repository at {path} yet; create a release first "
+                       "(`ipdrepo release create`).", repo=str(path))
+    return repo
+
+
+def configure_remote(store: Store, url: str, *, options: Mapping[str, Any] | None = None,
+                     secrets: Mapping[str, Any] | None = None,
+                     repository: ReleaseRepository | None = None) -> RemoteConfig:
+    """Set the release repository's DVC remote (committed to ``.dvc/config``; ``secrets`` go
+    to the git-ignored ``.dvc/config.local``) and record it in the audit trail."""
+    repo = repository or release_repository(store)
+    remote = repo.set_remote(url, options=options, secrets=secrets)
+    with store.transaction() as session:
+        topic = store.topic(session)
+        audit.append(session, actor=store.settings.actor, action="release.remote",
+                     topic=topic.slug, entity_type="release_repository",
+                     entity_id=str(repo.root), details=remote.to_dict())
+    return remote
+
+
+# -- create --------------------------------------------------------------------------------
+
+def _existing(session: Session, topic: Topic, version: str) -> Release | None:
+    return session.scalar(select(Release).where(Release.topic_id == topic.id,
+                                                Release.version == version))
+
+
+def _new_paths(repo: ReleaseRepository, path: str) -> list[Path]:
+    """The highest directory of ``path`` that does not exist yet (what a rollback removes)."""
+    target = repo.root / path
+    top = target
+    while not top.parent.exists() and top.parent != repo.root:
+        top = top.parent
+    return [top]
+
+
+def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
+                   message: str | None = None, repository: ReleaseRepository | None = None,
+                   checkpoint: Checkpoint | None = None) -> ReleaseResult:
+    """Create release ``version`` of ``inputs.topic`` (see the module docstring)."""
+    version = check_version(version)
+    actor = store.settings.actor
+    step = checkpoint or (lambda _s: None)
+    repo = repository or release_repository(store, checkpoint=checkpoint)
+    if checkpoint is not None:
+        repo.checkpoint = checkpoint
+    with store.reading() as session:
+        topic = store.topic(session, inputs.topic)
+        withdrawn = withdrawn_participants(session, topic)
+    built = build_release(inputs, version=version, withdrawn=withdrawn, created_by=actor,
+                          message=message)
+    tag, path = built.tag, built.path
+
+    with repo.locked():
+        with store.reading() as session:
+            existing = _existing(session, store.topic(session, inputs.topic), version)
+            if existing is not None:
+                return _same_or_refuse(existing, built, inputs.topic)
+        if repo.tag_commit(tag) is not None:
+            raise ReleaseError(
+                f"the tag {tag} already exists in the release repository {repo.root} but the "
+                f"store has no release {version} of {inputs.topic}: it was made from another "
+                "store, or by hand. Choose another version, or inspect and delete the tag "
+                f"(`git -C {repo.root} tag -d {tag}`) if it should not be there.",
+                tag=tag, version=version, repo=str(repo.root))
+        dirty = repo.dirty_files()
+        if dirty:
+            raise ReleaseError(repo._dirty_message(dirty), repo=str(repo.root), files=dirty)
+        remote = repo.require_remote()
+        if (repo.root / path).exists():
+            raise ReleaseError(f"{repo.root / path} already exists but is not a release; "
+                               "remove it and try again.", path=str(repo.root / path))
+        before = repo.head()
+        created = _new_paths(repo, path)
+        tagged = False
+        try:
+            repo.write(f"{path}/{DATA_FILE}", built.data)
+            repo.write(f"{path}/{MANIFEST_FILE}", built.manifest_bytes)
+            step("data_written")
+            pointer = repo.dvc_add(f"{path}/{DATA_FILE}")
+            step("dvc_added")
+            repo.dvc_push([f"{path}/{DATA_FILE}"])
+            step("pushed")
+            trials = len(built.manifest["counts"]["by_trial"])
+            commit_message = (f"Release {inputs.topic} {version}: {len(built.frame)} records "
+                              f"from {trials} trials, dictionary "
+                              f"{inputs.dictionary.get('version')}"
+                              + (f"\n\n{message}" if message else ""))
+            commit = repo.commit([pointer, f"{path}/{MANIFEST_FILE}", f"{path}/.gitignore"],
+                                 commit_message)
+            step("committed")
+            step("before_tag")
+            repo.tag(tag, commit_message)
+            tagged = True
+            step("tagged")
+            with store.transaction() as session:
+                topic = store.topic(session, inputs.topic)
+                row = Release(topic_id=topic.id, version=version, tag=tag, commit=commit,
+                              path=path, data_sha256=built.manifest["data"]["sha256"],
+                              manifest_sha256=sha256_hex(built.manifest_bytes),
+                              rows=len(built.frame), n_columns=built.frame.shape[1],
+                              dictionary_version=str(inputs.dictionary.get("version")),
+                              remote_url=remote.url, manifest=built.manifest,
+                              message=message, created_by=actor)
+                session.add(row)
+                session.flush()
+                audit.append(session, actor=actor, action="release.create",
+                             topic=topic.slug, entity_type="release", entity_id=version,
+                             details={"tag": tag, "commit": commit,
+                                      "data_sha256": row.data_sha256,
+                                      "manifest_sha256": row.manifest_sha256,
+                                      "rows": row.rows, "remote": remote.url,
+                                      "dictionary_version": row.dictionary_version,
+                                      "withdrawals_applied": len(withdrawn)})
+                step("db_commit")
+        except BaseException as exc:
+            problems = repo.rollback(before, created=created, tag=tag if tagged or
+                                     repo.tag_commit(tag) else None)
+            if problems:
+                raise ReleaseError(
+                    f"release {tag} failed ({exc}) and the release repository could not be "
+                    f"fully restored: {'; '.join(problems)}. Fix it by hand before the next "
+                    "release.", tag=tag, problems=problems) from exc
+            if isinstance(exc, IPDError) or not isinstance(exc, Exception):
+                raise
+            raise ReleaseError(f"release {tag} failed: {type(exc).__name__}: {exc}. Nothing was "
+                               "released; the release repository is as it was.",
+                               tag=tag) from exc
+    return ReleaseResult(topic=inputs.topic, version=version, tag=tag, commit=commit,
+                         status="created", rows=len(built.frame),
+                         data_sha256=built.manifest["data"]["sha256"], path=path,
+                         remote=remote.url, manifest=built.manifest)
+
+
+def _same_or_refuse(existing: Release, built: BuiltRelease, topic: str) -> ReleaseResult:
+    if comparable(existing.manifest) == comparable(built.manifest):
+        return ReleaseResult(topic=topic, version=existing.version, tag=existing.tag,
+                             commit=existing.commit, status="unchanged", rows=existing.rows,
+                             data_sha256=existing.data_sha256, path=existing.path,
+                             remote=existing.remote_url, manifest=existing.manifest)
+    changed = differences(existing.manifest, built.manifest)
+    raise ReleaseError(
+        f"release {existing.version} of {topic} already exists (created by "
+        f"{existing.created_by} on {existing.created_at.date().isoformat()}) with different "
+        f"content ({', '.join(changed[:12])}{' ...' if len(changed) > 12 else ''}); releases "
+        "are immutable. Create a new version instead.", version=existing.version,
+        differences=changed)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def _info(row: Release, topic: str) -> ReleaseInfo:
+    return ReleaseInfo(topic=topic, version=row.version, tag=row.tag, commit=row.commit,
+                       rows=row.rows, n_columns=row.n_columns,
+                       dictionary_version=row.dictionary_version,
+                       data_sha256=row.data_sha256, remote_url=row.remote_url,
+                       created_by=row.created_by,
+                       created_at=row.created_at.isoformat(timespec="seconds"),
+                       message=row.message, manifest=row.manifest)
+
+
+def list_releases(store: Store, *, topic: str | None = None) -> ReleaseList:
+    with store.reading() as session:
+        topic_row = store.topic(session, topic)
+        rows = session.scalars(select(Release).where(Release.topic_id == topic_row.id)
+                               .order_by(Release.created_at, Release.id)).all()
+        return ReleaseList(topic=topic_row.slug,
+                           releases=tuple(_info(r, topic_row.slug) for r in rows))
+
+
+def show_release(store: Store, version: str, *, topic: str | None = None) -> ReleaseInfo:
+    version = check_version(version)
+    with store.reading() as session:
+        topic_row = store.topic(session, topic)
+        row = _existing(session, topic_row, version)
+        if row is None:
+            known = session.scalars(select(Release.version).where(
+                Release.topic_id == topic_row.id).order_by(Release.id)).all()
+            raise NotFound(f"topic {topic_row.slug} has no release {version} (released: "
+                           f"{', '.join(known) or 'none'}).", topic=topic_row.slug,
+                           version=version)
+        return _info(row, topic_row.slug)
+
+
+def release_bytes(store: Store, version: str, *, topic: str | None = None,
+                  remote: str | None = None) -> tuple[ReleaseInfo, bytes]:
+    """A release's record and its data bytes, read through DVC from the release repository."""
+    info = show_release(store, version, topic=topic)
+    repo = release_repository(store, create=False)
+    data = load_bytes(info.topic, info.version, repo=str(repo.root), remote=remote,
+                      manifest=info.manifest)
+    return info, data
+
+
+def get_release(store: Store, version: str, *, topic: str | None = None,
+                remote: str | None = None) -> pd.DataFrame:
+    """The data frame of a release of this store's topic."""
+    return read_parquet_bytes(release_bytes(store, version, topic=topic, remote=remote)[1])
+
+
+def verify_release(store: Store, version: str, *, topic: str | None = None) -> ReleaseCheck:
+    """Check that a release exists completely: store row, tag at the recorded commit, the
+    manifest at the tag equal to the store's, the DVC pointer in git, and the data readable
+    *from the remote* (an empty temporary cache) with the manifest's sha256."""
+    from dvc.api import DVCFileSystem
+
+    info = show_release(store, version, topic=topic)
+    repo = release_repository(store, create=False)
+    checks: list[tuple[str, bool, str]] = [("store record", True, f"release id {info.version}")]
+    at = repo.tag_commit(info.tag)
+    checks.append(("git tag", at == info.commit,
+                   f"{info.tag} -> {at[:12] if at else 'missing'}, store says "
+                   f"{info.commit[:12]}"))
+    if at is None:
+        return ReleaseCheck(tag=info.tag, checks=tuple(checks))
+    try:
+        manifest = parse_manifest(repo.show(info.tag, f"{info.manifest['path']}/{MANIFEST_FILE}"))
+        same = manifest == info.manifest
+        checks.append(("manifest", same, "equal to the store's" if same else
+                       "differs from the store's: " + ", ".join(differences(info.manifest,
+                                                                             manifest))))
+    except ReleaseError as exc:
+        checks.append(("manifest", False, exc.message))
+    try:
+        repo.show(info.tag, f"{info.manifest['path']}/{DATA_FILE}.dvc")
+        checks.append(("DVC pointer", True, f"{DATA_FILE}.dvc in git at the tag"))
+    except ReleaseError as exc:
+        checks.append(("DVC pointer", False, exc.message))
+    with tempfile.TemporaryDirectory(prefix="ipdrepo-verify-") as cache:
+        try:
+            fs = DVCFileSystem(str(repo.root), rev=info.tag, config={"cache": {"dir": cache}})
+            try:
+                data = fs.read_bytes(f"{info.manifest['path']}/{DATA_FILE}")
+            finally:
+                fs.close()
+            digest = sha256_hex(data)
+            checks.append(("data in remote", digest == info.data_sha256,
+                           f"sha256 {digest[:12]} (manifest {info.data_sha256[:12]})"))
+        except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
+            checks.append(("data in remote", False, f"{type(exc).__name__}: {exc}"))
+    return ReleaseCheck(tag=info.tag, checks=tuple(checks))
