@@ -24,6 +24,7 @@ outputs                :func:`forest_plot`, :func:`analysis_report`, :func:`writ
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +77,60 @@ _EXPORTS: dict[str, str] = {
     "write_report": "analyses.report",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BatchPoolResult",
+    "CoxFit",
+    "EffectSizes",
+    "InteractionResult",
+    "KMByGroup",
+    "KaplanMeier",
+    "LogRankResult",
+    "OneStageResult",
+    "POOL_METHODS",
+    "PoolResult",
+    "TAU2_METHODS",
+    "Tau2Estimate",
+    "TrialEstimate",
+    "TwoStageResult",
+    "analysis_report",
+    "coxph",
+    "deft_interaction",
+    "effect_2x2",
+    "effect_md",
+    "estimate_tau2",
+    "estimate_trial",
+    "forest_plot",
+    "kaplan_meier",
+    "km_by_group",
+    "logrank",
+    "logrank_by_trial",
+    "one_stage",
+    "pool",
+    "pool_2x2",
+    "pool_many",
+    "pool_mh",
+    "pool_oe",
+    "pool_peto",
+    "qprofile_ci",
+    "read_aggregate",
+    "reverse_km_followup",
+    "stratified_km",
+    "two_stage",
+    "write_report",
+]
+
+
+# Three public functions share their name with the submodule that defines them
+# (analyses.two_stage, analyses.logrank, analyses.one_stage). Importing a submodule binds the
+# package attribute to the module, so these are imported here, once, to make sure the
+# package attribute is the function. Use importlib.import_module("analyses.logrank") to get
+# such a module object.
+from analyses.logrank import logrank  # noqa: E402
+from analyses.two_stage import two_stage  # noqa: E402
+
+# the one-stage models are optional at import time: a problem there must not break the rest
+with contextlib.suppress(ImportError):
+    from analyses.one_stage import one_stage  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:
@@ -101,8 +155,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from analyses.forest import forest_plot
     from analyses.heterogeneity import qprofile_ci
     from analyses.interactions import InteractionResult, deft_interaction
-    from analyses.km import (KaplanMeier, KMByGroup, kaplan_meier, km_by_group,
-                             reverse_km_followup, stratified_km)
+    from analyses.km import (
+        KaplanMeier,
+        KMByGroup,
+        kaplan_meier,
+        km_by_group,
+        reverse_km_followup,
+        stratified_km,
+    )
     from analyses.logrank import LogRankResult, logrank, logrank_by_trial
     from analyses.mh import pool_mh
     from analyses.one_stage import OneStageResult, one_stage

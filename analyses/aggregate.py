@@ -80,7 +80,7 @@ def read_aggregate(frame: pd.DataFrame, *, trial: str = "trial") -> list[Aggrega
                 continue
             out.append(AggregateTrial(trial=name, kind="oe", o_minus_e=oe, v=v, **extras))
         elif all(x is not None for x in table):
-            a, n1, c, n2 = table  # type: ignore[misc]
+            a, n1, c, n2 = (float(x) for x in table if x is not None)
             if not (0 <= a <= n1 and 0 <= c <= n2 and n1 > 0 and n2 > 0):
                 problems.append(f"{name}: invalid 2x2 counts {a:g}/{n1:g}, {c:g}/{n2:g}")
                 continue
@@ -88,8 +88,7 @@ def read_aggregate(frame: pd.DataFrame, *, trial: str = "trial") -> list[Aggrega
                 extras["n"] = int(n1 + n2)
             if extras["events"] is None:
                 extras["events"] = int(a + c)
-            out.append(AggregateTrial(trial=name, kind="2x2",
-                                      table=(a, n1, c, n2), **extras))  # type: ignore[arg-type]
+            out.append(AggregateTrial(trial=name, kind="2x2", table=(a, n1, c, n2), **extras))
         else:
             problems.append(f"{name}: give yi with vi/se, o_minus_e with v, or "
                             f"{', '.join(_TABLE)}")

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -101,7 +102,7 @@ class BatchPoolResult(ResultMixin):
                      "iterations": self.iterations, "converged": self.converged})
         return pd.DataFrame(cols)
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterable[tuple[str, Any]]:
         return [("method", self.method), ("test", self.test), ("level", self.level),
                 ("pools", self.summary)]
 

@@ -131,12 +131,12 @@ def effect_2x2(
     b, d = n1 - a, n2 - c
     dropped: dict[int, str] = {}
     if drop00:
-        for i in np.flatnonzero(((a == 0) & (c == 0)) | ((b == 0) & (d == 0))):
-            dropped[int(i)] = ("no events in either arm" if a[i] == 0 and c[i] == 0
-                               else "every participant had the event in both arms")
+        for j in np.flatnonzero(((a == 0) & (c == 0)) | ((b == 0) & (d == 0))).tolist():
+            dropped[j] = ("no events in either arm" if a[j] == 0 and c[j] == 0
+                          else "every participant had the event in both arms")
     a2, b2, c2, d2, corrected = apply_correction(a, b, c, d, add=add, to=to)
-    for i in dropped:
-        corrected[i] = False
+    for j in dropped:
+        corrected[j] = False
     n1c, n2c = a2 + b2, c2 + d2
     p1, p2 = a2 / n1c, c2 / n2c
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -156,16 +156,16 @@ def effect_2x2(
             V = xt * yt * (n1c / n) * (n2c / n) / (n - 1)
             yi = (a2 - e) / V
             vi = 1 / V
-    for i in range(a.size):
-        if i in dropped:
+    for j in range(int(a.size)):
+        if j in dropped:
             continue
-        if not (np.isfinite(yi[i]) and np.isfinite(vi[i])) or vi[i] <= 0:
-            dropped[i] = (f"{measure} is not defined for this table (zero cells and no "
+        if not (np.isfinite(yi[j]) and np.isfinite(vi[j])) or vi[j] <= 0:
+            dropped[j] = (f"{measure} is not defined for this table (zero cells and no "
                           f"continuity correction, to={to!r})" if measure != "PETO" else
                           "Peto variance is 0 (no events, or only events, in both arms)")
-    for i in dropped:
-        yi[i] = np.nan
-        vi[i] = np.nan
+    for j in dropped:
+        yi[j] = np.nan
+        vi[j] = np.nan
     return EffectSizes(measure=measure, yi=yi, vi=vi, labels=names, dropped=dropped,
                        corrected=tuple(int(i) for i in np.flatnonzero(corrected)))
 

@@ -18,6 +18,7 @@ Definitions follow metafor 3.8 (``rma.uni`` and ``confint.rma.uni``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,7 +147,8 @@ def qprofile_ci(y: NDArray[np.float64], v: NDArray[np.float64], *, tau2: float,
         notes=tuple(notes))
 
 
-def _root(f, lo: float, hi: float, f_lo: float, f_hi: float, which: str) -> float:  # type: ignore[no-untyped-def]
+def _root(f: Callable[[float], float], lo: float, hi: float, f_lo: float, f_hi: float,
+          which: str) -> float:
     root = uniroot(f, lo, hi, f_lower=f_lo, f_upper=f_hi, maxiter=1000)
     if not root.converged:
         raise ConvergenceError(f"the search for the {which} Q-profile limit of tau^2 did not "

@@ -20,7 +20,7 @@ out and listed with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -58,7 +58,7 @@ class InteractionResult(ResultMixin):
     def _notes(self) -> tuple[str, ...]:
         return (f"scale: {self.scale}",) + tuple(f"excluded: {m}" for m in self.excluded["message"])
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterable[tuple[str, Any]]:
         items = dict(self.pooled._dict_items())
         items.update({"covariate": self.covariate, "model": self.model, "scale": self.scale,
                       "per_trial": self.per_trial, "excluded": self.excluded})

@@ -88,9 +88,9 @@ def prepare_ipd(
                             reason="missing_option")
     if not survival and outcome is None:
         raise AnalysisError(f"model={model!r} needs an outcome column", reason="missing_option")
-    needed = [trial, treatment] + ([time, event] if survival else [outcome]) + list(adjust)
+    named = [trial, treatment] + ([time, event] if survival else [outcome]) + list(adjust)
+    needed: list[str] = [c for c in named if c is not None]
     needed += [c for c in extra if c not in needed]
-    needed = [c for c in needed if c is not None]
     absent = [c for c in needed if c not in data.columns]
     if absent:
         raise AnalysisError(f"column(s) not in the data: {', '.join(absent)}; available: "
@@ -100,15 +100,14 @@ def prepare_ipd(
 
     # missing values, all columns at once
     na = df.isna()
-    if na.any().any():
-        if missing == "error":
-            parts = [f"{c}: {format_rows((np.flatnonzero(na[c].to_numpy()) + 1).tolist())}"
-                     for c in df.columns if na[c].any()]
-            raise AnalysisError(
-                "missing values in " + "; ".join(parts) + ". Fill them in, or pass "
-                "missing='drop' (CLI --drop-missing) for a complete-case analysis.",
-                reason="missing_values",
-                rows=(np.flatnonzero(na.any(axis=1).to_numpy()) + 1).tolist())
+    if na.any().any() and missing == "error":
+        parts = [f"{c}: {format_rows((np.flatnonzero(na[c].to_numpy()) + 1).tolist())}"
+                 for c in df.columns if na[c].any()]
+        raise AnalysisError(
+            "missing values in " + "; ".join(parts) + ". Fill them in, or pass "
+            "missing='drop' (CLI --drop-missing) for a complete-case analysis.",
+            reason="missing_values",
+            rows=(np.flatnonzero(na.any(axis=1).to_numpy()) + 1).tolist())
     dropped: dict[str, int] = {}
     if na.any().any():
         bad_rows = na.any(axis=1)
@@ -150,8 +149,10 @@ def prepare_ipd(
             problems.append(f"{time} must be positive; not so at "
                             f"{format_rows((np.flatnonzero((t <= 0).to_numpy()) + 1).tolist())}")
         out["_time"] = t.to_numpy(dtype=float)
+        assert event is not None
         out["_event"] = _as_binary(df[event], event, problems).to_numpy(dtype=float)
     elif model in BINARY_MODELS:
+        assert outcome is not None
         out["_y"] = _as_binary(df[outcome], outcome, problems).to_numpy(dtype=float)
     else:
         y = pd.to_numeric(df[outcome], errors="coerce")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -184,7 +184,7 @@ class PoolResult(ResultMixin):
                         "exp_pi_high": exp_pi[1]})
         return pd.DataFrame([row], index=["pooled"])
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterable[tuple[str, Any]]:
         items: dict[str, Any] = {
             "estimate": self.estimate, "se": self.se, "ci": self.ci,
             "statistic": self.statistic, "p": self.p, "k": self.k,
@@ -259,7 +259,7 @@ def pool(
     labels: Sequence[Any] | None = None,
     measure: str | None = None,
     qprofile: bool = True,
-    extra_columns: Mapping[str, Sequence[Any]] | None = None,
+    extra_columns: Mapping[str, Sequence[Any] | NDArray[Any]] | None = None,
     stepadj: float = 1.0,
 ) -> PoolResult:
     """Pool estimates ``yi`` with sampling variances ``vi`` (or standard errors ``se``).

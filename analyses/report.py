@@ -144,7 +144,7 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
     if not isinstance(result, (PoolResult, TwoStageResult, InteractionResult)):
         raise AnalysisError(f"cannot report a {type(result).__name__}", reason="bad_input")
     esc = html.escape
-    title = title or getattr(result, "title", "Meta-analysis")
+    title = str(title or getattr(result, "title", "Meta-analysis"))
     pooled = result.pooled if isinstance(result, (TwoStageResult, InteractionResult)) else result
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
@@ -174,7 +174,8 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
         parts.append("<h2>Excluded trials</h2>" + _table(result.excluded))
     else:
         parts.append("<h2>Studies</h2>" + _table(result.studies))
-    if pooled.tau2_ci is not None:
+    if (pooled.tau2_ci is not None and pooled.tau_ci is not None and pooled.I2_ci is not None
+            and pooled.H2_ci is not None):
         ci = pd.DataFrame({"estimate": [pooled.tau2, pooled.tau, pooled.I2, pooled.H2],
                            "ci_low": [pooled.tau2_ci[0], pooled.tau_ci[0], pooled.I2_ci[0],
                                       pooled.H2_ci[0]],

@@ -186,11 +186,11 @@ def estimate_tau2(
         tau2 = max(0.0, start) if tau2_init is None else float(tau2_init)
         tau2, iterations = _fisher_scoring(method, ymc, v, tau2, threshold, maxiter,
                                             stepadj)
-        if method in ("ML", "REML") and tau2 > threshold:
-            if _loglik(method, ymc, v, 0.0) - _loglik(method, ymc, v, tau2) > R_UNIROOT_TOL:
-                notes.append("the likelihood is larger at tau^2 = 0 than where Fisher scoring "
-                             "stopped (a local maximum); tau^2 is set to 0 as metafor does")
-                tau2 = 0.0
+        if (method in ("ML", "REML") and tau2 > threshold
+                and _loglik(method, ymc, v, 0.0) - _loglik(method, ymc, v, tau2) > R_UNIROOT_TOL):
+            notes.append("the likelihood is larger at tau^2 = 0 than where Fisher scoring "
+                         "stopped (a local maximum); tau^2 is set to 0 as metafor does")
+            tau2 = 0.0
         if tau2 <= 0.0:
             tau2 = 0.0
             truncated = True

@@ -32,6 +32,7 @@ The frame passed in has standardised columns: ``_treat`` (1 treated, 0 control),
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -218,7 +219,8 @@ def estimate_trial(
         if es.dropped:
             note = es.dropped[0]
         return TrialEstimate(trial=trial, estimate=float(es.yi[0]), se=float(np.sqrt(es.vi[0])),
-                             table=tuple(float(x) for x in table), note=note, **c)
+                             table=(float(table[0]), float(table[1]), float(table[2]),
+                                    float(table[3])), note=note, **c)
     if model == "logrank":
         lr = _logrank(frame, trial)
         c = _counts(frame, "_event")
@@ -243,7 +245,7 @@ def estimate_trial(
 def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: str,
          trial: str, ties: str) -> tuple[float, float]:
     try:
-        from analyses import cox as cox_module
+        cox_module = importlib.import_module("analyses.cox")
     except ImportError as exc:  # pragma: no cover - present once the survival module lands
         raise AnalysisError("the Cox model (analyses.cox) is not available in this "
                             "installation", reason="unavailable") from exc
@@ -252,7 +254,8 @@ def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: 
         warnings.simplefilter("always")
         try:
             fit = cox_module.coxph(frame["_time"].to_numpy(dtype=float),
-                                   frame["_event"].to_numpy(dtype=float), X, ties=ties)
+                                   frame["_event"].to_numpy(dtype=float), X,
+                                   ties=ties)
         except AnalysisError as exc:
             raise _not_estimable(exc, trial) from None
     infinite = tuple(getattr(fit, "infinite", ()) or ())
@@ -267,7 +270,8 @@ def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: 
 
 def _logrank(frame: pd.DataFrame, trial: str) -> tuple[float, float]:
     try:
-        from analyses import logrank as logrank_module
+        # by module path: the package attribute ``analyses.logrank`` is the function
+        logrank_module = importlib.import_module("analyses.logrank")
     except ImportError as exc:  # pragma: no cover - present once the survival module lands
         raise AnalysisError("the log-rank test (analyses.logrank) is not available in this "
                             "installation", reason="unavailable") from exc

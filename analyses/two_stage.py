@@ -25,7 +25,7 @@ Example (GASTRIC, Peto log-rank)::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -104,7 +104,7 @@ class TwoStageResult(ResultMixin):
         excl = tuple(self.excluded["message"]) if len(self.excluded) else ()
         return self.notes + tuple(f"excluded: {m}" for m in excl)
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterable[tuple[str, Any]]:
         items = dict(self.pooled._dict_items())
         items["per_trial"] = self.per_trial
         items.update({"model": self.model, "measure": self.measure,
@@ -148,27 +148,30 @@ def _ipd_rows(fs: FirstStage) -> list[_Row]:
 
 def _ad_rows(ad: Sequence[AggregateTrial], *, model: str, measure: str, add: float,
              to: str) -> tuple[list[_Row], list[str]]:
-    rows, notes = [], []
+    rows: list[_Row] = []
+    notes: list[str] = []
     for a in ad:
         if a.kind == "estimate":
-            r = _Row(trial=a.trial, source="AD", yi=a.yi, vi=a.vi, n=a.n,  # type: ignore[arg-type]
-                     events=a.events)
+            assert a.yi is not None and a.vi is not None
+            r = _Row(trial=a.trial, source="AD", yi=a.yi, vi=a.vi, n=a.n, events=a.events)
             if model == "logrank":
-                r.oe, r.v = a.yi / a.vi, 1 / a.vi  # type: ignore[operator]
+                r.oe, r.v = a.yi / a.vi, 1 / a.vi
                 notes.append(f"AD trial {a.trial}: O-E and V derived from yi and vi "
                              "(O-E = yi/vi, V = 1/vi)")
         elif a.kind == "oe":
             if model != "logrank":
                 raise AnalysisError(f"AD trial {a.trial} gives log-rank O-E and V, which only "
                                     "a model='logrank' analysis can use", reason="bad_aggregate")
-            r = _Row(trial=a.trial, source="AD", yi=a.o_minus_e / a.v, vi=1 / a.v,  # type: ignore[operator]
+            assert a.o_minus_e is not None and a.v is not None
+            r = _Row(trial=a.trial, source="AD", yi=a.o_minus_e / a.v, vi=1 / a.v,
                      oe=a.o_minus_e, v=a.v, n=a.n, events=a.events)
         else:
             if model not in ("2x2", "logistic"):
                 raise AnalysisError(f"AD trial {a.trial} gives a 2x2 table, which a "
                                     f"model={model!r} analysis cannot use; give yi and vi",
                                     reason="bad_aggregate")
-            ai, n1, ci, n2 = a.table  # type: ignore[misc]
+            assert a.table is not None
+            ai, n1, ci, n2 = a.table
             es = effect_2x2([ai], [n1], [ci], [n2], measure=measure, add=add, to=to,
                             labels=[a.trial])
             if es.dropped:
@@ -190,7 +193,9 @@ def _pool_rows(rows: list[_Row], *, model: str, measure: str, method: str, test:
         raise AnalysisError("no trial gave an estimate; see the excluded trials",
                             reason="too_few_trials", k=0)
     if method == "Peto" and model == "logrank":
-        return pool_oe([r.oe for r in rows], [r.v for r in rows], level=level, labels=labels)
+        return pool_oe([float("nan") if r.oe is None else r.oe for r in rows],
+                       [float("nan") if r.v is None else r.v for r in rows], level=level,
+                       labels=labels)
     if method in ("MH", "Peto"):
         if model != "2x2":
             raise AnalysisError(f"method={method!r} pools 2x2 tables (model='2x2')"
@@ -317,9 +322,11 @@ def two_stage(
     ad_rows, ad_notes = _ad_rows(ad, model=model, measure=meas, add=add, to=to)
     notes.extend(ad_notes)
     ratio = meas in ("HR", "OR", "RR")
-    common = dict(model=model, adjust=tuple(adjust), measure=meas, ties=ties, add=add, to=to)
+    def run_first_stage(frame: pd.DataFrame) -> FirstStage:
+        return first_stage(frame, prepared.trials, model=model, adjust=tuple(adjust),
+                           measure=meas, ties=ties, add=add, to=to)
 
-    fs = first_stage(prepared.frame, prepared.trials, **common)
+    fs = run_first_stage(prepared.frame)
     rows = _ipd_rows(fs) + ad_rows
     pooled = _pool_rows(rows, model=model, measure=meas, method=m, test=test, level=level,
                         stepadj=stepadj, add=add, to=to)
@@ -332,7 +339,7 @@ def two_stage(
         levels = sorted(pd.unique(prepared.frame[subgroup]), key=lambda x: (str(type(x)), x))
         for lev in levels:
             part = prepared.frame[prepared.frame[subgroup] == lev]
-            fs_g = first_stage(part, prepared.trials, **common)
+            fs_g = run_first_stage(part)
             rows_g = _ipd_rows(fs_g)
             if aggregate is not None and subgroup in aggregate.columns:
                 sub_ad = aggregate[aggregate[subgroup].astype(str) == str(lev)]

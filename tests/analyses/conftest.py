@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ GASTRIC_DIR = Path(os.environ.get("IPDREPO_GASTRIC_DIR",
                                   REPO_ROOT / ".." / "shared" / "data" / "gastric"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_fixture(*parts: str) -> Any:
     """Parse a JSON fixture under tests/analyses/fixtures/ (cached)."""
     with open(FIXTURES.joinpath(*parts), encoding="utf-8") as fh:

@@ -29,3 +29,17 @@ def test_docstring_examples(module):
     mod = importlib.import_module(module)
     failures, _ = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
+
+
+def test_all_lists_exactly_the_exports():
+    assert analyses.__all__ == sorted(analyses._EXPORTS)
+
+
+def test_names_shared_with_submodules_are_the_functions():
+    import importlib
+    import types
+
+    for name in ("two_stage", "logrank", "one_stage"):
+        importlib.import_module(f"analyses.{name}")  # importing the submodule must not win
+        assert callable(getattr(analyses, name)), name
+        assert not isinstance(getattr(analyses, name), types.ModuleType), name

@@ -18,6 +18,7 @@ largest difference between pool_many and metafor's estimates and tau^2 is report
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -108,10 +109,8 @@ def main() -> None:
 
     def loop_pool() -> None:
         for i in range(m):
-            try:
+            with contextlib.suppress(ConvergenceError):
                 pool(yi[i], vi[i], method="REML", qprofile=False)
-            except ConvergenceError:
-                pass
 
     t_loop = best_of(loop_pool, repeat=1) * n / m
     print(f"loop analyses.pool   : {t_loop:8.4f} s  (scaled from {m} pools)          "
