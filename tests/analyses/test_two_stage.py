@@ -266,3 +266,76 @@ def test_result_outputs():
     html = res._repr_html_()
     assert "<table" in html and "excluded" in html
     assert "Two-stage" in repr(res)
+
+
+# ---------------------------------------------------------------------- other paths
+@needs_logrank
+def test_logrank_with_aggregate_and_iv_pooling():
+    ad = pd.DataFrame({"trial": ["P1", "P2"], "o_minus_e": [-3.0, None], "v": [12.0, None],
+                       "yi": [None, -0.2], "vi": [None, 0.05]})
+    res = two_stage(SIM, trial="trial", treatment="trt", time="time", event="event",
+                    model="logrank", aggregate=ad)
+    rows = res.per_trial.set_index("trial")
+    assert rows.loc["P2", "o_minus_e"] == pytest.approx(-0.2 / 0.05)
+    assert rows.loc["P2", "v"] == pytest.approx(1 / 0.05)
+    assert any("P2" in n and "O-E" in n for n in res.notes)
+    oe = rows["o_minus_e"].to_numpy(dtype=float)
+    v = rows["v"].to_numpy(dtype=float)
+    assert res.pooled.estimate == pytest.approx(oe.sum() / v.sum(), rel=1e-12)
+    iv = two_stage(SIM, trial="trial", treatment="trt", time="time", event="event",
+                   model="logrank", method="FE")
+    w = 1 / iv.per_trial["se"].to_numpy() ** 2
+    est = iv.per_trial["estimate"].to_numpy()
+    assert iv.pooled.estimate == pytest.approx((w * est).sum() / w.sum(), rel=1e-12)
+
+
+@needs_logrank
+def test_binary_interaction_by_difference_for_logrank_and_2x2():
+    res = two_stage(SIM, trial="trial", treatment="trt", time="time", event="event",
+                    model="logrank", interaction="sex")
+    s01 = SIM[SIM.trial == "S01"]
+    by_level = [two_stage(s01[s01.sex == lev], trial="trial", treatment="trt", time="time",
+                          event="event", model="logrank", method="FE").per_trial.iloc[0]
+                for lev in (0, 1)]
+    row = res.interaction.per_trial.set_index("trial").loc["S01"]
+    assert row["estimate"] == pytest.approx(by_level[1]["estimate"] - by_level[0]["estimate"])
+    assert row["se"] == pytest.approx(np.hypot(by_level[0]["se"], by_level[1]["se"]))
+    tab = two_stage(SIM, trial="trial", treatment="trt", outcome="yb", model="2x2",
+                    measure="RR", method="MH", interaction="sex")
+    assert tab.interaction.pooled.k >= 8
+    with pytest.raises(AnalysisError, match="two"):
+        two_stage(SIM, trial="trial", treatment="trt", outcome="yb", model="2x2",
+                  interaction="age").interaction.pooled  # noqa: B018
+
+
+def test_subgroup_with_a_single_trial_falls_back_to_common_effect():
+    d = SIM[SIM.trial.str.startswith("S")].copy()
+    d["region"] = np.where(d.trial == "S01", "north", "south")
+    res = two_stage(d, trial="trial", treatment="trt", outcome="y1", model="linear",
+                    subgroup="region")
+    assert res.subgroups["north"].method == "FE" and res.subgroups["north"].k == 1
+    assert res.subgroups["south"].method == "REML"
+    assert any("single trial" in n for n in res.notes)
+
+
+def test_cox_and_logistic_exclude_trials_without_events():
+    d = SIM[SIM.trial.str.startswith("S")].copy()
+    d.loc[d.trial == "S02", "yb"] = 0
+    res = two_stage(d, trial="trial", treatment="trt", outcome="yb", model="logistic")
+    reasons = dict(zip(res.excluded["trial"], res.excluded["reason"]))
+    assert reasons == {"S02": "no_events"}
+    assert "S02" not in set(res.per_trial["trial"])
+    # the 2x2 route keeps it with the documented continuity correction
+    tab = two_stage(d, trial="trial", treatment="trt", outcome="yb", model="2x2")
+    assert "S02" in set(tab.per_trial["trial"])
+    note = tab.per_trial.set_index("trial").loc["S02", "note"]
+    assert note == "continuity correction added"
+
+
+def test_constant_adjustment_covariate_is_dropped_in_that_trial_only():
+    d = SIM[SIM.trial.str.startswith("S")].copy()
+    d.loc[d.trial == "S03", "sex"] = 1
+    res = two_stage(d, trial="trial", treatment="trt", outcome="y1", model="linear",
+                    adjust=["y0", "sex"])
+    notes = res.per_trial.set_index("trial")["note"]
+    assert "sex left out" in notes["S03"] and notes["S01"] == ""
