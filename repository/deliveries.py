@@ -42,6 +42,7 @@ from repository.identifiers import IdentifierFinding, scan
 from repository.models import Delivery, Participant, Trial
 from repository.objects import StoredObject, sha256_file
 from repository.pseudonyms import normalise_raw_id
+from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial
 
@@ -179,6 +180,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
                                  trial=trial_acronym, reason="missing")
     actor = store.settings.actor
     with store.reading() as session:
+        require(session, actor, "store.write")
         topic_row = store.topic(session, topic)
         trial = get_trial(session, topic_row, trial_acronym)
         stage("hashing")

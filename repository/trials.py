@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from repository import audit
 from repository.errors import AlreadyExists, ConfigError, NotFound, SpecError, SpecProblem
 from repository.models import Arm, Topic, Trial
+from repository.roles import require
 
 __all__ = [
     "ArmSpec",
@@ -104,7 +105,8 @@ class TrialSpec:
 
 
 def add_trial(session: Session, topic: Topic, spec: TrialSpec, *, actor: str) -> Trial:
-    """Register a trial in ``topic`` (inside the caller's transaction)."""
+    """Register a trial in ``topic`` (inside the caller's transaction); curators only."""
+    require(session, actor, "store.write")
     if not _ACRONYM.match(spec.acronym):
         raise ConfigError(f"trial acronym {spec.acronym!r} must be 1-64 letters, digits, '.', "
                           "'_' or '-', starting with a letter or digit.", trial=spec.acronym)

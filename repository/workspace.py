@@ -9,7 +9,8 @@
       keys/pseudonym.key    the repository secret (mode 0600; keep it out of backups of the
                             data and out of git; IPDREPO_SECRET_FILE can point elsewhere)
 
-:func:`init_workspace` is all or nothing: if any step fails, what it created is removed.
+:func:`init_workspace` is all or nothing: if any step fails, what it created is removed. The
+person creating the workspace becomes its first curator (see :mod:`repository.roles`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from repository import audit, db
 from repository.errors import AlreadyExists, ConfigError
 from repository.models import Topic
 from repository.pseudonyms import create_secret
+from repository.roles import add_user
 from repository.settings import WORKSPACE_FILE, Settings, load_settings
 
 __all__ = ["init_workspace", "InitResult", "SLUG_PATTERN"]
@@ -114,6 +116,11 @@ def init_workspace(directory: Path, *, topic: str, title: str | None = None,
                     row = Topic(slug=topic, title=title or topic, description=description)
                     session.add(row)
                     session.flush()
+                    from repository.models import User
+
+                    if session.scalar(select(User).where(User.name == settings.actor)) is None:
+                        add_user(session, name=settings.actor, role="curator", by=None,
+                                 topic=topic)
                     audit.append(session, actor=settings.actor, action="topic.create",
                                  topic=topic, entity_type="topic", entity_id=row.id,
                                  details={"title": row.title, "workspace": str(directory)})

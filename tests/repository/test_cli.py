@@ -65,7 +65,8 @@ def test_curator_session_end_to_end(tmp_path: Path) -> None:
     r = ipdrepo("status", cwd=ws)
     assert "GAST-01" in r.stdout and r.exit_code == 0
     r = ipdrepo("audit", "verify", "--json", cwd=ws)
-    assert json.loads(r.stdout) == {"events": 3, "ok": True, "problems": []}
+    # topic.create, user.add (first curator), trial.add, delivery.ingest
+    assert json.loads(r.stdout) == {"events": 4, "ok": True, "problems": []}
     r = ipdrepo("participants", "GAST-01", "--map-back", "--json", cwd=ws)
     assert sorted(p["trial_id"] for p in json.loads(r.stdout)) == BASE["PATNO"].tolist()
 

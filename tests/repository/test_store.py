@@ -53,16 +53,16 @@ def test_audit_chain_detects_edits_deletions_and_truncation(make_store) -> None:
             audit.append(session, actor="a", action="test.event", details={"i": i})
     with store.reading() as session:
         report = audit.verify(session)
-    assert report.ok and report.events == 5  # topic.create + 4
+    assert report.ok and report.events == 6  # topic.create, user.add + 4
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_event SET details = '{\"i\": 99}' WHERE seq = 3"))
-    with store.reading() as session, pytest.raises(AuditError, match="seq 3.*edited"):
+        conn.execute(text("UPDATE audit_event SET details = '{\"i\": 99}' WHERE seq = 4"))
+    with store.reading() as session, pytest.raises(AuditError, match="seq 4.*edited"):
         audit.verify(session)
     with store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_event WHERE seq = 3"))
+        conn.execute(text("DELETE FROM audit_event WHERE seq = 4"))
     with store.reading() as session:
         report = audit.verify(session, raise_on_error=False)
-    assert not report.ok and any("seq 3 is missing" in p for p in report.problems)
+    assert not report.ok and any("seq 4 is missing" in p for p in report.problems)
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_event WHERE seq >= 3"))
     with store.reading() as session:
@@ -75,10 +75,10 @@ def test_trial_registry(make_store) -> None:
     spec = TrialSpec(acronym="GAST-01", title="t", registry_ids=("NCT01234567", "ISRCTN12345678"),
                      arms=(parse_arm("A=Surgery alone:1:100"), parse_arm("B=Chemo:2:200")))
     with store.transaction() as session:
-        trial = add_trial(session, store.topic(session), spec, actor="x")
+        trial = add_trial(session, store.topic(session), spec, actor="tester")
         assert trial.allocation_ratio == "1:2" and trial.randomised_published == 300
     with store.transaction() as session, pytest.raises(AlreadyExists):
-        add_trial(session, store.topic(session), spec, actor="x")
+        add_trial(session, store.topic(session), spec, actor="tester")
     with store.reading() as session, pytest.raises(NotFound, match="GAST-01"):
         get_trial(session, store.topic(session), "GAST-99")
     assert parse_registry_id("2004-001234-56") == {"registry": "EudraCT", "id": "2004-001234-56"}
@@ -87,3 +87,34 @@ def test_trial_registry(make_store) -> None:
     with pytest.raises(ConfigError):
         parse_arm("no label")
     assert parse_arm("1=Surgery alone") == ArmSpec("1", "Surgery alone", 1, None)
+
+
+def test_roles_are_enforced(make_store, tmp_path: Path) -> None:
+    from repository.deliveries import ingest
+    from repository.errors import PermissionDenied
+    from repository.roles import add_user, require
+
+    from .conftest import write_delivery
+
+    store = make_store()  # "tester" created the workspace: the first curator
+    with store.transaction() as session:
+        topic = store.topic(session)
+        trial = add_trial(session, topic, TrialSpec(acronym="T1", id_column="PATNO"), actor="tester")
+        add_user(session, name="tina", role="trialist", trial=trial, by="tester")
+        add_user(session, name="ann", role="analyst", by="tester")
+        add_trial(session, topic, TrialSpec(acronym="T2"), actor="tester")
+    with store.reading() as session:
+        assert require(session, "tina", "queries.answer", trial="T1").trial == "T1"
+        with pytest.raises(PermissionDenied, match="their trial is T1"):
+            require(session, "tina", "queries.answer", trial="T2")
+        with pytest.raises(PermissionDenied, match="analyst"):
+            require(session, "ann", "queries.read", trial="T1")
+        assert require(session, "ann", "releases.read").role == "analyst"
+        with pytest.raises(PermissionDenied, match="not a user"):
+            require(session, "mallory", "releases.read")
+    with store.transaction() as session, pytest.raises(PermissionDenied):
+        add_user(session, name="eve", role="curator", by="tina")
+    trialist_store = store.__class__.open(store.settings.with_(actor="tina"))
+    with pytest.raises(PermissionDenied):
+        ingest(trialist_store, "T1", write_delivery(tmp_path / "in", "csv"))
+    trialist_store.close()

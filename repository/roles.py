@@ -1,0 +1,122 @@
+"""Users and roles, enforced by the library (the CLI only passes the actor along).
+
+======== ============================================================================
+role     may
+======== ============================================================================
+curator  everything, on every trial: ingest, harmonise, raise/answer/accept queries,
+         corrections, releases, data requests, user management
+trialist their own trial only: list and answer its queries (import their workbook),
+         explain its values; never other trials, never releases
+analyst  released data only: list, show, load and analyse releases
+======== ============================================================================
+
+The person who creates a workspace is its first curator. An actor the store does not know is
+refused with a message saying how a curator adds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from repository import audit
+from repository.errors import AlreadyExists, ConfigError, NotFound, PermissionDenied
+from repository.models import Trial, User
+
+__all__ = ["ROLES", "ACTIONS", "Actor", "add_user", "actor", "require", "list_users"]
+
+ROLES = ("curator", "trialist", "analyst")
+
+#: action -> roles allowed (trialists additionally only on their own trial)
+ACTIONS: dict[str, frozenset[str]] = {
+    "store.write": frozenset({"curator"}),
+    "data.read": frozenset({"curator", "trialist"}),
+    "queries.read": frozenset({"curator", "trialist"}),
+    "queries.answer": frozenset({"curator", "trialist"}),
+    "queries.manage": frozenset({"curator"}),
+    "corrections.accept": frozenset({"curator"}),
+    "explain": frozenset({"curator", "trialist"}),
+    "releases.read": frozenset({"curator", "analyst"}),
+    "releases.write": frozenset({"curator"}),
+    "requests.manage": frozenset({"curator"}),
+    "users.manage": frozenset({"curator"}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+    trial: str | None = None  # a trialist's trial acronym
+
+    def can(self, action: str, trial: str | None = None) -> bool:
+        if self.role not in ACTIONS[action]:
+            return False
+        return not (self.role == "trialist" and trial is not None and trial != self.trial)
+
+
+def actor(session: Session, name: str) -> Actor:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None or not user.active:
+        raise PermissionDenied(
+            f"{name!r} is not a user of this store; a curator can add you with `ipdrepo user add "
+            f"{name} --role curator|trialist|analyst [--trial ACRONYM]` (set IPDREPO_USER to act "
+            "as another user).", actor=name)
+    trial = session.get(Trial, user.trial_id).acronym if user.trial_id else None
+    return Actor(name=user.name, role=user.role, trial=trial)
+
+
+def require(session: Session, name: str, action: str, *, trial: str | None = None) -> Actor:
+    """The acting user, if their role allows ``action`` (on ``trial``); else PermissionDenied."""
+    who = actor(session, name)
+    if not who.can(action, trial):
+        scope = f" on trial {trial}" if trial else ""
+        mine = f" (their trial is {who.trial})" if who.role == "trialist" else ""
+        raise PermissionDenied(f"{who.name} is a {who.role}{mine} and may not {action}{scope}; "
+                               "ask a curator.", actor=who.name, role=who.role, action=action,
+                               trial=trial)
+    return who
+
+
+def add_user(session: Session, *, name: str, role: str, by: str | None,
+             trial: Trial | None = None, email: str | None = None,
+             display_name: str | None = None, topic: str | None = None) -> User:
+    """Add a user (``by`` must be a curator, except for the workspace's first user)."""
+    if role not in ROLES:
+        raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}.", role=role)
+    if role == "trialist" and trial is None:
+        raise ConfigError("a trialist belongs to one trial; give --trial ACRONYM.")
+    if role != "trialist" and trial is not None:
+        raise ConfigError("only trialists are tied to a trial.")
+    first = session.scalar(select(User.id).limit(1)) is None
+    if not first:
+        if by is None:
+            raise PermissionDenied("adding users needs a curator.")
+        require(session, by, "users.manage")
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise AlreadyExists(f"user {name!r} already exists.", user=name)
+    user = User(name=name, role=role, trial_id=trial.id if trial else None, email=email,
+                display_name=display_name)
+    session.add(user)
+    session.flush()
+    audit.append(session, actor=by or name, action="user.add", topic=topic, entity_type="user",
+                 entity_id=name, details={"role": role, "trial": trial.acronym if trial else None})
+    return user
+
+
+def list_users(session: Session) -> list[dict[str, object]]:
+    rows = []
+    for u in session.scalars(select(User).order_by(User.name)):
+        trial = session.get(Trial, u.trial_id).acronym if u.trial_id else None
+        rows.append({"name": u.name, "role": u.role, "trial": trial, "email": u.email,
+                     "active": u.active})
+    return rows
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"no user {name!r}.", user=name)
+    return user
