@@ -420,9 +420,9 @@ def encode(truth: pd.DataFrame, coding: Coding, spec: TrialSpec,
         b.derive("last_fu_date", "last_fu_date_from_os", ["rand_date", "os_time_days"])
 
     _extras(b, arm_col)
-    for var in VARIABLES:
-        if var.name in b.skip:
-            b.rules[var.name] = {"rule": "not_collected"}
+    for spec_var in VARIABLES:
+        if spec_var.name in b.skip:
+            b.rules[spec_var.name] = {"rule": "not_collected"}
     missing_rules = [v.name for v in VARIABLES if v.name not in b.rules]
     assert not missing_rules, missing_rules
 

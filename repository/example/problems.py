@@ -199,14 +199,15 @@ def _event_before_randomisation(ctx: _Context) -> Planted:
         if known.size == 0:
             continue
         days = dates.dt.date.to_numpy()
-        how, candidates = "day and month swapped", []
-        for r in known:
+        how = "day and month swapped"
+        candidates: list[tuple[int, dt.date]] = []
+        for r in known.tolist():
             swapped = _swap_day_month(days[r])
             if swapped is not None and swapped < rand[r]:
                 candidates.append((r, swapped))
         if not candidates:
             how = "year typed one too low"
-            for r in known:
+            for r in known.tolist():
                 typed = _with_year(days[r], days[r].year - 1)
                 if typed < rand[r]:
                     candidates.append((r, typed))
@@ -214,9 +215,9 @@ def _event_before_randomisation(ctx: _Context) -> Planted:
             how = "year typed as the year before randomisation"
             r = int(known[0])
             candidates.append((r, _with_year(days[r], rand[r].year - 1)))
-        r, typed = candidates[int(ctx.rng.integers(len(candidates)))]
-        true = days[r]
-        p = _typo(ctx, col, int(r), np.datetime64(typed, "ns"), true,
+        row, day = candidates[int(ctx.rng.integers(len(candidates)))]
+        true = days[row]
+        p = _typo(ctx, col, row, np.datetime64(day, "ns"), true,
                   f"typing error ({how}): the date is {true.isoformat()}")
         return Planted(entries=[ctx.entry(variable, col, [p], how=how)])
     raise AssertionError("no date to plant an event before randomisation on")
@@ -346,20 +347,20 @@ def _nodes_inconsistent(ctx: _Context) -> Planted:
     enc = ctx.encoded
     ex_col, pos_col = enc.column_for("nodes_examined"), enc.column_for("nodes_positive")
     ex, pos = ex_col.values, pos_col.values
-    candidates = []
-    for r in np.flatnonzero(~np.isnan(ex) & ~np.isnan(pos) & (pos >= 6)):
+    candidates: list[tuple[int, int]] = []
+    for r in np.flatnonzero(~np.isnan(ex) & ~np.isnan(pos) & (pos >= 6)).tolist():
         for typed in _typo_candidates(int(ex[r]), int(pos[r])):
-            candidates.append((int(r), typed))
+            candidates.append((r, typed))
     if candidates:
-        r, typed = candidates[int(ctx.rng.integers(len(candidates)))]
-        true = int(ex[r])
-        p = _typo(ctx, ex_col, r, float(typed), true,
+        row, typed = candidates[int(ctx.rng.integers(len(candidates)))]
+        true = int(ex[row])
+        p = _typo(ctx, ex_col, row, float(typed), true,
                   f"typing error: {true} nodes were examined")
         return Planted(entries=[ctx.entry("nodes_examined", ex_col, [p])])
     rows = np.flatnonzero(~np.isnan(ex) & ~np.isnan(pos))
-    r = int(rows[np.argmax(pos[rows])])
-    true = int(pos[r])
-    p = _typo(ctx, pos_col, r, float(ex[r] + 10), true,
+    row = int(rows[np.argmax(pos[rows])])
+    true = int(pos[row])
+    p = _typo(ctx, pos_col, row, float(ex[row] + 10), true,
               f"typing error: {true} nodes were involved")
     return Planted(entries=[ctx.entry("nodes_positive", pos_col, [p])])
 

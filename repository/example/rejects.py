@@ -41,7 +41,7 @@ _NOTES = ("Patient phoned on {d} to move the clinic visit; daughter will attend 
 
 
 def _nhs_numbers(rng: np.random.Generator, n: int) -> list[str]:
-    out = []
+    out: list[str] = []
     weights = np.arange(10, 1, -1)
     while len(out) < n:
         body = np.concatenate([[9, 9, 9], rng.integers(0, 10, 6)])

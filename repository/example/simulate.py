@@ -133,9 +133,9 @@ def _block_arms(centre: np.ndarray, ratio_chemo: int, rng: np.random.Generator) 
 
 def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One draw per row of ``probs`` (n x k), returning codes 0..k-1."""
-    cum = np.cumsum(probs, axis=1)
+    cum: np.ndarray = np.cumsum(np.asarray(probs, dtype=np.float64), axis=1)
     cum[:, -1] = 1.0
-    u = rng.random(probs.shape[0])[:, None]
+    u = rng.random((probs.shape[0], 1))
     return (u > cum).sum(axis=1)
 
 

@@ -124,11 +124,12 @@ def _write_readstat(columns: Sequence[Column], path: Path, coding: Coding, *, la
     import pyreadstat
 
     frame = to_frame(columns)
-    labels = [c.label for c in columns]
-    value_labels = {c.name: {int(k): v for k, v in c.value_labels.items()}
-                    for c in columns if c.value_labels}
+    labels: list[str | None] = [c.label for c in columns]
+    value_labels: dict[str, dict[int | float, str]] = {
+        c.name: {int(k): v for k, v in c.value_labels.items()}
+        for c in columns if c.value_labels}
     if coding.format == "sav":
-        missing = {c.name: [float(c.fill)] for c in columns
+        missing: dict[str, list[Any]] = {c.name: [float(c.fill)] for c in columns
                    if c.kind in ("int", "float") and isinstance(c.fill, (int, float))}
         pyreadstat.write_sav(frame, str(path), file_label=label, column_labels=labels,
                              variable_value_labels=value_labels, missing_ranges=missing)

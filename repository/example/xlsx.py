@@ -163,7 +163,7 @@ def write_workbook(path: Path, columns: Sequence[SheetColumn], *, sheet: str = "
     date_time = stamp.timetuple()[:6]
 
     def info(name: str) -> zipfile.ZipInfo:
-        zi = zipfile.ZipInfo(name, date_time=date_time)  # type: ignore[arg-type]
+        zi = zipfile.ZipInfo(name, date_time=date_time)
         zi.compress_type = zipfile.ZIP_DEFLATED
         zi.external_attr = 0o600 << 16
         return zi

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 import pyreadstat
+import pytest
 import yaml
 
 from repository.example import create
@@ -92,7 +92,7 @@ def decode(frame: pd.DataFrame, codebook: dict[str, Any]) -> pd.DataFrame:
         kind = rule["rule"]
         missing = {canon(m) for m in rule.get("missing", [])}
 
-        def cells(column: str) -> list[Any]:
+        def cells(column: str, missing: set[str | None] = missing) -> list[Any]:
             return [None if canon(v) is None or canon(v) in missing else v
                     for v in frame[column].tolist()]
 
@@ -127,9 +127,7 @@ def decode(frame: pd.DataFrame, codebook: dict[str, Any]) -> pd.DataFrame:
         elif kind == "date":
             out[name] = [None if v is None else parse_date(v, rule["format"])
                          for v in cells(rule["source"])]
-        elif kind == "age_from_birth_month":
-            derived[name] = rule
-        elif kind == "derive":
+        elif kind in ("age_from_birth_month", "derive"):
             derived[name] = rule
         else:  # pragma: no cover
             raise AssertionError(kind)
