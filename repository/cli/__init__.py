@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "audit": "repository.cli.store_cmds:audit",
     "example": "repository.cli.example_cmds:example",
     "db": "repository.cli.store_cmds:db",
+    "user": "repository.cli.store_cmds:user",
     "demo": "repository.cli.demo_cmds:demo",
     "release": "versions.cli:release",
     "request": "versions.cli:request",

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
 
-__all__ = ["init", "trial", "ingest", "deliveries", "participants", "status", "audit", "db"]
+__all__ = ["init", "trial", "ingest", "deliveries", "participants", "status", "audit", "db", "user"]
 
 
 def _store(ctx: click.Context | None = None, topic: str | None = None):
@@ -420,3 +420,54 @@ def db_check() -> None:
         dbmod.check_models_match(store.engine)
     click.echo("models and migrations agree.")
 
+
+
+@click.group(cls=IPDGroup)
+def user() -> None:
+    """Users and their roles: curator, trialist (of one trial), analyst."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["curator", "trialist", "analyst"]), required=True)
+@click.option("--trial", "trial_acronym", help="The trialist's trial.")
+@click.option("--email")
+@click.option("--display-name")
+@topic_option
+@json_option
+def user_add(name: str, role: str, trial_acronym: str | None, email: str | None,
+             display_name: str | None, topic: str | None, as_json: bool) -> None:
+    """Add user NAME with a role (curators only).
+
+    \b
+    Examples:
+      ipdrepo user add dr.sato --role trialist --trial SIROCCO --email y.sato@example.org
+      ipdrepo user add stats.team --role analyst
+    """
+    from repository.roles import add_user
+    from repository.trials import get_trial
+
+    with _store(topic=topic) as store, store.transaction() as session:
+        topic_row = store.topic(session)
+        trial_row = get_trial(session, topic_row, trial_acronym) if trial_acronym else None
+        add_user(session, name=name, role=role, trial=trial_row, email=email,
+                 display_name=display_name, by=store.settings.actor, topic=topic_row.slug)
+    if as_json:
+        emit_json({"name": name, "role": role, "trial": trial_acronym})
+    else:
+        click.echo(f"Added {role} {name}" + (f" of trial {trial_acronym}" if trial_acronym else "")
+                   + ".")
+
+
+@user.command("list")
+@json_option
+def user_list(as_json: bool) -> None:
+    """List users and their roles."""
+    from repository.roles import list_users
+
+    with _store() as store, store.reading() as session:
+        rows = list_users(session)
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table(rows)
