@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
+from analyses.distributions import chi2_isf, chi2_ppf, chi2_sf
 from analyses.roots import uniroot
 from analyses.tau2 import q_at
 from repository.errors import ConvergenceError
@@ -59,7 +59,7 @@ def heterogeneity(y: NDArray[np.float64], v: NDArray[np.float64], *, tau2: float
         return Heterogeneity(Q=0.0, df=0, Q_p=1.0, I2=0.0, H2=1.0, typical_variance=0.0)
     Q = max(0.0, q_at(0.0, y - y.mean(), v))
     df = k - 1
-    Q_p = float(stats.chi2.sf(Q, df))
+    Q_p = chi2_sf(Q, df)
     vt = typical_variance(v)
     if tau2 is None:
         I2 = max(0.0, 100 * (Q - df) / Q) if Q > 0 else 0.0
@@ -95,8 +95,8 @@ def qprofile_ci(y: NDArray[np.float64], v: NDArray[np.float64], *, tau2: float,
     """Q-profile confidence interval for tau^2 (metafor ``confint.rma.uni``, type "QP")."""
     k = y.size
     alpha = 1 - level / 100
-    crit_u = float(stats.chi2.isf(alpha / 2, k - 1))
-    crit_l = float(stats.chi2.ppf(alpha / 2, k - 1))
+    crit_u = chi2_isf(alpha / 2, k - 1)
+    crit_l = chi2_ppf(alpha / 2, k - 1)
     tau2_min = min(0.0, tau2)
     tau2_max = max(100.0, tau2 * 10, tau2_min * 10)
 

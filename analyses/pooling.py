@@ -39,8 +39,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
+from analyses.distributions import t_pvalue, t_quantile, z_pvalue, z_quantile
 from analyses.heterogeneity import heterogeneity, qprofile_ci
 from analyses.results import ResultMixin
 from analyses.tau2 import TAU2_METHODS, estimate_tau2
@@ -323,16 +323,15 @@ def pool(
         vb *= s2w
     se_b = math.sqrt(vb)
     alpha = 1 - level / 100
+    stat = beta / se_b
     if test == "z":
         df = None
-        crit = float(stats.norm.isf(alpha / 2))
-        stat = beta / se_b
-        p = float(2 * stats.norm.sf(abs(stat)))
+        crit = z_quantile(alpha / 2)
+        p = z_pvalue(stat)
     else:
         df = k - 1
-        crit = float(stats.t.isf(alpha / 2, df))
-        stat = beta / se_b
-        p = float(2 * stats.t.sf(abs(stat), df))
+        crit = t_quantile(alpha / 2, df)
+        p = t_pvalue(stat, df)
     ci = (beta - crit * se_b, beta + crit * se_b)
     pi = None
     if random:
@@ -347,7 +346,7 @@ def pool(
         q_ci = qprofile_ci(y, v, tau2=tau2, level=level)
         notes.extend(q_ci.notes)
 
-    z_study = float(stats.norm.isf(alpha / 2))
+    z_study = z_quantile(alpha / 2)
     sv = np.sqrt(v)
     studies = pd.DataFrame({
         "study": names, "yi": y, "vi": v, "se": sv,
