@@ -323,8 +323,19 @@ def two_stage(
     notes.extend(ad_notes)
     ratio = meas in ("HR", "OR", "RR")
     def run_first_stage(frame: pd.DataFrame) -> FirstStage:
-        return first_stage(frame, prepared.trials, model=model, adjust=tuple(adjust),
-                           measure=meas, ties=ties, add=add, to=to)
+        fs = first_stage(frame, prepared.trials, model=model, adjust=tuple(adjust),
+                         measure=meas, ties=ties, add=add, to=to)
+        if m in ("MH", "Peto"):
+            return fs
+        # inverse-variance pooling needs an estimate: a 2x2 table without one (zero cells
+        # and to="none") is left out with its reason (MH and Peto use the counts instead)
+        bad = [e for e in fs.estimates if not (math.isfinite(e.estimate) and e.se > 0)]
+        if not bad:
+            return fs
+        return FirstStage(
+            estimates=tuple(e for e in fs.estimates if e not in bad),
+            excluded=fs.excluded + tuple((e.trial, "no_estimate", f"trial {e.trial}: {e.note}")
+                                         for e in bad))
 
     fs = run_first_stage(prepared.frame)
     rows = _ipd_rows(fs) + ad_rows

@@ -339,3 +339,14 @@ def test_constant_adjustment_covariate_is_dropped_in_that_trial_only():
                     adjust=["y0", "sex"])
     notes = res.per_trial.set_index("trial")["note"]
     assert "sex left out" in notes["S03"] and notes["S01"] == ""
+
+
+def test_2x2_without_correction_excludes_tables_with_zero_cells_for_iv_only():
+    d = SIM[SIM.trial.str.startswith("S")].copy()
+    d.loc[(d.trial == "S02") & (d.trt == 1), "yb"] = 0  # no events in the treated arm
+    iv = two_stage(d, trial="trial", treatment="trt", outcome="yb", model="2x2", to="none",
+                   method="FE")
+    assert dict(zip(iv.excluded["trial"], iv.excluded["reason"])) == {"S02": "no_estimate"}
+    mh = two_stage(d, trial="trial", treatment="trt", outcome="yb", model="2x2", to="none",
+                   method="MH")
+    assert "S02" in set(mh.per_trial["trial"]) and mh.pooled.k == 8
