@@ -135,7 +135,7 @@ def _layout(result: PoolResult | TwoStageResult | InteractionResult,
         overall.method, f"Random effects ({overall.method})")
     test_name = {"t": "t test", "knha": "Knapp-Hartung", "adhoc": "Knapp-Hartung, ad hoc"}
     if overall.test in test_name:
-        label += f" [{test_name[overall.test]}]
+        label += f" [{test_name[overall.test]}]"
     rows.append(_pool_row(f"{label} ({_het_text(overall)})", overall))
     if show_pi and overall.pi is not None:
         rows.append(_Row("pi", "Prediction interval", est=overall.estimate, lo=overall.pi[0],
