@@ -73,6 +73,14 @@ class CoxData:
     group_size: IntArray  # (G,) d_g
     group_meanwt: FloatArray  # (G,) mean case weight of the group's deaths
     n_strata: int
+    # deaths in tie groups of two or more (the only ones Efron's correction touches)
+    tie_rows: IntArray  # (Dt,) sorted positions
+    tie_of_row: IntArray  # (Dt,) index 0..Gt-1 of the row's tied group
+    tie_frac: FloatArray  # (Dt,) k / d_g
+    tie_first: IntArray  # (Gt,) start of each tied group in tie_rows
+    tie_groups: IntArray  # (Gt,) group ids (0..G-1) of the tied groups
+    weighted: bool  # any case weight != 1
+    wx_dead: FloatArray  # (p,) sum over deaths of w x (centred X)
 
     @property
     def n(self) -> int:
@@ -142,12 +150,20 @@ def prepare(
     group_meanwt = (
         np.add.reduceat(wd, group_first) / group_size if death_rows.size else np.zeros(0)
     )
+    tied_death = group_size[death_group] > 1
+    tie_rows = death_rows[tied_death]
+    tie_groups = np.flatnonzero(group_size > 1).astype(np.intp)
+    tie_of_row = np.searchsorted(tie_groups, death_group[tied_death]).astype(np.intp)
+    tie_first = np.flatnonzero(np.diff(np.append(-1, tie_of_row)) != 0).astype(np.intp)
     return CoxData(
         order=order, X=np.ascontiguousarray(X_s), x_mean=x_mean, weight=w_s, event=ev_s,
         stratum=s_s, strat_start=strat_start, strat_stop=strat_stop,
         death_rows=death_rows, death_group=death_group, death_frac=death_frac,
         group_first=group_first, group_end=group_end, group_stratum=group_stratum,
         group_size=group_size, group_meanwt=group_meanwt, n_strata=n_strata,
+        tie_rows=tie_rows, tie_of_row=tie_of_row, tie_frac=death_frac[tied_death],
+        tie_first=tie_first, tie_groups=tie_groups, weighted=bool(np.any(w_s != 1.0)),
+        wx_dead=wd @ X_s[death_rows] if death_rows.size else np.zeros(X_s.shape[1]),
     )
 
 
@@ -212,70 +228,110 @@ def evaluate(
     ``eta`` is the linear predictor in sorted order (computed from the centred ``cd.X``).
     Derivatives are taken with respect to the columns of ``Z`` (sorted order; default
     ``cd.X``). With ``per_stratum`` the results carry a leading axis of length ``n_strata``.
+
+    Every sum over the pseudo-deaths of a tie group is reduced to six per-group numbers
+    (``sum log D``, ``sum 1/D``, ``sum f/D``, ``sum 1/D^2``, ``sum f/D^2``, ``sum f^2/D^2`` with
+    ``D`` the Efron denominators), so only deaths in groups of two or more are touched
+    one by one; the score and information then follow from group-level sums.
     """
+    Z_given = Z is not None
     Z = cd.X if Z is None else Z
     S = cd.n_strata
+    G = cd.group_end.size
     eta = np.clip(eta, ETA_MIN, ETA_MAX)
-    r = cd.weight * np.exp(eta)
+    r = np.exp(eta)
+    if cd.weighted:
+        r *= cd.weight
     dr = cd.death_rows
-    g = cd.death_group
-    efron = ties == "efron"
+    gs = cd.group_stratum
+    mw = cd.group_meanwt
+    d = cd.group_size.astype(np.float64)
 
-    cs0 = _stratum_cumsum(cd, r)
-    S0 = cs0[cd.group_end]  # (G,)
-    rd = r[dr]
-    A0 = np.add.reduceat(rd, cd.group_first) if dr.size else np.zeros(0)
-    frac = cd.death_frac if efron else np.zeros(dr.size)
-    meanwt = cd.group_meanwt[g]  # (D,)
-    denom = S0[g] - frac * A0[g]
-    wd = cd.weight[dr]
-    ll_terms = wd * eta[dr] - meanwt * np.log(denom)
+    S0 = _stratum_cumsum(cd, r)[cd.group_end]  # (G,)
+    logS0 = np.log(S0)
+    L = d * logS0  # sum over a group's pseudo-deaths of log D (Breslow / single deaths)
+    c0 = d / S0
+    e0 = c0 / S0
+    efron = ties == "efron" and cd.tie_rows.size > 0
+    if efron:
+        tr, tof, tf = cd.tie_rows, cd.tie_of_row, cd.tie_frac
+        tg = cd.tie_groups
+        rt = r[tr]
+        A0t = np.add.reduceat(rt, cd.tie_first)  # (Gt,)
+        den = S0[tg][tof] - tf * A0t[tof]
+        inv = 1.0 / den
+        Gt = tg.size
+        L[tg] = np.bincount(tof, np.log(den), minlength=Gt)
+        c0[tg] = np.bincount(tof, inv, minlength=Gt)
+        c1t = np.bincount(tof, tf * inv, minlength=Gt)
+        inv2 = inv * inv
+        e0[tg] = np.bincount(tof, inv2, minlength=Gt)
+        e1t = np.bincount(tof, tf * inv2, minlength=Gt)
+        e2t = np.bincount(tof, tf * tf * inv2, minlength=Gt)
+    w_eta = eta[dr] * cd.weight[dr] if cd.weighted else eta[dr]
     if per_stratum:
-        loglik: float | FloatArray = np.bincount(cd.stratum[dr], ll_terms, minlength=S)
+        loglik: float | FloatArray = (np.bincount(cd.stratum[dr], w_eta, minlength=S)
+                                      - np.bincount(gs, mw * L, minlength=S))
     else:
-        loglik = float(ll_terms.sum())
+        loglik = float(w_eta.sum() - mw @ L)
     if derivs < 1:
         return CoxTerms(loglik, None, None)
 
+    m = Z.shape[1]
     rZ = r[:, None] * Z
     S1 = _stratum_cumsum(cd, rZ)[cd.group_end]  # (G, m)
-    A1 = np.add.reduceat(rZ[dr], cd.group_first, axis=0)
-    xbar = (S1[g] - frac[:, None] * A1[g]) / denom[:, None]  # (D, m)
     Zd = Z[dr]
-    sc_terms = wd[:, None] * Zd - meanwt[:, None] * xbar
+    wZd = (cd.weight[dr, None] * Zd) if cd.weighted else Zd
+    mean_part = S1 * (mw * c0)[:, None]  # sum_r mw (S1 - f A1) / D, before the A1 part
+    if efron:
+        A1t = np.add.reduceat(rZ[tr], cd.tie_first, axis=0)  # (Gt, m)
+        mwt = mw[tg]
+        mean_part[tg] -= A1t * (mwt * c1t)[:, None]
     if per_stratum:
         sd = cd.stratum[dr]
-        score = np.stack([np.bincount(sd, sc_terms[:, j], minlength=S)
-                          for j in range(Z.shape[1])], axis=1)
+        score = np.empty((S, m))
+        for j in range(m):
+            score[:, j] = (np.bincount(sd, wZd[:, j], minlength=S)
+                           - np.bincount(gs, mean_part[:, j], minlength=S))
+    elif Z_given:
+        score = wZd.sum(axis=0) - mean_part.sum(axis=0)
     else:
-        score = sc_terms.sum(axis=0)
+        score = cd.wx_dead - mean_part.sum(axis=0)
     if derivs < 2:
         return CoxTerms(loglik, score, None)
 
-    inv = meanwt / denom
-    c0 = np.bincount(g, inv, minlength=cd.group_first.size)
     place = np.zeros(cd.n)
-    place[cd.group_end] = c0  # one tie block per group, so the positions are distinct
-    C0 = _stratum_revcumsum(cd, place)  # (n,)
-    a = r * C0
-    if efron:
-        c1 = np.bincount(g, inv * frac, minlength=cd.group_first.size)
-        b = rd * c1[g]
+    place[cd.group_end] = mw * c0  # one tie block per group, so the positions are distinct
+    a = r * _stratum_revcumsum(cd, place)  # r_i times sum of mw c0 over risk sets holding i
+    # second-moment pieces: sum_r mw xbar_r xbar_r' in group-level form
+    q0 = mw * e0
     if not per_stratum:
-        info = (Z * a[:, None]).T @ Z - (xbar * meanwt[:, None]).T @ xbar
+        info = (Z * a[:, None]).T @ Z - (S1 * q0[:, None]).T @ S1
         if efron:
-            info -= (Zd * b[:, None]).T @ Zd
+            S1t = S1[tg]
+            b = rt * (mwt * c1t)[tof]
+            Zt = Z[tr]
+            info -= (Zt * b[:, None]).T @ Zt
+            cross = (S1t * (mwt * e1t)[:, None]).T @ A1t
+            info += cross + cross.T
+            info -= (A1t * (mwt * e2t)[:, None]).T @ A1t
         return CoxTerms(loglik, score, info)
 
-    m = Z.shape[1]
     info_s = np.empty((S, m, m))
-    sd = cd.stratum[dr]
+    if efron:
+        S1t = S1[tg]
+        gst = gs[tg]
+        st = cd.stratum[tr]
+        bt = rt * (mwt * c1t)[tof]
     for j in range(m):
         for k in range(j, m):
             v = np.bincount(cd.stratum, a * Z[:, j] * Z[:, k], minlength=S)
-            v -= np.bincount(sd, meanwt * xbar[:, j] * xbar[:, k], minlength=S)
+            v -= np.bincount(gs, q0 * S1[:, j] * S1[:, k], minlength=S)
             if efron:
-                v -= np.bincount(sd, b * Zd[:, j] * Zd[:, k], minlength=S)
+                v -= np.bincount(st, bt * Z[tr, j] * Z[tr, k], minlength=S)
+                v += np.bincount(gst, mwt * e1t * (S1t[:, j] * A1t[:, k] + A1t[:, j] * S1t[:, k]),
+                                 minlength=S)
+                v -= np.bincount(gst, mwt * e2t * A1t[:, j] * A1t[:, k], minlength=S)
             info_s[:, j, k] = v
             info_s[:, k, j] = v
     return CoxTerms(loglik, score, info_s)

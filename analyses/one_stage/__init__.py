@@ -1,0 +1,174 @@
+"""One-stage IPD meta-analysis: all trials' participants in one model.
+
+:func:`one_stage` fits, with stratified (fixed) trial intercepts or baseline hazards and,
+by default, a random treatment effect across trials:
+
+=============  ==========================================================  =================
+``model``      random treatment effect (``random_treatment=True``)          R equivalent
+=============  ==========================================================  =================
+``linear``     LMM by REML (:mod:`~analyses.one_stage.lmm`)                  ``lmer``
+``logistic``   GLMM by ML, Laplace or adaptive Gauss-Hermite (``nagq``)      ``glmer``
+               (:mod:`~analyses.one_stage.glmm`)
+``cox``        Cox stratified by trial, Laplace-integrated penalised         ``coxme``
+               partial likelihood (:mod:`~analyses.one_stage.cox_random`)
+=============  ==========================================================  =================
+
+With ``random_treatment=False`` the treatment effect is common: linear regression with trial
+intercepts (``lm``), logistic regression with trial intercepts (``glm``), Cox stratified by
+trial (``coxph(... + strata(trial))``).
+
+Options: ``adjust`` (covariates, common effects), ``interaction`` (a covariate split into
+within-trial and across-trial interactions with treatment; see
+:mod:`~analyses.one_stage.centring`), ``coding`` of the treatment (``"binary"`` 0/1,
+``"plusminus"`` -/+0.5, ``"centred"`` arm minus trial mean), ``residual="trial"`` for
+trial-specific residual variances in the linear model.
+
+A between-trial variance estimated at 0 is a result, not an error: ``boundary=True``,
+``tau2 = 0`` and the common-effect fit. Non-convergence raises
+:class:`~repository.errors.ConvergenceError` saying what to try; unusable data (missing
+values, single-arm trials, trials without events, fewer than two trials for a random effect)
+raise :class:`~repository.errors.AnalysisError` listing every problem.
+
+Example::
+
+    >>> import pandas as pd
+    >>> from analyses.one_stage import one_stage
+    >>> data = pd.read_csv("ipd.csv")                                      # doctest: +SKIP
+    >>> res = one_stage(data, trial="trialref", treatment="trt", treated_value=0.5,
+    ...                 time="timeT", event="statusT", model="cox")        # doctest: +SKIP
+    >>> res.exp_estimate, res.exp_ci, res.tau2                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from analyses.one_stage.centring import CODINGS, MODELS, Design, build_design
+from analyses.one_stage.cox_random import fit_cox_random, fit_cox_stratified
+from analyses.one_stage.glmm import fit_glmm, fit_stratified_logistic
+from analyses.one_stage.lmm import fit_lmm
+from analyses.one_stage.result import (FIXED_COLUMNS, PER_TRIAL_COLUMNS, SUMMARY_COLUMNS,
+                                       OneStageResult, fixed_table, per_trial_table)
+from repository.errors import AnalysisError
+
+__all__ = [
+    "one_stage",
+    "OneStageResult",
+    "Design",
+    "build_design",
+    "CODINGS",
+    "MODELS",
+    "SUMMARY_COLUMNS",
+    "FIXED_COLUMNS",
+    "PER_TRIAL_COLUMNS",
+]
+
+
+def one_stage(
+    data: pd.DataFrame,
+    *,
+    trial: str,
+    treatment: str,
+    outcome: str | None = None,
+    time: str | None = None,
+    event: str | None = None,
+    model: Literal["linear", "logistic", "cox"] = "linear",
+    random_treatment: bool = True,
+    interaction: str | None = None,
+    adjust: Sequence[str] = (),
+    nagq: int = 1,
+    treated_value: Any = 1,
+    coding: Literal["binary", "plusminus", "centred"] = "binary",
+    residual: Literal["common", "trial"] = "common",
+    ties: Literal["efron", "breslow"] = "efron",
+    level: float = 0.95,
+) -> OneStageResult:
+    """Fit a one-stage IPD meta-analysis model; see the module docstring for the models.
+
+    ``data`` holds one row per participant; ``trial`` and ``treatment`` name its columns
+    (``treated_value`` marks the treated arm, every other value is control). Continuous and
+    binary outcomes use ``outcome``; survival uses ``time`` and ``event`` (1 = event).
+    ``nagq`` (logistic only) is the number of adaptive Gauss-Hermite points (1 = Laplace).
+    """
+    if not 0 < level < 1:
+        raise AnalysisError(f"level must be in (0, 1), not {level}")
+    if model != "logistic" and nagq != 1:
+        raise AnalysisError(f"nagq applies to the logistic model only (model={model!r})")
+    if model != "linear" and residual != "common":
+        raise AnalysisError("residual='trial' applies to the linear model only")
+    if model != "cox" and ties != "efron":
+        raise AnalysisError("ties applies to the Cox model only")
+    d = build_design(data, model=model, trial=trial, treatment=treatment, outcome=outcome,
+                     time=time, event=event, adjust=adjust, interaction=interaction,
+                     treated_value=treated_value, coding=coding,
+                     need_two_trials=random_treatment)
+    base = d.per_trial()
+    notes: list[str] = []
+    if model == "linear":
+        fit = fit_lmm(d, random_treatment=random_treatment, residual=residual)
+        method = "REML" + (" (trial-specific residual variances)" if residual == "trial" else "")
+        if not random_treatment:
+            method = "least squares, trial intercepts" if residual == "common" else \
+                "REML, trial intercepts, trial-specific residual variances"
+        beta, cov = fit.beta, fit.cov
+        tau2 = fit.tau2
+        boundary = fit.boundary
+        blup = fit.blup
+        intercepts = fixed_table(tuple(f"trial {k}" for k in d.trial_labels), fit.alpha,
+                                 fit.alpha_se, level)
+        extra: dict[str, Any] = {
+            "sigma2": fit.sigma2, "criterion": fit.criterion, "loglik": -fit.criterion / 2,
+            "sigma2_trial": None if fit.sigma2_trial is None else
+            pd.Series(fit.sigma2_trial, index=list(d.trial_labels))}
+        iterations, converged = fit.iterations, fit.converged
+    elif model == "logistic":
+        if random_treatment:
+            gfit = fit_glmm(d, nagq=nagq)
+            method = ("ML, Laplace approximation" if nagq == 1
+                      else f"ML, adaptive Gauss-Hermite quadrature ({nagq} points)")
+            tau2 = gfit.theta ** 2
+        else:
+            gfit = fit_stratified_logistic(d)
+            method = "ML logistic regression, trial intercepts"
+            tau2 = None
+        beta, cov, boundary, blup = gfit.beta, gfit.cov, gfit.boundary, gfit.blup
+        intercepts = fixed_table(tuple(f"trial {k}" for k in d.trial_labels), gfit.alpha,
+                                 gfit.alpha_se, level)
+        extra = {"criterion": gfit.deviance, "loglik": gfit.loglik,
+                 "nagq": nagq if random_treatment else None,
+                 "n_events": int(np.sum(d.y))}  # type: ignore[arg-type]
+        iterations, converged = gfit.iterations, gfit.converged
+    else:
+        cfit = fit_cox_random(d, ties=ties) if random_treatment else fit_cox_stratified(d, ties=ties)
+        method = ("integrated partial likelihood (Laplace), stratified by trial"
+                  if random_treatment else "Cox partial likelihood, stratified by trial")
+        beta, cov, tau2, boundary, blup = cfit.beta, cfit.cov, cfit.tau2, cfit.boundary, cfit.blup
+        intercepts = None
+        extra = {"criterion": None, "loglik": cfit.ipl,
+                 "n_events": int(np.sum(d.event))}  # type: ignore[arg-type]
+        iterations, converged = cfit.iterations, cfit.converged
+    if boundary:
+        notes.append("between-trial variance of the treatment effect estimated at 0 "
+                      "(boundary): the estimate equals the common-effect model's")
+    se = np.sqrt(np.diag(cov))
+    fixed = fixed_table(d.names, beta, se, level)
+    interaction_tab = None
+    if d.interaction_terms is not None:
+        interaction_tab = fixed[fixed["term"].isin(d.interaction_terms)].reset_index(drop=True)
+        interaction_tab.insert(1, "information", ["within-trial", "across-trial"])
+        notes.append(f"with an interaction the {d.treatment} row is the treatment effect at "
+                     f"{interaction} = 0; the within-trial interaction is free of ecological "
+                     "bias, the across-trial one is not")
+    if d.coding != "binary":
+        notes.append(f"treatment coded {d.coding}")
+    return OneStageResult(
+        model=model, method=method, estimate=float(beta[0]), se=float(se[0]), k=d.k, n=d.n,
+        tau2=tau2, boundary=bool(boundary), fixed=fixed,
+        per_trial=per_trial_table(base, float(beta[0]), blup if random_treatment else None),
+        converged=bool(converged), iterations=int(iterations), coding=d.coding,
+        treatment=d.treatment, level=level, interaction=interaction_tab, intercepts=intercepts,
+        notes=tuple(notes), **extra)
