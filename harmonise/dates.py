@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harmonise.values import canonical_text
+from harmonise.values import canonical_text, canonical_texts
 
 __all__ = [
     "DATE_FORMATS",
@@ -111,14 +111,28 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
     bad = np.zeros(n, dtype=bool)
     if n == 0:
         return out, bad
-    native = np.array([isinstance(v, (pd.Timestamp, dt.date, np.datetime64)) and
-                       not pd.isna(v) for v in values], dtype=bool)
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        native = np.zeros(n, dtype=bool)
+    else:
+        native = np.array([isinstance(v, (pd.Timestamp, dt.date, np.datetime64)) and
+                           not pd.isna(v) for v in values], dtype=bool)
     if native.any():
         out[native] = pd.to_datetime(pd.Index(values[native]), errors="coerce").to_numpy(
             dtype="datetime64[ns]")
     rest = ~native
-    texts = np.array([canonical_text(v) if r else None for v, r in zip(values, rest)],
-                     dtype=object)
+    if fmt not in NUMERIC_EPOCHS and fmt not in ("iso", "native") and rest.all() and \
+            pd.api.types.infer_dtype(values, skipna=False) == "string":
+        # text: try the pattern's fixed layout on the values as they are; strip only the rest
+        parsed = _parse_strftime(values, fmt, strip=True)
+        blank = np.fromiter((not v.strip() for v in values), dtype=bool, count=n)
+        out = parsed
+        bad = np.isnat(parsed) & ~blank
+        return _finish(out, bad, datetime)
+    if rest.all():
+        texts = canonical_texts(values)
+    else:
+        texts = np.array([canonical_text(v) if r else None for v, r in zip(values, rest)],
+                         dtype=object)
     present = rest & np.array([t is not None for t in texts], dtype=bool)
     if present.any():
         idx = np.flatnonzero(present)
@@ -132,10 +146,13 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
         elif fmt == "native":
             parsed = np.full(len(idx), np.datetime64("NaT"), dtype="datetime64[ns]")
         else:
-            parsed = pd.to_datetime(pd.Index(strings), format=fmt, errors="coerce",
-                                    exact=True).to_numpy(dtype="datetime64[ns]")
+            parsed = _parse_strftime(strings, fmt)
         out[idx] = parsed
         bad[idx] = np.isnat(parsed)
+    return _finish(out, bad, datetime)
+
+
+def _finish(out: np.ndarray, bad: np.ndarray, datetime: bool) -> tuple[np.ndarray, np.ndarray]:
     # implausible years (a serial read with the wrong epoch, a typo'd century) are failures too
     present_dates = ~np.isnat(out)
     implausible = present_dates & ((out < _MIN.to_datetime64()) | (out > _MAX.to_datetime64()))
@@ -145,6 +162,90 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
     if not datetime:
         out = out.astype("datetime64[D]").astype("datetime64[ns]")
     return out, bad
+
+
+_FIXED = {"Y": 4, "y": 2, "m": 2, "d": 2}
+
+
+def _fixed_layout(fmt: str) -> list[tuple[str, int]] | None:
+    """``%d/%m/%Y`` -> [("d", 2), ("/", 1), ("m", 2), ...] when the format only uses
+    fixed-width numeric fields (so values can be sliced), else None."""
+    out: list[tuple[str, int]] = []
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            if i + 1 >= len(fmt) or fmt[i + 1] not in _FIXED:
+                return None
+            out.append((fmt[i + 1], _FIXED[fmt[i + 1]]))
+            i += 2
+        else:
+            if not ch.isascii() or ch.isdigit():
+                return None
+            out.append((ch, 1))
+            i += 1
+    fields = [f for f, _ in out if f in _FIXED]
+    if not ({"Y", "y"} & set(fields)) or len(fields) != len(set(fields)):
+        return None
+    return out
+
+
+def _parse_strftime(strings: np.ndarray, fmt: str, *, strip: bool = False) -> np.ndarray:
+    """Parse texts with a strftime pattern: values in the pattern's fixed-width layout
+    (``03/02/2001`` for ``%d/%m/%Y``) are sliced and checked with numpy; the rest (``3/2/2001``,
+    month names ...) go through :func:`pandas.to_datetime`."""
+    out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[ns]")
+    layout = _fixed_layout(fmt)
+    todo = np.ones(len(strings), dtype=bool)
+    if layout is not None:
+        width = sum(w for _, w in layout)
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        same = lengths == width
+        if same.any():
+            try:
+                raw = np.array(list(strings[same]), dtype=f"S{width}")
+            except UnicodeEncodeError:
+                raw = None
+            if raw is not None:
+                b = raw.view(np.uint8).reshape(-1, width).astype(np.int64)
+                ok = np.ones(len(b), dtype=bool)
+                parts: dict[str, np.ndarray] = {}
+                pos = 0
+                for field, w in layout:
+                    chunk = b[:, pos:pos + w]
+                    if field in _FIXED:
+                        digits = chunk - 48
+                        ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+                        value = np.zeros(len(b), dtype=np.int64)
+                        for k in range(w):
+                            value = value * 10 + digits[:, k]
+                        parts[field] = value
+                    else:
+                        ok &= chunk[:, 0] == ord(field)
+                    pos += w
+                year = parts["Y"] if "Y" in parts else np.where(parts["y"] < 69, 2000 + parts["y"],
+                                                                1900 + parts["y"])
+                month = parts.get("m", np.ones(len(b), dtype=np.int64))
+                day = parts.get("d", np.ones(len(b), dtype=np.int64))
+                ok &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1)
+                y = np.where(ok, year, 1970)
+                m = np.where(ok, month, 1)
+                first = (y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)
+                days_in_month = ((first + 1).astype("datetime64[D]") -
+                                 first.astype("datetime64[D]")).astype(np.int64)
+                ok &= day <= days_in_month
+                dates = first.astype("datetime64[D]") + (np.where(ok, day, 1) - 1)
+                idx = np.flatnonzero(same)
+                good = idx[ok]
+                out[good] = dates[ok].astype("datetime64[ns]")
+                todo[good] = False
+    if todo.any():
+        rest = strings[todo]
+        if strip:
+            rest = np.array([t.strip() for t in rest], dtype=object)
+        out[todo] = pd.to_datetime(pd.Index(rest), format=fmt, errors="coerce",
+                                   exact=True).to_numpy(dtype="datetime64[ns]")
+    return out
 
 
 def _parse_numeric(strings: np.ndarray, fmt: str) -> np.ndarray:

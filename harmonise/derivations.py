@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from harmonise.dates import add_days, age_at, days_between
@@ -88,7 +89,8 @@ def _to_days(a: Mapping[str, Any]) -> tuple[pd.Series, list[Issue]]:
 
 def _event_from_date(a: Mapping[str, Any]) -> tuple[pd.Series, list[Issue]]:
     known = a["date"].notna().to_numpy()
-    return pd.Series(pd.array(known.astype("int64"), dtype="Int64"), index=a["date"].index), []
+    return pd.Series(pd.arrays.IntegerArray(known.astype("int64"), np.zeros(len(known), bool)),
+                     index=a["date"].index), []
 
 
 def _date_plus_days(a: Mapping[str, Any]) -> tuple[pd.Series, list[Issue]]:

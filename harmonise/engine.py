@@ -55,7 +55,14 @@ from harmonise.mapping import (
 )
 from harmonise.problems import Issue
 from harmonise.source import SourceFrame
-from harmonise.values import canonical_text, canonical_texts, parse_booleans
+from harmonise.values import (
+    canonical_text,
+    canonical_texts,
+    filled_array,
+    missing_array,
+    parse_booleans,
+    string_array,
+)
 from harmonise.yamlio import suggest
 from repository.errors import HarmonisationError
 from repository.formats import RawTable
@@ -180,7 +187,11 @@ def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
             continue
         try:
             values, issues = _EVALUATORS[type(rule)](rule, var, run)
-            typed, cast_issues = cast_to_variable(values, var, run)
+            if isinstance(rule, _TRUSTED) and isinstance(values, pd.Series) and \
+                    str(values.dtype) == var.dtype:
+                typed, cast_issues = values, []  # codes and types were checked when loading
+            else:
+                typed, cast_issues = cast_to_variable(values, var, run)
         except HarmonisationError as exc:
             if not check:
                 raise HarmonisationError(
@@ -202,15 +213,16 @@ def _assemble(run: RuleRun, trial: str, participant_ids: Any) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     id_rule = run.mapping.id_rule
     if participant_ids is not None:
-        pids = pd.Series(pd.array([None if p is None or (isinstance(p, float) and np.isnan(p))
-                                   else str(p) for p in participant_ids], dtype="string"))
+        pids = pd.Series(string_array(np.array(
+            [None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p)
+             for p in participant_ids], dtype=object)))
     elif id_rule is not None and id_rule.variable in run.values:
         pids = run.values[id_rule.variable]
     else:
-        pids = pd.Series(pd.array([None] * n, dtype="string"))
+        pids = pd.Series(missing_array(n, "string"))
     for var in d.variables:
         if var.role == "trial":
-            columns[var.name] = pd.Series(pd.array([trial] * n, dtype="string"))
+            columns[var.name] = pd.Series(filled_array(n, trial, "string"))
         elif var.role == "id":
             columns[var.name] = pids.reset_index(drop=True)
         else:
@@ -223,9 +235,7 @@ def _assemble(run: RuleRun, trial: str, participant_ids: Any) -> pd.DataFrame:
 # --- typing ---------------------------------------------------------------------------------
 
 def _empty(var: Variable, n: int) -> pd.Series:
-    if var.dtype == "datetime64[ns]":
-        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
-    return pd.Series(pd.array([pd.NA] * n, dtype=var.dtype))
+    return pd.Series(missing_array(n, var.dtype))
 
 
 def _broadcast(value: Any, n: int, index: pd.Index) -> pd.Series:
@@ -236,12 +246,12 @@ def _broadcast(value: Any, n: int, index: pd.Index) -> pd.Series:
     if isinstance(value, pd.Timestamp):
         return pd.Series(np.full(n, value.to_datetime64(), dtype="datetime64[ns]"), index=index)
     if isinstance(value, (bool, np.bool_)):
-        return pd.Series(pd.array([bool(value)] * n, dtype="boolean"), index=index)
+        return pd.Series(filled_array(n, value, "boolean"), index=index)
     if isinstance(value, (int, np.integer)):
-        return pd.Series(pd.array([int(value)] * n, dtype="Int64"), index=index)
+        return pd.Series(filled_array(n, value, "Int64"), index=index)
     if isinstance(value, (float, np.floating)):
-        return pd.Series(pd.array([float(value)] * n, dtype="Float64"), index=index)
-    return pd.Series(pd.array([str(value)] * n, dtype="string"), index=index)
+        return pd.Series(filled_array(n, value, "Float64"), index=index)
+    return pd.Series(filled_array(n, value, "string"), index=index)
 
 
 def _kind_of(s: pd.Series) -> str:
@@ -569,12 +579,16 @@ def _ref_value(ref: Ref, kind: str, run: RuleRun) -> tuple[pd.Series, list[Issue
         if pd.api.types.is_numeric_dtype(value.dtype):
             value = value.astype("Float64")
         elif value.isna().all():
-            value = pd.Series(pd.array([pd.NA] * run.n, dtype="Float64"), index=run.index)
+            value = pd.Series(missing_array(run.n, "Float64"), index=run.index)
         else:
             value, bad = run.source.to_number(value)
             _add(issues, bad, "not_a_number", "not a number")
     return value, issues
 
+
+#: rules whose output, when it already has the variable's dtype, needs no cast: the loader
+#: checked their literal codes against the dictionary, and dates come out normalised
+_TRUSTED = (Recode, DateParse, IdCreation, Impossible, Undetermined)
 
 _EVALUATORS: dict[type, Callable[[Any, Variable, RuleRun], Result]] = {
     IdCreation: _id_creation,

@@ -20,7 +20,13 @@ import pandas as pd
 from harmonise.dates import add_days, days_between, parse_dates
 from harmonise.expressions import _ARITH, _CMP, _CONSTANTS, Expression, literal_value
 from harmonise.problems import Issue
-from harmonise.values import canonical_text, parse_booleans
+from harmonise.values import (
+    bool_array,
+    canonical_text,
+    float_array,
+    missing_array,
+    parse_booleans,
+)
 from repository.errors import HarmonisationError
 
 __all__ = ["EvalContext", "evaluate", "round_half_away"]
@@ -111,8 +117,7 @@ class _Evaluator:
         if isinstance(v, pd.Series):
             return v
         if v is None:
-            return pd.Series(pd.array([pd.NA] * self.n, dtype=dtype or "Float64"),
-                             index=self.ctx.index)
+            return pd.Series(missing_array(self.n, dtype or "Float64"), index=self.ctx.index)
         return pd.Series([v] * self.n, index=self.ctx.index, dtype=dtype)
 
     def number(self, v: Any, where: str) -> Any:
@@ -264,10 +269,10 @@ class _Evaluator:
         where = f"`{ast.unparse(node)}`"
         values = [self.boolean(self.visit(v), where) for v in node.values]
         result = self.series(values[0], "boolean") if values[0] is not None else \
-            pd.Series(pd.array([pd.NA] * self.n, dtype="boolean"), index=self.ctx.index)
+            pd.Series(missing_array(self.n, "boolean"), index=self.ctx.index)
         for v in values[1:]:
             other = self.series(v, "boolean") if v is not None else \
-                pd.Series(pd.array([pd.NA] * self.n, dtype="boolean"), index=self.ctx.index)
+                pd.Series(missing_array(self.n, "boolean"), index=self.ctx.index)
             result = (result & other) if isinstance(node.op, ast.And) else (result | other)
         return result
 
@@ -279,7 +284,7 @@ class _Evaluator:
             if isinstance(op, (ast.Is, ast.IsNot)):
                 isna = _na_mask(left, self.n)
                 vals = isna if isinstance(op, ast.Is) else ~isna
-                return pd.Series(pd.array(vals, dtype="boolean"), index=self.ctx.index)
+                return pd.Series(bool_array(vals), index=self.ctx.index)
             if isinstance(op, (ast.In, ast.NotIn)):
                 return self._isin(left, comp, isinstance(op, ast.NotIn), where)
             right = self.visit(comp)
@@ -292,7 +297,7 @@ class _Evaluator:
     def _compare(self, a: Any, b: Any, op: str, where: str) -> Any:
         ka, kb = _kind(a), _kind(b)
         if "null" in (ka, kb):
-            return pd.Series(pd.array([pd.NA] * self.n, dtype="boolean"), index=self.ctx.index)
+            return pd.Series(missing_array(self.n, "boolean"), index=self.ctx.index)
         if "date" in (ka, kb):
             a, b = self.date(a, where), self.date(b, where)
         elif ka != kb and {ka, kb} <= {"text", "number", "bool"}:
@@ -301,7 +306,7 @@ class _Evaluator:
             a = a.astype("string") if isinstance(a, pd.Series) else a
             b = b.astype("string") if isinstance(b, pd.Series) else b
         if a is None or b is None:
-            return pd.Series(pd.array([pd.NA] * self.n, dtype="boolean"), index=self.ctx.index)
+            return pd.Series(missing_array(self.n, "boolean"), index=self.ctx.index)
         if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
             return bool(_PY_CMP[op](a, b))
         r = _PY_CMP[op](a, b)
@@ -409,8 +414,7 @@ def _call(ev: _Evaluator, name: str, args: list[Any], node: ast.AST, where: str)
         return frame.min(axis=1, skipna=True) if name == "min" else frame.max(axis=1, skipna=True)
     if name in ("isnull", "notnull"):
         isna = _na_mask(args[0], n)
-        return pd.Series(pd.array(isna if name == "isnull" else ~isna, dtype="boolean"),
-                         index=ev.ctx.index)
+        return pd.Series(bool_array(isna if name == "isnull" else ~isna), index=ev.ctx.index)
     if name in ("year", "month", "day"):
         d = ev.date(args[0], where)
         if d is None:
@@ -480,7 +484,7 @@ def _call(ev: _Evaluator, name: str, args: list[Any], node: ast.AST, where: str)
             out = np.exp(values)
         else:  # pragma: no cover - guarded by FUNCTIONS
             raise _Clash(f"unknown function {name}")
-    result = pd.Series(pd.array(out, dtype="Float64"), index=arr.index).mask(np.isnan(out))
+    result = pd.Series(float_array(out), index=arr.index)
     if name in ("floor", "ceil"):
         return result
     return ev.finite(result, where) if isinstance(args[0], pd.Series) else (
@@ -518,7 +522,7 @@ def round_half_away(x: Any, digits: int = 0) -> Any:
         with np.errstate(invalid="ignore"):
             scaled = np.round(values * scale, 9)
             out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale
-        result = pd.Series(pd.array(out, dtype="Float64"), index=x.index).mask(np.isnan(out))
+        result = pd.Series(float_array(out), index=x.index)
         if digits <= 0:
             return result.astype("Int64")
         return result

@@ -10,37 +10,57 @@ read (``bad``) next to the values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harmonise.dates import parse_dates
-from harmonise.values import canonical_text, canonical_texts, parse_booleans, parse_numbers
+from harmonise.values import (
+    canonical_text,
+    canonical_texts,
+    parse_booleans,
+    parse_numbers,
+    string_array,
+)
 
 __all__ = ["SourceFrame", "Factorised"]
 
 
-@dataclass(frozen=True, eq=False)
 class Factorised:
-    """A column as ``codes`` (row -> distinct value, -1 for NA) and the distinct values'
-    canonical texts (None for blank)."""
+    """A column as ``codes`` (row -> distinct value, -1 for NA) and its distinct values;
+    :attr:`texts` (their canonical texts, None for blank) is computed on first use."""
 
-    codes: np.ndarray
-    uniques: np.ndarray
-    texts: np.ndarray
+    def __init__(self, codes: np.ndarray, uniques: np.ndarray) -> None:
+        self.codes = codes
+        self.uniques = uniques
+        self._texts: np.ndarray | None = None
+
+    @property
+    def texts(self) -> np.ndarray:
+        if self._texts is None:
+            u = self.uniques
+            if u.dtype.kind == "M":
+                texts = np.datetime_as_string(u, unit="D").astype(object)
+                times = u != u.astype("datetime64[D]")
+                if times.any():
+                    texts[times] = [canonical_text(pd.Timestamp(x)) for x in u[times]]
+                self._texts = texts
+            else:
+                self._texts = canonical_texts(u)
+        return self._texts
 
     def take(self, per_unique: np.ndarray, fill: Any) -> np.ndarray:
         """Spread a per-distinct-value array to rows (``fill`` where the row is NA)."""
         if len(per_unique) == 0:
             return np.full(len(self.codes), fill, dtype=per_unique.dtype if per_unique.dtype !=
                            object else object)
-        out = per_unique[np.where(self.codes >= 0, self.codes, 0)]
-        if (self.codes < 0).any():
-            out = out.copy()
-            out[self.codes < 0] = fill
-        return out
+        na = self.codes < 0
+        if na.any():
+            out = per_unique[np.where(na, 0, self.codes)]
+            out[na] = fill
+            return out
+        return per_unique[self.codes]
 
 
 class SourceFrame:
@@ -68,28 +88,51 @@ class SourceFrame:
         f = self._factors.get(column)
         if f is None:
             series = self.frame[column]
-            codes, uniques = pd.factorize(series, use_na_sentinel=True)
-            uniq = np.asarray(uniques)
-            if uniq.dtype.kind == "M":
-                uniq = uniq.astype(object)
-                texts = np.array([canonical_text(pd.Timestamp(u)) for u in uniq], dtype=object)
-            else:
-                texts = canonical_texts(uniq)
-            f = Factorised(np.asarray(codes), uniq, texts)
+            values = series.to_numpy(dtype="datetime64[ns]") \
+                if pd.api.types.is_datetime64_any_dtype(series.dtype) and \
+                getattr(series.dtype, "tz", None) is None else series.to_numpy()
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            f = Factorised(np.asarray(codes), np.asarray(uniques))
             self._factors[column] = f
         return f
 
     def _missing_unique(self, column: str, extra: Sequence[Any]) -> np.ndarray:
-        f = self.factor(column)
-        codes = self.missing_codes | {t for t in (canonical_text(c) for c in extra) if t}
-        return np.array([t is None or t in codes for t in f.texts], dtype=bool)
+        key = ("missing_unique", column, tuple(extra))
+        found = self._cache.get(key)
+        if found is None:
+            f = self.factor(column)
+            codes = self._codes(extra)
+            found = pd.isna(f.texts).astype(bool)
+            if codes and len(f.texts):
+                found |= pd.Series(f.texts, dtype=object).isin(list(codes)).to_numpy()
+            self._cache[key] = found
+        return found
+
+    def _codes(self, extra: Sequence[Any]) -> set[str]:
+        return set(self.missing_codes) | {t for t in (canonical_text(c) for c in extra) if t}
 
     def missing(self, column: str, extra: Sequence[Any] = ()) -> np.ndarray:
         """Rows that are missing: NA, blank, or a missing-value code."""
         key = ("missing", column, tuple(extra))
         if key not in self._cache:
-            f = self.factor(column)
-            self._cache[key] = f.take(self._missing_unique(column, extra), True).astype(bool)
+            series = self.frame[column]
+            dtype = series.dtype
+            if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+                values = series.to_numpy(dtype=float, na_value=np.nan)
+                mask = np.isnan(values)
+                numeric = [float(c) for c in self._codes(extra) if _is_number(c)]
+                if numeric:
+                    mask |= np.isin(values, numeric)
+            elif pd.api.types.is_datetime64_any_dtype(dtype) and getattr(dtype, "tz", None) is None:
+                values = series.to_numpy(dtype="datetime64[ns]")
+                mask = np.isnat(values)
+                dates = [np.datetime64(c, "ns") for c in self._codes(extra) if _is_iso(c)]
+                if dates:
+                    mask |= np.isin(values, np.array(dates, dtype="datetime64[ns]"))
+            else:
+                f = self.factor(column)
+                mask = f.take(self._missing_unique(column, extra), True).astype(bool)
+            self._cache[key] = mask
         return self._cache[key]
 
     def numbers(self, column: str, extra: Sequence[Any] = ()) -> tuple[pd.Series, np.ndarray]:
@@ -127,7 +170,7 @@ class SourceFrame:
             utexts = f.texts.copy()
             utexts[self._missing_unique(column, extra)] = None
             rows = f.take(utexts, None)
-            self._cache[key] = pd.Series(rows, index=self.index, dtype="string")
+            self._cache[key] = pd.Series(string_array(rows), index=self.index)
         return self._cache[key]
 
     def dates(self, column: str, fmt: str, extra: Sequence[Any] = (), *,
@@ -198,3 +241,19 @@ class SourceFrame:
         f = self.factor(column)
         codes = f.codes[rows]
         return ["" if c < 0 or f.texts[c] is None else str(f.texts[c]) for c in codes]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_iso(text: str) -> bool:
+    try:
+        np.datetime64(text, "ns")
+    except ValueError:
+        return False
+    return len(text) >= 10

@@ -23,6 +23,11 @@ __all__ = [
     "canonical_texts",
     "parse_numbers",
     "parse_booleans",
+    "missing_array",
+    "filled_array",
+    "float_array",
+    "bool_array",
+    "string_array",
 ]
 
 #: spellings read as true / false (compared after lower-casing)
@@ -73,6 +78,10 @@ def canonical_texts(values: Iterable[Any]) -> np.ndarray:
         return out
     if arr.dtype.kind in "iu":
         return arr.astype(str).astype(object)
+    if len(arr) and pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        out = np.empty(len(arr), dtype=object)
+        out[:] = [v.strip() or None for v in arr]
+        return out
     return np.array([canonical_text(v) for v in arr], dtype=object)
 
 
@@ -129,3 +138,54 @@ def parse_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         mask = np.ones(len(values), dtype=bool)
         bad = np.zeros(len(values), dtype=bool)
     return pd.Series(pd.arrays.BooleanArray(data, mask), index=values.index), bad
+
+
+# --- fast constructors for nullable arrays (pd.array on Python lists is slow) ------------------
+
+def missing_array(n: int, dtype: str) -> Any:
+    """``n`` missing values of a nullable ``dtype`` (Int64, Float64, boolean, string, dates)."""
+    if dtype == "Int64":
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    if dtype == "Float64":
+        return pd.arrays.FloatingArray(np.zeros(n, dtype=np.float64), np.ones(n, dtype=bool))
+    if dtype == "boolean":
+        return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+    if dtype.startswith("datetime64"):
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return string_array(np.full(n, None, dtype=object))
+
+
+def filled_array(n: int, value: Any, dtype: str) -> Any:
+    """``n`` copies of ``value`` as a nullable ``dtype``."""
+    if value is None:
+        return missing_array(n, dtype)
+    if dtype == "Int64":
+        return pd.arrays.IntegerArray(np.full(n, int(value), dtype=np.int64),
+                                      np.zeros(n, dtype=bool))
+    if dtype == "Float64":
+        return pd.arrays.FloatingArray(np.full(n, float(value), dtype=np.float64),
+                                       np.zeros(n, dtype=bool))
+    if dtype == "boolean":
+        return pd.arrays.BooleanArray(np.full(n, bool(value)), np.zeros(n, dtype=bool))
+    if dtype.startswith("datetime64"):
+        return np.full(n, pd.Timestamp(value).to_datetime64(), dtype="datetime64[ns]")
+    return string_array(np.full(n, str(value), dtype=object))
+
+
+def float_array(values: np.ndarray) -> Any:
+    """A Float64 array from floats, NaN (and infinities) becoming missing."""
+    values = np.asarray(values, dtype=np.float64)
+    mask = ~np.isfinite(values)
+    return pd.arrays.FloatingArray(np.where(mask, 0.0, values), mask)
+
+
+def bool_array(values: np.ndarray, mask: np.ndarray | None = None) -> Any:
+    values = np.asarray(values, dtype=bool)
+    return pd.arrays.BooleanArray(values, np.zeros(len(values), dtype=bool) if mask is None
+                                  else np.asarray(mask, dtype=bool))
+
+
+def string_array(values: np.ndarray) -> Any:
+    """A ``string`` array from an object array of str / None."""
+    arr = np.asarray(values, dtype=object)
+    return pd.arrays.StringArray(arr) if len(arr) else pd.array([], dtype="string")
