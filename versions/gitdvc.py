@@ -91,6 +91,7 @@ class ReleaseRepository:
         self.root = Path(root).expanduser().resolve()
         self.actor = actor
         self.checkpoint: Checkpoint = checkpoint or _no_checkpoint
+        self._open: Any = None
 
     # -- plumbing --------------------------------------------------------------------------
     def git(self, *args: str, check: bool = True, input: bytes | None = None) -> \
@@ -110,10 +111,15 @@ class ReleaseRepository:
 
     @contextmanager
     def dvc(self) -> Iterator[Any]:
-        """An open ``dvc.repo.Repo`` on this repository, closed afterwards, output silenced."""
+        """An open ``dvc.repo.Repo`` on this repository, closed afterwards, output silenced
+        (inside :meth:`session`, the session's one)."""
         from dvc.exceptions import DvcException
         from dvc.repo import Repo
 
+        if self._open is not None:
+            with _quiet_dvc():
+                yield self._open
+            return
         with _quiet_dvc():
             try:
                 repo = Repo(str(self.root))
@@ -125,6 +131,19 @@ class ReleaseRepository:
                 yield repo
             finally:
                 repo.close()
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Keep one ``dvc.repo.Repo`` open for several steps (opening one costs ~0.1 s)."""
+        if self._open is not None:
+            yield
+            return
+        with self.dvc() as repo:
+            self._open = repo
+            try:
+                yield
+            finally:
+                self._open = None
 
     # -- creation --------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -253,14 +272,24 @@ class ReleaseRepository:
         files = sorted({entry[3:] for entry in out.decode().split("\0") if len(entry) > 3})
         with self.dvc() as repo:
             status = repo.status()
-        for stage, changes in sorted(status.items()):
+        for _stage, changes in sorted(status.items()):
             for change in changes:
                 if isinstance(change, dict):
                     for outs in change.values():
                         if isinstance(outs, dict):
-                            files += [f"{Path(stage).parent / name} ({state})"
+                            files += [f"{self._relative(name)} ({state})"
                                       for name, state in outs.items() if state == "modified"]
         return files
+
+    def _relative(self, name: str) -> str:
+        """DVC reports outputs relative to the repository root (or absolute)."""
+        path = Path(name)
+        if path.is_absolute():
+            try:
+                return path.relative_to(self.root).as_posix()
+            except ValueError:
+                return name
+        return path.as_posix()
 
     @staticmethod
     def _dirty_message(files: Sequence[str]) -> str:
@@ -328,7 +357,7 @@ class ReleaseRepository:
         try:
             with self.dvc() as repo:
                 sent = repo.push(targets=[str(self.root / p) for p in paths])
-        except DvcException as exc:
+        except (DvcException, OSError) as exc:
             remote = self.remote()
             raise ReleaseError(
                 f"pushing the release data to the DVC remote "

@@ -102,8 +102,18 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _sort_key(record: Mapping[str, Any], keys: Sequence[str]) -> tuple[str, ...]:
-    return tuple("" if record.get(k) is None else f"{record.get(k)!s:>20}" for k in keys)
+def _sort_key(record: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
+    """Numbers in numeric order before text in text order, field by field."""
+    out: list[Any] = []
+    for k in keys:
+        value = record.get(k)
+        if isinstance(value, bool) or value is None:
+            out.append((2, 0, str(value)))
+        elif isinstance(value, (int, float)):
+            out.append((0, value, ""))
+        else:
+            out.append((1, 0, str(value)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

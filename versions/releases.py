@@ -339,7 +339,7 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
                           message=message)
     tag, path = built.tag, built.path
 
-    with repo.locked():
+    with repo.locked(), repo.session():
         with store.reading() as session:
             existing = _existing(session, store.topic(session, inputs.topic), version)
             if existing is not None:
