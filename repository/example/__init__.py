@@ -46,9 +46,11 @@ A codebook says how to obtain every harmonised variable from the delivery, mecha
     ``file``, ``format``, ``style``, ``rows``, ``id_column``, ``sorted_by``; for text files
     ``encoding``, ``delimiter`` and ``decimal`` (``","``: numbers use a decimal comma); for
     Excel ``sheet``.
-``missing_values``
+``missing_values``, ``missing_codes``
     A blank cell (system-missing in SPSS/Stata/SAS, null in Parquet, empty in text and Excel)
-    always means missing. A column's own missing codes are listed in its ``missing``.
+    always means missing. The trial's missing codes (9/99/999, -1, ".", "NK", "ND") are listed
+    in ``missing_codes``, and per column in the column's ``missing`` (a code is only chosen
+    where it cannot be a real value of the column).
 ``survival``
     ``delivered_as``: ``dates`` (recurrence, death and last follow-up dates; times and events
     derived), ``days`` or ``months`` (durations with status flags; ``days_per_month``

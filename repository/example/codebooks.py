@@ -80,6 +80,7 @@ def build_codebook(spec: TrialSpec, coding: Coding, encoded: Encoded,
         "delivery": delivery,
         "missing_values": "blank cells (system-missing in SPSS/Stata/SAS, null in Parquet) "
                           "always mean missing; each column lists its own missing codes",
+        "missing_codes": sorted({c.fill for c in columns if c.fill is not None}, key=str),
         "survival": survival,
         "arms": encoded.arms,
         "columns": [_column_entry(c) for c in columns],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pyreadstat
 import pytest
 import yaml
 
+from repository.example import VARIABLES as ALL_VARIABLES
 from repository.example import create
 
 SEED = 4242
@@ -28,7 +30,8 @@ SEED = 4242
 @pytest.fixture(scope="module")
 def topic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("example") / "topic"
-    create(directory, trials=10, participants=3000, seed=SEED)
+    # 16 trials: the eight hand-made codings and eight drawn at random
+    create(directory, trials=16, participants=3200, seed=SEED)
     return directory
 
 
@@ -204,117 +207,200 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def truth_frame(topic: Path) -> pd.DataFrame:
-    return pd.read_parquet(topic / "truth" / "participants.parquet")
+@dataclass
+class Trial:
+    frame: pd.DataFrame       # the delivery as read
+    truth: pd.DataFrame       # the trial's truth, all participants
+    codebook: dict[str, Any]
+    registry: dict[str, Any]
+
+    def decoded(self) -> pd.DataFrame:
+        return decode(self.frame, self.codebook)
+
+    def delivered_truth(self) -> pd.DataFrame:
+        t = self.truth[self.truth["delivery_row"].notna()].sort_values("delivery_row")
+        return t.reset_index(drop=True)
 
 
-def decoded_trials(topic: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]]:
+@pytest.fixture(scope="module")
+def trials(topic: Path) -> dict[str, Trial]:
+    truth = pd.read_parquet(topic / "truth" / "participants.parquet")
     out = {}
-    truth = truth_frame(topic)
     for trial in _load(topic / "topic.yaml")["trials"]:
         codebook = _load(topic / trial["delivery"]["codebook"])
         frame = read_delivery(topic / trial["delivery"]["file"], codebook["delivery"])
-        t = truth[truth["trial"] == trial["acronym"]]
-        out[trial["acronym"]] = (frame, t, codebook)
+        out[trial["acronym"]] = Trial(frame, truth[truth["trial"] == trial["acronym"]],
+                                      codebook, trial)
     return out
+
+
+@pytest.fixture(scope="module")
+def decoded(trials: dict[str, Trial]) -> dict[str, pd.DataFrame]:
+    return {acronym: t.decoded() for acronym, t in trials.items()}
+
+
+@pytest.fixture(scope="module")
+def planted(topic: Path) -> list[dict[str, Any]]:
+    return _load(topic / "truth" / "planted.yaml")["problems"]
+
+
+VARIABLES = [v.name for v in ALL_VARIABLES]
+
+
+def mismatches(decoded: pd.DataFrame, truth: pd.DataFrame, rows: range | list[int],
+               ) -> list[tuple[int, str, Any, Any]]:
+    """(1-based row, variable, decoded, true) wherever they differ."""
+    return [(i + 1, name, decoded[name].iat[i], truth[name].iat[i])
+            for i in rows for name in VARIABLES
+            if not same(decoded[name].iat[i], truth[name].iat[i])]
 
 
 # ---- tests -------------------------------------------------------------------------------------
 
-def test_codebook_columns_match_the_file(topic: Path) -> None:
-    for acronym, (frame, _, codebook) in decoded_trials(topic).items():
-        listed = [c["name"] for c in codebook["columns"]]
-        assert listed == [str(c) for c in frame.columns], acronym
-        assert codebook["delivery"]["rows"] == len(frame)
-        for name, rule in codebook["variables"].items():
+def test_codebook_columns_match_the_file(trials: dict[str, Trial]) -> None:
+    for acronym, t in trials.items():
+        listed = [c["name"] for c in t.codebook["columns"]]
+        assert listed == [str(c) for c in t.frame.columns], acronym
+        assert t.codebook["delivery"]["rows"] == len(t.frame)
+        for name, rule in t.codebook["variables"].items():
             sources = rule.get("source", [])
             for source in [sources] if isinstance(sources, str) else sources:
                 assert source in listed, (acronym, name, source)
-        used = {v for c in codebook["columns"] for v in c["used_for"]}
-        assert used == {n for n, r in codebook["variables"].items()
+        used = {v for c in t.codebook["columns"] for v in c["used_for"]}
+        assert used == {n for n, r in t.codebook["variables"].items()
                         if r["rule"] not in ("constant", "derive", "not_collected")}
+        assert set(t.codebook["variables"]) == set(VARIABLES)
 
 
-def test_recode_codes_cover_every_delivered_value(topic: Path) -> None:
-    for acronym, (frame, _, codebook) in decoded_trials(topic).items():
-        for name, rule in codebook["variables"].items():
+def test_recode_codes_cover_every_delivered_value(trials: dict[str, Trial]) -> None:
+    recodes = 0
+    for acronym, t in trials.items():
+        for name, rule in t.codebook["variables"].items():
             if rule["rule"] != "recode":
                 continue
+            recodes += 1
             allowed = {canon(k) for k in rule["codes"]} | {canon(m) for m in
                                                            rule.get("missing", [])}
-            seen = {canon(v) for v in frame[rule["source"]].tolist()} - {None}
+            seen = {canon(v) for v in t.frame[rule["source"]].tolist()} - {None}
             assert seen <= allowed, (acronym, name, seen - allowed)
+    assert recodes > 15 * len(trials)
 
 
-def _planted(topic: Path) -> list[dict[str, Any]]:
-    return _load(topic / "truth" / "planted.yaml")["problems"]
-
-
-def _planted_rows(topic: Path) -> dict[str, set[int]]:
+def _planted_rows(planted: list[dict[str, Any]]) -> dict[str, set[int]]:
     rows: dict[str, set[int]] = {}
-    for problem in _planted(topic):
+    for problem in planted:
         for p in problem["participants"]:
             if p["delivery_row"] is not None:
                 rows.setdefault(problem["trial"], set()).add(p["delivery_row"])
     return rows
 
 
-def test_decoded_deliveries_equal_the_truth_outside_planted_rows(topic: Path) -> None:
-    planted_rows = _planted_rows(topic)
-    variables = [v["name"] for v in _load(topic / "topic.yaml")["variables"]]
+def test_decoded_deliveries_equal_the_truth_outside_planted_rows(
+        trials: dict[str, Trial], decoded: dict[str, pd.DataFrame],
+        planted: list[dict[str, Any]]) -> None:
+    skip = _planted_rows(planted)
     checked = 0
-    for acronym, (frame, truth, codebook) in decoded_trials(topic).items():
-        decoded = decode(frame, codebook)
-        t = truth[truth["delivery_row"].notna()].sort_values("delivery_row")
-        assert len(t) == len(decoded), acronym
-        skip = planted_rows.get(acronym, set())
-        mismatches = []
-        for i in range(len(decoded)):
-            if i + 1 in skip:
-                continue
-            for name in variables:
-                a, b = decoded[name].iat[i], t[name].iat[i]
-                if not same(a, b):
-                    mismatches.append((i + 1, name, a, b))
-            checked += 1
-        assert not mismatches, (acronym, mismatches[:10], len(mismatches))
-    assert checked > 2500
+    for acronym, t in trials.items():
+        truth = t.delivered_truth()
+        assert len(truth) == len(decoded[acronym]) == t.registry["delivery"]["rows"], acronym
+        rows = [i for i in range(len(truth)) if i + 1 not in skip.get(acronym, set())]
+        bad = mismatches(decoded[acronym], truth, rows)
+        assert not bad, (acronym, bad[:10], len(bad))
+        checked += len(rows)
+    assert checked > 3000
 
 
-def test_planted_cells_are_delivered_exactly_as_listed(topic: Path) -> None:
-    trials = decoded_trials(topic)
-    kinds = [p["kind"] for p in _planted(topic)]
-    assert sorted(set(kinds)) == sorted(["out_of_range", "event_before_randomisation",
-                                         "duplicate_id", "arm_imbalance", "missing_follow_up",
-                                         "confirmed_correct", "nodes_inconsistent"])
-    for problem in _planted(topic):
-        frame, truth, codebook = trials[problem["trial"]]
-        decoded = decode(frame, codebook)
+def test_planted_rows_differ_exactly_where_listed(
+        trials: dict[str, Trial], decoded: dict[str, pd.DataFrame],
+        planted: list[dict[str, Any]]) -> None:
+    """In a planted row the listed variable is wrong (or, for confirmed-correct values, odd but
+    true); the derived variables may follow it, nothing else differs."""
+    follows = {"death_date": {"os_event", "os_time_days", "dfs_event", "dfs_time_days"},
+               "last_fu_date": {"os_time_days", "dfs_time_days"},
+               "os_time_days": {"death_date", "last_fu_date"}}
+    for problem in planted:
+        if problem["kind"] == "arm_imbalance":
+            continue
+        t = trials[problem["trial"]]
+        truth = t.delivered_truth()
+        for p in problem["participants"]:
+            row = p["delivery_row"] - 1
+            assert truth["participant_id"].iat[row] == p["participant_id"]
+            wrong = {name for _, name, _, _ in mismatches(decoded[problem["trial"]], truth,
+                                                          [row])}
+            assert same(truth[problem["variable"]].iat[row], p["true_value"]), problem["id"]
+            if p["response"]["code"] == "confirmed_correct":
+                assert wrong == set(), problem["id"]
+            else:
+                assert problem["variable"] in wrong, problem["id"]
+                allowed = {problem["variable"]} | follows.get(problem["variable"], set())
+                if problem["kind"] == "missing_follow_up":
+                    allowed |= {"os_time_days", "dfs_time_days", "last_fu_date", "death_date"}
+                assert wrong <= allowed, (problem["id"], wrong)
+
+
+def _as_cell(value: Any, column: pd.Series, fmt: str) -> Any:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return pd.Timestamp(value)
+    if fmt == "csv":
+        return str(value)
+    return value
+
+
+def test_delivered_values_and_answers_are_exact(
+        trials: dict[str, Trial], planted: list[dict[str, Any]]) -> None:
+    """Each planted cell holds the listed delivered value; putting the trialist's answers in
+    the delivery makes every planted row decode to the truth."""
+    kinds = {p["kind"] for p in planted}
+    assert kinds == {"out_of_range", "event_before_randomisation", "duplicate_id",
+                     "arm_imbalance", "missing_follow_up", "confirmed_correct",
+                     "nodes_inconsistent"}
+    answered: dict[str, pd.DataFrame] = {}
+    rows: dict[str, set[int]] = {}
+    for problem in planted:
+        if problem["kind"] == "arm_imbalance":
+            continue
+        t = trials[problem["trial"]]
+        fmt = t.codebook["delivery"]["format"]
+        frame = answered.setdefault(problem["trial"], t.frame.copy())
         column = problem["source_column"]
         for p in problem["participants"]:
-            if problem["kind"] == "arm_imbalance":
-                assert p["delivery_row"] is None
-                assert p["participant_id"] not in set(decoded["participant_id"])
-                continue
             row = p["delivery_row"] - 1
-            cell = frame[column].iat[row]
-            delivered = canon(cell) if p["delivered_value"] is None or \
-                isinstance(p["delivered_value"], str) and codebook["delivery"]["format"] != "csv" \
-                else cell
-            if p["delivered_value"] is None:
-                assert canon(cell) is None, problem
-            elif codebook["delivery"]["format"] == "csv":
-                assert cell == p["delivered_value"], (problem["id"], cell, p)
+            cell = t.frame[column].iat[row]
+            expected = p["delivered_value"]
+            if expected is None:
+                assert canon(cell) is None, problem["id"]
+            elif fmt == "csv":
+                assert cell == expected, problem["id"]
             else:
-                assert same(pd.Timestamp(cell) if isinstance(cell, (pd.Timestamp, dt.date))
-                            else cell, pd.Timestamp(p["delivered_value"])
-                            if isinstance(cell, (pd.Timestamp, dt.date))
-                            else p["delivered_value"]), (problem["id"], delivered, p)
-            truth_row = truth[truth["delivery_row"] == p["delivery_row"]].iloc[0]
-            assert truth_row["participant_id"] == p["participant_id"]
-            value = decoded[problem["variable"]].iat[row]
-            if problem["kind"] == "confirmed_correct":
-                assert same(value, truth_row[problem["variable"]])
-            elif p["response"]["code"] == "typographical_error" and problem["variable"] != \
-                    "participant_id":
-                assert not same(value, truth_row[problem["variable"]]), problem["id"]
+                assert same(cell, _as_cell(expected, t.frame[column], fmt)) or \
+                    canon(cell) == canon(expected), (problem["id"], cell, expected)
+            answer = p["response"]
+            if answer["code"] in ("typographical_error", "data_missing"):
+                frame.loc[frame.index[row], column] = _as_cell(answer["value"],
+                                                               t.frame[column], fmt)
+            else:
+                assert answer["code"] == "confirmed_correct"
+                assert canon(answer["value"]) == canon(cell) or \
+                    same(pd.Timestamp(answer["value"]), cell)
+            rows.setdefault(problem["trial"], set()).add(row)
+    for acronym, frame in answered.items():
+        t = trials[acronym]
+        fixed = decode(frame, t.codebook)
+        bad = mismatches(fixed, t.delivered_truth(), sorted(rows[acronym]))
+        assert not bad, (acronym, bad)
+
+
+def test_redelivery_is_complete_and_decodes_to_the_truth(
+        topic: Path, trials: dict[str, Trial], planted: list[dict[str, Any]]) -> None:
+    problem = next(p for p in planted if p["kind"] == "arm_imbalance")
+    t = trials[problem["trial"]]
+    redelivery = t.registry["delivery"]["redelivery"]
+    frame = read_delivery(topic / redelivery["file"], t.codebook["delivery"])
+    truth = t.truth.sort_values("redelivery_row").reset_index(drop=True)
+    assert len(frame) == len(truth) == redelivery["rows"]
+    assert truth["redelivery_row"].tolist() == list(range(1, len(truth) + 1))
+    assert not mismatches(decode(frame, t.codebook), truth, range(len(truth)))
+    missing = set(truth["participant_id"]) - set(t.delivered_truth()["participant_id"])
+    assert missing == {p["participant_id"] for p in problem["participants"]}
+    assert (truth.set_index("participant_id").loc[sorted(missing), "arm"] == 0).all()
