@@ -10,8 +10,8 @@ couple of minutes.
 Modules: :mod:`.topic` (harmonised variables, derivations, trial registry), :mod:`.simulate`
 (the generating model; pure numpy), :mod:`.codings` (per-trial coding profiles), :mod:`.encode`
 (truth -> delivered columns + codebook rules), :mod:`.problems` (planting), :mod:`.writers`
-(file formats), :mod:`.codebooks`, :mod:`.rejects` (a delivery with direct identifiers),
-:mod:`.generate` (:func:`create`).
+(file formats; :mod:`.xlsx` is a streaming Excel writer), :mod:`.codebooks`, :mod:`.rejects`
+(a delivery with direct identifiers), :mod:`.generate` (:func:`create`).
 
 Directory layout
 ----------------

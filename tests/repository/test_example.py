@@ -353,3 +353,29 @@ def test_cli_creates_prints_a_table_and_json(tmp_path: Path) -> None:
                                   "--participants", "40"])
     assert too_few.exit_code == 4 and "at least 120 participants" in too_few.output
     assert not (tmp_path / "f").exists()
+
+
+def test_cli_default_seed_is_the_library_default() -> None:
+    from repository.cli import example_cmds
+    from repository.example import DEFAULT_SEED
+
+    assert example_cmds._DEFAULT_SEED == DEFAULT_SEED
+
+
+@pytest.mark.parametrize("variable", ["weight_kg", "height_cm", "haemoglobin_gdl", "albumin_gl",
+                                      "creatinine_umol", "os_time_days"])
+def test_unit_conversions_round_trip_exactly_over_the_whole_range(variable: str) -> None:
+    """Every harmonised value on its grid survives delivery in any unit and the codebook's
+    ``round(value * multiply, round)`` back (exhaustive over the plausible range)."""
+    from repository.example.codings import UNITS
+    from repository.example.topic import variable as spec
+
+    v = spec(variable)
+    step = 0.1 if v.type == "decimal" else 1.0
+    low, high = v.range or (0, 0)
+    grid = np.round(np.arange(low, high + step / 2, step), 1 if v.type == "decimal" else 0)
+    decimals = 1 if v.type == "decimal" else 0
+    for unit, multiply, delivered_decimals in UNITS[variable]:
+        delivered = np.round(grid / multiply, delivered_decimals)
+        back = np.round(delivered * multiply, decimals)
+        assert np.array_equal(back, grid), (variable, unit, grid[back != grid][:5])
