@@ -10,7 +10,8 @@ cell gets a ``cause``, the first that applies:
 ``correction withdrawn``
     a correction of the older release that the newer one no longer applies;
 ``new delivery`` / ``mapping changed`` / ``dictionary changed``
-    the trial's delivery or mapping hash, or the variable's dictionary entry, differ;
+    the trial's delivery or mapping hash differ, or the variable's dictionary entry changed
+    in something that can change values (type, unit, categories, range; not its label);
 ``unexplained``
     none of these: worth a look.
 """
@@ -165,7 +166,12 @@ class ReleaseDiff:
 def _same(a: pd.Series, b: pd.Series) -> pd.Series:
     """Element-wise equality with missing == missing, tolerant of dtype changes."""
     if a.dtype != b.dtype:
-        a, b = a.astype("string"), b.astype("string")
+        numeric = pd.api.types.is_numeric_dtype
+        if numeric(a) and numeric(b) and not (pd.api.types.is_bool_dtype(a)
+                                              or pd.api.types.is_bool_dtype(b)):
+            a, b = a.astype("Float64"), b.astype("Float64")
+        else:
+            a, b = a.astype("string"), b.astype("string")
     both_na = a.isna().to_numpy() & b.isna().to_numpy()
     try:
         eq = (a == b).fillna(False).to_numpy(dtype=bool)
@@ -214,7 +220,9 @@ def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[s
     map_b = {str(m["trial"]): m.get("sha256") for m in new_manifest.get("mappings", [])}
     dchanges = dictionary_changes(old_manifest.get("dictionary", {}),
                                   new_manifest.get("dictionary", {}))
-    dict_changed = {c["variable"] for c in dchanges["changed"]}
+    # a new label or description does not change values; a new type, unit or coding can
+    dict_changed = {c["variable"] for c in dchanges["changed"]
+                    if set(c["fields"]) - {"label", "description", "group", "role"}}
 
     records: list[dict[str, Any]] = []
     ac, bc = a.loc[common], b.loc[common]

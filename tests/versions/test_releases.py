@@ -199,7 +199,7 @@ def test_failure_at_every_step_leaves_nothing(env: Env, fail_at: Callable, step:
 
 def test_interruption_rolls_back_and_is_re_raised(env: Env, fail_at: Callable) -> None:
     """Ctrl-C during the push: the interruption propagates, the repository is restored."""
-    env.repo  # create the repository first
+    assert env.repo.exists()  # creates the repository first
     before = snapshot(env)
     with pytest.raises(KeyboardInterrupt):
         create_release(env.store, env.inputs(), version="1.0",
