@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from repository.errors import UnreadableDelivery, format_rows
@@ -211,7 +212,7 @@ def read_delivery(path: Path, *, format: str | None = None,
     columns = tuple(
         ColumnInfo(name=str(c), dtype=str(frame[c].dtype), label=labels.get(c) or None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
-                   n_missing=int(_missing_mask(frame[c]).sum()))
+                   n_missing=_count_missing(frame[c]))
         for c in frame.columns)
     return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options)
 
@@ -222,11 +223,15 @@ def _label_key(value: Any) -> str:
     return str(value)
 
 
-def _missing_mask(series: pd.Series) -> pd.Series:
-    mask = series.isna()
+def _count_missing(series: pd.Series) -> int:
+    """Missing cells: nulls, and blank text (judged once per distinct value)."""
+    n = int(series.isna().sum())
     if series.dtype == object or pd.api.types.is_string_dtype(series):
-        mask |= series.astype("string").str.strip().fillna("") == ""
-    return mask
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
+        if blank.any():
+            n += int(blank[codes[codes >= 0]].sum())
+    return n
 
 
 def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:

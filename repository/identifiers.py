@@ -135,20 +135,26 @@ class _Column:
             self.counts = np.array([], dtype=int)
             self.n = int(values.size)
             return
-        text = series.dropna().astype(str).str.strip()
-        text = text[text != ""]
-        self.n = int(text.size)
-        vc = text.value_counts(sort=False)
-        self.distinct = [str(v) for v in vc.index]
-        self.counts = vc.to_numpy()
-        self.text = text
+        # distinct values first (hashing in C), then text work once per distinct value
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        raw_counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        merged: dict[str, int] = {}
+        self._raw_for: dict[str, list[Any]] = {}
+        for raw, count in zip(uniques, raw_counts):
+            text = str(raw).strip()
+            if not text:
+                continue
+            merged[text] = merged.get(text, 0) + int(count)
+            self._raw_for.setdefault(text, []).append(raw)
+        self.distinct = list(merged)
+        self.counts = np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
+        self.n = int(self.counts.sum())
 
     def rows_where(self, matching: Iterable[str]) -> np.ndarray:
-        wanted = set(matching)
-        if not wanted:
+        raws = [r for m in set(matching) for r in self._raw_for.get(m, [])]
+        if not raws:
             return np.array([], dtype=int)
-        positions = np.flatnonzero(self.series.index.isin(self.text.index[self.text.isin(wanted)]))
-        return positions + 1
+        return np.flatnonzero(self.series.isin(raws).to_numpy()) + 1
 
     def share(self, flags: Sequence[bool]) -> float:
         if self.n == 0:
