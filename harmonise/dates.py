@@ -227,7 +227,8 @@ def _parse_strftime(strings: np.ndarray, fmt: str, *, strip: bool = False) -> np
                                                                 1900 + parts["y"])
                 month = parts.get("m", np.ones(len(b), dtype=np.int64))
                 day = parts.get("d", np.ones(len(b), dtype=np.int64))
-                ok &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1)
+                ok &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= _MIN.year) & \
+                    (year <= _MAX.year)
                 y = np.where(ok, year, 1970)
                 m = np.where(ok, month, 1)
                 first = (y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)
@@ -259,11 +260,15 @@ def _parse_numeric(strings: np.ndarray, fmt: str) -> np.ndarray:
     if ok.any():
         scale = 86400.0 if unit == "D" else 1.0
         seconds = numbers[ok] * scale
-        # guard against overflow before converting (the plausible-years check follows)
-        fine = np.abs(seconds) < 1e11
+        # in seconds (a nanosecond count from 1582 overflows); keep plausible years only
+        base = epoch.to_datetime64().astype("datetime64[s]")
+        lo = (_MIN.to_datetime64().astype("datetime64[s]") - base).astype(np.int64)
+        hi = (_MAX.to_datetime64().astype("datetime64[s]") - base).astype(np.int64)
+        whole = np.round(seconds)
+        fine = (whole >= lo) & (whole <= hi)
         sub = np.full(ok.sum(), np.datetime64("NaT"), dtype="datetime64[ns]")
-        sub[fine] = (epoch.to_datetime64() +
-                     (np.round(seconds[fine] * 1e9)).astype("int64").astype("timedelta64[ns]"))
+        sub[fine] = (base + whole[fine].astype(np.int64).astype("timedelta64[s]")).astype(
+            "datetime64[ns]")
         out[ok] = sub
     return out
 

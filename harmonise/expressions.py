@@ -137,7 +137,8 @@ def parse_expression(text: str) -> Expression:
                                 "\"weight_kg / (height_cm / 100) ** 2\" or \"$AGE >= 18\"") from exc
     variables: list[str] = []
     _check_tree(tree.body, text, placeholders, variables)
-    columns = list(dict.fromkeys(placeholders[p] for p in _placeholders_in(tree)))
+    used = sorted(set(_placeholders_in(tree)), key=lambda p: int(p[5:-2]))
+    columns = [placeholders[p] for p in used]
     return Expression(text=text, columns=tuple(columns),
                       variables=tuple(dict.fromkeys(variables)), tree=tree,
                       placeholders=placeholders)
@@ -443,7 +444,7 @@ def _function_kind(name: str, args: list[str], node: ast.AST, problems: list[str
             problems.append(f"{name}() needs {what}, got a {k} in `{ast.unparse(node)}`")
 
     if name in ("coalesce", "min", "max"):
-        known = {a for a in args if a not in ("any", "null")}
+        known = list(dict.fromkeys(a for a in args if a not in ("any", "null")))
         if len(known) > 1:
             problems.append(f"{name}() mixes {' and '.join(sorted(known))} in "
                             f"`{ast.unparse(node)}`")

@@ -229,7 +229,7 @@ class SourceFrame:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         texts = canonical_texts(np.asarray(uniques, dtype=object))
         uvals, ubad = parse_numbers(texts, decimal=self.decimal, thousands=self.thousands)
-        f = Factorised(np.asarray(codes), np.asarray(uniques, dtype=object), texts)
+        f = Factorised(np.asarray(codes), np.asarray(uniques, dtype=object))
         vals = f.take(uvals, np.nan).astype(float)
         bad = f.take(ubad, False).astype(bool)
         out = pd.Series(pd.arrays.FloatingArray(np.where(np.isnan(vals), 0.0, vals),
