@@ -356,7 +356,9 @@ def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFind
     from analyses.km import reverse_km_followup
 
     arm = _arm_series(frame, ctx)
-    usable = arm.notna() & frame[spec.time].notna() & frame[spec.event].notna()
+    # negative times are the dates check's business; they cannot enter a Kaplan-Meier curve
+    times = pd.to_numeric(frame[spec.time], errors="coerce")
+    usable = arm.notna() & (times >= 0).fillna(False) & frame[spec.event].notna()
     labels = {a.code: a.label for a in ctx.arms}
     counts = arm[usable].value_counts()
     for a in ctx.arms:
