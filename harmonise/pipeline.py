@@ -1,0 +1,409 @@
+"""The harmonisation pipeline on a workspace: deliveries + mappings + corrections -> checked data.
+
+For each trial: the current delivery (read back byte for byte from the store), the trial's
+mapping for the dictionary's version, and the trial's active corrections give the harmonised
+table - a pure function of the three, so re-running gives identical bytes
+(``harmonised/<TRIAL>.parquet`` with a JSON sidecar naming every input's hash). Validation
+(Pandera, compiled from the dictionary), the trial-integrity checks and the mapping's cell
+problems then become :class:`~harmonise.queries.Finding` s, which :func:`check_trial` turns into
+data queries.
+
+Layout inside the workspace::
+
+    harmonised/<TRIAL>.parquet   the trial on the dictionary (pseudonymised IDs)
+    harmonised/<TRIAL>.json      inputs (hashes), per-variable summary, cell problems
+    harmonised/topic.parquet     all trials pooled (written by :func:`pool`)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harmonise.corrections import (
+    AppliedCorrection,
+    active_corrections,
+    apply_corrections,
+    carry_forward,
+)
+from harmonise.dictionary import Dictionary, load_dictionary
+from harmonise.engine import apply_mapping
+from harmonise.harmonised import HarmonisedTrial
+from harmonise.integrity import (
+    ArmInfo,
+    IntegrityContext,
+    IntegrityFinding,
+    SurvivalSpec,
+    run_checks,
+)
+from harmonise.mapping import Mapping, load_mapping, mapping_path
+from harmonise.queries import Finding, SyncReport, sync_queries
+from harmonise.validation import ValidationResult, checks_run, compile_schema, validate
+from harmonise.values import canonical_text
+from repository.deliveries import load_delivery, pseudonymised_ids
+from repository.errors import HarmonisationError, NotFound
+from repository.formats import RawTable
+from repository.models import Delivery, Trial
+from repository.store import Store
+from repository.trials import get_trial, list_trials
+
+__all__ = [
+    "Inputs",
+    "TrialRun",
+    "load_topic_dictionary",
+    "load_trial_mapping",
+    "current_delivery",
+    "harmonise_trial",
+    "check_trial",
+    "integrity_context",
+    "findings_for",
+    "pool",
+    "harmonised_dir",
+]
+
+Progress = Callable[[str], None]
+
+
+def harmonised_dir(store: Store) -> Path:
+    return store.settings.workspace / "harmonised"
+
+
+def load_topic_dictionary(store: Store) -> Dictionary:
+    directory = store.settings.dictionary_dir
+    if directory is None or not (directory / "dictionary.yaml").is_file():
+        raise NotFound(f"no topic dictionary at {directory}/dictionary.yaml; point the workspace "
+                       "at one with IPDREPO_DICTIONARY or `dictionary = \"DIR\"` in ipdrepo.toml.",
+                       file=str(directory))
+    return load_dictionary(directory)
+
+
+def load_trial_mapping(store: Store, dictionary: Dictionary, trial: str) -> Mapping:
+    directory = store.settings.dictionary_dir
+    assert directory is not None
+    path = mapping_path(directory, dictionary.version, trial)
+    if not path.is_file():
+        raise NotFound(f"trial {trial} has no mapping for dictionary {dictionary.version}: "
+                       f"expected {path}. Write one (docs/mapping-format.md) and check it with "
+                       f"`ipdrepo mapping check {trial}`.", trial=trial, file=str(path))
+    return load_mapping(path, dictionary)
+
+
+def current_delivery(trial: Trial, dataset: str = "main") -> Delivery:
+    current = [d for d in trial.deliveries if d.is_current and d.dataset == dataset]
+    if not current:
+        raise NotFound(f"trial {trial.acronym} has no {dataset!r} delivery yet; ingest one with "
+                       f"`ipdrepo ingest {trial.acronym} FILE`.", trial=trial.acronym)
+    return current[-1]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a harmonised trial is a function of."""
+
+    trial: str
+    delivery_id: int
+    delivery_sha256: str
+    mapping_file: str
+    mapping_sha256: str
+    dictionary_version: str
+    dictionary_sha256: str
+    corrections: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trial": self.trial, "delivery_id": self.delivery_id,
+                "delivery_sha256": self.delivery_sha256, "mapping_file": self.mapping_file,
+                "mapping_sha256": self.mapping_sha256,
+                "dictionary_version": self.dictionary_version,
+                "dictionary_sha256": self.dictionary_sha256,
+                "corrections": list(self.corrections)}
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """One trial harmonised (and, after :func:`check_trial`, validated and checked)."""
+
+    trial: str
+    inputs: Inputs
+    harmonised: HarmonisedTrial
+    raw: RawTable = field(repr=False)
+    corrections: tuple[AppliedCorrection, ...] = ()
+    carried: dict[str, list[int]] = field(default_factory=dict)
+    validation: ValidationResult | None = None
+    integrity: tuple[IntegrityFinding, ...] = ()
+    queries: SyncReport | None = None
+    path: Path | None = None
+
+    @property
+    def data(self) -> pd.DataFrame:
+        return self.harmonised.data
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trial": self.trial, "inputs": self.inputs.to_dict(),
+            "rows": self.harmonised.n_rows, "mapping_problems": len(self.harmonised.problems),
+            "corrections_applied": sum(c.applied for c in self.corrections),
+            "corrections_not_applied": [c.__dict__ for c in self.corrections if not c.applied],
+            "carried_forward": self.carried, "path": str(self.path) if self.path else None}
+        if self.validation is not None:
+            out["validation"] = self.validation.to_dict(failures=False)
+            out["validation"]["failures"] = int(len(self.validation.failures))
+        if self.integrity:
+            out["integrity"] = [f.to_dict() for f in self.integrity]
+        if self.queries is not None:
+            out["queries"] = self.queries.to_dict()
+        return out
+
+
+def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None = None,
+                    write: bool = True, progress: Progress | None = None) -> TrialRun:
+    """Harmonise ``trial``'s current delivery with its mapping and active corrections."""
+    say = progress or (lambda _m: None)
+    dictionary = dictionary or load_topic_dictionary(store)
+    mapping = load_trial_mapping(store, dictionary, trial)
+    actor = store.settings.actor
+    with store.reading() as session:
+        topic = store.topic(session)
+        trial_row = get_trial(session, topic, trial)
+        delivery = current_delivery(trial_row)
+        say(f"{trial}: reading {delivery.file_name}")
+        raw = load_delivery(store, delivery)
+        pseudonyms = pseudonymised_ids(store, topic.slug, trial, raw.frame[delivery.id_column])
+        stale = [c for c in active_corrections(session, trial_row)
+                 if c.delivery_id != delivery.id]
+        delivery_id, delivery_sha = delivery.id, delivery.sha256
+    carried: dict[str, list[int]] = {}
+    if stale:  # the trial delivered again: carry corrections forward or flag them
+        with store.transaction() as session:
+            topic = store.topic(session)
+            trial_row = get_trial(session, topic, trial)
+            carried = carry_forward(session, topic, trial_row,
+                                    delivery=session.get(Delivery, delivery_id), frame=raw.frame,
+                                    pseudonyms=pseudonyms, actor=actor)
+    with store.reading() as session:
+        corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
+        corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
+        correction_ids = tuple(c.id for c in corrections)
+    say(f"{trial}: applying {mapping.file}")
+    harmonised = apply_mapping(RawTable(frame=corrected, format=raw.format, columns=raw.columns,
+                                        read_options=raw.read_options),
+                               mapping, dictionary, trial=trial, participant_ids=pseudonyms)
+    inputs = Inputs(trial=trial, delivery_id=delivery_id, delivery_sha256=delivery_sha,
+                    mapping_file=str(mapping.file), mapping_sha256=_sha256(Path(mapping.file)),
+                    dictionary_version=dictionary.version,
+                    dictionary_sha256=_sha256(Path(dictionary.source)) if dictionary.source
+                    else "", corrections=correction_ids)
+    run = TrialRun(trial=trial, inputs=inputs, harmonised=harmonised, raw=raw,
+                   corrections=tuple(applied), carried=carried)
+    if write:
+        path = _write(store, run)
+        run = TrialRun(**{**run.__dict__, "path": path})
+    return run
+
+
+def _write(store: Store, run: TrialRun) -> Path:
+    """Write the trial's parquet deterministically (fixed writer options, no timestamps)."""
+    out = harmonised_dir(store)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{run.trial}.parquet"
+    table = pa.Table.from_pandas(run.data, preserve_index=False)
+    table = table.replace_schema_metadata({"ipdrepo.inputs": json.dumps(run.inputs.to_dict(),
+                                                                       sort_keys=True)})
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
+    tmp.replace(path)
+    side = {"inputs": run.inputs.to_dict(),
+            "summary": json.loads(run.harmonised.summary.to_json(orient="records")),
+            "problems": json.loads(run.harmonised.problems.to_json(orient="records"))}
+    (out / f"{run.trial}.json").write_text(json.dumps(side, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+# --- checks -> findings -> queries -------------------------------------------------------------
+
+def integrity_context(dictionary: Dictionary, trial: Trial) -> IntegrityContext:
+    """What the integrity checks need, from the dictionary's roles and the trial registry."""
+    treatment = dictionary.with_role("treatment")
+    if not treatment:
+        raise HarmonisationError(f"the dictionary {dictionary.topic} has no variable with role "
+                                 "treatment; the integrity checks need the randomised arm.")
+    arm_var = treatment[0]
+
+    def code(value: str | None) -> Any:
+        if value is None:
+            return None
+        return int(value) if arm_var.codes_are_integers else value
+
+    arms = tuple(ArmInfo(code=code(a.harmonised) if a.harmonised is not None else a.code,
+                         label=a.label, ratio=a.ratio, published_n=a.randomised_published)
+                 for a in trial.arms)
+    tte = [o for o in dictionary.outcomes if o.kind == "time_to_event"]
+    rand_date = next((o.origin for o in tte if o.origin), None)
+    post = {name for o in dictionary.outcomes for name in o.variables} | {
+        v.name for v in dictionary.with_role("outcome")}
+    baseline = tuple((v.name, v.type in ("categorical", "boolean"))
+                     for v in dictionary.variables
+                     if v.role in ("covariate", "stratifier") and v.name not in post
+                     and v.type in ("integer", "decimal", "categorical", "boolean"))
+    later = tuple(dict.fromkeys(
+        [d for o in tte for d in (o.event_date, o.censor_date) if d] +
+        [v.name for v in dictionary.with_role("outcome") if v.type in ("date", "datetime")]))
+    follow_up = tuple(dict.fromkeys([d for o in tte for d in (o.censor_date, o.time) if d]))
+    return IntegrityContext(
+        trial=trial.acronym, arm_variable=arm_var.name, arms=arms,
+        id_variable=dictionary.id_variable.name, rand_date=rand_date, baseline=baseline,
+        later_dates=later, follow_up=follow_up,
+        survival=tuple(SurvivalSpec(o.name, o.time, o.event) for o in tte if o.time and o.event))
+
+
+def _source_columns(mapping: Mapping, variable: str, seen: set[str] | None = None) -> list[str]:
+    """The trial's own columns behind a harmonised variable (through derived variables)."""
+    seen = seen if seen is not None else set()
+    if variable in seen or variable not in mapping:
+        return []
+    seen.add(variable)
+    rule = mapping.rule(variable)
+    cols = list(rule.columns())
+    for v in rule.variables():
+        cols += [c for c in _source_columns(mapping, v, seen) if c not in cols]
+    return cols
+
+
+def _raw_values(raw: pd.DataFrame, columns: Sequence[str], row: int | None) -> dict[str, Any]:
+    if row is None:
+        return {}
+    return {c: canonical_text(raw[c].iloc[row - 1]) for c in columns if c in raw.columns}
+
+
+def findings_for(run: TrialRun, dictionary: Dictionary, mapping: Mapping,
+                 corrected_raw: pd.DataFrame, id_column: str) -> list[Finding]:
+    """Every failure of a checked trial as a query-ready :class:`Finding`."""
+    findings: list[Finding] = []
+    trial = run.trial
+    if run.validation is not None:
+        for f in run.validation.failures.itertuples(index=False):
+            variables = [v.strip() for v in str(f.variable).split(",")]
+            cols: list[str] = []
+            for v in variables:
+                cols += [c for c in _source_columns(mapping, v) if c not in cols]
+            row = None if pd.isna(f.row) else int(f.row)
+            findings.append(Finding(
+                trial=trial, check_id=f.check, source="validation", message=f.message,
+                participant=f.participant_id, variable=f.variable, severity=f.severity,
+                value=f.value, rows=(row,) if row else (), source_columns=tuple(cols),
+                raw_values=_raw_values(corrected_raw, cols, row)))
+    for p in run.harmonised.problems.itertuples(index=False):
+        row = None if pd.isna(p.row) else int(p.row)
+        cols = [c.strip() for c in str(p.columns or "").split(",") if c.strip()]
+        findings.append(Finding(
+            trial=trial, check_id=f"mapping:{p.reason}", source="mapping", message=p.message,
+            participant=None if pd.isna(p.participant_id) else p.participant_id,
+            variable=p.variable, value=None if pd.isna(p.value) else str(p.value),
+            rows=(row,) if row else (), source_columns=tuple(cols),
+            raw_values=_raw_values(corrected_raw, cols, row)))
+    flagged = {f.participant for f in findings if f.participant}
+    for f in run.integrity:
+        if not f.failed:
+            continue
+        if f.check == "dates-after-randomisation" and set(f.participants) <= flagged:
+            continue  # each participant already has a query from the dictionary's date rules
+        if f.check == "ids" and f.participants:
+            data = run.data
+            for pid in f.participants:
+                rows = tuple(int(r) for r in data.loc[data["participant_id"] == pid, "_row"])
+                findings.append(Finding(
+                    trial=trial, check_id="integrity:ids", source="integrity",
+                    severity=f.severity, participant=pid, variable="participant_id",
+                    message=f"the same participant ID is on {len(rows)} rows "
+                            f"({', '.join(map(str, rows))}); are these different participants?",
+                    value=None, rows=rows, source_columns=(id_column,),
+                    raw_values=_raw_values(corrected_raw, [id_column], rows[0])))
+            continue
+        findings.append(Finding(
+            trial=trial, check_id=f"integrity:{f.check}", source="integrity",
+            severity=f.severity, participant=None, variable=f.variable, message=f.message,
+            value=None, rows=tuple(f.rows[:50]),
+            source_columns=tuple(_source_columns(mapping, f.variable)) if f.variable else ()))
+    return findings
+
+
+def check_trial(store: Store, trial: str, *, dictionary: Dictionary | None = None,
+                raise_queries: bool = True, write: bool = True,
+                progress: Progress | None = None) -> TrialRun:
+    """Harmonise, validate and check one trial; sync its data queries (curators)."""
+    dictionary = dictionary or load_topic_dictionary(store)
+    run = harmonise_trial(store, trial, dictionary=dictionary, write=write, progress=progress)
+    if progress:
+        progress(f"{trial}: validating")
+    validation = validate(run.data, dictionary, trial=trial, schema=_schema(dictionary))
+    with store.reading() as session:
+        trial_row = get_trial(session, store.topic(session), trial)
+        context = integrity_context(dictionary, trial_row)
+        id_column = current_delivery(trial_row).id_column
+    integrity = tuple(run_checks(run.data, context))
+    run = TrialRun(**{**run.__dict__, "validation": validation, "integrity": integrity})
+    if raise_queries:
+        mapping = run.harmonised.mapping
+        corrected = run.harmonised.raw
+        findings = findings_for(run, dictionary, mapping, corrected, id_column)
+        ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in integrity
+                                              if f.status != "skipped"]
+        ran += [f"mapping:{reason}" for reason in _mapping_reasons()]
+        with store.transaction() as session:
+            topic = store.topic(session)
+            report = sync_queries(session, topic, get_trial(session, topic, trial), findings,
+                                  checks_run=ran, actor=store.settings.actor,
+                                  delivery_id=run.inputs.delivery_id)
+        run = TrialRun(**{**run.__dict__, "queries": report})
+    return run
+
+
+def _mapping_reasons() -> list[str]:
+    from harmonise.problems import REASONS
+
+    return list(REASONS)
+
+
+_SCHEMAS: dict[int, Any] = {}
+
+
+def _schema(dictionary: Dictionary) -> Any:
+    key = id(dictionary)
+    if key not in _SCHEMAS:
+        _SCHEMAS.clear()
+        _SCHEMAS[key] = compile_schema(dictionary)
+    return _SCHEMAS[key]
+
+
+def trials_with_data(store: Store) -> list[str]:
+    with store.reading() as session:
+        return [t.acronym for t in list_trials(session, store.topic(session))
+                if any(d.is_current for d in t.deliveries)]
+
+
+def pool(store: Store, trials: Sequence[str] | None = None) -> pd.DataFrame:
+    """All harmonised trials in one frame (trial order), written to harmonised/topic.parquet."""
+    names = list(trials) if trials is not None else trials_with_data(store)
+    frames = []
+    for name in names:
+        path = harmonised_dir(store) / f"{name}.parquet"
+        if not path.is_file():
+            raise NotFound(f"trial {name} has not been harmonised yet; run `ipdrepo harmonise "
+                           f"{name}`.", trial=name)
+        frames.append(pd.read_parquet(path))
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if frames:
+        table = pa.Table.from_pandas(data, preserve_index=False)
+        pq.write_table(table, harmonised_dir(store) / "topic.parquet", compression="zstd")
+    return data
