@@ -145,7 +145,7 @@ def apply_mapping(raw: RawTable | pd.DataFrame, mapping: Mapping, dictionary: Di
     lacking = missing_columns(mapping, [str(c) for c in frame.columns])
     if lacking:
         names = sorted({c for cols in lacking.values() for c in cols})
-        where = "; ".join(f"{v} (line {mapping.line('variables', v)}) reads "
+        where = "; ".join(f"{v} ({_where(mapping, v)}) reads "
                           f"{', '.join(repr(c) + suggest(c, [str(x) for x in frame.columns]) for c in cols)}"
                           for v, cols in lacking.items())
         raise HarmonisationError(
@@ -195,8 +195,8 @@ def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
         except HarmonisationError as exc:
             if not check:
                 raise HarmonisationError(
-                    f"{mapping.trial}, {rule.variable} ({mapping.file}, line "
-                    f"{mapping.line('variables', rule.variable)}): {exc.message}",
+                    f"{mapping.trial}, {rule.variable} ({_where(mapping, rule.variable)}): "
+                    f"{exc.message}",
                     trial=mapping.trial, variable=rule.variable, file=mapping.file) from exc
             run.failed[rule.variable] = exc.message
             run.values[rule.variable] = _empty(var, run.n)
@@ -205,6 +205,11 @@ def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
         run.values[rule.variable] = typed
         run.issues[rule.variable] = issues + cast_issues
     return run
+
+
+def _where(mapping: Mapping, variable: str) -> str:
+    line = mapping.line("variables", variable)
+    return f"{mapping.file}, line {line}" if line else mapping.file
 
 
 def _assemble(run: RuleRun, trial: str, participant_ids: Any) -> pd.DataFrame:
@@ -459,9 +464,12 @@ def _case_when(rule: CaseWhen, var: Variable, run: RuleRun) -> Result:
     else_issues += more
     decided = np.zeros(run.n, dtype=bool)
     picks: list[tuple[np.ndarray, pd.Series]] = []
+    undecidable = np.zeros(run.n, dtype=bool)  # a condition read a value it could not use
     for case in rule.cases:
         cond, more = evaluate(case.when, run)
         issues += more
+        for i in more:
+            undecidable |= i.mask
         if isinstance(cond, pd.Series):
             c = cond.astype("boolean").to_numpy(dtype=bool, na_value=False)
         else:
@@ -481,6 +489,10 @@ def _case_when(rule: CaseWhen, var: Variable, run: RuleRun) -> Result:
         picks.append((take, typed))
     for take, typed in picks:
         result = typed.where(take, result)
+    if undecidable.any():
+        # which case applies is unknown: the cell is missing (and the value is reported)
+        result = result.mask(undecidable & ~decided)
+        decided |= undecidable
     # the else branch only concerns the rows no case took
     issues += [Issue(i.mask & ~decided, i.reason, i.message) for i in else_issues
                if (i.mask & ~decided).any()]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from harmonise.dates import add_days, days_between, parse_dates
-from harmonise.expressions import _ARITH, _CMP, _CONSTANTS, Expression, literal_value
+from harmonise.expressions import _ARITH, _CMP, _CONSTANTS, Expression, literal_value, unparse
 from harmonise.problems import Issue
 from harmonise.values import (
     bool_array,
@@ -180,6 +180,9 @@ class _Evaluator:
             raise _Clash(f"{where} is not a finite number")
         return v
 
+    def src(self, node: ast.AST) -> str:
+        return unparse(node, self.expr.placeholders)
+
     # -- visitor --
     def visit(self, node: ast.AST) -> Any:
         method: Callable[[Any], Any] = getattr(self, "visit_" + type(node).__name__)
@@ -198,15 +201,15 @@ class _Evaluator:
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         v = self.visit(node.operand)
         if isinstance(node.op, ast.Not):
-            b = self.boolean(v, f"`{ast.unparse(node)}`")
+            b = self.boolean(v, f"`{self.src(node)}`")
             return None if b is None else (~b if isinstance(b, pd.Series) else not b)
-        x = self.number(v, f"`{ast.unparse(node)}`")
+        x = self.number(v, f"`{self.src(node)}`")
         if x is None:
             return None
         return -x if isinstance(node.op, ast.USub) else x
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        where = f"`{ast.unparse(node)}`"
+        where = f"`{self.src(node)}`"
         a, b = self.visit(node.left), self.visit(node.right)
         op = _ARITH[type(node.op)]
         ka, kb = _kind(a), _kind(b)
@@ -266,7 +269,7 @@ class _Evaluator:
         return out
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
-        where = f"`{ast.unparse(node)}`"
+        where = f"`{self.src(node)}`"
         values = [self.boolean(self.visit(v), where) for v in node.values]
         result = self.series(values[0], "boolean") if values[0] is not None else \
             pd.Series(missing_array(self.n, "boolean"), index=self.ctx.index)
@@ -277,7 +280,7 @@ class _Evaluator:
         return result
 
     def visit_Compare(self, node: ast.Compare) -> Any:
-        where = f"`{ast.unparse(node)}`"
+        where = f"`{self.src(node)}`"
         left = self.visit(node.left)
         result: Any = True
         for op, comp in zip(node.ops, node.comparators):
@@ -343,14 +346,14 @@ class _Evaluator:
         return pd.Series(pd.arrays.BooleanArray(arr, na), index=self.ctx.index)
 
     def visit_IfExp(self, node: ast.IfExp) -> Any:
-        where = f"`{ast.unparse(node)}`"
+        where = f"`{self.src(node)}`"
         cond = self.boolean(self.visit(node.test), where)
         a, b = self.visit(node.body), self.visit(node.orelse)
         return _where(self, cond, a, b)
 
     def visit_Call(self, node: ast.Call) -> Any:
         name = node.func.id  # type: ignore[attr-defined]
-        where = f"`{ast.unparse(node)}`"
+        where = f"`{self.src(node)}`"
         args = [self.visit(a) for a in node.args]
         return _call(self, name, args, node, where)
 

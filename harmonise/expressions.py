@@ -48,6 +48,7 @@ __all__ = [
     "infer_kind",
     "literal_kind",
     "literal_value",
+    "unparse",
 ]
 
 #: static kinds of values: what the type checker knows about a name or a result
@@ -302,6 +303,19 @@ def _check_tree(node: ast.AST, text: str, placeholders: Mapping[str, str],
         raise bad(hint)
 
 
+def unparse(node: ast.AST, placeholders: Mapping[str, str]) -> str:
+    """The source text of ``node`` with raw columns written back as ``$NAME``/``${name}``."""
+    text = ast.unparse(node)
+    if not placeholders:
+        return text
+
+    def column(match: re.Match[str]) -> str:
+        name = placeholders.get(match.group(0), match.group(0))
+        return f"${name}" if re.fullmatch(r"[A-Za-z0-9_]+", name) else "${" + name + "}"
+
+    return _PLACEHOLDER.sub(column, text)
+
+
 def literal_kind(node: ast.AST) -> str | None:
     """The kind of a literal node (number, text, bool, null), or None if not a literal."""
     if isinstance(node, ast.Constant):
@@ -347,6 +361,9 @@ def infer_kind(expr: Expression, kinds: Mapping[str, str]) -> tuple[str, list[st
     """
     problems: list[str] = []
 
+    def src(node: ast.AST) -> str:
+        return unparse(node, expr.placeholders)
+
     def visit(node: ast.AST) -> str:
         if isinstance(node, ast.Constant):
             return literal_kind(node) or "any"
@@ -369,8 +386,9 @@ def infer_kind(expr: Expression, kinds: Mapping[str, str]) -> tuple[str, list[st
             a, b = visit(node.left), visit(node.right)
             op = _ARITH[type(node.op)]
             if "any" in (a, b) or "null" in (a, b):
-                if op in "+-" and "date" in (a, b):
-                    return "any" if op == "-" else "date"
+                if op in "+-":
+                    # a raw column may hold dates: date + n is a date, date - date a number
+                    return "date" if (op == "+" and "date" in (a, b)) else "any"
                 return "number" if "date" not in (a, b) else "any"
             if a == b == "number":
                 return "number"
@@ -382,14 +400,14 @@ def infer_kind(expr: Expression, kinds: Mapping[str, str]) -> tuple[str, list[st
                 return "date"
             if "text" in (a, b) and {a, b} <= {"text", "number"}:
                 return "number"
-            problems.append(f"cannot compute {a} {op} {b} in `{ast.unparse(node)}`")
+            problems.append(f"cannot compute {a} {op} {b} in `{src(node)}`")
             return "any"
         if isinstance(node, ast.BoolOp):
             for v in node.values:
                 k = visit(v)
                 if k not in ("bool", "any", "null"):
-                    problems.append(f"`and`/`or` need true/false values; `{ast.unparse(v)}` is a "
-                                    f"{k} (compare it, e.g. `{ast.unparse(v)} == 1`)")
+                    problems.append(f"`and`/`or` need true/false values; `{src(v)}` is a "
+                                    f"{k} (compare it, e.g. `{src(v)} == 1`)")
             return "bool"
         if isinstance(node, ast.Compare):
             left = visit(node.left)
@@ -400,7 +418,7 @@ def infer_kind(expr: Expression, kinds: Mapping[str, str]) -> tuple[str, list[st
                         k = next(iter(ks), "null")
                         if left == "date" or (left == "bool" and k != "bool") or \
                                 (left == "number" and k == "text"):
-                            problems.append(f"`{ast.unparse(node)}` compares a {left} with "
+                            problems.append(f"`{src(node)}` compares a {left} with "
                                             f"{k} values")
                     continue
                 right = visit(comp)
@@ -409,25 +427,25 @@ def infer_kind(expr: Expression, kinds: Mapping[str, str]) -> tuple[str, list[st
                       pair == {"text", "number"} or
                       (pair == {"date", "text"} and _iso_literal(node.left, comp)))
                 if not ok:
-                    problems.append(f"`{ast.unparse(node)}` compares a {left} with a {right}")
+                    problems.append(f"`{src(node)}` compares a {left} with a {right}")
                 left = right
             return "bool"
         if isinstance(node, ast.IfExp):
             t = visit(node.test)
             if t not in ("bool", "any", "null"):
-                problems.append(f"the condition of `{ast.unparse(node)}` is a {t}, not true/false")
+                problems.append(f"the condition of `{src(node)}` is a {t}, not true/false")
             a, b = visit(node.body), visit(node.orelse)
             if "null" in (a, b):
                 return b if a == "null" else a
             if "any" in (a, b):
                 return "any"
             if a != b:
-                problems.append(f"`{ast.unparse(node)}` gives a {a} or a {b}; use one kind")
+                problems.append(f"`{src(node)}` gives a {a} or a {b}; use one kind")
             return a
         if isinstance(node, ast.Call):
             name = node.func.id  # type: ignore[attr-defined]
             args = [visit(a) for a in node.args]
-            return _function_kind(name, args, node, problems)
+            return _function_kind(name, args, src(node), problems)
         return "any"
 
     return visit(expr.tree.body), problems
@@ -438,16 +456,16 @@ def _iso_literal(*nodes: ast.AST) -> bool:
                bool(_ISO_DATE.match(n.value)) for n in nodes)
 
 
-def _function_kind(name: str, args: list[str], node: ast.AST, problems: list[str]) -> str:
+def _function_kind(name: str, args: list[str], text: str, problems: list[str]) -> str:
     def need(kinds: set[str], k: str, what: str) -> None:
         if k not in kinds | {"any", "null"}:
-            problems.append(f"{name}() needs {what}, got a {k} in `{ast.unparse(node)}`")
+            problems.append(f"{name}() needs {what}, got a {k} in `{text}`")
 
     if name in ("coalesce", "min", "max"):
         known = list(dict.fromkeys(a for a in args if a not in ("any", "null")))
         if len(known) > 1:
             problems.append(f"{name}() mixes {' and '.join(sorted(known))} in "
-                            f"`{ast.unparse(node)}`")
+                            f"`{text}`")
         if name in ("min", "max"):
             for a in known:
                 need({"number", "date"}, a, "numbers or dates")

@@ -200,9 +200,16 @@ def test_arithmetic_matches_numpy_and_propagates_missing(a: list[float | None], 
     y = x * 2 - 1
     ctx = Ctx(variables={"x": x, "y": y})
     got, problems = run(f"x {op1} y {op2} {k!r}", ctx)
+    import operator
+
+    fns = {"+": operator.add, "-": operator.sub, "*": operator.mul}
     xa = x.to_numpy(dtype=float, na_value=np.nan)
     ya = y.to_numpy(dtype=float, na_value=np.nan)
-    expected = eval(f"xa {op1} ya {op2} {k!r}")  # noqa: S307 - trusted test arithmetic on arrays
+    # Python precedence: * binds tighter than + and -
+    if op2 == "*" and op1 != "*":
+        expected = fns[op1](xa, ya * k)
+    else:
+        expected = fns[op2](fns[op1](xa, ya), k)
     assert problems == []
     for g, e, missing in zip(got, expected, x.isna()):
         if missing:
