@@ -43,16 +43,24 @@ def _date(value: str | None, option: str) -> dt.date | None:
 
 
 def _pipeline_inputs(store: Any, topic: str | None) -> Any:
+    """The release inputs built by the harmonisation pipeline (the lead's
+    ``harmonise.pipeline.release_inputs(store, topic)``)."""
+    import importlib
+
     try:
-        from harmonise.pipeline import release_inputs  # type: ignore[import-not-found]
+        module = importlib.import_module("harmonise.pipeline")
     except ImportError as exc:
+        module, reason = None, str(exc)
+    builder = getattr(module, "release_inputs", None)
+    if builder is None:
+        reason = reason if module is None else "it has no release_inputs yet"
         raise ReleaseError(
             "the harmonisation pipeline (harmonise.pipeline.release_inputs) is not available "
-            f"in this installation ({exc}); build the release inputs elsewhere and pass "
-            "--inputs DIR (a directory written by ReleaseInputs.write).") from exc
+            f"in this installation ({reason}); build the release inputs elsewhere and pass "
+            "--inputs DIR (a directory written by ReleaseInputs.write).")
     with store.reading() as session:
         slug = store.topic(session, topic).slug
-    return release_inputs(store, slug)
+    return builder(store, slug)
 
 
 # -- release -------------------------------------------------------------------------------

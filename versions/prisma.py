@@ -25,6 +25,7 @@ import pandas as pd
 
 from repository import audit
 from repository.errors import ReleaseError
+from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial, list_trials
 
@@ -49,6 +50,7 @@ def set_ipd_status(store: Store, trial: str, status: str, *, reason: str | None 
         raise ReleaseError(f"trial {trial}: say why IPD were {status.replace('_', ' ')} "
                            "(--reason), PRISMA-IPD reports it.", trial=trial, status=status)
     with store.transaction() as session:
+        require(session, store.settings.actor, "store.write")
         topic_row = store.topic(session, topic)
         row = get_trial(session, topic_row, trial)
         before = {"ipd_status": row.ipd_status, "reason": row.ipd_status_reason}
@@ -307,6 +309,7 @@ def prisma_flow(store: Store, *, release: str | None = None,
     from versions.releases import list_releases, release_bytes
 
     with store.reading() as session:
+        require(session, store.settings.actor, "releases.read")
         topic_row = store.topic(session, topic)
         slug = topic_row.slug
         trials = [{"trial": t.acronym, "ipd_status": t.ipd_status,

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from repository import audit
 from repository.errors import IPDError, NotFound, ReleaseError
 from repository.models import Release, Topic, utcnow
+from repository.roles import require
 from repository.store import Store
 from versions.consumers import check_version, load_bytes, release_dir, release_tag
 from versions.dataset import parquet_bytes, read_parquet_bytes, release_frame, sha256_hex
@@ -296,6 +297,8 @@ def configure_remote(store: Store, url: str, *, options: Mapping[str, Any] | Non
                      repository: ReleaseRepository | None = None) -> RemoteConfig:
     """Set the release repository's DVC remote (committed to ``.dvc/config``; ``secrets`` go
     to the git-ignored ``.dvc/config.local``) and record it in the audit trail."""
+    with store.reading() as session:
+        require(session, store.settings.actor, "releases.write")
     repo = repository or release_repository(store)
     remote = repo.set_remote(url, options=options, secrets=secrets)
     with store.transaction() as session:
@@ -329,6 +332,8 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
     version = check_version(version)
     actor = store.settings.actor
     step = checkpoint or (lambda _s: None)
+    with store.reading() as session:
+        require(session, actor, "releases.write")
     repo = repository or release_repository(store, checkpoint=checkpoint)
     if checkpoint is not None:
         repo.checkpoint = checkpoint
@@ -449,6 +454,7 @@ def _info(row: Release, topic: str) -> ReleaseInfo:
 
 def list_releases(store: Store, *, topic: str | None = None) -> ReleaseList:
     with store.reading() as session:
+        require(session, store.settings.actor, "releases.read")
         topic_row = store.topic(session, topic)
         rows = session.scalars(select(Release).where(Release.topic_id == topic_row.id)
                                .order_by(Release.created_at, Release.id)).all()
@@ -459,6 +465,7 @@ def list_releases(store: Store, *, topic: str | None = None) -> ReleaseList:
 def show_release(store: Store, version: str, *, topic: str | None = None) -> ReleaseInfo:
     version = check_version(version)
     with store.reading() as session:
+        require(session, store.settings.actor, "releases.read")
         topic_row = store.topic(session, topic)
         row = _existing(session, topic_row, version)
         if row is None:

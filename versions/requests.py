@@ -46,10 +46,11 @@ from repository import audit
 from repository.errors import AlreadyExists, NotFound, RequestError
 from repository.models import DataRequest, Extract, Release, Topic, Trial, utcnow
 from repository.pseudonyms import Pseudonymiser
+from repository.roles import require
 from repository.store import Store
 from versions.anonymity import AnonymityReport, anonymise
 from versions.dataset import parquet_bytes, read_parquet_bytes, sha256_hex
-from versions.dateshift import date_columns, shift_dates
+from versions.dateshift import date_columns, offsets, shift_dates
 from versions.inputs import KEY_COLUMNS
 from versions.manifest import manifest_bytes
 from versions.releases import release_bytes
@@ -323,6 +324,7 @@ def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
                            "'-'.", request=code)
     actor = store.settings.actor
     with store.transaction() as session:
+        require(session, store.settings.actor, "requests.manage")
         topic_row = store.topic(session, topic)
         problems = _problems(session, topic_row, trials=list(trials), variables=list(variables),
                              quasi_identifiers=list(quasi_identifiers), k=k, l=l,
@@ -364,6 +366,7 @@ def _transition(store: Store, code: str, *, to: str, allowed_from: Sequence[str]
                 changes: Mapping[str, Any] | None = None) -> RequestInfo:
     actor = store.settings.actor
     with store.transaction() as session:
+        require(session, store.settings.actor, "requests.manage")
         topic_row = store.topic(session, topic)
         row = _get(session, topic_row, code)
         if row.status not in allowed_from:
@@ -394,6 +397,7 @@ def approve_request(store: Store, code: str, *, expires_on: date,
         raise RequestError(f"the expiry date {expires_on} must be after the approval date "
                            f"{approved_on}.", request=code)
     with store.reading() as session:
+        require(session, store.settings.actor, "requests.manage")
         topic_row = store.topic(session, topic)
         row = _get(session, topic_row, code)
         problems = _problems(session, topic_row, trials=row.trials, variables=row.variables,
@@ -425,11 +429,13 @@ def revoke_request(store: Store, code: str, *, note: str,
 
 def get_request(store: Store, code: str, *, topic: str | None = None) -> RequestInfo:
     with store.reading() as session:
+        require(session, store.settings.actor, "requests.manage")
         return _info(_get(session, store.topic(session, topic), code))
 
 
 def list_requests(store: Store, *, topic: str | None = None) -> RequestList:
     with store.reading() as session:
+        require(session, store.settings.actor, "requests.manage")
         topic_row = store.topic(session, topic)
         rows = session.scalars(select(DataRequest).where(DataRequest.topic_id == topic_row.id)
                                .order_by(DataRequest.id)).all()
@@ -461,6 +467,7 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
     _prepare_output(output)
     actor = store.settings.actor
     with store.reading() as session:
+        require(session, store.settings.actor, "requests.manage")
         topic_row = store.topic(session, topic)
         req = _info(_get(session, topic_row, code))
         withdrawn = {(w.trial, w.participant) for w in withdrawn_participants(session,
@@ -518,6 +525,14 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
                                      l=req.l, sensitive=req.sensitive_attribute)
         frame = frame.reset_index(drop=True)
 
+    if shift["applied"]:  # report the offsets of the records actually released
+        kept = offsets(store.secret, scope, frame["trial"].astype(str).tolist(),
+                       frame["participant_id"].astype(str).tolist(),
+                       max_days=req.max_shift_days)
+        shift["participants"] = len(kept)
+        shift["offset_range_days"] = ([int(kept.min()), int(kept.max())] if len(kept)
+                                      else [None, None])
+
     # 5. request-specific pseudonyms
     pseudonymiser = request_pseudonymiser(store, code)
     frame["participant_id"] = pd.array(
@@ -572,6 +587,7 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         staging.rename(output)
         moved = True
         with store.transaction() as session:
+            require(session, store.settings.actor, "requests.manage")
             topic_row = store.topic(session, topic_slug)
             req_row = _get(session, topic_row, code)
             rel_row = session.scalar(select(Release).where(Release.topic_id == topic_row.id,

@@ -26,6 +26,7 @@ from repository import audit
 from repository.errors import AlreadyExists, NotFound, ReleaseError
 from repository.models import Participant, Topic, Trial, Withdrawal
 from repository.pseudonyms import normalise_raw_id
+from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial
 from versions.dataset import Withdrawn
@@ -99,6 +100,7 @@ def withdraw(store: Store, trial: str, participant: str, *, reason: str,
                            trial=trial, participant=participant)
     actor = store.settings.actor
     with store.transaction() as session:
+        require(session, actor, "store.write")
         topic_row = store.topic(session, topic)
         trial_row = get_trial(session, topic_row, trial)
         pseudonym = participant
@@ -147,6 +149,7 @@ def _rows(session: Session, topic: Topic) -> Sequence[tuple[Withdrawal, str]]:
 
 def list_withdrawals(store: Store, *, topic: str | None = None) -> WithdrawalList:
     with store.reading() as session:
+        require(session, store.settings.actor, "store.write")
         topic_row = store.topic(session, topic)
         return WithdrawalList(topic=topic_row.slug,
                               withdrawals=tuple(_record(w, t) for w, t in _rows(session,

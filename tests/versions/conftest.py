@@ -128,3 +128,13 @@ def fail_at() -> Callable[[str], Callable[[str], None]]:
         return checkpoint
 
     return make
+
+
+def ipdrepo(e: Env, *args: str) -> Any:
+    """Run ``ipdrepo -w WORKSPACE ARGS`` as the workspace's curator; returns click's Result."""
+    from click.testing import CliRunner
+
+    from repository.cli import cli
+
+    runner = CliRunner(env={"IPDREPO_USER": "tester", "IPDREPO_WORKSPACE": None})
+    return runner.invoke(cli, ["-w", str(e.workspace), *args])

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from repository.cli import cli
-from tests.versions.conftest import Env
+from tests.versions.conftest import Env, ipdrepo
 from versions.diff import diff_frames, diff_releases
 from versions.releases import create_release
 from versions.withdrawals import withdraw
@@ -157,14 +155,12 @@ def test_diff_between_stored_releases_and_cli(env: Env, tmp_path: Path) -> None:
     assert d.dictionary["new_version"] == "1.1"
 
     html_file = tmp_path / "diff.html"
-    result = CliRunner().invoke(cli, ["-w", str(env.workspace), "release", "diff", "1.0",
-                                      "1.1", "--json", "--html", str(html_file)])
+    result = ipdrepo(env, "release", "diff", "1.0", "1.1", "--json", "--html", str(html_file))
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["cells_total"] == 1 and data["cells"][0]["query"] == 4
     assert html_file.read_text().count("<table") >= 3
-    result = CliRunner().invoke(cli, ["-w", str(env.workspace), "release", "diff", "1.0",
-                                      "1.1"])
+    result = ipdrepo(env, "release", "diff", "1.0", "1.1")
     assert result.exit_code == 0
     assert "Rows removed" in result.output and "correction" in result.output
     assert "changelog 1.1: corrected heights" in result.output
