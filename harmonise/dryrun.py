@@ -152,10 +152,15 @@ def _norm(name: str) -> str:
 
 
 def _close(name: str, columns: Sequence[str]) -> list[str]:
-    exact = [c for c in columns if _norm(c) == _norm(name)]
-    rest = difflib.get_close_matches(name, [c for c in columns if c not in exact], n=3,
-                                     cutoff=0.6)
-    return exact + rest
+    """Columns the user may have meant: same letters and digits, similar spelling, or one name
+    contained in the other (AGE for AGE_YEARS)."""
+    key = _norm(name)
+    exact = [c for c in columns if _norm(c) == key]
+    similar = difflib.get_close_matches(name, [c for c in columns if c not in exact], n=3,
+                                        cutoff=0.6)
+    contained = [c for c in columns if c not in exact and c not in similar and
+                 min(len(_norm(c)), len(key)) >= 3 and (_norm(c) in key or key in _norm(c))]
+    return (exact + similar + contained)[:3]
 
 
 class _Report:
@@ -212,11 +217,12 @@ def check_mapping(mapping: Mapping, dictionary: Dictionary,
                        f"{variable}: the delivery has no column {c!r}{where}{hint}")
         del rule
     dtypes = {c.name: c.dtype for c in infos}
-    _type_checks(report, mapping, dtypes, lacking)
     if frame is None:
+        _type_checks(report, mapping, lambda c: _dtype_kind(dtypes.get(c, "")), lacking)
         _label_checks(report, mapping, infos, lacking)
     else:
         run = run_rules(frame, mapping, dictionary, check=True)
+        _type_checks(report, mapping, run.source.kind, lacking)
         _value_checks(report, run, lacking)
         if check_units:
             _unit_checks(report, run, dictionary, lacking)
@@ -235,31 +241,33 @@ def check_mapping(mapping: Mapping, dictionary: Dictionary,
                         columns_unused=unused)
 
 
-def _is_date_dtype(dtype: str) -> bool:
-    return dtype.startswith("datetime")
+def _dtype_kind(dtype: str) -> str:
+    if dtype.startswith("datetime"):
+        return "date"
+    if dtype.startswith(("int", "float", "Int", "Float", "uint")):
+        return "number"
+    if dtype in ("bool", "boolean"):
+        return "bool"
+    return "text" if dtype in ("string", "str") else "unknown"
 
 
-def _is_numeric_dtype(dtype: str) -> bool:
-    return dtype.startswith(("int", "float", "Int", "Float", "uint"))
-
-
-def _type_checks(report: _Report, mapping: Mapping, dtypes: dict[str, str],
+def _type_checks(report: _Report, mapping: Mapping, kind_of: Any,
                  lacking: dict[str, list[str]]) -> None:
     for rule in mapping.rules:
         if rule.variable in lacking:
             continue
         v = rule.variable
         if isinstance(rule, DateParse):
-            dtype = dtypes.get(rule.column, "")
-            if rule.format == "native" and not _is_date_dtype(dtype) and dtype != "object":
+            kind = kind_of(rule.column)
+            if rule.format == "native" and kind in ("number", "bool"):
                 report.add("error", "type_mismatch", v, ("variables", v, "format"),
-                           f"{v}: format native needs a date column, but {rule.column} is "
-                           f"{dtype}; give the format its values are written in")
-            elif _is_date_dtype(dtype) and rule.format != "native":
+                           f"{v}: format native needs a date column, but {rule.column} holds "
+                           f"{kind}s; give the format its values are written in")
+            elif kind == "date" and rule.format != "native":
                 report.add("info", "native_dates", v, ("variables", v, "format"),
                            f"{v}: {rule.column} already holds dates; the format "
                            f"{rule.format!r} is not needed (use native)")
-        if isinstance(rule, UnitConversion) and _is_date_dtype(dtypes.get(rule.column, "")):
+        if isinstance(rule, UnitConversion) and kind_of(rule.column) == "date":
             report.add("error", "type_mismatch", v, ("variables", v, "column"),
                        f"{v}: {rule.column} holds dates, not measurements")
 
