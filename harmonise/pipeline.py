@@ -142,6 +142,7 @@ class TrialRun:
     carried: dict[str, list[int]] = field(default_factory=dict)
     validation: ValidationResult | None = None
     integrity: tuple[IntegrityFinding, ...] = ()
+    findings: tuple[Finding, ...] = ()
     queries: SyncReport | None = None
     path: Path | None = None
 
@@ -353,10 +354,10 @@ def check_trial(store: Store, trial: str, *, dictionary: Dictionary | None = Non
         id_column = current_delivery(trial_row).id_column
     integrity = tuple(run_checks(run.data, context))
     run = TrialRun(**{**run.__dict__, "validation": validation, "integrity": integrity})
+    findings = tuple(findings_for(run, dictionary, run.harmonised.mapping, run.harmonised.raw,
+                                  id_column))
+    run = TrialRun(**{**run.__dict__, "findings": findings})
     if raise_queries:
-        mapping = run.harmonised.mapping
-        corrected = run.harmonised.raw
-        findings = findings_for(run, dictionary, mapping, corrected, id_column)
         ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in integrity
                                               if f.status != "skipped"]
         ran += [f"mapping:{reason}" for reason in _mapping_reasons()]

@@ -1,0 +1,257 @@
+"""CLI: ``ipdrepo harmonise``, ``validate``, ``report``, ``explain`` and ``corrections``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from repository.cli._common import (
+    IPDGroup,
+    emit_json,
+    get_settings,
+    json_option,
+    print_table,
+)
+
+__all__ = ["harmonise", "validate", "report", "explain", "corrections"]
+
+
+def _store() -> Any:
+    from repository.store import Store
+
+    return Store.open(get_settings())
+
+
+def _trials(store: Any, trials: Sequence[str]) -> list[str]:
+    from harmonise.pipeline import trials_with_data
+
+    available = trials_with_data(store)
+    if not trials:
+        if not available:
+            raise click.ClickException("no trial has a delivery yet; ingest one first.")
+        return available
+    return list(trials)
+
+
+def _progress(items: list[str], label: str, quiet: bool) -> Any:
+    return click.progressbar(items, label=label, file=None if not quiet else open("/dev/null", "w"),
+                             item_show_func=lambda t: t or "")
+
+
+@click.command()
+@click.argument("trials", nargs=-1)
+@json_option
+def harmonise(trials: tuple[str, ...], as_json: bool) -> None:
+    """Harmonise TRIALS (default: every trial with a delivery) onto the topic dictionary.
+
+    For each trial: its current delivery, its mapping
+    (<dictionary>/mappings/<version>/<TRIAL>.yaml) and its active corrections give
+    harmonised/<TRIAL>.parquet (pseudonymised IDs) and a JSON sidecar with the inputs' hashes
+    and every value the mapping could not transform. Then all trials are pooled into
+    harmonised/topic.parquet. Re-running with the same inputs gives identical files.
+
+    \b
+    Examples:
+      ipdrepo harmonise
+      ipdrepo harmonise SIROCCO --json
+    """
+    from harmonise.pipeline import harmonise_trial, load_topic_dictionary, pool
+
+    results = []
+    with _store() as store:
+        dictionary = load_topic_dictionary(store)
+        names = _trials(store, trials)
+        with _progress(names, "harmonising", as_json) as bar:
+            for name in bar:
+                run = harmonise_trial(store, name, dictionary=dictionary)
+                results.append(run.to_dict())
+        pooled = pool(store)
+    if as_json:
+        emit_json({"trials": results, "pooled_rows": len(pooled)})
+        return
+    print_table([{"trial": r["trial"], "rows": r["rows"], "problems": r["mapping_problems"],
+                  "corrections": r["corrections_applied"], "file": r["path"]} for r in results])
+    click.echo(f"pooled {len(pooled)} rows into harmonised/topic.parquet")
+
+
+def _accepted_keys(store: Any) -> set[str]:
+    from sqlalchemy import select
+
+    from repository.models import Query
+
+    with store.reading() as session:
+        return set(session.scalars(select(Query.key).where(
+            Query.status == "resolved", Query.resolution == "confirmed_correct")))
+
+
+@click.command()
+@click.argument("trials", nargs=-1)
+@click.option("--no-queries", is_flag=True, help="Only report; do not raise or close queries.")
+@click.option("--fail-on-findings/--no-fail-on-findings", default=True, show_default=True,
+              help="Exit with code 6 when failures remain that are not accepted as "
+                   "'confirmed correct'.")
+@json_option
+def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
+             as_json: bool) -> None:
+    """Validate TRIALS (default: all) and run the trial-integrity checks; raise data queries.
+
+    Harmonises each trial, validates it against the Pandera schema compiled from the
+    dictionary (types, required, ranges, categories, cross-variable rules), runs the
+    PRISMA-IPD integrity checks (randomised N, allocation, balance, dates, follow-up,
+    missingness, IDs) and turns every failure into a data query (closing queries whose check
+    passes now). Failures answered "confirmed correct" are accepted and not raised again.
+
+    \b
+    Examples:
+      ipdrepo validate
+      ipdrepo validate MISTRAL --json
+    """
+    from harmonise.pipeline import check_trial, load_topic_dictionary, pool
+
+    rows, payload = [], []
+    remaining = 0
+    with _store() as store:
+        dictionary = load_topic_dictionary(store)
+        names = _trials(store, trials)
+        with _progress(names, "validating", as_json) as bar:
+            for name in bar:
+                run = check_trial(store, name, dictionary=dictionary,
+                                  raise_queries=not no_queries)
+                accepted = _accepted_keys(store)
+                findings = run.findings
+                open_findings = [f for f in findings if f.key not in accepted]
+                remaining += len(open_findings)
+                payload.append({**run.to_dict(), "findings": len(findings),
+                                "accepted_confirmed_correct": len(findings) - len(open_findings),
+                                "open_findings": len(open_findings)})
+                rows.append({
+                    "trial": name, "rows": run.harmonised.n_rows,
+                    "mapping problems": len(run.harmonised.problems),
+                    "validation failures": len(run.validation.failures),
+                    "integrity failed": ", ".join(f.check for f in run.integrity if f.failed)
+                    or "-",
+                    "accepted": len(findings) - len(open_findings),
+                    "queries": "" if run.queries is None else
+                    f"+{len(run.queries.opened)} opened, {len(run.queries.closed)} closed, "
+                    f"{len(run.queries.reopened)} reopened"})
+        pool(store)
+    if as_json:
+        emit_json({"trials": payload, "open_findings": remaining})
+    else:
+        print_table(rows)
+        click.echo(f"{remaining} finding(s) need attention" if remaining else
+                   "clean: no findings apart from values confirmed correct")
+    if remaining and fail_on_findings:
+        raise SystemExit(6)
+
+
+@click.command()
+@click.argument("trials", nargs=-1)
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the HTML files (default: <workspace>/reports).")
+@json_option
+def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
+    """Write HTML reports: one per trial and the topic overview (index.html).
+
+    Per trial: inputs, variables by arm, values not in the dictionary, mapping rules and
+    problems, validation checks and failures, integrity checks, follow-up plot, queries. The
+    overview has the trials x variables availability matrix (mapped / impossible /
+    undetermined). Runs the checks without changing any query.
+    """
+    from harmonise.pipeline import check_trial, load_topic_dictionary, load_trial_mapping
+    from harmonise.queries import list_queries, query_to_dict
+    from harmonise.reports import topic_overview, trial_report
+
+    written = []
+    with _store() as store:
+        dictionary = load_topic_dictionary(store)
+        names = _trials(store, trials)
+        out = output or store.settings.workspace / "reports"
+        out.mkdir(parents=True, exist_ok=True)
+        runs, mappings = [], {}
+        with store.reading() as session:
+            topic = store.topic(session)
+            queries = [query_to_dict(session, q) for q in
+                       list_queries(session, topic, actor=store.settings.actor)]
+        with _progress(names, "reporting", as_json) as bar:
+            for name in bar:
+                run = check_trial(store, name, dictionary=dictionary, raise_queries=False,
+                                  write=False)
+                runs.append(run)
+                mappings[name] = load_trial_mapping(store, dictionary, name)
+                path = out / f"{name}.html"
+                path.write_text(trial_report(run, queries=[q for q in queries
+                                                           if q["trial"] == name]))
+                written.append(str(path))
+        index = out / "index.html"
+        index.write_text(topic_overview(dictionary, runs, mappings, queries=queries))
+        written.append(str(index))
+    if as_json:
+        emit_json({"written": written})
+    else:
+        click.echo(f"wrote {len(written)} report(s); open {index}")
+
+
+@click.command()
+@click.argument("trial")
+@click.argument("participant")
+@click.argument("variable")
+@json_option
+def explain(trial: str, participant: str, variable: str, as_json: bool) -> None:
+    """Why a harmonised value is what it is: delivered value -> rule -> corrections -> value.
+
+    PARTICIPANT is the trial's own ID (curators, who hold the repository secret) or the
+    repository pseudonym. Shows the raw value(s) as delivered, the mapping rule (file and
+    line), each correction with its query and author, and the harmonised value.
+
+    \b
+    Example:
+      ipdrepo explain SIROCCO 22-027 death_date
+    """
+    from harmonise.provenance import explain_cell
+
+    with _store() as store:
+        result = explain_cell(store, trial, participant, variable)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(str(result))
+
+
+@click.group(cls=IPDGroup)
+def corrections() -> None:
+    """Corrections: accepted answers applied to raw cells (attributed, never overwritten)."""
+
+
+@corrections.command("list")
+@click.argument("trial", required=False)
+@click.option("--status", type=click.Choice(["active", "needs_review", "superseded",
+                                             "withdrawn"]), multiple=True)
+@json_option
+def corrections_list(trial: str | None, status: tuple[str, ...], as_json: bool) -> None:
+    """List corrections (of TRIAL), with their query, author and status."""
+    from sqlalchemy import select
+
+    from harmonise.corrections import correction_to_dict
+    from repository.models import Correction, Trial
+    from repository.roles import require
+
+    with _store() as store, store.reading() as session:
+        require(session, store.settings.actor, "queries.read", trial=trial)
+        topic = store.topic(session)
+        stmt = select(Correction, Trial.acronym).join(Trial, Trial.id == Correction.trial_id) \
+            .where(Correction.topic_id == topic.id).order_by(Correction.id)
+        if trial:
+            stmt = stmt.where(Trial.acronym == trial)
+        if status:
+            stmt = stmt.where(Correction.status.in_(status))
+        rows = [correction_to_dict(c, acronym) for c, acronym in session.execute(stmt)]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table([{k: r[k] for k in ("id", "trial", "participant", "source_column",
+                                        "old_value", "new_value", "query_id", "created_by",
+                                        "status")} for r in rows])
