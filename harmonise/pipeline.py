@@ -183,7 +183,7 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         pseudonyms = pseudonymised_ids(store, topic.slug, trial, raw.frame[delivery.id_column])
         stale = [c for c in active_corrections(session, trial_row)
                  if c.delivery_id != delivery.id]
-        delivery_id, delivery_sha = delivery.id, delivery.sha256
+        delivery_id, delivery_sha, id_column = delivery.id, delivery.sha256, delivery.id_column
     carried: dict[str, list[int]] = {}
     if stale:  # the trial delivered again: carry corrections forward or flag them
         with store.transaction() as session:
@@ -196,6 +196,11 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
         corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
         correction_ids = tuple(c.id for c in corrections)
+        topic_slug = store.topic(session).slug
+    if any(a.applied and a.column == id_column for a in applied):
+        # a corrected participant ID (e.g. a duplicate that was a typing error) is a new
+        # participant: its pseudonym comes from the corrected ID
+        pseudonyms = pseudonymised_ids(store, topic_slug, trial, corrected[id_column])
     say(f"{trial}: applying {mapping.file}")
     harmonised = apply_mapping(RawTable(frame=corrected, format=raw.format, columns=raw.columns,
                                         read_options=raw.read_options),
