@@ -161,6 +161,16 @@ def record_correction(session: Session, topic: Topic, trial: Trial, *, delivery:
         raise QueryError(f"trial {trial.acronym}, column {source_column}: {new_value!r} is not a "
                          f"valid value for this column ({exc}).", trial=trial.acronym,
                          column=source_column) from exc
+    # one active correction per cell: the same change again is not repeated; a different
+    # change supersedes the earlier one (which stays, marked)
+    for earlier in session.scalars(select(Correction).where(
+            Correction.trial_id == trial.id, Correction.participant == participant,
+            Correction.occurrence == occurrence, Correction.source_column == source_column,
+            Correction.status == "active")):
+        if earlier.new_value == new_value:
+            return earlier
+        earlier.status = "superseded"
+        earlier.review_note = "replaced by a later correction of the same cell"
     correction = Correction(topic_id=topic.id, trial_id=trial.id, participant=participant,
                             occurrence=occurrence, source_column=source_column,
                             variable=variable, old_value=old, new_value=new_value,

@@ -292,6 +292,11 @@ def _raw_values(raw: pd.DataFrame, columns: Sequence[str], row: int | None) -> d
     return {c: canonical_text(raw[c].iloc[row - 1]) for c in columns if c in raw.columns}
 
 
+def _follow_up_variables(dictionary: Dictionary) -> set[str]:
+    return {v for o in dictionary.outcomes if o.kind == "time_to_event"
+            for v in (o.censor_date, o.time) if v}
+
+
 def findings_for(run: TrialRun, dictionary: Dictionary, mapping: Mapping,
                  corrected_raw: pd.DataFrame, id_column: str) -> list[Finding]:
     """Every failure of a checked trial as a query-ready :class:`Finding`."""
@@ -325,16 +330,34 @@ def findings_for(run: TrialRun, dictionary: Dictionary, mapping: Mapping,
         if f.check == "dates-after-randomisation" and set(f.participants) <= flagged:
             continue  # each participant already has a query from the dictionary's date rules
         if f.check == "ids" and f.participants:
+            # one query per row: the trial may answer differently for each (a typing error in
+            # one, the other correct)
             data = run.data
             for pid in f.participants:
                 rows = tuple(int(r) for r in data.loc[data["participant_id"] == pid, "_row"])
+                for occurrence, row in enumerate(rows, start=1):
+                    others = ", ".join(str(r) for r in rows if r != row)
+                    findings.append(Finding(
+                        trial=trial, check_id="integrity:ids", source="integrity",
+                        severity=f.severity, participant=pid, variable="participant_id",
+                        message=f"the participant ID on row {row} is also on row(s) {others}; "
+                                "is it this participant's ID?",
+                        value=None, rows=(row,), source_columns=(id_column,),
+                        raw_values=_raw_values(corrected_raw, [id_column], row),
+                        occurrence=occurrence))
+            continue
+        if f.check == "missingness-by-arm" and f.variable in _follow_up_variables(dictionary):
+            # missing follow-up: ask for each participant's value, not just about the pattern
+            data = run.data
+            missing = data[f.variable].isna().to_numpy()
+            cols = tuple(_source_columns(mapping, f.variable))
+            for pid, row in zip(data.loc[missing, "participant_id"], data.loc[missing, "_row"]):
                 findings.append(Finding(
-                    trial=trial, check_id="integrity:ids", source="integrity",
-                    severity=f.severity, participant=pid, variable="participant_id",
-                    message=f"the same participant ID is on {len(rows)} rows "
-                            f"({', '.join(map(str, rows))}); are these different participants?",
-                    value=None, rows=rows, source_columns=(id_column,),
-                    raw_values=_raw_values(corrected_raw, [id_column], rows[0])))
+                    trial=trial, check_id="integrity:missingness-by-arm", source="integrity",
+                    severity=f.severity, participant=pid, variable=f.variable,
+                    message=f"{f.variable} is missing ({f.message}); please give it",
+                    value=None, rows=(int(row),), source_columns=cols,
+                    raw_values=_raw_values(corrected_raw, cols, int(row))))
             continue
         findings.append(Finding(
             trial=trial, check_id=f"integrity:{f.check}", source="integrity",

@@ -87,10 +87,13 @@ class Finding:
     rows: tuple[int, ...] = ()
     source_columns: tuple[str, ...] = ()
     raw_values: Mapping[str, Any] = field(default_factory=dict)
+    #: which of the participant's rows, when a delivery repeats their ID (1-based)
+    occurrence: int | None = None
 
     @property
     def key(self) -> str:
-        return query_key(self.trial, self.participant, self.variable, self.check_id)
+        check = self.check_id if self.occurrence is None else f"{self.check_id}#{self.occurrence}"
+        return query_key(self.trial, self.participant, self.variable, check)
 
 
 @dataclass(frozen=True)
@@ -274,9 +277,9 @@ def respond(session: Session, query: Query, *, actor: str, topic: str, response_
     if response_code not in RESPONSE_CODES:
         raise QueryError(f"response code {response_code!r} is not one of "
                          f"{', '.join(RESPONSE_CODES)}.", query=query.id)
-    if response_code in ("typographical_error", "data_missing") and not corrected_value:
-        raise QueryError(f"query {query.id}: a {response_code.replace('_', ' ')} answer needs "
-                         "the corrected value.", query=query.id)
+    if response_code == "typographical_error" and not corrected_value:
+        raise QueryError(f"query {query.id}: a typographical error answer needs the corrected "
+                         "value.", query=query.id)
     _move(session, query, "answered", author=actor, kind="response", topic=topic,
           response_code=response_code, corrected_value=corrected_value, comment=comment,
           export_id=export_id)
