@@ -189,9 +189,9 @@ def availability_matrix(dictionary: Dictionary, mappings: Mapping[str, Any]) -> 
     for trial, mapping in mappings.items():
         row: dict[str, Any] = {"trial": trial}
         for var in dictionary.variables:
-            if var.role in ("trial",):
-                row[var.name] = "mapped"
-            elif mapping is None or var.name not in mapping:
+            if var.role == "trial":  # filled in from the registry, never mapped
+                continue
+            if mapping is None or var.name not in mapping:
                 row[var.name] = "none"
             else:
                 status = mapping.rule(var.name).status
