@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
-from repository.errors import ConfigError, MappingError, SpecError
+from repository.errors import ConfigError, MappingError, SpecError, SpecProblem
 
 __all__ = ["dictionary", "mapping"]
 
@@ -60,7 +60,7 @@ def dictionary_check(path: Path | None, mappings: bool, as_json: bool) -> None:
     file = dictionary_path(location)
     d = load_dictionary(file)
     checked: list[dict[str, Any]] = []
-    problems = []
+    problems: list[SpecProblem] = []
     if mappings:
         folder = file.parent / "mappings" / d.version
         for mfile in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:

@@ -596,7 +596,7 @@ def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector
             col.add(path + ("name",), f"outcome {name!r} is defined twice")
             continue
         seen.add(name)
-        refs = {k: item.get(k) for k in Outcome._REFS if isinstance(item.get(k), str)}
+        refs: dict[str, str] = {k: item[k] for k in Outcome._REFS if isinstance(item.get(k), str)}
         for key, ref in refs.items():
             if ref not in by_name:
                 col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r}, which is not a "

@@ -189,7 +189,7 @@ def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
             values, issues = _EVALUATORS[type(rule)](rule, var, run)
             if isinstance(rule, _TRUSTED) and isinstance(values, pd.Series) and \
                     str(values.dtype) == var.dtype:
-                typed, cast_issues = values, []  # codes and types were checked when loading
+                typed, cast_issues = values, list[Issue]()  # checked when loading
             else:
                 typed, cast_issues = cast_to_variable(values, var, run)
         except HarmonisationError as exc:

@@ -35,8 +35,13 @@ __all__ = ["EvalContext", "evaluate", "round_half_away"]
 class EvalContext(Protocol):
     """What evaluation needs from the engine."""
 
-    n: int
-    index: pd.Index
+    @property
+    def n(self) -> int:
+        """The number of rows."""
+
+    @property
+    def index(self) -> pd.Index:
+        """The rows' index."""
 
     def column_value(self, name: str) -> pd.Series:
         """A raw column, missing codes applied, as numbers, dates, booleans or text."""

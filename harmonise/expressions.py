@@ -411,11 +411,12 @@ def infer_kind(expr: Expression, kinds: Mapping[str, str]) -> tuple[str, list[st
             return "bool"
         if isinstance(node, ast.Compare):
             left = visit(node.left)
-            for op, comp in zip(node.ops, node.comparators):
-                if isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
-                    if isinstance(op, (ast.In, ast.NotIn)):
-                        ks = {literal_kind(e) for e in comp.elts} - {"null"}  # type: ignore[attr-defined]
-                        k = next(iter(ks), "null")
+            for cmp_op, comp in zip(node.ops, node.comparators):
+                if isinstance(cmp_op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+                    if isinstance(cmp_op, (ast.In, ast.NotIn)):
+                        ks = {literal_kind(e) or "any"
+                              for e in comp.elts} - {"null"}  # type: ignore[attr-defined]
+                        k = sorted(ks)[0] if ks else "null"
                         if left == "date" or (left == "bool" and k != "bool") or \
                                 (left == "number" and k == "text"):
                             problems.append(f"`{src(node)}` compares a {left} with "

@@ -175,7 +175,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     cols = list(frame.columns)
     for values in frame.itertuples(index=False, name=None):
-        rec = {}
+        rec: dict[str, Any] = {}
         for c, v in zip(cols, values):
             if v is None or (not isinstance(v, str) and pd.isna(v)):
                 rec[c] = None
@@ -197,8 +197,9 @@ def _display(run: RuleRun, name: str, rows: np.ndarray, *, column: bool) -> np.n
     if column:
         f = run.source.factor(name)
         codes = f.codes[rows]
-        vals = f.texts[np.maximum(codes, 0)] if len(f.texts) else np.full(len(rows), None)
-        vals = np.where(codes >= 0, vals, None)
+        vals = f.texts[np.maximum(codes, 0)] if len(f.texts) else \
+            np.full(len(rows), None, dtype=object)
+        vals = np.where(codes >= 0, vals, np.full(len(rows), None, dtype=object))
     else:
         s = run.values.get(name)
         if s is None:

@@ -554,7 +554,7 @@ class _Builder:
             return None
         order = [p.name for p in derivation.params]
         args.sort(key=lambda kv: order.index(kv[0]))
-        return Derive(function=fn, args=tuple(args), round=_round(data), **common)
+        return Derive(function=derivation.name, args=tuple(args), round=_round(data), **common)
 
 
 def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
@@ -575,7 +575,7 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
                 rule = builder.rule(name, rule_data)
                 if rule is not None:
                     rules.append(rule)
-    src = data.get("source") if isinstance(data.get("source"), dict) else {}
+    src: dict[str, Any] = data["source"] if isinstance(data.get("source"), dict) else {}
     source = Source(dataset=_text(src, "dataset") or "main", id_column=_text(src, "id_column"),
                     missing_codes=_scalars(src.get("missing_codes")),
                     decimal=_text(src, "decimal") or ".", thousands=_text(src, "thousands"),

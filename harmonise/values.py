@@ -48,7 +48,7 @@ def canonical_text(value: Any) -> str | None:
     if isinstance(value, (float, np.floating)):
         if np.isnan(value):
             return None
-        if float(value).is_integer() and abs(value) < 1e15:
+        if float(value).is_integer() and abs(float(value)) < 1e15:
             return str(int(value))
         return repr(float(value))
     if isinstance(value, (int, np.integer)):
