@@ -168,14 +168,19 @@ class ReleaseRepository:
                                ("commit.gpgsign", "false"), ("tag.gpgsign", "false")):
                 self.git("config", key, value)
             with _quiet_dvc():
-                Repo.init(str(self.root)).close()
-            with self.dvc() as repo, repo.config.edit() as conf:
-                conf["core"]["analytics"] = False
-                conf["core"]["autostage"] = True
-            if default_remote is not None:
-                if is_local_url(default_remote):
-                    Path(default_remote).mkdir(parents=True, exist_ok=True)
-                self._write_remote(default_remote, {}, {})
+                repo = Repo.init(str(self.root))
+            self._open = repo  # one Repo for all the configuration
+            try:
+                with repo.config.edit() as conf:
+                    conf["core"]["analytics"] = False
+                    conf["core"]["autostage"] = True
+                if default_remote is not None:
+                    if is_local_url(default_remote):
+                        Path(default_remote).mkdir(parents=True, exist_ok=True)
+                    self._write_remote(default_remote, {}, {})
+            finally:
+                self._open = None
+                repo.close()
             (self.root / "README.md").write_text(
                 "# ipdrepo release repository\n\nEach release is `<topic>/<version>/` "
                 "(`data.parquet` tracked by DVC, `manifest.json`), tagged `<topic>/v<version>`.\n"
@@ -196,11 +201,14 @@ class ReleaseRepository:
     def remote(self) -> RemoteConfig | None:
         """The default DVC remote, or None when none is configured."""
         with self.dvc() as repo:
-            conf = repo.config
+            conf = repo.config  # merged levels, with schema defaults
             name = conf.get("core", {}).get("remote")
             if not name or name not in conf.get("remote", {}):
                 return None
             section = dict(conf["remote"][name])
+            # options as written (not DVC's defaults); secrets are in the local level
+            written = dict(repo.config.load_one("repo").get("remote", {}).get(name, {}))
+            section = {k: v for k, v in section.items() if k == "url" or k in written}
         url = str(section.pop("url"))
         options = {k: str(v) for k, v in section.items()
                    if k not in ("access_key_id", "secret_access_key", "session_token",
