@@ -29,7 +29,7 @@ from harmonise.values import (
 )
 from repository.errors import HarmonisationError
 
-__all__ = ["EvalContext", "evaluate", "round_half_away"]
+__all__ = ["EvalContext", "FrameContext", "evaluate", "round_half_away"]
 
 
 class EvalContext(Protocol):
@@ -51,6 +51,39 @@ class EvalContext(Protocol):
 
     def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         """Parse text as numbers (Float64) with the source's decimal mark; ``bad`` mask."""
+
+
+class FrameContext:
+    """An :class:`EvalContext` over a harmonised table (its columns are the variables), for
+    evaluating dictionary rules: ``evaluate(rule.expression, FrameContext(data))``. Raw columns
+    (``$NAME``) are not available here."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+
+    @property
+    def n(self) -> int:
+        return len(self.frame)
+
+    @property
+    def index(self) -> pd.Index:
+        return self.frame.index
+
+    def column_value(self, name: str) -> pd.Series:
+        raise HarmonisationError(f"${name}: dictionary rules read harmonised variables only.",
+                                 column=name)
+
+    def variable_value(self, name: str) -> pd.Series:
+        if name not in self.frame.columns:
+            raise HarmonisationError(f"the harmonised table has no column {name!r}.",
+                                     variable=name)
+        return self.frame[name]
+
+    def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+        from harmonise.values import canonical_texts, float_array, parse_numbers
+
+        parsed, bad = parse_numbers(canonical_texts(values.to_numpy(dtype=object)))
+        return pd.Series(float_array(parsed), index=values.index), bad
 
 
 class _Clash(Exception):

@@ -8,14 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from harmonise import apply_mapping, check_mapping, load_dictionary, load_mapping
 from harmonise.dictionary import Dictionary
-from harmonise.evaluation import evaluate
+from harmonise.evaluation import FrameContext, evaluate
 from harmonise.mapping import Mapping
 from repository.example.mappings import mapping_from_codebook, mapping_yaml
 from repository.formats import read_delivery
@@ -110,22 +109,6 @@ def test_the_redelivery_harmonises_to_the_truth(example: Path, dictionary: Dicti
     assert _compare(h, tt, "redelivery_row", dictionary) == set()
 
 
-class _Vars:
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        self.n = len(frame)
-        self.index = frame.index
-
-    def variable_value(self, name: str) -> pd.Series:
-        return self.frame[name]
-
-    def column_value(self, name: str) -> pd.Series:  # pragma: no cover - rules read none
-        raise KeyError(name)
-
-    def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:  # pragma: no cover
-        raise TypeError
-
-
 def test_dictionary_rules_and_ranges_hold_on_the_truth(example: Path,
                                                        dictionary: Dictionary) -> None:
     """The dictionary agrees with the generator: apart from the planted true-but-odd value,
@@ -140,7 +123,7 @@ def test_dictionary_rules_and_ranges_hold_on_the_truth(example: Path,
             frame[v.name] = s.astype("Float64").astype("Int64")
         else:
             frame[v.name] = s.astype(v.dtype)
-    ctx = _Vars(frame)
+    ctx = FrameContext(frame)
     flagged: dict[str, list[str]] = {}
     for rule in dictionary.rules:
         value, issues = evaluate(rule.expression, ctx)

@@ -216,3 +216,17 @@ def test_arithmetic_matches_numpy_and_propagates_missing(a: list[float | None], 
             assert g is None
         else:
             assert g == pytest.approx(e, rel=1e-12, abs=1e-9)
+
+
+def test_frame_context_evaluates_dictionary_rules_on_harmonised_tables() -> None:
+    from harmonise.evaluation import FrameContext
+
+    frame = pd.DataFrame({"a": pd.Series([1, 5, None], dtype="Int64"),
+                          "b": pd.Series([2, 3, 4], dtype="Int64")}).set_axis([10, 11, 12])
+    value, issues = evaluate(parse_expression("a <= b"), FrameContext(frame))
+    assert [None if pd.isna(v) else bool(v) for v in value] == [True, False, None]
+    assert issues == []
+    with pytest.raises(HarmonisationError, match="harmonised variables only"):
+        evaluate(parse_expression("$A > 1"), FrameContext(frame))
+    with pytest.raises(HarmonisationError, match="no column 'c'"):
+        evaluate(parse_expression("c > 1"), FrameContext(frame))
