@@ -35,6 +35,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "harmonise.cli_pipeline:report",
     "explain": "harmonise.cli_pipeline:explain",
     "corrections": "harmonise.cli_pipeline:corrections",
+    "queries": "harmonise.cli_queries:queries",
     "release": "versions.cli:release",
     "request": "versions.cli:request",
     "withdraw": "versions.cli:withdraw",
