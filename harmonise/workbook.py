@@ -295,7 +295,8 @@ def _instructions(wb: Any, meta: WorkbookMeta, n_rows: int) -> None:
          "DD/MM/YYYY if that is how your data write them; a code or its label for coded "
          "columns).", None),
         ("4. If a question is about several of your columns, write each as COLUMN=value, "
-         "separated by ';', e.g. SEX=2; AGE=64. Leave out columns that were right.", None),
+         "separated by ';', e.g. SEX=2; AGE=64. Leave out columns that were right. To say a "
+         "value should be empty, write COLUMN= with nothing after the =.", None),
         ("5. Questions about the whole trial (Participant ID says (whole trial)) are answered "
          "in Comment; use Corrected value only if the question names a column.", None),
         ("6. Anything else you want us to know goes in Comment.", None),
@@ -472,6 +473,8 @@ class ExportResult:
     exported_at: dt.datetime
     exported_by: str
     rows: tuple[Mapping[str, Any], ...] = field(default=())
+    #: who at the trial answers queries (the trial's registered contact), if known
+    contact: str | None = None
 
     @property
     def n_queries(self) -> int:
@@ -487,7 +490,7 @@ class ExportResult:
                 "sha256": self.sha256,
                 "exported_at": self.exported_at.isoformat(timespec="seconds"),
                 "exported_by": self.exported_by, "queries": self.n_queries,
-                "rows": [dict(r) for r in self.rows]}
+                "contact": self.contact, "rows": [dict(r) for r in self.rows]}
 
     def _repr_html_(self) -> str:
         return (f"<p>Query workbook for trial {self.trial}: {self.n_queries} queries, export "
@@ -594,8 +597,12 @@ def _export(store: Store, session: Session, topic: Topic, trial: Trial, target: 
                           "queries": [s.id for s in sent]})
     session.flush()
     partial.write_bytes(data)
+    contact = " ".join(p for p in (trial.contact_name,
+                                   f"<{trial.contact_email}>" if trial.contact_email else None)
+                       if p) or None
     return ExportResult(trial=trial.acronym, export_id=export.id, path=str(target),
-                        sha256=digest, exported_at=now, exported_by=actor, rows=tuple(rows))
+                        sha256=digest, exported_at=now, exported_by=actor, rows=tuple(rows),
+                        contact=contact)
 
 
 # --- reading a workbook back ------------------------------------------------------------------

@@ -54,7 +54,7 @@ class Response:
     code: str
     label: str  # what the drop-down shows
     meaning: str
-    corrected_value: str  # "required" | "optional" | "leave empty"
+    corrected_value: str  # "required" | "if found" | "optional" | "leave empty"
     comment_required: bool = False
 
 
@@ -65,8 +65,9 @@ RESPONSES: tuple[Response, ...] = (
              "The value was typed or transcribed wrongly. Write the right value in Corrected "
              "value.", "required"),
     Response("data_missing", "Data missing",
-             "The value was missing or blank in the data you sent, and you have it now. Write "
-             "it in Corrected value.", "required"),
+             "The value is missing from the data you sent. If you found it, write it in "
+             "Corrected value; if it does not exist (not collected, lost), leave Corrected "
+             "value empty and say so in Comment.", "if found"),
     Response("confirmed_correct", "Confirmed correct",
              "You checked the source (e.g. the case report form) and the value you sent is "
              "right. Leave Corrected value empty.", "leave empty"),
@@ -351,7 +352,9 @@ def split_corrected_value(text: str, columns: Sequence[str]) -> dict[str, str]:
     """``"SEX=2; AGE=64"`` -> ``{"SEX": "2", "AGE": "64"}`` (names matched ignoring case).
 
     With one column, a bare value is that column's value (``"COLUMN=value"`` works too).
-    ValueError names what is wrong.
+    ``COLUMN=`` with nothing after ``=`` gives ``""``: the cell should be empty. ValueError
+    names what is wrong. (:func:`harmonise.answers.parse_corrected_values` reads the
+    normalised form back when a curator accepts the answer.)
     """
     text = text.strip()
     if len(columns) == 1:
@@ -653,11 +656,11 @@ def _corrected(raw: Any, rules: Sequence[ColumnRule]) -> str:
     text = cell_value_text(raw) or ""
     parts = split_corrected_value(text, [r.column for r in rules])
     by_name = {r.column: r for r in rules}
-    if len(rules) == 1:
+    if len(rules) == 1 and parts[rules[0].column] != "":
         return _one(rules[0], parts[rules[0].column])
-    return "; ".join(f"{name}={_one(by_name[name], value)}"
-                     for name in [r.column for r in rules] if name in parts
-                     for value in [parts[name]])
+    # COLUMN=value for each column given; COLUMN= (nothing after =) empties the cell
+    return "; ".join(f"{name}={_one(by_name[name], parts[name]) if parts[name] else ''}"
+                     for name in [r.column for r in rules] if name in parts)
 
 
 def _one(rule: ColumnRule, value: Any) -> str:
