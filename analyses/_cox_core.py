@@ -34,7 +34,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CoxData", "CoxTerms", "prepare", "evaluate", "ETA_MIN", "ETA_MAX"]
+__all__ = ["CoxData", "CoxTerms", "prepare", "evaluate", "dead_sums", "score_residuals",
+           "ETA_MIN", "ETA_MAX"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -93,11 +94,17 @@ class CoxData:
 
 @dataclass(frozen=True, eq=False)
 class CoxTerms:
-    """Log partial likelihood and derivatives; per-stratum arrays carry a leading S axis."""
+    """Log partial likelihood, score and information (derivatives by the columns of Z).
 
-    loglik: float | FloatArray
+    With a ``stratum_col`` the column's score and its row of the information are also given
+    per stratum: ``score_s`` (S,) and ``info_s`` (S, m).
+    """
+
+    loglik: float
     score: FloatArray | None
     info: FloatArray | None
+    score_s: FloatArray | None = None
+    info_s: FloatArray | None = None
 
 
 def prepare(
@@ -220,14 +227,18 @@ def evaluate(
     *,
     ties: Ties = "efron",
     derivs: int = 2,
-    per_stratum: bool = False,
     Z: FloatArray | None = None,
+    stratum_col: int | None = None,
+    dead: tuple[FloatArray, FloatArray | None] | None = None,
 ) -> CoxTerms:
     """Log partial likelihood (and score/information if ``derivs`` >= 1/2) at ``eta``.
 
     ``eta`` is the linear predictor in sorted order (computed from the centred ``cd.X``).
     Derivatives are taken with respect to the columns of ``Z`` (sorted order; default
-    ``cd.X``). With ``per_stratum`` the results carry a leading axis of length ``n_strata``.
+    ``cd.X``). ``stratum_col`` also splits that column's score and information row by
+    stratum (what a per-stratum random coefficient needs). ``dead`` may pass the
+    constant sums over deaths of ``w Z`` (and of the ``stratum_col`` column by stratum) that a
+    caller evaluating many times with the same ``Z`` computed once (:func:`dead_sums`).
 
     Every sum over the pseudo-deaths of a tie group is reduced to six per-group numbers
     (``sum log D``, ``sum 1/D``, ``sum f/D``, ``sum 1/D^2``, ``sum f/D^2``, ``sum f^2/D^2`` with
@@ -237,7 +248,6 @@ def evaluate(
     Z_given = Z is not None
     Z = cd.X if Z is None else Z
     S = cd.n_strata
-    G = cd.group_end.size
     eta = np.clip(eta, ETA_MIN, ETA_MAX)
     r = np.exp(eta)
     if cd.weighted:
@@ -248,93 +258,93 @@ def evaluate(
     d = cd.group_size.astype(np.float64)
 
     S0 = _stratum_cumsum(cd, r)[cd.group_end]  # (G,)
-    logS0 = np.log(S0)
-    L = d * logS0  # sum over a group's pseudo-deaths of log D (Breslow / single deaths)
+    L = d * np.log(S0)  # sum over a group's pseudo-deaths of log D (Breslow / single deaths)
     c0 = d / S0
     e0 = c0 / S0
     efron = ties == "efron" and cd.tie_rows.size > 0
     if efron:
         tr, tof, tf = cd.tie_rows, cd.tie_of_row, cd.tie_frac
         tg = cd.tie_groups
+        Gt = tg.size
         rt = r[tr]
-        A0t = np.add.reduceat(rt, cd.tie_first)  # (Gt,)
+        A0t = np.bincount(tof, rt, minlength=Gt)  # (Gt,) (bincount beats reduceat here)
         den = S0[tg][tof] - tf * A0t[tof]
         inv = 1.0 / den
-        Gt = tg.size
+        inv2 = inv * inv
         L[tg] = np.bincount(tof, np.log(den), minlength=Gt)
         c0[tg] = np.bincount(tof, inv, minlength=Gt)
-        c1t = np.bincount(tof, tf * inv, minlength=Gt)
-        inv2 = inv * inv
         e0[tg] = np.bincount(tof, inv2, minlength=Gt)
-        e1t = np.bincount(tof, tf * inv2, minlength=Gt)
-        e2t = np.bincount(tof, tf * tf * inv2, minlength=Gt)
+        mwt = mw[tg]
+        c1t = mwt * np.bincount(tof, tf * inv, minlength=Gt)  # all carry the mean weight
+        e1t = mwt * np.bincount(tof, tf * inv2, minlength=Gt)
+        e2t = mwt * np.bincount(tof, tf * tf * inv2, minlength=Gt)
     w_eta = eta[dr] * cd.weight[dr] if cd.weighted else eta[dr]
-    if per_stratum:
-        loglik: float | FloatArray = (np.bincount(cd.stratum[dr], w_eta, minlength=S)
-                                      - np.bincount(gs, mw * L, minlength=S))
-    else:
-        loglik = float(w_eta.sum() - mw @ L)
+    loglik = float(w_eta.sum() - mw @ L)
     if derivs < 1:
         return CoxTerms(loglik, None, None)
 
-    m = Z.shape[1]
     rZ = r[:, None] * Z
     S1 = _stratum_cumsum(cd, rZ)[cd.group_end]  # (G, m)
-    Zd = Z[dr]
-    wZd = (cd.weight[dr, None] * Zd) if cd.weighted else Zd
-    mean_part = S1 * (mw * c0)[:, None]  # sum_r mw (S1 - f A1) / D, before the A1 part
+    # sum over pseudo-deaths of mw (S1 - f A1) / D, per group
+    mean_part = S1 * (mw * c0)[:, None]
     if efron:
-        A1t = np.add.reduceat(rZ[tr], cd.tie_first, axis=0)  # (Gt, m)
-        mwt = mw[tg]
-        mean_part[tg] -= A1t * (mwt * c1t)[:, None]
-    if per_stratum:
-        sd = cd.stratum[dr]
-        score = np.empty((S, m))
-        for j in range(m):
-            score[:, j] = (np.bincount(sd, wZd[:, j], minlength=S)
-                           - np.bincount(gs, mean_part[:, j], minlength=S))
-    elif Z_given:
-        score = wZd.sum(axis=0) - mean_part.sum(axis=0)
-    else:
-        score = cd.wx_dead - mean_part.sum(axis=0)
+        A1t = np.column_stack([np.bincount(tof, rt * Z[tr, j], minlength=Gt)
+                               for j in range(Z.shape[1])])  # (Gt, m)
+        mean_part[tg] -= A1t * c1t[:, None]
+    if dead is None:
+        dead = (cd.wx_dead, None) if not Z_given and stratum_col is None else \
+            dead_sums(cd, Z, stratum_col)
+    score = dead[0] - mean_part.sum(axis=0)
+    score_s = None
+    if stratum_col is not None:
+        assert dead[1] is not None
+        score_s = dead[1] - np.bincount(gs, mean_part[:, stratum_col], minlength=S)
     if derivs < 2:
-        return CoxTerms(loglik, score, None)
+        return CoxTerms(loglik, score, None, score_s, None)
 
     place = np.zeros(cd.n)
     place[cd.group_end] = mw * c0  # one tie block per group, so the positions are distinct
     a = r * _stratum_revcumsum(cd, place)  # r_i times sum of mw c0 over risk sets holding i
-    # second-moment pieces: sum_r mw xbar_r xbar_r' in group-level form
-    q0 = mw * e0
-    if not per_stratum:
-        info = (Z * a[:, None]).T @ Z - (S1 * q0[:, None]).T @ S1
-        if efron:
-            S1t = S1[tg]
-            b = rt * (mwt * c1t)[tof]
-            Zt = Z[tr]
-            info -= (Zt * b[:, None]).T @ Zt
-            cross = (S1t * (mwt * e1t)[:, None]).T @ A1t
-            info += cross + cross.T
-            info -= (A1t * (mwt * e2t)[:, None]).T @ A1t
-        return CoxTerms(loglik, score, info)
-
-    info_s = np.empty((S, m, m))
+    q0 = mw * e0  # sum_r mw xbar_r xbar_r' = q0 S1 S1' - e1 (S1 A1' + A1 S1') + e2 A1 A1'
+    info = (Z * a[:, None]).T @ Z - (S1 * q0[:, None]).T @ S1
     if efron:
         S1t = S1[tg]
-        gst = gs[tg]
-        st = cd.stratum[tr]
-        bt = rt * (mwt * c1t)[tof]
-    for j in range(m):
-        for k in range(j, m):
+        bt = rt * c1t[tof]
+        Zt = Z[tr]
+        info -= (Zt * bt[:, None]).T @ Zt
+        cross = (S1t * e1t[:, None]).T @ A1t
+        info += cross + cross.T
+        info -= (A1t * e2t[:, None]).T @ A1t
+    info_s = None
+    if stratum_col is not None:
+        j = stratum_col
+        m = Z.shape[1]
+        info_s = np.empty((S, m))
+        for k in range(m):
             v = np.bincount(cd.stratum, a * Z[:, j] * Z[:, k], minlength=S)
             v -= np.bincount(gs, q0 * S1[:, j] * S1[:, k], minlength=S)
             if efron:
-                v -= np.bincount(st, bt * Z[tr, j] * Z[tr, k], minlength=S)
-                v += np.bincount(gst, mwt * e1t * (S1t[:, j] * A1t[:, k] + A1t[:, j] * S1t[:, k]),
+                st, gst = cd.stratum[tr], gs[tg]
+                v -= np.bincount(st, bt * Zt[:, j] * Zt[:, k], minlength=S)
+                v += np.bincount(gst, e1t * (S1t[:, j] * A1t[:, k] + A1t[:, j] * S1t[:, k]),
                                  minlength=S)
-                v -= np.bincount(gst, mwt * e2t * A1t[:, j] * A1t[:, k], minlength=S)
-            info_s[:, j, k] = v
-            info_s[:, k, j] = v
-    return CoxTerms(loglik, score, info_s)
+                v -= np.bincount(gst, e2t * A1t[:, j] * A1t[:, k], minlength=S)
+            info_s[:, k] = v
+    return CoxTerms(loglik, score, info, score_s, info_s)
+
+
+def dead_sums(cd: CoxData, Z: FloatArray, stratum_col: int | None
+               ) -> tuple[FloatArray, FloatArray | None]:
+    """Sums over deaths of ``w Z`` and, by stratum, of ``w Z[:, stratum_col]``."""
+    dr = cd.death_rows
+    wd = cd.weight[dr]
+    total = wd @ Z[dr]
+    per = None
+    if stratum_col is not None:
+        per = np.bincount(cd.stratum[dr], wd * Z[dr, stratum_col],
+                          minlength=cd.n_strata).astype(np.float64, copy=False)
+    return total, per
+
 
 
 def score_residuals(cd: CoxData, eta: FloatArray, *, ties: Ties = "efron") -> FloatArray:
@@ -365,7 +375,7 @@ def score_residuals(cd: CoxData, eta: FloatArray, *, ties: Ties = "efron") -> Fl
     p = X.shape[1]
 
     def per_group(v: FloatArray) -> FloatArray:
-        return np.bincount(g, v, minlength=G)
+        return np.bincount(g, v, minlength=G).astype(np.float64, copy=False)
 
     Hz = per_group(haz)
     Hx = np.stack([per_group(haz * xbar[:, j]) for j in range(p)], axis=1)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -161,7 +161,7 @@ class CoxFit(ResultMixin):
             index=pd.Index(self.names, name="covariate"),
         )
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterator[tuple[str, Any]]:
         yield "names", list(self.names)
         yield "coef", self.coef
         yield "se", self.se
@@ -328,9 +328,10 @@ def _check_identifiable(info: FloatArray, cols: tuple[str, ...], label: str | No
 def _solve(info: FloatArray, u: FloatArray) -> FloatArray:
     try:
         c = linalg.cho_factor(info, lower=True, check_finite=False)
-        return linalg.cho_solve(c, u, check_finite=False)
+        out = linalg.cho_solve(c, u, check_finite=False)
     except linalg.LinAlgError:
-        return np.linalg.lstsq(info, u, rcond=None)[0]
+        out = np.linalg.lstsq(info, u, rcond=None)[0]
+    return np.asarray(out, dtype=np.float64)
 
 
 def _inverse(info: FloatArray) -> FloatArray:
@@ -354,18 +355,27 @@ class _Newton:
     score_test: float
 
 
+@dataclass(frozen=True, eq=False)
+class _Point:
+    loglik: float
+    score: FloatArray
+    info: FloatArray
+
+
+def _at(cd: _cox_core.CoxData, beta: FloatArray, ties: Ties) -> _Point:
+    t = _cox_core.evaluate(cd, cd.X @ beta, ties=ties)
+    assert t.score is not None and t.info is not None
+    return _Point(float(t.loglik), t.score, t.info)
+
+
 def _newton(cd: _cox_core.CoxData, *, ties: Ties, init: FloatArray, max_iter: int,
             eps: float, on_start: Any = None) -> _Newton:
-    """R's ``coxfit6`` Newton-Raphson with step halving, then a short polish."""
-
-    def ev(b: FloatArray) -> _cox_core.CoxTerms:
-        return _cox_core.evaluate(cd, cd.X @ b, ties=ties)
-
+    """R's ``coxfit6`` Newton-Raphson with step halving (the polish comes after)."""
     beta = init.copy()
-    t0 = ev(beta)
+    t0 = _at(cd, beta, ties)
     if on_start is not None:
         on_start(t0.info)
-    ll0 = float(t0.loglik)
+    ll0 = t0.loglik
     step = _solve(t0.info, t0.score)
     sctest = float(t0.score @ step)
     if max_iter == 0:
@@ -375,9 +385,9 @@ def _newton(cd: _cox_core.CoxData, *, ties: Ties, init: FloatArray, max_iter: in
     halving = 0
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
-        tn = ev(newbeta)
-        newll = float(tn.loglik)
+    for it in range(1, max_iter + 1):  # noqa: B007 - read after the loop
+        tn = _at(cd, newbeta, ties)
+        newll = tn.loglik
         finite = math.isfinite(newll) and np.all(np.isfinite(tn.score)) and \
             np.all(np.isfinite(tn.info))
         close = abs(1.0 - ll / newll) <= eps if newll != 0 else ll == 0
@@ -405,8 +415,8 @@ def _polish(cd: _cox_core.CoxData, fit: _Newton, *, ties: Ties) -> _Newton:
         if np.max(np.abs(step) / np.maximum(1.0, np.abs(beta))) < 1e-12:
             break
         nb = beta + step
-        t = _cox_core.evaluate(cd, cd.X @ nb, ties=ties)
-        nll = float(t.loglik)
+        t = _at(cd, nb, ties)
+        nll = t.loglik
         if not math.isfinite(nll) or nll < ll - 1e-12 * abs(ll):
             break
         beta, ll, u, info = nb, nll, t.score, t.info

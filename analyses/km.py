@@ -30,7 +30,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -179,7 +179,7 @@ class KaplanMeier(ResultMixin):
                              "median": [self.median], "median_ci_low": [lo],
                              "median_ci_high": [hi]}, columns=list(SUMMARY_COLUMNS))
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterator[tuple[str, Any]]:
         yield "label", self.label
         yield "n", self.n
         yield "n_events", self.n_events
@@ -205,7 +205,7 @@ class KMByGroup(ResultMixin):
         return pd.concat([c.summary.assign(group=[g]) for g, c in self.curves.items()],
                          ignore_index=True)
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterator[tuple[str, Any]]:
         yield "summary", self.summary
         yield "curves", {str(g): c.to_dict() for g, c in self.curves.items()}
 
@@ -416,6 +416,7 @@ def plot_km(
         values = sorted(pd.Series(np.asarray(group, dtype=object)).dropna().unique(),
                         key=lambda v: (str(type(v)), v))
         res = km_by_group(time, event, group, labels=_arm_labels(labels, values))
+    fig: Any
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4.5))
     else:

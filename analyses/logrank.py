@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -103,7 +103,7 @@ class LogRankResult(ResultMixin):
             "(O-E)^2/V": oe ** 2 / self.v,
         })
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterator[tuple[str, Any]]:
         for name in ("o_minus_e", "v", "observed", "expected", "observed_control",
                      "expected_control", "n", "n_treated", "n_control", "n_strata", "chisq", "p"):
             yield name, getattr(self, name)
@@ -142,13 +142,13 @@ def _sums(time: NDArray[np.float64], ev: NDArray[np.bool_], grp: NDArray[np.floa
     if strata is None:
         return tot, None
     S = cd.n_strata
-    per = np.column_stack([
+    per = np.column_stack([  # (S, 4): treated events, expected, variance, events
         np.bincount(cd.group_stratum, d1, minlength=S),
         np.bincount(cd.group_stratum, e1, minlength=S),
         np.bincount(cd.group_stratum, v, minlength=S),
         np.bincount(cd.group_stratum, d, minlength=S),
     ])
-    return tot, per
+    return tot, np.asarray(per, dtype=np.float64)
 
 
 def _arrays(time: ArrayLike, event: ArrayLike, group: ArrayLike, extra: dict[str, Any],

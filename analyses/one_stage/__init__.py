@@ -51,8 +51,14 @@ from analyses.one_stage.centring import CODINGS, MODELS, Design, build_design
 from analyses.one_stage.cox_random import fit_cox_random, fit_cox_stratified
 from analyses.one_stage.glmm import fit_glmm, fit_stratified_logistic
 from analyses.one_stage.lmm import fit_lmm
-from analyses.one_stage.result import (FIXED_COLUMNS, PER_TRIAL_COLUMNS, SUMMARY_COLUMNS,
-                                       OneStageResult, fixed_table, per_trial_table)
+from analyses.one_stage.result import (
+    FIXED_COLUMNS,
+    PER_TRIAL_COLUMNS,
+    SUMMARY_COLUMNS,
+    OneStageResult,
+    fixed_table,
+    per_trial_table,
+)
 from repository.errors import AnalysisError
 
 __all__ = [
@@ -161,8 +167,9 @@ def one_stage(
         interaction_tab = fixed[fixed["term"].isin(d.interaction_terms)].reset_index(drop=True)
         interaction_tab.insert(1, "information", ["within-trial", "across-trial"])
         notes.append(f"with an interaction the {d.treatment} row is the treatment effect at "
-                     f"{interaction} = 0; the within-trial interaction is free of ecological "
-                     "bias, the across-trial one is not")
+                     f"the trial's mean {interaction} in a trial whose mean is the overall mean; "
+                     "the within-trial interaction is free of ecological bias, the "
+                     "across-trial one is not")
     if d.coding != "binary":
         notes.append(f"treatment coded {d.coding}")
     return OneStageResult(

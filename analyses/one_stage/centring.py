@@ -18,9 +18,11 @@ Interactions (``interaction="z"``, Hua et al., Stat Med 2017): the covariate is 
 trial mean ``zbar_k`` and the within-trial deviation ``z - zbar_k``; the model gets
 ``z_within`` (main effect; the trial-mean main effect is absorbed by the stratified
 intercepts / strata), ``trt:z_within`` (the **within-trial** interaction, free of
-ecological bias) and ``trt:z_trial_mean`` (the **across-trial** interaction). As in the
-committed R fixtures the trial means are not re-centred, so with an interaction the treatment
-row is the effect at ``z = 0``.
+ecological bias) and ``trt:z_trial_mean`` (the **across-trial** interaction), where the trial
+means enter centred on the overall mean of ``z``. With an interaction the treatment row is
+therefore the effect for a participant at their trial's mean in a trial whose mean is the
+overall mean (centring also keeps the model well conditioned; the interaction estimates do
+not depend on it).
 """
 
 from __future__ import annotations
@@ -246,7 +248,7 @@ def build_design(
         z = covs[interaction]
         zbar = (np.bincount(codes, z, minlength=K) / n_k)[codes]
         within = z - zbar
-        cols += [within, t * within, t * zbar]
+        cols += [within, t * within, t * (zbar - z.mean())]
         w_name, a_name = f"{treatment}:{interaction}_within", f"{treatment}:{interaction}_trial_mean"
         names += [f"{interaction}_within", w_name, a_name]
         terms = (w_name, a_name)

@@ -85,6 +85,7 @@ class _PPL:
         self.t_sorted = d.t[self.cd.order]
         self.Z = np.column_stack([self.cd.X, self.t_sorted])  # covariates then t
         self.strat = self.cd.stratum
+        self.dead = _cox_core.dead_sums(self.cd, self.Z, self.m)  # constant over iterations
 
     def eta(self, st: _State) -> FloatArray:
         return self.cd.X @ st.beta + self.t_sorted * st.b[self.strat]
@@ -96,49 +97,72 @@ class _PPL:
 
     def derivs(self, st: _State, tau2: float) -> tuple[float, FloatArray, FloatArray,
                                                        FloatArray, FloatArray, FloatArray]:
-        t = _cox_core.evaluate(self.cd, self.eta(st), ties=self.ties,  # type: ignore[arg-type]
-                               per_stratum=True, Z=self.Z)
+        """PPL, its gradient in beta and b, and the blocks of minus its Hessian."""
         m = self.m
-        score, info = t.score, t.info  # (K, m+1), (K, m+1, m+1)
-        assert score is not None and info is not None
-        ppl = float(np.sum(t.loglik)) - float(st.b @ st.b) / (2 * tau2)
-        g_beta = score[:, :m].sum(axis=0)
-        g_b = score[:, m] - st.b / tau2
-        i_bb = info[:, m, m] + 1.0 / tau2
-        i_betab = info[:, :m, m]  # (K, m)
-        i_betabeta = info[:, :m, :m].sum(axis=0)
+        t = _cox_core.evaluate(self.cd, self.eta(st), ties=self.ties,  # type: ignore[arg-type]
+                               Z=self.Z, stratum_col=m, dead=self.dead)
+        assert t.score is not None and t.info is not None
+        assert t.score_s is not None and t.info_s is not None
+        ppl = t.loglik - float(st.b @ st.b) / (2 * tau2)
+        g_beta = t.score[:m]
+        g_b = t.score_s - st.b / tau2
+        i_bb = t.info_s[:, m] + 1.0 / tau2
+        i_betab = t.info_s[:, :m]  # (K, m)
+        i_betabeta = t.info[:m, :m]
         return ppl, g_beta, g_b, i_betabeta, i_betab, i_bb
 
     def maximise(self, st: _State, tau2: float, max_iter: int = 50
                  ) -> tuple[_State, float, FloatArray, FloatArray, int]:
-        """Newton-Raphson with step halving; returns state, PPL, I_bb and cov(beta)."""
-        ppl, g1, g2, ibb_, ibb1, ibb2 = self.derivs(st, tau2)
-        for it in range(1, max_iter + 1):
-            schur = ibb_ - ibb1.T @ (ibb1 / ibb2[:, None])
-            dbeta = np.linalg.solve(schur, g1 - ibb1.T @ (g2 / ibb2))
-            db = (g2 - ibb1 @ dbeta) / ibb2
+        """Newton-Raphson with step halving; returns state, PPL, I_bb, cov(beta), iterations.
+
+        Each trial point is evaluated with its derivatives (a rejected point costs the same
+        as an accepted one, and rejections are rare).
+        """
+        ppl, g1, g2, i11, i12, i22 = self.derivs(st, tau2)
+        for it in range(1, max_iter + 1):  # noqa: B007 - returned
+            schur = i11 - i12.T @ (i12 / i22[:, None])
+            dbeta = np.linalg.solve(schur, g1 - i12.T @ (g2 / i22))
+            db = (g2 - i12 @ dbeta) / i22
+            step = max(float(np.max(np.abs(dbeta))), float(np.max(np.abs(db))))
             scale = 1.0
-            for _ in range(30):
+            for _ in range(40):
                 new = _State(st.beta + scale * dbeta, st.b + scale * db)
-                val = self.value(new, tau2)
-                if math.isfinite(val) and val >= ppl - 1e-12 * abs(ppl):
+                nd = self.derivs(new, tau2)
+                if math.isfinite(nd[0]) and nd[0] >= ppl - 1e-12 * abs(ppl):
                     break
                 scale /= 2
             else:
-                break
-            step = max(float(np.max(np.abs(scale * dbeta))), float(np.max(np.abs(scale * db))))
+                raise ConvergenceError(
+                    f"the penalised Cox fit could not improve its likelihood at tau^2 = "
+                    f"{tau2:.3g}; rescale covariates or fit the common-effect model "
+                    "(random_treatment=False)")
             st = new
-            ppl, g1, g2, ibb_, ibb1, ibb2 = self.derivs(st, tau2)
-            if step < 1e-10:
+            ppl, g1, g2, i11, i12, i22 = nd
+            # quadratic convergence: after a step below 1e-9 the maximum is exact to ~1e-17
+            if step * scale < 1e-9:
                 break
         else:
             raise ConvergenceError(
                 f"the penalised Cox fit did not converge in {max_iter} iterations at tau^2 = "
                 f"{tau2:.3g}; rescale covariates or fit the common-effect model "
                 "(random_treatment=False)")
-        schur = ibb_ - ibb1.T @ (ibb1 / ibb2[:, None])
+        schur = i11 - i12.T @ (i12 / i22[:, None])
         cov = np.linalg.inv(schur)
-        return st, ppl, ibb2, (cov + cov.T) / 2, it
+        return st, ppl, i22, (cov + cov.T) / 2, it
+
+
+def _moment_tau2(pb: _PPL, beta: FloatArray) -> float:
+    """Starting value: DerSimonian-Laird on per-trial one-step deviations of the treatment
+    effect at the common-effect fit (per-stratum score and information of t)."""
+    st = _State(beta, np.zeros(pb.K))
+    t = _cox_core.evaluate(pb.cd, pb.eta(st), ties=pb.ties,  # type: ignore[arg-type]
+                           Z=pb.Z, stratum_col=pb.m)
+    assert t.score_s is not None and t.info_s is not None
+    U, W = t.score_s, t.info_s[:, pb.m]
+    ok = W > 0
+    U, W = U[ok], W[ok]
+    denom = float(W.sum() - (W * W).sum() / W.sum())
+    return (float(np.sum(U * U / W)) - (U.size - 1)) / denom if denom > 0 else 0.0
 
 
 def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
@@ -161,32 +185,47 @@ def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
     evals = 0
     cache: dict[float, tuple[float, _State]] = {}
 
-    def ipl(log_tau2: float) -> float:
+    def neg_ipl(x: float) -> float:
+        """-IPL at log tau^2 = x, warm-started from the last fit."""
         nonlocal state, evals
-        tau2 = math.exp(log_tau2)
+        if x in cache:
+            return -cache[x][0]
+        tau2 = math.exp(x)
         st, ppl, ibb, _, _ = pb.maximise(_State(state.beta.copy(), state.b.copy()), tau2)
         state = st
         evals += 1
         val = ppl - 0.5 * (K * math.log(tau2) + float(np.sum(np.log(ibb))))
-        cache[log_tau2] = (val, st)
-        return val
+        cache[x] = (val, st)
+        return -val
 
-    grid = np.log(np.array([1e-6, 1e-4, 1e-3, 0.004, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8,
-                            1.6, 3.2]))
-    vals = np.array([ipl(x) for x in grid])
-    j = int(np.argmax(vals))
-    if j == grid.size - 1:
-        raise ConvergenceError(
-            "the integrated partial likelihood still increases at tau^2 = 3.2: the random "
-            "treatment effect variance is unbounded for these data; check the treatment "
-            "coding or fit the common-effect model (random_treatment=False)")
-    boundary = j == 0 or vals[j] <= base.ipl + 1e-9
+    # bracket the maximum on log tau^2, walking downhill from a moment estimate
+    lo_x, hi_x = math.log(1e-7), math.log(25.0)
+    x0 = math.log(min(max(_moment_tau2(pb, base.beta), 1e-3), 5.0))
+    a, b = x0, x0 + 1.0
+    fa, fb = neg_ipl(a), neg_ipl(b)
+    if fb > fa:
+        a, b, fa, fb = b, a, fb, fa
+    step = b - a
+    c = b + step
+    fc = neg_ipl(c)
+    boundary = False
+    while fc < fb:
+        a, fa, b, fb = b, fb, c, fc
+        step *= 2.0
+        c = b + step
+        if c < lo_x:
+            boundary = True
+            break
+        if c > hi_x:
+            raise ConvergenceError(
+                "the integrated partial likelihood still increases at tau^2 = 25: the random "
+                "treatment effect variance is unbounded for these data; check the treatment "
+                "coding or fit the common-effect model (random_treatment=False)")
+        fc = neg_ipl(c)
     if not boundary:
-        # warm start from the best grid point
-        state = cache[float(grid[j])][1]
-        res = optimize.minimize_scalar(lambda x: -ipl(x), bounds=(grid[j - 1], grid[j + 1]),
-                                       method="bounded", options={"xatol": 1e-9,
-                                                                  "maxiter": 500})
+        state = cache[b][1]
+        res = optimize.minimize_scalar(neg_ipl, bounds=(min(a, c), max(a, c)), method="bounded",
+                                       options={"xatol": 1e-7, "maxiter": 200})
         lt = float(res.x)
         best = -float(res.fun)
         boundary = best <= base.ipl + 1e-9

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,7 @@ class OneStageResult(ResultMixin):
             "exp_ci_low": ex[0], "exp_ci_high": ex[1], "tau2": self.tau2, "tau": self.tau,
             "boundary": self.boundary}], columns=list(SUMMARY_COLUMNS))
 
-    def _dict_items(self):  # type: ignore[no-untyped-def]
+    def _dict_items(self) -> Iterator[tuple[str, Any]]:
         yield "model", self.model
         yield "measure", self.measure
         yield "method", self.method
