@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from repository.errors import RequestError
@@ -179,29 +180,35 @@ def anonymise(frame: pd.DataFrame, *, quasi_identifiers: Sequence[str], k: int |
         if not sensitive:
             raise RequestError("l-diversity needs a sensitive attribute; declare one.", l=l)
     _check(frame, qis, sensitive)
-    ids = _class_ids(frame, qis)
-    size = ids.map(ids.value_counts())
-    keep = pd.Series(True, index=frame.index)
-    action = pd.Series("kept", index=frame.index, dtype=object)
+    ids = _class_ids(frame, qis).to_numpy(dtype=np.int64)
+    size = np.bincount(ids)[ids] if len(ids) else np.zeros(0, dtype=np.int64)
+    keep = np.ones(len(frame), dtype=bool)
+    action = np.full(len(frame), "kept", dtype=object)
     if k is not None:
         small = size < k
         keep &= ~small
         action[small] = "suppressed (k)"
     if l is not None and sensitive:
-        distinct = frame.loc[keep, sensitive].groupby(ids[keep]).nunique(dropna=True)
-        poor = ids.map(distinct).fillna(0) < l
-        poor &= keep
+        distinct = frame[sensitive].groupby(ids).nunique(dropna=True)
+        # suppression is by whole class, so a kept class keeps all its distinct values
+        poor = (distinct.reindex(ids).to_numpy() < l) & keep
         keep &= ~poor
         action[poor] = "suppressed (l)"
-    classes = _classes_with_action(frame, qis, sensitive, action)
+    classes = _classes_with_action(frame, qis, sensitive,
+                                   pd.Series(action, index=frame.index))
     kept = frame.loc[keep]
+    kept_classes = classes[classes["action"] == "kept"]
+
+    def low(table: pd.DataFrame, column: str) -> int:
+        return int(table[column].min()) if len(table) else 0
+
     report = AnonymityReport(
         quasi_identifiers=tuple(qis), k=k, l=l, sensitive=sensitive,
         records_in=len(frame), records_out=len(kept),
         suppressed_k=int((action == "suppressed (k)").sum()),
         suppressed_l=int((action == "suppressed (l)").sum()),
-        k_before=k_of(frame, qis), k_after=k_of(kept, qis),
-        l_before=l_of(frame, qis, sensitive) if sensitive else None,
-        l_after=l_of(kept, qis, sensitive) if sensitive else None,
+        k_before=low(classes, _SIZE), k_after=low(kept_classes, _SIZE),
+        l_before=low(classes, _DISTINCT) if sensitive else None,
+        l_after=low(kept_classes, _DISTINCT) if sensitive else None,
         classes=classes)
     return kept, report

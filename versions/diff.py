@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from repository.store import Store
@@ -187,19 +188,24 @@ def _index(records: Sequence[Mapping[str, Any]], *fields: str) -> dict[tuple[Any
 def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[str, Any],
                 new_manifest: Mapping[str, Any]) -> ReleaseDiff:
     """Compare two release frames (pure)."""
-    k = list(KEY_COLUMNS)
-    a = old.assign(**{c: old[c].astype(str) for c in k}).set_index(k)
-    b = new.assign(**{c: new[c].astype(str) for c in k}).set_index(k)
-    added_idx = b.index.difference(a.index)
-    removed_idx = a.index.difference(b.index)
-    common = a.index.intersection(b.index)
+    old, new = old.reset_index(drop=True), new.reset_index(drop=True)
+    ta, pa_ = (old[c].astype(str).to_numpy(dtype=object) for c in KEY_COLUMNS)
+    tb, pb = (new[c].astype(str).to_numpy(dtype=object) for c in KEY_COLUMNS)
+    # align rows on the key by hashing: for each new row, its position in the old release
+    sep = "\x1f"
+    pos = pd.Index(ta + sep + pa_).get_indexer(pd.Index(tb + sep + pb))
+    matched = pos >= 0
+    new_pos, old_pos = np.flatnonzero(matched), pos[matched]
+    gone = np.ones(len(old), dtype=bool)
+    gone[old_pos] = False
     withdrawn = {(w["trial"], w["participant"])
                  for w in new_manifest.get("withdrawals", {}).get("applied", [])}
-    added = pd.DataFrame(list(added_idx), columns=["trial", "participant"]) \
-        if len(added_idx) else pd.DataFrame(columns=["trial", "participant"])
-    removed = pd.DataFrame(
-        [{"trial": t, "participant": p, "reason": "withdrawn" if (t, p) in withdrawn else ""}
-         for t, p in removed_idx], columns=["trial", "participant", "reason"])
+    added = pd.DataFrame({"trial": tb[~matched], "participant": pb[~matched]},
+                         columns=["trial", "participant"])
+    removed = pd.DataFrame({"trial": ta[gone], "participant": pa_[gone],
+                            "reason": ["withdrawn" if (t, p) in withdrawn else ""
+                                       for t, p in zip(ta[gone], pa_[gone])]},
+                           columns=["trial", "participant", "reason"])
 
     # cause lookups
     old_corr = _index(old_manifest.get("corrections", []), "id")
@@ -225,13 +231,15 @@ def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[s
                     if set(c["fields"]) - {"label", "description", "group", "role"}}
 
     records: list[dict[str, Any]] = []
-    ac, bc = a.loc[common], b.loc[common]
-    for var in [c for c in b.columns if c in a.columns]:
-        diff = ~_same(ac[var], bc[var])
-        if not diff.any():
+    for var in [c for c in new.columns if c in old.columns and c not in KEY_COLUMNS]:
+        ov_all = old[var].take(old_pos).reset_index(drop=True)
+        nv_all = new[var].take(new_pos).reset_index(drop=True)
+        changed = np.flatnonzero(~_same(ov_all, nv_all).to_numpy())
+        if not len(changed):
             continue
-        idx = diff[diff].index
-        for (trial, participant), ov, nv in zip(idx, ac.loc[idx, var], bc.loc[idx, var]):
+        rows_new = new_pos[changed]
+        for trial, participant, ov, nv in zip(tb[rows_new], pb[rows_new],
+                                              ov_all.take(changed), nv_all.take(changed)):
             key = (trial, participant, var)
             cause, corr, query = "unexplained", None, None
             if key in fresh:
@@ -254,10 +262,13 @@ def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[s
         cells = cells.sort_values(["trial", "participant", "variable"],
                                   kind="mergesort").reset_index(drop=True)
 
-    trials = sorted(set(a.index.get_level_values(0)) | set(b.index.get_level_values(0)))
-    count = lambda idx: pd.Series([t for t, _ in idx], dtype=object).value_counts()  # noqa: E731
-    n_a, n_b = count(a.index), count(b.index)
-    n_add, n_rem = count(added_idx), count(removed_idx)
+    trials = sorted(set(ta) | set(tb))
+
+    def count(values: np.ndarray) -> pd.Series:
+        return pd.Series(values, dtype=object).value_counts()
+
+    n_a, n_b = count(ta), count(tb)
+    n_add, n_rem = count(tb[~matched]), count(ta[gone])
     per_rows = cells.groupby("trial")["participant"].nunique() if not cells.empty else {}
     per_cells = cells.groupby("trial").size() if not cells.empty else {}
     rows = pd.DataFrame([{"trial": t, "rows_old": int(n_a.get(t, 0)),

@@ -385,17 +385,6 @@ class ReleaseRepository:
     def tag(self, name: str, message: str) -> None:
         self.git("tag", "-a", name, "-m", message)
 
-    def fetch_data(self, paths: Sequence[str], *, rev: str | None = None) -> None:
-        """Bring DVC-tracked files into the work tree from the cache or the remote."""
-        from dvc.exceptions import DvcException
-
-        try:
-            with self.dvc() as repo:
-                repo.pull(targets=[str(self.root / p) for p in paths])
-        except DvcException as exc:
-            raise ReleaseError(f"dvc pull of {', '.join(paths)} failed: {exc}",
-                               repo=str(self.root)) from exc
-
     def rollback(self, commit: str | None, *, created: Sequence[Path] = (),
                  tag: str | None = None) -> list[str]:
         """Undo a release that did not finish: delete ``tag``, reset to ``commit``, remove

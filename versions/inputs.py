@@ -187,19 +187,32 @@ class ReleaseInputs:
                 out.append(f"the frame has columns that are not dictionary variables: "
                            f"{', '.join(extra)} (add them to the dictionary or drop them)")
         if all(k in cols for k in KEY_COLUMNS):
-            for key in KEY_COLUMNS:
-                blank = self.frame[key].isna() | (self.frame[key].astype("string").str.strip()
-                                                  == "")
-                if blank.any():
-                    rows = (blank.to_numpy().nonzero()[0][:10] + 1).tolist()
-                    out.append(f"{int(blank.sum())} rows have a blank {key} (frame rows "
-                               f"{', '.join(map(str, rows))})")
-            dup = self.frame.duplicated(list(KEY_COLUMNS), keep=False)
-            if dup.any():
-                pairs = self.frame.loc[dup, list(KEY_COLUMNS)].drop_duplicates()
-                shown = "; ".join(f"{t} {p}" for t, p in pairs.head(10).itertuples(index=False))
-                out.append(f"{len(pairs)} participants appear more than once ({shown}); "
-                           "resolve the duplicate records with a data query before releasing")
+            out += self._key_problems()
+        return out
+
+    def _key_problems(self) -> list[str]:
+        """Blank and duplicate ``(trial, participant_id)`` keys (vectorised with Arrow)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out: list[str] = []
+        keys = pa.table({k: pa.array(self.frame[k].astype("string"), type=pa.string())
+                         for k in KEY_COLUMNS})
+        for key in KEY_COLUMNS:
+            column = keys[key]
+            blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True)
+            n_blank = pc.sum(blank).as_py() or 0
+            if n_blank:
+                rows = (pc.indices_nonzero(blank).to_numpy()[:10] + 1).tolist()
+                out.append(f"{n_blank} rows have a blank {key} (frame rows "
+                           f"{', '.join(map(str, rows))})")
+        counts = keys.group_by(list(KEY_COLUMNS)).aggregate([([], "count_all")])
+        dup = counts.filter(pc.greater(counts["count_all"], 1))
+        if dup.num_rows:
+            shown = "; ".join(f"{t} {p}" for t, p in zip(dup[KEY_COLUMNS[0]].to_pylist()[:10],
+                                                          dup[KEY_COLUMNS[1]].to_pylist()[:10]))
+            out.append(f"{dup.num_rows} participants appear more than once ({shown}); "
+                       "resolve the duplicate records with a data query before releasing")
         return out
 
     def validate(self) -> None:

@@ -74,12 +74,14 @@ def arm_variable(dictionary: Mapping[str, Any], columns: Sequence[str]) -> str |
     return "arm" if "arm" in columns else None
 
 
-def _label(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return "missing"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _labels(values: pd.Series) -> pd.Series:
+    """Arm values as text: whole numbers without ``.0``, missing as ``"missing"``."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype("Float64")
+        present = numbers.dropna()
+        if bool(((present % 1) == 0).all()):
+            values = numbers.astype("Int64")
+    return values.astype("string").fillna("missing")
 
 
 def row_counts(frame: pd.DataFrame, arm: str | None) -> dict[str, Any]:
@@ -89,7 +91,7 @@ def row_counts(frame: pd.DataFrame, arm: str | None) -> dict[str, Any]:
                                         for t, n in by_trial.items()]}
     if arm is not None:
         pairs = pd.DataFrame({"trial": frame["trial"].astype("string"),
-                              "arm": [_label(v) for v in frame[arm].tolist()]})
+                              "arm": _labels(frame[arm])})
         counts = pairs.groupby(["trial", "arm"], sort=True, dropna=False).size()
         out["arm_variable"] = arm
         out["by_trial_arm"] = [{"trial": str(t), "arm": a, "rows": int(n)}

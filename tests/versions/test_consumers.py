@@ -20,7 +20,7 @@ from repository.errors import NotFound, ReleaseError
 from tests.versions.conftest import Env, git, snapshot
 from versions import consumers
 from versions.dataset import read_parquet_bytes, sha256_hex
-from versions.releases import configure_remote, create_release
+from versions.releases import configure_remote, create_release, verify_release
 
 TOPIC = "gastric-adjuvant"
 
@@ -117,6 +117,12 @@ def test_unknown_version_and_damaged_bytes(two_releases, tmp_path: Path) -> None
     objects[0].write_bytes(data["1.0"][:-10] + b"0123456789")
     with pytest.raises(ReleaseError, match="do not match its manifest"):
         consumers.load(TOPIC, "1.0", repo=str(clone))
+    check = verify_release(env.store, "1.0")
+    assert not check.ok
+    assert check.summary.set_index("check")["ok"].to_dict() == {
+        "store record": True, "git tag": True, "manifest": True, "DVC pointer": True,
+        "data in remote": False}
+    assert verify_release(env.store, "1.1").ok
 
 
 # -- S3 through a real (moto) server ---------------------------------------------------------
