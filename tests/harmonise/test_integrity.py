@@ -143,3 +143,15 @@ def test_follow_up_by_arm() -> None:
 def test_checks_that_cannot_run_are_skipped_not_passed(change, check) -> None:
     f = by_check(run_checks(clean_trial(), context(**change)))[check]
     assert f.status == "skipped" and f.message
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_lean_reverse_km_median_equals_the_analyses_module(seed: int) -> None:
+    from analyses.km import reverse_km_followup
+    from harmonise.integrity import _reverse_km_median
+
+    rng = np.random.default_rng(seed)
+    time = rng.integers(1, 60, 300).astype(float)  # many ties
+    event = rng.integers(0, 2, 300).astype(float)
+    expected = reverse_km_followup(time, event, np.zeros(300))["median_followup"].iloc[0]
+    assert _reverse_km_median(time, event) == pytest.approx(expected)

@@ -1,0 +1,112 @@
+"""Benchmark: harmonise and validate the 1,000,000-participant example vs pandas + parquet.
+
+    python3 dev.py bench harmonise                  # 100 trials, 1,000,000 participants
+    .venv/bin/python tests/benchmarks/bench_harmonise.py --trials 20 --participants 100000
+
+For every trial of the example topic (deliveries read once beforehand, untimed: reading raw files
+is measured by the ingest benchmark), ipdrepo's figure is the whole check of the harmonised data:
+the mapping engine (every cell problem collected), Pandera validation compiled from the
+dictionary (lazy; every failure collected, nothing truncated) and the trial-integrity checks.
+The reference, measured in the same run on the same harmonised tables, is pandas writing them as
+Parquet and reading them back. Goal (issue 4): ratio under 5. The generated example is cached
+under ``.bench-cache/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--participants", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args([a for a in sys.argv[1:] if a != "--"])
+
+    import pandas as pd
+    import yaml
+
+    from harmonise import apply_mapping, load_dictionary
+    from harmonise.integrity import ArmInfo, run_checks
+    from harmonise.mapping import Mapping
+    from harmonise.pipeline import integrity_context
+    from harmonise.validation import compile_schema, validate
+    from repository.example import create
+    from repository.example.mappings import mapping_from_codebook
+    from repository.formats import read_delivery
+    from repository.models import Arm, Trial
+
+    cache = ROOT / ".bench-cache" / f"example-{args.trials}-{args.participants}-{args.seed}"
+    if not (cache / "topic.yaml").exists():
+        print(f"generating the example ({args.trials} trials, {args.participants} participants)"
+              " ...", flush=True)
+        create(cache, trials=args.trials, participants=args.participants, seed=args.seed,
+               force=True)
+    dictionary = load_dictionary(ROOT / "dictionaries" / "gastric-adjuvant")
+    registry = yaml.safe_load((cache / "topic.yaml").read_text())["trials"]
+    print(f"reading {len(registry)} deliveries (untimed) ...", flush=True)
+    work = []
+    for t in registry:
+        d = t["delivery"]
+        options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
+        raw = read_delivery(cache / d["file"], format=d["format"], options=options)
+        codebook = yaml.safe_load((cache / d["codebook"]).read_text())
+        mapping = Mapping.from_dict(mapping_from_codebook(codebook), dictionary=dictionary)
+        trial = Trial(acronym=t["acronym"], arms=[
+            Arm(code=str(a["code"]), label=a["label"], ratio=a.get("ratio", 1),
+                randomised_published=a.get("randomised_published"), harmonised=str(a["arm"]))
+            for a in t["arms"]])
+        work.append((t["acronym"], raw, mapping, integrity_context(dictionary, trial)))
+    rows = sum(raw.n_rows for _, raw, _, _ in work)
+    schema = compile_schema(dictionary)
+
+    timings = {"engine": 0.0, "validation": 0.0, "integrity": 0.0}
+    harmonised = []
+    failures = problems = integrity_failed = 0
+    started = time.perf_counter()
+    for acronym, raw, mapping, context in work:
+        t0 = time.perf_counter()
+        result = apply_mapping(raw, mapping, dictionary, trial=acronym,
+                               participant_ids=raw.frame[mapping.source.id_column])
+        t1 = time.perf_counter()
+        checked = validate(result.data, dictionary, trial=acronym, schema=schema)
+        t2 = time.perf_counter()
+        findings = run_checks(result.data, context)
+        t3 = time.perf_counter()
+        timings["engine"] += t1 - t0
+        timings["validation"] += t2 - t1
+        timings["integrity"] += t3 - t2
+        harmonised.append(result.data)
+        problems += len(result.problems)
+        failures += len(checked.failures)
+        integrity_failed += sum(f.failed for f in findings)
+    ours = time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        for i, frame in enumerate(harmonised):
+            path = Path(tmp) / f"{i}.parquet"
+            frame.to_parquet(path, index=False)
+            pd.read_parquet(path)
+        reference = time.perf_counter() - started
+
+    print(f"\n{len(work)} trials, {rows:,} participants, {len(dictionary.variables)} variables")
+    print(f"collected: {problems} mapping problems, {failures} validation failures, "
+          f"{integrity_failed} failed integrity checks")
+    for name, seconds in timings.items():
+        print(f"  {name:<11} {seconds:8.2f} s")
+    print(f"ipdrepo harmonise + validate + integrity: {ours:.2f} s")
+    print(f"pandas parquet write + read (reference): {reference:.2f} s")
+    print(f"ratio: {ours / reference:.2f} (goal < 5)")
+
+
+if __name__ == "__main__":
+    main()
