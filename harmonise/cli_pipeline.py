@@ -109,34 +109,35 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
       ipdrepo validate
       ipdrepo validate MISTRAL --json
     """
-    from harmonise.pipeline import check_trial, load_topic_dictionary, pool
+    from harmonise.pipeline import check_trials, load_topic_dictionary, pool
 
     rows, payload = [], []
     remaining = 0
     with _store() as store:
         dictionary = load_topic_dictionary(store)
         names = _trials(store, trials)
-        with _progress(names, "validating", as_json) as bar:
-            for name in bar:
-                run = check_trial(store, name, dictionary=dictionary,
-                                  raise_queries=not no_queries)
-                accepted = _accepted_keys(store)
-                findings = run.findings
-                open_findings = [f for f in findings if f.key not in accepted]
-                remaining += len(open_findings)
-                payload.append({**run.to_dict(), "findings": len(findings),
-                                "accepted_confirmed_correct": len(findings) - len(open_findings),
-                                "open_findings": len(open_findings)})
-                rows.append({
-                    "trial": name, "rows": run.harmonised.n_rows,
-                    "mapping problems": len(run.harmonised.problems),
-                    "validation failures": len(run.validation.failures),
-                    "integrity failed": ", ".join(f.check for f in run.integrity if f.failed)
-                    or "-",
-                    "accepted": len(findings) - len(open_findings),
-                    "queries": "" if run.queries is None else
-                    f"+{len(run.queries.opened)} opened, {len(run.queries.closed)} closed, "
-                    f"{len(run.queries.reopened)} reopened"})
+        say = None if as_json else (lambda m: click.echo(f"  {m}", err=True))
+        runs = check_trials(store, names, dictionary=dictionary, raise_queries=not no_queries,
+                            progress=say)
+        accepted = _accepted_keys(store)
+        for run in runs:
+            name = run.trial
+            findings = run.findings
+            open_findings = [f for f in findings if f.key not in accepted]
+            remaining += len(open_findings)
+            payload.append({**run.to_dict(), "findings": len(findings),
+                            "accepted_confirmed_correct": len(findings) - len(open_findings),
+                            "open_findings": len(open_findings)})
+            rows.append({
+                "trial": name, "rows": run.harmonised.n_rows,
+                "mapping problems": len(run.harmonised.problems),
+                "validation failures": len(run.validation.failures),
+                "integrity failed": ", ".join(f.check for f in run.integrity if f.failed)
+                or "-",
+                "accepted": len(findings) - len(open_findings),
+                "queries": "" if run.queries is None else
+                f"+{len(run.queries.opened)} opened, {len(run.queries.closed)} closed, "
+                f"{len(run.queries.reopened)} reopened"})
         pool(store)
     if as_json:
         emit_json({"trials": payload, "open_findings": remaining})
@@ -161,7 +162,7 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
     overview has the trials x variables availability matrix (mapped / impossible /
     undetermined). Runs the checks without changing any query.
     """
-    from harmonise.pipeline import check_trial, load_topic_dictionary, load_trial_mapping
+    from harmonise.pipeline import check_trials, load_topic_dictionary, load_trial_mapping
     from harmonise.queries import list_queries, query_to_dict
     from harmonise.reports import topic_overview, trial_report
 
@@ -171,16 +172,15 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
         names = _trials(store, trials)
         out = output or store.settings.workspace / "reports"
         out.mkdir(parents=True, exist_ok=True)
-        runs, mappings = [], {}
         with store.reading() as session:
             topic = store.topic(session)
             queries = [query_to_dict(session, q) for q in
                        list_queries(session, topic, actor=store.settings.actor)]
-        with _progress(names, "reporting", as_json) as bar:
-            for name in bar:
-                run = check_trial(store, name, dictionary=dictionary, raise_queries=False,
-                                  write=False)
-                runs.append(run)
+        runs = check_trials(store, names, dictionary=dictionary, raise_queries=False,
+                            write=False)
+        mappings = {}
+        with _progress([r.trial for r in runs], "reporting", as_json) as bar:
+            for run, name in zip(runs, bar):
                 mappings[name] = load_trial_mapping(store, dictionary, name)
                 path = out / f"{name}.html"
                 path.write_text(trial_report(run, queries=[q for q in queries

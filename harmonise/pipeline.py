@@ -45,8 +45,9 @@ from harmonise.integrity import (
     run_checks,
 )
 from harmonise.mapping import Mapping, load_mapping, mapping_path
+from harmonise.problems import REASONS
 from harmonise.queries import Finding, SyncReport, sync_queries
-from harmonise.validation import ValidationResult, checks_run, compile_schema, validate
+from harmonise.validation import ValidationResult, checks_run, validate_by
 from harmonise.values import canonical_text
 from repository.deliveries import load_delivery, pseudonymised_ids
 from repository.errors import HarmonisationError, NotFound
@@ -63,6 +64,7 @@ __all__ = [
     "current_delivery",
     "harmonise_trial",
     "check_trial",
+    "check_trials",
     "integrity_context",
     "findings_for",
     "pool",
@@ -367,52 +369,53 @@ def findings_for(run: TrialRun, dictionary: Dictionary, mapping: Mapping,
     return findings
 
 
+def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary | None = None,
+                 raise_queries: bool = True, write: bool = True,
+                 progress: Progress | None = None) -> list[TrialRun]:
+    """Harmonise, validate and check trials; sync their data queries (curators).
+
+    The trials are validated together in one Pandera pass over their pooled rows (the cost of
+    a pass hardly depends on the number of rows), then reported per trial.
+    """
+    dictionary = dictionary or load_topic_dictionary(store)
+    runs = [harmonise_trial(store, t, dictionary=dictionary, write=write, progress=progress)
+            for t in trials]
+    if progress:
+        progress("validating")
+    pooled = pd.concat([r.data for r in runs], ignore_index=True) if runs else pd.DataFrame()
+    validations = validate_by(pooled, dictionary, by="trial") if runs else {}
+    out = []
+    for run in runs:
+        validation = validations.get(run.trial) or validate_by(run.data, dictionary)[run.trial]
+        with store.reading() as session:
+            trial_row = get_trial(session, store.topic(session), run.trial)
+            context = integrity_context(dictionary, trial_row)
+            id_column = current_delivery(trial_row).id_column
+        integrity = tuple(run_checks(run.data, context))
+        run = TrialRun(**{**run.__dict__, "validation": validation, "integrity": integrity})
+        findings = tuple(findings_for(run, dictionary, run.harmonised.mapping,
+                                      run.harmonised.raw, id_column))
+        run = TrialRun(**{**run.__dict__, "findings": findings})
+        if raise_queries:
+            ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in integrity
+                                                  if f.status != "skipped"]
+            ran += [f"mapping:{reason}" for reason in REASONS]
+            with store.transaction() as session:
+                topic = store.topic(session)
+                report = sync_queries(session, topic, get_trial(session, topic, run.trial),
+                                      findings, checks_run=ran, actor=store.settings.actor,
+                                      delivery_id=run.inputs.delivery_id)
+            run = TrialRun(**{**run.__dict__, "queries": report})
+        out.append(run)
+    return out
+
+
 def check_trial(store: Store, trial: str, *, dictionary: Dictionary | None = None,
                 raise_queries: bool = True, write: bool = True,
                 progress: Progress | None = None) -> TrialRun:
-    """Harmonise, validate and check one trial; sync its data queries (curators)."""
-    dictionary = dictionary or load_topic_dictionary(store)
-    run = harmonise_trial(store, trial, dictionary=dictionary, write=write, progress=progress)
-    if progress:
-        progress(f"{trial}: validating")
-    validation = validate(run.data, dictionary, trial=trial, schema=_schema(dictionary))
-    with store.reading() as session:
-        trial_row = get_trial(session, store.topic(session), trial)
-        context = integrity_context(dictionary, trial_row)
-        id_column = current_delivery(trial_row).id_column
-    integrity = tuple(run_checks(run.data, context))
-    run = TrialRun(**{**run.__dict__, "validation": validation, "integrity": integrity})
-    findings = tuple(findings_for(run, dictionary, run.harmonised.mapping, run.harmonised.raw,
-                                  id_column))
-    run = TrialRun(**{**run.__dict__, "findings": findings})
-    if raise_queries:
-        ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in integrity
-                                              if f.status != "skipped"]
-        ran += [f"mapping:{reason}" for reason in _mapping_reasons()]
-        with store.transaction() as session:
-            topic = store.topic(session)
-            report = sync_queries(session, topic, get_trial(session, topic, trial), findings,
-                                  checks_run=ran, actor=store.settings.actor,
-                                  delivery_id=run.inputs.delivery_id)
-        run = TrialRun(**{**run.__dict__, "queries": report})
-    return run
-
-
-def _mapping_reasons() -> list[str]:
-    from harmonise.problems import REASONS
-
-    return list(REASONS)
-
-
-_SCHEMAS: dict[int, Any] = {}
-
-
-def _schema(dictionary: Dictionary) -> Any:
-    key = id(dictionary)
-    if key not in _SCHEMAS:
-        _SCHEMAS.clear()
-        _SCHEMAS[key] = compile_schema(dictionary)
-    return _SCHEMAS[key]
+    """:func:`check_trials` for one trial."""
+    return check_trials(store, [trial], dictionary=dictionary, raise_queries=raise_queries,
+                        write=write, progress=progress)[0]
 
 
 def trials_with_data(store: Store) -> list[str]:

@@ -36,6 +36,8 @@ __all__ = [
     "evaluate_rule",
     "ValidationResult",
     "validate",
+    "validate_by",
+    "checks_run",
 ]
 
 #: columns of :attr:`ValidationResult.failures`
@@ -105,19 +107,31 @@ def _column_checks(v: Variable) -> list[pa.Check]:
     return checks
 
 
-def compile_schema(dictionary: Dictionary) -> pa.DataFrameSchema:
-    """The Pandera schema of a dictionary (dtypes, required, ranges, categories, rules)."""
+def compile_schema(dictionary: Dictionary,
+                   rule_results: dict[str, pd.Series] | None = None) -> pa.DataFrameSchema:
+    """The Pandera schema of a dictionary (dtypes, ranges, categories, rules).
+
+    With ``rule_results``, each rule check also leaves its per-row result (True / False / NA
+    for not tested) there, so :func:`validate` can count what each rule tested without
+    evaluating it twice.
+    """
     columns = {
         v.name: pa.Column(v.dtype, checks=_column_checks(v), nullable=True, required=True,
                           unique=False, coerce=False, title=v.label, description=v.description)
         for v in dictionary.variables
     }
-    frame_checks = [
-        pa.Check(lambda df, r=rule: evaluate_rule(r, df).fillna(True).astype(bool),
-                 name=f"rule:{rule.id}")
-        for rule in dictionary.rules
-    ]
-    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False,
+
+    def rule_check(rule: CrossRule) -> pa.Check:
+        def check(df: pd.DataFrame) -> pd.Series:
+            result = evaluate_rule(rule, df)
+            if rule_results is not None:
+                rule_results[rule.id] = result
+            return result.fillna(True).astype(bool)
+
+        return pa.Check(check, name=f"rule:{rule.id}")
+
+    return pa.DataFrameSchema(columns, checks=[rule_check(r) for r in dictionary.rules],
+                              strict=False, coerce=False,
                               name=f"{dictionary.topic} {dictionary.version}",
                               unique_column_names=True)
 
@@ -178,7 +192,18 @@ _MESSAGES = {
 def validate(data: pd.DataFrame, dictionary: Dictionary, *, trial: str | None = None,
              schema: pa.DataFrameSchema | None = None) -> ValidationResult:
     """Validate harmonised ``data`` (one trial or the pooled topic) against the dictionary."""
-    schema = schema or compile_schema(dictionary)
+    results = validate_by(data, dictionary, by=None)
+    result = results[None]
+    return ValidationResult(trial=trial, failures=result.failures, checks=result.checks,
+                            dictionary=result.dictionary, rows=result.rows)
+
+
+def validate_by(data: pd.DataFrame, dictionary: Dictionary, *,
+                by: str | None = "trial") -> dict[Any, ValidationResult]:
+    """Validate once (one Pandera pass over all rows) and report per value of ``by`` (e.g.
+    per trial): each result holds that group's failures and what each check tested in it."""
+    rule_results: dict[str, pd.Series] = {}
+    schema = compile_schema(dictionary, rule_results)
     frame = data.reset_index(drop=True)
     failures: list[dict[str, Any]] = []
     try:
@@ -188,12 +213,24 @@ def validate(data: pd.DataFrame, dictionary: Dictionary, *, trial: str | None = 
     failures.extend(_required_and_unique(frame, dictionary))
     table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
     if not table.empty:
+        table["row"] = table["row"].astype("Int64")
         table = table.sort_values(["trial", "row", "variable", "check"], kind="stable",
                                   na_position="last").reset_index(drop=True)
-    return ValidationResult(trial=trial, failures=table,
-                            checks=_check_table(frame, dictionary, table),
-                            dictionary=f"{dictionary.topic} {dictionary.version}",
-                            rows=len(frame))
+    tested = _tested_masks(frame, dictionary, rule_results)
+    name = f"{dictionary.topic} {dictionary.version}"
+    if by is None:
+        return {None: ValidationResult(trial=None, failures=table,
+                                       checks=_check_table(dictionary, tested, table, None),
+                                       dictionary=name, rows=len(frame))}
+    groups = frame[by].to_numpy(dtype=object)
+    out = {}
+    for group in pd.unique(groups):
+        mask = groups == group
+        mine = table[table[by] == group].reset_index(drop=True) if not table.empty else table
+        out[group] = ValidationResult(trial=group, failures=mine,
+                                      checks=_check_table(dictionary, tested, mine, mask),
+                                      dictionary=name, rows=int(mask.sum()))
+    return out
 
 
 def _ids(frame: pd.DataFrame, positions: np.ndarray) -> tuple[list[Any], list[Any], list[Any]]:
@@ -293,35 +330,47 @@ def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary) -> list[di
     return out
 
 
-def _check_table(frame: pd.DataFrame, dictionary: Dictionary,
-                 failures: pd.DataFrame) -> pd.DataFrame:
-    counts = failures["check"].value_counts().to_dict() if not failures.empty else {}
-    rows = []
-
-    def add(check: str, variable: str, severity: str, tested: int, description: str) -> None:
-        failed = int(counts.get(check, 0))
-        status = "not tested" if tested == 0 else ("failed" if failed else "passed")
-        rows.append({"check": check, "variable": variable, "severity": severity,
-                     "status": status, "tested": tested, "failed": failed,
-                     "description": description})
-
+def _tested_masks(frame: pd.DataFrame, dictionary: Dictionary,
+                  rule_results: Mapping[str, pd.Series]) -> dict[str, tuple[str, str, str,
+                                                                              np.ndarray]]:
+    """check -> (variable, severity, description, rows the check tested)."""
+    out: dict[str, tuple[str, str, str, np.ndarray]] = {}
+    everyone = np.ones(len(frame), dtype=bool)
     for v in dictionary.variables:
-        present = int(frame[v.name].notna().sum()) if v.name in frame.columns else 0
+        present = frame[v.name].notna().to_numpy() if v.name in frame.columns else ~everyone
         if v.required:
-            add(f"required:{v.name}", v.name, "error", len(frame), "must not be missing")
+            out[f"required:{v.name}"] = (v.name, "error", "must not be missing", everyone)
         if v.range is not None and v.type in ("integer", "decimal", "date", "datetime"):
-            add(f"range:{v.name}", v.name, "error", present, f"within {v.range.describe(v.unit)}")
+            out[f"range:{v.name}"] = (v.name, "error", f"within {v.range.describe(v.unit)}",
+                                      present)
         if v.categories:
-            add(f"category:{v.name}", v.name, "error", present, "one of the dictionary's codes")
+            out[f"category:{v.name}"] = (v.name, "error", "one of the dictionary's codes",
+                                         present)
         if v.unique:
-            add(f"unique:{v.name}", v.name, "error", present, "no value on two rows")
+            out[f"unique:{v.name}"] = (v.name, "error", "no value on two rows", present)
     for rule in dictionary.rules:
-        inputs = [x for x in rule.variables if x in frame.columns]
-        tested = int(evaluate_rule(rule, frame).notna().sum()) if len(inputs) == len(
-            rule.variables) and len(frame) else 0
-        add(f"rule:{rule.id}", ", ".join(rule.variables), rule.severity, tested,
-            rule.label or rule.expression.text)
-    return pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
+        result = rule_results.get(rule.id)
+        if result is None:  # a rule whose inputs are not all in the data
+            tested = ~everyone
+        else:
+            tested = result.notna().to_numpy()
+        out[f"rule:{rule.id}"] = (", ".join(rule.variables), rule.severity,
+                                  rule.label or rule.expression.text, tested)
+    return out
+
+
+def _check_table(dictionary: Dictionary, tested: Mapping[str, tuple[str, str, str, np.ndarray]],
+                 failures: pd.DataFrame, rows: np.ndarray | None) -> pd.DataFrame:
+    counts = failures["check"].value_counts().to_dict() if not failures.empty else {}
+    records = []
+    for check, (variable, severity, description, mask) in tested.items():
+        n = int(mask.sum() if rows is None else (mask & rows).sum())
+        failed = int(counts.get(check, 0))
+        status = "not tested" if n == 0 else ("failed" if failed else "passed")
+        records.append({"check": check, "variable": variable, "severity": severity,
+                        "status": status, "tested": n, "failed": failed,
+                        "description": description})
+    return pd.DataFrame(records, columns=list(CHECK_COLUMNS))
 
 
 def failures_by_check(result: ValidationResult) -> Mapping[str, int]:
