@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import subprocess
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,11 +71,14 @@ class RemoteConfig:
 
 @contextmanager
 def _quiet_dvc() -> Iterator[None]:
+    """DVC without its progress chatter and its internal deprecation warnings."""
     logger = logging.getLogger("dvc")
     level = logger.level
     logger.setLevel(logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"dvc\.")
+            yield
     finally:
         logger.setLevel(level)
 
