@@ -181,7 +181,7 @@ def render_workbook(rows: Sequence[Mapping[str, str | None]], meta: WorkbookMeta
     Deterministic: the same rows and meta give the same bytes (zip times are the export's).
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+    from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill, Protection
     from openpyxl.workbook.protection import WorkbookProtection
     from openpyxl.worksheet.datavalidation import DataValidation
     from openpyxl.writer.excel import ExcelWriter
@@ -189,31 +189,31 @@ def render_workbook(rows: Sequence[Mapping[str, str | None]], meta: WorkbookMeta
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET
-    grey = PatternFill("solid", fgColor="E7E6E6")
-    header_grey = PatternFill("solid", fgColor="BFBFBF")
-    yellow = PatternFill("solid", fgColor="FFF2CC")
-    header_yellow = PatternFill("solid", fgColor="FFD966")
-    wrap = Alignment(wrap_text=True, vertical="top")
+    top = Alignment(wrap_text=True, vertical="top")
+    sent = NamedStyle("ipdrepo sent", fill=PatternFill("solid", fgColor="E7E6E6"),
+                      alignment=top)
+    answer = NamedStyle("ipdrepo answer", fill=PatternFill("solid", fgColor="FFF2CC"),
+                        alignment=top, protection=Protection(locked=False),
+                        number_format="@")  # what is typed stays text (no 3/4 -> 3 April)
+    wb.add_named_style(sent)
+    wb.add_named_style(answer)
     for i, col in enumerate(COLUMNS, start=1):
         cell = ws.cell(1, i)
         _write(cell, col.header)
         cell.font = Font(bold=True)
-        cell.fill = header_yellow if col.answer else header_grey
+        cell.fill = PatternFill("solid", fgColor="FFD966" if col.answer else "BFBFBF")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         ws.column_dimensions[_LETTERS[col.key]].width = col.width
     ws.row_dimensions[1].height = 30
     for r, row in enumerate(rows, start=2):
         for i, col in enumerate(COLUMNS, start=1):
             cell = ws.cell(r, i)
-            cell.alignment = wrap
             if col.answer:
-                cell.protection = Protection(locked=False)
-                cell.fill = yellow
-                cell.number_format = "@"  # what is typed stays text (no 3/4 -> 3 April)
+                cell.style = "ipdrepo answer"
             else:
                 value = row.get(col.key)
                 _write(cell, int(value) if col.key == "query" and value else value)
-                cell.fill = grey
+                cell.style = "ipdrepo sent"
         ws.row_dimensions[r].height = _row_height(
             [(row.get(c.key), c.width) for c in COLUMNS if not c.answer])
     last = len(rows) + 1
@@ -409,6 +409,7 @@ class _Deliveries:
         self.tables: dict[int, Any] = {}
         self.own_ids: dict[str, str] = {}
         self._mapped: set[int] = set()
+        self._rules: dict[tuple[int | None, str], tuple[ColumnRule, ColumnInfo | None]] = {}
         ordered = sorted(trial.deliveries, key=lambda d: (not d.is_current, -d.id))
         self.ordered: list[Delivery] = ordered
 
@@ -442,13 +443,19 @@ class _Deliveries:
         for column in [str(c) for c in query.source_columns or []]:
             found = next((d for d in candidates
                           if any(c.get("name") == column for c in d.columns)), None)
-            if found is None:
-                rules.append(infer_column_rule(column, None))
-                continue
-            table = self.table(found)
-            info = table.column(column)
-            infos[column] = info
-            rules.append(infer_column_rule(column, table.frame[column], info))
+            key = (found.id if found is not None else None, column)
+            if key not in self._rules:
+                if found is None:
+                    self._rules[key] = (infer_column_rule(column, None), None)
+                else:
+                    table = self.table(found)
+                    info = table.column(column)
+                    self._rules[key] = (infer_column_rule(column, table.frame[column], info),
+                                        info)
+            rule, info = self._rules[key]
+            rules.append(rule)
+            if info is not None:
+                infos[column] = info
         return rules, infos
 
 

@@ -17,6 +17,7 @@ cell reads like the rest of the delivery.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ DATE_LAYOUTS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/
 DATETIME_LAYOUTS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
                     "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 _SHARE = 0.9  # a column is numeric / dates when at least 90% of its distinct values are
+_EARLIEST, _LATEST = dt.datetime(1800, 1, 1), dt.datetime(2200, 12, 31, 23, 59, 59)
 _SAMPLE = 5000  # distinct values looked at (in delivery order)
 _EXAMPLE = dt.datetime(2003, 2, 17, 14, 30)
 
@@ -224,6 +226,7 @@ class ColumnRule:
     def _number(self, value: Any) -> str:
         if isinstance(value, bool):
             raise ValueError("it is TRUE/FALSE, not a number")
+        number: float | None
         if isinstance(value, int | float):
             number = float(value)
         else:
@@ -264,10 +267,13 @@ class ColumnRule:
         layouts = [self.layout] if self.layout not in (None, "native") else []
         layouts += ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
         for fmt in layouts:
-            parsed, bad = parse_date_values(np.array([text], dtype=object), fmt,
-                                            datetime=self.kind == "datetime")
-            if not bad[0] and not np.isnat(parsed[0]):
-                return self._write(pd.Timestamp(parsed[0]))
+            try:
+                parsed = dt.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            if _EARLIEST <= parsed <= _LATEST:
+                stamp = pd.Timestamp(parsed)
+                return self._write(stamp if self.kind == "datetime" else stamp.normalize())
         raise ValueError("it is not a valid date in that layout")
 
     def to_dict(self) -> dict[str, Any]:
@@ -294,9 +300,19 @@ class ColumnRule:
                    tokens=tuple(data.get("tokens", ())), present=data.get("present", True))
 
 
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
 def _parse_number(text: str, decimal: str) -> float | None:
-    values, bad = parse_numbers(np.array([text], dtype=object), decimal=decimal)
-    return None if bad[0] or np.isnan(values[0]) else float(values[0])
+    """One number as :func:`harmonise.values.parse_numbers` reads it (None if it is not)."""
+    if decimal != ".":
+        if "." in text:
+            return None
+        text = text.replace(decimal, ".")
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 def infer_column_rule(column: str, series: pd.Series | None,

@@ -163,3 +163,23 @@ def test_dates_round_trip_in_the_columns_layout(day: dt.date, layout: str, how: 
     written = rule.normalise(typed)
     parsed, bad = parse_date_values(np.array([written], dtype=object), layout)
     assert not bad[0] and pd.Timestamp(parsed[0]).date() == day
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="0123456789.,+-eE", min_size=1, max_size=8),
+       st.sampled_from([".", ","]))
+def test_one_number_reads_as_the_mapping_engine_reads_it(typed: str, decimal: str) -> None:
+    """A number accepted in a workbook is read as the same number by the mapping engine.
+
+    (The workbook is stricter in one corner: the engine reads ``0,.`` under a decimal comma
+    as 0, the workbook refuses it.)
+    """
+    from harmonise.values import parse_numbers
+    from harmonise.workbook_checks import _parse_number
+
+    values, bad = parse_numbers(np.array([typed], dtype=object), decimal=decimal)
+    engine = None if bad[0] or np.isnan(values[0]) else float(values[0])
+    ours = _parse_number(typed, decimal)
+    assert ours is None or ours == engine
+    if engine is None:
+        assert ours is None
