@@ -183,3 +183,23 @@ def test_one_number_reads_as_the_mapping_engine_reads_it(typed: str, decimal: st
     assert ours is None or ours == engine
     if engine is None:
         assert ours is None
+
+
+def test_the_documentation_keeps_up() -> None:
+    """docs/query-workbook.md names every response, every column and every CLI option."""
+    from pathlib import Path
+
+    from harmonise.cli_queries import queries
+    from harmonise.workbook import COLUMNS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "query-workbook.md").read_text()
+    for r in RESPONSES:
+        assert f"| {r.label} |" in doc, r.label
+    for c in COLUMNS:
+        assert c.header.split(" (")[0] in doc, c.header
+    for name, command in queries.commands.items():
+        assert f"ipdrepo queries {name}" in doc
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    assert opt in doc, (name, opt)
