@@ -101,7 +101,7 @@ def _classes_with_action(frame: pd.DataFrame, qis: list[str], sensitive: str | N
     return classes.sort_values(_SIZE, kind="mergesort").reset_index(drop=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AnonymityReport:
     """What :func:`anonymise` found and did.
 

@@ -75,7 +75,7 @@ def dictionary_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[s
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReleaseDiff:
     """Differences from release ``old`` to release ``new``.
 

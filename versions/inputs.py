@@ -116,7 +116,7 @@ def _sort_key(record: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReleaseInputs:
     """Everything one release of a topic is made from (see the module docstring)."""
 

@@ -85,7 +85,7 @@ def outcome_mask(frame: pd.DataFrame, outcome: Mapping[str, Any]) -> tuple[pd.Se
     return mask, "missing " + " / ".join(str(n) for n in needed if n)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PrismaFlow:
     """A PRISMA-IPD flow.
 

@@ -79,7 +79,7 @@ def _counts_frame(manifest: Mapping[str, Any]) -> pd.DataFrame:
 
 # -- building (pure) -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BuiltRelease:
     """A release's bytes before anything is written: ``data`` (parquet) and ``manifest``."""
 
@@ -118,7 +118,7 @@ def build_release(inputs: ReleaseInputs, *, version: str, withdrawn: Any = (),
 
 # -- results -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReleaseResult:
     """What :func:`create_release` did. ``status`` is ``created`` or ``unchanged`` (the same
     content was already released). ``summary``: trial, arm, rows."""
@@ -155,7 +155,7 @@ class ReleaseResult:
                 + self.summary.to_html(index=False))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReleaseInfo:
     """One release as the store records it. ``summary``: trial, arm, rows."""
 
@@ -209,7 +209,7 @@ class ReleaseInfo:
         return f"<table>{items}</table>" + self.summary.to_html(index=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReleaseList:
     """A topic's releases, oldest first. ``summary`` columns: version, tag, created_at,
     created_by, rows, columns, dictionary_version, data_sha256 (first 12), commit (first 12)."""
@@ -242,7 +242,7 @@ class ReleaseList:
                 + self.summary.to_html(index=False))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReleaseCheck:
     """:func:`verify_release`: one row per check (check, ok, detail) in ``summary``."""
 

@@ -86,7 +86,7 @@ def request_pseudonymiser(store: Store, code: str) -> Pseudonymiser:
 
 # -- results -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RequestInfo:
     code: str
     status: str
@@ -134,7 +134,7 @@ class RequestInfo:
                 + self.summary.to_html(index=False))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RequestList:
     """``summary`` columns: code, status, requestor, institution, trials, variables,
     approved_on, expires_on, extracts."""
@@ -165,7 +165,7 @@ class RequestList:
         return self.summary.to_html(index=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ExtractResult:
     """An extract written for a request. ``summary``: trial, records (after suppression)."""
 
