@@ -227,14 +227,14 @@ def _assemble(run: RuleRun, trial: str, participant_ids: Any) -> pd.DataFrame:
         pids = pd.Series(missing_array(n, "string"))
     for var in d.variables:
         if var.role == "trial":
-            columns[var.name] = pd.Series(filled_array(n, trial, "string"))
+            columns[var.name] = filled_array(n, trial, "string")
         elif var.role == "id":
-            columns[var.name] = pids.reset_index(drop=True)
+            columns[var.name] = pids.array
         else:
             s = run.values.get(var.name)
-            columns[var.name] = (s if s is not None else _empty(var, n)).reset_index(drop=True)
-    columns["_row"] = pd.Series(np.arange(1, n + 1, dtype="int64"))
-    return pd.DataFrame(columns)
+            columns[var.name] = s.array if s is not None else missing_array(n, var.dtype)
+    columns["_row"] = np.arange(1, n + 1, dtype="int64")
+    return pd.DataFrame(columns, copy=False)
 
 
 # --- typing ---------------------------------------------------------------------------------

@@ -253,8 +253,7 @@ def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series) -> pd.D
 def build_summary(run: RuleRun, data: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for var in run.dictionary.variables:
-        s = data[var.name]
-        n_missing = int(s.isna().sum())
+        n_missing = int(data[var.name].array.isna().sum())
         if var.role == "trial":
             rule_name, status, cols, vars_, comment = "(trial)", "complete", "", "", ""
             n_problems = 0
