@@ -6,8 +6,8 @@
 * :mod:`~versions.releases`: create (all or nothing), list, show, get, verify
 * :mod:`~versions.consumers`: :func:`load` a pinned release from any clone
 * :mod:`~versions.diff`: what changed between two releases, cell by cell
-* :mod:`~versions.requests`, :mod:`~versions.anonymity`, :mod:`~versions.dateshift`: data
-  requests and their extracts
+* :mod:`~versions.requests`, :mod:`~versions.extracts`, :mod:`~versions.anonymity`,
+  :mod:`~versions.dateshift`: data requests and their extracts
 * :mod:`~versions.withdrawals`: consent withdrawal
 * :mod:`~versions.prisma`: the PRISMA-IPD flow
 """
@@ -15,6 +15,7 @@
 from versions.anonymity import AnonymityReport, anonymise
 from versions.consumers import available_versions, load, load_manifest, release_tag
 from versions.diff import ReleaseDiff, diff_frames, diff_releases
+from versions.extracts import ExtractResult, extract
 from versions.gitdvc import ReleaseRepository, RemoteConfig
 from versions.inputs import ReleaseInputs, software_versions
 from versions.prisma import PrismaFlow, prisma_flow, set_ipd_status
@@ -33,12 +34,10 @@ from versions.releases import (
     verify_release,
 )
 from versions.requests import (
-    ExtractResult,
     RequestInfo,
     RequestList,
     add_request,
     approve_request,
-    extract,
     get_request,
     list_requests,
     reject_request,

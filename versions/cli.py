@@ -455,7 +455,7 @@ def request_show(code: str, topic: str | None, as_json: bool) -> None:
 def request_extract(code: str, release_version: str, output: Path, with_csv: bool,
                     topic: str | None, as_json: bool) -> None:
     """Write the extract of an approved request from one release."""
-    from versions.requests import extract
+    from versions.extracts import extract
 
     formats: Sequence[str] = ("parquet", "csv") if with_csv else ("parquet",)
     with _store(topic) as store:

@@ -1,41 +1,20 @@
-"""Data requests and the extracts made for them.
+"""Data requests: what a later research team asks for, and its approval.
 
-A later research team asks for data (:func:`add_request`): requestor, institution, purpose,
-the trials and dictionary variables wanted, the data use agreement, the quasi-identifiers they
-will hold (with k, and l with a sensitive attribute), and whether dates must be shifted. A
-curator approves it with an expiry date (:func:`approve_request`), or rejects or revokes it.
-
-:func:`extract` then writes only what the approved request covers, from one release:
-
-1. refuses requests that are not approved, or expired, and trials or variables outside the
-   release (or its dictionary);
-2. keeps the approved trials' records, leaves out participants who withdrew consent (even from
-   an earlier release), keeps ``trial``, ``participant_id`` and the approved variables;
-3. shifts dates per participant when the request says so (:mod:`versions.dateshift`);
-4. suppresses the records that break k-anonymity / l-diversity on the declared
-   quasi-identifiers (:mod:`versions.anonymity`);
-5. replaces the repository pseudonym by a request-specific one (``Pseudonymiser(secret,
-   "request:<code>")`` over the repository pseudonym): two requests' extracts cannot be joined
-   on ID, and only the repository can map back;
-6. writes ``data.parquet`` (the watermark in its key-value metadata, ``ipdrepo.watermark``),
-   optionally ``data.csv``, and ``manifest.json`` (request, release, watermark, files with
-   sha256, disclosure-control report) into a new directory, then records the
-   :class:`~repository.models.Extract` and an audit event. A failure leaves no directory and no
-   record.
+A team asks for data (:func:`add_request`): requestor, institution, purpose, the trials and
+dictionary variables wanted, the data use agreement, the quasi-identifiers they will hold (with
+k, and l with a sensitive attribute), and whether dates must be shifted. Every problem is listed
+at once (unknown trials, variables outside the latest release's dictionary, inconsistent k/l).
+A curator approves it with an expiry date (:func:`approve_request`), or rejects or revokes it.
+Extracts are made by :func:`versions.extracts.extract`.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import re
-import secrets as _secrets
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -44,36 +23,28 @@ from sqlalchemy.orm import Session
 
 from repository import audit
 from repository.errors import AlreadyExists, NotFound, RequestError
-from repository.models import DataRequest, Extract, Release, Topic, Trial, utcnow
+from repository.models import DataRequest, Release, Topic, Trial, utcnow
 from repository.pseudonyms import Pseudonymiser
 from repository.roles import require
 from repository.store import Store
-from versions.anonymity import AnonymityReport, anonymise
-from versions.dataset import parquet_bytes, read_parquet_bytes, sha256_hex
-from versions.dateshift import date_columns, offsets, shift_dates
 from versions.inputs import KEY_COLUMNS
-from versions.manifest import manifest_bytes
-from versions.releases import release_bytes
-from versions.withdrawals import withdrawn_participants
 
 __all__ = [
     "REQUEST_STATUSES",
-    "EXTRACT_FORMATS",
     "RequestInfo",
     "RequestList",
-    "ExtractResult",
     "add_request",
     "approve_request",
     "reject_request",
     "revoke_request",
     "get_request",
     "list_requests",
-    "extract",
     "request_pseudonymiser",
+    "request_row",
+    "request_info",
 ]
 
 REQUEST_STATUSES = ("submitted", "approved", "rejected", "revoked")
-EXTRACT_FORMATS = ("parquet", "csv")
 _ACTIONS = {"approved": "request.approve", "rejected": "request.reject",
             "revoked": "request.revoke"}
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -165,49 +136,9 @@ class RequestList:
         return self.summary.to_html(index=False)
 
 
-@dataclass(frozen=True, eq=False)
-class ExtractResult:
-    """An extract written for a request. ``summary``: trial, records (after suppression)."""
-
-    request: str
-    release: str
-    watermark: str
-    output: Path
-    files: tuple[Mapping[str, Any], ...]
-    rows: int
-    anonymity: AnonymityReport | None
-    date_shift: Mapping[str, Any]
-    withdrawn_excluded: int
-    manifest: Mapping[str, Any] = field(repr=False)
-    frame: pd.DataFrame = field(repr=False)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        counts = self.frame.groupby("trial", sort=True).size()
-        return pd.DataFrame({"trial": [str(t) for t in counts.index],
-                             "records": [int(n) for n in counts]}, columns=["trial", "records"])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"request": self.request, "release": self.release, "watermark": self.watermark,
-                "output": str(self.output), "files": [dict(f) for f in self.files],
-                "rows": self.rows, "withdrawn_excluded": self.withdrawn_excluded,
-                "date_shift": dict(self.date_shift),
-                "anonymity": self.anonymity.to_dict() if self.anonymity else None}
-
-    def __repr__(self) -> str:
-        return (f"ExtractResult({self.request} from {self.release}: {self.rows} rows -> "
-                f"{self.output})")
-
-    def _repr_html_(self) -> str:
-        return (f"<p><b>Extract for {html.escape(self.request)}</b> from "
-                f"{html.escape(self.release)}: {self.rows} records in "
-                f"<code>{html.escape(str(self.output))}</code>, watermark "
-                f"<code>{self.watermark}</code></p>" + self.summary.to_html(index=False))
-
-
 # -- helpers -------------------------------------------------------------------------------
 
-def _get(session: Session, topic: Topic, code: str) -> DataRequest:
+def request_row(session: Session, topic: Topic, code: str) -> DataRequest:
     row = session.scalar(select(DataRequest).where(DataRequest.topic_id == topic.id,
                                                    DataRequest.code == code))
     if row is None:
@@ -218,7 +149,7 @@ def _get(session: Session, topic: Topic, code: str) -> DataRequest:
     return row
 
 
-def _info(row: DataRequest) -> RequestInfo:
+def request_info(row: DataRequest) -> RequestInfo:
     return RequestInfo(
         code=row.code, status=row.status, requestor=row.requestor,
         institution=row.institution, email=row.email, purpose=row.purpose,
@@ -358,7 +289,7 @@ def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
                               "quasi_identifiers": row.quasi_identifiers, "k": k, "l": l,
                               "sensitive_attribute": sensitive_attribute,
                               "date_shift": date_shift, "max_shift_days": max_shift_days})
-        return _info(row)
+        return request_info(row)
 
 
 def _transition(store: Store, code: str, *, to: str, allowed_from: Sequence[str],
@@ -368,7 +299,7 @@ def _transition(store: Store, code: str, *, to: str, allowed_from: Sequence[str]
     with store.transaction() as session:
         require(session, store.settings.actor, "requests.manage")
         topic_row = store.topic(session, topic)
-        row = _get(session, topic_row, code)
+        row = request_row(session, topic_row, code)
         if row.status not in allowed_from:
             raise RequestError(f"data request {code} is {row.status}; it cannot become {to} "
                                f"(only a request that is {' or '.join(allowed_from)} can).",
@@ -385,7 +316,7 @@ def _transition(store: Store, code: str, *, to: str, allowed_from: Sequence[str]
                      details={"from": before, "to": to, "note": note,
                               **{k: (v.isoformat() if hasattr(v, "isoformat") else v)
                                  for k, v in (changes or {}).items()}})
-        return _info(row)
+        return request_info(row)
 
 
 def approve_request(store: Store, code: str, *, expires_on: date,
@@ -399,7 +330,7 @@ def approve_request(store: Store, code: str, *, expires_on: date,
     with store.reading() as session:
         require(session, store.settings.actor, "requests.manage")
         topic_row = store.topic(session, topic)
-        row = _get(session, topic_row, code)
+        row = request_row(session, topic_row, code)
         problems = _problems(session, topic_row, trials=row.trials, variables=row.variables,
                              quasi_identifiers=row.quasi_identifiers or [], k=row.k,
                              l=row.l_diversity, sensitive=row.sensitive_attribute,
@@ -430,7 +361,7 @@ def revoke_request(store: Store, code: str, *, note: str,
 def get_request(store: Store, code: str, *, topic: str | None = None) -> RequestInfo:
     with store.reading() as session:
         require(session, store.settings.actor, "requests.manage")
-        return _info(_get(session, store.topic(session, topic), code))
+        return request_info(request_row(session, store.topic(session, topic), code))
 
 
 def list_requests(store: Store, *, topic: str | None = None) -> RequestList:
@@ -439,179 +370,6 @@ def list_requests(store: Store, *, topic: str | None = None) -> RequestList:
         topic_row = store.topic(session, topic)
         rows = session.scalars(select(DataRequest).where(DataRequest.topic_id == topic_row.id)
                                .order_by(DataRequest.id)).all()
-        return RequestList(topic=topic_row.slug, requests=tuple(_info(r) for r in rows))
+        return RequestList(topic=topic_row.slug, requests=tuple(request_info(r) for r in rows))
 
 
-# -- extracts ------------------------------------------------------------------------------
-
-def _prepare_output(output: Path) -> None:
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise RequestError(f"{output} already exists and is not an empty directory; extracts "
-                           "are written to a new directory.", output=str(output))
-    if not output.parent.is_dir():
-        raise RequestError(f"the parent directory of {output} does not exist; create it "
-                           "first.", output=str(output))
-
-
-def extract(store: Store, code: str, *, release: str, output: str | Path,
-            formats: Sequence[str] = ("parquet",), today: date | None = None,
-            topic: str | None = None) -> ExtractResult:
-    """Write the extract of approved request ``code`` from release ``release`` into the new
-    directory ``output`` (see the module docstring)."""
-    output = Path(output).expanduser().resolve()
-    today = today or date.today()
-    bad_formats = [f for f in formats if f not in EXTRACT_FORMATS]
-    if bad_formats or "parquet" not in formats:
-        raise RequestError(f"extract formats are {', '.join(EXTRACT_FORMATS)} (parquet always "
-                           f"included); got {', '.join(formats)}.", formats=list(formats))
-    _prepare_output(output)
-    actor = store.settings.actor
-    with store.reading() as session:
-        require(session, store.settings.actor, "requests.manage")
-        topic_row = store.topic(session, topic)
-        req = _info(_get(session, topic_row, code))
-        withdrawn = {(w.trial, w.participant) for w in withdrawn_participants(session,
-                                                                              topic_row)}
-        topic_slug = topic_row.slug
-    if req.status != "approved":
-        raise RequestError(f"data request {code} is {req.status}, not approved; nothing can be "
-                           "extracted until a curator approves it (`ipdrepo request approve`).",
-                           request=code, status=req.status)
-    if req.expires_on is not None and today > req.expires_on:
-        raise RequestError(f"data request {code} expired on {req.expires_on.isoformat()}; "
-                           "nothing was extracted. Renew the data use agreement and submit a "
-                           "new request.", request=code, expired=req.expires_on.isoformat())
-    info, data = release_bytes(store, release, topic=topic_slug)
-    names = [v["name"] for v in info.manifest["dictionary"]["variables"]]
-    frame = read_parquet_bytes(data)
-    outside_vars = [v for v in req.variables if v not in names]
-    released_trials = {r["trial"] for r in info.manifest["counts"]["by_trial"]}
-    outside_trials = [t for t in req.trials if t not in released_trials]
-    if outside_vars or outside_trials:
-        problems = ([f"variables {', '.join(outside_vars)} are not in the dictionary of "
-                     f"release {info.version} ({info.dictionary_version})"] if outside_vars
-                    else []) + \
-                   ([f"trials {', '.join(outside_trials)} are not in release {info.version}"]
-                    if outside_trials else [])
-        raise RequestError(f"data request {code} cannot be served from release "
-                           f"{info.version}:\n" + "\n".join(f"  - {p}" for p in problems)
-                           + "\nExtract from a release that holds them, or amend the request.",
-                           request=code, problems=problems)
-
-    # 2. approved rows and columns; withdrawals
-    frame = frame[frame["trial"].isin(req.trials)]
-    keys = list(zip(frame["trial"].astype(str), frame["participant_id"].astype(str)))
-    gone = pd.Series([k in withdrawn for k in keys], index=frame.index, dtype=bool)
-    excluded = int(gone.sum())
-    frame = frame[~gone]
-    columns = list(KEY_COLUMNS) + [n for n in names if n in req.variables
-                                   and n not in KEY_COLUMNS]
-    frame = frame.loc[:, columns].reset_index(drop=True)
-
-    # 3. date shifting (on the repository pseudonyms)
-    scope = f"request:{code}"
-    shift: dict[str, Any] = {"applied": False}
-    if req.date_shift:
-        types = {v["name"]: v.get("type", "") for v in info.manifest["dictionary"]["variables"]}
-        cols = [c for c in date_columns(frame, types) if c not in KEY_COLUMNS]
-        frame, shifted = shift_dates(frame, secret=store.secret, scope=scope,
-                                     max_days=req.max_shift_days, columns=cols)
-        shift = shifted.to_dict()
-
-    # 4. k-anonymity / l-diversity
-    anonymity: AnonymityReport | None = None
-    if req.quasi_identifiers:
-        frame, anonymity = anonymise(frame, quasi_identifiers=req.quasi_identifiers, k=req.k,
-                                     l=req.l, sensitive=req.sensitive_attribute)
-        frame = frame.reset_index(drop=True)
-
-    if shift["applied"]:  # report the offsets of the records actually released
-        kept = offsets(store.secret, scope, frame["trial"].astype(str).tolist(),
-                       frame["participant_id"].astype(str).tolist(),
-                       max_days=req.max_shift_days)
-        shift["participants"] = len(kept)
-        shift["offset_range_days"] = ([int(kept.min()), int(kept.max())] if len(kept)
-                                      else [None, None])
-
-    # 5. request-specific pseudonyms
-    pseudonymiser = request_pseudonymiser(store, code)
-    frame["participant_id"] = pd.array(
-        [pseudonymiser.pseudonym(t, p) for t, p in zip(frame["trial"].astype(str),
-                                                       frame["participant_id"].astype(str))],
-        dtype="string")
-    frame = frame.sort_values(list(KEY_COLUMNS), kind="mergesort").reset_index(drop=True)
-
-    # 6. files, manifest, record
-    watermark = _secrets.token_hex(16)
-    created_at = utcnow()
-    mark = {"request": code, "watermark": watermark, "release": info.tag,
-            "requestor": req.requestor, "institution": req.institution,
-            "created": created_at.isoformat(timespec="seconds")}
-    payload = parquet_bytes(frame, metadata={"watermark": mark})
-    files = [{"name": "data.parquet", "format": "parquet", "sha256": sha256_hex(payload),
-              "rows": len(frame)}]
-    csv_bytes = None
-    if "csv" in formats:
-        csv_bytes = frame.to_csv(index=False, date_format="%Y-%m-%d",
-                                 lineterminator="\n").encode("utf-8")
-        files.append({"name": "data.csv", "format": "csv", "sha256": sha256_hex(csv_bytes),
-                      "rows": len(frame)})
-    manifest = {
-        "format": "ipdrepo-extract-manifest/1",
-        "watermark": mark,
-        "request": {k: v for k, v in req.to_dict().items()
-                    if k in ("code", "requestor", "institution", "purpose", "dua_reference",
-                             "trials", "variables", "approved_by", "approved_on",
-                             "expires_on")},
-        "release": {"topic": info.topic, "version": info.version, "tag": info.tag,
-                    "commit": info.commit, "data_sha256": info.data_sha256,
-                    "dictionary_version": info.dictionary_version},
-        "files": files,
-        "columns": [{"name": str(c), "dtype": str(frame[c].dtype)} for c in frame.columns],
-        "pseudonyms": {"scope": scope, "note": "request-specific: not linkable to other "
-                       "requests or to the repository without the repository secret"},
-        "withdrawals": {"excluded_records": excluded},
-        "date_shift": shift,
-        "anonymity": anonymity.to_dict() if anonymity else {"applied": False},
-        "created": {"by": actor, "at": created_at.isoformat(timespec="seconds")},
-    }
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
-    moved = False
-    try:
-        (staging / "data.parquet").write_bytes(payload)
-        if csv_bytes is not None:
-            (staging / "data.csv").write_bytes(csv_bytes)
-        (staging / "manifest.json").write_bytes(manifest_bytes(manifest))
-        if output.exists():
-            output.rmdir()
-        staging.rename(output)
-        moved = True
-        with store.transaction() as session:
-            require(session, store.settings.actor, "requests.manage")
-            topic_row = store.topic(session, topic_slug)
-            req_row = _get(session, topic_row, code)
-            rel_row = session.scalar(select(Release).where(Release.topic_id == topic_row.id,
-                                                           Release.version == info.version))
-            assert rel_row is not None
-            record = {"anonymity": manifest["anonymity"], "date_shift": shift,
-                      "withdrawals": manifest["withdrawals"], "columns": list(frame.columns)}
-            row = Extract(request_id=req_row.id, release_id=rel_row.id, watermark=watermark,
-                          output=str(output), files=files, rows=len(frame), report=record,
-                          created_by=actor, created_at=created_at)
-            session.add(row)
-            session.flush()
-            audit.append(session, actor=actor, action="request.extract", topic=topic_slug,
-                         entity_type="extract", entity_id=row.id,
-                         details={"request": code, "release": info.tag,
-                                  "watermark": watermark, "output": str(output),
-                                  "files": files, "rows": len(frame),
-                                  "suppressed": anonymity.suppressed if anonymity else 0,
-                                  "withdrawn_excluded": excluded,
-                                  "date_shift": shift.get("offset_range_days")})
-    except BaseException:
-        shutil.rmtree(output if moved else staging, ignore_errors=True)
-        raise
-    return ExtractResult(request=code, release=info.tag, watermark=watermark, output=output,
-                         files=tuple(files), rows=len(frame), anonymity=anonymity,
-                         date_shift=shift, withdrawn_excluded=excluded,
-                         manifest=json.loads(manifest_bytes(manifest)), frame=frame)

@@ -17,11 +17,11 @@ from repository.trials import TrialSpec, add_trial
 from tests.versions.conftest import Env
 from versions.anonymity import k_of
 from versions.dataset import parquet_metadata, read_parquet_bytes, sha256_hex
+from versions.extracts import extract
 from versions.releases import create_release, get_release
 from versions.requests import (
     add_request,
     approve_request,
-    extract,
     get_request,
     list_requests,
     reject_request,
@@ -210,7 +210,7 @@ def test_a_failure_while_recording_leaves_no_extract(env: Env, tmp_path: Path,
     def broken(*_a, **_k):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("versions.requests.audit.append", broken)
+    monkeypatch.setattr("versions.extracts.audit.append", broken)
     out = tmp_path / "extracts" / "x"
     out.parent.mkdir()
     with pytest.raises(RuntimeError, match="database went away"):
