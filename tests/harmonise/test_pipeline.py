@@ -13,22 +13,18 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from harmonise.pipeline import check_trial, harmonise_trial, pool, trials_with_data
+from harmonise.pipeline import check_trials, harmonise_trial, pool, trials_with_data
 from repository.deliveries import ingest
 from repository.errors import IdentifierProblem
 from repository.example import create
 from repository.example.mappings import write_mappings
+from repository.example.planted import load_planted, match_planted
 from repository.settings import load_settings
 from repository.store import Store
 from repository.trials import add_trial, load_registry_file
 from repository.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-
-#: planted kind -> how the checks must report it: (source, check prefix) of the findings
-TRIAL_LEVEL = {"arm_imbalance": "integrity:randomised-n",
-               "missing_follow_up": "integrity:missingness-by-arm"}
-
 
 def build_workspace(base: Path) -> tuple[Path, Path]:
     """The example topic, ingested into a fresh workspace with generated mappings."""
@@ -72,31 +68,19 @@ def store(example_workspace: tuple[Path, Path]):
 
 def test_every_planted_problem_is_found_and_nothing_else(store: Store,
                                                          example_workspace: tuple[Path, Path]) -> None:
-    planted = yaml.safe_load((example_workspace[1] / "truth" / "planted.yaml").read_text())
     pseudonymiser = store.pseudonymiser("gastric-adjuvant")
     findings = []
-    for trial in trials_with_data(store):
-        run = check_trial(store, trial, raise_queries=False, write=False)
+    for run in check_trials(store, trials_with_data(store), raise_queries=False, write=False):
         findings += list(run.findings)
     assert findings, "the checks found nothing at all"
-    explained: set[int] = set()
-    for problem in planted["problems"]:
-        trial = problem["trial"]
-        mine = [i for i, f in enumerate(findings) if f.trial == trial]
-        if problem["kind"] in TRIAL_LEVEL:
-            hits = [i for i in mine if findings[i].check_id == TRIAL_LEVEL[problem["kind"]]]
-        else:
-            wanted = {pseudonymiser.pseudonym(trial, str(p["participant_id"]))
-                      for p in problem["participants"]}
-            if problem["kind"] == "duplicate_id":  # both rows carry the delivered ID
-                wanted = {pseudonymiser.pseudonym(trial, str(p["delivered_value"]))
-                          for p in problem["participants"]}
-            hits = [i for i in mine if findings[i].participant in wanted]
-        assert hits, f"planted problem {problem['id']} ({problem['kind']} in {trial}) not found"
-        explained.update(hits)
-    unexplained = [f for i, f in enumerate(findings) if i not in explained]
+    matches, unexplained = match_planted(load_planted(example_workspace[1]), findings,
+                                         pseudonymiser.pseudonym)
+    missed = [m.problem for m in matches if not m.found]
+    assert not missed, "planted problems not found: " + ", ".join(
+        f"{p['id']} {p['kind']} in {p['trial']}" for p in missed)
     assert unexplained == [], "flagged beyond the planted problems:\n" + "\n".join(
-        f"{f.trial} {f.check_id} {f.participant} {f.message}" for f in unexplained)
+        f"{findings[i].trial} {findings[i].check_id} {findings[i].participant} "
+        f"{findings[i].message}" for i in unexplained)
 
 
 def test_harmonised_files_are_reproducible(store: Store) -> None:
