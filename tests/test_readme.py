@@ -33,7 +33,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
 
 
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> None:
+    """Planted problems -> queries -> workbooks -> answers -> corrections -> clean validation,
+    and the harmonised data equal the generator's true values, cell for cell."""
+    import pandas as pd
+
     from repository.audit import verify
     from repository.cli import cli
     from repository.settings import load_settings
@@ -43,21 +47,48 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", str(tmp_path / "demo")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "refused CHINOOK-with-identifiers.csv" in result.output
-    registry = yaml.safe_load((tmp_path / "demo" / "example" / "topic.yaml").read_text())
-    with Store.open(load_settings(tmp_path / "demo" / "workspace", env={})) as store, \
-            store.reading() as session:
-        status = topic_status(session, store.topic(session))
-        assert verify(session).ok
+    assert "findings not explained by a planted problem: 0" in result.output
+    assert "all answered 'confirmed correct'" in result.output
+    example = tmp_path / "demo" / "example"
+    registry = yaml.safe_load((example / "topic.yaml").read_text())
+    with Store.open(load_settings(tmp_path / "demo" / "workspace", env={})) as store:
+        with store.reading() as session:
+            status = topic_status(session, store.topic(session))
+            assert verify(session).ok
+        pseudonym = store.pseudonymiser("gastric-adjuvant").pseudonym
     assert {t["trial"] for t in status.trials} == {t["acronym"] for t in registry["trials"]}
-    assert all(t["deliveries"] == 1 for t in status.trials)
-    # running it again replaces its own directory
-    again = CliRunner().invoke(cli, ["demo", str(tmp_path / "demo")], catch_exceptions=False)
-    assert again.exit_code == 0
-    # but never a directory it did not make
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / "thesis.docx").write_text("precious")
-    refused = CliRunner().invoke(cli, ["demo", str(tmp_path / "mine")])
-    assert refused.exit_code != 0 and (tmp_path / "mine" / "thesis.docx").exists()
+    data = pd.read_parquet(tmp_path / "demo" / "workspace" / "harmonised" / "topic.parquet")
+    truth = pd.read_parquet(example / "truth" / "participants.parquet")
+    truth["participant_id"] = [pseudonym(t, str(i)) for t, i in
+                               zip(truth["trial"], truth["participant_id"])]
+    merged = data.merge(truth, on=["trial", "participant_id"], suffixes=("", "_true"),
+                        how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all() and len(merged) == len(truth)
+    for column in data.columns:
+        if column in ("trial", "participant_id", "_row"):
+            continue
+        got, want = merged[column], merged[f"{column}_true"]
+        if pd.api.types.is_datetime64_any_dtype(got):
+            want = pd.to_datetime(want)
+        same = (got.isna() & want.isna()) | (got.astype(object) == want.astype(object))
+        assert same.all(), f"{column}: {int((~same).sum())} values differ from the truth"
+
+
+def test_demo_replaces_only_its_own_directory(tmp_path: Path) -> None:
+    from repository.cli.demo_cmds import MARKER, _prepare
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("precious")
+    with pytest.raises(Exception, match="was not made by `ipdrepo demo`"):
+        _prepare(mine)
+    assert (mine / "thesis.docx").exists()
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / MARKER).write_text("")
+    (earlier / "old-output.txt").write_text("")
+    _prepare(earlier)
+    assert not (earlier / "old-output.txt").exists() and (earlier / MARKER).exists()
 
 
 @pytest.mark.slow

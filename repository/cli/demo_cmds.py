@@ -62,6 +62,133 @@ def _ingest_all(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -
     return notes
 
 
+def _dictionary(directory: Path, example_dir: Path) -> Path:
+    """The topic dictionary with a mapping per trial, generated from the trials' codebooks."""
+    from repository.example.mappings import write_mappings
+
+    bundled = Path(__file__).resolve().parents[2] / "dictionaries" / "gastric-adjuvant"
+    target = directory / "dictionary"
+    target.mkdir()
+    shutil.copy(bundled / "dictionary.yaml", target / "dictionary.yaml")
+    write_mappings(example_dir, target / "mappings" / "1.0.0")
+    return target
+
+
+def _check(store: Any) -> list[Any]:
+    from harmonise.pipeline import check_trials, pool, trials_with_data
+
+    runs = check_trials(store, trials_with_data(store),
+                        progress=lambda m: None)
+    pool(store)
+    for run in runs:
+        failed = [f.check for f in run.integrity if f.failed]
+        click.echo(f"  {run.trial:<10} {run.harmonised.n_rows:>5} rows; "
+                   f"{len(run.validation.failures)} validation failure(s)"
+                   + (f"; integrity: {', '.join(failed)}" if failed else "")
+                   + (f"; queries +{len(run.queries.opened)} opened, "
+                      f"{len(run.queries.closed)} closed" if run.queries else ""))
+    return runs
+
+
+def _planted_report(store: Any, example_dir: Path, runs: list[Any]) -> None:
+    from repository.example.planted import load_planted, match_planted
+
+    findings = [f for r in runs for f in r.findings]
+    matches, unexplained = match_planted(load_planted(example_dir), findings,
+                                         store.pseudonymiser("gastric-adjuvant").pseudonym)
+    click.echo("  planted problems:")
+    for m in matches:
+        p = m.problem
+        click.echo(f"    {'found' if m.found else 'MISSED'}  {p['id']} {p['kind']:<28} "
+                   f"{p['trial']:<10} ({len(m.findings)} finding(s))")
+    click.echo(f"  findings not explained by a planted problem: {len(unexplained)}")
+    if unexplained or not all(m.found for m in matches):
+        raise click.ClickException("the checks did not find exactly the planted problems")
+
+
+def _reports(store: Any, runs: list[Any]) -> Path:
+    from harmonise.pipeline import load_topic_dictionary, load_trial_mapping
+    from harmonise.queries import list_queries, query_to_dict
+    from harmonise.reports import topic_overview, trial_report
+
+    out = store.settings.workspace / "reports"
+    out.mkdir(exist_ok=True)
+    dictionary = load_topic_dictionary(store)
+    with store.reading() as session:
+        queries = [query_to_dict(session, q) for q in
+                   list_queries(session, store.topic(session), actor=store.settings.actor)]
+    for run in runs:
+        (out / f"{run.trial}.html").write_text(
+            trial_report(run, queries=[q for q in queries if q["trial"] == run.trial]))
+    mappings = {r.trial: load_trial_mapping(store, dictionary, r.trial) for r in runs}
+    (out / "index.html").write_text(topic_overview(dictionary, runs, mappings, queries=queries))
+    return out / "index.html"
+
+
+def _queries_round(store: Any, example_dir: Path, folder: Path) -> None:
+    from harmonise.answers import accept_answer
+    from harmonise.queries import list_queries
+    from harmonise.workbook import export_workbook, import_workbook
+    from repository.example.trialist import answer_workbook
+
+    folder.mkdir(exist_ok=True)
+    actor = store.settings.actor
+    with store.reading() as session:
+        active = list_queries(session, store.topic(session), actor=actor,
+                              status=["open", "reopened", "sent"])
+        by_trial: dict[str, int] = {}
+        for q in active:
+            name = q.key.split("|", 1)[0]
+            by_trial[name] = by_trial.get(name, 0) + 1
+    for trial, n in sorted(by_trial.items()):
+        exported = export_workbook(store, trial, folder / f"{trial}-queries.xlsx", actor=actor)
+        answered = answer_workbook(Path(exported.path), example_dir)
+        result = import_workbook(store, answered.path, actor=actor)
+        click.echo(f"  {trial:<10} {n} queries -> {Path(exported.path).name} -> "
+                   f"{answered.answered} answered -> imported")
+    with store.reading() as session:
+        answered_ids = [q.id for q in list_queries(session, store.topic(session), actor=actor,
+                                                   status=["answered"])]
+    outcomes: dict[str, int] = {}
+    for qid in answered_ids:
+        try:
+            result = accept_answer(store, qid)
+        except IPDError as exc:  # e.g. "a corrected delivery follows": handled next step
+            outcomes["left for the re-delivery"] = outcomes.get("left for the re-delivery", 0) + 1
+            _ = exc
+            continue
+        outcomes[result.resolution] = outcomes.get(result.resolution, 0) + 1
+    click.echo("  curator accepted the answers: " +
+               ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(outcomes.items())))
+
+
+def _redeliver(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -> None:
+    from repository.deliveries import ingest
+
+    for trial in registry:
+        again = trial["delivery"].get("redelivery")
+        if not again:
+            continue
+        d = trial["delivery"]
+        result = ingest(store, trial["acronym"], example_dir / again["file"],
+                        id_column=d["id_column"], received_from=d.get("delivered_by"),
+                        received_at=date.fromisoformat(str(again["received"]))
+                        if again.get("received") else None)
+        click.echo(f"  {trial['acronym']}: {Path(again['file']).name} ingested as delivery "
+                   f"#{result.delivery_id} ({result.n_rows} rows, {result.new_participants} new "
+                   f"participants), superseding #{result.superseded}")
+
+
+def _accepted(store: Any) -> set[str]:
+    from sqlalchemy import select
+
+    from repository.models import Query
+
+    with store.reading() as session:
+        return set(session.scalars(select(Query.key).where(
+            Query.status == "resolved", Query.resolution == "confirmed_correct")))
+
+
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
                 default="demo-workspace")
@@ -80,7 +207,15 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     3. register the trials with their published numbers
     4. ingest every delivery (identifier gate, keyed pseudonyms, content-addressed files)
     5. show the identifier gate refusing a delivery that still carries identifiers
-    6. summarise the store and verify the audit trail
+
+    \b
+    6. harmonise every trial onto the dictionary, validate (Pandera), run the integrity
+       checks, raise data queries, write HTML reports; show every planted problem found
+    7. export a query workbook per trial, let simulated trialists answer from the ground
+       truth, import the answers, accept them as corrections
+    8. ingest the re-delivery of the trial with missing participants
+    9. validate again: clean apart from values confirmed correct
+    10. summarise the store and verify the audit trail
 
     DIRECTORY (default demo-workspace) is replaced if an earlier demo made it.
     """
@@ -108,10 +243,12 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
                    f"{t['delivery']['rows']:>5} rows")
 
     _step(f"2. Workspace {workspace}")
+    dictionary_dir = _dictionary(directory, example_dir)
     init_workspace(workspace, topic="gastric-adjuvant",
                    title="Adjuvant chemotherapy after resection of gastric cancer (example)",
-                   actor="demo-curator")
+                   dictionary=dictionary_dir, actor="demo-curator")
     settings = load_settings(workspace, actor="demo-curator")
+    click.echo(f"  dictionary and mappings: {dictionary_dir}")
 
     with Store.open(settings) as store:
         _step("3. Trial registry")
@@ -140,7 +277,31 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
                 raise click.ClickException(
                     f"unexpected refusal of {path.name}: {exc.message}") from exc
 
-        _step("6. Store summary")
+        _step("6. Harmonise, validate, check integrity, raise data queries")
+        runs = _check(store)
+        _planted_report(store, example_dir, runs)
+        reports = _reports(store, runs)
+        click.echo(f"  HTML reports: {reports}")
+
+        _step("7. Query workbooks out, trialists' answers back, corrections")
+        _queries_round(store, example_dir, workspace / "workbooks")
+
+        _step("8. The trial with missing participants delivers again")
+        _redeliver(store, example_dir, registry["trials"])
+
+        _step("9. Validate again")
+        runs = _check(store)
+        remaining = [f for r in runs for f in r.findings]
+        accepted = _accepted(store)
+        open_findings = [f for f in remaining if f.key not in accepted]
+        click.echo(f"  {len(remaining)} finding(s) left, all answered 'confirmed correct'"
+                   if not open_findings else
+                   f"  {len(open_findings)} finding(s) still need attention")
+        for f in remaining:
+            click.echo(f"    {f.trial}: {f.message} [confirmed correct]")
+        _reports(store, runs)
+
+        _step("10. Store summary")
         with store.reading() as session:
             status = topic_status(session, store.topic(session))
             report = verify(session)
@@ -149,7 +310,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
                    f"{totals['participants']} participants (published randomised "
                    f"{totals['randomised_published']}); audit trail intact "
                    f"({report.events} events)")
-        for t in status.trials:
-            click.echo(f"  {t['trial']:<10} {t['format']:<8} {t['rows']:>5} rows, published "
-                       f"{t['randomised_published']}")
-    click.echo(f"\nDone. Explore with: ipdrepo -w {workspace} status   (example: {topic.directory})")
+        if open_findings:
+            raise click.ClickException("the example did not end clean; see above")
+    click.echo(f"\nDone. Explore with: ipdrepo -w {workspace} status | queries list | report  "
+               f"(example: {topic.directory})")
