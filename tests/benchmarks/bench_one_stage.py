@@ -87,7 +87,7 @@ def run_r(kind: str, path: Path, nagq: int, work: Path, timeout: float) -> dict 
         p = subprocess.run(["Rscript", str(script), kind, str(path), str(nagq)],
                            capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        print(f"  R: still running after {timeout:.0f} s, stopped (ratio < {1:.0f} / that)")
+        print(f"  R: still running after {timeout:.0f} s; stopped")
         return {"seconds": None, "timeout": timeout}
     if p.returncode != 0:
         print(f"  R failed: {p.stderr.strip()[-300:]}")
