@@ -65,6 +65,7 @@ __all__ = [
     "harmonise_trial",
     "check_trial",
     "check_trials",
+    "release_inputs",
     "integrity_context",
     "findings_for",
     "pool",
@@ -439,3 +440,11 @@ def pool(store: Store, trials: Sequence[str] | None = None) -> pd.DataFrame:
         table = pa.Table.from_pandas(data, preserve_index=False)
         pq.write_table(table, harmonised_dir(store) / "topic.parquet", compression="zstd")
     return data
+
+
+def release_inputs(store: Store, topic: str | None = None) -> Any:
+    """The topic's current state as :class:`versions.inputs.ReleaseInputs` (see
+    :mod:`harmonise.release_inputs`)."""
+    from harmonise.release_inputs import release_inputs as build
+
+    return build(store, topic)

@@ -179,6 +179,41 @@ def _redeliver(store: Any, example_dir: Path, registry: list[dict[str, Any]]) ->
                    f"participants), superseding #{result.superseded}")
 
 
+def _release(store: Any) -> None:
+    from harmonise.pipeline import release_inputs
+    from versions.releases import create_release
+
+    result = create_release(store, release_inputs(store), version="1.0.0",
+                            message="example topic after the first round of data queries")
+    d = result.to_dict() if hasattr(result, "to_dict") else {}
+    click.echo(f"  release {d.get('tag', '1.0.0')}: {d.get('rows', '?')} rows, data sha256 "
+               f"{str(d.get('data_sha256', ''))[:12]}..., remote {d.get('remote', '')}")
+
+
+def _analyse(store: Any, out: Path) -> None:
+    import numpy as np
+
+    from analyses import forest_plot, two_stage, write_report
+    from versions.consumers import load
+
+    out.mkdir(exist_ok=True)
+    data = load("gastric-adjuvant", "1.0.0", repo=str(store.settings.workspace / "releases"))
+    frame = data.assign(os_time_days=data["os_time_days"].astype(float),
+                        os_event=data["os_event"].astype(float),
+                        arm=data["arm"].astype(float))
+    result = two_stage(frame, trial="trial", treatment="arm", time="os_time_days",
+                       event="os_event", model="cox", method="REML")
+    forest_plot(result, path=out / "forest-os.png",
+                title="Overall survival: adjuvant chemotherapy vs surgery alone")
+    write_report(result, out / "analysis-os.html",
+                 title="Two-stage IPD meta-analysis of overall survival (release 1.0.0)")
+    d = result.to_dict()
+    lo, hi = d["ci"]
+    click.echo(f"  HR {np.exp(d['estimate']):.3f} (95% CI {np.exp(lo):.3f} to {np.exp(hi):.3f}); "
+               f"tau2 {d.get('tau2', 0):.4f}; I2 {d.get('I2', 0):.1f}%; {d['k']} trials")
+    click.echo(f"  forest plot {out / 'forest-os.png'}; report {out / 'analysis-os.html'}")
+
+
 def _accepted(store: Any) -> set[str]:
     from sqlalchemy import select
 
@@ -215,7 +250,10 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
        truth, import the answers, accept them as corrections
     8. ingest the re-delivery of the trial with missing participants
     9. validate again: clean apart from values confirmed correct
-    10. summarise the store and verify the audit trail
+    10. release version 1.0.0 of the topic dataset (DVC, git tag, manifest)
+    11. load the release as a consumer would and run a two-stage IPD meta-analysis of
+        overall survival (Cox per trial, REML pooling), with forest plot and report
+    12. summarise the store and verify the audit trail
 
     DIRECTORY (default demo-workspace) is replaced if an earlier demo made it.
     """
@@ -301,7 +339,13 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
             click.echo(f"    {f.trial}: {f.message} [confirmed correct]")
         _reports(store, runs)
 
-        _step("10. Store summary")
+        _step("10. Release 1.0.0 (parquet + manifest, DVC remote, git tag)")
+        _release(store)
+
+        _step("11. Analyse the released version (two-stage Cox, forest plot, report)")
+        _analyse(store, directory / "analysis")
+
+        _step("12. Store summary")
         with store.reading() as session:
             status = topic_status(session, store.topic(session))
             report = verify(session)
