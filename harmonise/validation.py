@@ -107,8 +107,25 @@ def _column_checks(v: Variable) -> list[pa.Check]:
     return checks
 
 
-def compile_schema(dictionary: Dictionary,
-                   rule_results: dict[str, pd.Series] | None = None) -> pa.DataFrameSchema:
+_ARROW_STRING = "string[pyarrow]"
+
+
+def _dtype(v: Variable, arrow_strings: bool) -> str:
+    return _ARROW_STRING if arrow_strings and v.dtype == "string" else v.dtype
+
+
+def _with_arrow_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns held as Arrow strings: null checks on them are bitmap operations instead of
+    a Python loop per value (validation calls them many times)."""
+    out = frame.copy(deep=False)
+    for name in out.columns:
+        if isinstance(out[name].dtype, pd.StringDtype) and out[name].dtype.storage == "python":
+            out[name] = out[name].astype(_ARROW_STRING)
+    return out
+
+
+def compile_schema(dictionary: Dictionary, rule_results: dict[str, pd.Series] | None = None,
+                   *, arrow_strings: bool = False) -> pa.DataFrameSchema:
     """The Pandera schema of a dictionary (dtypes, ranges, categories, rules).
 
     With ``rule_results``, each rule check also leaves its per-row result (True / False / NA
@@ -116,7 +133,8 @@ def compile_schema(dictionary: Dictionary,
     evaluating it twice.
     """
     columns = {
-        v.name: pa.Column(v.dtype, checks=_column_checks(v), nullable=True, required=True,
+        v.name: pa.Column(_dtype(v, arrow_strings), checks=_column_checks(v), nullable=True,
+                          required=True,
                           unique=False, coerce=False, title=v.label, description=v.description)
         for v in dictionary.variables
     }
@@ -203,8 +221,8 @@ def validate_by(data: pd.DataFrame, dictionary: Dictionary, *,
     """Validate once (one Pandera pass over all rows) and report per value of ``by`` (e.g.
     per trial): each result holds that group's failures and what each check tested in it."""
     rule_results: dict[str, pd.Series] = {}
-    schema = compile_schema(dictionary, rule_results)
-    frame = data.reset_index(drop=True)
+    schema = compile_schema(dictionary, rule_results, arrow_strings=True)
+    frame = _with_arrow_strings(data.reset_index(drop=True))
     failures: list[dict[str, Any]] = []
     try:
         schema.validate(frame, lazy=True)
@@ -237,7 +255,8 @@ def _ids(frame: pd.DataFrame, positions: np.ndarray) -> tuple[list[Any], list[An
     def col(name: str) -> list[Any]:
         if name not in frame.columns:
             return [None] * len(positions)
-        return [None if pd.isna(x) else x for x in frame[name].to_numpy(object)[positions]]
+        picked = frame[name].iloc[positions].to_numpy(object)
+        return [None if pd.isna(x) else x for x in picked]
 
     rows = col("_row") if "_row" in frame.columns else [int(p) + 1 for p in positions]
     return col("trial"), col("participant_id"), rows
