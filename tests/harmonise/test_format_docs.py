@@ -69,3 +69,24 @@ def _options(group: click.Group) -> list[tuple[str, str]]:
 def test_cli_options_documented(command: str, option: str) -> None:
     assert option.split("/")[0] in MAPPING_DOC + DICTIONARY_DOC, \
         f"{command} {option} is not documented"
+
+
+def _first_yaml_block(doc: str) -> str:
+    return doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_examples_in_the_docs_are_valid() -> None:
+    from harmonise.dictionary import Dictionary
+    from harmonise.mapping import Mapping
+    from harmonise.yamlio import parse_yaml
+
+    d = Dictionary.from_dict(parse_yaml(_first_yaml_block(DICTIONARY_DOC)).data)
+    assert d.names[:3] == ("participant_id", "trial", "arm") and d.rules
+    data = parse_yaml(_first_yaml_block(MAPPING_DOC)).data
+    problems: list[str] = []
+    from harmonise.yamlio import schema_problems
+
+    schema_problems(data, load_schema("mapping"), lambda path, msg: problems.append(msg))
+    assert problems == []
+    m = Mapping.from_dict(data)  # structure and expressions (no dictionary: partial example)
+    assert m.rule("smoking").status == "undetermined"
