@@ -85,8 +85,9 @@ CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
     CheckSpec("randomisation-weekday", "Randomisation weekday pattern", "warning",
               "more than 5% of randomisations on a Saturday or Sunday"),
     CheckSpec("randomisation-sequence", "Randomisation sequence", "warning",
-              "runs test on the arm sequence in randomisation-date order: p < 0.001 (too few or "
-              "too many runs for random allocation); two-arm trials"),
+              "runs test on the arm sequence in randomisation-date order, one-sided: too few "
+              "runs (allocations clustered in time) with p < 0.001; two-arm trials. Blocked "
+              "randomisation gives more runs than chance and is not flagged"),
     CheckSpec("dates-after-randomisation", "Events and follow-up after randomisation", "error",
               "any event or follow-up date before the randomisation date, or a negative "
               "time-to-event"),
@@ -345,6 +346,7 @@ def check_weekday(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFindin
 
 
 def _runs_test(x: np.ndarray) -> tuple[int, float]:
+    """Wald-Wolfowitz runs test, one-sided for too few runs (normal approximation)."""
     n1 = int(x.sum())
     n2 = int(len(x) - n1)
     runs = int(1 + np.count_nonzero(x[1:] != x[:-1]))
@@ -354,7 +356,7 @@ def _runs_test(x: np.ndarray) -> tuple[int, float]:
     if var <= 0:
         return runs, 1.0
     z = (runs - mean) / np.sqrt(var)
-    return runs, float(2 * stats.norm.sf(abs(z)))
+    return runs, float(stats.norm.cdf(z))
 
 
 def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
@@ -373,8 +375,9 @@ def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFindi
     details = {"runs": runs, "n": int(len(x)), "p": p}
     if p < 0.001:
         return _finding(ctx, "randomisation-sequence", "failed",
-                        f"{runs} runs in {len(x)} allocations ordered by date is not compatible "
-                        f"with random allocation (p = {p:.2g})", variable=ctx.arm_variable,
+                        f"only {runs} runs in {len(x)} allocations ordered by date: the arms are "
+                        f"clustered in time, not randomly allocated (p = {p:.2g})",
+                        variable=ctx.arm_variable,
                         details=details)
     return _finding(ctx, "randomisation-sequence", "passed",
                     f"arm sequence compatible with random allocation (runs test p = {p:.2g})",
