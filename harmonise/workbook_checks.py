@@ -311,6 +311,9 @@ def _parse_number(text: str, decimal: str) -> float | None:
         text = text.replace(decimal, ".")
     if not _NUMBER.fullmatch(text):
         return None
+    if "e" in text.lower():  # exponents are rare: read them exactly as the engine does
+        values, bad = parse_numbers(np.array([text], dtype=object))
+        return None if bad[0] or np.isnan(values[0]) else float(values[0])
     value = float(text)
     return value if math.isfinite(value) else None
 

@@ -143,14 +143,14 @@ def test_rules_round_trip_through_the_export_record() -> None:
         assert ColumnRule.from_dict(rule.to_dict()) == rule
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), st.sampled_from([".", ","]))
 def test_numbers_round_trip(value: float, decimal: str) -> None:
     written = ColumnRule("X", "number", decimal=decimal).normalise(value)
     assert float(written.replace(",", ".")) == pytest.approx(value, rel=1e-12, abs=1e-12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)),
        st.sampled_from(["%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%d%b%Y", "%d-%b-%Y"]),
        st.sampled_from(["iso", "cell", "own"]))
@@ -165,7 +165,7 @@ def test_dates_round_trip_in_the_columns_layout(day: dt.date, layout: str, how: 
     assert not bad[0] and pd.Timestamp(parsed[0]).date() == day
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, derandomize=True)
 @given(st.text(alphabet="0123456789.,+-eE", min_size=1, max_size=8),
        st.sampled_from([".", ","]))
 def test_one_number_reads_as_the_mapping_engine_reads_it(typed: str, decimal: str) -> None:
@@ -180,7 +180,8 @@ def test_one_number_reads_as_the_mapping_engine_reads_it(typed: str, decimal: st
     values, bad = parse_numbers(np.array([typed], dtype=object), decimal=decimal)
     engine = None if bad[0] or np.isnan(values[0]) else float(values[0])
     ours = _parse_number(typed, decimal)
-    assert ours is None or ours == engine
+    # (pandas' own float parser may differ in the last bit from Python's: 11E23)
+    assert ours is None or ours == pytest.approx(engine, rel=1e-15)
     if engine is None:
         assert ours is None
 
