@@ -53,8 +53,9 @@ def export_cmd(trial: str, output: Path | None, topic: str | None, as_json: bool
     if as_json:
         emit_json(result.to_dict())
         return
-    click.echo(f"Wrote {result.path}: {result.n_queries} quer{'y' if result.n_queries == 1 else 'ies'}"
-               f" for trial {result.trial} (export {result.export_id}).")
+    noun = "query" if result.n_queries == 1 else "queries"
+    click.echo(f"Wrote {result.path}: {result.n_queries} {noun} for trial {result.trial} "
+               f"(export {result.export_id}).")
     if result.contact:
         click.echo(f"Send it to {result.contact}.")
     click.echo("Import the answered workbook with `ipdrepo queries import FILE`.")
@@ -91,6 +92,7 @@ def import_cmd(file: Path, trial: str | None, as_json: bool) -> None:
     if result.unchanged:
         click.echo(f"{len(result.unchanged)} answer(s) were already imported, unchanged.")
     if result.not_answered:
-        click.echo(f"{len(result.not_answered)} quer{'y is' if len(result.not_answered) == 1 else 'ies are'}"
-                   " not answered yet (still sent).")
+        waiting = len(result.not_answered)
+        noun = "query is" if waiting == 1 else "queries are"
+        click.echo(f"{waiting} {noun} not answered yet (still sent).")
     print_table(result.summary.to_dict("records"))
