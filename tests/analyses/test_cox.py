@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analyses.cox import CoxFit, InfiniteCoefficientWarning, SUMMARY_COLUMNS, coxph
+from analyses.cox import SUMMARY_COLUMNS, CoxFit, InfiniteCoefficientWarning, coxph
 from repository.errors import AnalysisError, ConvergenceError
 
 HERE = Path(__file__).resolve().parent
@@ -30,7 +29,7 @@ FIX = json.loads((SURV / "survival.json").read_text())
 REL = 1e-6
 
 
-@lru_cache(maxsize=None)
+@cache
 def dataset(name: str) -> pd.DataFrame:
     if name.startswith("gast"):
         from tests.analyses.conftest import GASTRIC_DIR

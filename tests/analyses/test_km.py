@@ -10,7 +10,7 @@ quantiles are times and must be equal (1e-9).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import matplotlib
@@ -21,9 +21,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyses.km import (FOLLOWUP_COLUMNS, SUMMARY_COLUMNS, TABLE_COLUMNS, kaplan_meier,
-                         km_by_group, plot_km, plot_km_by_trial, plot_km_pooled,
-                         reverse_km_followup, stratified_km)
+from analyses.km import (
+    FOLLOWUP_COLUMNS,
+    SUMMARY_COLUMNS,
+    TABLE_COLUMNS,
+    kaplan_meier,
+    km_by_group,
+    plot_km,
+    plot_km_by_trial,
+    plot_km_pooled,
+    reverse_km_followup,
+    stratified_km,
+)
 from repository.errors import AnalysisError
 
 SURV = Path(__file__).resolve().parent / "fixtures" / "survival"
@@ -31,7 +40,7 @@ FIX = json.loads((SURV / "survival.json").read_text())
 REL = 1e-6
 
 
-@lru_cache(maxsize=None)
+@cache
 def dataset(name: str) -> pd.DataFrame:
     if name.startswith("gast"):
         from tests.analyses.conftest import GASTRIC_DIR

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ FIX = json.loads((SURV / "survival.json").read_text())
 REL = 1e-9
 
 
-@lru_cache(maxsize=None)
+@cache
 def dataset(name: str) -> pd.DataFrame:
     if name.startswith("gast"):
         from tests.analyses.conftest import GASTRIC_DIR

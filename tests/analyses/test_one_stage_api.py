@@ -15,8 +15,13 @@ import pytest
 import statsmodels.api as sm
 
 from analyses.cox import coxph
-from analyses.one_stage import (FIXED_COLUMNS, PER_TRIAL_COLUMNS, SUMMARY_COLUMNS, build_design,
-                                one_stage)
+from analyses.one_stage import (
+    FIXED_COLUMNS,
+    PER_TRIAL_COLUMNS,
+    SUMMARY_COLUMNS,
+    build_design,
+    one_stage,
+)
 from analyses.one_stage.glmm import fit_glmm
 from repository.errors import AnalysisError, ConvergenceError
 
