@@ -75,7 +75,8 @@ def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> N
 
 
 def test_demo_replaces_only_its_own_directory(tmp_path: Path) -> None:
-    from repository.cli.demo_cmds import MARKER, _prepare
+    from repository.cli.example_steps import MARKER
+    from repository.cli.example_steps import prepare as _prepare
 
     mine = tmp_path / "mine"
     mine.mkdir()

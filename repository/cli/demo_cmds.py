@@ -6,222 +6,29 @@ curator would see; the workspace is left in place to explore afterwards.
 
 from __future__ import annotations
 
-import shutil
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import click
 import yaml
 
-from repository.errors import IdentifierProblem, IPDError
+from repository.cli.example_steps import (
+    accepted_keys,
+    analyse,
+    check,
+    ingest_all,
+    make_dictionary,
+    planted_report,
+    prepare,
+    queries_round,
+    redeliver,
+    release,
+    step,
+    write_reports,
+)
+from repository.errors import IPDError
 
 __all__ = ["demo"]
 
-MARKER = ".ipdrepo-demo"
-
-
-def _step(title: str) -> None:
-    click.secho(f"\n== {title}", bold=True)
-
-
-def _prepare(directory: Path) -> None:
-    if directory.exists() and any(directory.iterdir()):
-        if not (directory / MARKER).exists():
-            raise click.ClickException(
-                f"{directory} exists and was not made by `ipdrepo demo`; choose another "
-                "directory or remove it.")
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / MARKER).write_text("created by `ipdrepo demo`; safe to delete\n")
-
-
-def _ingest_all(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -> list[str]:
-    from repository.deliveries import ingest
-
-    notes: list[str] = []
-    with click.progressbar(registry, label="  ingesting deliveries",
-                           item_show_func=lambda t: t["acronym"] if t else "") as bar:
-        for trial in bar:
-            d = trial["delivery"]
-            options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-            kwargs = dict(id_column=d["id_column"], format=d["format"], read_options=options,
-                          received_from=d.get("delivered_by"),
-                          received_at=date.fromisoformat(str(d["received"]))
-                          if d.get("received") else None)
-            path = example_dir / d["file"]
-            try:
-                ingest(store, trial["acronym"], path, **kwargs)
-            except IdentifierProblem as exc:
-                # the curator accepts the file so the ID problems become data queries
-                notes.append(f"{trial['acronym']}: refused at first ({exc.message.splitlines()[0]})"
-                             " -> accepted with --allow-id-problems so the IDs are queried")
-                ingest(store, trial["acronym"], path, allow_id_problems=(
-                    "duplicate participant IDs: to be raised as a data query with the trial"),
-                    **kwargs)
-    return notes
-
-
-def _dictionary(directory: Path, example_dir: Path) -> Path:
-    """The topic dictionary with a mapping per trial, generated from the trials' codebooks."""
-    from repository.example.mappings import write_mappings
-
-    bundled = Path(__file__).resolve().parents[2] / "dictionaries" / "gastric-adjuvant"
-    target = directory / "dictionary"
-    target.mkdir()
-    shutil.copy(bundled / "dictionary.yaml", target / "dictionary.yaml")
-    write_mappings(example_dir, target / "mappings" / "1.0.0")
-    return target
-
-
-def _check(store: Any) -> list[Any]:
-    from harmonise.pipeline import check_trials, pool, trials_with_data
-
-    runs = check_trials(store, trials_with_data(store),
-                        progress=lambda m: None)
-    pool(store)
-    for run in runs:
-        failed = [f.check for f in run.integrity if f.failed]
-        click.echo(f"  {run.trial:<10} {run.harmonised.n_rows:>5} rows; "
-                   f"{len(run.validation.failures)} validation failure(s)"
-                   + (f"; integrity: {', '.join(failed)}" if failed else "")
-                   + (f"; queries +{len(run.queries.opened)} opened, "
-                      f"{len(run.queries.closed)} closed" if run.queries else ""))
-    return runs
-
-
-def _planted_report(store: Any, example_dir: Path, runs: list[Any]) -> None:
-    from repository.example.planted import load_planted, match_planted
-
-    findings = [f for r in runs for f in r.findings]
-    matches, unexplained = match_planted(load_planted(example_dir), findings,
-                                         store.pseudonymiser("gastric-adjuvant").pseudonym)
-    click.echo("  planted problems:")
-    for m in matches:
-        p = m.problem
-        click.echo(f"    {'found' if m.found else 'MISSED'}  {p['id']} {p['kind']:<28} "
-                   f"{p['trial']:<10} ({len(m.findings)} finding(s))")
-    click.echo(f"  findings not explained by a planted problem: {len(unexplained)}")
-    if unexplained or not all(m.found for m in matches):
-        raise click.ClickException("the checks did not find exactly the planted problems")
-
-
-def _reports(store: Any, runs: list[Any]) -> Path:
-    from harmonise.pipeline import load_topic_dictionary, load_trial_mapping
-    from harmonise.queries import list_queries, query_to_dict
-    from harmonise.reports import topic_overview, trial_report
-
-    out = store.settings.workspace / "reports"
-    out.mkdir(exist_ok=True)
-    dictionary = load_topic_dictionary(store)
-    with store.reading() as session:
-        queries = [query_to_dict(session, q) for q in
-                   list_queries(session, store.topic(session), actor=store.settings.actor)]
-    for run in runs:
-        (out / f"{run.trial}.html").write_text(
-            trial_report(run, queries=[q for q in queries if q["trial"] == run.trial]))
-    mappings = {r.trial: load_trial_mapping(store, dictionary, r.trial) for r in runs}
-    (out / "index.html").write_text(topic_overview(dictionary, runs, mappings, queries=queries))
-    return out / "index.html"
-
-
-def _queries_round(store: Any, example_dir: Path, folder: Path) -> None:
-    from harmonise.answers import accept_answer
-    from harmonise.queries import list_queries
-    from harmonise.workbook import export_workbook, import_workbook
-    from repository.example.trialist import answer_workbook
-
-    folder.mkdir(exist_ok=True)
-    actor = store.settings.actor
-    with store.reading() as session:
-        active = list_queries(session, store.topic(session), actor=actor,
-                              status=["open", "reopened", "sent"])
-        by_trial: dict[str, int] = {}
-        for q in active:
-            name = q.key.split("|", 1)[0]
-            by_trial[name] = by_trial.get(name, 0) + 1
-    for trial, n in sorted(by_trial.items()):
-        exported = export_workbook(store, trial, folder / f"{trial}-queries.xlsx", actor=actor)
-        answered = answer_workbook(Path(exported.path), example_dir)
-        result = import_workbook(store, answered.path, actor=actor)
-        click.echo(f"  {trial:<10} {n} queries -> {Path(exported.path).name} -> "
-                   f"{answered.answered} answered -> imported")
-    with store.reading() as session:
-        answered_ids = [q.id for q in list_queries(session, store.topic(session), actor=actor,
-                                                   status=["answered"])]
-    outcomes: dict[str, int] = {}
-    for qid in answered_ids:
-        try:
-            result = accept_answer(store, qid)
-        except IPDError as exc:  # e.g. "a corrected delivery follows": handled next step
-            outcomes["left for the re-delivery"] = outcomes.get("left for the re-delivery", 0) + 1
-            _ = exc
-            continue
-        outcomes[result.resolution] = outcomes.get(result.resolution, 0) + 1
-    click.echo("  curator accepted the answers: " +
-               ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(outcomes.items())))
-
-
-def _redeliver(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -> None:
-    from repository.deliveries import ingest
-
-    for trial in registry:
-        again = trial["delivery"].get("redelivery")
-        if not again:
-            continue
-        d = trial["delivery"]
-        result = ingest(store, trial["acronym"], example_dir / again["file"],
-                        id_column=d["id_column"], received_from=d.get("delivered_by"),
-                        received_at=date.fromisoformat(str(again["received"]))
-                        if again.get("received") else None)
-        click.echo(f"  {trial['acronym']}: {Path(again['file']).name} ingested as delivery "
-                   f"#{result.delivery_id} ({result.n_rows} rows, {result.new_participants} new "
-                   f"participants), superseding #{result.superseded}")
-
-
-def _release(store: Any) -> None:
-    from harmonise.pipeline import release_inputs
-    from versions.releases import create_release
-
-    result = create_release(store, release_inputs(store), version="1.0.0",
-                            message="example topic after the first round of data queries")
-    d = result.to_dict() if hasattr(result, "to_dict") else {}
-    click.echo(f"  release {d.get('tag', '1.0.0')}: {d.get('rows', '?')} rows, data sha256 "
-               f"{str(d.get('data_sha256', ''))[:12]}..., remote {d.get('remote', '')}")
-
-
-def _analyse(store: Any, out: Path) -> None:
-    import numpy as np
-
-    from analyses import forest_plot, two_stage, write_report
-    from versions.consumers import load
-
-    out.mkdir(exist_ok=True)
-    data = load("gastric-adjuvant", "1.0.0", repo=str(store.settings.workspace / "releases"))
-    frame = data.assign(os_time_days=data["os_time_days"].astype(float),
-                        os_event=data["os_event"].astype(float),
-                        arm=data["arm"].astype(float))
-    result = two_stage(frame, trial="trial", treatment="arm", time="os_time_days",
-                       event="os_event", model="cox", method="REML")
-    forest_plot(result, path=out / "forest-os.png",
-                title="Overall survival: adjuvant chemotherapy vs surgery alone")
-    write_report(result, out / "analysis-os.html",
-                 title="Two-stage IPD meta-analysis of overall survival (release 1.0.0)")
-    d = result.to_dict()
-    lo, hi = d["ci"]
-    click.echo(f"  HR {np.exp(d['estimate']):.3f} (95% CI {np.exp(lo):.3f} to {np.exp(hi):.3f}); "
-               f"tau2 {d.get('tau2', 0):.4f}; I2 {d.get('I2', 0):.1f}%; {d['k']} trials")
-    click.echo(f"  forest plot {out / 'forest-os.png'}; report {out / 'analysis-os.html'}")
-
-
-def _accepted(store: Any) -> set[str]:
-    from sqlalchemy import select
-
-    from repository.models import Query
-
-    with store.reading() as session:
-        return set(session.scalars(select(Query.key).where(
-            Query.status == "resolved", Query.resolution == "confirmed_correct")))
 
 
 @click.command()
@@ -268,11 +75,11 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     from repository.workspace import init_workspace
 
     directory = directory.resolve()
-    _prepare(directory)
+    prepare(directory)
     example_dir = directory / "example"
     workspace = directory / "workspace"
 
-    _step(f"1. Example topic: {trials} trials, {participants} participants -> {example_dir}")
+    step(f"1. Example topic: {trials} trials, {participants} participants -> {example_dir}")
     topic = create(example_dir, trials=trials, participants=participants,
                    seed=DEFAULT_SEED if seed is None else seed)
     registry = yaml.safe_load((example_dir / "topic.yaml").read_text())
@@ -280,8 +87,8 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
         click.echo(f"  {t['acronym']:<10} {t['delivery']['style']:<55} "
                    f"{t['delivery']['rows']:>5} rows")
 
-    _step(f"2. Workspace {workspace}")
-    dictionary_dir = _dictionary(directory, example_dir)
+    step(f"2. Workspace {workspace}")
+    dictionary_dir = make_dictionary(directory, example_dir)
     init_workspace(workspace, topic="gastric-adjuvant",
                    title="Adjuvant chemotherapy after resection of gastric cancer (example)",
                    dictionary=dictionary_dir, actor="demo-curator")
@@ -289,7 +96,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     click.echo(f"  dictionary and mappings: {dictionary_dir}")
 
     with Store.open(settings) as store:
-        _step("3. Trial registry")
+        step("3. Trial registry")
         specs = load_registry_file(example_dir / "topic.yaml")
         with store.transaction() as session:
             topic_row = store.topic(session)
@@ -297,11 +104,11 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
                 add_trial(session, topic_row, spec, actor=settings.actor)
         click.echo(f"  registered {len(specs)} trials with arms and published numbers")
 
-        _step("4. Ingest every delivery")
-        for note in _ingest_all(store, example_dir, registry["trials"]):
+        step("4. Ingest every delivery")
+        for note in ingest_all(store, example_dir, registry["trials"]):
             click.echo(f"  note: {note}")
 
-        _step("5. Identifier gate")
+        step("5. Identifier gate")
         for reject in registry.get("rejects") or []:
             path = example_dir / reject["file"]
             try:
@@ -315,37 +122,37 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
                 raise click.ClickException(
                     f"unexpected refusal of {path.name}: {exc.message}") from exc
 
-        _step("6. Harmonise, validate, check integrity, raise data queries")
-        runs = _check(store)
-        _planted_report(store, example_dir, runs)
-        reports = _reports(store, runs)
-        click.echo(f"  HTML reports: {reports}")
+        step("6. Harmonise, validate, check integrity, raise data queries")
+        runs = check(store)
+        planted_report(store, example_dir, runs)
+        index = write_reports(store, runs)
+        click.echo(f"  HTML reports: {index}")
 
-        _step("7. Query workbooks out, trialists' answers back, corrections")
-        _queries_round(store, example_dir, workspace / "workbooks")
+        step("7. Query workbooks out, trialists' answers back, corrections")
+        queries_round(store, example_dir, workspace / "workbooks")
 
-        _step("8. The trial with missing participants delivers again")
-        _redeliver(store, example_dir, registry["trials"])
+        step("8. The trial with missing participants delivers again")
+        redeliver(store, example_dir, registry["trials"])
 
-        _step("9. Validate again")
-        runs = _check(store)
+        step("9. Validate again")
+        runs = check(store)
         remaining = [f for r in runs for f in r.findings]
-        accepted = _accepted(store)
-        open_findings = [f for f in remaining if f.key not in accepted]
+        confirmed = accepted_keys(store)
+        open_findings = [f for f in remaining if f.key not in confirmed]
         click.echo(f"  {len(remaining)} finding(s) left, all answered 'confirmed correct'"
                    if not open_findings else
                    f"  {len(open_findings)} finding(s) still need attention")
         for f in remaining:
             click.echo(f"    {f.trial}: {f.message} [confirmed correct]")
-        _reports(store, runs)
+        write_reports(store, runs)
 
-        _step("10. Release 1.0.0 (parquet + manifest, DVC remote, git tag)")
-        _release(store)
+        step("10. Release 1.0.0 (parquet + manifest, DVC remote, git tag)")
+        release(store)
 
-        _step("11. Analyse the released version (two-stage Cox, forest plot, report)")
-        _analyse(store, directory / "analysis")
+        step("11. Analyse the released version (two-stage Cox, forest plot, report)")
+        analyse(store, directory / "analysis")
 
-        _step("12. Store summary")
+        step("12. Store summary")
         with store.reading() as session:
             status = topic_status(session, store.topic(session))
             report = verify(session)

@@ -1,0 +1,223 @@
+"""The steps of the example pipeline, shared by ``ipdrepo demo`` (all of them, one workspace)
+and ``ipdrepo example stage`` (one step per DVC stage, see dvc.yaml)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from repository.errors import IdentifierProblem, IPDError
+
+__all__ = ["MARKER", "step", "prepare", "ingest_all", "make_dictionary", "check", "planted_report",
+           "write_reports", "queries_round", "redeliver", "release", "analyse", "accepted_keys"]
+
+MARKER = ".ipdrepo-demo"
+
+
+def step(title: str) -> None:
+    click.secho(f"\n== {title}", bold=True)
+
+
+def prepare(directory: Path) -> None:
+    if directory.exists() and any(directory.iterdir()):
+        if not (directory / MARKER).exists():
+            raise click.ClickException(
+                f"{directory} exists and was not made by `ipdrepo demo`; choose another "
+                "directory or remove it.")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text("created by `ipdrepo demo`; safe to delete\n")
+
+
+def ingest_all(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -> list[str]:
+    from repository.deliveries import ingest
+
+    notes: list[str] = []
+    with click.progressbar(registry, label="  ingesting deliveries",
+                           item_show_func=lambda t: t["acronym"] if t else "") as bar:
+        for trial in bar:
+            d = trial["delivery"]
+            options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
+            kwargs = dict(id_column=d["id_column"], format=d["format"], read_options=options,
+                          received_from=d.get("delivered_by"),
+                          received_at=date.fromisoformat(str(d["received"]))
+                          if d.get("received") else None)
+            path = example_dir / d["file"]
+            try:
+                ingest(store, trial["acronym"], path, **kwargs)
+            except IdentifierProblem as exc:
+                # the curator accepts the file so the ID problems become data queries
+                notes.append(f"{trial['acronym']}: refused at first ({exc.message.splitlines()[0]})"
+                             " -> accepted with --allow-id-problems so the IDs are queried")
+                ingest(store, trial["acronym"], path, allow_id_problems=(
+                    "duplicate participant IDs: to be raised as a data query with the trial"),
+                    **kwargs)
+    return notes
+
+
+def make_dictionary(directory: Path, example_dir: Path) -> Path:
+    """The topic dictionary with a mapping per trial, generated from the trials' codebooks."""
+    from repository.example.mappings import write_mappings
+
+    bundled = Path(__file__).resolve().parents[2] / "dictionaries" / "gastric-adjuvant"
+    target = directory / "dictionary"
+    target.mkdir()
+    shutil.copy(bundled / "dictionary.yaml", target / "dictionary.yaml")
+    write_mappings(example_dir, target / "mappings" / "1.0.0")
+    return target
+
+
+def check(store: Any) -> list[Any]:
+    from harmonise.pipeline import check_trials, pool, trials_with_data
+
+    runs = check_trials(store, trials_with_data(store),
+                        progress=lambda m: None)
+    pool(store)
+    for run in runs:
+        failed = [f.check for f in run.integrity if f.failed]
+        click.echo(f"  {run.trial:<10} {run.harmonised.n_rows:>5} rows; "
+                   f"{len(run.validation.failures)} validation failure(s)"
+                   + (f"; integrity: {', '.join(failed)}" if failed else "")
+                   + (f"; queries +{len(run.queries.opened)} opened, "
+                      f"{len(run.queries.closed)} closed" if run.queries else ""))
+    return runs
+
+
+def planted_report(store: Any, example_dir: Path, runs: list[Any]) -> None:
+    from repository.example.planted import load_planted, match_planted
+
+    findings = [f for r in runs for f in r.findings]
+    matches, unexplained = match_planted(load_planted(example_dir), findings,
+                                         store.pseudonymiser("gastric-adjuvant").pseudonym)
+    click.echo("  planted problems:")
+    for m in matches:
+        p = m.problem
+        click.echo(f"    {'found' if m.found else 'MISSED'}  {p['id']} {p['kind']:<28} "
+                   f"{p['trial']:<10} ({len(m.findings)} finding(s))")
+    click.echo(f"  findings not explained by a planted problem: {len(unexplained)}")
+    if unexplained or not all(m.found for m in matches):
+        raise click.ClickException("the checks did not find exactly the planted problems")
+
+
+def write_reports(store: Any, runs: list[Any]) -> Path:
+    from harmonise.pipeline import load_topic_dictionary, load_trial_mapping
+    from harmonise.queries import list_queries, query_to_dict
+    from harmonise.reports import topic_overview, trial_report
+
+    out = store.settings.workspace / "reports"
+    out.mkdir(exist_ok=True)
+    dictionary = load_topic_dictionary(store)
+    with store.reading() as session:
+        queries = [query_to_dict(session, q) for q in
+                   list_queries(session, store.topic(session), actor=store.settings.actor)]
+    for run in runs:
+        (out / f"{run.trial}.html").write_text(
+            trial_report(run, queries=[q for q in queries if q["trial"] == run.trial]))
+    mappings = {r.trial: load_trial_mapping(store, dictionary, r.trial) for r in runs}
+    (out / "index.html").write_text(topic_overview(dictionary, runs, mappings, queries=queries))
+    return out / "index.html"
+
+
+def queries_round(store: Any, example_dir: Path, folder: Path) -> None:
+    from harmonise.answers import accept_answer
+    from harmonise.queries import list_queries
+    from harmonise.workbook import export_workbook, import_workbook
+    from repository.example.trialist import answer_workbook
+
+    folder.mkdir(exist_ok=True)
+    actor = store.settings.actor
+    with store.reading() as session:
+        active = list_queries(session, store.topic(session), actor=actor,
+                              status=["open", "reopened", "sent"])
+        by_trial: dict[str, int] = {}
+        for q in active:
+            name = q.key.split("|", 1)[0]
+            by_trial[name] = by_trial.get(name, 0) + 1
+    for trial, n in sorted(by_trial.items()):
+        exported = export_workbook(store, trial, folder / f"{trial}-queries.xlsx", actor=actor)
+        answered = answer_workbook(Path(exported.path), example_dir)
+        result = import_workbook(store, answered.path, actor=actor)
+        click.echo(f"  {trial:<10} {n} queries -> {Path(exported.path).name} -> "
+                   f"{answered.answered} answered -> imported")
+    with store.reading() as session:
+        answered_ids = [q.id for q in list_queries(session, store.topic(session), actor=actor,
+                                                   status=["answered"])]
+    outcomes: dict[str, int] = {}
+    for qid in answered_ids:
+        try:
+            result = accept_answer(store, qid)
+        except IPDError as exc:  # e.g. "a corrected delivery follows": handled next step
+            outcomes["left for the re-delivery"] = outcomes.get("left for the re-delivery", 0) + 1
+            _ = exc
+            continue
+        outcomes[result.resolution] = outcomes.get(result.resolution, 0) + 1
+    click.echo("  curator accepted the answers: " +
+               ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(outcomes.items())))
+
+
+def redeliver(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -> None:
+    from repository.deliveries import ingest
+
+    for trial in registry:
+        again = trial["delivery"].get("redelivery")
+        if not again:
+            continue
+        d = trial["delivery"]
+        result = ingest(store, trial["acronym"], example_dir / again["file"],
+                        id_column=d["id_column"], received_from=d.get("delivered_by"),
+                        received_at=date.fromisoformat(str(again["received"]))
+                        if again.get("received") else None)
+        click.echo(f"  {trial['acronym']}: {Path(again['file']).name} ingested as delivery "
+                   f"#{result.delivery_id} ({result.n_rows} rows, {result.new_participants} new "
+                   f"participants), superseding #{result.superseded}")
+
+
+def release(store: Any) -> None:
+    from harmonise.pipeline import release_inputs
+    from versions.releases import create_release
+
+    result = create_release(store, release_inputs(store), version="1.0.0",
+                            message="example topic after the first round of data queries")
+    d = result.to_dict() if hasattr(result, "to_dict") else {}
+    click.echo(f"  release {d.get('tag', '1.0.0')}: {d.get('rows', '?')} rows, data sha256 "
+               f"{str(d.get('data_sha256', ''))[:12]}..., remote {d.get('remote', '')}")
+
+
+def analyse(store: Any, out: Path) -> None:
+    import numpy as np
+
+    from analyses import forest_plot, two_stage, write_report
+    from versions.consumers import load
+
+    out.mkdir(exist_ok=True)
+    data = load("gastric-adjuvant", "1.0.0", repo=str(store.settings.workspace / "releases"))
+    frame = data.assign(os_time_days=data["os_time_days"].astype(float),
+                        os_event=data["os_event"].astype(float),
+                        arm=data["arm"].astype(float))
+    result = two_stage(frame, trial="trial", treatment="arm", time="os_time_days",
+                       event="os_event", model="cox", method="REML")
+    forest_plot(result, path=out / "forest-os.png",
+                title="Overall survival: adjuvant chemotherapy vs surgery alone")
+    write_report(result, out / "analysis-os.html",
+                 title="Two-stage IPD meta-analysis of overall survival (release 1.0.0)")
+    d = result.to_dict()
+    lo, hi = d["ci"]
+    click.echo(f"  HR {np.exp(d['estimate']):.3f} (95% CI {np.exp(lo):.3f} to {np.exp(hi):.3f}); "
+               f"tau2 {d.get('tau2', 0):.4f}; I2 {d.get('I2', 0):.1f}%; {d['k']} trials")
+    click.echo(f"  forest plot {out / 'forest-os.png'}; report {out / 'analysis-os.html'}")
+
+
+def accepted_keys(store: Any) -> set[str]:
+    from sqlalchemy import select
+
+    from repository.models import Query
+
+    with store.reading() as session:
+        return set(session.scalars(select(Query.key).where(
+            Query.status == "resolved", Query.resolution == "confirmed_correct")))
+
+
