@@ -437,6 +437,14 @@ def plot_km(
     return fig
 
 
+def _natural(value: Any) -> tuple[int, float, str]:
+    """Sort key putting trial labels "2" before "10" (numbers first, then text)."""
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
 def _frame_arrays(data: pd.DataFrame, trial: str, time: str, event: str, treatment: str,
                   treated_value: Any) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     missing = [c for c in (trial, time, event, treatment) if c not in data.columns]
@@ -472,7 +480,7 @@ def plot_km_by_trial(
     from lifelines.plotting import add_at_risk_counts
 
     tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
-    trials = sorted(tr.dropna().unique(), key=str)
+    trials = sorted(tr.dropna().unique(), key=_natural)
     if not trials:
         raise AnalysisError("no trials to plot: the data are empty")
     ncols = max(1, min(ncols, len(trials)))
