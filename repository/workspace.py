@@ -81,7 +81,10 @@ def init_workspace(directory: Path, *, topic: str, title: str | None = None,
         if database_url:
             lines.append(f"database_url = {_toml_string(database_url)}")
         if dictionary is not None:
-            lines.append(f"dictionary = {_toml_string(str(Path(dictionary).expanduser().resolve()))}")
+            where = Path(dictionary).expanduser().resolve()
+            # inside the workspace: relative, so that a copied workspace keeps its dictionary
+            shown = where.relative_to(directory) if where.is_relative_to(directory) else where
+            lines.append(f"dictionary = {_toml_string(str(shown))}")
         config = directory / WORKSPACE_FILE
         config.write_text("\n".join(lines) + "\n")
         created.append(config)

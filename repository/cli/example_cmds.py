@@ -66,3 +66,88 @@ def create(directory: Path, trials: int, participants: int, seed: int, force: bo
     click.echo(f"\nWrote {len(result.trials)} trials, {participants} participants (seed {seed}) "
                f"to {directory}; {len(result.planted)} planted problems in "
                "truth/planted.yaml; see README.md there.")
+
+
+@example.group("stage", cls=IPDGroup)
+def stage() -> None:
+    """The example pipeline one stage at a time (the stages of dvc.yaml).
+
+    \b
+    ipdrepo example stage ingest    --example build/example --out build/ingest
+    ipdrepo example stage harmonise --input build/ingest    --out build/harmonise
+    ipdrepo example stage validate  --input build/harmonise --example build/example \\
+                                    --out build/validate --metrics build/metrics/validation.json
+    ipdrepo example stage release   --input build/validate  --version 1.0.0 --out build/release
+    ipdrepo example stage analyse   --release build/release --method REML \\
+                                    --out build/analysis --metrics build/metrics/analysis.json
+
+    Each stage copies its input workspace and works on the copy, so every stage's output is
+    its own directory. The workspace's secret is derived from the example's seed so that the
+    pipeline reproduces the same pseudonyms, and so the same release bytes (an example-only
+    convenience: a real repository's secret is random).
+    """
+
+
+_in = click.option("--input", "input_dir", type=click.Path(exists=True, file_okay=False,
+                                                           path_type=Path), required=True,
+                   help="The previous stage's output.")
+_out = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                    required=True, help="This stage's output directory (replaced).")
+
+
+@stage.command("ingest")
+@click.option("--example", "example_dir", type=click.Path(exists=True, file_okay=False,
+                                                          path_type=Path), required=True)
+@_out
+def stage_ingest(example_dir: Path, out_dir: Path) -> None:
+    """A new workspace with the example's trials registered and every delivery ingested."""
+    from repository.cli.example_pipeline import ingest_stage
+
+    ingest_stage(example_dir, out_dir)
+
+
+@stage.command("harmonise")
+@_in
+@_out
+def stage_harmonise(input_dir: Path, out_dir: Path) -> None:
+    """Harmonise every trial and pool them (harmonised/*.parquet)."""
+    from repository.cli.example_pipeline import harmonise_stage
+
+    harmonise_stage(input_dir, out_dir)
+
+
+@stage.command("validate")
+@_in
+@click.option("--example", "example_dir", type=click.Path(exists=True, file_okay=False,
+                                                          path_type=Path), required=True)
+@_out
+@click.option("--metrics", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def stage_validate(input_dir: Path, example_dir: Path, out_dir: Path, metrics: Path) -> None:
+    """Validate, raise queries, answer them from the truth, correct, re-deliver, re-validate."""
+    from repository.cli.example_pipeline import validate_stage
+
+    validate_stage(input_dir, example_dir, out_dir, metrics)
+
+
+@stage.command("release")
+@_in
+@click.option("--version", "version", required=True)
+@_out
+def stage_release(input_dir: Path, version: str, out_dir: Path) -> None:
+    """Release the curated topic dataset; export its data.parquet and manifest.json."""
+    from repository.cli.example_pipeline import release_stage
+
+    release_stage(input_dir, version, out_dir)
+
+
+@stage.command("analyse")
+@click.option("--release", "release_dir", type=click.Path(exists=True, file_okay=False,
+                                                          path_type=Path), required=True)
+@click.option("--method", default="REML", show_default=True)
+@_out
+@click.option("--metrics", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def stage_analyse(release_dir: Path, method: str, out_dir: Path, metrics: Path) -> None:
+    """Two-stage IPD meta-analysis of overall survival on the released data."""
+    from repository.cli.example_pipeline import analyse_stage
+
+    analyse_stage(release_dir, method, out_dir, metrics)

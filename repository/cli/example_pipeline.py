@@ -1,0 +1,154 @@
+"""The DVC stages of the example pipeline (dvc.yaml): ingest -> harmonise -> validate ->
+release -> analyse, each reading the previous stage's directory and writing its own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from repository.cli import example_steps as steps
+
+__all__ = ["ingest_stage", "harmonise_stage", "validate_stage", "release_stage",
+           "analyse_stage", "ACTOR"]
+
+ACTOR = "pipeline-curator"
+
+
+def _fresh(out: Path) -> Path:
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _copy(src: Path, out: Path) -> Path:
+    shutil.copytree(src, _fresh(out), symlinks=True)
+    return out
+
+
+def _store(workspace: Path) -> Any:
+    from repository.settings import load_settings
+    from repository.store import Store
+
+    return Store.open(load_settings(workspace, actor=ACTOR, env={}))
+
+
+def _example_secret(example_dir: Path, workspace: Path) -> None:
+    """An example-only secret derived from the example's seed (reproducible pseudonyms)."""
+    topic = yaml.safe_load((example_dir / "topic.yaml").read_text())
+    seed = json.dumps(topic.get("generated_by", {}), sort_keys=True, default=str)
+    key = hashlib.sha256(f"ipdrepo example pipeline key {seed}".encode()).hexdigest()
+    keys = workspace / "keys"
+    keys.mkdir(parents=True)
+    (keys / "pseudonym.key").write_text(key + "\n")
+    (keys / "pseudonym.key").chmod(0o600)
+
+
+def ingest_stage(example_dir: Path, out: Path) -> None:
+    from repository.trials import add_trial, load_registry_file
+    from repository.workspace import init_workspace
+
+    out = _fresh(out)
+    workspace = out / "workspace"
+    workspace.mkdir(parents=True)
+    dictionary = steps.make_dictionary(workspace, example_dir)  # inside: copies keep it
+    _example_secret(example_dir, workspace)
+    init_workspace(workspace, topic="gastric-adjuvant", dictionary=dictionary, actor=ACTOR,
+                   title="Adjuvant chemotherapy after resection of gastric cancer (example)")
+    registry = yaml.safe_load((example_dir / "topic.yaml").read_text())["trials"]
+    with _store(workspace) as store:
+        with store.transaction() as session:
+            topic = store.topic(session)
+            for spec in load_registry_file(example_dir / "topic.yaml"):
+                add_trial(session, topic, spec, actor=ACTOR)
+        for note in steps.ingest_all(store, example_dir, registry):
+            click.echo(f"  note: {note}")
+
+
+def harmonise_stage(input_dir: Path, out: Path) -> None:
+    from harmonise.pipeline import harmonise_trial, load_topic_dictionary, pool, trials_with_data
+
+    _copy(input_dir, out)
+    with _store(out / "workspace") as store:
+        dictionary = load_topic_dictionary(store)
+        for trial in trials_with_data(store):
+            harmonise_trial(store, trial, dictionary=dictionary)
+        data = pool(store)
+    click.echo(f"  harmonised {len(data)} rows")
+
+
+def validate_stage(input_dir: Path, example_dir: Path, out: Path, metrics: Path) -> None:
+    from repository.example.planted import load_planted, match_planted
+
+    _copy(input_dir, out)
+    registry = yaml.safe_load((example_dir / "topic.yaml").read_text())["trials"]
+    with _store(out / "workspace") as store:
+        first = steps.check(store)
+        findings = [f for r in first for f in r.findings]
+        matches, unexplained = match_planted(load_planted(example_dir), findings,
+                                             store.pseudonymiser("gastric-adjuvant").pseudonym)
+        steps.queries_round(store, example_dir, out / "workbooks")
+        steps.redeliver(store, example_dir, registry)
+        final = steps.check(store)
+        steps.write_reports(store, final)
+        confirmed = steps.accepted_keys(store)
+        left = [f for r in final for f in r.findings]
+    result = {
+        "findings_before_queries": len(findings),
+        "planted_problems": len(matches),
+        "planted_found": sum(m.found for m in matches),
+        "unexplained_findings": len(unexplained),
+        "findings_after_corrections": len(left),
+        "open_findings": sum(f.key not in confirmed for f in left),
+        "confirmed_correct": sum(f.key in confirmed for f in left),
+    }
+    metrics.parent.mkdir(parents=True, exist_ok=True)
+    metrics.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+
+
+def release_stage(input_dir: Path, version: str, out: Path) -> None:
+    from harmonise.pipeline import release_inputs
+    from versions.releases import create_release
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ipdrepo-release-") as tmp:
+        workspace = _copy(input_dir, Path(tmp) / "stage") / "workspace"
+        with _store(workspace) as store:
+            result = create_release(store, release_inputs(store), version=version,
+                                    message="example pipeline release")
+        tag_dir = workspace / "releases" / "gastric-adjuvant" / version
+        for name in ("data.parquet", "manifest.json"):
+            shutil.copy(tag_dir / name, out / name)
+        click.echo(f"  released {result.to_dict().get('tag', version)}")
+
+
+def analyse_stage(release_dir: Path, method: str, out: Path, metrics: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from analyses import forest_plot, two_stage, write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    data = pd.read_parquet(release_dir / "data.parquet")
+    frame = data.assign(os_time_days=data["os_time_days"].astype(float),
+                        os_event=data["os_event"].astype(float), arm=data["arm"].astype(float))
+    result = two_stage(frame, trial="trial", treatment="arm", time="os_time_days",
+                       event="os_event", model="cox", method=method)
+    forest_plot(result, path=out / "forest-os.png",
+                title="Overall survival: adjuvant chemotherapy vs surgery alone")
+    write_report(result, out / "analysis-os.html", title="Two-stage IPD meta-analysis of OS")
+    d = result.to_dict()
+    summary = {"outcome": "os", "model": "cox", "method": method, "k": d["k"],
+               "log_hr": round(float(d["estimate"]), 6), "se": round(float(d["se"]), 6),
+               "hr": round(float(np.exp(d["estimate"])), 6),
+               "tau2": round(float(d.get("tau2") or 0.0), 8),
+               "I2": round(float(d.get("I2") or 0.0), 4)}
+    metrics.parent.mkdir(parents=True, exist_ok=True)
+    metrics.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
