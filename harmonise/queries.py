@@ -337,6 +337,9 @@ def query_to_dict(session: Session, query: Query, *, thread: bool = False) -> di
         "rows": query.rows, "raised_at": query.raised_at.isoformat(timespec="seconds"),
         "updated_at": query.updated_at.isoformat(timespec="seconds"),
         "age_days": (utcnow() - query.raised_at).days,
+        "first_response_days": next(
+            (round((m.at - query.raised_at).total_seconds() / 86400, 2)
+             for m in query.messages if m.kind == "response"), None),
     }
     if thread:
         out["thread"] = [{"at": m.at.isoformat(timespec="seconds"), "author": m.author,
