@@ -25,8 +25,14 @@ _TESTS = ["z", "t", "knha", "adhoc"]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or parquet file into a data frame."""
+    """Read a CSV or parquet file, or a released version given as ``release:VERSION`` (the
+    workspace's topic) or ``release:TOPIC@VERSION``, into a data frame."""
+    if str(path).startswith("release:"):
+        return _read_release(str(path).removeprefix("release:"))
     p = Path(path)
+    if not p.is_file():
+        raise AnalysisError(f"{p} does not exist; give a .csv or .parquet file, or a released "
+                            "version as release:VERSION.", reason="unreadable", file=str(p))
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
@@ -39,6 +45,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise AnalysisError(f"cannot read {p}: {exc}", reason="unreadable", file=str(p)) from exc
     raise AnalysisError(f"{p}: unknown file type {suffix!r}; give a .csv or .parquet file",
                         reason="unreadable", file=str(p))
+
+
+def _read_release(spec: str) -> pd.DataFrame:
+    """A release of the workspace's store (``VERSION`` or ``TOPIC@VERSION``): analysts and
+    curators; the bytes are checked against the release manifest."""
+    from repository.cli._common import get_settings
+    from repository.store import Store
+    from versions.releases import get_release
+
+    topic, _, version = spec.rpartition("@")
+    with Store.open(get_settings()) as store:
+        return get_release(store, version, topic=topic or None)
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -101,7 +119,7 @@ def analyse() -> None:
 
 # ---------------------------------------------------------------------- pool
 @analyse.command("pool")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", metavar="FILE|release:VERSION")
 @click.option("--yi", help="Column of per-trial estimates (log scale for ratio measures).")
 @click.option("--vi", help="Column of sampling variances of --yi.")
 @click.option("--se", "se_col", help="Column of standard errors of --yi (instead of --vi).")
@@ -190,7 +208,7 @@ def _outputs(res: Any, *, forest: str | None, report: str | None, title: str) ->
 
 # ---------------------------------------------------------------------- two-stage
 @analyse.command("two-stage")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", metavar="FILE|release:VERSION")
 @click.option("--trial", required=True, help="Column identifying the trial.")
 @click.option("--treatment", required=True, help="Column of the randomised arm.")
 @click.option("--time", help="Column of follow-up time (cox, logrank).")
@@ -279,7 +297,7 @@ def two_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
 
 # ---------------------------------------------------------------------- one-stage
 @analyse.command("one-stage")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", metavar="FILE|release:VERSION")
 @click.option("--trial", required=True, help="Column identifying the trial.")
 @click.option("--treatment", required=True, help="Column of the randomised arm.")
 @click.option("--time", help="Column of follow-up time (cox).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -57,6 +58,20 @@ def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> N
             assert verify(session).ok
         pseudonym = store.pseudonymiser("gastric-adjuvant").pseudonym
     assert {t["trial"] for t in status.trials} == {t["acronym"] for t in registry["trials"]}
+    # an analyst analyses the released version from the CLI; a trialist may not read releases
+    env = {"IPDREPO_WORKSPACE": str(tmp_path / "demo" / "workspace"),
+           "IPDREPO_USER": "demo-curator"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["user", "add", "ann", "--role", "analyst"], env=env).exit_code == 0
+    assert runner.invoke(cli, ["user", "add", "tom", "--role", "trialist", "--trial", "MISTRAL"],
+                         env=env).exit_code == 0
+    args = ["analyse", "two-stage", "release:1.0.0", "--trial", "trial", "--treatment", "arm",
+            "--time", "os_time_days", "--event", "os_event", "--model", "cox", "--json"]
+    analysed = runner.invoke(cli, args, env={**env, "IPDREPO_USER": "ann"})
+    assert analysed.exit_code == 0, analysed.output
+    assert json.loads(analysed.stdout)["k"] == len(registry["trials"])
+    refused = runner.invoke(cli, args, env={**env, "IPDREPO_USER": "tom"})
+    assert refused.exit_code == 7, refused.output
     data = pd.read_parquet(tmp_path / "demo" / "workspace" / "harmonised" / "topic.parquet")
     truth = pd.read_parquet(example / "truth" / "participants.parquet")
     truth["participant_id"] = [pseudonym(t, str(i)) for t, i in
