@@ -94,7 +94,7 @@ def test_invalid_answers_and_transitions_are_refused(make_store) -> None:
     (qid,) = sync(store, [age("142")]).opened
     with store.transaction() as session:
         q = session.get(Query, qid)
-        with pytest.raises(QueryError, match="needs the corrected\s+value"):
+        with pytest.raises(QueryError, match=r"needs the corrected\s+value"):
             respond(session, q, actor="tina", topic="t", response_code="typographical_error")
         with pytest.raises(QueryError, match="not one of"):
             respond(session, q, actor="tina", topic="t", response_code="dunno")
