@@ -3,7 +3,7 @@
 
     python3 dev.py demo [DIR]        set up, then run the end-to-end example (default DIR: demo-workspace)
     python3 dev.py test [--slow] [--no-lint] [PYTEST ARGS]
-                                     set up, start a throw-away PostgreSQL server, run lint, types, tests
+                                     set up, start a throw-away PostgreSQL server, run ruff, mypy, tests
     python3 dev.py bench [NAME ...]  set up, run benchmarks (tests/benchmarks/bench_NAME.py)
     python3 dev.py lock              re-resolve and rewrite constraints.txt (the pinned environment)
     python3 dev.py setup             only create/refresh .venv
@@ -168,6 +168,11 @@ def test(args: list[str]) -> int:
         if lint:
             say("ruff")
             rc = run([str(PY), "-m", "ruff", "check", "."], env=env)
+            if rc:
+                return rc
+            say("mypy")
+            rc = run([str(PY), "-m", "mypy", "repository", "harmonise", "versions", "analyses"],
+                     env=env)
             if rc:
                 return rc
         markers = [] if slow else ["-m", "not slow"]

@@ -77,13 +77,14 @@ def accept_answer(store: Store, query_id: int, *, resolution: str | None = None,
         topic = store.topic(session)
         query = get_query(session, topic, query_id)
         trial = session.get(Trial, query.trial_id)
+        assert trial is not None  # a foreign key
         require(session, actor, "corrections.accept", trial=trial.acronym)
         if query.status != "answered":
             raise QueryError(f"query {query.id} is {query.status}, not answered; only answered "
                              "queries can be accepted.", query=query.id, status=query.status)
         answer = last_response(query)
         assert answer is not None
-        code, value = answer.response_code, answer.corrected_value
+        code, value = answer.response_code or "other", answer.corrected_value
         if resolution is None:
             if code == "confirmed_correct":
                 resolution = "confirmed_correct"
@@ -134,8 +135,9 @@ def reask(store: Store, query_id: int, *, comment: str) -> None:
     with store.transaction() as session:
         topic = store.topic(session)
         query = get_query(session, topic, query_id)
-        require(session, actor, "queries.manage",
-                trial=session.get(Trial, query.trial_id).acronym)
+        trial = session.get(Trial, query.trial_id)
+        assert trial is not None  # a foreign key
+        require(session, actor, "queries.manage", trial=trial.acronym)
         query.question = f"{query.question}\nCurator: {comment}"
         mark_sent(session, query, actor=actor, topic=topic.slug)
 

@@ -131,7 +131,7 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
             rows.append({
                 "trial": name, "rows": run.harmonised.n_rows,
                 "mapping problems": len(run.harmonised.problems),
-                "validation failures": len(run.validation.failures),
+                "validation failures": len(run.failures),
                 "integrity failed": ", ".join(f.check for f in run.integrity if f.failed)
                 or "-",
                 "accepted": len(findings) - len(open_findings),

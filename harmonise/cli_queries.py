@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -98,7 +99,7 @@ def import_cmd(file: Path, trial: str | None, as_json: bool) -> None:
     print_table(result.summary.to_dict("records"))
 
 
-def _open_store(topic: str | None = None):  # type: ignore[no-untyped-def]
+def _open_store(topic: str | None = None) -> Any:
     from repository.store import Store
 
     return Store.open(get_settings(topic=topic))
@@ -194,7 +195,7 @@ def raise_cmd(trial: str, question: str, participant: str | None, variable: str 
         click.echo(f"Raised query {data['id']} on {trial}.")
 
 
-def _participant(store, trial: str, given: str) -> str:  # type: ignore[no-untyped-def]
+def _participant(store: Any, trial: str, given: str) -> str:
     from harmonise.pipeline import current_delivery
     from harmonise.provenance import resolve_participant
     from repository.deliveries import load_delivery

@@ -189,6 +189,7 @@ def carry_forward(session: Session, topic: Topic, trial: Trial, *, delivery: Del
                   actor: str) -> dict[str, list[int]]:
     """Re-check the trial's active corrections against a new ``delivery``."""
     outcome: dict[str, list[int]] = {"carried": [], "no_longer_needed": [], "needs_review": []}
+    details: dict[str, Any]
     for c in active_corrections(session, trial):
         if c.delivery_id == delivery.id:
             continue

@@ -274,7 +274,7 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
 
 def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
     arm = _arm_codes(frame, ctx)
-    tested = []
+    tested: list[dict[str, Any]] = []
     for name, categorical in ctx.baseline:
         if name not in frame.columns:
             continue
@@ -443,7 +443,7 @@ def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFind
     if any(m is None for m in medians.values()):
         return _finding(ctx, "follow-up-by-arm", "skipped",
                         "median follow-up not reached in an arm", details={"medians": medians})
-    values = list(medians.values())
+    values = [m for m in medians.values() if m is not None]
     ratio = max(values) / min(values) if min(values) > 0 else float("inf")
     details = {"outcome": spec.name, "median_follow_up": medians, "ratio": ratio}
     text = ", ".join(f"{k} {v:.0f}" for k, v in medians.items())
@@ -458,7 +458,7 @@ def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFind
 def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
     arm = _arm_series(frame, ctx)
     names = [n for n, _ in ctx.baseline] + list(ctx.follow_up)
-    flagged = []
+    flagged: list[dict[str, Any]] = []
     tested = 0
     for name in names:
         if name not in frame.columns:

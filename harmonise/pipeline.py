@@ -153,6 +153,13 @@ class TrialRun:
     def data(self) -> pd.DataFrame:
         return self.harmonised.data
 
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Validation failures (empty before :func:`check_trials`)."""
+        if self.validation is None:
+            return pd.DataFrame()
+        return self.validation.failures
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "trial": self.trial, "inputs": self.inputs.to_dict(),
@@ -192,9 +199,10 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         with store.transaction() as session:
             topic = store.topic(session)
             trial_row = get_trial(session, topic, trial)
-            carried = carry_forward(session, topic, trial_row,
-                                    delivery=session.get(Delivery, delivery_id), frame=raw.frame,
-                                    pseudonyms=pseudonyms, actor=actor)
+            current = session.get(Delivery, delivery_id)
+            assert current is not None
+            carried = carry_forward(session, topic, trial_row, delivery=current,
+                                    frame=raw.frame, pseudonyms=pseudonyms, actor=actor)
     with store.reading() as session:
         corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
         corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
@@ -353,14 +361,14 @@ def findings_for(run: TrialRun, dictionary: Dictionary, mapping: Mapping,
             # missing follow-up: ask for each participant's value, not just about the pattern
             data = run.data
             missing = data[f.variable].isna().to_numpy()
-            cols = tuple(_source_columns(mapping, f.variable))
+            follow = tuple(_source_columns(mapping, f.variable))
             for pid, row in zip(data.loc[missing, "participant_id"], data.loc[missing, "_row"]):
                 findings.append(Finding(
                     trial=trial, check_id="integrity:missingness-by-arm", source="integrity",
                     severity=f.severity, participant=pid, variable=f.variable,
                     message=f"{f.variable} is missing ({f.message}); please give it",
-                    value=None, rows=(int(row),), source_columns=cols,
-                    raw_values=_raw_values(corrected_raw, cols, int(row))))
+                    value=None, rows=(int(row),), source_columns=follow,
+                    raw_values=_raw_values(corrected_raw, follow, int(row))))
             continue
         findings.append(Finding(
             trial=trial, check_id=f"integrity:{f.check}", source="integrity",

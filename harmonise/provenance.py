@@ -97,7 +97,7 @@ def resolve_participant(store: Store, topic: str, trial: str, participant: str,
                            [i for i in ids if i is not None]))
         return participant, mapping.get(participant)
     own = normalise_raw_id(participant)
-    if own not in ids:
+    if own is None or own not in ids:
         raise NotFound(f"trial {trial} has no participant {participant!r} in its current "
                        "delivery (give the trial's own ID or the repository pseudonym).",
                        trial=trial, participant=participant)
@@ -124,7 +124,8 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
     exp = run.harmonised.explain(variable, row=row)
     columns = [name for kind, name, _ in exp.inputs if kind == "column"]
     delivered = {c: canonical_text(raw[c].iloc[row - 1]) for c in columns if c in raw.columns}
-    corrected = {name: value for kind, name, value in exp.inputs if kind == "column"}
+    corrected: dict[str, str | None] = {name: value for kind, name, value in exp.inputs
+                                        if kind == "column"}
     with store.reading() as session:
         rows = session.scalars(select(Correction).where(
             Correction.trial_id == get_trial(session, store.topic(session), trial).id,

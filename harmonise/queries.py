@@ -167,7 +167,9 @@ def get_query(session: Session, topic: Topic, query_id: int) -> Query:
 
 
 def _trial_of(session: Session, query: Query) -> str:
-    return session.get(Trial, query.trial_id).acronym
+    trial = session.get(Trial, query.trial_id)
+    assert trial is not None  # a foreign key
+    return trial.acronym
 
 
 def sync_queries(session: Session, topic: Topic, trial: Trial, findings: Iterable[Finding], *,

@@ -68,20 +68,20 @@ def release_inputs(store: Store, topic: str | None = None) -> Any:
                 .where(Correction.topic_id == topic_row.id, Correction.status == "active")
                 .order_by(Correction.id)):
             corrections.append(correction_to_dict(c, acronym))
-        open_queries = dict(session.execute(
+        open_queries: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
             select(Trial.acronym, func.count()).join(Query, Query.trial_id == Trial.id)
             .where(Query.topic_id == topic_row.id,
                    Query.status.in_(["open", "reopened", "sent", "answered"]))
             .group_by(Trial.acronym)).all())
-        accepted = dict(session.execute(
+        accepted: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
             select(Trial.acronym, func.count()).join(Query, Query.trial_id == Trial.id)
             .where(Query.topic_id == topic_row.id, Query.status == "resolved",
                    Query.resolution == "confirmed_correct")
             .group_by(Trial.acronym)).all())
         slug = topic_row.slug
     checks = {
-        "validation": {r.trial: {"rows": r.validation.rows,
-                                 "failures": int(len(r.validation.failures)),
+        "validation": {r.trial: {"rows": r.harmonised.n_rows,
+                                 "failures": int(len(r.failures)),
                                  "confirmed_correct": int(accepted.get(r.trial, 0)),
                                  "mapping_problems": int(len(r.harmonised.problems))}
                        for r in runs},
@@ -100,4 +100,6 @@ def _file_name(store: Store, delivery_id: int) -> str:
     from repository.models import Delivery
 
     with store.reading() as session:
-        return session.get(Delivery, delivery_id).file_name
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery.file_name

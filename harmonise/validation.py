@@ -265,7 +265,7 @@ def _ids(frame: pd.DataFrame, positions: np.ndarray) -> tuple[list[Any], list[An
 def _check_names(cases: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.Series:
     """Our check name for each failure case (pandera reports built-in checks by their own
     description, so map them back through the check's position in the schema)."""
-    names = []
+    names: list[str | None] = []
     for context, column, number, _check in zip(cases["schema_context"], cases["column"],
                                               cases["check_number"], cases["check"]):
         if pd.isna(number):
@@ -312,12 +312,12 @@ def _from_pandera(cases: pd.DataFrame, frame: pd.DataFrame, dictionary: Dictiona
                         "value": text, "message": msg})
     for (variable, check), group in cases[cases["name"].isna()].groupby(["column", "check"]):
         kind = "column" if "column_in_dataframe" in str(check) else "dtype"
-        v = dictionary.variable(str(variable)) if variable in dictionary else None
+        known = dictionary.variable(str(variable)) if variable in dictionary else None
         value = str(group["failure_case"].iloc[0])
         out.append({"trial": None, "participant_id": None, "row": None, "variable": variable,
                     "check": f"{kind}:{variable}", "severity": "error", "value": value,
                     "message": _MESSAGES[kind].format(variable=variable, value=value,
-                                                      dtype=v.dtype if v else "")})
+                                                      dtype=known.dtype if known else "")})
     return out
 
 

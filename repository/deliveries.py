@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from repository import audit
@@ -234,7 +234,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
             new = sorted(pseudonyms - known)
             if new:
                 session.execute(
-                    Participant.__table__.insert(),
+                    insert(Participant),
                     [{"trial_id": trial_id, "pseudonym": p, "first_delivery_id": delivery.id,
                       "created_at": delivery.ingested_at} for p in new])
             audit.append(session, actor=actor, action="delivery.ingest", topic=topic_slug,

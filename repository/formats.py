@@ -462,7 +462,7 @@ def _read_readstat(kind: str):
     def reader(path: Path, options: dict[str, Any], _id: str | None):
         import pyreadstat
 
-        fn = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
+        fn: Any = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
               "sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}[kind]
         kwargs: dict[str, Any] = {"dates_as_pandas_datetime": True}
         if options.get("encoding"):

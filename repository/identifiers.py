@@ -156,7 +156,7 @@ class _Column:
             return np.array([], dtype=int)
         return np.flatnonzero(self.series.isin(raws).to_numpy()) + 1
 
-    def share(self, flags: Sequence[bool]) -> float:
+    def share(self, flags: Sequence[bool] | np.ndarray) -> float:
         if self.n == 0:
             return 0.0
         return float(self.counts[np.asarray(flags, dtype=bool)].sum()) / self.n

@@ -17,6 +17,7 @@ refused with a message saying how a curator adds them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,8 +65,15 @@ def actor(session: Session, name: str) -> Actor:
             f"{name!r} is not a user of this store; a curator can add you with `ipdrepo user add "
             f"{name} --role curator|trialist|analyst [--trial ACRONYM]` (set IPDREPO_USER to act "
             "as another user).", actor=name)
-    trial = session.get(Trial, user.trial_id).acronym if user.trial_id else None
+    trial = _acronym(session, user.trial_id)
     return Actor(name=user.name, role=user.role, trial=trial)
+
+
+def _acronym(session: Session, trial_id: int | None) -> str | None:
+    if trial_id is None:
+        return None
+    trial = session.get(Trial, trial_id)
+    return trial.acronym if trial is not None else None
 
 
 def require(session: Session, name: str, action: str, *, trial: str | None = None) -> Actor:
@@ -106,10 +114,10 @@ def add_user(session: Session, *, name: str, role: str, by: str | None,
     return user
 
 
-def list_users(session: Session) -> list[dict[str, object]]:
+def list_users(session: Session) -> list[dict[str, Any]]:
     rows = []
     for u in session.scalars(select(User).order_by(User.name)):
-        trial = session.get(Trial, u.trial_id).acronym if u.trial_id else None
+        trial = _acronym(session, u.trial_id)
         rows.append({"name": u.name, "role": u.role, "trial": trial, "email": u.email,
                      "active": u.active})
     return rows

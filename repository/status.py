@@ -46,7 +46,7 @@ class TopicStatus:
 
 
 def topic_status(session: Session, topic: Topic) -> TopicStatus:
-    participants = dict(session.execute(
+    participants: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
         select(Participant.trial_id, func.count()).join(Trial)
         .where(Trial.topic_id == topic.id).group_by(Participant.trial_id)).all())
     rows = []

@@ -80,7 +80,7 @@ def check(store: Any) -> list[Any]:
     for run in runs:
         failed = [f.check for f in run.integrity if f.failed]
         click.echo(f"  {run.trial:<10} {run.harmonised.n_rows:>5} rows; "
-                   f"{len(run.validation.failures)} validation failure(s)"
+                   f"{len(run.failures)} validation failure(s)"
                    + (f"; integrity: {', '.join(failed)}" if failed else "")
                    + (f"; queries +{len(run.queries.opened)} opened, "
                       f"{len(run.queries.closed)} closed" if run.queries else ""))
@@ -140,21 +140,20 @@ def queries_round(store: Any, example_dir: Path, folder: Path) -> None:
     for trial, n in sorted(by_trial.items()):
         exported = export_workbook(store, trial, folder / f"{trial}-queries.xlsx", actor=actor)
         answered = answer_workbook(Path(exported.path), example_dir)
-        result = import_workbook(store, answered.path, actor=actor)
+        imported = import_workbook(store, answered.path, actor=actor)
         click.echo(f"  {trial:<10} {n} queries -> {Path(exported.path).name} -> "
-                   f"{answered.answered} answered -> imported")
+                   f"{answered.answered} answered -> {len(imported.answered)} answers imported")
     with store.reading() as session:
         answered_ids = [q.id for q in list_queries(session, store.topic(session), actor=actor,
                                                    status=["answered"])]
     outcomes: dict[str, int] = {}
     for qid in answered_ids:
         try:
-            result = accept_answer(store, qid)
-        except IPDError as exc:  # e.g. "a corrected delivery follows": handled next step
+            accepted = accept_answer(store, qid)
+        except IPDError:  # e.g. "a corrected delivery follows": handled in the next step
             outcomes["left for the re-delivery"] = outcomes.get("left for the re-delivery", 0) + 1
-            _ = exc
             continue
-        outcomes[result.resolution] = outcomes.get(result.resolution, 0) + 1
+        outcomes[accepted.resolution] = outcomes.get(accepted.resolution, 0) + 1
     click.echo("  curator accepted the answers: " +
                ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(outcomes.items())))
 
