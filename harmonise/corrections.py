@@ -14,7 +14,6 @@ longer needed; anything else -> flagged ``needs_review`` for a curator.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,13 +24,13 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from harmonise.values import canonical_text as cell_text
 from repository import audit
 from repository.errors import QueryError
 from repository.models import Correction, Delivery, Query, Topic, Trial
 from repository.roles import require
 
 __all__ = [
-    "cell_text",
     "parse_like",
     "AppliedCorrection",
     "apply_corrections",
@@ -41,29 +40,6 @@ __all__ = [
     "correction_to_dict",
     "participant_rows",
 ]
-
-
-def cell_text(value: Any) -> str | None:
-    """A raw cell as text, the same way everywhere (workbooks, corrections, explain)."""
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, (np.floating, np.integer)):
-        return cell_text(value.item())
-    if isinstance(value, (pd.Timestamp, datetime)):
-        if pd.isna(value):
-            return None
-        ts = pd.Timestamp(value)
-        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if value is pd.NA or value is pd.NaT:
-        return None
-    text = str(value)
-    return text if text.strip() else None
 
 
 def parse_like(text: str | None, series: pd.Series) -> Any:

@@ -26,7 +26,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from harmonise.dictionary import CrossRule, Dictionary, Variable
-from harmonise.evaluation import evaluate
+from harmonise.evaluation import FrameContext, evaluate
 from harmonise.values import canonical_text
 
 __all__ = [
@@ -47,28 +47,9 @@ FAILURE_COLUMNS = ("trial", "participant_id", "row", "variable", "check", "sever
 CHECK_COLUMNS = ("check", "variable", "severity", "status", "tested", "failed", "description")
 
 
-class _FrameContext:
-    """Evaluation context over a harmonised frame: rules read harmonised variables only."""
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        self.n = len(frame)
-        self.index = frame.index
-
-    def column_value(self, name: str) -> pd.Series:  # pragma: no cover - rules use variables
-        raise KeyError(f"dictionary rules cannot read raw column {name!r}")
-
-    def variable_value(self, name: str) -> pd.Series:
-        return self.frame[name]
-
-    def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-        out = pd.to_numeric(values, errors="coerce").astype("Float64")
-        return out, (values.notna() & out.isna()).to_numpy()
-
-
 def evaluate_rule(rule: CrossRule, frame: pd.DataFrame) -> pd.Series:
     """The rule per row: True (holds), False (fails) or NA (not tested on this row)."""
-    ctx = _FrameContext(frame)
+    ctx = FrameContext(frame)
     value, _ = evaluate(rule.expression, ctx)
     result = _as_boolean(value, frame.index)
     if rule.when is not None:

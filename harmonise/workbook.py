@@ -41,8 +41,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harmonise.corrections import cell_text
 from harmonise.queries import last_response, mark_sent, respond
+from harmonise.values import canonical_text as cell_text
 from harmonise.workbook_checks import (
     ANSWER,
     PROTECTED,

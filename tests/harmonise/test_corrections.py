@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmonise.corrections import apply_corrections, cell_text, parse_like
+from harmonise.corrections import apply_corrections, parse_like
+from harmonise.values import canonical_text as cell_text
 
 
 def corr(id, participant, column, old, new, occurrence=1):
@@ -28,7 +29,7 @@ PSEUDO = ["Pa", "Pb", "Pb", "Pc"]
 def test_cell_text_is_canonical() -> None:
     assert [cell_text(v) for v in [1.0, 2.5, np.float64(3.0), np.nan, None, "", " x ",
                                    pd.Timestamp("2004-03-12"), pd.NaT]] == \
-        ["1", "2.5", "3", None, None, None, " x ", "2004-03-12", None]
+        ["1", "2.5", "3", None, None, None, "x", "2004-03-12", None]
 
 
 def test_parse_like_follows_the_column() -> None:

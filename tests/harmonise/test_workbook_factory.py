@@ -17,8 +17,8 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import text
 
-from harmonise.corrections import cell_text
 from harmonise.queries import Finding, sync_queries
+from harmonise.values import canonical_text as cell_text
 from repository.deliveries import ingest, load_delivery
 from repository.models import Base, Delivery, Query
 from repository.pseudonyms import normalise_raw_id
