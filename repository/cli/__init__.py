@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "repository.cli.store_cmds:db",
     "user": "repository.cli.store_cmds:user",
     "demo": "repository.cli.demo_cmds:demo",
+    "lab": "repository.cli.lab_cmds:lab",
     "harmonise": "harmonise.cli_pipeline:harmonise",
     "validate": "harmonise.cli_pipeline:validate",
     "report": "harmonise.cli_pipeline:report",
