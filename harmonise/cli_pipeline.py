@@ -199,8 +199,10 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
 @click.argument("trial")
 @click.argument("participant")
 @click.argument("variable")
+@click.option("--version", "version", help="Also show the value in this released version.")
 @json_option
-def explain(trial: str, participant: str, variable: str, as_json: bool) -> None:
+def explain(trial: str, participant: str, variable: str, version: str | None,
+            as_json: bool) -> None:
     """Why a harmonised value is what it is: delivered value -> rule -> corrections -> value.
 
     PARTICIPANT is the trial's own ID (curators, who hold the repository secret) or the
@@ -208,13 +210,14 @@ def explain(trial: str, participant: str, variable: str, as_json: bool) -> None:
     line), each correction with its query and author, and the harmonised value.
 
     \b
-    Example:
+    Examples:
       ipdrepo explain SIROCCO 22-027 death_date
+      ipdrepo explain SIROCCO 22-027 death_date --version 1.0.0
     """
     from harmonise.provenance import explain_cell
 
     with _store() as store:
-        result = explain_cell(store, trial, participant, variable)
+        result = explain_cell(store, trial, participant, variable, version=version)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -141,10 +141,9 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
             history.append(item)
     release = None
     if version is not None:
-        from versions.consumers import load as load_release
+        from versions.releases import get_release
 
-        frame = load_release(topic.slug, version,
-                             repo=str(store.settings.workspace / "releases"))
+        frame = get_release(store, version)
         match = frame[(frame["trial"] == trial) & (frame["participant_id"] == pseudonym)]
         release = {"version": version,
                    "value": canonical_text(match[variable].iloc[0]) if len(match) else None}

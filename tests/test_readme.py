@@ -72,6 +72,20 @@ def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> N
     assert json.loads(analysed.stdout)["k"] == len(registry["trials"])
     refused = runner.invoke(cli, args, env={**env, "IPDREPO_USER": "tom"})
     assert refused.exit_code == 7, refused.output
+    # cell-level provenance of a corrected value, in the release too
+    planted = yaml.safe_load((example / "truth" / "planted.yaml").read_text())["problems"]
+    swapped = next(p for p in planted if p["kind"] == "event_before_randomisation")
+    who = str(swapped["participants"][0]["participant_id"])
+    explained = runner.invoke(cli, ["explain", swapped["trial"], who, swapped["variable"],
+                                    "--version", "1.0.0", "--json"], env=env)
+    assert explained.exit_code == 0, explained.output
+    story = json.loads(explained.stdout)
+    assert story["delivered"][swapped["source_column"]] == swapped["participants"][0][
+        "delivered_value"]
+    assert [c["status"] for c in story["corrections"]] == ["active"]
+    assert story["corrections"][0]["query"]["resolution"] == "corrected"
+    assert story["value"] == story["release"]["value"] == str(
+        swapped["participants"][0]["true_value"])
     data = pd.read_parquet(tmp_path / "demo" / "workspace" / "harmonised" / "topic.parquet")
     truth = pd.read_parquet(example / "truth" / "participants.parquet")
     truth["participant_id"] = [pseudonym(t, str(i)) for t, i in
