@@ -202,8 +202,9 @@ class KMByGroup(ResultMixin):
 
     @property
     def summary(self) -> pd.DataFrame:
-        return pd.concat([c.summary.assign(group=[g]) for g, c in self.curves.items()],
-                         ignore_index=True)
+        # from records, not pd.concat: a median not reached (None) must not warn
+        rows = [{**c.summary.iloc[0].to_dict(), "group": g} for g, c in self.curves.items()]
+        return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
     def _dict_items(self) -> Iterator[tuple[str, Any]]:
         yield "summary", self.summary
