@@ -88,7 +88,7 @@ def install_notebooks(workspace: Path, *, source: Path = NOTEBOOKS) -> InstallRe
 
 
 def lab_command(workspace: Path, *, port: int | None, ip: str | None, no_browser: bool,
-                extra: Sequence[str] = ()) -> list[str]:
+                allow_root: bool = False, extra: Sequence[str] = ()) -> list[str]:
     """The JupyterLab command line for ``workspace`` (rooted there, opening notebooks/)."""
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
             "--LabApp.default_url=/lab/tree/notebooks"]
@@ -98,6 +98,8 @@ def lab_command(workspace: Path, *, port: int | None, ip: str | None, no_browser
         argv.append(f"--ServerApp.ip={ip}")
     if no_browser:
         argv.append("--no-browser")
+    if allow_root:
+        argv.append("--allow-root")
     return argv + list(extra)
 
 
@@ -117,9 +119,11 @@ def _exec(argv: list[str], env: Mapping[str, str]) -> None:
               help="Port to listen on (default: JupyterLab's, 8888 or the next free one).")
 @click.option("--ip", default=None, help="Address to listen on (default: localhost).")
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+@click.option("--allow-root", is_flag=True,
+              help="Let JupyterLab run as root (which it refuses otherwise), e.g. in a container.")
 @click.pass_context
 def lab(ctx: click.Context, workspace: Path | None, port: int | None, ip: str | None,
-        no_browser: bool) -> None:
+        no_browser: bool, allow_root: bool) -> None:
     """Start JupyterLab on WORKSPACE with the example notebooks.
 
     WORKSPACE defaults to --workspace / IPDREPO_WORKSPACE / the workspace containing the
@@ -147,4 +151,5 @@ def lab(ctx: click.Context, workspace: Path | None, port: int | None, ip: str | 
             click.echo(f"notebooks {label}: {', '.join(names)}")
     click.echo(f"JupyterLab on {root} (notebooks in {result.folder}); stop it with Ctrl-C.")
     env = {**os.environ, "IPDREPO_WORKSPACE": str(root)}
-    _exec(lab_command(root, port=port, ip=ip, no_browser=no_browser), env)
+    _exec(lab_command(root, port=port, ip=ip, no_browser=no_browser,
+                      allow_root=allow_root), env)
