@@ -80,6 +80,23 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for display: ``na_rep`` reaches only NaN in float columns, so object and
+    extension columns holding ``None``/``<NA>`` become float (when numeric) or blank text."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if col.dtype.kind == "f" or not col.isna().any():
+            continue
+        values = col.dropna()
+        if all(isinstance(v, (int, float, np.integer, np.floating))
+               and not isinstance(v, (bool, np.bool_)) for v in values):
+            out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        else:
+            out[name] = col.astype(object).where(col.notna(), "")
+    return out
+
+
 class ResultMixin:
     """Mixin giving a frozen result dataclass ``to_dict``, ``_repr_html_`` and ``__repr__``."""
 
@@ -105,7 +122,8 @@ class ResultMixin:
         return {name: jsonable(value) for name, value in self._dict_items()}
 
     def _repr_html_(self) -> str:
-        table = self.summary.to_html(float_format=lambda x: f"{x:.4g}", na_rep="", border=0)
+        table = _blank_missing(self.summary).to_html(float_format=lambda x: f"{x:.4g}",
+                                                     na_rep="", border=0)
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self._notes())
         notes_html = f"<ul>{notes}</ul>" if notes else ""
         return f"<div><strong>{html.escape(self.title)}</strong>{table}{notes_html}</div>"
