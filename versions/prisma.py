@@ -167,7 +167,9 @@ class PrismaFlow:
     def _repr_html_(self) -> str:
         return (f"<p><b>PRISMA-IPD flow</b> {html.escape(self.topic)}"
                 f"{' release ' + html.escape(self.release) if self.release else ''}</p>"
-                + self.summary.to_html(index=False, na_rep="") + self.to_svg().decode())
+                # na_rep does not reach pandas' <NA> in Int64 columns: blank them first
+                + self.summary.astype(object).fillna("").to_html(index=False)
+                + self.to_svg().decode())
 
     # -- diagram ---------------------------------------------------------------------------
     def figure(self) -> Any:
