@@ -30,6 +30,11 @@ CORRECTION_COLUMNS = ("id", "trial", "participant", "source_column", "variable",
                       "new_value", "query_id", "reason", "created_by", "status")
 
 
+def _blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values shown as empty cells (``na_rep`` does not reach ``None`` in objects)."""
+    return frame.astype(object).where(frame.notna(), "")
+
+
 def _counts_html(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {html.escape(k)}" for k, n in counts.items()) or "none"
 
@@ -84,7 +89,7 @@ class QueryView:
         if not self.queries:
             return head
         return (head + self.by_trial().to_html(index=False)
-                + self.summary.to_html(index=False, na_rep="", max_rows=200))
+                + _blank(self.summary).to_html(index=False, max_rows=200))
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +128,7 @@ class CorrectionView:
                 f"({_counts_html(self.by_status())})</p>")
         if not self.corrections:
             return head
-        return head + self.summary.to_html(index=False, na_rep="", max_rows=200)
+        return head + _blank(self.summary).to_html(index=False, max_rows=200)
 
 
 def query_view(store: Any, *, trial: str | None = None,
