@@ -117,9 +117,11 @@ def effect_2x2(
 ) -> EffectSizes:
     """Per-study effect sizes from 2x2 counts (treated: ``ai`` of ``n1i``; control ``ci`` of ``n2i``).
 
-    >>> es = effect_2x2([4, 6], [123, 306], [11, 29], [139, 303], measure="RR")
-    >>> [round(float(x), 4) for x in es.yi]
-    [-0.8893, -1.5854]
+    Example::
+
+        >>> es = effect_2x2([4, 6], [123, 306], [11, 29], [139, 303], measure="RR")
+        >>> [round(float(x), 4) for x in es.yi]
+        [-0.8893, -1.5854]
     """
     measure = measure.upper()
     if measure not in MEASURES_2X2:
