@@ -70,7 +70,7 @@ def cli(**_: Any) -> None:
     \b
     Typical curator session:
       ipdrepo init ws --topic gastric-adjuvant      # create a workspace
-      ipdrepo -w ws trial add GAST-01 --arms "control:1:150,chemo:1:150"
+      ipdrepo -w ws trial add GAST-01 --arm "1=Surgery alone:1:150" --arm "2=Chemo:1:150"
       ipdrepo -w ws ingest GAST-01 delivery.sav --id-column patid
       ipdrepo -w ws status
 
