@@ -68,11 +68,20 @@ def cli(**_: Any) -> None:
     """ipdrepo: a topic repository for individual participant data meta-analysis.
 
     \b
-    Typical curator session:
-      ipdrepo init ws --topic gastric-adjuvant      # create a workspace
-      ipdrepo -w ws trial add GAST-01 --arm "1=Surgery alone:1:150" --arm "2=Chemo:1:150"
+    The whole loop on a synthetic example:  ipdrepo demo demo-workspace
+    \b
+    A curator's session:
+      ipdrepo init ws --topic gastric-adjuvant --dictionary dictionaries/gastric-adjuvant
+      ipdrepo -w ws trial add GAST-01 --arm "1=Surgery alone:1:150:0" --arm "2=Chemo:1:150:1"
       ipdrepo -w ws ingest GAST-01 delivery.sav --id-column patid
-      ipdrepo -w ws status
+      ipdrepo -w ws mapping check GAST-01          # dry run of the trial's mapping
+      ipdrepo -w ws validate                       # harmonise, validate, raise data queries
+      ipdrepo -w ws queries export GAST-01         # a workbook for the trial's team
+      ipdrepo -w ws queries import answered.xlsx
+      ipdrepo -w ws queries accept --all-answered  # answers become corrections
+      ipdrepo -w ws release create --version 1.0.0
+      ipdrepo -w ws analyse two-stage release:1.0.0 --trial trial --treatment arm \\
+          --time os_time_days --event os_event --model cox
 
     Every command acts on the workspace in the current directory, or the one given by
     --workspace / IPDREPO_WORKSPACE. Add --json to listing commands for machine-readable output.
