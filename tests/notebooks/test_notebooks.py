@@ -36,6 +36,8 @@ def test_committed_notebook_has_no_outputs(name: str) -> None:
                        "(Edit > Clear Outputs of All Cells) before committing")
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
     assert set(nb["metadata"]) <= {"kernelspec", "language_info"}, nb["metadata"].keys()
+    # kept small: a notebook is a worked example, the work is in the library
+    assert len(nb["cells"]) <= 40 and (NOTEBOOKS / name).stat().st_size < 25_000
 
 
 def execute(path: Path, cwd: Path, workspace: Path) -> Any:
