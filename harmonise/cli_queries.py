@@ -205,8 +205,8 @@ def _participant(store: Any, trial: str, given: str) -> str:
         topic = store.topic(session)
         delivery = current_delivery(get_trial(session, topic, trial))
         raw = load_delivery(store, delivery)
-        slug = topic.slug
-    return resolve_participant(store, slug, trial, given, raw.frame[delivery.id_column])[0]
+        slug, id_column = topic.slug, delivery.id_column  # read while the session is open
+    return resolve_participant(store, slug, trial, given, raw.frame[id_column])[0]
 
 
 @queries.command("answer")
