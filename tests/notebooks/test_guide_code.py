@@ -33,3 +33,46 @@ def test_meta_analyst_guide_runs(demo_workspace: Path, tmp_path: Path,
     assert namespace["os_cox"].pooled.k == 8  # type: ignore[attr-defined]
     for name in ("forest-os.svg", "forest-os.png", "analysis-os.html"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+#: commands of the guides that are run on the demo workspace (the others are only checked
+#: against the CLI by tests/docs/test_commands.py: they need files or IDs of one's own)
+RUNNABLE = {("status",), ("deliveries",), ("trial", "list"), ("explain",), ("queries", "list"),
+            ("queries", "raise"), ("queries", "dashboard"), ("corrections", "list"),
+            ("release", "list"), ("release", "show"), ("release", "verify"),
+            ("release", "get"), ("audit", "verify"), ("dictionary", "check"),
+            ("analyse", "two-stage")}
+PAGES = ["getting-started.md", "guide/curator.md", "guide/meta-analyst.md"]
+
+
+def test_guide_commands_run_on_the_demo(demo_workspace: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    from click.testing import CliRunner
+
+    from repository.cli import cli
+    from tests.docs.commands import command_lines
+
+    (tmp_path / "demo-workspace").symlink_to(demo_workspace.parent, target_is_directory=True)
+    (tmp_path / "dictionaries").symlink_to(ROOT / "dictionaries", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    env = {"IPDREPO_WORKSPACE": str(demo_workspace), "IPDREPO_USER": "demo-curator"}
+    runner.invoke(cli, ["user", "add", "ann", "--role", "analyst"], env=env)
+    ran = []
+    for page in PAGES:
+        for line in command_lines((ROOT / "docs" / page).read_text()):
+            args = shlex.split(line, comments=True)[1:]
+            words = [a for a in args if not a.startswith("-")]
+            if args[:1] == ["-w"]:
+                words = [a for a in args[2:] if not a.startswith("-")]
+            if tuple(words[:1]) not in RUNNABLE and tuple(words[:2]) not in RUNNABLE:
+                continue
+            result = runner.invoke(cli, args, env=env, catch_exceptions=False)
+            assert result.exit_code == 0, f"{page}: `{line}` -> {result.exit_code}\n" \
+                                          f"{result.output[-2000:]}"
+            ran.append(line)
+    assert len(ran) >= 12, ran
+    assert any("queries raise" in line for line in ran)
+    assert any("analyse two-stage" in line for line in ran)
