@@ -76,3 +76,30 @@ def test_guide_commands_run_on_the_demo(demo_workspace: Path, tmp_path: Path,
     assert len(ran) >= 12, ran
     assert any("queries raise" in line for line in ran)
     assert any("analyse two-stage" in line for line in ran)
+
+
+def test_trialist_guide_commands_run_as_a_trialist(demo_workspace: Path) -> None:
+    """As a trialist of GREGALE: list, show and explain work; answering is left out (the
+    demo's queries are resolved already)."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from repository.cli import cli
+    from tests.docs.commands import command_lines
+
+    runner = CliRunner()
+    curator = {"IPDREPO_WORKSPACE": str(demo_workspace), "IPDREPO_USER": "demo-curator"}
+    runner.invoke(cli, ["user", "add", "dr.bianchi", "--role", "trialist", "--trial",
+                        "GREGALE"], env=curator)
+    env = {**curator, "IPDREPO_USER": "dr.bianchi"}
+    ran = []
+    for line in command_lines((ROOT / "docs" / "guide" / "trialist.md").read_text()):
+        args = shlex.split(line, comments=True)[1:]
+        if args[:2] in (["queries", "list"], ["queries", "show"]) or args[:1] == ["explain"]:
+            result = runner.invoke(cli, args, env=env, catch_exceptions=False)
+            assert result.exit_code == 0, f"`{line}` -> {result.exit_code}\n{result.output}"
+            ran.append(line)
+    assert len(ran) == 3, ran
+    refused = runner.invoke(cli, ["queries", "list", "--trial", "MISTRAL"], env=env)
+    assert refused.exit_code == 7 and "ask a curator" in refused.output
