@@ -188,11 +188,10 @@ _MESSAGES = {
 }
 
 
-def validate(data: pd.DataFrame, dictionary: Dictionary, *, trial: str | None = None,
-             schema: pa.DataFrameSchema | None = None) -> ValidationResult:
+def validate(data: pd.DataFrame, dictionary: Dictionary, *,
+             trial: str | None = None) -> ValidationResult:
     """Validate harmonised ``data`` (one trial or the pooled topic) against the dictionary."""
-    results = validate_by(data, dictionary, by=None)
-    result = results[None]
+    result = validate_by(data, dictionary, by=None)[None]
     return ValidationResult(trial=trial, failures=result.failures, checks=result.checks,
                             dictionary=result.dictionary, rows=result.rows)
 
