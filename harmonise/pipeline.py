@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +225,7 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
                    corrections=tuple(applied), carried=carried)
     if write:
         path = _write(store, run)
-        run = TrialRun(**{**run.__dict__, "path": path})
+        run = replace(run, path=path)
     return run
 
 
@@ -401,10 +401,10 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
             context = integrity_context(dictionary, trial_row)
             id_column = current_delivery(trial_row).id_column
         integrity = tuple(run_checks(run.data, context))
-        run = TrialRun(**{**run.__dict__, "validation": validation, "integrity": integrity})
+        run = replace(run, validation=validation, integrity=integrity)
         findings = tuple(findings_for(run, dictionary, run.harmonised.mapping,
                                       run.harmonised.raw, id_column))
-        run = TrialRun(**{**run.__dict__, "findings": findings})
+        run = replace(run, findings=findings)
         if raise_queries:
             ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in integrity
                                                   if f.status != "skipped"]
@@ -414,7 +414,7 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
                 report = sync_queries(session, topic, get_trial(session, topic, run.trial),
                                       findings, checks_run=ran, actor=store.settings.actor,
                                       delivery_id=run.inputs.delivery_id)
-            run = TrialRun(**{**run.__dict__, "queries": report})
+            run = replace(run, queries=report)
         out.append(run)
     return out
 
