@@ -81,3 +81,48 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "export" in r.stdout and "import" in r.stdout
     r = CliRunner().invoke(cli, ["queries", "import", "--help"])
     assert "--trial" in r.stdout and "--json" in r.stdout
+
+
+def test_the_curators_query_commands(make_store, tmp_path: Path) -> None:
+    """raise (with the trial's own participant ID), list, show, answer, accept, close,
+    reopen and dashboard, through the real CLI."""
+    world = build_world(make_store(), tmp_path)
+    r = ipdrepo("queries", "raise", "T1", "--participant", "A005", "--variable", "age",
+                "--question", "Is the age of 17 right?", "--json", cwd=tmp_path, user="tester")
+    assert r.exit_code == 0, r.stderr
+    raised = json.loads(r.stdout)
+    pseudonym = world.store.pseudonymiser("gastric-adjuvant").pseudonym("T1", "A005")
+    assert raised["participant"] == pseudonym and raised["source"] == "manual"
+    r = ipdrepo("queries", "raise", "T1", "--participant", "A999", "--question", "?",
+                cwd=tmp_path, user="tester")
+    assert r.exit_code == 3 and "no participant 'A999'" in r.stderr
+    r = ipdrepo("queries", "list", "--trial", "T1", "--active", "--json", cwd=tmp_path,
+                user="tina")
+    assert raised["id"] in {q["id"] for q in json.loads(r.stdout)}
+    r = ipdrepo("queries", "list", "--trial", "T2", cwd=tmp_path, user="tina")
+    assert r.exit_code == PermissionDenied.exit_code
+    qid = str(raised["id"])
+    r = ipdrepo("queries", "answer", qid, "--response", "confirmed_correct", "--comment",
+                "checked the CRF", cwd=tmp_path, user="tina")
+    assert r.exit_code == 0, r.stderr
+    r = ipdrepo("queries", "accept", qid, "--json", cwd=tmp_path, user="tina")
+    assert r.exit_code == PermissionDenied.exit_code  # only curators accept
+    r = ipdrepo("queries", "accept", qid, "--json", cwd=tmp_path, user="tester")
+    assert json.loads(r.stdout) == [{"query": raised["id"], "resolution": "confirmed_correct",
+                                     "corrections": []}]
+    r = ipdrepo("queries", "close", qid, "--reason", "confirmed on the CRF", cwd=tmp_path,
+                user="tester")
+    assert r.exit_code == 0, r.stderr
+    r = ipdrepo("queries", "reopen", qid, "--reason", "new information", cwd=tmp_path,
+                user="tester")
+    assert r.exit_code == 0, r.stderr
+    r = ipdrepo("queries", "show", qid, "--json", cwd=tmp_path, user="tester")
+    thread = json.loads(r.stdout)["thread"]
+    assert [m["kind"] for m in thread] == ["raised", "response", "resolve", "close", "reopen"]
+    page = tmp_path / "dashboard.html"
+    r = ipdrepo("queries", "dashboard", "--html", str(page), "--json", cwd=tmp_path,
+                user="tester")
+    assert r.exit_code == 0, r.stderr
+    tables = json.loads(r.stdout)
+    assert {row["trial"] for row in tables["by_trial"]} == {"T1", "T2"}
+    assert "Oldest open queries" in page.read_text()
