@@ -109,9 +109,9 @@ def test_byte_identical_rebuild_in_another_workspace(env: Env, tmp_path: Path,
         assert comparable(a.manifest) == comparable(b.manifest)
         ma = (env.repo.root / a.path / "manifest.json").read_bytes()
         mb = (other.repo.root / b.path / "manifest.json").read_bytes()
-        assert ma != mb  # the created block differs ...
+        # the manifests may differ only in the created block's time (equal within a second)
         assert [x for x in ma.splitlines() if b'"at":' not in x] == \
-            [x for x in mb.splitlines() if b'"at":' not in x]  # ... and only its time
+            [x for x in mb.splitlines() if b'"at":' not in x]
     finally:
         other.store.close()
 
