@@ -37,7 +37,7 @@ def _trials(store: Any, trials: Sequence[str]) -> list[str]:
 
 
 def _progress(items: list[str], label: str, quiet: bool) -> Any:
-    return click.progressbar(items, label=label, file=None if not quiet else open("/dev/null", "w"),
+    return click.progressbar(items, label=label, hidden=quiet,
                              item_show_func=lambda t: t or "")
 
 
@@ -77,16 +77,6 @@ def harmonise(trials: tuple[str, ...], as_json: bool) -> None:
     click.echo(f"pooled {len(pooled)} rows into harmonised/topic.parquet")
 
 
-def _accepted_keys(store: Any) -> set[str]:
-    from sqlalchemy import select
-
-    from repository.models import Query
-
-    with store.reading() as session:
-        return set(session.scalars(select(Query.key).where(
-            Query.status == "resolved", Query.resolution == "confirmed_correct")))
-
-
 @click.command()
 @click.argument("trials", nargs=-1)
 @click.option("--no-queries", is_flag=True, help="Only report; do not raise or close queries.")
@@ -119,7 +109,10 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
         say = None if as_json else (lambda m: click.echo(f"  {m}", err=True))
         runs = check_trials(store, names, dictionary=dictionary, raise_queries=not no_queries,
                             progress=say)
-        accepted = _accepted_keys(store)
+        from harmonise.queries import confirmed_correct_keys
+
+        with store.reading() as session:
+            accepted = confirmed_correct_keys(session, store.topic(session))
         for run in runs:
             name = run.trial
             findings = run.findings
@@ -162,33 +155,12 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
     overview has the trials x variables availability matrix (mapped / impossible /
     undetermined). Runs the checks without changing any query.
     """
-    from harmonise.pipeline import check_trials, load_topic_dictionary, load_trial_mapping
-    from harmonise.queries import list_queries, query_to_dict
-    from harmonise.reports import topic_overview, trial_report
+    from harmonise.pipeline import check_trials, write_reports
 
-    written = []
     with _store() as store:
-        dictionary = load_topic_dictionary(store)
-        names = _trials(store, trials)
-        out = output or store.settings.workspace / "reports"
-        out.mkdir(parents=True, exist_ok=True)
-        with store.reading() as session:
-            topic = store.topic(session)
-            queries = [query_to_dict(session, q) for q in
-                       list_queries(session, topic, actor=store.settings.actor)]
-        runs = check_trials(store, names, dictionary=dictionary, raise_queries=False,
-                            write=False)
-        mappings = {}
-        with _progress([r.trial for r in runs], "reporting", as_json) as bar:
-            for run, name in zip(runs, bar):
-                mappings[name] = load_trial_mapping(store, dictionary, name)
-                path = out / f"{name}.html"
-                path.write_text(trial_report(run, queries=[q for q in queries
-                                                           if q["trial"] == name]))
-                written.append(str(path))
-        index = out / "index.html"
-        index.write_text(topic_overview(dictionary, runs, mappings, queries=queries))
-        written.append(str(index))
+        runs = check_trials(store, _trials(store, trials), raise_queries=False, write=False)
+        written = [str(p) for p in write_reports(store, runs, output)]
+    index = written[-1]
     if as_json:
         emit_json({"written": written})
     else:

@@ -66,6 +66,7 @@ __all__ = [
     "check_trial",
     "check_trials",
     "release_inputs",
+    "write_reports",
     "integrity_context",
     "findings_for",
     "pool",
@@ -425,6 +426,30 @@ def check_trial(store: Store, trial: str, *, dictionary: Dictionary | None = Non
     """:func:`check_trials` for one trial."""
     return check_trials(store, [trial], dictionary=dictionary, raise_queries=raise_queries,
                         write=write, progress=progress)[0]
+
+
+def write_reports(store: Store, runs: Sequence[TrialRun],
+                  out: Path | None = None) -> list[Path]:
+    """HTML report of each checked trial and the topic overview (``index.html``, last)."""
+    from harmonise.queries import list_queries, query_to_dict
+    from harmonise.reports import topic_overview, trial_report
+
+    out = out or store.settings.workspace / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    dictionary = runs[0].harmonised.dictionary if runs else load_topic_dictionary(store)
+    with store.reading() as session:
+        queries = [query_to_dict(session, q) for q in
+                   list_queries(session, store.topic(session), actor=store.settings.actor)]
+    written = []
+    for run in runs:
+        path = out / f"{run.trial}.html"
+        path.write_text(trial_report(run, queries=[q for q in queries
+                                                   if q["trial"] == run.trial]))
+        written.append(path)
+    mappings = {r.trial: r.harmonised.mapping for r in runs}
+    index = out / "index.html"
+    index.write_text(topic_overview(dictionary, runs, mappings, queries=queries))
+    return [*written, index]
 
 
 def trials_with_data(store: Store) -> list[str]:

@@ -48,6 +48,7 @@ __all__ = [
     "get_query",
     "query_to_dict",
     "list_queries",
+    "confirmed_correct_keys",
 ]
 
 STATUSES = ("open", "sent", "answered", "resolved", "closed", "reopened")
@@ -350,6 +351,16 @@ def query_to_dict(session: Session, query: Query, *, thread: bool = False) -> di
                           "corrected_value": m.corrected_value, "comment": m.comment}
                          for m in query.messages]
     return out
+
+
+def confirmed_correct_keys(session: Session, topic: Topic | None = None) -> set[str]:
+    """Identities of the queries resolved as "confirmed correct": failures the checks may keep
+    finding but that are accepted."""
+    stmt = select(Query.key).where(Query.status == "resolved",
+                                   Query.resolution == "confirmed_correct")
+    if topic is not None:
+        stmt = stmt.where(Query.topic_id == topic.id)
+    return set(session.scalars(stmt))
 
 
 def list_queries(session: Session, topic: Topic, *, actor: str, trial: str | None = None,

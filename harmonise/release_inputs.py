@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from harmonise.corrections import correction_to_dict
 from harmonise.pipeline import check_trials, load_topic_dictionary, trials_with_data
-from repository.models import Correction, Query, Trial
+from repository.models import Correction, Delivery, Query, Trial
 from repository.store import Store
 
 __all__ = ["release_inputs"]
@@ -45,10 +45,14 @@ def release_inputs(store: Store, topic: str | None = None) -> Any:
     assert dictionary_dir is not None
     source = Path(dictionary.source) if dictionary.source else dictionary_dir / "dictionary.yaml"
     described = {**dictionary.to_dict(), "name": dictionary.topic, "sha256": _sha256(source)}
+    with store.reading() as session:
+        names: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
+            select(Delivery.id, Delivery.file_name).where(
+            Delivery.id.in_([r.inputs.delivery_id for r in runs]))).all())
     deliveries, mappings = [], []
     for r in runs:
         deliveries.append({"trial": r.trial, "delivery_id": r.inputs.delivery_id,
-                           "file_name": _file_name(store, r.inputs.delivery_id),
+                           "file_name": names[r.inputs.delivery_id],
                            "sha256": r.inputs.delivery_sha256, "rows": r.harmonised.n_rows})
         path = Path(r.inputs.mapping_file)
         shown = path.relative_to(dictionary_dir) if path.is_relative_to(dictionary_dir) else path
@@ -94,12 +98,3 @@ def release_inputs(store: Store, topic: str | None = None) -> Any:
     return ReleaseInputs(topic=slug, frame=frame, dictionary=described,
                          deliveries=tuple(deliveries), mappings=tuple(mappings),
                          corrections=tuple(corrections), checks=checks)
-
-
-def _file_name(store: Store, delivery_id: int) -> str:
-    from repository.models import Delivery
-
-    with store.reading() as session:
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
-        return delivery.file_name

@@ -133,18 +133,8 @@ def analyse_stage(release_dir: Path, method: str, out: Path, metrics: Path) -> N
     import numpy as np
     import pandas as pd
 
-    from analyses import forest_plot, two_stage, write_report
-
-    out.mkdir(parents=True, exist_ok=True)
     data = pd.read_parquet(release_dir / "data.parquet")
-    frame = data.assign(os_time_days=data["os_time_days"].astype(float),
-                        os_event=data["os_event"].astype(float), arm=data["arm"].astype(float))
-    result = two_stage(frame, trial="trial", treatment="arm", time="os_time_days",
-                       event="os_event", model="cox", method=method)
-    forest_plot(result, path=out / "forest-os.png",
-                title="Overall survival: adjuvant chemotherapy vs surgery alone")
-    write_report(result, out / "analysis-os.html", title="Two-stage IPD meta-analysis of OS")
-    d = result.to_dict()
+    d = steps.os_meta_analysis(data, out, method=method).to_dict()
     summary = {"outcome": "os", "model": "cox", "method": method, "k": d["k"],
                "log_hr": round(float(d["estimate"]), 6), "se": round(float(d["se"]), 6),
                "hr": round(float(np.exp(d["estimate"])), 6),

@@ -13,7 +13,7 @@ import click
 from repository.errors import IdentifierProblem, IPDError
 
 __all__ = ["MARKER", "step", "prepare", "ingest_all", "make_dictionary", "check", "planted_report",
-           "write_reports", "queries_round", "redeliver", "release", "analyse", "accepted_keys"]
+           "write_reports", "queries_round", "redeliver", "release", "analyse", "os_meta_analysis", "accepted_keys"]
 
 MARKER = ".ipdrepo-demo"
 
@@ -104,22 +104,9 @@ def planted_report(store: Any, example_dir: Path, runs: list[Any]) -> None:
 
 
 def write_reports(store: Any, runs: list[Any]) -> Path:
-    from harmonise.pipeline import load_topic_dictionary, load_trial_mapping
-    from harmonise.queries import list_queries, query_to_dict
-    from harmonise.reports import topic_overview, trial_report
+    from harmonise.pipeline import write_reports as write
 
-    out = store.settings.workspace / "reports"
-    out.mkdir(exist_ok=True)
-    dictionary = load_topic_dictionary(store)
-    with store.reading() as session:
-        queries = [query_to_dict(session, q) for q in
-                   list_queries(session, store.topic(session), actor=store.settings.actor)]
-    for run in runs:
-        (out / f"{run.trial}.html").write_text(
-            trial_report(run, queries=[q for q in queries if q["trial"] == run.trial]))
-    mappings = {r.trial: load_trial_mapping(store, dictionary, r.trial) for r in runs}
-    (out / "index.html").write_text(topic_overview(dictionary, runs, mappings, queries=queries))
-    return out / "index.html"
+    return write(store, runs)[-1]
 
 
 def queries_round(store: Any, example_dir: Path, folder: Path) -> None:
@@ -186,23 +173,28 @@ def release(store: Any) -> None:
                f"{str(d.get('data_sha256', ''))[:12]}..., remote {d.get('remote', '')}")
 
 
+def os_meta_analysis(data: Any, out: Path, *, method: str = "REML",
+                     title: str = "Two-stage IPD meta-analysis of overall survival") -> Any:
+    """Two-stage Cox meta-analysis of overall survival with forest plot and HTML report."""
+    from analyses import forest_plot, two_stage, write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    result = two_stage(data, trial="trial", treatment="arm", time="os_time_days",
+                       event="os_event", model="cox", method=method)
+    forest_plot(result, path=out / "forest-os.png",
+                title="Overall survival: adjuvant chemotherapy vs surgery alone")
+    write_report(result, out / "analysis-os.html", title=title)
+    return result
+
+
 def analyse(store: Any, out: Path) -> None:
     import numpy as np
 
-    from analyses import forest_plot, two_stage, write_report
-    from versions.consumers import load
+    from versions.releases import get_release
 
-    out.mkdir(exist_ok=True)
-    data = load("gastric-adjuvant", "1.0.0", repo=str(store.settings.workspace / "releases"))
-    frame = data.assign(os_time_days=data["os_time_days"].astype(float),
-                        os_event=data["os_event"].astype(float),
-                        arm=data["arm"].astype(float))
-    result = two_stage(frame, trial="trial", treatment="arm", time="os_time_days",
-                       event="os_event", model="cox", method="REML")
-    forest_plot(result, path=out / "forest-os.png",
-                title="Overall survival: adjuvant chemotherapy vs surgery alone")
-    write_report(result, out / "analysis-os.html",
-                 title="Two-stage IPD meta-analysis of overall survival (release 1.0.0)")
+    result = os_meta_analysis(get_release(store, "1.0.0"), out,
+                              title="Two-stage IPD meta-analysis of overall survival "
+                                    "(release 1.0.0)")
     d = result.to_dict()
     lo, hi = d["ci"]
     click.echo(f"  HR {np.exp(d['estimate']):.3f} (95% CI {np.exp(lo):.3f} to {np.exp(hi):.3f}); "
@@ -211,12 +203,7 @@ def analyse(store: Any, out: Path) -> None:
 
 
 def accepted_keys(store: Any) -> set[str]:
-    from sqlalchemy import select
-
-    from repository.models import Query
+    from harmonise.queries import confirmed_correct_keys
 
     with store.reading() as session:
-        return set(session.scalars(select(Query.key).where(
-            Query.status == "resolved", Query.resolution == "confirmed_correct")))
-
-
+        return confirmed_correct_keys(session, store.topic(session))
