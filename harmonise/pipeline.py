@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,7 +56,7 @@ from repository.errors import HarmonisationError, NotFound
 from repository.formats import RawTable
 from repository.models import Delivery, Trial
 from repository.store import Store
-from repository.trials import get_trial, list_trials
+from repository.trials import get_trial, list_trials, lock_trial
 
 __all__ = [
     "Inputs",
@@ -200,6 +202,7 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         with store.transaction() as session:
             topic = store.topic(session)
             trial_row = get_trial(session, topic, trial)
+            lock_trial(session, trial_row.id)  # another run carrying them at the same time
             current = session.get(Delivery, delivery_id)
             assert current is not None
             carried = carry_forward(session, topic, trial_row, delivery=current,
@@ -238,13 +241,29 @@ def _write(store: Store, run: TrialRun) -> Path:
     table = pa.Table.from_pandas(run.data, preserve_index=False)
     table = table.replace_schema_metadata({"ipdrepo.inputs": json.dumps(run.inputs.to_dict(),
                                                                        sort_keys=True)})
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=True)
-    tmp.replace(path)
+    replace_atomically(path, lambda tmp: pq.write_table(
+        table, tmp, compression="zstd", use_dictionary=True, write_statistics=True))
     side = {"inputs": run.inputs.to_dict(),
             "summary": json.loads(run.harmonised.summary.to_json(orient="records")),
             "problems": json.loads(run.harmonised.problems.to_json(orient="records"))}
-    (out / f"{run.trial}.json").write_text(json.dumps(side, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(side, indent=1, sort_keys=True) + "\n"
+    replace_atomically(out / f"{run.trial}.json", lambda tmp: tmp.write_text(text))
+    return path
+
+
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through a temporary file of its own in the same directory, then rename
+    it into place: two runs writing at once never share a temporary file, and a reader sees
+    the old file or the new one, never half of one."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -442,13 +461,12 @@ def write_reports(store: Store, runs: Sequence[TrialRun],
                    list_queries(session, store.topic(session), actor=store.settings.actor)]
     written = []
     for run in runs:
-        path = out / f"{run.trial}.html"
-        path.write_text(trial_report(run, queries=[q for q in queries
-                                                   if q["trial"] == run.trial]))
-        written.append(path)
+        page = trial_report(run, queries=[q for q in queries if q["trial"] == run.trial])
+        written.append(replace_atomically(out / f"{run.trial}.html",
+                                          lambda tmp, page=page: tmp.write_text(page)))
     mappings = {r.trial: r.harmonised.mapping for r in runs}
-    index = out / "index.html"
-    index.write_text(topic_overview(dictionary, runs, mappings, queries=queries))
+    overview = topic_overview(dictionary, runs, mappings, queries=queries)
+    index = replace_atomically(out / "index.html", lambda tmp: tmp.write_text(overview))
     return [*written, index]
 
 
@@ -471,7 +489,8 @@ def pool(store: Store, trials: Sequence[str] | None = None) -> pd.DataFrame:
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if frames:
         table = pa.Table.from_pandas(data, preserve_index=False)
-        pq.write_table(table, harmonised_dir(store) / "topic.parquet", compression="zstd")
+        replace_atomically(harmonised_dir(store) / "topic.parquet",
+                           lambda tmp: pq.write_table(table, tmp, compression="zstd"))
     return data
 
 

@@ -28,6 +28,7 @@ from repository import audit
 from repository.errors import NotFound, QueryError
 from repository.models import Query, QueryMessage, Topic, Trial, utcnow
 from repository.roles import require
+from repository.trials import lock_trial
 
 __all__ = [
     "STATUSES",
@@ -184,6 +185,7 @@ def sync_queries(session: Session, topic: Topic, trial: Trial, findings: Iterabl
     (skipped, or not run) never close anything.
     """
     require(session, actor, "queries.manage", trial=trial.acronym)
+    lock_trial(session, trial.id)  # two validates at once: the second sees the first's queries
     ran = set(checks_run)
     existing = {q.key: q for q in session.scalars(
         select(Query).where(Query.trial_id == trial.id, Query.source.in_(AUTO_SOURCES)))}

@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from repository.errors import StoreError
@@ -96,6 +96,12 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         with session.begin():
             yield session
+    except IntegrityError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise StoreError(f"the store refused a write that conflicts with what it holds "
+                         f"({reason}); nothing was changed. If someone else was changing the "
+                         "same thing at the same moment, run the command again.",
+                         reason="conflict") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"the store refused a write ({type(exc).__name__}: {exc}); nothing was "
                          "changed.") from exc

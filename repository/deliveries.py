@@ -39,17 +39,19 @@ from repository.errors import (
 )
 from repository.formats import ColumnInfo, RawTable, read_delivery
 from repository.identifiers import IdentifierFinding, scan
-from repository.models import Delivery, Participant, Trial
+from repository.models import Delivery, Participant, Topic, Trial
 from repository.objects import StoredObject, sha256_file
-from repository.pseudonyms import normalise_raw_id
+from repository.pseudonyms import normalise_raw_id, reidentify
 from repository.roles import require
 from repository.store import Store
-from repository.trials import get_trial
+from repository.trials import get_trial, lock_trial, visible_trial, visible_trials
 
 __all__ = [
     "IngestResult",
     "ingest",
     "current_deliveries",
+    "list_deliveries",
+    "list_participants",
     "load_delivery",
     "delivery_to_dict",
     "pseudonymised_ids",
@@ -185,15 +187,9 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
         trial = get_trial(session, topic_row, trial_acronym)
         stage("hashing")
         digest, size = sha256_file(path)
-        same = session.scalar(select(Delivery).where(Delivery.trial_id == trial.id,
-                                                     Delivery.sha256 == digest))
+        same = _same_bytes(session, trial.id, digest)
         if same is not None:
-            note = ("these bytes were already delivered as delivery "
-                    f"{same.id} ({same.file_name}, {'current' if same.is_current else 'superseded'})")
-            return IngestResult(trial=trial.acronym, delivery_id=same.id, status="unchanged",
-                                file_name=same.file_name, format=same.format,
-                                sha256=digest, n_rows=same.n_rows, n_columns=same.n_columns,
-                                id_column=same.id_column, notes=(note,))
+            return _unchanged(trial.acronym, same)
         stage("reading")
         table = read_delivery(path, format=format, options=read_options, id_column=id_column)
         id_col = _choose_id_column(path, trial, table, id_column)
@@ -211,9 +207,14 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
     try:
         obj = store.objects.put(path, digest)
         with store.transaction() as session:
+            # one writer per trial at a time: which delivery is current is read under the lock
+            lock_trial(session, trial_id)
+            same = _same_bytes(session, trial_id, digest)
+            if same is not None:  # another ingest of these bytes committed meanwhile
+                return _unchanged(acronym, same)
             previous = session.scalar(select(Delivery).where(
                 Delivery.trial_id == trial_id, Delivery.dataset == dataset,
-                Delivery.superseded_by_id.is_(None)).with_for_update())
+                Delivery.superseded_by_id.is_(None)))
             accepted = sorted({f.column for f in findings})
             delivery = Delivery(
                 trial_id=trial_id, dataset=dataset, file_name=path.name, format=table.format,
@@ -224,11 +225,16 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
                 identifier_override=({"columns": accepted, "justification": justification,
                                       "by": actor, "findings": [f.to_dict() for f in findings]}
                                      if accepted else None),
-                id_override=id_override)
+                id_override=id_override,
+                # not current until the previous one is retired: the database allows one
+                # current delivery per trial and dataset (index uq_delivery_current)
+                superseded_by_id=previous.id if previous is not None else None)
             session.add(delivery)
             session.flush()
             if previous is not None:
                 previous.superseded_by_id = delivery.id
+                session.flush()
+                delivery.superseded_by_id = None
             known = set(session.scalars(select(Participant.pseudonym)
                                         .where(Participant.trial_id == trial_id)))
             new = sorted(pseudonyms - known)
@@ -257,10 +263,70 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
                 notes=tuple(["ID problems accepted: " + (allow_id_problems or "")]
                             if id_override else []))
     except BaseException:
-        if obj is not None:
+        if obj is not None and not _recorded(store, digest):
             store.objects.discard(obj)
         raise
     return result
+
+
+def _same_bytes(session: Session, trial_id: int, digest: str) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.trial_id == trial_id,
+                                                 Delivery.sha256 == digest))
+
+
+def _unchanged(acronym: str, same: Delivery) -> IngestResult:
+    note = ("these bytes were already delivered as delivery "
+            f"{same.id} ({same.file_name}, {'current' if same.is_current else 'superseded'})")
+    return IngestResult(trial=acronym, delivery_id=same.id, status="unchanged",
+                        file_name=same.file_name, format=same.format, sha256=same.sha256,
+                        n_rows=same.n_rows, n_columns=same.n_columns,
+                        id_column=same.id_column, notes=(note,))
+
+
+def _recorded(store: Store, digest: str) -> bool:
+    """Whether a delivery (of any trial, e.g. one ingested at the same time) uses the object;
+    when that cannot be told, it is kept: an unused object is harmless, a missing one is not."""
+    try:
+        with store.reading() as session:
+            return session.scalar(select(Delivery.id).where(Delivery.sha256 == digest)
+                                  .limit(1)) is not None
+    except Exception:
+        return True
+
+
+def list_deliveries(session: Session, topic: Topic, *, actor: str, trial: str | None = None,
+                    superseded: bool = False) -> list[dict[str, Any]]:
+    """The deliveries ``actor`` may see (a trialist: their own trial's), of ``trial`` or of
+    every trial, current ones only unless ``superseded``; by trial, oldest first."""
+    trials = ([visible_trial(session, topic, trial, actor=actor)] if trial
+              else visible_trials(session, topic, actor=actor))
+    rows = []
+    for t in sorted(trials, key=lambda t: t.acronym):
+        rows += [delivery_to_dict(d) for d in t.deliveries if superseded or d.is_current]
+    return rows
+
+
+def list_participants(store: Store, trial: str, *, map_back: bool = False,
+                      topic: str | None = None) -> list[dict[str, Any]]:
+    """Trial ``trial``'s participants by pseudonym; with ``map_back`` (curators, who hold the
+    repository secret) also the trial's own ID, recomputed from the stored deliveries."""
+    actor = store.settings.actor
+    with store.reading() as session:
+        if map_back:
+            require(session, actor, "pseudonyms.map_back", trial=trial)
+        topic_row = store.topic(session, topic)
+        trial_row = visible_trial(session, topic_row, trial, actor=actor)
+        pseudonyms = session.scalars(select(Participant.pseudonym)
+                                     .where(Participant.trial_id == trial_row.id)
+                                     .order_by(Participant.pseudonym)).all()
+        mapping: dict[str, str] = {}
+        if map_back:
+            pseudonymiser = store.pseudonymiser(topic_row.slug)
+            for d in trial_row.deliveries:
+                table = load_delivery(store, d)
+                mapping.update(reidentify(pseudonymiser, trial, table.frame[d.id_column]))
+    return [{"pseudonym": p, **({"trial_id": mapping.get(p)} if map_back else {})}
+            for p in pseudonyms]
 
 
 def current_deliveries(session: Session, trial: Trial) -> list[Delivery]:

@@ -5,13 +5,25 @@ role     may
 ======== ============================================================================
 curator  everything, on every trial: ingest, harmonise, raise/answer/accept queries,
          corrections, releases, data requests, user management
-trialist their own trial only: list and answer its queries (import their workbook),
-         explain its values; never other trials, never releases
-analyst  released data only: list, show, load and analyse releases
+trialist their own trial only: its registry entry, deliveries and participants (by
+         pseudonym), its queries (list, answer, import their workbook), explain its values,
+         their own and their trial's audit events; never other trials, never releases
+analyst  released data only: list, show, load and analyse releases; their own audit events
 ======== ============================================================================
 
+Every command of the ``ipdrepo`` CLI declares one action of :data:`ACTIONS`
+(:func:`repository.cli.access.requires`), and a test runs every command as every role.
+Actions open to :data:`ANYONE` work on files the user already holds (a new workspace, the
+dictionary, a file to analyse) and need no account.
+
+A trialist asking for another trial, or for one that does not exist, gets the same refusal
+("no trial X visible to you"), so refusals tell nothing about which trials exist.
+
 The person who creates a workspace is its first curator. An actor the store does not know is
-refused with a message saying how a curator adds them.
+refused with a message saying how a curator adds them. The actor is ``IPDREPO_USER`` (default:
+the login name): a convenience that names who is acting in the audit trail, not
+authentication - anyone who can run ipdrepo on the workspace can set it. Identities become
+real with the server, which authenticates its users.
 """
 
 from __future__ import annotations
@@ -26,23 +38,44 @@ from repository import audit
 from repository.errors import AlreadyExists, ConfigError, NotFound, PermissionDenied
 from repository.models import Trial, User
 
-__all__ = ["ROLES", "ACTIONS", "Actor", "add_user", "actor", "require", "list_users"]
+__all__ = ["ROLES", "ANYONE", "ACTIONS", "Actor", "add_user", "actor", "require", "list_users",
+           "not_visible"]
 
 ROLES = ("curator", "trialist", "analyst")
+#: in :data:`ACTIONS`: no account needed (the action works on files the user already holds)
+ANYONE = "anyone"
+
+_ALL = frozenset(ROLES)
 
 #: action -> roles allowed (trialists additionally only on their own trial)
 ACTIONS: dict[str, frozenset[str]] = {
+    # no account: files and directories the user already holds
+    "workspace.create": frozenset({ANYONE}),     # init, demo, example
+    "files.analyse": frozenset({ANYONE}),        # analyse a CSV/parquet file
+    # the store
+    "store.read": frozenset({"curator", "trialist"}),  # registry, deliveries, participants
     "store.write": frozenset({"curator"}),
+    "store.admin": frozenset({"curator"}),       # schema migrations
+    "pseudonyms.map_back": frozenset({"curator"}),
+    "audit.read": _ALL,                          # non-curators: their own / their trial's
+    "audit.verify": frozenset({"curator"}),
+    "dictionary.read": _ALL,
+    "mappings.read": frozenset({"curator", "trialist"}),
+    "mappings.check": frozenset({"curator"}),    # reads the raw delivery
+    "harmonise.run": frozenset({"curator"}),     # harmonise, validate, report
     "data.read": frozenset({"curator", "trialist"}),
     "queries.read": frozenset({"curator", "trialist"}),
     "queries.answer": frozenset({"curator", "trialist"}),
     "queries.manage": frozenset({"curator"}),
     "corrections.accept": frozenset({"curator"}),
     "explain": frozenset({"curator", "trialist"}),
+    "consent.read": frozenset({"curator"}),
     "releases.read": frozenset({"curator", "analyst"}),
     "releases.write": frozenset({"curator"}),
     "requests.manage": frozenset({"curator"}),
+    "users.read": frozenset({"curator"}),
     "users.manage": frozenset({"curator"}),
+    "lab.start": _ALL,
 }
 
 
@@ -51,11 +84,23 @@ class Actor:
     name: str
     role: str
     trial: str | None = None  # a trialist's trial acronym
+    trial_id: int | None = None
+
+    @property
+    def sees_all(self) -> bool:
+        """Curators see every trial; the others see only what is theirs."""
+        return self.role == "curator"
 
     def can(self, action: str, trial: str | None = None) -> bool:
-        if self.role not in ACTIONS[action]:
+        roles = ACTIONS[action]
+        if ANYONE in roles:
+            return True
+        if self.role not in roles:
             return False
         return not (self.role == "trialist" and trial is not None and trial != self.trial)
+
+    def sees_trial(self, trial_id: int) -> bool:
+        return self.sees_all or (self.role == "trialist" and trial_id == self.trial_id)
 
 
 def actor(session: Session, name: str) -> Actor:
@@ -66,7 +111,7 @@ def actor(session: Session, name: str) -> Actor:
             f"{name} --role curator|trialist|analyst [--trial ACRONYM]` (set IPDREPO_USER to act "
             "as another user).", actor=name)
     trial = _acronym(session, user.trial_id)
-    return Actor(name=user.name, role=user.role, trial=trial)
+    return Actor(name=user.name, role=user.role, trial=trial, trial_id=user.trial_id)
 
 
 def _acronym(session: Session, trial_id: int | None) -> str | None:
@@ -79,13 +124,27 @@ def _acronym(session: Session, trial_id: int | None) -> str | None:
 def require(session: Session, name: str, action: str, *, trial: str | None = None) -> Actor:
     """The acting user, if their role allows ``action`` (on ``trial``); else PermissionDenied."""
     who = actor(session, name)
-    if not who.can(action, trial):
-        scope = f" on trial {trial}" if trial else ""
+    if who.role not in ACTIONS[action] and ANYONE not in ACTIONS[action]:
         mine = f" (their trial is {who.trial})" if who.role == "trialist" else ""
-        raise PermissionDenied(f"{who.name} is a {who.role}{mine} and may not {action}{scope}; "
-                               "ask a curator.", actor=who.name, role=who.role, action=action,
-                               trial=trial)
+        raise PermissionDenied(f"{who.name} is {_article(who.role)} {who.role}{mine} and may not "
+                               f"{action}; ask a curator.", actor=who.name, role=who.role,
+                               action=action)
+    if not who.can(action, trial):
+        assert trial is not None
+        raise not_visible(who, trial, action=action)
     return who
+
+
+def not_visible(who: Actor, trial: str, *, action: str | None = None) -> PermissionDenied:
+    """The one refusal for a trial the actor may not see, whether it exists or not."""
+    mine = f", a trialist of {who.trial}" if who.role == "trialist" else f", {who.role}"
+    return PermissionDenied(f"no trial {trial!r} visible to you ({who.name}{mine}); if you "
+                            "need it, ask a curator.", actor=who.name, role=who.role,
+                            action=action, trial=trial, reason="not-visible")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def add_user(session: Session, *, name: str, role: str, by: str | None,

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from repository import audit
 from repository.errors import AlreadyExists, ConfigError, NotFound, SpecError, SpecProblem
 from repository.models import Arm, Topic, Trial
-from repository.roles import require
+from repository.roles import not_visible, require
 
 __all__ = [
     "ArmSpec",
@@ -26,6 +26,9 @@ __all__ = [
     "add_trial",
     "get_trial",
     "list_trials",
+    "lock_trial",
+    "visible_trial",
+    "visible_trials",
     "load_registry_file",
     "trial_to_dict",
 ]
@@ -148,7 +151,48 @@ def get_trial(session: Session, topic: Topic, acronym: str) -> Trial:
     return trial
 
 
+def visible_trial(session: Session, topic: Topic, acronym: str, *, actor: str,
+                  action: str = "store.read") -> Trial:
+    """Trial ``acronym`` if ``actor`` may ``action`` on it. A trialist asking for another
+    trial, or for one that is not there, gets the same refusal (no existence oracle); a
+    curator gets :class:`NotFound` with the known trials."""
+    who = require(session, actor, action, trial=acronym)
+    trial = session.scalar(select(Trial).where(Trial.topic_id == topic.id,
+                                               Trial.acronym == acronym))
+    if trial is not None and who.sees_trial(trial.id):
+        return trial
+    if not who.sees_all:
+        raise not_visible(who, acronym, action=action)
+    return get_trial(session, topic, acronym)
+
+
+def visible_trials(session: Session, topic: Topic, *, actor: str,
+                   action: str = "store.read") -> list[Trial]:
+    """The topic's trials ``actor`` may see: all for a curator, their own for a trialist."""
+    who = require(session, actor, action)
+    return [t for t in list_trials(session, topic) if who.sees_trial(t.id)]
+
+
+def lock_trial(session: Session, trial_id: int) -> None:
+    """Serialise the writers of one trial: until this session's transaction ends, every other
+    transaction that locks the trial waits here, and everything this one reads afterwards is
+    current (what another writer committed before is seen; nothing can be committed under it).
+
+    Call it first in a write transaction that reads the trial's state and writes from it
+    (which delivery is current, which queries exist). PostgreSQL: a row lock on the trial
+    (``SELECT ... FOR NO KEY UPDATE``, which leaves foreign-key checks of other tables alone).
+    SQLite has one writer at a time: a write to the trial row takes the database's write lock
+    at once, like ``BEGIN IMMEDIATE`` (other writers wait up to the busy timeout).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Trial.id).where(Trial.id == trial_id)
+                        .with_for_update(key_share=True))
+    else:
+        session.execute(text("UPDATE trial SET id = id WHERE id = :id"), {"id": trial_id})
+
+
 def list_trials(session: Session, topic: Topic) -> Sequence[Trial]:
+    """Every trial of the topic (for the library; what a user sees: :func:`visible_trials`)."""
     return session.scalars(select(Trial).where(Trial.topic_id == topic.id)
                            .order_by(Trial.acronym)).all()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from repository.models.base import Base, intpk, json_doc, name64, sha256_hex, timestamp
@@ -91,7 +91,13 @@ class Delivery(Base):
     """One file a trial delivered, kept byte for byte in the object store."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("trial_id", "sha256"),)
+    __table_args__ = (
+        UniqueConstraint("trial_id", "sha256"),
+        # one current delivery per trial and dataset (backstop of the per-trial lock in ingest)
+        Index("uq_delivery_current", "trial_id", "dataset", unique=True,
+              sqlite_where=text("superseded_by_id IS NULL"),
+              postgresql_where=text("superseded_by_id IS NULL")),
+    )
 
     id: Mapped[intpk]
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), index=True)

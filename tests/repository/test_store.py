@@ -105,8 +105,12 @@ def test_roles_are_enforced(make_store, tmp_path: Path) -> None:
         add_trial(session, topic, TrialSpec(acronym="T2"), actor="tester")
     with store.reading() as session:
         assert require(session, "tina", "queries.answer", trial="T1").trial == "T1"
-        with pytest.raises(PermissionDenied, match="their trial is T1"):
+        with pytest.raises(PermissionDenied, match="no trial 'T2' visible to you") as other:
             require(session, "tina", "queries.answer", trial="T2")
+        # a trial that does not exist is refused in the same words: no existence oracle
+        with pytest.raises(PermissionDenied) as missing:
+            require(session, "tina", "queries.answer", trial="T9")
+        assert missing.value.message == other.value.message.replace("T2", "T9")
         with pytest.raises(PermissionDenied, match="analyst"):
             require(session, "ann", "queries.read", trial="T1")
         assert require(session, "ann", "releases.read").role == "analyst"

@@ -1,0 +1,119 @@
+"""Two `validate`s of one trial at once (real threads, real SQLite file, real PostgreSQL): both
+finish with the serialised result; no shared temporary file, no unique-key crash."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import func, select
+
+from harmonise.pipeline import check_trials, harmonise_trial
+from repository.deliveries import ingest
+from repository.example import create
+from repository.example.mappings import write_mappings
+from repository.models import Query
+from repository.store import Store
+from repository.trials import add_trial, load_registry_file
+from tests.interleave import Interleave, run_both
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def mistral(tmp_path: Path, make_store) -> Store:
+    example = tmp_path / "example"
+    create(example, trials=1, participants=120)  # MISTRAL, with planted problems
+    dictionary = tmp_path / "dictionary"
+    dictionary.mkdir()
+    shutil.copy(ROOT / "dictionaries" / "gastric-adjuvant" / "dictionary.yaml", dictionary)
+    write_mappings(example, dictionary / "mappings" / "1.0.0")
+    store = make_store(dictionary=dictionary)
+    with store.transaction() as session:
+        for spec in load_registry_file(example / "topic.yaml"):
+            add_trial(session, store.topic(session), spec, actor="tester")
+    ingest(store, "MISTRAL", example / "deliveries" / "MISTRAL.csv")
+    return store
+
+
+def _two_stores(store: Store) -> dict[str, Store]:
+    return {name: Store.open(store.settings) for name in ("alice", "bob")}
+
+
+def test_concurrent_harmonise_writes_do_not_share_a_temporary_file(
+        mistral: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both runs write the trial's parquet at the same moment: each through its own temporary
+    file, renamed into place; the result is the one file both would write."""
+    written = threading.Barrier(2, timeout=60)
+    real = pq.write_table
+    seen: set[str] = set()
+
+    def write_then_meet(table: Any, where: Any, *args: Any, **kwargs: Any) -> None:
+        real(table, where, *args, **kwargs)
+        me = threading.current_thread().name
+        if me in ("alice", "bob") and me not in seen:  # both files written, neither renamed
+            seen.add(me)
+            written.wait()
+
+    monkeypatch.setattr(pq, "write_table", write_then_meet)
+    stores = _two_stores(mistral)
+    results: dict[str, Any] = {}
+
+    def run(name: str) -> None:
+        try:
+            results[name] = harmonise_trial(stores[name], "MISTRAL")
+        except BaseException as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=run, args=(n,), name=n) for n in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for s in stores.values():
+        s.close()
+    errors = {n: r for n, r in results.items() if isinstance(r, BaseException)}
+    assert not errors, errors
+    out = mistral.settings.workspace / "harmonised"
+    assert sorted(p.name for p in out.iterdir()) == ["MISTRAL.json", "MISTRAL.parquet"]
+    concurrent = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.undo()
+    harmonise_trial(mistral, "MISTRAL")  # alone: the same bytes
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == concurrent
+
+
+def _existing_queries_lookup(statement: str) -> bool:
+    # SQLite quotes the table name "query", PostgreSQL does not
+    return re.search(r'FROM "?query"?\s.*"?query"?\.source IN', statement, re.S) is not None
+
+
+def test_concurrent_validates_raise_each_query_once(mistral: Store) -> None:
+    """Both runs look for the trial's queries before either has written them; the second
+    must see the first's (serialised per trial), not insert them again."""
+    url = mistral.settings.database_url
+    interleave = Interleave(_existing_queries_lookup,
+                            admin_url=url if url.startswith("postgresql") else None)
+    stores = _two_stores(mistral)
+    for name, s in stores.items():
+        interleave.attach(name, s.engine)
+    try:
+        results = run_both(interleave, {
+            name: (lambda s=s: check_trials(s, ["MISTRAL"], write=False))
+            for name, s in stores.items()})
+    finally:
+        for s in stores.values():
+            s.close()
+        interleave.close()
+    errors = {n: r for n, r in results.items() if isinstance(r, BaseException)}
+    assert not errors, errors
+    assert interleave.reached, "the checkpoint was never reached"
+    reports = sorted((r[0].queries for r in results.values()), key=lambda q: -len(q.opened))
+    assert len(reports[0].opened) > 0 and reports[1].opened == ()
+    assert reports[1].unchanged == len(reports[0].opened)
+    with mistral.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Query)) == len(reports[0].opened)
