@@ -15,6 +15,7 @@ import click
 import pandas as pd
 
 from repository.cli._common import emit_json, json_option, print_table
+from repository.cli.access import requires
 from repository.errors import AnalysisError
 
 __all__ = ["analyse"]
@@ -144,6 +145,7 @@ def analyse() -> None:
 @click.option("--forest", type=click.Path(dir_okay=False), help="Write a forest plot (.png/.svg).")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write an HTML report.")
 @json_option
+@requires("files.analyse")
 def pool_cmd(file: str, yi: str | None, vi: str | None, se_col: str | None,
              measure: str | None, events_treated: str | None, n_treated: str | None,
              events_control: str | None, n_control: str | None, label_col: str | None,
@@ -243,6 +245,7 @@ def _outputs(res: Any, *, forest: str | None, report: str | None, title: str) ->
 @click.option("--forest", type=click.Path(dir_okay=False), help="Write a forest plot (.png/.svg).")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write an HTML report.")
 @json_option
+@requires("files.analyse")
 def two_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event: str | None,
                   outcome: str | None, model: str, measure: str | None, adjust: tuple[str, ...],
                   interaction: str | None, subgroup: str | None, method: str | None, test: str,
@@ -319,6 +322,7 @@ def two_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
               help="Value of --treatment marking the treated arm (others are control).")
 @click.option("--level", default=95.0, show_default=True, help="Confidence level in percent.")
 @json_option
+@requires("files.analyse")
 def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event: str | None,
                   outcome: str | None, model: str, random_treatment: bool,
                   interaction: str | None, adjust: tuple[str, ...], nagq: int, coding: str,

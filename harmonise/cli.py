@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli.access import requires
 from repository.errors import ConfigError, MappingError, SpecError, SpecProblem
 
 __all__ = ["dictionary", "mapping"]
@@ -45,6 +46,7 @@ def dictionary() -> None:
 @click.option("--mappings/--no-mappings", default=True, show_default=True,
               help="Also check every mapping of the dictionary's version against it.")
 @json_option
+@requires("dictionary.read", options={"mappings": "mappings.check"}, store_free="path")
 def dictionary_check(path: Path | None, mappings: bool, as_json: bool) -> None:
     """Check a dictionary (PATH: dictionary.yaml or its directory; default: the workspace's) and
     the mappings of its version; every problem is listed with file, line and key.
@@ -89,6 +91,7 @@ def dictionary_check(path: Path | None, mappings: bool, as_json: bool) -> None:
 @dictionary.command("show")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @json_option
+@requires("dictionary.read", store_free="path")
 def dictionary_show(path: Path | None, as_json: bool) -> None:
     """Print the dictionary's variables (PATH as for `check`)."""
     from harmonise.dictionary import load_dictionary
@@ -110,6 +113,7 @@ def dictionary_show(path: Path | None, as_json: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="File to write.")
 @json_option
+@requires("dictionary.read", store_free="path")
 def dictionary_export(path: Path | None, fmt: str, output: Path, as_json: bool) -> None:
     """Export the dictionary (PATH as for `check`) as Frictionless Table Schema, xlsx or HTML.
 
@@ -180,6 +184,7 @@ def _load(trial: str, mapping_file: Path | None, dictionary_dir: Path | None):
 @click.option("--no-units", is_flag=True, help="Skip the unit plausibility check.")
 @dictionary_option
 @json_option
+@requires("mappings.check", trial="trial", store_free=("mapping_file", "delivery_file"))
 def mapping_check(trial: str, mapping_file: Path | None, delivery_file: Path | None,
                   delivery_format: str | None, no_units: bool, dictionary_dir: Path | None,
                   as_json: bool) -> None:
@@ -249,6 +254,7 @@ def _current_delivery(trial: str, dataset: str):
               help="Mapping file (default: <dictionary>/mappings/<version>/<TRIAL>.yaml).")
 @dictionary_option
 @json_option
+@requires("mappings.read", trial="trial", store_free="mapping_file")
 def mapping_show(trial: str, mapping_file: Path | None, dictionary_dir: Path | None,
                  as_json: bool) -> None:
     """Print TRIAL's mapping rules: variable, rule, status, columns and what each does."""

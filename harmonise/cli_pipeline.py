@@ -15,6 +15,7 @@ from repository.cli._common import (
     json_option,
     print_table,
 )
+from repository.cli.access import requires
 
 __all__ = ["harmonise", "validate", "report", "explain", "corrections"]
 
@@ -44,6 +45,7 @@ def _progress(items: list[str], label: str, quiet: bool) -> Any:
 @click.command()
 @click.argument("trials", nargs=-1)
 @json_option
+@requires("harmonise.run", trial="trials")
 def harmonise(trials: tuple[str, ...], as_json: bool) -> None:
     """Harmonise TRIALS (default: every trial with a delivery) onto the topic dictionary.
 
@@ -84,6 +86,7 @@ def harmonise(trials: tuple[str, ...], as_json: bool) -> None:
               help="Exit with code 6 when failures remain that are not accepted as "
                    "'confirmed correct'.")
 @json_option
+@requires("harmonise.run", trial="trials")
 def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
              as_json: bool) -> None:
     """Validate TRIALS (default: all) and run the trial-integrity checks; raise data queries.
@@ -147,6 +150,7 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the HTML files (default: <workspace>/reports).")
 @json_option
+@requires("harmonise.run", trial="trials")
 def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
     """Write HTML reports: one per trial and the topic overview (index.html).
 
@@ -173,6 +177,7 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
 @click.argument("variable")
 @click.option("--version", "version", help="Also show the value in this released version.")
 @json_option
+@requires("explain", trial="trial")
 def explain(trial: str, participant: str, variable: str, version: str | None,
             as_json: bool) -> None:
     """Why a harmonised value is what it is: delivered value -> rule -> corrections -> value.
@@ -206,24 +211,14 @@ def corrections() -> None:
 @click.option("--status", type=click.Choice(["active", "needs_review", "superseded",
                                              "withdrawn"]), multiple=True)
 @json_option
+@requires("queries.read", trial="trial")
 def corrections_list(trial: str | None, status: tuple[str, ...], as_json: bool) -> None:
-    """List corrections (of TRIAL), with their query, author and status."""
-    from sqlalchemy import select
+    """List corrections (of TRIAL), with their query, author and status (a trialist: their
+    own trial's)."""
+    from harmonise.views import correction_view
 
-    from harmonise.corrections import correction_to_dict
-    from repository.models import Correction, Trial
-    from repository.roles import require
-
-    with _store() as store, store.reading() as session:
-        require(session, store.settings.actor, "queries.read", trial=trial)
-        topic = store.topic(session)
-        stmt = select(Correction, Trial.acronym).join(Trial, Trial.id == Correction.trial_id) \
-            .where(Correction.topic_id == topic.id).order_by(Correction.id)
-        if trial:
-            stmt = stmt.where(Trial.acronym == trial)
-        if status:
-            stmt = stmt.where(Correction.status.in_(status))
-        rows = [correction_to_dict(c, acronym) for c, acronym in session.execute(stmt)]
+    with _store() as store:
+        rows = list(correction_view(store, trial=trial, status=status or None).corrections)
     if as_json:
         emit_json(rows)
     else:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli.access import requires
 
 __all__ = ["queries"]
 
@@ -33,6 +34,7 @@ def queries() -> None:
                    "current directory). An existing file is never overwritten.")
 @topic_option
 @json_option
+@requires("queries.manage", trial="trial")
 def export_cmd(trial: str, output: Path | None, topic: str | None, as_json: bool) -> None:
     """Write the query workbook of TRIAL for its team (curators only).
 
@@ -67,6 +69,7 @@ def export_cmd(trial: str, output: Path | None, topic: str | None, as_json: bool
 @click.option("--trial", default=None,
               help="The trial the workbook must belong to (a trialist's own trial by default).")
 @json_option
+@requires("queries.answer", trial="trial")
 def import_cmd(file: Path, trial: str | None, as_json: bool) -> None:
     """Import the answers of an answered query workbook FILE.
 
@@ -115,6 +118,7 @@ _STATUS = click.Choice(["open", "sent", "answered", "resolved", "closed", "reope
 @click.option("--active", is_flag=True, help="Only queries awaiting an answer or a decision.")
 @topic_option
 @json_option
+@requires("queries.read", trial="trial")
 def list_cmd(trial: str | None, statuses: tuple[str, ...], active: bool, topic: str | None,
              as_json: bool) -> None:
     """List data queries (a trialist sees only their own trial's).
@@ -144,13 +148,14 @@ def list_cmd(trial: str | None, statuses: tuple[str, ...], active: bool, topic: 
 @click.argument("query_id", type=int)
 @topic_option
 @json_option
+@requires("queries.read", query="query_id")
 def show_cmd(query_id: int, topic: str | None, as_json: bool) -> None:
     """Show one query with its whole thread."""
     from harmonise.queries import get_query, query_to_dict
     from repository.roles import require
 
     with _open_store(topic) as store, store.reading() as session:
-        q = get_query(session, store.topic(session), query_id)
+        q = get_query(session, store.topic(session), query_id, actor=store.settings.actor)
         data = query_to_dict(session, q, thread=True)
         require(session, store.settings.actor, "queries.read", trial=data["trial"])
     if as_json:
@@ -175,6 +180,7 @@ def show_cmd(query_id: int, topic: str | None, as_json: bool) -> None:
 @click.option("--variable", help="The dictionary variable concerned.")
 @topic_option
 @json_option
+@requires("queries.manage", trial="trial")
 def raise_cmd(trial: str, question: str, participant: str | None, variable: str | None,
               topic: str | None, as_json: bool) -> None:
     """Raise a query by hand on TRIAL (a participant, a variable or the whole trial)."""
@@ -218,6 +224,7 @@ def _participant(store: Any, trial: str, given: str) -> str:
               "(several columns: 'COLUMN=value; COLUMN2=value').")
 @click.option("--comment")
 @topic_option
+@requires("queries.answer", query="query_id")
 def answer_cmd(query_id: int, code: str, corrected: str | None, comment: str | None,
                topic: str | None) -> None:
     """Answer query QUERY_ID (a trialist, or a curator on their behalf, e.g. by phone)."""
@@ -225,7 +232,8 @@ def answer_cmd(query_id: int, code: str, corrected: str | None, comment: str | N
 
     with _open_store(topic) as store, store.transaction() as session:
         topic_row = store.topic(session)
-        respond(session, get_query(session, topic_row, query_id), actor=store.settings.actor,
+        respond(session, get_query(session, topic_row, query_id, actor=store.settings.actor),
+                actor=store.settings.actor,
                 topic=topic_row.slug, response_code=code, corrected_value=corrected,
                 comment=comment)
     click.echo(f"Answered query {query_id} ({code}).")
@@ -240,6 +248,7 @@ def answer_cmd(query_id: int, code: str, corrected: str | None, comment: str | N
 @click.option("--comment")
 @topic_option
 @json_option
+@requires("corrections.accept", query="query_ids")
 def accept_cmd(query_ids: tuple[int, ...], all_answered: bool, resolution: str | None,
                comment: str | None, topic: str | None, as_json: bool) -> None:
     """Accept answers (curators): corrections from corrected values, or a resolution.
@@ -274,6 +283,7 @@ def accept_cmd(query_ids: tuple[int, ...], all_answered: bool, resolution: str |
 @click.argument("query_id", type=int)
 @click.option("--reason", required=True)
 @topic_option
+@requires("queries.manage", query="query_id")
 def close_cmd(query_id: int, reason: str, topic: str | None) -> None:
     """Close a query with the reason (curators)."""
     from harmonise.queries import close, get_query
@@ -289,6 +299,7 @@ def close_cmd(query_id: int, reason: str, topic: str | None) -> None:
 @click.argument("query_id", type=int)
 @click.option("--reason", required=True)
 @topic_option
+@requires("queries.manage", query="query_id")
 def reopen_cmd(query_id: int, reason: str, topic: str | None) -> None:
     """Reopen a closed or resolved query (curators)."""
     from harmonise.queries import get_query, reopen
@@ -305,6 +316,7 @@ def reopen_cmd(query_id: int, reason: str, topic: str | None) -> None:
               help="Also write the dashboard as an HTML page.")
 @topic_option
 @json_option
+@requires("queries.read")
 def dashboard_cmd(html_path: Path | None, topic: str | None, as_json: bool) -> None:
     """Open queries by trial, age, check, and response times."""
     from harmonise.dashboard import dashboard_html, dashboard_tables

@@ -55,6 +55,7 @@ from repository.deliveries import load_delivery, pseudonymised_ids
 from repository.errors import HarmonisationError, NotFound
 from repository.formats import RawTable
 from repository.models import Delivery, Trial
+from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial, list_trials, lock_trial
 
@@ -182,11 +183,17 @@ class TrialRun:
 
 def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None = None,
                     write: bool = True, progress: Progress | None = None) -> TrialRun:
-    """Harmonise ``trial``'s current delivery with its mapping and active corrections."""
+    """Harmonise ``trial``'s current delivery with its mapping and active corrections.
+
+    Writing the harmonised files is for curators (``harmonise.run``); reading the values
+    (``write=False``, e.g. for ``explain``) also for the trial's own trialists (``data.read``).
+    """
     say = progress or (lambda _m: None)
+    actor = store.settings.actor
+    with store.reading() as session:
+        require(session, actor, "harmonise.run" if write else "data.read", trial=trial)
     dictionary = dictionary or load_topic_dictionary(store)
     mapping = load_trial_mapping(store, dictionary, trial)
-    actor = store.settings.actor
     with store.reading() as session:
         topic = store.topic(session)
         trial_row = get_trial(session, topic, trial)
@@ -246,9 +253,12 @@ def _write(store: Store, run: TrialRun) -> Path:
     side = {"inputs": run.inputs.to_dict(),
             "summary": json.loads(run.harmonised.summary.to_json(orient="records")),
             "problems": json.loads(run.harmonised.problems.to_json(orient="records"))}
-    text = json.dumps(side, indent=1, sort_keys=True) + "\n"
-    replace_atomically(out / f"{run.trial}.json", lambda tmp: tmp.write_text(text))
+    _write_text(out / f"{run.trial}.json", json.dumps(side, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    return replace_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
@@ -462,11 +472,10 @@ def write_reports(store: Store, runs: Sequence[TrialRun],
     written = []
     for run in runs:
         page = trial_report(run, queries=[q for q in queries if q["trial"] == run.trial])
-        written.append(replace_atomically(out / f"{run.trial}.html",
-                                          lambda tmp, page=page: tmp.write_text(page)))
+        written.append(_write_text(out / f"{run.trial}.html", page))
     mappings = {r.trial: r.harmonised.mapping for r in runs}
     overview = topic_overview(dictionary, runs, mappings, queries=queries)
-    index = replace_atomically(out / "index.html", lambda tmp: tmp.write_text(overview))
+    index = _write_text(out / "index.html", overview)
     return [*written, index]
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from repository import audit
 from repository.errors import NotFound, QueryError
 from repository.models import Query, QueryMessage, Topic, Trial, utcnow
-from repository.roles import require
+from repository.roles import not_visible, require
 from repository.trials import lock_trial
 
 __all__ = [
@@ -161,8 +161,16 @@ def _flush(session: Session, query: Query) -> None:
         raise _stale(query) from exc
 
 
-def get_query(session: Session, topic: Topic, query_id: int) -> Query:
+def get_query(session: Session, topic: Topic, query_id: int, *,
+              actor: str | None = None) -> Query:
+    """Query ``query_id`` of ``topic``; with ``actor``, only if they may read it: a trialist
+    asking for another trial's query, or one that is not there, gets the same refusal."""
     query = session.get(Query, query_id)
+    if actor is not None:
+        who = require(session, actor, "queries.read")
+        if not who.sees_all and (query is None or query.topic_id != topic.id
+                                 or not who.sees_trial(query.trial_id)):
+            raise not_visible(who, thing=f"query {query_id}", action="queries.read")
     if query is None or query.topic_id != topic.id:
         raise NotFound(f"no query {query_id} in topic {topic.slug}.", query=query_id)
     return query

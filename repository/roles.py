@@ -135,12 +135,15 @@ def require(session: Session, name: str, action: str, *, trial: str | None = Non
     return who
 
 
-def not_visible(who: Actor, trial: str, *, action: str | None = None) -> PermissionDenied:
-    """The one refusal for a trial the actor may not see, whether it exists or not."""
+def not_visible(who: Actor, trial: str | None = None, *, thing: str | None = None,
+                action: str | None = None) -> PermissionDenied:
+    """The one refusal for a trial (or ``thing``, e.g. "query 12") the actor may not see,
+    whether it exists or not."""
+    what = thing or f"trial {trial!r}"
     mine = f", a trialist of {who.trial}" if who.role == "trialist" else f", {who.role}"
-    return PermissionDenied(f"no trial {trial!r} visible to you ({who.name}{mine}); if you "
-                            "need it, ask a curator.", actor=who.name, role=who.role,
-                            action=action, trial=trial, reason="not-visible")
+    return PermissionDenied(f"no {what} visible to you ({who.name}{mine}); if you need it, ask "
+                            "a curator.", actor=who.name, role=who.role, action=action,
+                            trial=trial, reason="not-visible")
 
 
 def _article(word: str) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from repository.models import AuditEvent, Delivery, Participant, Topic, Trial
+from repository.models import Delivery, Participant, Topic
 
 __all__ = ["TopicStatus", "topic_status"]
 
@@ -45,13 +45,19 @@ class TopicStatus:
                 self.summary.to_html(index=False, na_rep=""))
 
 
-def topic_status(session: Session, topic: Topic) -> TopicStatus:
+def topic_status(session: Session, topic: Topic, *, actor: str) -> TopicStatus:
+    """What the store holds, as ``actor`` may see it: every trial for a curator, their own
+    trial for a trialist (and the audit events they may see); analysts are refused."""
+    from repository.audit_view import count_visible_events
+    from repository.trials import visible_trials
+
+    trials = visible_trials(session, topic, actor=actor)
     participants: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
-        select(Participant.trial_id, func.count()).join(Trial)
-        .where(Trial.topic_id == topic.id).group_by(Participant.trial_id)).all())
+        select(Participant.trial_id, func.count())
+        .where(Participant.trial_id.in_([t.id for t in trials]))
+        .group_by(Participant.trial_id)).all())
     rows = []
-    for trial in session.scalars(select(Trial).where(Trial.topic_id == topic.id)
-                                 .order_by(Trial.acronym)):
+    for trial in trials:
         deliveries = list(trial.deliveries)
         current = [d for d in deliveries if d.is_current]
         latest: Delivery | None = max(current, key=lambda d: d.id) if current else None
@@ -68,6 +74,5 @@ def topic_status(session: Session, topic: Topic) -> TopicStatus:
             "participants": int(participants.get(trial.id, 0)),
             "last_ingested": latest.ingested_at.strftime("%Y-%m-%d %H:%M") if latest else None,
         })
-    events = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     return TopicStatus(topic=topic.slug, title=topic.title, trials=tuple(rows),
-                       audit_events=int(events))
+                       audit_events=count_visible_events(session, actor=actor))

@@ -52,9 +52,10 @@ def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> N
     assert "all answered 'confirmed correct'" in result.output
     example = tmp_path / "demo" / "example"
     registry = yaml.safe_load((example / "topic.yaml").read_text())
-    with Store.open(load_settings(tmp_path / "demo" / "workspace", env={})) as store:
+    with Store.open(load_settings(tmp_path / "demo" / "workspace", actor="demo-curator",
+                                  env={})) as store:
         with store.reading() as session:
-            status = topic_status(session, store.topic(session))
+            status = topic_status(session, store.topic(session), actor=store.settings.actor)
             assert verify(session).ok
         pseudonym = store.pseudonymiser("gastric-adjuvant").pseudonym
     assert {t["trial"] for t in status.trials} == {t["acronym"] for t in registry["trials"]}

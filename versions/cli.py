@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli.access import requires
 from repository.errors import ReleaseError
 
 __all__ = ["release", "request", "withdraw", "consent", "prisma"]
@@ -89,6 +90,7 @@ def release() -> None:
                    "the store with the harmonisation pipeline).")
 @topic_option
 @json_option
+@requires("releases.write")
 def release_create(version: str, message: str | None, inputs_dir: Path | None,
                    topic: str | None, as_json: bool) -> None:
     """Create release VERSION: parquet + manifest, DVC push, git commit and tag, all or nothing.
@@ -115,6 +117,7 @@ def release_create(version: str, message: str | None, inputs_dir: Path | None,
 @release.command("inputs")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @topic_option
+@requires("releases.write")
 def release_inputs_cmd(directory: Path, topic: str | None) -> None:
     """Build the release inputs from the store and write them to DIRECTORY."""
     with _store(topic) as store:
@@ -126,6 +129,7 @@ def release_inputs_cmd(directory: Path, topic: str | None) -> None:
 @release.command("list")
 @topic_option
 @json_option
+@requires("releases.read")
 def release_list(topic: str | None, as_json: bool) -> None:
     """List the topic's releases, oldest first."""
     from versions.releases import list_releases
@@ -142,6 +146,7 @@ def release_list(topic: str | None, as_json: bool) -> None:
 @click.argument("version")
 @topic_option
 @json_option
+@requires("releases.read")
 def release_show(version: str, topic: str | None, as_json: bool) -> None:
     """Show a release's manifest in brief (--json: the whole manifest)."""
     from versions.releases import show_release
@@ -171,6 +176,7 @@ def release_show(version: str, topic: str | None, as_json: bool) -> None:
 @click.option("--endpoint-url", help="S3 endpoint of --remote.")
 @topic_option
 @json_option
+@requires("releases.read", store_free="repo")
 def release_get(version: str, output: Path | None, repo: str | None, remote: str | None,
                 endpoint_url: str | None, topic: str | None, as_json: bool) -> None:
     """Fetch release VERSION through DVC (from a fresh clone, only the remote is needed)."""
@@ -218,6 +224,7 @@ def release_get(version: str, output: Path | None, repo: str | None, remote: str
               help="Changed cells to print (all go to --json / --html).")
 @topic_option
 @json_option
+@requires("releases.read")
 def release_diff(old: str, new: str, html_file: Path | None, limit: int, topic: str | None,
                  as_json: bool) -> None:
     """What changed from release OLD to NEW: rows, cells (with the correction/query behind each
@@ -256,6 +263,7 @@ def release_diff(old: str, new: str, html_file: Path | None, limit: int, topic: 
 @click.argument("version")
 @topic_option
 @json_option
+@requires("releases.read")
 def release_verify(version: str, topic: str | None, as_json: bool) -> None:
     """Check that release VERSION exists completely (record, tag, manifest, data in remote)."""
     from versions.releases import verify_release
@@ -281,6 +289,7 @@ def release_verify(version: str, topic: str | None, as_json: bool) -> None:
 @click.option("--secret-access-key", envvar="IPDREPO_S3_SECRET_ACCESS_KEY",
               help="Kept in .dvc/config.local (never committed).")
 @json_option
+@requires("releases.read", options={"url": "releases.write"})
 def release_remote(url: str | None, endpoint_url: str | None, region: str | None,
                    access_key_id: str | None, secret_access_key: str | None,
                    as_json: bool) -> None:
@@ -340,6 +349,7 @@ def request() -> None:
 @click.option("--notes")
 @topic_option
 @json_option
+@requires("requests.manage")
 def request_add(requestor: str, institution: str, purpose: str, trials: str, variables: str,
                 dua_reference: str, code: str | None, email: str | None,
                 quasi_identifiers: str | None, k: int | None, l_div: int | None,
@@ -367,6 +377,7 @@ def _transition_cmd(name: str, help_text: str) -> click.Command:
     @click.option("--note", required=True, help="Why.")
     @topic_option
     @json_option
+    @requires("requests.manage")
     def cmd(code: str, note: str, topic: str | None, as_json: bool) -> None:
         from versions import requests as lib
 
@@ -387,6 +398,7 @@ def _transition_cmd(name: str, help_text: str) -> click.Command:
 @click.option("--note")
 @topic_option
 @json_option
+@requires("requests.manage")
 def request_approve(code: str, expires: str, approved_on: str | None, note: str | None,
                     topic: str | None, as_json: bool) -> None:
     """Approve a submitted request until --expires."""
@@ -411,6 +423,7 @@ _transition_cmd("revoke", "Revoke an approved request (no further extracts).")
 @request.command("list")
 @topic_option
 @json_option
+@requires("requests.manage")
 def request_list(topic: str | None, as_json: bool) -> None:
     """List data requests."""
     from versions.requests import list_requests
@@ -427,6 +440,7 @@ def request_list(topic: str | None, as_json: bool) -> None:
 @click.argument("code")
 @topic_option
 @json_option
+@requires("requests.manage")
 def request_show(code: str, topic: str | None, as_json: bool) -> None:
     """Show a data request and its extracts."""
     from versions.requests import get_request
@@ -452,6 +466,7 @@ def request_show(code: str, topic: str | None, as_json: bool) -> None:
 @click.option("--csv", "with_csv", is_flag=True, help="Also write data.csv.")
 @topic_option
 @json_option
+@requires("requests.manage")
 def request_extract(code: str, release_version: str, output: Path, with_csv: bool,
                     topic: str | None, as_json: bool) -> None:
     """Write the extract of an approved request from one release."""
@@ -494,6 +509,7 @@ def request_extract(code: str, release_version: str, output: Path, with_csv: boo
 @click.option("--requested-on", help="When the participant asked (YYYY-MM-DD).")
 @topic_option
 @json_option
+@requires("store.write", trial="trial")
 def withdraw(trial: str, participant: str, reason: str, raw_id: bool,
              requested_on: str | None, topic: str | None, as_json: bool) -> None:
     """Record that PARTICIPANT of TRIAL withdrew consent: excluded from every later release and
@@ -521,6 +537,7 @@ consent.add_command(withdraw, "withdraw")
 @consent.command("list")
 @topic_option
 @json_option
+@requires("consent.read")
 def consent_list(topic: str | None, as_json: bool) -> None:
     """List consent withdrawals."""
     from versions.withdrawals import list_withdrawals
@@ -546,6 +563,7 @@ def prisma() -> None:
 @click.option("--png", "png_file", type=click.Path(dir_okay=False, path_type=Path))
 @topic_option
 @json_option
+@requires("releases.read")
 def prisma_show(release_version: str | None, svg_file: Path | None, png_file: Path | None,
                 topic: str | None, as_json: bool) -> None:
     """The flow: trials identified, IPD sought/obtained (with reasons), participants, and per
@@ -575,6 +593,7 @@ def prisma_show(release_version: str | None, svg_file: Path | None, png_file: Pa
 @click.option("--reason", help="Why IPD were not sought / not obtained.")
 @topic_option
 @json_option
+@requires("store.write", trial="trial")
 def prisma_status(trial: str, status: str, reason: str | None, topic: str | None,
                   as_json: bool) -> None:
     """Record whether IPD of TRIAL were sought and obtained."""

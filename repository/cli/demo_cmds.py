@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import yaml
 
+from repository.cli.access import requires
 from repository.cli.example_steps import (
     accepted_keys,
     analyse,
@@ -40,6 +41,7 @@ __all__ = ["demo"]
               help="Participants in all trials together.")
 @click.option("--seed", type=int, default=None, help="Seed of the example (default: the "
               "generator's).")
+@requires("workspace.create")
 def demo(directory: Path, trials: int, participants: int, seed: int | None) -> None:
     """Run the whole job end to end on the example topic, in DIRECTORY.
 
@@ -154,7 +156,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
 
         step("12. Store summary")
         with store.reading() as session:
-            status = topic_status(session, store.topic(session))
+            status = topic_status(session, store.topic(session), actor=store.settings.actor)
             report = verify(session)
         totals = status.totals()
         click.echo(f"  {totals['trials']} trials, {totals['deliveries']} deliveries, "

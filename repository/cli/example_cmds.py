@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from repository.cli._common import IPDGroup, emit_json, json_option, print_table
+from repository.cli.access import requires
 
 __all__ = ["example"]
 
@@ -31,6 +32,7 @@ def example() -> None:
               help="Replace an example topic already in DIRECTORY (only the files this "
                    "command writes).")
 @json_option
+@requires("workspace.create")
 def create(directory: Path, trials: int, participants: int, seed: int, force: bool,
            as_json: bool) -> None:
     """Write the example topic "gastric-adjuvant" into DIRECTORY.
@@ -95,24 +97,43 @@ _out = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_ty
                     required=True, help="This stage's output directory (replaced).")
 
 
+def _expect(directory: Path, inside: str, what: str) -> None:
+    """Refuse a stage input that is not what the stage reads (instead of a traceback)."""
+    from repository.errors import ConfigError
+
+    if not (directory / inside).is_file():
+        raise ConfigError(f"{directory} is not {what} (no {inside}); give the directory the "
+                          "previous stage wrote (see `ipdrepo example stage --help`).",
+                          directory=str(directory))
+
+
+_EXAMPLE = ("topic.yaml", "an example topic written by `ipdrepo example create`")
+_STAGE = ("workspace/ipdrepo.toml", "a stage's output")
+_RELEASE = ("data.parquet", "the output of `ipdrepo example stage release`")
+
+
 @stage.command("ingest")
 @click.option("--example", "example_dir", type=click.Path(exists=True, file_okay=False,
                                                           path_type=Path), required=True)
 @_out
+@requires("workspace.create")
 def stage_ingest(example_dir: Path, out_dir: Path) -> None:
     """A new workspace with the example's trials registered and every delivery ingested."""
     from repository.cli.example_pipeline import ingest_stage
 
+    _expect(example_dir, *_EXAMPLE)
     ingest_stage(example_dir, out_dir)
 
 
 @stage.command("harmonise")
 @_in
 @_out
+@requires("workspace.create")
 def stage_harmonise(input_dir: Path, out_dir: Path) -> None:
     """Harmonise every trial and pool them (harmonised/*.parquet)."""
     from repository.cli.example_pipeline import harmonise_stage
 
+    _expect(input_dir, *_STAGE)
     harmonise_stage(input_dir, out_dir)
 
 
@@ -122,10 +143,13 @@ def stage_harmonise(input_dir: Path, out_dir: Path) -> None:
                                                           path_type=Path), required=True)
 @_out
 @click.option("--metrics", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@requires("workspace.create")
 def stage_validate(input_dir: Path, example_dir: Path, out_dir: Path, metrics: Path) -> None:
     """Validate, raise queries, answer them from the truth, correct, re-deliver, re-validate."""
     from repository.cli.example_pipeline import validate_stage
 
+    _expect(input_dir, *_STAGE)
+    _expect(example_dir, *_EXAMPLE)
     validate_stage(input_dir, example_dir, out_dir, metrics)
 
 
@@ -133,10 +157,12 @@ def stage_validate(input_dir: Path, example_dir: Path, out_dir: Path, metrics: P
 @_in
 @click.option("--version", "version", required=True)
 @_out
+@requires("workspace.create")
 def stage_release(input_dir: Path, version: str, out_dir: Path) -> None:
     """Release the curated topic dataset; export its data.parquet and manifest.json."""
     from repository.cli.example_pipeline import release_stage
 
+    _expect(input_dir, *_STAGE)
     release_stage(input_dir, version, out_dir)
 
 
@@ -146,8 +172,10 @@ def stage_release(input_dir: Path, version: str, out_dir: Path) -> None:
 @click.option("--method", default="REML", show_default=True)
 @_out
 @click.option("--metrics", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@requires("workspace.create")
 def stage_analyse(release_dir: Path, method: str, out_dir: Path, metrics: Path) -> None:
     """Two-stage IPD meta-analysis of overall survival on the released data."""
     from repository.cli.example_pipeline import analyse_stage
 
+    _expect(release_dir, *_RELEASE)
     analyse_stage(release_dir, method, out_dir, metrics)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import click
 
+from repository.cli.access import requires
+
 __all__ = ["lab", "NOTEBOOKS", "RECORD", "InstallResult", "bundled_notebooks",
            "install_notebooks", "lab_command"]
 
@@ -122,6 +124,7 @@ def _exec(argv: list[str], env: Mapping[str, str]) -> None:
 @click.option("--allow-root", is_flag=True,
               help="Let JupyterLab run as root (which it refuses otherwise), e.g. in a container.")
 @click.pass_context
+@requires("lab.start", workspace="workspace")
 def lab(ctx: click.Context, workspace: Path | None, port: int | None, ip: str | None,
         no_browser: bool, allow_root: bool) -> None:
     """Start JupyterLab on WORKSPACE with the example notebooks.

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli.access import requires
 
 __all__ = ["init", "trial", "ingest", "deliveries", "participants", "status", "audit", "db", "user"]
 
@@ -36,6 +36,7 @@ topic_option = click.option("--topic", default=None, envvar="IPDREPO_TOPIC",
               help="Directory with the topic's dictionary.yaml and mappings/ (default: "
                    "<workspace>/dictionary).")
 @json_option
+@requires("workspace.create")
 def init(directory: Path, topic: str, title: str | None, description: str | None,
          database_url: str | None, dictionary: Path | None, as_json: bool) -> None:
     """Create a workspace in DIRECTORY (default: here) holding an empty topic store.
@@ -82,6 +83,7 @@ def trial() -> None:
 @click.option("--notes")
 @topic_option
 @json_option
+@requires("store.write")
 def trial_add(acronym: str, title: str | None, registry_ids: tuple[str, ...],
               arms: tuple[str, ...], contact_name: str | None, contact_email: str | None,
               id_column: str | None, notes: str | None, topic: str | None,
@@ -113,6 +115,7 @@ def trial_add(acronym: str, title: str | None, registry_ids: tuple[str, ...],
 @click.argument("registry_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @topic_option
 @json_option
+@requires("store.write")
 def trial_import(registry_file: Path, topic: str | None, as_json: bool) -> None:
     """Register every trial listed in a registry YAML file (all or none).
 
@@ -144,12 +147,14 @@ def trial_import(registry_file: Path, topic: str | None, as_json: bool) -> None:
 @trial.command("list")
 @topic_option
 @json_option
+@requires("store.read")
 def trial_list(topic: str | None, as_json: bool) -> None:
-    """List the topic's trials with arms and published numbers."""
-    from repository.trials import list_trials, trial_to_dict
+    """List the topic's trials with arms and published numbers (a trialist: their own)."""
+    from repository.trials import trial_to_dict, visible_trials
 
     with _store(topic=topic) as store, store.reading() as session:
-        rows = [trial_to_dict(t) for t in list_trials(session, store.topic(session))]
+        rows = [trial_to_dict(t) for t in visible_trials(session, store.topic(session),
+                                                          actor=store.settings.actor)]
     if as_json:
         emit_json(rows)
         return
@@ -164,13 +169,14 @@ def trial_list(topic: str | None, as_json: bool) -> None:
 @click.argument("acronym")
 @topic_option
 @json_option
+@requires("store.read", trial="acronym")
 def trial_show(acronym: str, topic: str | None, as_json: bool) -> None:
     """Show one trial: registry entry, arms and its deliveries."""
     from repository.deliveries import delivery_to_dict
-    from repository.trials import get_trial, trial_to_dict
+    from repository.trials import trial_to_dict, visible_trial
 
     with _store(topic=topic) as store, store.reading() as session:
-        row = get_trial(session, store.topic(session), acronym)
+        row = visible_trial(session, store.topic(session), acronym, actor=store.settings.actor)
         data = trial_to_dict(row)
         data["deliveries"] = [delivery_to_dict(d) for d in row.deliveries]
     if as_json:
@@ -213,6 +219,7 @@ def trial_show(acronym: str, topic: str | None, as_json: bool) -> None:
                    "data queries instead of refusing the file.")
 @topic_option
 @json_option
+@requires("store.write", trial="acronym")
 def ingest(acronym: str, file: Path, id_column: str | None, fmt: str | None,
            encoding: str | None, delimiter: str | None, sheet: str | None, dataset: str,
            received_from: str | None, received_on: Any, accept: tuple[str, ...],
@@ -267,21 +274,15 @@ def ingest(acronym: str, file: Path, id_column: str | None, fmt: str | None,
 @click.option("--all", "show_all", is_flag=True, help="Include superseded deliveries.")
 @topic_option
 @json_option
+@requires("store.read", trial="acronym")
 def deliveries(acronym: str | None, show_all: bool, topic: str | None, as_json: bool) -> None:
-    """List deliveries (of trial ACRONYM, or of every trial): file, format, hash, rows, status."""
-    from repository.deliveries import delivery_to_dict
-    from repository.models import Delivery, Trial
-    from repository.trials import get_trial
+    """List deliveries (of trial ACRONYM, or of every trial you may see): file, format, hash,
+    rows, status."""
+    from repository.deliveries import list_deliveries
 
     with _store(topic=topic) as store, store.reading() as session:
-        topic_row = store.topic(session)
-        query = select(Delivery).join(Trial).where(Trial.topic_id == topic_row.id)
-        if acronym:
-            query = query.where(Delivery.trial_id == get_trial(session, topic_row, acronym).id)
-        rows = [delivery_to_dict(d) for d in session.scalars(query.order_by(Trial.acronym,
-                                                                            Delivery.id))]
-    if not show_all:
-        rows = [r for r in rows if r["current"]]
+        rows = list_deliveries(session, store.topic(session), actor=store.settings.actor,
+                               trial=acronym, superseded=show_all)
     if as_json:
         emit_json(rows)
         return
@@ -298,27 +299,14 @@ def deliveries(acronym: str | None, show_all: bool, topic: str | None, as_json: 
               help="Show each pseudonym with the trial's own ID (needs the repository secret).")
 @topic_option
 @json_option
+@requires("store.read", trial="acronym", options={"map_back": "pseudonyms.map_back"})
 def participants(acronym: str, map_back: bool, topic: str | None, as_json: bool) -> None:
-    """List trial ACRONYM's participants by pseudonym (with --map-back: and their trial IDs)."""
-    from repository.deliveries import load_delivery
-    from repository.models import Participant
-    from repository.pseudonyms import reidentify
-    from repository.trials import get_trial
+    """List trial ACRONYM's participants by pseudonym (with --map-back, curators only: and
+    their trial IDs)."""
+    from repository.deliveries import list_participants
 
-    with _store(topic=topic) as store, store.reading() as session:
-        topic_row = store.topic(session)
-        trial_row = get_trial(session, topic_row, acronym)
-        pseudonyms = session.scalars(select(Participant.pseudonym)
-                                     .where(Participant.trial_id == trial_row.id)
-                                     .order_by(Participant.pseudonym)).all()
-        mapping: dict[str, str] = {}
-        if map_back:
-            pseudonymiser = store.pseudonymiser(topic_row.slug)
-            for d in trial_row.deliveries:
-                table = load_delivery(store, d)
-                mapping.update(reidentify(pseudonymiser, acronym, table.frame[d.id_column]))
-    rows = [{"pseudonym": p, **({"trial_id": mapping.get(p)} if map_back else {})}
-            for p in pseudonyms]
+    with _store(topic=topic) as store:
+        rows = list_participants(store, acronym, map_back=map_back, topic=topic)
     if as_json:
         emit_json(rows)
     else:
@@ -328,12 +316,14 @@ def participants(acronym: str, map_back: bool, topic: str | None, as_json: bool)
 @click.command()
 @topic_option
 @json_option
+@requires("store.read")
 def status(topic: str | None, as_json: bool) -> None:
-    """Summarise the topic: trials, published vs delivered numbers, deliveries, participants."""
+    """Summarise the topic: trials, published vs delivered numbers, deliveries, participants
+    (a trialist: their own trial)."""
     from repository.status import topic_status
 
     with _store(topic=topic) as store, store.reading() as session:
-        st = topic_status(session, store.topic(session))
+        st = topic_status(session, store.topic(session), actor=store.settings.actor)
     if as_json:
         emit_json(st.to_dict())
         return
@@ -358,18 +348,14 @@ def audit() -> None:
 @click.option("--limit", default=50, show_default=True, help="Show the last N events.")
 @click.option("--action", help="Only events of this action (e.g. delivery.ingest).")
 @json_option
+@requires("audit.read")
 def audit_log(limit: int, action: str | None, as_json: bool) -> None:
-    """Show the latest audit events."""
-    from repository.models import AuditEvent
+    """Show the latest audit events (curators: all, with details; everyone else: their own
+    and their trial's, without raw IDs and values)."""
+    from repository.audit_view import audit_log as visible_log
 
     with _store() as store, store.reading() as session:
-        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        events = list(reversed(session.scalars(query).all()))
-        rows = [{"seq": e.seq, "at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
-                 "action": e.action, "entity": f"{e.entity_type}:{e.entity_id}",
-                 "details": e.details, "hash": e.hash} for e in events]
+        rows = visible_log(session, actor=store.settings.actor, limit=limit, action=action)
     if as_json:
         emit_json(rows)
     else:
@@ -378,6 +364,7 @@ def audit_log(limit: int, action: str | None, as_json: bool) -> None:
 
 @audit.command("verify")
 @json_option
+@requires("audit.verify")
 def audit_verify(as_json: bool) -> None:
     """Recompute the hash chain; exit 8 and name the events if anything was changed."""
     from repository.audit import verify
@@ -396,6 +383,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@requires("store.admin")
 def db_upgrade() -> None:
     """Apply pending schema migrations to the workspace's database (back it up first)."""
     from repository import db as dbmod
@@ -411,6 +399,7 @@ def db_upgrade() -> None:
 
 
 @db.command("check")
+@requires("store.admin")
 def db_check() -> None:
     """Check that the models and the migrations agree (alembic check)."""
     from repository import db as dbmod
@@ -435,6 +424,7 @@ def user() -> None:
 @click.option("--display-name")
 @topic_option
 @json_option
+@requires("users.manage")
 def user_add(name: str, role: str, trial_acronym: str | None, email: str | None,
              display_name: str | None, topic: str | None, as_json: bool) -> None:
     """Add user NAME with a role (curators only).
@@ -461,6 +451,7 @@ def user_add(name: str, role: str, trial_acronym: str | None, email: str | None,
 
 @user.command("list")
 @json_option
+@requires("users.read")
 def user_list(as_json: bool) -> None:
     """List users and their roles."""
     from repository.roles import list_users
