@@ -98,13 +98,13 @@ def test_the_database_refuses_a_second_current_delivery(make_store, tmp_path: Pa
     store = make_store()
     register(store)
     first = ingest(store, "GAST-01", write_delivery(tmp_path / "0", "csv"))
-    with pytest.raises(StoreError, match="conflicts with what it holds.*run the command again"):
-        with store.transaction() as session:
-            twin = session.get(Delivery, first.delivery_id)
-            session.add(Delivery(
-                trial_id=twin.trial_id, dataset=twin.dataset, file_name="twin.csv",
-                format="csv", sha256="0" * 64, size_bytes=1, n_rows=1, n_columns=1,
-                columns=[], id_column="PATNO", ingested_by="tester"))
+    refused = pytest.raises(StoreError, match="conflicts with what it holds.*run the command")
+    with refused, store.transaction() as session:
+        twin = session.get(Delivery, first.delivery_id)
+        session.add(Delivery(
+            trial_id=twin.trial_id, dataset=twin.dataset, file_name="twin.csv", format="csv",
+            sha256="0" * 64, size_bytes=1, n_rows=1, n_columns=1, columns=[],
+            id_column="PATNO", ingested_by="tester"))
     # another dataset of the same trial has its own current delivery
     other = ingest(store, "GAST-01", write_delivery(tmp_path / "1", "csv",
                                                     BASE.assign(AGE=BASE["AGE"] + 1)),
