@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from repository import audit_rows
@@ -294,7 +294,8 @@ def _walk(session: Session, key: AuditKey | None, *, check_keyed: bool) -> _Walk
     return w
 
 
-def _key_state(session: Session, head: AuditHead | None) -> tuple[AuditKey | None, list[str]]:
+def _key_state(session: Session, head: AuditHead | None,
+               chain_keyed: bool) -> tuple[AuditKey | None, list[str]]:
     """The key to check with (None if it cannot be used) and what stops its use."""
     keyfile = session.info.get(KEY_INFO)
     if not isinstance(keyfile, AuditKeyFile):
@@ -302,9 +303,7 @@ def _key_state(session: Session, head: AuditHead | None) -> tuple[AuditKey | Non
     try:
         key = keyfile.load()
     except ConfigError as exc:
-        if head is None or head.key_id is None:
-            return None, []
-        return None, [exc.message]
+        return None, [exc.message] if chain_keyed else []
     if head is not None and head.key_id is not None and head.key_id != key.id:
         return None, [f"the audit key {keyfile.path} (id {key.id}) is not the key of this "
                       f"chain (id {head.key_id}): point IPDREPO_AUDIT_KEY_FILE at the right key "
@@ -312,26 +311,33 @@ def _key_state(session: Session, head: AuditHead | None) -> tuple[AuditKey | Non
     return key, []
 
 
+def _unkeyed_problem(session: Session) -> str:
+    keyfile = session.info.get(KEY_INFO)
+    if isinstance(keyfile, AuditKeyFile) and keyfile.exists():
+        return (f"the audit chain is unkeyed (plain SHA-256) although this workspace has an "
+                f"audit key ({keyfile.path}): someone without the key may have rewritten the "
+                "whole chain. Restore the database from a backup; only if `ipdrepo audit rekey` "
+                "was interrupted while upgrading, run `ipdrepo audit rekey --use-existing-key`.")
+    return ("the audit chain is unkeyed (plain SHA-256, made by an earlier ipdrepo): anyone who "
+            "can write the database could rewrite it undetected. Key it with `ipdrepo audit "
+            "rekey`.")
+
+
 def verify(session: Session, *, raise_on_error: bool = True) -> AuditReport:
     """Recompute the chain with the key and compare every covered row with its digests; report
     every event or row that does not verify, and say so when the chain is still unkeyed."""
     head = session.get(AuditHead, 1)
-    key, key_problems = _key_state(session, head)
-    chain_keyed = head is not None and head.key_id is not None
+    keyed_events = session.scalar(select(func.count(AuditEvent.id))
+                                  .where(AuditEvent.scheme != PLAIN)) or 0
+    # keyed once an event is keyed or the head names a key: erasing either does not unkey it
+    chain_keyed = keyed_events > 0 or (head is not None and head.key_id is not None)
+    key, problems = _key_state(session, head, chain_keyed)
+    if keyed_events and head is not None and head.key_id is None:
+        problems.append(f"the chain head names no key although {keyed_events} events are keyed: "
+                        "it was edited outside ipdrepo")
     w = _walk(session, key, check_keyed=chain_keyed and key is not None)
-    problems = list(key_problems)
-    keyfile = session.info.get(KEY_INFO)
-    if w.count and not chain_keyed and not w.keyed:
-        if isinstance(keyfile, AuditKeyFile) and keyfile.exists():
-            problems.append(
-                f"the audit chain is unkeyed (plain SHA-256) although this workspace has an "
-                f"audit key ({keyfile.path}): someone without the key may have rewritten the "
-                "whole chain. Restore the database from a backup; only if `ipdrepo audit rekey` "
-                "was interrupted while upgrading, run `ipdrepo audit rekey --use-existing-key`.")
-        else:
-            problems.append("the audit chain is unkeyed (plain SHA-256, made by an earlier "
-                            "ipdrepo): anyone who can write the database could rewrite it "
-                            "undetected. Key it with `ipdrepo audit rekey`.")
+    if w.count and not chain_keyed:
+        problems.append(_unkeyed_problem(session))
     problems.extend(w.problems)
     if head is not None and (head.seq != w.count or head.last_hash != w.last_hash):
         problems.append(f"the chain head says {head.seq} events ending in "
@@ -368,8 +374,6 @@ class RekeyResult:
 
 def unkeyed_events(session: Session) -> int:
     """How many events of the chain still carry a plain SHA-256 hash."""
-    from sqlalchemy import func
-
     return session.scalar(select(func.count(AuditEvent.id))
                           .where(AuditEvent.scheme == PLAIN)) or 0
 

@@ -37,7 +37,7 @@ def verify(ctx: click.Context, topic: str | None, as_json: bool) -> None:
     \b
     Examples:
       ipdrepo verify
-      ipdrepo verify --json | jq '.checks[] | select(.status != "ok")'
+      ipdrepo verify --json
     """
     from repository.integrity import object_plan, verify_workspace
     from repository.store import Store

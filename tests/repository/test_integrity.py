@@ -193,6 +193,17 @@ def test_a_rewritten_and_rechained_event_is_detected(make_store, tmp_path: Path)
     assert any(f"seq {seq} " in p and "edited" in p for p in found), found
 
 
+def test_erasing_the_key_id_does_not_unkey_the_chain(make_store, tmp_path: Path) -> None:
+    store = make_store()
+    register(store)
+    _rechain_plain_sha256(store, from_seq=3, edit={"acronym": "FORGED"})
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_head SET key_id = NULL"))
+    found = problems(store)
+    assert any("head names no key" in p for p in found), found
+    assert any("seq 3 " in p and "edited" in p for p in found), found
+
+
 def test_an_event_downgraded_to_plain_sha256_is_detected(make_store) -> None:
     store = make_store()
     with store.engine.begin() as conn:
