@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_a_password_from_the_environment_is_never_written(tmp_path: Path,
                                                           database_url: str) -> None:
     with_password = make_url(database_url).set(password="s3cret-pw")
     url = with_password.render_as_string(hide_password=False)
-    env = {"IPDREPO_DATABASE_URL": url}
+    env = {"IPDREPO_DATABASE_URL": url, "IPDREPO_USER": "tester"}
     r = ipdrepo("init", "ws", "--topic", "t1", cwd=tmp_path, env=env)
     assert r.exit_code == 0, r.output
     config = (tmp_path / "ws" / "ipdrepo.toml").read_text()
@@ -108,7 +109,11 @@ def test_a_password_from_the_environment_is_never_written(tmp_path: Path,
     assert make_url(config.split('database_url = "')[1].split('"')[0]).password is None
     r = ipdrepo("status", "--json", cwd=tmp_path / "ws", env=env)
     assert r.exit_code == 0, r.output
-    # the library strips it too
+    # the library strips it too; a second workspace on the same database shares its audit key
+    with pytest.raises(ConfigError, match="copy the audit key"):
+        init_workspace(tmp_path / "lib", topic="t2", database_url=url, actor="tester")
+    (tmp_path / "lib" / "keys").mkdir(parents=True)
+    shutil.copy(tmp_path / "ws" / "keys" / "audit.key", tmp_path / "lib" / "keys")
     init_workspace(tmp_path / "lib", topic="t2", database_url=url, actor="tester")
     assert "s3cret-pw" not in (tmp_path / "lib" / "ipdrepo.toml").read_text()
 
