@@ -45,7 +45,7 @@ def verify(ctx: click.Context, topic: str | None, as_json: bool) -> None:
     with Store.open(get_settings(ctx, topic=topic)) as store:
         plan = object_plan(store, topic)
         with click.progressbar(length=max(plan.total_bytes, 1), label="hashing raw deliveries",
-                               file=sys.stderr, hidden=as_json) as bar:
+                               file=sys.stderr, hidden=as_json or not sys.stderr.isatty()) as bar:
             report = verify_workspace(store, plan=plan, topic=topic, progress=bar.update)
     if as_json:
         emit_json(report.to_dict())
