@@ -180,7 +180,7 @@ class Recorded:
         return f"audit event seq {self.seq} ({self.action} by {self.actor} at {self.at})"
 
 
-def _label(session: Session, name: str, row: Mapping[Any, Any], trials: dict[int, str]) -> str:
+def _label(name: str, row: Mapping[Any, Any], trials: dict[int, str]) -> str:
     ident = row["id"]
     if name == "delivery":
         return (f"delivery #{ident} ({row['file_name']}, trial "
@@ -218,7 +218,7 @@ def compare(session: Session, key: bytes, recorded: Mapping[RowKey, Recorded]
             ident = (name, int(row["id"]))
             seen.add(ident)
             rec = recorded.get(ident)
-            label = _label(session, name, row, trials)
+            label = _label(name, row, trials)
             if rec is None:
                 problems.append(f"{label} has no audit event: it was inserted outside ipdrepo "
                                 "(e.g. with SQL). Remove it, or restore the database from a "
