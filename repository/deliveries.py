@@ -33,13 +33,13 @@ from repository import audit
 from repository.errors import (
     DirectIdentifiers,
     IdentifierProblem,
-    NotFound,
     UnreadableDelivery,
     format_rows,
 )
 from repository.formats import ColumnInfo, RawTable, read_delivery
 from repository.identifiers import IdentifierFinding, scan
 from repository.models import Delivery, Participant, Topic, Trial
+from repository.names import check_name, check_text
 from repository.objects import StoredObject, sha256_file
 from repository.pseudonyms import normalise_raw_id, reidentify
 from repository.roles import require
@@ -65,6 +65,7 @@ ID_COLUMN_NAMES = {"id", "patid", "patno", "patientid", "patientno", "patientnum
                    "studyid", "caseid", "recordid", "subject", "patient"}
 
 Stage = Callable[[str], None]
+_DATASET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,18 @@ def _gate(path: Path, trial: str, table: RawTable, accept: Sequence[str],
     return findings
 
 
+def _check_names(dataset: str, received_from: str | None, justification: str | None,
+                 allow_id_problems: str | None) -> None:
+    check_name(dataset, what="dataset", pattern=_DATASET,
+               rule="1-64 letters, digits, '.', '_' or '-', e.g. main or outcomes")
+    if received_from is not None:
+        check_name(received_from, what="received-from")
+    for what, value in (("justification", justification), ("--allow-id-problems reason",
+                                                            allow_id_problems)):
+        if value is not None:
+            check_text(value, what=what)
+
+
 def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | None = None,
            format: str | None = None, read_options: dict[str, Any] | None = None,
            dataset: str = "main", received_from: str | None = None,
@@ -177,6 +190,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
     """Ingest one delivery file for a trial; see the module docstring for the steps."""
     stage = on_stage or (lambda _s: None)
     path = Path(path)
+    _check_names(dataset, received_from, justification, allow_id_problems)
     if not path.is_file():
         raise UnreadableDelivery(f"{path} does not exist or is not a file.", file=str(path),
                                  trial=trial_acronym, reason="missing")
@@ -334,12 +348,15 @@ def current_deliveries(session: Session, trial: Trial) -> list[Delivery]:
 
 
 def load_delivery(store: Store, delivery: Delivery) -> RawTable:
-    """Read a stored delivery back exactly as it was read at ingest."""
-    path = store.objects.path_for(delivery.sha256)
-    if not path.is_file():
-        raise NotFound(f"the raw file of delivery {delivery.id} ({delivery.file_name}) is missing "
-                       f"from the object store ({path}); restore the workspace's objects/ "
-                       "directory from backup.", delivery=delivery.id)
+    """Read a stored delivery back exactly as it was read at ingest.
+
+    The stored bytes are hashed first: a file changed after ingest raises CorruptObject (exit 8)
+    naming the trial, the delivery file and both hashes, and is never read.
+    """
+    trial = delivery.trial.acronym
+    path = store.objects.verified_path(
+        delivery.sha256, what=f"delivery #{delivery.id} ({delivery.file_name}) of trial {trial}",
+        trial=trial, delivery=delivery.id, delivery_file=delivery.file_name)
     options = {k: v for k, v in (delivery.read_options or {}).items()
                if k in ("encoding", "delimiter", "sheet")}
     table = read_delivery(path, format=delivery.format, options=options,

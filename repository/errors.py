@@ -24,7 +24,8 @@ a reason) as well as a message that says what to do next.
     ├── QueryError               data queries, workbooks and corrections
     │   └── WorkbookError
     ├── PermissionDenied         the actor's role does not allow the action
-    ├── AuditError               the audit trail does not verify
+    ├── AuditError               the audit trail, or the data it covers, does not verify
+    │   └── CorruptObject        a raw delivery's bytes no longer match their sha256
     ├── ReleaseError             versioned releases, DVC and git
     │   └── RequestError         data requests and extracts
     └── AnalysisError            invalid input to an analysis
@@ -61,6 +62,7 @@ __all__ = [
     "WorkbookError",
     "PermissionDenied",
     "AuditError",
+    "CorruptObject",
     "ReleaseError",
     "RequestError",
     "AnalysisError",
@@ -206,6 +208,12 @@ class PermissionDenied(IPDError):
 
 
 class AuditError(IPDError):
+    exit_code = 8
+
+
+class CorruptObject(AuditError):
+    """A stored raw delivery was changed after ingest (``expected_sha256``, ``actual_sha256``)."""
+
     exit_code = 8
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from repository import audit
 from repository.errors import AlreadyExists, ConfigError, NotFound, PermissionDenied
 from repository.models import Trial, User
+from repository.names import check_name
 
 __all__ = ["ROLES", "ANYONE", "ACTIONS", "Actor", "add_user", "actor", "require", "list_users",
            "not_visible"]
@@ -154,6 +155,10 @@ def add_user(session: Session, *, name: str, role: str, by: str | None,
              trial: Trial | None = None, email: str | None = None,
              display_name: str | None = None, topic: str | None = None) -> User:
     """Add a user (``by`` must be a curator, except for the workspace's first user)."""
+    check_name(name, what="user name")
+    for what, value in (("display name", display_name), ("e-mail address", email)):
+        if value is not None:
+            check_name(value, what=what)
     if role not in ROLES:
         raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}.", role=role)
     if role == "trialist" and trial is None:

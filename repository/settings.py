@@ -39,6 +39,15 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("secret_file", "IPDREPO_SECRET_FILE",
             "File holding the repository secret used for keyed pseudonyms; kept outside the "
             "database. Default: <workspace>/keys/pseudonym.key (created by init, mode 0600)."),
+    Setting("audit_key_file", "IPDREPO_AUDIT_KEY_FILE",
+            "File holding the key of the audit chain (HMAC-SHA256), kept apart from the "
+            "database so that whoever can write the database cannot rewrite the trail. "
+            "Default: <workspace>/keys/audit.key (created by init or `ipdrepo audit rekey`, "
+            "mode 0600)."),
+    Setting("umask", "IPDREPO_UMASK",
+            "File-creation mask of ipdrepo commands (octal): 077 makes every file and "
+            "directory they write readable by their owner only; 027 lets the owner's group "
+            "read them.", "077"),
     Setting("actor", "IPDREPO_USER",
             "Who is acting; recorded in the audit trail. Default: the login name."),
     Setting("topic", "IPDREPO_TOPIC",
@@ -59,6 +68,8 @@ class Settings:
     actor: str
     topic: str | None = None
     dictionary_dir: Path | None = None
+    audit_key_file: Path = Path("keys/audit.key")
+    umask: int = 0o077
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -136,6 +147,11 @@ def load_settings(
     secret_file = Path(secret).expanduser() if secret else ws / "keys" / "pseudonym.key"
     if not secret_file.is_absolute():
         secret_file = (ws / secret_file).resolve()
+    audit_key = pick("audit_key_file", "IPDREPO_AUDIT_KEY_FILE")
+    audit_key_file = Path(audit_key).expanduser() if audit_key else ws / "keys" / "audit.key"
+    if not audit_key_file.is_absolute():
+        audit_key_file = (ws / audit_key_file).resolve()
+    umask = _umask(pick("umask", "IPDREPO_UMASK"))
     actor = pick("actor", "IPDREPO_USER") or _login_name()
     topic = pick("topic", "IPDREPO_TOPIC")
     dictionary = pick("dictionary", "IPDREPO_DICTIONARY")
@@ -145,7 +161,23 @@ def load_settings(
     known = {s.name for s in REGISTRY}
     extra = {k: v for k, v in config.items() if k not in known}
     return Settings(workspace=ws, database_url=str(database_url), secret_file=secret_file,
-                    actor=str(actor), topic=topic, dictionary_dir=dictionary_dir, extra=extra)
+                    actor=str(actor), topic=topic, dictionary_dir=dictionary_dir,
+                    audit_key_file=audit_key_file, umask=umask, extra=extra)
+
+
+def _umask(value: Any) -> int:
+    if value is None or value == "":
+        return 0o077
+    text = str(value).strip()
+    try:
+        mask = int(text, 8)
+    except ValueError:
+        mask = -1
+    if not 0 <= mask <= 0o777 or mask & 0o700:
+        raise ConfigError(f"umask {text!r} is not an octal file-creation mask that keeps the "
+                          "owner's access, e.g. 077 (owner only) or 027 (group may read).",
+                          setting="umask", value=text)
+    return mask
 
 
 def _login_name() -> str:

@@ -1,4 +1,5 @@
-"""The store: a workspace's database, object store and secret, opened from :class:`Settings`.
+"""The store: a workspace's database, object store, pseudonym secret and audit key, opened from
+:class:`Settings`.
 
 Library functions take a :class:`Store` (for files and the secret) and run their writes in
 :meth:`Store.transaction`, so a failure leaves the database as it was.
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from repository import db
+from repository.audit import KEY_INFO, AuditKeyFile
 from repository.errors import ConfigError, NotFound, StoreError
 from repository.models import Topic
 from repository.objects import ObjectStore
@@ -27,7 +29,10 @@ class Store:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.audit_key = AuditKeyFile(settings.audit_key_file)
+        # every session carries the audit key file, so that audit.append can key its events
+        self.sessions = sessionmaker(engine, expire_on_commit=False,
+                                     info={KEY_INFO: self.audit_key})
         self.objects = ObjectStore(settings.objects_dir)
 
     @classmethod

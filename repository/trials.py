@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from repository import audit
 from repository.errors import AlreadyExists, ConfigError, NotFound, SpecError, SpecProblem
 from repository.models import Arm, Topic, Trial
+from repository.names import check_name, check_text
 from repository.roles import not_visible, require
 
 __all__ = [
@@ -47,7 +48,7 @@ REGISTRIES: dict[str, re.Pattern[str]] = {
     "CTRI": re.compile(r"^CTRI/\d{4}/\d{2,3}/\d{6}$"),
     "KCT": re.compile(r"^KCT\d{7}$"),
 }
-_ACRONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ACRONYM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def parse_registry_id(value: str) -> dict[str, str]:
@@ -107,12 +108,26 @@ class TrialSpec:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _check_names(spec: TrialSpec) -> None:
+    check_name(spec.acronym, what="trial acronym", pattern=_ACRONYM,
+               rule="1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    for what, value in (("title", spec.title), ("contact name", spec.contact_name),
+                        ("contact e-mail", spec.contact_email), ("ID column", spec.id_column)):
+        if value is not None:
+            check_name(value, what=f"trial {spec.acronym} {what}")
+    for arm in spec.arms:
+        for what, value in (("code", arm.code), ("label", arm.label),
+                            ("harmonised code", arm.harmonised)):
+            if value is not None:
+                check_name(value, what=f"trial {spec.acronym} arm {what}")
+    if spec.notes is not None:
+        check_text(spec.notes, what=f"trial {spec.acronym} notes")
+
+
 def add_trial(session: Session, topic: Topic, spec: TrialSpec, *, actor: str) -> Trial:
     """Register a trial in ``topic`` (inside the caller's transaction); curators only."""
     require(session, actor, "store.write")
-    if not _ACRONYM.match(spec.acronym):
-        raise ConfigError(f"trial acronym {spec.acronym!r} must be 1-64 letters, digits, '.', "
-                          "'_' or '-', starting with a letter or digit.", trial=spec.acronym)
+    _check_names(spec)
     existing = session.scalar(select(Trial).where(Trial.topic_id == topic.id,
                                                   Trial.acronym == spec.acronym))
     if existing is not None:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from repository import audit
 from repository.errors import IPDError, NotFound, ReleaseError
 from repository.models import Release, Topic, utcnow
+from repository.names import check_text
 from repository.roles import require
 from repository.store import Store
 from versions.consumers import check_version, load_bytes, release_dir, release_tag
@@ -330,6 +331,8 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
                    checkpoint: Checkpoint | None = None) -> ReleaseResult:
     """Create release ``version`` of ``inputs.topic`` (see the module docstring)."""
     version = check_version(version)
+    if message is not None:
+        check_text(message, what="release message", error=ReleaseError)
     actor = store.settings.actor
     step = checkpoint or (lambda _s: None)
     with store.reading() as session:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from repository import audit
 from repository.errors import AlreadyExists, NotFound, RequestError
 from repository.models import DataRequest, Release, Topic, Trial, utcnow
+from repository.names import check_name, check_text
 from repository.pseudonyms import Pseudonymiser
 from repository.roles import require
 from repository.store import Store
@@ -47,7 +48,7 @@ __all__ = [
 REQUEST_STATUSES = ("submitted", "approved", "rejected", "revoked")
 _ACTIONS = {"approved": "request.approve", "rejected": "request.reject",
             "revoked": "request.revoke"}
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def request_pseudonymiser(store: Store, code: str) -> Pseudonymiser:
@@ -236,6 +237,19 @@ def _next_code(session: Session, topic: Topic) -> str:
 
 # -- requests ------------------------------------------------------------------------------
 
+def _check_names(*, code: str | None, purpose: str, notes: str | None,
+                 **names: str | None) -> None:
+    if code is not None:
+        check_name(code, what="request code", pattern=_CODE, error=RequestError,
+                   rule="1-64 letters, digits, '.', '_' or '-'")
+    for what, value in names.items():
+        if value is not None:
+            check_name(str(value), what=what.replace("_", " "), error=RequestError)
+    for what, value in (("purpose", purpose), ("notes", notes)):
+        if value is not None:
+            check_text(str(value), what=what, error=RequestError)
+
+
 def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
                 trials: Sequence[str], variables: Sequence[str], dua_reference: str,
                 code: str | None = None, email: str | None = None,
@@ -250,9 +264,8 @@ def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
         if not value or not str(value).strip():
             raise RequestError(f"a data request needs a {name.replace('_', ' ')}.",
                                field=name)
-    if code is not None and not _CODE.match(code):
-        raise RequestError(f"request code {code!r} must be 1-64 letters, digits, '.', '_' or "
-                           "'-'.", request=code)
+    _check_names(code=code, requestor=requestor, institution=institution, email=email,
+                 dua_reference=dua_reference, purpose=purpose, notes=notes)
     actor = store.settings.actor
     with store.transaction() as session:
         require(session, store.settings.actor, "requests.manage")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from repository.cli._common import IPDGroup, workspace_option
+from repository.cli._common import IPDGroup, private_and_safe_output, workspace_option
 
 __all__ = ["main", "cli", "LAZY_COMMANDS"]
 
@@ -26,6 +26,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "participants": "repository.cli.store_cmds:participants",
     "status": "repository.cli.store_cmds:status",
     "audit": "repository.cli.store_cmds:audit",
+    "verify": "repository.cli.verify_cmds:verify",
     "example": "repository.cli.example_cmds:example",
     "db": "repository.cli.store_cmds:db",
     "user": "repository.cli.store_cmds:user",
@@ -64,7 +65,8 @@ class LazyGroup(IPDGroup):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @workspace_option
 @click.version_option(package_name="ipdrepo", prog_name="ipdrepo")
-def cli(**_: Any) -> None:
+@click.pass_context
+def cli(ctx: click.Context, **_: Any) -> None:
     """ipdrepo: a topic repository for individual participant data meta-analysis.
 
     \b
@@ -86,8 +88,12 @@ def cli(**_: Any) -> None:
     Every command acts on the workspace in the current directory, or the one given by
     --workspace / IPDREPO_WORKSPACE. Add --json to listing commands for machine-readable output.
     Exit codes: 0 ok, 2 usage, 3 not found, 4 bad input, 5 refused, 6 validation failures,
-    7 permission denied, 8 audit integrity failure, 1 anything else.
+    7 permission denied, 8 integrity failure (audit trail or raw files), 1 anything else.
+
+    Files the commands write are readable by their owner only (setting umask, default 077);
+    control characters in what they print are shown escaped (\x1b), never obeyed.
     """
+    private_and_safe_output(ctx)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -10,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from repository.errors import IPDError, exit_code_for
+from repository.names import escape
 
 __all__ = [
     "IPDGroup",
@@ -18,6 +22,8 @@ __all__ = [
     "get_settings",
     "emit_json",
     "print_table",
+    "private_and_safe_output",
+    "raw_stream",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,7 +39,8 @@ class IPDGroup(click.Group):
             want_json = bool(ctx.find_root().meta.get("ipdrepo.json"))
             if want_json:
                 click.echo(json.dumps(exc.to_dict(), indent=2, default=str))
-            click.secho(f"error: {exc.message}", err=True, fg="red")
+            click.secho(f"error: {escape(exc.message, keep_lines=True)}", err=True, fg="red",
+                        file=raw_stream(sys.stderr))
             ctx.exit(exit_code_for(exc))
 
 
@@ -72,8 +79,14 @@ def get_settings(ctx: click.Context | None = None, *, must_exist: bool = True, *
     return load_settings(workspace, must_exist=must_exist, **overrides)
 
 
+#: characters JSON may carry raw inside strings but a terminal would obey (C1 controls,
+#: line separators, bidirectional overrides): written as JSON escapes instead
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str] | None = None,
@@ -84,10 +97,93 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str] | None = 
     if not rows:
         click.echo("(none)", file=file)
         return
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
+    # cells are escaped: a value holding a line break or an escape sequence stays in its cell
+    cells = [[("" if r.get(c) is None else escape(str(r.get(c)))) for c in cols] for r in rows]
+    cols = [escape(str(c)) for c in cols]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     out = file or sys.stdout
     click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip(), file=out)
     click.echo("  ".join("-" * w for w in widths), file=out)
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
+
+
+# -- output that cannot drive the terminal, files only the owner can read ----------------------
+
+_CURSOR = re.compile(r"(\x1b\[\?25[lh])")
+
+
+def _stream_text(text: str) -> str:
+    """Escape control characters except line breaks and tabs; keep a leading carriage return
+    and the cursor show/hide sequences click's progress bars redraw with."""
+    lead = "\r" if text.startswith("\r") else ""
+    parts = _CURSOR.split(text[len(lead):])
+    return lead + "".join(p if i % 2 else escape(p, keep_lines=True)
+                          for i, p in enumerate(parts))
+
+
+class _SafeText(io.TextIOBase):
+    """A text stream that writes through ``raw`` with control characters escaped."""
+
+    def __init__(self, raw: Any) -> None:
+        self.ipdrepo_raw = raw
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # click probes writers with b"" to find binary ones
+            raise TypeError("write() argument must be str")
+        self.ipdrepo_raw.write(_stream_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.ipdrepo_raw.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.ipdrepo_raw.isatty())
+
+    def fileno(self) -> int:
+        return int(self.ipdrepo_raw.fileno())
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.ipdrepo_raw, "encoding", "utf-8") or "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.ipdrepo_raw, "errors", None)
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.ipdrepo_raw, "name", "<stream>"))
+
+
+def raw_stream(stream: Any) -> Any:
+    """The stream under ipdrepo's escaping wrapper: for text ipdrepo itself styles."""
+    return getattr(stream, "ipdrepo_raw", stream)
+
+
+def _umask(workspace: str | None) -> int:
+    from repository.settings import load_settings
+
+    try:
+        return load_settings(workspace, must_exist=False).umask
+    except IPDError:
+        return 0o077  # the command itself reports a broken workspace or setting
+
+
+def private_and_safe_output(ctx: click.Context) -> None:
+    """For the rest of the command: files created owner-only (the ``umask`` setting, 077) and
+    stdout/stderr escaping any control character a value carries (an escape sequence in a
+    delivered file name or cell cannot recolour, retitle or rewrite the terminal)."""
+    mask = _umask(ctx.find_root().meta.get("ipdrepo.workspace"))
+    before = os.umask(mask)
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _SafeText(out), _SafeText(err)
+
+    def restore() -> None:
+        sys.stdout, sys.stderr = out, err
+        os.umask(before)
+
+    ctx.call_on_close(restore)

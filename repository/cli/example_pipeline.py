@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ import click
 import yaml
 
 from repository.cli import example_steps as steps
+from repository.objects import private_dir
 
 __all__ = ["ingest_stage", "harmonise_stage", "validate_stage", "release_stage",
            "analyse_stage", "ACTOR"]
@@ -45,10 +47,10 @@ def _example_secret(example_dir: Path, workspace: Path) -> None:
     topic = yaml.safe_load((example_dir / "topic.yaml").read_text())
     seed = json.dumps(topic.get("generated_by", {}), sort_keys=True, default=str)
     key = hashlib.sha256(f"ipdrepo example pipeline key {seed}".encode()).hexdigest()
-    keys = workspace / "keys"
-    keys.mkdir(parents=True)
-    (keys / "pseudonym.key").write_text(key + "\n")
-    (keys / "pseudonym.key").chmod(0o600)
+    keys = private_dir(workspace / "keys")
+    fd = os.open(keys / "pseudonym.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
 
 
 def ingest_stage(example_dir: Path, out: Path) -> None:

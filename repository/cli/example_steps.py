@@ -4,12 +4,14 @@ and ``ipdrepo example stage`` (one step per DVC stage, see dvc.yaml)."""
 from __future__ import annotations
 
 import shutil
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
+from repository.cli._common import raw_stream
 from repository.errors import IdentifierProblem, IPDError
 
 __all__ = ["MARKER", "step", "prepare", "ingest_all", "make_dictionary", "check", "planted_report",
@@ -19,7 +21,8 @@ MARKER = ".ipdrepo-demo"
 
 
 def step(title: str) -> None:
-    click.secho(f"\n== {title}", bold=True)
+    # our own styling: written under the escaping of what values carry (see _common)
+    click.secho(f"\n== {title}", bold=True, file=raw_stream(sys.stdout))
 
 
 def prepare(directory: Path) -> None:

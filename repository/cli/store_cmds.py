@@ -31,14 +31,18 @@ topic_option = click.option("--topic", default=None, envvar="IPDREPO_TOPIC",
 @click.option("--description", help="What the topic covers.")
 @click.option("--database-url", envvar="IPDREPO_DATABASE_URL",
               help="Store on a database server instead of a SQLite file, e.g. "
-                   "postgresql+psycopg://curator@dbhost/gastric.")
+                   "postgresql+psycopg://curator@dbhost/gastric. Never put the password here: "
+                   "give it in PGPASSWORD or ~/.pgpass (mode 0600), or the whole URL in "
+                   "IPDREPO_DATABASE_URL; it is never written to ipdrepo.toml.")
 @click.option("--dictionary", type=click.Path(file_okay=False, path_type=Path),
               help="Directory with the topic's dictionary.yaml and mappings/ (default: "
                    "<workspace>/dictionary).")
 @json_option
 @requires("workspace.create")
-def init(directory: Path, topic: str, title: str | None, description: str | None,
-         database_url: str | None, dictionary: Path | None, as_json: bool) -> None:
+@click.pass_context
+def init(ctx: click.Context, directory: Path, topic: str, title: str | None,
+         description: str | None, database_url: str | None, dictionary: Path | None,
+         as_json: bool) -> None:
     """Create a workspace in DIRECTORY (default: here) holding an empty topic store.
 
     Creates ipdrepo.toml, the database (SQLite file unless --database-url), the object store for
@@ -49,8 +53,19 @@ def init(directory: Path, topic: str, title: str | None, description: str | None
     Example:
       ipdrepo init gastric --topic gastric-adjuvant --title "Adjuvant chemotherapy, gastric cancer"
     """
-    from repository.workspace import init_workspace
+    from repository.workspace import init_workspace, url_password, without_password
 
+    source = ctx.get_parameter_source("database_url")
+    if database_url and url_password(database_url) and \
+            source == click.core.ParameterSource.COMMANDLINE:
+        from repository.errors import ConfigError
+
+        raise ConfigError(
+            "refusing a database password on the command line: shell history and process "
+            "lists would keep it. Give --database-url "
+            f"{without_password(database_url)} and put the password in PGPASSWORD or a "
+            "~/.pgpass file (mode 0600), or export the whole URL as IPDREPO_DATABASE_URL. "
+            "ipdrepo never writes it to ipdrepo.toml.")
     result = init_workspace(directory, topic=topic, title=title, description=description,
                             database_url=database_url, dictionary=dictionary)
     if as_json:
@@ -60,6 +75,8 @@ def init(directory: Path, topic: str, title: str | None, description: str | None
     click.echo(f"Created workspace {d['workspace']} for topic {topic}.")
     click.echo(f"  database: {d['database_url']}")
     click.echo(f"  secret:   {d['secret_file']}" + ("" if result.created_secret else " (existing)"))
+    click.echo(f"  audit key: {result.settings.audit_key_file} (keep it where the database's "
+               "users cannot write)")
     click.echo(f"  dictionary: {d['dictionary']}")
     click.echo("Next: register trials with `ipdrepo trial add` and ingest their deliveries.")
 
@@ -366,7 +383,12 @@ def audit_log(limit: int, action: str | None, as_json: bool) -> None:
 @json_option
 @requires("audit.verify")
 def audit_verify(as_json: bool) -> None:
-    """Recompute the hash chain; exit 8 and name the events if anything was changed."""
+    """Recompute the keyed hash chain and compare every delivery, correction and user row with
+    the digests it recorded; exit 8 and name the events and rows if anything was changed.
+
+    Says so when the chain is still unkeyed (run `ipdrepo audit rekey`). The raw delivery files
+    are checked by `ipdrepo verify`, which also runs this check.
+    """
     from repository.audit import verify
 
     with _store() as store, store.reading() as session:
@@ -374,7 +396,41 @@ def audit_verify(as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(f"audit trail intact: {report.events} events verified.")
+        click.echo(f"audit trail intact: {report.events} events verified with the audit key "
+                   f"(id {report.key_id}); {report.rows_checked} delivery, correction and user "
+                   "rows match it.")
+        click.echo("The raw delivery files are not checked here: run `ipdrepo verify` to hash "
+                   "every object as well.")
+
+
+@audit.command("rekey")
+@click.option("--use-existing-key", is_flag=True,
+              help="Key the chain with the audit key file that already exists (only after an "
+                   "interrupted rekey).")
+@json_option
+@requires("store.admin")
+def audit_rekey(use_existing_key: bool, as_json: bool) -> None:
+    """Key an audit chain made by an earlier ipdrepo (plain SHA-256) with HMAC-SHA256.
+
+    Checks the plain chain first (a chain that does not verify is not keyed: that would make
+    the changes look genuine), creates the audit key (keys/audit.key, mode 0600, or
+    IPDREPO_AUDIT_KEY_FILE), re-chains every event under it and records an audit.rekey event
+    with the digests of every delivery, correction and user row. `ipdrepo db upgrade` does this
+    by itself; run it after upgrading the schema with Alembic directly. Nothing to do when the
+    chain is keyed already.
+    """
+    from repository.workspace import rekey_workspace
+
+    result = rekey_workspace(get_settings(), use_existing_key=use_existing_key)
+    if as_json:
+        emit_json(result)
+    elif result["rekeyed"]:
+        click.echo(f"audit chain keyed: {result['events_rekeyed']} events re-chained with "
+                   f"HMAC-SHA256 under {result['key_file']} (key id {result['key_id']}); "
+                   f"{result['rows_recorded']} rows recorded. Back the key up apart from the "
+                   "database.")
+    else:
+        click.echo(f"the audit chain is already keyed (key id {result['key_id']}); nothing to do.")
 
 
 @click.group(cls=IPDGroup)
@@ -385,17 +441,27 @@ def db() -> None:
 @db.command("upgrade")
 @requires("store.admin")
 def db_upgrade() -> None:
-    """Apply pending schema migrations to the workspace's database (back it up first)."""
+    """Apply pending schema migrations to the workspace's database (back it up first).
+
+    Then keys an audit chain made by an earlier ipdrepo (see `ipdrepo audit rekey`).
+    """
     from repository import db as dbmod
     from repository.store import Store
+    from repository.workspace import rekey_workspace
 
-    store = Store.open(get_settings(), check_schema=False)
+    settings = get_settings()
+    store = Store.open(settings, check_schema=False)
     try:
         before = dbmod.current_revision(store.engine)
         dbmod.upgrade(store.engine)
         click.echo(f"schema: {before} -> {dbmod.current_revision(store.engine)}")
     finally:
         store.close()
+    result = rekey_workspace(settings)
+    if result["rekeyed"]:
+        click.echo(f"audit chain keyed: {result['events_rekeyed']} events re-chained under "
+                   f"{result['key_file']} (key id {result['key_id']}); back the key up apart "
+                   "from the database.")
 
 
 @db.command("check")

@@ -58,6 +58,8 @@ ARGS: dict[str, list[list[str]]] = {
                            "--model", "linear"]],
     "audit log": [[], ["--json", "--limit", "1000"]],
     "audit verify": [[]],
+    "audit rekey": [[]],
+    "verify": [[], ["--json"]],
     "consent list": [[]],
     "consent withdraw": [["{A}", "{P}", "--reason", "asked", "--raw-id"]],
     "corrections list": [["{A}"], ["--json"]],

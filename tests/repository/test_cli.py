@@ -66,7 +66,9 @@ def test_curator_session_end_to_end(tmp_path: Path) -> None:
     assert "GAST-01" in r.stdout and r.exit_code == 0
     r = ipdrepo("audit", "verify", "--json", cwd=ws)
     # topic.create, user.add (first curator), trial.add, delivery.ingest
-    assert json.loads(r.stdout) == {"events": 4, "ok": True, "problems": []}
+    report = json.loads(r.stdout)
+    assert {k: report[k] for k in ("events", "ok", "problems", "keyed", "rows_checked")} == {
+        "events": 4, "ok": True, "problems": [], "keyed": True, "rows_checked": 2}
     r = ipdrepo("participants", "GAST-01", "--map-back", "--json", cwd=ws)
     assert sorted(p["trial_id"] for p in json.loads(r.stdout)) == BASE["PATNO"].tolist()
 

@@ -5,7 +5,7 @@ one trial and dataset (two ingests at the same time). They are put in a line fir
 serialised ingests would have left them: each is superseded by the next one ingested (by id),
 the latest stays current. The audit trail already records both ingests.
 
-Revision ID: 0004_one_current_delivery
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02 10:00:00
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004_one_current_delivery'
+revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,95 @@
+"""Names and free text people give ipdrepo: checked once, where they are created.
+
+A name (topic, trial acronym, user, dataset, request code, version, title, arm label ...) is
+one line of printable text; free text (descriptions, notes, purposes, justifications) may also
+hold line breaks and tabs. Neither may hold other control characters: a newline in a trial
+acronym, a carriage return or an ANSI escape sequence in a title would let whoever typed it
+rewrite what a curator sees in a terminal, a log or a report. Bidirectional overrides
+(U+202A-U+202E, U+2066-U+2069) are refused for the same reason: they reorder what is shown.
+
+Text that reaches the store by other routes (delivered cell values, file names, trialists'
+answers) is kept as it was and escaped when printed (:func:`escape`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from repository.errors import ConfigError, IPDError
+
+__all__ = ["check_name", "check_text", "escape", "first_control"]
+
+#: characters that reorder or hide what follows them on screen
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_SEPARATORS = frozenset("\u2028\u2029")
+
+
+def _unsafe(char: str) -> bool:
+    return (unicodedata.category(char) == "Cc" or char in _BIDI or char in _LINE_SEPARATORS)
+
+
+def first_control(value: str, *, allow: str = "") -> tuple[int, str] | None:
+    """(0-based position, character) of the first control character not in ``allow``."""
+    for i, char in enumerate(value):
+        if char not in allow and _unsafe(char):
+            return i, char
+    return None
+
+
+def _describe(char: str) -> str:
+    name = unicodedata.name(char, "") or {"\n": "LINE FEED", "\r": "CARRIAGE RETURN",
+                                         "\t": "TAB", "\x1b": "ESCAPE"}.get(char, "control")
+    return f"U+{ord(char):04X} {name}"
+
+
+def _check(value: str, what: str, allow: str, error: type[IPDError]) -> str:
+    found = first_control(value, allow=allow)
+    if found is not None:
+        pos, char = found
+        raise error(f"{what} {value!r} contains a control character ({_describe(char)}) at "
+                    f"position {pos + 1}; names and text may not hold line breaks (in names), "
+                    "escape sequences or other control characters: type it again without it.",
+                    field=what, value=value, position=pos + 1)
+    return value
+
+
+def check_name(value: str, *, what: str, pattern: re.Pattern[str] | None = None,
+               rule: str | None = None, error: type[IPDError] = ConfigError) -> str:
+    """``value`` if it is a one-line name free of control characters (and matching
+    ``pattern`` in full, when given: ``rule`` says what the pattern asks for); else ``error``."""
+    _check(value, what, "", error)
+    if pattern is not None and not pattern.fullmatch(value):
+        raise error(f"{what} {value!r} must be {rule or 'a valid name'}.", field=what,
+                    value=value)
+    return value
+
+
+def check_text(value: str, *, what: str, error: type[IPDError] = ConfigError) -> str:
+    """``value`` if it is free text (line breaks and tabs allowed) without other control
+    characters; else ``error``."""
+    return _check(value, what, "\n\t", error)
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if char == "\n":
+        return "\\n"
+    if char == "\t":
+        return "\\t"
+    if char == "\r":
+        return "\\r"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+_ESCAPE_ALL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ESCAPE_KEEP_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                                "\u2066-\u2069]")
+
+
+def escape(text: str, *, keep_lines: bool = False) -> str:
+    """``text`` with every control character written out (``\\x1b``, ``\\n``, ``\\u202e``), so
+    that printing it cannot move the cursor, recolour, retitle or reorder a terminal. With
+    ``keep_lines`` line breaks and tabs are printed as they are."""
+    pattern = _ESCAPE_KEEP_LINES if keep_lines else _ESCAPE_ALL
+    return pattern.sub(lambda m: _escape_char(m.group()), text)
