@@ -266,7 +266,8 @@ def _scaled(pc: _Pieces, s: _Sorted, coef: FloatArray) -> tuple[FloatArray, Floa
         if k.size:
             out[np.ix_(rows, k)] = linalg.solve(vmean[np.ix_(k, k)], pc.resid[np.ix_(rows, k)].T,
                                                 assume_a="sym").T
-    return np.asarray(out + coef, dtype=np.float64), np.linalg.inv(vmean)
+    return (np.asarray(out + coef, dtype=np.float64),
+            np.asarray(np.linalg.inv(vmean), dtype=np.float64))
 
 
 def cox_zph(

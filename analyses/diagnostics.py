@@ -195,7 +195,7 @@ def _regtest(d: _Data) -> dict[str, Any]:
 def _leave1out(res: PoolResult) -> pd.DataFrame:
     trials = [str(t) for t in res.studies.loc[np.isfinite(res.studies["yi"].to_numpy(float)),
                                               "study"]]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, name in enumerate(trials):
         keep = np.arange(len(trials)) != i
         try:

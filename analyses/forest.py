@@ -40,7 +40,7 @@ __all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS"]
 
 #: File formats figures are written in.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
-_RC = {"svg.fonttype": "none", "pdf.fonttype": 42, "ps.fonttype": 42}
+_RC: dict[str, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "ps.fonttype": 42}
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
@@ -50,7 +50,7 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     if fmt not in FIGURE_FORMATS:
         raise AnalysisError(f"cannot save a figure as {p.name!r}: use a .png, .svg or .pdf "
                             "name", reason="bad_option", file=str(p))
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         fig.savefig(p, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08,
                     metadata={"Creator": "ipdrepo"} if fmt != "png" else None)
     return p

@@ -31,10 +31,10 @@ from analyses.formatting import (
     fmt_int,
     fmt_num,
     fmt_p,
-    fmt_tau2,
     is_ratio,
     measure_name,
     minus,
+    tau2_text,
 )
 from analyses.interactions import InteractionResult
 from analyses.pooling import PoolResult, pool
@@ -258,8 +258,7 @@ def _ordered(table: pd.DataFrame, order: str | Sequence[str]) -> pd.DataFrame:
 def _het_line(res: PoolResult) -> str:
     parts = [f"I\u00b2 = {fmt_i2(res.I2)}"]
     if res.tau2 is not None:
-        t = fmt_tau2(res.tau2)
-        parts.append(f"\u03c4\u00b2 {t}" if t.startswith("<") else f"\u03c4\u00b2 = {t}")
+        parts.append(tau2_text(res.tau2))
     parts.append(f"Q = {res.Q:.2f}, df = {res.Q_df} ({fmt_p(res.Q_p)})")
     return "Heterogeneity: " + ", ".join(parts)
 
@@ -348,6 +347,7 @@ def _with_totals(items: list[_Item]) -> list[_Item]:
     block: list[tuple[float, ...]] = []
     every: list[tuple[float, ...]] = []
     subgroups = any(it.kind == "heading" for it in items)
+    keys = {k for it in items if it.kind == "trial" for k in it.extra}
     for it in items:
         if it.kind == "trial" and it.counts is not None:
             oe = tuple(_num(it.extra.get(k, "").replace("\u2212", "-") or math.nan)
@@ -358,8 +358,9 @@ def _with_totals(items: list[_Item]) -> list[_Item]:
             src = np.array(every if (not subgroups or it.bold) else block, dtype=float)
             if src.size:
                 t = [float(np.sum(c)) if not np.isnan(c).all() else math.nan for c in src.T]
-                it.extra = {"treated": _arm_text(t[0], t[1]), "control": _arm_text(t[2], t[3]),
-                            "oe": minus(fmt_num(t[4])), "v": fmt_num(t[5])}
+                extra = {"treated": _arm_text(t[0], t[1]), "control": _arm_text(t[2], t[3]),
+                         "oe": minus(fmt_num(t[4])), "v": fmt_num(t[5])}
+                it.extra = {k: v for k, v in extra.items() if k in keys}
         elif it.kind == "heading":
             block = []
     return items

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["minus", "fmt_p", "fmt_num", "fmt_ci", "fmt_tau2", "fmt_i2", "fmt_int", "MEASURE_NAMES",
+__all__ = ["minus", "fmt_p", "fmt_num", "fmt_ci", "fmt_tau2", "tau2_text", "fmt_i2", "fmt_int", "MEASURE_NAMES",
            "RATIO_DISPLAY", "measure_name", "is_ratio"]
 
 #: Full names of the effect measures (figure axes, table headers).
@@ -95,6 +95,12 @@ def fmt_tau2(tau2: Any) -> str:
     if t >= 100:
         return f"{t:.0f}"
     return f"{t:.4f}"
+
+
+def tau2_text(tau2: Any) -> str:
+    """``τ² = 0.0031``, ``τ² < 0.0001`` or ``τ² = 0``."""
+    t = fmt_tau2(tau2)
+    return f"\u03c4\u00b2 {t}" if t.startswith("<") else f"\u03c4\u00b2 = {t}"
 
 
 def fmt_i2(i2: Any) -> str:

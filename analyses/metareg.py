@@ -189,8 +189,8 @@ def meta_regression(yi: ArrayLike, vi: ArrayLike, X: ArrayLike, *, method: str =
             s2w = max(1.0, s2w)
     if test != "z":
         df = k - p
-    vb = vb * s2w
-    stat = beta / np.sqrt(np.diag(vb))
+    vbs: FloatArray = np.asarray(vb * s2w, dtype=np.float64)
+    stat = beta / np.sqrt(np.diag(vbs))
     pv = np.array([z_pvalue(s) if df is None else t_pvalue(s, df) for s in stat])
-    return MetaRegression(beta=beta, vb=vb, statistic=stat, p=pv, df=df, tau2=float(tau2),
+    return MetaRegression(beta=beta, vb=vbs, statistic=stat, p=pv, df=df, tau2=float(tau2),
                           QE=QE, s2w=s2w, method=method, test=test)

@@ -162,7 +162,8 @@ def trial_level(x: FloatArray, y: FloatArray, w: FloatArray, *, level: float = 0
     r2 = 1 - float(np.sum(w * resid**2)) / float(np.sum(w * (y - ybar) ** 2))
     z = float(stats.norm.isf((1 - level) / 2))
     half = z * math.sqrt(4 * r2 * (1 - r2) ** 2 / (k - 3))
-    ste = _ste(float(beta[0]), float(beta[1]), s2, cov_u, float(stats.t.isf(0.025, k - 2)))
+    ste = _ste(float(beta[0]), float(beta[1]), s2, np.asarray(cov_u, dtype=np.float64),
+               float(stats.t.isf(0.025, k - 2)))
     se = np.sqrt(np.diag(cov_u) * s2)
     return {"r2": r2, "r2_ci": [max(0.0, r2 - half), min(1.0, r2 + half)],
             "slope": float(beta[1]), "slope_se": float(se[1]),
@@ -182,8 +183,8 @@ def _margin(time: FloatArray, event: FloatArray) -> FloatArray:
     return (1 + n * s) / (n + 1)
 
 
-def _loglik(theta: float, u: FloatArray, v: FloatArray, du: FloatArray, dv: FloatArray
-            ) -> float:
+def _loglik(theta: float, u: FloatArray, v: FloatArray, du: NDArray[np.bool_],
+            dv: NDArray[np.bool_]) -> float:
     lu, lv = np.log(u), np.log(v)
     A = np.exp(-theta * lu) + np.exp(-theta * lv) - 1
     lA = np.log(A)
@@ -198,10 +199,10 @@ def _loglik(theta: float, u: FloatArray, v: FloatArray, du: FloatArray, dv: Floa
 def clayton_tau(u: FloatArray, v: FloatArray, du: FloatArray, dv: FloatArray, *,
                 level: float = 0.95) -> dict[str, Any]:
     """Maximise the censored Clayton copula likelihood in ``theta`` (margins fixed)."""
-    du, dv = du.astype(bool), dv.astype(bool)
+    eu, ev = du.astype(bool), dv.astype(bool)
 
     def neg(lt: float) -> float:
-        return -_loglik(math.exp(lt), u, v, du, dv)
+        return -_loglik(math.exp(lt), u, v, eu, ev)
 
     opt = optimize.minimize_scalar(neg, bounds=(math.log(1e-4), math.log(200.0)),
                                    method="bounded", options={"xatol": 1e-10})

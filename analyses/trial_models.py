@@ -311,7 +311,7 @@ def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: 
                       frame["_event"].to_numpy(dtype=float), X, ties=ties,  # type: ignore[arg-type]
                       coef=fit.coef, label=f"trial {trial}")
         row = zph.term(target)
-        ph = (row["chisq"], row["df"], row["p"])
+        ph = (row["chisq"], int(row["df"]), row["p"])
     return float(fit.coef[i]), float(np.sqrt(fit.var[i, i])), ph
 
 

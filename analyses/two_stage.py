@@ -111,6 +111,15 @@ class TwoStageResult(ResultMixin):
         excl = tuple(self.excluded["message"]) if len(self.excluded) else ()
         return self.notes + tuple(f"excluded: {m}" for m in excl)
 
+    def _headline(self) -> str:
+        return self.pooled._headline()
+
+    def plot(self, *, path: Any = None, **kwargs: Any) -> Any:
+        """The forest plot (:func:`analyses.forest.forest_plot`; same options)."""
+        from analyses.forest import forest_plot
+
+        return forest_plot(self, path=path, **kwargs)
+
     def _dict_items(self) -> Iterable[tuple[str, Any]]:
         items = dict(self.pooled._dict_items())
         items["per_trial"] = self.per_trial

@@ -182,6 +182,24 @@ class OneStageResult(ResultMixin):
         yield "per_trial", self.per_trial
         yield "notes", list(self.notes)
 
+    def _headline(self) -> str:
+        from analyses.formatting import fmt_p, tau2_text
+        from analyses.results import effect_line
+
+        text = effect_line(self.measure, self.estimate, self.ci, self.p, 100 * self.level)
+        if self.tau2 is not None:
+            text += f"; {tau2_text(self.tau2)}"
+        if self.ph is not None:
+            text += f"; PH test {fmt_p(self.ph_test['p'])}"  # type: ignore[index]
+        return text
+
+    def plot(self, *, path: Any = None, **kwargs: Any) -> Any:
+        """The trial-specific effects (estimate + predicted random effect) with the pooled
+        estimate and its confidence interval."""
+        from analyses.estimate_plot import plot_one_stage
+
+        return plot_one_stage(self, path=path, **kwargs)
+
     def _notes(self) -> tuple[str, ...]:
         extra = []
         if self.interaction is not None:
