@@ -8,14 +8,30 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses.forest import save_figure
+from analyses.forest import finish_figure
 from analyses.formatting import is_ratio, measure_name
 
-__all__ = ["funnel_plot", "baujat_plot"]
+__all__ = ["funnel_plot", "baujat_plot", "log_axis"]
+
+
+def log_axis(ax: Any, which: str = "x") -> None:
+    """A log axis with ticks at powers of two written plainly (0.5, 1, 2)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    from analyses.forest_layout import log_ticks
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    (ax.set_xlim if which == "x" else ax.set_ylim)(lo, hi)
+    axis.set_major_locator(FixedLocator([t for t in log_ticks(lo, hi) if lo <= t <= hi]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
 
 
 def funnel_plot(res: Any, *, trimfill: dict[str, Any] | None = None,
-                path: str | Path | None = None, title: str | None = None) -> Figure:
+                path: str | Path | None = None, title: str | None = None,
+                source: str | None = None) -> Figure:
     """Estimates against their standard errors (axis reversed, 0 at the top), the pooled
     estimate and the pseudo 95% confidence region ``mu +/- 1.96 se`` (metafor's default
     funnel); trim-and-fill trials drawn open. Ratio measures on a log axis."""
@@ -40,21 +56,18 @@ def funnel_plot(res: Any, *, trimfill: dict[str, Any] | None = None,
                 label=f"filled by trim and fill ({trimfill['k0']})")
         ax.legend(fontsize=8, frameon=False, loc="lower right")
     if ratio:
-        ax.set_xscale("log")
+        log_axis(ax)
     ax.set_ylim(top, 0)
     ax.set_xlabel(measure_name(res.measure) if res.measure else "Estimate")
     ax.set_ylabel("Standard error")
     ax.set_title(title or "Funnel plot", fontsize=10, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return finish_figure(fig, source, path)
 
 
-def baujat_plot(diag: Any, *, path: str | Path | None = None, title: str | None = None
-                ) -> Figure:
+def baujat_plot(diag: Any, *, path: str | Path | None = None, title: str | None = None,
+                source: str | None = None) -> Figure:
     """Each trial's contribution to heterogeneity (x) against its influence on the pooled
     result (y), labelled by trial (metafor's ``baujat``)."""
     b = diag.baujat
@@ -71,7 +84,4 @@ def baujat_plot(diag: Any, *, path: str | Path | None = None, title: str | None 
     ax.grid(color="0.9", lw=0.6)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return finish_figure(fig, source, path)

@@ -36,7 +36,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from analyses.forest_layout import FONT, ROW_H, ForestLayout, ForestOptions, forest_layout
 from repository.errors import AnalysisError
 
-__all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS"]
+__all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure"]
 
 #: File formats figures are written in.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
@@ -54,6 +54,18 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
         fig.savefig(p, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08,
                     metadata={"Creator": "ipdrepo"} if fmt != "png" else None)
     return p
+
+
+def finish_figure(fig: Figure, source: str | None, path: str | Path | None) -> Figure:
+    """Tight layout, the data source in small print at the bottom, saved when ``path``."""
+    if source:
+        fig.tight_layout(rect=(0, 0.045, 1, 1))
+        fig.text(0.01, 0.008, source, fontsize=6.5, color="0.4", va="bottom")
+    else:
+        fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
 
 
 def _fy(layout: ForestLayout, inches_from_top: float) -> float:

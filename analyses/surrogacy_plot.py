@@ -11,7 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analyses.forest import save_figure
+from analyses.diagnostic_plots import log_axis
+from analyses.forest import finish_figure
 from analyses.formatting import fmt_ci
 
 __all__ = ["plot_trial_level", "prediction_band"]
@@ -34,7 +35,8 @@ def prediction_band(res: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 def plot_trial_level(res: Any, *, path: str | Path | None = None, title: str | None = None,
                      xlabel: str = "Hazard ratio, surrogate endpoint",
-                     ylabel: str = "Hazard ratio, true endpoint") -> Figure:
+                     ylabel: str = "Hazard ratio, true endpoint",
+                     source: str | None = None) -> Figure:
     t = res.per_trial
     xs, ys = t["log_hr_surrogate"].to_numpy(float), t["log_hr_true"].to_numpy(float)
     w = t["weight"].to_numpy(float)
@@ -54,8 +56,8 @@ def plot_trial_level(res: Any, *, path: str | Path | None = None, title: str | N
         ax.axvline(tl["ste_hr"], color="0.3", lw=0.9, ls="--")
         ax.annotate(f"STE = {tl['ste_hr']:.2f}", (tl["ste_hr"], 1), xytext=(-4, 6),
                     textcoords="offset points", ha="right", fontsize=8.5)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     head = f"R\u00b2 (trial) = {fmt_ci(tl['r2'], *tl['r2_ci'])}"
@@ -66,7 +68,4 @@ def plot_trial_level(res: Any, *, path: str | Path | None = None, title: str | N
     ax.set_title(title or f"Trial-level surrogacy ({tl['k']} trials)", fontsize=10, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return finish_figure(fig, source, path)

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analyses.cox_zph import spline_smooth
-from analyses.forest import save_figure
+from analyses.forest import finish_figure
 from analyses.formatting import fmt_p
 
 __all__ = ["plot_zph"]
@@ -29,7 +29,8 @@ def _time_axis(ax: Any, zph: Any) -> None:
 
 
 def plot_zph(zph: Any, *, term: str | None = None, path: str | Path | None = None,
-             title: str | None = None, xlabel: str = "Time") -> Figure:
+             title: str | None = None, xlabel: str = "Time", source: str | None = None
+             ) -> Figure:
     """Scaled Schoenfeld residuals of ``term`` (default: the first) against time, the
     natural-spline smooth with its +/- 2 SE band, the coefficient and 0 as reference lines,
     and the test's p-value."""
@@ -54,7 +55,4 @@ def plot_zph(zph: Any, *, term: str | None = None, path: str | Path | None = Non
                  f"{fmt_p(row['p'])})", fontsize=10, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return finish_figure(fig, source, path)

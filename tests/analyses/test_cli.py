@@ -169,11 +169,14 @@ def test_two_stage_with_aggregate_file(tmp_path):
 @pytest.mark.parametrize("args,kwargs", [
     (["--outcome", "y1", "--model", "linear", "--random-treatment"],
      dict(outcome="y1", model="linear", random_treatment=True)),
-    (["--outcome", "yb", "--model", "logistic", "--adjust", "age"],
+    (["--outcome", "yb", "--model", "logistic", "--adjust", "age", "--common-treatment"],
      dict(outcome="yb", model="logistic", random_treatment=False, adjust=("age",))),
-    (["--time", "time", "--event", "event", "--model", "cox", "--interaction", "age"],
+    (["--time", "time", "--event", "event", "--model", "cox", "--interaction", "age",
+      "--common-treatment"],
      dict(time="time", event="event", model="cox", random_treatment=False,
           interaction="age")),
+    (["--time", "time", "--event", "event", "--model", "cox"],  # the default: as Python's
+     dict(time="time", event="event", model="cox")),
 ])
 def test_one_stage_cli_delegates_to_library(args, kwargs, tmp_path):
     one_stage_mod = pytest.importorskip("analyses.one_stage")
