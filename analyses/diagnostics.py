@@ -25,7 +25,7 @@ Mantel-Haenszel and Peto results are refitted by their own method in ``leave1out
 ``baujat`` (as metafor); the other diagnostics use the per-trial estimates and variances with
 a common-effect inverse-variance model (metafor defines them for ``rma.uni`` models only), and
 :attr:`Diagnostics.notes` says so. A diagnostic that needs more trials than there are is
-``None`` with a note (Egger and ``regtest`` need three).
+``None`` with a note (Egger, ``regtest`` and trim and fill need three).
 """
 
 from __future__ import annotations
@@ -299,12 +299,12 @@ def diagnose(result: Any) -> Diagnostics:
     if k < 2:
         raise AnalysisError(f"diagnostics need at least two trials, got {k}",
                             reason="too_few_trials", k=k)
-    egger = regtest = None
+    egger = regtest = trimfill = None
     if k >= 3:
-        egger, regtest = _egger(d), _regtest(d)
+        egger, regtest, trimfill = _egger(d), _regtest(d), _trimfill(d)
     else:
-        notes.append("Egger's test and regtest need at least three trials")
+        notes.append("Egger's test, regtest and trim and fill need at least three trials")
     return Diagnostics(result=res, egger=egger, regtest=regtest, leave1out=_leave1out(res),
-                       trimfill=_trimfill(d), influence=_influence(d, _iv(d)),
+                       trimfill=trimfill, influence=_influence(d, _iv(d)),
                        baujat=_baujat(res), notes=tuple(notes))
 
