@@ -43,7 +43,8 @@ def check_trial_level(res, expected: dict) -> None:
         assert tl[key] == pytest.approx(expected[key], rel=1e-6), key
     np.testing.assert_allclose(tl["r2_ci"], expected["r2_ci"], rtol=1e-6)
     assert tl["k"] == expected["k"]
-    np.testing.assert_allclose(res.per_trial["log_hr_true"], expected["log_hr_true"], rtol=1e-7)
+    np.testing.assert_allclose(res.per_trial["log_hr_true"], expected["log_hr_true"], rtol=1e-7,
+                               atol=1e-8)
 
 
 def check_individual(res, expected: dict) -> None:
