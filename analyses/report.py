@@ -196,6 +196,15 @@ def _trials(result: Any) -> str:
     return out
 
 
+def _interaction_rows(inter: InteractionResult) -> pd.DataFrame:
+    t = inter.per_trial
+    return pd.DataFrame({
+        "Trial": t["trial"], "N": t["n"] if "n" in t else "",
+        "Interaction (95% CI)": [minus(fmt_ci(e, lo, hi, digits=3)) for e, lo, hi in
+                                 zip(t["estimate"], t["ci_low"], t["ci_high"])],
+        "Weight (%)": [f"{w:.1f}" for w in t["weight"]]})
+
+
 def _excluded(frame: pd.DataFrame) -> str:
     if not len(frame):
         return "<h2>Excluded trials</h2><p class='meta'>(none)</p>"
@@ -209,7 +218,7 @@ def _body(result: Any, pooled: PoolResult, source: str | None) -> list[str]:
     parts.append("<h2>Forest plot</h2><div class='figure'>" + _svg(result, source) + "</div>")
     if isinstance(result, (TwoStageResult, InteractionResult)):
         parts.append(_trials(result) if isinstance(result, TwoStageResult)
-                     else "<h2>Trials</h2>" + _table(result.per_trial))
+                     else "<h2>Trials</h2>" + _table(_interaction_rows(result)))
         parts.append(_excluded(result.excluded))
     else:
         parts.append(_trials(result))
@@ -227,7 +236,7 @@ def _body(result: Any, pooled: PoolResult, source: str | None) -> list[str]:
             parts.append(f"<h2>Interaction: treatment \u00d7 {esc(inter.covariate)}</h2>")
             parts.append(_table(pooled_table(inter.pooled, label="Within-trial interaction")))
             parts.append("<div class='figure'>" + _svg(inter, source) + "</div>")
-            parts.append(_table(inter.per_trial))
+            parts.append(_table(_interaction_rows(inter)))
     parts.append(_heterogeneity(pooled))
     return parts
 
