@@ -199,7 +199,7 @@ def _trials(result: Any) -> str:
 def _interaction_rows(inter: InteractionResult) -> pd.DataFrame:
     t = inter.per_trial
     return pd.DataFrame({
-        "Trial": t["trial"], "N": t["n"] if "n" in t else "",
+        "Trial": t["trial"], "N": t.get("n", ""),
         "Interaction (95% CI)": [minus(fmt_ci(e, lo, hi, digits=3)) for e, lo, hi in
                                  zip(t["estimate"], t["ci_low"], t["ci_high"])],
         "Weight (%)": [f"{w:.1f}" for w in t["weight"]]})
