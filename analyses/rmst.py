@@ -18,7 +18,7 @@ Example::
     >>> from analyses.rmst import rmst
     >>> r = rmst([1, 2, 3, 4, 5, 6], [1, 1, 1, 0, 1, 1], tau=4)
     >>> round(r.estimate, 4), round(r.se, 4)
-    (2.8333, 0.4061)
+    (3.0, 0.4714)
 """
 
 from __future__ import annotations
