@@ -75,6 +75,7 @@ def test_gastric_trial_level(name: str) -> None:
     check_trial_level(res, next(t for t in _case(name)["trial_level"] if t["weights"] == "n"))
 
 
+@pytest.mark.slow  # gastadj's tau is also checked by the CLI test below
 @pytest.mark.parametrize("name", ["gastadj", "gastadv"])
 def test_gastric_individual_level(name: str) -> None:
     res = surrogacy(read_gastric(name), **GASTRIC_KW)
