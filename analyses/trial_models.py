@@ -194,10 +194,7 @@ def estimate_trial(
                             reason="unknown_model")
     _check_arms(frame, trial)
     if model == "rmst":
-        if interaction is not None or adjust:
-            raise AnalysisError("model='rmst' takes no covariates or interaction",
-                                reason="bad_option")
-        return _rmst(frame, trial, tau)
+        return _rmst(frame, trial, tau, bool(adjust) or interaction is not None)
     if interaction is not None and model in ("logrank", "2x2"):
         return _interaction_by_difference(frame, trial=trial, model=model, measure=measure,
                                            interaction=interaction, ties=ties, add=add, to=to)
@@ -258,9 +255,12 @@ def estimate_trial(
                          ph_test=ph, **_counts(frame, "_event"))
 
 
-def _rmst(frame: pd.DataFrame, trial: str, tau: float | None) -> TrialEstimate:
+def _rmst(frame: pd.DataFrame, trial: str, tau: float | None, covariates: bool) -> TrialEstimate:
     from analyses.rmst import rmst_difference
 
+    if covariates:
+        raise AnalysisError("model='rmst' takes no covariates or interaction",
+                            reason="bad_option")
     if tau is None:
         raise AnalysisError("model='rmst' needs the horizon tau (CLI --tau), in the time "
                             "units of the data", reason="missing_option")
