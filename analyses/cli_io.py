@@ -143,7 +143,8 @@ def write_outputs(res: Any, *, fig: FigureArgs, source: DataSource | None,
     if report:
         from analyses.report import write_report
 
-        write_report(res, report, title=title, source=source)
+        write_report(res, report, title=title, source=source,
+                     arm_labels=fig.arm_labels or ("Treatment", "Control"))
     caption = source.caption() if source else None
     if funnel or baujat:
         if diagnostics is None:

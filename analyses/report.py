@@ -184,8 +184,8 @@ def _heterogeneity(pooled: PoolResult) -> str:
             "method.</p>" + _table(frame))
 
 
-def _trials(result: Any) -> str:
-    out = "<h2>Trials</h2>" + results_table(result).to_html()
+def _trials(result: Any, labels: tuple[str, str]) -> str:
+    out = "<h2>Trials</h2>" + results_table(result, labels=labels).to_html()
     if isinstance(result, TwoStageResult) and "ph_p" in result.per_trial:
         ph = result.per_trial[["trial", "ph_chisq", "ph_p"]].copy()
         ph["ph_chisq"] = ph["ph_chisq"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "")
@@ -212,16 +212,17 @@ def _excluded(frame: pd.DataFrame) -> str:
     return "<h2>Excluded trials</h2>" + _table(view)
 
 
-def _body(result: Any, pooled: PoolResult, source: str | None) -> list[str]:
+def _body(result: Any, pooled: PoolResult, source: str | None,
+          labels: tuple[str, str]) -> list[str]:
     esc = html.escape
     parts = ["<h2>Result</h2>", _table(pooled_table(pooled))]
     parts.append("<h2>Forest plot</h2><div class='figure'>" + _svg(result, source) + "</div>")
     if isinstance(result, (TwoStageResult, InteractionResult)):
-        parts.append(_trials(result) if isinstance(result, TwoStageResult)
+        parts.append(_trials(result, labels) if isinstance(result, TwoStageResult)
                      else "<h2>Trials</h2>" + _table(_interaction_rows(result)))
         parts.append(_excluded(result.excluded))
     else:
-        parts.append(_trials(result))
+        parts.append(_trials(result, labels))
     if isinstance(result, TwoStageResult):
         if result.subgroups:
             rows = [pooled_table(r, label=f"{result.subgroup} = {lev}")
@@ -243,11 +244,13 @@ def _body(result: Any, pooled: PoolResult, source: str | None) -> list[str]:
 
 def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
                     title: str | None = None, description: str | None = None,
-                    source: Any = None) -> str:
+                    source: Any = None,
+                    arm_labels: tuple[str, str] = ("Treatment", "Control")) -> str:
     """Render ``result`` as a self-contained HTML page (see the module docstring).
 
     ``source`` (a :class:`analyses.provenance.DataSource` or a text) says where the data came
     from: the release version and data hash are printed under the title and on the figures.
+    ``arm_labels`` head the per-arm columns of the trials table.
     """
     if not isinstance(result, (PoolResult, TwoStageResult, InteractionResult)):
         raise AnalysisError(f"cannot report a {type(result).__name__}", reason="bad_input")
@@ -265,7 +268,7 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
     if description:
         parts.append(f"<p>{esc(description)}</p>")
     parts.append(f"<p class='headline'>{esc(result._headline())}</p>")
-    parts += _body(result, pooled, caption)
+    parts += _body(result, pooled, caption, arm_labels)
     parts.append("<h2>Methods</h2><ul>" + "".join(f"<li>{esc(s)}</li>"
                                                   for s in describe_methods(result)) + "</ul>")
     notes = list(result._notes())
@@ -283,9 +286,10 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
 
 def write_report(result: PoolResult | TwoStageResult | InteractionResult, path: str | Path, *,
                  title: str | None = None, description: str | None = None,
-                 source: Any = None) -> Path:
+                 source: Any = None,
+                 arm_labels: tuple[str, str] = ("Treatment", "Control")) -> Path:
     """Write :func:`analysis_report` to ``path``; returns the path."""
     p = Path(path)
-    p.write_text(analysis_report(result, title=title, description=description, source=source),
-                 encoding="utf-8")
+    p.write_text(analysis_report(result, title=title, description=description, source=source,
+                                 arm_labels=arm_labels), encoding="utf-8")
     return p
