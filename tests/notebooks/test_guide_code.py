@@ -124,3 +124,30 @@ def test_trialist_guide_commands_run_as_a_trialist(demo_workspace: Path) -> None
     assert len(ran) == 3, ran
     refused = runner.invoke(cli, ["queries", "list", "--trial", "MISTRAL"], env=env)
     assert refused.exit_code == 7 and "ask a curator" in refused.output
+
+
+def test_figures_and_json_from_a_release_carry_its_version_and_hash(
+        demo_workspace: Path, tmp_path: Path) -> None:
+    """`analyse ... release:1.0.0`: the JSON's source, the forest plot and the report name
+    the release and the SHA-256 of its data, as the release manifest records it."""
+    import json
+
+    from click.testing import CliRunner
+
+    from repository.cli import cli
+
+    env = {"IPDREPO_WORKSPACE": str(demo_workspace), "IPDREPO_USER": "demo-curator"}
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["release", "show", "1.0.0", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    sha = json.loads(shown.output)["data_sha256"]
+    out = runner.invoke(cli, ["analyse", "two-stage", "release:1.0.0", "--trial", "trial",
+                              "--treatment", "arm", "--time", "os_time_days", "--event",
+                              "os_event", "--model", "cox", "--forest", str(tmp_path / "f.svg"),
+                              "--report", str(tmp_path / "r.html"), "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    source = json.loads(out.output)["source"]
+    assert (source["kind"], source["version"], source["sha256"]) == ("release", "1.0.0", sha)
+    caption = f"release {source['topic']} 1.0.0, SHA-256 {sha[:16]}"
+    assert caption in (tmp_path / "f.svg").read_text()
+    assert caption in (tmp_path / "r.html").read_text()
