@@ -9,7 +9,8 @@ tested exactly (which trials, in what order, what each column says) and a second
 could draw the same plot.
 
 Conventions (meta/metafor/RevMan): ratio measures on a log axis with ticks 0.25 0.5 1 2 4 by
-default (powers of two widened to the data); per-arm ``events/N`` columns (and ``O-E``, ``V``
+default (powers of two covering the estimates, the summary intervals and the trials' intervals
+up to 0.25-4; intervals beyond the axis end in an arrow); per-arm ``events/N`` columns (and ``O-E``, ``V``
 for Peto's log-rank method); the measure in the column header (``HR [95% CI]``); weights in
 percent; heterogeneity as ``I² = 12%, τ² = 0.0031, Q = 14.9, df = 13 (p = 0.31)``.
 """
@@ -309,7 +310,9 @@ def _two_stage_items(res: TwoStageResult, opts: ForestOptions) -> tuple[list[_It
         items.append(_Item("heading", head, bold=True))
         items += _trial_items(_ordered(res.subgroup_tables[level], opts.order), res.model)
         sub_items = _summary_items(sub, ForestOptions(show_pi=False), logrank, bold=False)
-        sub_items[-2].label = f"Subtotal: {sub_items[-2].label[0].lower()}{sub_items[-2].label[1:]}"
+        for it in sub_items:
+            if it.kind == "diamond":
+                it.label = f"Subtotal: {it.label[0].lower()}{it.label[1:]}"
         items += sub_items + [_Item("blank", "")]
     items += _summary_items(res.pooled, opts, logrank)
     if res.subgroup_test is not None:
@@ -382,8 +385,10 @@ def _axis_range(items: list[_Item], ratio: bool, opts: ForestOptions
         pts = [_display(ratio, v) for it in items if it.kind in ("trial", "diamond", "pi")
                for v in ((it.est,) if it.kind == "trial" else (it.lo, it.hi))
                if math.isfinite(v)]
-        pts += [_display(ratio, v) for it in items if it.kind == "trial"
-                for v in (it.lo, it.hi) if math.isfinite(v)]
+        # trials' limits widen the axis up to 0.25-4 (ratios); beyond, their CIs get arrows
+        lim = (0.25, 4.0) if ratio else (-math.inf, math.inf)
+        pts += [min(max(_display(ratio, v), lim[0]), lim[1]) for it in items
+                if it.kind == "trial" for v in (it.lo, it.hi) if math.isfinite(v)]
         lo, hi = (min(pts), max(pts)) if pts else ((0.5, 2.0) if ratio else (-1.0, 1.0))
         if ratio:
             ticks = log_ticks(max(lo, 1 / 16), min(hi, 16))
