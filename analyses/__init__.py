@@ -15,10 +15,17 @@ effect sizes           :func:`effect_2x2` (OR/RR/RD/Peto), :func:`effect_md`
 one-stage IPD          :func:`one_stage` (LMM, GLMM, stratified Cox, Cox with a random effect)
 two-stage IPD          :func:`two_stage`, :func:`deft_interaction`, :func:`estimate_trial`,
                        :func:`read_aggregate`
-survival               :func:`coxph`, :func:`logrank`, :func:`logrank_by_trial`,
-                       :func:`kaplan_meier`, :func:`km_by_group`, :func:`stratified_km`,
-                       :func:`reverse_km_followup`
-outputs                :func:`forest_plot`, :func:`analysis_report`, :func:`write_report`
+survival               :func:`coxph`, :func:`cox_zph` (proportional hazards), :func:`logrank`,
+                       :func:`logrank_by_trial`, :func:`kaplan_meier`, :func:`km_by_group`,
+                       :func:`stratified_km`, :func:`reverse_km_followup`, :func:`rmst`,
+                       :func:`rmst_difference`
+diagnostics            :func:`diagnose` (Egger, regtest, leave-one-out, trim and fill,
+                       influence, Baujat), :func:`meta_regression`
+surrogacy              :func:`surrogacy` (trial-level R^2 and STE, Kendall's tau)
+outputs                :func:`forest_plot`, :func:`plot_km`, :func:`plot_km_by_trial`,
+                       :func:`plot_km_pooled`, :func:`funnel_plot`, :func:`baujat_plot`,
+                       :func:`baseline_table`, :func:`results_table`,
+                       :func:`analysis_report`, :func:`write_report`
 =====================  =====================================================================
 """
 
@@ -68,11 +75,31 @@ _EXPORTS: dict[str, str] = {
     "reverse_km_followup": "analyses.km",
     "KaplanMeier": "analyses.km",
     "KMByGroup": "analyses.km",
+    "cox_zph": "analyses.cox_zph",
+    "PHTest": "analyses.cox_zph",
+    "rmst": "analyses.rmst",
+    "rmst_difference": "analyses.rmst",
+    "RMST": "analyses.rmst",
+    # diagnostics and surrogacy
+    "diagnose": "analyses.diagnostics",
+    "Diagnostics": "analyses.diagnostics",
+    "meta_regression": "analyses.metareg",
+    "MetaRegression": "analyses.metareg",
+    "surrogacy": "analyses.surrogacy",
+    "SurrogacyResult": "analyses.surrogacy",
     # one-stage (analyses.one_stage)
     "one_stage": "analyses.one_stage",
     "OneStageResult": "analyses.one_stage",
     # outputs
     "forest_plot": "analyses.forest",
+    "plot_km": "analyses.km_plot",
+    "plot_km_by_trial": "analyses.km_plot",
+    "plot_km_pooled": "analyses.km_plot",
+    "funnel_plot": "analyses.diagnostic_plots",
+    "baujat_plot": "analyses.diagnostic_plots",
+    "baseline_table": "analyses.tables",
+    "results_table": "analyses.tables",
+    "Table": "analyses.tables",
     "analysis_report": "analyses.report",
     "write_report": "analyses.report",
 }
@@ -80,31 +107,46 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "BatchPoolResult",
     "CoxFit",
+    "Diagnostics",
     "EffectSizes",
     "InteractionResult",
     "KMByGroup",
     "KaplanMeier",
     "LogRankResult",
+    "MetaRegression",
     "OneStageResult",
+    "PHTest",
     "POOL_METHODS",
     "PoolResult",
+    "RMST",
+    "SurrogacyResult",
     "TAU2_METHODS",
+    "Table",
     "Tau2Estimate",
     "TrialEstimate",
     "TwoStageResult",
     "analysis_report",
+    "baseline_table",
+    "baujat_plot",
+    "cox_zph",
     "coxph",
     "deft_interaction",
+    "diagnose",
     "effect_2x2",
     "effect_md",
     "estimate_tau2",
     "estimate_trial",
     "forest_plot",
+    "funnel_plot",
     "kaplan_meier",
     "km_by_group",
     "logrank",
     "logrank_by_trial",
+    "meta_regression",
     "one_stage",
+    "plot_km",
+    "plot_km_by_trial",
+    "plot_km_pooled",
     "pool",
     "pool_2x2",
     "pool_many",
@@ -113,8 +155,12 @@ __all__ = [
     "pool_peto",
     "qprofile_ci",
     "read_aggregate",
+    "results_table",
     "reverse_km_followup",
+    "rmst",
+    "rmst_difference",
     "stratified_km",
+    "surrogacy",
     "two_stage",
     "write_report",
 ]
@@ -151,6 +197,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from analyses.batch import BatchPoolResult, pool_many
     from analyses.binary import pool_2x2
     from analyses.cox import CoxFit, coxph
+    from analyses.cox_zph import PHTest, cox_zph
+    from analyses.diagnostic_plots import baujat_plot, funnel_plot
+    from analyses.diagnostics import Diagnostics, diagnose
     from analyses.effects import EffectSizes, effect_2x2, effect_md
     from analyses.forest import forest_plot
     from analyses.heterogeneity import qprofile_ci
@@ -163,12 +212,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         reverse_km_followup,
         stratified_km,
     )
+    from analyses.km_plot import plot_km, plot_km_by_trial, plot_km_pooled
     from analyses.logrank import LogRankResult, logrank, logrank_by_trial
+    from analyses.metareg import MetaRegression, meta_regression
     from analyses.mh import pool_mh
     from analyses.one_stage import OneStageResult, one_stage
     from analyses.peto import pool_oe, pool_peto
     from analyses.pooling import POOL_METHODS, PoolResult, pool
     from analyses.report import analysis_report, write_report
+    from analyses.rmst import RMST, rmst, rmst_difference
+    from analyses.surrogacy import SurrogacyResult, surrogacy
+    from analyses.tables import Table, baseline_table, results_table
     from analyses.tau2 import TAU2_METHODS, Tau2Estimate, estimate_tau2
     from analyses.trial_models import TrialEstimate, estimate_trial
     from analyses.two_stage import TwoStageResult, two_stage

@@ -1,7 +1,9 @@
 """``ipdrepo analyse``: pooling, two-stage and one-stage IPD meta-analysis from the shell.
 
-The commands only parse options, read the file (CSV or parquet), call the library and print;
-``--json`` prints the result's ``to_dict()`` on stdout. Domain errors become
+The commands only parse options, read the file (CSV or parquet) or the release, call the
+library and print; ``--json`` prints the result's ``to_dict()`` (with ``source``: the release
+version and data hash, or the file's hash) on stdout. Figures and reports carry the same
+provenance line. Reading and writing live in :mod:`analyses.cli_io`. Domain errors become
 ``error: <message>`` and the exit code of the error class (see :mod:`repository.errors`).
 """
 
@@ -14,50 +16,16 @@ from typing import Any
 import click
 import pandas as pd
 
+from analyses.cli_io import figure_args, figure_options, read_data, read_table, write_outputs
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
 from repository.errors import AnalysisError
 
-__all__ = ["analyse"]
+__all__ = ["analyse", "read_table"]
 
 _METHODS = ["FE", "EE", "CE", "IV", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB", "MH",
             "Peto"]
 _TESTS = ["z", "t", "knha", "adhoc"]
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or parquet file, or a released version given as ``release:VERSION`` (the
-    workspace's topic) or ``release:TOPIC@VERSION``, into a data frame."""
-    if str(path).startswith("release:"):
-        return _read_release(str(path).removeprefix("release:"))
-    p = Path(path)
-    if not p.is_file():
-        raise AnalysisError(f"{p} does not exist; give a .csv or .parquet file, or a released "
-                            "version as release:VERSION.", reason="unreadable", file=str(p))
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(p)
-        if suffix in (".tsv", ".tab"):
-            return pd.read_csv(p, sep="\t")
-    except (OSError, ValueError) as exc:
-        raise AnalysisError(f"cannot read {p}: {exc}", reason="unreadable", file=str(p)) from exc
-    raise AnalysisError(f"{p}: unknown file type {suffix!r}; give a .csv or .parquet file",
-                        reason="unreadable", file=str(p))
-
-
-def _read_release(spec: str) -> pd.DataFrame:
-    """A release of the workspace's store (``VERSION`` or ``TOPIC@VERSION``): analysts and
-    curators; the bytes are checked against the release manifest."""
-    from repository.cli._common import get_settings
-    from repository.store import Store
-    from versions.releases import get_release
-
-    topic, _, version = spec.rpartition("@")
-    with Store.open(get_settings()) as store:
-        return get_release(store, version, topic=topic or None)
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -118,6 +86,54 @@ def analyse() -> None:
     """
 
 
+def _outputs_options(f: Any) -> Any:
+    """--forest, --report, --table, --diagnostics, --funnel, --baujat and the figure options."""
+    options = [
+        click.option("--forest", type=click.Path(dir_okay=False),
+                     help="Write the forest plot (.png, .svg with editable text, or .pdf)."),
+        click.option("--report", type=click.Path(dir_okay=False), help="Write an HTML report."),
+        click.option("--table", type=click.Path(dir_okay=False),
+                     help="Write the results table (.csv, .xlsx, .docx, .tex or .html)."),
+        click.option("--diagnostics", is_flag=True,
+                     help="Add small-study and influence diagnostics (Egger, regtest, "
+                          "leave-one-out, trim and fill, influence, Baujat) to the output."),
+        click.option("--funnel", type=click.Path(dir_okay=False),
+                     help="Write a funnel plot (with trim-and-fill trials)."),
+        click.option("--baujat", type=click.Path(dir_okay=False), help="Write a Baujat plot."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return figure_options(f)
+
+
+def _finish(res: Any, kw: dict[str, Any], *, source: Any, default_title: str,
+            as_json: bool) -> Any:
+    """Write the outputs; return the diagnostics (or None); print JSON when asked."""
+    fig = figure_args(kw)
+    diag = None
+    if kw["diagnostics"]:
+        from analyses.diagnostics import diagnose
+
+        diag = diagnose(res)
+    write_outputs(res, fig=fig, source=source, default_title=default_title,
+                  forest=kw["forest"], report=kw["report"], table=kw["table"],
+                  diagnostics=diag, funnel=kw["funnel"], baujat=kw["baujat"])
+    if as_json:
+        out = res.to_dict()
+        if diag is not None:
+            out.update(diag.to_dict())
+        out["source"] = source.to_dict()
+        emit_json(out)
+    return diag
+
+
+def _print_diagnostics(diag: Any) -> None:
+    if diag is None:
+        return
+    click.echo("")
+    click.echo(repr(diag))
+
+
 # ---------------------------------------------------------------------- pool
 @analyse.command("pool")
 @click.argument("file", metavar="FILE|release:VERSION")
@@ -142,27 +158,28 @@ def analyse() -> None:
 @click.option("--level", default=95.0, show_default=True, help="Confidence level in percent.")
 @click.option("--step-adjust", default=1.0, show_default=True,
               help="Fisher-scoring step factor for ML/REML/EB (0.5 if they do not converge).")
-@click.option("--forest", type=click.Path(dir_okay=False), help="Write a forest plot (.png/.svg).")
-@click.option("--report", type=click.Path(dir_okay=False), help="Write an HTML report.")
+@_outputs_options
 @json_option
 @requires("files.analyse")
 def pool_cmd(file: str, yi: str | None, vi: str | None, se_col: str | None,
              measure: str | None, events_treated: str | None, n_treated: str | None,
              events_control: str | None, n_control: str | None, label_col: str | None,
-             method: str, test: str, level: float, step_adjust: float, forest: str | None,
-             report: str | None, as_json: bool) -> None:
+             method: str, test: str, level: float, step_adjust: float, as_json: bool,
+             **kw: Any) -> None:
     """Pool per-trial estimates (--yi with --vi or --se) or 2x2 tables (four count columns).
 
     \b
     Examples:
       ipdrepo analyse pool effects.csv --yi yi --vi vi --method REML --test knha --json
-      ipdrepo analyse pool bcg.csv --measure RR --events-treated tpos --n-treated n1 \\
+      ipdrepo analyse pool bcg.csv --measure RR --events-treated tpos --n-treated n1 \
           --events-control cpos --n-control n2 --method MH --forest bcg.svg
+      ipdrepo analyse pool effects.csv --yi loghr --se se --measure HR --diagnostics \
+          --funnel funnel.png --json
     """
     from analyses.binary import pool_2x2
     from analyses.pooling import pool
 
-    df = read_table(file)
+    df, source = read_data(file)
     counts = [events_treated, n_treated, events_control, n_control]
     if yi is not None and any(counts):
         raise click.UsageError("give either --yi (with --vi/--se) or the four 2x2 columns")
@@ -187,38 +204,35 @@ def pool_cmd(file: str, yi: str | None, vi: str | None, se_col: str | None,
     else:
         raise click.UsageError("give --yi with --vi or --se, or all of --events-treated, "
                                "--n-treated, --events-control and --n-control")
-    _outputs(res, forest=forest, report=report, title=f"Meta-analysis of {Path(file).name}")
+    diag = _finish(res, kw, source=source, as_json=as_json,
+                   default_title=f"Meta-analysis of {Path(file).name}")
     if as_json:
-        emit_json(res.to_dict())
         return
     _print_pool(res)
     click.echo("")
     print_table(_per_trial_rows(res.studies.rename(columns={"study": "trial"}),
                                 ["trial", "yi", "se", "ci_low", "ci_high", "weight", "note"]))
-
-
-def _outputs(res: Any, *, forest: str | None, report: str | None, title: str) -> None:
-    if forest:
-        from analyses.forest import forest_plot
-
-        forest_plot(res, path=forest, title=title)
-    if report:
-        from analyses.report import write_report
-
-        write_report(res, report, title=title)
+    _print_diagnostics(diag)
 
 
 # ---------------------------------------------------------------------- two-stage
+_MODEL_NAMES = {"cox": "Cox model", "logrank": "log-rank (Peto)", "logistic": "logistic model",
+                "2x2": "2x2 tables", "linear": "linear model", "rmst": "RMST difference"}
+
+
 @analyse.command("two-stage")
 @click.argument("file", metavar="FILE|release:VERSION")
 @click.option("--trial", required=True, help="Column identifying the trial.")
 @click.option("--treatment", required=True, help="Column of the randomised arm.")
-@click.option("--time", help="Column of follow-up time (cox, logrank).")
-@click.option("--event", help="Column of the event indicator 0/1 (cox, logrank).")
+@click.option("--time", help="Column of follow-up time (cox, logrank, rmst).")
+@click.option("--event", help="Column of the event indicator 0/1 (cox, logrank, rmst).")
 @click.option("--outcome", help="Column of the outcome (logistic/2x2: 0/1; linear: numeric).")
 @click.option("--model", required=True,
-              type=click.Choice(["cox", "logrank", "logistic", "2x2", "linear"]),
-              help="Per-trial model.")
+              type=click.Choice(["cox", "logrank", "logistic", "2x2", "linear", "rmst"]),
+              help="Per-trial model; rmst: difference in restricted mean survival time up to "
+                   "--tau.")
+@click.option("--tau", type=float, help="RMST horizon, in the time units of --time (e.g. 1826 "
+              "days for 5 years).")
 @click.option("--measure", type=click.Choice(["OR", "RR", "RD"], case_sensitive=False),
               help="For --model 2x2: OR (default), RR or RD.")
 @click.option("--adjust", multiple=True, help="Covariate to adjust for (repeatable); for "
@@ -242,56 +256,69 @@ def _outputs(res: Any, *, forest: str | None, report: str | None, title: str) ->
               help="Complete-case analysis: leave out rows with missing values (reported).")
 @click.option("--step-adjust", default=1.0, show_default=True,
               help="Fisher-scoring step factor for ML/REML/EB (0.5 if they do not converge).")
-@click.option("--forest", type=click.Path(dir_okay=False), help="Write a forest plot (.png/.svg).")
-@click.option("--report", type=click.Path(dir_okay=False), help="Write an HTML report.")
+@_outputs_options
 @json_option
 @requires("files.analyse")
-def two_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event: str | None,
-                  outcome: str | None, model: str, measure: str | None, adjust: tuple[str, ...],
-                  interaction: str | None, subgroup: str | None, method: str | None, test: str,
-                  level: float, treated_value: str, control_value: str | None,
-                  aggregate: str | None, drop_missing: bool, step_adjust: float,
-                  forest: str | None, report: str | None, as_json: bool) -> None:
+def two_stage_cmd(file: str, trial: str, treatment: str, model: str, method: str | None,
+                  as_json: bool, **kw: Any) -> None:
     """Two-stage IPD meta-analysis: fit --model in every trial, then pool.
+
+    Cox analyses also test proportional hazards in every trial (R's cox.zph: per_trial
+    ph_chisq and ph_p).
 
     \b
     Examples:
-      ipdrepo analyse two-stage gastadj.csv --trial trialref --treatment trt \\
-          --treated-value 0.5 --time timeT --event statusT --model logrank --method Peto
-      ipdrepo analyse two-stage trials.csv --trial study --treatment arm --outcome sbp \\
-          --adjust sbp0 --model linear --method REML --test knha --report report.html --json
+      ipdrepo analyse two-stage gastadj.csv --trial trialref --treatment trt \
+          --treated-value 0.5 --time timeT --event statusT --model cox \
+          --title "Overall survival" --favours "Favours chemotherapy" "Favours surgery" \
+          --forest os.svg --table os.docx --report os.html
+      ipdrepo analyse two-stage gastadj.csv --trial trialref --treatment trt \
+          --treated-value 0.5 --time timeT --event statusT --model rmst --tau 1826 --json
+      ipdrepo analyse two-stage trials.csv --trial study --treatment arm --outcome sbp \
+          --adjust sbp0 --model linear --method REML --test knha --diagnostics --json
     """
     from analyses.two_stage import two_stage
 
-    df = read_table(file)
-    ad = read_table(aggregate) if aggregate else None
-    res = two_stage(df, trial=trial, treatment=treatment, outcome=outcome, time=time,
-                    event=event, model=model, measure=measure, adjust=adjust,
-                    method=method, test=test, level=level, treated_value=treated_value,
-                    control_value=control_value, subgroup=subgroup, interaction=interaction,
-                    aggregate=ad, missing="drop" if drop_missing else "error",
-                    stepadj=step_adjust)
-    _outputs(res, forest=forest, report=report,
-             title=f"Two-stage IPD meta-analysis of {Path(file).name} ({model})")
-    if as_json:
-        emit_json(res.to_dict())
-        return
-    click.echo(f"Two-stage IPD meta-analysis: model {model}, measure {res.measure}")
+    df, source = read_data(file)
+    agg = kw.pop("aggregate")
+    time, event, outcome = kw.pop("time"), kw.pop("event"), kw.pop("outcome")
+    res = two_stage(df, trial=trial, treatment=treatment, outcome=outcome,
+                    time=time, event=event, model=model,
+                    measure=kw.pop("measure"), adjust=kw.pop("adjust"), method=method,
+                    test=kw.pop("test"), level=kw.pop("level"),
+                    treated_value=kw.pop("treated_value"),
+                    control_value=kw.pop("control_value"), subgroup=kw.pop("subgroup"),
+                    interaction=kw.pop("interaction"),
+                    aggregate=read_table(agg) if agg else None,
+                    missing="drop" if kw.pop("drop_missing") else "error",
+                    stepadj=kw.pop("step_adjust"), tau=kw.pop("tau"))
+    what = outcome or f"{time} / {event}"
+    default = f"{what}: two-stage IPD meta-analysis ({_MODEL_NAMES[model]}, {res.method})"
+    diag = _finish(res, kw, source=source, default_title=default, as_json=as_json)
+    if not as_json:
+        _print_two_stage(res)
+        _print_diagnostics(diag)
+
+
+def _print_two_stage(res: Any) -> None:
+    click.echo(f"Two-stage IPD meta-analysis: model {res.model}, measure {res.measure}")
     _print_pool(res.pooled)
     for level_name, sub in res.subgroups.items():
-        _print_pool(sub, heading=f"Subgroup {subgroup} = {level_name}")
+        _print_pool(sub, heading=f"Subgroup {res.subgroup} = {level_name}")
     if res.subgroup_test is not None:
         st = res.subgroup_test
         click.echo(f"Test for subgroup differences: Q = {_fmt(st.Q)} (df {st.df}, "
                    f"p = {_fmt(st.p)})")
     if res.interaction is not None:
-        _print_pool(res.interaction.pooled,
-                    heading=f"Interaction treatment x {interaction} ({res.interaction.scale})")
+        inter = res.interaction
+        _print_pool(inter.pooled,
+                    heading=f"Interaction treatment x {inter.covariate} ({inter.scale})")
     for note in res.notes:
         click.echo(f"note: {note}")
     click.echo("")
-    print_table(_per_trial_rows(res.per_trial, ["trial", "source", "n", "events", "estimate",
-                                                "se", "ci_low", "ci_high", "weight", "note"]))
+    cols = ["trial", "source", "n", "events", "estimate", "se", "ci_low", "ci_high", "weight"]
+    cols += [c for c in ("rmst_treated", "rmst_control", "ph_p") if c in res.per_trial]
+    print_table(_per_trial_rows(res.per_trial, cols + ["note"]))
     if len(res.excluded):
         click.echo("\nExcluded trials:")
         for msg in res.excluded["message"]:
@@ -308,8 +335,9 @@ def two_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
 @click.option("--outcome", help="Column of the outcome (logistic: 0/1; linear: numeric).")
 @click.option("--model", required=True, type=click.Choice(["cox", "logistic", "linear"]),
               help="One-stage model with trial-stratified intercepts / baseline hazards.")
-@click.option("--random-treatment", is_flag=True,
-              help="Add a random treatment effect across trials (default: common effect).")
+@click.option("--random-treatment/--common-treatment", default=True, show_default=True,
+              help="A random treatment effect across trials (as Python's one_stage), or one "
+                   "common effect.")
 @click.option("--interaction", help="Covariate for a treatment interaction, split into "
               "within-trial (trial-centred) and across-trial parts.")
 @click.option("--adjust", multiple=True, help="Covariate to adjust for (repeatable).")
@@ -321,31 +349,41 @@ def two_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
 @click.option("--treated-value", default="1", show_default=True,
               help="Value of --treatment marking the treated arm (others are control).")
 @click.option("--level", default=95.0, show_default=True, help="Confidence level in percent.")
+@click.option("--ph-plot", type=click.Path(dir_okay=False),
+              help="Cox: write the scaled Schoenfeld residual plot of the treatment term.")
 @json_option
 @requires("files.analyse")
 def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event: str | None,
                   outcome: str | None, model: str, random_treatment: bool,
                   interaction: str | None, adjust: tuple[str, ...], nagq: int, coding: str,
-                  treated_value: str, level: float, as_json: bool) -> None:
-    """One-stage IPD meta-analysis (delegates to analyses.one_stage).
+                  treated_value: str, level: float, ph_plot: str | None,
+                  as_json: bool) -> None:
+    """One-stage IPD meta-analysis (delegates to analyses.one_stage; the same defaults).
+
+    Cox models report ph_test (chisq, df, p): the Grambsch-Therneau test of proportional
+    hazards for the treatment term, as R's cox.zph (Kaplan-Meier time transform).
 
     \b
     Examples:
-      ipdrepo analyse one-stage gastadj.csv --trial trialref --treatment trt \\
-          --treated-value 0.5 --time timeT --event statusT --model cox --random-treatment
-      ipdrepo analyse one-stage ipd.csv --trial study --treatment arm --outcome died \\
-          --model logistic --random-treatment --nagq 7 --json
+      ipdrepo analyse one-stage gastadj.csv --trial trialref --treatment trt \
+          --treated-value 0.5 --time timeT --event statusT --model cox --json
+      ipdrepo analyse one-stage ipd.csv --trial study --treatment arm --outcome died \
+          --model logistic --nagq 7 --json
     """
     from analyses.one_stage import one_stage
 
-    df = read_table(file)
+    df, source = read_data(file)
     res = one_stage(df, trial=trial, treatment=treatment, outcome=outcome, time=time,
                     event=event, model=model, random_treatment=random_treatment,  # type: ignore[arg-type]
                     interaction=interaction, adjust=adjust, nagq=nagq,
                     treated_value=_typed_value(df[treatment], treated_value),
                     coding=coding, level=level / 100)  # type: ignore[arg-type]
+    if ph_plot:
+        if res.ph is None:
+            raise click.UsageError("--ph-plot needs --model cox")
+        res.ph.plot(path=ph_plot, source=source.caption())
     if as_json:
-        emit_json(res.to_dict())
+        emit_json({**res.to_dict(), "source": source.to_dict()})
         return
     click.echo(repr(res))
 
@@ -358,3 +396,168 @@ def _typed_value(column: pd.Series, value: str) -> Any:
         except ValueError:
             return value
     return value
+
+
+# ---------------------------------------------------------------------- surrogacy
+@analyse.command("surrogacy")
+@click.argument("file", metavar="FILE|release:VERSION")
+@click.option("--trial", required=True, help="Column identifying the trial.")
+@click.option("--treatment", required=True, help="Column of the randomised arm.")
+@click.option("--surrogate-time", required=True, help="Column of the surrogate's time (e.g. DFS).")
+@click.option("--surrogate-event", required=True, help="Column of the surrogate's event 0/1.")
+@click.option("--time", required=True, help="Column of the true endpoint's time (e.g. OS).")
+@click.option("--event", required=True, help="Column of the true endpoint's event 0/1.")
+@click.option("--treated-value", default="1", show_default=True,
+              help="Value of --treatment marking the treated arm.")
+@click.option("--control-value", default=None, help="Value marking the control arm.")
+@click.option("--weights", default="n", show_default=True,
+              type=click.Choice(["n", "events", "none"]),
+              help="Trial-level regression weights: trial size, true-endpoint events, equal.")
+@click.option("--no-individual", is_flag=True,
+              help="Skip the individual-level (Clayton copula) association.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Write the trial-level plot (bubbles sized by trial).")
+@click.option("--title", help="Title of the plot.")
+@json_option
+@requires("files.analyse")
+def surrogacy_cmd(file: str, trial: str, treatment: str, surrogate_time: str,
+                  surrogate_event: str, time: str, event: str, treated_value: str,
+                  control_value: str | None, weights: str, no_individual: bool,
+                  plot_path: str | None, title: str | None, as_json: bool) -> None:
+    """Evaluate a surrogate endpoint: trial-level R^2 and surrogate threshold effect,
+    individual-level Kendall's tau (Clayton copula).
+
+    \b
+    Examples:
+      ipdrepo analyse surrogacy gastadj.csv --trial trialref --treatment trt \
+          --treated-value 0.5 --surrogate-time timeS --surrogate-event statusS \
+          --time timeT --event statusT --plot surrogacy.png --json
+    """
+    from analyses.surrogacy import surrogacy
+
+    df, source = read_data(file)
+    res = surrogacy(df, trial=trial, treatment=treatment, surrogate_time=surrogate_time,
+                    surrogate_event=surrogate_event, time=time, event=event,
+                    treated_value=treated_value, control_value=control_value,
+                    weights=weights, individual=not no_individual)
+    if plot_path:
+        res.plot(path=plot_path, title=title, source=source.caption())
+    if as_json:
+        emit_json({**res.to_dict(), "source": source.to_dict()})
+        return
+    click.echo(repr(res))
+
+
+# ---------------------------------------------------------------------- km
+@analyse.command("km")
+@click.argument("file", metavar="FILE|release:VERSION")
+@click.option("--time", required=True, help="Column of follow-up time.")
+@click.option("--event", required=True, help="Column of the event indicator 0/1.")
+@click.option("--treatment", help="Column of the randomised arm (curves by arm).")
+@click.option("--treated-value", default="1", show_default=True,
+              help="Value of --treatment marking the treated arm.")
+@click.option("--trial", help="Column identifying the trial (with --by-trial or --pooled).")
+@click.option("--by-trial", is_flag=True, help="One panel per trial (small multiples).")
+@click.option("--pooled", type=click.Choice(["overall", "stratified"]),
+              help="Pooled curves across trials: all together, or the trial-weighted "
+                   "(stratified) average.")
+@click.option("--labels", nargs=2, metavar="CONTROL TREATED", help="Names of the arms.")
+@click.option("--time-unit", type=click.Choice(["days", "weeks", "months", "years"]),
+              help="Unit of --time.")
+@click.option("--display-unit", type=click.Choice(["days", "weeks", "months", "years"]),
+              help="Unit the axis shows (needs --time-unit).")
+@click.option("--break-every", type=float, help="Axis and table breaks, in the display unit.")
+@click.option("--annotate", default="logrank", show_default=True,
+              type=click.Choice(["logrank", "hr", "none"]),
+              help="Print the log-rank p, or the hazard ratio and the p, on the plot.")
+@click.option("--censored", is_flag=True, help="Add the number censored between breaks.")
+@click.option("--no-ci", is_flag=True, help="Leave out the confidence bands.")
+@click.option("--title", help="Title of the figure.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Figure file (.png, .svg or .pdf).")
+@requires("files.analyse")
+def km_cmd(file: str, time: str, event: str, treatment: str | None, treated_value: str,
+           trial: str | None, by_trial: bool, pooled: str | None, labels: tuple[str, str],
+           output: str, **opts: Any) -> None:
+    """Kaplan-Meier plots: by arm, per trial, or pooled across trials.
+
+    \b
+    Examples:
+      ipdrepo analyse km gastadj.csv --time timeT --event statusT --treatment trt \
+          --treated-value 0.5 --labels "Surgery alone" Chemotherapy --time-unit days \
+          --display-unit years --break-every 2 --annotate hr -o km-os.png
+      ipdrepo analyse km gastadj.csv --time timeT --event statusT --treatment trt \
+          --treated-value 0.5 --trial trialref --pooled stratified -o km-pooled.svg
+    """
+    from analyses.km_plot import plot_km, plot_km_by_trial, plot_km_pooled
+
+    df, source = read_data(file)
+    kw = {"annotate": opts["annotate"], "time_unit": opts["time_unit"],
+          "display_unit": opts["display_unit"], "break_every": opts["break_every"],
+          "censored": opts["censored"], "source": source.caption()}
+    if (by_trial or pooled) and not (trial and treatment):
+        raise click.UsageError("--by-trial and --pooled need --trial and --treatment")
+    names = tuple(labels) if labels else ("Control", "Treated")
+    if by_trial or pooled:
+        common = dict(trial=trial, time=time, event=event, treatment=treatment,
+                      treated_value=_typed_value(df[treatment], treated_value),
+                      labels=names, path=output, **kw)
+        if by_trial:
+            plot_km_by_trial(df, ci=not opts["no_ci"], title=opts["title"], **common)
+        else:
+            plot_km_pooled(df, method=str(pooled), title=opts["title"], **common)
+        return
+    group = None
+    if treatment:
+        from analyses.ipd_frame import _loose_eq
+
+        group = _loose_eq(df[treatment], _typed_value(df[treatment], treated_value)).astype(int)
+    plot_km(df[time], df[event], group, labels={0: names[0], 1: names[1]}, ci=not opts["no_ci"],
+            title=opts["title"], path=output, **kw)
+
+
+# ---------------------------------------------------------------------- baseline
+@analyse.command("baseline")
+@click.argument("file", metavar="FILE|release:VERSION")
+@click.option("--treatment", required=True, help="Column of the randomised arm.")
+@click.option("--variable", "variables", multiple=True, required=True,
+              help="A characteristic to describe (repeatable).")
+@click.option("--treated-value", default="1", show_default=True,
+              help="Value of --treatment marking the treated arm.")
+@click.option("--labels", nargs=2, metavar="TREATED CONTROL", help="Names of the arms.")
+@click.option("--trial", help="Column identifying the trial (for --by-trial).")
+@click.option("--by-trial", is_flag=True, help="Repeat the table within each trial.")
+@click.option("--categorical", multiple=True, help="Treat this numeric column as categories.")
+@click.option("--median", is_flag=True, help="Median [IQR] instead of mean (SD).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the table (.csv, .xlsx, .docx, .tex or .html).")
+@json_option
+@requires("files.analyse")
+def baseline_cmd(file: str, treatment: str, variables: tuple[str, ...], treated_value: str,
+                 labels: tuple[str, str], trial: str | None, by_trial: bool,
+                 categorical: tuple[str, ...], median: bool, output: str | None,
+                 as_json: bool) -> None:
+    """Baseline characteristics by arm (and by trial), for Table 1 of a paper.
+
+    \b
+    Examples:
+      ipdrepo analyse baseline release:1.0.0 --treatment arm --variable age \
+          --variable sex --variable t_stage --labels Chemotherapy "Surgery alone" \
+          -o table1.docx
+    """
+    from analyses.tables import baseline_table
+
+    df, source = read_data(file)
+    tab = baseline_table(df, treatment=treatment, variables=variables,
+                         treated_value=_typed_value(df[treatment], treated_value),
+                         labels=(labels[0], labels[1]) if labels else ("Treatment", "Control"),
+                         trial=trial, by_trial=by_trial, categorical=categorical,
+                         continuous="median" if median else "mean",
+                         title=f"Baseline characteristics by arm ({source.label})")
+    if output:
+        tab.save(output)
+    if as_json:
+        emit_json({"title": tab.title, "rows": tab.frame.to_dict(orient="records"),
+                   "notes": list(tab.notes), "source": source.to_dict()})
+        return
+    click.echo(repr(tab))

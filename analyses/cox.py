@@ -60,7 +60,8 @@ Ties = Literal["efron", "breslow"]
 
 #: Columns of :attr:`CoxFit.summary` (one row per covariate; ``ci_*`` on the log scale).
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "coef", "exp_coef", "se", "z", "p", "ci_low", "ci_high", "exp_ci_low", "exp_ci_high")
+    "exp_coef", "exp_ci_low", "exp_ci_high", "p", "coef", "se", "statistic", "ci_low",
+    "ci_high")
 
 #: R's ``coxph.control`` defaults.
 R_EPS = 1e-9
@@ -113,6 +114,25 @@ class CoxFit(ResultMixin):
         return self.coef / self.se
 
     @property
+    def statistic(self) -> FloatArray:
+        """Wald z statistics (the same as :attr:`z`)."""
+        return self.z
+
+    def _headline(self) -> str:
+        from analyses.results import effect_line
+
+        first = effect_line("HR", float(self.coef[0]), (float(self.ci[0, 0]), float(self.ci[0, 1])),
+                            float(self.p[0]), 100 * self.level)
+        return f"{self.names[0]}: {first}" + (f" (and {len(self.names) - 1} more covariates)"
+                                             if len(self.names) > 1 else "")
+
+    def plot(self, *, path: Any = None, **kwargs: Any) -> Any:
+        """Hazard ratios of every covariate with their confidence intervals."""
+        from analyses.estimate_plot import plot_cox
+
+        return plot_cox(self, path=path, **kwargs)
+
+    @property
     def p(self) -> FloatArray:
         return 2.0 * stats.norm.sf(np.abs(self.z))
 
@@ -148,15 +168,15 @@ class CoxFit(ResultMixin):
         ci = self.ci
         return pd.DataFrame(
             {
-                "coef": self.coef,
                 "exp_coef": np.exp(self.coef),
-                "se": self.se,
-                "z": self.z,
-                "p": self.p,
-                "ci_low": ci[:, 0],
-                "ci_high": ci[:, 1],
                 "exp_ci_low": np.exp(ci[:, 0]),
                 "exp_ci_high": np.exp(ci[:, 1]),
+                "p": self.p,
+                "coef": self.coef,
+                "se": self.se,
+                "statistic": self.z,
+                "ci_low": ci[:, 0],
+                "ci_high": ci[:, 1],
             },
             index=pd.Index(self.names, name="covariate"),
         )

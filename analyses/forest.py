@@ -1,306 +1,211 @@
 """Forest plots (matplotlib) for pooled, two-stage and interaction results.
 
-:func:`forest_plot` draws one row per trial - a square of area proportional to its weight and
-its confidence interval - with columns for the trial, N and events on the left and
-``estimate [CI]`` and weight on the right; a diamond for each subgroup and for the overall
-estimate; the prediction interval as a line through the overall diamond; heterogeneity
-statistics and the test for subgroup differences underneath. Ratio measures (OR, RR, HR) are
-drawn on a log axis with the null line at 1.
+:func:`forest_plot` draws what :func:`analyses.forest_layout.forest_layout` lays out: one row
+per trial - a square of area proportional to its weight and its confidence interval, with the
+trial's events/N per arm (or N; O-E and V for Peto's log-rank method) on the left and
+``HR [95% CI]`` and weight on the right - subgroup headings and subtotals, the common- and/or
+random-effects diamonds, the prediction interval, heterogeneity and the test for the overall
+effect, favours labels under the axis and, when given, where the data came from.
 
-It uses matplotlib's object interface only (no pyplot state, no GUI backend), so it is safe
-in servers and tests. Rows are a fixed height, so 30, 60 or 100 trials stay readable: the
-figure simply grows.
+Figures use matplotlib's object interface only (no pyplot state, no GUI backend). Files:
+``.png`` (300 dpi by default), ``.svg`` with real ``<text>`` elements (editable in
+Inkscape/Illustrator; ``svg.fonttype = none``) and ``.pdf`` with embedded TrueType fonts
+(``pdf.fonttype = 42``, text stays editable).
 
 Example::
 
-    fig = forest_plot(result, path="forest.svg")   # or .png; returns the Figure
+    fig = forest_plot(result, title="Overall survival",
+                      favours=("Favours chemotherapy", "Favours surgery alone"),
+                      path="forest.svg")
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from analyses.interactions import InteractionResult
-from analyses.pooling import PoolResult
-from analyses.two_stage import TwoStageResult
+from analyses.forest_layout import FONT, ROW_H, ForestLayout, ForestOptions, forest_layout
 from repository.errors import AnalysisError
 
-__all__ = ["forest_plot"]
+__all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure"]
 
-_ROW_INCH = 0.27
-_RATIO_TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000)
-_MEASURE_LABEL = {"HR": "Hazard ratio", "OR": "Odds ratio", "RR": "Risk ratio",
-                  "RD": "Risk difference", "MD": "Mean difference", "PETO": "Odds ratio (Peto)"}
-
-
-@dataclass
-class _Row:
-    kind: str  # "trial", "header", "diamond", "pi", "text", "blank"
-    label: str
-    est: float = math.nan
-    lo: float = math.nan
-    hi: float = math.nan
-    weight: float = math.nan
-    n: Any = None
-    events: Any = None
-    bold: bool = False
+#: File formats figures are written in.
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+_RC: dict[str, Any] = {"svg.fonttype": "none", "pdf.fonttype": 42, "ps.fonttype": 42}
 
 
-def _fmt_int(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
-        return ""
-    try:
-        return f"{int(x)}"
-    except (TypeError, ValueError):
-        return ""
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
+    """Save ``fig`` as PNG, SVG (real text) or PDF (embedded TrueType) by ``path``'s suffix."""
+    p = Path(path)
+    fmt = p.suffix.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise AnalysisError(f"cannot save a figure as {p.name!r}: use a .png, .svg or .pdf "
+                            "name", reason="bad_option", file=str(p))
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
+        fig.savefig(p, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08,
+                    metadata={"Creator": "ipdrepo"} if fmt != "png" else None)
+    return p
 
 
-def _het_text(res: PoolResult) -> str:
-    parts = [f"Q = {res.Q:.2f}, df = {res.Q_df}, p {_fmt_p(res.Q_p)}",
-             f"I\u00b2 = {res.I2:.1f}%"]
-    if res.tau2 is not None:
-        parts.append(f"\u03c4\u00b2 = {res.tau2:.4g}")
-    return "; ".join(parts)
-
-
-def _fmt_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
-
-
-def _trial_rows(table: pd.DataFrame, est_col: str = "estimate") -> list[_Row]:
-    rows = []
-    for _, r in table.iterrows():
-        source = r.get("source", "IPD")
-        label = str(r["trial"]) + (" (AD)" if source == "AD" else "")
-        rows.append(_Row("trial", label, est=float(r[est_col]), lo=float(r["ci_low"]),
-                         hi=float(r["ci_high"]), weight=float(r.get("weight", math.nan)),
-                         n=r.get("n"), events=r.get("events")))
-    return rows
-
-
-def _pool_row(label: str, res: PoolResult, bold: bool = True) -> _Row:
-    return _Row("diamond", label, est=res.estimate, lo=res.ci[0], hi=res.ci[1], weight=100.0,
-                bold=bold)
-
-
-def _studies_table(res: PoolResult) -> pd.DataFrame:
-    t = res.studies.rename(columns={"study": "trial", "yi": "estimate"})
-    if "n_treated" in t and "n" not in t:
-        t["n"] = t["n_treated"] + t["n_control"]
-        t["events"] = t["events_treated"] + t["events_control"]
-    return t
-
-
-def _layout(result: PoolResult | TwoStageResult | InteractionResult,
-            show_pi: bool) -> tuple[list[_Row], PoolResult, str | None, list[str]]:
-    footer: list[str] = []
-    if isinstance(result, TwoStageResult):
-        overall = result.pooled
-        measure = result.measure
-        rows: list[_Row] = []
-        if result.subgroups:
-            for level, sub in result.subgroups.items():
-                rows.append(_Row("header", f"{result.subgroup} = {level}", bold=True))
-                rows += _trial_rows(result.subgroup_tables[level])
-                rows.append(_pool_row(f"Subtotal ({_het_text(sub)})", sub, bold=False))
-                rows.append(_Row("blank", ""))
-            if result.subgroup_test is not None:
-                st = result.subgroup_test
-                footer.append(f"Test for subgroup differences: Q = {st.Q:.2f}, df = {st.df}, "
-                              f"p {_fmt_p(st.p)}")
-        else:
-            rows += _trial_rows(result.per_trial)
-    elif isinstance(result, InteractionResult):
-        overall = result.pooled
-        measure = None
-        rows = _trial_rows(result.per_trial)
-        footer.append(f"Within-trial treatment x {result.covariate} interaction ({result.scale})")
-    elif isinstance(result, PoolResult):
-        overall = result
-        measure = result.measure
-        rows = _trial_rows(_studies_table(result).dropna(subset=["estimate"]))
+def finish_figure(fig: Figure, source: str | None, path: str | Path | None) -> Figure:
+    """Tight layout, the data source in small print at the bottom, saved when ``path``."""
+    if source:
+        fig.tight_layout(rect=(0, 0.045, 1, 1))
+        fig.text(0.01, 0.008, source, fontsize=6.5, color="0.4", va="bottom")
     else:
-        raise AnalysisError(f"cannot draw a forest plot of {type(result).__name__}",
-                            reason="bad_input")
-    label = {"FE": "Common effect", "MH": "Mantel-Haenszel", "Peto": "Peto"}.get(
-        overall.method, f"Random effects ({overall.method})")
-    test_name = {"t": "t test", "knha": "Knapp-Hartung", "adhoc": "Knapp-Hartung, ad hoc"}
-    if overall.test in test_name:
-        label += f" [{test_name[overall.test]}]"
-    rows.append(_pool_row(f"{label} ({_het_text(overall)})", overall))
-    if show_pi and overall.pi is not None:
-        rows.append(_Row("pi", "Prediction interval", est=overall.estimate, lo=overall.pi[0],
-                         hi=overall.pi[1]))
-    footer.insert(0, f"Test of overall effect: {'z' if overall.df is None else 't'} = "
-                  f"{overall.statistic:.2f}, p {_fmt_p(overall.p)}; {overall.k} trials")
-    return rows, overall, measure, footer
-
-
-def forest_plot(
-    result: PoolResult | TwoStageResult | InteractionResult,
-    *,
-    path: str | Path | None = None,
-    title: str | None = None,
-    xlabel: str | None = None,
-    show_pi: bool = True,
-    xlim: tuple[float, float] | None = None,
-    dpi: int = 150,
-    labels: tuple[str, str] = ("Favours treatment", "Favours control"),
-) -> Figure:
-    """Draw a forest plot of ``result``; save it to ``path`` (``.png`` or ``.svg``) if given.
-
-    Estimates of ratio measures are shown exponentiated on a log axis. ``xlim`` is on the
-    displayed scale. Confidence intervals running past ``xlim`` end in an arrow.
-    """
-    rows, overall, measure, footer = _layout(result, show_pi)
-    ratio = (measure or "").upper() in ("HR", "OR", "RR", "PETO")
-    tr = np.exp if ratio else (lambda x: x)
-    n_rows = len(rows)
-    height = max(3.0, (n_rows + 4 + len(footer)) * _ROW_INCH)
-    fig = Figure(figsize=(11.0, height))
-    bottom = 0.95 + 0.22 * len(footer)
-    ax = fig.add_axes((0.38, bottom / height, 0.32, 1 - (bottom + 0.55) / height))
-    ys = np.arange(n_rows)[::-1].astype(float)
-
-    vals = [v for r in rows if r.kind in ("trial", "diamond", "pi") for v in (r.lo, r.hi)
-            if np.isfinite(v)]
-    if xlim is None:
-        lo_v, hi_v = (min(vals), max(vals)) if vals else (-1.0, 1.0)
-        if ratio:
-            lo_t, hi_t = math.exp(lo_v), math.exp(hi_v)
-            lo_t, hi_t = min(lo_t, 0.9), max(hi_t, 1.1)
-            xlim_t = (max(lo_t / 1.15, 1e-3), min(hi_t * 1.15, 1e3))
-        else:
-            lo_t, hi_t = min(lo_v, 0.0), max(hi_v, 0.0)
-            pad = 0.08 * (hi_t - lo_t or 1.0)
-            xlim_t = (lo_t - pad, hi_t + pad)
-    else:
-        xlim_t = xlim
-    if ratio:
-        ax.set_xscale("log")
-        ticks = [t for t in _RATIO_TICKS if xlim_t[0] <= t <= xlim_t[1]]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlim(*xlim_t)
-    ax.set_ylim(-0.8, n_rows - 0.2)
-    ax.axvline(1.0 if ratio else 0.0, color="0.3", lw=0.8, zorder=1)
-    ax.axvline(float(tr(overall.estimate)), color="0.5", lw=0.6, ls="--", zorder=1)
-
-    max_w = max([r.weight for r in rows if r.kind == "trial" and np.isfinite(r.weight)] or [1.0])
-    x0, x1 = xlim_t
-    for y, r in zip(ys, rows):
-        if r.kind == "trial":
-            lo, hi, est = tr(r.lo), tr(r.hi), tr(r.est)
-            ax.plot([max(lo, x0), min(hi, x1)], [y, y], color="black", lw=0.9, zorder=2)
-            if lo < x0:
-                ax.plot([x0], [y], marker="<", color="black", ms=4, clip_on=False, zorder=3)
-            if hi > x1:
-                ax.plot([x1], [y], marker=">", color="black", ms=4, clip_on=False, zorder=3)
-            w = r.weight if np.isfinite(r.weight) else max_w / 4
-            size = 0.55 * math.sqrt(w / max_w) + 0.12
-            if x0 <= est <= x1:
-                _square(ax, est, y, size, ratio, xlim_t)
-        elif r.kind == "diamond":
-            lo, hi, est = tr(r.lo), tr(r.hi), tr(r.est)
-            color = "black" if r.bold else "0.35"
-            ax.add_patch(Polygon([(lo, y), (est, y + 0.32), (hi, y), (est, y - 0.32)],
-                                 closed=True, facecolor=color, edgecolor=color, zorder=3))
-        elif r.kind == "pi":
-            ax.plot([max(tr(r.lo), x0), min(tr(r.hi), x1)], [y, y], color="firebrick",
-                    lw=2.2, solid_capstyle="butt", zorder=2)
-    ax.set_yticks([])
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(axis="x", labelsize=8)
-    name = _MEASURE_LABEL.get((measure or "").upper(), measure or "Estimate")
-    ax.set_xlabel(xlabel or (f"{name} ({overall.level:g}% CI)" if not isinstance(
-        result, InteractionResult) else "Interaction estimate"), fontsize=9, labelpad=16)
-    if labels and not isinstance(result, InteractionResult):
-        null = 1.0 if ratio else 0.0
-        for text, ha, dx in ((labels[0], "right", -4), (labels[1], "left", 4)):
-            ax.annotate(text, xy=(null, 0), xycoords=("data", "axes fraction"),
-                        xytext=(dx, -20), textcoords="offset points", ha=ha, va="top",
-                        fontsize=7, color="0.35", annotation_clip=False)
-
-    # text columns (figure x, data y through the axes' y transform)
-    ytrans = ax.get_yaxis_transform()
-    fx = lambda f: ax.transAxes.inverted().transform(fig.transFigure.transform((f, 0)))[0]  # noqa: E731
-    header_y = n_rows - 0.2
-    has_n = any(_fmt_int(r.n) for r in rows if r.kind == "trial")
-    has_events = any(_fmt_int(r.events) for r in rows if r.kind == "trial")
-    cols_left = [(0.01, "Trial", "left")] + ([(0.27, "N", "right")] if has_n else []) + (
-        [(0.34, "Events", "right")] if has_events else [])
-    cols_right = [(0.86, f"{'Ratio' if ratio else 'Estimate'} [{overall.level:g}% CI]", "right"),
-                  (0.95, "Weight", "right")]
-    for fxp, text, ha in cols_left + cols_right:
-        ax.text(fx(fxp), header_y, text, transform=ytrans, ha=ha, va="bottom",
-                fontsize=9, fontweight="bold", clip_on=False)
-    for y, r in zip(ys, rows):
-        if r.kind == "blank":
-            continue
-        weight = "bold" if (r.bold or r.kind == "header") else "normal"
-        size = 8.5 if r.kind in ("trial", "header") else 8
-        ax.text(fx(0.01), y, r.label, transform=ytrans, ha="left", va="center", fontsize=size,
-                fontweight=weight, clip_on=False,
-                color="firebrick" if r.kind == "pi" else "black")
-        if r.kind == "trial":
-            ax.text(fx(0.27), y, _fmt_int(r.n), transform=ytrans, ha="right", va="center",
-                    fontsize=8.5, clip_on=False)
-            ax.text(fx(0.34), y, _fmt_int(r.events), transform=ytrans, ha="right",
-                    va="center", fontsize=8.5, clip_on=False)
-        if r.kind in ("trial", "diamond", "pi"):
-            text = f"{tr(r.est):.2f} [{tr(r.lo):.2f}, {tr(r.hi):.2f}]"
-            ax.text(fx(0.86), y, text, transform=ytrans, ha="right", va="center", fontsize=8.5,
-                    fontweight=weight, clip_on=False,
-                    color="firebrick" if r.kind == "pi" else "black")
-            if r.kind == "trial" and np.isfinite(r.weight):
-                ax.text(fx(0.95), y, f"{r.weight:.1f}%", transform=ytrans, ha="right",
-                        va="center", fontsize=8.5, clip_on=False)
-            elif r.kind == "diamond" and r.bold:
-                ax.text(fx(0.95), y, "100%", transform=ytrans, ha="right", va="center",
-                        fontsize=8.5, fontweight="bold", clip_on=False)
-    for i, line in enumerate(footer):
-        fig.text(0.01, (0.15 + 0.22 * (len(footer) - 1 - i)) / height, line, fontsize=8,
-                 ha="left", va="bottom")
-    if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold",
-                     y=1 - 0.12 / height)
+        fig.tight_layout()
     if path is not None:
-        p = Path(path)
-        fmt = p.suffix.lower().lstrip(".")
-        if fmt not in ("png", "svg", "pdf"):
-            raise AnalysisError(f"forest plot format {fmt!r} not supported; use .png or .svg",
-                                reason="bad_option")
-        fig.savefig(p, format=fmt, dpi=dpi, bbox_inches="tight")
+        save_figure(fig, path)
     return fig
 
 
-def _square(ax: Any, x: float, y: float, size: float, ratio: bool,
-            xlim: tuple[float, float]) -> None:
-    """A square of ``size`` rows high, drawn in display-consistent width."""
-    x0, x1 = xlim
-    # width in data units that matches the height in rows (approximately, via axis extents)
-    bbox = ax.get_window_extent()
-    rows_span = ax.get_ylim()[1] - ax.get_ylim()[0]
-    px_per_row = bbox.height / rows_span
-    px = size * px_per_row
-    frac = px / bbox.width
-    if ratio:
-        lx0, lx1 = math.log(x0), math.log(x1)
-        half = frac * (lx1 - lx0) / 2
-        left, right = math.exp(math.log(x) - half), math.exp(math.log(x) + half)
-    else:
-        half = frac * (x1 - x0) / 2
-        left, right = x - half, x + half
-    ax.add_patch(Rectangle((left, y - size / 2), right - left, size, facecolor="0.15",
-                           edgecolor="0.15", zorder=4))
+def _fy(layout: ForestLayout, inches_from_top: float) -> float:
+    return 1.0 - inches_from_top / layout.height
+
+
+def _text(fig: Figure, layout: ForestLayout, x: float, y: float, text: str, **kw: Any) -> None:
+    fig.text(x / layout.width, _fy(layout, y), text, fontsize=kw.pop("fontsize", FONT),
+             va=kw.pop("va", "center"), **kw)
+
+
+def _draw_axis(fig: Figure, layout: ForestLayout) -> Axes:
+    a = layout.axis
+    n = len(layout.rows)
+    top = layout.top
+    ax = fig.add_axes((a.x0 / layout.width, _fy(layout, top + n * ROW_H),
+                       a.width / layout.width, n * ROW_H / layout.height))
+    ax.set_ylim(n, 0)
+    if a.log:
+        ax.set_xscale("log")
+    ax.set_xlim(a.lo, a.hi)
+    ax.xaxis.set_major_locator(FixedLocator(list(a.ticks)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_linewidth(0.8)
+    ax.tick_params(axis="x", labelsize=FONT, width=0.8, length=3)
+    ax.axvline(a.null, color="black", lw=0.8, zorder=1)
+    if a.reference is not None and a.lo < a.reference < a.hi:
+        ax.axvline(a.reference, color="0.55", lw=0.6, ls=(0, (3, 3)), zorder=1)
+    ax.set_xlabel(a.label, fontsize=FONT, labelpad=3)
+    ax.patch.set_alpha(0)
+    return ax
+
+
+def _draw_favours(fig: Figure, layout: ForestLayout, ax: Axes) -> None:
+    a = layout.axis
+    if not a.favours:
+        return
+    frac = (math.log(a.null / a.lo) / math.log(a.hi / a.lo) if a.log
+            else (a.null - a.lo) / (a.hi - a.lo))
+    x = a.x0 + frac * a.width
+    y = layout.top + len(layout.rows) * ROW_H + 0.5
+    for text, dx, ha in ((a.favours[0], -0.06, "right"), (a.favours[1], 0.06, "left")):
+        _text(fig, layout, x + dx, y, text, ha=ha, fontsize=FONT - 0.5, style="italic",
+              color="0.2")
+
+
+def _draw_marks(ax: Axes, layout: ForestLayout) -> None:
+    a = layout.axis
+    for i, r in enumerate(layout.rows):
+        y = i + 0.5
+        if r.kind == "trial":
+            ax.plot([max(r.lo, a.lo), min(r.hi, a.hi)], [y, y], color="black", lw=0.9,
+                    solid_capstyle="butt", zorder=2)
+            for clipped, x, marker in ((r.clipped[0], a.lo, "<"), (r.clipped[1], a.hi, ">")):
+                if clipped:
+                    ax.plot([x], [y], marker=marker, color="black", ms=3.5, clip_on=False,
+                            zorder=3)
+            if r.square is not None and a.lo <= r.est <= a.hi:
+                left, right = r.square
+                ax.add_patch(Rectangle((left, y - r.size / 2), right - left, r.size,
+                                       facecolor="0.25", edgecolor="none", zorder=4))
+        elif r.kind == "diamond":
+            ax.add_patch(Polygon([(r.lo, y), (r.est, y - 0.38), (r.hi, y), (r.est, y + 0.38)],
+                                 closed=True, facecolor=r.color, edgecolor=r.color, lw=0.6,
+                                 zorder=3))
+        elif r.kind == "pi":
+            ax.plot([max(r.lo, a.lo), min(r.hi, a.hi)], [y, y], color=r.color, lw=2.4,
+                    solid_capstyle="butt", zorder=2)
+
+
+def _draw_text(fig: Figure, layout: ForestLayout) -> None:
+    for line, cells in enumerate(layout.header):
+        y = layout.top - (2 - line - 0.5) * ROW_H
+        for c in cells:
+            _text(fig, layout, c.x, y, c.text, ha=c.ha, fontweight="bold")
+    rule = fig.add_artist(Line2D([0.12 / layout.width, 1 - 0.05 / layout.width],
+                                 [_fy(layout, layout.top - 0.02)] * 2, lw=0.6, color="black"))
+    del rule
+    for i, row in enumerate(layout.rows):
+        y = layout.row_y(i)
+        for c in row.cells:
+            size = FONT - 0.5 if row.kind == "text" else FONT
+            _text(fig, layout, c.x, y, c.text, ha=c.ha, color=c.color, fontsize=size,
+                  fontweight="bold" if c.bold else "normal")
+    y = layout.top + len(layout.rows) * ROW_H + 0.5 + (0.2 if layout.axis.favours else 0)
+    if layout.source:
+        _text(fig, layout, 0.12, y, layout.source, fontsize=FONT - 1.5, color="0.4")
+    if layout.title:
+        _text(fig, layout, 0.12, 0.2, layout.title, fontsize=FONT + 3, fontweight="bold")
+
+
+def draw_forest(layout: ForestLayout) -> Figure:
+    """Draw a laid-out forest plot on a new :class:`~matplotlib.figure.Figure`."""
+    fig = Figure(figsize=(layout.width, layout.height))
+    ax = _draw_axis(fig, layout)
+    _draw_marks(ax, layout)
+    _draw_favours(fig, layout, ax)
+    _draw_text(fig, layout)
+    return fig
+
+
+def forest_plot(
+    result: Any,
+    *,
+    path: str | Path | None = None,
+    title: str | None = None,
+    favours: tuple[str, str] | None = None,
+    labels: tuple[str, str] | None = None,
+    order: str | Sequence[str] = "given",
+    at: Sequence[float] | None = None,
+    xlim: tuple[float, float] | None = None,
+    xlabel: str | None = None,
+    common: bool = False,
+    show_pi: bool = True,
+    arm_labels: tuple[str, str] = ("Treatment", "Control"),
+    subgroup_labels: Mapping[str, str] | None = None,
+    source: str | None = None,
+    dpi: int = 300,
+) -> Figure:
+    """Draw a forest plot of ``result``; save it to ``path`` (.png, .svg or .pdf) if given.
+
+    ``favours`` (``labels`` is the older name) label the two sides of the null line, left
+    first; ``order``: ``"given"`` (as in the result), ``"weight"`` (largest first),
+    ``"effect"`` (smallest first), the name of a per-trial column, or the trial labels in the
+    order wanted; ``at``: the axis ticks (display scale; default 0.25 0.5 1 2 4 widened to the
+    data for ratio measures); ``xlim`` the axis limits; ``common=True`` adds the
+    common-effect diamond under a random-effects one; ``arm_labels`` head the per-arm
+    columns; ``subgroup_labels`` maps subgroup levels to headings; ``source`` is printed
+    small under the plot (the release and data hash, by the CLI).
+    """
+    opts = ForestOptions(title=title, favours=favours or labels, order=order, at=at,
+                         xlim=xlim, xlabel=xlabel, common=common, show_pi=show_pi,
+                         arm_labels=arm_labels, subgroup_labels=dict(subgroup_labels or {}),
+                         source=source)
+    fig = draw_forest(forest_layout(result, opts))
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    return fig
+

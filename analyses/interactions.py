@@ -55,6 +55,16 @@ class InteractionResult(ResultMixin):
     def summary(self) -> pd.DataFrame:
         return self.pooled.summary.rename(index={"pooled": f"treatment x {self.covariate}"})
 
+    def _headline(self) -> str:
+        return f"interaction (per unit of {self.covariate}, {self.scale}): " + \
+            self.pooled._headline()
+
+    def plot(self, *, path: Any = None, **kwargs: Any) -> Any:
+        """The forest plot of the within-trial interactions."""
+        from analyses.forest import forest_plot
+
+        return forest_plot(self, path=path, **kwargs)
+
     def _notes(self) -> tuple[str, ...]:
         return (f"scale: {self.scale}",) + tuple(f"excluded: {m}" for m in self.excluded["message"])
 

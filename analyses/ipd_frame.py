@@ -28,7 +28,7 @@ from repository.errors import AnalysisError, format_rows
 
 __all__ = ["PreparedIPD", "prepare_ipd"]
 
-SURVIVAL_MODELS = ("cox", "logrank")
+SURVIVAL_MODELS = ("cox", "logrank", "rmst")
 BINARY_MODELS = ("logistic", "2x2")
 
 

@@ -12,8 +12,9 @@ it); around it this module adds what meta-analysts compare with R:
 * survival at given times (R's ``summary(fit, times = ...)``);
 * :func:`reverse_km_followup`, median follow-up by arm from the reverse Kaplan-Meier
   (censoring as the event), for the trial-integrity checks;
-* plots by arm, per trial (small multiples) and pooled, with a number-at-risk table, as PNG
-  or SVG (:func:`plot_km`, :func:`plot_km_by_trial`, :func:`plot_km_pooled`).
+* plots by arm, per trial (small multiples) and pooled, survminer-style, as PNG, SVG or PDF
+  (:func:`plot_km`, :func:`plot_km_by_trial`, :func:`plot_km_pooled`, defined in
+  :mod:`analyses.km_plot` and importable from here).
 
 Where ``S`` reaches 0 the standard error is infinite and the limits are undefined: the table
 holds ``inf`` / NaN there exactly as R holds ``Inf`` / ``NA`` (documented, never silent: the
@@ -33,7 +34,7 @@ import math
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -43,10 +44,6 @@ from scipy import stats
 from analyses.results import ResultMixin
 from repository.errors import AnalysisError, format_rows
 
-if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
 __all__ = [
     "KaplanMeier",
     "KMByGroup",
@@ -54,9 +51,6 @@ __all__ = [
     "km_by_group",
     "reverse_km_followup",
     "stratified_km",
-    "plot_km",
-    "plot_km_by_trial",
-    "plot_km_pooled",
     "TABLE_COLUMNS",
     "SUMMARY_COLUMNS",
     "FOLLOWUP_COLUMNS",
@@ -179,6 +173,24 @@ class KaplanMeier(ResultMixin):
                              "median": [self.median], "median_ci_low": [lo],
                              "median_ci_high": [hi]}, columns=list(SUMMARY_COLUMNS))
 
+    def _headline(self) -> str:
+        med = self.median
+        lo, hi = self.median_ci
+        if med is None:
+            return f"{self.label}: median not reached ({self.n} participants, {self.n_events} events)"
+        lims = f"{lo:.4g} to {hi:.4g}" if lo is not None and hi is not None else (
+            f"{lo:.4g} to not reached" if lo is not None else "not estimable")
+        return (f"{self.label}: median {med:.4g} ({100 * self.level:g}% CI {lims}); "
+                f"{self.n} participants, {self.n_events} events")
+
+    def plot(self, *, path: str | Path | None = None, **kwargs: Any) -> Any:
+        """The Kaplan-Meier curve (:func:`analyses.km_plot.plot_km`; same options); needs
+        the data, so it draws from the curve's table."""
+        from analyses.km_plot import plot_km
+
+        t, e = _expand(self.table)
+        return plot_km(t, e, path=path, **kwargs)
+
     def _dict_items(self) -> Iterator[tuple[str, Any]]:
         yield "label", self.label
         yield "n", self.n
@@ -206,9 +218,33 @@ class KMByGroup(ResultMixin):
         rows = [{**c.summary.iloc[0].to_dict(), "group": g} for g, c in self.curves.items()]
         return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
+    def _headline(self) -> str:
+        return "; ".join(c._headline() for c in self.curves.values())
+
+    def plot(self, *, path: str | Path | None = None, **kwargs: Any) -> Any:
+        """Kaplan-Meier curves by group (:func:`analyses.km_plot.plot_km`; same options)."""
+        from analyses.km_plot import plot_km
+
+        parts = [(_expand(c.table), g) for g, c in self.curves.items()]
+        t = np.concatenate([p[0][0] for p in parts])
+        e = np.concatenate([p[0][1] for p in parts])
+        g = np.concatenate([np.full(p[0][0].size, p[1], dtype=object) for p in parts])
+        labels = {grp: c.label for grp, c in self.curves.items()}
+        return plot_km(t, e, g, labels=kwargs.pop("labels", labels), path=path, **kwargs)
+
     def _dict_items(self) -> Iterator[tuple[str, Any]]:
         yield "summary", self.summary
         yield "curves", {str(g): c.to_dict() for g, c in self.curves.items()}
+
+
+def _expand(table: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Times and event indicators that reproduce a KM table (events, then censorings)."""
+    t = table["time"].to_numpy(float)
+    d = table["n_event"].to_numpy(int)
+    c = table["n_censor"].to_numpy(int)
+    times = np.concatenate([np.repeat(t, d), np.repeat(t, c)])
+    events = np.concatenate([np.ones(int(d.sum())), np.zeros(int(c.sum()))])
+    return times, events
 
 
 # ---------------------------------------------------------------------------- estimation
@@ -359,209 +395,14 @@ def stratified_km(time: ArrayLike, event: ArrayLike, group: ArrayLike, trial: Ar
 
 
 # ---------------------------------------------------------------------------- plots
-def _save(fig: Figure, path: str | Path | None) -> None:
-    if path is None:
-        return
-    p = Path(path)
-    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise AnalysisError(f"cannot save a plot as {p.name!r}: use a .png, .svg or .pdf name")
-    fig.savefig(p, bbox_inches="tight", dpi=150 if p.suffix.lower() == ".png" else None)
+_PLOTS = ("plot_km", "plot_km_by_trial", "plot_km_pooled")
 
 
-def _draw(ax: Axes, km: KaplanMeier, *, ci: bool, color: Any = None) -> None:
-    km.fitter.plot_survival_function(ax=ax, ci_show=False, show_censors=True, color=color,
-                                     censor_styles={"ms": 4, "marker": "|"})
-    if ci:
-        line = ax.get_lines()[-1]
-        tab = km.table
-        x = np.concatenate([[0.0], tab["time"].to_numpy(float)])
-        lo = np.concatenate([[1.0], tab["lower"].to_numpy(float)])
-        hi = np.concatenate([[1.0], tab["upper"].to_numpy(float)])
-        ax.fill_between(x, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0), step="post",
-                        alpha=0.15, color=line.get_color(), linewidth=0)
+def __getattr__(name: str) -> Any:
+    """The plots live in :mod:`analyses.km_plot` (layout in :mod:`analyses.km_layout`);
+    ``from analyses.km import plot_km`` keeps working."""
+    if name in _PLOTS:
+        from analyses import km_plot
 
-
-def _arm_labels(labels: Sequence[str] | Mapping[Hashable, str] | None,
-                values: Sequence[Hashable]) -> dict[Hashable, str]:
-    if labels is None:
-        return {v: str(v) for v in values}
-    if isinstance(labels, Mapping):
-        return {v: labels.get(v, str(v)) for v in values}
-    if len(labels) != len(values):
-        raise AnalysisError(f"{len(labels)} labels for {len(values)} groups ({list(values)})")
-    return dict(zip(values, labels))
-
-
-def plot_km(
-    time: ArrayLike,
-    event: ArrayLike,
-    group: ArrayLike | None = None,
-    *,
-    labels: Sequence[str] | Mapping[Hashable, str] | None = None,
-    ax: Axes | None = None,
-    at_risk: bool = True,
-    ci: bool = True,
-    title: str | None = None,
-    xlabel: str = "Time",
-    ylabel: str = "Survival probability",
-    path: str | Path | None = None,
-) -> Figure:
-    """Kaplan-Meier curves (by ``group`` if given) with R's log CI bands and a number-at-risk
-    table under the axes (lifelines' ``add_at_risk_counts``). Saved to ``path`` (.png/.svg)."""
-    import matplotlib.pyplot as plt
-    from lifelines.plotting import add_at_risk_counts
-
-    if group is None:
-        res = km_by_group(time, event, np.zeros(np.asarray(time).size), labels={0: "all"})
-    else:
-        values = sorted(pd.Series(np.asarray(group, dtype=object)).dropna().unique(),
-                        key=lambda v: (str(type(v)), v))
-        res = km_by_group(time, event, group, labels=_arm_labels(labels, values))
-    fig: Any
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-    else:
-        fig = ax.figure
-    for km in res.curves.values():
-        _draw(ax, km, ci=ci)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(left=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if at_risk:
-        add_at_risk_counts(*[c.fitter for c in res.curves.values()], ax=ax,
-                           rows_to_show=["At risk"])
-    fig.tight_layout()
-    _save(fig, path)
-    return fig
-
-
-def _natural(value: Any) -> tuple[int, float, str]:
-    """Sort key putting trial labels "2" before "10" (numbers first, then text)."""
-    try:
-        return (0, float(value), "")
-    except (TypeError, ValueError):
-        return (1, 0.0, str(value))
-
-
-def _frame_arrays(data: pd.DataFrame, trial: str, time: str, event: str, treatment: str,
-                  treated_value: Any) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
-    missing = [c for c in (trial, time, event, treatment) if c not in data.columns]
-    if missing:
-        raise AnalysisError(f"columns {missing} are not in the data "
-                            f"(columns: {list(data.columns)})", variable=missing)
-    arm = pd.Series(np.where(data[treatment] == treated_value, 1, 0), index=data.index)
-    arm[data[treatment].isna()] = -1
-    if (arm == -1).any():
-        rows = (np.flatnonzero(arm.to_numpy() == -1) + 1).tolist()
-        raise AnalysisError(f"{treatment}: missing values in {format_rows(rows)}",
-                            variable=treatment, rows=rows)
-    return data[trial], data[time], data[event], arm
-
-
-def plot_km_by_trial(
-    data: pd.DataFrame,
-    *,
-    trial: str,
-    time: str,
-    event: str,
-    treatment: str,
-    treated_value: Any = 1,
-    labels: Sequence[str] = ("Control", "Treated"),
-    ncols: int = 4,
-    at_risk: bool = True,
-    ci: bool = False,
-    xlabel: str = "Time",
-    path: str | Path | None = None,
-) -> Figure:
-    """Small multiples: one panel per trial with its KM curves by arm (and numbers at risk)."""
-    import matplotlib.pyplot as plt
-    from lifelines.plotting import add_at_risk_counts
-
-    tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
-    trials = sorted(tr.dropna().unique(), key=_natural)
-    if not trials:
-        raise AnalysisError("no trials to plot: the data are empty")
-    ncols = max(1, min(ncols, len(trials)))
-    nrows = math.ceil(len(trials) / ncols)
-    height = 3.6 if at_risk else 2.8
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, height * nrows), squeeze=False)
-    for ax, k in zip(axes.flat, trials):
-        m = (tr == k).to_numpy()
-        res = km_by_group(t[m], e[m], arm[m], labels={0: labels[0], 1: labels[1]})
-        for a, km in res.curves.items():
-            _draw(ax, km, ci=ci, color="C0" if a == 0 else "C1")
-        ax.set_title(f"{trial} {k} (n={int(m.sum())})", fontsize=9)
-        ax.set_ylim(0, 1.02)
-        ax.set_xlim(left=0)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.tick_params(labelsize=7)
-        leg = ax.get_legend()
-        if leg is not None:
-            leg.remove()
-        if at_risk:
-            add_at_risk_counts(*[c.fitter for c in res.curves.values()], ax=ax,
-                               rows_to_show=["At risk"], fontsize=7)
-    for ax in list(axes.flat)[len(trials):]:
-        ax.set_visible(False)
-    handles, names = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper right")
-    fig.tight_layout()
-    _save(fig, path)
-    return fig
-
-
-def plot_km_pooled(
-    data: pd.DataFrame,
-    *,
-    trial: str,
-    time: str,
-    event: str,
-    treatment: str,
-    treated_value: Any = 1,
-    method: Literal["overall", "stratified"] = "overall",
-    labels: Sequence[str] = ("Control", "Treated"),
-    at_risk: bool = True,
-    xlabel: str = "Time",
-    title: str | None = None,
-    path: str | Path | None = None,
-) -> Figure:
-    """Pooled KM curves by arm across trials.
-
-    ``method="overall"``: all participants together (the usual display; it ignores trial, so
-    it can mislead when allocation ratios differ between trials - say so in captions).
-    ``method="stratified"``: :func:`stratified_km` (trial-weighted average of within-trial
-    curves), shown without CI bands; the number-at-risk table counts all trials.
-    """
-    import matplotlib.pyplot as plt
-    from lifelines.plotting import add_at_risk_counts
-
-    if method not in ("overall", "stratified"):
-        raise AnalysisError(f"method must be 'overall' or 'stratified', not {method!r}")
-    tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
-    k = tr.nunique()
-    if method == "overall":
-        fig = plot_km(t, e, arm, labels={0: labels[0], 1: labels[1]}, at_risk=at_risk,
-                      xlabel=xlabel, title=title or f"All {k} trials combined (not stratified)")
-        _save(fig, path)
-        return fig
-    strat = stratified_km(t, e, arm, tr)
-    res = km_by_group(t, e, arm, labels={0: labels[0], 1: labels[1]})
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for a, sub in strat.groupby("group"):
-        ax.step(sub["time"], sub["surv"], where="post", color="C0" if a == 0 else "C1",
-                label=labels[int(a)])
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(left=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("Survival probability")
-    ax.legend()
-    ax.set_title(title or f"Stratified by trial ({k} trials; trial-weighted average)")
-    if at_risk:
-        add_at_risk_counts(*[c.fitter for c in res.curves.values()], ax=ax,
-                           rows_to_show=["At risk"])
-    fig.tight_layout()
-    _save(fig, path)
-    return fig
+        return getattr(km_plot, name)
+    raise AttributeError(f"module 'analyses.km' has no attribute {name!r}")

@@ -73,6 +73,18 @@ class LogRankResult(ResultMixin):
     p: float
 
     @property
+    def statistic(self) -> float:
+        """The chi-square statistic on 1 df (the same as :attr:`chisq`)."""
+        return self.chisq
+
+    def _headline(self) -> str:
+        from analyses.formatting import fmt_p, minus
+
+        return minus(f"O\u2212E = {self.o_minus_e:.2f}, V = {self.v:.2f}; HR (Peto) "
+                     f"{math.exp(self.log_hr):.2f}; \u03c7\u00b2 = {self.chisq:.2f} on 1 df, "
+                     f"{fmt_p(self.p)}")
+
+    @property
     def events(self) -> float:
         return self.observed + self.observed_control
 
@@ -105,7 +117,8 @@ class LogRankResult(ResultMixin):
 
     def _dict_items(self) -> Iterator[tuple[str, Any]]:
         for name in ("o_minus_e", "v", "observed", "expected", "observed_control",
-                     "expected_control", "n", "n_treated", "n_control", "n_strata", "chisq", "p"):
+                     "expected_control", "n", "n_treated", "n_control", "n_strata", "statistic",
+                     "chisq", "p"):
             yield name, getattr(self, name)
         yield "log_hr", self.log_hr
         yield "se", self.se

@@ -161,6 +161,22 @@ class PoolResult(ResultMixin):
         return self.studies["weight"].to_numpy(dtype=float)
 
     # ------------------------------------------------------------------ outputs
+    def _headline(self) -> str:
+        from analyses.formatting import fmt_i2, tau2_text
+        from analyses.results import effect_line
+
+        text = effect_line(self.measure, self.estimate, self.ci, self.p, self.level)
+        het = f"; k = {self.k}; I\u00b2 = {fmt_i2(self.I2)}"
+        if self.tau2 is not None:
+            het += f", {tau2_text(self.tau2)}"
+        return text + het
+
+    def plot(self, *, path: str | None = None, **kwargs: Any) -> Any:
+        """The forest plot (:func:`analyses.forest.forest_plot`; same options)."""
+        from analyses.forest import forest_plot
+
+        return forest_plot(self, path=path, **kwargs)
+
     @property
     def summary(self) -> pd.DataFrame:
         """One row: ``k, method, test, estimate, se, ci_low, ci_high, statistic, p, pi_low,

@@ -3,8 +3,10 @@
 :func:`analysis_report` renders a :class:`~analyses.two_stage.TwoStageResult`,
 :class:`~analyses.pooling.PoolResult` or :class:`~analyses.interactions.InteractionResult` as
 one HTML page with no external resources: the forest plot as inline SVG, the pooled and
-per-trial tables, excluded trials with reasons, subgroup and interaction results, a plain-words
-description of the methods, notes, and the software versions that produced it.
+per-trial tables in journal style (effect and CI first, p-values as journals write them, no
+internal column names), excluded trials with reasons, proportional-hazards tests, subgroup and
+interaction results, a plain-words description of the methods, notes, the release version and
+data hash when given (``source=``), and the software versions that produced it.
 :func:`write_report` writes it to a file.
 
 Example::
@@ -17,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import io
+import math
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -25,12 +28,15 @@ from typing import Any
 import pandas as pd
 
 from analyses.forest import forest_plot
+from analyses.formatting import fmt_ci, fmt_i2, fmt_p, fmt_tau2, is_ratio, minus
 from analyses.interactions import InteractionResult
 from analyses.pooling import PoolResult
+from analyses.tables import results_table
 from analyses.two_stage import TwoStageResult
 from repository.errors import AnalysisError
 
-__all__ = ["analysis_report", "write_report", "describe_methods", "software_versions"]
+__all__ = ["analysis_report", "write_report", "describe_methods", "software_versions",
+           "pooled_table"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
@@ -38,15 +44,20 @@ max-width:1100px;color:#222;line-height:1.45}
 h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em;
 border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}
-th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
-.meta{color:#666;font-size:.85em} .figure svg{max-width:100%;height:auto}
-ul.notes li{font-size:.9em}
+table.journal{border-top:2px solid #222;border-bottom:2px solid #222}
+table.journal caption{text-align:left;font-weight:600;padding:.3em 0}
+th,td{padding:.25em .7em;text-align:right}
+thead th{border-bottom:1px solid #222;font-weight:600}
+td:first-child,th:first-child{text-align:left} tr.section td{padding-top:.6em}
+.meta{color:#666;font-size:.85em} .source{color:#444;font-size:.85em;font-family:monospace}
+.headline{font-size:1.05em;font-weight:600} .table-note{font-size:.8em;color:#444;margin:.2em 0}
+.figure svg{max-width:100%;height:auto} ul.notes li{font-size:.9em}
 """
 
 _MODEL_TEXT = {
     "cox": "a Cox proportional hazards model with Efron's handling of ties (log hazard ratio "
-           "of treatment)",
+           "of treatment), with the Grambsch-Therneau test of proportional hazards for the "
+           "treatment term (R's cox.zph, Kaplan-Meier time transform)",
     "logrank": "the log-rank statistic: observed minus expected events (O-E) in the treated "
                "arm and its hypergeometric variance V; Peto's log hazard ratio (O-E)/V",
     "logistic": "logistic regression (log odds ratio of treatment)",
@@ -54,6 +65,9 @@ _MODEL_TEXT = {
            "cell of a table that has a zero cell (metafor escalc convention)",
     "linear": "least squares (mean difference, or the ANCOVA treatment effect when adjusted "
               "for the baseline value)",
+    "rmst": "the difference in restricted mean survival time (treated minus control) up to "
+            "the horizon tau, the area under each arm's Kaplan-Meier curve with its standard "
+            "error as R's print(survfit, rmean = tau)",
 }
 _METHOD_TEXT = {
     "FE": "a common-effect (inverse-variance) model",
@@ -125,64 +139,136 @@ def describe_methods(result: PoolResult | TwoStageResult | InteractionResult) ->
 def _table(frame: pd.DataFrame | None, *, index: bool = False) -> str:
     if frame is None or len(frame) == 0:
         return "<p class='meta'>(none)</p>"
-    return frame.to_html(index=index, border=0, na_rep="",
+    return frame.to_html(index=index, border=0, na_rep="", classes="journal",
                          float_format=lambda x: f"{x:.4g}", escape=True)
 
 
-def _svg(result: Any) -> str:
-    fig = forest_plot(result)
+def _svg(result: Any, source: str | None) -> str:
+    import matplotlib
+
+    fig = forest_plot(result, source=source)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
     start = text.find("<svg")
     return text[start:] if start >= 0 else text
 
 
+def pooled_table(pooled: PoolResult, *, label: str = "Pooled") -> pd.DataFrame:
+    """One journal-style row: effect (CI), p, prediction interval, heterogeneity."""
+    ratio = is_ratio(pooled.measure)
+    tr = math.exp if ratio else (lambda v: v)
+    code = (pooled.measure or "Estimate") if pooled.measure else "Estimate"
+    row = {"": label, f"{code} ({pooled.level:g}% CI)":
+           minus(fmt_ci(tr(pooled.estimate), tr(pooled.ci[0]), tr(pooled.ci[1]))),
+           "p": fmt_p(pooled.p, prefix=False), "Trials": pooled.k,
+           "Prediction interval": minus(f"{tr(pooled.pi[0]):.2f} to {tr(pooled.pi[1]):.2f}")
+           if pooled.pi else "",
+           "\u03c4\u00b2": fmt_tau2(pooled.tau2) if pooled.tau2 is not None else "",
+           "I\u00b2": fmt_i2(pooled.I2),
+           "Q (df), p": f"{pooled.Q:.2f} ({pooled.Q_df}), {fmt_p(pooled.Q_p, prefix=False)}"}
+    return pd.DataFrame([row])
+
+
+def _heterogeneity(pooled: PoolResult) -> str:
+    if (pooled.tau2_ci is None or pooled.tau_ci is None or pooled.I2_ci is None
+            or pooled.H2_ci is None or pooled.tau2 is None or pooled.tau is None):
+        return ""
+    rows = [("\u03c4\u00b2", fmt_tau2(pooled.tau2), *(fmt_tau2(v) for v in pooled.tau2_ci)),
+            ("\u03c4", f"{pooled.tau:.4f}", *(f"{v:.4f}" for v in pooled.tau_ci)),
+            ("I\u00b2 (%)", f"{pooled.I2:.1f}", *(f"{v:.1f}" for v in pooled.I2_ci)),
+            ("H\u00b2", f"{pooled.H2:.2f}", *(f"{v:.2f}" for v in pooled.H2_ci))]
+    frame = pd.DataFrame(rows, columns=["", "Estimate", "Lower limit", "Upper limit"])
+    return ("<h2>Heterogeneity</h2><p class='meta'>Confidence intervals by the Q-profile "
+            "method.</p>" + _table(frame))
+
+
+def _trials(result: Any, labels: tuple[str, str]) -> str:
+    out = "<h2>Trials</h2>" + results_table(result, labels=labels).to_html()
+    if isinstance(result, TwoStageResult) and "ph_p" in result.per_trial:
+        ph = result.per_trial[["trial", "ph_chisq", "ph_p"]].copy()
+        ph["ph_chisq"] = ph["ph_chisq"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "")
+        ph["ph_p"] = ph["ph_p"].map(lambda v: fmt_p(v, prefix=False))
+        ph.columns = ["Trial", "\u03c7\u00b2 (1 df)", "p"]
+        out += ("<h3>Proportional hazards (treatment; Grambsch-Therneau, R's cox.zph)</h3>"
+                + _table(ph))
+    return out
+
+
+def _interaction_rows(inter: InteractionResult) -> pd.DataFrame:
+    t = inter.per_trial
+    return pd.DataFrame({
+        "Trial": t["trial"], "N": t.get("n", ""),
+        "Interaction (95% CI)": [minus(fmt_ci(e, lo, hi, digits=3)) for e, lo, hi in
+                                 zip(t["estimate"], t["ci_low"], t["ci_high"])],
+        "Weight (%)": [f"{w:.1f}" for w in t["weight"]]})
+
+
+def _excluded(frame: pd.DataFrame) -> str:
+    if not len(frame):
+        return "<h2>Excluded trials</h2><p class='meta'>(none)</p>"
+    view = frame[["trial", "message"]].rename(columns={"trial": "Trial", "message": "Reason"})
+    return "<h2>Excluded trials</h2>" + _table(view)
+
+
+def _body(result: Any, pooled: PoolResult, source: str | None,
+          labels: tuple[str, str]) -> list[str]:
+    esc = html.escape
+    parts = ["<h2>Result</h2>", _table(pooled_table(pooled))]
+    parts.append("<h2>Forest plot</h2><div class='figure'>" + _svg(result, source) + "</div>")
+    if isinstance(result, (TwoStageResult, InteractionResult)):
+        parts.append(_trials(result, labels) if isinstance(result, TwoStageResult)
+                     else "<h2>Trials</h2>" + _table(_interaction_rows(result)))
+        parts.append(_excluded(result.excluded))
+    else:
+        parts.append(_trials(result, labels))
+    if isinstance(result, TwoStageResult):
+        if result.subgroups:
+            rows = [pooled_table(r, label=f"{result.subgroup} = {lev}")
+                    for lev, r in result.subgroups.items()]
+            parts.append("<h2>Subgroups</h2>" + _table(pd.concat(rows, ignore_index=True)))
+        if result.subgroup_test is not None:
+            st = result.subgroup_test
+            parts.append(f"<p>Test for subgroup differences ({esc(str(result.subgroup))}): "
+                         f"Q = {st.Q:.2f}, df = {st.df}, {esc(fmt_p(st.p))}</p>")
+        if result.interaction is not None:
+            inter = result.interaction
+            parts.append(f"<h2>Interaction: treatment \u00d7 {esc(inter.covariate)}</h2>")
+            parts.append(_table(pooled_table(inter.pooled, label="Within-trial interaction")))
+            parts.append("<div class='figure'>" + _svg(inter, source) + "</div>")
+            parts.append(_table(_interaction_rows(inter)))
+    parts.append(_heterogeneity(pooled))
+    return parts
+
+
 def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
-                    title: str | None = None, description: str | None = None) -> str:
-    """Render ``result`` as a self-contained HTML page (see the module docstring)."""
+                    title: str | None = None, description: str | None = None,
+                    source: Any = None,
+                    arm_labels: tuple[str, str] = ("Treatment", "Control")) -> str:
+    """Render ``result`` as a self-contained HTML page (see the module docstring).
+
+    ``source`` (a :class:`analyses.provenance.DataSource` or a text) says where the data came
+    from: the release version and data hash are printed under the title and on the figures.
+    ``arm_labels`` head the per-arm columns of the trials table.
+    """
     if not isinstance(result, (PoolResult, TwoStageResult, InteractionResult)):
         raise AnalysisError(f"cannot report a {type(result).__name__}", reason="bad_input")
     esc = html.escape
     title = str(title or getattr(result, "title", "Meta-analysis"))
     pooled = result.pooled if isinstance(result, (TwoStageResult, InteractionResult)) else result
+    caption = source.caption() if hasattr(source, "caption") else source
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
              f"<h1>{esc(title)}</h1>",
              f"<p class='meta'>Generated {esc(_dt.datetime.now().isoformat(timespec='seconds'))}"
              " by ipdrepo</p>"]
+    if caption:
+        parts.append(f"<p class='source'>{esc(caption)}</p>")
     if description:
         parts.append(f"<p>{esc(description)}</p>")
-    parts.append("<h2>Result</h2>")
-    parts.append(_table(result.summary, index=True))
-    parts.append("<h2>Forest plot</h2><div class='figure'>" + _svg(result) + "</div>")
-    if isinstance(result, TwoStageResult):
-        parts.append("<h2>Trials</h2>" + _table(result.per_trial))
-        parts.append("<h2>Excluded trials</h2>" + _table(result.excluded))
-        if result.subgroup_test is not None:
-            st = result.subgroup_test
-            parts.append(f"<p>Test for subgroup differences ({esc(str(result.subgroup))}): "
-                         f"Q = {st.Q:.3f}, df = {st.df}, p = {st.p:.4f}</p>")
-        if result.interaction is not None:
-            inter = result.interaction
-            parts.append(f"<h2>Interaction: treatment x {esc(inter.covariate)}</h2>")
-            parts.append(_table(inter.summary, index=True))
-            parts.append("<div class='figure'>" + _svg(inter) + "</div>")
-            parts.append(_table(inter.per_trial))
-    elif isinstance(result, InteractionResult):
-        parts.append("<h2>Trials</h2>" + _table(result.per_trial))
-        parts.append("<h2>Excluded trials</h2>" + _table(result.excluded))
-    else:
-        parts.append("<h2>Studies</h2>" + _table(result.studies))
-    if (pooled.tau2_ci is not None and pooled.tau_ci is not None and pooled.I2_ci is not None
-            and pooled.H2_ci is not None):
-        ci = pd.DataFrame({"estimate": [pooled.tau2, pooled.tau, pooled.I2, pooled.H2],
-                           "ci_low": [pooled.tau2_ci[0], pooled.tau_ci[0], pooled.I2_ci[0],
-                                      pooled.H2_ci[0]],
-                           "ci_high": [pooled.tau2_ci[1], pooled.tau_ci[1], pooled.I2_ci[1],
-                                       pooled.H2_ci[1]]},
-                          index=["tau^2", "tau", "I^2 (%)", "H^2"])
-        parts.append("<h2>Heterogeneity</h2>" + _table(ci, index=True))
+    parts.append(f"<p class='headline'>{esc(result._headline())}</p>")
+    parts += _body(result, pooled, caption, arm_labels)
     parts.append("<h2>Methods</h2><ul>" + "".join(f"<li>{esc(s)}</li>"
                                                   for s in describe_methods(result)) + "</ul>")
     notes = list(result._notes())
@@ -199,9 +285,11 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
 
 
 def write_report(result: PoolResult | TwoStageResult | InteractionResult, path: str | Path, *,
-                 title: str | None = None, description: str | None = None) -> Path:
+                 title: str | None = None, description: str | None = None,
+                 source: Any = None,
+                 arm_labels: tuple[str, str] = ("Treatment", "Control")) -> Path:
     """Write :func:`analysis_report` to ``path``; returns the path."""
     p = Path(path)
-    p.write_text(analysis_report(result, title=title, description=description),
-                 encoding="utf-8")
+    p.write_text(analysis_report(result, title=title, description=description, source=source,
+                                 arm_labels=arm_labels), encoding="utf-8")
     return p

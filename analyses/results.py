@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["ResultMixin", "jsonable", "finite_or_none", "interval"]
+__all__ = ["ResultMixin", "jsonable", "finite_or_none", "interval", "effect_line"]
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -80,6 +80,21 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def effect_line(measure: str | None, estimate: float, ci: tuple[float, float], p: float | None,
+                level: float = 95.0) -> str:
+    """``HR 0.86 (95% CI 0.78 to 0.95), p = 0.002``: ratio measures exponentiated."""
+    from analyses.formatting import fmt_p, is_ratio, minus
+
+    code = (measure or "estimate").upper() if measure else "Estimate"
+    tr = math.exp if is_ratio(measure) else (lambda v: v)
+    digits = 2 if is_ratio(measure) or abs(estimate) < 100 else 1
+    text = (f"{code} {tr(estimate):.{digits}f} ({level:g}% CI {tr(ci[0]):.{digits}f} to "
+            f"{tr(ci[1]):.{digits}f})")
+    if p is not None:
+        text += f", {fmt_p(p)}"
+    return minus(text)
+
+
 def _blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` for display: ``na_rep`` reaches only NaN in float columns, so object and
     extension columns holding ``None``/``<NA>`` become float (when numeric) or blank text."""
@@ -117,6 +132,11 @@ class ResultMixin:
         notes = getattr(self, "notes", ())
         return tuple(notes) if notes else ()
 
+    def _headline(self) -> str | None:
+        """The result in one line, effect on the natural scale first (e.g. ``HR 0.86 (95% CI
+        0.78 to 0.95), p = 0.002``); shown above the table. ``None``: no headline."""
+        return None
+
     # ------------------------------------------------------------------ outputs
     def to_dict(self) -> dict[str, Any]:
         return {name: jsonable(value) for name, value in self._dict_items()}
@@ -126,10 +146,15 @@ class ResultMixin:
                                                      na_rep="", border=0)
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self._notes())
         notes_html = f"<ul>{notes}</ul>" if notes else ""
-        return f"<div><strong>{html.escape(self.title)}</strong>{table}{notes_html}</div>"
+        head = self._headline()
+        head_html = f"<p>{html.escape(head)}</p>" if head else ""
+        return (f"<div><strong>{html.escape(self.title)}</strong>{head_html}{table}"
+                f"{notes_html}</div>")
 
     def __repr__(self) -> str:
         with pd.option_context("display.width", 120, "display.max_columns", 30):
             body = self.summary.to_string(float_format=lambda x: f"{x:.4g}", na_rep="")
         notes = "".join(f"\nnote: {n}" for n in self._notes())
-        return f"<{type(self).__name__}: {self.title}>\n{body}{notes}"
+        head = self._headline()
+        head_text = f"{head}\n" if head else ""
+        return f"<{type(self).__name__}: {self.title}>\n{head_text}{body}{notes}"

@@ -13,7 +13,12 @@
                 of ``measure`` (OR, RR or RD; 1/2 added to tables with a zero cell)
 ``"linear"``    mean difference (``adjust`` empty) or ANCOVA treatment effect adjusted for
                 ``adjust`` (e.g. the baseline value of the outcome) by least squares
+``"rmst"``      difference in restricted mean survival time up to ``tau`` (treated minus
+                control; :mod:`analyses.rmst`, R's ``print(survfit, rmean = tau)``)
 ==============  =========================================================================
+
+With ``ph_test=True`` the Cox model also gets the Grambsch-Therneau test of proportional
+hazards for the treatment term (:func:`analyses.cox_zph.cox_zph`, R's ``cox.zph``).
 
 With ``interaction=C`` the estimate is the treatment-by-C interaction within the trial
 (coefficient of ``treatment x C`` in the regression models; for ``logrank`` and ``2x2``, C must
@@ -48,10 +53,10 @@ from repository.errors import AnalysisError
 __all__ = ["MODELS", "TrialEstimate", "TrialNotEstimable", "estimate_trial", "MODEL_MEASURE",
            "FirstStage", "first_stage"]
 
-MODELS: tuple[str, ...] = ("cox", "logrank", "logistic", "2x2", "linear")
+MODELS: tuple[str, ...] = ("cox", "logrank", "logistic", "2x2", "linear", "rmst")
 #: The effect measure each model estimates (``2x2`` takes ``measure=``).
 MODEL_MEASURE: dict[str, str] = {"cox": "HR", "logrank": "HR", "logistic": "OR",
-                                 "linear": "MD"}
+                                 "linear": "MD", "rmst": "RMSTD"}
 
 
 class TrialNotEstimable(AnalysisError):
@@ -79,6 +84,10 @@ class TrialEstimate:
     v: float | None = None
     table: tuple[float, float, float, float] | None = None
     note: str = ""
+    #: (rmst treated, its SE, rmst control, its SE) for ``rmst``
+    rmst: tuple[float, float, float, float] | None = None
+    #: (chi-square, df, p) of the proportional-hazards test of treatment for ``cox``
+    ph_test: tuple[float, int, float] | None = None
 
     def row(self) -> dict[str, Any]:
         return {"trial": self.trial, "n": self.n, "n_treated": self.n_treated,
@@ -176,12 +185,16 @@ def estimate_trial(
     ties: str = "efron",
     add: float = 0.5,
     to: str = "only0",
+    tau: float | None = None,
+    ph_test: bool = False,
 ) -> TrialEstimate:
     """Fit ``model`` to one trial's rows (see the module docstring for the models)."""
     if model not in MODELS:
         raise AnalysisError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
                             reason="unknown_model")
     _check_arms(frame, trial)
+    if model == "rmst":
+        return _rmst(frame, trial, tau, bool(adjust) or interaction is not None)
     if interaction is not None and model in ("logrank", "2x2"):
         return _interaction_by_difference(frame, trial=trial, model=model, measure=measure,
                                            interaction=interaction, ties=ties, add=add, to=to)
@@ -236,14 +249,39 @@ def estimate_trial(
         X, kept, dropped = design(cols, names, label=f"trial {trial}", droppable=adjust)
     except AnalysisError as exc:
         raise _not_estimable(exc, trial) from None
-    est, se = _cox(frame, [X[:, j] for j in range(1, X.shape[1])], list(kept[1:]), target,
-                   trial, ties)
+    est, se, ph = _cox(frame, [X[:, j] for j in range(1, X.shape[1])], list(kept[1:]), target,
+                       trial, ties, ph_test)
     return TrialEstimate(trial=trial, estimate=est, se=se, note=_dropped_note(dropped),
-                         **_counts(frame, "_event"))
+                         ph_test=ph, **_counts(frame, "_event"))
+
+
+def _rmst(frame: pd.DataFrame, trial: str, tau: float | None, covariates: bool) -> TrialEstimate:
+    from analyses.rmst import rmst_difference
+
+    if covariates:
+        raise AnalysisError("model='rmst' takes no covariates or interaction",
+                            reason="bad_option")
+    if tau is None:
+        raise AnalysisError("model='rmst' needs the horizon tau (CLI --tau), in the time "
+                            "units of the data", reason="missing_option")
+    if frame["_event"].sum() == 0:
+        raise TrialNotEstimable(f"trial {trial}: no events", reason="no_events", trial=trial)
+    try:
+        diff = rmst_difference(frame["_time"], frame["_event"], frame["_treat"], tau=tau)
+    except AnalysisError as exc:
+        raise _not_estimable(exc, trial) from None
+    short = [a for a, r in (("treated", diff.treated), ("control", diff.control))
+             if r.extrapolated]
+    note = (f"follow-up ends before tau in the {' and '.join(short)} arm(s); the curve is "
+            "extended flat to tau (as R)") if short else ""
+    return TrialEstimate(trial=trial, estimate=diff.estimate, se=diff.se, note=note,
+                         rmst=(diff.treated.estimate, diff.treated.se, diff.control.estimate,
+                               diff.control.se), **_counts(frame, "_event"))
 
 
 def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: str,
-         trial: str, ties: str) -> tuple[float, float]:
+         trial: str, ties: str, ph_test: bool = False
+         ) -> tuple[float, float, tuple[float, int, float] | None]:
     try:
         cox_module = importlib.import_module("analyses.cox")
     except ImportError as exc:  # pragma: no cover - present once the survival module lands
@@ -265,7 +303,16 @@ def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: 
             f"trial {trial}: the Cox estimate of {target} is infinite (monotone likelihood)",
             reason="separation", trial=trial)
     i = list(fit.names).index(target)
-    return float(fit.coef[i]), float(np.sqrt(fit.var[i, i]))
+    ph = None
+    if ph_test:
+        from analyses.cox_zph import cox_zph
+
+        zph = cox_zph(frame["_time"].to_numpy(dtype=float),
+                      frame["_event"].to_numpy(dtype=float), X, ties=ties,  # type: ignore[arg-type]
+                      coef=fit.coef, label=f"trial {trial}")
+        row = zph.term(target)
+        ph = (row["chisq"], int(row["df"]), row["p"])
+    return float(fit.coef[i]), float(np.sqrt(fit.var[i, i])), ph
 
 
 def _logrank(frame: pd.DataFrame, trial: str) -> tuple[float, float]:
@@ -339,6 +386,8 @@ def first_stage(
     ties: str = "efron",
     add: float = 0.5,
     to: str = "only0",
+    tau: float | None = None,
+    ph_test: bool = False,
 ) -> FirstStage:
     """Run :func:`estimate_trial` in every trial of ``frame`` (column ``_trial``)."""
     estimates: list[TrialEstimate] = []
@@ -352,7 +401,8 @@ def first_stage(
         try:
             estimates.append(estimate_trial(rows, trial=t, model=model, adjust=adjust,
                                             measure=measure, interaction=interaction,
-                                            ties=ties, add=add, to=to))
+                                            ties=ties, add=add, to=to, tau=tau,
+                                            ph_test=ph_test))
         except TrialNotEstimable as exc:
             excluded.append((t, str(exc.context.get("reason", "not_estimable")), exc.message))
     return FirstStage(estimates=tuple(estimates), excluded=tuple(excluded))

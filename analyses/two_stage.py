@@ -47,11 +47,18 @@ from repository.errors import AnalysisError
 __all__ = ["TwoStageResult", "two_stage", "PER_TRIAL_COLUMNS", "SubgroupTest"]
 
 #: Columns of :attr:`TwoStageResult.per_trial` (``exp_*`` only for ratio measures,
-#: ``o_minus_e``/``v`` only for log-rank analyses).
+#: ``o_minus_e``/``v`` only for log-rank analyses, ``rmst_*`` only for RMST analyses,
+#: ``ph_chisq``/``ph_p`` (the proportional-hazards test of treatment) only for Cox analyses).
 PER_TRIAL_COLUMNS: tuple[str, ...] = (
     "trial", "source", "n", "n_treated", "n_control", "events", "events_treated",
     "events_control", "estimate", "se", "ci_low", "ci_high", "weight", "exp_estimate",
-    "exp_ci_low", "exp_ci_high", "o_minus_e", "v", "note")
+    "exp_ci_low", "exp_ci_high", "o_minus_e", "v", "rmst_treated", "rmst_treated_se",
+    "rmst_control", "rmst_control_se", "ph_chisq", "ph_p", "note")
+_MODEL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "logrank": ("o_minus_e", "v"),
+    "rmst": ("rmst_treated", "rmst_treated_se", "rmst_control", "rmst_control_se"),
+    "cox": ("ph_chisq", "ph_p"),
+}
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,15 @@ class TwoStageResult(ResultMixin):
         excl = tuple(self.excluded["message"]) if len(self.excluded) else ()
         return self.notes + tuple(f"excluded: {m}" for m in excl)
 
+    def _headline(self) -> str:
+        return self.pooled._headline()
+
+    def plot(self, *, path: Any = None, **kwargs: Any) -> Any:
+        """The forest plot (:func:`analyses.forest.forest_plot`; same options)."""
+        from analyses.forest import forest_plot
+
+        return forest_plot(self, path=path, **kwargs)
+
     def _dict_items(self) -> Iterable[tuple[str, Any]]:
         items = dict(self.pooled._dict_items())
         items["per_trial"] = self.per_trial
@@ -137,13 +153,16 @@ class _Row:
     oe: float | None = None
     v: float | None = None
     note: str = ""
+    rmst: tuple[float, float, float, float] | None = None
+    ph: tuple[float, int, float] | None = None
 
 
 def _ipd_rows(fs: FirstStage) -> list[_Row]:
     return [_Row(trial=e.trial, source="IPD", yi=e.estimate, vi=e.se**2, n=e.n,
                  n_treated=e.n_treated, n_control=e.n_control, events=e.events,
                  events_treated=e.events_treated, events_control=e.events_control,
-                 table=e.table, oe=e.o_minus_e, v=e.v, note=e.note) for e in fs.estimates]
+                 table=e.table, oe=e.o_minus_e, v=e.v, note=e.note, rmst=e.rmst,
+                 ph=e.ph_test) for e in fs.estimates]
 
 
 def _ad_rows(ad: Sequence[AggregateTrial], *, model: str, measure: str, add: float,
@@ -228,10 +247,15 @@ def _table(rows: list[_Row], res: PoolResult, *, model: str, ratio: bool) -> pd.
                        exp_ci_high=math.exp(r.yi + z * se))
         if model == "logrank":
             rec.update(o_minus_e=r.oe, v=r.v)
+        if model == "rmst" and r.rmst is not None:
+            rec.update(zip(_MODEL_COLUMNS["rmst"], r.rmst))
+        if model == "cox" and r.ph is not None:
+            rec.update(ph_chisq=r.ph[0], ph_p=r.ph[2])
         rec["note"] = r.note
         recs.append(rec)
+    other = {c for m, cs in _MODEL_COLUMNS.items() if m != model for c in cs}
     cols = [c for c in PER_TRIAL_COLUMNS
-            if (ratio or not c.startswith("exp_")) and (model == "logrank" or c not in ("o_minus_e", "v"))]
+            if (ratio or not c.startswith("exp_")) and c not in other]
     frame = pd.DataFrame(recs, columns=cols)
     for c in ("n", "n_treated", "n_control", "events", "events_treated", "events_control"):
         frame[c] = frame[c].astype("Int64")
@@ -247,6 +271,36 @@ def _subgroup_test(results: Mapping[str, PoolResult]) -> SubgroupTest | None:
     Q = float(np.sum(w * (est - mean) ** 2))
     df = len(results) - 1
     return SubgroupTest(Q=Q, df=df, p=float(stats.chi2.sf(Q, df)))
+
+
+def _check_model(model: str, measure: str | None, adjust: Sequence[str], tau: float | None,
+                 interaction: str | None) -> str:
+    """The options that go with ``model``; returns its measure."""
+    if model not in MODELS:
+        raise AnalysisError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
+                            reason="unknown_model")
+    if model == "2x2":
+        meas = (measure or "OR").upper()
+        if meas not in ("OR", "RR", "RD"):
+            raise AnalysisError(f"model='2x2' estimates OR, RR or RD, not {measure!r}",
+                                reason="bad_option")
+    else:
+        meas = MODEL_MEASURE[model]
+        if measure is not None and measure.upper() != meas:
+            raise AnalysisError(f"model={model!r} estimates {meas}, not {measure!r}",
+                                reason="bad_option")
+    if adjust and model in ("logrank", "2x2", "rmst"):
+        raise AnalysisError(f"model={model!r} cannot adjust for covariates; use 'cox' or "
+                            "'logistic'", reason="bad_option")
+    if model == "rmst" and tau is None:
+        raise AnalysisError("model='rmst' needs the horizon tau (CLI --tau), in the time "
+                            "units of the data", reason="missing_option")
+    if tau is not None and model != "rmst":
+        raise AnalysisError(f"tau applies to model='rmst' only, not {model!r}",
+                            reason="bad_option")
+    if model == "rmst" and interaction is not None:
+        raise AnalysisError("model='rmst' has no interaction analysis", reason="bad_option")
+    return meas
 
 
 def two_stage(
@@ -273,35 +327,25 @@ def two_stage(
     add: float = 0.5,
     to: str = "only0",
     stepadj: float = 1.0,
+    tau: float | None = None,
+    ph_test: bool = True,
 ) -> TwoStageResult:
     """Two-stage IPD meta-analysis (see the module docstring).
 
-    ``model``: ``"cox"``, ``"logrank"``, ``"logistic"``, ``"2x2"`` or ``"linear"``.
+    ``model``: ``"cox"``, ``"logrank"``, ``"logistic"``, ``"2x2"``, ``"linear"`` or
+    ``"rmst"`` (difference in restricted mean survival time up to ``tau``, in the time units
+    of the data; :mod:`analyses.rmst`).
     ``measure``: for ``"2x2"`` ``"OR"`` (default), ``"RR"`` or ``"RD"``; implied otherwise
-    (HR, OR, MD). ``method``: a :func:`~analyses.pooling.pool` method, ``"MH"`` or ``"Peto"``
+    (HR, OR, MD, RMSTD). ``ph_test`` (Cox): add each trial's proportional-hazards test of
+    treatment (R's ``cox.zph``) as ``ph_chisq``/``ph_p`` columns of ``per_trial``. ``method``: a :func:`~analyses.pooling.pool` method, ``"MH"`` or ``"Peto"``
     for ``2x2``, ``"Peto"`` for ``logrank``; default ``"Peto"`` for ``logrank`` and ``"REML"``
     otherwise. ``adjust``: covariates for the regression models (ANCOVA: the baseline value).
     ``treated_value``/``control_value``: the treatment coding (0/1 by default).
     ``aggregate``: aggregate-data trials (:func:`analyses.aggregate.read_aggregate`).
     ``missing="drop"`` runs a complete-case analysis (rows lost are reported per trial).
     """
-    if model not in MODELS:
-        raise AnalysisError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
-                            reason="unknown_model")
-    if model == "2x2":
-        meas = (measure or "OR").upper()
-        if meas not in ("OR", "RR", "RD"):
-            raise AnalysisError(f"model='2x2' estimates OR, RR or RD, not {measure!r}",
-                                reason="bad_option")
-    else:
-        meas = MODEL_MEASURE[model]
-        if measure is not None and measure.upper() != meas:
-            raise AnalysisError(f"model={model!r} estimates {meas}, not {measure!r}",
-                                reason="bad_option")
+    meas = _check_model(model, measure, adjust, tau, interaction)
     m = normalise_method(method) if method else ("Peto" if model == "logrank" else "REML")
-    if adjust and model in ("logrank", "2x2"):
-        raise AnalysisError(f"model={model!r} cannot adjust for covariates; use 'cox' or "
-                            "'logistic'", reason="bad_option")
     extra = [c for c in (subgroup, interaction) if c is not None]
     prepared = prepare_ipd(data, trial=trial, treatment=treatment, model=model,
                            outcome=outcome, time=time, event=event, adjust=adjust,
@@ -314,6 +358,9 @@ def two_stage(
                                 reason="invalid_data")
         prepared.frame[interaction] = col.to_numpy(dtype=float)
     notes = prepared.notes()
+    if model == "rmst":
+        notes.append(f"restricted mean survival time up to tau = {tau:g} time units; "
+                     "estimate = treated minus control")
     ad = read_aggregate(aggregate, trial="trial") if aggregate is not None else []
     clash = sorted(set(a.trial for a in ad) & set(prepared.trials))
     if clash:
@@ -324,7 +371,8 @@ def two_stage(
     ratio = meas in ("HR", "OR", "RR")
     def run_first_stage(frame: pd.DataFrame) -> FirstStage:
         fs = first_stage(frame, prepared.trials, model=model, adjust=tuple(adjust),
-                         measure=meas, ties=ties, add=add, to=to)
+                         measure=meas, ties=ties, add=add, to=to, tau=tau,
+                         ph_test=ph_test and model == "cox")
         if m in ("MH", "Peto"):
             return fs
         # inverse-variance pooling needs an estimate: a 2x2 table without one (zero cells

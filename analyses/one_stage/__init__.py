@@ -74,6 +74,18 @@ __all__ = [
 ]
 
 
+def _ph_test(d: Design, beta: Any, blup: Any, ties: str) -> Any:
+    """cox.zph of the fitted model: every fixed effect, the random treatment effects (when
+    present) in the linear predictor as R's cox.zph does for a coxme fit."""
+    from analyses.cox_zph import cox_zph
+
+    assert d.time is not None and d.event is not None
+    offset = None if blup is None else np.asarray(blup)[d.trial] * d.t
+    return cox_zph(d.time, d.event, d.X, strata=d.trial, ties=ties,  # type: ignore[arg-type]
+                   names=d.names, coef=beta, offset=offset if offset is not None
+                   else np.zeros(d.n))
+
+
 def one_stage(
     data: pd.DataFrame,
     *,
@@ -155,7 +167,8 @@ def one_stage(
         beta, cov, tau2, boundary, blup = cfit.beta, cfit.cov, cfit.tau2, cfit.boundary, cfit.blup
         intercepts = None
         extra = {"criterion": None, "loglik": cfit.ipl,
-                 "n_events": int(np.sum(d.event))}  # type: ignore[arg-type]
+                 "n_events": int(np.sum(d.event)),  # type: ignore[arg-type]
+                 "ph": _ph_test(d, cfit.beta, cfit.blup if random_treatment else None, ties)}
         iterations, converged = cfit.iterations, cfit.converged
     if boundary:
         notes.append("between-trial variance of the treatment effect estimated at 0 "

@@ -19,10 +19,11 @@ __all__ = ["OneStageResult", "SUMMARY_COLUMNS", "FIXED_COLUMNS", "PER_TRIAL_COLU
 
 #: Columns of :attr:`OneStageResult.summary` (one row: the treatment effect).
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "model", "method", "k", "n", "estimate", "se", "ci_low", "ci_high", "z", "p",
+    "model", "method", "k", "n", "estimate", "se", "ci_low", "ci_high", "statistic", "p",
     "exp_estimate", "exp_ci_low", "exp_ci_high", "tau2", "tau", "boundary")
 #: Columns of :attr:`OneStageResult.fixed` and :attr:`OneStageResult.interaction`.
-FIXED_COLUMNS: tuple[str, ...] = ("term", "estimate", "se", "z", "p", "ci_low", "ci_high")
+FIXED_COLUMNS: tuple[str, ...] = (
+    "term", "estimate", "se", "statistic", "p", "ci_low", "ci_high")
 #: Columns of :attr:`OneStageResult.per_trial`.
 PER_TRIAL_COLUMNS: tuple[str, ...] = (
     "trial", "n", "n_treated", "events", "random_effect", "trial_effect")
@@ -35,7 +36,7 @@ def fixed_table(names: tuple[str, ...], est: NDArray[np.float64], se: NDArray[np
     """Wald table of fixed effects with :data:`FIXED_COLUMNS`."""
     q = stats.norm.ppf(0.5 + level / 2)
     z = est / se
-    return pd.DataFrame({"term": list(names), "estimate": est, "se": se, "z": z,
+    return pd.DataFrame({"term": list(names), "estimate": est, "se": se, "statistic": z,
                          "p": 2 * stats.norm.sf(np.abs(z)), "ci_low": est - q * se,
                          "ci_high": est + q * se}, columns=list(FIXED_COLUMNS))
 
@@ -80,6 +81,8 @@ class OneStageResult(ResultMixin):
     nagq: int | None = None
     n_events: int | None = None
     notes: tuple[str, ...] = ()
+    #: the proportional-hazards test (Cox models; R's cox.zph, see analyses.cox_zph)
+    ph: Any = None
 
     @property
     def measure(self) -> str:
@@ -94,12 +97,23 @@ class OneStageResult(ResultMixin):
         return None if self.tau2 is None else math.sqrt(self.tau2)
 
     @property
-    def z(self) -> float:
+    def statistic(self) -> float:
+        """Wald z statistic of the treatment effect."""
         return self.estimate / self.se
 
     @property
+    def z(self) -> float:
+        """The same as :attr:`statistic` (kept for existing code)."""
+        return self.statistic
+
+    @property
+    def ph_test(self) -> dict[str, float] | None:
+        """``{chisq, df, p}`` of the proportional-hazards test of treatment (Cox only)."""
+        return None if self.ph is None else self.ph.term(self.ph.names[0])
+
+    @property
     def p(self) -> float:
-        return float(2 * stats.norm.sf(abs(self.z)))
+        return float(2 * stats.norm.sf(abs(self.statistic)))
 
     @property
     def ci(self) -> tuple[float, float]:
@@ -124,7 +138,7 @@ class OneStageResult(ResultMixin):
         return pd.DataFrame([{
             "model": self.model, "method": self.method, "k": self.k, "n": self.n,
             "estimate": self.estimate, "se": self.se, "ci_low": lo, "ci_high": hi,
-            "z": self.z, "p": self.p, "exp_estimate": self.exp_estimate,
+            "statistic": self.statistic, "p": self.p, "exp_estimate": self.exp_estimate,
             "exp_ci_low": ex[0], "exp_ci_high": ex[1], "tau2": self.tau2, "tau": self.tau,
             "boundary": self.boundary}], columns=list(SUMMARY_COLUMNS))
 
@@ -135,7 +149,7 @@ class OneStageResult(ResultMixin):
         yield "estimate", self.estimate
         yield "se", self.se
         yield "ci", list(self.ci)
-        yield "z", self.z
+        yield "statistic", self.statistic
         yield "p", self.p
         if self.is_ratio:
             yield "exp_estimate", self.exp_estimate
@@ -162,8 +176,29 @@ class OneStageResult(ResultMixin):
         yield "criterion", self.criterion
         yield "converged", self.converged
         yield "iterations", self.iterations
+        if self.ph is not None:
+            yield "ph_test", self.ph_test
+            yield "ph_test_global", self.ph.term("GLOBAL")
         yield "per_trial", self.per_trial
         yield "notes", list(self.notes)
+
+    def _headline(self) -> str:
+        from analyses.formatting import fmt_p, tau2_text
+        from analyses.results import effect_line
+
+        text = effect_line(self.measure, self.estimate, self.ci, self.p, 100 * self.level)
+        if self.tau2 is not None:
+            text += f"; {tau2_text(self.tau2)}"
+        if self.ph is not None:
+            text += f"; PH test {fmt_p(self.ph_test['p'])}"  # type: ignore[index]
+        return text
+
+    def plot(self, *, path: Any = None, **kwargs: Any) -> Any:
+        """The trial-specific effects (estimate + predicted random effect) with the pooled
+        estimate and its confidence interval."""
+        from analyses.estimate_plot import plot_one_stage
+
+        return plot_one_stage(self, path=path, **kwargs)
 
     def _notes(self) -> tuple[str, ...]:
         extra = []

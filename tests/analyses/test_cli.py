@@ -169,11 +169,14 @@ def test_two_stage_with_aggregate_file(tmp_path):
 @pytest.mark.parametrize("args,kwargs", [
     (["--outcome", "y1", "--model", "linear", "--random-treatment"],
      dict(outcome="y1", model="linear", random_treatment=True)),
-    (["--outcome", "yb", "--model", "logistic", "--adjust", "age"],
+    (["--outcome", "yb", "--model", "logistic", "--adjust", "age", "--common-treatment"],
      dict(outcome="yb", model="logistic", random_treatment=False, adjust=("age",))),
-    (["--time", "time", "--event", "event", "--model", "cox", "--interaction", "age"],
+    (["--time", "time", "--event", "event", "--model", "cox", "--interaction", "age",
+      "--common-treatment"],
      dict(time="time", event="event", model="cox", random_treatment=False,
           interaction="age")),
+    (["--time", "time", "--event", "event", "--model", "cox"],  # the default: as Python's
+     dict(time="time", event="event", model="cox")),
 ])
 def test_one_stage_cli_delegates_to_library(args, kwargs, tmp_path):
     one_stage_mod = pytest.importorskip("analyses.one_stage")
@@ -196,3 +199,26 @@ def test_one_stage_cli_errors_cleanly():
     out = CliRunner().invoke(cli, ["analyse", "one-stage", str(SIM_CSV), "--trial", "trial",
                                    "--treatment", "trt", "--model", "linear"])
     assert out.exit_code == 4 and out.output.startswith("error:")
+
+
+def test_two_stage_figure_options_reach_the_plot(tmp_path):
+    out = run("analyse", "two-stage", str(SIM_CSV), "--trial", "trial", "--treatment", "trt",
+              "--time", "time", "--event", "event", "--model", "cox",
+              "--title", "Overall survival", "--favours", "Favours new", "Favours old",
+              "--order", "weight", "--at", "0.25,0.5,1,2,4", "--common",
+              "--arm-labels", "New", "Old", "--forest", str(tmp_path / "f.svg"),
+              "--table", str(tmp_path / "t.csv"), "--json")
+    assert out.exit_code == 0, out.output
+    svg = (tmp_path / "f.svg").read_text()
+    for text in ("Overall survival", "Favours new", "Favours old", "Common effect model",
+                 "New", "HR [95% CI]", "sim_ipd.csv", "SHA-256"):
+        assert text in svg, text
+    d = json.loads(out.output)
+    assert d["source"] == {"kind": "file", "name": "sim_ipd.csv", "sha256": d["source"]["sha256"],
+                           "topic": None, "version": None}
+    assert {"ph_chisq", "ph_p"} <= set(d["per_trial"][0])
+    assert list(pd.read_csv(tmp_path / "t.csv").columns)[1] == "New, events/N"
+    bad = CliRunner().invoke(cli, ["analyse", "two-stage", str(SIM_CSV), "--trial", "trial",
+                                   "--treatment", "trt", "--time", "time", "--event", "event",
+                                   "--model", "cox", "--at", "a,b"])
+    assert bad.exit_code == 2 and "--at takes numbers" in bad.output

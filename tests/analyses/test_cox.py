@@ -32,11 +32,9 @@ REL = 1e-6
 @cache
 def dataset(name: str) -> pd.DataFrame:
     if name.startswith("gast"):
-        from tests.analyses.conftest import GASTRIC_DIR
+        from tests.analyses.conftest import gastric_path
 
-        path = GASTRIC_DIR / f"{name}.csv"
-        if not path.exists():
-            pytest.skip(f"GASTRIC data not found at {path} (set IPDREPO_GASTRIC_DIR)")
+        path = gastric_path(name)
         d = pd.read_csv(path, dtype={"trialref": str, "id": str})
         d["treated"] = (d["trt"] > 0).astype(int)
         return d

@@ -12,7 +12,8 @@ import analyses
 
 MODULES = ["analyses.pooling", "analyses.tau2", "analyses.effects", "analyses.binary",
            "analyses.peto", "analyses.batch", "analyses.roots", "analyses.mh",
-           "analyses.heterogeneity", "analyses.two_stage", "analyses.interactions"]
+           "analyses.heterogeneity", "analyses.two_stage", "analyses.interactions",
+           "analyses.cox_zph", "analyses.rmst", "analyses.km"]
 
 
 # analyses.one_stage is the survival engineer's package; until it is in the tree its names

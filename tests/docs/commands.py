@@ -85,11 +85,13 @@ def _check_args(command: click.Command, tokens: list[str], where: str) -> list[s
                 continue
             takes_value = not (opt.is_flag or opt.count)
             if takes_value and not eq:
-                if i + 1 >= len(tokens):
-                    problems.append(f"{where}: {name} needs a value")
+                n = max(opt.nargs, 1)  # an option may take several values (nargs=2)
+                if i + n >= len(tokens):
+                    problems.append(f"{where}: {name} needs a value" if n == 1 else
+                                    f"{where}: {name} needs {n} values")
                     break
                 value = tokens[i + 1]
-                i += 1
+                i += n
             if takes_value and isinstance(opt.type, click.Choice) and not _chosen(opt.type,
                                                                                value):
                 problems.append(f"{where}: {name} {value!r} is not one of "

@@ -1,0 +1,241 @@
+"""The layout of Kaplan-Meier plots, computed apart from drawing them (no figure here).
+
+A :class:`KMLayout` holds one or more :class:`KMPanel`: the step curves in display units
+(times divided into the display unit: days, weeks, months or years), their confidence bands
+(R's log limits), censoring marks, median lines, the axis breaks, the numbers at risk at each
+break and the numbers censored between breaks per arm (coloured like the curves), the
+log-rank p (or hazard ratio) to print, and - for the trial-stratified pooled curve - where it
+stops and why. :mod:`analyses.km_plot` draws it, survminer-style.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analyses.forest_layout import linear_ticks
+from analyses.formatting import fmt_ci, fmt_p
+from analyses.km import KaplanMeier, km_by_group, stratified_km
+from repository.errors import AnalysisError
+
+__all__ = ["KMOptions", "KMLayout", "KMPanel", "Curve", "TableRow", "UNITS", "ARM_COLORS",
+           "km_panel", "stratified_panel", "km_layout", "unit_factor"]
+
+#: Time units and their length in days.
+UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
+#: Colours of control and treated (ColorBrewer RdBu ends; print and colour-blind safe).
+ARM_COLORS: tuple[str, ...] = ("#2166ac", "#b2182b", "#1b7837", "#762a83", "#e08214",
+                               "#4d4d4d")
+ANNOTATIONS: tuple[str, ...] = ("logrank", "hr", "none")
+
+
+@dataclass(frozen=True)
+class KMOptions:
+    """Display options (see :func:`analyses.km_plot.plot_km`)."""
+
+    title: str | None = None
+    xlabel: str | None = None
+    ylabel: str = "Survival probability"
+    ci: bool = True
+    at_risk: bool = True
+    censored: bool = False
+    median: bool = True
+    annotate: str = "logrank"
+    time_unit: str | None = None
+    display_unit: str | None = None
+    break_every: float | None = None
+    xmax: float | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One step curve in display units (``x`` times, ``y`` survival), its band, marks."""
+
+    label: str
+    color: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    censor_x: tuple[float, ...]
+    censor_y: tuple[float, ...]
+    median: float | None
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    color: str
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class KMPanel:
+    """One plot: curves, axis breaks and limit, risk and censoring tables, annotations.
+
+    ``censored`` counts are per interval ending at each break (the first is 0)."""
+
+    title: str | None
+    curves: tuple[Curve, ...]
+    breaks: tuple[float, ...]
+    xmax: float
+    at_risk: tuple[TableRow, ...]
+    censored: tuple[TableRow, ...]
+    annotation: str | None
+    stop: float | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class KMLayout:
+    panels: tuple[KMPanel, ...]
+    ncols: int
+    xlabel: str
+    ylabel: str
+    title: str | None
+    source: str | None
+    ci: bool
+    median: bool
+
+
+def unit_factor(time_unit: str | None, display_unit: str | None) -> float:
+    """Divide data times by this to get display times."""
+    if display_unit is None or time_unit is None:
+        if display_unit is not None and time_unit is None:
+            raise AnalysisError("give the unit of the data (time_unit, CLI --time-unit) to "
+                                f"show the time in {display_unit}", reason="bad_option")
+        return 1.0
+    for u in (time_unit, display_unit):
+        if u not in UNITS:
+            raise AnalysisError(f"unknown time unit {u!r}; use {', '.join(UNITS)}",
+                                reason="bad_option")
+    return UNITS[display_unit] / UNITS[time_unit]
+
+
+def _curve(km: KaplanMeier, label: str, color: str, f: float) -> Curve:
+    tab = km.table
+    t = tab["time"].to_numpy(float) / f
+    s = tab["surv"].to_numpy(float)
+    cens = tab["n_censor"].to_numpy(int) > 0
+    lo = np.nan_to_num(tab["lower"].to_numpy(float), nan=0.0)
+    hi = np.nan_to_num(tab["upper"].to_numpy(float), nan=0.0)
+    med = km.median
+    return Curve(label, color, tuple([0.0, *t]), tuple([1.0, *s]), tuple([1.0, *lo]),
+                 tuple([1.0, *hi]), tuple(t[cens]), tuple(s[cens]),
+                 None if med is None else med / f)
+
+
+def _at_risk(km: KaplanMeier, breaks: Sequence[float], f: float) -> tuple[int, ...]:
+    tab = km.table
+    times = tab["time"].to_numpy(float)
+    nxt = np.searchsorted(times, np.asarray(breaks) * f - 1e-9 * f, side="left")
+    return tuple(int(tab["n_risk"].iloc[j]) if j < len(tab) else 0 for j in nxt)
+
+
+def _censored(km: KaplanMeier, breaks: Sequence[float], f: float) -> tuple[int, ...]:
+    tab = km.table
+    times = tab["time"].to_numpy(float) / f
+    c = tab["n_censor"].to_numpy(int)
+    out, prev = [], -math.inf
+    for b in breaks:
+        out.append(int(c[(times > prev) & (times <= b)].sum()) if prev > -math.inf else 0)
+        prev = b
+    return tuple(out)
+
+
+def _breaks(xmax: float, every: float | None) -> tuple[float, ...]:
+    if every is not None:
+        if not every > 0:
+            raise AnalysisError(f"break_every must be positive, not {every}",
+                                reason="bad_option")
+        n = int(math.floor(xmax / every + 1e-9))
+        return tuple(round(i * every, 10) for i in range(n + 1))
+    return tuple(b for b in linear_ticks(0.0, xmax, 8) if b <= xmax + 1e-9)
+
+
+def _annotation(how: str, time: Any, event: Any, group: Any, strata: Any = None) -> str | None:
+    if how == "none":
+        return None
+    if how not in ANNOTATIONS:
+        raise AnalysisError(f"annotate must be one of {', '.join(ANNOTATIONS)}, not {how!r}",
+                            reason="bad_option")
+    from analyses.logrank import logrank
+
+    lr = logrank(time, event, group, strata=strata)
+    where = " (stratified by trial)" if strata is not None else ""
+    text = f"Log-rank {fmt_p(lr.p)}{where}"
+    if how == "hr":
+        from analyses.cox import coxph
+
+        fit = coxph(time, event, np.asarray(group, dtype=float), strata=strata)
+        lo, hi = np.exp(fit.ci[0])
+        text = f"HR {fmt_ci(math.exp(fit.coef[0]), lo, hi)}\n{text}"
+    return text
+
+
+def km_panel(time: Any, event: Any, group: Any, labels: Mapping[Any, str], opts: KMOptions,
+             *, title: str | None = None, strata: Any = None, xmax: float | None = None
+             ) -> KMPanel:
+    """One panel: the Kaplan-Meier curve of every group (group values sorted)."""
+    f = unit_factor(opts.time_unit, opts.display_unit)
+    res = km_by_group(time, event, group)
+    curves = tuple(_curve(km, labels.get(g, str(g)), ARM_COLORS[i % len(ARM_COLORS)], f)
+                   for i, (g, km) in enumerate(res.curves.items()))
+    top = opts.xmax or xmax or max(c.x[-1] for c in curves)
+    breaks = _breaks(top, opts.break_every)
+    kms = list(res.curves.values())
+    risk = tuple(TableRow(c.label, c.color, _at_risk(k, breaks, f)) for c, k in zip(curves, kms))
+    cens = tuple(TableRow(c.label, c.color, _censored(k, breaks, f)) for c, k in zip(curves, kms))
+    two = len(curves) == 2 and pd.Series(np.asarray(group)).nunique() == 2
+    ann = _annotation(opts.annotate, time, event, _codes(group), strata) if two else None
+    return KMPanel(title, curves, breaks, top, risk if opts.at_risk else (),
+                   cens if opts.censored else (), ann)
+
+
+def _codes(group: Any) -> Any:
+    values = sorted(pd.Series(np.asarray(group, dtype=object)).unique(),
+                    key=lambda v: (str(type(v)), v))
+    return pd.Series(np.asarray(group, dtype=object)).map({values[0]: 0, values[1]: 1}).to_numpy()
+
+
+def stratified_panel(time: Any, event: Any, arm: Any, trial: Any, labels: Mapping[int, str],
+                     opts: KMOptions, *, title: str | None = None) -> KMPanel:
+    """The trial-stratified (trial-weighted) pooled curves, with where and why they stop."""
+    f = unit_factor(opts.time_unit, opts.display_unit)
+    t = np.asarray(time, dtype=float)
+    frame = pd.DataFrame({"t": t, "arm": np.asarray(arm), "trial": np.asarray(trial)})
+    strat = stratified_km(t, event, arm, trial)
+    last = frame.groupby(["trial", "arm"])["t"].max()
+    (stop_trial, stop_arm), stop = last.idxmin(), float(last.min())
+    curves = []
+    for i, (a, sub) in enumerate(strat.groupby("group")):
+        x = sub["time"].to_numpy(float) / f
+        y = sub["surv"].to_numpy(float)
+        curves.append(Curve(labels.get(int(a), str(a)), ARM_COLORS[i], tuple(x), tuple(y), (),
+                            (), (), (), _median_of_steps(x, y)))
+    base = km_panel(time, event, arm, labels, opts, strata=trial,
+                    xmax=opts.xmax or stop / f)
+    unit = opts.display_unit or opts.time_unit or "time units"
+    note = (f"Curves stop at {stop / f:.4g} {unit}: the shortest follow-up of any trial and "
+            f"arm (trial {stop_trial}, {labels.get(int(stop_arm), stop_arm)}); beyond it that "
+            "trial's curve, and so the trial-weighted average, is unknown.")
+    return KMPanel(title, tuple(curves), base.breaks, base.xmax, base.at_risk, base.censored,
+                   base.annotation, stop / f, note)
+
+
+def _median_of_steps(x: np.ndarray, y: np.ndarray) -> float | None:
+    below = np.flatnonzero(y <= 0.5)
+    return float(x[below[0]]) if below.size else None
+
+
+def km_layout(panels: Sequence[KMPanel], opts: KMOptions, *, ncols: int = 1) -> KMLayout:
+    unit = opts.display_unit or opts.time_unit
+    xlabel = opts.xlabel or (f"Time ({unit})" if unit else "Time")
+    return KMLayout(tuple(panels), max(1, min(ncols, len(panels))), xlabel, opts.ylabel,
+                    opts.title, opts.source, opts.ci, opts.median)

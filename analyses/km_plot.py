@@ -1,0 +1,283 @@
+"""Kaplan-Meier plots on par with survminer: curves with R's log CI bands, censoring marks,
+median lines, the log-rank p (or hazard ratio) on the plot, numbers at risk and numbers
+censored coloured by arm, time units and axis breaks you choose, small multiples per trial
+and the trial-stratified pooled curve with a note on where it stops.
+
+The layout is computed by :mod:`analyses.km_layout`; this module only draws it. Figures use
+matplotlib's object interface (no pyplot state) and are saved by
+:func:`analyses.forest.save_figure` (PNG, SVG with real text, PDF).
+
+Example::
+
+    plot_km(data["os_time_days"], data["os_event"], data["arm"],
+            labels={0: "Surgery alone", 1: "Chemotherapy"}, time_unit="days",
+            display_unit="years", break_every=1, path="km-os.svg")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from analyses.forest import save_figure
+from analyses.km_layout import (
+    KMLayout,
+    KMOptions,
+    KMPanel,
+    km_layout,
+    km_panel,
+    stratified_panel,
+)
+from repository.errors import AnalysisError, format_rows
+
+__all__ = ["plot_km", "plot_km_by_trial", "plot_km_pooled", "draw_km"]
+
+_FONT = 8.5
+_ROW = 0.17  # inches per table row
+
+
+def _panel_size(layout: KMLayout, panel: KMPanel) -> tuple[float, float, float]:
+    """(width, curve height, table height) in inches."""
+    single = len(layout.panels) == 1
+    rows = len(panel.at_risk) + len(panel.censored)
+    blocks = (1 if panel.at_risk else 0) + (1 if panel.censored else 0)
+    table = (rows + blocks) * _ROW + (0.35 if rows else 0)
+    return (6.4 if single else 4.0), (3.6 if single else 2.5), table
+
+
+def _draw_curves(ax: Axes, panel: KMPanel, layout: KMLayout) -> None:
+    for c in panel.curves:
+        ax.step(c.x, c.y, where="post", color=c.color, lw=1.4, label=c.label, zorder=3)
+        if layout.ci and c.lower:
+            ax.fill_between(c.x, c.lower, c.upper, step="post", color=c.color, alpha=0.13,
+                            lw=0, zorder=2)
+        if c.censor_x:
+            ax.plot(c.censor_x, c.censor_y, ls="none", marker="|", ms=5, mew=0.9,
+                    color=c.color, zorder=4)
+        if layout.median and c.median is not None and c.median <= panel.xmax:
+            ax.plot([0, c.median], [0.5, 0.5], color="0.45", lw=0.7, ls=(0, (3, 2)), zorder=1)
+            ax.plot([c.median, c.median], [0, 0.5], color=c.color, lw=0.7, ls=(0, (3, 2)),
+                    zorder=1)
+    if panel.stop is not None:
+        ax.axvline(panel.stop, color="0.35", lw=0.7, ls=":", zorder=1)
+
+
+def _style_axes(ax: Axes, panel: KMPanel, layout: KMLayout, show_xlabel: bool) -> None:
+    ax.set_xlim(0, panel.xmax * 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(list(panel.breaks))
+    ax.set_xticklabels([f"{b:g}" for b in panel.breaks])
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_yticklabels(["0", "0.25", "0.50", "0.75", "1.00"])
+    ax.tick_params(labelsize=_FONT)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_ylabel(layout.ylabel, fontsize=_FONT + 0.5)
+    if show_xlabel:
+        ax.set_xlabel(layout.xlabel, fontsize=_FONT + 0.5)
+    if panel.title:
+        ax.set_title(panel.title, fontsize=_FONT + 1, loc="left")
+    ax.legend(loc="upper right", fontsize=_FONT, frameon=False, handlelength=1.6)
+    if panel.annotation:
+        ax.text(0.02, 0.04, panel.annotation, transform=ax.transAxes, fontsize=_FONT,
+                va="bottom", ha="left")
+
+
+def _draw_table(fig: Figure, panel: KMPanel, box: tuple[float, float, float, float],
+                label_gap: float) -> None:
+    """Numbers at risk (and censored) under the curve axes; ``box`` (and ``label_gap``, the
+    space between the arm labels and the first column) in figure fractions."""
+    x0, y_top, width, row_h = box
+    y = y_top
+    span = panel.xmax * 1.02
+    for heading, rows in (("Number at risk", panel.at_risk), ("Number censored", panel.censored)):
+        if not rows:
+            continue
+        fig.text(x0, y, heading, fontsize=_FONT, fontweight="bold", va="top")
+        y -= row_h
+        for r in rows:
+            fig.text(x0 - label_gap, y, r.label, fontsize=_FONT, color=r.color, va="top",
+                     ha="right")
+            for b, v in zip(panel.breaks, r.values):
+                fig.text(x0 + width * b / span, y, str(v), fontsize=_FONT, color=r.color,
+                         va="top", ha="center")
+            y -= row_h
+
+
+def draw_km(layout: KMLayout) -> Figure:
+    """Draw a laid-out KM plot (one panel, or small multiples) on a new Figure."""
+    sizes = [_panel_size(layout, p) for p in layout.panels]
+    pw, ch, th = max(s[0] for s in sizes), max(s[1] for s in sizes), max(s[2] for s in sizes)
+    left, gap_x, top, gap_y = 1.55, 1.6, (0.55 if layout.title else 0.25), 0.75
+    notes = sum(1 for p in layout.panels if p.note)
+    bottom = 0.1 + (0.25 if layout.source else 0) + 0.4 * notes
+    ncols = layout.ncols
+    nrows = math.ceil(len(layout.panels) / ncols)
+    W = left + ncols * pw + (ncols - 1) * gap_x + 0.3
+    H = top + nrows * (ch + 0.55 + th) + (nrows - 1) * gap_y + bottom
+    fig = Figure(figsize=(W, H))
+    for i, panel in enumerate(layout.panels):
+        r, c = divmod(i, ncols)
+        x = left + c * (pw + gap_x)
+        y = top + r * (ch + 0.55 + th + gap_y)  # from the top
+        ax = fig.add_axes((x / W, 1 - (y + ch) / H, pw / W, ch / H))
+        _draw_curves(ax, panel, layout)
+        _style_axes(ax, panel, layout, show_xlabel=True)
+        _draw_table(fig, panel, (x / W, 1 - (y + ch + 0.55) / H, pw / W, _ROW / H), 0.3 / W)
+    y = H - bottom + 0.05
+    for p in layout.panels:
+        if p.note:
+            fig.text(0.2 / W, 1 - y / H, p.note, fontsize=_FONT - 0.5, va="top", wrap=True)
+            y += 0.4
+    if layout.source:
+        fig.text(0.2 / W, 1 - y / H, layout.source, fontsize=_FONT - 1.5, color="0.4", va="top")
+    if layout.title:
+        fig.text(0.2 / W, 1 - 0.15 / H, layout.title, fontsize=_FONT + 3.5, fontweight="bold",
+                 va="top")
+    return fig
+
+
+# ------------------------------------------------------------------------ public functions
+def _options(**kw: Any) -> KMOptions:
+    return KMOptions(**{k: v for k, v in kw.items() if v is not None})
+
+
+def _group_labels(labels: Sequence[str] | Mapping[Hashable, str] | None,
+                  values: Sequence[Hashable]) -> dict[Hashable, str]:
+    if labels is None:
+        return {v: str(v) for v in values}
+    if isinstance(labels, Mapping):
+        return {v: labels.get(v, str(v)) for v in values}
+    if len(labels) != len(values):
+        raise AnalysisError(f"{len(labels)} labels for {len(values)} groups ({list(values)})",
+                            reason="bad_option")
+    return dict(zip(values, labels))
+
+
+def plot_km(time: Any, event: Any, group: Any = None, *,
+            labels: Sequence[str] | Mapping[Hashable, str] | None = None,
+            ax: Axes | None = None, at_risk: bool = True, ci: bool = True,
+            title: str | None = None, xlabel: str | None = None,
+            ylabel: str = "Survival probability", path: str | Path | None = None,
+            annotate: str = "logrank", median: bool = True, censored: bool = False,
+            time_unit: str | None = None, display_unit: str | None = None,
+            break_every: float | None = None, xmax: float | None = None,
+            source: str | None = None) -> Figure:
+    """Kaplan-Meier curves (by ``group`` if given; see the module docstring).
+
+    ``annotate``: ``"logrank"`` (p of the log-rank test, two groups), ``"hr"`` (Cox hazard
+    ratio of the second group versus the first and the log-rank p) or ``"none"``;
+    ``time_unit``/``display_unit``: days, weeks, months or years (times are shown in the
+    display unit); ``break_every``: the axis and table breaks (display unit); ``censored``
+    adds the number censored between breaks. With ``ax`` the curves go into that axes and
+    the tables under it.
+    """
+    g = np.zeros(np.asarray(time).size) if group is None else np.asarray(group, dtype=object)
+    values = sorted(pd.Series(g).dropna().unique(), key=lambda v: (str(type(v)), v))
+    names = {0: "All"} if group is None else _group_labels(labels, values)
+    opts = _options(title=title, xlabel=xlabel, ylabel=ylabel, ci=ci, at_risk=at_risk,
+                    censored=censored, median=median, annotate=annotate, time_unit=time_unit,
+                    display_unit=display_unit, break_every=break_every, xmax=xmax,
+                    source=source)
+    panel = km_panel(time, event, g, names, opts)
+    layout = km_layout([panel], opts)
+    if ax is not None:
+        _draw_curves(ax, panel, layout)
+        _style_axes(ax, panel, layout, show_xlabel=True)
+        fig: Any = ax.figure
+    else:
+        fig = draw_km(layout)
+    if path is not None:
+        save_figure(fig, path, dpi=200)
+    return fig
+
+
+def _frame_arrays(data: pd.DataFrame, trial: str, time: str, event: str, treatment: str,
+                  treated_value: Any) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    missing = [c for c in (trial, time, event, treatment) if c not in data.columns]
+    if missing:
+        raise AnalysisError(f"columns {missing} are not in the data "
+                            f"(columns: {list(data.columns)})", variable=missing)
+    if data[treatment].isna().any():
+        rows = (np.flatnonzero(data[treatment].isna().to_numpy()) + 1).tolist()
+        raise AnalysisError(f"{treatment}: missing values in {format_rows(rows)}",
+                            variable=treatment, rows=rows)
+    from analyses.ipd_frame import _loose_eq
+
+    arm = _loose_eq(data[treatment], treated_value).astype(int)
+    return data[trial], data[time], data[event], arm
+
+
+def _natural(value: Any) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
+def plot_km_by_trial(data: pd.DataFrame, *, trial: str, time: str, event: str,
+                     treatment: str, treated_value: Any = 1,
+                     labels: Sequence[str] = ("Control", "Treated"), ncols: int = 3,
+                     at_risk: bool = True, ci: bool = True, xlabel: str | None = None,
+                     path: str | Path | None = None, **options: Any) -> Figure:
+    """Small multiples: one panel per trial, KM curves by arm with CI bands, the trial's
+    log-rank p and numbers at risk. ``options``: those of :func:`plot_km`."""
+    tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
+    trials = sorted(tr.dropna().unique(), key=_natural)
+    if not trials:
+        raise AnalysisError("no trials to plot: the data are empty")
+    opts = _options(ci=ci, at_risk=at_risk, xlabel=xlabel, **options)
+    xmax = float(t.max()) / _factor(opts)
+    panels = []
+    for k in trials:
+        m = (tr == k).to_numpy()
+        panels.append(km_panel(t[m], e[m], arm[m], {0: labels[0], 1: labels[1]}, opts,
+                               title=f"{trial} {k} (n = {int(m.sum())})", xmax=xmax))
+    fig = draw_km(km_layout(panels, opts, ncols=ncols))
+    if path is not None:
+        save_figure(fig, path, dpi=200)
+    return fig
+
+
+def _factor(opts: KMOptions) -> float:
+    from analyses.km_layout import unit_factor
+
+    return unit_factor(opts.time_unit, opts.display_unit)
+
+
+def plot_km_pooled(data: pd.DataFrame, *, trial: str, time: str, event: str, treatment: str,
+                   treated_value: Any = 1, method: str = "overall",
+                   labels: Sequence[str] = ("Control", "Treated"), at_risk: bool = True,
+                   xlabel: str | None = None, title: str | None = None,
+                   path: str | Path | None = None, **options: Any) -> Figure:
+    """Pooled KM curves by arm across trials, with the trial-stratified log-rank p.
+
+    ``method="overall"``: all participants together (it ignores trial, so it can mislead
+    when allocation ratios differ between trials). ``method="stratified"``: the
+    trial-weighted average of within-trial curves (:func:`analyses.km.stratified_km`),
+    without CI bands, with a line and a note where the curves stop and why.
+    """
+    if method not in ("overall", "stratified"):
+        raise AnalysisError(f"method must be 'overall' or 'stratified', not {method!r}",
+                            reason="bad_option")
+    tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
+    k = tr.nunique()
+    default = (f"All {k} trials combined (not stratified)" if method == "overall"
+               else f"Stratified by trial ({k} trials; trial-weighted average)")
+    opts = _options(at_risk=at_risk, xlabel=xlabel, **options)
+    names = {0: labels[0], 1: labels[1]}
+    if method == "overall":
+        panel = km_panel(t, e, arm, names, opts, title=title or default, strata=tr)
+    else:
+        panel = stratified_panel(t, e, arm, tr, names, opts, title=title or default)
+    fig = draw_km(km_layout([panel], opts))
+    if path is not None:
+        save_figure(fig, path, dpi=200)
+    return fig
