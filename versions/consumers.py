@@ -13,7 +13,6 @@ bytes are checked against the sha256 in the release's manifest before they are r
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -23,11 +22,13 @@ import pandas as pd
 
 from repository.errors import NotFound, ReleaseError
 from versions.dataset import read_parquet_bytes, sha256_hex
+from versions.gitdvc import check_remote_url, check_repository_location, git_environment
 from versions.manifest import DATA_FILE, MANIFEST_FILE, parse_manifest
 
 __all__ = [
     "VERSION_PATTERN",
     "check_version",
+    "check_topic",
     "release_tag",
     "release_dir",
     "available_versions",
@@ -51,14 +52,25 @@ def check_version(version: str) -> str:
     return version
 
 
+def check_topic(topic: str) -> str:
+    """``topic`` if it is a topic slug (2-63 lower-case letters, digits and hyphens)."""
+    from repository.workspace import SLUG_PATTERN
+
+    if not SLUG_PATTERN.match(str(topic)):
+        raise ReleaseError(f"{str(topic)!r} is not a valid topic: use the topic's slug (2-63 "
+                           "lower-case letters, digits and hyphens, e.g. gastric-adjuvant).",
+                           topic=str(topic))
+    return str(topic)
+
+
 def release_tag(topic: str, version: str) -> str:
     """The git tag of a release: ``<topic>/v<version>``."""
-    return f"{topic}/v{check_version(version)}"
+    return f"{check_topic(topic)}/v{check_version(version)}"
 
 
 def release_dir(topic: str, version: str) -> str:
     """The release's directory inside the release repository: ``<topic>/<version>``."""
-    return f"{topic}/{check_version(version)}"
+    return f"{check_topic(topic)}/{check_version(version)}"
 
 
 def _version_key(version: str) -> tuple[Any, ...]:
@@ -66,13 +78,18 @@ def _version_key(version: str) -> tuple[Any, ...]:
     return (tuple(int(p) for p in main.split(".")), label == "", label)
 
 
+def _ls_remote(repo: str) -> subprocess.CompletedProcess[bytes]:
+    """``git ls-remote --tags --refs -- REPO``: the location can never be read as an option
+    and only the protocols of :data:`versions.gitdvc.GIT_PROTOCOLS` are spoken."""
+    return subprocess.run(["git", "ls-remote", "--tags", "--refs", "--", str(repo)],
+                          capture_output=True, check=False, stdin=subprocess.DEVNULL,
+                          env=git_environment())
+
+
 def available_versions(topic: str, *, repo: str) -> list[str]:
     """Versions of ``topic`` tagged in the release repository ``repo`` (path or git URL)."""
-    proc = subprocess.run(["git", "ls-remote", "--tags", "--refs", str(repo)],
-                          capture_output=True, check=False,
-                          env={**{k: v for k, v in os.environ.items()
-                                  if not k.startswith("GIT_")},
-                               "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    check_topic(topic)
+    proc = _ls_remote(check_repository_location(repo))
     if proc.returncode != 0:
         raise ReleaseError(f"cannot read the release repository {repo}: "
                            f"{proc.stderr.decode(errors='replace').strip()}; check the path or "
@@ -88,6 +105,10 @@ def available_versions(topic: str, *, repo: str) -> list[str]:
 def _config(remote: str | None, remote_options: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if remote is None:
         return None
+    check_remote_url(remote)
+    endpoint = dict(remote_options or {}).get("endpointurl")
+    if endpoint:
+        check_remote_url(str(endpoint), what="remote endpoint URL")
     return {"core": {"remote": OVERRIDE_REMOTE},
             "remote": {OVERRIDE_REMOTE: {"url": remote, **dict(remote_options or {})}}}
 

@@ -11,6 +11,13 @@ git runs as a subprocess (``git`` on ``PATH``); DVC runs in-process through ``dv
 with its log output silenced. The repository is configured with ``core.analytics false`` and
 ``core.autostage true``; commits and tags are made as the acting user (local ``user.name`` /
 ``user.email``). Credentials of a remote go to ``.dvc/config.local``, which git ignores.
+
+User text never reaches git as an option: every location of a release repository passes
+:func:`check_repository_location` (a path, or a URL of an allowed scheme: no leading ``-``, no
+``<transport>::`` helpers such as ``ext::``), every DVC remote :func:`check_remote_url`, every
+revision and tag :func:`check_revision`; git runs with ``GIT_ALLOW_PROTOCOL`` limited to
+:data:`GIT_PROTOCOLS`, and its options end with ``--`` (or ``--end-of-options``) before any
+value that comes from outside.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import shutil
 import subprocess
 import warnings
@@ -26,12 +34,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from repository.errors import ReleaseError
 
 __all__ = ["ReleaseRepository", "RemoteConfig", "STEPS", "Checkpoint", "REMOTE_NAME",
-           "is_local_url"]
+           "is_local_url", "GIT_PROTOCOLS", "REMOTE_SCHEMES", "check_repository_location",
+           "check_remote_url", "check_revision", "git_environment"]
 
 #: the steps of a release, in order, as passed to a checkpoint
 STEPS: tuple[str, ...] = ("data_written", "dvc_added", "push", "pushed", "committed",
@@ -44,6 +53,105 @@ Checkpoint = Callable[[str], None]
 
 def _no_checkpoint(_step: str) -> None:
     return None
+
+
+#: the protocols git may speak to reach a release repository (``GIT_ALLOW_PROTOCOL``)
+GIT_PROTOCOLS: tuple[str, ...] = ("file", "git", "http", "https", "ssh")
+#: the schemes of a DVC remote (a directory path needs none)
+REMOTE_SCHEMES: tuple[str, ...] = ("file", "s3", "gs", "gcs", "azure", "az", "http", "https",
+                                   "ssh", "webdav", "webdavs", "hdfs", "webhdfs", "oss")
+#: a tag, branch or commit id: no leading ``-`` (an option), no spaces, no ``..``-tricks
+_REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+@-]{0,199}$")
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^@/:]+):(?P<path>.*)$")
+
+
+def _control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _refuse_location(location: str, why: str) -> ReleaseError:
+    return ReleaseError(
+        f"{location!r} is not a release repository location ({why}); give a directory path "
+        f"or a git URL ({', '.join(p + '://' for p in GIT_PROTOCOLS)} or user@host:path). "
+        "A path that starts with '-' can be written ./-name.", repo=location)
+
+
+def check_repository_location(location: str) -> str:
+    """``location`` if it is a directory path or a git URL of an allowed scheme
+    (:data:`GIT_PROTOCOLS`, or scp-like ``user@host:path``); else
+    :class:`~repository.errors.ReleaseError`. Refused: empty text, control characters, a
+    leading ``-`` (git would read an option such as ``--upload-pack=CMD``), git's
+    ``<transport>::<address>`` remote helpers (``ext::`` runs commands) and hosts or users
+    starting with ``-`` (ssh would read an option)."""
+    text = str(location)
+    if not text.strip():
+        raise _refuse_location(text, "it is empty")
+    if _control(text):
+        raise _refuse_location(text, "it holds control characters")
+    if text.startswith("-"):
+        raise _refuse_location(text, "it starts with '-', so git would read it as an option")
+    if "::" in text.split("/", 1)[0] or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", text):
+        raise _refuse_location(text, "'<transport>::' remote helpers such as ext:: are not "
+                                     "allowed")
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in GIT_PROTOCOLS:
+            raise _refuse_location(text, f"the scheme {scheme}:// is not allowed")
+        parts = urlsplit(text)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise _refuse_location(text, "its port is not a number") from None
+        if (parts.hostname or "").startswith("-") or (parts.username or "").startswith("-"):
+            raise _refuse_location(text, "its host or user starts with '-'")
+        if scheme != "file" and not parts.hostname:
+            raise _refuse_location(text, "it names no host")
+        return text
+    scp = _SCP_LIKE.match(text)  # user@host:path (a drive letter C:/ is a path)
+    drive = scp is not None and len(scp["host"]) == 1 and text[1:3] in (":\\", ":/")
+    if scp and not drive and (scp["host"].startswith("-") or (scp["user"] or "").startswith("-")):
+        raise _refuse_location(text, "its host or user starts with '-'")
+    return text
+
+
+def check_remote_url(url: str, *, what: str = "DVC remote") -> str:
+    """``url`` if it is a directory path or a URL with a scheme of :data:`REMOTE_SCHEMES`."""
+    text = str(url)
+    why = None
+    if not text.strip():
+        why = "it is empty"
+    elif _control(text):
+        why = "it holds control characters"
+    elif text.startswith("-"):
+        why = "it starts with '-'"
+    elif "::" in text.split("/", 1)[0]:
+        why = "'<transport>::' addresses are not allowed"
+    elif "://" in text and text.split("://", 1)[0].lower() not in REMOTE_SCHEMES:
+        why = f"the scheme {text.split('://', 1)[0]}:// is not allowed"
+    if why is not None:
+        raise ReleaseError(f"{text!r} is not a {what} ({why}); give a directory or a URL "
+                           f"({', '.join(s + '://' for s in REMOTE_SCHEMES)}).", remote=text)
+    return text
+
+
+def check_revision(rev: str) -> str:
+    """``rev`` if it is a plain tag, branch or commit name git cannot read as an option."""
+    text = str(rev)
+    if not _REVISION.match(text) or ".." in text or text.endswith((".", "/", ".lock")) \
+            or "//" in text or "@{" in text:
+        raise ReleaseError(f"{text!r} is not a safe git revision (tag, branch or commit id of "
+                           "letters, digits, '.', '_', '/', '+', '@' and '-', not starting with "
+                           "'-'); the release repository was not touched.", rev=text)
+    return text
+
+
+def git_environment(**extra: str) -> dict[str, str]:
+    """The environment git runs in: no inherited ``GIT_*`` variables, no prompts, C locale, and
+    only the protocols of :data:`GIT_PROTOCOLS` (``ext::`` and other helpers are refused)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C",
+               GIT_ALLOW_PROTOCOL=":".join(GIT_PROTOCOLS), **extra)
+    return env
 
 
 def is_local_url(url: str) -> bool:
@@ -100,10 +208,9 @@ class ReleaseRepository:
     # -- plumbing --------------------------------------------------------------------------
     def git(self, *args: str, check: bool = True, input: bytes | None = None) -> \
             subprocess.CompletedProcess[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C",
-                   GIT_COMMITTER_NAME=self.actor, GIT_COMMITTER_EMAIL=_email_for(self.actor),
-                   GIT_AUTHOR_NAME=self.actor, GIT_AUTHOR_EMAIL=_email_for(self.actor))
+        env = git_environment(
+            GIT_COMMITTER_NAME=self.actor, GIT_COMMITTER_EMAIL=_email_for(self.actor),
+            GIT_AUTHOR_NAME=self.actor, GIT_AUTHOR_EMAIL=_email_for(self.actor))
         proc = subprocess.run(["git", *args], cwd=self.root, env=env, input=input,
                               capture_output=True, check=False)
         if check and proc.returncode != 0:
@@ -170,7 +277,7 @@ class ReleaseRepository:
             self.git("init", "-q", "-b", "main")
             for key, value in (("user.name", self.actor), ("user.email", _email_for(self.actor)),
                                ("commit.gpgsign", "false"), ("tag.gpgsign", "false")):
-                self.git("config", key, value)
+                self.git("config", "--", key, value)
             with _quiet_dvc():
                 repo = Repo.init(str(self.root))
             self._open = repo  # one Repo for all the configuration
@@ -234,6 +341,14 @@ class ReleaseRepository:
     def set_remote(self, url: str, *, options: Mapping[str, Any] | None = None,
                    secrets: Mapping[str, Any] | None = None) -> RemoteConfig:
         """Make ``url`` the default remote and commit ``.dvc/config``."""
+        check_remote_url(url)
+        for key, value in {**dict(options or {}), **dict(secrets or {})}.items():
+            if _control(str(value)) or _control(str(key)):
+                raise ReleaseError(f"the DVC remote option {key} holds control characters; "
+                                   "nothing was changed.", option=key)
+        endpoint = dict(options or {}).get("endpointurl")
+        if endpoint:
+            check_remote_url(str(endpoint), what="remote endpoint URL")
         dirty = self.dirty_files()
         if dirty:
             raise ReleaseError(self._dirty_message(dirty), repo=str(self.root), files=dirty)
@@ -316,17 +431,18 @@ class ReleaseRepository:
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def tag_commit(self, tag: str) -> str | None:
-        proc = self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}",
-                        check=False)
+        proc = self.git("rev-parse", "--verify", "-q",
+                        f"refs/tags/{check_revision(tag)}^{{commit}}", check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def tags(self, pattern: str = "*") -> list[str]:
-        out = self.git("tag", "--list", pattern).stdout.decode()
+        out = self.git("tag", "--list", "--", pattern).stdout.decode()
         return [t for t in out.splitlines() if t]
 
     def show(self, rev: str, path: str) -> bytes:
         """The bytes of a git-tracked file at ``rev``."""
-        proc = self.git("show", f"{rev}:{path}", check=False)
+        proc = self.git("show", "--end-of-options", f"{check_revision(rev)}:{path}",
+                        check=False)
         if proc.returncode != 0:
             raise ReleaseError(f"{path} is not in the release repository at {rev}: "
                                f"{proc.stderr.decode(errors='replace').strip()}",
@@ -387,15 +503,17 @@ class ReleaseRepository:
         return head
 
     def tag(self, name: str, message: str) -> None:
-        self.git("tag", "-a", name, "-m", message)
+        self.git("tag", "-a", "-m", message, "--", check_revision(name))
 
     def rollback(self, commit: str | None, *, created: Sequence[Path] = (),
                  tag: str | None = None) -> list[str]:
         """Undo a release that did not finish: delete ``tag``, reset to ``commit``, remove
         the ``created`` paths. Returns what could not be undone (empty when all was)."""
         problems = []
+        if commit is not None:
+            check_revision(commit)
         if tag is not None and self.tag_commit(tag) is not None:
-            proc = self.git("tag", "-d", tag, check=False)
+            proc = self.git("tag", "-d", "--", tag, check=False)
             if proc.returncode != 0:
                 problems.append(f"could not delete tag {tag}: {proc.stderr.decode().strip()}")
         if commit is not None:
