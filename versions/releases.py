@@ -50,6 +50,8 @@ from versions.manifest import (
     differences,
     manifest_bytes,
     parse_manifest,
+    public_manifest,
+    upgraded,
 )
 from versions.withdrawals import withdrawn_participants
 
@@ -157,7 +159,9 @@ class ReleaseResult:
 
 @dataclass(frozen=True, eq=False)
 class ReleaseInfo:
-    """One release as the store records it. ``summary``: trial, arm, rows."""
+    """One release as the store records it. ``summary``: trial, arm, rows. ``manifest`` is
+    what analysts may see (:func:`versions.manifest.public_manifest`); ``manifest_sha256`` is
+    the hash of the manifest's bytes as released."""
 
     topic: str
     version: str
@@ -172,6 +176,7 @@ class ReleaseInfo:
     created_at: str
     message: str | None
     manifest: Mapping[str, Any] = field(repr=False)
+    manifest_sha256: str = ""
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -190,7 +195,7 @@ class ReleaseInfo:
             "trials": len(m.get("counts", {}).get("by_trial", [])),
             "deliveries": len(m.get("deliveries", [])),
             "mappings": len(m.get("mappings", [])),
-            "corrections": len(m.get("corrections", [])),
+            "corrections": m.get("corrections", {}).get("total", 0),
             "open_queries": checks.get("open_queries", {}),
             "withdrawals_applied": m.get("withdrawals", {}).get("total", 0),
             "software": m.get("software", {}),
@@ -426,12 +431,13 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
 
 
 def _same_or_refuse(existing: Release, built: BuiltRelease, topic: str) -> ReleaseResult:
-    if comparable(existing.manifest) == comparable(built.manifest):
+    if comparable(upgraded(existing.manifest)) == comparable(built.manifest):
         return ReleaseResult(topic=topic, version=existing.version, tag=existing.tag,
                              commit=existing.commit, status="unchanged", rows=existing.rows,
                              data_sha256=existing.data_sha256, path=existing.path,
-                             remote=existing.remote_url, manifest=existing.manifest)
-    changed = differences(existing.manifest, built.manifest)
+                             remote=existing.remote_url,
+                             manifest=public_manifest(existing.manifest))
+    changed = differences(upgraded(existing.manifest), built.manifest)
     raise ReleaseError(
         f"release {existing.version} of {topic} already exists (created by "
         f"{existing.created_by} on {existing.created_at.date().isoformat()}) with different "
@@ -449,7 +455,8 @@ def _info(row: Release, topic: str) -> ReleaseInfo:
                        data_sha256=row.data_sha256, remote_url=row.remote_url,
                        created_by=row.created_by,
                        created_at=row.created_at.isoformat(timespec="seconds"),
-                       message=row.message, manifest=row.manifest)
+                       message=row.message, manifest=public_manifest(row.manifest),
+                       manifest_sha256=row.manifest_sha256)
 
 
 def list_releases(store: Store, *, topic: str | None = None) -> ReleaseList:
@@ -509,7 +516,8 @@ def verify_release(store: Store, version: str, *, topic: str | None = None) -> R
     if at is None:
         return ReleaseCheck(tag=info.tag, checks=tuple(checks))
     try:
-        manifest = parse_manifest(repo.show(info.tag, f"{info.manifest['path']}/{MANIFEST_FILE}"))
+        manifest = public_manifest(parse_manifest(
+            repo.show(info.tag, f"{info.manifest['path']}/{MANIFEST_FILE}")))
         same = manifest == info.manifest
         checks.append(("manifest", same, "equal to the store's" if same else
                        "differs from the store's: " + ", ".join(differences(info.manifest,
