@@ -308,6 +308,11 @@ def release_remote(url: str | None, endpoint_url: str | None, region: str | None
 
 # -- requests ------------------------------------------------------------------------------
 
+def _warn(warnings: Sequence[str]) -> None:
+    for text in warnings:
+        click.echo(f"warning: {text}", err=True)
+
+
 @click.group(cls=IPDGroup)
 def request() -> None:
     """Data requests and the extracts made for them.
@@ -331,8 +336,12 @@ def request() -> None:
 @click.option("--dua", "dua_reference", required=True, help="Data use agreement reference.")
 @click.option("--code", help="Request code (default REQ-nnnn).")
 @click.option("--email")
-@click.option("--quasi-identifiers", help="Comma-separated declared quasi-identifiers.")
-@click.option("--k", type=int, help="k for k-anonymity on the quasi-identifiers.")
+@click.option("--quasi-identifiers", help="Comma-separated declared quasi-identifiers (trial "
+                                         "is always one: every extract holds it).")
+@click.option("--k", type=int, help="k for k-anonymity on trial and the quasi-identifiers.")
+@click.option("--anonymity-justification", "justification",
+              help="Why the extracts may go out without k-anonymity (required when --k is not "
+                   "given); recorded in the request and every extract's manifest.")
 @click.option("--l", "l_div", type=int, help="l for l-diversity of --sensitive.")
 @click.option("--sensitive", help="The sensitive attribute for l-diversity.")
 @click.option("--date-shift/--no-date-shift", default=False, show_default=True)
@@ -342,10 +351,15 @@ def request() -> None:
 @json_option
 def request_add(requestor: str, institution: str, purpose: str, trials: str, variables: str,
                 dua_reference: str, code: str | None, email: str | None,
-                quasi_identifiers: str | None, k: int | None, l_div: int | None,
-                sensitive: str | None, date_shift: bool, max_shift_days: int,
-                notes: str | None, topic: str | None, as_json: bool) -> None:
-    """Record a data request (status submitted)."""
+                quasi_identifiers: str | None, k: int | None, justification: str | None,
+                l_div: int | None, sensitive: str | None, date_shift: bool,
+                max_shift_days: int, notes: str | None, topic: str | None,
+                as_json: bool) -> None:
+    """Record a data request (status submitted).
+
+    A request needs --k (k-anonymity on trial and --quasi-identifiers) or, to go without,
+    --anonymity-justification; dates are real unless --date-shift.
+    """
     from versions.requests import add_request
 
     with _store(topic) as store:
@@ -354,7 +368,9 @@ def request_add(requestor: str, institution: str, purpose: str, trials: str, var
                            dua_reference=dua_reference, code=code, email=email,
                            quasi_identifiers=_split(quasi_identifiers), k=k, l=l_div,
                            sensitive_attribute=sensitive, date_shift=date_shift,
+                           anonymity_justification=justification,
                            max_shift_days=max_shift_days, notes=notes, topic=topic)
+    _warn(info.warnings)
     if as_json:
         emit_json(info.to_dict())
         return
@@ -398,6 +414,7 @@ def request_approve(code: str, expires: str, approved_on: str | None, note: str 
         info = approve_request(store, code, expires_on=expires_on,
                                approved_on=_date(approved_on, "--approved-on"), note=note,
                                topic=topic)
+    _warn(info.warnings)
     if as_json:
         emit_json(info.to_dict())
         return
@@ -461,6 +478,7 @@ def request_extract(code: str, release_version: str, output: Path, with_csv: boo
     with _store(topic) as store:
         result = extract(store, code, release=release_version, output=output,
                          formats=formats, topic=topic)
+    _warn(result.warnings)
     if as_json:
         emit_json(result.to_dict())
         return
