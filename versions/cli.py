@@ -94,7 +94,9 @@ def release_create(version: str, message: str | None, inputs_dir: Path | None,
     """Create release VERSION: parquet + manifest, DVC push, git commit and tag, all or nothing.
 
     Re-running with the same content is a no-op; other content under an existing version is
-    refused (releases are immutable).
+    refused (releases are immutable). Every byte written is checked (files, DVC pointer,
+    commit, the remote). A release that was interrupted (a process killed) is rolled back or
+    completed first, and what was found is printed as "recovered: ...".
     """
     from versions.inputs import ReleaseInputs
     from versions.releases import create_release
@@ -103,6 +105,8 @@ def release_create(version: str, message: str | None, inputs_dir: Path | None,
         inputs = (ReleaseInputs.read(inputs_dir) if inputs_dir is not None
                   else _pipeline_inputs(store, topic))
         result = create_release(store, inputs, version=version, message=message)
+    for text in result.recovered:
+        click.echo(f"recovered: {text}", err=True)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -257,8 +261,9 @@ def release_diff(old: str, new: str, html_file: Path | None, limit: int, topic: 
 @topic_option
 @json_option
 def release_verify(version: str, topic: str | None, as_json: bool) -> None:
-    """Check that release VERSION exists completely (record, tag, manifest, data in remote)."""
-    from versions.releases import verify_release
+    """Check release VERSION: store record, tag and its hashes, manifest, DVC pointer, data in
+    the remote, deliveries in the object store (every check reported)."""
+    from versions.verify import verify_release
 
     with _store(topic) as store:
         check = verify_release(store, version, topic=topic)
