@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -206,6 +207,13 @@ def _fetch_tag(repo: str, tag: str, into: str) -> tuple[str, bytes | None]:
     return kind, (git("cat-file", "tag", ref).stdout if kind == "tag" else None)
 
 
+def _absolute(repo: str) -> str:
+    """A local path made absolute (git runs elsewhere); URLs and ``host:path`` as they are."""
+    if "://" in repo or re.match(r"^[^/]{2,}:", repo):
+        return repo
+    return str(Path(repo).expanduser().resolve())
+
+
 def _read_at(into: str, tag: str, path: str) -> bytes:
     proc = subprocess.run(["git", "show", "--end-of-options", f"refs/tags/{tag}:{path}"],
                           cwd=into, env=git_environment(), capture_output=True,
@@ -267,7 +275,7 @@ def load_manifest(topic: str, version: str, *, repo: str) -> dict[str, Any]:
                        f"{', '.join(known) or 'none'}).", topic=topic, version=version,
                        repo=repo)
     with tempfile.TemporaryDirectory(prefix="ipdrepo-tag-") as into:
-        _kind, tag_text = _fetch_tag(repo, tag, into)
+        _kind, tag_text = _fetch_tag(_absolute(repo), tag, into)
         raw = _read_at(into, tag, f"{release_dir(topic, version)}/{MANIFEST_FILE}")
     manifest = parse_manifest(raw)
     check_manifest(manifest, raw, topic=topic, version=version, tag_text=tag_text, repo=repo)

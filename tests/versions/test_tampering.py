@@ -157,3 +157,10 @@ def test_create_checks_every_byte_it_wrote(env: Env, step: str, damage: str) -> 
     result = create_release(env.store, inputs, version="1.1")
     assert result.status == "created" and verify_release(env.store, "1.1").ok
     assert sha256_hex((root / f"{TOPIC}/1.1/data.parquet").read_bytes()) == result.data_sha256
+
+
+def test_a_relative_repository_path_is_read(env: Env, monkeypatch) -> None:
+    create_release(env.store, env.inputs(), version="1.0")
+    monkeypatch.chdir(env.workspace)
+    assert consumers.load_manifest(TOPIC, "1.0", repo="releases")["version"] == "1.0"
+    assert len(consumers.load(TOPIC, "1.0", repo="releases")) == len(env.truth)
