@@ -140,7 +140,7 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         raise RequestError(f"data request {code} is {req.status}, not approved; nothing can be "
                            "extracted until a curator approves it (`ipdrepo request approve`).",
                            request=code, status=req.status)
-    refused = no_anonymity_problem(req.k, req.anonymity_justification)
+    refused = no_anonymity_problem(req.k, req.quasi_identifiers, req.anonymity_justification)
     if refused is not None:
         raise RequestError(f"data request {code} cannot be extracted: {refused}. Nothing was "
                            "extracted; record a new request.", request=code)

@@ -5,10 +5,11 @@ dictionary variables wanted, the data use agreement, the quasi-identifiers they 
 k, and l with a sensitive attribute), and whether dates must be shifted. Every problem is listed
 at once (unknown trials, variables outside the latest release's dictionary, inconsistent k/l).
 
-``trial`` is in every extract, so it is always a quasi-identifier. A request without ``k``
-(no k-anonymity at all) needs an ``anonymity_justification``: it is recorded in the request,
-the audit trail and every extract's manifest, and :attr:`RequestInfo.warnings` says what goes out
-unprotected. Without one the request is refused on submission, approval and extraction.
+``trial`` is in every extract, so it is always a quasi-identifier. A request without ``k`` on at
+least one declared quasi-identifier besides ``trial`` (:func:`protected`) needs an
+``anonymity_justification``: it is recorded in the request, the audit trail and every extract's
+manifest, and :attr:`RequestInfo.warnings` says what goes out unprotected. Without one the
+request is refused on submission, approval and extraction.
 A curator approves it with an expiry date (:func:`approve_request`), or rejects or revokes it.
 Extracts are made by :func:`versions.extracts.extract`.
 """
@@ -49,6 +50,7 @@ __all__ = [
     "request_info",
     "disclosure_warnings",
     "no_anonymity_problem",
+    "protected",
 ]
 
 REQUEST_STATUSES = ("submitted", "approved", "rejected", "revoked")
@@ -93,7 +95,9 @@ class RequestInfo:
     @property
     def warnings(self) -> tuple[str, ...]:
         """What goes out without protection (empty for a k-anonymous, date-shifted request)."""
-        return disclosure_warnings(self.code, k=self.k, date_shift=self.date_shift,
+        return disclosure_warnings(self.code, k=self.k,
+                                   quasi_identifiers=self.quasi_identifiers,
+                                   date_shift=self.date_shift,
                                    justification=self.anonymity_justification)
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,29 +158,40 @@ class RequestList:
 
 # -- helpers -------------------------------------------------------------------------------
 
-def disclosure_warnings(code: str, *, k: int | None, date_shift: bool,
-                        justification: str | None) -> tuple[str, ...]:
-    """The warnings of a request that goes out without k-anonymity (none when it has k)."""
-    if k is not None:
+def protected(k: int | None, quasi_identifiers: Sequence[str]) -> bool:
+    """True when a request has k-anonymity on at least one declared quasi-identifier besides
+    ``trial`` (k on ``trial`` alone protects nothing a record's other values reveal)."""
+    return k is not None and any(q != "trial" for q in quasi_identifiers)
+
+
+def disclosure_warnings(code: str, *, k: int | None, quasi_identifiers: Sequence[str],
+                        date_shift: bool, justification: str | None) -> tuple[str, ...]:
+    """What a request without disclosure control sends out unprotected (none when it has k on
+    declared quasi-identifiers)."""
+    if protected(k, quasi_identifiers):
         return ()
-    out = [f"data request {code} goes out without k-anonymity: no record is suppressed, "
-           f"whatever the quasi-identifiers (justification: {justification or 'none'})"]
+    how = "no record is suppressed" if k is None else f"k = {k} is checked on trial alone"
+    out = [f"data request {code} goes out without k-anonymity on declared quasi-identifiers: "
+           f"{how} (justification: {justification or 'none'})"]
     if not date_shift:
         out.append(f"data request {code} shifts no dates: its extracts hold the real dates")
     return tuple(out)
 
 
-def no_anonymity_problem(k: int | None, justification: str | None) -> str | None:
-    """The problem with a request's k-anonymity settings, or None."""
-    if k is None and not (justification or "").strip():
-        return ("the request is without k-anonymity: declare its quasi-identifiers with k "
-                "(--quasi-identifiers ... --k N; trial is always one), or say why its extracts "
-                "may go out without with --anonymity-justification TEXT (recorded in the "
-                "request and in every extract's manifest)")
-    if k is not None and (justification or "").strip():
-        return (f"an anonymity justification was given but k ({k}) is declared: give one or "
-                "the other")
+def no_anonymity_problem(k: int | None, quasi_identifiers: Sequence[str],
+                         justification: str | None) -> str | None:
+    """The problem with a request's disclosure-control settings, or None."""
+    given = bool((justification or "").strip())
+    if not protected(k, quasi_identifiers) and not given:
+        return ("the request is without k-anonymity on declared quasi-identifiers: declare "
+                "them with k (--quasi-identifiers age,sex,... --k N; trial is always one), or "
+                "say why its extracts may go out without with --anonymity-justification TEXT "
+                "(recorded in the request and in every extract's manifest)")
+    if protected(k, quasi_identifiers) and given:
+        return (f"an anonymity justification was given but k ({k}) and quasi-identifiers are "
+                "declared: give one or the other")
     return None
+
 
 def request_row(session: Session, topic: Topic, code: str) -> DataRequest:
     row = session.scalar(select(DataRequest).where(DataRequest.topic_id == topic.id,
@@ -244,7 +259,7 @@ def _problems(session: Session, topic: Topic, *, trials: Sequence[str],
                         "variables")
     if k is not None and k < 2:
         problems.append(f"k must be at least 2 (got {k})")
-    anonymity = no_anonymity_problem(k, justification)
+    anonymity = no_anonymity_problem(k, quasi_identifiers, justification)
     if anonymity:
         problems.append(anonymity)
     if l is not None:

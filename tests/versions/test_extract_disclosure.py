@@ -99,7 +99,8 @@ def test_the_manifest_reports_counts_never_suppressed_values(env: Env, tmp_path:
 
 def test_no_k_anonymity_needs_a_justification(env: Env, tmp_path: Path) -> None:
     create_release(env.store, env.inputs(), version="1.0")
-    for missing_k in ({}, {"quasi_identifiers": QIS}):
+    for missing_k in ({}, {"quasi_identifiers": QIS}, {"k": K}, {"k": K,
+                                                                  "quasi_identifiers": ["trial"]}):
         with pytest.raises(RequestError, match="without k-anonymity") as err:
             _add(env, **missing_k)
         assert "--k" in err.value.message and "--anonymity-justification" in \
@@ -113,6 +114,9 @@ def test_no_k_anonymity_needs_a_justification(env: Env, tmp_path: Path) -> None:
         "anonymity_justification"] == why
     assert any("without k-anonymity" in w for w in info.warnings)
     assert any("real dates" in w for w in info.warnings)
+    # k on trial alone is allowed with a justification, and warned about too
+    trial_only = get_request(env.store, _add(env, k=K, anonymity_justification=why))
+    assert any("k = 3 is checked on trial alone" in w for w in trial_only.warnings)
     approved = approve_request(env.store, code, expires_on=date(2099, 1, 1))
     assert approved.warnings == info.warnings
     result = extract(env.store, code, release="1.0", output=tmp_path / "x")

@@ -38,7 +38,7 @@ def _request(e: Env, **overrides) -> str:
     options = dict(requestor="A. Smith", institution="University X", purpose="prognosis",
                    trials=e.trials[:2], variables=VARIABLES, dua_reference="DUA-2024-7")
     options.update(overrides)
-    if options.get("k") is None:
+    if options.get("k") is None or not options.get("quasi_identifiers"):
         options.setdefault("anonymity_justification", "analysed in a trusted research "
                                                       "environment")
     return add_request(e.store, **options).code
