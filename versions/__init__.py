@@ -2,7 +2,8 @@
 
 * :mod:`~versions.inputs`: :class:`ReleaseInputs`, what a release is made from
 * :mod:`~versions.dataset`, :mod:`~versions.manifest`: the release's bytes (pure)
-* :mod:`~versions.gitdvc`: the release repository (git + DVC) behind a small interface
+* :mod:`~versions.gitdvc`: the release repository (git + DVC) behind a small interface;
+  :mod:`~versions.locations`: what may be handed to git and DVC (locations, remotes, revisions)
 * :mod:`~versions.releases`: create (all or nothing), list, show, get
 * :mod:`~versions.writing`, :mod:`~versions.journal`: writing a release with every byte checked,
   and recovering one that was interrupted

@@ -33,7 +33,7 @@ import pandas as pd
 
 from repository.errors import NotFound, ReleaseError
 from versions.dataset import read_parquet_bytes, sha256_hex
-from versions.gitdvc import check_remote_url, check_repository_location, git_environment
+from versions.locations import check_remote_url, check_repository_location, git_environment
 from versions.manifest import DATA_FILE, MANIFEST_FILE, parse_manifest
 
 __all__ = [

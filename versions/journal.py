@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from repository.errors import ReleaseError
-from versions.gitdvc import ReleaseRepository, check_revision
+from versions.gitdvc import ReleaseRepository
+from versions.locations import check_revision
 
 __all__ = ["JOURNAL_FILE", "Journal", "write_journal", "read_journal", "clear_journal",
            "recover"]

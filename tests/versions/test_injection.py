@@ -88,7 +88,7 @@ def test_git_never_reads_a_user_value_as_an_option(victim: Path) -> None:
                                       "ssh://git@example.org/r.git", "git@example.org:r.git",
                                       "git://example.org/r.git"])
 def test_ordinary_locations_are_accepted(location: str) -> None:
-    from versions.gitdvc import check_repository_location
+    from versions.locations import check_repository_location
 
     assert check_repository_location(location) == location
 
@@ -98,7 +98,7 @@ def test_ordinary_locations_are_accepted(location: str) -> None:
                                       "https://example.org/r.git\nx", "ssh://-oProxyCommand=x/r",
                                       "ssh://example.org:-1/r", "git@-oProxyCommand=x:r"])
 def test_odd_locations_are_refused(location: str) -> None:
-    from versions.gitdvc import check_repository_location
+    from versions.locations import check_repository_location
 
     with pytest.raises(ReleaseError, match="not a release repository location"):
         check_repository_location(location)
