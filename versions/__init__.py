@@ -2,9 +2,14 @@
 
 * :mod:`~versions.inputs`: :class:`ReleaseInputs`, what a release is made from
 * :mod:`~versions.dataset`, :mod:`~versions.manifest`: the release's bytes (pure)
-* :mod:`~versions.gitdvc`: the release repository (git + DVC) behind a small interface
-* :mod:`~versions.releases`: create (all or nothing), list, show, get, verify
-* :mod:`~versions.consumers`: :func:`load` a pinned release from any clone
+* :mod:`~versions.gitdvc`: the release repository (git + DVC) behind a small interface;
+  :mod:`~versions.locations`: what may be handed to git and DVC (locations, remotes, revisions)
+* :mod:`~versions.releases`: create (all or nothing), list, show, get
+* :mod:`~versions.writing`, :mod:`~versions.journal`: writing a release with every byte checked,
+  and recovering one that was interrupted
+* :mod:`~versions.verify`: every check of a release (``release verify``)
+* :mod:`~versions.consumers`: :func:`load` a pinned release from any clone, checked against
+  its tag
 * :mod:`~versions.diff`: what changed between two releases, cell by cell
 * :mod:`~versions.requests`, :mod:`~versions.extracts`, :mod:`~versions.anonymity`,
   :mod:`~versions.dateshift`: data requests and their extracts
@@ -20,7 +25,6 @@ from versions.gitdvc import ReleaseRepository, RemoteConfig
 from versions.inputs import ReleaseInputs, software_versions
 from versions.prisma import PrismaFlow, prisma_flow, set_ipd_status
 from versions.releases import (
-    ReleaseCheck,
     ReleaseInfo,
     ReleaseList,
     ReleaseResult,
@@ -31,7 +35,6 @@ from versions.releases import (
     list_releases,
     release_repository,
     show_release,
-    verify_release,
 )
 from versions.requests import (
     RequestInfo,
@@ -43,6 +46,7 @@ from versions.requests import (
     reject_request,
     revoke_request,
 )
+from versions.verify import ReleaseCheck, verify_release
 from versions.withdrawals import WithdrawalList, WithdrawalRecord, list_withdrawals, withdraw
 
 __all__ = [

@@ -29,7 +29,8 @@ import pandas as pd
 
 from repository.errors import RequestError
 
-__all__ = ["AnonymityReport", "anonymise", "equivalence_classes", "k_of", "l_of"]
+__all__ = ["AnonymityReport", "anonymise", "equivalence_classes", "k_of", "l_of",
+           "suppressed_bands", "SIZE_BANDS"]
 
 _SIZE, _DISTINCT = "records", "distinct_sensitive"
 
@@ -101,6 +102,31 @@ def _classes_with_action(frame: pd.DataFrame, qis: list[str], sensitive: str | N
     return classes.sort_values(_SIZE, kind="mergesort").reset_index(drop=True)
 
 
+#: class-size bands of the suppression report: (label, smallest, largest)
+SIZE_BANDS: tuple[tuple[str, int, float], ...] = (
+    ("1", 1, 1), ("2", 2, 2), ("3-4", 3, 4), ("5-9", 5, 9), ("10-19", 10, 19),
+    ("20-49", 20, 49), ("50+", 50, float("inf")))
+
+
+def _band(size: int) -> str:
+    return next(label for label, low, high in SIZE_BANDS if low <= size <= high)
+
+
+def suppressed_bands(classes: pd.DataFrame) -> list[dict[str, Any]]:
+    """Suppressed classes as counts: ``[{reason (k or l), class_size (band), classes,
+    records}]``, without any quasi-identifier value."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    order = {label: i for i, (label, _, _) in enumerate(SIZE_BANDS)}
+    for size, action in zip(classes[_SIZE], classes["action"]):
+        reason = "l" if action == "suppressed (l)" else "k"
+        entry = counts.setdefault((reason, _band(int(size))), [0, 0])
+        entry[0] += 1
+        entry[1] += int(size)
+    return [{"reason": r, "class_size": b, "classes": n, "records": m}
+            for (r, b), (n, m) in sorted(counts.items(), key=lambda i: (i[0][0],
+                                                                        order[i[0][1]]))]
+
+
 @dataclass(frozen=True, eq=False)
 class AnonymityReport:
     """What :func:`anonymise` found and did.
@@ -133,9 +159,11 @@ class AnonymityReport:
         return self.suppressed_k + self.suppressed_l
 
     def to_dict(self) -> dict[str, Any]:
+        """What may travel with the data: counts only. The quasi-identifier values of the
+        suppressed classes (in :attr:`summary`) are never part of it."""
         small = self.classes[self.classes["action"] != "kept"]
         return {
-            "method": "record suppression",
+            "applied": True, "method": "record suppression",
             "quasi_identifiers": list(self.quasi_identifiers), "k": self.k, "l": self.l,
             "sensitive_attribute": self.sensitive,
             "records_in": self.records_in, "records_out": self.records_out,
@@ -146,11 +174,7 @@ class AnonymityReport:
             "classes": {"before": len(self.classes),
                         "after": int((self.classes["action"] == "kept").sum()),
                         "suppressed": len(small)},
-            "suppressed_classes": [
-                {k: (None if pd.isna(v) else (v.isoformat() if hasattr(v, "isoformat") else
-                                              (v.item() if hasattr(v, "item") else v)))
-                 for k, v in row.items()}
-                for row in small.to_dict(orient="records")],
+            "suppressed_by_class_size": suppressed_bands(small),
         }
 
     def __repr__(self) -> str:

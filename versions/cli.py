@@ -96,7 +96,9 @@ def release_create(version: str, message: str | None, inputs_dir: Path | None,
     """Create release VERSION: parquet + manifest, DVC push, git commit and tag, all or nothing.
 
     Re-running with the same content is a no-op; other content under an existing version is
-    refused (releases are immutable).
+    refused (releases are immutable). Every byte written is checked (files, DVC pointer,
+    commit, the remote). A release that was interrupted (a process killed) is rolled back or
+    completed first, and what was found is printed as "recovered: ...".
     """
     from versions.inputs import ReleaseInputs
     from versions.releases import create_release
@@ -105,6 +107,8 @@ def release_create(version: str, message: str | None, inputs_dir: Path | None,
         inputs = (ReleaseInputs.read(inputs_dir) if inputs_dir is not None
                   else _pipeline_inputs(store, topic))
         result = create_release(store, inputs, version=version, message=message)
+    for text in result.recovered:
+        click.echo(f"recovered: {text}", err=True)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -265,8 +269,9 @@ def release_diff(old: str, new: str, html_file: Path | None, limit: int, topic: 
 @json_option
 @requires("releases.read")
 def release_verify(version: str, topic: str | None, as_json: bool) -> None:
-    """Check that release VERSION exists completely (record, tag, manifest, data in remote)."""
-    from versions.releases import verify_release
+    """Check release VERSION: store record, tag and its hashes, manifest, DVC pointer, data in
+    the remote, deliveries in the object store (every check reported)."""
+    from versions.verify import verify_release
 
     with _store(topic) as store:
         check = verify_release(store, version, topic=topic)
@@ -317,6 +322,11 @@ def release_remote(url: str | None, endpoint_url: str | None, region: str | None
 
 # -- requests ------------------------------------------------------------------------------
 
+def _warn(warnings: Sequence[str]) -> None:
+    for text in warnings:
+        click.echo(f"warning: {text}", err=True)
+
+
 @click.group(cls=IPDGroup)
 def request() -> None:
     """Data requests and the extracts made for them.
@@ -340,8 +350,12 @@ def request() -> None:
 @click.option("--dua", "dua_reference", required=True, help="Data use agreement reference.")
 @click.option("--code", help="Request code (default REQ-nnnn).")
 @click.option("--email")
-@click.option("--quasi-identifiers", help="Comma-separated declared quasi-identifiers.")
-@click.option("--k", type=int, help="k for k-anonymity on the quasi-identifiers.")
+@click.option("--quasi-identifiers", help="Comma-separated declared quasi-identifiers (trial "
+                                         "is always one: every extract holds it).")
+@click.option("--k", type=int, help="k for k-anonymity on trial and the quasi-identifiers.")
+@click.option("--anonymity-justification", "justification",
+              help="Why the extracts may go out without k-anonymity (required when --k is not "
+                   "given); recorded in the request and every extract's manifest.")
 @click.option("--l", "l_div", type=int, help="l for l-diversity of --sensitive.")
 @click.option("--sensitive", help="The sensitive attribute for l-diversity.")
 @click.option("--date-shift/--no-date-shift", default=False, show_default=True)
@@ -352,10 +366,15 @@ def request() -> None:
 @requires("requests.manage")
 def request_add(requestor: str, institution: str, purpose: str, trials: str, variables: str,
                 dua_reference: str, code: str | None, email: str | None,
-                quasi_identifiers: str | None, k: int | None, l_div: int | None,
-                sensitive: str | None, date_shift: bool, max_shift_days: int,
-                notes: str | None, topic: str | None, as_json: bool) -> None:
-    """Record a data request (status submitted)."""
+                quasi_identifiers: str | None, k: int | None, justification: str | None,
+                l_div: int | None, sensitive: str | None, date_shift: bool,
+                max_shift_days: int, notes: str | None, topic: str | None,
+                as_json: bool) -> None:
+    """Record a data request (status submitted).
+
+    A request needs --k (k-anonymity on trial and --quasi-identifiers) or, to go without,
+    --anonymity-justification; dates are real unless --date-shift.
+    """
     from versions.requests import add_request
 
     with _store(topic) as store:
@@ -364,7 +383,9 @@ def request_add(requestor: str, institution: str, purpose: str, trials: str, var
                            dua_reference=dua_reference, code=code, email=email,
                            quasi_identifiers=_split(quasi_identifiers), k=k, l=l_div,
                            sensitive_attribute=sensitive, date_shift=date_shift,
+                           anonymity_justification=justification,
                            max_shift_days=max_shift_days, notes=notes, topic=topic)
+    _warn(info.warnings)
     if as_json:
         emit_json(info.to_dict())
         return
@@ -410,6 +431,7 @@ def request_approve(code: str, expires: str, approved_on: str | None, note: str 
         info = approve_request(store, code, expires_on=expires_on,
                                approved_on=_date(approved_on, "--approved-on"), note=note,
                                topic=topic)
+    _warn(info.warnings)
     if as_json:
         emit_json(info.to_dict())
         return
@@ -476,6 +498,7 @@ def request_extract(code: str, release_version: str, output: Path, with_csv: boo
     with _store(topic) as store:
         result = extract(store, code, release=release_version, output=output,
                          formats=formats, topic=topic)
+    _warn(result.warnings)
     if as_json:
         emit_json(result.to_dict())
         return

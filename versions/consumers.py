@@ -5,6 +5,14 @@ do) and access to its DVC remote: the data file is read through ``dvc.api.DVCFil
 the release's git tag, from the local DVC cache when there is one, else from the remote. The
 bytes are checked against the sha256 in the release's manifest before they are returned.
 
+The manifest itself is checked against the tag (:func:`load_manifest`): the release's tag is
+fetched on its own into a temporary repository; it must be an annotated tag whose commit holds
+the manifest, and whose message carries the manifest's and the data's sha256 (trailers
+``Manifest-SHA256`` and ``Data-SHA256``, written by ``release create``); the manifest must
+describe that very release. An edited manifest, a moved or replaced tag, a manifest copied from
+another release are refused. Tags made before the trailers existed are read with an
+:class:`UnverifiedRelease` warning.
+
 ::
 
     import versions
@@ -13,21 +21,25 @@ bytes are checked against the sha256 in the release's manifest before they are r
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
+import tempfile
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from repository.errors import NotFound, ReleaseError
 from versions.dataset import read_parquet_bytes, sha256_hex
+from versions.locations import check_remote_url, check_repository_location, git_environment
 from versions.manifest import DATA_FILE, MANIFEST_FILE, parse_manifest
 
 __all__ = [
     "VERSION_PATTERN",
     "check_version",
+    "check_topic",
     "release_tag",
     "release_dir",
     "available_versions",
@@ -35,11 +47,37 @@ __all__ = [
     "load_manifest",
     "load_bytes",
     "load",
+    "MANIFEST_TRAILER",
+    "DATA_TRAILER",
+    "tag_message",
+    "tag_hashes",
+    "check_manifest",
+    "UnverifiedRelease",
 ]
 
 #: a release version: numbers separated by dots, optionally ``-label`` (1, 1.0, 2.1.3, 2.0-rc1)
 VERSION_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+){0,3}(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$")
 OVERRIDE_REMOTE = "ipdrepo-consumer"
+#: the trailers of a release tag's message: the sha256 of the manifest's bytes and of the data
+MANIFEST_TRAILER = "Manifest-SHA256"
+DATA_TRAILER = "Data-SHA256"
+_TRAILER = re.compile(r"^(Manifest-SHA256|Data-SHA256): ([0-9a-f]{64})$", re.M)
+
+
+class UnverifiedRelease(UserWarning):
+    """A release whose tag carries no hashes (made before they were written): its manifest
+    could only be checked for describing the release asked for."""
+
+
+def tag_message(message: str, *, manifest_sha256: str, data_sha256: str) -> str:
+    """The annotated tag's message of a release: ``message`` and the two hash trailers."""
+    return (f"{message.rstrip()}\n\n{MANIFEST_TRAILER}: {manifest_sha256}\n"
+            f"{DATA_TRAILER}: {data_sha256}\n")
+
+
+def tag_hashes(message: str) -> dict[str, str]:
+    """The hash trailers of a tag message (empty for a tag made without them)."""
+    return {m.group(1): m.group(2) for m in _TRAILER.finditer(message)}
 
 
 def check_version(version: str) -> str:
@@ -51,14 +89,25 @@ def check_version(version: str) -> str:
     return version
 
 
+def check_topic(topic: str) -> str:
+    """``topic`` if it is a topic slug (2-63 lower-case letters, digits and hyphens)."""
+    from repository.workspace import SLUG_PATTERN
+
+    if not SLUG_PATTERN.match(str(topic)):
+        raise ReleaseError(f"{str(topic)!r} is not a valid topic: use the topic's slug (2-63 "
+                           "lower-case letters, digits and hyphens, e.g. gastric-adjuvant).",
+                           topic=str(topic))
+    return str(topic)
+
+
 def release_tag(topic: str, version: str) -> str:
     """The git tag of a release: ``<topic>/v<version>``."""
-    return f"{topic}/v{check_version(version)}"
+    return f"{check_topic(topic)}/v{check_version(version)}"
 
 
 def release_dir(topic: str, version: str) -> str:
     """The release's directory inside the release repository: ``<topic>/<version>``."""
-    return f"{topic}/{check_version(version)}"
+    return f"{check_topic(topic)}/{check_version(version)}"
 
 
 def _version_key(version: str) -> tuple[Any, ...]:
@@ -66,13 +115,18 @@ def _version_key(version: str) -> tuple[Any, ...]:
     return (tuple(int(p) for p in main.split(".")), label == "", label)
 
 
+def _ls_remote(repo: str) -> subprocess.CompletedProcess[bytes]:
+    """``git ls-remote --tags --refs -- REPO``: the location can never be read as an option
+    and only the protocols of :data:`versions.gitdvc.GIT_PROTOCOLS` are spoken."""
+    return subprocess.run(["git", "ls-remote", "--tags", "--refs", "--", str(repo)],
+                          capture_output=True, check=False, stdin=subprocess.DEVNULL,
+                          env=git_environment())
+
+
 def available_versions(topic: str, *, repo: str) -> list[str]:
     """Versions of ``topic`` tagged in the release repository ``repo`` (path or git URL)."""
-    proc = subprocess.run(["git", "ls-remote", "--tags", "--refs", str(repo)],
-                          capture_output=True, check=False,
-                          env={**{k: v for k, v in os.environ.items()
-                                  if not k.startswith("GIT_")},
-                               "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    check_topic(topic)
+    proc = _ls_remote(check_repository_location(repo))
     if proc.returncode != 0:
         raise ReleaseError(f"cannot read the release repository {repo}: "
                            f"{proc.stderr.decode(errors='replace').strip()}; check the path or "
@@ -88,6 +142,10 @@ def available_versions(topic: str, *, repo: str) -> list[str]:
 def _config(remote: str | None, remote_options: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if remote is None:
         return None
+    check_remote_url(remote)
+    endpoint = dict(remote_options or {}).get("endpointurl")
+    if endpoint:
+        check_remote_url(str(endpoint), what="remote endpoint URL")
     return {"core": {"remote": OVERRIDE_REMOTE},
             "remote": {OVERRIDE_REMOTE: {"url": remote, **dict(remote_options or {})}}}
 
@@ -127,9 +185,101 @@ def read_release_file(topic: str, version: str, name: str, *, repo: str,
         fs.close()
 
 
+def _fetch_tag(repo: str, tag: str, into: str) -> tuple[str, bytes | None]:
+    """Fetch ``tag`` alone (depth 1) from ``repo`` into the bare repository ``into``; returns
+    the tag object's type (``tag`` when annotated) and its raw text (None when it is not)."""
+    env = git_environment()
+
+    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", *args], cwd=into, env=env, capture_output=True,
+                              stdin=subprocess.DEVNULL, check=False)
+
+    ref = f"refs/tags/{tag}"
+    steps = (("init", "-q", "--bare", "."),
+             ("fetch", "-q", "--depth=1", "--no-tags", "--", repo, f"+{ref}:{ref}"))
+    for args in steps:
+        proc = git(*args)
+        if proc.returncode != 0:
+            raise ReleaseError(f"cannot read the tag {tag} of the release repository {repo}: "
+                               f"{proc.stderr.decode(errors='replace').strip()}; check the "
+                               "path or URL and your access to it.", repo=repo, tag=tag)
+    kind = git("cat-file", "-t", ref).stdout.decode().strip()
+    return kind, (git("cat-file", "tag", ref).stdout if kind == "tag" else None)
+
+
+def _absolute(repo: str) -> str:
+    """A local path made absolute (git runs elsewhere); URLs and ``host:path`` as they are."""
+    if "://" in repo or re.match(r"^[^/]{2,}:", repo):
+        return repo
+    return str(Path(repo).expanduser().resolve())
+
+
+def _read_at(into: str, tag: str, path: str) -> bytes:
+    proc = subprocess.run(["git", "show", "--end-of-options", f"refs/tags/{tag}:{path}"],
+                          cwd=into, env=git_environment(), capture_output=True,
+                          stdin=subprocess.DEVNULL, check=False)
+    if proc.returncode != 0:
+        raise ReleaseError(f"the commit of tag {tag} holds no {path}: it is not a release "
+                           "made by ipdrepo, or the tag was moved. Do not use it; report it "
+                           "to the curators.", tag=tag, path=path)
+    return proc.stdout
+
+
+def check_manifest(manifest: Mapping[str, Any], raw: bytes, *, topic: str, version: str,
+                   tag_text: bytes | None, repo: str) -> None:
+    """Refuse a manifest that does not belong to the tag of release ``version`` of
+    ``topic`` (see the module docstring); warn when the tag carries no hashes."""
+    tag = release_tag(topic, version)
+    where = f"release {tag} in {repo}"
+    if tag_text is None:
+        raise ReleaseError(f"the tag of {where} is not an annotated release tag (it was "
+                           "replaced by hand?); its manifest cannot be trusted. Do not use "
+                           "it; report it to the curators.", repo=repo, tag=tag)
+    expected = {"topic": topic, "version": check_version(version), "tag": tag,
+                "path": release_dir(topic, version)}
+    wrong = {k: manifest.get(k) for k, v in expected.items() if manifest.get(k) != v}
+    if wrong:
+        raise ReleaseError(f"the manifest at the tag of {where} describes another release "
+                           f"({', '.join(f'{k} {v!r}' for k, v in wrong.items())}); it was "
+                           "copied or edited. Do not use it; report it to the curators.",
+                           repo=repo, tag=tag)
+    hashes = tag_hashes(tag_text.decode(errors="replace"))
+    if not hashes:
+        warnings.warn(f"the tag of {where} carries no hashes (made before they were "
+                      "written): its manifest could not be checked against it",
+                      UnverifiedRelease, stacklevel=3)
+        return
+    digest = sha256_hex(raw)
+    problems = []
+    if hashes.get(MANIFEST_TRAILER) != digest:
+        problems.append(f"the manifest's sha256 is {digest[:12]}..., the tag says "
+                        f"{str(hashes.get(MANIFEST_TRAILER))[:12]}...")
+    if hashes.get(DATA_TRAILER) != manifest.get("data", {}).get("sha256"):
+        problems.append(f"the manifest's data sha256 "
+                        f"{str(manifest.get('data', {}).get('sha256'))[:12]}... is not the "
+                        f"tag's {str(hashes.get(DATA_TRAILER))[:12]}...")
+    if problems:
+        raise ReleaseError(f"the manifest of {where} was changed after the release: "
+                           f"{'; '.join(problems)}. Do not use it; report it to the curators.",
+                           repo=repo, tag=tag, problems=problems)
+
+
 def load_manifest(topic: str, version: str, *, repo: str) -> dict[str, Any]:
-    """The manifest of a release, read from git at its tag."""
-    return parse_manifest(read_release_file(topic, version, MANIFEST_FILE, repo=repo))
+    """The manifest of a release, read from git at its tag and checked against the tag (see
+    the module docstring)."""
+    repo = check_repository_location(str(repo))
+    tag = release_tag(topic, version)
+    known = available_versions(topic, repo=repo)
+    if check_version(version) not in known:
+        raise NotFound(f"topic {topic} has no release {version} in {repo} (released: "
+                       f"{', '.join(known) or 'none'}).", topic=topic, version=version,
+                       repo=repo)
+    with tempfile.TemporaryDirectory(prefix="ipdrepo-tag-") as into:
+        _kind, tag_text = _fetch_tag(_absolute(repo), tag, into)
+        raw = _read_at(into, tag, f"{release_dir(topic, version)}/{MANIFEST_FILE}")
+    manifest = parse_manifest(raw)
+    check_manifest(manifest, raw, topic=topic, version=version, tag_text=tag_text, repo=repo)
+    return manifest
 
 
 def load_bytes(topic: str, version: str, *, repo: str, remote: str | None = None,

@@ -6,7 +6,8 @@ cell gets a ``cause``, the first that applies:
 
 ``correction``
     a correction in the newer manifest (not in the older) for that trial, participant and
-    variable; ``correction`` and ``query`` give their ids;
+    variable (manifests list corrections by id, pseudonym and harmonised variables only; see
+    :func:`versions.manifest.correction_records`); ``correction`` and ``query`` give their ids;
 ``correction withdrawn``
     a correction of the older release that the newer one no longer applies;
 ``new delivery`` / ``mapping changed`` / ``dictionary changed``
@@ -29,6 +30,7 @@ import pandas as pd
 from repository.store import Store
 from versions.dataset import read_parquet_bytes
 from versions.inputs import KEY_COLUMNS
+from versions.manifest import correction_records
 from versions.releases import release_bytes
 
 __all__ = ["ReleaseDiff", "diff_frames", "diff_releases", "dictionary_changes"]
@@ -207,19 +209,22 @@ def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[s
                                        for t, p in zip(ta[gone], pa_[gone])]},
                            columns=["trial", "participant", "reason"])
 
-    # cause lookups
-    old_corr = _index(old_manifest.get("corrections", []), "id")
-    new_corr = _index(new_manifest.get("corrections", []), "id")
-    fresh: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-    for key, c in new_corr.items():
-        if key not in old_corr:
-            fresh.setdefault((str(c.get("trial")), str(c.get("participant")),
-                              str(c.get("variable"))), c)
-    dropped: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-    for key, c in old_corr.items():
-        if key not in new_corr:
-            dropped.setdefault((str(c.get("trial")), str(c.get("participant")),
-                                str(c.get("variable"))), c)
+    # cause lookups: a correction explains the cells of its participant and variables
+    def by_cell(records: dict[tuple[Any, ...], Mapping[str, Any]],
+                other: dict[tuple[Any, ...], Mapping[str, Any]]
+                ) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+        out: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        for key, c in records.items():
+            if key in other or c.get("participant") is None:
+                continue
+            for variable in c.get("variables", []):
+                out.setdefault((str(c.get("trial")), str(c.get("participant")), variable), c)
+        return out
+
+    old_corr = _index(correction_records(old_manifest), "id")
+    new_corr = _index(correction_records(new_manifest), "id")
+    fresh = by_cell(new_corr, old_corr)
+    dropped = by_cell(old_corr, new_corr)
     deliv_a = {str(d["trial"]): d.get("sha256") for d in old_manifest.get("deliveries", [])}
     deliv_b = {str(d["trial"]): d.get("sha256") for d in new_manifest.get("deliveries", [])}
     map_a = {str(m["trial"]): m.get("sha256") for m in old_manifest.get("mappings", [])}

@@ -7,8 +7,11 @@
 2. keeps the approved trials' records, leaves out participants who withdrew consent (even from
    an earlier release), keeps ``trial``, ``participant_id`` and the approved variables;
 3. shifts dates per participant when the request says so (:mod:`versions.dateshift`);
-4. suppresses the records that break k-anonymity / l-diversity on the declared
-   quasi-identifiers (:mod:`versions.anonymity`);
+4. suppresses the records that break k-anonymity / l-diversity on ``trial`` (in every extract,
+   so always a quasi-identifier) and the declared quasi-identifiers (:mod:`versions.anonymity`);
+   the manifest reports the suppressed records as counts per class-size band, never their
+   values. A request without k is extracted only with its recorded justification, which the
+   manifest carries with the warnings (:attr:`ExtractResult.warnings`);
 5. replaces the repository pseudonym by a request-specific one (``Pseudonymiser(secret,
    "request:<code>")`` over the repository pseudonym): two requests' extracts cannot be joined
    on ID, and only the repository can map back;
@@ -46,7 +49,12 @@ from versions.dateshift import date_columns, offsets, shift_dates
 from versions.inputs import KEY_COLUMNS
 from versions.manifest import manifest_bytes
 from versions.releases import release_bytes
-from versions.requests import request_info, request_pseudonymiser, request_row
+from versions.requests import (
+    no_anonymity_problem,
+    request_info,
+    request_pseudonymiser,
+    request_row,
+)
 from versions.withdrawals import withdrawn_participants
 
 __all__ = ["EXTRACT_FORMATS", "ExtractResult", "extract"]
@@ -69,6 +77,8 @@ class ExtractResult:
     withdrawn_excluded: int
     manifest: Mapping[str, Any] = field(repr=False)
     frame: pd.DataFrame = field(repr=False)
+    #: what went out without protection (no k-anonymity, real dates), as the request says
+    warnings: tuple[str, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -81,7 +91,8 @@ class ExtractResult:
                 "output": str(self.output), "files": [dict(f) for f in self.files],
                 "rows": self.rows, "withdrawn_excluded": self.withdrawn_excluded,
                 "date_shift": dict(self.date_shift),
-                "anonymity": self.anonymity.to_dict() if self.anonymity else None}
+                "anonymity": self.anonymity.to_dict() if self.anonymity else None,
+                "warnings": list(self.warnings)}
 
     def __repr__(self) -> str:
         return (f"ExtractResult({self.request} from {self.release}: {self.rows} rows -> "
@@ -129,6 +140,10 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         raise RequestError(f"data request {code} is {req.status}, not approved; nothing can be "
                            "extracted until a curator approves it (`ipdrepo request approve`).",
                            request=code, status=req.status)
+    refused = no_anonymity_problem(req.k, req.quasi_identifiers, req.anonymity_justification)
+    if refused is not None:
+        raise RequestError(f"data request {code} cannot be extracted: {refused}. Nothing was "
+                           "extracted; record a new request.", request=code)
     if req.expires_on is not None and today > req.expires_on:
         raise RequestError(f"data request {code} expired on {req.expires_on.isoformat()}; "
                            "nothing was extracted. Renew the data use agreement and submit a "
@@ -170,10 +185,11 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
                                      max_days=req.max_shift_days, columns=cols)
         shift = shifted.to_dict()
 
-    # 4. k-anonymity / l-diversity
+    # 4. k-anonymity / l-diversity; trial is in every extract, so always a quasi-identifier
     anonymity: AnonymityReport | None = None
-    if req.quasi_identifiers:
-        frame, anonymity = anonymise(frame, quasi_identifiers=req.quasi_identifiers, k=req.k,
+    if req.k is not None or req.l is not None:
+        qis = ["trial", *[q for q in req.quasi_identifiers if q != "trial"]]
+        frame, anonymity = anonymise(frame, quasi_identifiers=qis, k=req.k,
                                      l=req.l, sensitive=req.sensitive_attribute)
         frame = frame.reset_index(drop=True)
 
@@ -214,7 +230,7 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         "request": {k: v for k, v in req.to_dict().items()
                     if k in ("code", "requestor", "institution", "purpose", "dua_reference",
                              "trials", "variables", "approved_by", "approved_on",
-                             "expires_on")},
+                             "expires_on", "anonymity_justification")},
         "release": {"topic": info.topic, "version": info.version, "tag": info.tag,
                     "commit": info.commit, "data_sha256": info.data_sha256,
                     "dictionary_version": info.dictionary_version},
@@ -224,7 +240,9 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
                        "requests or to the repository without the repository secret"},
         "withdrawals": {"excluded_records": excluded},
         "date_shift": shift,
-        "anonymity": anonymity.to_dict() if anonymity else {"applied": False},
+        "anonymity": anonymity.to_dict() if anonymity else {
+            "applied": False, "justification": req.anonymity_justification,
+            "warnings": list(req.warnings)},
         "created": {"by": actor, "at": created_at.isoformat(timespec="seconds")},
     }
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
@@ -266,4 +284,5 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
     return ExtractResult(request=code, release=info.tag, watermark=watermark, output=output,
                          files=tuple(files), rows=len(frame), anonymity=anonymity,
                          date_shift=shift, withdrawn_excluded=excluded,
-                         manifest=json.loads(manifest_bytes(manifest)), frame=frame)
+                         manifest=json.loads(manifest_bytes(manifest)), frame=frame,
+                         warnings=req.warnings)

@@ -11,6 +11,8 @@ git runs as a subprocess (``git`` on ``PATH``); DVC runs in-process through ``dv
 with its log output silenced. The repository is configured with ``core.analytics false`` and
 ``core.autostage true``; commits and tags are made as the acting user (local ``user.name`` /
 ``user.email``). Credentials of a remote go to ``.dvc/config.local``, which git ignores.
+
+User text never reaches git as an option (see :mod:`versions.locations`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,13 +32,28 @@ from typing import Any
 from urllib.parse import urlparse
 
 from repository.errors import ReleaseError
+from versions.locations import (
+    GIT_PROTOCOLS,
+    REMOTE_SCHEMES,
+    check_remote_url,
+    check_repository_location,
+    check_revision,
+    git_environment,
+    has_control_characters,
+    is_local_url,
+)
 
-__all__ = ["ReleaseRepository", "RemoteConfig", "STEPS", "Checkpoint", "REMOTE_NAME",
-           "is_local_url"]
+__all__ = ["ReleaseRepository", "RemoteConfig", "STEPS", "INIT_STEPS", "Checkpoint",
+           "REMOTE_NAME",
+           "is_local_url", "GIT_PROTOCOLS", "REMOTE_SCHEMES", "check_repository_location",
+           "check_remote_url", "check_revision", "git_environment"]
 
 #: the steps of a release, in order, as passed to a checkpoint
 STEPS: tuple[str, ...] = ("data_written", "dvc_added", "push", "pushed", "committed",
                           "before_tag", "tagged", "db_commit")
+#: the steps of creating the release repository (:meth:`ReleaseRepository.ensure`)
+INIT_STEPS: tuple[str, ...] = ("git_initialised", "dvc_initialised", "init_committed",
+                               "repository_created")
 REMOTE_NAME = "storage"
 LOCK_FILE = "ipdrepo-release.lock"
 
@@ -44,12 +62,6 @@ Checkpoint = Callable[[str], None]
 
 def _no_checkpoint(_step: str) -> None:
     return None
-
-
-def is_local_url(url: str) -> bool:
-    """True for a directory path (or ``file://`` URL), False for s3://, gs://, ssh:// ..."""
-    parsed = urlparse(url)
-    return parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and url[1:3] == ":\\")
 
 
 @dataclass(frozen=True)
@@ -96,14 +108,15 @@ class ReleaseRepository:
         self.actor = actor
         self.checkpoint: Checkpoint = checkpoint or _no_checkpoint
         self._open: Any = None
+        #: what :meth:`ensure` found left by an interrupted creation and removed
+        self.recovered: list[str] = []
 
     # -- plumbing --------------------------------------------------------------------------
     def git(self, *args: str, check: bool = True, input: bytes | None = None) -> \
             subprocess.CompletedProcess[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C",
-                   GIT_COMMITTER_NAME=self.actor, GIT_COMMITTER_EMAIL=_email_for(self.actor),
-                   GIT_AUTHOR_NAME=self.actor, GIT_AUTHOR_EMAIL=_email_for(self.actor))
+        env = git_environment(
+            GIT_COMMITTER_NAME=self.actor, GIT_COMMITTER_EMAIL=_email_for(self.actor),
+            GIT_AUTHOR_NAME=self.actor, GIT_AUTHOR_EMAIL=_email_for(self.actor))
         proc = subprocess.run(["git", *args], cwd=self.root, env=env, input=input,
                               capture_output=True, check=False)
         if check and proc.returncode != 0:
@@ -155,51 +168,90 @@ class ReleaseRepository:
 
     def ensure(self, *, default_remote: str | None = None) -> ReleaseRepository:
         """Create the repository on first use (git init, dvc init, the default remote, one
-        commit); open it otherwise."""
+        commit); open it otherwise.
+
+        The repository is built in a staging directory next to it and renamed into place, so
+        a process killed half way leaves no half-made repository, only a staging directory
+        that the next call removes (saying so in :attr:`recovered`). A directory left
+        half-initialised by an older version (``.git`` without a commit) is rebuilt too."""
         if self.exists():
             return self
-        if self.root.exists() and any(self.root.iterdir()):
+        parent = self.root.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(parent, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # one creator at a time
+            if self.exists():
+                return self
+            for stale in sorted(parent.glob(f".{self.root.name}.creating-*")):
+                shutil.rmtree(stale, ignore_errors=True)
+                self.recovered.append(f"removed {stale}, a release repository whose creation "
+                                      "was interrupted")
+            if self.root.exists() and any(self.root.iterdir()):
+                self._clear_half_initialised()
+            staging = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.creating-", dir=parent))
+            try:
+                ReleaseRepository(staging, actor=self.actor, checkpoint=self.checkpoint
+                                  )._initialise(default_remote)
+                if self.root.exists():
+                    self.root.rmdir()
+                os.rename(staging, self.root)
+                self.checkpoint("repository_created")
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return self
+
+    def _clear_half_initialised(self) -> None:
+        """Empty ``root`` if an interrupted initialisation left it (``.git`` with no commit
+        and nothing but what initialisation writes); refuse any other non-empty directory."""
+        names = {p.name for p in self.root.iterdir()}
+        unborn = (self.root / ".git").is_dir() and \
+            self.git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0
+        if not unborn or not names <= {".git", ".dvc", ".dvcignore", "README.md"}:
             raise ReleaseError(f"{self.root} exists and is not an ipdrepo release repository "
                                "(no .git and .dvc); choose an empty or new directory for "
                                "releases.", repo=str(self.root))
+        for child in self.root.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+        self.recovered.append(f"emptied {self.root}: its initialisation as a release repository "
+                              "had been interrupted (.git without a commit)")
+
+    def _initialise(self, default_remote: str | None) -> None:
+        """git init, dvc init, the default remote, the README, one commit (in ``root``)."""
         from dvc.repo import Repo
 
-        created = not self.root.exists()
+        self.git("init", "-q", "-b", "main")
+        for key, value in (("user.name", self.actor), ("user.email", _email_for(self.actor)),
+                           ("commit.gpgsign", "false"), ("tag.gpgsign", "false")):
+            self.git("config", "--", key, value)
+        self.checkpoint("git_initialised")
+        with _quiet_dvc():
+            repo = Repo.init(str(self.root))
+        self._open = repo  # one Repo for all the configuration
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self.git("init", "-q", "-b", "main")
-            for key, value in (("user.name", self.actor), ("user.email", _email_for(self.actor)),
-                               ("commit.gpgsign", "false"), ("tag.gpgsign", "false")):
-                self.git("config", key, value)
-            with _quiet_dvc():
-                repo = Repo.init(str(self.root))
-            self._open = repo  # one Repo for all the configuration
-            try:
-                with repo.config.edit() as conf:
-                    conf["core"]["analytics"] = False
-                    conf["core"]["autostage"] = True
-                if default_remote is not None:
-                    if is_local_url(default_remote):
-                        Path(default_remote).mkdir(parents=True, exist_ok=True)
-                    self._write_remote(default_remote, {}, {})
-            finally:
-                self._open = None
-                repo.close()
-            (self.root / "README.md").write_text(
-                "# ipdrepo release repository\n\nEach release is `<topic>/<version>/` "
-                "(`data.parquet` tracked by DVC, `manifest.json`), tagged `<topic>/v<version>`.\n"
-                "Read one with `versions.load(topic, version, repo=...)` or "
-                "`ipdrepo release get`.\n", encoding="utf-8")
-            self.git("add", "-A")
-            self.git("commit", "-q", "-m", "Initialise the release repository (git + DVC)")
-        except BaseException:
-            if created:
-                shutil.rmtree(self.root, ignore_errors=True)
-            else:
-                for child in self.root.iterdir():
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-            raise
-        return self
+            with repo.config.edit() as conf:
+                conf["core"]["analytics"] = False
+                conf["core"]["autostage"] = True
+            if default_remote is not None:
+                if is_local_url(default_remote):
+                    Path(default_remote).mkdir(parents=True, exist_ok=True)
+                self._write_remote(check_remote_url(default_remote), {}, {})
+        finally:
+            self._open = None
+            repo.close()
+        self.checkpoint("dvc_initialised")
+        (self.root / "README.md").write_text(
+            "# ipdrepo release repository\n\nEach release is `<topic>/<version>/` "
+            "(`data.parquet` tracked by DVC, `manifest.json`), tagged `<topic>/v<version>`.\n"
+            "Read one with `versions.load(topic, version, repo=...)` or "
+            "`ipdrepo release get`.\n", encoding="utf-8")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", "Initialise the release repository (git + DVC)")
+        self.checkpoint("init_committed")
 
     # -- remote ----------------------------------------------------------------------------
     def remote(self) -> RemoteConfig | None:
@@ -234,6 +286,14 @@ class ReleaseRepository:
     def set_remote(self, url: str, *, options: Mapping[str, Any] | None = None,
                    secrets: Mapping[str, Any] | None = None) -> RemoteConfig:
         """Make ``url`` the default remote and commit ``.dvc/config``."""
+        check_remote_url(url)
+        for key, value in {**dict(options or {}), **dict(secrets or {})}.items():
+            if has_control_characters(str(value)) or has_control_characters(str(key)):
+                raise ReleaseError(f"the DVC remote option {key} holds control characters; "
+                                   "nothing was changed.", option=key)
+        endpoint = dict(options or {}).get("endpointurl")
+        if endpoint:
+            check_remote_url(str(endpoint), what="remote endpoint URL")
         dirty = self.dirty_files()
         if dirty:
             raise ReleaseError(self._dirty_message(dirty), repo=str(self.root), files=dirty)
@@ -316,17 +376,18 @@ class ReleaseRepository:
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def tag_commit(self, tag: str) -> str | None:
-        proc = self.git("rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}",
-                        check=False)
+        proc = self.git("rev-parse", "--verify", "-q",
+                        f"refs/tags/{check_revision(tag)}^{{commit}}", check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def tags(self, pattern: str = "*") -> list[str]:
-        out = self.git("tag", "--list", pattern).stdout.decode()
+        out = self.git("tag", "--list", "--", pattern).stdout.decode()
         return [t for t in out.splitlines() if t]
 
     def show(self, rev: str, path: str) -> bytes:
         """The bytes of a git-tracked file at ``rev``."""
-        proc = self.git("show", f"{rev}:{path}", check=False)
+        proc = self.git("show", "--end-of-options", f"{check_revision(rev)}:{path}",
+                        check=False)
         if proc.returncode != 0:
             raise ReleaseError(f"{path} is not in the release repository at {rev}: "
                                f"{proc.stderr.decode(errors='replace').strip()}",
@@ -379,6 +440,32 @@ class ReleaseRepository:
         self.checkpoint("push")
         return int(sent or 0)
 
+    def pointer(self, path: str, rev: str | None = None) -> dict[str, Any]:
+        """The first output of the DVC pointer ``path`` (``md5``, ``size``, ``path``), from
+        the work tree or, with ``rev``, from git."""
+        import yaml
+
+        raw = self.show(rev, path) if rev else (self.root / path).read_bytes()
+        try:
+            outs = yaml.safe_load(raw)["outs"]
+            return dict(outs[0])
+        except (yaml.YAMLError, KeyError, IndexError, TypeError) as exc:
+            raise ReleaseError(f"{path} is not a DVC pointer ({exc}).", repo=str(self.root),
+                               path=path) from exc
+
+    def read_from_remote(self, rev: str, path: str) -> bytes:
+        """The bytes of the DVC-tracked ``path`` at ``rev``, read from the default remote
+        through an empty temporary cache (so never from this repository's cache)."""
+        from dvc.api import DVCFileSystem
+
+        with tempfile.TemporaryDirectory(prefix="ipdrepo-remote-") as cache:
+            fs = DVCFileSystem(str(self.root), rev=check_revision(rev),
+                               config={"cache": {"dir": cache}})
+            try:
+                return bytes(fs.read_bytes(path))
+            finally:
+                fs.close()
+
     def commit(self, paths: Sequence[str], message: str) -> str:
         self.git("add", "--", *paths)
         self.git("commit", "-q", "-m", message, "--", *paths)
@@ -387,15 +474,17 @@ class ReleaseRepository:
         return head
 
     def tag(self, name: str, message: str) -> None:
-        self.git("tag", "-a", name, "-m", message)
+        self.git("tag", "-a", "-m", message, "--", check_revision(name))
 
     def rollback(self, commit: str | None, *, created: Sequence[Path] = (),
                  tag: str | None = None) -> list[str]:
         """Undo a release that did not finish: delete ``tag``, reset to ``commit``, remove
         the ``created`` paths. Returns what could not be undone (empty when all was)."""
         problems = []
+        if commit is not None:
+            check_revision(commit)
         if tag is not None and self.tag_commit(tag) is not None:
-            proc = self.git("tag", "-d", tag, check=False)
+            proc = self.git("tag", "-d", "--", tag, check=False)
             if proc.returncode != 0:
                 problems.append(f"could not delete tag {tag}: {proc.stderr.decode().strip()}")
         if commit is not None:

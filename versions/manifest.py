@@ -13,7 +13,14 @@ the data file. Format ``ipdrepo-release-manifest/1``; keys:
 ``deliveries``, ``mappings``
     Every delivery's and mapping's hash (see :class:`~versions.inputs.ReleaseInputs`).
 ``corrections``
-    Every correction applied, with the query behind it.
+    What the curators corrected, without anything that links a pseudonym to the trial's own
+    records (see :func:`public_corrections`): ``total``, ``by_trial_variable`` (``[{trial,
+    variable, corrections}]``) and ``applied`` (``[{id, query_id, trial, participant,
+    variables}]``: the correction and query ids, the repository pseudonym -- ``null`` when the
+    correction changed the participant's ID itself -- and the harmonised variables). Raw values,
+    the trial's own IDs and column names, reasons and authors stay in the store, for curators
+    (``ipdrepo corrections list``). Format 1 listed them; :func:`public_manifest` shows such an
+    older manifest in the format-2 form.
 ``checks``
     Validation and integrity-check summaries and the queries still open per trial.
 ``counts``
@@ -28,7 +35,8 @@ the data file. Format ``ipdrepo-release-manifest/1``; keys:
 ``created``
     ``by``, ``at`` (UTC, ISO 8601) and ``message``.
 
-Only ``created`` varies between two builds from the same inputs (:data:`VARYING_FIELDS`);
+``format`` is ``ipdrepo-release-manifest/2``; format 1 (corrections listed with their raw
+values) is still read. Only ``created`` varies between two builds from the same inputs (:data:`VARYING_FIELDS`);
 :func:`comparable` drops it, so ``comparable(a) == comparable(b)`` means "the same release".
 """
 
@@ -47,19 +55,28 @@ from versions.inputs import KEY_COLUMNS, ReleaseInputs
 
 __all__ = [
     "MANIFEST_FORMAT",
+    "MANIFEST_FORMATS",
     "MANIFEST_FILE",
     "DATA_FILE",
     "VARYING_FIELDS",
     "arm_variable",
     "row_counts",
     "build_manifest",
+    "public_corrections",
+    "correction_records",
+    "public_manifest",
+    "upgraded",
     "manifest_bytes",
     "parse_manifest",
     "comparable",
     "differences",
 ]
 
-MANIFEST_FORMAT = "ipdrepo-release-manifest/1"
+MANIFEST_FORMAT = "ipdrepo-release-manifest/2"
+#: the formats read: 1 listed each correction's raw values (shown in the format-2 form)
+MANIFEST_FORMATS: tuple[str, ...] = ("ipdrepo-release-manifest/1", MANIFEST_FORMAT)
+CORRECTIONS_NOTE = ("raw values, the trials' own IDs and columns, reasons and authors of the "
+                    "corrections are kept in the store for curators (ipdrepo corrections list)")
 MANIFEST_FILE = "manifest.json"
 DATA_FILE = "data.parquet"
 #: the manifest keys that differ between two builds of the same release
@@ -102,6 +119,60 @@ def row_counts(frame: pd.DataFrame, arm: str | None) -> dict[str, Any]:
     return out
 
 
+def _variables(value: Any) -> list[str]:
+    """A correction's harmonised variables (``"death_date, rand_date"`` names two)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def public_corrections(corrections: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The manifest's ``corrections`` block made from full correction records (see the module
+    docstring): ids, trial, pseudonym and harmonised variables, never a raw value, the trial's
+    own ID or column, a reason or an author. A correction of the participant's ID itself gets
+    no pseudonym (it would point at another record)."""
+    applied = []
+    counts: dict[tuple[str, str], int] = {}
+    for c in corrections:
+        variables = _variables(c.get("variables", c.get("variable")))
+        trial = str(c.get("trial"))
+        applied.append({"id": c.get("id"), "query_id": c.get("query_id"), "trial": trial,
+                        "participant": None if "participant_id" in variables
+                        else c.get("participant"),
+                        "variables": variables})
+        for v in variables or ["(unmapped)"]:
+            counts[(trial, v)] = counts.get((trial, v), 0) + 1
+    return {"total": len(applied),
+            "by_trial_variable": [{"trial": t, "variable": v, "corrections": n}
+                                  for (t, v), n in sorted(counts.items())],
+            "applied": applied, "note": CORRECTIONS_NOTE}
+
+
+def correction_records(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The corrections a manifest (format 1 or 2) applies: ``[{id, query_id, trial,
+    participant, variables}]``."""
+    block = manifest.get("corrections") or []
+    if isinstance(block, Mapping):
+        return [dict(c) for c in block.get("applied", [])]
+    return public_corrections(block)["applied"]
+
+
+def public_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """``manifest`` as analysts may see it: a format-1 manifest's corrections in the format-2
+    form (a format-2 manifest is returned as it is)."""
+    out = dict(manifest)
+    if not isinstance(out.get("corrections", {}), Mapping):
+        out["corrections"] = public_corrections(out["corrections"])
+    return out
+
+
+def upgraded(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """``manifest`` in the current format (what the same release would be made as now)."""
+    return {**public_manifest(manifest), "format": MANIFEST_FORMAT}
+
+
 def build_manifest(inputs: ReleaseInputs, *, version: str, tag: str, path: str,
                    frame: pd.DataFrame, data_sha256: str, data_bytes: int,
                    withdrawn: Sequence[Withdrawn], removed: Mapping[str, int],
@@ -139,7 +210,7 @@ def build_manifest(inputs: ReleaseInputs, *, version: str, tag: str, path: str,
         },
         "deliveries": list(inputs.deliveries),
         "mappings": list(inputs.mappings),
-        "corrections": list(inputs.corrections),
+        "corrections": public_corrections(inputs.corrections),
         "checks": dict(inputs.checks),
         "counts": row_counts(frame, arm_variable(d, list(frame.columns))),
         "withdrawals": {"applied": applied, "by_trial": by_trial,
@@ -159,8 +230,12 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
 
 
 def parse_manifest(data: bytes) -> dict[str, Any]:
-    manifest = json.loads(data.decode("utf-8"))
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReleaseError(f"the release manifest is not valid JSON ({exc}); the release "
+                           "repository may be damaged.") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") not in MANIFEST_FORMATS:
         raise ReleaseError(f"not an ipdrepo release manifest (expected format "
                            f"{MANIFEST_FORMAT}); the release repository may be damaged.")
     return manifest

@@ -1,29 +1,35 @@
-"""Creating, listing, showing and verifying releases.
+"""Creating, listing and showing releases.
 
 :func:`create_release` turns :class:`~versions.inputs.ReleaseInputs` into release ``V`` of a
 topic, all or nothing:
 
 1. build the data (:func:`versions.dataset.release_frame`, withdrawn participants removed),
    its parquet bytes and the manifest (pure; nothing written yet);
-2. if the store already has release ``V``: the same content makes the call a no-op, other
+2. recover a release that an earlier process left unfinished (:mod:`versions.journal`);
+3. if the store already has release ``V``: the same content makes the call a no-op, other
    content is refused (releases are immutable); a git tag ``<topic>/v<V>`` without a store
    record is refused too;
-3. refuse a dirty release repository (naming the files) and a missing or unreachable remote;
-4. write ``<topic>/<V>/data.parquet`` and ``manifest.json``, ``dvc add`` the data, ``dvc push``
-   it to the remote, commit the pointer and the manifest, make the annotated tag;
-5. insert the :class:`~repository.models.Release` row and the audit event, and commit.
+4. refuse a dirty release repository (naming the files) and a missing or unreachable remote;
+5. write the journal, then (:func:`versions.writing.write_release`, every byte checked)
+   ``<topic>/<V>/data.parquet`` and ``manifest.json``, ``dvc add`` the data, ``dvc push`` it to
+   the remote, commit the pointer and the manifest, make the annotated tag carrying both hashes;
+6. insert the :class:`~repository.models.Release` row and the audit event, commit, remove the
+   journal.
 
-Any failure in 4-5 (including an interruption) rolls the release repository back: the tag is
+Any failure in 5-6 (including an interruption) rolls the release repository back: the tag is
 deleted, the branch reset to the commit before, the new files removed. Objects already copied
-to the DVC cache or remote stay there; they are content-addressed and harmless. The steps call
-``checkpoint`` (see :data:`versions.gitdvc.STEPS`) so tests can interrupt each of them.
+to the DVC cache or remote stay there; they are content-addressed and harmless. A process
+killed on the way is recovered by the next release (:mod:`versions.journal`). The steps call
+``checkpoint`` (see :data:`versions.gitdvc.STEPS`; also ``started`` after the journal and
+``db_committed`` after the store commit) so tests can interrupt each of them.
+:func:`versions.verify.verify_release` checks a release after the fact.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import tempfile
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,22 +49,22 @@ from versions.consumers import check_version, load_bytes, release_dir, release_t
 from versions.dataset import parquet_bytes, read_parquet_bytes, release_frame, sha256_hex
 from versions.gitdvc import Checkpoint, ReleaseRepository, RemoteConfig
 from versions.inputs import ReleaseInputs
+from versions.journal import Journal, clear_journal, recover, write_journal
 from versions.manifest import (
-    DATA_FILE,
-    MANIFEST_FILE,
     build_manifest,
     comparable,
     differences,
     manifest_bytes,
-    parse_manifest,
+    public_manifest,
+    upgraded,
 )
 from versions.withdrawals import withdrawn_participants
+from versions.writing import new_paths, write_release
 
 __all__ = [
     "ReleaseResult",
     "ReleaseInfo",
     "ReleaseList",
-    "ReleaseCheck",
     "BuiltRelease",
     "build_release",
     "release_repository",
@@ -68,7 +74,6 @@ __all__ = [
     "show_release",
     "get_release",
     "release_bytes",
-    "verify_release",
 ]
 
 
@@ -134,6 +139,8 @@ class ReleaseResult:
     path: str
     remote: str
     manifest: Mapping[str, Any] = field(repr=False)
+    #: what an interrupted earlier release had left, and what was done about it
+    recovered: tuple[str, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -143,7 +150,8 @@ class ReleaseResult:
         return {"topic": self.topic, "version": self.version, "tag": self.tag,
                 "commit": self.commit, "status": self.status, "rows": self.rows,
                 "data_sha256": self.data_sha256, "path": self.path, "remote": self.remote,
-                "withdrawals_applied": self.manifest.get("withdrawals", {}).get("total", 0)}
+                "withdrawals_applied": self.manifest.get("withdrawals", {}).get("total", 0),
+                "recovered": list(self.recovered)}
 
     def __repr__(self) -> str:
         return (f"ReleaseResult({self.tag}, {self.status}, rows={self.rows}, "
@@ -158,7 +166,9 @@ class ReleaseResult:
 
 @dataclass(frozen=True, eq=False)
 class ReleaseInfo:
-    """One release as the store records it. ``summary``: trial, arm, rows."""
+    """One release as the store records it. ``summary``: trial, arm, rows. ``manifest`` is
+    what analysts may see (:func:`versions.manifest.public_manifest`); ``manifest_sha256`` is
+    the hash of the manifest's bytes as released."""
 
     topic: str
     version: str
@@ -173,6 +183,7 @@ class ReleaseInfo:
     created_at: str
     message: str | None
     manifest: Mapping[str, Any] = field(repr=False)
+    manifest_sha256: str = ""
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -191,7 +202,7 @@ class ReleaseInfo:
             "trials": len(m.get("counts", {}).get("by_trial", [])),
             "deliveries": len(m.get("deliveries", [])),
             "mappings": len(m.get("mappings", [])),
-            "corrections": len(m.get("corrections", [])),
+            "corrections": m.get("corrections", {}).get("total", 0),
             "open_queries": checks.get("open_queries", {}),
             "withdrawals_applied": m.get("withdrawals", {}).get("total", 0),
             "software": m.get("software", {}),
@@ -243,33 +254,6 @@ class ReleaseList:
                 + self.summary.to_html(index=False))
 
 
-@dataclass(frozen=True, eq=False)
-class ReleaseCheck:
-    """:func:`verify_release`: one row per check (check, ok, detail) in ``summary``."""
-
-    tag: str
-    checks: tuple[tuple[str, bool, str], ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(ok for _, ok, _ in self.checks)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return pd.DataFrame(self.checks, columns=["check", "ok", "detail"])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"tag": self.tag, "ok": self.ok,
-                "checks": [{"check": c, "ok": ok, "detail": d} for c, ok, d in self.checks]}
-
-    def __repr__(self) -> str:
-        return f"ReleaseCheck({self.tag}, ok={self.ok})"
-
-    def _repr_html_(self) -> str:
-        return (f"<p><b>{html.escape(self.tag)}</b>: {'complete' if self.ok else 'PROBLEMS'}"
-                "</p>" + self.summary.to_html(index=False))
-
-
 # -- the release repository ----------------------------------------------------------------
 
 def release_repository(store: Store, *, root: str | Path | None = None,
@@ -317,13 +301,73 @@ def _existing(session: Session, topic: Topic, version: str) -> Release | None:
                                                 Release.version == version))
 
 
-def _new_paths(repo: ReleaseRepository, path: str) -> list[Path]:
-    """The highest directory of ``path`` that does not exist yet (what a rollback removes)."""
-    target = repo.root / path
-    top = target
-    while not top.parent.exists() and top.parent != repo.root:
-        top = top.parent
-    return [top]
+def _recorded_commit(store: Store, journal: Journal) -> str | None:
+    """The commit the store records for the journal's release (None: not released)."""
+    with store.reading() as session:
+        try:
+            row = _existing(session, store.topic(session, journal.topic), journal.version)
+        except NotFound:
+            return None
+        return row.commit if row is not None else None
+
+
+def _recover(store: Store, repo: ReleaseRepository) -> tuple[str, ...]:
+    """Recover an interrupted release (:mod:`versions.journal`) and audit what was done."""
+    done = repo.recovered + recover(repo, released=lambda j: _recorded_commit(store, j))
+    repo.recovered = []
+    if done:
+        with store.transaction() as session:
+            topic = store.topic(session)
+            audit.append(session, actor=store.settings.actor, action="release.recover",
+                         topic=topic.slug, entity_type="release_repository",
+                         entity_id=str(repo.root), details={"recovered": done})
+    return tuple(done)
+
+
+def _preflight(store: Store, repo: ReleaseRepository, built: BuiltRelease, topic: str) -> None:
+    """Refuse a tag without a store record, a dirty repository, a missing remote, a
+    directory in the way."""
+    tag, path, version = built.tag, built.path, built.version
+    if repo.tag_commit(tag) is not None:
+        raise ReleaseError(
+            f"the tag {tag} already exists in the release repository {repo.root} but the "
+            f"store has no release {version} of {topic}: it was made from another "
+            "store, or by hand. Choose another version, or inspect and delete the tag "
+            f"(`git -C {repo.root} tag -d {tag}`) if it should not be there.",
+            tag=tag, version=version, repo=str(repo.root))
+    dirty = repo.dirty_files()
+    if dirty:
+        raise ReleaseError(repo._dirty_message(dirty), repo=str(repo.root), files=dirty)
+    if (repo.root / path).exists():
+        raise ReleaseError(f"{repo.root / path} already exists but is not a release; "
+                           "remove it and try again.", path=str(repo.root / path))
+
+
+def _record(store: Store, inputs: ReleaseInputs, built: BuiltRelease, *, commit: str,
+            remote: RemoteConfig, message: str | None, withdrawn: int,
+            step: Checkpoint) -> None:
+    """Step 5: the store's release row and audit event, in one transaction."""
+    actor = store.settings.actor
+    with store.transaction() as session:
+        topic = store.topic(session, inputs.topic)
+        row = Release(topic_id=topic.id, version=built.version, tag=built.tag, commit=commit,
+                      path=built.path, data_sha256=built.manifest["data"]["sha256"],
+                      manifest_sha256=sha256_hex(built.manifest_bytes),
+                      rows=len(built.frame), n_columns=built.frame.shape[1],
+                      dictionary_version=str(inputs.dictionary.get("version")),
+                      remote_url=remote.url, manifest=built.manifest,
+                      message=message, created_by=actor)
+        session.add(row)
+        session.flush()
+        audit.append(session, actor=actor, action="release.create",
+                     topic=topic.slug, entity_type="release", entity_id=built.version,
+                     details={"tag": built.tag, "commit": commit,
+                              "data_sha256": row.data_sha256,
+                              "manifest_sha256": row.manifest_sha256,
+                              "rows": row.rows, "remote": remote.url,
+                              "dictionary_version": row.dictionary_version,
+                              "withdrawals_applied": withdrawn})
+        step("db_commit")
 
 
 def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
@@ -334,107 +378,84 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
     if message is not None:
         check_text(message, what="release message", error=ReleaseError)
     actor = store.settings.actor
-    step = checkpoint or (lambda _s: None)
+    step: Checkpoint = checkpoint or (lambda _s: None)
     with store.reading() as session:
         require(session, actor, "releases.write")
     repo = repository or release_repository(store, checkpoint=checkpoint)
     if checkpoint is not None:
         repo.checkpoint = checkpoint
     with store.reading() as session:
-        topic = store.topic(session, inputs.topic)
-        withdrawn = withdrawn_participants(session, topic)
+        withdrawn = withdrawn_participants(session, store.topic(session, inputs.topic))
     built = build_release(inputs, version=version, withdrawn=withdrawn, created_by=actor,
                           message=message)
     tag, path = built.tag, built.path
 
     with repo.locked(), repo.session():
+        recovered = _recover(store, repo)
         with store.reading() as session:
             existing = _existing(session, store.topic(session, inputs.topic), version)
             if existing is not None:
-                return _same_or_refuse(existing, built, inputs.topic)
-        if repo.tag_commit(tag) is not None:
-            raise ReleaseError(
-                f"the tag {tag} already exists in the release repository {repo.root} but the "
-                f"store has no release {version} of {inputs.topic}: it was made from another "
-                "store, or by hand. Choose another version, or inspect and delete the tag "
-                f"(`git -C {repo.root} tag -d {tag}`) if it should not be there.",
-                tag=tag, version=version, repo=str(repo.root))
-        dirty = repo.dirty_files()
-        if dirty:
-            raise ReleaseError(repo._dirty_message(dirty), repo=str(repo.root), files=dirty)
+                return _same_or_refuse(existing, built, inputs.topic, recovered)
+        _preflight(store, repo, built, inputs.topic)
         remote = repo.require_remote()
-        if (repo.root / path).exists():
-            raise ReleaseError(f"{repo.root / path} already exists but is not a release; "
-                               "remove it and try again.", path=str(repo.root / path))
         before = repo.head()
-        created = _new_paths(repo, path)
-        tagged = False
+        assert before is not None  # ensure() made the first commit
+        created = new_paths(repo, path)
+        write_journal(repo, Journal(
+            topic=inputs.topic, version=version, tag=tag, path=path, before=before,
+            created=tuple(p.relative_to(repo.root).as_posix() for p in created),
+            started_by=actor, started_at=utcnow().isoformat(timespec="seconds"),
+            pid=os.getpid()))
+        step("started")
+        trials = len(built.manifest["counts"]["by_trial"])
+        commit_message = (f"Release {inputs.topic} {version}: {len(built.frame)} records "
+                          f"from {trials} trials, dictionary "
+                          f"{inputs.dictionary.get('version')}"
+                          + (f"\n\n{message}" if message else ""))
         try:
-            repo.write(f"{path}/{DATA_FILE}", built.data)
-            repo.write(f"{path}/{MANIFEST_FILE}", built.manifest_bytes)
-            step("data_written")
-            pointer = repo.dvc_add(f"{path}/{DATA_FILE}")
-            step("dvc_added")
-            repo.dvc_push([f"{path}/{DATA_FILE}"])
-            step("pushed")
-            trials = len(built.manifest["counts"]["by_trial"])
-            commit_message = (f"Release {inputs.topic} {version}: {len(built.frame)} records "
-                              f"from {trials} trials, dictionary "
-                              f"{inputs.dictionary.get('version')}"
-                              + (f"\n\n{message}" if message else ""))
-            commit = repo.commit([pointer, f"{path}/{MANIFEST_FILE}", f"{path}/.gitignore"],
-                                 commit_message)
-            step("committed")
-            step("before_tag")
-            repo.tag(tag, commit_message)
-            tagged = True
-            step("tagged")
-            with store.transaction() as session:
-                topic = store.topic(session, inputs.topic)
-                row = Release(topic_id=topic.id, version=version, tag=tag, commit=commit,
-                              path=path, data_sha256=built.manifest["data"]["sha256"],
-                              manifest_sha256=sha256_hex(built.manifest_bytes),
-                              rows=len(built.frame), n_columns=built.frame.shape[1],
-                              dictionary_version=str(inputs.dictionary.get("version")),
-                              remote_url=remote.url, manifest=built.manifest,
-                              message=message, created_by=actor)
-                session.add(row)
-                session.flush()
-                audit.append(session, actor=actor, action="release.create",
-                             topic=topic.slug, entity_type="release", entity_id=version,
-                             details={"tag": tag, "commit": commit,
-                                      "data_sha256": row.data_sha256,
-                                      "manifest_sha256": row.manifest_sha256,
-                                      "rows": row.rows, "remote": remote.url,
-                                      "dictionary_version": row.dictionary_version,
-                                      "withdrawals_applied": len(withdrawn)})
-                step("db_commit")
+            commit = write_release(repo, tag=tag, path=path, data=built.data,
+                                   manifest=built.manifest_bytes, message=commit_message,
+                                   step=step)
+            _record(store, inputs, built, commit=commit, remote=remote, message=message,
+                    withdrawn=len(withdrawn), step=step)
         except BaseException as exc:
-            problems = repo.rollback(before, created=created, tag=tag if tagged or
-                                     repo.tag_commit(tag) else None)
-            if problems:
-                raise ReleaseError(
-                    f"release {tag} failed ({exc}) and the release repository could not be "
-                    f"fully restored: {'; '.join(problems)}. Fix it by hand before the next "
-                    "release.", tag=tag, problems=problems) from exc
-            if isinstance(exc, IPDError) or not isinstance(exc, Exception):
-                raise
+            _roll_back(repo, exc, before=before, created=created, tag=tag)
             raise ReleaseError(f"release {tag} failed: {type(exc).__name__}: {exc}. Nothing was "
                                "released; the release repository is as it was.",
                                tag=tag) from exc
+        step("db_committed")
+        clear_journal(repo)
     return ReleaseResult(topic=inputs.topic, version=version, tag=tag, commit=commit,
                          status="created", rows=len(built.frame),
                          data_sha256=built.manifest["data"]["sha256"], path=path,
-                         remote=remote.url, manifest=built.manifest)
+                         remote=remote.url, manifest=built.manifest, recovered=recovered)
 
 
-def _same_or_refuse(existing: Release, built: BuiltRelease, topic: str) -> ReleaseResult:
-    if comparable(existing.manifest) == comparable(built.manifest):
+def _roll_back(repo: ReleaseRepository, exc: BaseException, *, before: str,
+               created: list[Path], tag: str) -> None:
+    """Undo a release that failed in this process; re-raise ``exc`` when it is an IPDError or
+    an interruption (the caller wraps other exceptions)."""
+    problems = repo.rollback(before, created=created,
+                             tag=tag if repo.tag_commit(tag) else None)
+    if problems:  # the journal stays: the next release tries again
+        raise ReleaseError(
+            f"release {tag} failed ({exc}) and the release repository could not be "
+            f"fully restored: {'; '.join(problems)}. The next `ipdrepo release create` will "
+            "try again; if it cannot, fix it by hand.", tag=tag, problems=problems) from exc
+    clear_journal(repo)
+    if isinstance(exc, IPDError) or not isinstance(exc, Exception):
+        raise exc
+
+
+def _same_or_refuse(existing: Release, built: BuiltRelease, topic: str,
+                    recovered: tuple[str, ...] = ()) -> ReleaseResult:
+    if comparable(upgraded(existing.manifest)) == comparable(built.manifest):
         return ReleaseResult(topic=topic, version=existing.version, tag=existing.tag,
                              commit=existing.commit, status="unchanged", rows=existing.rows,
                              data_sha256=existing.data_sha256, path=existing.path,
-                             remote=existing.remote_url, manifest=existing.manifest)
-    changed = differences(existing.manifest, built.manifest)
+                             remote=existing.remote_url,
+                             manifest=public_manifest(existing.manifest), recovered=recovered)
+    changed = differences(upgraded(existing.manifest), built.manifest)
     raise ReleaseError(
         f"release {existing.version} of {topic} already exists (created by "
         f"{existing.created_by} on {existing.created_at.date().isoformat()}) with different "
@@ -452,7 +473,8 @@ def _info(row: Release, topic: str) -> ReleaseInfo:
                        data_sha256=row.data_sha256, remote_url=row.remote_url,
                        created_by=row.created_by,
                        created_at=row.created_at.isoformat(timespec="seconds"),
-                       message=row.message, manifest=row.manifest)
+                       message=row.message, manifest=public_manifest(row.manifest),
+                       manifest_sha256=row.manifest_sha256)
 
 
 def list_releases(store: Store, *, topic: str | None = None) -> ReleaseList:
@@ -494,46 +516,3 @@ def get_release(store: Store, version: str, *, topic: str | None = None,
                 remote: str | None = None) -> pd.DataFrame:
     """The data frame of a release of this store's topic."""
     return read_parquet_bytes(release_bytes(store, version, topic=topic, remote=remote)[1])
-
-
-def verify_release(store: Store, version: str, *, topic: str | None = None) -> ReleaseCheck:
-    """Check that a release exists completely: store row, tag at the recorded commit, the
-    manifest at the tag equal to the store's, the DVC pointer in git, and the data readable
-    *from the remote* (an empty temporary cache) with the manifest's sha256."""
-    from dvc.api import DVCFileSystem
-
-    info = show_release(store, version, topic=topic)
-    repo = release_repository(store, create=False)
-    checks: list[tuple[str, bool, str]] = [("store record", True, f"release id {info.version}")]
-    at = repo.tag_commit(info.tag)
-    checks.append(("git tag", at == info.commit,
-                   f"{info.tag} -> {at[:12] if at else 'missing'}, store says "
-                   f"{info.commit[:12]}"))
-    if at is None:
-        return ReleaseCheck(tag=info.tag, checks=tuple(checks))
-    try:
-        manifest = parse_manifest(repo.show(info.tag, f"{info.manifest['path']}/{MANIFEST_FILE}"))
-        same = manifest == info.manifest
-        checks.append(("manifest", same, "equal to the store's" if same else
-                       "differs from the store's: " + ", ".join(differences(info.manifest,
-                                                                             manifest))))
-    except ReleaseError as exc:
-        checks.append(("manifest", False, exc.message))
-    try:
-        repo.show(info.tag, f"{info.manifest['path']}/{DATA_FILE}.dvc")
-        checks.append(("DVC pointer", True, f"{DATA_FILE}.dvc in git at the tag"))
-    except ReleaseError as exc:
-        checks.append(("DVC pointer", False, exc.message))
-    with tempfile.TemporaryDirectory(prefix="ipdrepo-verify-") as cache:
-        try:
-            fs = DVCFileSystem(str(repo.root), rev=info.tag, config={"cache": {"dir": cache}})
-            try:
-                data = fs.read_bytes(f"{info.manifest['path']}/{DATA_FILE}")
-            finally:
-                fs.close()
-            digest = sha256_hex(data)
-            checks.append(("data in remote", digest == info.data_sha256,
-                           f"sha256 {digest[:12]} (manifest {info.data_sha256[:12]})"))
-        except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
-            checks.append(("data in remote", False, f"{type(exc).__name__}: {exc}"))
-    return ReleaseCheck(tag=info.tag, checks=tuple(checks))

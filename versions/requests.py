@@ -4,6 +4,12 @@ A team asks for data (:func:`add_request`): requestor, institution, purpose, the
 dictionary variables wanted, the data use agreement, the quasi-identifiers they will hold (with
 k, and l with a sensitive attribute), and whether dates must be shifted. Every problem is listed
 at once (unknown trials, variables outside the latest release's dictionary, inconsistent k/l).
+
+``trial`` is in every extract, so it is always a quasi-identifier. A request without ``k`` on at
+least one declared quasi-identifier besides ``trial`` (:func:`protected`) needs an
+``anonymity_justification``: it is recorded in the request, the audit trail and every extract's
+manifest, and :attr:`RequestInfo.warnings` says what goes out unprotected. Without one the
+request is refused on submission, approval and extraction.
 A curator approves it with an expiry date (:func:`approve_request`), or rejects or revokes it.
 Extracts are made by :func:`versions.extracts.extract`.
 """
@@ -43,6 +49,9 @@ __all__ = [
     "request_pseudonymiser",
     "request_row",
     "request_info",
+    "disclosure_warnings",
+    "no_anonymity_problem",
+    "protected",
 ]
 
 REQUEST_STATUSES = ("submitted", "approved", "rejected", "revoked")
@@ -73,6 +82,7 @@ class RequestInfo:
     k: int | None
     l: int | None  # noqa: E741
     sensitive_attribute: str | None
+    anonymity_justification: str | None
     date_shift: bool
     max_shift_days: int
     submitted_by: str
@@ -83,6 +93,14 @@ class RequestInfo:
     notes: str | None
     extracts: tuple[Mapping[str, Any], ...] = ()
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What goes out without protection (empty for a k-anonymous, date-shifted request)."""
+        return disclosure_warnings(self.code, k=self.k,
+                                   quasi_identifiers=self.quasi_identifiers,
+                                   date_shift=self.date_shift,
+                                   justification=self.anonymity_justification)
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         for key in ("trials", "variables", "quasi_identifiers"):
@@ -90,12 +108,14 @@ class RequestInfo:
         for key in ("approved_on", "expires_on"):
             out[key] = out[key].isoformat() if out[key] else None
         out["extracts"] = [dict(e) for e in self.extracts]
+        out["warnings"] = list(self.warnings)
         return out
 
     @property
     def summary(self) -> pd.DataFrame:
         d = self.to_dict()
         d.pop("extracts")
+        d.pop("warnings")
         return pd.DataFrame({"field": list(d), "value": [str(v) for v in d.values()]})
 
     def __repr__(self) -> str:
@@ -139,6 +159,41 @@ class RequestList:
 
 # -- helpers -------------------------------------------------------------------------------
 
+def protected(k: int | None, quasi_identifiers: Sequence[str]) -> bool:
+    """True when a request has k-anonymity on at least one declared quasi-identifier besides
+    ``trial`` (k on ``trial`` alone protects nothing a record's other values reveal)."""
+    return k is not None and any(q != "trial" for q in quasi_identifiers)
+
+
+def disclosure_warnings(code: str, *, k: int | None, quasi_identifiers: Sequence[str],
+                        date_shift: bool, justification: str | None) -> tuple[str, ...]:
+    """What a request without disclosure control sends out unprotected (none when it has k on
+    declared quasi-identifiers)."""
+    if protected(k, quasi_identifiers):
+        return ()
+    how = "no record is suppressed" if k is None else f"k = {k} is checked on trial alone"
+    out = [f"data request {code} goes out without k-anonymity on declared quasi-identifiers: "
+           f"{how} (justification: {justification or 'none'})"]
+    if not date_shift:
+        out.append(f"data request {code} shifts no dates: its extracts hold the real dates")
+    return tuple(out)
+
+
+def no_anonymity_problem(k: int | None, quasi_identifiers: Sequence[str],
+                         justification: str | None) -> str | None:
+    """The problem with a request's disclosure-control settings, or None."""
+    given = bool((justification or "").strip())
+    if not protected(k, quasi_identifiers) and not given:
+        return ("the request is without k-anonymity on declared quasi-identifiers: declare "
+                "them with k (--quasi-identifiers age,sex,... --k N; trial is always one), or "
+                "say why its extracts may go out without with --anonymity-justification TEXT "
+                "(recorded in the request and in every extract's manifest)")
+    if protected(k, quasi_identifiers) and given:
+        return (f"an anonymity justification was given but k ({k}) and quasi-identifiers are "
+                "declared: give one or the other")
+    return None
+
+
 def request_row(session: Session, topic: Topic, code: str) -> DataRequest:
     row = session.scalar(select(DataRequest).where(DataRequest.topic_id == topic.id,
                                                    DataRequest.code == code))
@@ -157,6 +212,7 @@ def request_info(row: DataRequest) -> RequestInfo:
         trials=tuple(row.trials), variables=tuple(row.variables),
         dua_reference=row.dua_reference, quasi_identifiers=tuple(row.quasi_identifiers or ()),
         k=row.k, l=row.l_diversity, sensitive_attribute=row.sensitive_attribute,
+        anonymity_justification=row.anonymity_justification,
         date_shift=row.date_shift, max_shift_days=row.max_shift_days,
         submitted_by=row.submitted_by,
         submitted_at=row.submitted_at.isoformat(timespec="seconds"),
@@ -179,7 +235,7 @@ def _latest_dictionary(session: Session, topic: Topic) -> tuple[str, list[str]] 
 def _problems(session: Session, topic: Topic, *, trials: Sequence[str],
               variables: Sequence[str], quasi_identifiers: Sequence[str], k: int | None,
               l: int | None, sensitive: str | None,  # noqa: E741
-              max_shift_days: int) -> list[str]:
+              max_shift_days: int, justification: str | None) -> list[str]:
     problems = []
     if not trials:
         problems.append("no trials requested")
@@ -204,8 +260,9 @@ def _problems(session: Session, topic: Topic, *, trials: Sequence[str],
                         "variables")
     if k is not None and k < 2:
         problems.append(f"k must be at least 2 (got {k})")
-    if k is not None and not quasi_identifiers:
-        problems.append("k-anonymity needs declared quasi-identifiers")
+    anonymity = no_anonymity_problem(k, quasi_identifiers, justification)
+    if anonymity:
+        problems.append(anonymity)
     if l is not None:
         if l < 2:
             problems.append(f"l must be at least 2 (got {l})")
@@ -255,10 +312,12 @@ def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
                 code: str | None = None, email: str | None = None,
                 quasi_identifiers: Sequence[str] = (), k: int | None = None,
                 l: int | None = None, sensitive_attribute: str | None = None,  # noqa: E741
+                anonymity_justification: str | None = None,
                 date_shift: bool = False, max_shift_days: int = 182,
                 notes: str | None = None, topic: str | None = None) -> RequestInfo:
     """Record a data request (status ``submitted``). Trials must be registered; variables must
-    be in the dictionary of the latest release (when there is one); every problem is listed."""
+    be in the dictionary of the latest release (when there is one); a request without ``k``
+    needs ``anonymity_justification`` (see the module docstring); every problem is listed."""
     for name, value in (("requestor", requestor), ("institution", institution),
                         ("purpose", purpose), ("dua_reference", dua_reference)):
         if not value or not str(value).strip():
@@ -272,7 +331,8 @@ def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
         topic_row = store.topic(session, topic)
         problems = _problems(session, topic_row, trials=list(trials), variables=list(variables),
                              quasi_identifiers=list(quasi_identifiers), k=k, l=l,
-                             sensitive=sensitive_attribute, max_shift_days=max_shift_days)
+                             sensitive=sensitive_attribute, max_shift_days=max_shift_days,
+                             justification=anonymity_justification)
         if problems:
             raise RequestError("the data request cannot be recorded:\n"
                                + "\n".join(f"  - {p}" for p in problems)
@@ -290,6 +350,8 @@ def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
                           dua_reference=dua_reference.strip(),
                           quasi_identifiers=list(dict.fromkeys(quasi_identifiers)), k=k,
                           l_diversity=l, sensitive_attribute=sensitive_attribute,
+                          anonymity_justification=(anonymity_justification.strip()
+                                                   if anonymity_justification else None),
                           date_shift=date_shift, max_shift_days=max_shift_days,
                           status="submitted", submitted_by=actor, notes=notes)
         session.add(row)
@@ -301,6 +363,7 @@ def add_request(store: Store, *, requestor: str, institution: str, purpose: str,
                               "variables": row.variables, "dua_reference": row.dua_reference,
                               "quasi_identifiers": row.quasi_identifiers, "k": k, "l": l,
                               "sensitive_attribute": sensitive_attribute,
+                              "anonymity_justification": row.anonymity_justification,
                               "date_shift": date_shift, "max_shift_days": max_shift_days})
         return request_info(row)
 
@@ -347,7 +410,8 @@ def approve_request(store: Store, code: str, *, expires_on: date,
         problems = _problems(session, topic_row, trials=row.trials, variables=row.variables,
                              quasi_identifiers=row.quasi_identifiers or [], k=row.k,
                              l=row.l_diversity, sensitive=row.sensitive_attribute,
-                             max_shift_days=row.max_shift_days)
+                             max_shift_days=row.max_shift_days,
+                             justification=row.anonymity_justification)
     if problems:
         raise RequestError(f"data request {code} cannot be approved:\n"
                            + "\n".join(f"  - {p}" for p in problems), request=code,

@@ -74,6 +74,8 @@ class DataRequest(Base):
     k: Mapped[int | None] = mapped_column(Integer)
     l_diversity: Mapped[int | None] = mapped_column(Integer)
     sensitive_attribute: Mapped[str | None] = mapped_column(String(100))
+    #: why the request may go without k-anonymity (required when ``k`` is not set)
+    anonymity_justification: Mapped[str | None] = mapped_column(Text)
     date_shift: Mapped[bool] = mapped_column(Boolean, default=False)
     max_shift_days: Mapped[int] = mapped_column(Integer, default=182)
     #: submitted | approved | rejected | revoked

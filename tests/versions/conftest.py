@@ -33,7 +33,21 @@ class Env:
     root: Path
 
     def inputs(self, **kwargs: Any) -> ReleaseInputs:
+        kwargs.setdefault("deliveries", self.deliveries())
         return make_inputs(self.truth, self.pseudonyms, **kwargs)
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """The store's current delivery of every trial, as release inputs list them."""
+        from sqlalchemy import select
+
+        from repository.models import Delivery, Trial
+
+        with self.store.reading() as session:
+            rows = session.execute(select(Delivery, Trial.acronym)
+                                   .join(Trial, Trial.id == Delivery.trial_id)
+                                   .where(Delivery.superseded_by_id.is_(None))).all()
+            return [{"trial": t, "delivery_id": d.id, "file_name": d.file_name,
+                     "sha256": d.sha256, "rows": d.n_rows} for d, t in rows]
 
     @property
     def workspace(self) -> Path:

@@ -126,7 +126,8 @@ def make_inputs(truth: pd.DataFrame, pseudonyms: Mapping[str, Mapping[str, str]]
                 corrections: Iterable[Mapping[str, Any]] = (),
                 edit: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                 changelog: Sequence[Mapping[str, Any]] = (),
-                open_queries: Mapping[str, int] | None = None) -> ReleaseInputs:
+                open_queries: Mapping[str, int] | None = None,
+                deliveries: Sequence[Mapping[str, Any]] | None = None) -> ReleaseInputs:
     variables = variables if variables is not None else dictionary_variables()
     frame = harmonise(truth, variables)
     frame["participant_id"] = pd.array([pseudonyms[t][str(i)] for t, i in
@@ -138,9 +139,10 @@ def make_inputs(truth: pd.DataFrame, pseudonyms: Mapping[str, Mapping[str, str]]
         topic="gastric-adjuvant",
         frame=frame,
         dictionary=dictionary(version, variables, changelog),
-        deliveries=tuple({"trial": t, "delivery_id": i + 1, "file_name": f"{t}.csv",
-                          "sha256": f"{i + 1:064x}", "rows": int((truth['trial'] == t).sum())}
-                         for i, t in enumerate(trials)),
+        deliveries=tuple(deliveries) if deliveries is not None else tuple(
+            {"trial": t, "delivery_id": i + 1, "file_name": f"{t}.csv",
+             "sha256": f"{i + 1:064x}", "rows": int((truth['trial'] == t).sum())}
+            for i, t in enumerate(trials)),
         mappings=tuple({"trial": t, "path": f"mappings/{version}/{t}.yaml",
                         "sha256": f"{i + 101:064x}"} for i, t in enumerate(trials)),
         corrections=tuple(corrections),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,7 +82,14 @@ def test_manifest_content(truth, pseudonyms) -> None:
     assert m["dictionary"]["version"] == "1.0" and len(m["dictionary"]["sha256"]) == 64
     assert [d["trial"] for d in m["deliveries"]] == sorted(pseudonyms)
     assert all(len(x["sha256"]) == 64 for x in m["deliveries"] + m["mappings"])
-    assert m["corrections"] == [corr]
+    assert m["format"] == "ipdrepo-release-manifest/2"
+    assert m["corrections"]["applied"] == [{"id": 4, "query_id": 2, "trial": "BOREAS",
+                                            "participant": "x", "variables": ["age"]}]
+    assert m["corrections"]["total"] == 1
+    assert m["corrections"]["by_trial_variable"] == [
+        {"trial": "BOREAS", "variable": "age", "corrections": 1}]
+    text = json.dumps(m)
+    assert "AGE" not in text and '"70"' not in text and "typo" not in text
     assert m["checks"]["open_queries"] == {"BOREAS": 2}
     expected = truth.groupby("trial").size().to_dict()
     assert {r["trial"]: r["rows"] for r in m["counts"]["by_trial"]} == expected

@@ -20,7 +20,8 @@ from repository.errors import NotFound, ReleaseError
 from tests.versions.conftest import Env, git, snapshot
 from versions import consumers
 from versions.dataset import read_parquet_bytes, sha256_hex
-from versions.releases import configure_remote, create_release, verify_release
+from versions.releases import configure_remote, create_release
+from versions.verify import verify_release
 
 TOPIC = "gastric-adjuvant"
 
@@ -120,8 +121,8 @@ def test_unknown_version_and_damaged_bytes(two_releases, tmp_path: Path) -> None
     check = verify_release(env.store, "1.0")
     assert not check.ok
     assert check.summary.set_index("check")["ok"].to_dict() == {
-        "store record": True, "git tag": True, "manifest": True, "DVC pointer": True,
-        "data in remote": False}
+        "store record": True, "git tag": True, "tag hashes": True, "manifest": True,
+        "DVC pointer": True, "data in remote": False, "deliveries": True}
     assert verify_release(env.store, "1.1").ok
 
 

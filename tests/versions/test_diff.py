@@ -172,3 +172,27 @@ def test_diff_with_an_unknown_release(env: Env) -> None:
     create_release(env.store, env.inputs(), version="1.0")
     with pytest.raises(NotFound, match=r"no release 1\.2 \(released: 1\.0\)"):
         diff_releases(env.store, "1.0", "1.2")
+
+
+def test_format_2_corrections_explain_every_variable_they_name() -> None:
+    """Manifests list corrections without raw values (format 2); a correction of two variables
+    explains both cells, and an older format-1 manifest still diffs against a newer one."""
+    from versions.manifest import public_corrections
+
+    old = OLD.iloc[:3]
+    new = old.copy()
+    new.loc[0, ["age", "rand_date"]] = [61, pd.Timestamp("2004-01-06")]
+    both = {"id": 7, "trial": "A", "participant": "p1", "variable": "age, rand_date",
+            "query_id": 12, "old_value": "05/01/2004", "new_value": "06/01/2004"}
+    new_m = dict(OLD_M, version="1.1", corrections=public_corrections([both]))
+    assert "05/01/2004" not in json.dumps(new_m)
+    d = diff_frames(old, new, old_manifest=dict(OLD_M, corrections=[]), new_manifest=new_m)
+    assert d.cells[["variable", "cause", "correction", "query"]].values.tolist() == [
+        ["age", "correction", 7, 12], ["rand_date", "correction", 7, 12]]
+    # format 1 (OLD_M lists CORR3 with its fields) against format 2 without it: withdrawn
+    back = OLD.iloc[3:5].copy()
+    back.loc[3, "sex"] = 2
+    d = diff_frames(OLD.iloc[3:5], back, old_manifest=OLD_M,
+                    new_manifest=dict(OLD_M, corrections=public_corrections([])))
+    assert d.cells[["participant", "cause", "correction"]].values.tolist() == [
+        ["q1", "correction withdrawn", 3]]

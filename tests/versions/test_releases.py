@@ -22,8 +22,8 @@ from versions.releases import (
     get_release,
     list_releases,
     show_release,
-    verify_release,
 )
+from versions.verify import verify_release
 
 
 def _remote_objects(e: Env) -> list[Path]:
@@ -62,8 +62,9 @@ def test_create_list_show_verify(env_any: Env) -> None:
         assert audit.verify(session).ok
     check = verify_release(e.store, "1.0")
     assert check.ok, check.summary
-    assert check.summary["check"].tolist() == ["store record", "git tag", "manifest",
-                                               "DVC pointer", "data in remote"]
+    assert check.summary["check"].tolist() == ["store record", "git tag", "tag hashes",
+                                               "manifest", "DVC pointer", "data in remote",
+                                               "deliveries"]
     frame = get_release(e.store, "1.0")
     assert len(frame) == len(e.truth)
     assert repo.dirty_files() == []

@@ -34,9 +34,13 @@ VARIABLES = ["age", "sex", "t_stage", "rand_date", "death_date", "os_time_days",
 
 
 def _request(e: Env, **overrides) -> str:
+    """A request; without k it carries a justification (test_extract_disclosure tests both)."""
     options = dict(requestor="A. Smith", institution="University X", purpose="prognosis",
                    trials=e.trials[:2], variables=VARIABLES, dua_reference="DUA-2024-7")
     options.update(overrides)
+    if options.get("k") is None or not options.get("quasi_identifiers"):
+        options.setdefault("anonymity_justification", "analysed in a trusted research "
+                                                      "environment")
     return add_request(e.store, **options).code
 
 

@@ -18,9 +18,9 @@ from versions.releases import (
     get_release,
     list_releases,
     show_release,
-    verify_release,
 )
 from versions.requests import add_request
+from versions.verify import verify_release
 from versions.withdrawals import list_withdrawals, withdraw
 
 
