@@ -8,12 +8,27 @@ recognised from its leading bytes and checked against its extension, so a workbo
 Readers keep what the trial sent: delimited text is read as text (no type guessing, leading
 zeros and missing-value codes intact); statistical formats keep their variable labels and value
 labels in :class:`ColumnInfo`. Typing and recoding are the mapping's job (``harmonise``).
+
+Limits (documented in docs/deliveries.md) are checked *before* a file is parsed, from what can be
+known cheaply, so that a hostile or broken file is refused in little time and memory:
+
+* :data:`MAX_COLUMNS` columns in any format (a CSV header is counted as it is read and reading
+  stops at the first field over the limit; SPSS, Stata, SAS and Parquet files are checked from
+  their metadata);
+* Excel workbooks are zip archives: the central directory is checked first (at most
+  :data:`MAX_XLSX_MEMBERS` members), then the declared uncompressed size of the whole workbook
+  (:data:`MAX_XLSX_UNCOMPRESSED_BYTES`) and each member's compression ratio
+  (:data:`MAX_XLSX_COMPRESSION_RATIO`, as Apache POI does against zip bombs); while the sheets
+  are read, at most :data:`MAX_XLSX_CELLS` cells over all sheets.
 """
 
 from __future__ import annotations
 
 import csv
+import struct
 import warnings
+import zipfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +41,11 @@ from repository.errors import UnreadableDelivery, format_rows
 
 __all__ = [
     "FORMATS",
+    "MAX_COLUMNS",
+    "MAX_XLSX_CELLS",
+    "MAX_XLSX_COMPRESSION_RATIO",
+    "MAX_XLSX_MEMBERS",
+    "MAX_XLSX_UNCOMPRESSED_BYTES",
     "ColumnInfo",
     "RawTable",
     "detect_format",
@@ -49,6 +69,17 @@ _LABELS = {"csv": "delimited text (CSV)", "xlsx": "an Excel workbook (xlsx)",
            "parquet": "a Parquet file", "xls": "a legacy Excel 97-2003 workbook (xls)",
            "zip": "a zip archive", "gzip": "a gzip archive", "pdf": "a PDF document",
            "binary": "binary data of an unknown kind"}
+
+#: most columns a delivery may have (any format)
+MAX_COLUMNS = 10_000
+#: most bytes an Excel workbook may hold once uncompressed (all members together)
+MAX_XLSX_UNCOMPRESSED_BYTES = 200 * 2**20
+#: highest uncompressed/compressed ratio of a workbook member larger than 1 MiB
+MAX_XLSX_COMPRESSION_RATIO = 100
+#: most members (files) in a workbook's zip archive
+MAX_XLSX_MEMBERS = 10_000
+#: most cells read from a workbook, over all its sheets (empty cells inside rows included)
+MAX_XLSX_CELLS = 10_000_000
 
 _SAS7BDAT_MAGIC = bytes(12) + bytes.fromhex("c2ea8160b31411cfbd92080009c7318c181f1011")
 
@@ -85,6 +116,15 @@ class RawTable:
     format: str
     columns: tuple[ColumnInfo, ...]
     read_options: Mapping[str, Any]
+    #: the other sheets of a workbook (read with ``all_sheets=True``): name -> its table (first
+    #: non-empty row as header); kept for the identifier gate, never harmonised
+    other_sheets: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    #: names of the workbook's hidden and very hidden sheets
+    hidden_sheets: tuple[str, ...] = ()
+    #: value-label sets of a Stata/SPSS file that no variable uses: set name -> code -> label
+    label_sets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: the file label and notes of a Stata/SPSS/SAS file
+    file_notes: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -190,17 +230,23 @@ def detect_format(path: Path, declared: str | None = None) -> str:
 
 def read_delivery(path: Path, *, format: str | None = None,
                   options: Mapping[str, Any] | None = None,
-                  id_column: str | None = None) -> RawTable:
-    """Read a delivery file into a :class:`RawTable` (see the module docstring)."""
+                  id_column: str | None = None, all_sheets: bool = False) -> RawTable:
+    """Read a delivery file into a :class:`RawTable` (see the module docstring).
+
+    With ``all_sheets``, the other sheets of a workbook are read too (into
+    :attr:`RawTable.other_sheets`), for the identifier gate.
+    """
     path = Path(path)
     if not path.is_file():
         raise UnreadableDelivery(f"{path} does not exist or is not a file.", file=str(path),
                                  reason="missing")
     fmt = detect_format(path, format)
     options = dict(options or {})
+    if all_sheets:
+        options["_all_sheets"] = True
     reader = _READERS[fmt]
     try:
-        frame, labels, value_labels, read_options = reader(path, options, id_column)
+        frame, labels, value_labels, read_options, *more = reader(path, options, id_column)
     except UnreadableDelivery:
         raise
     except Exception as exc:  # the readers' own errors: damaged / truncated files
@@ -214,7 +260,9 @@ def read_delivery(path: Path, *, format: str | None = None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
                    n_missing=_count_missing(frame[c]))
         for c in frame.columns)
-    return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options)
+    extras: dict[str, Any] = more[0] if more else {}
+    return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options,
+                    **extras)
 
 
 def _label_key(value: Any) -> str:
@@ -241,12 +289,27 @@ def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
     if len(frame) == 0:
         raise UnreadableDelivery(f"{path.name} has a header but no data rows; ask the trial for "
                                  "the complete file.", file=str(path), reason="no-rows")
-    names = [str(c) for c in frame.columns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    _check_width(path, frame.shape[1])
+    dupes = _duplicates(str(c) for c in frame.columns)
     if dupes:
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
                                  reason="duplicate-columns", columns=dupes)
+
+
+def _duplicates(names: Any) -> list[str]:
+    counts = Counter(names)
+    return sorted(n for n, k in counts.items() if k > 1 and n != "")
+
+
+def _check_width(path: Path, n_columns: int, *, at_least: bool = False) -> None:
+    if n_columns > MAX_COLUMNS:
+        raise UnreadableDelivery(
+            f"{path.name} has {'more than ' if at_least else ''}{n_columns - 1 if at_least else n_columns:,} "
+            f"columns; ipdrepo reads at most {MAX_COLUMNS:,} (a wider file is almost always an "
+            "export error, e.g. a transposed table or a wrong delimiter). Check the delimiter "
+            "(--delimiter) or ask the trial to deliver one row per participant.",
+            file=str(path), reason="too-many-columns", limit=MAX_COLUMNS)
 
 
 # --- delimited text ---------------------------------------------------------------------------
@@ -295,8 +358,9 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
         encoding = options.get("encoding") or _confirm_encoding(path, encoding)
     delimiter = options.get("delimiter") or _detect_delimiter(
         sample.decode(encoding if encoding != "utf-16" else "utf-16", errors="replace"))
+    _count_header_fields(path, encoding, delimiter)
     header = _header_fields(path, encoding, delimiter)
-    dupes = sorted({h for h in header if header.count(h) > 1 and h != ""})
+    dupes = _duplicates(header)
     if dupes:
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
@@ -377,6 +441,50 @@ def _confirm_encoding(path: Path, guess: str) -> str:
     return "latin-1"
 
 
+def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
+    """The number of fields of the first non-blank line, counted as the text streams in; stops
+    (and refuses the file) at the first field over :data:`MAX_COLUMNS`, so a header of
+    millions of fields costs no more than reading the limit's worth of it."""
+    fields, quoted, blank = 1, False, True
+    with path.open("r", encoding=encoding, newline="") as fh:
+        while chunk := fh.read(1 << 16):
+            i = 0
+            while i < len(chunk):
+                if not quoted and chunk.find('"', i) < 0:
+                    # fast path: no quotes left in this chunk
+                    end = min((p for p in (chunk.find("\n", i), chunk.find("\r", i)) if p >= 0),
+                              default=len(chunk))
+                    part = chunk[i:end]
+                    fields += part.count(delimiter)
+                    blank = blank and not part.replace(delimiter, "").strip()
+                    if fields > MAX_COLUMNS:
+                        _check_width(path, fields, at_least=True)
+                    if end < len(chunk):
+                        if not blank:
+                            return fields
+                        fields = 1
+                    i = end + 1
+                    continue
+                ch = chunk[i]
+                if ch == '"':
+                    quoted = not quoted
+                    blank = False
+                elif quoted:
+                    pass
+                elif ch == delimiter:
+                    fields += 1
+                    if fields > MAX_COLUMNS:
+                        _check_width(path, fields, at_least=True)
+                elif ch in "\r\n":
+                    if not blank:
+                        return fields
+                    fields = 1
+                elif not ch.isspace():
+                    blank = False
+                i += 1
+    return fields
+
+
 def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:
     with path.open("r", encoding=encoding, newline="") as fh:
         for row in csv.reader(fh, delimiter=delimiter):
@@ -394,18 +502,100 @@ def _drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
             continue
         keep.append(c)
     if keep:
+        position = {c: i + 1 for i, c in enumerate(frame.columns)}
         raise UnreadableDelivery(f"{path.name} has data in column(s) without a name "
-                                 f"(positions {', '.join(str(list(frame.columns).index(c) + 1) for c in keep)}); "
+                                 f"(positions {', '.join(str(position[c]) for c in keep)}); "
                                  "ask the trial to add the header.", file=str(path),
                                  reason="unnamed-columns")
     return frame.drop(columns=unnamed)
 
 
-# --- Excel ------------------------------------------------------------------------------------
+# --- Excel ---------------------------------------------------------------------------------------
+
+def _check_workbook_archive(path: Path) -> None:
+    """Refuse a workbook whose zip archive is larger than the limits, before anything in it is
+    decompressed: the central directory (from the end record), the declared sizes (which the zip
+    reader enforces while decompressing) and each member's compression ratio."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - (1 << 16) - 22))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise UnreadableDelivery(f"{path.name} starts like an Excel workbook but its zip directory "
+                                 "is missing: the file is truncated or damaged. Ask the trial for "
+                                 "a new copy.", file=str(path), reason="damaged", format="xlsx")
+    entries, directory_size = struct.unpack("<xxxxxxxxxxHI", tail[at:at + 16])
+    if entries == 0xFFFF or directory_size == 0xFFFFFFFF or entries > MAX_XLSX_MEMBERS:
+        _too_large(path, f"its zip archive has {'over 65,535' if entries == 0xFFFF else entries} "
+                         f"members (at most {MAX_XLSX_MEMBERS:,})")
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    if total > MAX_XLSX_UNCOMPRESSED_BYTES:
+        biggest = max(members, key=lambda m: m.file_size)
+        _too_large(path, f"it holds {total / 2**20:,.0f} MiB once uncompressed (at most "
+                         f"{MAX_XLSX_UNCOMPRESSED_BYTES / 2**20:,.0f} MiB; the largest part is "
+                         f"{biggest.filename}, {biggest.file_size / 2**20:,.0f} MiB)")
+    for m in members:
+        if m.file_size > 2**20 and m.file_size > MAX_XLSX_COMPRESSION_RATIO * max(m.compress_size, 1):
+            _too_large(path, f"its part {m.filename} expands {m.file_size / max(m.compress_size, 1):,.0f} "
+                             f"times ({m.compress_size:,} bytes to {m.file_size:,}); at most "
+                             f"{MAX_XLSX_COMPRESSION_RATIO} times is read, as a protection against "
+                             "zip bombs")
+
+
+def _too_large(path: Path, why: str) -> None:
+    raise UnreadableDelivery(
+        f"{path.name} is not read: {why}. Ask the trial to deliver only the data sheet, or the "
+        "data as CSV; see 'Limits' in docs/deliveries.md.", file=str(path), reason="too-large",
+        format="xlsx")
+
+
+class _CellBudget:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.used = 0
+
+    def take(self, n: int, sheet: str) -> None:
+        self.used += n
+        if self.used > MAX_XLSX_CELLS:
+            _too_large(self.path, f"it has more than {MAX_XLSX_CELLS:,} cells (reached in sheet "
+                                  f"{sheet!r})")
+
+
+def _sheet_rows(book: Any, sheet: str, budget: _CellBudget) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Header (first non-empty row) and non-empty data rows of one sheet, padded to the header."""
+    ws = book[sheet]
+    if not hasattr(ws, "iter_rows"):  # a chart sheet
+        return [], []
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()  # declared dimensions may be wrong (or hostile): read what is there
+    rows = ws.iter_rows(values_only=True)
+    header: tuple[Any, ...] | None = None
+    data: list[tuple[Any, ...]] = []
+    for row in rows:
+        budget.take(len(row), sheet)
+        if header is None:
+            if any(v is not None for v in row):
+                header = row
+            continue
+        if any(v is not None and v != "" for v in row):
+            data.append(row)
+    if header is None:
+        return [], []
+    names = ["" if v is None else str(v).strip() for v in header]
+    width = max([len(names)] + [len(r) for r in data])
+    names += [""] * (width - len(names))
+    data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
+    return names, data
+
 
 def _read_xlsx(path: Path, options: dict[str, Any], id_column: str | None):
     import openpyxl
 
+    _check_workbook_archive(path)
+    budget = _CellBudget(path)
     handle = path.open("rb")  # a file object: openpyxl would refuse a misnamed path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -414,31 +604,45 @@ def _read_xlsx(path: Path, options: dict[str, Any], id_column: str | None):
         except BaseException:
             handle.close()
             raise
+    others: dict[str, pd.DataFrame] = {}
     try:
         sheets = list(book.sheetnames)
+        hidden = tuple(n for n in sheets if getattr(book[n], "sheet_state", "visible") != "visible")
         sheet = options.get("sheet")
         if sheet is None:
             sheet = _choose_sheet(path, book, sheets, id_column)
         if sheet not in sheets:
             raise UnreadableDelivery(f"{path.name} has no sheet {sheet!r}; sheets: "
                                      f"{', '.join(sheets)}.", file=str(path), reason="sheet")
-        rows = book[sheet].iter_rows(values_only=True)
-        header = next(rows, None)
-        while header is not None and all(v is None for v in header):
-            header = next(rows, None)
-        if header is None:
-            return pd.DataFrame(), {}, {}, {"sheet": sheet}
-        names = ["" if v is None else str(v).strip() for v in header]
-        data = [r for r in rows if any(v is not None and v != "" for v in r)]
+        names, data = _sheet_rows(book, sheet, budget)
+        if options.get("_all_sheets"):
+            for other in sheets:
+                if other != sheet:
+                    others[other] = _other_sheet(*_sheet_rows(book, other, budget))
     finally:
         book.close()
         handle.close()
-    width = len(names)
-    data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
+    extras = {"other_sheets": others, "hidden_sheets": hidden}
+    if not names:
+        return pd.DataFrame(), {}, {}, {"sheet": sheet}, extras
     frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])
     frame = _drop_empty_unnamed(path, frame)
     frame = frame.astype(object).where(frame.notna(), None)
-    return frame, {}, {}, {"sheet": sheet, "sheets": sheets}
+    return frame, {}, {}, {"sheet": sheet, "sheets": sheets}, extras
+
+
+def _other_sheet(names: list[str], data: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Another sheet as a table for the identifier gate: unnamed and repeated headers are made
+    unique (``Unnamed: 3``, ``name (column 5)``)."""
+    seen: set[str] = set()
+    unique = []
+    for i, n in enumerate(names):
+        label = n or f"Unnamed: {i}"
+        if label in seen:
+            label = f"{label} (column {i + 1})"
+        seen.add(label)
+        unique.append(label)
+    return pd.DataFrame.from_records(data, columns=unique) if unique else pd.DataFrame()
 
 
 def _choose_sheet(path: Path, book: Any, sheets: list[str], id_column: str | None) -> str:
@@ -447,7 +651,10 @@ def _choose_sheet(path: Path, book: Any, sheets: list[str], id_column: str | Non
     if id_column:
         having = []
         for name in sheets:
-            first = next(book[name].iter_rows(max_row=1, values_only=True), ())
+            ws = book[name]
+            if not hasattr(ws, "iter_rows"):
+                continue
+            first = next(ws.iter_rows(max_row=1, values_only=True), ())
             if id_column in [str(v).strip() for v in first if v is not None]:
                 having.append(name)
         if len(having) == 1:
@@ -463,11 +670,13 @@ def _read_readstat(kind: str):
         import pyreadstat
 
         fn: Any = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
-              "sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}[kind]
-        kwargs: dict[str, Any] = {"dates_as_pandas_datetime": True}
+                   "sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}[kind]
+        kwargs: dict[str, Any] = {}
         if options.get("encoding"):
             kwargs["encoding"] = options["encoding"]
-        frame, meta = fn(str(path), **kwargs)
+        _, head = fn(str(path), metadataonly=True, **kwargs)
+        _check_width(path, int(head.number_columns or len(head.column_names)))
+        frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
         labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
         value_labels = dict(meta.variable_value_labels or {})
         read_options: dict[str, Any] = {}
@@ -475,7 +684,14 @@ def _read_readstat(kind: str):
             read_options["file_encoding"] = meta.file_encoding
         if options.get("encoding"):
             read_options["encoding"] = options["encoding"]
-        return frame, labels, value_labels, read_options
+        used = set((getattr(meta, "variable_to_label", None) or {}).values())
+        label_sets = {str(name): {_label_key(k): str(v) for k, v in labels_.items()}
+                      for name, labels_ in (getattr(meta, "value_labels", None) or {}).items()
+                      if name not in used}
+        notes = [getattr(meta, "file_label", None), *(getattr(meta, "notes", None) or [])]
+        extras = {"label_sets": label_sets,
+                  "file_notes": tuple(str(n) for n in notes if n and str(n).strip())}
+        return frame, labels, value_labels, read_options, extras
 
     return reader
 
@@ -483,6 +699,7 @@ def _read_readstat(kind: str):
 def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     import pyarrow.parquet as pq
 
+    _check_width(path, pq.read_metadata(path).num_columns)
     table = pq.read_table(path)
     frame = table.to_pandas()
     labels: dict[str, str] = {}
