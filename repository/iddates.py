@@ -180,6 +180,33 @@ def _role(name: str, values: Sequence[str]) -> str | None:
     return None
 
 
+_PART_MARKERS = ("day", "dd", "jour", "tag", "month", "mm", "mon", "mois", "monat", "mth",
+                 "year", "yyyy", "yy", "yr", "annee", "jahr")
+
+
+def _stem(name: str) -> str | None:
+    """The name without its day/month/year marker (``dob_day`` -> ``dob_``, ``bm`` -> ``b``),
+    or None when it has none."""
+    low = name.lower()
+    for marker in _PART_MARKERS:
+        if low.startswith(marker) or low.endswith(marker):
+            return low[len(marker):] if low.startswith(marker) else low[:-len(marker)]
+    if len(low) >= 2 and low[-1] in "dmy":
+        return low[:-1]
+    if len(low) >= 2 and low[0] in "dmy" and not low[1].isalpha():
+        return low[1:]
+    return None
+
+
+def _one_date(names: Sequence[str]) -> bool:
+    """Three adjacent columns are parts of one date: named alike (``bd``, ``bm``, ``by``;
+    ``dob_day``, ``dob_month``, ``dob_year``), or all named without day/month/year marks."""
+    stems = [_stem(n) for n in names]
+    if all(s is None for s in stems):
+        return True
+    return None not in stems and len(set(stems)) == 1
+
+
 def split_birth_date(columns: Sequence[tuple[str, Sequence[str], bool]]
                      ) -> tuple[str, str] | None:
     """The day column of a date of birth split over day, month and year columns, with the
@@ -195,7 +222,8 @@ def split_birth_date(columns: Sequence[tuple[str, Sequence[str], bool]]
                           f"{years[0]!r}: a full date of birth split over columns")
         for lo in range(max(0, i - 2), i + 1):
             window = roles[lo:lo + 3]
-            if len(window) == 3 and {r for _, r in window} == {"day", "month", "year"}:
+            if len(window) == 3 and {r for _, r in window} == {"day", "month", "year"} and \
+                    _one_date([n for n, _ in window]):
                 names = ", ".join(repr(n) for n, _ in window)
                 return name, (f"columns {names} hold a day, a month and a year spread over "
                               "decades: a full date of birth split over columns")

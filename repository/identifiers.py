@@ -429,8 +429,11 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
         return _finding(col, ctx, "name", "values are person names",
                         [v for v, p in zip(values, person) if p])
     shaped = [idnames.name_shape(v) for v in values]
-    if col.n_distinct >= 20 and col.distinct_ratio >= 0.5 and col.share(shaped) >= 0.8 \
-            and col.share(person) >= 0.1:
+    # many distinct name-shaped values, some known names; for labels (one text per code, no
+    # rows to count) a few are enough
+    many = col.n_distinct >= 20 and col.distinct_ratio >= 0.5 and col.share(person) >= 0.1
+    labels = ctx.source != "values" and col.n_distinct >= 2 and any(person)
+    if (many or labels) and col.share(shaped) >= 0.8:
         return _finding(col, ctx, "name", "values are written like person names (two or three "
                         "capitalised name words, many distinct, some of them known names)",
                         [v for v, p in zip(values, shaped) if p])

@@ -127,7 +127,8 @@ british french german english scottish welsh irish european hopital clinique kli
 krankenhaus chu chru ospedale hospice practice surgery centre medicine pharmacy laboratory
 lab department service division primary secondary first second third fourth
 metastatic metastasis tumour tumor carcinoma adenocarcinoma lymphoma leukaemia leukemia
-syndrome infection failure cardiac renal hepatic pulmonary acute chronic
+syndrome infection failure cardiac renal hepatic pulmonary acute chronic classification
+criteria system method formula equation curve estimate estimator model
 """)
 
 _WORD = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:[-'’][^\W\d_]+)*\.?")
@@ -188,7 +189,8 @@ def strict_person_name(text: str) -> str | None:
     if _CJK.match(v.replace(" ", "").replace("\u3000", "")):
         return v if _cjk_name(v) and " " in v.replace("\u3000", " ") else None
     for m in _FIRST_LAST.finditer(text):
-        if _fold(m.group(1)) in _GIVEN and _fold(m.group(2)) in _FAMILY:
+        if _fold(m.group(1)) in _GIVEN and (_fold(m.group(2)) in _FAMILY or (
+                _is_name_word(m.group(2)) and not _INSTITUTION.match(text, m.end()))):
             return m.group(0)
     m = re.match(r"^([^\W\d_][\w'’-]+),\s*([^\W\d_][\w'’-]+)$", v)
     if m and _fold(m.group(1)) in _FAMILY and _fold(m.group(2)) in _GIVEN:
