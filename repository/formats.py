@@ -78,7 +78,8 @@ MAX_XLSX_UNCOMPRESSED_BYTES = 200 * 2**20
 MAX_XLSX_COMPRESSION_RATIO = 100
 #: most members (files) in a workbook's zip archive
 MAX_XLSX_MEMBERS = 10_000
-#: most cells read from a workbook, over all its sheets (empty cells inside rows included)
+#: most cells read from a workbook, over all its sheets (empty cells inside rows, and empty
+#: rows, count too)
 MAX_XLSX_CELLS = 10_000_000
 
 _SAS7BDAT_MAGIC = bytes(12) + bytes.fromhex("c2ea8160b31411cfbd92080009c7318c181f1011")
@@ -255,11 +256,12 @@ def read_delivery(path: Path, *, format: str | None = None,
             "or damaged; ask the trial for a new copy.", file=str(path), reason="damaged",
             format=fmt) from exc
     _check_shape(path, frame, fmt)
+    missing = _count_missing(frame)
     columns = tuple(
-        ColumnInfo(name=str(c), dtype=str(frame[c].dtype), label=labels.get(c) or None,
+        ColumnInfo(name=str(c), dtype=str(dtype), label=labels.get(c) or None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
-                   n_missing=_count_missing(frame[c]))
-        for c in frame.columns)
+                   n_missing=n)
+        for c, dtype, n in zip(frame.columns, frame.dtypes, missing))
     extras: dict[str, Any] = more[0] if more else {}
     return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options,
                     **extras)
@@ -271,15 +273,17 @@ def _label_key(value: Any) -> str:
     return str(value)
 
 
-def _count_missing(series: pd.Series) -> int:
-    """Missing cells: nulls, and blank text (judged once per distinct value)."""
-    n = int(series.isna().sum())
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
-        if blank.any():
-            n += int(blank[codes[codes >= 0]].sum())
-    return n
+def _count_missing(frame: pd.DataFrame) -> list[int]:
+    """Missing cells per column: nulls, and blank text (judged once per distinct value of a text
+    column). Work is linear in the cells, with little per-column overhead."""
+    counts = frame.isna().sum().to_numpy(dtype=np.int64)
+    for i, (_, column) in enumerate(frame.items()):
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+            blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
+            if blank.any():
+                counts[i] += int(blank[codes[codes >= 0]].sum())
+    return [int(n) for n in counts]
 
 
 def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
@@ -575,7 +579,7 @@ def _sheet_rows(book: Any, sheet: str, budget: _CellBudget) -> tuple[list[str], 
     header: tuple[Any, ...] | None = None
     data: list[tuple[Any, ...]] = []
     for row in rows:
-        budget.take(len(row), sheet)
+        budget.take(max(len(row), 1), sheet)  # a skipped (empty) row costs a cell too
         if header is None:
             if any(v is not None for v in row):
                 header = row
@@ -586,6 +590,8 @@ def _sheet_rows(book: Any, sheet: str, budget: _CellBudget) -> tuple[list[str], 
         return [], []
     names = ["" if v is None else str(v).strip() for v in header]
     width = max([len(names)] + [len(r) for r in data])
+    if width > MAX_COLUMNS:
+        _check_width(budget.path, width)
     names += [""] * (width - len(names))
     data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
     return names, data
