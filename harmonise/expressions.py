@@ -70,7 +70,7 @@ MAX_EXPRESSION_LENGTH = 2_000
 #: most syntax nodes (names, numbers, operators, calls ...) in one expression
 MAX_EXPRESSION_NODES = 500
 #: deepest nesting of operators and calls
-MAX_EXPRESSION_DEPTH = 50
+MAX_EXPRESSION_DEPTH = 100
 #: largest constant exponent (absolute value) in ``x ** n``
 MAX_EXPONENT = 100
 #: ``round(x, digits)``: digits from -MAX_ROUND_DIGITS to MAX_ROUND_DIGITS (a float has 15-17)

@@ -162,3 +162,18 @@ def load_dictionary_from(variable: dict, tmp_path: Path):  # noqa: ANN201
     path = tmp_path / "dictionary.yaml"
     path.write_text(dump_yaml(dictionary_data(variable)))
     return load_dictionary(path)
+
+
+def test_the_limits_are_documented() -> None:
+    from harmonise import evaluation, expressions, yamlio
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "mapping-format.md").read_text()
+    for name in ("MAX_EXPRESSION_LENGTH", "MAX_EXPRESSION_NODES", "MAX_EXPRESSION_DEPTH",
+                 "MAX_EXPONENT"):
+        assert f"| `{name}` | {getattr(expressions, name):,}" in page or \
+            f"| `{name}` | a constant exponent of at most {getattr(expressions, name)}" in page, name
+    assert f"from -{expressions.MAX_ROUND_DIGITS} to {expressions.MAX_ROUND_DIGITS}" in page
+    assert f"`MAX_SPEC_BYTES` = {yamlio.MAX_SPEC_BYTES // MB} MiB" in page
+    assert f"`MAX_SPEC_DEPTH` = {yamlio.MAX_SPEC_DEPTH}" in page
+    assert f"`MAX_ALIAS_NODES` = {yamlio.MAX_ALIAS_NODES:,}" in page
+    assert f"{evaluation.MAX_DAYS_ADDED:,} days" in page

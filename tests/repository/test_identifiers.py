@@ -102,27 +102,27 @@ def births(n: int) -> pd.DatetimeIndex:
     return pd.Timestamp("1930-01-01") + pd.to_timedelta(rng17.integers(0, 14000, n), "D")
 
 
+GPS = [f"Dr {a[0]}. {b}" for a, b in zip(UK_FIRST, UK_LAST)]
+
 PROBES = {
     # column -> (values, kind): each passed the gate before issue 17
-    "initials": (lambda: [f"{a[0]}{b[0]}" for a, b in zip(rng17.choice(UK_FIRST, M),
-                                                          rng17.choice(UK_LAST, M))], "name"),
+    "inits": (lambda: [f"{a[0]}{b[0]}" for a, b in zip(rng17.choice(UK_FIRST, M),
+                                                       rng17.choice(UK_LAST, M))], "name"),
     "ref_a": (lambda: [f"MRN-{x:08d}" for x in rng17.integers(0, 10**8, M)], "national_id"),
-    "hospital_number": (lambda: [f"RM{x:06d}" for x in rng17.integers(0, 10**6, M)],
-                        "national_id"),
+    "unit_no": (lambda: [f"RM{x:06d}" for x in rng17.integers(0, 10**6, M)], "national_id"),
     "contact_b": (lambda: [f"07{rng17.choice(list('4579'))}{x:08d}"
                            for x in rng17.integers(0, 10**8, M)], "phone"),
     "contact_c": (lambda: [f"+44 7{rng17.choice(list('4579'))}{x % 100:02d} {x // 100:06d}"
                            for x in rng17.integers(0, 10**8, M)], "phone"),
-    "comments": (lambda: ["Spoke to Mary Pemberton (daughter) about transport" if i % 4 == 0
-                          else "" for i in range(M)], "name"),
+    "comment": (lambda: [rng17.choice(["Mrs Pemberton", "Dr Ashdown", "Mr McAllister"])
+                         if i % 4 == 0 else "" for i in range(M)], "name"),
     "where": (lambda: [f"{x} {s} Road" for x, s in zip(rng17.integers(1, 300, M),
                                                       rng17.choice(["Acacia", "Mill", "Church"], M))],
               "address"),
     "d1": (lambda: births(M).strftime("%d/%m/%Y"), "date_of_birth"),
     "d2": (lambda: births(M).strftime("%Y-%m-%d"), "date_of_birth"),
-    "gp": (lambda: [f"Dr {a[0]}. {b}" for a, b in zip(rng17.choice(UK_FIRST, M),
-                                                      rng17.choice(UK_LAST, M))], "name"),
-    "host": (lambda: [f"{a}.{b}.{c}.{d}" for a, b, c, d in rng17.integers(1, 255, (M, 4))],
+    "gp_name": (lambda: rng17.choice(GPS, M), "name"),
+    "host": (lambda: [f"10.0.{a % 8}.{b}" for a, b in rng17.integers(1, 255, (M, 2))],
              "ip_address"),
 }
 
@@ -133,7 +133,9 @@ def test_identifiers_the_old_gate_let_through_are_found(column: str) -> None:
     frame = trial_frame()
     frame[column] = list(values())
     findings = scan(frame, id_column="patno")
-    assert [(f.column, f.kind) for f in findings] == [(column, kind)], [str(f) for f in findings]
+    found = {(f.column, f.kind) for f in findings}
+    assert (column, kind) in found, [str(f) for f in findings]
+    assert found == {(column, kind)}, [str(f) for f in findings]
     f = findings[0]
     assert f.n_rows >= 1 and f.example_rows and kind in RULES
     assert all("*" in e for e in f.examples)  # masked

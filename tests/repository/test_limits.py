@@ -211,3 +211,16 @@ def test_refusals_leave_the_store_unchanged(make_store, tmp_path: Path) -> None:
                    if path.suffix == ".xlsx" else None)
         assert path.name in err.value.message
     assert snapshot(store) == before
+
+
+def test_the_limits_and_the_gate_are_documented() -> None:
+    from repository.identifiers import RULES
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "deliveries.md").read_text()
+    for name in ("MAX_COLUMNS", "MAX_XLSX_UNCOMPRESSED_BYTES", "MAX_XLSX_COMPRESSION_RATIO",
+                 "MAX_XLSX_MEMBERS", "MAX_XLSX_CELLS"):
+        value = getattr(formats, name)
+        shown = f"{value // MB:,} MiB" if name.endswith("BYTES") else f"{value:,}"
+        assert f"| `{name}` | {shown}" in page, name
+    for kind in RULES:
+        assert f"| `{kind}` |" in page, kind
