@@ -71,6 +71,7 @@ end stop treatment tx trt cycle admission discharge assessment scan ct mri event
 dfs rfs ae onset resolution screening scr baseline inclusion withdraw withdrawal eos eot entry
 exit sample collection biopsy dose infusion transplant hospitalisation hospitalization
 deces deces inclusion traitement chirurgie tod operation""")
+_PART_WORD = _wordset("year yr yyyy yy month mon mm ym annee an mois jahr monat")
 _CJK_BIRTH = ("生年月日", "出生日期", "出生年月日", "誕生日", "生日")
 _CJK_EVENT = ("登録", "割付", "死亡", "手術", "無作為", "随机", "手术", "进展", "再発", "复发", "入院",
               "退院", "出院", "診断", "诊断", "来院", "随访")
@@ -80,6 +81,9 @@ def birth_naming(column: str) -> str | None:
     """``'birth'`` (named for the date of birth), ``'event'`` (named for another date) or
     ``None``; ``'part'`` for year or month of birth."""
     tokens = column_tokens(column)
+    if tokens & _PART_WORD and (tokens & (_BIRTH | _BIRTH_WORD) or any(
+            w in column for w in _CJK_BIRTH)):
+        return "part"  # dob_year, birth_month, yyyy_naissance
     if tokens & _BIRTH or any(w in column for w in _CJK_BIRTH) or (
             tokens & _BIRTH_WORD and tokens & _DATE_WORD):
         return "birth"
@@ -110,6 +114,11 @@ def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, 
     if naming == "event":
         return None
     dates = column_dates(values, numeric)
+    if naming == "birth" and not dates:
+        serial = _day_counts(values)
+        if serial:
+            return (f"column name {column!r} marks the date of birth and its values are day "
+                    f"counts ({serial}), i.e. full dates", list(values))
     if not dates:
         return None
     full = list(dates)
@@ -152,6 +161,27 @@ def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, 
     if p90 - p10 >= 10 and latest <= date.today() and min(dates.values()).year >= 1890:
         return (f"full dates spread over {p90 - p10:.0f} years (10th-90th percentile) like dates "
                 "of birth, and the column is not named for an event", full)
+    return None
+
+
+def _day_counts(values: Sequence[str]) -> str | None:
+    """Whole numbers that are dates stored as day counts (a date format lost on export): Excel
+    serials (days since 1899-12-30) or SAS/Stata dates (days since 1960-01-01) of birth dates;
+    not years (1850-2100) or yyyymm numbers."""
+    try:
+        nums = np.array([int(v) for v in values])
+    except ValueError:
+        return None
+    if nums.size < 2 or len(set(nums.tolist())) < 2:
+        return None
+    if ((nums >= 1850) & (nums <= 2100)).all() or ((nums >= 185001) & (nums <= 210012)).all():
+        return None
+    if int(nums.max()) - int(nums.min()) < 365:
+        return None  # not dates of different people's births
+    if ((nums >= 1) & (nums <= 60000)).all() and np.median(nums) > 3000:
+        return "Excel serial dates"
+    if ((nums >= -40000) & (nums <= 30000)).all():
+        return "SAS or Stata dates"
     return None
 
 

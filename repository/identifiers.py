@@ -170,7 +170,7 @@ _HINTS: dict[str, frozenset[str]] = {
                      "contactperson medecintraitant medecin hausarzt angehoerige angehorige "
                      "ehepartner mother father"),
     "email": _words("email emails mail emailaddress courriel"),
-    "phone": _words("phone phones telephone tel mobile cellphone cell fax phoneno phonenumber "
+    "phone": _words("phone phones telephone tel mobile cellphone fax phoneno phonenumber "
                     "telefon telefono telephonenumber portable handy mobil mobilnummer"),
     "national_id": _words(
         "nhs nhsno nhsnumber chi chino chinumber ssn socialsecurity nin nino nir insee secu "
@@ -207,12 +207,13 @@ def _hints(column: str) -> set[str]:
     tokens = column_tokens(column)
     kinds = {kind for kind, words in _HINTS.items() if tokens & words}
     kinds |= {kind for kind, words in _CJK_HINTS.items() if any(w in column for w in words)}
-    if tokens & {"name", "nom", "naam", "nome", "nombre"} and (
-            len(tokens) == 1 or tokens & {"patient", "pt", "subject", "participant", "full",
-                                          "first", "last", "given", "family", "middle", "maiden",
-                                          "mother", "father", "gp", "doctor", "person", "contact",
-                                          "nok", "kin", "spouse", "sur", "fore", "christian"}):
-        kinds.add("name")
+    if tokens & {"name", "nom", "naam", "nome", "nombre", "names", "noms"}:
+        if tokens & {"patient", "pt", "subject", "participant", "full", "first", "last", "given",
+                     "family", "middle", "maiden", "sur", "fore", "christian"}:
+            kinds.add("name")
+        elif len(tokens) == 1 or tokens & {"mother", "father", "gp", "doctor", "person",
+                                           "contact", "nok", "kin", "spouse"}:
+            kinds.add("person")  # "Name" alone is also a codebook's variable-name column
     return kinds
 
 
@@ -329,9 +330,13 @@ def _email(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
     return None
 
 
+_DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
+
+
 def _id_like(col: _Column) -> bool:
-    """Values are per-person numbers: mostly with 5+ digits, and mostly distinct."""
-    digits = [len(idvalues.digits_of(v)) >= 5 for v in col.distinct]
+    """Values are per-person numbers: mostly with 5+ digits (not decimal numbers), and mostly
+    distinct."""
+    digits = [len(idvalues.digits_of(v)) >= 5 and not _DECIMAL.match(v) for v in col.distinct]
     return col.share(digits) >= 0.5 and (col.distinct_ratio >= 0.3 or col.n_distinct >= 20)
 
 
@@ -419,7 +424,8 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
         return None
     person = [idnames.is_person_name(v) for v in values]
     if "person" in hints:
-        titled = [p or idnames.names_in_text(v) is not None for p, v in zip(person, values)]
+        titled = [p or idnames.names_in_text(v) is not None or idnames.known_name(v)
+                  for p, v in zip(person, values)]
         if col.share(titled) >= 0.3:
             return _finding(col, ctx, "name", f"column name {col.name!r} marks a person (GP, "
                             "next of kin ...) and its values are names",

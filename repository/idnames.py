@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GIVEN_NAMES", "FAMILY_NAMES", "is_person_name", "name_shape", "strict_person_name", "names_in_text", "is_initials",
+__all__ = ["GIVEN_NAMES", "FAMILY_NAMES", "is_person_name", "known_name", "name_shape", "strict_person_name", "names_in_text", "is_initials",
            "CJK_FAMILY_NAMES"]
 
 
@@ -209,12 +209,23 @@ def name_shape(value: str) -> bool:
         and sum(1 for w in words if not _INITIAL.match(w)) >= 2
 
 
+def known_name(value: str) -> bool:
+    """``value`` is one or two words, each a known given or family name (``Alice``,
+    ``SMITH``, ``mary jones``)."""
+    words = [w for w in re.split(r"[\s,]+", value.strip()) if w]
+    return 1 <= len(words) <= 3 and all(_fold(w) in _LEXICON for w in words) and \
+        not any(c.isdigit() for c in value)
+
+
 def is_person_name(value: str) -> bool:
     """``value`` is, as a whole, a person's name: 2-4 name words (or initials), at least one of
     them a known given or family name or following a title; ``SURNAME, Given``; a CJK name."""
     v = value.strip()
     if not v or len(v) > 60 or any(c.isdigit() for c in v):
         return False
+    if v.islower():  # "mary jones": only a known given name and a known family name
+        words = v.split()
+        return 2 <= len(words) <= 3 and _fold(words[0]) in _GIVEN and _fold(words[-1]) in _FAMILY
     if _CJK.match(v.replace(" ", "").replace("\u3000", "")) or _KANA.match(
             v.replace(" ", "").replace("\u3000", "")):
         return _cjk_name(v)

@@ -461,16 +461,19 @@ def _make(y: int, m: int, d: int) -> date | None:
 
 # --- addresses and network identifiers -----------------------------------------------------------
 
-_EN_STREET = (r"road|rd|street|st|avenue|ave|lane|ln|drive|close|way|crescent|cres|court|"
-              r"place|terrace|gardens|grove|boulevard|blvd|square|row|mews|parade|walk|"
-              r"highway|hwy|parkway|pkwy")
+_EN_STREET = ("Road|Rd|Street|St|Avenue|Ave|Lane|Ln|Drive|Dr|Close|Way|Crescent|Cres|Court|Ct|"
+              "Place|Pl|Terrace|Gardens|Grove|Boulevard|Blvd|Square|Sq|Mews|Parade|Row|Hill|"
+              "Highway|Hwy|Parkway|Pkwy")
+_EN_STREET_ALL = _EN_STREET + "|" + _EN_STREET.upper()
 _ADDRESS = (
-    re.compile(r"\b\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][\w'’-]*\.?\s+){1,4}(?:" + _EN_STREET + r")\b\.?",
-               re.IGNORECASE),
-    re.compile(r"(?<![\w-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|allée|"
-               r"allee|chemin|place|impasse|quai|route|cours|square)\s+\w", re.IGNORECASE),
-    re.compile(r"\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|"
-               r"damm|ufer)\s+\d{1,4}\s?[a-z]?\b"),
+    # 12 Acacia Avenue, 221B Baker Street, 10 DOWNING ST: capitalised words, then a street type
+    re.compile(r"\b\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][\w'’-]*\.?\s+){1,4}(?:" + _EN_STREET_ALL +
+               r")\b\.?"),
+    re.compile(r"(?<![\w-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|av\.|boulevard|bd|allée|"
+               r"allee|chemin|place|impasse|quai|cours)\s+(?:de |du |des |d'|d’|la |le |l'|l’|"
+               r"[A-ZÉÈ])"),
+    re.compile(r"\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|platz|allee|gasse)\s+\d{1,4}"
+               r"\s?[a-z]?\b"),
     re.compile(r"\b[A-ZÄÖÜ][\wäöüß-]*\s(?:Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse)\s+\d{1,4}"),
     re.compile(r"(?:都|道|府|県).{0,12}(?:市|区|町|村).{0,20}(?:\d+丁目|\d+番地?|\d+-\d+(?:-\d+)?)"),
     re.compile(r"(?:\d+丁目\d+(?:番|-)\d+|[一二三四五六七八九十]+丁目)"),
