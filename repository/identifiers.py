@@ -165,7 +165,8 @@ _HINTS: dict[str, frozenset[str]] = {
                    "maidenname fullname patientname ptname patname subjectname initials inits "
                    "ptinit ptinits patinit patinits nom prenom prenoms nomdenaissance nomusage "
                    "nomjeunefille vorname vornamen nachname familienname geburtsname"),
-    "person": _words("gp gpname generalpractitioner familydoctor referringdoctor "
+    "person": _words("gp gpname generalpractitioner familydoctor referringdoctor doctor "
+                     "physician consultant surgeon treatingphysician arzt medecin "
                      "referringphysician referrer nok nextofkin kin spouse carer caregiver "
                      "contactperson medecintraitant medecin hausarzt angehoerige angehorige "
                      "ehepartner mother father"),
@@ -434,6 +435,10 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
             col.distinct_ratio >= 0.1 or col.n_distinct >= 20):
         return _finding(col, ctx, "name", "values are person names",
                         [v for v, p in zip(values, person) if p])
+    titled = [idnames.titled_name(v) for v in values]
+    if sum(titled) >= min(2, col.n_distinct) and col.share(titled) >= 0.5:
+        return _finding(col, ctx, "name", "values are names with a title (Dr, Mrs, Herr ...)",
+                        [v for v, t in zip(values, titled) if t])
     shaped = [idnames.name_shape(v) for v in values]
     # many distinct name-shaped values, some known names; for labels (one text per code, no
     # rows to count) a few are enough

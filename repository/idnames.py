@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GIVEN_NAMES", "FAMILY_NAMES", "is_person_name", "known_name", "name_shape", "strict_person_name", "names_in_text", "is_initials",
+__all__ = ["GIVEN_NAMES", "FAMILY_NAMES", "is_person_name", "known_name", "titled_name", "name_shape", "strict_person_name", "names_in_text", "is_initials",
            "CJK_FAMILY_NAMES"]
 
 
@@ -207,6 +207,13 @@ def name_shape(value: str) -> bool:
     words = [w for w in re.split(r"[\s,]+", v) if w and _fold(w) not in _PARTICLES]
     return 2 <= len(words) <= 3 and all(_is_name_word(w) or _INITIAL.match(w) for w in words) \
         and sum(1 for w in words if not _INITIAL.match(w)) >= 2
+
+
+def titled_name(value: str) -> bool:
+    """``value`` is a title and a name, as a whole (``Dr Patel``, ``Mrs J. O'Brien``,
+    ``Prof. Weber``, ``Frau Schmidt``)."""
+    words = [w for w in re.split(r"[\s,]+", value.strip()) if w]
+    return 2 <= len(words) <= 5 and _fold(words[0]) in _TITLES and is_person_name(value)
 
 
 def known_name(value: str) -> bool:
