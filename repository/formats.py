@@ -308,9 +308,10 @@ def _duplicates(names: Any) -> list[str]:
 
 def _check_width(path: Path, n_columns: int, *, at_least: bool = False) -> None:
     if n_columns > MAX_COLUMNS:
+        count = f"more than {MAX_COLUMNS:,}" if at_least else f"{n_columns:,}"
         raise UnreadableDelivery(
-            f"{path.name} has {'more than ' if at_least else ''}{n_columns - 1 if at_least else n_columns:,} "
-            f"columns; ipdrepo reads at most {MAX_COLUMNS:,} (a wider file is almost always an "
+            f"{path.name} has {count} columns; ipdrepo reads at most {MAX_COLUMNS:,} (a wider "
+            "file is almost always an "
             "export error, e.g. a transposed table or a wrong delimiter). Check the delimiter "
             "(--delimiter) or ask the trial to deliver one row per participant.",
             file=str(path), reason="too-many-columns", limit=MAX_COLUMNS)

@@ -201,7 +201,7 @@ def _role(name: str, values: Sequence[str]) -> str | None:
     lo, hi = int(nums.min()), int(nums.max())
     if lo >= 1 and hi <= 31 and (hi > 12 or tokens & _DAY_WORD) and len(nums) >= 3:
         return "day"
-    if lo >= 1 and hi <= 12 and len(nums) >= 2:
+    if lo >= 1 and hi <= 12 and len(nums) >= 3:
         return "month"
     if lo >= 1890 and hi <= date.today().year:
         spread = np.percentile(nums, 90) - np.percentile(nums, 10)
@@ -245,11 +245,20 @@ def split_birth_date(columns: Sequence[tuple[str, Sequence[str], bool]]
     for i, (name, role) in enumerate(roles):
         if role != "day":
             continue
-        months = [n for n, r in roles if r == "month"]
-        years = [n for n, r in roles if r == "year"]
-        if column_tokens(name) & (_BIRTH_WORD | _BIRTH | {"bday", "bd"}) and months and years:
-            return name, (f"day of birth in {name!r}, with month {months[0]!r} and year "
-                          f"{years[0]!r}: a full date of birth split over columns")
+
+        def best(wanted: str) -> str | None:
+            # the same stem as the day column (dob_day -> dob_month), then named for birth,
+            # then the nearest column
+            found = [(j, n) for j, (n, r) in enumerate(roles) if r == wanted]
+            found.sort(key=lambda jn: (_stem(jn[1]) != _stem(name) or _stem(name) is None,
+                                       not column_tokens(jn[1]) & (_BIRTH_WORD | _BIRTH_PART),
+                                       abs(jn[0] - i)))
+            return found[0][1] if found else None
+
+        month, year = best("month"), best("year")
+        if column_tokens(name) & (_BIRTH_WORD | _BIRTH | {"bday", "bd"}) and month and year:
+            return name, (f"day of birth in {name!r}, with month {month!r} and year "
+                          f"{year!r}: a full date of birth split over columns")
         for lo in range(max(0, i - 2), i + 1):
             window = roles[lo:lo + 3]
             if len(window) == 3 and {r for _, r in window} == {"day", "month", "year"} and \

@@ -144,6 +144,7 @@ def test_identifiers_the_old_gate_let_through_are_found(column: str) -> None:
 def test_date_of_birth_split_over_day_month_year_columns() -> None:
     frame = trial_frame()
     dob = births(M)
+    frame["arm_code"] = rng17.integers(1, 3, M)  # 1/2: not a month
     frame["bd"], frame["bm"], frame["by"] = dob.day, dob.month, dob.year
     (finding,) = scan(frame, id_column="patno")
     assert (finding.column, finding.kind) == ("bd", "date_of_birth")
