@@ -107,13 +107,16 @@ def column_dates(values: Sequence[str], numeric: bool) -> dict[str, date]:
 
 
 def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, numeric: bool,
-                        *, reference: Callable[[], Mapping[str, Any]]
+                        *, reference: Callable[[], Mapping[str, Any]],
+                        dates: Mapping[str, date] | None = None
                         ) -> tuple[str, list[str]] | None:
-    """Why the column holds full dates of birth, and the values that are, or None."""
+    """Why the column holds full dates of birth, and the values that are, or None (``dates``:
+    the column's :func:`column_dates`, when already known)."""
     naming = birth_naming(column)
     if naming == "event":
         return None
-    dates = column_dates(values, numeric)
+    if dates is None:
+        dates = column_dates(values, numeric)
     if naming == "birth" and not dates:
         serial = _day_counts(values)
         if serial:
@@ -237,6 +240,17 @@ def _one_date(names: Sequence[str]) -> bool:
     return None not in stems and len(set(stems)) == 1
 
 
+def _partner(roles: Sequence[tuple[str, str | None]], day: int, wanted: str) -> str | None:
+    """The month (or year) column that goes with the day column at ``day``: the same stem
+    (``dob_day`` -> ``dob_month``), then named for birth, then the nearest."""
+    stem = _stem(roles[day][0])
+    found = [(j, n) for j, (n, r) in enumerate(roles) if r == wanted]
+    found.sort(key=lambda jn: (stem is None or _stem(jn[1]) != stem,
+                               not column_tokens(jn[1]) & (_BIRTH_WORD | _BIRTH_PART),
+                               abs(jn[0] - day)))
+    return found[0][1] if found else None
+
+
 def split_birth_date(columns: Sequence[tuple[str, Sequence[str], bool]]
                      ) -> tuple[str, str] | None:
     """The day column of a date of birth split over day, month and year columns, with the
@@ -246,16 +260,7 @@ def split_birth_date(columns: Sequence[tuple[str, Sequence[str], bool]]
         if role != "day":
             continue
 
-        def best(wanted: str) -> str | None:
-            # the same stem as the day column (dob_day -> dob_month), then named for birth,
-            # then the nearest column
-            found = [(j, n) for j, (n, r) in enumerate(roles) if r == wanted]
-            found.sort(key=lambda jn: (_stem(jn[1]) != _stem(name) or _stem(name) is None,
-                                       not column_tokens(jn[1]) & (_BIRTH_WORD | _BIRTH_PART),
-                                       abs(jn[0] - i)))
-            return found[0][1] if found else None
-
-        month, year = best("month"), best("year")
+        month, year = _partner(roles, i, "month"), _partner(roles, i, "year")
         if column_tokens(name) & (_BIRTH_WORD | _BIRTH | {"bday", "bd"}) and month and year:
             return name, (f"day of birth in {name!r}, with month {month!r} and year "
                           f"{year!r}: a full date of birth split over columns")

@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -256,7 +257,18 @@ class _Column:
             self.counts = all_counts
         self.n_sampled = int(self.counts.sum())
         self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
+        #: measurements (12.5, -0,3): no identifier is written as a decimal number
+        self.decimals = bool(self.distinct) and all(_DECIMAL.match(v) or _INT.match(v)
+                                                    for v in self.distinct) and not self.integers
         self.words = np.array([len(v.split()) for v in self.distinct], dtype=np.int64)
+        self._dates: dict[str, date] | None = None
+
+    @property
+    def dates(self) -> dict[str, date]:
+        """The distinct values that are full dates (computed once)."""
+        if self._dates is None:
+            self._dates = {} if self.decimals else column_dates(self.distinct, self.is_numeric)
+        return self._dates
 
     def rows_where(self, matching: Iterable[str]) -> np.ndarray:
         raws = [r for m in set(matching) for r in self._raw_for.get(m, [])]
@@ -281,6 +293,7 @@ class _Column:
 
 
 _INT = re.compile(r"^[-+]?\d+$")
+_DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
 
 
 def _as_text(raw: Any) -> str | None:
@@ -329,9 +342,6 @@ def _email(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
     if found:
         return _finding(col, ctx, "email", "values are (or contain) e-mail addresses", found)
     return None
-
-
-_DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
 
 
 def _id_like(col: _Column) -> bool:
@@ -515,7 +525,7 @@ def _birth_date(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFindi
     if col.name == ctx.id_column:
         return None
     evidence = birth_date_evidence(col.name, col.distinct, col.counts, col.is_numeric,
-                                   reference=_reference_dates(col, ctx))
+                                   reference=_reference_dates(col, ctx), dates=col.dates)
     if evidence is None:
         return None
     reason, matching = evidence
@@ -525,12 +535,11 @@ def _birth_date(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFindi
 def _reference_dates(col: _Column, ctx: _Context) -> Callable[[], dict[str, Any]]:
     """The row-wise full dates of the column and of the table's other date columns (lazily)."""
     def build() -> dict[str, Any]:
-        own = column_dates(col.distinct, col.is_numeric)
-        out: dict[str, Any] = {"__self__": col.row_values(own)}
+        out: dict[str, Any] = {"__self__": col.row_values(col.dates)}
         for name, other in ctx.columns.items():
             if other is col or other.name == ctx.id_column or other.is_numeric:
                 continue
-            dates = column_dates(other.distinct, False)
+            dates = other.dates
             if dates and len(dates) >= 0.8 * len(other.distinct):
                 out[name] = other.row_values(dates)
         return out
@@ -564,7 +573,7 @@ _CHECKS: tuple[Check, ...] = (_email, _national_id, _phone, _names, _address, _i
 
 
 def _judge(col: _Column, ctx: _Context) -> IdentifierFinding | None:
-    if col.n == 0:
+    if col.n == 0 or col.decimals:
         return None
     hints = _hints(col.name)
     for check in _CHECKS:

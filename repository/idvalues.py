@@ -159,6 +159,8 @@ def phone_shape(value: str) -> str | None:
     written with the separators people use for them ((212) 555-0123, 01 23 45 67 89,
     030 1234567, 03-1234-5678, 010-12345678). Bare digit strings only count as mobiles.
     """
+    if not 8 <= len(value) <= 40 or sum(c.isdigit() for c in value) < 8:
+        return None
     v = _EXTENSION.sub("", value.strip())
     if v.lower().startswith(("tel:", "tel.", "tél", "tel ")):
         v = v.split(":", 1)[-1] if ":" in v else v[4:]
@@ -324,6 +326,8 @@ def cn_resident_id_valid(value: str) -> bool:
 def national_id_kind(value: str) -> str | None:
     """The kind of national/health-service number ``value`` is (by its check digits), or None."""
     v = value.strip()
+    if not 9 <= len(v) <= 24:
+        return None
     d = re.sub(r"[\s-]", "", v)
     if len(d) == 10 and d.isdigit():
         if chi_valid(d):
@@ -421,7 +425,7 @@ def parse_full_date(value: str, *, compact: bool = False) -> date | None:
     ``yyyymmdd`` numbers are read too.
     """
     v = value.strip()
-    if not v or len(v) > 40:
+    if not 6 <= len(v) <= 40 or not v[0].isalnum() or sum(c.isdigit() for c in v) < 4:
         return None
     m = _YMD.match(v)
     if m:
