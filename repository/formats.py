@@ -9,25 +9,16 @@ Readers keep what the trial sent: delimited text is read as text (no type guessi
 zeros and missing-value codes intact); statistical formats keep their variable labels and value
 labels in :class:`ColumnInfo`. Typing and recoding are the mapping's job (``harmonise``).
 
-Limits (documented in docs/deliveries.md) are checked *before* a file is parsed, from what can be
-known cheaply, so that a hostile or broken file is refused in little time and memory:
-
-* :data:`MAX_COLUMNS` columns in any format (a CSV header is counted as it is read and reading
-  stops at the first field over the limit; SPSS, Stata, SAS and Parquet files are checked from
-  their metadata);
-* Excel workbooks are zip archives: the central directory is checked first (at most
-  :data:`MAX_XLSX_MEMBERS` members), then the declared uncompressed size of the whole workbook
-  (:data:`MAX_XLSX_UNCOMPRESSED_BYTES`) and each member's compression ratio
-  (:data:`MAX_XLSX_COMPRESSION_RATIO`, as Apache POI does against zip bombs); while the sheets
-  are read, at most :data:`MAX_XLSX_CELLS` cells over all sheets.
+The limits of :mod:`repository.limits` (documented in docs/deliveries.md) are checked *before* a
+file is parsed: at most :data:`~repository.limits.MAX_COLUMNS` columns in any format (a CSV header
+is counted as it is read, and reading stops at the first field over the limit; SPSS, Stata, SAS
+and Parquet files are checked from their metadata); workbooks as :mod:`repository.workbooks`
+says.
 """
 
 from __future__ import annotations
 
 import csv
-import struct
-import warnings
-import zipfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,15 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from repository import limits
 from repository.errors import UnreadableDelivery, format_rows
 
 __all__ = [
     "FORMATS",
-    "MAX_COLUMNS",
-    "MAX_XLSX_CELLS",
-    "MAX_XLSX_COMPRESSION_RATIO",
-    "MAX_XLSX_MEMBERS",
-    "MAX_XLSX_UNCOMPRESSED_BYTES",
     "ColumnInfo",
     "RawTable",
     "detect_format",
@@ -69,18 +56,6 @@ _LABELS = {"csv": "delimited text (CSV)", "xlsx": "an Excel workbook (xlsx)",
            "parquet": "a Parquet file", "xls": "a legacy Excel 97-2003 workbook (xls)",
            "zip": "a zip archive", "gzip": "a gzip archive", "pdf": "a PDF document",
            "binary": "binary data of an unknown kind"}
-
-#: most columns a delivery may have (any format)
-MAX_COLUMNS = 10_000
-#: most bytes an Excel workbook may hold once uncompressed (all members together)
-MAX_XLSX_UNCOMPRESSED_BYTES = 200 * 2**20
-#: highest uncompressed/compressed ratio of a workbook member larger than 1 MiB
-MAX_XLSX_COMPRESSION_RATIO = 100
-#: most members (files) in a workbook's zip archive
-MAX_XLSX_MEMBERS = 10_000
-#: most cells read from a workbook, over all its sheets (empty cells inside rows, and empty
-#: rows, count too)
-MAX_XLSX_CELLS = 10_000_000
 
 _SAS7BDAT_MAGIC = bytes(12) + bytes.fromhex("c2ea8160b31411cfbd92080009c7318c181f1011")
 
@@ -293,7 +268,7 @@ def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
     if len(frame) == 0:
         raise UnreadableDelivery(f"{path.name} has a header but no data rows; ask the trial for "
                                  "the complete file.", file=str(path), reason="no-rows")
-    _check_width(path, frame.shape[1])
+    limits.check_width(path, frame.shape[1])
     dupes = _duplicates(str(c) for c in frame.columns)
     if dupes:
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
@@ -304,17 +279,6 @@ def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
 def _duplicates(names: Any) -> list[str]:
     counts = Counter(names)
     return sorted(n for n, k in counts.items() if k > 1 and n != "")
-
-
-def _check_width(path: Path, n_columns: int, *, at_least: bool = False) -> None:
-    if n_columns > MAX_COLUMNS:
-        count = f"more than {MAX_COLUMNS:,}" if at_least else f"{n_columns:,}"
-        raise UnreadableDelivery(
-            f"{path.name} has {count} columns; ipdrepo reads at most {MAX_COLUMNS:,} (a wider "
-            "file is almost always an "
-            "export error, e.g. a transposed table or a wrong delimiter). Check the delimiter "
-            "(--delimiter) or ask the trial to deliver one row per participant.",
-            file=str(path), reason="too-many-columns", limit=MAX_COLUMNS)
 
 
 # --- delimited text ---------------------------------------------------------------------------
@@ -371,7 +335,7 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
                                  "ask the trial to rename them.", file=str(path),
                                  reason="duplicate-columns", columns=dupes)
     frame = _parse_delimited(path, encoding, delimiter, header)
-    frame = _drop_empty_unnamed(path, frame)
+    frame = drop_empty_unnamed(path, frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}
 
@@ -448,7 +412,8 @@ def _confirm_encoding(path: Path, guess: str) -> str:
 
 def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
     """The number of fields of the first non-blank line, counted as the text streams in; stops
-    (and refuses the file) at the first field over :data:`MAX_COLUMNS`, so a header of
+    (and refuses the file) at the first field over :data:`~repository.limits.MAX_COLUMNS`, so a
+    header of
     millions of fields costs no more than reading the limit's worth of it."""
     fields, quoted, blank = 1, False, True
     with path.open("r", encoding=encoding, newline="") as fh:
@@ -462,8 +427,8 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     part = chunk[i:end]
                     fields += part.count(delimiter)
                     blank = blank and not part.replace(delimiter, "").strip()
-                    if fields > MAX_COLUMNS:
-                        _check_width(path, fields, at_least=True)
+                    if fields > limits.MAX_COLUMNS:
+                        limits.check_width(path, fields, at_least=True)
                     if end < len(chunk):
                         if not blank:
                             return fields
@@ -478,8 +443,8 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     pass
                 elif ch == delimiter:
                     fields += 1
-                    if fields > MAX_COLUMNS:
-                        _check_width(path, fields, at_least=True)
+                    if fields > limits.MAX_COLUMNS:
+                        limits.check_width(path, fields, at_least=True)
                 elif ch in "\r\n":
                     if not blank:
                         return fields
@@ -498,7 +463,7 @@ def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:
     return []
 
 
-def _drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+def drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed:") or str(c).strip() == ""]
     keep = []
     for c in unnamed:
@@ -515,161 +480,6 @@ def _drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=unnamed)
 
 
-# --- Excel ---------------------------------------------------------------------------------------
-
-def _check_workbook_archive(path: Path) -> None:
-    """Refuse a workbook whose zip archive is larger than the limits, before anything in it is
-    decompressed: the central directory (from the end record), the declared sizes (which the zip
-    reader enforces while decompressing) and each member's compression ratio."""
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        fh.seek(max(0, size - (1 << 16) - 22))
-        tail = fh.read()
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < 22:
-        raise UnreadableDelivery(f"{path.name} starts like an Excel workbook but its zip directory "
-                                 "is missing: the file is truncated or damaged. Ask the trial for "
-                                 "a new copy.", file=str(path), reason="damaged", format="xlsx")
-    entries, directory_size = struct.unpack("<xxxxxxxxxxHI", tail[at:at + 16])
-    if entries == 0xFFFF or directory_size == 0xFFFFFFFF or entries > MAX_XLSX_MEMBERS:
-        _too_large(path, f"its zip archive has {'over 65,535' if entries == 0xFFFF else entries} "
-                         f"members (at most {MAX_XLSX_MEMBERS:,})")
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-    total = sum(m.file_size for m in members)
-    if total > MAX_XLSX_UNCOMPRESSED_BYTES:
-        biggest = max(members, key=lambda m: m.file_size)
-        _too_large(path, f"it holds {total / 2**20:,.0f} MiB once uncompressed (at most "
-                         f"{MAX_XLSX_UNCOMPRESSED_BYTES / 2**20:,.0f} MiB; the largest part is "
-                         f"{biggest.filename}, {biggest.file_size / 2**20:,.0f} MiB)")
-    for m in members:
-        if m.file_size > 2**20 and m.file_size > MAX_XLSX_COMPRESSION_RATIO * max(m.compress_size, 1):
-            _too_large(path, f"its part {m.filename} expands {m.file_size / max(m.compress_size, 1):,.0f} "
-                             f"times ({m.compress_size:,} bytes to {m.file_size:,}); at most "
-                             f"{MAX_XLSX_COMPRESSION_RATIO} times is read, as a protection against "
-                             "zip bombs")
-
-
-def _too_large(path: Path, why: str) -> None:
-    raise UnreadableDelivery(
-        f"{path.name} is not read: {why}. Ask the trial to deliver only the data sheet, or the "
-        "data as CSV; see 'Limits' in docs/deliveries.md.", file=str(path), reason="too-large",
-        format="xlsx")
-
-
-class _CellBudget:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.used = 0
-
-    def take(self, n: int, sheet: str) -> None:
-        self.used += n
-        if self.used > MAX_XLSX_CELLS:
-            _too_large(self.path, f"it has more than {MAX_XLSX_CELLS:,} cells (reached in sheet "
-                                  f"{sheet!r})")
-
-
-def _sheet_rows(book: Any, sheet: str, budget: _CellBudget) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Header (first non-empty row) and non-empty data rows of one sheet, padded to the header."""
-    ws = book[sheet]
-    if not hasattr(ws, "iter_rows"):  # a chart sheet
-        return [], []
-    if hasattr(ws, "reset_dimensions"):
-        ws.reset_dimensions()  # declared dimensions may be wrong (or hostile): read what is there
-    rows = ws.iter_rows(values_only=True)
-    header: tuple[Any, ...] | None = None
-    data: list[tuple[Any, ...]] = []
-    for row in rows:
-        budget.take(max(len(row), 1), sheet)  # a skipped (empty) row costs a cell too
-        if header is None:
-            if any(v is not None for v in row):
-                header = row
-            continue
-        if any(v is not None and v != "" for v in row):
-            data.append(row)
-    if header is None:
-        return [], []
-    names = ["" if v is None else str(v).strip() for v in header]
-    width = max([len(names)] + [len(r) for r in data])
-    if width > MAX_COLUMNS:
-        _check_width(budget.path, width)
-    names += [""] * (width - len(names))
-    data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
-    return names, data
-
-
-def _read_xlsx(path: Path, options: dict[str, Any], id_column: str | None):
-    import openpyxl
-
-    _check_workbook_archive(path)
-    budget = _CellBudget(path)
-    handle = path.open("rb")  # a file object: openpyxl would refuse a misnamed path
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-        except BaseException:
-            handle.close()
-            raise
-    others: dict[str, pd.DataFrame] = {}
-    try:
-        sheets = list(book.sheetnames)
-        hidden = tuple(n for n in sheets if getattr(book[n], "sheet_state", "visible") != "visible")
-        sheet = options.get("sheet")
-        if sheet is None:
-            sheet = _choose_sheet(path, book, sheets, id_column)
-        if sheet not in sheets:
-            raise UnreadableDelivery(f"{path.name} has no sheet {sheet!r}; sheets: "
-                                     f"{', '.join(sheets)}.", file=str(path), reason="sheet")
-        names, data = _sheet_rows(book, sheet, budget)
-        if options.get("_all_sheets"):
-            for other in sheets:
-                if other != sheet:
-                    others[other] = _other_sheet(*_sheet_rows(book, other, budget))
-    finally:
-        book.close()
-        handle.close()
-    extras = {"other_sheets": others, "hidden_sheets": hidden}
-    if not names:
-        return pd.DataFrame(), {}, {}, {"sheet": sheet}, extras
-    frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])
-    frame = _drop_empty_unnamed(path, frame)
-    frame = frame.astype(object).where(frame.notna(), None)
-    return frame, {}, {}, {"sheet": sheet, "sheets": sheets}, extras
-
-
-def _other_sheet(names: list[str], data: list[tuple[Any, ...]]) -> pd.DataFrame:
-    """Another sheet as a table for the identifier gate: unnamed and repeated headers are made
-    unique (``Unnamed: 3``, ``name (column 5)``)."""
-    seen: set[str] = set()
-    unique = []
-    for i, n in enumerate(names):
-        label = n or f"Unnamed: {i}"
-        if label in seen:
-            label = f"{label} (column {i + 1})"
-        seen.add(label)
-        unique.append(label)
-    return pd.DataFrame.from_records(data, columns=unique) if unique else pd.DataFrame()
-
-
-def _choose_sheet(path: Path, book: Any, sheets: list[str], id_column: str | None) -> str:
-    if len(sheets) == 1:
-        return sheets[0]
-    if id_column:
-        having = []
-        for name in sheets:
-            ws = book[name]
-            if not hasattr(ws, "iter_rows"):
-                continue
-            first = next(ws.iter_rows(max_row=1, values_only=True), ())
-            if id_column in [str(v).strip() for v in first if v is not None]:
-                having.append(name)
-        if len(having) == 1:
-            return having[0]
-    raise UnreadableDelivery(f"{path.name} has several sheets ({', '.join(sheets)}); choose one "
-                             "with --sheet NAME.", file=str(path), reason="sheet", sheets=sheets)
-
-
 # --- SAS, Stata, SPSS -------------------------------------------------------------------------
 
 def _read_readstat(kind: str):
@@ -682,7 +492,7 @@ def _read_readstat(kind: str):
         if options.get("encoding"):
             kwargs["encoding"] = options["encoding"]
         _, head = fn(str(path), metadataonly=True, **kwargs)
-        _check_width(path, int(head.number_columns or len(head.column_names)))
+        limits.check_width(path, int(head.number_columns or len(head.column_names)))
         frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
         labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
         value_labels = dict(meta.variable_value_labels or {})
@@ -706,7 +516,7 @@ def _read_readstat(kind: str):
 def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     import pyarrow.parquet as pq
 
-    _check_width(path, pq.read_metadata(path).num_columns)
+    limits.check_width(path, pq.read_metadata(path).num_columns)
     table = pq.read_table(path)
     frame = table.to_pandas()
     labels: dict[str, str] = {}
@@ -716,9 +526,15 @@ def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     return frame, labels, {}, {}
 
 
+def _workbook(path: Path, options: dict[str, Any], id_column: str | None) -> tuple[Any, ...]:
+    from repository.workbooks import read_xlsx
+
+    return read_xlsx(path, options, id_column)
+
+
 _READERS = {
     "csv": _read_csv,
-    "xlsx": _read_xlsx,
+    "xlsx": _workbook,
     "sav": _read_readstat("sav"),
     "dta": _read_readstat("dta"),
     "sas7bdat": _read_readstat("sas7bdat"),

@@ -17,43 +17,22 @@ of birth, or age, is what a delivery should carry. A column holds dates of birth
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 import numpy as np
 
+from repository.idhints import column_tokens
 from repository.idvalues import parse_full_date
 
-__all__ = ["column_tokens", "birth_naming", "column_dates", "birth_date_evidence",
+__all__ = ["birth_naming", "column_dates", "birth_date_evidence",
            "split_birth_date"]
 
 
 def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
-
-def column_tokens(column: str) -> set[str]:
-    """Lower-case words of a column name (camelCase and separators split, accents folded),
-    their concatenation and adjacent pairs: ``DateOfBirth`` -> date, of, birth, dateofbirth ..."""
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", column)
-    folded = spaced.lower().translate(str.maketrans("éèêëàâäîïôöûüç", "eeeeaaaiioouuc"))
-    parts = [p for p in re.split(r"[\W_]+", folded) if p]
-    out = set(parts) | {"".join(parts)}
-    for i in range(len(parts) - 1):
-        out.add(parts[i] + parts[i + 1])
-    for token in list(out):  # CDISC/SAS style: RANDDT, BRTHDTC, TELNO, NHSNUM, DTDEATH
-        for suffix in _SUFFIXES:
-            if token.endswith(suffix) and len(token) - len(suffix) >= 2:
-                out.add(token[:-len(suffix)])
-        for prefix in ("dt", "date", "dat"):
-            if token.startswith(prefix) and len(token) - len(prefix) >= 3:
-                out.add(token[len(prefix):])
-    return out
-
-
-_SUFFIXES = ("dtc", "dt", "date", "dat", "no", "nr", "num", "number", "nummer", "cd")
 
 
 _BIRTH = _wordset("""dob birthdate dateofbirth birthday bdate datenaissance datedenaissance

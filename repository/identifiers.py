@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 
 from repository import idnames, idvalues
-from repository.iddates import birth_date_evidence, column_dates, column_tokens, split_birth_date
+from repository.iddates import birth_date_evidence, column_dates, split_birth_date
+from repository.idhints import column_hints, column_tokens
 
 if TYPE_CHECKING:
     from repository.formats import RawTable
@@ -153,70 +154,6 @@ def mask(value: str) -> str:
     if len(value) <= 2:
         return "*" * len(value)
     return re.sub(r"(?<=\w)\w", "*", value)
-
-
-# --- column names ----------------------------------------------------------------------------------
-
-def _words(*items: str) -> frozenset[str]:
-    return frozenset(w for item in items for w in item.split())
-
-
-_HINTS: dict[str, frozenset[str]] = {
-    "name": _words("surname surnames forename forenames firstname lastname givenname familyname "
-                   "maidenname fullname patientname ptname patname subjectname initials inits "
-                   "ptinit ptinits patinit patinits nom prenom prenoms nomdenaissance nomusage "
-                   "nomjeunefille vorname vornamen nachname familienname geburtsname"),
-    "person": _words("gp gpname generalpractitioner familydoctor referringdoctor doctor "
-                     "physician consultant surgeon treatingphysician arzt medecin "
-                     "referringphysician referrer nok nextofkin kin spouse carer caregiver "
-                     "contactperson medecintraitant medecin hausarzt angehoerige angehorige "
-                     "ehepartner mother father"),
-    "email": _words("email emails mail emailaddress courriel"),
-    "phone": _words("phone phones telephone tel mobile cellphone fax phoneno phonenumber "
-                    "telefon telefono telephonenumber portable handy mobil mobilnummer"),
-    "national_id": _words(
-        "nhs nhsno nhsnumber chi chino chinumber ssn socialsecurity nin nino nir insee secu "
-        "numsecu mrn hospno hospnum hospitalno hospitalnumber hospitalid unitno unitnumber "
-        "medicalrecord medicalrecordnumber casenote casenotes casenoteno passport passportno "
-        "medicare medicaid nationalid nationalnumber insurancenumber kvnr versichertennummer "
-        "krankenversichertennummer steuerid bsn personnummer ahv pesel mynumber ipp nip "
-        "fallnummer urn"),
-    "postcode": _words("postcode postcodes zip zipcode postal postalcode plz codepostal "
-                       "postleitzahl"),
-    "address": _words("address addresses addr street streetaddress adresse anschrift strasse "
-                      "domicile homeaddress"),
-    "ip_address": _words("ip ipaddress ipaddr ipv4 ipv6"),
-    "free_text": _words("notes note comment comments remarks remark freetext narrative "
-                        "description details memo text observations commentaire commentaires "
-                        "remarque remarques bemerkung bemerkungen kommentar kommentare "
-                        "anmerkung anmerkungen notiz notizen"),
-}
-#: column-name words in scripts without word separators: substring match
-_CJK_HINTS: dict[str, tuple[str, ...]] = {
-    "name": ("氏名", "名前", "姓名", "患者名", "フリガナ", "ふりがな", "カナ氏名"),
-    "person": ("主治医", "家族", "紧急联系人", "联系人"),
-    "email": ("メール", "邮箱", "电子邮件"),
-    "phone": ("電話", "携帯", "电话", "手机", "联系方式"),
-    "national_id": ("個人番号", "マイナンバー", "保険証", "カルテ番号", "診察券", "身份证", "病历号",
-                    "住院号", "门诊号", "医保"),
-    "postcode": ("郵便番号", "邮编", "邮政编码"),
-    "address": ("住所", "地址", "住址"),
-    "free_text": ("備考", "コメント", "メモ", "备注", "说明", "评论"),
-}
-
-
-def _hints(column: str) -> set[str]:
-    tokens = column_tokens(column)
-    kinds = {kind for kind, words in _HINTS.items() if tokens & words}
-    kinds |= {kind for kind, words in _CJK_HINTS.items() if any(w in column for w in words)}
-    if tokens & {"name", "nom", "naam", "nome", "nombre", "names", "noms"}:
-        if tokens & {"patient", "pt", "subject", "participant", "full", "first", "last", "given",
-                     "family", "middle", "maiden", "sur", "fore", "christian"}:
-            kinds.add("name")
-        elif len(tokens) == 1 or tokens & {"mother", "father", "gp", "doctor", "person",
-                                           "contact", "nok", "kin", "spouse"}:
-            kinds.add("person")  # "Name" alone is also a codebook's variable-name column
-    return kinds
 
 
 # --- a column's distinct values ---------------------------------------------------------------------
@@ -575,7 +512,7 @@ _CHECKS: tuple[Check, ...] = (_email, _national_id, _phone, _names, _address, _i
 def _judge(col: _Column, ctx: _Context) -> IdentifierFinding | None:
     if col.n == 0 or col.decimals:
         return None
-    hints = _hints(col.name)
+    hints = column_hints(col.name)
     for check in _CHECKS:
         finding = check(col, hints, ctx)
         if finding is not None:

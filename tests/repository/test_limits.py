@@ -1,5 +1,5 @@
 """Hostile and broken delivery files are refused early, in little memory, by documented limits
-(repository.formats: MAX_COLUMNS, MAX_XLSX_*), and refusing them leaves the store unchanged.
+(repository.limits: MAX_COLUMNS, MAX_XLSX_*), and refusing them leaves the store unchanged.
 
 Each file is crafted in the test: a CSV header of millions of columns, zip bombs dressed as
 workbooks (a member that expands thousands of times, a member that declares 400 MB, an archive
@@ -20,10 +20,11 @@ from typing import Any
 import openpyxl
 import pytest
 
-from repository import formats
+from repository import limits
 from repository.deliveries import ingest
 from repository.errors import UnreadableDelivery
-from repository.formats import MAX_COLUMNS, read_delivery
+from repository.formats import read_delivery
+from repository.limits import MAX_COLUMNS
 
 from .conftest import BASE, write_delivery
 from .test_ingest import register, snapshot
@@ -149,7 +150,7 @@ def test_one_column_over_the_limit_is_refused_and_the_limit_itself_is_read(tmp_p
 def test_the_column_limit_holds_in_every_format(tmp_path: Path, fmt: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_delivery(tmp_path, fmt)  # 6 columns
-    monkeypatch.setattr(formats, "MAX_COLUMNS", 5)
+    monkeypatch.setattr(limits, "MAX_COLUMNS", 5)
     with pytest.raises(UnreadableDelivery) as err:
         read_delivery(path)
     assert err.value.reason == "too-many-columns" and path.name in err.value.message
@@ -177,7 +178,7 @@ def test_the_cell_limit_counts_every_sheet(tmp_path: Path, monkeypatch: pytest.M
         book["extra"].append([f"row {i}", i, i * 2])
     path = tmp_path / "cells.xlsx"
     book.save(path)
-    monkeypatch.setattr(formats, "MAX_XLSX_CELLS", 300)
+    monkeypatch.setattr(limits, "MAX_XLSX_CELLS", 300)
     assert read_delivery(path, options={"sheet": "data"}).n_rows == 5  # the data sheet alone
     with pytest.raises(UnreadableDelivery, match="more than 300 cells .*'extra'"):
         read_delivery(path, options={"sheet": "data"}, all_sheets=True)
@@ -219,7 +220,7 @@ def test_the_limits_and_the_gate_are_documented() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "deliveries.md").read_text()
     for name in ("MAX_COLUMNS", "MAX_XLSX_UNCOMPRESSED_BYTES", "MAX_XLSX_COMPRESSION_RATIO",
                  "MAX_XLSX_MEMBERS", "MAX_XLSX_CELLS"):
-        value = getattr(formats, name)
+        value = getattr(limits, name)
         shown = f"{value // MB:,} MiB" if name.endswith("BYTES") else f"{value:,}"
         assert f"| `{name}` | {shown}" in page, name
     for kind in RULES:
