@@ -4,8 +4,11 @@ Vectorised over pandas Series: every operator and function works on whole column
 dtypes, missing values propagate (``and``/``or`` use three-valued logic), and values that cannot
 be used (text that is not a number, a division by zero, the logarithm of a negative number ...)
 become missing *and* are returned as :class:`~harmonise.problems.Issue` s for the engine to
-report. A type clash over a whole column (a date multiplied by a number) raises
-:class:`~repository.errors.HarmonisationError`.
+report. So do values too large for what they are used as: whole numbers (``round``, ``floor``,
+``ceil``) beyond 2**53, where a 64-bit float is no longer exact, and day counts added to dates
+beyond :data:`MAX_DAYS_ADDED`. A type clash over a whole column (a date multiplied by a number)
+raises :class:`~repository.errors.HarmonisationError`, and so does an arithmetic overflow that
+escapes these checks (never a traceback).
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from harmonise.values import (
 )
 from repository.errors import HarmonisationError
 
-__all__ = ["EvalContext", "FrameContext", "evaluate", "round_half_away"]
+__all__ = ["EvalContext", "FrameContext", "evaluate", "round_half_away", "MAX_DAYS_ADDED",
+           "MAX_WHOLE_NUMBER"]
+
+#: most days (200 years) that ``date + n`` adds or subtracts; more is reported as a problem
+MAX_DAYS_ADDED = 73_050
+#: largest whole number ``round``/``floor``/``ceil`` give (2**53: exact in a 64-bit float)
+MAX_WHOLE_NUMBER = 2**53
 
 
 class EvalContext(Protocol):
@@ -100,12 +109,18 @@ def evaluate(expr: Expression, ctx: EvalContext) -> tuple[Any, list[Issue]]:
     """
     ev = _Evaluator(expr, ctx)
     try:
-        value = ev.visit(expr.tree.body)
+        with np.errstate(all="ignore"):
+            value = ev.visit(expr.tree.body)
     except _Clash as exc:
         raise HarmonisationError(
             f"expression {expr.text!r}: {exc}; check the types of the columns it reads "
             "(`ipdrepo mapping check` shows them).", expression=expr.text,
             reason="type") from exc
+    except (OverflowError, FloatingPointError, ZeroDivisionError) as exc:
+        raise HarmonisationError(
+            f"expression {expr.text!r}: arithmetic overflow ({exc}); a value is too large to "
+            "compute. Check the constants and the columns it reads.", expression=expr.text,
+            reason="overflow") from exc
     return value, ev.issues
 
 
@@ -300,6 +315,17 @@ class _Evaluator:
     def _add_days(self, date: Any, days: Any, where: str) -> Any:
         if date is None or days is None:
             return None
+        if isinstance(days, pd.Series):
+            values = days.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            huge = ~np.isnan(values) & ~(np.abs(values) <= MAX_DAYS_ADDED)
+            if huge.any():
+                self.issue(huge & ~_na_mask(date, self.n), "invalid_operation",
+                           f"more than {MAX_DAYS_ADDED:,} days (200 years) added to a date in "
+                           f"{where}")
+                days = days.astype("Float64").mask(huge)
+        elif not abs(float(days)) <= MAX_DAYS_ADDED:
+            raise _Clash(f"{float(days):g} days added to a date in {where}; at most "
+                         f"{MAX_DAYS_ADDED:,} (200 years)")
         if not isinstance(date, pd.Series) and not isinstance(days, pd.Series):
             return date + pd.Timedelta(days=round(float(days)))
         out, fractional = add_days(self.series(date, "datetime64[ns]"),
@@ -501,6 +527,11 @@ def _call(ev: _Evaluator, name: str, args: list[Any], node: ast.AST, where: str)
         return None
     if name == "round":
         digits = int(args[1]) if len(args) == 2 else 0
+        if digits <= 0:
+            x = _whole(ev, ev.series(x, "Float64").astype("Float64"), where) \
+                if isinstance(x, pd.Series) else x
+            if not isinstance(x, pd.Series) and not abs(float(x)) <= MAX_WHOLE_NUMBER:
+                raise _Clash(f"{float(x):g} in {where} is too large for a whole number")
         return round_half_away(x, digits)
     if name == "abs":
         return abs(x)
@@ -527,9 +558,20 @@ def _call(ev: _Evaluator, name: str, args: list[Any], node: ast.AST, where: str)
             raise _Clash(f"unknown function {name}")
     result = pd.Series(float_array(out), index=arr.index)
     if name in ("floor", "ceil"):
-        return result
+        return _whole(ev, result, where)
     return ev.finite(result, where) if isinstance(args[0], pd.Series) else (
         None if pd.isna(result.iloc[0]) else float(result.iloc[0]))
+
+
+def _whole(ev: _Evaluator, values: pd.Series, where: str) -> pd.Series:
+    """Values that can become whole numbers; larger ones are reported and become missing."""
+    arr = values.to_numpy(dtype=float, na_value=np.nan)
+    huge = ~np.isnan(arr) & ~(np.abs(arr) <= MAX_WHOLE_NUMBER)
+    if huge.any():
+        ev.issue(huge, "invalid_operation", f"too large for a whole number (over 2**53) in "
+                 f"{where}")
+        return values.mask(huge)
+    return values
 
 
 def _make_date(ev: _Evaluator, args: list[Any], where: str) -> Any:

@@ -25,6 +25,14 @@ Text meeting a number (``$AGE + 1`` on a CSV column) is parsed as a number; valu
 parse are *reported* as problems and become missing. Division by zero and operations outside
 their domain are reported the same way.
 
+Limits (documented in docs/mapping-format.md), checked when a mapping is loaded: an expression
+is at most :data:`MAX_EXPRESSION_LENGTH` characters, :data:`MAX_EXPRESSION_NODES` syntax nodes
+and :data:`MAX_EXPRESSION_DEPTH` levels deep; a constant exponent (``x ** 2``) is at most
+:data:`MAX_EXPONENT` in size; ``round(x, digits)`` takes digits between -15 and 15
+(:data:`MAX_ROUND_DIGITS`); the parts made only of numbers (``10 ** 10 ** 10``) are computed once
+and refused when they overflow a 64-bit float. Values that overflow while a delivery is
+evaluated become missing and are reported, like a division by zero.
+
 This module holds the language (parsing, checking, static types); :mod:`harmonise.evaluation`
 evaluates parsed expressions over a delivery.
 """
@@ -32,6 +40,7 @@ evaluates parsed expressions over a delivery.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +49,11 @@ from typing import Any
 from repository.errors import SpecError, SpecProblem
 
 __all__ = [
+    "MAX_EXPONENT",
+    "MAX_EXPRESSION_DEPTH",
+    "MAX_EXPRESSION_LENGTH",
+    "MAX_EXPRESSION_NODES",
+    "MAX_ROUND_DIGITS",
     "Expression",
     "FunctionSpec",
     "FUNCTIONS",
@@ -50,6 +64,17 @@ __all__ = [
     "literal_value",
     "unparse",
 ]
+
+#: longest expression, in characters
+MAX_EXPRESSION_LENGTH = 2_000
+#: most syntax nodes (names, numbers, operators, calls ...) in one expression
+MAX_EXPRESSION_NODES = 500
+#: deepest nesting of operators and calls
+MAX_EXPRESSION_DEPTH = 100
+#: largest constant exponent (absolute value) in ``x ** n``
+MAX_EXPONENT = 100
+#: ``round(x, digits)``: digits from -MAX_ROUND_DIGITS to MAX_ROUND_DIGITS (a float has 15-17)
+MAX_ROUND_DIGITS = 15
 
 #: static kinds of values: what the type checker knows about a name or a result
 KINDS = ("number", "date", "bool", "text", "any", "null")
@@ -129,6 +154,10 @@ def parse_expression(text: str) -> Expression:
     key ``expression``) describing what is wrong and where."""
     if not isinstance(text, str) or not text.strip():
         raise _spec_error(str(text), "an expression must be non-empty text")
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise _spec_error(text[:60] + "...", f"the expression is {len(text):,} characters long; "
+                          f"at most {MAX_EXPRESSION_LENGTH:,} are allowed. Split it over "
+                          "several variables or use a case_when rule")
     source, placeholders = _replace_columns(text)
     try:
         tree = ast.parse(source.strip(), mode="eval")
@@ -136,13 +165,89 @@ def parse_expression(text: str) -> Expression:
         where = f" at character {exc.offset}" if exc.offset else ""
         raise _spec_error(text, f"not a valid expression{where} ({exc.msg}); write e.g. "
                                 "\"weight_kg / (height_cm / 100) ** 2\" or \"$AGE >= 18\"") from exc
+    except (ValueError, MemoryError, RecursionError) as exc:
+        # a number literal of thousands of digits, or nesting the parser cannot hold
+        raise _spec_error(text, f"not a valid expression ({type(exc).__name__}: "
+                                f"{str(exc)[:80] or 'too deeply nested'})") from exc
+    _check_size(tree, text)
     variables: list[str] = []
     _check_tree(tree.body, text, placeholders, variables)
+    _fold_constants(tree.body, text, placeholders)
     used = sorted(set(_placeholders_in(tree)), key=lambda p: int(p[5:-2]))
     columns = [placeholders[p] for p in used]
     return Expression(text=text, columns=tuple(columns),
                       variables=tuple(dict.fromkeys(variables)), tree=tree,
                       placeholders=placeholders)
+
+
+def _check_size(tree: ast.AST, text: str) -> None:
+    """At most MAX_EXPRESSION_NODES nodes, MAX_EXPRESSION_DEPTH deep (walked without recursion,
+    before anything recursive sees the tree)."""
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_EXPRESSION_NODES:
+            raise _spec_error(text, f"the expression has more than {MAX_EXPRESSION_NODES} parts; "
+                                    "split it over several variables")
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise _spec_error(text, f"the expression nests more than {MAX_EXPRESSION_DEPTH} "
+                                    "levels deep; split it over several variables")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+_FOLD = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+         ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
+         ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
+         ast.Pow: lambda a, b: a ** b}
+
+
+def _fold_constants(node: ast.AST, text: str, placeholders: Mapping[str, str]) -> float | None:
+    """Compute the parts made only of numbers, once, as the evaluator would (64-bit floats):
+    returns the value of ``node`` if it is constant. Refuses exponents over MAX_EXPONENT and
+    constants that overflow. Every node is visited once."""
+    def bad(message: str) -> SpecError:
+        return _spec_error(text, message)
+
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            try:
+                return float(v)
+            except OverflowError:
+                raise bad(f"the number {str(v)[:20]}... is too large (over 1.8e308)") from None
+        return None
+    if isinstance(node, ast.BinOp):
+        children = [_fold_constants(node.left, text, placeholders),
+                    _fold_constants(node.right, text, placeholders)]
+    elif isinstance(node, ast.UnaryOp):
+        children = [_fold_constants(node.operand, text, placeholders)]
+    else:
+        for child in ast.iter_child_nodes(node):
+            _fold_constants(child, text, placeholders)
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        exponent = children[1]
+        if exponent is not None and abs(exponent) > MAX_EXPONENT:
+            raise bad(f"the exponent in `{unparse(node, placeholders)}` is {exponent:g}; at most "
+                      f"{MAX_EXPONENT} is allowed (write the value out, or use exp()/log())")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = children[0]
+        return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+    if isinstance(node, ast.BinOp) and None not in children and type(node.op) in _FOLD:
+        try:
+            value = _FOLD[type(node.op)](children[0], children[1])
+        except OverflowError:
+            value = math.inf
+        except ZeroDivisionError:
+            return None  # division by the constant 0 is reported by the checker
+        if isinstance(value, complex) or not math.isfinite(value):
+            raise bad(f"`{unparse(node, placeholders)}` is too large to compute (it overflows "
+                      "a 64-bit number, over 1.8e308) or is not a real number; check the "
+                      "constants")
+        return float(value)
+    return None
 
 
 def _replace_columns(text: str) -> tuple[str, dict[str, str]]:
@@ -268,9 +373,14 @@ def _check_tree(node: ast.AST, text: str, placeholders: Mapping[str, str],
             if isinstance(a, ast.Starred):
                 raise bad("*arguments are not allowed")
             _check_tree(a, text, placeholders, variables)
-        if node.func.id in ("round",) and n == 2 and not (
-                isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, int)):
-            raise bad("round(x, digits): digits must be a whole-number literal")
+        if node.func.id in ("round",) and n == 2:
+            digits = node.args[1]
+            if literal_kind(digits) != "number" or not isinstance(literal_value(digits), int):
+                raise bad("round(x, digits): digits must be a whole-number literal")
+            if abs(literal_value(digits)) > MAX_ROUND_DIGITS:
+                raise bad(f"round(x, digits): digits is {literal_value(digits)}; use -"
+                          f"{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS} (a 64-bit number has "
+                          "15-17 significant digits)")
         if node.func.id == "date" and n == 2:
             fmt = node.args[1]
             if not (isinstance(fmt, ast.Constant) and isinstance(fmt.value, str)):

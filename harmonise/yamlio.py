@@ -17,6 +17,12 @@ are data, not syntax:
 * dates are never converted: ``2026-11-23`` is the string ``"2026-11-23"`` (spec objects parse it);
 * a key given twice in one mapping is a problem, not a silent overwrite.
 
+Limits, so that a hostile or broken file is refused before it costs time and memory (documented
+in docs/mapping-format.md): a spec file may hold at most :data:`MAX_SPEC_BYTES` bytes and nest
+:data:`MAX_SPEC_DEPTH` levels deep; anchors and aliases (``&name`` / ``*name``) may add at most
+:data:`MAX_ALIAS_NODES` nodes to the document (an "alias bomb" of a few lines describes billions
+of nodes) and may not refer to themselves. The node graph is measured before it is expanded.
+
 :func:`schema_problems` validates data against a JSON Schema (``harmonise/schemas``) and
 rewrites the validator's messages into located problems that say what to do.
 """
@@ -37,6 +43,9 @@ import yaml
 from repository.errors import SpecError, SpecProblem
 
 __all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_SPEC_BYTES",
+    "MAX_SPEC_DEPTH",
     "YamlDocument",
     "ProblemCollector",
     "parse_yaml",
@@ -49,6 +58,13 @@ __all__ = [
 ]
 
 Path_ = tuple[Any, ...]
+
+#: largest dictionary or mapping file read, in bytes
+MAX_SPEC_BYTES = 4 * 2**20
+#: most nodes that anchors and aliases may add to a document once expanded
+MAX_ALIAS_NODES = 10_000
+#: deepest nesting of mappings and lists in a spec file
+MAX_SPEC_DEPTH = 64
 
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
@@ -110,6 +126,11 @@ def parse_yaml(text: str, *, file: str = "<string>",
     Duplicate keys do not raise: they are returned in :attr:`YamlDocument.problems` so that the
     caller can report them with everything else.
     """
+    if len(text) > MAX_SPEC_BYTES:
+        raise error(f"{file} is {len(text):,} characters long; spec files are read up to "
+                    f"{MAX_SPEC_BYTES:,} bytes. Check that this is a dictionary or mapping file.",
+                    [SpecProblem(file, None, "(file)", "file too large")], file=file,
+                    reason="too-large")
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -122,12 +143,15 @@ def parse_yaml(text: str, *, file: str = "<string>",
     except yaml.YAMLError as exc:
         raise error(f"{file} is not valid YAML: {exc}.",
                     [SpecProblem(file, None, "(syntax)", str(exc))], file=file) from exc
+    except RecursionError as exc:
+        raise _too_deep(file, None, error) from exc
     finally:
         loader.dispose()
     lines: dict[Path_, int] = {(): 1}
     problems: list[SpecProblem] = []
     if node is None:
         return YamlDocument(data=None, file=file, lines=lines)
+    _check_expansion(node, file, error)
     constructor = _Loader("")
     try:
         data = _build(node, (), lines, problems, constructor, file)
@@ -139,9 +163,70 @@ def parse_yaml(text: str, *, file: str = "<string>",
     return YamlDocument(data=data, file=file, lines=lines, problems=tuple(problems))
 
 
+def _too_deep(file: str, line: int | None, error: type[SpecError]) -> SpecError:
+    return error(f"{file} nests mappings and lists more than {MAX_SPEC_DEPTH} levels deep; "
+                 "spec files are flat. Check the indentation and the brackets.",
+                 [SpecProblem(file, line, "(structure)", "nested too deeply")], file=file,
+                 reason="too-deep")
+
+
+def _check_expansion(root: yaml.Node, file: str, error: type[SpecError]) -> None:
+    """Refuse a document whose aliases expand it by more than :data:`MAX_ALIAS_NODES` nodes, that
+    refers to itself, or that nests too deeply; measured on the node graph (each distinct node
+    once), so an alias bomb costs no more to refuse than to read."""
+    expanded: dict[int, int] = {}
+    active: set[int] = set()
+    distinct = 0
+
+    def size(node: yaml.Node, depth: int) -> int:
+        nonlocal distinct
+        key = id(node)
+        if key in expanded:
+            return expanded[key]
+        line = node.start_mark.line + 1 if node.start_mark else None
+        if key in active:
+            raise error(f"{file}: an alias refers to the mapping or list it is in; YAML "
+                        "structures in spec files cannot contain themselves.",
+                        [SpecProblem(file, line, "(alias)", "recursive alias")], file=file,
+                        reason="recursive-alias")
+        if depth > MAX_SPEC_DEPTH:
+            raise _too_deep(file, line, error)
+        active.add(key)
+        distinct += 1
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k, depth + 1) + size(v, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item, depth + 1)
+        active.discard(key)
+        expanded[key] = total
+        return total
+
+    total = size(root, 0)
+    if total - distinct > MAX_ALIAS_NODES:
+        raise error(
+            f"{file}: its aliases (*name) would expand {distinct:,} nodes into {total:,}; at most "
+            f"{MAX_ALIAS_NODES:,} nodes may come from aliases. Write the repeated part out, or "
+            "use fewer aliases (this looks like an alias bomb).",
+            [SpecProblem(file, None, "(alias)", f"aliases expand to {total:,} nodes")],
+            file=file, reason="alias-expansion", nodes=total)
+
+
 def read_yaml(path: Path | str, *, error: type[SpecError] = SpecError) -> YamlDocument:
-    """Read and parse a YAML file (see :func:`parse_yaml`)."""
+    """Read and parse a YAML file (see :func:`parse_yaml`); files over :data:`MAX_SPEC_BYTES`
+    are refused before they are read."""
     path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    if size > MAX_SPEC_BYTES:
+        raise error(f"{path} is {size:,} bytes; spec files are read up to {MAX_SPEC_BYTES:,} "
+                    "bytes. Check that this is a dictionary or mapping file.",
+                    [SpecProblem(str(path), None, "(file)", "file too large")], file=str(path),
+                    reason="too-large")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

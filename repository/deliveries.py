@@ -37,7 +37,7 @@ from repository.errors import (
     format_rows,
 )
 from repository.formats import ColumnInfo, RawTable, read_delivery
-from repository.identifiers import IdentifierFinding, scan
+from repository.identifiers import IdentifierFinding, scan_table
 from repository.models import Delivery, Participant, Topic, Trial
 from repository.names import check_name, check_text
 from repository.objects import StoredObject, sha256_file
@@ -147,23 +147,26 @@ def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
 
 
 def _gate(path: Path, trial: str, table: RawTable, accept: Sequence[str],
-          justification: str | None) -> list[IdentifierFinding]:
-    findings = scan(table.frame)
-    unknown = [c for c in accept if c not in {col.name for col in table.columns}]
+          justification: str | None, id_column: str) -> list[IdentifierFinding]:
+    findings = scan_table(table, id_column=id_column)
+    known = {col.name for col in table.columns} | {f.key for f in findings}
+    unknown = [c for c in accept if c not in known]
     if unknown:
         raise UnreadableDelivery(f"--accept-identifiers names column(s) not in {path.name}: "
-                                 f"{', '.join(unknown)}.", file=str(path), trial=trial)
+                                 f"{', '.join(unknown)} (a column of another sheet is named "
+                                 "SHEET!COLUMN).", file=str(path), trial=trial)
     if accept and not (justification and justification.strip()):
         raise DirectIdentifiers("accepting identifier columns needs a recorded justification; "
                                 "add --justification 'WHY'.", file=str(path), trial=trial)
-    refused = [f for f in findings if f.column not in accept]
+    refused = [f for f in findings if f.key not in accept]
     if refused:
         lines = "\n".join(f"  - {f}" for f in refused)
         raise DirectIdentifiers(
             f"{path.name} (trial {trial}) still carries direct identifiers and was not "
-            f"accepted:\n{lines}\nAsk the trial to remove these columns (or deliver year/month "
-            "of birth, outward postcodes) and send the file again. If a column is not an "
-            "identifier, a curator can accept it with --accept-identifiers COLUMN "
+            f"accepted:\n{lines}\nNothing was stored. Ask the trial to remove these columns "
+            "(and any sheet that is not the data) or deliver year/month of birth, outward "
+            "postcodes, and send the file again. If a column is not an identifier, a curator "
+            "can accept it with --accept-identifiers COLUMN (SHEET!COLUMN for another sheet) "
             "--justification 'WHY'.", file=str(path), trial=trial,
             findings=[f.to_dict() for f in refused])
     return findings
@@ -205,12 +208,13 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
         if same is not None:
             return _unchanged(trial.acronym, same)
         stage("reading")
-        table = read_delivery(path, format=format, options=read_options, id_column=id_column)
+        table = read_delivery(path, format=format, options=read_options, id_column=id_column,
+                              all_sheets=True)
         id_col = _choose_id_column(path, trial, table, id_column)
         stage("checking IDs")
         raw_ids, id_override = _check_ids(path, trial.acronym, table, id_col, allow_id_problems)
         stage("scanning for identifiers")
-        findings = _gate(path, trial.acronym, table, accept_identifiers, justification)
+        findings = _gate(path, trial.acronym, table, accept_identifiers, justification, id_col)
         stage("pseudonymising")
         pseudonymiser = store.pseudonymiser(topic_row.slug)
         pseudonyms = set(pseudonymiser.many(trial.acronym, [r for r in raw_ids if r is not None]))
@@ -229,7 +233,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
             previous = session.scalar(select(Delivery).where(
                 Delivery.trial_id == trial_id, Delivery.dataset == dataset,
                 Delivery.superseded_by_id.is_(None)))
-            accepted = sorted({f.column for f in findings})
+            accepted = sorted({f.key for f in findings})
             delivery = Delivery(
                 trial_id=trial_id, dataset=dataset, file_name=path.name, format=table.format,
                 sha256=digest, size_bytes=size, n_rows=table.n_rows,

@@ -8,12 +8,18 @@ recognised from its leading bytes and checked against its extension, so a workbo
 Readers keep what the trial sent: delimited text is read as text (no type guessing, leading
 zeros and missing-value codes intact); statistical formats keep their variable labels and value
 labels in :class:`ColumnInfo`. Typing and recoding are the mapping's job (``harmonise``).
+
+The limits of :mod:`repository.limits` (documented in docs/deliveries.md) are checked *before* a
+file is parsed: at most :data:`~repository.limits.MAX_COLUMNS` columns in any format (a CSV header
+is counted as it is read, and reading stops at the first field over the limit; SPSS, Stata, SAS
+and Parquet files are checked from their metadata); workbooks as :mod:`repository.workbooks`
+says.
 """
 
 from __future__ import annotations
 
 import csv
-import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from repository import limits
 from repository.errors import UnreadableDelivery, format_rows
 
 __all__ = [
@@ -85,6 +92,15 @@ class RawTable:
     format: str
     columns: tuple[ColumnInfo, ...]
     read_options: Mapping[str, Any]
+    #: the other sheets of a workbook (read with ``all_sheets=True``): name -> its table (first
+    #: non-empty row as header); kept for the identifier gate, never harmonised
+    other_sheets: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    #: names of the workbook's hidden and very hidden sheets
+    hidden_sheets: tuple[str, ...] = ()
+    #: value-label sets of a Stata/SPSS file that no variable uses: set name -> code -> label
+    label_sets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: the file label and notes of a Stata/SPSS/SAS file
+    file_notes: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -190,17 +206,23 @@ def detect_format(path: Path, declared: str | None = None) -> str:
 
 def read_delivery(path: Path, *, format: str | None = None,
                   options: Mapping[str, Any] | None = None,
-                  id_column: str | None = None) -> RawTable:
-    """Read a delivery file into a :class:`RawTable` (see the module docstring)."""
+                  id_column: str | None = None, all_sheets: bool = False) -> RawTable:
+    """Read a delivery file into a :class:`RawTable` (see the module docstring).
+
+    With ``all_sheets``, the other sheets of a workbook are read too (into
+    :attr:`RawTable.other_sheets`), for the identifier gate.
+    """
     path = Path(path)
     if not path.is_file():
         raise UnreadableDelivery(f"{path} does not exist or is not a file.", file=str(path),
                                  reason="missing")
     fmt = detect_format(path, format)
     options = dict(options or {})
+    if all_sheets:
+        options["_all_sheets"] = True
     reader = _READERS[fmt]
     try:
-        frame, labels, value_labels, read_options = reader(path, options, id_column)
+        frame, labels, value_labels, read_options, *more = reader(path, options, id_column)
     except UnreadableDelivery:
         raise
     except Exception as exc:  # the readers' own errors: damaged / truncated files
@@ -209,12 +231,15 @@ def read_delivery(path: Path, *, format: str | None = None,
             "or damaged; ask the trial for a new copy.", file=str(path), reason="damaged",
             format=fmt) from exc
     _check_shape(path, frame, fmt)
+    missing = _count_missing(frame)
     columns = tuple(
-        ColumnInfo(name=str(c), dtype=str(frame[c].dtype), label=labels.get(c) or None,
+        ColumnInfo(name=str(c), dtype=str(dtype), label=labels.get(c) or None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
-                   n_missing=_count_missing(frame[c]))
-        for c in frame.columns)
-    return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options)
+                   n_missing=n)
+        for c, dtype, n in zip(frame.columns, frame.dtypes, missing))
+    extras: dict[str, Any] = more[0] if more else {}
+    return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options,
+                    **extras)
 
 
 def _label_key(value: Any) -> str:
@@ -223,15 +248,17 @@ def _label_key(value: Any) -> str:
     return str(value)
 
 
-def _count_missing(series: pd.Series) -> int:
-    """Missing cells: nulls, and blank text (judged once per distinct value)."""
-    n = int(series.isna().sum())
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
-        if blank.any():
-            n += int(blank[codes[codes >= 0]].sum())
-    return n
+def _count_missing(frame: pd.DataFrame) -> list[int]:
+    """Missing cells per column: nulls, and blank text (judged once per distinct value of a text
+    column). Work is linear in the cells, with little per-column overhead."""
+    counts = frame.isna().sum().to_numpy(dtype=np.int64)
+    for i, (_, column) in enumerate(frame.items()):
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+            blank = np.array([isinstance(v, str) and not v.strip() for v in uniques], dtype=bool)
+            if blank.any():
+                counts[i] += int(blank[codes[codes >= 0]].sum())
+    return [int(n) for n in counts]
 
 
 def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
@@ -241,12 +268,17 @@ def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
     if len(frame) == 0:
         raise UnreadableDelivery(f"{path.name} has a header but no data rows; ask the trial for "
                                  "the complete file.", file=str(path), reason="no-rows")
-    names = [str(c) for c in frame.columns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    limits.check_width(path, frame.shape[1])
+    dupes = _duplicates(str(c) for c in frame.columns)
     if dupes:
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
                                  reason="duplicate-columns", columns=dupes)
+
+
+def _duplicates(names: Any) -> list[str]:
+    counts = Counter(names)
+    return sorted(n for n, k in counts.items() if k > 1 and n != "")
 
 
 # --- delimited text ---------------------------------------------------------------------------
@@ -295,14 +327,15 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
         encoding = options.get("encoding") or _confirm_encoding(path, encoding)
     delimiter = options.get("delimiter") or _detect_delimiter(
         sample.decode(encoding if encoding != "utf-16" else "utf-16", errors="replace"))
+    _count_header_fields(path, encoding, delimiter)
     header = _header_fields(path, encoding, delimiter)
-    dupes = sorted({h for h in header if header.count(h) > 1 and h != ""})
+    dupes = _duplicates(header)
     if dupes:
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
                                  reason="duplicate-columns", columns=dupes)
     frame = _parse_delimited(path, encoding, delimiter, header)
-    frame = _drop_empty_unnamed(path, frame)
+    frame = drop_empty_unnamed(path, frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}
 
@@ -377,6 +410,51 @@ def _confirm_encoding(path: Path, guess: str) -> str:
     return "latin-1"
 
 
+def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
+    """The number of fields of the first non-blank line, counted as the text streams in; stops
+    (and refuses the file) at the first field over :data:`~repository.limits.MAX_COLUMNS`, so a
+    header of
+    millions of fields costs no more than reading the limit's worth of it."""
+    fields, quoted, blank = 1, False, True
+    with path.open("r", encoding=encoding, newline="") as fh:
+        while chunk := fh.read(1 << 16):
+            i = 0
+            while i < len(chunk):
+                if not quoted and chunk.find('"', i) < 0:
+                    # fast path: no quotes left in this chunk
+                    end = min((p for p in (chunk.find("\n", i), chunk.find("\r", i)) if p >= 0),
+                              default=len(chunk))
+                    part = chunk[i:end]
+                    fields += part.count(delimiter)
+                    blank = blank and not part.replace(delimiter, "").strip()
+                    if fields > limits.MAX_COLUMNS:
+                        limits.check_width(path, fields, at_least=True)
+                    if end < len(chunk):
+                        if not blank:
+                            return fields
+                        fields = 1
+                    i = end + 1
+                    continue
+                ch = chunk[i]
+                if ch == '"':
+                    quoted = not quoted
+                    blank = False
+                elif quoted:
+                    pass
+                elif ch == delimiter:
+                    fields += 1
+                    if fields > limits.MAX_COLUMNS:
+                        limits.check_width(path, fields, at_least=True)
+                elif ch in "\r\n":
+                    if not blank:
+                        return fields
+                    fields = 1
+                elif not ch.isspace():
+                    blank = False
+                i += 1
+    return fields
+
+
 def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:
     with path.open("r", encoding=encoding, newline="") as fh:
         for row in csv.reader(fh, delimiter=delimiter):
@@ -385,7 +463,7 @@ def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:
     return []
 
 
-def _drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+def drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed:") or str(c).strip() == ""]
     keep = []
     for c in unnamed:
@@ -394,66 +472,12 @@ def _drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
             continue
         keep.append(c)
     if keep:
+        position = {c: i + 1 for i, c in enumerate(frame.columns)}
         raise UnreadableDelivery(f"{path.name} has data in column(s) without a name "
-                                 f"(positions {', '.join(str(list(frame.columns).index(c) + 1) for c in keep)}); "
+                                 f"(positions {', '.join(str(position[c]) for c in keep)}); "
                                  "ask the trial to add the header.", file=str(path),
                                  reason="unnamed-columns")
     return frame.drop(columns=unnamed)
-
-
-# --- Excel ------------------------------------------------------------------------------------
-
-def _read_xlsx(path: Path, options: dict[str, Any], id_column: str | None):
-    import openpyxl
-
-    handle = path.open("rb")  # a file object: openpyxl would refuse a misnamed path
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-        except BaseException:
-            handle.close()
-            raise
-    try:
-        sheets = list(book.sheetnames)
-        sheet = options.get("sheet")
-        if sheet is None:
-            sheet = _choose_sheet(path, book, sheets, id_column)
-        if sheet not in sheets:
-            raise UnreadableDelivery(f"{path.name} has no sheet {sheet!r}; sheets: "
-                                     f"{', '.join(sheets)}.", file=str(path), reason="sheet")
-        rows = book[sheet].iter_rows(values_only=True)
-        header = next(rows, None)
-        while header is not None and all(v is None for v in header):
-            header = next(rows, None)
-        if header is None:
-            return pd.DataFrame(), {}, {}, {"sheet": sheet}
-        names = ["" if v is None else str(v).strip() for v in header]
-        data = [r for r in rows if any(v is not None and v != "" for v in r)]
-    finally:
-        book.close()
-        handle.close()
-    width = len(names)
-    data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
-    frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])
-    frame = _drop_empty_unnamed(path, frame)
-    frame = frame.astype(object).where(frame.notna(), None)
-    return frame, {}, {}, {"sheet": sheet, "sheets": sheets}
-
-
-def _choose_sheet(path: Path, book: Any, sheets: list[str], id_column: str | None) -> str:
-    if len(sheets) == 1:
-        return sheets[0]
-    if id_column:
-        having = []
-        for name in sheets:
-            first = next(book[name].iter_rows(max_row=1, values_only=True), ())
-            if id_column in [str(v).strip() for v in first if v is not None]:
-                having.append(name)
-        if len(having) == 1:
-            return having[0]
-    raise UnreadableDelivery(f"{path.name} has several sheets ({', '.join(sheets)}); choose one "
-                             "with --sheet NAME.", file=str(path), reason="sheet", sheets=sheets)
 
 
 # --- SAS, Stata, SPSS -------------------------------------------------------------------------
@@ -463,11 +487,13 @@ def _read_readstat(kind: str):
         import pyreadstat
 
         fn: Any = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
-              "sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}[kind]
-        kwargs: dict[str, Any] = {"dates_as_pandas_datetime": True}
+                   "sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}[kind]
+        kwargs: dict[str, Any] = {}
         if options.get("encoding"):
             kwargs["encoding"] = options["encoding"]
-        frame, meta = fn(str(path), **kwargs)
+        _, head = fn(str(path), metadataonly=True, **kwargs)
+        limits.check_width(path, int(head.number_columns or len(head.column_names)))
+        frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
         labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
         value_labels = dict(meta.variable_value_labels or {})
         read_options: dict[str, Any] = {}
@@ -475,7 +501,14 @@ def _read_readstat(kind: str):
             read_options["file_encoding"] = meta.file_encoding
         if options.get("encoding"):
             read_options["encoding"] = options["encoding"]
-        return frame, labels, value_labels, read_options
+        used = set((getattr(meta, "variable_to_label", None) or {}).values())
+        label_sets = {str(name): {_label_key(k): str(v) for k, v in labels_.items()}
+                      for name, labels_ in (getattr(meta, "value_labels", None) or {}).items()
+                      if name not in used}
+        notes = [getattr(meta, "file_label", None), *(getattr(meta, "notes", None) or [])]
+        extras = {"label_sets": label_sets,
+                  "file_notes": tuple(str(n) for n in notes if n and str(n).strip())}
+        return frame, labels, value_labels, read_options, extras
 
     return reader
 
@@ -483,6 +516,7 @@ def _read_readstat(kind: str):
 def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     import pyarrow.parquet as pq
 
+    limits.check_width(path, pq.read_metadata(path).num_columns)
     table = pq.read_table(path)
     frame = table.to_pandas()
     labels: dict[str, str] = {}
@@ -492,9 +526,15 @@ def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     return frame, labels, {}, {}
 
 
+def _workbook(path: Path, options: dict[str, Any], id_column: str | None) -> tuple[Any, ...]:
+    from repository.workbooks import read_xlsx
+
+    return read_xlsx(path, options, id_column)
+
+
 _READERS = {
     "csv": _read_csv,
-    "xlsx": _read_xlsx,
+    "xlsx": _workbook,
     "sav": _read_readstat("sav"),
     "dta": _read_readstat("dta"),
     "sas7bdat": _read_readstat("sas7bdat"),

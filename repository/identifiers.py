@@ -1,75 +1,101 @@
 """The pseudonymisation gate: find direct identifiers before a delivery is accepted.
 
 Deliveries must be pseudonymised: no names, contact details, national or hospital IDs, full
-postcodes, full dates of birth or free-text notes. :func:`scan` looks at every column's name and
-values and returns one :class:`IdentifierFinding` per offending column, with the rows and masked
-examples, so the curator can send the trial a precise request. Each rule is listed in
-:data:`RULES` with what it looks for; the thresholds are documented there.
+postcodes, addresses, full dates of birth, network addresses or free-text notes. The gate judges
+each *column* on combined evidence, never one value or one pattern alone:
 
-Scanning works on distinct values, so a million-row column with a few hundred codes costs little.
+* what its values are, recognised by the real rules of each kind (:mod:`repository.idvalues`:
+  numbering plans for telephones, check digits for NHS/CHI/NIR/KVNR/My Number/resident IDs, the
+  real UK postcode areas ...; :mod:`repository.idnames`: a name lexicon and the shape of names);
+* how many of its values are so (a share of its rows), and how they are distributed (a column
+  of near-consecutive codes ``302-215-0001 ... 0040`` is a list of trial IDs, not telephones;
+  a date column spread over decades, 0-110 years before the other dates of the same rows, holds
+  dates of birth);
+* what its name says, in English, French, German, Japanese and Chinese (``tel``, ``prénom``,
+  ``Geburtsdatum``, ``氏名``, ``出生日期`` ...): a name can make weak value evidence enough
+  (``phone`` with 9-digit numbers), and can clear a column (a date named as a date of
+  randomisation or death is not a date of birth; a ``chi`` yes/no column holds no numbers);
+* its role: the declared participant-ID column is not judged as telephones, SSN-shaped codes or
+  addresses, but is refused when it holds national numbers with valid check digits.
+
+:func:`scan` judges one table (its values, its column names, and the variable and value labels
+given with it); :func:`scan_table` judges everything a delivery holds: the data sheet, every
+other sheet of a workbook (hidden ones too: the whole file is stored), the variable labels and
+value labels of SPSS/Stata files (also label sets no variable uses), their file label and notes,
+and the column names. Each finding names the sheet, the column, what was found, the rows and
+masked examples (:class:`IdentifierFinding`). :data:`RULES` lists the kinds and their rules.
+
+Work is done once per *distinct* value, and at most :data:`MAX_DISTINCT_SCANNED` distinct values
+of a column are judged (a deterministic sample; the share of rows they cover is weighted by
+their counts); e-mail addresses are looked for in every distinct value. Every column is judged.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdentifierFinding", "RULES", "scan", "mask"]
+from repository import idnames, idvalues
+from repository.iddates import birth_date_evidence, column_dates, split_birth_date
+from repository.idhints import column_hints, column_tokens
+
+if TYPE_CHECKING:
+    from repository.formats import RawTable
+
+__all__ = ["IdentifierFinding", "RULES", "MAX_DISTINCT_SCANNED", "scan", "scan_table", "mask"]
+
+#: at most this many distinct values of a column are judged (a deterministic sample)
+MAX_DISTINCT_SCANNED = 2000
 
 #: kind -> what the rule looks for (shown in reports and docs)
 RULES: dict[str, str] = {
-    "name": "person names: columns named like surname/forename/initials/patient name, or text "
-            "columns where most values look like 'Firstname Lastname' with many distinct values",
+    "name": "person names: columns named for names, initials, GPs or next of kin (surname, "
+            "prénom, Vorname, 氏名, 姓名 ...) holding text; columns where half the values are "
+            "names (a known given or family name in a name shape, or CJK names); initials "
+            "written J.S.; a name with a title or a known given name inside free text",
     "email": "e-mail addresses anywhere (a single one is enough)",
-    "phone": "telephone numbers: phone/mobile/fax columns, or columns where at least half the "
-             "values look like phone numbers (+44 20 7946 0000, 07700 900123, (555) 123-4567)",
-    "national_id": "national or hospital IDs: NHS/CHI/SSN/NIR/MRN/hospital-number columns, NHS "
-                   "numbers passing the modulus-11 check, US social security numbers",
-    "postcode": "full postcodes: UK postcodes with the inward code (SW1A 1AA) or ZIP+4; partial "
-                "postcodes (SW1A) are allowed",
-    "date_of_birth": "full dates of birth (day precision) in birth-date columns; year or "
-                     "month of birth is allowed",
-    "free_text": "free-text columns (notes, comments) or text columns whose values are long "
-                 "sentences (average 40+ characters or 5+ words in 20% of values)",
+    "phone": "telephone numbers by national numbering plan (UK, North America, France, Germany, "
+             "Japan, China, any +country code): half the values, or any in a column named for "
+             "telephones, or one inside free text; near-consecutive codes are trial IDs",
+    "national_id": "national, health-service or hospital numbers: valid check digits (NHS, "
+                   "CHI, French NIR, German KVNR, Japanese My Number, Chinese resident ID), US "
+                   "social security numbers, MRN/URN-prefixed hospital numbers, or columns named "
+                   "for them (NHS, CHI, SSN, MRN, hospital number ...) holding per-person numbers",
+    "postcode": "full postcodes: UK postcodes in a real postcode area (SW1A 1AA), ZIP+4, "
+                "Japanese 〒 postcodes; outward codes (SW1A) and regions are allowed",
+    "address": "street addresses (house number and street in English, French, German, "
+               "Japanese or Chinese style)",
+    "date_of_birth": "full dates of birth (day precision): in columns named for the date of "
+                     "birth; in date columns not named for an event whose dates are 0-110 years "
+                     "before the row's other dates (or spread over decades); day, month and year "
+                     "of birth in separate columns. Year or month of birth is allowed",
+    "ip_address": "IPv4 or IPv6 addresses",
+    "free_text": "free-text columns (notes, comments, remarques, Bemerkung, 備考 ...) or text "
+                 "columns whose values are long sentences",
 }
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"^\s*(\+\d{1,3}[\s.-]?)?(\(\d{2,5}\)[\s.-]?)?\d{2,5}([\s.-]\d{2,5}){1,4}\s*$")
-_SSN = re.compile(r"^\s*\d{3}-\d{2}-\d{4}\s*$")
-_UK_POSTCODE = re.compile(r"^\s*[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\s*$", re.IGNORECASE)
-_ZIP4 = re.compile(r"^\s*\d{5}-\d{4}\s*$")
-_PERSON = re.compile(r"^\s*[A-Z][a-z'’-]+(\s+[A-Z]\.?)?(\s+[A-Z][a-z'’-]+)+\s*$")
-_FULL_DATE = re.compile(
-    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"
-    r"\d{1,2}[-\s]?[A-Za-z]{3,9}[-\s]?\d{2,4})([ T]\d{1,2}:\d{2}(:\d{2})?)?\s*$")
-_NUMERIC = re.compile(r"^\s*[-+]?\d+([.,]\d+)?\s*$")
-
-_NAME_TOKENS = {"surname", "forename", "firstname", "lastname", "givenname", "familyname",
-                "maidenname", "initials", "prenom", "vorname", "nachname", "fullname",
-                "patientname", "ptname"}
-_NAME_QUALIFIERS = {"first", "last", "given", "family", "patient", "pt", "subject",
-                    "participant", "full", "middle", "maiden", "mother", "father", "christian",
-                    "sur", "fore", "person", "contact", "nok", "kin"}
-_EMAIL_TOKENS = {"email", "mail", "emailaddress"}
-_PHONE_TOKENS = {"phone", "telephone", "tel", "mobile", "cellphone", "fax", "phoneno"}
-_NATID_TOKENS = {"nhs", "nhsno", "nhsnumber", "ssn", "nin", "nino", "chi", "chino", "nir",
-                 "mrn", "hospno", "passport", "medicare", "socialsecurity", "nationalid",
-                 "hospitalnumber", "insurancenumber", "bsn", "personnummer", "ahv", "pesel"}
-_POSTCODE_TOKENS = {"postcode", "zip", "zipcode", "postal", "postalcode", "plz"}
-_DOB_TOKENS = {"dob", "birthdate", "dateofbirth", "birthday", "bdate", "naissance",
-               "geburtsdatum", "ddn"}
-_TEXT_TOKENS = {"notes", "note", "comment", "comments", "remarks", "remark", "freetext",
-                "narrative", "description", "details", "memo", "text", "observations"}
+_ADVICE = {
+    "name": "remove the column",
+    "email": "remove the column",
+    "phone": "remove the column",
+    "national_id": "remove the column (keep only the trial's own participant ID)",
+    "postcode": "deliver the outward code (e.g. SW1A) or a region instead",
+    "address": "remove the column, or deliver a region",
+    "date_of_birth": "deliver year or month of birth, or age at randomisation, instead",
+    "ip_address": "remove the column",
+    "free_text": "remove the column, or deliver coded values",
+}
 
 
 @dataclass(frozen=True)
 class IdentifierFinding:
-    """One column that carries (or is named for) direct identifiers."""
+    """One column (or its labels, or a column name) that carries direct identifiers."""
 
     column: str
     kind: str
@@ -77,17 +103,45 @@ class IdentifierFinding:
     n_rows: int
     example_rows: tuple[int, ...]
     examples: tuple[str, ...]
+    #: the workbook sheet, for Excel deliveries
+    sheet: str | None = None
+    #: where in the column: "values", "column name", "variable label", "value labels"
+    source: str = "values"
+    #: True for a sheet other than the one delivered as data (also for hidden sheets)
+    other_sheet: bool = False
+    hidden: bool = False
+
+    @property
+    def key(self) -> str:
+        """What a curator names to accept this finding: the column, or ``SHEET!COLUMN`` for a
+        column of another sheet of the workbook."""
+        return f"{self.sheet}!{self.column}" if self.other_sheet else self.column
+
+    @property
+    def where(self) -> str:
+        sheet = ""
+        if self.sheet is not None:
+            sheet = f"{'hidden ' if self.hidden else ''}sheet {self.sheet!r}, "
+        part = {"values": "", "column name": " (its name)",
+                "variable label": " (its variable label)",
+                "value labels": " (its value labels)"}.get(self.source, f" ({self.source})")
+        return f"{sheet}column {self.column!r}{part}"
 
     def __str__(self) -> str:
         rows = ", ".join(str(r) for r in self.example_rows)
         ex = "; ".join(self.examples)
-        return (f"column {self.column!r} [{self.kind}]: {self.reason}; {self.n_rows} row(s), "
-                f"e.g. rows {rows}" + (f" ({ex})" if ex else ""))
+        what = (f"{self.n_rows} row(s), e.g. rows {rows}" if self.example_rows else
+                f"{self.n_rows} value(s)")
+        return (f"{self.where} [{self.kind}]: {self.reason}; {what}" + (f" ({ex})" if ex else "")
+                + f"; {_ADVICE.get(self.kind, 'remove it')}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"column": self.column, "kind": self.kind, "reason": self.reason,
-                "n_rows": self.n_rows, "example_rows": list(self.example_rows),
-                "examples": list(self.examples)}
+        out: dict[str, Any] = {"column": self.column, "kind": self.kind, "reason": self.reason,
+                               "n_rows": self.n_rows, "example_rows": list(self.example_rows),
+                               "examples": list(self.examples), "source": self.source}
+        if self.sheet is not None:
+            out.update(sheet=self.sheet, other_sheet=self.other_sheet, hidden=self.hidden)
+        return out
 
 
 def mask(value: str) -> str:
@@ -102,53 +156,56 @@ def mask(value: str) -> str:
     return re.sub(r"(?<=\w)\w", "*", value)
 
 
-def _tokens(column: str) -> set[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", column)
-    parts = [p for p in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if p]
-    joined = "".join(parts)
-    out = set(parts) | {joined}
-    for i in range(len(parts) - 1):
-        out.add(parts[i] + parts[i + 1])
-    return out
-
-
-def _nhs_valid(digits: str) -> bool:
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(digits[9])
-
+# --- a column's distinct values ---------------------------------------------------------------------
 
 class _Column:
-    """Distinct non-missing text values of one column and where they occur."""
+    """Distinct non-missing values of one column as text, with their row counts."""
 
     def __init__(self, name: str, series: pd.Series) -> None:
         self.name = name
         self.series = series
         self.is_datetime = pd.api.types.is_datetime64_any_dtype(series)
-        if self.is_datetime:
-            values = series.dropna()
-            self.values = values
-            self.distinct: list[str] = []
-            self.counts = np.array([], dtype=int)
-            self.n = int(values.size)
-            return
-        # distinct values first (hashing in C), then text work once per distinct value
+        self.is_numeric = (pd.api.types.is_numeric_dtype(series)
+                           and not pd.api.types.is_bool_dtype(series))
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        self.codes = codes
         raw_counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         merged: dict[str, int] = {}
         self._raw_for: dict[str, list[Any]] = {}
+        self._text_of_code: list[str | None] = []
         for raw, count in zip(uniques, raw_counts):
-            text = str(raw).strip()
-            if not text:
+            text = _as_text(raw)
+            self._text_of_code.append(text)
+            if text is None:
                 continue
             merged[text] = merged.get(text, 0) + int(count)
             self._raw_for.setdefault(text, []).append(raw)
-        self.distinct = list(merged)
-        self.counts = np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
-        self.n = int(self.counts.sum())
+        self.all_distinct = list(merged)
+        all_counts = np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
+        self.n = int(all_counts.sum())
+        self.n_distinct = len(self.all_distinct)
+        if self.n_distinct > MAX_DISTINCT_SCANNED:
+            pick = np.sort(np.random.default_rng(0).choice(self.n_distinct, MAX_DISTINCT_SCANNED,
+                                                           replace=False))
+            self.distinct = [self.all_distinct[i] for i in pick]
+            self.counts = all_counts[pick]
+        else:
+            self.distinct = self.all_distinct
+            self.counts = all_counts
+        self.n_sampled = int(self.counts.sum())
+        self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
+        #: measurements (12.5, -0,3): no identifier is written as a decimal number
+        self.decimals = bool(self.distinct) and all(_DECIMAL.match(v) or _INT.match(v)
+                                                    for v in self.distinct) and not self.integers
+        self.words = np.array([len(v.split()) for v in self.distinct], dtype=np.int64)
+        self._dates: dict[str, date] | None = None
+
+    @property
+    def dates(self) -> dict[str, date]:
+        """The distinct values that are full dates (computed once)."""
+        if self._dates is None:
+            self._dates = {} if self.decimals else column_dates(self.distinct, self.is_numeric)
+        return self._dates
 
     def rows_where(self, matching: Iterable[str]) -> np.ndarray:
         raws = [r for m in set(matching) for r in self._raw_for.get(m, [])]
@@ -157,103 +214,427 @@ class _Column:
         return np.flatnonzero(self.series.isin(raws).to_numpy()) + 1
 
     def share(self, flags: Sequence[bool] | np.ndarray) -> float:
-        if self.n == 0:
+        """The share of (sampled) rows whose value is flagged."""
+        if self.n_sampled == 0:
             return 0.0
-        return float(self.counts[np.asarray(flags, dtype=bool)].sum()) / self.n
+        return float(self.counts[np.asarray(flags, dtype=bool)].sum()) / self.n_sampled
+
+    def row_values(self, of_distinct: Mapping[str, Any]) -> list[Any]:
+        """``of_distinct`` (a value per distinct text) spread over the rows (None elsewhere)."""
+        per_code = [of_distinct.get(t) if t is not None else None for t in self._text_of_code]
+        return [per_code[c] if c >= 0 else None for c in self.codes]
+
+    @property
+    def distinct_ratio(self) -> float:
+        return self.n_distinct / max(self.n, 1)
 
 
-def _finding(col: _Column, kind: str, reason: str, matching: list[str]) -> IdentifierFinding:
-    rows = col.rows_where(matching) if matching else np.flatnonzero(col.series.notna()) + 1
-    return IdentifierFinding(column=col.name, kind=kind, reason=reason, n_rows=int(rows.size),
-                             example_rows=tuple(int(r) for r in rows[:5]),
-                             examples=tuple(mask(m) for m in matching[:3]))
+_INT = re.compile(r"^[-+]?\d+$")
+_DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
 
 
-def scan(frame: pd.DataFrame) -> list[IdentifierFinding]:
-    """Every column of ``frame`` that carries direct identifiers (at most one finding each)."""
+def _as_text(raw: Any) -> str | None:
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        return None
+    if isinstance(raw, (float, np.floating)) and float(raw).is_integer() and abs(float(raw)) < 1e18:
+        return str(int(raw))
+    if isinstance(raw, pd.Timestamp):
+        return raw.isoformat() if (raw.hour or raw.minute or raw.second) else raw.date().isoformat()
+    text = str(raw).strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class _Context:
+    id_column: str | None = None
+    sheet: str | None = None
+    other_sheet: bool = False
+    hidden: bool = False
+    free_text: bool = True
+    source: str = "values"
+    columns: Mapping[str, _Column] = field(default_factory=dict)
+
+
+def _finding(col: _Column, ctx: _Context, kind: str, reason: str,
+             matching: Sequence[str]) -> IdentifierFinding:
+    if ctx.source == "values":
+        rows = col.rows_where(matching) if matching else np.flatnonzero(col.series.notna()) + 1
+        n_rows, example_rows = int(rows.size), tuple(int(r) for r in rows[:5])
+    else:
+        n_rows, example_rows = len(set(matching)) or col.n_distinct, ()
+    return IdentifierFinding(column=col.name, kind=kind, reason=reason, n_rows=n_rows,
+                             example_rows=example_rows,
+                             examples=tuple(mask(m) for m in list(dict.fromkeys(matching))[:3]),
+                             sheet=ctx.sheet, source=ctx.source, other_sheet=ctx.other_sheet,
+                             hidden=ctx.hidden)
+
+
+# --- the rules -------------------------------------------------------------------------------------
+
+Check = Callable[[_Column, set[str], _Context], "IdentifierFinding | None"]
+
+
+def _email(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    found = [v for v in col.all_distinct if "@" in v and idvalues.is_email(v)]
+    if found:
+        return _finding(col, ctx, "email", "values are (or contain) e-mail addresses", found)
+    return None
+
+
+def _id_like(col: _Column) -> bool:
+    """Values are per-person numbers: mostly with 5+ digits (not decimal numbers), and mostly
+    distinct."""
+    digits = [len(idvalues.digits_of(v)) >= 5 and not _DECIMAL.match(v) for v in col.distinct]
+    return col.share(digits) >= 0.5 and (col.distinct_ratio >= 0.3 or col.n_distinct >= 20)
+
+
+def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    is_id = col.name == ctx.id_column
+    kinds = []
+    for v in col.distinct:
+        k = idvalues.national_id_kind(v)
+        if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
+            k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
+        if k == "US social security number" and (is_id or _sequential_codes(col.distinct)):
+            k = None  # SSN-shaped trial codes
+        kinds.append(k)
+    flags = [k is not None for k in kinds]
+    valid = [v for v, f in zip(col.distinct, flags) if f]
+    if valid and (col.share(flags) >= 0.8 and len(valid) >= min(3, col.n_distinct)
+                  or "national_id" in hints):
+        what = max(set(k for k in kinds if k), key=[k for k in kinds if k].count)
+        return _finding(col, ctx, "national_id", f"values are {what}s (valid check digits or "
+                        "allocation rules)" if "US" not in what else f"values are {what}s", valid)
+    hosp = [idvalues.hospital_number(v) for v in col.distinct]
+    if any(hosp) and col.share(hosp) >= 0.5:
+        return _finding(col, ctx, "national_id", "values are hospital record numbers "
+                        "(MRN/URN-prefixed)", [v for v, f in zip(col.distinct, hosp) if f])
+    if "national_id" in hints and _id_like(col):
+        return _finding(col, ctx, "national_id", f"column name {col.name!r} marks a national or "
+                        "hospital number, and its values are per-person numbers", [])
+    return None
+
+
+def _sequential_codes(values: Sequence[str]) -> bool:
+    """Values that are a few series of near-consecutive numbers (``302-215-0001``,
+    ``302-215-0002`` ...): codes a trial gave out, not telephone or social security numbers."""
+    series: dict[str, list[int]] = {}
+    for v in values:
+        groups = re.findall(r"\d+", v)
+        if not groups:
+            return False
+        last = groups[-1]
+        series.setdefault(v[:v.rfind(last)], []).append(int(last))
+    if len(values) < 2 or len(series) > max(3, 0.2 * len(values)):
+        return False
+    numbers = [k for s in series.values() for k in s]
+    span = sum(max(s) - min(s) + 1 for s in series.values())
+    overall = max(numbers) - min(numbers) + 1  # one counter over all sites
+    return min(span, overall) <= 3 * len(values)
+
+
+def _phone(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if col.name == ctx.id_column:
+        return None
+    shapes = [idvalues.phone_shape(v) for v in col.distinct]
+    flags = [s is not None for s in shapes]
+    if "phone" in hints:
+        long = [len(idvalues.digits_of(v)) >= 8 for v in col.distinct]
+        if any(flags) or col.share(long) >= 0.5:
+            return _finding(col, ctx, "phone", f"column name {col.name!r} marks telephone "
+                            "numbers", [v for v, f, g in zip(col.distinct, flags, long) if f or g])
+    if any(flags) and col.share(flags) >= 0.5:
+        weak = [s == "national" for s in shapes]
+        if not (all(w or not f for w, f in zip(weak, flags)) and _sequential_codes(
+                [v for v, f in zip(col.distinct, flags) if f])):
+            return _finding(col, ctx, "phone", "values are telephone numbers (valid for a "
+                            "national numbering plan)", [v for v, f in zip(col.distinct, flags) if f])
+    if _texty(col, hints):
+        inside = [v for v in col.distinct if idvalues.find_phone(v)]
+        if inside:
+            return _finding(col, ctx, "phone", "telephone numbers inside the text", inside)
+    return None
+
+
+_CODES = {"yes", "no", "y", "n", "oui", "non", "ja", "nein", "si", "true", "false", "unknown",
+          "uk", "na", "nk", "nd", "none", "0", "1", "2", "9", "99", "はい", "いいえ", "是", "否",
+          "有", "无", "無"}
+
+
+def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    values = col.distinct
+    if "name" in hints and not col.is_numeric and not col.is_datetime:
+        texty = [any(c.isalpha() for c in v) and v.lower() not in _CODES for v in values]
+        if col.share(texty) >= 0.5:
+            return _finding(col, ctx, "name", f"column name {col.name!r} marks person names "
+                            "or initials", [v for v, t in zip(values, texty) if t])
+    if col.is_numeric or col.is_datetime or col.integers:
+        return None
+    person = [idnames.is_person_name(v) for v in values]
+    if "person" in hints:
+        titled = [p or idnames.names_in_text(v) is not None or idnames.known_name(v)
+                  for p, v in zip(person, values)]
+        if col.share(titled) >= 0.3:
+            return _finding(col, ctx, "name", f"column name {col.name!r} marks a person (GP, "
+                            "next of kin ...) and its values are names",
+                            [v for v, t in zip(values, titled) if t])
+    if sum(person) >= min(3, col.n_distinct) and col.share(person) >= 0.5 and (
+            col.distinct_ratio >= 0.1 or col.n_distinct >= 20):
+        return _finding(col, ctx, "name", "values are person names",
+                        [v for v, p in zip(values, person) if p])
+    titled = [idnames.titled_name(v) for v in values]
+    if sum(titled) >= min(2, col.n_distinct) and col.share(titled) >= 0.5:
+        return _finding(col, ctx, "name", "values are names with a title (Dr, Mrs, Herr ...)",
+                        [v for v, t in zip(values, titled) if t])
+    shaped = [idnames.name_shape(v) for v in values]
+    # many distinct name-shaped values, some known names; for labels (one text per code, no
+    # rows to count) a few are enough
+    many = col.n_distinct >= 20 and col.distinct_ratio >= 0.5 and col.share(person) >= 0.1
+    labels = ctx.source != "values" and col.n_distinct >= 2 and any(person)
+    if (many or labels) and col.share(shaped) >= 0.8:
+        return _finding(col, ctx, "name", "values are written like person names (two or three "
+                        "capitalised name words, many distinct, some of them known names)",
+                        [v for v, p in zip(values, shaped) if p])
+    initials = [idnames.is_initials(v) for v in values]
+    plain = [idnames.is_initials(v, plain=True) for v in values]
+    coded = [v.upper() in idnames.LETTER_CODES for v in values]
+    if col.share(coded) >= 0.9:
+        plain = [False] * len(values)  # country or state codes
+    if (sum(initials) >= 5 and col.share(initials) >= 0.8) or (
+            col.share(plain) >= 0.8 and (any(t.startswith("init") for t in column_tokens(col.name))
+                                         or col.n_distinct >= 15 and col.distinct_ratio >= 0.5)):
+        return _finding(col, ctx, "name", "values are initials (many distinct letter groups, "
+                        "one per person)", [v for v, f in zip(values, plain) if f])
+    if _texty(col, hints):
+        found = [v for v in values if idnames.names_in_text(v)]
+        if found:
+            return _finding(col, ctx, "name", "person names inside the text (a title and a "
+                            "name, or a known given name and a family name)", found)
+    return None
+
+
+def _texty(col: _Column, hints: set[str]) -> bool:
+    """A free-text column: named so, or diverse values of several words."""
+    if col.is_numeric or col.is_datetime or col.integers or not col.distinct:
+        return False
+    if "free_text" in hints:
+        return True
+    several = col.share(col.words >= 3)
+    return several >= 0.2 and (col.distinct_ratio >= 0.3 or col.n_distinct >= 20)
+
+
+def _address(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if col.name == ctx.id_column or col.is_numeric or col.is_datetime or col.integers:
+        return None
+    flags = [idvalues.is_address(v) for v in col.distinct]
+    found = [v for v, f in zip(col.distinct, flags) if f]
+    if found and (col.share(flags) >= 0.3 or "address" in hints or _texty(col, hints)):
+        return _finding(col, ctx, "address", "values are (or contain) street addresses", found)
+    if "address" in hints and col.share(col.words >= 2) >= 0.5 and col.distinct_ratio >= 0.3:
+        return _finding(col, ctx, "address", f"column name {col.name!r} marks addresses", [])
+    return None
+
+
+def _ip(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if col.name == ctx.id_column:
+        return None
+    flags = [idvalues.is_ip_address(v) for v in col.distinct]
+    if any(flags) and ("ip_address" in hints or col.share(flags) >= 0.5 and (
+            col.distinct_ratio >= 0.3 and col.n_distinct >= 3)):
+        return _finding(col, ctx, "ip_address", "values are IP addresses",
+                        [v for v, f in zip(col.distinct, flags) if f])
+    return None
+
+
+def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    named = "postcode" in hints
+    flags = [idvalues.uk_postcode(v) or idvalues.jp_postcode(v, named=named) for v in col.distinct]
+    zips = [idvalues.zip4(v) for v in col.distinct]
+    if any(zips) and not _sequential_codes([v for v, z in zip(col.distinct, zips) if z]):
+        flags = [f or z for f, z in zip(flags, zips)]
+    if any(flags) and (named or col.share(flags) >= 0.5):
+        return _finding(col, ctx, "postcode", "values are full postcodes",
+                        [v for v, f in zip(col.distinct, flags) if f])
+    return None
+
+
+def _birth_date(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if col.name == ctx.id_column:
+        return None
+    evidence = birth_date_evidence(col.name, col.distinct, col.counts, col.is_numeric,
+                                   reference=_reference_dates(col, ctx), dates=col.dates)
+    if evidence is None:
+        return None
+    reason, matching = evidence
+    return _finding(col, ctx, "date_of_birth", reason, matching)
+
+
+def _reference_dates(col: _Column, ctx: _Context) -> Callable[[], dict[str, Any]]:
+    """The row-wise full dates of the column and of the table's other date columns (lazily)."""
+    def build() -> dict[str, Any]:
+        out: dict[str, Any] = {"__self__": col.row_values(col.dates)}
+        for name, other in ctx.columns.items():
+            if other is col or other.name == ctx.id_column or other.is_numeric:
+                continue
+            dates = other.dates
+            if dates and len(dates) >= 0.8 * len(other.distinct):
+                out[name] = other.row_values(dates)
+        return out
+
+    return build
+
+
+def _free_text(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if not ctx.free_text or col.name == ctx.id_column or col.is_numeric or col.is_datetime \
+            or col.integers:
+        return None
+    values = col.distinct
+    lengths = np.array([len(v) for v in values])
+    cjk = np.array([sum(1 for c in v if "\u3040" <= c <= "\u9fff") >= 15 for v in values])
+    if "free_text" in hints:
+        wordy = [v for v, w, c in zip(values, col.words, cjk) if w >= 3 or c]
+        if wordy:
+            return _finding(col, ctx, "free_text", f"column name {col.name!r} marks free text",
+                            wordy)
+    if col.n_distinct >= 20 and col.distinct_ratio > 0.5:
+        mean_len = float((lengths * col.counts).sum()) / max(col.n_sampled, 1)
+        if mean_len >= 40 or col.share((col.words >= 5) | cjk) >= 0.2:
+            return _finding(col, ctx, "free_text", "values are long free text",
+                            [v for v, w, c in zip(values, col.words, cjk) if w >= 5 or c])
+    return None
+
+
+#: the checks, most specific first; a column gets the first that fires
+_CHECKS: tuple[Check, ...] = (_email, _national_id, _phone, _names, _address, _ip, _postcode,
+                              _birth_date, _free_text)
+
+
+def _judge(col: _Column, ctx: _Context) -> IdentifierFinding | None:
+    if col.n == 0 or col.decimals:
+        return None
+    hints = column_hints(col.name)
+    for check in _CHECKS:
+        finding = check(col, hints, ctx)
+        if finding is not None:
+            return finding
+    return None
+
+
+# --- tables, names and labels -------------------------------------------------------------------
+
+def scan(frame: pd.DataFrame, *, id_column: str | None = None,
+         labels: Mapping[str, str | None] | None = None,
+         value_labels: Mapping[str, Mapping[str, str]] | None = None,
+         sheet: str | None = None, other_sheet: bool = False, hidden: bool = False,
+         free_text: bool = True) -> list[IdentifierFinding]:
+    """Every column of ``frame`` that carries direct identifiers: in its values (one finding per
+    column), its name, its variable label or its value labels.
+
+    ``id_column`` is the declared participant-ID column; ``sheet``/``other_sheet``/``hidden``
+    say where the table comes from (other sheets are not judged for free text).
+    """
+    names = [str(c) for c in frame.columns]
+    columns = {name: _Column(name, frame[c]) for name, c in zip(names, frame.columns)}
+    ctx = _Context(id_column=id_column, sheet=sheet, other_sheet=other_sheet, hidden=hidden,
+                   free_text=free_text, columns=columns)
     findings: list[IdentifierFinding] = []
-    for name in frame.columns:
-        col = _Column(str(name), frame[name])
-        if col.n == 0:
-            continue
-        finding = _scan_column(col)
+    flagged: set[str] = set()
+    for name, col in columns.items():
+        finding = _judge(col, ctx)
         if finding is not None:
             findings.append(finding)
+            flagged.add(name)
+    split = split_birth_date(
+        [(name, col.distinct, col.integers or col.is_numeric) for name, col in columns.items()
+         if name not in flagged and name != id_column])
+    if split is not None:
+        day, reason = split
+        col = columns[day]
+        findings.append(_finding(col, ctx, "date_of_birth", reason, []))
+    findings += _scan_names(names, ctx)
+    label_ctx = _Context(id_column=id_column, sheet=sheet, other_sheet=other_sheet,
+                         hidden=hidden, free_text=False)
+    for name, label in (labels or {}).items():
+        if label:
+            found = _text_identifier(str(label))
+            if found:
+                kind, what = found
+                findings.append(IdentifierFinding(
+                    column=name, kind=kind, reason=f"the variable label holds {what}",
+                    n_rows=1, example_rows=(), examples=(mask(str(label)),), sheet=sheet,
+                    source="variable label", other_sheet=other_sheet, hidden=hidden))
+    for name, codes in (value_labels or {}).items():
+        findings += _scan_labels(name, codes, replace(label_ctx, source="value labels"))
     return findings
 
 
-def _scan_column(col: _Column) -> IdentifierFinding | None:
-    tokens = _tokens(col.name)
-    if col.is_datetime:
-        if tokens & _DOB_TOKENS or ("birth" in tokens and "date" in tokens):
-            days = pd.DatetimeIndex(col.values)
-            if (days.day != 1).any():
-                rows = np.flatnonzero(col.series.notna().to_numpy()) + 1
-                return IdentifierFinding(col.name, "date_of_birth",
-                                         "full dates of birth (day precision); deliver year or "
-                                         "month of birth, or age at randomisation",
-                                         int(rows.size), tuple(int(r) for r in rows[:5]), ())
-        return None
-    values = col.distinct
-    numeric = [bool(_NUMERIC.match(v)) for v in values]
-    all_numeric = all(numeric)
+def _scan_labels(name: str, codes: Mapping[str, str], ctx: _Context) -> list[IdentifierFinding]:
+    texts = [str(v) for v in codes.values() if v is not None and str(v).strip()]
+    if not texts:
+        return []
+    col = _Column(name, pd.Series(texts, dtype=object))
+    finding = _judge(col, ctx)
+    return [finding] if finding is not None else []
 
-    emails = [v for v in values if _EMAIL.search(v)]
-    if emails:
-        return _finding(col, "email", "values are e-mail addresses", emails)
 
-    if (tokens & _NAME_TOKENS or ("name" in tokens and tokens & _NAME_QUALIFIERS) \
-            or col.name.strip().lower() in {"name", "nom", "naam"}) and not all_numeric:
-        return _finding(col, "name", f"column name {col.name!r} marks person names",
-                        [v for v, n in zip(values, numeric) if not n])
-
-    if tokens & _NATID_TOKENS:
-        return _finding(col, "national_id",
-                        f"column name {col.name!r} marks a national or hospital ID", values)
-    ssn = [v for v in values if _SSN.match(v)]
-    if ssn and col.share([bool(_SSN.match(v)) for v in values]) >= 0.5:
-        return _finding(col, "national_id", "values look like US social security numbers", ssn)
-    nhs_flags = [_nhs_valid(re.sub(r"[\s-]", "", v)) for v in values]
-    if any(nhs_flags) and col.share(nhs_flags) >= 0.5 and len(values) >= 5:
-        return _finding(col, "national_id", "values are NHS numbers (valid modulus-11 check "
-                        "digit)", [v for v, f in zip(values, nhs_flags) if f])
-
-    phone_flags = [bool(_PHONE.match(v)) and len(re.sub(r"\D", "", v)) >= 9
-                   and not _NUMERIC.match(v) for v in values]
-    if tokens & _PHONE_TOKENS and any(len(re.sub(r"\D", "", v)) >= 9 for v in values):
-        return _finding(col, "phone", f"column name {col.name!r} marks telephone numbers", values)
-    if any(phone_flags) and col.share(phone_flags) >= 0.5:
-        return _finding(col, "phone", "values look like telephone numbers",
-                        [v for v, f in zip(values, phone_flags) if f])
-
-    pc_flags = [bool(_UK_POSTCODE.match(v) or _ZIP4.match(v)) for v in values]
-    if any(pc_flags) and (tokens & _POSTCODE_TOKENS or col.share(pc_flags) >= 0.5):
-        return _finding(col, "postcode", "values are full postcodes; deliver the outward code "
-                        "(e.g. SW1A) or a region", [v for v, f in zip(values, pc_flags) if f])
-
-    if tokens & _DOB_TOKENS or ("birth" in tokens and "date" in tokens):
-        full = [v for v in values if _FULL_DATE.match(v)]
-        if full:
-            return _finding(col, "date_of_birth", "full dates of birth (day precision); deliver "
-                            "year or month of birth, or age at randomisation", full)
-
-    if all_numeric:
-        return None
-    text_values = [v for v, n in zip(values, numeric) if not n]
-    words = np.array([len(v.split()) for v in values])
-    lengths = np.array([len(v) for v in values])
-    if tokens & _TEXT_TOKENS:
-        wordy = [v for v, w in zip(values, words) if w >= 3]
-        if wordy:
-            return _finding(col, "free_text", f"column name {col.name!r} marks free text", wordy)
-    distinct_ratio = len(values) / max(col.n, 1)
-    if len(values) >= 20 and distinct_ratio > 0.5:
-        mean_len = float((lengths * col.counts).sum()) / col.n
-        if mean_len >= 40 or col.share(words >= 5) >= 0.2:
-            return _finding(col, "free_text", "values are long free text",
-                            [v for v, w in zip(values, words) if w >= 5] or text_values)
-        person = [bool(_PERSON.match(v)) for v in values]
-        if col.share(person) >= 0.5:
-            return _finding(col, "name", "values look like person names",
-                            [v for v, p in zip(values, person) if p])
+def _text_identifier(text: str) -> tuple[str, str] | None:
+    """The kind of identifier one piece of text holds (a column name, a label, a note)."""
+    if idvalues.find_email(text):
+        return "email", "an e-mail address"
+    words = re.split(r"[\s,;:()]+", text)
+    for w in words + [text]:
+        if idvalues.national_id_kind(w) and not idvalues.ssn_shape(w):
+            return "national_id", "a national or health-service number"
+    if idvalues.find_phone(text) or idvalues.phone_shape(text):
+        return "phone", "a telephone number"
+    if idvalues.is_address(text):
+        return "address", "a street address"
+    if idvalues.uk_postcode(text) or any(idvalues.uk_postcode(" ".join(words[i:i + 2]))
+                                         for i in range(len(words) - 1)):
+        return "postcode", "a full postcode"
+    if idvalues.is_ip_address(text):
+        return "ip_address", "an IP address"
+    if idnames.strict_person_name(text):
+        return "name", "a person's name"
     return None
+
+
+def _scan_names(names: Sequence[str], ctx: _Context) -> list[IdentifierFinding]:
+    out = []
+    for name in names:
+        spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", re.sub(r"[_.]+", " ", name)).strip()
+        found = _text_identifier(name) or (
+            _text_identifier(spaced.title()) if spaced != name or spaced.islower() else None)
+        if found:
+            kind, what = found
+            out.append(IdentifierFinding(
+                column=name, kind=kind, reason=f"the column name is {what}; rename the column",
+                n_rows=1, example_rows=(), examples=(mask(name),), sheet=ctx.sheet,
+                source="column name", other_sheet=ctx.other_sheet, hidden=ctx.hidden))
+    return out
+
+
+def scan_table(table: RawTable, *, id_column: str | None = None) -> list[IdentifierFinding]:
+    """Everything a delivery holds (see the module docstring): the data table with its column
+    names and labels, every other sheet of a workbook, unused label sets and file notes."""
+    sheet = table.read_options.get("sheet") if table.format == "xlsx" else None
+    hidden = set(table.hidden_sheets)
+    findings = scan(table.frame, id_column=id_column,
+                    labels={c.name: c.label for c in table.columns if c.label},
+                    value_labels={c.name: c.value_labels for c in table.columns if c.value_labels},
+                    sheet=sheet, hidden=sheet in hidden)
+    for name, frame in table.other_sheets.items():
+        findings += scan(frame, sheet=name, other_sheet=True, hidden=name in hidden,
+                         free_text=False)
+    ctx = _Context(free_text=False)
+    for set_name, codes in table.label_sets.items():
+        findings += _scan_labels(f"label set {set_name}", codes, replace(ctx, source="value labels"))
+    for note in table.file_notes:
+        found = _text_identifier(note)
+        if found:
+            findings.append(IdentifierFinding(
+                column="(file label and notes)", kind=found[0],
+                reason=f"the file's label or notes hold {found[1]}", n_rows=1, example_rows=(),
+                examples=(mask(note[:40]),), source="file notes"))
+    return findings
+

@@ -229,7 +229,8 @@ def trial_show(acronym: str, topic: str | None, as_json: bool) -> None:
 @click.option("--received-from", help="Who sent the file.")
 @click.option("--received-on", type=click.DateTime(["%Y-%m-%d"]), help="Date received (YYYY-MM-DD).")
 @click.option("--accept-identifiers", "accept", multiple=True, metavar="COLUMN",
-              help="Accept a column the identifier gate flags (repeatable); needs --justification.")
+              help="Accept a column the identifier gate flags (repeatable; SHEET!COLUMN for a "
+                   "column of another sheet of a workbook); needs --justification.")
 @click.option("--justification", help="Why flagged columns are acceptable (recorded).")
 @click.option("--allow-id-problems", metavar="REASON",
               help="Accept duplicate or blank participant IDs (recorded) so they are raised as "
@@ -247,9 +248,11 @@ def ingest(acronym: str, file: Path, id_column: str | None, fmt: str | None,
     Reads CSV/delimited text, Excel (.xlsx), SAS (.sas7bdat, .xpt), Stata (.dta), SPSS (.sav)
     and Parquet. The file is kept byte for byte (content-addressed); ingesting the same bytes
     again changes nothing; a new file supersedes the trial's current one without deleting it.
-    Files with direct identifiers (names, e-mail, phone, national IDs, full postcodes, full
-    dates of birth, free text), duplicate or blank participant IDs, or that cannot be read are
-    refused with a report, and the store is left unchanged.
+    Files with direct identifiers (names, e-mail, phone, national IDs, full postcodes,
+    addresses, full dates of birth, IP addresses, free text) in any sheet, label or column
+    name, duplicate or blank participant IDs, beyond the limits (10,000 columns; workbooks too
+    large once uncompressed), or that cannot be read are refused with a report, and the store
+    is left unchanged. See docs/deliveries.md.
 
     \b
     Examples:

@@ -1,7 +1,7 @@
 """data_request.anonymity_justification: why a request may go without k-anonymity
 
-Revision ID: 0004_request_anonymity
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04 15:00:00.000000
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004_request_anonymity'
-down_revision: str | None = '0003'
+revision: str = '0006'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
