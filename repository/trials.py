@@ -106,6 +106,8 @@ class TrialSpec:
     id_column: str | None = None
     notes: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: language of the trial's codebook (ISO 639-1): its query workbooks are written in it
+    language: str | None = None
 
 
 def _check_names(spec: TrialSpec) -> None:
@@ -143,7 +145,8 @@ def add_trial(session: Session, topic: Topic, spec: TrialSpec, *, actor: str) ->
     registry_ids = [parse_registry_id(r) for r in spec.registry_ids]
     trial = Trial(topic_id=topic.id, acronym=spec.acronym, title=spec.title,
                   registry_ids=registry_ids, contact_name=spec.contact_name,
-                  contact_email=spec.contact_email, id_column=spec.id_column, notes=spec.notes)
+                  contact_email=spec.contact_email, id_column=spec.id_column, notes=spec.notes,
+                  language=spec.language)
     trial.arms = [Arm(position=i, code=a.code, label=a.label, ratio=a.ratio,
                       randomised_published=a.randomised_published, harmonised=a.harmonised)
                   for i, a in enumerate(spec.arms)]
@@ -225,6 +228,7 @@ def trial_to_dict(trial: Trial) -> dict[str, Any]:
         "contact_name": trial.contact_name,
         "contact_email": trial.contact_email,
         "id_column": trial.id_column,
+        "language": trial.language,
         "ipd_status": trial.ipd_status,
     }
 
@@ -275,7 +279,8 @@ def load_registry_file(path: Path) -> list[TrialSpec]:
             acronym=str(t["acronym"]), title=t.get("title"), registry_ids=tuple(registry_ids),
             arms=tuple(arms), contact_name=contact.get("name"),
             contact_email=contact.get("email"),
-            id_column=t.get("id_column", delivery.get("id_column")), notes=t.get("notes")))
+            id_column=t.get("id_column", delivery.get("id_column")), notes=t.get("notes"),
+            language=None if t.get("language") is None else str(t["language"])))
     if problems:
         raise SpecError(f"{path}: the trial registry has problems.", problems, file=str(path))
     return specs

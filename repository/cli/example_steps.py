@@ -123,17 +123,21 @@ def queries_round(store: Any, example_dir: Path, folder: Path) -> None:
     actor = store.settings.actor
     with store.reading() as session:
         active = list_queries(session, store.topic(session), actor=actor,
-                              status=["open", "reopened", "sent"])
+                              status=["open", "reopened", "sent"], audience="trial")
         by_trial: dict[str, int] = {}
+        findings: dict[str, int] = {}
         for q in active:
             name = q.key.split("|", 1)[0]
             by_trial[name] = by_trial.get(name, 0) + 1
+            findings[name] = findings.get(name, 0) + sum(1 for f in q.findings if f.active)
     for trial, n in sorted(by_trial.items()):
         exported = export_workbook(store, trial, folder / f"{trial}-queries.xlsx", actor=actor)
         answered = answer_workbook(Path(exported.path), example_dir)
         imported = import_workbook(store, answered.path, actor=actor)
-        click.echo(f"  {trial:<10} {n} queries -> {Path(exported.path).name} -> "
-                   f"{answered.answered} answered -> {len(imported.answered)} answers imported")
+        listed = f" (+{answered.values} values on participant sheets)" if answered.values else ""
+        click.echo(f"  {trial:<10} {n} question(s) from {findings[trial]} finding(s) -> "
+                   f"{Path(exported.path).name} ({exported.language}) -> {answered.answered} "
+                   f"answered{listed} -> {len(imported.answered)} answers imported")
     with store.reading() as session:
         answered_ids = [q.id for q in list_queries(session, store.topic(session), actor=actor,
                                                    status=["answered"])]

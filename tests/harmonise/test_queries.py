@@ -14,8 +14,8 @@ from harmonise.queries.lifecycle import (
     reopen,
     resolve,
     respond,
-    sync_queries,
 )
+from harmonise.queries.sync import sync_queries
 from repository.errors import PermissionDenied, QueryError
 from repository.models import AuditEvent, Query, QueryMessage
 from repository.roles import add_user
@@ -84,7 +84,7 @@ def test_answer_resolve_and_confirmed_correct_stays_accepted(make_store) -> None
     assert report.reopened == (qid,)
     with store.reading() as session:
         thread = query_to_dict(session, session.get(Query, qid), thread=True)["thread"]
-    assert [m["kind"] for m in thread] == ["raised", "response", "resolve", "reopen"]
+    assert [m["kind"] for m in thread] == ["raised", "response", "resolve", "auto-reopen"]
     assert thread[1]["author"] == "tina" and thread[1]["response_code"] == "confirmed_correct"
 
 

@@ -19,7 +19,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from harmonise.queries.lifecycle import Finding, close, sync_queries
+from harmonise.queries.lifecycle import Finding, close
+from harmonise.queries.sync import sync_queries
 from harmonise.queries.workbook import META, export_workbook, import_workbook
 from repository.errors import WorkbookError
 from repository.models import Query

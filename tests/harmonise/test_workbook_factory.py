@@ -17,7 +17,8 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import text
 
-from harmonise.queries.lifecycle import Finding, sync_queries
+from harmonise.queries.lifecycle import Finding
+from harmonise.queries.sync import sync_queries
 from harmonise.values.cells import canonical_text as cell_text
 from repository.deliveries import ingest, load_delivery
 from repository.models import Base, Delivery, Query
