@@ -121,6 +121,15 @@ class Finding:
     def row(self) -> int | None:
         return self.rows[0] if len(self.rows) == 1 else None
 
+    @property
+    def all_cells(self) -> tuple[Cell, ...]:
+        """``cells``, or - for a participant's finding given without them - its source columns
+        on its one row."""
+        if self.cells or self.scope != "participant" or self.row is None:
+            return self.cells
+        return tuple(Cell(row=self.row, column=c, dataset=self.dataset)
+                     for c in self.source_columns)
+
 
 @dataclass(frozen=True)
 class Group:
@@ -167,7 +176,8 @@ class Group:
                     seen.setdefault(p if p is not None else f"row:{r}", r)
             elif f.participant is not None or f.rows:
                 who = f.participant if f.participant is not None else f"row:{f.rows[0]}"
-                row = min((c.row for c in f.cells), default=f.rows[0] if f.rows else None)
+                row = min((c.row for c in f.all_cells),
+                          default=f.rows[0] if f.rows else None)
                 before = seen.get(who)
                 if who not in seen or (row is not None and (before is None or row < before)):
                     seen[who] = row
@@ -190,13 +200,13 @@ class Group:
             return ()
         counts: dict[Cell, int] = {}
         for f in self.findings:
-            for c in dict.fromkeys(f.cells):
+            for c in dict.fromkeys(f.all_cells):
                 counts[c] = counts.get(c, 0) + 1
         top = max(counts.values(), default=0)
-        root = [c for c in counts if counts[c] == top and c in self.primary.cells]
-        ordered = root + list(self.primary.cells)
+        root = [c for c in counts if counts[c] == top and c in self.primary.all_cells]
+        ordered = root + list(self.primary.all_cells)
         for f in self.consequences:
-            ordered += list(f.cells)
+            ordered += list(f.all_cells)
         return tuple(dict.fromkeys(ordered))
 
     @property
@@ -226,21 +236,21 @@ class _Union:
 def _link_keys(f: Finding) -> list[str]:
     keys = list(f.links)
     if f.scope == "participant":
-        keys += [f"cell:{c.key}" for c in f.cells]
+        keys += [f"cell:{c.key}" for c in f.all_cells]
     return keys
 
 
 def _primary_rank(group: Sequence[Finding]) -> Callable[[Finding], tuple[Any, ...]]:
     counts: dict[Cell, int] = {}
     for f in group:
-        for c in dict.fromkeys(f.cells):
+        for c in dict.fromkeys(f.all_cells):
             counts[c] = counts.get(c, 0) + 1
     top = max(counts.values(), default=0)
     root = {c for c, n in counts.items() if n == top}
 
     def rank(f: Finding) -> tuple[Any, ...]:
         return (f.source != "mapping", f.scope != "trial",
-                -len(root.intersection(f.cells)), len(set(f.cells)), f.order, f.key)
+                -len(root.intersection(f.all_cells)), len(set(f.all_cells)), f.order, f.key)
 
     return rank
 

@@ -120,7 +120,7 @@ def _sync_findings(session: Session, query: Query, group: Group, now: datetime,
     added: list[str] = []
     for i, f in enumerate(group.findings):
         role = "cause" if i == 0 else "consequence"
-        cells = [c.to_dict() for c in f.cells]
+        cells = [c.to_dict() for c in f.all_cells]
         row = rows.get(f.key)
         if row is None:
             row = QueryFinding(query_id=query.id, key=f.key, first_seen=now)

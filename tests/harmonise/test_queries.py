@@ -33,9 +33,10 @@ def setup(store):
 
 
 def age(value: str, participant: str = "P1") -> Finding:
+    row = 3 if participant == "P1" else 4  # each participant on their own delivery row
     return Finding(trial="T1", check_id="range:age", source="validation", participant=participant,
                    variable="age", value=value, message=f"age {value} outside 18-90",
-                   rows=(3,), source_columns=("AGE",), raw_values={"AGE": value})
+                   rows=(row,), source_columns=("AGE",), raw_values={"AGE": value})
 
 
 def sync(store, findings, ran=RUN):
