@@ -20,12 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -36,8 +34,6 @@ from repository.errors import (
     UnreadableDelivery,
     format_rows,
 )
-from repository.formats import ColumnInfo, RawTable, read_delivery
-from repository.identifiers import IdentifierFinding, scan_table
 from repository.models import Delivery, Participant, Topic, Trial
 from repository.names import check_name, check_text
 from repository.objects import StoredObject, sha256_file
@@ -45,6 +41,10 @@ from repository.pseudonyms import normalise_raw_id, reidentify
 from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial, lock_trial, visible_trial, visible_trials
+
+if TYPE_CHECKING:  # the readers and the gate (pandas) are imported when a file is read
+    from repository.formats import RawTable
+    from repository.identifiers import IdentifierFinding
 
 __all__ = [
     "IngestResult",
@@ -120,6 +120,9 @@ def _choose_id_column(path: Path, trial: Trial, table: RawTable, requested: str 
 
 def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
                allow: str | None) -> tuple[list[str | None], dict[str, Any] | None]:
+    import numpy as np
+    import pandas as pd
+
     raw = [normalise_raw_id(v) for v in table.frame[id_column].tolist()]
     blank_rows = [i + 1 for i, v in enumerate(raw) if v is None]
     series = pd.Series(raw, dtype=object)
@@ -148,6 +151,8 @@ def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
 
 def _gate(path: Path, trial: str, table: RawTable, accept: Sequence[str],
           justification: str | None, id_column: str) -> list[IdentifierFinding]:
+    from repository.identifiers import scan_table
+
     findings = scan_table(table, id_column=id_column)
     known = {col.name for col in table.columns} | {f.key for f in findings}
     unknown = [c for c in accept if c not in known]
@@ -191,6 +196,8 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
            justification: str | None = None, allow_id_problems: str | None = None,
            topic: str | None = None, on_stage: Stage | None = None) -> IngestResult:
     """Ingest one delivery file for a trial; see the module docstring for the steps."""
+    from repository.formats import read_delivery
+
     stage = on_stage or (lambda _s: None)
     path = Path(path)
     _check_names(dataset, received_from, justification, allow_id_problems)
@@ -256,11 +263,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
             known = set(session.scalars(select(Participant.pseudonym)
                                         .where(Participant.trial_id == trial_id)))
             new = sorted(pseudonyms - known)
-            if new:
-                session.execute(
-                    insert(Participant),
-                    [{"trial_id": trial_id, "pseudonym": p, "first_delivery_id": delivery.id,
-                      "created_at": delivery.ingested_at} for p in new])
+            register_participants(session, trial_id, delivery.id, delivery.ingested_at, new)
             audit.append(session, actor=actor, action="delivery.ingest", topic=topic_slug,
                          entity_type="delivery", entity_id=delivery.id,
                          details={"trial": acronym, "file_name": path.name,
@@ -285,6 +288,42 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
             store.objects.discard(obj)
         raise
     return result
+
+
+def register_participants(session: Session, trial_id: int, delivery_id: int,
+                          created_at: datetime, pseudonyms: Sequence[str]) -> None:
+    """Insert the participants first seen in a delivery, in the session's transaction: with
+    COPY on PostgreSQL, one executemany elsewhere."""
+    if not pseudonyms:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                "COPY participant (trial_id, pseudonym, first_delivery_id, created_at) "
+                "FROM STDIN") as copy:
+            for pseudonym in pseudonyms:
+                copy.write_row((trial_id, pseudonym, delivery_id, created_at))
+        return
+    # the statement's parameters are bound once: one pre-rendered timestamp, rows as tuples
+    table = Participant.__table__
+    dialect = connection.dialect
+    stamp_type = table.c.created_at.type.dialect_impl(dialect)
+    bind = stamp_type.bind_processor(dialect)
+    stamp = bind(created_at) if bind is not None else created_at
+    compiled = insert(table).compile(  # type: ignore[arg-type]
+        dialect=dialect, column_keys=["trial_id", "pseudonym", "first_delivery_id", "created_at"])
+    if compiled.positiontup is None:
+        raise NotImplementedError(f"participants are registered with positional parameters; "
+                                  f"{dialect.name} uses named ones")
+    values = {"trial_id": trial_id, "first_delivery_id": delivery_id, "created_at": stamp}
+    order = [values.get(name) for name in compiled.positiontup]
+    at = compiled.positiontup.index("pseudonym")
+    rows = []
+    for pseudonym in pseudonyms:
+        order[at] = pseudonym
+        rows.append(tuple(order))
+    connection.exec_driver_sql(str(compiled), rows)
 
 
 def _same_bytes(session: Session, trial_id: int, digest: str) -> Delivery | None:
@@ -357,6 +396,8 @@ def load_delivery(store: Store, delivery: Delivery) -> RawTable:
     The stored bytes are hashed first: a file changed after ingest raises CorruptObject (exit 8)
     naming the trial, the delivery file and both hashes, and is never read.
     """
+    from repository.formats import ColumnInfo, RawTable, read_delivery
+
     trial = delivery.trial.acronym
     path = store.objects.verified_path(
         delivery.sha256, what=f"delivery #{delivery.id} ({delivery.file_name}) of trial {trial}",

@@ -170,18 +170,15 @@ class _Column:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         self.codes = codes
         raw_counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-        merged: dict[str, int] = {}
-        self._raw_for: dict[str, list[Any]] = {}
-        self._text_of_code: list[str | None] = []
-        for raw, count in zip(uniques, raw_counts):
-            text = _as_text(raw)
-            self._text_of_code.append(text)
-            if text is None:
-                continue
-            merged[text] = merged.get(text, 0) + int(count)
-            self._raw_for.setdefault(text, []).append(raw)
-        self.all_distinct = list(merged)
-        all_counts = np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
+        self._uniques = uniques
+        self._text_of_code: list[str | None] = _texts(uniques)
+        # values written alike (" 12" and "12", 12.0 and 12) are one distinct text
+        text_codes, merged = pd.factorize(np.array(self._text_of_code, dtype=object),
+                                          use_na_sentinel=True)
+        present = text_codes >= 0
+        self.all_distinct: list[str] = merged.tolist()
+        all_counts = np.bincount(text_codes[present], weights=raw_counts[present],
+                                 minlength=len(merged)).astype(np.int64)
         self.n = int(all_counts.sum())
         self.n_distinct = len(self.all_distinct)
         if self.n_distinct > MAX_DISTINCT_SCANNED:
@@ -208,7 +205,8 @@ class _Column:
         return self._dates
 
     def rows_where(self, matching: Iterable[str]) -> np.ndarray:
-        raws = [r for m in set(matching) for r in self._raw_for.get(m, [])]
+        wanted = set(matching)
+        raws = [raw for raw, text in zip(self._uniques, self._text_of_code) if text in wanted]
         if not raws:
             return np.array([], dtype=int)
         return np.flatnonzero(self.series.isin(raws).to_numpy()) + 1
@@ -231,6 +229,26 @@ class _Column:
 
 _INT = re.compile(r"^[-+]?\d+$")
 _DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
+
+
+def _texts(uniques: Any) -> list[str | None]:
+    """:func:`_as_text` of each distinct raw value (whole columns at once where the type allows)."""
+    values = uniques.to_numpy() if isinstance(uniques, pd.Index) else uniques
+    if not isinstance(values, np.ndarray):
+        values = None
+    if values is not None and values.dtype.kind in "iu":
+        return values.astype(str).tolist()
+    if values is not None and values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 1e18)
+        out: list[str | None] = [str(v) for v in values.tolist()]
+        for i, text in zip(np.flatnonzero(whole).tolist(),
+                           values[whole].astype(np.int64).astype(str).tolist()):
+            out[i] = text
+        return out
+    if values is not None and values.dtype == object and \
+            pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return [v.strip() or None for v in values.tolist()]
+    return [_as_text(raw) for raw in uniques]
 
 
 def _as_text(raw: Any) -> str | None:
