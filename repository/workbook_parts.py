@@ -21,12 +21,12 @@ import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-import numpy as np
-
 __all__ = ["SheetExtent", "sheet_parts", "sheet_extent"]
 
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+#: a cell reference as spreadsheet programs write it (anything else falls back to openpyxl)
+_REF = re.compile(rb'<c r="([A-Z]+[0-9]+)"')
+_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 #: cell elements written otherwise than ``<c r="..."``: other white space, no attribute, an XML
 #: prefix (each a pattern of its own: a literal start keeps the search fast)
 _UNUSUAL = (re.compile(rb"<c[\t\n\r>/]"), re.compile(rb":c[\s>/]"))
@@ -45,13 +45,6 @@ class SheetExtent:
     @property
     def cells(self) -> int:
         return self.rows * self.columns
-
-
-def _column_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ch - 64
-    return n
 
 
 def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -83,14 +76,34 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
 
 def sheet_extent(xml: bytes) -> SheetExtent:
     """The grid calamine builds for a sheet part (see the module docstring)."""
-    refs = _REF.findall(xml)
+    refs = _cell_refs(xml)
     # every cell element is written "<c r=...": none without a reference, with other white
     # space, an XML prefix (x:c) or the reference elsewhere; no error cells
-    plain = (xml.count(b"<c ") == len(refs) and b"<sheetData" in xml
-             and b't="e"' not in xml and not any(p.search(xml) for p in _UNUSUAL))
-    if not refs:
-        return SheetExtent(0, 0, plain)
-    letters, numbers = zip(*refs)
-    rows = int(np.array(numbers).astype(np.int64).max())
-    widest = max(set(letters), key=lambda c: (len(c), c))
-    return SheetExtent(rows, _column_number(widest), plain)
+    plain = (refs is not None and xml.count(b"<c ") == xml.count(b'<c r="')
+             and b"<sheetData" in xml and b't="e"' not in xml
+             and not any(p.search(xml) for p in _UNUSUAL))
+    if refs is None:
+        return SheetExtent(0, 0, False)
+    columns, rows = refs
+    return SheetExtent(rows, columns, plain)
+
+
+def _cell_refs(xml: bytes) -> tuple[int, int] | None:
+    """The largest column and row numbers among the ``<c r="AB12"`` of a sheet part, (0, 0)
+    for none, None when a reference is not 1-3 letters and 1-7 digits. A sheet holds hundreds
+    of thousands of cells: the references are found by one regular expression and their
+    letters and digits taken apart in bulk."""
+    found = _REF.findall(xml)
+    if not found:
+        return 0, 0
+    joined = b" ".join(found)
+    letters = set(joined.translate(None, b"0123456789").split())
+    numbers = joined.translate(None, _UPPER).split()
+    longest = len(max(numbers, key=len))  # digits only: the longest are the largest
+    if max(len(c) for c in letters) > 3 or longest > 7:
+        return None
+    widest = max(letters, key=lambda c: (len(c), c))
+    column = 0
+    for ch in widest:
+        column = column * 26 + ch - 64
+    return column, int(max(n for n in numbers if len(n) == longest))
