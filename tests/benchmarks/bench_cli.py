@@ -6,7 +6,8 @@
 Each command is run as a new process (as a user runs it), ``--runs`` times; the best time is
 reported (the least disturbed by other work on the machine). References measured in the same
 run: the Python interpreter starting and doing nothing (``python -c pass``, the floor of any
-Python command line) and ``git --help``. ipdrepo's figures are ``--help`` of the root group and
+Python command line), the same interpreter importing SQLAlchemy's ORM with ipdrepo's models
+(the floor of any command that reads the store) and ``git --help``. ipdrepo's figures are ``--help`` of the root group and
 of every top-level command, simple store commands (``status``, ``deliveries``, ``trial list``)
 on a workspace holding the example topic (ingested; generated once under ``.bench-cache/``), and
 ``report`` (harmonise and validate every trial, write the HTML reports). Goals (issue 16):
@@ -75,9 +76,11 @@ def main() -> None:
     env.pop("IPDREPO_DATABASE_URL", None)
 
     floor = best_of([sys.executable, "-c", "pass"], args.runs, env)
+    orm = best_of([sys.executable, "-c", "import repository.models"], args.runs, env)
     git = best_of(["git", "--help"], args.runs, env) if shutil.which("git") else None
-    print(f"references: python -c pass {floor:.3f} s"
-          + (f", git --help {git:.3f} s" if git is not None else ""))
+    print(f"references: python -c pass {floor:.3f} s; python -c 'import repository.models' "
+          f"(SQLAlchemy ORM + models) {orm:.3f} s"
+          + (f"; git --help {git:.3f} s" if git is not None else ""))
 
     rows: list[tuple[str, float, float]] = []
     root_help = best_of([IPDREPO, "--help"], args.runs, env)
