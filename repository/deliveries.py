@@ -24,7 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from repository import audit
@@ -37,7 +37,7 @@ from repository.errors import (
 from repository.models import Delivery, Participant, Topic, Trial
 from repository.names import check_name, check_text
 from repository.objects import StoredObject, sha256_file
-from repository.pseudonyms import normalise_raw_id, reidentify
+from repository.pseudonyms import normalise_raw_id, normalise_raw_ids, reidentify
 from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial, lock_trial, visible_trial, visible_trials
@@ -123,7 +123,7 @@ def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
     import numpy as np
     import pandas as pd
 
-    raw = [normalise_raw_id(v) for v in table.frame[id_column].tolist()]
+    raw = normalise_raw_ids(table.frame[id_column])
     blank_rows = [i + 1 for i, v in enumerate(raw) if v is None]
     series = pd.Series(raw, dtype=object)
     dup_mask = series.notna() & series.duplicated(keep=False)
@@ -293,7 +293,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
 def register_participants(session: Session, trial_id: int, delivery_id: int,
                           created_at: datetime, pseudonyms: Sequence[str]) -> None:
     """Insert the participants first seen in a delivery, in the session's transaction: with
-    COPY on PostgreSQL, one executemany elsewhere."""
+    COPY on PostgreSQL, one executemany on SQLite."""
     if not pseudonyms:
         return
     connection = session.connection()
@@ -305,25 +305,13 @@ def register_participants(session: Session, trial_id: int, delivery_id: int,
             for pseudonym in pseudonyms:
                 copy.write_row((trial_id, pseudonym, delivery_id, created_at))
         return
-    # the statement's parameters are bound once: one pre-rendered timestamp, rows as tuples
-    table = Participant.__table__
-    dialect = connection.dialect
-    stamp_type = table.c.created_at.type.dialect_impl(dialect)
-    bind = stamp_type.bind_processor(dialect)
+    # SQLite: the timestamp is bound once, the rows go to the driver as tuples
+    column = Participant.__table__.c.created_at
+    bind = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
     stamp = bind(created_at) if bind is not None else created_at
-    compiled = insert(table).compile(  # type: ignore[arg-type]
-        dialect=dialect, column_keys=["trial_id", "pseudonym", "first_delivery_id", "created_at"])
-    if compiled.positiontup is None:
-        raise NotImplementedError(f"participants are registered with positional parameters; "
-                                  f"{dialect.name} uses named ones")
-    values = {"trial_id": trial_id, "first_delivery_id": delivery_id, "created_at": stamp}
-    order = [values.get(name) for name in compiled.positiontup]
-    at = compiled.positiontup.index("pseudonym")
-    rows = []
-    for pseudonym in pseudonyms:
-        order[at] = pseudonym
-        rows.append(tuple(order))
-    connection.exec_driver_sql(str(compiled), rows)
+    connection.exec_driver_sql(
+        "INSERT INTO participant (trial_id, pseudonym, first_delivery_id, created_at) "
+        "VALUES (?, ?, ?, ?)", [(trial_id, p, delivery_id, stamp) for p in pseudonyms])
 
 
 def _same_bytes(session: Session, trial_id: int, digest: str) -> Delivery | None:
