@@ -24,11 +24,12 @@ from harmonise.dictionary.spec import CrossRule, Dictionary, Variable
 __all__ = ["CompiledChecks", "Failure", "ValueCheck", "compile_checks", "evaluate_rule"]
 
 
-def evaluate_rule(rule: CrossRule, frame: pd.DataFrame) -> pd.Series:
-    """The rule per row: True (holds), False (fails) or NA (not tested on this row)."""
+def evaluate_rule(rule: CrossRule, frame: pd.DataFrame, ctx: Any = None) -> pd.Series:
+    """The rule per row: True (holds), False (fails) or NA (not tested on this row); ``ctx``:
+    a :class:`~harmonise.expressions.evaluation.FrameContext` of ``frame`` to reuse."""
     from harmonise.expressions.evaluation import FrameContext, evaluate
 
-    ctx = FrameContext(frame)
+    ctx = ctx or FrameContext(frame)
     value, _ = evaluate(rule.expression, ctx)
     result = _as_boolean(value, frame.index)
     if rule.when is not None:
@@ -111,9 +112,14 @@ class CompiledChecks:
     rules: tuple[CrossRule, ...]
 
     def failures(self, frame: pd.DataFrame,
-                 rule_results: dict[str, pd.Series] | None = None) -> list[Failure]:
+                 rule_results: dict[str, pd.Series] | None = None,
+                 known: dict[str, np.ndarray] | None = None) -> list[Failure]:
         """Every failure of ``frame`` (positions are row positions); each rule's per-row result
-        (True / False / NA for not tested) is left in ``rule_results``."""
+        (True / False / NA for not tested) is left in ``rule_results``, and each column's
+        non-missing mask in ``known`` (computed once, for the caller too)."""
+        from harmonise.expressions.evaluation import FrameContext
+
+        known = {} if known is None else known
         out: list[Failure] = []
         present = {}
         for v in self.variables:
@@ -130,19 +136,20 @@ class CompiledChecks:
             column = present.get(check.variable)
             if column is None:
                 continue
-            known = column.notna().to_numpy(bool)
-            if not known.any():
+            mask = not_missing(known, frame, check.variable)
+            if not mask.any():
                 continue
             try:
-                passes = check.passes(column[known])
+                passes = check.passes(column[mask])
             except TypeError:  # values of another type than the check's (a dtype failure)
                 continue
-            failing = np.flatnonzero(known)[~passes]
+            failing = np.flatnonzero(mask)[~passes]
             if failing.size:
                 out.append(Failure("value", check.name, check.variable, failing))
+        ctx = FrameContext(frame)
         for rule in self.rules:
             try:
-                result = evaluate_rule(rule, frame)
+                result = evaluate_rule(rule, frame, ctx)
             except Exception:  # noqa: BLE001 - a rule that cannot run is not tested
                 continue
             if rule_results is not None:
@@ -151,6 +158,13 @@ class CompiledChecks:
             if failing.size:
                 out.append(Failure("rule", f"rule:{rule.id}", "", failing))
         return out
+
+
+def not_missing(known: dict[str, np.ndarray], frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The non-missing mask of column ``name``, computed once into ``known``."""
+    if name not in known:
+        known[name] = frame[name].notna().to_numpy(bool)
+    return known[name]
 
 
 def compile_checks(dictionary: Dictionary) -> CompiledChecks:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from harmonise.checks.compiled import Failure, compile_checks, evaluate_rule
+from harmonise.checks.compiled import Failure, compile_checks, evaluate_rule, not_missing
 from harmonise.dictionary.spec import CrossRule, Dictionary, Variable
 from harmonise.values.cells import canonical_text
 
@@ -179,16 +179,17 @@ def validate_by(data: pd.DataFrame, dictionary: Dictionary, *,
     ``by`` (e.g. per trial): each result holds that group's failures and what each check
     tested in it."""
     rule_results: dict[str, pd.Series] = {}
+    known: dict[str, np.ndarray] = {}
     frame = data.reset_index(drop=True)
-    found = compile_checks(dictionary).failures(frame, rule_results)
+    found = compile_checks(dictionary).failures(frame, rule_results, known)
     failures = _failure_records(found, frame, dictionary)
-    failures.extend(_required_and_unique(frame, dictionary))
+    failures.extend(_required_and_unique(frame, dictionary, known))
     table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
     if not table.empty:
         table["row"] = table["row"].astype("Int64")
         table = table.sort_values(["trial", "row", "variable", "check"], kind="stable",
                                   na_position="last").reset_index(drop=True)
-    tested = _tested_masks(frame, dictionary, rule_results)
+    tested = _tested_masks(frame, dictionary, rule_results, known)
     name = f"{dictionary.topic} {dictionary.version}"
     if by is None:
         return {None: ValidationResult(trial=None, failures=table,
@@ -264,7 +265,8 @@ def _failure_records(found: Sequence[Failure], frame: pd.DataFrame,
     return out
 
 
-def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary) -> list[dict[str, Any]]:
+def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary,
+                         known: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """``required`` and ``unique`` are checked here, once per cell, so that pandera's
     null handling cannot multiply or hide them."""
     out: list[dict[str, Any]] = []
@@ -274,9 +276,10 @@ def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary) -> list[di
         col = frame[v.name]
         checks = []
         if v.required:
-            checks.append(("required", col.isna().to_numpy()))
+            checks.append(("required", ~not_missing(known, frame, v.name)))
         if v.unique:
-            checks.append(("unique", (col.notna() & col.duplicated(keep=False)).to_numpy()))
+            checks.append(("unique", not_missing(known, frame, v.name)
+                           & col.duplicated(keep=False).to_numpy()))
         for kind, mask in checks:
             positions = np.flatnonzero(mask)
             if not len(positions):
@@ -293,13 +296,13 @@ def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary) -> list[di
 
 
 def _tested_masks(frame: pd.DataFrame, dictionary: Dictionary,
-                  rule_results: Mapping[str, pd.Series]) -> dict[str, tuple[str, str, str,
-                                                                              np.ndarray]]:
+                  rule_results: Mapping[str, pd.Series], known: dict[str, np.ndarray]
+                  ) -> dict[str, tuple[str, str, str, np.ndarray]]:
     """check -> (variable, severity, description, rows the check tested)."""
     out: dict[str, tuple[str, str, str, np.ndarray]] = {}
     everyone = np.ones(len(frame), dtype=bool)
     for v in dictionary.variables:
-        present = frame[v.name].notna().to_numpy() if v.name in frame.columns else ~everyone
+        present = not_missing(known, frame, v.name) if v.name in frame.columns else ~everyone
         if v.required:
             out[f"required:{v.name}"] = (v.name, "error", "must not be missing", everyone)
         if v.range is not None and v.type in ("integer", "decimal", "date", "datetime"):
