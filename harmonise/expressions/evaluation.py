@@ -76,7 +76,9 @@ class FrameContext:
     (``$NAME``) are not available here."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame.reset_index(drop=True)
+        plain = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 \
+            and frame.index.step == 1
+        self.frame = frame if plain else frame.reset_index(drop=True)  # read, never written
 
     @property
     def n(self) -> int:
