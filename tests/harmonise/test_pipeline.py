@@ -9,12 +9,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from harmonise.pipeline.checking import check_trials
-from harmonise.pipeline.harmonising import harmonise_trial, pool, trials_with_data
+from harmonise.pipeline.harmonising import (
+    harmonise_trial,
+    load_topic_dictionary,
+    pool,
+    trials_with_data,
+)
 from repository.deliveries import ingest
 from repository.errors import IdentifierProblem
 from repository.example import create
@@ -103,6 +109,12 @@ def test_pooled_topic_dataset(store: Store) -> None:
         harmonise_trial(store, name)
     data = pool(store)
     assert sorted(data["trial"].unique()) == sorted(names)
+    # documented columns only (trap: an undocumented `_row` reached the pooled file)
+    written = pd.read_parquet(store.settings.workspace / "harmonised" / "topic.parquet")
+    variables = [v.name for v in load_topic_dictionary(store).variables]
+    assert list(written.columns) == list(data.columns)
+    assert "_row" not in data.columns
+    assert set(data.columns) == {"trial", "participant_id", *variables}
     assert data["participant_id"].str.match(r"^P[A-Z2-7]{16}$").all()
     assert (store.settings.workspace / "harmonised" / "topic.parquet").is_file()
 
