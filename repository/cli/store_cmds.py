@@ -68,6 +68,8 @@ def init(ctx: click.Context, directory: Path, topic: str, title: str | None,
             "ipdrepo never writes it to ipdrepo.toml.")
     result = init_workspace(directory, topic=topic, title=title, description=description,
                             database_url=database_url, dictionary=dictionary)
+    for text in result.warnings:
+        click.echo(f"warning: {text}", err=True)
     if as_json:
         emit_json(result.to_dict())
         return

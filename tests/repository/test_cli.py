@@ -132,3 +132,19 @@ trials:
     trials = {t["acronym"]: t for t in json.loads(r.stdout)}
     assert trials["A-1"]["randomised_published"] == 201
     assert trials["B-2"]["allocation_ratio"] == "1:2"
+
+
+def test_init_warns_when_the_dictionary_directory_does_not_exist(tmp_path: Path) -> None:
+    """Trap: `init --dictionary` with a mistyped directory said nothing until `harmonise`."""
+    r = ipdrepo("init", "ws", "--topic", "t1", "--dictionary", str(tmp_path / "dictionray"),
+                cwd=tmp_path)
+    assert r.exit_code == 0
+    assert f"warning: the dictionary directory {tmp_path / 'dictionray'} does not exist" in r.stderr
+    (tmp_path / "dict").mkdir()
+    r = ipdrepo("init", "ws2", "--topic", "t1", "--dictionary", str(tmp_path / "dict"),
+                "--json", cwd=tmp_path)
+    assert "has no dictionary.yaml" in r.stderr
+    (tmp_path / "dict" / "dictionary.yaml").write_text("name: t1\n")
+    r = ipdrepo("init", "ws3", "--topic", "t1", "--dictionary", str(tmp_path / "dict"),
+                cwd=tmp_path)
+    assert r.exit_code == 0 and "warning" not in r.stderr
