@@ -16,7 +16,6 @@ A query is one *question* to a trial about one root cause; it keeps every check 
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
