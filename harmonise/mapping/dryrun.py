@@ -389,6 +389,14 @@ def _unit_checks(report: _Report, run: RuleRun, dictionary: Dictionary,
         if rule.variable in lacking or rule.variable not in dictionary:
             continue
         var = dictionary.variable(rule.variable)
+        if isinstance(rule, UnitConversion) and rule.round is not None and var.unit and \
+                var.type == "integer" and units.completes_units(rule.source_unit, var.unit):
+            report.add("warning", "rounded_duration", rule.variable,
+                       ("variables", rule.variable, "round"),
+                       f"{rule.variable}: `round: {rule.round}` rounds {rule.source_unit} to the "
+                       f"nearest {var.unit} (60 years 8 months becomes 61); whole {var.unit} of "
+                       f"an age or a duration are completed {var.unit}: remove `round:` and "
+                       "ipdrepo takes the completed ones")
         if var.unit is None or var.range is None or var.range.min is None or \
                 var.range.max is None or not isinstance(var.range.min, (int, float)):
             continue

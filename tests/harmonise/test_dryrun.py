@@ -198,3 +198,30 @@ def test_rules_reading_impossible_variables_are_flagged(tmp_path: Path,
     check = check_mapping(m, d, read_delivery(delivery_writer("csv")))
     (p,) = [p for p in check.problems if p.kind == "depends_on_unmapped"]
     assert p.variable == "weight_kg" and "marks impossible" in p.message
+
+
+def test_months_to_whole_years_are_completed_years(tmp_path: Path, delivery_writer: Any) -> None:
+    """Trap: an age delivered in months became whole years rounded to the nearest (60 years
+    and 8 months -> 61), or failed as "not a whole number"; the dry run said nothing."""
+    d = dictionary(tmp_path)
+    months = [731, 720, 24 * 12, 18 * 12 + 11, 479.9]  # 60y11m, 60y, 24y, 18y11m, 39y11.9m
+    frame = pd.DataFrame({"PATNO": [f"P{i}" for i in range(5)], "ARM": [1, 2, 1, 2, 1],
+                          "SEX": [1, 2, 1, 2, 1], "AGE_MO": months,
+                          "RANDDT": ["2004-03-0" + str(i + 1) for i in range(5)],
+                          "WEIGHT": [70.0, 71.0, 72.0, 73.0, 74.0]})
+    body = good_body("iso").replace("age: {rule: direct, column: AGE}",
+                                    "age: {rule: unit, column: AGE_MO, from: months}")
+    m = load_mapping(write_mapping(tmp_path, body), d)
+    raw = read_delivery(delivery_writer("csv", frame))
+    check = check_mapping(m, d, raw)
+    assert check.ok and not [p for p in check.problems if p.variable == "age"], check.summary
+    h = apply_mapping(raw, m, d, trial="T1")
+    assert h.data["age"].tolist() == [60, 60, 24, 18, 39]
+    assert not (h.problems["variable"] == "age").any()
+    # `round: 0` rounds to the nearest year: the dry run warns and says what to do
+    rounded = load_mapping(write_mapping(tmp_path, body.replace(
+        "from: months}", "from: months, round: 0}")), d)
+    check = check_mapping(rounded, d, raw)
+    (warning,) = [p for p in check.warnings if p.variable == "age"]
+    assert warning.kind == "rounded_duration" and "remove `round:`" in warning.message
+    assert warning.key == "variables.age.round"
