@@ -78,10 +78,11 @@ def release() -> None:
               help="Release inputs written by ReleaseInputs.write (default: build them from "
                    "the store with the harmonisation pipeline).")
 @click.option("--allow-open-queries", "allow_open_queries", metavar="REASON",
-              help="Release although data queries are still open (open, sent, answered or "
-                   "reopened), for this reason; the reason and the open queries per trial are "
-                   "recorded in the manifest (open_queries_allowed). Without it the release is "
-                   "refused while any query is open.")
+              help="Release although data queries of severity error are still open (open, "
+                   "sent, answered or reopened), for this reason; the reason and the open "
+                   "queries per trial are recorded in the manifest (open_queries_allowed). "
+                   "Without it the release is refused while any such query is open; open "
+                   "warning queries never stop a release (the manifest lists them).")
 @topic_option
 @json_option
 @requires("releases.write")

@@ -9,9 +9,10 @@ topic, all or nothing:
 3. if the store already has release ``V``: the same content makes the call a no-op, other
    content is refused (releases are immutable); a git tag ``<topic>/v<V>`` without a store
    record is refused too;
-   While data queries are still open (open, sent, answered or reopened) a new release is
-   refused unless ``allow_open_queries`` gives the reason, which the manifest records
-   (``open_queries_allowed``: the reason and the open queries per trial);
+   While data queries of severity ``error`` are still open (open, sent, answered or
+   reopened) a new release is refused unless ``allow_open_queries`` gives the reason, which
+   the manifest records (``open_queries_allowed``: the reason and the open queries per trial);
+   open ``warning`` queries never stop a release and are listed there as ``open_warnings``;
 4. refuse a dirty release repository (naming the files) and a missing or unreachable remote;
 5. write the journal, then (:func:`versions.writing.write_release`, every byte checked)
    ``<topic>/<V>/data.parquet`` and ``manifest.json``, ``dvc add`` the data, ``dvc push`` it to
@@ -378,16 +379,18 @@ def _record(store: Store, inputs: ReleaseInputs, built: BuiltRelease, *, commit:
         step("db_commit")
 
 
-def _open_queries(session: Session, topic: Topic) -> dict[str, int]:
-    """Data queries still awaiting an answer or a decision, per trial."""
+def _open_queries(session: Session, topic: Topic, *, warnings: bool = False) -> dict[str, int]:
+    """Data queries still awaiting an answer or a decision, per trial: those of severity
+    ``error`` (the ones that stop a release), or with ``warnings`` those of severity warning."""
     from sqlalchemy import func
 
     from harmonise.queries.lifecycle import ACTIVE
     from repository.models import Query, Trial
 
+    severity = (Query.severity == "warning") if warnings else (Query.severity != "warning")
     rows = session.execute(
         select(Trial.acronym, func.count()).join(Query, Query.trial_id == Trial.id)
-        .where(Query.topic_id == topic.id, Query.status.in_(ACTIVE))
+        .where(Query.topic_id == topic.id, Query.status.in_(ACTIVE), severity)
         .group_by(Trial.acronym)).all()
     return {str(t): int(n) for t, n in sorted(rows)}
 
@@ -430,7 +433,10 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
         topic_row = store.topic(session, inputs.topic)
         withdrawn = withdrawn_participants(session, topic_row)
         open_now = _open_queries(session, topic_row)
+        open_warnings = _open_queries(session, topic_row, warnings=True)
     allowed = _open_queries_gate(open_now, allow_open_queries, inputs.topic, version)
+    if open_warnings:  # warnings never stop a release; the manifest says they were open
+        allowed = {**(allowed or {}), "open_warnings": open_warnings}
     built = build_release(inputs, version=version, withdrawn=withdrawn, created_by=actor,
                           message=message, open_queries_allowed=allowed)
     tag, path = built.tag, built.path

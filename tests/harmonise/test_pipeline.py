@@ -132,6 +132,16 @@ def test_cli_validate_report_explain(example_workspace: tuple[Path, Path]) -> No
     again = runner.invoke(cli, ["validate", "--json"], env=env)
     queries = [t["queries"] for t in json.loads(again.stdout)["trials"]]
     assert all(q["opened"] == 0 for q in queries), "re-validating raised duplicate queries"
+    # severity gates the same way everywhere: a trial with warnings only exits 0 (--strict: 6)
+    by_trial = {t["trial"]: t for t in out["trials"]}
+    assert out["open_errors"] + out["open_warnings"] == out["open_findings"]
+    warned = sorted(n for n, t in by_trial.items() if t["open_warnings"] and not t["open_errors"])
+    assert warned, by_trial
+    only = runner.invoke(cli, ["validate", *warned, "--json", "--no-queries"], env=env)
+    assert only.exit_code == 0, only.output
+    assert json.loads(only.stdout)["open_warnings"] > 0
+    strict = runner.invoke(cli, ["validate", *warned, "--strict", "--no-queries"], env=env)
+    assert strict.exit_code == 6 and "0 error(s)" in strict.stdout
     result = runner.invoke(cli, ["report", "MISTRAL", "--json"], env=env)
     assert result.exit_code == 0, result.output
     written = json.loads(result.stdout)["written"]
