@@ -153,3 +153,12 @@ def test_cli_validate_report_explain(example_workspace: tuple[Path, Path]) -> No
     exp = json.loads(result.stdout)
     assert exp["delivered"] == {"age": "145"} and exp["rule"]["type"] == "direct"
     assert os.path.basename(exp["rule"]["file"]) == "MISTRAL.yaml" and exp["rule"]["line"]
+    # a derived value is traced back to every raw column behind it (trap: "(no columns)")
+    sirocco = next(p for p in load_planted(example_workspace[1]) if p["trial"] == "SIROCCO")
+    who = sirocco["participants"][0]["participant_id"]
+    result = runner.invoke(cli, ["explain", "SIROCCO", who, "os_time_days", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    derived = json.loads(result.stdout)
+    assert derived["rule"]["type"] == "derive" and len(derived["delivered"]) == 3, derived
+    assert set(derived["derived_from"]) == {"rand_date", "death_date", "last_fu_date"}
+    assert set(derived["after_corrections"]) == set(derived["delivered"])
