@@ -26,7 +26,10 @@ def _trials(store: Any, trials: Sequence[str]) -> list[str]:
     available = trials_with_data(store)
     if not trials:
         if not available:
-            raise click.ClickException("no trial has a delivery yet; ingest one first.")
+            from repository.errors import NotFound
+
+            raise NotFound("no trial has a delivery yet; ingest one first (`ipdrepo ingest "
+                           "TRIAL FILE`).")
         return available
     return list(trials)
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from repository.cli._common import raw_stream
-from repository.errors import IdentifierProblem, IPDError
+from repository.errors import AlreadyExists, IdentifierProblem, IPDError, ValidationFailed
 
 __all__ = ["MARKER", "step", "prepare", "ingest_all", "make_dictionary", "check", "planted_report",
            "write_reports", "queries_round", "redeliver", "release", "analyse", "os_meta_analysis", "accepted_keys"]
@@ -28,9 +28,9 @@ def step(title: str) -> None:
 def prepare(directory: Path) -> None:
     if directory.exists() and any(directory.iterdir()):
         if not (directory / MARKER).exists():
-            raise click.ClickException(
+            raise AlreadyExists(
                 f"{directory} exists and was not made by `ipdrepo demo`; choose another "
-                "directory or remove it.")
+                "directory or remove it.", directory=str(directory))
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MARKER).write_text("created by `ipdrepo demo`; safe to delete\n")
@@ -104,7 +104,8 @@ def planted_report(store: Any, example_dir: Path, runs: list[Any]) -> None:
                    f"{p['trial']:<10} ({len(m.findings)} finding(s))")
     click.echo(f"  findings not explained by a planted problem: {len(unexplained)}")
     if unexplained or not all(m.found for m in matches):
-        raise click.ClickException("the checks did not find exactly the planted problems")
+        raise ValidationFailed("the checks did not find exactly the planted problems (see "
+                               "above): a check misses one, or flags data that are fine.")
 
 
 def write_reports(store: Any, runs: list[Any]) -> Path:

@@ -206,3 +206,24 @@ def test_arm_codes_are_checked_against_the_dictionary_and_trials_can_be_updated(
     assert r.exit_code != 0 and r.stderr.startswith("error: trial 'NOPE' is not registered")
     events = ipdrepo("audit", "log", "--json", cwd=ws)
     assert "trial.update" in events.stdout
+
+
+def test_every_error_has_the_error_prefix_and_a_documented_exit_code(tmp_path: Path) -> None:
+    """Trap: some errors came out as click's `Error: ...` with exit code 1 (undocumented)."""
+    _workspace_with_dictionary(tmp_path)
+    ws = tmp_path / "ws"
+    cases = [  # (arguments, exit code, message)
+        (["harmonise"], 3, "error: no trial has a delivery yet"),          # was exit 1
+        (["queries", "accept"], 2, "error: give query ids or --all-answered"),
+        (["release", "get", "1.0", "--repo", "x", "--output", "a.parquet"], 2,
+         "error: --repo needs --topic"),
+        (["trial", "add", "T1", "--arm", "nonsense"], 4, "error: arm 'nonsense' is not"),
+    ]
+    for args, code, text in cases:
+        r = ipdrepo(*args, cwd=ws)
+        assert r.exit_code == code, (args, r.exit_code, r.stderr)
+        assert text in r.stderr and "Error:" not in r.stderr, (args, r.stderr)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("precious")
+    r = ipdrepo("demo", str(tmp_path / "mine"), cwd=tmp_path)
+    assert r.exit_code == 5 and "error: " in r.stderr and "was not made by" in r.stderr
