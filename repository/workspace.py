@@ -72,7 +72,9 @@ class InitResult:
                 "created_secret": self.created_secret, "warnings": list(self.warnings)}
 
 
-def _dictionary_warnings(where: Path) -> tuple[str, ...]:
+def _dictionary_warnings(where: Path | None) -> tuple[str, ...]:
+    if where is None:
+        return ()
     if not where.is_dir():
         return (f"the dictionary directory {where} does not exist: put the topic's "
                 "dictionary.yaml and mappings/ there (or set `dictionary` in ipdrepo.toml) "

@@ -140,10 +140,10 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str) -> C
     delivered = {c: canonical_text(raw[c].iloc[row - 1]) for c in columns if c in raw.columns}
     corrected: dict[str, str | None] = {name: value for kind, name, value in exp.inputs
                                         if kind == "column"}
-    for c in columns:  # the corrected raw cells of the variables it is computed from
-        if c not in corrected and c in run.harmonised.raw.columns:
-            corrected[c] = canonical_text(run.harmonised.raw[c].iloc[row - 1])
-    derived_from = {}
+    for name in columns:  # the corrected raw cells of the variables it is computed from
+        if name not in corrected and name in run.harmonised.raw.columns:
+            corrected[name] = canonical_text(run.harmonised.raw[name].iloc[row - 1])
+    derived_from: dict[str, str | None] = {}
     for v in mapping.lineage(variable):
         if v in run.data.columns:
             x = run.data[v].iloc[hits[0]]
