@@ -98,6 +98,23 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 
 _Loader.add_constructor(_INT, _construct_int)
 
+if getattr(yaml, "__with_libyaml__", False):
+    class _Composer(yaml.composer.Composer, yaml.cyaml.CParser,  # type: ignore[misc]
+                    yaml.resolver.Resolver):
+        """libyaml's scanner and parser (several times faster than PyYAML's) feeding PyYAML's
+        own composer, with :class:`_Loader`'s resolvers. libyaml's parser keeps its state on
+        the heap; composing stays in Python, so that deep nesting is a ``RecursionError``
+        (reported as too deep) and never a crash of libyaml's recursive composer."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _Composer.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+else:  # pragma: no cover - PyYAML built without libyaml
+    _Composer = _Loader  # type: ignore[misc,assignment]
+
 
 @dataclass(frozen=True)
 class YamlDocument:
@@ -131,7 +148,7 @@ def parse_yaml(text: str, *, file: str = "<string>",
                     f"{MAX_SPEC_BYTES:,} bytes. Check that this is a dictionary or mapping file.",
                     [SpecProblem(file, None, "(file)", "file too large")], file=file,
                     reason="too-large")
-    loader = _Loader(text)
+    loader = _Composer(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
