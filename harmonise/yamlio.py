@@ -98,21 +98,26 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 
 _Loader.add_constructor(_INT, _construct_int)
 
-if getattr(yaml, "__with_libyaml__", False):
-    class _Composer(yaml.composer.Composer, yaml.cyaml.CParser,  # type: ignore[misc]
-                    yaml.resolver.Resolver):
+_CParser: Any
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+if _CParser is not None:
+    class _Composer(yaml.composer.Composer, _CParser, yaml.resolver.Resolver):
         """libyaml's scanner and parser (several times faster than PyYAML's) feeding PyYAML's
         own composer, with :class:`_Loader`'s resolvers. libyaml's parser keeps its state on
         the heap; composing stays in Python, so that deep nesting is a ``RecursionError``
         (reported as too deep) and never a crash of libyaml's recursive composer."""
 
         def __init__(self, stream: str) -> None:
-            yaml.cyaml.CParser.__init__(self, stream)
+            _CParser.__init__(self, stream)
             yaml.composer.Composer.__init__(self)
             yaml.resolver.Resolver.__init__(self)
 
     _Composer.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
-else:  # pragma: no cover - PyYAML built without libyaml
+else:  # pragma: no cover
     _Composer = _Loader  # type: ignore[misc,assignment]
 
 
