@@ -1,0 +1,63 @@
+"""Conversions that refuse bad input with an :class:`~analyses.errors.AnalysisProblem`.
+
+Every numeric argument and column an analysis reads goes through :func:`as_floats` or
+:func:`numeric_column`, so that text in a numeric column is an ``error: ...`` naming the
+variable and the rows, never a traceback from numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from analyses.errors import AnalysisProblem, Reason
+from repository.errors import format_rows
+
+__all__ = ["as_floats", "numeric_column", "non_numeric_rows"]
+
+
+def non_numeric_rows(values: pd.Series) -> tuple[NDArray[np.float64], list[int]]:
+    """``values`` as floats (booleans as 0/1) and the 1-based rows holding something that is
+    neither a number nor missing."""
+    s = values.astype(float) if values.dtype == bool else values
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(num) & s.notna().to_numpy()
+    return num, (np.flatnonzero(bad) + 1).tolist()
+
+
+def _shown(values: pd.Series, rows: Sequence[int]) -> str:
+    picked = values.iloc[[r - 1 for r in rows[:3]]]
+    return ", ".join(repr(v) for v in pd.unique(picked))
+
+
+def as_floats(values: ArrayLike | None, what: str) -> NDArray[np.float64]:
+    """A flat float array from ``values``; text or other objects that are not numbers are an
+    error naming ``what`` and the (1-based) positions."""
+    try:
+        return np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        pass
+    series = pd.Series(np.asarray(values, dtype=object).ravel())
+    _, rows = non_numeric_rows(series)
+    raise AnalysisProblem(
+        f"{what} must be numbers; not so at {format_rows(rows).replace('row', 'position')} "
+        f"({_shown(series, rows)})", reason=Reason.INVALID_DATA, variables=[what], rows=rows)
+
+
+def numeric_column(data: pd.DataFrame, column: str, *, file: Any = None
+                   ) -> NDArray[np.float64]:
+    """Column ``column`` of ``data`` as floats (missing cells NaN); text is an error naming the
+    column (and ``file``) and the rows."""
+    num, rows = non_numeric_rows(data[column])
+    if rows:
+        where = f" in {file}" if file else ""
+        raise AnalysisProblem(
+            f"column {column}{where} must hold numbers; not so at {format_rows(rows)} "
+            f"({_shown(data[column], rows)}); correct those cells",
+            reason=Reason.INVALID_DATA, variables=[column], rows=rows,
+            file=None if file is None else str(file))
+    return num

@@ -1,0 +1,139 @@
+"""The errors analyses raise: one registry of reasons and typed facts.
+
+Every error an analysis raises on purpose is one of the two classes below, and carries a
+:class:`Reason` from the registry (never a free string), so that a program can branch on it
+and a user reads the same word for the same problem everywhere::
+
+    repository.errors.AnalysisError         exit 4
+    └── AnalysisProblem                     input or options an analysis cannot use
+        └── analyses.trial_models.TrialNotEstimable   one trial gives no estimate
+    repository.errors.ConvergenceError      exit 6
+    └── NotConverged                        an iterative fit did not converge
+
+Both keep the root class's behaviour (``message``, ``context``, ``to_dict()``, the CLI's
+``error: ...`` and exit code) and add typed attributes: ``reason``, ``file``, ``trials``,
+``variables``, ``rows`` (1-based data rows, or pools for :func:`analyses.pool_many`), ``k``
+(trials in the analysis) and ``option`` (the argument at fault). The same facts are in
+``context`` (and so in the CLI's ``--json`` error output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from repository.errors import AnalysisError, ConvergenceError
+
+__all__ = ["Reason", "AnalysisProblem", "NotConverged"]
+
+
+class Reason(StrEnum):
+    """Why an analysis stopped (or left a trial out). Values are stable, ``snake_case``."""
+
+    #: an option's value is not one it accepts, or options that do not go together
+    BAD_OPTION = "bad_option"
+    #: an option the analysis needs was not given
+    MISSING_OPTION = "missing_option"
+    #: a named column is not in the data
+    MISSING_COLUMN = "missing_column"
+    #: cells are empty (with ``missing="error"``)
+    MISSING_VALUES = "missing_values"
+    #: values the analysis cannot use: text in a numeric column, NaN/infinite numbers,
+    #: non-positive variances, negative times, a 0/1 column with other values, impossible
+    #: counts; ``variables`` and ``rows`` say where
+    INVALID_DATA = "invalid_data"
+    #: the treatment column does not code two arms as asked (treated value absent, more
+    #: than two values without a control value, other values)
+    TREATMENT_CODING = "treatment_coding"
+    #: arrays or columns of different lengths
+    LENGTH_MISMATCH = "length_mismatch"
+    #: the argument is the wrong kind of object (not a data frame, not a result)
+    WRONG_TYPE = "wrong_type"
+    #: a file cannot be read
+    UNREADABLE = "unreadable"
+    #: aggregate-data rows that cannot be used, or that the model cannot use
+    BAD_AGGREGATE = "bad_aggregate"
+    #: a trial given both as IPD and as aggregate data
+    DUPLICATE_TRIAL = "duplicate_trial"
+    #: fewer trials than the model needs
+    TOO_FEW_TRIALS = "too_few_trials"
+    #: fewer participants than the model needs
+    TOO_FEW_PARTICIPANTS = "too_few_participants"
+    #: a trial (or the data) with one arm only
+    SINGLE_ARM = "single_arm"
+    #: no events (in a trial, an arm or all tables)
+    NO_EVENTS = "no_events"
+    #: every participant (of a trial or an arm) had the event
+    ALL_EVENTS = "all_events"
+    #: the outcome is perfectly predicted: the maximum-likelihood estimate is infinite
+    SEPARATION = "separation"
+    #: covariates that do not vary or are linear combinations of others
+    COLLINEAR = "collinear"
+    #: an interaction covariate without the two levels the model needs
+    INTERACTION_LEVELS = "interaction_levels"
+    #: the estimator is not defined for these data (e.g. MH with no usable tables)
+    ESTIMATE_UNDEFINED = "estimate_undefined"
+    #: identical estimates: the Knapp-Hartung scale factor is 0
+    DEGENERATE_KNHA = "degenerate_knha"
+    #: a root or limit lies beyond the search range
+    OUT_OF_RANGE = "out_of_range"
+    #: an iterative fit did not converge
+    NO_CONVERGENCE = "no_convergence"
+    #: a trial gave no usable estimate (first stage of a two-stage analysis)
+    NO_ESTIMATE = "no_estimate"
+    #: a trial has no participants (e.g. within a subgroup)
+    NO_PARTICIPANTS = "no_participants"
+
+
+def _strings(values: Any) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        return (values,)
+    return tuple(str(v) for v in values)
+
+
+def _ints(values: Iterable[Any] | None) -> tuple[int, ...]:
+    return () if values is None else tuple(int(v) for v in values)
+
+
+class _Facts:
+    """The typed attributes both analysis errors share (see the module docstring)."""
+
+    message: str
+    context: dict[str, Any]
+    reason: Reason
+    file: str | None
+    trials: tuple[str, ...]
+    variables: tuple[str, ...]
+    rows: tuple[int, ...]
+    k: int | None
+    option: str | None
+
+    def __init__(self, message: str, *, reason: Reason, file: str | None = None,
+                 trials: Iterable[Any] | str | None = None,
+                 variables: Iterable[Any] | str | None = None,
+                 rows: Iterable[Any] | None = None, k: int | None = None,
+                 option: str | None = None, **context: Any) -> None:
+        if not isinstance(reason, Reason):
+            raise TypeError(f"reason must be an analyses.errors.Reason, not {reason!r}")
+        facts: dict[str, Any] = {
+            "reason": reason, "file": file, "trials": _strings(trials),
+            "variables": _strings(variables), "rows": _ints(rows), "k": k, "option": option}
+        kept = {name: value for name, value in facts.items() if value not in (None, ())}
+        super().__init__(message, **kept, **context)  # type: ignore[call-arg]
+        for name, value in facts.items():
+            setattr(self, name, value)
+
+
+class AnalysisProblem(_Facts, AnalysisError):
+    """Input or options an analysis cannot use (exit code 4)."""
+
+
+class NotConverged(_Facts, ConvergenceError):
+    """An iterative fit did not converge; the message says what to try (exit code 6)."""
+
+    def __init__(self, message: str, *, reason: Reason = Reason.NO_CONVERGENCE,
+                 **facts: Any) -> None:
+        super().__init__(message, reason=reason, **facts)
