@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from analyses.errors import AnalysisProblem, Reason
 from repository.errors import format_rows
 
-__all__ = ["as_floats", "numeric_column", "non_numeric_rows"]
+__all__ = ["as_floats", "numeric_column", "non_numeric_rows", "require_columns"]
 
 
 def non_numeric_rows(values: pd.Series) -> tuple[NDArray[np.float64], list[int]]:
@@ -61,3 +61,14 @@ def numeric_column(data: pd.DataFrame, column: str, *, file: Any = None
             reason=Reason.INVALID_DATA, variables=[column], rows=rows,
             file=None if file is None else str(file))
     return num
+
+
+def require_columns(data: pd.DataFrame, columns: Sequence[Any], *, file: Any = None) -> None:
+    """Every one of ``columns`` is in ``data``, or one error listing all that are not."""
+    absent = [str(c) for c in dict.fromkeys(columns) if c not in data.columns]
+    if absent:
+        where = f" {file}" if file else " the data"
+        raise AnalysisProblem(
+            f"column(s) not in{where}: {', '.join(absent)}; available: "
+            f"{', '.join(map(str, data.columns))}", reason=Reason.MISSING_COLUMN,
+            variables=absent, file=None if file is None else str(file))

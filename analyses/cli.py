@@ -509,9 +509,9 @@ def km_cmd(file: str, time: str, event: str, treatment: str | None, treated_valu
         return
     group = None
     if treatment:
-        from analyses.ipd_frame import _loose_eq
+        from analyses.ipd_frame import matches_value
 
-        group = _loose_eq(df[treatment], _typed_value(df[treatment], treated_value)).astype(int)
+        group = matches_value(df[treatment], _typed_value(df[treatment], treated_value)).astype(int)
     plot_km(df[time], df[event], group, labels={0: names[0], 1: names[1]}, ci=not opts["no_ci"],
             title=opts["title"], path=output, **kw)
 

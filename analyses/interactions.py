@@ -34,7 +34,7 @@ from analyses.results import ResultMixin
 from analyses.trial_models import MODEL_MEASURE, first_stage
 from repository.errors import AnalysisError
 
-__all__ = ["InteractionResult", "deft_interaction", "deft_from_prepared"]
+__all__ = ["InteractionResult", "deft_interaction", "deft_from_prepared", "covariate_roles"]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -73,6 +73,19 @@ class InteractionResult(ResultMixin):
         items.update({"covariate": self.covariate, "model": self.model, "scale": self.scale,
                       "per_trial": self.per_trial, "excluded": self.excluded})
         return items.items()
+
+
+def covariate_roles(model: str, adjust: Sequence[str], interaction: str | None
+                    ) -> tuple[list[str], list[str]]:
+    """The columns :func:`~analyses.ipd_frame.prepare_ipd` checks as numbers (the covariates;
+    the interaction covariate of a regression model) and those it carries as they are (the
+    two-level interaction covariate of a log-rank or 2x2 analysis)."""
+    numeric = [adjust] if isinstance(adjust, str) else list(adjust)
+    if interaction is None:
+        return numeric, []
+    if model in ("logrank", "2x2"):
+        return numeric, [interaction]
+    return numeric + [interaction], []
 
 
 def deft_from_prepared(
@@ -137,16 +150,11 @@ def deft_interaction(
     ties: str = "efron",
 ) -> InteractionResult:
     """Pool within-trial treatment-by-``covariate`` interactions (see the module docstring)."""
+    numeric, carried = covariate_roles(model, adjust, covariate)
     prepared = prepare_ipd(data, trial=trial, treatment=treatment, model=model,
-                           outcome=outcome, time=time, event=event, adjust=adjust,
-                           extra=[covariate], treated_value=treated_value,
+                           outcome=outcome, time=time, event=event, adjust=numeric,
+                           extra=carried, treated_value=treated_value,
                            control_value=control_value, missing=missing)
-    if model not in ("logrank", "2x2"):
-        col = pd.to_numeric(prepared.frame[covariate], errors="coerce")
-        if col.isna().any():
-            raise AnalysisError(f"interaction covariate {covariate} must be numeric",
-                                reason="invalid_data")
-        prepared.frame[covariate] = col.to_numpy(dtype=float)
     return deft_from_prepared(prepared, covariate=covariate, model=model, adjust=adjust,
                               measure=measure, method=method, test=test, level=level,
                               ties=ties)

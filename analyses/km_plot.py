@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from analyses.checks import require_columns
 from analyses.forest import save_figure
 from analyses.km_layout import (
     KMLayout,
@@ -201,17 +202,14 @@ def plot_km(time: Any, event: Any, group: Any = None, *,
 
 def _frame_arrays(data: pd.DataFrame, trial: str, time: str, event: str, treatment: str,
                   treated_value: Any) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
-    missing = [c for c in (trial, time, event, treatment) if c not in data.columns]
-    if missing:
-        raise AnalysisError(f"columns {missing} are not in the data "
-                            f"(columns: {list(data.columns)})", variable=missing)
+    require_columns(data, [trial, time, event, treatment])
     if data[treatment].isna().any():
         rows = (np.flatnonzero(data[treatment].isna().to_numpy()) + 1).tolist()
         raise AnalysisError(f"{treatment}: missing values in {format_rows(rows)}",
                             variable=treatment, rows=rows)
-    from analyses.ipd_frame import _loose_eq
+    from analyses.ipd_frame import matches_value
 
-    arm = _loose_eq(data[treatment], treated_value).astype(int)
+    arm = matches_value(data[treatment], treated_value).astype(int)
     return data[trial], data[time], data[event], arm
 
 

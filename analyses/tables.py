@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analyses.checks import require_columns
 from analyses.formatting import fmt_ci, fmt_i2, fmt_p, is_ratio, minus, tau2_text
 from repository.errors import AnalysisError
 
@@ -220,13 +221,9 @@ def baseline_table(data: pd.DataFrame, *, treatment: str, variables: Sequence[st
     """Characteristics by arm and overall (see the module docstring); ``by_trial`` repeats
     the table within each trial (needs ``trial``). Numeric columns with at most five values
     (and those in ``categorical``) are shown as categories."""
-    from analyses.ipd_frame import _loose_eq
+    from analyses.ipd_frame import matches_value
 
-    missing = [c for c in [treatment, *variables, *([trial] if trial else [])]
-               if c not in data.columns]
-    if missing:
-        raise AnalysisError(f"column(s) not in the data: {', '.join(missing)}; available: "
-                            f"{', '.join(map(str, data.columns))}", reason="missing_column")
+    require_columns(data, [treatment, *variables, *([trial] if trial else [])])
     if by_trial and trial is None:
         raise AnalysisError("by_trial needs the trial column", reason="missing_option")
     if continuous not in ("mean", "median"):
@@ -236,7 +233,7 @@ def baseline_table(data: pd.DataFrame, *, treatment: str, variables: Sequence[st
     rows: list[list[str]] = []
     sections: list[int] = []
     for heading, part in blocks:
-        treated = _loose_eq(part[treatment], treated_value)
+        treated = matches_value(part[treatment], treated_value)
         groups = [treated, ~treated, pd.Series(True, index=part.index)]
         if heading:
             sections.append(len(rows))

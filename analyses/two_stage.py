@@ -36,7 +36,7 @@ from scipy import stats
 from analyses.aggregate import AggregateTrial, read_aggregate
 from analyses.binary import pool_2x2
 from analyses.effects import effect_2x2
-from analyses.interactions import InteractionResult, deft_from_prepared
+from analyses.interactions import InteractionResult, covariate_roles, deft_from_prepared
 from analyses.ipd_frame import prepare_ipd
 from analyses.peto import pool_oe
 from analyses.pooling import PoolResult, normalise_method, pool
@@ -346,17 +346,12 @@ def two_stage(
     """
     meas = _check_model(model, measure, adjust, tau, interaction)
     m = normalise_method(method) if method else ("Peto" if model == "logrank" else "REML")
-    extra = [c for c in (subgroup, interaction) if c is not None]
+    numeric, carried = covariate_roles(model, adjust, interaction)
     prepared = prepare_ipd(data, trial=trial, treatment=treatment, model=model,
-                           outcome=outcome, time=time, event=event, adjust=adjust,
-                           extra=extra, treated_value=treated_value,
-                           control_value=control_value, missing=missing)
-    if interaction is not None and model not in ("logrank", "2x2"):
-        col = pd.to_numeric(prepared.frame[interaction], errors="coerce")
-        if col.isna().any():
-            raise AnalysisError(f"interaction covariate {interaction} must be numeric",
-                                reason="invalid_data")
-        prepared.frame[interaction] = col.to_numpy(dtype=float)
+                           outcome=outcome, time=time, event=event, adjust=numeric,
+                           extra=carried + ([subgroup] if subgroup else []),
+                           treated_value=treated_value, control_value=control_value,
+                           missing=missing)
     notes = prepared.notes()
     if model == "rmst":
         notes.append(f"restricted mean survival time up to tau = {tau:g} time units; "

@@ -100,6 +100,8 @@ def one_stage(
     adjust: Sequence[str] = (),
     nagq: int = 1,
     treated_value: Any = 1,
+    control_value: Any = None,
+    missing: Literal["error", "drop"] = "error",
     coding: Literal["binary", "plusminus", "centred"] = "binary",
     residual: Literal["common", "trial"] = "common",
     ties: Literal["efron", "breslow"] = "efron",
@@ -108,7 +110,9 @@ def one_stage(
     """Fit a one-stage IPD meta-analysis model; see the module docstring for the models.
 
     ``data`` holds one row per participant; ``trial`` and ``treatment`` name its columns
-    (``treated_value`` marks the treated arm, every other value is control). Continuous and
+    (``treated_value`` marks the treated arm; every other value is control, unless
+    ``control_value`` names the control arm of a column with more values).
+    ``missing="drop"`` fits the complete cases (rows left out are in ``notes``). Continuous and
     binary outcomes use ``outcome``; survival uses ``time`` and ``event`` (1 = event).
     ``nagq`` (logistic only) is the number of adaptive Gauss-Hermite points (1 = Laplace).
     """
@@ -122,10 +126,10 @@ def one_stage(
         raise AnalysisError("ties applies to the Cox model only")
     d = build_design(data, model=model, trial=trial, treatment=treatment, outcome=outcome,
                      time=time, event=event, adjust=adjust, interaction=interaction,
-                     treated_value=treated_value, coding=coding,
-                     need_two_trials=random_treatment)
+                     treated_value=treated_value, control_value=control_value,
+                     coding=coding, missing=missing, need_two_trials=random_treatment)
     base = d.per_trial()
-    notes: list[str] = []
+    notes: list[str] = list(d.notes)
     if model == "linear":
         fit = fit_lmm(d, random_treatment=random_treatment, residual=residual)
         method = "REML" + (" (trial-specific residual variances)" if residual == "trial" else "")
