@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from repository.errors import AnalysisError
+from analyses.errors import AnalysisProblem, Reason
 
 __all__ = ["AggregateTrial", "read_aggregate"]
 
@@ -56,8 +56,8 @@ def _num(row: pd.Series, col: str) -> float | None:
 def read_aggregate(frame: pd.DataFrame, *, trial: str = "trial") -> list[AggregateTrial]:
     """Parse aggregate-data rows (see the module docstring); every problem is reported."""
     if trial not in frame.columns:
-        raise AnalysisError(f"aggregate data need a {trial!r} column naming each trial",
-                            reason="missing_column")
+        raise AnalysisProblem(f"aggregate data need a {trial!r} column naming each trial",
+                            reason=Reason.MISSING_COLUMN)
     out: list[AggregateTrial] = []
     problems: list[str] = []
     for _, row in frame.iterrows():
@@ -93,6 +93,6 @@ def read_aggregate(frame: pd.DataFrame, *, trial: str = "trial") -> list[Aggrega
             problems.append(f"{name}: give yi with vi/se, o_minus_e with v, or "
                             f"{', '.join(_TABLE)}")
     if problems:
-        raise AnalysisError("invalid aggregate-data rows: " + "; ".join(problems),
-                            reason="invalid_aggregate")
+        raise AnalysisProblem("invalid aggregate-data rows: " + "; ".join(problems),
+                            reason=Reason.BAD_AGGREGATE)
     return out

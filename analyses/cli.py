@@ -17,9 +17,9 @@ import click
 import pandas as pd
 
 from analyses.cli_io import figure_args, figure_options, read_data, read_table, write_outputs
+from analyses.errors import AnalysisProblem, Reason
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
-from repository.errors import AnalysisError
 
 __all__ = ["analyse", "read_table"]
 
@@ -186,8 +186,8 @@ def pool_cmd(file: str, yi: str | None, vi: str | None, se_col: str | None,
     wanted = [c for c in [yi, vi, se_col, label_col, *counts] if c]
     absent = [c for c in wanted if c not in df.columns]
     if absent:
-        raise AnalysisError(f"column(s) not in {file}: {', '.join(absent)}; available: "
-                            f"{', '.join(map(str, df.columns))}", reason="missing_column")
+        raise AnalysisProblem(f"column(s) not in {file}: {', '.join(absent)}; available: "
+                            f"{', '.join(map(str, df.columns))}", reason=Reason.MISSING_COLUMN)
     labels = df[label_col].astype(str).tolist() if label_col else None
     if yi is not None:
         if (vi is None) == (se_col is None):

@@ -12,14 +12,15 @@ and a user reads the same word for the same problem everywhere::
 
 Both keep the root class's behaviour (``message``, ``context``, ``to_dict()``, the CLI's
 ``error: ...`` and exit code) and add typed attributes: ``reason``, ``file``, ``trials``,
-``variables``, ``rows`` (1-based data rows, or pools for :func:`analyses.pool_many`), ``k``
-(trials in the analysis) and ``option`` (the argument at fault). The same facts are in
+``variables``, ``rows`` (1-based data rows, or pools for :func:`analyses.pool_many`),
+``cells`` (the rows per variable, where an error lists several), ``k`` (trials in the
+analysis) and ``option`` (the argument at fault). The same facts are in
 ``context`` (and so in the CLI's ``--json`` error output).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -64,8 +65,12 @@ class Reason(StrEnum):
     SINGLE_ARM = "single_arm"
     #: no events (in a trial, an arm or all tables)
     NO_EVENTS = "no_events"
-    #: every participant (of a trial or an arm) had the event
+    #: no events in one arm of a trial: its hazard or odds ratio is infinite
+    NO_EVENTS_ARM = "no_events_arm"
+    #: every participant had the event
     ALL_EVENTS = "all_events"
+    #: every participant of one arm had the event: the odds ratio is infinite
+    ALL_EVENTS_ARM = "all_events_arm"
     #: the outcome is perfectly predicted: the maximum-likelihood estimate is infinite
     SEPARATION = "separation"
     #: covariates that do not vary or are linear combinations of others
@@ -101,27 +106,33 @@ def _ints(values: Iterable[Any] | None) -> tuple[int, ...]:
 class _Facts:
     """The typed attributes both analysis errors share (see the module docstring)."""
 
-    message: str
-    context: dict[str, Any]
     reason: Reason
     file: str | None
     trials: tuple[str, ...]
     variables: tuple[str, ...]
     rows: tuple[int, ...]
+    cells: dict[str, tuple[int, ...]]
     k: int | None
     option: str | None
 
     def __init__(self, message: str, *, reason: Reason, file: str | None = None,
                  trials: Iterable[Any] | str | None = None,
                  variables: Iterable[Any] | str | None = None,
-                 rows: Iterable[Any] | None = None, k: int | None = None,
+                 rows: Iterable[Any] | None = None,
+                 cells: Mapping[str, Iterable[Any]] | None = None, k: int | None = None,
                  option: str | None = None, **context: Any) -> None:
         if not isinstance(reason, Reason):
             raise TypeError(f"reason must be an analyses.errors.Reason, not {reason!r}")
+        untyped = sorted(set(context) & {"trial", "variable", "studies", "reason"})
+        if untyped:
+            raise TypeError(f"use the typed attributes (trials, variables), not {untyped}")
+        by_variable = {str(v): _ints(r) for v, r in (cells or {}).items()}
         facts: dict[str, Any] = {
             "reason": reason, "file": file, "trials": _strings(trials),
-            "variables": _strings(variables), "rows": _ints(rows), "k": k, "option": option}
-        kept = {name: value for name, value in facts.items() if value not in (None, ())}
+            "variables": _strings(variables) or tuple(by_variable),
+            "rows": _ints(rows) or tuple(sorted({r for rs in by_variable.values() for r in rs})),
+            "cells": by_variable, "k": k, "option": option}
+        kept = {name: value for name, value in facts.items() if value not in (None, (), {})}
         super().__init__(message, **kept, **context)  # type: ignore[call-arg]
         for name, value in facts.items():
             setattr(self, name, value)

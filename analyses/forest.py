@@ -33,8 +33,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.forest_layout import FONT, ROW_H, ForestLayout, ForestOptions, forest_layout
-from repository.errors import AnalysisError
 
 __all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure"]
 
@@ -48,8 +48,8 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     p = Path(path)
     fmt = p.suffix.lower().lstrip(".")
     if fmt not in FIGURE_FORMATS:
-        raise AnalysisError(f"cannot save a figure as {p.name!r}: use a .png, .svg or .pdf "
-                            "name", reason="bad_option", file=str(p))
+        raise AnalysisProblem(f"cannot save a figure as {p.name!r}: use a .png, .svg or .pdf "
+                            "name", reason=Reason.BAD_OPTION, file=str(p))
     with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         fig.savefig(p, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08,
                     metadata={"Creator": "ipdrepo"} if fmt != "png" else None)

@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.ipd_frame import PreparedIPD, prepare_ipd
 from analyses.pooling import PoolResult, pool
 from analyses.results import ResultMixin
 from analyses.trial_models import MODEL_MEASURE, first_stage
-from repository.errors import AnalysisError
 
 __all__ = ["InteractionResult", "deft_interaction", "deft_from_prepared", "covariate_roles"]
 
@@ -105,8 +105,8 @@ def deft_from_prepared(
     fs = first_stage(prepared.frame, prepared.trials, model=model, adjust=adjust,
                      measure=measure, interaction=covariate, ties=ties)
     if not fs.estimates:
-        raise AnalysisError(f"no trial gave a within-trial {covariate} interaction: "
-                            + "; ".join(m for _, _, m in fs.excluded), reason="too_few_trials")
+        raise AnalysisProblem(f"no trial gave a within-trial {covariate} interaction: "
+                            + "; ".join(m for _, _, m in fs.excluded), reason=Reason.TOO_FEW_TRIALS)
     labels = [e.trial for e in fs.estimates]
     yi = [e.estimate for e in fs.estimates]
     vi = [e.se**2 for e in fs.estimates]

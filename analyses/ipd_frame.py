@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from analyses.checks import non_numeric_rows, require_columns
+from analyses.checks import Problems, non_numeric_rows, require_columns
 from analyses.errors import AnalysisProblem, Reason
 from repository.errors import format_rows
 
@@ -56,38 +56,15 @@ class PreparedIPD:
                 for t, n in self.dropped.items() if n]
 
 
-class _Problems:
-    """Problems found in the data, each ``(variable, text, rows)``; raised together."""
-
-    def __init__(self, positions: NDArray[np.intp]) -> None:
-        self.positions = positions  # 1-based row of the data as given, for each kept row
-        self.items: list[tuple[str, str, list[int]]] = []
-        self.kinds: set[Reason] = set()
-
-    def rows(self, bad: NDArray[np.bool_]) -> list[int]:
-        return self.positions[np.flatnonzero(bad)].tolist()
-
-    def add(self, variable: str, text: str, rows: Sequence[int] = (),
-            kind: Reason = Reason.INVALID_DATA) -> None:
-        self.items.append((variable, text, list(rows)))
-        self.kinds.add(kind)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        advice = []
-        if Reason.MISSING_VALUES in self.kinds:
-            advice.append("Fill in the missing values, or pass missing='drop' (CLI "
-                          "--drop-missing) for a complete-case analysis.")
-        if self.kinds - {Reason.MISSING_VALUES}:
-            advice.append("Correct these values in the data (or leave those rows out) and "
-                          "run the analysis again.")
-        reason = next(iter(self.kinds)) if len(self.kinds) == 1 else Reason.INVALID_DATA
-        raise AnalysisProblem(
-            "cannot analyse these data: " + "; ".join(f"{v}: {t}" for v, t, _ in self.items)
-            + ". " + " ".join(advice), reason=reason,
-            variables=list(dict.fromkeys(v for v, _, _ in self.items)),
-            rows=sorted({r for _, _, rows in self.items for r in rows}))
+def _raise(problems: Problems) -> None:
+    advice = []
+    if Reason.MISSING_VALUES in problems.kinds:
+        advice.append("Fill in the missing values, or pass missing='drop' (CLI --drop-missing) "
+                      "for a complete-case analysis.")
+    if set(problems.kinds) - {Reason.MISSING_VALUES}:
+        advice.append("Correct these values in the data (or leave those rows out) and run the "
+                      "analysis again.")
+    problems.raise_if_any("cannot analyse these data", " ".join(advice))
 
 
 def _values(series: pd.Series, bad: NDArray[np.bool_]) -> str:
@@ -95,7 +72,7 @@ def _values(series: pd.Series, bad: NDArray[np.bool_]) -> str:
     return ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in shown)
 
 
-def _numbers(df: pd.DataFrame, col: str, problems: _Problems, hint: str = ""
+def _numbers(df: pd.DataFrame, col: str, problems: Problems, hint: str = ""
              ) -> NDArray[np.float64]:
     num, _ = non_numeric_rows(df[col])
     bad = ~np.isfinite(num) & df[col].notna().to_numpy()
@@ -105,7 +82,7 @@ def _numbers(df: pd.DataFrame, col: str, problems: _Problems, hint: str = ""
     return num
 
 
-def _binary(df: pd.DataFrame, col: str, problems: _Problems) -> NDArray[np.float64]:
+def _binary(df: pd.DataFrame, col: str, problems: Problems) -> NDArray[np.float64]:
     s = df[col].astype(float) if df[col].dtype == bool else df[col]
     num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(num, (0.0, 1.0)) & s.notna().to_numpy()
@@ -127,7 +104,7 @@ def matches_value(series: pd.Series, value: Any) -> pd.Series:
 
 
 def _arm(values: pd.Series, treatment: str, treated_value: Any, control_value: Any,
-         problems: _Problems) -> NDArray[np.float64]:
+         problems: Problems) -> NDArray[np.float64]:
     """The 0/1 treated indicator, with the problems of the coding."""
     present = pd.unique(values.dropna())
     shown = ", ".join(sorted(map(str, present))[:6])
@@ -142,21 +119,16 @@ def _arm(values: pd.Series, treatment: str, treated_value: Any, control_value: A
                      kind=Reason.TREATMENT_CODING)
     if control_value is not None:
         other = (~(is_t | matches_value(values, control_value)) & values.notna()).to_numpy()
-        if other.any():
-            problems.add(treatment, f"values other than {treated_value!r} and "
-                                    f"{control_value!r} in {format_rows(problems.rows(other))}",
-                         problems.rows(other), kind=Reason.TREATMENT_CODING)
+        problems.mask(treatment, other, f"values other than {treated_value!r} and "
+                                        f"{control_value!r}", kind=Reason.TREATMENT_CODING)
     return is_t.to_numpy(dtype=float)
 
 
-def _outcome(df: pd.DataFrame, kind: str, names: dict[str, str], problems: _Problems,
+def _outcome(df: pd.DataFrame, kind: str, names: dict[str, str], problems: Problems,
              out: pd.DataFrame) -> None:
     if kind == "survival":
         t = _numbers(df, names["time"], problems)
-        neg = np.isfinite(t) & (t < 0)
-        if neg.any():
-            problems.add(names["time"], f"negative times in {format_rows(problems.rows(neg))}",
-                         problems.rows(neg))
+        problems.mask(names["time"], np.isfinite(t) & (t < 0), "negative times")
         out["_time"] = t
         out["_event"] = _binary(df, names["event"], problems)
     elif kind == "binary":
@@ -227,18 +199,16 @@ def prepare_ipd(
     positions = np.arange(1, len(df) + 1)
     na = df.isna().to_numpy()
     dropped: dict[str, int] = {}
-    problems = _Problems(positions)
+    problems = Problems(positions)
     if missing == "drop" and na.any():
         bad_rows = na.any(axis=1)
         counts = df.loc[bad_rows, trial].astype(str).value_counts()
         dropped = {str(k): int(v) for k, v in counts.items()}
         df, positions = df.loc[~bad_rows].reset_index(drop=True), positions[~bad_rows]
-        problems = _Problems(positions)
+        problems = Problems(positions)
     elif na.any():
         for j, c in enumerate(df.columns):
-            if na[:, j].any():
-                problems.add(c, f"missing values in {format_rows(problems.rows(na[:, j]))}",
-                             problems.rows(na[:, j]), kind=Reason.MISSING_VALUES)
+            problems.mask(c, na[:, j], "missing values", kind=Reason.MISSING_VALUES)
     if df.empty:
         raise AnalysisProblem(
             "no participants: the data are empty" if not dropped else
@@ -252,6 +222,6 @@ def prepare_ipd(
     for c in extra:
         if c not in out.columns:
             out[c] = df[c].to_numpy()
-    problems.raise_if_any()
+    _raise(problems)
     return PreparedIPD(frame=out, trials=tuple(pd.unique(out["_trial"])), dropped=dropped,
                        trial_values=df[trial])

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.forest_layout import linear_ticks
 from analyses.formatting import fmt_ci, fmt_p
 from analyses.km import KaplanMeier, km_by_group, stratified_km
-from repository.errors import AnalysisError
 
 __all__ = ["KMOptions", "KMLayout", "KMPanel", "Curve", "TableRow", "UNITS", "ARM_COLORS",
            "km_panel", "stratified_panel", "km_layout", "unit_factor"]
@@ -108,13 +108,13 @@ def unit_factor(time_unit: str | None, display_unit: str | None) -> float:
     """Divide data times by this to get display times."""
     if display_unit is None or time_unit is None:
         if display_unit is not None and time_unit is None:
-            raise AnalysisError("give the unit of the data (time_unit, CLI --time-unit) to "
-                                f"show the time in {display_unit}", reason="bad_option")
+            raise AnalysisProblem("give the unit of the data (time_unit, CLI --time-unit) to "
+                                f"show the time in {display_unit}", reason=Reason.BAD_OPTION)
         return 1.0
     for u in (time_unit, display_unit):
         if u not in UNITS:
-            raise AnalysisError(f"unknown time unit {u!r}; use {', '.join(UNITS)}",
-                                reason="bad_option")
+            raise AnalysisProblem(f"unknown time unit {u!r}; use {', '.join(UNITS)}",
+                                reason=Reason.BAD_OPTION)
     return UNITS[display_unit] / UNITS[time_unit]
 
 
@@ -152,8 +152,8 @@ def _censored(km: KaplanMeier, breaks: Sequence[float], f: float) -> tuple[int, 
 def _breaks(xmax: float, every: float | None) -> tuple[float, ...]:
     if every is not None:
         if not every > 0:
-            raise AnalysisError(f"break_every must be positive, not {every}",
-                                reason="bad_option")
+            raise AnalysisProblem(f"break_every must be positive, not {every}",
+                                reason=Reason.BAD_OPTION)
         n = int(math.floor(xmax / every + 1e-9))
         return tuple(round(i * every, 10) for i in range(n + 1))
     return tuple(b for b in linear_ticks(0.0, xmax, 8) if b <= xmax + 1e-9)
@@ -163,8 +163,8 @@ def _annotation(how: str, time: Any, event: Any, group: Any, strata: Any = None)
     if how == "none":
         return None
     if how not in ANNOTATIONS:
-        raise AnalysisError(f"annotate must be one of {', '.join(ANNOTATIONS)}, not {how!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"annotate must be one of {', '.join(ANNOTATIONS)}, not {how!r}",
+                            reason=Reason.BAD_OPTION)
     from analyses.logrank import logrank
 
     lr = logrank(time, event, group, strata=strata)

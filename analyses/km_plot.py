@@ -26,7 +26,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analyses.checks import require_columns
+from analyses.checks import Problems, require_columns
+from analyses.errors import AnalysisProblem, Reason
 from analyses.forest import save_figure
 from analyses.km_layout import (
     KMLayout,
@@ -36,7 +37,6 @@ from analyses.km_layout import (
     km_panel,
     stratified_panel,
 )
-from repository.errors import AnalysisError, format_rows
 
 __all__ = ["plot_km", "plot_km_by_trial", "plot_km_pooled", "draw_km"]
 
@@ -157,8 +157,8 @@ def _group_labels(labels: Sequence[str] | Mapping[Hashable, str] | None,
     if isinstance(labels, Mapping):
         return {v: labels.get(v, str(v)) for v in values}
     if len(labels) != len(values):
-        raise AnalysisError(f"{len(labels)} labels for {len(values)} groups ({list(values)})",
-                            reason="bad_option")
+        raise AnalysisProblem(f"{len(labels)} labels for {len(values)} groups ({list(values)})",
+                            reason=Reason.BAD_OPTION)
     return dict(zip(values, labels))
 
 
@@ -203,10 +203,10 @@ def plot_km(time: Any, event: Any, group: Any = None, *,
 def _frame_arrays(data: pd.DataFrame, trial: str, time: str, event: str, treatment: str,
                   treated_value: Any) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     require_columns(data, [trial, time, event, treatment])
-    if data[treatment].isna().any():
-        rows = (np.flatnonzero(data[treatment].isna().to_numpy()) + 1).tolist()
-        raise AnalysisError(f"{treatment}: missing values in {format_rows(rows)}",
-                            variable=treatment, rows=rows)
+    problems = Problems()
+    problems.mask(treatment, data[treatment].isna().to_numpy(), "missing values",
+                  kind=Reason.MISSING_VALUES)
+    problems.raise_if_any("cannot plot these data", "Fill them in or leave those rows out.")
     from analyses.ipd_frame import matches_value
 
     arm = matches_value(data[treatment], treated_value).astype(int)
@@ -230,7 +230,8 @@ def plot_km_by_trial(data: pd.DataFrame, *, trial: str, time: str, event: str,
     tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
     trials = sorted(tr.dropna().unique(), key=_natural)
     if not trials:
-        raise AnalysisError("no trials to plot: the data are empty")
+        raise AnalysisProblem("no trials to plot: the data are empty",
+                              reason=Reason.TOO_FEW_TRIALS)
     opts = _options(ci=ci, at_risk=at_risk, xlabel=xlabel, **options)
     xmax = float(t.max()) / _factor(opts)
     panels = []
@@ -263,8 +264,8 @@ def plot_km_pooled(data: pd.DataFrame, *, trial: str, time: str, event: str, tre
     without CI bands, with a line and a note where the curves stop and why.
     """
     if method not in ("overall", "stratified"):
-        raise AnalysisError(f"method must be 'overall' or 'stratified', not {method!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"method must be 'overall' or 'stratified', not {method!r}",
+                            reason=Reason.BAD_OPTION)
     tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
     k = tr.nunique()
     default = (f"All {k} trials combined (not stratified)" if method == "overall"

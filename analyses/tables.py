@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from analyses.checks import require_columns
+from analyses.errors import AnalysisProblem, Reason
 from analyses.formatting import fmt_ci, fmt_i2, fmt_p, is_ratio, minus, tau2_text
-from repository.errors import AnalysisError
 
 __all__ = ["Table", "baseline_table", "results_table", "TABLE_FORMATS"]
 
@@ -151,8 +151,8 @@ class Table:
             p.write_text(self.to_latex() if suffix == ".tex" else self.to_html(),
                          encoding="utf-8")
             return p
-        raise AnalysisError(f"cannot write a table as {p.name!r}: use "
-                            f"{', '.join(TABLE_FORMATS)}", reason="bad_option", file=str(p))
+        raise AnalysisProblem(f"cannot write a table as {p.name!r}: use "
+                            f"{', '.join(TABLE_FORMATS)}", reason=Reason.BAD_OPTION, file=str(p))
 
 
 _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -225,9 +225,9 @@ def baseline_table(data: pd.DataFrame, *, treatment: str, variables: Sequence[st
 
     require_columns(data, [treatment, *variables, *([trial] if trial else [])])
     if by_trial and trial is None:
-        raise AnalysisError("by_trial needs the trial column", reason="missing_option")
+        raise AnalysisProblem("by_trial needs the trial column", reason=Reason.MISSING_OPTION)
     if continuous not in ("mean", "median"):
-        raise AnalysisError("continuous must be 'mean' or 'median'", reason="bad_option")
+        raise AnalysisProblem("continuous must be 'mean' or 'median'", reason=Reason.BAD_OPTION)
     blocks = [("", data)] if not by_trial else [
         (f"Trial {k}", data[data[trial] == k]) for k in pd.unique(data[str(trial)])]
     rows: list[list[str]] = []
@@ -276,8 +276,8 @@ def results_table(result: Any, *, labels: tuple[str, str] = ("Treatment", "Contr
         pooled, measure = result, result.measure
         per = result.studies.rename(columns={"study": "trial", "yi": "estimate"})
     else:
-        raise AnalysisError(f"cannot tabulate a {type(result).__name__}; give a pooled or "
-                            "two-stage result", reason="bad_input")
+        raise AnalysisProblem(f"cannot tabulate a {type(result).__name__}; give a pooled or "
+                            "two-stage result", reason=Reason.WRONG_TYPE)
     ratio = is_ratio(measure)
     code = {"PETO": "OR", "RMSTD": "RMST difference"}.get((measure or "").upper(),
                                                          measure or "Estimate")

@@ -183,12 +183,14 @@ def _fisher_scoring(method: str, model: Tau2Model, start: F, threshold: float, m
     until fewer than half remain, when the arrays are compacted."""
     n = start.size
     tau2 = start.copy()
-    iters = np.zeros(n, dtype=np.int64)
     converged = np.ones(n, dtype=bool)
+    iters = np.zeros(n, dtype=np.int64)
     cols = np.arange(n)
     live = np.ones(n, dtype=bool)
     work = model
+    it = 0
     while live.any():
+        it += 1
         t = tau2[cols]
         s = work.scoring(t, traces=method == "REML")
         if method == "ML":
@@ -199,24 +201,25 @@ def _fisher_scoring(method: str, model: Tau2Model, start: F, threshold: float, m
         else:  # EB
             adj = (s.yPy * work.k / (work.k - work.p) - work.k) / s.sw
         adj = adj * stepadj
-        neg = np.flatnonzero(live & (t + adj < 0))
-        if neg.size:
-            adj[neg] = _halve(t[neg], adj[neg])
         new = t + adj
+        if (new < 0).any():
+            neg = np.flatnonzero(live & (new < 0))
+            adj[neg] = _halve(t[neg], adj[neg])
+            new = t + adj
         upd = cols[live]
         tau2[upd] = new[live]
-        iters[upd] += 1
+        iters[upd] = it
         done = live & (np.abs(t - new) <= threshold)
-        over = live & (iters[cols] > maxiter)
-        if over.any():
+        if it > maxiter:  # every pool still live has taken maxiter + 1 steps
             if strict:
                 raise NotConverged(
                     f"Fisher scoring for the {method} estimate of tau^2 did not converge in "
-                    f"{maxiter} iterations{pools_text(cols[over], n)}; retry with a smaller "
-                    "step (stepadj=0.5, CLI --step-adjust 0.5) or use method='PM' or 'DL'",
-                    rows=(cols[over] + 1).tolist(), method=method)
-            converged[cols[over]] = False
-        live &= ~(done | over)
+                    f"{maxiter} iterations{pools_text(upd, n)}; retry with a smaller step "
+                    "(stepadj=0.5, CLI --step-adjust 0.5) or use method='PM' or 'DL'",
+                    rows=(upd + 1).tolist(), method=method)
+            converged[upd] = False
+            break
+        live &= ~done
         if 0 < live.sum() < live.size // 2:
             work = work.take(live)
             cols = cols[live]

@@ -36,13 +36,13 @@ from scipy import stats
 from analyses.aggregate import AggregateTrial, read_aggregate
 from analyses.binary import pool_2x2
 from analyses.effects import effect_2x2
+from analyses.errors import AnalysisProblem, Reason
 from analyses.interactions import InteractionResult, covariate_roles, deft_from_prepared
 from analyses.ipd_frame import prepare_ipd
 from analyses.peto import pool_oe
 from analyses.pooling import PoolResult, normalise_method, pool
 from analyses.results import ResultMixin
 from analyses.trial_models import MODEL_MEASURE, MODELS, FirstStage, first_stage
-from repository.errors import AnalysisError
 
 __all__ = ["TwoStageResult", "two_stage", "PER_TRIAL_COLUMNS", "SubgroupTest"]
 
@@ -179,23 +179,23 @@ def _ad_rows(ad: Sequence[AggregateTrial], *, model: str, measure: str, add: flo
                              "(O-E = yi/vi, V = 1/vi)")
         elif a.kind == "oe":
             if model != "logrank":
-                raise AnalysisError(f"AD trial {a.trial} gives log-rank O-E and V, which only "
-                                    "a model='logrank' analysis can use", reason="bad_aggregate")
+                raise AnalysisProblem(f"AD trial {a.trial} gives log-rank O-E and V, which only "
+                                    "a model='logrank' analysis can use", reason=Reason.BAD_AGGREGATE)
             assert a.o_minus_e is not None and a.v is not None
             r = _Row(trial=a.trial, source="AD", yi=a.o_minus_e / a.v, vi=1 / a.v,
                      oe=a.o_minus_e, v=a.v, n=a.n, events=a.events)
         else:
             if model not in ("2x2", "logistic"):
-                raise AnalysisError(f"AD trial {a.trial} gives a 2x2 table, which a "
+                raise AnalysisProblem(f"AD trial {a.trial} gives a 2x2 table, which a "
                                     f"model={model!r} analysis cannot use; give yi and vi",
-                                    reason="bad_aggregate")
+                                    reason=Reason.BAD_AGGREGATE)
             assert a.table is not None
             ai, n1, ci, n2 = a.table
             es = effect_2x2([ai], [n1], [ci], [n2], measure=measure, add=add, to=to,
                             labels=[a.trial])
             if es.dropped:
-                raise AnalysisError(f"AD trial {a.trial}: {es.dropped[0]}",
-                                    reason="bad_aggregate")
+                raise AnalysisProblem(f"AD trial {a.trial}: {es.dropped[0]}",
+                                    reason=Reason.BAD_AGGREGATE)
             r = _Row(trial=a.trial, source="AD", yi=float(es.yi[0]), vi=float(es.vi[0]),
                      n=a.n, n_treated=int(n1), n_control=int(n2), events=a.events,
                      events_treated=int(ai), events_control=int(ci), table=a.table)
@@ -209,21 +209,21 @@ def _pool_rows(rows: list[_Row], *, model: str, measure: str, method: str, test:
                level: float, stepadj: float, add: float, to: str) -> PoolResult:
     labels = [r.trial for r in rows]
     if not rows:
-        raise AnalysisError("no trial gave an estimate; see the excluded trials",
-                            reason="too_few_trials", k=0)
+        raise AnalysisProblem("no trial gave an estimate; see the excluded trials",
+                            reason=Reason.TOO_FEW_TRIALS, k=0)
     if method == "Peto" and model == "logrank":
         return pool_oe([float("nan") if r.oe is None else r.oe for r in rows],
                        [float("nan") if r.v is None else r.v for r in rows], level=level,
                        labels=labels)
     if method in ("MH", "Peto"):
         if model != "2x2":
-            raise AnalysisError(f"method={method!r} pools 2x2 tables (model='2x2')"
+            raise AnalysisProblem(f"method={method!r} pools 2x2 tables (model='2x2')"
                                 + (" or log-rank O-E (model='logrank')" if method == "Peto"
-                                   else ""), reason="bad_option")
+                                   else ""), reason=Reason.BAD_OPTION)
         missing = [r.trial for r in rows if r.table is None]
         if missing:
-            raise AnalysisError(f"{method} needs 2x2 counts for every trial; missing for "
-                                f"{', '.join(missing)}", reason="bad_aggregate")
+            raise AnalysisProblem(f"{method} needs 2x2 counts for every trial; missing for "
+                                f"{', '.join(missing)}", reason=Reason.BAD_AGGREGATE)
         tabs = np.array([r.table for r in rows], dtype=float)
         return pool_2x2(tabs[:, 0], tabs[:, 1], tabs[:, 2], tabs[:, 3], measure=measure,
                         method=method, test=test, level=level, labels=labels, add=add, to=to)
@@ -277,29 +277,29 @@ def _check_model(model: str, measure: str | None, adjust: Sequence[str], tau: fl
                  interaction: str | None) -> str:
     """The options that go with ``model``; returns its measure."""
     if model not in MODELS:
-        raise AnalysisError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
-                            reason="unknown_model")
+        raise AnalysisProblem(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
+                            reason=Reason.BAD_OPTION)
     if model == "2x2":
         meas = (measure or "OR").upper()
         if meas not in ("OR", "RR", "RD"):
-            raise AnalysisError(f"model='2x2' estimates OR, RR or RD, not {measure!r}",
-                                reason="bad_option")
+            raise AnalysisProblem(f"model='2x2' estimates OR, RR or RD, not {measure!r}",
+                                reason=Reason.BAD_OPTION)
     else:
         meas = MODEL_MEASURE[model]
         if measure is not None and measure.upper() != meas:
-            raise AnalysisError(f"model={model!r} estimates {meas}, not {measure!r}",
-                                reason="bad_option")
+            raise AnalysisProblem(f"model={model!r} estimates {meas}, not {measure!r}",
+                                reason=Reason.BAD_OPTION)
     if adjust and model in ("logrank", "2x2", "rmst"):
-        raise AnalysisError(f"model={model!r} cannot adjust for covariates; use 'cox' or "
-                            "'logistic'", reason="bad_option")
+        raise AnalysisProblem(f"model={model!r} cannot adjust for covariates; use 'cox' or "
+                            "'logistic'", reason=Reason.BAD_OPTION)
     if model == "rmst" and tau is None:
-        raise AnalysisError("model='rmst' needs the horizon tau (CLI --tau), in the time "
-                            "units of the data", reason="missing_option")
+        raise AnalysisProblem("model='rmst' needs the horizon tau (CLI --tau), in the time "
+                            "units of the data", reason=Reason.MISSING_OPTION)
     if tau is not None and model != "rmst":
-        raise AnalysisError(f"tau applies to model='rmst' only, not {model!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"tau applies to model='rmst' only, not {model!r}",
+                            reason=Reason.BAD_OPTION)
     if model == "rmst" and interaction is not None:
-        raise AnalysisError("model='rmst' has no interaction analysis", reason="bad_option")
+        raise AnalysisProblem("model='rmst' has no interaction analysis", reason=Reason.BAD_OPTION)
     return meas
 
 
@@ -359,8 +359,8 @@ def two_stage(
     ad = read_aggregate(aggregate, trial="trial") if aggregate is not None else []
     clash = sorted(set(a.trial for a in ad) & set(prepared.trials))
     if clash:
-        raise AnalysisError(f"trial(s) {', '.join(clash)} appear both as IPD and as aggregate "
-                            "data; keep one source per trial", reason="duplicate_trial")
+        raise AnalysisProblem(f"trial(s) {', '.join(clash)} appear both as IPD and as aggregate "
+                            "data; keep one source per trial", reason=Reason.DUPLICATE_TRIAL)
     ad_rows, ad_notes = _ad_rows(ad, model=model, measure=meas, add=add, to=to)
     notes.extend(ad_notes)
     ratio = meas in ("HR", "OR", "RR")
@@ -377,7 +377,7 @@ def two_stage(
             return fs
         return FirstStage(
             estimates=tuple(e for e in fs.estimates if e not in bad),
-            excluded=fs.excluded + tuple((e.trial, "no_estimate", f"trial {e.trial}: {e.note}")
+            excluded=fs.excluded + tuple((e.trial, str(Reason.NO_ESTIMATE), f"trial {e.trial}: {e.note}")
                                          for e in bad))
 
     fs = run_first_stage(prepared.frame)

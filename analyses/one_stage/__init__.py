@@ -47,6 +47,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.one_stage.centring import CODINGS, MODELS, Design, build_design
 from analyses.one_stage.cox_random import fit_cox_random, fit_cox_stratified
 from analyses.one_stage.glmm import fit_glmm, fit_stratified_logistic
@@ -59,7 +60,6 @@ from analyses.one_stage.result import (
     fixed_table,
     per_trial_table,
 )
-from repository.errors import AnalysisError
 
 __all__ = [
     "one_stage",
@@ -117,13 +117,14 @@ def one_stage(
     ``nagq`` (logistic only) is the number of adaptive Gauss-Hermite points (1 = Laplace).
     """
     if not 0 < level < 1:
-        raise AnalysisError(f"level must be in (0, 1), not {level}")
-    if model != "logistic" and nagq != 1:
-        raise AnalysisError(f"nagq applies to the logistic model only (model={model!r})")
-    if model != "linear" and residual != "common":
-        raise AnalysisError("residual='trial' applies to the linear model only")
-    if model != "cox" and ties != "efron":
-        raise AnalysisError("ties applies to the Cox model only")
+        raise AnalysisProblem(f"level must be in (0, 1), not {level}", reason=Reason.BAD_OPTION,
+                              option="level")
+    for option, given, applies in (("nagq", nagq != 1, "logistic"),
+                                   ("residual", residual != "common", "linear"),
+                                   ("ties", ties != "efron", "cox")):
+        if given and model != applies:
+            raise AnalysisProblem(f"{option} applies to the {applies} model only "
+                                  f"(model={model!r})", reason=Reason.BAD_OPTION, option=option)
     d = build_design(data, model=model, trial=trial, treatment=treatment, outcome=outcome,
                      time=time, event=event, adjust=adjust, interaction=interaction,
                      treated_value=treated_value, control_value=control_value,

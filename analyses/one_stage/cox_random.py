@@ -37,8 +37,8 @@ from scipy import optimize
 
 from analyses import _cox_core
 from analyses.cox import coxph
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.one_stage.centring import Design
-from repository.errors import AnalysisError, ConvergenceError
 
 __all__ = ["CoxRandomFit", "fit_cox_random", "fit_cox_stratified"]
 
@@ -132,7 +132,7 @@ class _PPL:
                     break
                 scale /= 2
             else:
-                raise ConvergenceError(
+                raise NotConverged(
                     f"the penalised Cox fit could not improve its likelihood at tau^2 = "
                     f"{tau2:.3g}; rescale covariates or fit the common-effect model "
                     "(random_treatment=False)")
@@ -142,7 +142,7 @@ class _PPL:
             if step * scale < 1e-9:
                 break
         else:
-            raise ConvergenceError(
+            raise NotConverged(
                 f"the penalised Cox fit did not converge in {max_iter} iterations at tau^2 = "
                 f"{tau2:.3g}; rescale covariates or fit the common-effect model "
                 "(random_treatment=False)")
@@ -176,7 +176,8 @@ def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
     K = d.k
     if tau2 is not None:
         if not tau2 > 0:
-            raise AnalysisError(f"a fixed tau2 must be > 0, not {tau2}")
+            raise AnalysisProblem(f"a fixed tau2 must be > 0, not {tau2}",
+                                  reason=Reason.BAD_OPTION, option="tau2")
         st, ppl, ibb, cov, it = pb.maximise(_State(base.beta.copy(), np.zeros(K)), tau2)
         val = ppl - 0.5 * (K * math.log(tau2) + float(np.sum(np.log(ibb))))
         return CoxRandomFit(beta=st.beta, cov=cov, tau2=tau2, blup=st.b, ipl=val, ppl=ppl,
@@ -217,7 +218,7 @@ def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
             boundary = True
             break
         if c > hi_x:
-            raise ConvergenceError(
+            raise NotConverged(
                 "the integrated partial likelihood still increases at tau^2 = 25: the random "
                 "treatment effect variance is unbounded for these data; check the treatment "
                 "coding or fit the common-effect model (random_treatment=False)")
@@ -237,7 +238,8 @@ def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
     st, ppl, ibb, cov, _ = pb.maximise(cache[lt][1] if lt in cache else state, tau2)
     val = ppl - 0.5 * (K * math.log(tau2) + float(np.sum(np.log(ibb))))
     if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
-        raise AnalysisError("the penalised Cox information matrix is not positive definite "
-                            "at the estimate; drop collinear covariates")
+        raise AnalysisProblem("the penalised Cox information matrix is not positive definite "
+                              "at the estimate; drop collinear covariates",
+                              reason=Reason.COLLINEAR)
     return CoxRandomFit(beta=st.beta, cov=cov, tau2=tau2, blup=st.b, ipl=val, ppl=ppl,
                         boundary=False, iterations=base.iterations + evals, converged=True)
