@@ -132,10 +132,11 @@ def _inputs(yi: ArrayLike, vi: ArrayLike) -> tuple[F, F, F | None]:
     if not (np.isfinite(y[mask]).all() and np.isfinite(v[mask]).all()):
         raise AnalysisProblem("yi or vi contain infinite values; remove those studies",
                               reason=Reason.INVALID_DATA)
-    badv = np.flatnonzero((mask & (v <= 0)).any(axis=0))
+    with np.errstate(divide="ignore", over="ignore"):
+        badv = np.flatnonzero((mask & ((v <= 0) | ~np.isfinite(1.0 / v))).any(axis=0))
     if badv.size:
-        raise AnalysisProblem(f"pools {(badv[:10] + 1).tolist()} have non-positive sampling "
-                              "variances", reason=Reason.INVALID_DATA,
+        raise AnalysisProblem(f"pools {(badv[:10] + 1).tolist()} have non-positive (or too small "
+                              "to invert) sampling variances", reason=Reason.INVALID_DATA,
                               rows=(badv + 1).tolist())
     y[~mask] = 0.0
     v[~mask] = 1.0

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analyses.distributions import chi2_isf, chi2_ppf
-from analyses.errors import NotConverged
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.roots import uniroot
 from analyses.tau2 import q_at
 
@@ -75,6 +75,11 @@ def qprofile_ci(y: NDArray[np.float64], v: NDArray[np.float64], *, tau2: float,
 
     q_max = Q(tau2_max)
     q_min = Q(tau2_min)
+    if not (math.isfinite(q_max) and math.isfinite(q_min)):
+        raise AnalysisProblem("the Q-profile interval for tau^2 cannot be computed in floating "
+                              "point (the estimates or variances are too large or too small); "
+                              "check their scale, or pass qprofile=False",
+                              reason=Reason.OUT_OF_RANGE)
     lb = ub = math.nan
     lb_sign = ub_sign = ""
     null_set = False

@@ -32,6 +32,8 @@ UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years"
 ARM_COLORS: tuple[str, ...] = ("#2166ac", "#b2182b", "#1b7837", "#762a83", "#e08214",
                                "#4d4d4d")
 ANNOTATIONS: tuple[str, ...] = ("logrank", "hr", "none")
+#: The most axis breaks (and numbers-at-risk columns) a plot may have.
+MAX_BREAKS = 60
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,12 @@ def _censored(km: KaplanMeier, breaks: Sequence[float], f: float) -> tuple[int, 
 
 def _breaks(xmax: float, every: float | None) -> tuple[float, ...]:
     if every is not None:
-        if not every > 0:
-            raise AnalysisProblem(f"break_every must be positive, not {every}",
-                                reason=Reason.BAD_OPTION)
-        n = int(math.floor(xmax / every + 1e-9))
+        n = xmax / every + 1e-9 if every > 0 and math.isfinite(every) else math.nan
+        if not 0 <= n <= MAX_BREAKS:
+            raise AnalysisProblem(
+                f"break_every must be a positive number giving at most {MAX_BREAKS} breaks up "
+                f"to {xmax:g}, not {every}", reason=Reason.BAD_OPTION, option="break_every")
+        n = int(math.floor(n))
         return tuple(round(i * every, 10) for i in range(n + 1))
     return tuple(b for b in linear_ticks(0.0, xmax, 8) if b <= xmax + 1e-9)
 

@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analyses.checks import Problems, require_columns
+from analyses.checks import Problems, numeric_column, require_columns
 from analyses.errors import AnalysisProblem, Reason
 from analyses.forest import save_figure
 from analyses.km_layout import (
@@ -210,7 +210,9 @@ def _frame_arrays(data: pd.DataFrame, trial: str, time: str, event: str, treatme
     from analyses.ipd_frame import matches_value
 
     arm = matches_value(data[treatment], treated_value).astype(int)
-    return data[trial], data[time], data[event], arm
+    t = pd.Series(numeric_column(data, time), index=data.index)
+    e = pd.Series(numeric_column(data, event), index=data.index)
+    return data[trial], t, e, arm
 
 
 def _natural(value: Any) -> tuple[int, float, str]:

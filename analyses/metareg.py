@@ -83,8 +83,10 @@ def meta_regression(yi: ArrayLike, vi: ArrayLike, X: ArrayLike, *, method: str =
         raise AnalysisProblem(f"{k} trials cannot fit a meta-regression with {p} "
                               f"coefficients; it needs at least {p + 1}",
                               reason=Reason.TOO_FEW_TRIALS, k=k)
+    with np.errstate(divide="ignore", over="ignore"):
+        weights_ok = bool((v > 0).all() and np.isfinite(1.0 / v).all())
     if not (np.isfinite(y).all() and np.isfinite(v).all() and np.isfinite(Xm).all()
-            and (v > 0).all()):
+            and weights_ok):
         raise AnalysisProblem("estimates, variances and moderators must be finite numbers with "
                               "variances > 0", reason=Reason.INVALID_DATA)
     if np.linalg.matrix_rank(Xm) < p:

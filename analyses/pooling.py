@@ -121,6 +121,16 @@ class PoolResult(ResultMixin):
     notes: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # a pooled result never carries a silent NaN: numbers beyond floating point (estimates
+        # or variances near 1e308, or 1e-320) overflow in the weighted sums
+        if not (math.isfinite(self.estimate) and math.isfinite(self.se) and self.se > 0):
+            raise AnalysisProblem(
+                f"the pooled estimate cannot be computed in floating point (estimate "
+                f"{self.estimate}, standard error {self.se}): the estimates or variances are "
+                "too large or too small; check their scale (e.g. units, log scale for ratios)",
+                reason=Reason.OUT_OF_RANGE, k=self.k)
+
     # ------------------------------------------------------------------ derived
     @property
     def tau(self) -> float | None:
@@ -249,6 +259,12 @@ def study_arrays(
     bad_v = [names[i] for i in np.flatnonzero(np.isfinite(v) & (v <= 0))]
     if bad_v:
         problems.append(f"non-positive sampling variance for {', '.join(bad_v)}")
+    with np.errstate(divide="ignore", over="ignore"):
+        tiny = [names[i] for i in np.flatnonzero((v > 0) & ~np.isfinite(1.0 / v))]
+    if tiny:
+        problems.append(f"a sampling variance too small to weight (1/vi overflows) for "
+                        f"{', '.join(tiny)}")
+        bad_v += tiny
     if problems:
         raise AnalysisProblem(
             "cannot pool: " + "; ".join(problems) + ". Remove these studies or correct their "

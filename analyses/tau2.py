@@ -202,6 +202,17 @@ def _fisher_scoring(method: str, model: Tau2Model, start: F, threshold: float, m
             adj = (s.yPy * work.k / (work.k - work.p) - work.k) / s.sw
         adj = adj * stepadj
         new = t + adj
+        if not np.isfinite(new[live]).all():
+            off = cols[live & ~np.isfinite(new)]
+            if strict:
+                raise AnalysisProblem(
+                    f"Fisher scoring for the {method} estimate of tau^2 took a step that is not "
+                    f"a finite number{pools_text(off, n)}: the estimates or variances are too "
+                    "large or too small for floating point; check their scale",
+                    reason=Reason.OUT_OF_RANGE, rows=(off + 1).tolist(), option="method")
+            converged[off] = False
+            live &= np.isfinite(new)
+            new[~live] = t[~live]
         if (new < 0).any():
             neg = np.flatnonzero(live & (new < 0))
             adj[neg] = _halve(t[neg], adj[neg])
@@ -390,7 +401,8 @@ def check_pool(y: F, v: F) -> None:
         raise AnalysisProblem(
             f"a random-effects model needs at least two trials, got {k}; use a common-effect "
             "model (method='FE') or add trials", reason=Reason.TOO_FEW_TRIALS, k=k)
-    bad = ~(np.isfinite(y) & np.isfinite(v)) | ~(v > 0)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        bad = ~(np.isfinite(y) & np.isfinite(v) & np.isfinite(1.0 / v)) | ~(v > 0)
     if bad.any():
         rows = (np.flatnonzero(bad) + 1).tolist()
         raise AnalysisProblem(
