@@ -36,7 +36,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from analyses.errors import AnalysisProblem, Reason
 from analyses.forest_layout import FONT, ROW_H, ForestLayout, ForestOptions, forest_layout
 
-__all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure"]
+__all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure", "plain_axes"]
 
 #: File formats figures are written in.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
@@ -66,6 +66,17 @@ def finish_figure(fig: Figure, source: str | None, path: str | Path | None) -> F
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def plain_axes(ax: Axes, *, title: str | None, xlabel: str, ylabel: str | None = None) -> None:
+    """Labels, a small left-aligned title, no top and right spines (the small plots' style)."""
+    ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
 
 def _fy(layout: ForestLayout, inches_from_top: float) -> float:
