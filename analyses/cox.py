@@ -422,6 +422,26 @@ def _polish(cd: _cox_core.CoxData, fit: _Newton, *, ties: Ties) -> _Newton:
     return _Newton(beta, fit.loglik0, ll, u, info, fit.iterations, True, fit.score_test)
 
 
+def _finish(cd: Any, fit: Any, cols: tuple[str, ...], *, ties: Ties, eps: float, where: str,
+            check_infinite: bool) -> tuple[Any, FloatArray, tuple[str, ...], list[str]]:
+    """R's check for infinite coefficients (monotone likelihood: warned and noted), else one
+    more polishing step; returns the fit, its variance, the infinite ones and the notes."""
+    var = _inverse(fit.info)
+    infinite: tuple[str, ...] = ()
+    if check_infinite:
+        nxt = np.abs(var @ fit.score)
+        flag = ~np.isfinite(fit.score) | ((nxt > eps) & (nxt > math.sqrt(eps) * np.abs(fit.beta)))
+        infinite = tuple(c for c, f in zip(cols, flag) if f)
+    if not infinite:
+        fit = _polish(cd, fit, ties=ties)
+        return fit, _inverse(fit.info), infinite, []
+    msg = (f"{where}log-likelihood converged before covariate(s) {', '.join(infinite)}; "
+           "their coefficient may be infinite (monotone likelihood: e.g. no events in one "
+           "group); do not use their estimate or standard error")
+    warnings.warn(msg, InfiniteCoefficientWarning, stacklevel=3)
+    return fit, var, infinite, [msg]
+
+
 def coxph(
     time: ArrayLike,
     event: ArrayLike,
@@ -474,22 +494,8 @@ def coxph(
             f"(log-likelihood {fit.loglik:.6g}); try a larger max_iter, check for a covariate "
             "that separates events from non-events (an infinite hazard ratio), or rescale "
             "covariates with very large values", trials=label, iterations=fit.iterations)
-    var = _inverse(fit.info)
-    infinite: tuple[str, ...] = ()
-    if max_iter > 1:
-        nxt = np.abs(var @ fit.score)
-        flag = ~np.isfinite(fit.score) | ((nxt > eps) & (nxt > math.sqrt(eps) * np.abs(fit.beta)))
-        infinite = tuple(c for c, f in zip(cols, flag) if f)
-    notes: list[str] = []
-    if infinite:
-        msg = (f"{where}log-likelihood converged before covariate(s) {', '.join(infinite)}; "
-               "their coefficient may be infinite (monotone likelihood: e.g. no events in one "
-               "group); do not use their estimate or standard error")
-        warnings.warn(msg, InfiniteCoefficientWarning, stacklevel=2)
-        notes.append(msg)
-    else:
-        fit = _polish(cd, fit, ties=ties)
-        var = _inverse(fit.info)
+    fit, var, infinite, notes = _finish(cd, fit, cols, ties=ties, eps=eps, where=where,
+                                        check_infinite=max_iter > 1)
     sct = (fit.score_test, p, float(stats.chi2.sf(fit.score_test, p)))
     if robust is None:
         robust = w is not None and bool(np.any(w != np.floor(w)))

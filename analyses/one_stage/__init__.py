@@ -42,7 +42,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -132,49 +132,12 @@ def one_stage(
     base = d.per_trial()
     notes: list[str] = list(d.notes)
     if model == "linear":
-        fit = fit_lmm(d, random_treatment=random_treatment, residual=residual)
-        method = "REML" + (" (trial-specific residual variances)" if residual == "trial" else "")
-        if not random_treatment:
-            method = "least squares, trial intercepts" if residual == "common" else \
-                "REML, trial intercepts, trial-specific residual variances"
-        beta, cov = fit.beta, fit.cov
-        tau2 = fit.tau2
-        boundary = fit.boundary
-        blup = fit.blup
-        intercepts = fixed_table(tuple(f"trial {k}" for k in d.trial_labels), fit.alpha,
-                                 fit.alpha_se, level)
-        extra: dict[str, Any] = {
-            "sigma2": fit.sigma2, "criterion": fit.criterion, "loglik": -fit.criterion / 2,
-            "sigma2_trial": None if fit.sigma2_trial is None else
-            pd.Series(fit.sigma2_trial, index=list(d.trial_labels))}
-        iterations, converged = fit.iterations, fit.converged
+        fit = _linear(d, random_treatment, residual, level)
     elif model == "logistic":
-        if random_treatment:
-            gfit = fit_glmm(d, nagq=nagq)
-            method = ("ML, Laplace approximation" if nagq == 1
-                      else f"ML, adaptive Gauss-Hermite quadrature ({nagq} points)")
-            tau2 = gfit.theta ** 2
-        else:
-            gfit = fit_stratified_logistic(d)
-            method = "ML logistic regression, trial intercepts"
-            tau2 = None
-        beta, cov, boundary, blup = gfit.beta, gfit.cov, gfit.boundary, gfit.blup
-        intercepts = fixed_table(tuple(f"trial {k}" for k in d.trial_labels), gfit.alpha,
-                                 gfit.alpha_se, level)
-        extra = {"criterion": gfit.deviance, "loglik": gfit.loglik,
-                 "nagq": nagq if random_treatment else None,
-                 "n_events": int(np.sum(d.y))}  # type: ignore[arg-type]
-        iterations, converged = gfit.iterations, gfit.converged
+        fit = _logistic(d, random_treatment, nagq, level)
     else:
-        cfit = fit_cox_random(d, ties=ties) if random_treatment else fit_cox_stratified(d, ties=ties)
-        method = ("integrated partial likelihood (Laplace), stratified by trial"
-                  if random_treatment else "Cox partial likelihood, stratified by trial")
-        beta, cov, tau2, boundary, blup = cfit.beta, cfit.cov, cfit.tau2, cfit.boundary, cfit.blup
-        intercepts = None
-        extra = {"criterion": None, "loglik": cfit.ipl,
-                 "n_events": int(np.sum(d.event)),  # type: ignore[arg-type]
-                 "ph": _ph_test(d, cfit.beta, cfit.blup if random_treatment else None, ties)}
-        iterations, converged = cfit.iterations, cfit.converged
+        fit = _cox(d, random_treatment, ties)
+    beta, cov, tau2, boundary, blup = fit.beta, fit.cov, fit.tau2, fit.boundary, fit.blup
     if boundary:
         notes.append("between-trial variance of the treatment effect estimated at 0 "
                       "(boundary): the estimate equals the common-effect model's")
@@ -191,9 +154,72 @@ def one_stage(
     if d.coding != "binary":
         notes.append(f"treatment coded {d.coding}")
     return OneStageResult(
-        model=model, method=method, estimate=float(beta[0]), se=float(se[0]), k=d.k, n=d.n,
-        tau2=tau2, boundary=bool(boundary), fixed=fixed,
+        model=model, method=fit.method, estimate=float(beta[0]), se=float(se[0]), k=d.k,
+        n=d.n, tau2=tau2, boundary=bool(boundary), fixed=fixed,
         per_trial=per_trial_table(base, float(beta[0]), blup if random_treatment else None),
-        converged=bool(converged), iterations=int(iterations), coding=d.coding,
-        treatment=d.treatment, level=level, interaction=interaction_tab, intercepts=intercepts,
-        notes=tuple(notes), **extra)
+        converged=bool(fit.converged), iterations=int(fit.iterations), coding=d.coding,
+        treatment=d.treatment, level=level, interaction=interaction_tab,
+        intercepts=fit.intercepts, notes=tuple(notes), **fit.extra)
+
+
+class _Fit(NamedTuple):
+    """What every one-stage engine returns, in one shape."""
+
+    method: str
+    beta: Any
+    cov: Any
+    tau2: float | None
+    boundary: bool
+    blup: Any
+    intercepts: pd.DataFrame | None
+    extra: dict[str, Any]
+    iterations: int
+    converged: bool
+
+
+def _linear(d: Design, random_treatment: bool, residual: str, level: float) -> _Fit:
+    fit = fit_lmm(d, random_treatment=random_treatment, residual=residual)
+    method = "REML" + (" (trial-specific residual variances)" if residual == "trial" else "")
+    if not random_treatment:
+        method = "least squares, trial intercepts" if residual == "common" else \
+            "REML, trial intercepts, trial-specific residual variances"
+    extra: dict[str, Any] = {
+        "sigma2": fit.sigma2, "criterion": fit.criterion, "loglik": -fit.criterion / 2,
+        "sigma2_trial": None if fit.sigma2_trial is None else
+        pd.Series(fit.sigma2_trial, index=list(d.trial_labels))}
+    return _Fit(method, fit.beta, fit.cov, fit.tau2, fit.boundary, fit.blup,
+                _intercepts(d, fit.alpha, fit.alpha_se, level), extra, fit.iterations,
+                fit.converged)
+
+
+def _logistic(d: Design, random_treatment: bool, nagq: int, level: float) -> _Fit:
+    if random_treatment:
+        fit = fit_glmm(d, nagq=nagq)
+        method = ("ML, Laplace approximation" if nagq == 1
+                  else f"ML, adaptive Gauss-Hermite quadrature ({nagq} points)")
+        tau2 = fit.theta ** 2
+    else:
+        fit = fit_stratified_logistic(d)
+        method = "ML logistic regression, trial intercepts"
+        tau2 = None
+    extra = {"criterion": fit.deviance, "loglik": fit.loglik,
+             "nagq": nagq if random_treatment else None,
+             "n_events": int(np.sum(d.y))}  # type: ignore[arg-type]
+    return _Fit(method, fit.beta, fit.cov, tau2, fit.boundary, fit.blup,
+                _intercepts(d, fit.alpha, fit.alpha_se, level), extra, fit.iterations,
+                fit.converged)
+
+
+def _cox(d: Design, random_treatment: bool, ties: str) -> _Fit:
+    fit = fit_cox_random(d, ties=ties) if random_treatment else fit_cox_stratified(d, ties=ties)
+    method = ("integrated partial likelihood (Laplace), stratified by trial"
+              if random_treatment else "Cox partial likelihood, stratified by trial")
+    extra = {"criterion": None, "loglik": fit.ipl,
+             "n_events": int(np.sum(d.event)),  # type: ignore[arg-type]
+             "ph": _ph_test(d, fit.beta, fit.blup if random_treatment else None, ties)}
+    return _Fit(method, fit.beta, fit.cov, fit.tau2, fit.boundary, fit.blup, None, extra,
+                fit.iterations, fit.converged)
+
+
+def _intercepts(d: Design, alpha: Any, alpha_se: Any, level: float) -> pd.DataFrame:
+    return fixed_table(tuple(f"trial {k}" for k in d.trial_labels), alpha, alpha_se, level)
