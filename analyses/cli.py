@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from analyses.checks import numeric_column, require_columns
 from analyses.cli_io import figure_args, figure_options, read_data, read_table, write_outputs
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
+
+if TYPE_CHECKING:  # pandas is imported when a command runs, not for --help
+    import pandas as pd
 
 __all__ = ["analyse", "read_table"]
 
@@ -64,6 +65,8 @@ def _print_pool(res: Any, *, heading: str = "Pooled") -> None:
 
 
 def _per_trial_rows(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    import pandas as pd
+
     cols = [c for c in columns if c in frame.columns]
     rows = []
     for rec in frame[cols].to_dict(orient="records"):
@@ -177,6 +180,7 @@ def pool_cmd(file: str, yi: str | None, vi: str | None, se_col: str | None,
           --funnel funnel.png --json
     """
     from analyses.binary import pool_2x2
+    from analyses.checks import numeric_column, require_columns
     from analyses.pooling import pool
 
     df, source = read_data(file)
@@ -475,6 +479,7 @@ def km_cmd(file: str, time: str, event: str, treatment: str | None, treated_valu
       ipdrepo analyse km gastadj.csv --time timeT --event statusT --treatment trt \
           --treated-value 0.5 --trial trialref --pooled stratified -o km-pooled.svg
     """
+    from analyses.checks import numeric_column, require_columns
     from analyses.km_plot import plot_km, plot_km_by_trial, plot_km_pooled
 
     df, source = read_data(file)

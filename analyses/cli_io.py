@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import pandas as pd
 
 from analyses.errors import AnalysisProblem, Reason
 from analyses.provenance import DataSource, file_source, release_source
+
+if TYPE_CHECKING:  # pandas is imported when data are read, not for --help
+    import pandas as pd
 
 __all__ = ["read_data", "read_table", "figure_options", "FigureArgs", "write_outputs",
            "parse_at"]
@@ -36,7 +38,10 @@ def read_data(path: str | Path) -> tuple[pd.DataFrame, DataSource]:
     p = Path(path)
     if not p.is_file():
         raise AnalysisProblem(f"{p} does not exist; give a .csv or .parquet file, or a released "
-                            "version as release:VERSION.", reason=Reason.UNREADABLE, file=str(p))
+                              "version as release:VERSION.", reason=Reason.UNREADABLE,
+                              file=str(p))
+    import pandas as pd
+
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
