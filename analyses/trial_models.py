@@ -203,48 +203,55 @@ def estimate_trial(
     if interaction is not None and model in ("logrank", "2x2"):
         return _interaction_by_difference(frame, trial=trial, model=model, measure=measure,
                                            interaction=interaction, ties=ties, add=add, to=to)
-    if model == "linear":
-        cols, names, target = _regression_columns(frame, adjust, interaction)
-        try:
-            X, all_names, dropped = design(cols, names, label=f"trial {trial}",
-                                           droppable=adjust)
-            fit = fit_ols(X, frame["_y"].to_numpy(dtype=float), all_names)
-        except AnalysisError as exc:
-            raise _not_estimable(exc, trial) from None
-        est, se = fit[target]
-        return TrialEstimate(trial=trial, estimate=est, se=se, note=_dropped_note(dropped),
-                             **_counts(frame, None))
-    if model == "logistic":
-        if interaction is None:
-            _arm_events(frame, "_y", trial, "log odds ratio")
-        cols, names, target = _regression_columns(frame, adjust, interaction)
-        try:
-            X, all_names, dropped = design(cols, names, label=f"trial {trial}",
-                                           droppable=adjust)
-            fit = fit_logistic(X, frame["_y"].to_numpy(dtype=float), all_names,
-                               label=f"trial {trial}")
-        except AnalysisError as exc:
-            raise _not_estimable(exc, trial) from None
-        est, se = fit[target]
-        return TrialEstimate(trial=trial, estimate=est, se=se, note=_dropped_note(dropped),
-                             **_counts(frame, "_y"))
+    if model in ("linear", "logistic"):
+        return _regression(frame, trial, model, adjust, interaction)
     if model == "2x2":
-        c = _counts(frame, "_y")
-        table = (c["events_treated"], c["n_treated"], c["events_control"], c["n_control"])
-        es = effect_2x2([table[0]], [table[1]], [table[2]], [table[3]],
-                        measure=measure or "OR", add=add, to=to, labels=[trial])
-        note = "continuity correction added" if es.corrected else ""
-        if es.dropped:
-            note = es.dropped[0]
-        return TrialEstimate(trial=trial, estimate=float(es.yi[0]), se=float(np.sqrt(es.vi[0])),
-                             table=(float(table[0]), float(table[1]), float(table[2]),
-                                    float(table[3])), note=note, **c)
+        return _two_by_two(frame, trial, measure=measure, add=add, to=to)
     if model == "logrank":
         lr = _logrank(frame, trial)
         c = _counts(frame, "_event")
         return TrialEstimate(trial=trial, estimate=lr[0] / lr[1], se=float(lr[1] ** -0.5),
                              o_minus_e=lr[0], v=lr[1], **c)
-    # cox
+    return _cox_trial(frame, trial, adjust, interaction, ties, ph_test)
+
+
+def _regression(frame: pd.DataFrame, trial: str, model: str, adjust: Sequence[str],
+                interaction: str | None) -> TrialEstimate:
+    """Least squares (``linear``) or logistic regression in one trial."""
+    logistic = model == "logistic"
+    if logistic and interaction is None:
+        _arm_events(frame, "_y", trial, "log odds ratio")
+    cols, names, target = _regression_columns(frame, adjust, interaction)
+    try:
+        X, all_names, dropped = design(cols, names, label=f"trial {trial}", droppable=adjust)
+        y = frame["_y"].to_numpy(dtype=float)
+        fit = (fit_logistic(X, y, all_names, label=f"trial {trial}") if logistic
+               else fit_ols(X, y, all_names))
+    except AnalysisError as exc:
+        raise _not_estimable(exc, trial) from None
+    est, se = fit[target]
+    return TrialEstimate(trial=trial, estimate=est, se=se, note=_dropped_note(dropped),
+                         **_counts(frame, "_y" if logistic else None))
+
+
+def _two_by_two(frame: pd.DataFrame, trial: str, *, measure: str | None, add: float,
+                to: str) -> TrialEstimate:
+    """The trial's 2x2 table and its effect (continuity correction as asked)."""
+    c = _counts(frame, "_y")
+    table = (c["events_treated"], c["n_treated"], c["events_control"], c["n_control"])
+    es = effect_2x2([table[0]], [table[1]], [table[2]], [table[3]],
+                    measure=measure or "OR", add=add, to=to, labels=[trial])
+    note = "continuity correction added" if es.corrected else ""
+    if es.dropped:
+        note = es.dropped[0]
+    return TrialEstimate(trial=trial, estimate=float(es.yi[0]), se=float(np.sqrt(es.vi[0])),
+                         table=(float(table[0]), float(table[1]), float(table[2]),
+                                float(table[3])), note=note, **c)
+
+
+def _cox_trial(frame: pd.DataFrame, trial: str, adjust: Sequence[str],
+               interaction: str | None, ties: str, ph_test: bool) -> TrialEstimate:
+    """A Cox model in one trial (with the PH test when asked)."""
     if interaction is None:
         _arm_events(frame, "_event", trial, "log hazard ratio")
     elif frame["_event"].sum() == 0:
