@@ -20,13 +20,15 @@ analysis) and ``option`` (the argument at fault). The same facts are in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from repository.errors import AnalysisError, ConvergenceError
 
-__all__ = ["Reason", "AnalysisProblem", "NotConverged"]
+__all__ = ["Reason", "AnalysisProblem", "NotConverged", "writing"]
 
 
 class Reason(StrEnum):
@@ -53,6 +55,8 @@ class Reason(StrEnum):
     WRONG_TYPE = "wrong_type"
     #: a file cannot be read
     UNREADABLE = "unreadable"
+    #: an output file cannot be written (no such folder, no permission, disk full)
+    UNWRITABLE = "unwritable"
     #: aggregate-data rows that cannot be used, or that the model cannot use
     BAD_AGGREGATE = "bad_aggregate"
     #: a trial given both as IPD and as aggregate data
@@ -148,3 +152,17 @@ class NotConverged(_Facts, ConvergenceError):
     def __init__(self, message: str, *, reason: Reason = Reason.NO_CONVERGENCE,
                  **facts: Any) -> None:
         super().__init__(message, reason=reason, **facts)
+
+
+@contextmanager
+def writing(path: str | Path, what: str) -> Iterator[Path]:
+    """Write ``what`` (e.g. "the forest plot") to ``path`` inside this block: an operating
+    system error (no such folder, no permission, disk full) becomes an :class:`AnalysisProblem`
+    naming the file and what to do, not a traceback."""
+    p = Path(path)
+    try:
+        yield p
+    except OSError as exc:
+        raise AnalysisProblem(
+            f"cannot write {what} to {p}: {exc.strerror or exc}; give a path in an existing "
+            "folder you may write to", reason=Reason.UNWRITABLE, file=str(p)) from exc

@@ -33,7 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from analyses.errors import AnalysisProblem, Reason
+from analyses.errors import AnalysisProblem, Reason, writing
 from analyses.forest_layout import FONT, ROW_H, ForestLayout, ForestOptions, forest_layout
 
 __all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure", "plain_axes"]
@@ -50,7 +50,7 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     if fmt not in FIGURE_FORMATS:
         raise AnalysisProblem(f"cannot save a figure as {p.name!r}: use a .png, .svg or .pdf "
                             "name", reason=Reason.BAD_OPTION, file=str(p))
-    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
+    with writing(p, "the figure"), matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         fig.savefig(p, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08,
                     metadata={"Creator": "ipdrepo"} if fmt != "png" else None)
     return p

@@ -377,10 +377,14 @@ def _display(ratio: bool, v: float) -> float:
 def _axis_range(items: list[_Item], ratio: bool, opts: ForestOptions
                 ) -> tuple[float, float, tuple[float, ...]]:
     if opts.at is not None:
-        ticks = tuple(sorted(float(t) for t in opts.at))
+        ticks = tuple(sorted({float(t) for t in opts.at}))
+        if len(ticks) < 2 or not all(map(math.isfinite, ticks)):
+            raise AnalysisProblem(f"axis ticks (at) must be at least two different finite "
+                                  f"numbers, not {list(opts.at)}", reason=Reason.BAD_OPTION,
+                                  option="at")
         if ratio and ticks[0] <= 0:
             raise AnalysisProblem("axis ticks (at) of a ratio measure must be positive",
-                                reason=Reason.BAD_OPTION)
+                                  reason=Reason.BAD_OPTION, option="at")
     else:
         pts = [_display(ratio, v) for it in items if it.kind in ("trial", "diamond", "pi")
                for v in ((it.est,) if it.kind == "trial" else (it.lo, it.hi))

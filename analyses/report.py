@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from analyses.errors import AnalysisProblem, Reason
+from analyses.errors import AnalysisProblem, Reason, writing
 from analyses.forest import forest_plot
 from analyses.formatting import fmt_ci, fmt_i2, fmt_p, fmt_tau2, is_ratio, minus
 from analyses.interactions import InteractionResult
@@ -289,7 +289,8 @@ def write_report(result: PoolResult | TwoStageResult | InteractionResult, path: 
                  source: Any = None,
                  arm_labels: tuple[str, str] = ("Treatment", "Control")) -> Path:
     """Write :func:`analysis_report` to ``path``; returns the path."""
-    p = Path(path)
-    p.write_text(analysis_report(result, title=title, description=description, source=source,
-                                 arm_labels=arm_labels), encoding="utf-8")
+    text = analysis_report(result, title=title, description=description, source=source,
+                           arm_labels=arm_labels)
+    with writing(path, "the report") as p:
+        p.write_text(text, encoding="utf-8")
     return p

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.checks import require_columns
-from analyses.errors import AnalysisProblem, Reason
+from analyses.errors import AnalysisProblem, Reason, writing
 from analyses.formatting import fmt_ci, fmt_i2, fmt_p, is_ratio, minus, tau2_text
 
 __all__ = ["Table", "baseline_table", "results_table", "TABLE_FORMATS"]
@@ -141,18 +141,20 @@ class Table:
         """Write by suffix: .csv, .xlsx, .docx, .tex or .html."""
         p = Path(path)
         suffix = p.suffix.lower()
-        if suffix == ".csv":
-            return self.to_csv(p)
-        if suffix == ".xlsx":
-            return self.to_excel(p)
-        if suffix == ".docx":
-            return self.to_docx(p)
-        if suffix in (".tex", ".html", ".htm"):
-            p.write_text(self.to_latex() if suffix == ".tex" else self.to_html(),
-                         encoding="utf-8")
-            return p
-        raise AnalysisProblem(f"cannot write a table as {p.name!r}: use "
-                            f"{', '.join(TABLE_FORMATS)}", reason=Reason.BAD_OPTION, file=str(p))
+        writers = {".csv": self.to_csv, ".xlsx": self.to_excel, ".docx": self.to_docx,
+                   ".tex": self._write_text, ".html": self._write_text,
+                   ".htm": self._write_text}
+        if suffix not in writers:
+            raise AnalysisProblem(f"cannot write a table as {p.name!r}: use "
+                                  f"{', '.join(TABLE_FORMATS)}", reason=Reason.BAD_OPTION,
+                                  file=str(p))
+        with writing(p, "the table"):
+            return writers[suffix](p)
+
+    def _write_text(self, p: Path) -> Path:
+        p.write_text(self.to_latex() if p.suffix.lower() == ".tex" else self.to_html(),
+                     encoding="utf-8")
+        return p
 
 
 _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",

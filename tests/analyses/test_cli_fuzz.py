@@ -182,7 +182,7 @@ def test_surrogacy(tmp_path_factory: Any, shape: str, edits: list[tuple[int, int
             "--event", "event", "--weights", weights, "--no-individual", "--json"])
 
 
-@fuzz(8 * 8)
+@fuzz(4 * 8)
 @given(shape=SHAPES, edits=EDITS, every=NUMBERS,
        how=st.sampled_from(["arms", "by trial", "pooled"]))
 def test_km(tmp_path_factory: Any, shape: str, edits: list[tuple[int, int, str]], every: str,
@@ -210,6 +210,66 @@ def test_baseline(tmp_path_factory: Any, shape: str, edits: list[tuple[int, int,
     if by_trial:
         args += ["--trial", "trial", "--by-trial"]
     _check(args)
+
+
+TICKS = st.sampled_from(["0.5,1,2", "abc", ",,,", "5", "0,-1", "nan,1", "1e400,2", "-2,0,2",
+                         "1e-300,1e300", "1,1"])
+OUTPUTS = st.sampled_from(["forest.svg", "forest.png", "forest.bmp", "forest", "table.csv",
+                           "table.xlsx", "table.docx", "table.tex", "table.foo", "report.html",
+                           "funnel.svg", "baujat.png", "missing/forest.svg", "missing/table.csv",
+                           "missing/report.html", "missing/funnel.svg"])
+OPTION_OF = {"forest": "--forest", "table": "--table", "report": "--report",
+             "funnel": "--funnel", "baujat": "--baujat"}
+
+
+@fuzz(6 * 8)
+@given(shape=SHAPES, edits=EDITS, at=TICKS, outputs=st.lists(OUTPUTS, max_size=2),
+       order=st.sampled_from(["given", "weight", "effect", "vi", "zzz", "trial"]),
+       measure=st.sampled_from(["OR", "MD"]), diagnostics=st.booleans(),
+       two_stage=st.booleans())
+def test_outputs(tmp_path_factory: Any, shape: str, edits: list[tuple[int, int, str]], at: str,
+                 outputs: list[str], order: str, measure: str, diagnostics: bool,
+                 two_stage: bool) -> None:
+    """Figures, tables and reports: awkward ticks and orders, unknown formats, paths in
+    folders that do not exist."""
+    tmp = tmp_path_factory.mktemp("out")
+    if two_stage:
+        path = _spoil(_ipd(), shape, edits, tmp / "ipd.csv")
+        args = ["two-stage", str(path), "--trial", "trial", "--treatment", "trt", "--model",
+                "cox", "--time", "time", "--event", "event"]
+    else:
+        path = _spoil(_effects(), shape, edits, tmp / "effects.csv")
+        args = ["pool", str(path), "--label", "study", "--yi", "yi", "--vi", "vi", "--measure",
+                measure]
+    args += ["--at", at, "--order", order, *(["--diagnostics"] if diagnostics else [])]
+    for name in outputs:
+        args += [OPTION_OF[Path(name).stem], str(tmp / name)]
+    _check(args)
+
+
+def test_unwritable_output_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "effects.csv"
+    _effects().to_csv(path, index=False)
+    for option in ("--forest", "--table", "--report", "--funnel"):
+        target = tmp_path / "no such folder" / ("out" + (".csv" if option == "--table" else
+                                                        ".html" if option == "--report"
+                                                        else ".svg"))
+        result = CliRunner().invoke(cli, ["analyse", "pool", str(path), "--yi", "yi", "--vi",
+                                          "vi", option, str(target)])
+        assert result.exit_code == 4, (option, result.output)
+        assert result.stderr.startswith("error: cannot write the "), result.stderr
+        assert str(target) in result.stderr and "existing folder" in result.stderr
+        assert not target.parent.exists()
+
+
+def test_forest_ticks_that_cannot_make_an_axis(tmp_path: Path) -> None:
+    path = tmp_path / "effects.csv"
+    _effects().to_csv(path, index=False)
+    for at in ("1e400,2", ",,,", "5", "1,1"):
+        result = CliRunner().invoke(cli, ["analyse", "pool", str(path), "--yi", "yi", "--vi",
+                                          "vi", "--forest", str(tmp_path / "f.svg"), "--at", at])
+        assert result.exit_code == 4, (at, result.output)
+        assert "axis ticks (at) must be at least two different finite numbers" in result.stderr
 
 
 def test_text_in_a_numeric_column_is_an_error_not_a_traceback(tmp_path: Path) -> None:
