@@ -4,6 +4,7 @@ from their layouts (:func:`analyses.plot_layouts.funnel_layout`,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,15 @@ from analyses.plot_layouts import Baujat, Funnel, baujat_layout, funnel_layout
 __all__ = ["funnel_plot", "baujat_plot", "draw_funnel", "draw_baujat", "log_axis"]
 
 
-def log_axis(ax: Any, which: str = "x") -> None:
-    """A log axis with ticks at powers of two written plainly (0.5, 1, 2)."""
+def log_axis(ax: Any, which: str, lim: tuple[float, float], ticks: Sequence[float]) -> None:
+    """A log axis over ``lim`` with ``ticks`` written plainly (0.5, 1, 2), both computed by
+    the layout (:func:`analyses.plot_layouts.axis_limits`)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    from analyses.forest_layout import log_ticks
-
     axis = ax.xaxis if which == "x" else ax.yaxis
-    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    (ax.set_xlim if which == "x" else ax.set_ylim)(lo, hi)
-    axis.set_major_locator(FixedLocator([t for t in log_ticks(lo, hi) if lo <= t <= hi]))
+    (ax.set_xlim if which == "x" else ax.set_ylim)(*lim)
+    axis.set_major_locator(FixedLocator(list(ticks)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_locator(NullLocator())
 
@@ -43,7 +42,9 @@ def draw_funnel(lay: Funnel) -> Figure:
                 label=f"filled by trim and fill ({lay.k0})")
         ax.legend(fontsize=8, frameon=False, loc="lower right")
     if lay.log_x:
-        log_axis(ax)
+        log_axis(ax, "x", lay.xlim, lay.xticks)
+    else:
+        ax.set_xlim(*lay.xlim)
     ax.set_ylim(lay.top, 0)
     plain_axes(ax, title=lay.title, xlabel=lay.xlabel, ylabel=lay.ylabel)
     return fig

@@ -19,19 +19,20 @@ layout              from                                   drawn by
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from analyses.formatting import fmt_ci, fmt_p, is_ratio, measure_name
 
 __all__ = ["Funnel", "Baujat", "ZPHPlot", "Surrogacy", "Estimates", "funnel_layout",
            "baujat_layout", "zph_layout", "surrogacy_layout", "estimates_layout",
-           "prediction_band"]
+           "prediction_band", "axis_limits"]
 
 F = NDArray[np.float64]
 Floats = tuple[float, ...]
@@ -41,12 +42,32 @@ def _t(values: Any) -> Floats:
     return tuple(float(v) for v in np.asarray(values, dtype=float).ravel())
 
 
+def axis_limits(*values: ArrayLike, log: bool, pad: float = 0.05
+                ) -> tuple[float, float, Floats]:
+    """``(lo, hi, ticks)`` of an axis showing every finite value (> 0 on a log axis), padded by
+    ``pad`` of the range on each side (on the log scale for a log axis, as matplotlib
+    pads); a log axis gets ticks at powers of two, written plainly (0.5, 1, 2)."""
+    from analyses.forest_layout import log_ticks
+
+    v = np.concatenate([np.asarray(x, dtype=float).ravel() for x in values])
+    v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+    if v.size == 0:
+        v = np.array([0.5, 2.0] if log else [-1.0, 1.0])
+    lo, hi = (np.log(v.min()), np.log(v.max())) if log else (v.min(), v.max())
+    width = hi - lo if hi > lo else 1.0
+    lo, hi = float(lo - pad * width), float(hi + pad * width)
+    if not log:
+        return lo, hi, ()
+    lo, hi = math.exp(lo), math.exp(hi)
+    return lo, hi, tuple(t for t in log_ticks(lo, hi) if lo <= t <= hi)
+
+
 # ---------------------------------------------------------------------------- funnel
 @dataclass(frozen=True)
 class Funnel:
     """Trials at (estimate, standard error), display scale; the pooled line and the pseudo
     confidence region ``mu +/- 1.96 se`` sampled at ``region_se``; the y axis runs from
-    ``top`` down to 0."""
+    ``top`` down to 0, the x axis over ``xlim`` (ticks ``xticks`` on a log axis)."""
 
     x: Floats
     se: Floats
@@ -59,6 +80,8 @@ class Funnel:
     region_high: Floats
     top: float
     log_x: bool
+    xlim: tuple[float, float]
+    xticks: Floats
     xlabel: str
     ylabel: str
     title: str
@@ -77,12 +100,14 @@ def funnel_layout(res: Any, *, trimfill: dict[str, Any] | None = None,
     filled = (trimfill or {}).get("filled") or []
     fy = np.array([f["yi"] for f in filled], dtype=float)
     fs = np.sqrt(np.array([f["vi"] for f in filled], dtype=float))
+    low, high = tr(res.estimate - 1.96 * s), tr(res.estimate + 1.96 * s)
+    lo, hi, ticks = axis_limits(tr(y), tr(fy), low, high, log=ratio)
     return Funnel(
         x=_t(tr(y)), se=_t(se), filled_x=_t(tr(fy)), filled_se=_t(fs),
         k0=int((trimfill or {}).get("k0", 0)) if filled else 0,
         centre=float(tr(res.estimate)), region_se=_t(s),
-        region_low=_t(tr(res.estimate - 1.96 * s)), region_high=_t(tr(res.estimate + 1.96 * s)),
-        top=top, log_x=ratio, xlabel=measure_name(res.measure) if res.measure else "Estimate",
+        region_low=_t(low), region_high=_t(high),
+        top=top, log_x=ratio, xlim=(lo, hi), xticks=ticks, xlabel=measure_name(res.measure) if res.measure else "Estimate",
         ylabel="Standard error", title=title or "Funnel plot")
 
 
@@ -168,7 +193,8 @@ def zph_layout(zph: Any, *, term: str | None = None, title: str | None = None,
 class Surrogacy:
     """Hazard ratios (display scale): one bubble per trial (``sizes`` in points^2), the
     weighted regression line with its 95% prediction band over ``grid``, the surrogate
-    threshold effect (``None`` when there is none), the R^2 / Kendall's tau text."""
+    threshold effect (``None`` when there is none), the R^2 / Kendall's tau text; both axes
+    are log axes over ``xlim``/``ylim`` with ticks ``xticks``/``yticks``."""
 
     x: Floats
     y: Floats
@@ -179,6 +205,10 @@ class Surrogacy:
     high: Floats
     ste: float | None
     heading: str
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    xticks: Floats
+    yticks: Floats
     xlabel: str
     ylabel: str
     title: str
@@ -214,10 +244,13 @@ def surrogacy_layout(res: Any, *, title: str | None = None,
     if res.individual_level is not None:
         il = res.individual_level
         heading += f"\nKendall's \u03c4 = {fmt_ci(il['kendall_tau'], *il['ci'])}"
+    ste = None if tl["ste"] is None else float(tl["ste_hr"])
+    x0, x1, xticks = axis_limits(np.exp(grid), [] if ste is None else [ste], log=True, pad=0)
+    y0, y1, yticks = axis_limits(np.exp(ys), np.exp(lo), np.exp(hi), [1.0], log=True)
     return Surrogacy(
         x=_t(np.exp(xs)), y=_t(np.exp(ys)), sizes=_t(600 * w / w.max()), grid=_t(np.exp(grid)),
-        fit=_t(np.exp(fit)), low=_t(np.exp(lo)), high=_t(np.exp(hi)),
-        ste=None if tl["ste"] is None else float(tl["ste_hr"]), heading=heading,
+        fit=_t(np.exp(fit)), low=_t(np.exp(lo)), high=_t(np.exp(hi)), ste=ste,
+        heading=heading, xlim=(x0, x1), ylim=(y0, y1), xticks=xticks, yticks=yticks,
         xlabel=xlabel, ylabel=ylabel,
         title=title or f"Trial-level surrogacy ({tl['k']} trials)")
 

@@ -30,8 +30,8 @@ def draw_surrogacy(lay: Surrogacy) -> Figure:
         ax.axvline(lay.ste, color="0.3", lw=0.9, ls="--")
         ax.annotate(f"STE = {lay.ste:.2f}", (lay.ste, 1), xytext=(-4, 6),
                     textcoords="offset points", ha="right", fontsize=8.5)
-    log_axis(ax, "x")
-    log_axis(ax, "y")
+    log_axis(ax, "x", lay.xlim, lay.xticks)
+    log_axis(ax, "y", lay.ylim, lay.yticks)
     ax.text(0.03, 0.97, lay.heading, transform=ax.transAxes, va="top", fontsize=8.5)
     plain_axes(ax, title=lay.title, xlabel=lay.xlabel, ylabel=lay.ylabel)
     return fig

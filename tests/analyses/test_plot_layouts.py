@@ -14,6 +14,7 @@ from analyses.diagnostic_plots import draw_baujat, draw_funnel
 from analyses.diagnostics import diagnose
 from analyses.estimate_plot import draw_estimates
 from analyses.plot_layouts import (
+    axis_limits,
     baujat_layout,
     estimates_layout,
     funnel_layout,
@@ -45,8 +46,24 @@ def test_funnel_layout(bcg):
     assert lay.region_low == pytest.approx(np.exp(bcg.estimate - 1.96 * s))
     assert lay.region_high == pytest.approx(np.exp(bcg.estimate + 1.96 * s))
     assert lay.k0 == diag.trimfill["k0"] == len(lay.filled_x)
+    shown = [*lay.x, *lay.filled_x, *lay.region_low, *lay.region_high]
+    assert 0 < lay.xlim[0] < min(shown) and max(shown) < lay.xlim[1]
+    assert lay.xticks and all(lay.xlim[0] <= t <= lay.xlim[1] for t in lay.xticks)
     fig = draw_funnel(lay)
-    assert fig.axes[0].get_ylim() == (lay.top, 0) and fig.axes[0].get_xscale() == "log"
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (lay.top, 0) and ax.get_xscale() == "log"
+    assert ax.get_xlim() == pytest.approx(lay.xlim)  # drawn where the layout says
+    assert list(ax.get_xticks()) == pytest.approx(list(lay.xticks))
+    md = funnel_layout(pool(BCG["yi"], BCG["vi"], measure="MD"))
+    assert not md.log_x and md.xticks == () and md.xlim[0] < min(md.region_low)
+
+
+def test_axis_limits_log_and_linear():
+    lo, hi, ticks = axis_limits([0.5, 2.0], [-3.0, float("nan")], log=True, pad=0)
+    assert (lo, hi) == pytest.approx((0.5, 2.0)) and ticks == (0.5, 1.0, 2.0)
+    lo, hi, ticks = axis_limits([-1.0, 1.0], log=False)
+    assert (lo, hi, ticks) == (pytest.approx(-1.1), pytest.approx(1.1), ())
+    assert axis_limits([], log=True)[:2] == pytest.approx((0.5 * 4 ** -0.05, 2 * 4 ** 0.05))
 
 
 def test_baujat_layout(bcg):
@@ -83,7 +100,12 @@ def test_surrogacy_layout():
     assert (lay.ste is None) == (tl["ste"] is None)
     assert all(lo <= f <= hi for lo, f, hi in zip(lay.low, lay.fit, lay.high))
     assert lay.heading.startswith("R\u00b2 (trial) = ") and f"{tl['k']} trials" in lay.title
-    assert len(draw_surrogacy(lay).axes[0].collections) >= 2
+    assert lay.xlim[0] <= min(lay.x) and max(lay.x) <= lay.xlim[1]
+    assert lay.ylim[0] < min(lay.low) and max(lay.high) < lay.ylim[1]
+    ax = draw_surrogacy(lay).axes[0]
+    assert len(ax.collections) >= 2
+    assert ax.get_xlim() == pytest.approx(lay.xlim) and ax.get_ylim() == pytest.approx(lay.ylim)
+    assert list(ax.get_yticks()) == pytest.approx(list(lay.yticks))
 
 
 def test_estimates_layout():
