@@ -38,7 +38,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from analyses.errors import AnalysisProblem, Reason
 from analyses.results import ResultMixin
-from analyses.rma import check_test, normalise_method, pool_columns
+from analyses.rma import PoolColumns, check_test, normalise_method, pool_columns
 from analyses.tau2 import MAXITER, THRESHOLD
 
 __all__ = ["BatchPoolResult", "pool_many", "BATCH_METHODS"]
@@ -58,28 +58,13 @@ F = NDArray[np.float64]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class BatchPoolResult(ResultMixin):
-    """Arrays of length ``n_pools``; ``tau2`` and ``pi_*`` are ``None`` for ``method="FE"``."""
+class BatchPoolResult(PoolColumns, ResultMixin):
+    """Arrays of length ``n_pools`` (the fields of :class:`analyses.rma.PoolColumns`, then
+    ``iterations``, ``truncated``, ``converged``); ``tau2`` and ``pi_*`` are ``None`` for
+    ``method="FE"``."""
 
     title: ClassVar[str] = "Batch of meta-analyses"
 
-    method: str
-    test: str
-    level: float
-    k: NDArray[np.int64]
-    estimate: F
-    se: F
-    ci_low: F
-    ci_high: F
-    statistic: F
-    p: F
-    Q: F
-    Q_p: F
-    I2: F
-    H2: F
-    tau2: F | None
-    pi_low: F | None
-    pi_high: F | None
     iterations: NDArray[np.int64]
     truncated: NDArray[np.bool_]
     converged: NDArray[np.bool_]
@@ -177,10 +162,7 @@ def pool_many(
     fits = res.fits
     n = k.size
     return BatchPoolResult(
-        method=m, test=test, level=level, k=res.k, estimate=res.estimate, se=res.se,
-        ci_low=res.ci_low, ci_high=res.ci_high, statistic=res.statistic, p=res.p, Q=res.Q,
-        Q_p=res.Q_p, I2=res.I2, H2=res.H2, tau2=res.tau2, pi_low=res.pi_low,
-        pi_high=res.pi_high,
+        **{f.name: getattr(res, f.name) for f in fields(PoolColumns)},
         iterations=fits.iterations if fits is not None else np.zeros(n, dtype=np.int64),
         truncated=fits.truncated if fits is not None else np.zeros(n, dtype=bool),
         converged=fits.converged if fits is not None else np.ones(n, dtype=bool))

@@ -90,11 +90,11 @@ def wald(estimate: F, variance: F, df: F | None, level: float) -> tuple[F, F, F,
     return se, stat, p, crit
 
 
-@dataclass(frozen=True)
-class PooledArrays:
-    """Every pool's results as arrays of length ``n`` (``df`` ``None`` for z tests;
-    ``tau2``/``pi_*``/``fits`` ``None`` for the common-effect model; ``knha_raw``/
-    ``knha_used`` the Knapp-Hartung scale as computed and as used, ``None`` otherwise)."""
+@dataclass(frozen=True, repr=False, eq=False)
+class PoolColumns:
+    """The results every pool has, as arrays of length ``n`` (``tau2``/``pi_*`` ``None`` for
+    the common-effect model); shared by :class:`PooledArrays` and
+    :class:`analyses.batch.BatchPoolResult`."""
 
     method: str
     test: str
@@ -106,7 +106,6 @@ class PooledArrays:
     ci_high: F
     statistic: F
     p: F
-    df: F | None
     Q: F
     Q_p: F
     I2: F
@@ -114,6 +113,15 @@ class PooledArrays:
     tau2: F | None
     pi_low: F | None
     pi_high: F | None
+
+
+@dataclass(frozen=True)
+class PooledArrays(PoolColumns):
+    """Every pool's results (:class:`PoolColumns`) and the engine's extras: ``df`` (``None``
+    for z tests), ``fits`` (``None`` for the common-effect model), ``knha_raw``/``knha_used``
+    the Knapp-Hartung scale as computed and as used (``None`` otherwise)."""
+
+    df: F | None
     fits: Tau2Fits | None
     knha_raw: F | None
     knha_used: F | None
