@@ -10,6 +10,7 @@ provenance line. Reading and writing live in :mod:`analyses.cli_io`. Domain erro
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,15 @@ def analyse() -> None:
       ipdrepo analyse two-stage ipd.csv --trial trial --treatment arm \\
           --time months --event died --model cox --method REML --forest forest.svg
     """
+    # numpy's floating-point warnings ("overflow encountered in multiply", with a line of
+    # our code) say nothing a user can act on: every result is checked for finite numbers
+    # and ends in error: ... naming the scale problem instead
+    ctx = click.get_current_context()
+    ctx.with_resource(warnings.catch_warnings())
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message=_FLOATING_POINT)
+
+
+_FLOATING_POINT = r"(overflow|underflow|invalid value|divide by zero) encountered"
 
 
 def _outputs_options(f: Any) -> Any:

@@ -295,3 +295,19 @@ def test_numbers_beyond_floating_point_are_errors_not_nan(tmp_path: Path) -> Non
         for method in ("REML", "DL", "PM", "FE", "ML", "EB", "SJ", "HE", "HS"):
             _check(["pool", str(path), "--yi", "yi", "--vi", "vi", "--method", method,
                     "--json"], estimate="estimate")
+
+
+def test_the_real_command_prints_only_the_error(tmp_path: Path) -> None:
+    """Outside pytest's warning capture (a real process): no numpy floating-point warning
+    before the ``error: ...`` line."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "effects.csv"
+    _effects().assign(yi=[-0.9, 1e308, -1.3, 0.2, -0.4, -0.7]).to_csv(path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "repository", "analyse", "pool", str(path),
+                           "--yi", "yi", "--vi", "vi"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith("error: ") and "floating point" in proc.stderr
+    assert "RuntimeWarning" not in proc.stderr
