@@ -295,6 +295,9 @@ def _check_model(model: str, measure: str | None, adjust: Sequence[str], tau: fl
     if model == "rmst" and tau is None:
         raise AnalysisProblem("model='rmst' needs the horizon tau (CLI --tau), in the time "
                             "units of the data", reason=Reason.MISSING_OPTION)
+    if tau is not None and not (math.isfinite(tau) and tau > 0):
+        raise AnalysisProblem(f"the RMST horizon tau must be a positive number of time units, "
+                              f"not {tau:g}", reason=Reason.BAD_OPTION, option="tau")
     if tau is not None and model != "rmst":
         raise AnalysisProblem(f"tau applies to model='rmst' only, not {model!r}",
                             reason=Reason.BAD_OPTION)

@@ -311,3 +311,20 @@ def test_the_real_command_prints_only_the_error(tmp_path: Path) -> None:
     assert proc.returncode == 4, proc.stderr
     assert proc.stderr.startswith("error: ") and "floating point" in proc.stderr
     assert "RuntimeWarning" not in proc.stderr
+
+
+def test_aggregate_text_cells_and_a_bad_rmst_horizon(tmp_path: Path) -> None:
+    ipd = tmp_path / "ipd.csv"
+    _ipd().to_csv(ipd, index=False)
+    agg = tmp_path / "agg.csv"
+    agg.write_text("trial,yi,vi,n\nA9,abc,0.1,40\nA10,-0.2,0.04,x\n")
+    base = ["analyse", "two-stage", str(ipd), "--trial", "trial", "--treatment", "trt",
+            "--time", "time", "--event", "event"]
+    result = CliRunner().invoke(cli, [*base, "--model", "cox", "--aggregate", str(agg)])
+    assert result.exit_code == 4, result.output
+    assert result.stderr.startswith("error: invalid aggregate-data rows: A9: not a number: "
+                                    "yi 'abc'; A10: not a number: n 'x'"), result.stderr
+    for tau in ("-5", "0", "nan", "inf"):
+        result = CliRunner().invoke(cli, [*base, "--model", "rmst", "--tau", tau])
+        assert result.exit_code == 4, (tau, result.output)
+        assert "the RMST horizon tau must be a positive number" in result.stderr
