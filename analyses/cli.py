@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from analyses.cli_io import figure_args, figure_options, read_data, read_table, write_outputs
+from analyses.errors import AnalysisProblem, Reason
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
 
@@ -382,6 +383,9 @@ def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
     """
     from analyses.one_stage import one_stage
 
+    if not 0 < level < 100:  # the library takes a fraction; say it in the CLI's units
+        raise AnalysisProblem(f"level must be a percentage between 0 and 100, got {level}",
+                              reason=Reason.BAD_OPTION, option="level")
     df, source = read_data(file)
     res = one_stage(df, trial=trial, treatment=treatment, outcome=outcome, time=time,
                     event=event, model=model, random_treatment=random_treatment,  # type: ignore[arg-type]

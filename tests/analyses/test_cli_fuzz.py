@@ -328,3 +328,14 @@ def test_aggregate_text_cells_and_a_bad_rmst_horizon(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, [*base, "--model", "rmst", "--tau", tau])
         assert result.exit_code == 4, (tau, result.output)
         assert "the RMST horizon tau must be a positive number" in result.stderr
+
+
+def test_one_stage_level_is_checked_in_the_cli_units(tmp_path: Path) -> None:
+    ipd = tmp_path / "ipd.csv"
+    _ipd().to_csv(ipd, index=False)
+    for level in ("100", "0", "-5", "nan"):
+        result = CliRunner().invoke(cli, ["analyse", "one-stage", str(ipd), "--trial", "trial",
+                                          "--treatment", "trt", "--model", "linear",
+                                          "--outcome", "y", "--level", level])
+        assert result.exit_code == 4, (level, result.output)
+        assert result.stderr.startswith("error: level must be a percentage between 0 and 100")
