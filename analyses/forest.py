@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,10 +117,7 @@ def _draw_favours(fig: Figure, layout: ForestLayout, ax: Axes) -> None:
     a = layout.axis
     if not a.favours:
         return
-    frac = (math.log(a.null / a.lo) / math.log(a.hi / a.lo) if a.log
-            else (a.null - a.lo) / (a.hi - a.lo))
-    x = a.x0 + frac * a.width
-    y = layout.top + len(layout.rows) * ROW_H + 0.5
+    x, y = layout.favours_at()
     for text, dx, ha in ((a.favours[0], -0.06, "right"), (a.favours[1], 0.06, "left")):
         _text(fig, layout, x + dx, y, text, ha=ha, fontsize=FONT - 0.5, style="italic",
               color="0.2")
@@ -165,9 +161,8 @@ def _draw_text(fig: Figure, layout: ForestLayout) -> None:
             size = FONT - 0.5 if row.kind == "text" else FONT
             _text(fig, layout, c.x, y, c.text, ha=c.ha, color=c.color, fontsize=size,
                   fontweight="bold" if c.bold else "normal")
-    y = layout.top + len(layout.rows) * ROW_H + 0.5 + (0.2 if layout.axis.favours else 0)
     if layout.source:
-        _text(fig, layout, 0.12, y, layout.source, fontsize=FONT - 1.5, color="0.4")
+        _text(fig, layout, 0.12, layout.source_y(), layout.source, fontsize=FONT - 1.5, color="0.4")
     if layout.title:
         _text(fig, layout, 0.12, 0.2, layout.title, fontsize=FONT + 3, fontweight="bold")
 

@@ -133,6 +133,18 @@ class ForestLayout:
         """Inches from the top of the figure to the centre of row ``i``."""
         return self.top + (i + 0.5) * ROW_H
 
+    def favours_at(self) -> tuple[float, float]:
+        """(x, y) in inches from the left and the top: the null line under the axis, where
+        the favours labels meet."""
+        a = self.axis
+        frac = (math.log(a.null / a.lo) / math.log(a.hi / a.lo) if a.log
+                else (a.null - a.lo) / (a.hi - a.lo))
+        return a.x0 + frac * a.width, self.top + len(self.rows) * ROW_H + 0.5
+
+    def source_y(self) -> float:
+        """Inches from the top to the source line (under the favours labels, if any)."""
+        return self.top + len(self.rows) * ROW_H + 0.5 + (0.2 if self.axis.favours else 0)
+
 
 # ------------------------------------------------------------------------ text measurement
 @cache
