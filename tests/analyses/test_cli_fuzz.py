@@ -135,14 +135,24 @@ MODELS = {"cox": ["--time", "time", "--event", "event"],
           "linear": ["--outcome", "y"]}
 
 
+def _aggregate(path: Path, cells: tuple[str, str, str]) -> Path:
+    """One aggregate-data trial (yi, vi, n) beside the IPD, its cells drawn from CELLS."""
+    pd.DataFrame({"trial": ["AD1", "AD2"], "yi": ["-0.3", cells[0]], "vi": ["0.04", cells[1]],
+                  "n": ["120", cells[2]]}).to_csv(path, index=False)
+    return path
+
+
 @fuzz(15 * 8)
 @given(shape=SHAPES, edits=EDITS, level=NUMBERS, tau=NUMBERS,
        model=st.sampled_from(sorted(MODELS)), adjust=st.booleans(), subgroup=st.booleans(),
-       drop=st.booleans(), treated=st.sampled_from(["1", "0", "1.0", "x"]))
+       drop=st.booleans(), treated=st.sampled_from(["1", "0", "1.0", "x"]),
+       aggregate=st.none() | st.tuples(CELLS, CELLS, CELLS), interaction=st.booleans())
 def test_two_stage(tmp_path_factory: Any, shape: str, edits: list[tuple[int, int, str]],
                    level: str, tau: str, model: str, adjust: bool, subgroup: bool, drop: bool,
-                   treated: str) -> None:
-    path = _spoil(_ipd(), shape, edits, tmp_path_factory.mktemp("two") / "ipd.csv")
+                   treated: str, aggregate: tuple[str, str, str] | None,
+                   interaction: bool) -> None:
+    tmp = tmp_path_factory.mktemp("two")
+    path = _spoil(_ipd(), shape, edits, tmp / "ipd.csv")
     args = ["two-stage", str(path), "--trial", "trial", "--treatment", "trt", "--model", model,
             *MODELS[model], "--level", level, "--treated-value", treated]
     if model == "rmst":
@@ -153,6 +163,10 @@ def test_two_stage(tmp_path_factory: Any, shape: str, edits: list[tuple[int, int
         args += ["--subgroup", "sex"]
     if drop:
         args += ["--drop-missing"]
+    if aggregate is not None:
+        args += ["--aggregate", str(_aggregate(tmp / "ad.csv", aggregate))]
+    if interaction:
+        args += ["--interaction", "age"]
     _check(args + ["--json"], estimate="estimate")
 
 
