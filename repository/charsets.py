@@ -57,6 +57,7 @@ _SUPERSET = {"shift_jis": "cp932", "gb2312": "gb18030", "gbk": "gb18030", "euc_k
 _CHAOS_MARGIN = 1.0       # percentage points of "mess" within which candidates are as plausible
 _COHERENCE_MARGIN = 3.0   # percentage points of language coherence that make one clearly better
 _MAX_CHAOS = 20.0         # a best reading messier than this is no reading at all
+_MIXED_SHARE = 0.05       # share of UTF-8 lines among non-ASCII ones that makes a file mixed
 _SAMPLE_BYTES = 256 * 1024
 _CHUNK = 1024 * 1024  # decoded and dropped chunk by chunk: memory stays flat
 _NON_ASCII_LINE = re.compile(rb"[^\n]*[\x80-\xff][^\n]*\n?")
@@ -236,22 +237,27 @@ def _latin_letters(text: str) -> bool:
 
 def _mixed_with_utf8(path: Path, sample: bytes) -> None:
     """Refuse a file whose non-ASCII lines are partly UTF-8 and partly not (two exports pasted
-    together): no single encoding reads it right."""
-    utf8 = other = None
-    for n, line in enumerate(sample.splitlines(), start=1):
+    together, a row edited in another program): no single encoding reads it right.
+
+    A line of a legacy multi-byte encoding can be valid UTF-8 by accident (two or three
+    GB18030 characters in a row often are), so it takes at least :data:`_MIXED_SHARE` of the
+    non-ASCII lines being UTF-8 to call the file mixed."""
+    utf8: list[bytes] = []
+    other: list[bytes] = []
+    for line in sample.splitlines():
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
-            other = other or (n, line)
+            other.append(line)
         else:
-            utf8 = utf8 or (n, line)
-        if utf8 and other:
-            raise UnreadableDelivery(
-                f"{path.name} mixes UTF-8 with another encoding: some lines are UTF-8 "
-                f"(e.g. {utf8[1].decode('utf-8').strip()[:60]!r}) and others are not "
-                f"(e.g. {other[1].decode('latin-1').strip()[:60]!r}), so no single encoding "
-                "reads every value right. Ask the trial to export the file again in one "
-                "encoding (UTF-8).", file=str(path), reason="encoding-mixed")
+            utf8.append(line)
+    if utf8 and other and len(utf8) >= _MIXED_SHARE * (len(utf8) + len(other)):
+        raise UnreadableDelivery(
+            f"{path.name} mixes UTF-8 with another encoding: {len(utf8)} of its lines with "
+            f"non-ASCII characters are UTF-8 (e.g. {utf8[0].decode('utf-8').strip()[:60]!r}) "
+            f"and {len(other)} are not (e.g. {other[0].decode('latin-1').strip()[:60]!r}), so "
+            "no single encoding reads every value right. Ask the trial to export the file "
+            "again in one encoding (UTF-8).", file=str(path), reason="encoding-mixed")
 
 
 def _superset(encoding: str) -> str:

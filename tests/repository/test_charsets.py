@@ -151,6 +151,17 @@ def test_utf8_mixed_with_cp1252_is_refused(tmp_path: Path) -> None:
     assert err.value.reason == "encoding-mixed"
 
 
+def test_a_gb18030_line_that_happens_to_be_valid_utf8_is_not_mixing(tmp_path: Path) -> None:
+    # a name whose GB18030 bytes are the UTF-8 bytes of "中文": one such line among many
+    accidental = "中文".encode().decode("gb18030")
+    frame = trial_rows("zh", 120)
+    frame.loc[17, ["name_initials", "site", "note"]] = [accidental, "Site 4", "none"]
+    path = write(tmp_path, frame, "gb18030")
+    table = read_delivery(path)
+    assert table.read_options["encoding"] == "gb18030"
+    pd.testing.assert_frame_equal(table.frame, frame)
+
+
 def test_declared_encoding_is_checked(tmp_path: Path) -> None:
     frame = trial_rows("ja")
     path = write(tmp_path, frame, "cp932")
