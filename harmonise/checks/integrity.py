@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "ArmInfo",
@@ -66,38 +66,51 @@ class IntegrityContext:
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """One integrity check. ``scope``: ``participant`` when each participant it lists has a
+    problem of their own (one question each, grouped with their other findings), ``trial``
+    when it judges the trial as a whole (one question, with the participants it lists, if
+    any). ``topic``: checks of one topic that fail together share a cause (arm counts,
+    follow-up) and are asked as one question."""
+
     id: str
     title: str
     severity: str
     threshold: str
+    scope: str = "trial"
+    topic: str = ""
 
 
 CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
     CheckSpec("ids", "Duplicate or missing participant IDs", "error",
-              "any participant ID that is blank or occurs on more than one row"),
+              "any participant ID that is blank or occurs on more than one row",
+              scope="participant", topic="ids"),
     CheckSpec("randomised-n", "Randomised N per arm vs the publication", "error",
               "an arm's delivered N differs from the published N by more than 10% of the "
-              "published N (PRIME-IPD)"),
+              "published N (PRIME-IPD)", topic="arm-counts"),
     CheckSpec("allocation-ratio", "Allocation ratio", "warning",
               "the delivered arm sizes are incompatible with the planned ratio: chi-square "
-              "goodness-of-fit p < 0.001"),
+              "goodness-of-fit p < 0.001", topic="arm-counts"),
     CheckSpec("baseline-balance", "Baseline balance by arm", "warning",
               "a baseline covariate differs between arms with p < 0.001 / k (Bonferroni over the "
-              "k covariates tested; Welch t-test or ANOVA for numbers, chi-square for categories)"),
+              "k covariates tested; Welch t-test or ANOVA for numbers, chi-square for categories)",
+              topic="balance"),
     CheckSpec("randomisation-weekday", "Randomisation weekday pattern", "warning",
-              "more than 5% of randomisations on a Saturday or Sunday"),
+              "more than 5% of randomisations on a Saturday or Sunday", topic="weekday"),
     CheckSpec("randomisation-sequence", "Randomisation sequence", "warning",
               "runs test on the arm sequence in randomisation-date order, one-sided: too few "
               "runs (allocations clustered in time) with p < 0.001; two-arm trials. Blocked "
-              "randomisation gives more runs than chance and is not flagged"),
+              "randomisation gives more runs than chance and is not flagged",
+              topic="sequence"),
     CheckSpec("dates-after-randomisation", "Events and follow-up after randomisation", "error",
               "any event or follow-up date before the randomisation date, or a negative "
-              "time-to-event"),
+              "time-to-event", scope="participant", topic="dates"),
     CheckSpec("follow-up-by-arm", "Follow-up by arm (reverse Kaplan-Meier)", "warning",
-              "the arms' reverse Kaplan-Meier median follow-up differ by a ratio outside 0.8-1.25"),
+              "the arms' reverse Kaplan-Meier median follow-up differ by a ratio outside 0.8-1.25",
+              topic="follow-up"),
     CheckSpec("missingness-by-arm", "Missingness by arm", "warning",
               "a baseline or follow-up variable's missing share differs between arms by at least "
-              "10 percentage points with Fisher's exact / chi-square p < 0.001"),
+              "10 percentage points with Fisher's exact / chi-square p < 0.001",
+              topic="missing"),
 ]}
 
 
@@ -197,7 +210,7 @@ def _chi2_p(table: np.ndarray) -> float:
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     stat = float(((table - expected) ** 2 / expected).sum())
     dof = (table.shape[0] - 1) * (table.shape[1] - 1)
-    return float(stats.chi2.sf(stat, dof))
+    return float(special.chdtrc(dof, stat))
 
 
 def _rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> tuple[int, ...]:
@@ -236,6 +249,14 @@ def check_randomised_n(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityF
         return _finding(ctx, "randomised-n", "skipped",
                         "published randomised N per arm not registered for this trial")
     counts = _arm_series(frame, ctx).value_counts(dropna=False)
+    present = [v for v in counts.index if not pd.isna(v)]
+    if present and not any(a.code in present or str(a.code) in map(str, present)
+                           for a in ctx.arms):
+        return _finding(ctx, "randomised-n", "skipped",
+                        f"the registered arm codes ({', '.join(str(a.code) for a in ctx.arms)}) "
+                        f"match none of the arms in the data "
+                        f"({', '.join(map(str, sorted(present, key=str)))}); register each arm's "
+                        "dictionary code (`ipdrepo trial update`)")
     rows = []
     bad = []
     for arm in ctx.arms:
@@ -264,7 +285,8 @@ def check_allocation_ratio(frame: pd.DataFrame, ctx: IntegrityContext) -> Integr
     if observed.sum() == 0:
         return _finding(ctx, "allocation-ratio", "skipped", "no participant has an arm")
     expected = observed.sum() * ratios / ratios.sum()
-    chi2, p = stats.chisquare(observed, expected)
+    chi2 = float(((observed - expected) ** 2 / expected).sum())  # Pearson's goodness of fit
+    p = float(special.chdtrc(len(observed) - 1, chi2))
     details = {"observed": observed.astype(int).tolist(), "planned_ratio": ratios.astype(int).tolist(),
                "chi2": float(chi2), "p": float(p)}
     ratio_text = ":".join(str(int(r)) for r in ratios)
@@ -293,7 +315,18 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0
     t = (b.mean() - a.mean()) / se
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return float(2 * stats.t.sf(abs(t), df))
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+def _anova_p(groups: list[np.ndarray]) -> float:
+    """One-way ANOVA F test of equal means."""
+    values = np.concatenate(groups)
+    k, n = len(groups), len(values)
+    between = sum(len(g) * (g.mean() - values.mean()) ** 2 for g in groups) / (k - 1)
+    within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (n - k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = between / within
+    return float(special.fdtrc(k - 1, n - k, f))
 
 
 def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
@@ -338,7 +371,7 @@ def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> Integr
                 smd = float((groups[1].mean() - groups[0].mean()) / pooled) if pooled > 0 \
                     else None
             else:
-                p = float(stats.f_oneway(*groups).pvalue)
+                p = _anova_p(groups)
                 smd = None
         tested.append({"variable": name, "p": p, "smd": smd})
     if not tested:
@@ -388,7 +421,7 @@ def _runs_test(x: np.ndarray) -> tuple[int, float]:
     if var <= 0:
         return runs, 1.0
     z = (runs - mean) / np.sqrt(var)
-    return runs, float(stats.norm.cdf(z))
+    return runs, float(special.ndtr(z))
 
 
 def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
@@ -402,7 +435,12 @@ def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFindi
         return _finding(ctx, "randomisation-sequence", "skipped",
                         "fewer than 20 participants with a date and an arm")
     order = data.sort_values("d", kind="stable")
-    x = (order["a"] == ctx.arms[1].code).to_numpy()
+    known = order["a"].isin([a.code for a in ctx.arms]).to_numpy()
+    x = (order["a"] == ctx.arms[1].code).to_numpy()[known]
+    if x.all() or not x.any():
+        return _finding(ctx, "randomisation-sequence", "skipped",
+                        "the dated allocations are all in one arm (one run): the sequence cannot "
+                        "be tested")
     runs, p = _runs_test(x)
     details = {"runs": runs, "n": int(len(x)), "p": p}
     if p < 0.001:
@@ -418,35 +456,53 @@ def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFindi
 
 def check_dates_after_randomisation(frame: pd.DataFrame,
                                     ctx: IntegrityContext) -> IntegrityFinding:
+    """Later dates before the randomisation date, negative times. ``details["by_row"]``: for
+    each failing row, the variables that fail on it. A date is only checked where it and the
+    randomisation date are both known: with none such, the check is skipped."""
     checked = []
     bad = pd.Series(False, index=frame.index)
     by_variable: dict[str, int] = {}
+    failing: dict[str, pd.Series] = {}
     if ctx.rand_date and ctx.rand_date in frame.columns:
         rand = _dates(frame[ctx.rand_date])
         for name in ctx.later_dates:
             if name in frame.columns:
-                before = _dates(frame[name]) < rand
+                later = _dates(frame[name])
+                if not (later.notna() & rand.notna()).any():
+                    continue
+                before = (later < rand).fillna(False)
                 checked.append(name)
                 if before.any():
                     by_variable[name] = int(before.sum())
-                    bad |= before.fillna(False)
+                    failing[name] = before
+                    bad |= before
     for spec in ctx.survival:
         if spec.time in frame.columns:
-            negative = pd.to_numeric(frame[spec.time], errors="coerce") < 0
+            times = pd.to_numeric(frame[spec.time], errors="coerce")
+            if not times.notna().any():
+                continue
+            negative = (times < 0).fillna(False)
             checked.append(spec.time)
             if negative.any():
                 by_variable[spec.time] = int(negative.sum())
-                bad |= negative.fillna(False)
+                failing[spec.time] = negative
+                bad |= negative
     if not checked:
         return _finding(ctx, "dates-after-randomisation", "skipped",
-                        "no event or follow-up dates or times to check")
+                        "no event or follow-up date or time known together with a "
+                        "randomisation date")
     if bad.any():
         ids = frame.loc[bad, ctx.id_variable].astype(str) if ctx.id_variable in frame else []
         text = ", ".join(f"{v}: {n}" for v, n in by_variable.items())
+        rows = _rows(frame, bad)
+        masks = {name: np.asarray(mask, dtype=bool)[np.asarray(bad, dtype=bool)]
+                 for name, mask in failing.items()}
+        by_row = {str(row): [name for name, m in masks.items() if m[i]]
+                  for i, row in enumerate(rows)}
         return _finding(ctx, "dates-after-randomisation", "failed",
                         f"{int(bad.sum())} participant(s) with an event or follow-up before "
                         f"randomisation ({text})", participants=tuple(sorted(set(ids))),
-                        rows=_rows(frame, bad), details={"by_variable": by_variable})
+                        rows=rows, details={"by_variable": by_variable, "by_row": by_row})
     return _finding(ctx, "dates-after-randomisation", "passed",
                     f"all of {', '.join(checked)} on or after randomisation")
 
@@ -514,6 +570,8 @@ def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFi
             continue
         expected_small = (np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum() < 5).any()
         if table.shape == (2, 2) and expected_small:
+            from scipy import stats  # only here: scipy.stats takes seconds to import
+
             p = float(stats.fisher_exact(table)[1])
         else:
             p = float(_chi2_p(table))

@@ -159,3 +159,63 @@ def test_lean_reverse_km_equals_the_analyses_module(seed: int) -> None:
     assert lean.at_risk.tolist() == table["n_risk"].tolist()
     assert lean.followed == pytest.approx(table["surv"].to_numpy())
     assert lean.at_risk_at(0) == 300 and lean.at_risk_at(time.max() + 1) == 0
+
+
+@pytest.mark.parametrize("change,check,why", [
+    # every dated allocation in one arm: one run, the runs test cannot say anything
+    (lambda f: f.assign(arm=0), "randomisation-sequence", "all in one arm"),
+    # no later date known together with a randomisation date
+    (lambda f: f.assign(death_date=pd.NaT, last_fu_date=pd.NaT, os_time_days=np.nan),
+     "dates-after-randomisation", "no event or follow-up date or time known"),
+    # arm codes registered that match none of the harmonised arms
+    (lambda f: f.assign(arm=f["arm"] + 5), "randomised-n", "match none of the arms in the data"),
+])
+def test_checks_on_data_they_cannot_judge_are_skipped_not_passed(change, check, why) -> None:
+    """Trap: a check that could not really run (one run, no dates, no arm codes) was *passed*
+    (or reported "0 delivered vs 126 published")."""
+    f = by_check(run_checks(change(clean_trial()), context()))[check]
+    assert f.status == "skipped" and why in f.message, f.message
+
+
+def test_the_randomisation_date_is_found_as_a_design_variable() -> None:
+    """Trap: the integrity checks only knew the randomisation date as the origin of a
+    time-to-event outcome; a dictionary defining it as a `design` variable got no date checks."""
+    from pathlib import Path
+
+    import yaml
+
+    from harmonise.dictionary.spec import Dictionary
+    from harmonise.pipeline.checking import randomisation_date
+
+    path = Path(__file__).resolve().parents[2] / "dictionaries" / "gastric-adjuvant" / \
+        "dictionary.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert randomisation_date(Dictionary.from_dict(data)) == "rand_date"
+    without_outcomes = {k: v for k, v in data.items() if k != "outcomes"}
+    assert randomisation_date(Dictionary.from_dict(without_outcomes)) == "rand_date"
+    no_design = dict(without_outcomes, variables=[
+        dict(v, role="covariate") if v["name"] == "rand_date" else v
+        for v in without_outcomes["variables"]])
+    assert randomisation_date(Dictionary.from_dict(no_design)) is None
+
+def test_p_values_from_scipy_special_match_scipy_stats():
+    """The tests are computed with scipy.special (scipy.stats takes seconds to import); the
+    p-values are scipy.stats' to the last digits."""
+    from scipy import stats
+
+    from harmonise.checks.integrity import _anova_p, _chi2_p, _runs_test, _welch_p
+
+    rng = np.random.default_rng(3)
+    groups = [rng.normal(0, 1, 40), rng.normal(0.4, 2, 55), rng.normal(0.1, 1, 30)]
+    assert _anova_p(groups) == pytest.approx(stats.f_oneway(*groups).pvalue, rel=1e-9)
+    assert _welch_p(groups[0], groups[1]) == pytest.approx(
+        stats.ttest_ind(groups[0], groups[1], equal_var=False).pvalue, rel=1e-9)
+    table = np.array([[30, 12, 9], [22, 20, 4]])
+    assert _chi2_p(table) == pytest.approx(
+        stats.chi2_contingency(table, correction=False).pvalue, rel=1e-9)
+    x = rng.integers(0, 2, 200).astype(bool)
+    runs, p = _runs_test(x)
+    n1, n2 = int(x.sum()), int((~x).sum())
+    mean = 1 + 2 * n1 * n2 / (n1 + n2)
+    var = 2 * n1 * n2 * (2 * n1 * n2 - n1 - n2) / ((n1 + n2) ** 2 * (n1 + n2 - 1))
+    assert p == pytest.approx(stats.norm.cdf((runs - mean) / np.sqrt(var)), rel=1e-9)
