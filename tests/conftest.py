@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.gastric import gastric_path
+
 ROOT = Path(__file__).resolve().parents[1]
-GASTRIC_DIR = Path(os.environ.get("IPDREPO_GASTRIC_DIR", ROOT.parent / "shared" / "data" / "gastric"))
 
 
 def _pg_admin_url() -> str | None:
@@ -78,6 +79,6 @@ def make_store(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Any]
 
 @pytest.fixture
 def gastric_dir() -> Path:
-    if not (GASTRIC_DIR / "gastadj.csv").is_file():
-        pytest.skip(f"GASTRIC data not found at {GASTRIC_DIR} (set IPDREPO_GASTRIC_DIR)")
-    return GASTRIC_DIR
+    """The real GASTRIC data directory (skipped without it; failed under
+    IPDREPO_REQUIRE_GASTRIC=1, see tests/gastric.py)."""
+    return gastric_path("gastadj").parent

@@ -300,7 +300,9 @@ def trial_show(acronym: str, topic: str | None, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "sas7bdat", "xpt", "dta",
                                                     "sav", "parquet"]),
               help="Format of FILE when its extension does not say (checked against content).")
-@click.option("--encoding", help="Text encoding of a CSV file (default: detected).")
+@click.option("--encoding", help="Text encoding of a CSV file, e.g. cp1252, cp1251, cp932 "
+              "(Shift-JIS), gb18030, utf-16 (default: detected; give it when ipdrepo reports "
+              "the encoding as ambiguous).")
 @click.option("--delimiter", help="Delimiter of a CSV file (default: detected).")
 @click.option("--sheet", help="Sheet of an Excel workbook (default: the only one, or the one "
               "with the ID column).")

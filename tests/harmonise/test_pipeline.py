@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from harmonise.pipeline.checking import check_trials
@@ -21,44 +18,20 @@ from harmonise.pipeline.harmonising import (
     pool,
     trials_with_data,
 )
-from repository.deliveries import ingest
-from repository.errors import IdentifierProblem
-from repository.example import create
-from repository.example.mappings import write_mappings
 from repository.example.planted import load_planted, match_planted
 from repository.settings import load_settings
 from repository.store import Store
-from repository.trials import add_trial, load_registry_file
 from repository.workspace import init_workspace
+from tests.example_topic import ingest_deliveries, register_trials, write_example
 
-ROOT = Path(__file__).resolve().parents[2]
 
 def build_workspace(base: Path) -> tuple[Path, Path]:
     """The example topic, ingested into a fresh workspace with generated mappings."""
-    example = base / "example"
-    create(example)
-    dictionary = base / "dictionary"
-    dictionary.mkdir()
-    shutil.copy(ROOT / "dictionaries" / "gastric-adjuvant" / "dictionary.yaml", dictionary)
-    write_mappings(example, dictionary / "mappings" / "1.0.0")
+    example, dictionary = write_example(base)
     init_workspace(base / "ws", topic="gastric-adjuvant", dictionary=dictionary, actor="curator")
-    store = Store.open(load_settings(base / "ws", actor="curator", env={}))
-    with store.transaction() as session:
-        topic = store.topic(session)
-        for spec in load_registry_file(example / "topic.yaml"):
-            add_trial(session, topic, spec, actor="curator")
-    registry = yaml.safe_load((example / "topic.yaml").read_text())["trials"]
-    for t in registry:
-        d = t["delivery"]
-        options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-        kwargs: dict[str, Any] = dict(format=d["format"], id_column=d["id_column"],
-                                      read_options=options)
-        try:
-            ingest(store, t["acronym"], example / d["file"], **kwargs)
-        except IdentifierProblem:
-            ingest(store, t["acronym"], example / d["file"], allow_id_problems="to be queried",
-                   **kwargs)
-    store.close()
+    with Store.open(load_settings(base / "ws", actor="curator", env={})) as store:
+        register_trials(store, example, actor="curator")
+        ingest_deliveries(store, example)
     return base / "ws", example
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from repository.cli import cli
 from repository.cli.access import policy_of
 from repository.roles import ACTIONS, ANYONE, Actor
 
-ROOT = Path(__file__).resolve().parents[2]
 A, B = "SIROCCO", "MISTRAL"  # the trial the commands name; the other trialist's trial
 MISSING = "NOSUCH-9"
 
@@ -162,17 +160,10 @@ class Site:
 
 
 def _ingest_example(store: Any, example: Path) -> None:
-    from repository.deliveries import ingest
-    from repository.trials import add_trial, load_registry_file
+    from tests.example_topic import ingest_deliveries, register_trials
 
-    with store.transaction() as session:
-        for spec in load_registry_file(example / "topic.yaml"):
-            add_trial(session, store.topic(session), spec, actor="cora")
-    for t in yaml.safe_load((example / "topic.yaml").read_text())["trials"]:
-        d = t["delivery"]
-        options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-        ingest(store, t["acronym"], example / d["file"], format=d["format"],
-               id_column=d["id_column"], read_options=options, allow_id_problems="queried")
+    register_trials(store, example, actor="cora")
+    ingest_deliveries(store, example, allow_id_problems="queried")
 
 
 def _correct_a_planted_date(store: Any, example: Path) -> tuple[str, str]:
@@ -206,21 +197,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     from harmonise.pipeline.checking import check_trials
     from harmonise.queries.workbook import export_workbook
     from repository.deliveries import load_delivery
-    from repository.example import create
-    from repository.example.mappings import write_mappings
     from repository.models import Delivery, Participant, Query, Trial
     from repository.roles import add_user
     from repository.settings import load_settings
     from repository.store import Store
     from repository.workspace import init_workspace
+    from tests.example_topic import write_example
 
     tmp = tmp_path_factory.mktemp("access")
-    example = tmp / "example"
-    create(example, trials=2, participants=60)  # MISTRAL and SIROCCO, with planted problems
-    dictionary = tmp / "dictionary"
-    dictionary.mkdir()
-    shutil.copy(ROOT / "dictionaries" / "gastric-adjuvant" / "dictionary.yaml", dictionary)
-    write_mappings(example, dictionary / "mappings" / "1.0.0")
+    # MISTRAL and SIROCCO, with planted problems
+    example, dictionary = write_example(tmp, trials=2, participants=60)
     ws = tmp / "ws"
     init_workspace(ws, topic="gastric-adjuvant", dictionary=dictionary, actor="cora")
     with Store.open(load_settings(ws, actor="cora", env={})) as store:

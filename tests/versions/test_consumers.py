@@ -137,7 +137,6 @@ def _free_port() -> int:
 @pytest.fixture
 def s3_server(monkeypatch) -> Iterator[str]:
     """A moto S3 server on a free loopback port; yields its endpoint URL."""
-    pytest.importorskip("moto")
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

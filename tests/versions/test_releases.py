@@ -93,16 +93,21 @@ def test_same_content_is_a_no_op_and_other_content_is_refused(env: Env) -> None:
 
 def test_byte_identical_rebuild_in_another_workspace(env: Env, tmp_path: Path,
                                                      truth) -> None:
-    """Two workspaces, two release repositories, the same inputs: identical data bytes and
-    manifests equal apart from ``created``."""
+    """A second workspace holding the same deliveries under the same repository secret, its
+    release built from its *own* store (its deliveries, its pseudonyms) into its own release
+    repository: identical data bytes, manifests equal apart from ``created``."""
     from tests.versions.conftest import new_env
     from versions.manifest import comparable
 
     a = create_release(env.store, env.inputs(), version="3.0")
-    other = new_env(tmp_path / "other", truth)
+    other = new_env(tmp_path / "other", truth, secret_from=env.store.settings.secret_file)
     try:
-        inputs = env.inputs()  # same store secret? no: pseudonyms come from the first store
-        b = create_release(other.store, inputs, version="3.0")
+        assert other.store.settings.workspace != env.store.settings.workspace
+        own = other.deliveries()  # read from the second store
+        assert [d["sha256"] for d in own] == [d["sha256"] for d in env.deliveries()]
+        assert other.pseudonyms == env.pseudonyms  # the second store's own, keyed alike
+        b = create_release(other.store, other.inputs(), version="3.0")
+        assert other.repo.root != env.repo.root
         assert a.data_sha256 == b.data_sha256
         da = (env.repo.root / a.path / "data.parquet").read_bytes()
         db = (other.repo.root / b.path / "data.parquet").read_bytes()
