@@ -55,7 +55,7 @@ def setup() -> None:
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
     say("installing ipdrepo and its pinned dependencies (first run takes a few minutes)")
     subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"])
-    cmd = [str(PY), "-m", "pip", "install", "-q", "-e", ".[dev]",
+    cmd = [str(PY), "-m", "pip", "install", "-q", "-e", ".[dev,server]",
            "--config-settings", "editable_mode=compat"]
     if CONSTRAINTS.exists():
         cmd[5:5] = ["-c", str(CONSTRAINTS)]

@@ -8,8 +8,14 @@ curator  everything, on every trial: ingest, harmonise, raise/answer/accept quer
 trialist their own trial only: its registry entry, deliveries and participants (by
          pseudonym), its queries (list, answer, import their workbook), explain its values,
          their own and their trial's audit events; never other trials, never releases
-analyst  released data only: list, show, load and analyse releases; their own audit events
+analyst  released data only: list, show, load and analyse releases; their own audit events;
+         through the service, only the extracts (and the releases they come from) of the
+         approved, unexpired data requests they are members of, every read logged
 ======== ============================================================================
+
+The service (:mod:`repository.service`) authenticates its users (passwords, TOTP, tokens,
+sessions) and enforces this same table: every route declares its action, like the CLI's
+commands, and a test walks every route as every role.
 
 Every command of the ``ipdrepo`` CLI declares one action of :data:`ACTIONS`
 (:func:`repository.cli.access.requires`), and a test runs every command as every role.
@@ -77,6 +83,15 @@ ACTIONS: dict[str, frozenset[str]] = {
     "users.read": frozenset({"curator"}),
     "users.manage": frozenset({"curator"}),
     "lab.start": _ALL,
+    # the service (repository.service): every route declares one of these too
+    "account.self": _ALL,                        # sign in/out, own password, TOTP, tokens
+    "tokens.manage": frozenset({"curator"}),     # other users' tokens
+    "deliveries.upload": frozenset({"curator", "trialist"}),  # through the identifier gate
+    "requests.read": frozenset({"curator", "analyst"}),  # analysts: their own requests
+    "extracts.download": frozenset({"curator", "analyst"}),  # analysts: approved, unexpired
+    "access_log.read": frozenset({"curator"}),
+    "governance.pack": frozenset({"curator"}),
+    "service.run": frozenset({"curator"}),       # ipdrepo serve
 }
 
 

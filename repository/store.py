@@ -7,6 +7,7 @@ Library functions take a :class:`Store` (for files and the secret) and run their
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -100,6 +101,13 @@ class Store:
                               f"{', '.join(t.slug for t in topics)}); choose one with --topic or "
                               "IPDREPO_TOPIC.")
         return topics[0]
+
+    def as_actor(self, name: str) -> Store:
+        """The same store (engine, objects, keys) acting as user ``name``: what the service
+        hands the library for an authenticated user. Do not close it; close this one."""
+        other = copy.copy(self)
+        other.settings = self.settings.with_(actor=name)
+        return other
 
     def close(self) -> None:
         self.engine.dispose()

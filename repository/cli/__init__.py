@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "example": "repository.cli.example_cmds:example",
     "db": "repository.cli.store_cmds:db",
     "user": "repository.cli.store_cmds:user",
+    "token": "repository.cli.account_cmds:token",
+    "serve": "repository.cli.serve_cmds:serve",
     "demo": "repository.cli.demo_cmds:demo",
     "lab": "repository.cli.lab_cmds:lab",
     "harmonise": "harmonise.cli_pipeline:harmonise",

@@ -121,13 +121,20 @@ ARGS: dict[str, list[list[str]]] = {
     "request reject": [["REQ-0001", "--note", "no"]],
     "request revoke": [["REQ-0001", "--note", "no"]],
     "request show": [["REQ-0001"]],
+    "serve": [["--port", "8999"]],
     "status": [[], ["--json"]],
+    "token create": [["laptop", "--expires", "5"]],
+    "token list": [[], ["--all"]],
+    "token revoke": [["laptop"]],
     "trial add": [["NEW-1", "--arm", "1=a", "--arm", "2=b"]],
     "trial import": [["{registry}"]],
     "trial list": [[], ["--json"]],
     "trial show": [["{A}"]],
     "user add": [["newcomer", "--role", "analyst"]],
+    "user invite": [["invitee", "--role", "trialist", "--trial", "{A}"]],
     "user list": [[]],
+    "user reset-link": [["tom"]],
+    "user unlock": [["tom"]],
     "validate": [["{A}"]],
     "withdraw": [["{A}", "{P2}", "--reason", "asked", "--raw-id"]],
 }
@@ -309,6 +316,8 @@ def test_command_as_every_role(site: Site, name: str, monkeypatch: pytest.Monkey
     # `lab` would become JupyterLab (exec): stop there; the role check runs before it
     monkeypatch.setattr("repository.cli.lab_cmds._exec",
                         lambda argv, env: click.echo("(JupyterLab would start here)"))
+    # `serve` would become a server: the role check and the settings run before it
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: click.echo("(uvicorn would start)"))
     command = COMMANDS[name]
     for variant in ARGS[name]:
         for role in ROLES:

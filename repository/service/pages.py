@@ -1,0 +1,101 @@
+"""Server-rendered pages (Jinja2, autoescaped), sharing the API's sessions, policy and CSRF.
+
+The pages of the web interface are added here: each page route declares its action with
+:func:`repository.service.policy.requires` like an API route; forms that change data carry the
+session's CSRF token in a hidden ``csrf_token`` field (``{{ csrf_field() }}``). A page asked for
+without a session redirects to the sign-in page.
+
+Sign-in itself is protected against login CSRF by a double-submit value: the form carries the
+value of a short-lived cookie set when the form was shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from repository.errors import AuthenticationFailed
+from repository.service import sessions
+from repository.service.policy import Principal, public, requires
+from repository.service.secret_tokens import new_secret, same
+
+__all__ = ["router", "templates", "render"]
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+_SIGN_IN_COOKIE = "ipdrepo-sign-in"
+
+
+def render(request: Request, name: str, who: Principal | None = None,
+           **context: Any) -> HTMLResponse:
+    """Render template ``name``; ``csrf_field()`` in it writes the session's CSRF field."""
+    token = who.csrf_token if who is not None else context.get("form_token")
+
+    def csrf_field() -> Markup:
+        return Markup(f'<input type="hidden" name="csrf_token" value="{escape(token or "")}">')
+
+    return templates.TemplateResponse(request, name, {"who": who, "csrf_field": csrf_field,
+                                                      **context})
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, _: None = Depends(public("the sign-in page"))
+                 ) -> HTMLResponse:
+    form_token = new_secret()
+    response = render(request, "sign_in.html", form_token=form_token, error=None)
+    service = request.app.state.service
+    response.set_cookie(_SIGN_IN_COOKIE, form_token, httponly=True,
+                        secure=service.config.cookie_secure, samesite="strict", max_age=900)
+    return response
+
+
+@router.post("/sign-in")
+def sign_in(request: Request, user: str = Form(max_length=200),
+            password: str = Form(max_length=1024), code: str = Form("", max_length=12),
+            csrf_token: str = Form(max_length=100),
+            _: None = Depends(public("signing in needs no session"))) -> Any:
+    from repository.models import User
+    from repository.service.routes_auth import SignInBody, _sign_in
+
+    service = request.app.state.service
+    expected = request.cookies.get(_SIGN_IN_COOKIE, "")
+    if not (expected and same(expected, csrf_token)):
+        return render(request, "sign_in.html", form_token=expected or new_secret(),
+                      error="The form has expired; please sign in again.")
+    try:
+        user_id = _sign_in(request, SignInBody(user=user, password=password, code=code or None))
+    except AuthenticationFailed as exc:
+        refused = render(request, "sign_in.html", form_token=expected, error=exc.message)
+        refused.status_code = 429 if exc.context.get("reason") == "locked" else 401
+        return refused
+    with service.store.transaction() as session:
+        row = session.get(User, user_id)
+        new = sessions.start_session(session, row, service.config,
+                                     previous=request.cookies.get(service.config.cookie_name))
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(service.config.cookie_name, new.cookie, httponly=True,
+                        secure=service.config.cookie_secure, samesite="lax", path="/",
+                        max_age=int(service.config.session_max.total_seconds()))
+    response.delete_cookie(_SIGN_IN_COOKIE)
+    return response
+
+
+@router.get("/")
+def home(request: Request, who: Principal = Depends(requires("account.self"))) -> HTMLResponse:
+    return render(request, "home.html", who)
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, who: Principal = Depends(requires("account.self"))) -> Any:
+    service = request.app.state.service
+    if who.session_cookie:
+        with service.store.transaction() as session:
+            sessions.end_session(session, who.session_cookie)
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(service.config.cookie_name, path="/")
+    return response

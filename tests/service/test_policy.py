@@ -1,0 +1,197 @@
+"""Every route of the app declares its action of the one policy table, and is called (on a
+real server) as every role: the verdict must be the table's, and a trialist's answers must
+hold nothing of the other trial.
+
+A new route without a declaration fails :func:`test_every_route_declares_its_action`; one
+without a sample request here fails :func:`test_every_route_has_a_sample`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from repository.roles import ACTIONS
+from repository.service.policy import RoutePolicy, policy_of, routes_of
+from tests.service.world import PASSWORD, Server, World, bearer, sign_in
+
+#: routes anyone may call, and why
+PUBLIC = {"POST /api/v1/auth/login", "POST /api/v1/auth/token", "POST /api/v1/auth/links/redeem",
+          "GET /sign-in", "POST /sign-in"}
+
+_unique = itertools.count()
+Sample = Callable[[World, str], dict[str, Any]]
+
+
+def _fresh(prefix: str) -> str:
+    return f"{prefix}-{next(_unique)}"
+
+
+#: "METHOD path" -> a request for ``role`` (httpx keyword arguments; "path" fills the
+#: route's parameters). Samples act on trial ALPHA-1 (trialist tri.a's), so tri.b must be
+#: refused as if it did not exist.
+SAMPLES: dict[str, Sample] = {
+    "GET /api/v1/openapi.json": lambda w, r: {},
+    "POST /api/v1/auth/logout": lambda w, r: {},
+    "GET /api/v1/auth/me": lambda w, r: {},
+    "POST /api/v1/auth/password": lambda w, r: {"json": {"current": PASSWORD,
+                                                         "new": PASSWORD}},
+    "POST /api/v1/auth/totp": lambda w, r: {},
+    "POST /api/v1/auth/totp/confirm": lambda w, r: {"json": {"code": "000000"}},
+    "DELETE /api/v1/auth/totp": lambda w, r: {},
+    "GET /api/v1/tokens": lambda w, r: {},
+    "POST /api/v1/tokens": lambda w, r: {"json": {"name": _fresh("walk"), "expires_days": 1}},
+    "DELETE /api/v1/tokens/{name}": lambda w, r: {"path": {"name": "no-such-token"}},
+    "GET /api/v1/users": lambda w, r: {},
+    "POST /api/v1/users": lambda w, r: {"json": {"name": _fresh("new.user"),
+                                                 "role": "analyst"}},
+    "POST /api/v1/users/{name}/reset-link": lambda w, r: {"path": {"name": "victim"}},
+    "POST /api/v1/users/{name}/unlock": lambda w, r: {"path": {"name": "victim"}},
+    "GET /": lambda w, r: {},
+    "POST /sign-out": lambda w, r: {},
+}
+
+ROLES = ("cur", "tri.a", "tri.b", "ana.ok", "ana.old")
+
+
+def _routes(world: World) -> list[tuple[str, APIRoute]]:
+    from repository.service.app import create_app
+    from repository.service.config import ServiceConfig
+    from repository.settings import load_settings
+
+    settings = load_settings(world.workspace, env={}, database_url=world.database_url)
+    app = create_app(settings, config=ServiceConfig(cookie_secure=False))
+    try:
+        out = []
+        for method, path, route in routes_of(app):
+            assert isinstance(route, APIRoute), f"{path}: {route} is not a declared API route"
+            out.append((f"{method} {path}", route))
+        return out
+    finally:
+        app.state.service.store.close()
+
+
+@pytest.fixture(scope="module")
+def routes(world: World) -> list[tuple[str, APIRoute]]:
+    return _routes(world)
+
+
+def test_every_route_declares_its_action(routes: list[tuple[str, APIRoute]]) -> None:
+    missing = [key for key, route in routes if policy_of(route) is None]
+    assert not missing, f"routes without requires()/public(): {missing}"
+    public = {key for key, route in routes if (policy_of(route) or RoutePolicy(None)).public}
+    assert public == PUBLIC
+    for key, route in routes:
+        policy = policy_of(route)
+        assert policy is not None
+        assert policy.public or policy.action in ACTIONS, key
+    assert "GET /api/v1/openapi.json" in dict(routes)
+
+
+def test_every_route_has_a_sample(routes: list[tuple[str, APIRoute]]) -> None:
+    missing = sorted(key for key, _ in routes if key not in SAMPLES and key not in PUBLIC)
+    assert not missing, f"add a sample request to SAMPLES for: {missing}"
+
+
+def _request(client: httpx.Client, key: str, sample: dict[str, Any],
+             headers: dict[str, str], cookies: dict[str, str] | None = None) -> httpx.Response:
+    method, path = key.split(" ", 1)
+    sample = dict(sample)
+    path = path.format(**sample.pop("path", {}))
+    client.cookies.clear()
+    if cookies:
+        for name, value in cookies.items():
+            client.cookies.set(name, value)
+    return client.request(method, path, headers={**headers, **sample.pop("headers", {})},
+                          follow_redirects=False, **sample)
+
+
+def _expected(policy: RoutePolicy, role: str, world: World) -> str:
+    """allowed | forbidden (role) | hidden (another trial's, answered as not found)."""
+    from tests.service.world import USERS
+
+    assert policy.action is not None
+    kind, trial = USERS[role]
+    if kind not in ACTIONS[policy.action]:
+        return "forbidden"
+    if kind == "trialist" and (policy.trial or policy.query) and trial != "ALPHA-1":
+        return "hidden"
+    return "allowed"
+
+
+def _verdict(response: httpx.Response) -> str:
+    if response.status_code == 401:
+        return "unauthenticated"
+    if response.status_code == 403:
+        return "forbidden"
+    if response.status_code == 404 and "visible to you" in response.text:
+        return "hidden"
+    assert response.status_code < 500, response.text
+    return "allowed"
+
+
+def test_every_route_as_every_role(routes: list[tuple[str, APIRoute]], world: World,
+                                   server: Server) -> None:
+    tampered = _tampered_cookie(server)
+    problems = []
+    with server.client() as client:
+        for key, route in routes:
+            policy = policy_of(route)
+            assert policy is not None
+            if policy.public:
+                continue
+            sample = SAMPLES[key]
+            for who, headers, cookies in (("nobody", {}, None),
+                                          ("revoked token", bearer(world.revoked_token), None),
+                                          ("tampered cookie", {}, tampered)):
+                got = _request(client, key, sample(world, "cur"), headers, cookies)
+                if got.status_code not in (401, 303) or (
+                        got.status_code == 303 and got.headers["location"] != "/sign-in"):
+                    problems.append(f"{key} as {who}: {got.status_code} {got.text[:200]}")
+            for role in ROLES:
+                got = _request(client, key, sample(world, role), bearer(world.tokens[role]))
+                want, verdict = _expected(policy, role, world), _verdict(got)
+                if verdict != want:
+                    problems.append(f"{key} as {role}: expected {want}, got "
+                                    f"{got.status_code} {got.text[:300]}")
+                _no_other_trial(role, key, got, world, problems)
+    assert not problems, "\n".join(problems)
+
+
+def _no_other_trial(role: str, key: str, response: httpx.Response, world: World,
+                    problems: list[str]) -> None:
+    other = {"tri.a": "BETA-2", "tri.b": "ALPHA-1"}.get(role)
+    if other is None:
+        return
+    body = response.text
+    for secret in world.secrets_of[other]:
+        if secret in body:
+            problems.append(f"{key} as {role} shows {secret!r} of trial {other}")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(data, dict) and data.get("trial") not in (None, world_trial(role)):
+        problems.append(f"{key} as {role} shows trial {data.get('trial')}")
+
+
+def world_trial(role: str) -> str | None:
+    from tests.service.world import USERS
+
+    return USERS[role][1]
+
+
+def _tampered_cookie(server: Server) -> dict[str, str]:
+    """A real session cookie with one character changed."""
+    with server.client() as client:
+        got = sign_in(client, "tri.a")
+        assert got.status_code == 200, got.text
+        name, value = next(iter(client.cookies.items()))
+    flipped = value[:-1] + ("A" if value[-1] != "A" else "B")
+    return {name: flipped}

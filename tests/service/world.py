@@ -1,0 +1,193 @@
+"""A small world for the service tests: a workspace with two trials (ALPHA-1, BETA-2), a data
+query in each, users of every role with passwords and tokens, and a real uvicorn server.
+
+Everything a trialist of one trial must never see of the other is listed in
+:attr:`World.secrets_of` (acronym, contact and trialist e-mail, pseudonyms, file names, query
+text), so a test can look for it in any response.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple"
+TRIALS = ("ALPHA-1", "BETA-2")
+#: user -> (role, trial)
+USERS: dict[str, tuple[str, str | None]] = {
+    "cur": ("curator", None),
+    "tri.a": ("trialist", "ALPHA-1"),
+    "tri.b": ("trialist", "BETA-2"),
+    "ana.ok": ("analyst", None),
+    "ana.old": ("analyst", None),
+    "victim": ("trialist", "ALPHA-1"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class World:
+    workspace: Path
+    database_url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+    revoked_token: str = ""
+    queries: dict[str, int] = field(default_factory=dict)
+    secrets_of: dict[str, list[str]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def store(self, actor: str = "cur") -> Any:
+        from repository.settings import load_settings
+        from repository.store import Store
+
+        return Store.open(load_settings(self.workspace, actor=actor, env={}))
+
+
+def pg_database() -> Iterator[str | None]:
+    """A new database on the test PostgreSQL server (None when there is none)."""
+    admin = os.environ.get("IPDREPO_TEST_PG_URL")
+    if not admin:
+        yield None
+        return
+    name = f"s_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{admin.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        engine.dispose()
+
+
+def build_world(root: Path, database_url: str) -> World:
+    """The workspace, trials, queries, users (passwords set through their invitation links)
+    and one API token per user, made with the library."""
+    from harmonise.queries import raise_query
+    from repository.service import accounts, tokens
+    from repository.trials import TrialSpec, add_trial, get_trial, parse_arm
+    from repository.workspace import init_workspace
+
+    init_workspace(root / "ws", topic="gastric-adjuvant", database_url=database_url,
+                   actor="cur")
+    world = World(workspace=root / "ws", database_url=database_url)
+    store = world.store()
+    try:
+        with store.transaction() as session:
+            topic = store.topic(session)
+            for acronym in TRIALS:
+                letter = acronym[0].lower()
+                add_trial(session, topic, TrialSpec(
+                    acronym=acronym, title=f"Trial {acronym}",
+                    contact_email=f"contact.{letter}@trial-{letter}.example.org",
+                    arms=(parse_arm("1=Surgery:1:10:0"), parse_arm("2=Chemo:1:10:1"))),
+                    actor="cur")
+        links = {}
+        with store.transaction() as session:
+            topic = store.topic(session)
+            for name, (role, trial) in USERS.items():
+                if name == "cur":
+                    continue
+                links[name] = accounts.invite(
+                    session, by="cur", name=name, role=role,
+                    trial=get_trial(session, topic, trial) if trial else None,
+                    email=f"{name}@{(trial or 'analysts').lower()}.example.org",
+                    topic=topic.slug)
+            links["cur"] = accounts.reset_link(session, by="cur", name="cur")
+        for link in links.values():
+            with store.transaction() as session:
+                accounts.redeem_link(session, link.token, password=PASSWORD)
+        with store.transaction() as session:
+            topic = store.topic(session)
+            for acronym in TRIALS:
+                q = raise_query(session, topic, get_trial(session, topic, acronym),
+                                question=f"Question about {acronym}: please check marker "
+                                         f"Q-{acronym}", actor="cur")
+                world.queries[acronym] = q.id
+            for name in USERS:
+                world.tokens[name] = tokens.create_token(session, by=name, name="main",
+                                                         expires_days=30).token
+            revoked = tokens.create_token(session, by="tri.a", name="revoked")
+            world.revoked_token = revoked.token
+            tokens.revoke_token(session, by="tri.a", name="revoked")
+    finally:
+        store.close()
+    for acronym in TRIALS:
+        letter = acronym[0].lower()
+        world.secrets_of[acronym] = [acronym, f"contact.{letter}@trial-{letter}.example.org",
+                                     f"Q-{acronym}", f"tri.{letter}@{acronym.lower()}"]
+    return world
+
+
+class Server:
+    """``ipdrepo serve`` in a subprocess on a free loopback port."""
+
+    def __init__(self, world: World, *, workers: int = 1, env: dict[str, str] | None = None
+                 ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        run_env = {k: v for k, v in os.environ.items() if not k.startswith("IPDREPO_")}
+        run_env.update({"IPDREPO_USER": "cur", "IPDREPO_COOKIE_SECURE": "false",
+                        "IPDREPO_PUBLIC_URL": self.url,
+                        "IPDREPO_DATABASE_URL": world.database_url, **(env or {})})
+        self.log = world.workspace.parent / f"server-{self.port}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "repository", "-w", str(world.workspace), "serve",
+             "--port", str(self.port), "--workers", str(workers)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=run_env,
+            cwd=ROOT)
+        assert self.proc.stdout is not None
+        seen = []
+        for line in self.proc.stdout:  # blocks until uvicorn says it is up
+            seen.append(line)
+            if "Application startup complete" in line:
+                workers -= 1
+                if workers == 0:
+                    break
+        else:
+            raise RuntimeError("the server did not start:\n" + "".join(seen))
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def sign_in(client: httpx.Client, user: str, password: str = PASSWORD,
+            **extra: Any) -> httpx.Response:
+    return client.post("/api/v1/auth/login", json={"user": user, "password": password,
+                                                   **extra})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+LONG_AGO = timedelta(days=400)
