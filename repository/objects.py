@@ -102,6 +102,35 @@ class ObjectStore:
             raise
         return StoredObject(digest, size, target, created=True)
 
+    def put_bytes(self, data: bytes) -> StoredObject:
+        """Store ``data`` (an upload, an attachment, an extract's file)."""
+        incoming = private_dir(self.root / "incoming")
+        fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix=".bytes-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            return self.put(Path(tmp_name))
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+
+    def read_bytes(self, sha256: str, *, what: str, **context: Any) -> bytes:
+        """The bytes of object ``sha256``, hashed as read: CorruptObject when they changed."""
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"the file of {what} is missing from the object store ({path}); "
+                           "restore it from a backup, then run `ipdrepo verify`.",
+                           file=str(path), expected_sha256=sha256, **context) from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise CorruptObject(f"the file of {what} was changed after it was stored: {path} "
+                                f"should have sha256 {sha256} but has {actual}. Nothing was "
+                                "read from it; restore it from a backup and run `ipdrepo "
+                                "verify`.", file=str(path), expected_sha256=sha256,
+                                actual_sha256=actual, **context)
+        return data
+
     def discard(self, obj: StoredObject) -> None:
         """Undo a put that created ``obj`` (used when the database transaction fails)."""
         if obj.created and obj.path.is_file():

@@ -107,6 +107,19 @@ class ExtractResult:
 
 # -- extracts ------------------------------------------------------------------------------
 
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with text cells that a spreadsheet would run as a formula (``=HYPERLINK(...``)
+    prefixed with an apostrophe (the parquet file keeps every value as it is)."""
+    from repository.names import spreadsheet_text
+
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) == "string":
+            out[column] = out[column].map(lambda v: spreadsheet_text(v)
+                                          if isinstance(v, str) else v)
+    return out
+
+
 def _prepare_output(output: Path) -> None:
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise RequestError(f"{output} already exists and is not an empty directory; extracts "
@@ -220,8 +233,8 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
               "rows": len(frame)}]
     csv_bytes = None
     if "csv" in formats:
-        csv_bytes = frame.to_csv(index=False, date_format="%Y-%m-%d",
-                                 lineterminator="\n").encode("utf-8")
+        csv_bytes = _csv_safe(frame).to_csv(index=False, date_format="%Y-%m-%d",
+                                            lineterminator="\n").encode("utf-8")
         files.append({"name": "data.csv", "format": "csv", "sha256": sha256_hex(csv_bytes),
                       "rows": len(frame)})
     manifest = {

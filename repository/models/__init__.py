@@ -23,7 +23,14 @@ from repository.models.accounts import (
 )
 from repository.models.audit import AuditEvent, AuditHead
 from repository.models.base import Base, UTCDateTime, utcnow
-from repository.models.queries import Correction, Query, QueryExport, QueryMessage, User
+from repository.models.queries import (
+    Correction,
+    Query,
+    QueryAttachment,
+    QueryExport,
+    QueryMessage,
+    User,
+)
 from repository.models.releases import DataRequest, Extract, Release, Withdrawal
 from repository.models.store import Arm, Delivery, Participant, Topic, Trial, Upload
 
@@ -43,6 +50,7 @@ __all__ = [
     "OneTimeLink",
     "Participant",
     "Query",
+    "QueryAttachment",
     "QueryExport",
     "QueryMessage",
     "Release",

@@ -53,9 +53,50 @@ SAMPLES: dict[str, Sample] = {
                                                  "role": "analyst"}},
     "POST /api/v1/users/{name}/reset-link": lambda w, r: {"path": {"name": "victim"}},
     "POST /api/v1/users/{name}/unlock": lambda w, r: {"path": {"name": "victim"}},
+    "GET /api/v1/queries": lambda w, r: {"params": {"trial": "ALPHA-1"}},
+    "GET /api/v1/queries/{query_id}": lambda w, r: _q(w),
+    "POST /api/v1/queries/{query_id}/answer": lambda w, r: {
+        **_q(w), "json": {"response": "confirmed_correct", "comment": "checked"}},
+    "POST /api/v1/queries/{query_id}/comments": lambda w, r: {**_q(w),
+                                                              "json": {"text": "a note"}},
+    "POST /api/v1/queries/{query_id}/attachments": lambda w, r: {
+        **_q(w), "files": {"file": ("note.txt", b"a note", "text/plain")}},
+    "GET /api/v1/queries/{query_id}/attachments/{attachment_id}": lambda w, r: {
+        "path": {"query_id": w.queries["ALPHA-1"], "attachment_id": w.extras["attachment"]}},
+    "POST /api/v1/queries/{query_id}/accept": lambda w, r: {**_q(w), "json": {}},
+    "POST /api/v1/queries/{query_id}/close": lambda w, r: {**_q(w), "json": {"reason": "r"}},
+    "POST /api/v1/queries/{query_id}/reopen": lambda w, r: {**_q(w), "json": {"reason": "r"}},
+    "GET /api/v1/trials/{trial}/workbook": lambda w, r: _t(),
+    "POST /api/v1/trials/{trial}/workbook": lambda w, r: {
+        **_t(), "files": {"file": ("answers.xlsx", b"PK\x03\x04 not really", "application/zip")}},
+    "GET /api/v1/trials": lambda w, r: {},
+    "GET /api/v1/trials/{trial}": lambda w, r: _t(),
+    "GET /api/v1/status": lambda w, r: {},
+    "GET /api/v1/deliveries": lambda w, r: {"params": {"trial": "ALPHA-1"}},
+    "POST /api/v1/trials/{trial}/uploads": lambda w, r: {
+        **_t(), "files": {"file": (f"{_fresh('walk')}.csv", _csv(), "text/csv")}},
+    "GET /api/v1/uploads": lambda w, r: {"params": {"trial": "ALPHA-1"}},
+    "POST /api/v1/uploads/{upload_id}/ingest": lambda w, r: {
+        "path": {"upload_id": w.extras["upload"]}, "json": {}},
+    "POST /api/v1/uploads/{upload_id}/reject": lambda w, r: {
+        "path": {"upload_id": w.extras["upload"]}, "json": {"note": "no"}},
     "GET /": lambda w, r: {},
     "POST /sign-out": lambda w, r: {},
 }
+
+def _q(world: World) -> dict[str, Any]:
+    return {"path": {"query_id": world.queries["ALPHA-1"]}}
+
+
+def _t() -> dict[str, Any]:
+    return {"path": {"trial": "ALPHA-1"}}
+
+
+def _csv() -> bytes:
+    from tests.service.world import delivery_csv
+
+    return delivery_csv("ALPHA-1", n=5 + next(_unique))
+
 
 ROLES = ("cur", "tri.a", "tri.b", "ana.ok", "ana.old")
 
@@ -169,7 +210,8 @@ def _no_other_trial(role: str, key: str, response: httpx.Response, world: World,
     other = {"tri.a": "BETA-2", "tri.b": "ALPHA-1"}.get(role)
     if other is None:
         return
-    body = response.text
+    # a refusal repeats the name the caller asked for, and only that
+    body = response.text.replace(f"no trial '{other}' visible to you", "no trial visible")
     for secret in world.secrets_of[other]:
         if secret in body:
             problems.append(f"{key} as {role} shows {secret!r} of trial {other}")

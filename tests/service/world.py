@@ -129,13 +129,43 @@ def build_world(root: Path, database_url: str) -> World:
             revoked = tokens.create_token(session, by="tri.a", name="revoked")
             world.revoked_token = revoked.token
             tokens.revoke_token(session, by="tri.a", name="revoked")
+        _deliveries(world, store, root)
     finally:
         store.close()
     for acronym in TRIALS:
         letter = acronym[0].lower()
-        world.secrets_of[acronym] = [acronym, f"contact.{letter}@trial-{letter}.example.org",
-                                     f"Q-{acronym}", f"tri.{letter}@{acronym.lower()}"]
+        world.secrets_of[acronym] += [acronym, f"contact.{letter}@trial-{letter}.example.org",
+                                      f"Q-{acronym}", f"tri.{letter}@{acronym.lower()}"]
     return world
+
+
+def delivery_csv(acronym: str, n: int = 12, extra: str = "") -> bytes:
+    """A small clean delivery of ``acronym``: participant ID, arm, age (and ``extra`` rows)."""
+    prefix = acronym[0]
+    rows = [f"{prefix}{i:03d},{1 + i % 2},{40 + i}" for i in range(1, n + 1)]
+    return ("patid,arm,age\n" + "\n".join(rows) + "\n" + extra).encode()
+
+
+def _deliveries(world: World, store: Any, root: Path) -> None:
+    """A delivery per trial, an attachment on ALPHA-1's query and a pending upload of it."""
+    from repository.attachments import attach
+    from repository.deliveries import ingest, list_participants
+    from repository.uploads import upload
+
+    for acronym in TRIALS:
+        name = f"{acronym.lower()}-secret-delivery.csv"
+        path = root / name
+        path.write_bytes(delivery_csv(acronym))
+        ingest(store, acronym, path, id_column="patid")
+        pseudonyms = [p["pseudonym"] for p in list_participants(store, acronym)]
+        world.secrets_of.setdefault(acronym, []).extend([name, *pseudonyms[:3]])
+    world.extras["attachment"] = attach(store.as_actor("tri.a"), world.queries["ALPHA-1"],
+                                        file_name="alpha-note.txt", data=b"see page 2")["id"]
+    again = root / "upload" / "alpha-1-redelivery.csv"
+    again.parent.mkdir()
+    again.write_bytes(delivery_csv("ALPHA-1", n=13))
+    world.extras["upload"] = upload(store.as_actor("tri.a"), "ALPHA-1", again,
+                                    file_name=again.name)["id"]
 
 
 class Server:

@@ -1,5 +1,5 @@
 """the service: credentials, one-time links, API tokens, sessions, login attempts, request
-members, the access log, trialists' uploads; data_request.dua_version/dua_sha256/dua_file_name
+members, the access log, trialists' uploads, query attachments; data_request.dua_version/dua_sha256/dua_file_name
 
 Revision ID: 0007
 Revises: 0006
@@ -155,6 +155,21 @@ def upgrade() -> None:
     with op.batch_alter_table('web_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_session_user_id'), ['user_id'], unique=False)
 
+    op.create_table('query_attachment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('query_id', sa.Integer(), nullable=False),
+    sa.Column('file_name', sa.String(length=255), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=200), nullable=False),
+    sa.Column('uploaded_at', repository.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['query_id'], ['query.id'], name=op.f('fk_query_attachment_query_id_query')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_query_attachment'))
+    )
+    with op.batch_alter_table('query_attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_query_attachment_query_id'), ['query_id'], unique=False)
+
     with op.batch_alter_table('data_request', schema=None) as batch_op:
         batch_op.add_column(sa.Column('dua_version', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('dua_sha256', sa.String(length=64), nullable=True))
@@ -172,6 +187,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_web_session_user_id'))
 
     op.drop_table('web_session')
+    with op.batch_alter_table('query_attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_query_attachment_query_id'))
+
+    op.drop_table('query_attachment')
     with op.batch_alter_table('upload', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_upload_trial_id'))
         batch_op.drop_index(batch_op.f('ix_upload_status'))

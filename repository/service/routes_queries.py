@@ -1,0 +1,215 @@
+"""Data queries: list, show (with thread and attachments), answer, comment, attach files; the
+trial's query workbook out and answered workbook in; curators accept, close and reopen.
+
+Thin over :mod:`harmonise.queries`, :mod:`harmonise.answers`, :mod:`harmonise.workbook` and
+:mod:`repository.attachments`: the library checks the caller again and scopes what it returns.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from repository.service.files import download, read_upload
+from repository.service.policy import Principal, requires
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["queries"])
+Status = Literal["open", "sent", "answered", "resolved", "closed", "reopened"]
+ResponseCode = Literal["typographical_error", "data_missing", "confirmed_correct",
+                       "wrong_source", "other"]
+
+
+class AnswerBody(BaseModel):
+    response: ResponseCode
+    value: str | None = Field(default=None, max_length=32000,
+                              description="the corrected value, in the trial's own coding "
+                                          "(several columns: 'COLUMN=value; COLUMN2=value')")
+    comment: str | None = Field(default=None, max_length=32000)
+
+
+class TextBody(BaseModel):
+    text: str = Field(max_length=32000)
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(max_length=32000)
+
+
+class AcceptBody(BaseModel):
+    resolution: Literal["corrected", "confirmed_correct", "cannot_be_resolved"] | None = None
+    comment: str | None = Field(default=None, max_length=32000)
+
+
+def _store(request: Request, who: Principal) -> Any:
+    return request.app.state.service.store_for(who)
+
+
+@router.get("/queries")
+def list_queries(request: Request, trial: str | None = None,
+                 status: list[Status] | None = None,  # noqa: B008
+                 who: Principal = Depends(requires("queries.read", trial="trial"))
+                 ) -> list[dict[str, Any]]:
+    """Queries the caller may see (a trialist: their own trial's), of ``trial``, in ``status``."""
+    from harmonise.queries import list_queries as listed
+    from harmonise.queries import query_to_dict
+
+    store = _store(request, who)
+    with store.reading() as session:
+        topic = store.topic(session)
+        return [query_to_dict(session, q) for q in listed(session, topic, actor=who.name,
+                                                          trial=trial, status=status)]
+
+
+@router.get("/queries/{query_id}")
+def show_query(query_id: int, request: Request,
+               who: Principal = Depends(requires("queries.read", query="query_id"))
+               ) -> dict[str, Any]:
+    """One query with its thread and attachments."""
+    from harmonise.queries import get_query, query_to_dict
+    from repository.attachments import list_attachments
+
+    store = _store(request, who)
+    with store.reading() as session:
+        query = get_query(session, store.topic(session), query_id, actor=who.name)
+        data = query_to_dict(session, query, thread=True)
+    data["attachments"] = list_attachments(store, query_id)
+    return data
+
+
+@router.post("/queries/{query_id}/answer")
+def answer(query_id: int, body: AnswerBody, request: Request,
+           who: Principal = Depends(requires("queries.answer", query="query_id"))
+           ) -> dict[str, Any]:
+    """Answer a query: a response code, maybe a corrected value and a comment."""
+    from harmonise.queries import get_query, query_to_dict, respond
+
+    store = _store(request, who)
+    with store.transaction() as session:
+        topic = store.topic(session)
+        query = get_query(session, topic, query_id, actor=who.name)
+        respond(session, query, actor=who.name, topic=topic.slug, response_code=body.response,
+                corrected_value=body.value, comment=body.comment)
+        return query_to_dict(session, query, thread=True)
+
+
+@router.post("/queries/{query_id}/comments")
+def add_comment(query_id: int, body: TextBody, request: Request,
+                who: Principal = Depends(requires("queries.answer", query="query_id"))
+                ) -> dict[str, Any]:
+    from harmonise.queries import comment, get_query, query_to_dict
+
+    store = _store(request, who)
+    with store.transaction() as session:
+        topic = store.topic(session)
+        query = get_query(session, topic, query_id, actor=who.name)
+        comment(session, query, actor=who.name, topic=topic.slug, text=body.text)
+        return query_to_dict(session, query, thread=True)
+
+
+@router.post("/queries/{query_id}/attachments", status_code=201)
+async def attach(query_id: int, request: Request, file: UploadFile = File(...),
+                 who: Principal = Depends(requires("queries.answer", query="query_id"))
+                 ) -> dict[str, Any]:
+    """Attach a file (PDF, image, text, CSV, Excel, Word; at most 10 MiB) to the thread. Never
+    attach identifiable documents: attachments are not checked for identifiers."""
+    from starlette.concurrency import run_in_threadpool
+
+    from repository.attachments import MAX_BYTES
+    from repository.attachments import attach as attach_file
+
+    name, data = await read_upload(file, MAX_BYTES)
+    return await run_in_threadpool(attach_file, _store(request, who), query_id,
+                                   file_name=name, data=data)
+
+
+@router.get("/queries/{query_id}/attachments/{attachment_id}")
+def get_attachment(query_id: int, attachment_id: int, request: Request,
+                   who: Principal = Depends(requires("queries.read", query="query_id"))
+                   ) -> Response:
+    from repository.attachments import read_attachment
+
+    info, data = read_attachment(_store(request, who), query_id, attachment_id)
+    return download(data, info["file_name"], info["content_type"])
+
+
+@router.post("/queries/{query_id}/accept")
+def accept(query_id: int, body: AcceptBody, request: Request,
+           who: Principal = Depends(requires("corrections.accept", query="query_id"))
+           ) -> dict[str, Any]:
+    """Accept an answered query (curators): corrections from corrected values, or a
+    resolution."""
+    from harmonise.answers import accept_answer
+
+    return accept_answer(_store(request, who), query_id, resolution=body.resolution,
+                         comment=body.comment).to_dict()
+
+
+def _transition(request: Request, who: Principal, query_id: int, reason: str,
+                name: str) -> dict[str, Any]:
+    from harmonise import queries
+
+    store = _store(request, who)
+    with store.transaction() as session:
+        topic = store.topic(session)
+        query = queries.get_query(session, topic, query_id, actor=who.name)
+        getattr(queries, name)(session, query, actor=who.name, topic=topic.slug,
+                               reason=reason)
+        return queries.query_to_dict(session, query, thread=True)
+
+
+@router.post("/queries/{query_id}/close")
+def close(query_id: int, body: ReasonBody, request: Request,
+          who: Principal = Depends(requires("queries.manage", query="query_id"))
+          ) -> dict[str, Any]:
+    return _transition(request, who, query_id, body.reason, "close")
+
+
+@router.post("/queries/{query_id}/reopen")
+def reopen(query_id: int, body: ReasonBody, request: Request,
+           who: Principal = Depends(requires("queries.manage", query="query_id"))
+           ) -> dict[str, Any]:
+    return _transition(request, who, query_id, body.reason, "reopen")
+
+
+@router.get("/trials/{trial}/workbook")
+def export_workbook(trial: str, request: Request,
+                    who: Principal = Depends(requires("queries.manage", trial="trial"))
+                    ) -> Response:
+    """The trial's query workbook (.xlsx); its queries are marked sent."""
+    from harmonise.workbook import export_workbook as export
+
+    store = _store(request, who)
+    with tempfile.TemporaryDirectory(prefix="ipdrepo-workbook-") as tmp:
+        path = Path(tmp) / f"{trial}-queries.xlsx"
+        export(store, trial, path, actor=who.name)
+        data = path.read_bytes()
+    return download(data, f"{trial}-queries.xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@router.post("/trials/{trial}/workbook")
+async def import_workbook(trial: str, request: Request, file: UploadFile = File(...),
+                          who: Principal = Depends(requires("queries.answer", trial="trial"))
+                          ) -> dict[str, Any]:
+    """Import an answered query workbook of the trial, all or nothing."""
+    from starlette.concurrency import run_in_threadpool
+
+    from harmonise.workbook import import_workbook as import_book
+
+    name, data = await read_upload(file, 50 * 2**20)
+
+    def run() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="ipdrepo-workbook-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            return import_book(_store(request, who), path, actor=who.name,
+                               trial=trial).to_dict()
+
+    return await run_in_threadpool(run)
