@@ -87,6 +87,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "account.self": _ALL,                        # sign in/out, own password, TOTP, tokens
     "tokens.manage": frozenset({"curator"}),     # other users' tokens
     "deliveries.upload": frozenset({"curator", "trialist"}),  # through the identifier gate
+    "releases.data": frozenset({"curator"}),     # a whole release's data (analysts: extracts)
     "requests.read": frozenset({"curator", "analyst"}),  # analysts: their own requests
     "extracts.download": frozenset({"curator", "analyst"}),  # analysts: approved, unexpired
     "access_log.read": frozenset({"curator"}),

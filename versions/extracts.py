@@ -41,6 +41,7 @@ from sqlalchemy import select
 from repository import audit
 from repository.errors import RequestError
 from repository.models import Extract, Release, utcnow
+from repository.objects import StoredObject
 from repository.roles import require
 from repository.store import Store
 from versions.anonymity import AnonymityReport, anonymise
@@ -260,6 +261,7 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
     }
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     moved = False
+    stored: list[StoredObject] = []
     try:
         (staging / "data.parquet").write_bytes(payload)
         if csv_bytes is not None:
@@ -269,6 +271,13 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
             output.rmdir()
         staging.rename(output)
         moved = True
+        # the files also go into the object store, from which the service hands them out
+        manifest_data = manifest_bytes(manifest)
+        for content in (payload, csv_bytes, manifest_data):
+            if content is not None:
+                stored.append(store.objects.put_bytes(content))
+        recorded_files = [*files, {"name": "manifest.json", "format": "json",
+                                   "sha256": sha256_hex(manifest_data)}]
         with store.transaction() as session:
             require(session, store.settings.actor, "requests.manage")
             topic_row = store.topic(session, topic_slug)
@@ -279,7 +288,8 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
             record = {"anonymity": manifest["anonymity"], "date_shift": shift,
                       "withdrawals": manifest["withdrawals"], "columns": list(frame.columns)}
             row = Extract(request_id=req_row.id, release_id=rel_row.id, watermark=watermark,
-                          output=str(output), files=files, rows=len(frame), report=record,
+                          output=str(output), files=recorded_files, rows=len(frame),
+                          report=record,
                           created_by=actor, created_at=created_at)
             session.add(row)
             session.flush()
@@ -293,6 +303,8 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
                                   "date_shift": shift.get("offset_range_days")})
     except BaseException:
         shutil.rmtree(output if moved else staging, ignore_errors=True)
+        for obj in stored:
+            store.objects.discard(obj)
         raise
     return ExtractResult(request=code, release=info.tag, watermark=watermark, output=output,
                          files=tuple(files), rows=len(frame), anonymity=anonymity,

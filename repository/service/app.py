@@ -46,7 +46,8 @@ __all__ = ["Service", "create_app", "create_app_from_env", "status_for", "API"]
 
 API = "/api/v1"
 #: the modules of the JSON API, each with a ``router`` mounted under :data:`API`
-ROUTE_MODULES = ("routes_auth", "routes_users", "routes_queries", "routes_deliveries")
+ROUTE_MODULES = ("routes_auth", "routes_users", "routes_queries", "routes_deliveries",
+                 "routes_releases", "routes_requests")
 #: largest request body accepted (an upload); larger ones are refused before they are read
 MAX_BODY = 512 * 2**20
 log = logging.getLogger("ipdrepo.service")

@@ -46,6 +46,8 @@ class RoutePolicy:
     action: str | None
     trial: str | None = None
     query: str | None = None
+    #: the parameter naming a data request (analysts: only those they are members of)
+    request: str | None = None
     #: why the route needs no credentials (only for :func:`public` routes)
     public: str | None = None
 
@@ -118,7 +120,8 @@ def _check_csrf(request: Request, who: Principal, form_token: str | None) -> Non
                                reason="csrf")
 
 
-def _check_policy(session: Any, who: Principal, policy: RoutePolicy, request: Request) -> None:
+def _check_policy(session: Any, who: Principal, policy: RoutePolicy,
+                  request: Request) -> None:
     from repository.cli.access import _trial_of_query
 
     assert policy.action is not None
@@ -136,6 +139,12 @@ def _check_policy(session: Any, who: Principal, policy: RoutePolicy, request: Re
         owner = _trial_of_query(session, acting, query_id)
         if owner is not None:
             require(session, who.name, policy.action, trial=owner)
+    code = _param(request, policy.request)
+    if code is not None and not who.sees_all:
+        from versions.access import visible_request
+
+        visible_request(session, request.app.state.service.store, code, actor=who.name,
+                        action=policy.action)
 
 
 def _param(request: Request, name: str | None) -> str | None:
@@ -156,12 +165,14 @@ def _verify(request: Request, policy: RoutePolicy, form_token: str | None) -> Pr
     return who
 
 
-def requires(action: str, *, trial: str | None = None,
-             query: str | None = None) -> Callable[..., Any]:
-    """The dependency of a route performing ``action`` (see the module docstring)."""
+def requires(action: str, *, trial: str | None = None, query: str | None = None,
+             request: str | None = None) -> Callable[..., Any]:
+    """The dependency of a route performing ``action`` (see the module docstring); ``trial``,
+    ``query``, ``request``: the route parameter naming the trial, data query or data request
+    acted on (a trialist: their own trial only; an analyst: their own requests only)."""
     if action not in ACTIONS:
         raise ValueError(f"action {action!r} is not in repository.roles.ACTIONS")
-    policy = RoutePolicy(action=action, trial=trial, query=query)
+    policy = RoutePolicy(action=action, trial=trial, query=query, request=request)
 
     async def caller(request: Request) -> Principal:
         form_token = None

@@ -146,19 +146,40 @@ def delivery_csv(acronym: str, n: int = 12, extra: str = "") -> bytes:
     return ("patid,arm,age\n" + "\n".join(rows) + "\n" + extra).encode()
 
 
+def _truth(root: Path) -> Any:
+    """The example generator's ground truth for two trials, renamed ALPHA-1 and BETA-2."""
+    import pandas as pd
+
+    from repository.example import create
+
+    create(root / "example", trials=2, participants=60)
+    truth = pd.read_parquet(root / "example" / "truth" / "participants.parquet")
+    names = dict(zip(sorted(truth["trial"].unique()), TRIALS))
+    truth["trial"] = truth["trial"].map(names)
+    return truth
+
+
 def _deliveries(world: World, store: Any, root: Path) -> None:
-    """A delivery per trial, an attachment on ALPHA-1's query and a pending upload of it."""
+    """A delivery per trial (the truth's IDs and arms), an attachment on ALPHA-1's query, a
+    pending upload of ALPHA-1, release 1.0, and two data requests with extracts: REQ-OK
+    (approved until 2099, member ana.ok) and REQ-OLD (expired in 2021, member ana.old)."""
     from repository.attachments import attach
     from repository.deliveries import ingest, list_participants
     from repository.uploads import upload
 
-    for acronym in TRIALS:
-        name = f"{acronym.lower()}-secret-delivery.csv"
+    truth = _truth(root)
+    pseudonyms: dict[str, dict[str, str]] = {}
+    for acronym, rows in truth.groupby("trial", sort=True):
+        name = f"{str(acronym).lower()}-secret-delivery.csv"
         path = root / name
-        path.write_bytes(delivery_csv(acronym))
-        ingest(store, acronym, path, id_column="patid")
-        pseudonyms = [p["pseudonym"] for p in list_participants(store, acronym)]
-        world.secrets_of.setdefault(acronym, []).extend([name, *pseudonyms[:3]])
+        rows[["participant_id", "arm"]].rename(columns={"participant_id": "patid"}).to_csv(
+            path, index=False)
+        ingest(store, str(acronym), path, id_column="patid")
+        ids = [str(i) for i in rows["participant_id"]]
+        pseudonyms[str(acronym)] = dict(zip(ids, store.pseudonymiser("gastric-adjuvant")
+                                            .many(str(acronym), ids)))
+        shown = [p["pseudonym"] for p in list_participants(store, str(acronym))]
+        world.secrets_of.setdefault(str(acronym), []).extend([name, *shown[:3]])
     world.extras["attachment"] = attach(store.as_actor("tri.a"), world.queries["ALPHA-1"],
                                         file_name="alpha-note.txt", data=b"see page 2")["id"]
     again = root / "upload" / "alpha-1-redelivery.csv"
@@ -166,6 +187,48 @@ def _deliveries(world: World, store: Any, root: Path) -> None:
     again.write_bytes(delivery_csv("ALPHA-1", n=13))
     world.extras["upload"] = upload(store.as_actor("tri.a"), "ALPHA-1", again,
                                     file_name=again.name)["id"]
+    _release_and_requests(world, store, root, truth, pseudonyms)
+
+
+def _release_and_requests(world: World, store: Any, root: Path, truth: Any,
+                          pseudonyms: dict[str, dict[str, str]]) -> None:
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from repository.models import Delivery, Trial
+    from tests.versions.factory import make_inputs
+    from versions.access import grant
+    from versions.extracts import extract
+    from versions.releases import create_release
+    from versions.requests import add_request, approve_request
+
+    with store.reading() as session:
+        rows = session.execute(select(Delivery, Trial.acronym).join(
+            Trial, Trial.id == Delivery.trial_id).where(Delivery.superseded_by_id.is_(None)))
+        deliveries = [{"trial": t, "delivery_id": d.id, "file_name": d.file_name,
+                       "sha256": d.sha256, "rows": d.n_rows} for d, t in rows]
+    create_release(store, make_inputs(truth, pseudonyms, deliveries=deliveries), version="1.0")
+    dua = root / "DUA-v2-signed.pdf"
+    dua.write_bytes(b"%PDF-1.4 the signed data use agreement, version 2\n")
+    for code, approved, expires, analyst in (("REQ-OK", None, date(2099, 12, 31), "ana.ok"),
+                                             ("REQ-OLD", date(2020, 1, 1), date(2021, 1, 1),
+                                              "ana.old")):
+        add_request(store, code=code, requestor=f"Team of {analyst}", institution="Uni",
+                    purpose=f"Purpose of {code}: survival by age", trials=list(TRIALS),
+                    variables=["age", "sex", "os_time_days", "os_event"],
+                    dua_reference="DUA-2026-7", anonymity_justification="test data only")
+        approve_request(store, code, expires_on=expires, approved_on=approved,
+                        dua_version="2", dua_file=dua)
+        grant(store, code, analyst)
+        made = extract(store, code, release="1.0", output=root / f"extract-{code}",
+                       formats=("parquet", "csv"), today=approved)
+        with store.reading() as session:
+            from repository.models import DataRequest, Extract
+
+            world.extras[f"extract:{code}"] = session.scalar(
+                select(Extract.id).join(DataRequest).where(DataRequest.code == code))
+        world.extras[f"rows:{code}"] = made.rows
 
 
 class Server:
