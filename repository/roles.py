@@ -58,6 +58,7 @@ _ALL = frozenset(ROLES)
 ACTIONS: dict[str, frozenset[str]] = {
     # no account: files and directories the user already holds
     "workspace.create": frozenset({ANYONE}),     # init, demo, example
+    "server.connect": frozenset({ANYONE}),       # --server commands: the server checks them
     "files.analyse": frozenset({ANYONE}),        # analyse a CSV/parquet file
     # the store
     "store.read": frozenset({"curator", "trialist"}),  # registry, deliveries, participants

@@ -225,6 +225,7 @@ def request_info(row: DataRequest) -> RequestInfo:
         extracts=tuple({"id": e.id, "watermark": e.watermark, "rows": e.rows,
                         "output": e.output, "created_by": e.created_by,
                         "created_at": e.created_at.isoformat(timespec="seconds"),
+                        "release": e.release.version,
                         "files": [f.get("name") for f in e.files or ()]}
                        for e in row.extracts))
 

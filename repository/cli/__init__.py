@@ -32,6 +32,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "user": "repository.cli.store_cmds:user",
     "token": "repository.cli.account_cmds:token",
     "serve": "repository.cli.serve_cmds:serve",
+    "login": "repository.cli.remote_cmds:login",
+    "logout": "repository.cli.remote_cmds:logout",
     "demo": "repository.cli.demo_cmds:demo",
     "lab": "repository.cli.lab_cmds:lab",
     "harmonise": "harmonise.cli_pipeline:harmonise",
@@ -56,6 +58,14 @@ class LazyGroup(IPDGroup):
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if ctx.find_root().meta.get("ipdrepo.server"):
+            from repository.cli.remote_cmds import REMOTE_COMMANDS
+
+            if cmd_name in REMOTE_COMMANDS:  # act through the server with a token
+                module = importlib.import_module("repository.cli.remote_cmds")
+                remote = getattr(module, REMOTE_COMMANDS[cmd_name])
+                assert isinstance(remote, click.Command)
+                return remote
         if cmd_name in LAZY_COMMANDS:
             module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
             command = getattr(importlib.import_module(module_name), attr)
@@ -64,8 +74,20 @@ class LazyGroup(IPDGroup):
         return super().get_command(ctx, cmd_name)
 
 
+def _remember_server(ctx: click.Context, _param: click.Parameter, value: str | None
+                     ) -> str | None:
+    if value:
+        ctx.meta["ipdrepo.server"] = value
+    return value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @workspace_option
+@click.option("--server", default=None, envvar="IPDREPO_SERVER", expose_value=False,
+              is_eager=True, callback=_remember_server, metavar="URL",
+              help="Act through an ipdrepo server with your API token (env IPDREPO_SERVER): "
+                   "queries, release, request, token and upload then need no workspace. "
+                   "Sign in first with `ipdrepo login --server URL`.")
 @click.version_option(package_name="ipdrepo", prog_name="ipdrepo")
 @click.pass_context
 def cli(ctx: click.Context, **_: Any) -> None:

@@ -117,6 +117,7 @@ class Extract(Base):
     created_at: Mapped[timestamp]
 
     request: Mapped[DataRequest] = relationship(back_populates="extracts")
+    release: Mapped[Release] = relationship()
 
 
 class Withdrawal(Base):

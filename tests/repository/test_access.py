@@ -89,6 +89,8 @@ ARGS: dict[str, list[list[str]]] = {
     "ingest": [["{A}", "{delivery}"]],
     "init": [["{fresh}/ws", "--topic", "elsewhere"]],
     "lab": [["--no-browser"]],
+    "login": [["--server", "http://127.0.0.1:9", "--user", "x", "--password", "p"]],
+    "logout": [["--server", "http://127.0.0.1:9"]],
     "mapping check": [["{A}"]],
     "mapping show": [["{A}"]],
     "participants": [["{A}"], ["{A}", "--map-back"]],
@@ -304,7 +306,8 @@ def test_every_command_declares_an_action_and_has_arguments_here() -> None:
     # the table itself: every action is open to someone, ANYONE only where no store is read
     assert all(roles for roles in ACTIONS.values())
     assert {a for a, r in ACTIONS.items() if ANYONE in r} == {"workspace.create",
-                                                              "files.analyse"}
+                                                              "files.analyse",
+                                                              "server.connect"}
 
 
 def _about_a_refusal(text: str) -> str:
