@@ -47,6 +47,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "withdraw": "versions.cli:withdraw",
     "consent": "versions.cli:consent",
     "prisma": "versions.cli:prisma",
+    "governance": "versions.cli_governance:governance",
     "analyse": "analyses.cli:analyse",
     "dictionary": "harmonise.cli:dictionary",
     "mapping": "harmonise.cli:mapping",
