@@ -22,7 +22,8 @@ from typing import Any
 
 from repository.errors import CorruptObject, NotFound, StoreError
 
-__all__ = ["ObjectStore", "StoredObject", "sha256_file", "private_dir", "FILE_MODE", "DIR_MODE"]
+__all__ = ["ObjectStore", "StoredObject", "sha256_file", "private_dir", "FILE_MODE", "DIR_MODE",
+           "open_object_store"]
 
 _CHUNK = 1 << 20
 #: modes of what the store writes: only the owner may read (objects) or enter (directories)
@@ -72,6 +73,9 @@ class ObjectStore:
 
     def path_for(self, sha256: str) -> Path:
         return self.root / "sha256" / sha256[:2] / sha256
+
+    def location(self, sha256: str) -> str:
+        return str(self.path_for(sha256))
 
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
@@ -194,3 +198,14 @@ class ObjectStore:
             return []
         return sorted(p.name for p in base.glob("??/*") if p.is_file()
                       and not p.name.startswith("."))
+
+
+def open_object_store(settings: Any) -> Any:
+    """The object store of ``settings``: a directory (:class:`ObjectStore`) or, for
+    ``s3://BUCKET/PREFIX``, :class:`repository.objects_s3.S3ObjectStore` (same interface)."""
+    url = getattr(settings, "object_store", None)
+    if url and str(url).startswith("s3://"):
+        from repository.objects_s3 import S3ObjectStore
+
+        return S3ObjectStore(str(url), endpoint_url=settings.s3_endpoint_url)
+    return ObjectStore(settings.objects_dir)

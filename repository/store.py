@@ -19,7 +19,7 @@ from repository import db
 from repository.audit import KEY_INFO, AuditKeyFile
 from repository.errors import ConfigError, NotFound, StoreError
 from repository.models import Topic
-from repository.objects import ObjectStore
+from repository.objects import open_object_store
 from repository.pseudonyms import Pseudonymiser, load_secret
 from repository.settings import Settings
 
@@ -34,7 +34,7 @@ class Store:
         # every session carries the audit key file, so that audit.append can key its events
         self.sessions = sessionmaker(engine, expire_on_commit=False,
                                      info={KEY_INFO: self.audit_key})
-        self.objects = ObjectStore(settings.objects_dir)
+        self.objects = open_object_store(settings)
 
     @classmethod
     def open(cls, settings: Settings, *, check_schema: bool = True) -> Store:

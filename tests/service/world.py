@@ -79,9 +79,11 @@ def pg_database() -> Iterator[str | None]:
         engine.dispose()
 
 
-def build_world(root: Path, database_url: str) -> World:
+def build_world(root: Path, database_url: str, *, object_store: str | None = None,
+                s3_endpoint_url: str | None = None) -> World:
     """The workspace, trials, queries, users (passwords set through their invitation links)
-    and one API token per user, made with the library."""
+    and one API token per user, made with the library; ``object_store``: an s3:// URL for
+    the raw deliveries, attachments, uploads, extracts and DUAs."""
     from harmonise.queries import raise_query
     from repository.service import accounts, tokens
     from repository.trials import TrialSpec, add_trial, get_trial, parse_arm
@@ -90,6 +92,11 @@ def build_world(root: Path, database_url: str) -> World:
     init_workspace(root / "ws", topic="gastric-adjuvant", database_url=database_url,
                    actor="cur")
     world = World(workspace=root / "ws", database_url=database_url)
+    if object_store:
+        with (world.workspace / "ipdrepo.toml").open("a") as fh:
+            fh.write(f'object_store = "{object_store}"\n')
+            if s3_endpoint_url:
+                fh.write(f's3_endpoint_url = "{s3_endpoint_url}"\n')
     store = world.store()
     try:
         with store.transaction() as session:
@@ -234,8 +241,8 @@ def _release_and_requests(world: World, store: Any, root: Path, truth: Any,
 class Server:
     """``ipdrepo serve`` in a subprocess on a free loopback port."""
 
-    def __init__(self, world: World, *, workers: int = 1, env: dict[str, str] | None = None
-                 ) -> None:
+    def __init__(self, world: World, *, workers: int = 1, env: dict[str, str] | None = None,
+                 workspace: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         run_env = {k: v for k, v in os.environ.items() if not k.startswith("IPDREPO_")}
@@ -244,7 +251,8 @@ class Server:
                         "IPDREPO_DATABASE_URL": world.database_url, **(env or {})})
         self.log = world.workspace.parent / f"server-{self.port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "repository", "-w", str(world.workspace), "serve",
+            [sys.executable, "-m", "repository", "-w", str(workspace or world.workspace),
+             "serve",
              "--port", str(self.port), "--workers", str(workers)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=run_env,
             cwd=ROOT)
