@@ -56,7 +56,7 @@ def mappings(topic_dir: Path) -> list[tuple[str, list[str]]]:
 
 
 def render(topic_dir: Path) -> str:
-    from harmonise.dictionary import load_dictionary
+    from harmonise.dictionary.spec import load_dictionary
 
     d = load_dictionary(topic_dir / "dictionary.yaml")
     rel = (topic_dir / "dictionary.yaml").relative_to(ROOT)

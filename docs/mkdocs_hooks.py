@@ -1,7 +1,7 @@
 """mkdocs hooks: make the docstrings' reStructuredText roles read well in the API reference.
 
-The docstrings use Sphinx roles (``:func:`pool```, ``:class:`~harmonise.queries.Finding```);
-rendered as markdown they come out as ``:func:<code>pool</code>``. This hook drops the role
+The docstrings use Sphinx roles (``:func:`pool```,
+``:class:`~harmonise.queries.lifecycle.Finding```); rendered as markdown they come out as ``:func:<code>pool</code>``. This hook drops the role
 and, for ``~a.b.C``, keeps only the last component, as Sphinx shows it.
 """
 

@@ -6,7 +6,8 @@ Engine: :func:`apply_mapping` (raw delivery -> :class:`HarmonisedTrial`), :func:
 (the dry run). Formats: docs/dictionary-format.md and docs/mapping-format.md.
 """
 
-from harmonise.dictionary import (
+from harmonise.dictionary.exports import to_frictionless, to_html, write_xlsx
+from harmonise.dictionary.spec import (
     Category,
     ChangelogEntry,
     CrossRule,
@@ -16,12 +17,11 @@ from harmonise.dictionary import (
     Variable,
     load_dictionary,
 )
-from harmonise.dryrun import CheckProblem, MappingCheck, check_mapping
-from harmonise.engine import apply_mapping
-from harmonise.exports import to_frictionless, to_html, write_xlsx
-from harmonise.expressions import Expression, parse_expression
-from harmonise.harmonised import Explanation, HarmonisedTrial
-from harmonise.mapping import (
+from harmonise.expressions.language import Expression, parse_expression
+from harmonise.mapping.dryrun import CheckProblem, MappingCheck, check_mapping
+from harmonise.mapping.engine import apply_mapping
+from harmonise.mapping.harmonised import Explanation, HarmonisedTrial
+from harmonise.mapping.spec import (
     RULE_TYPES,
     Case,
     CaseWhen,
@@ -41,8 +41,8 @@ from harmonise.mapping import (
     load_mapping,
     mapping_path,
 )
-from harmonise.problems import PROBLEM_COLUMNS, REASONS
-from harmonise.units import conversion
+from harmonise.values.problems import PROBLEM_COLUMNS, REASONS
+from harmonise.values.units import conversion
 
 __all__ = [
     # dictionary

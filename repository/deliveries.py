@@ -33,6 +33,7 @@ from repository import audit
 from repository.errors import (
     DirectIdentifiers,
     IdentifierProblem,
+    NotFound,
     UnreadableDelivery,
     format_rows,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "IngestResult",
     "ingest",
     "current_deliveries",
+    "current_delivery",
     "list_deliveries",
     "list_participants",
     "load_delivery",
@@ -349,6 +351,15 @@ def list_participants(store: Store, trial: str, *, map_back: bool = False,
 
 def current_deliveries(session: Session, trial: Trial) -> list[Delivery]:
     return [d for d in trial.deliveries if d.is_current]
+
+
+def current_delivery(trial: Trial, dataset: str = "main") -> Delivery:
+    """The trial's current delivery of ``dataset`` (:class:`NotFound` saying to ingest one)."""
+    current = [d for d in trial.deliveries if d.is_current and d.dataset == dataset]
+    if not current:
+        raise NotFound(f"trial {trial.acronym} has no {dataset!r} delivery yet; ingest one with "
+                       f"`ipdrepo ingest {trial.acronym} FILE`.", trial=trial.acronym)
+    return current[-1]
 
 
 def load_delivery(store: Store, delivery: Delivery) -> RawTable:

@@ -1,6 +1,7 @@
 """Versioned releases of a topic's dataset, and what is done with them.
 
-* :mod:`~versions.inputs`: :class:`ReleaseInputs`, what a release is made from
+* :mod:`~versions.inputs`: :class:`ReleaseInputs`, what a release is made from;
+  :mod:`~versions.store_inputs`: building them from the store with the harmonisation pipeline
 * :mod:`~versions.dataset`, :mod:`~versions.manifest`: the release's bytes (pure)
 * :mod:`~versions.gitdvc`: the release repository (git + DVC) behind a small interface;
   :mod:`~versions.locations`: what may be handed to git and DVC (locations, remotes, revisions)

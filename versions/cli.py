@@ -44,24 +44,13 @@ def _date(value: str | None, option: str) -> dt.date | None:
 
 
 def _pipeline_inputs(store: Any, topic: str | None) -> Any:
-    """The release inputs built by the harmonisation pipeline (the lead's
-    ``harmonise.pipeline.release_inputs(store, topic)``)."""
-    import importlib
+    """The release inputs built from the store by the harmonisation pipeline
+    (:func:`versions.store_inputs.release_inputs`)."""
+    from versions.store_inputs import release_inputs
 
-    try:
-        module = importlib.import_module("harmonise.pipeline")
-    except ImportError as exc:
-        module, reason = None, str(exc)
-    builder = getattr(module, "release_inputs", None)
-    if builder is None:
-        reason = reason if module is None else "it has no release_inputs yet"
-        raise ReleaseError(
-            "the harmonisation pipeline (harmonise.pipeline.release_inputs) is not available "
-            f"in this installation ({reason}); build the release inputs elsewhere and pass "
-            "--inputs DIR (a directory written by ReleaseInputs.write).")
     with store.reading() as session:
         slug = store.topic(session, topic).slug
-    return builder(store, slug)
+    return release_inputs(store, slug)
 
 
 # -- release -------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """What a release is made from: :class:`ReleaseInputs`.
 
-The harmonisation pipeline builds one from the store (``harmonise.pipeline.release_inputs(store,
-topic)``); :func:`versions.create_release` turns it into an immutable release. Everything a
-release's manifest says comes from here, so the same inputs always give the same release bytes.
+The harmonisation pipeline builds one from the store
+(``versions.store_inputs.release_inputs(store, topic)``); :func:`versions.create_release` turns
+it into an immutable release. Everything a release's manifest says comes from here, so the same
+inputs always give the same release bytes.
 
 Fields
 ------
@@ -12,15 +13,15 @@ Fields
     The harmonised and corrected topic dataset: one row per participant record, columns
     ``trial`` (the trial acronym), ``participant_id`` (the *repository pseudonym*, never the
     trial's own ID) and then every other dictionary variable, in dictionary order, with the
-    dtype the dictionary gives it (``harmonise.dictionary.Variable.dtype``). ``(trial,
+    dtype the dictionary gives it (``harmonise.dictionary.spec.Variable.dtype``). ``(trial,
     participant_id)`` is unique. Releases never modify it.
 ``dictionary``
     ``name`` (usually the topic slug; ``topic`` is accepted as a synonym), ``version``,
     ``sha256`` (of the dictionary file), ``variables`` (a list of ``{name, type, label, role,
-    unit, categories, range, ...}`` as ``harmonise.dictionary.Variable.to_dict`` writes them),
-    ``outcomes`` (``Outcome.to_dict``: ``name``, ``kind`` and the variables it uses: ``time``,
-    ``event``, ``variable``, ``origin``, ``event_date``, ``censor_date``, ``baseline``) and
-    ``changelog`` (``[{version, date, changes}]``).
+    unit, categories, range, ...}`` as ``harmonise.dictionary.spec.Variable.to_dict`` writes
+    them), ``outcomes`` (``Outcome.to_dict``: ``name``, ``kind`` and the variables it uses:
+    ``time``, ``event``, ``variable``, ``origin``, ``event_date``, ``censor_date``,
+    ``baseline``) and ``changelog`` (``[{version, date, changes}]``).
 ``deliveries``
     The current delivery of every trial that the frame was built from: ``{trial, delivery_id,
     file_name, sha256, rows}`` (``dataset`` optional).

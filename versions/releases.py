@@ -39,6 +39,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from harmonise.values.cells import canonical_text
 from repository import audit
 from repository.errors import IPDError, NotFound, ReleaseError
 from repository.models import Release, Topic, utcnow
@@ -73,6 +74,7 @@ __all__ = [
     "list_releases",
     "show_release",
     "get_release",
+    "released_value",
     "release_bytes",
 ]
 
@@ -516,3 +518,14 @@ def get_release(store: Store, version: str, *, topic: str | None = None,
                 remote: str | None = None) -> pd.DataFrame:
     """The data frame of a release of this store's topic."""
     return read_parquet_bytes(release_bytes(store, version, topic=topic, remote=remote)[1])
+
+
+def released_value(store: Store, version: str, *, trial: str, participant: str, variable: str,
+                   topic: str | None = None) -> dict[str, Any]:
+    """What release ``version`` holds for one cell (``participant``: the repository pseudonym):
+    ``{"version", "value"}``, the value as canonical text (None when the release has no such
+    participant, or the cell is missing). ``ipdrepo explain --version`` shows it."""
+    frame = get_release(store, version, topic=topic)
+    match = frame[(frame["trial"] == trial) & (frame["participant_id"] == participant)]
+    return {"version": version,
+            "value": canonical_text(match[variable].iloc[0]) if len(match) else None}

@@ -75,7 +75,12 @@ def ingest_stage(example_dir: Path, out: Path) -> None:
 
 
 def harmonise_stage(input_dir: Path, out: Path) -> None:
-    from harmonise.pipeline import harmonise_trial, load_topic_dictionary, pool, trials_with_data
+    from harmonise.pipeline.harmonising import (
+        harmonise_trial,
+        load_topic_dictionary,
+        pool,
+        trials_with_data,
+    )
 
     _copy(input_dir, out)
     with _store(out / "workspace") as store:
@@ -116,8 +121,8 @@ def validate_stage(input_dir: Path, example_dir: Path, out: Path, metrics: Path)
 
 
 def release_stage(input_dir: Path, version: str, out: Path) -> None:
-    from harmonise.pipeline import release_inputs
     from versions.releases import create_release
+    from versions.store_inputs import release_inputs
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ipdrepo-release-") as tmp:

@@ -75,7 +75,8 @@ def make_dictionary(directory: Path, example_dir: Path) -> Path:
 
 
 def check(store: Any) -> list[Any]:
-    from harmonise.pipeline import check_trials, pool, trials_with_data
+    from harmonise.pipeline.checking import check_trials
+    from harmonise.pipeline.harmonising import pool, trials_with_data
 
     runs = check_trials(store, trials_with_data(store),
                         progress=lambda m: None)
@@ -107,15 +108,15 @@ def planted_report(store: Any, example_dir: Path, runs: list[Any]) -> None:
 
 
 def write_reports(store: Any, runs: list[Any]) -> Path:
-    from harmonise.pipeline import write_reports as write
+    from harmonise.pipeline.reports import write_reports as write
 
     return write(store, runs)[-1]
 
 
 def queries_round(store: Any, example_dir: Path, folder: Path) -> None:
-    from harmonise.answers import accept_answer
-    from harmonise.queries import list_queries
-    from harmonise.workbook import export_workbook, import_workbook
+    from harmonise.queries.answers import accept_answer
+    from harmonise.queries.lifecycle import list_queries
+    from harmonise.queries.workbook import export_workbook, import_workbook
     from repository.example.trialist import answer_workbook
 
     folder.mkdir(exist_ok=True)
@@ -166,8 +167,8 @@ def redeliver(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -> 
 
 
 def release(store: Any) -> None:
-    from harmonise.pipeline import release_inputs
     from versions.releases import create_release
+    from versions.store_inputs import release_inputs
 
     result = create_release(store, release_inputs(store), version="1.0.0",
                             message="example topic after the first round of data queries")
@@ -206,7 +207,7 @@ def analyse(store: Any, out: Path) -> None:
 
 
 def accepted_keys(store: Any) -> set[str]:
-    from harmonise.queries import confirmed_correct_keys
+    from harmonise.queries.lifecycle import confirmed_correct_keys
 
     with store.reading() as session:
         return confirmed_correct_keys(session, store.topic(session))

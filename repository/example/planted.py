@@ -2,7 +2,7 @@
 
 Used by the demo (to show every planted problem was found) and the tests (to show nothing else
 was flagged). A finding is anything with ``trial``, ``participant`` (the repository pseudonym,
-or None for the whole trial) and ``check_id`` - e.g. :class:`harmonise.queries.Finding`.
+or None for the whole trial) and ``check_id`` - e.g. :class:`harmonise.queries.lifecycle.Finding`.
 """
 
 from __future__ import annotations

@@ -35,10 +35,10 @@ def main() -> None:
     import yaml
 
     from harmonise import apply_mapping, load_dictionary
-    from harmonise.integrity import run_checks
-    from harmonise.mapping import Mapping
-    from harmonise.pipeline import integrity_context
-    from harmonise.validation import validate_by
+    from harmonise.checks.integrity import run_checks
+    from harmonise.checks.validation import validate_by
+    from harmonise.mapping.spec import Mapping
+    from harmonise.pipeline.checking import integrity_context
     from repository.example import create
     from repository.example.mappings import mapping_from_codebook
     from repository.formats import read_delivery

@@ -38,7 +38,7 @@ def main() -> None:
     import yaml
 
     from harmonise import apply_mapping, check_mapping, load_dictionary
-    from harmonise.mapping import Mapping
+    from harmonise.mapping.spec import Mapping
     from repository.example import create
     from repository.example.mappings import mapping_from_codebook
     from repository.formats import read_delivery

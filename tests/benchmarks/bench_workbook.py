@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_store(root: Path, n: int):
-    from harmonise.queries import Finding, sync_queries
+    from harmonise.queries.lifecycle import Finding, sync_queries
     from repository.deliveries import ingest
     from repository.settings import load_settings
     from repository.store import Store
@@ -80,7 +80,7 @@ def reference_openpyxl(path: Path, n: int) -> float:
 
 
 def reference_life_cycle(root: Path, n: int) -> float:
-    from harmonise.queries import mark_sent, respond
+    from harmonise.queries.lifecycle import mark_sent, respond
     from repository.models import Query
 
     store = make_store(root, n)
@@ -103,7 +103,7 @@ def main() -> None:
     args = parser.parse_args([a for a in sys.argv[1:] if a != "--"])
     n = args.queries
 
-    from harmonise.workbook import export_workbook, import_workbook
+    from harmonise.queries.workbook import export_workbook, import_workbook
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from harmonise.dictionary import load_dictionary
+from harmonise.dictionary.spec import load_dictionary
 
 ROOT = Path(__file__).resolve().parents[2]
 DICTIONARIES = sorted(ROOT.glob("dictionaries/*/dictionary.yaml"))

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from harmonise.dictionary import Dictionary
-from harmonise.mapping import Mapping
+from harmonise.dictionary.spec import Dictionary
+from harmonise.mapping.spec import Mapping
 from harmonise.yamlio import parse_yaml
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmonise.corrections import apply_corrections, parse_like
-from harmonise.values import canonical_text as cell_text
+from harmonise.queries.corrections import apply_corrections, parse_like
+from harmonise.values.cells import canonical_text as cell_text
 
 
 def corr(id, participant, column, old, new, occurrence=1):

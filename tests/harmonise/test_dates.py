@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmonise.dates import add_days, age_at, check_format, days_between, parse_dates
+from harmonise.values.dates import add_days, age_at, check_format, days_between, parse_dates
 
 NaT = pd.NaT
 

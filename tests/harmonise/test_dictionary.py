@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harmonise.dictionary import VARIABLE_TYPES, Dictionary, load_dictionary
+from harmonise.dictionary.spec import VARIABLE_TYPES, Dictionary, load_dictionary
 from harmonise.yamlio import load_schema, read_yaml
 from repository.errors import DictionaryError
 from tests.harmonise.mapping_factory import EXAMPLE_DICTIONARY, GOLDEN, dictionary_data

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from harmonise import apply_mapping, check_mapping, load_dictionary, load_mapping
-from harmonise.dictionary import Dictionary
+from harmonise.dictionary.spec import Dictionary
 from repository.errors import MappingError
 from repository.formats import read_delivery
 from tests.harmonise.mapping_factory import dictionary_data

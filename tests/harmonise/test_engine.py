@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harmonise import apply_mapping
-from harmonise.harmonised import SUMMARY_COLUMNS
-from harmonise.mapping import RULE_TYPES
-from harmonise.problems import PROBLEM_COLUMNS
+from harmonise.mapping.harmonised import SUMMARY_COLUMNS
+from harmonise.mapping.spec import RULE_TYPES
+from harmonise.values.problems import PROBLEM_COLUMNS
 from repository.errors import HarmonisationError
 from tests.harmonise.mapping_factory import make_dictionary, make_mapping, raw_frame
 
@@ -292,7 +292,7 @@ _CODES = st.sampled_from(["1", "2", "3", "M", "F", "m", " F", "9", "99", ".", ""
 def test_recode_is_total(values: list[Any], mapped: set[str], missing: set[str],
                          otherwise: Any) -> None:
     """Every observed value is mapped, declared missing, or reported - never silently lost."""
-    from harmonise.values import canonical_text
+    from harmonise.values.cells import canonical_text
 
     mapped_keys = sorted({k.strip() for k in mapped if k.strip()} - {m.strip() for m in missing})
     table = {k: 1 + i % 2 for i, k in enumerate(mapped_keys)} or {"ZZ": 1}

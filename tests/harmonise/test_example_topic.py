@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from harmonise import apply_mapping, check_mapping, load_dictionary, load_mapping
-from harmonise.dictionary import Dictionary
-from harmonise.evaluation import FrameContext, evaluate
-from harmonise.mapping import Mapping
+from harmonise.dictionary.spec import Dictionary
+from harmonise.expressions.evaluation import FrameContext, evaluate
+from harmonise.mapping.spec import Mapping
 from repository.example.mappings import mapping_from_codebook, mapping_yaml
 from repository.formats import read_delivery
 from tests.harmonise.mapping_factory import EXAMPLE_DICTIONARY, default_example

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 
 from harmonise import load_dictionary, to_frictionless, to_html, write_xlsx
-from harmonise.dictionary import Dictionary
+from harmonise.dictionary.spec import Dictionary
 from tests.harmonise.mapping_factory import EXAMPLE_DICTIONARY, GOLDEN
 
 

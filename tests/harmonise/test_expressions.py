@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harmonise.evaluation import evaluate
-from harmonise.expressions import FUNCTIONS, infer_kind, parse_expression
-from harmonise.source import SourceFrame
+from harmonise.expressions.evaluation import evaluate
+from harmonise.expressions.language import FUNCTIONS, infer_kind, parse_expression
+from harmonise.mapping.source import SourceFrame
 from repository.errors import HarmonisationError, SpecError
 
 
@@ -219,7 +219,7 @@ def test_arithmetic_matches_numpy_and_propagates_missing(a: list[float | None], 
 
 
 def test_frame_context_evaluates_dictionary_rules_on_harmonised_tables() -> None:
-    from harmonise.evaluation import FrameContext
+    from harmonise.expressions.evaluation import FrameContext
 
     frame = pd.DataFrame({"a": pd.Series([1, 5, None], dtype="Int64"),
                           "b": pd.Series([2, 3, 4], dtype="Int64")}).set_axis([10, 11, 12])

@@ -7,13 +7,14 @@ from __future__ import annotations
 import click
 import pytest
 
-from harmonise.cli import dictionary, mapping
-from harmonise.dates import DATE_FORMATS
-from harmonise.derivations import DERIVATIONS
-from harmonise.dictionary import OUTCOME_KINDS, ROLES, VARIABLE_TYPES
-from harmonise.mapping import RULE_TYPES
-from harmonise.problems import REASONS
-from harmonise.units import ANALYTES, UNITS
+from harmonise.dictionary.cli import dictionary
+from harmonise.dictionary.spec import OUTCOME_KINDS, ROLES, VARIABLE_TYPES
+from harmonise.mapping.cli import mapping
+from harmonise.mapping.derivations import DERIVATIONS
+from harmonise.mapping.spec import RULE_TYPES
+from harmonise.values.dates import DATE_FORMATS
+from harmonise.values.problems import REASONS
+from harmonise.values.units import ANALYTES, UNITS
 from harmonise.yamlio import load_schema
 from tests.harmonise.mapping_factory import ROOT
 
@@ -76,8 +77,8 @@ def _first_yaml_block(doc: str) -> str:
 
 
 def test_examples_in_the_docs_are_valid() -> None:
-    from harmonise.dictionary import Dictionary
-    from harmonise.mapping import Mapping
+    from harmonise.dictionary.spec import Dictionary
+    from harmonise.mapping.spec import Mapping
     from harmonise.yamlio import parse_yaml
 
     d = Dictionary.from_dict(parse_yaml(_first_yaml_block(DICTIONARY_DOC)).data)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harmonise.pipeline import check_trial, pool
+from harmonise.pipeline.checking import check_trial
+from harmonise.pipeline.harmonising import pool
 from repository.deliveries import ingest
 from repository.settings import load_settings
 from repository.store import Store

@@ -7,13 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmonise.integrity import (
-    CHECKS,
-    ArmInfo,
-    IntegrityContext,
-    SurvivalSpec,
-    run_checks,
-)
+from harmonise.checks.integrity import CHECKS, ArmInfo, IntegrityContext, SurvivalSpec, run_checks
 
 N = 400
 
@@ -148,12 +142,20 @@ def test_checks_that_cannot_run_are_skipped_not_passed(change, check) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_lean_reverse_km_median_equals_the_analyses_module(seed: int) -> None:
-    from analyses.km import reverse_km_followup
-    from harmonise.integrity import _reverse_km_median
+def test_lean_reverse_km_equals_the_analyses_module(seed: int) -> None:
+    """The checks' reverse Kaplan-Meier (the follow-up plot draws it too) is the analyses
+    package's Kaplan-Meier of censoring: same times, numbers at risk, curve and median."""
+    from analyses.km import kaplan_meier, reverse_km_followup
+    from harmonise.checks.integrity import reverse_km
 
     rng = np.random.default_rng(seed)
     time = rng.integers(1, 60, 300).astype(float)  # many ties
     event = rng.integers(0, 2, 300).astype(float)
+    lean = reverse_km(time, event)
     expected = reverse_km_followup(time, event, np.zeros(300))["median_followup"].iloc[0]
-    assert _reverse_km_median(time, event) == pytest.approx(expected)
+    assert lean.median == pytest.approx(expected)
+    table = kaplan_meier(time, 1 - event).table
+    assert lean.time.tolist() == table["time"].tolist()
+    assert lean.at_risk.tolist() == table["n_risk"].tolist()
+    assert lean.followed == pytest.approx(table["surv"].to_numpy())
+    assert lean.at_risk_at(0) == 300 and lean.at_risk_at(time.max() + 1) == 0

@@ -1,5 +1,5 @@
 """Spec files and expressions that would exhaust memory or crash are refused with located errors
-(harmonise.yamlio: MAX_SPEC_BYTES, MAX_ALIAS_NODES, MAX_SPEC_DEPTH; harmonise.expressions:
+(harmonise.yamlio: MAX_SPEC_BYTES, MAX_ALIAS_NODES, MAX_SPEC_DEPTH; harmonise.expressions.language:
 MAX_EXPRESSION_*, MAX_EXPONENT, MAX_ROUND_DIGITS). Memory is measured with tracemalloc."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harmonise.dictionary import load_dictionary
-from harmonise.engine import apply_mapping
-from harmonise.expressions import MAX_EXPRESSION_DEPTH, parse_expression
-from harmonise.mapping import load_mapping
+from harmonise.dictionary.spec import load_dictionary
+from harmonise.expressions.language import MAX_EXPRESSION_DEPTH, parse_expression
+from harmonise.mapping.engine import apply_mapping
+from harmonise.mapping.spec import load_mapping
 from harmonise.yamlio import MAX_ALIAS_NODES, MAX_SPEC_BYTES, dump_yaml, parse_yaml
 from repository.errors import HarmonisationError, MappingError, SpecError
 
@@ -131,7 +131,7 @@ def test_expressions_too_big_to_check_are_refused(expression: str, message: str)
 def test_overflow_in_the_data_is_reported_per_row_not_a_crash() -> None:
     d = make_dictionary({"name": "x", "type": "decimal"}, {"name": "n", "type": "integer"},
                         {"name": "dt", "type": "date"})
-    from harmonise.mapping import Mapping
+    from harmonise.mapping.spec import Mapping
 
     m = Mapping.from_dict(mapping_data({
         "x": {"rule": "operation", "expression": "$A ** $B"},
@@ -165,7 +165,9 @@ def load_dictionary_from(variable: dict, tmp_path: Path):  # noqa: ANN201
 
 
 def test_the_limits_are_documented() -> None:
-    from harmonise import evaluation, expressions, yamlio
+    from harmonise import yamlio
+    from harmonise.expressions import evaluation
+    from harmonise.expressions import language as expressions
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "mapping-format.md").read_text()
     for name in ("MAX_EXPRESSION_LENGTH", "MAX_EXPRESSION_NODES", "MAX_EXPRESSION_DEPTH",

@@ -8,10 +8,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harmonise.derivations import DERIVATIONS
-from harmonise.dictionary import load_dictionary
-from harmonise.mapping import RULE_TYPES, Mapping, dependency_order, load_mapping, mapping_path
-from harmonise.rules import Operation
+from harmonise.dictionary.spec import load_dictionary
+from harmonise.mapping.derivations import DERIVATIONS
+from harmonise.mapping.rules import Operation
+from harmonise.mapping.spec import RULE_TYPES, Mapping, dependency_order, load_mapping, mapping_path
 from harmonise.yamlio import load_schema, read_yaml
 from repository.errors import MappingError
 from tests.harmonise.mapping_factory import (

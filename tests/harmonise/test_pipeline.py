@@ -13,7 +13,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from harmonise.pipeline import check_trials, harmonise_trial, pool, trials_with_data
+from harmonise.pipeline.checking import check_trials
+from harmonise.pipeline.harmonising import harmonise_trial, pool, trials_with_data
 from repository.deliveries import ingest
 from repository.errors import IdentifierProblem
 from repository.example import create

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harmonise.queries import (
+from harmonise.queries.lifecycle import (
     Finding,
     close,
     get_query,

@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
-from harmonise.pipeline import check_trials, harmonise_trial
-from harmonise.queries import SyncReport, sync_queries
+from harmonise.pipeline.checking import check_trials
+from harmonise.pipeline.harmonising import harmonise_trial
+from harmonise.queries.lifecycle import SyncReport, sync_queries
 from repository.deliveries import ingest
 from repository.example import create
 from repository.example.mappings import write_mappings

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from harmonise.answers import accept_answer
-from harmonise.pipeline import check_trial, harmonise_trial
-from harmonise.queries import respond
+from harmonise.pipeline.checking import check_trial
+from harmonise.pipeline.harmonising import harmonise_trial
+from harmonise.queries.answers import accept_answer
+from harmonise.queries.lifecycle import respond
 from repository.deliveries import ingest
 from repository.example import create
 from repository.example.mappings import write_mappings

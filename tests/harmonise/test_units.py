@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harmonise import units
+from harmonise.values import units
 from repository.errors import SpecError
 
 SYMBOLS = sorted(units.UNITS)

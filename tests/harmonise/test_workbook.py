@@ -15,9 +15,9 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from harmonise.answers import parse_corrected_values
-from harmonise.queries import close
-from harmonise.workbook import (
+from harmonise.queries.answers import parse_corrected_values
+from harmonise.queries.lifecycle import close
+from harmonise.queries.workbook import (
     COLUMNS,
     META,
     WorkbookMeta,

@@ -19,8 +19,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from harmonise.queries import Finding, close, sync_queries
-from harmonise.workbook import META, export_workbook, import_workbook
+from harmonise.queries.lifecycle import Finding, close, sync_queries
+from harmonise.queries.workbook import META, export_workbook, import_workbook
 from repository.errors import WorkbookError
 from repository.models import Query
 from repository.trials import get_trial

@@ -3,8 +3,8 @@
 Two trials with deliveries ingested for real, so that pseudonyms map back to the trials' own
 IDs: T1 sends a CSV (text IDs, day/month/year dates, an "NA" in a numeric column), T2 an SPSS
 file (numeric IDs, value labels, native dates). Their queries are raised the way the
-validation pipeline raises them: :func:`harmonise.queries.sync_queries` with findings built
-from the delivered cells.
+validation pipeline raises them: :func:`harmonise.queries.lifecycle.sync_queries` with findings
+built from the delivered cells.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import text
 
-from harmonise.queries import Finding, sync_queries
-from harmonise.values import canonical_text as cell_text
+from harmonise.queries.lifecycle import Finding, sync_queries
+from harmonise.values.cells import canonical_text as cell_text
 from repository.deliveries import ingest, load_delivery
 from repository.models import Base, Delivery, Query
 from repository.pseudonyms import normalise_raw_id

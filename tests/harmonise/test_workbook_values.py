@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harmonise.dates import parse_date_values
-from harmonise.queries import RESPONSE_CODES
-from harmonise.workbook_checks import (
+from harmonise.queries.lifecycle import RESPONSE_CODES
+from harmonise.queries.workbook_checks import (
     RESPONSES,
     ColumnRule,
     infer_column_rule,
     normalise_response,
     split_corrected_value,
 )
+from harmonise.values.dates import parse_date_values
 from repository.formats import ColumnInfo
 
 
@@ -174,8 +174,8 @@ def test_one_number_reads_as_the_mapping_engine_reads_it(typed: str, decimal: st
     (The workbook is stricter in one corner: the engine reads ``0,.`` under a decimal comma
     as 0, the workbook refuses it.)
     """
-    from harmonise.values import parse_numbers
-    from harmonise.workbook_checks import _parse_number
+    from harmonise.queries.workbook_checks import _parse_number
+    from harmonise.values.cells import parse_numbers
 
     values, bad = parse_numbers(np.array([typed], dtype=object), decimal=decimal)
     engine = None if bad[0] or np.isnan(values[0]) else float(values[0])
@@ -190,8 +190,8 @@ def test_the_documentation_keeps_up() -> None:
     """docs/query-workbook.md names every response, every column and every CLI option."""
     from pathlib import Path
 
-    from harmonise.cli_queries import queries
-    from harmonise.workbook import COLUMNS
+    from harmonise.queries.cli import queries
+    from harmonise.queries.workbook import COLUMNS
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "query-workbook.md").read_text()
     for r in RESPONSES:

@@ -87,7 +87,7 @@ def released(demo_workspace: Path) -> Any:
 
 
 def test_dictionary_and_mapping(store: Any) -> None:
-    from harmonise.pipeline import load_topic_dictionary, load_trial_mapping
+    from harmonise.pipeline.harmonising import load_topic_dictionary, load_trial_mapping
 
     dictionary = load_topic_dictionary(store)
     readable(dictionary, "gastric-adjuvant", dictionary.version,
@@ -97,7 +97,7 @@ def test_dictionary_and_mapping(store: Any) -> None:
 
 
 def test_harmonised_trial_and_validation(store: Any) -> None:
-    from harmonise.pipeline import check_trial
+    from harmonise.pipeline.checking import check_trial
 
     run = check_trial(store, "GREGALE", raise_queries=False, write=False)
     readable(run.harmonised, f"{run.harmonised.n_rows} rows", "GREGALE")
@@ -107,7 +107,7 @@ def test_harmonised_trial_and_validation(store: Any) -> None:
 
 
 def test_queries_and_corrections(store: Any) -> None:
-    from harmonise.views import correction_view, query_view
+    from harmonise.queries.views import correction_view, query_view
 
     queries = query_view(store)
     counts = ", ".join(f"{n} {s}" for s, n in queries.by_status().items())
@@ -119,7 +119,7 @@ def test_queries_and_corrections(store: Any) -> None:
 
 
 def test_query_workbook_results() -> None:
-    from harmonise.workbook import ExportResult, ImportResult
+    from harmonise.queries.workbook import ExportResult, ImportResult
 
     when = dt.datetime(2026, 1, 2, 3, 4, 5)
     export = ExportResult(trial="MISTRAL", export_id=3, path="MISTRAL-queries.xlsx",

@@ -190,8 +190,8 @@ def _correct_a_planted_date(store: Any, example: Path) -> tuple[str, str]:
     accepts it: SIROCCO has a correction. Returns (delivered value, corrected value)."""
     from sqlalchemy import select
 
-    from harmonise.answers import accept_answer
-    from harmonise.queries import respond
+    from harmonise.queries.answers import accept_answer
+    from harmonise.queries.lifecycle import respond
     from repository.example.planted import load_planted
     from repository.models import Query
 
@@ -213,8 +213,8 @@ def _correct_a_planted_date(store: Any, example: Path) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    from harmonise.pipeline import check_trials
-    from harmonise.workbook import export_workbook
+    from harmonise.pipeline.checking import check_trials
+    from harmonise.queries.workbook import export_workbook
     from repository.deliveries import load_delivery
     from repository.example import create
     from repository.example.mappings import write_mappings

@@ -151,7 +151,8 @@ def test_topics_users_datasets_and_requests_refuse_control_characters(make_store
     from versions.requests import add_request
 
     common = dict(institution="Uni", purpose="a\nmulti-line purpose is fine", trials=["T1"],
-                  variables=["age"], dua_reference="DUA-1")
+                  variables=["age"], dua_reference="DUA-1",
+                  anonymity_justification="aggregate outputs only, reviewed by the steering group")
     with pytest.raises(RequestError, match="control character"):
         add_request(store, requestor="Dr R", code="REQ-1\n", **common)
     with pytest.raises(RequestError, match="requestor"):

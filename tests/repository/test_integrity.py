@@ -98,7 +98,7 @@ def test_cli_refuses_a_tampered_object_and_verify_names_it(tmp_path: Path) -> No
 # -- A: rows covered by the audit chain ---------------------------------------------------------
 
 def _correction(store: Store, tmp_path: Path) -> int:
-    from harmonise.corrections import record_correction
+    from harmonise.queries.corrections import record_correction
 
     register(store)
     result = ingest(store, "GAST-01", write_delivery(tmp_path / "in", "csv"))

@@ -32,8 +32,8 @@ TOPIC = "gastric-adjuvant"
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Curated, Any]]:
-    from harmonise.pipeline import release_inputs
     from versions.releases import create_release
+    from versions.store_inputs import release_inputs
 
     cur = curated_workspace(tmp_path_factory.mktemp("curated"))
     result = create_release(cur.store, release_inputs(cur.store), version="1.0.0",

@@ -1,0 +1,9 @@
+"""Checks of harmonised data: per participant (validation) and per trial (integrity).
+
+* :mod:`~harmonise.checks.validation`: Pandera schemas compiled from the dictionary, run
+  lazily, every failure kept
+* :mod:`~harmonise.checks.integrity`: the trial-integrity checks (PRISMA-IPD A1), and the
+  reverse Kaplan-Meier follow-up they judge
+
+Checks only find; :mod:`harmonise.pipeline.checking` turns what they find into data queries.
+"""

@@ -1,0 +1,383 @@
+"""Building a :class:`~harmonise.dictionary.spec.Dictionary` from plain data, checking everything.
+
+Structure comes first (the JSON Schema ``harmonise/schemas/dictionary.schema.json``), then
+meaning: duplicate names, codes and labels, units and analytes, ranges, the id and trial roles,
+outcomes and the variables they use, cross-variable rules (parsed, typed, harmonised variables
+only), the changelog. Every problem goes to the collector; :func:`build` raises one
+:class:`~repository.errors.DictionaryError` listing them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from harmonise.dictionary.spec import (
+    OUTCOME_KINDS,
+    ROLES,
+    VARIABLE_TYPES,
+    Category,
+    ChangelogEntry,
+    CrossRule,
+    Dictionary,
+    Outcome,
+    Range,
+    Variable,
+)
+from harmonise.expressions.language import Expression, infer_kind, parse_expression
+from harmonise.yamlio import ProblemCollector, load_schema, schema_problems, suggest
+from repository.errors import DictionaryError, SpecError
+
+__all__ = ["build"]
+
+
+def _fail(collector: ProblemCollector) -> DictionaryError:
+    n = len(collector)
+    return DictionaryError(
+        f"{collector.file}: {n} problem{'s' if n != 1 else ''} in the dictionary; fix "
+        f"{'them all' if n != 1 else 'it'} and run `ipdrepo dictionary check` again.",
+        collector.sorted(), file=collector.file)
+
+
+def _text(d: Mapping[str, Any], key: str) -> str | None:
+    v = d.get(key)
+    return v if isinstance(v, str) else None
+
+
+def build(data: Any, col: ProblemCollector, *, source: str | None) -> Dictionary:
+    schema_problems(data, load_schema("dictionary"), col.add)
+    if not isinstance(data, dict):
+        if not col:
+            col.add((), "a dictionary file must be a mapping with format, topic, title, "
+                        "version and variables")
+        raise _fail(col)
+    variables = _variables(data.get("variables"), col)
+    by_name = {v.name: v for v in variables}
+    outcomes = _outcomes(data.get("outcomes"), by_name, col)
+    rules = _rules(data.get("rules"), by_name, col)
+    changelog = _changelog(data.get("changelog"), col)
+    version = _text(data, "version") or ""
+    listed = {c.get("version") for c in data.get("changelog") or [] if isinstance(c, dict)} \
+        if isinstance(data.get("changelog"), list) else set()
+    if isinstance(data.get("changelog"), list) and version and version not in listed:
+        col.add(("changelog",), f"no changelog entry for the current version {version}; add "
+                                f"one saying what changed")
+    elif "changelog" not in data and version:
+        col.add(("version",), f"the dictionary has no changelog; add `changelog:` with an entry "
+                              f"for version {version}")
+    if col:
+        raise _fail(col)
+    return Dictionary(topic=data["topic"], title=data["title"], version=version,
+                      description=_text(data, "description"), variables=tuple(variables),
+                      changelog=tuple(changelog), outcomes=tuple(outcomes), rules=tuple(rules),
+                      source=source)
+
+
+def _variables(items: Any, col: ProblemCollector) -> list[Variable]:
+    if not isinstance(items, list):
+        return []
+    out: list[Variable] = []
+    first_line: dict[str, int | None] = {}
+    for i, item in enumerate(items):
+        path = ("variables", i)
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or \
+                item.get("type") not in VARIABLE_TYPES:
+            continue  # the schema has reported it
+        name = item["name"]
+        if name in first_line:
+            col.add(path + ("name",), f"variable {name!r} is defined twice (first on line "
+                                      f"{first_line[name]}); names must be unique")
+            continue
+        first_line[name] = col.line(path)
+        var = _variable(item, path, col)
+        if var is not None:
+            out.append(var)
+    roles = {"id": "participant_id", "trial": "trial"}
+    for role, wanted in roles.items():
+        having = [(i, it) for i, it in enumerate(items)
+                  if isinstance(it, dict) and it.get("role") == role]
+        if not having:
+            col.add(("variables",), f"no variable has role {role!r}; add `{wanted}` with "
+                                    f"`role: {role}` (type {'id' if role == 'id' else 'text'})")
+        for i, _ in having[1:]:
+            col.add(("variables", i, "role"), f"only one variable can have role {role!r}")
+        for i, it in having[:1]:
+            if it.get("name") != wanted:
+                col.add(("variables", i, "name"), f"the variable with role {role!r} must be "
+                                                  f"named {wanted!r} (harmonised tables of every "
+                                                  "topic share these keys)")
+    return out
+
+
+def _variable(item: dict[str, Any], path: tuple[Any, ...], col: ProblemCollector) -> Variable | None:
+    vtype = item["type"]
+    name = item["name"]
+    categories: list[Category] = []
+    raw_cats = item.get("categories")
+    if raw_cats is not None and vtype != "categorical":
+        col.add(path + ("categories",), f"{name} has type {vtype}; only categorical variables "
+                                        "have categories (use type: categorical)")
+    if vtype == "categorical":
+        if not isinstance(raw_cats, list) or not raw_cats:
+            if raw_cats is None:
+                col.add(path, f"categorical variable {name} needs `categories:` (code and label "
+                              "of every category)")
+        else:
+            categories = _categories(raw_cats, path + ("categories",), name, col)
+    if item.get("ordered") and vtype != "categorical":
+        col.add(path + ("ordered",), "`ordered` only applies to categorical variables")
+    unit = _text(item, "unit")
+    analyte = _text(item, "analyte")
+    if unit is not None:
+        if vtype not in ("integer", "decimal"):
+            col.add(path + ("unit",), f"{name} has type {vtype}; only integer and decimal "
+                                      "variables carry a unit")
+        else:
+            from harmonise.values import units
+
+            try:
+                u = units.unit(unit)
+                if analyte is not None:
+                    units.analyte(analyte)
+                    if u.dimension not in ("mass_concentration", "amount_concentration"):
+                        col.add(path + ("analyte",), f"an analyte only applies to "
+                                                     f"concentrations, not {u.dimension}")
+            except SpecError as exc:
+                col.add(path + ("analyte" if "analyte" in exc.problems[0].key else "unit",),
+                        exc.problems[0].message)
+    elif analyte is not None:
+        col.add(path + ("analyte",), "an analyte needs a `unit:` (e.g. g/dL)")
+    rng = None
+    if isinstance(item.get("range"), dict):
+        rng = _range(item["range"], path + ("range",), name, vtype, col)
+    role = item.get("role") if item.get("role") in ROLES else None
+    if role == "id" and vtype != "id":
+        col.add(path + ("type",), f"the participant ID variable must have type id, not {vtype}")
+    if role == "trial" and vtype not in ("text", "id"):
+        col.add(path + ("type",), f"the trial variable must have type text, not {vtype}")
+    return Variable(
+        name=name, type=vtype, label=_text(item, "label"),
+        description=_text(item, "description"), role=role, group=_text(item, "group"),
+        required=item.get("required") is True, unique=item.get("unique") is True,
+        unit=unit, analyte=analyte, categories=tuple(categories),
+        ordered=item.get("ordered") is True, range=rng)
+
+
+def _categories(items: list[Any], path: tuple[Any, ...], name: str,
+                col: ProblemCollector) -> list[Category]:
+    out: list[Category] = []
+    seen_codes: dict[Any, int] = {}
+    seen_labels: dict[str, int] = {}
+    kinds = set()
+    for j, c in enumerate(items):
+        if not isinstance(c, dict) or "code" not in c or not isinstance(c.get("label"), str):
+            continue
+        code = c["code"]
+        if isinstance(code, bool) or not isinstance(code, (int, str)):
+            continue
+        kinds.add(type(code))
+        key = str(code)
+        if key in seen_codes:
+            col.add(path + (j, "code"), f"code {code!r} of {name} is listed twice")
+            continue
+        if c["label"] in seen_labels:
+            col.add(path + (j, "label"), f"label {c['label']!r} of {name} is used for two codes "
+                                         f"({items[seen_labels[c['label']]].get('code')!r} and "
+                                         f"{code!r})")
+        seen_codes[key] = j
+        seen_labels[c["label"]] = j
+        if isinstance(code, str) and not code.strip():
+            col.add(path + (j, "code"), "a category code cannot be blank")
+        out.append(Category.from_dict(c))
+    if len(kinds) > 1:
+        col.add(path, f"the codes of {name} mix numbers and texts; use whole numbers for all "
+                      "codes or quoted texts for all")
+    return out
+
+
+def _range(data: dict[str, Any], path: tuple[Any, ...], name: str, vtype: str,
+           col: ProblemCollector) -> Range | None:
+    lo, hi = data.get("min"), data.get("max")
+    if vtype in ("integer", "decimal"):
+        for key, v in (("min", lo), ("max", hi)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                col.add(path + (key,), f"the range of {name} ({vtype}) needs numbers, not "
+                                       f"{v!r}")
+                return None
+        if lo is not None and hi is not None and lo > hi:
+            col.add(path, f"the range of {name} is empty: min {lo} > max {hi}")
+        return Range(lo, hi)
+    if vtype in ("date", "datetime"):
+        parsed = {}
+        for key, v in (("min", lo), ("max", hi)):
+            if v is None:
+                continue
+            try:
+                if not isinstance(v, str):
+                    raise ValueError
+                parsed[key] = dt.date.fromisoformat(v)
+            except ValueError:
+                col.add(path + (key,), f"the range of {name} (a date) needs ISO dates "
+                                       f"(YYYY-MM-DD), not {v!r}")
+                return None
+        if len(parsed) == 2 and parsed["min"] > parsed["max"]:
+            col.add(path, f"the range of {name} is empty: min {lo} > max {hi}")
+        return Range(lo, hi)
+    col.add(path, f"{name} has type {vtype}; a range only applies to integer, decimal and date "
+                  "variables")
+    return None
+
+
+def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector) -> list[Outcome]:
+    if not isinstance(items, list):
+        return []
+    out: list[Outcome] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        path = ("outcomes", i)
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or \
+                item.get("kind") not in OUTCOME_KINDS:
+            continue
+        name, kind = item["name"], item["kind"]
+        if name in seen:
+            col.add(path + ("name",), f"outcome {name!r} is defined twice")
+            continue
+        seen.add(name)
+        refs: dict[str, str] = {k: item[k] for k in Outcome._REFS if isinstance(item.get(k), str)}
+        for key, ref in refs.items():
+            if ref not in by_name:
+                col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r}, which is not a "
+                                       f"dictionary variable{suggest(ref, by_name)}")
+        allowed = {"time_to_event": {"time", "event", "origin", "event_date", "censor_date"},
+                   "binary": {"variable"}, "count": {"variable"},
+                   "continuous": {"variable", "baseline"}}[kind]
+        for key in refs:
+            if key not in allowed:
+                col.add(path + (key,), f"a {kind} outcome has no {key!r}; use "
+                                       f"{', '.join(sorted(allowed))}")
+
+        def var(key: str, refs: dict[str, Any] = refs) -> Variable | None:
+            return by_name.get(refs.get(key, ""))
+
+        if kind == "time_to_event":
+            has_pair = "time" in refs and "event" in refs
+            has_dates = "origin" in refs and "event_date" in refs
+            if not (has_pair or has_dates):
+                col.add(path, f"time-to-event outcome {name} needs `time` and `event` variables, "
+                              "or `origin` and `event_date` (plus `censor_date`) dates")
+            if ("time" in refs) != ("event" in refs):
+                col.add(path, f"outcome {name}: give both `time` and `event`, or neither")
+            t = var("time")
+            if t is not None and t.type not in ("integer", "decimal"):
+                col.add(path + ("time",), f"{t.name} is {t.type}; a time must be a number")
+            e = var("event")
+            if e is not None and not _is_binary(e):
+                col.add(path + ("event",), f"{e.name} must be boolean or have the codes 0 and 1 "
+                                           "to be an event indicator")
+            for key in ("origin", "event_date", "censor_date"):
+                d = var(key)
+                if d is not None and d.type not in ("date", "datetime"):
+                    col.add(path + (key,), f"{d.name} is {d.type}; {key} must be a date")
+        else:
+            if "variable" not in refs:
+                col.add(path, f"{kind} outcome {name} needs `variable`")
+            v = var("variable")
+            if v is not None:
+                if kind == "binary" and not _is_binary(v):
+                    col.add(path + ("variable",), f"{v.name} must be boolean or a 0/1 "
+                                                  "categorical to be a binary outcome")
+                if kind in ("continuous", "count") and v.type not in ("integer", "decimal"):
+                    col.add(path + ("variable",), f"{v.name} is {v.type}; a {kind} outcome "
+                                                  "needs a number")
+            b = var("baseline")
+            if b is not None and b.type not in ("integer", "decimal"):
+                col.add(path + ("baseline",), f"{b.name} is {b.type}; a baseline must be a "
+                                              "number")
+        out.append(Outcome(name=name, kind=kind, label=_text(item, "label"),
+                           description=_text(item, "description"), **refs))
+    return out
+
+
+def _is_binary(v: Variable) -> bool:
+    if v.type == "boolean":
+        return True
+    if v.type in ("categorical", "integer"):
+        codes = {c.code for c in v.categories if not c.missing}
+        return v.type == "integer" or codes == {0, 1}
+    return False
+
+
+def _rules(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector) -> list[CrossRule]:
+    if not isinstance(items, list):
+        return []
+    kinds = {n: v.kind for n, v in by_name.items()}
+    out: list[CrossRule] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        path = ("rules", i)
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or \
+                not isinstance(item.get("assert"), str):
+            continue
+        rid = item["id"]
+        if rid in seen:
+            col.add(path + ("id",), f"rule id {rid!r} is used twice")
+            continue
+        seen.add(rid)
+        exprs: dict[str, Expression] = {}
+        for key in ("when", "assert"):
+            text = item.get(key)
+            if not isinstance(text, str):
+                continue
+            try:
+                expr = parse_expression(text)
+            except SpecError as exc:
+                col.add(path + (key,), exc.problems[0].message)
+                continue
+            if expr.columns:
+                col.add(path + (key,), f"rule {rid} reads raw column(s) "
+                                       f"{', '.join('$' + c for c in expr.columns)}; dictionary "
+                                       "rules only see harmonised variables (write their names "
+                                       "without $)")
+            unknown = [v for v in expr.variables if v not in by_name]
+            for v in unknown:
+                col.add(path + (key,), f"rule {rid} refers to {v!r}, which is not a dictionary "
+                                       f"variable{suggest(v, by_name)}")
+            if not unknown:
+                kind, clashes = infer_kind(expr, kinds)
+                for message in clashes:
+                    col.add(path + (key,), f"rule {rid}: {message}")
+                if not clashes and kind not in ("bool", "any"):
+                    col.add(path + (key,), f"rule {rid} must be a condition (true/false), but "
+                                           f"`{text}` gives a {kind}")
+            exprs[key] = expr
+        if "assert" not in exprs:
+            continue
+        out.append(CrossRule(id=rid, expression=exprs["assert"], when=exprs.get("when"),
+                             label=_text(item, "label"), description=_text(item, "description"),
+                             severity=item.get("severity", "error")
+                             if item.get("severity") in ("error", "warning") else "error"))
+    return out
+
+
+def _changelog(items: Any, col: ProblemCollector) -> list[ChangelogEntry]:
+    if not isinstance(items, list):
+        return []
+    out: list[ChangelogEntry] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        path = ("changelog", i)
+        if not isinstance(item, dict) or not isinstance(item.get("version"), str) or \
+                not isinstance(item.get("date"), str) or not isinstance(item.get("changes"), list):
+            continue
+        try:
+            date = dt.date.fromisoformat(item["date"])
+        except ValueError:
+            col.add(path + ("date",), f"{item['date']!r} is not a real date (YYYY-MM-DD)")
+            continue
+        if item["version"] in seen:
+            col.add(path + ("version",), f"version {item['version']} has two changelog entries")
+        seen.add(item["version"])
+        out.append(ChangelogEntry(version=item["version"], date=date,
+                                  changes=tuple(str(c) for c in item["changes"])))
+    return out

@@ -1,0 +1,142 @@
+"""CLI group ``ipdrepo mapping`` (check, show): per-trial mappings, and their dry run.
+
+The dictionary directory is found as for ``ipdrepo dictionary`` (``--dictionary DIR``, else the
+workspace's ``dictionary`` setting).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harmonise.dictionary.cli import dictionary_option, resolve_dictionary_dir
+from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli.access import requires
+from repository.errors import ConfigError, MappingError
+
+__all__ = ["mapping"]
+
+
+@click.group(cls=IPDGroup)
+def mapping() -> None:
+    """Check and show per-trial mappings."""
+
+
+def _load(trial: str, mapping_file: Path | None, dictionary_dir: Path | None):
+    from harmonise.dictionary.spec import load_dictionary
+    from harmonise.mapping.spec import load_mapping, mapping_path
+
+    ddir = (resolve_dictionary_dir(dictionary_dir)
+            if mapping_file is None or dictionary_dir is None else dictionary_dir)
+    if mapping_file is not None and dictionary_dir is None:
+        try:
+            ddir = resolve_dictionary_dir(None)
+        except ConfigError:
+            # a mapping file given outside a workspace: its dictionary sits two levels up
+            ddir = mapping_file.resolve().parents[2]
+    d = load_dictionary(ddir)
+    mfile = mapping_file or mapping_path(ddir, d.version, trial)
+    if not mfile.is_file():
+        raise MappingError(f"no mapping for {trial} at {mfile}; write one (see "
+                           "docs/mapping-format.md) or give --mapping FILE.",
+                           trial=trial, file=str(mfile))
+    m = load_mapping(mfile, d)
+    if m.trial != trial:
+        raise MappingError(f"{mfile} is the mapping of {m.trial}, not {trial}.", trial=trial,
+                           file=str(mfile))
+    return d, m
+
+
+@mapping.command("check")
+@click.argument("trial")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mapping file (default: <dictionary>/mappings/<version>/<TRIAL>.yaml).")
+@click.option("--delivery", "delivery_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Check against this file instead of the trial's current delivery in the "
+                   "store (e.g. before ingesting it).")
+@click.option("--format", "delivery_format", default=None,
+              help="Format of --delivery when its extension does not say.")
+@click.option("--no-units", is_flag=True, help="Skip the unit plausibility check.")
+@dictionary_option
+@json_option
+@requires("mappings.check", trial="trial", store_free=("mapping_file", "delivery_file"))
+def mapping_check(trial: str, mapping_file: Path | None, delivery_file: Path | None,
+                  delivery_format: str | None, no_units: bool, dictionary_dir: Path | None,
+                  as_json: bool) -> None:
+    """Dry run: check TRIAL's mapping against its delivery's columns, types and values.
+
+    Every problem is reported at once with the mapping's file, line and key: missing columns
+    (with close matches), date formats that do not parse the values, numbers expected in text
+    columns, recodes that miss observed codes (with counts), suspicious units. Exit code 4
+    when the mapping does not fit.
+
+    \b
+    Examples:
+      ipdrepo mapping check MISTRAL
+      ipdrepo mapping check MISTRAL --delivery new/MISTRAL.sav --json
+    """
+    from harmonise.mapping.dryrun import check_mapping
+
+    d, m = _load(trial, mapping_file, dictionary_dir)
+    if delivery_file is not None:
+        from repository.formats import read_delivery
+
+        table = read_delivery(delivery_file, format=delivery_format,
+                              options=dict(m.source.read_options), id_column=m.id_column)
+        label = str(delivery_file)
+    else:
+        table, label = _current_delivery(trial, m.source.dataset)
+    result = check_mapping(m, d, table, name=label, check_units=not no_units)
+    ctx = click.get_current_context()
+    if as_json:
+        emit_json(result.to_dict())
+        if not result.ok:
+            ctx.exit(4)
+        return
+    click.echo(f"Mapping {result.file} against {label} ({result.rows} rows):")
+    if result.problems:
+        print_table([{"severity": p.severity, "line": p.line or "", "key": p.key,
+                      "message": p.message} for p in result.problems],
+                    ["severity", "line", "key", "message"])
+    verdict = "fits" if result.ok else "does NOT fit"
+    click.echo(f"{trial}: the mapping {verdict} the delivery: {len(result.errors)} error(s), "
+               f"{len(result.warnings)} warning(s).")
+    if not result.ok:
+        ctx.exit(4)
+
+
+def _current_delivery(trial: str, dataset: str):
+    from repository.deliveries import current_deliveries, load_delivery
+    from repository.errors import NotFound
+    from repository.store import Store
+    from repository.trials import get_trial
+
+    with Store.open(get_settings()) as store, store.reading() as session:
+        row = get_trial(session, store.topic(session), trial)
+        current = [x for x in current_deliveries(session, row) if x.dataset == dataset]
+        if not current:
+            raise NotFound(f"{trial} has no current delivery of dataset {dataset!r}; ingest "
+                           "one, or check against a file with --delivery FILE.", trial=trial)
+        delivery = current[0]
+        label = f"delivery {delivery.id} ({delivery.file_name})"
+        table = load_delivery(store, delivery)
+    return table, label
+
+
+@mapping.command("show")
+@click.argument("trial")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mapping file (default: <dictionary>/mappings/<version>/<TRIAL>.yaml).")
+@dictionary_option
+@json_option
+@requires("mappings.read", trial="trial", store_free="mapping_file")
+def mapping_show(trial: str, mapping_file: Path | None, dictionary_dir: Path | None,
+                 as_json: bool) -> None:
+    """Print TRIAL's mapping rules: variable, rule, status, columns and what each does."""
+    d, m = _load(trial, mapping_file, dictionary_dir)
+    if as_json:
+        emit_json(m.to_dict())
+        return
+    click.echo(f"{m.trial} -> {d.topic} {d.version} ({m.file})")
+    print_table(m.summary.to_dict("records"), ["variable", "rule", "status", "description"])

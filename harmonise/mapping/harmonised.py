@@ -1,0 +1,278 @@
+"""The result of harmonising one trial: :class:`HarmonisedTrial`, and cell-level provenance.
+
+``HarmonisedTrial.explain(variable, row=...)`` answers "why does this value differ from what the
+trialist sent?": the raw input values, the rule (as written in the mapping file, with its line),
+the harmonised value and any problem raised for that cell.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from harmonise.values.cells import canonical_text
+from harmonise.values.problems import PROBLEM_COLUMNS
+from repository.errors import HarmonisationError
+
+if TYPE_CHECKING:
+    from harmonise.dictionary.spec import Dictionary
+    from harmonise.mapping.engine import RuleRun
+    from harmonise.mapping.spec import Mapping
+
+__all__ = ["HarmonisedTrial", "Explanation", "SUMMARY_COLUMNS", "build_problems",
+           "build_summary"]
+
+#: columns of :attr:`HarmonisedTrial.summary`
+SUMMARY_COLUMNS = ("variable", "rule", "status", "columns", "variables", "n", "n_transformed",
+                   "n_missing", "n_problems", "comment")
+
+
+def _text(value: Any) -> str:
+    t = canonical_text(value)
+    return "" if t is None else t
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How one harmonised cell came about."""
+
+    trial: str
+    row: int
+    participant_id: str | None
+    variable: str
+    rule: str
+    status: str
+    description: str
+    spec: dict[str, Any]
+    file: str
+    line: int | None
+    inputs: tuple[tuple[str, str, str], ...]  # (column|variable, name, value as text)
+    value: Any
+    label: str | None = None
+    problems: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trial": self.trial, "row": self.row, "participant_id": self.participant_id,
+                "variable": self.variable, "rule": self.rule, "status": self.status,
+                "description": self.description, "spec": self.spec, "file": self.file,
+                "line": self.line,
+                "inputs": [{"kind": k, "name": n, "value": v} for k, n, v in self.inputs],
+                "value": None if self.value is None else _text(self.value), "label": self.label,
+                "problems": list(self.problems)}
+
+    def __str__(self) -> str:
+        ins = ", ".join(f"{'$' if k == 'column' else ''}{n}={v!r}" for k, n, v in self.inputs)
+        out = "missing" if self.value is None else _text(self.value)
+        lab = f" ({self.label})" if self.label else ""
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = (f"{self.trial} row {self.row} (participant {self.participant_id}), "
+                f"{self.variable}: {ins or 'no inputs'} -> {self.rule} [{self.description}] "
+                f"-> {out}{lab}  ({where})")
+        for p in self.problems:
+            text += f"\n  problem: {p['reason']}: {p['message']}"
+        return text
+
+
+@dataclass(frozen=True, eq=False)
+class HarmonisedTrial:
+    """One trial on the dictionary: ``data``, ``problems`` and the per-variable ``summary``.
+
+    ``data`` columns: the dictionary variables in dictionary order (``trial`` and
+    ``participant_id`` included) and ``_row``. ``problems`` columns: :data:`PROBLEM_COLUMNS`.
+    ``summary`` columns: :data:`SUMMARY_COLUMNS`.
+    """
+
+    trial: str
+    data: pd.DataFrame
+    problems: pd.DataFrame
+    summary: pd.DataFrame
+    mapping: Mapping = field(repr=False)
+    dictionary: Dictionary = field(repr=False)
+    raw: pd.DataFrame = field(repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.data)
+
+    def to_dict(self, *, data: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trial": self.trial, "rows": self.n_rows,
+            "dictionary": f"{self.dictionary.topic} {self.dictionary.version}",
+            "mapping": self.mapping.file,
+            "summary": _records(self.summary), "problems": _records(self.problems)}
+        if data:
+            out["data"] = _records(self.data)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<HarmonisedTrial {self.trial}: {self.n_rows} rows, "
+                f"{len(self.dictionary.variables)} variables, {len(self.problems)} problems>")
+
+    def _repr_html_(self) -> str:
+        head = (f"<p><b>{html.escape(self.trial)}</b>: {self.n_rows} rows harmonised onto "
+                f"{html.escape(self.dictionary.topic)} {html.escape(self.dictionary.version)}; "
+                f"{len(self.problems)} problem(s).</p>")
+        probs = self.problems.head(50).to_html(index=False) if len(self.problems) else ""
+        return head + self.summary.to_html(index=False) + probs
+
+    def explain(self, variable: str, *, row: int | None = None,
+                participant: str | None = None) -> Explanation:
+        """Raw value -> rule -> harmonised value for one cell, chosen by 1-based delivery
+        ``row`` or by ``participant`` (pseudonym or, without pseudonyms, the trial's own ID)."""
+        if (row is None) == (participant is None):
+            raise HarmonisationError("explain needs exactly one of row= or participant=.",
+                                     trial=self.trial, variable=variable)
+        if variable not in self.dictionary:
+            self.dictionary.variable(variable)  # raises with a suggestion
+        if participant is not None:
+            hits = np.flatnonzero((self.data["participant_id"] == participant)
+                                  .to_numpy(dtype=bool, na_value=False))
+            if len(hits) == 0:
+                raise HarmonisationError(f"{self.trial} has no participant {participant!r}.",
+                                         trial=self.trial, participant=participant)
+            if len(hits) > 1:
+                raise HarmonisationError(
+                    f"{self.trial}: participant {participant!r} is on several rows "
+                    f"({', '.join(str(h + 1) for h in hits)}); explain by row= instead.",
+                    trial=self.trial, participant=participant)
+            row = int(hits[0]) + 1
+        assert row is not None
+        if not 1 <= row <= self.n_rows:
+            raise HarmonisationError(f"{self.trial} has rows 1 to {self.n_rows}, not {row}.",
+                                     trial=self.trial, row=row)
+        i = row - 1
+        var = self.dictionary.variable(variable)
+        value = self.data[variable].iloc[i]
+        value = None if pd.isna(value) else value
+        pid = self.data["participant_id"].iloc[i]
+        if var.role == "trial" or variable not in self.mapping:
+            rule_name, status, desc, spec, line = "(trial)", "complete", \
+                "the trial's acronym", {}, None
+            inputs: tuple[tuple[str, str, str], ...] = ()
+        else:
+            rule = self.mapping.rule(variable)
+            rule_name, status, desc = rule.rule, rule.status, rule.describe()
+            spec, line = rule.to_dict(), self.mapping.line("variables", variable)
+            inputs = tuple(("column", c, _text(self.raw[c].iloc[i]) if c in self.raw else "")
+                           for c in rule.columns())
+            inputs += tuple(("variable", v, _text(self.data[v].iloc[i]) if v in self.data else "")
+                            for v in rule.variables())
+        cat = var.category(value) if value is not None and var.categories else None
+        probs = self.problems[(self.problems["row"] == row) &
+                              (self.problems["variable"] == variable)]
+        return Explanation(trial=self.trial, row=row, participant_id=None if pd.isna(pid) else
+                           str(pid), variable=variable, rule=rule_name, status=status,
+                           description=desc, spec=spec, file=self.mapping.file, line=line,
+                           inputs=inputs, value=value, label=cat.label if cat else None,
+                           problems=tuple(_records(probs)))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    cols = list(frame.columns)
+    for values in frame.itertuples(index=False, name=None):
+        rec: dict[str, Any] = {}
+        for c, v in zip(cols, values):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                rec[c] = None
+            elif isinstance(v, pd.Timestamp):
+                rec[c] = v.date().isoformat() if v == v.normalize() else v.isoformat()
+            elif isinstance(v, np.integer):
+                rec[c] = int(v)
+            elif isinstance(v, np.floating):
+                rec[c] = float(v)
+            elif isinstance(v, np.bool_):
+                rec[c] = bool(v)
+            else:
+                rec[c] = v
+        out.append(rec)
+    return out
+
+
+def _display(run: RuleRun, name: str, rows: np.ndarray, *, column: bool) -> np.ndarray:
+    if column:
+        f = run.source.factor(name)
+        codes = f.codes[rows]
+        vals = f.texts[np.maximum(codes, 0)] if len(f.texts) else \
+            np.full(len(rows), None, dtype=object)
+        vals = np.where(codes >= 0, vals, np.full(len(rows), None, dtype=object))
+    else:
+        s = run.values.get(name)
+        if s is None:
+            return np.full(len(rows), "", dtype=object)
+        vals = np.array([canonical_text(v) for v in s.iloc[rows]], dtype=object)
+    return np.array(["" if v is None else str(v) for v in vals], dtype=object)
+
+
+def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series) -> pd.DataFrame:
+    """The problems table of a run (columns :data:`PROBLEM_COLUMNS`), sorted by row and
+    dictionary order, one row per (delivery row, variable, reason)."""
+    parts = []
+    order = {n: i for i, n in enumerate(run.dictionary.names)}
+    pids = participant_ids.to_numpy(dtype=object)
+    for variable, issues in run.issues.items():
+        if not issues:
+            continue
+        rule = run.mapping.rule(variable)
+        cols = list(rule.columns())
+        vars_ = list(rule.variables())
+        for issue in issues:
+            rows = np.flatnonzero(issue.mask)
+            if len(rows) == 0:
+                continue
+            if len(cols) == 1 and not vars_:
+                values = _display(run, cols[0], rows, column=True)
+            else:
+                pieces = [np.char.add(f"{c}=", _display(run, c, rows, column=True).astype(str))
+                          for c in cols]
+                pieces += [np.char.add(f"{v}=", _display(run, v, rows, column=False).astype(str))
+                           for v in vars_]
+                values = pieces[0].astype(object) if pieces else np.full(len(rows), "", object)
+                for p in pieces[1:]:
+                    values = np.char.add(np.char.add(values.astype(str), "; "), p).astype(object)
+            parts.append(pd.DataFrame({
+                "trial": trial, "participant_id": pids[rows], "row": rows + 1,
+                "variable": variable, "rule": rule.rule, "columns": ", ".join(cols),
+                "value": values, "reason": issue.reason, "message": issue.message,
+                "_order": order.get(variable, len(order))}))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object)
+                             for c in PROBLEM_COLUMNS})
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["row", "_order", "reason"], kind="stable")
+    out = out.drop_duplicates(["row", "variable", "reason"], keep="first")
+    out = out.drop(columns="_order").reset_index(drop=True)
+    out["row"] = out["row"].astype("int64")
+    return out[list(PROBLEM_COLUMNS)]
+
+
+def build_summary(run: RuleRun, data: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for var in run.dictionary.variables:
+        n_missing = int(data[var.name].array.isna().sum())
+        if var.role == "trial":
+            rule_name, status, cols, vars_, comment = "(trial)", "complete", "", "", ""
+            n_problems = 0
+        else:
+            rule = run.mapping.rule(var.name) if var.name in run.mapping else None
+            rule_name = rule.rule if rule else ""
+            status = rule.status if rule else ""
+            cols = ", ".join(rule.columns()) if rule else ""
+            vars_ = ", ".join(rule.variables()) if rule else ""
+            comment = (rule.comment or "") if rule else ""
+            issues = run.issues.get(var.name, [])
+            if issues:
+                mask = np.zeros(run.n, dtype=bool)
+                for i in issues:
+                    mask |= i.mask
+                n_problems = int(mask.sum())
+            else:
+                n_problems = 0
+        rows.append({"variable": var.name, "rule": rule_name, "status": status, "columns": cols,
+                     "variables": vars_, "n": run.n, "n_transformed": run.n - n_missing,
+                     "n_missing": n_missing, "n_problems": n_problems, "comment": comment})
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))

@@ -1,0 +1,453 @@
+"""Mapping rule spec objects: one frozen dataclass per rule type, and value references.
+
+Each rule knows the raw columns and harmonised variables it reads, renders itself back to the
+YAML form (``to_dict``) and describes itself in one line for reports and ``explain``. The
+loader that builds them from YAML, and the checks against a dictionary, are in
+:mod:`harmonise.mapping.spec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from harmonise.expressions.language import Expression
+
+__all__ = [
+    "STATUSES",
+    "RULE_TYPES",
+    "Scalar",
+    "Rule",
+    "IdCreation",
+    "Direct",
+    "Recode",
+    "Case",
+    "CaseWhen",
+    "Operation",
+    "UnitConversion",
+    "DateParse",
+    "Derive",
+    "Constant",
+    "Impossible",
+    "Undetermined",
+    "Ref",
+    "VariableRef",
+    "ColumnRef",
+    "CombinedRef",
+    "ExpressionRef",
+    "COMBINERS",
+    "ref_columns",
+    "ref_variables",
+    "ref_text",
+]
+
+STATUSES = ("complete", "impossible", "undetermined")
+Scalar = int | float | str | bool
+
+
+# --- value references (parameters of derive rules) ----------------------------------------------
+
+@dataclass(frozen=True)
+class VariableRef:
+    """A harmonised variable, written as its bare name: ``rand_date``."""
+
+    name: str
+
+    def to_data(self) -> Any:
+        return self.name
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    """A raw column, optionally parsed as a date: ``{column: BIRTHYM, format: "%Y-%m"}``."""
+
+    column: str
+    format: str | None = None
+
+    def to_data(self) -> Any:
+        out: dict[str, Any] = {"column": self.column}
+        if self.format is not None:
+            out["format"] = self.format
+        return out
+
+
+@dataclass(frozen=True)
+class CombinedRef:
+    """``{coalesce: [...]}`` (first known), ``{earliest: [...]}`` or ``{latest: [...]}``."""
+
+    how: str
+    refs: tuple[Ref, ...]
+
+    def to_data(self) -> Any:
+        return {self.how: [r.to_data() for r in self.refs]}
+
+
+@dataclass(frozen=True)
+class ExpressionRef:
+    """Any expression: ``{expression: "rand_date + 30"}``."""
+
+    expression: Expression
+
+    def to_data(self) -> Any:
+        return {"expression": self.expression.text}
+
+
+Ref = VariableRef | ColumnRef | CombinedRef | ExpressionRef
+COMBINERS = ("coalesce", "earliest", "latest")
+
+
+def ref_columns(ref: Ref) -> list[str]:
+    if isinstance(ref, ColumnRef):
+        return [ref.column]
+    if isinstance(ref, CombinedRef):
+        return [c for r in ref.refs for c in ref_columns(r)]
+    if isinstance(ref, ExpressionRef):
+        return list(ref.expression.columns)
+    return []
+
+
+def ref_variables(ref: Ref) -> list[str]:
+    if isinstance(ref, VariableRef):
+        return [ref.name]
+    if isinstance(ref, CombinedRef):
+        return [v for r in ref.refs for v in ref_variables(r)]
+    if isinstance(ref, ExpressionRef):
+        return list(ref.expression.variables)
+    return []
+
+
+def ref_text(ref: Ref) -> str:
+    if isinstance(ref, VariableRef):
+        return ref.name
+    if isinstance(ref, ColumnRef):
+        return f"${ref.column}" + (f" ({ref.format})" if ref.format else "")
+    if isinstance(ref, CombinedRef):
+        return f"{ref.how}({', '.join(ref_text(r) for r in ref.refs)})"
+    return ref.expression.text
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+def _literal(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else ("null" if value is None else str(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """Base of all rules: the target variable, a status and a comment."""
+
+    variable: str
+    status: str = ""
+    comment: str | None = None
+
+    rule: ClassVar[str] = ""
+    implied_status: ClassVar[str] = "complete"
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", self.implied_status)
+
+    def columns(self) -> tuple[str, ...]:
+        """Raw columns the rule reads."""
+        return ()
+
+    def variables(self) -> tuple[str, ...]:
+        """Harmonised variables the rule reads (they are mapped first)."""
+        return ()
+
+    def body(self) -> dict[str, Any]:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, **self.body()}
+        if self.status != self.implied_status:
+            out["status"] = self.status
+        if self.comment is not None:
+            out["comment"] = self.comment
+        return out
+
+    def describe(self) -> str:
+        """One line for people: what the rule does."""
+        return self.rule
+
+
+def _missing_text(missing: Sequence[Any]) -> str:
+    return f"; missing codes {', '.join(_literal(m) for m in missing)}" if missing else ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdCreation(Rule):
+    column: str
+    rule: ClassVar[str] = "id_creation"
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def body(self) -> dict[str, Any]:
+        return {"column": self.column}
+
+    def describe(self) -> str:
+        return f"participant IDs from ${self.column} (pseudonymised)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Direct(Rule):
+    column: str
+    missing: tuple[Scalar, ...] = ()
+    round: int | None = None
+    rule: ClassVar[str] = "direct"
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column}
+        if self.missing:
+            out["missing"] = list(self.missing)
+        if self.round is not None:
+            out["round"] = self.round
+        return out
+
+    def describe(self) -> str:
+        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
+        return f"${self.column} as it is{rnd}{_missing_text(self.missing)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recode(Rule):
+    """Map raw codes to dictionary codes. ``otherwise`` is ``"error"`` (report values not in
+    the map: the default), ``"missing"`` (treat them as missing), or a value (``otherwise_value``)."""
+
+    column: str
+    map: tuple[tuple[Scalar, Scalar | None], ...]
+    missing: tuple[Scalar, ...] = ()
+    otherwise: str = "error"
+    otherwise_value: Scalar | None = None
+    ignore_case: bool = False
+    rule: ClassVar[str] = "recode"
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column, "map": dict(self.map)}
+        if self.missing:
+            out["missing"] = list(self.missing)
+        if self.otherwise == "missing":
+            out["else"] = "missing"
+        elif self.otherwise == "value":
+            v = self.otherwise_value
+            out["else"] = {"value": v} if v in ("error", "missing") else v
+        if self.ignore_case:
+            out["ignore_case"] = True
+        return out
+
+    def describe(self) -> str:
+        pairs = ", ".join(f"{_literal(k)} -> {_literal(v)}" for k, v in self.map)
+        other = {"error": "others reported", "missing": "others missing"}.get(
+            self.otherwise, f"others -> {_literal(self.otherwise_value)}")
+        return f"recode ${self.column}: {pairs}{_missing_text(self.missing)}; {other}"
+
+
+@dataclass(frozen=True)
+class Case:
+    when: Expression
+    value: Scalar | None = None
+    expression: Expression | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"when": self.when.text}
+        if self.expression is not None:
+            out["expression"] = self.expression.text
+        else:
+            out["value"] = self.value
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseWhen(Rule):
+    """The value of the first case whose ``when`` is true; ``else`` where none is (default:
+    missing). A case whose condition is missing for a row does not match it."""
+
+    cases: tuple[Case, ...]
+    otherwise_value: Scalar | None = None
+    otherwise_expression: Expression | None = None
+    rule: ClassVar[str] = "case_when"
+
+    def _exprs(self) -> list[Expression]:
+        out = []
+        for c in self.cases:
+            out.append(c.when)
+            if c.expression is not None:
+                out.append(c.expression)
+        if self.otherwise_expression is not None:
+            out.append(self.otherwise_expression)
+        return out
+
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for e in self._exprs() for c in e.columns))
+
+    def variables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for e in self._exprs() for v in e.variables))
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cases": [c.to_dict() for c in self.cases]}
+        if self.otherwise_expression is not None:
+            out["else"] = {"expression": self.otherwise_expression.text}
+        elif self.otherwise_value is not None:
+            out["else"] = self.otherwise_value
+        return out
+
+    def describe(self) -> str:
+        parts = [f"when {c.when.text}: {c.expression.text if c.expression else _literal(c.value)}"
+                 for c in self.cases]
+        other = (self.otherwise_expression.text if self.otherwise_expression is not None
+                 else _literal(self.otherwise_value))
+        return "; ".join(parts) + f"; else {other}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operation(Rule):
+    expression: Expression
+    round: int | None = None
+    rule: ClassVar[str] = "operation"
+
+    def columns(self) -> tuple[str, ...]:
+        return self.expression.columns
+
+    def variables(self) -> tuple[str, ...]:
+        return self.expression.variables
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"expression": self.expression.text}
+        if self.round is not None:
+            out["round"] = self.round
+        return out
+
+    def describe(self) -> str:
+        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
+        return f"{self.expression.text}{rnd}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitConversion(Rule):
+    column: str
+    source_unit: str
+    target_unit: str | None = None
+    analyte: str | None = None
+    missing: tuple[Scalar, ...] = ()
+    round: int | None = None
+    rule: ClassVar[str] = "unit"
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column, "from": self.source_unit}
+        if self.target_unit is not None:
+            out["to"] = self.target_unit
+        if self.analyte is not None:
+            out["analyte"] = self.analyte
+        if self.missing:
+            out["missing"] = list(self.missing)
+        if self.round is not None:
+            out["round"] = self.round
+        return out
+
+    def describe(self) -> str:
+        to = self.target_unit or "the dictionary unit"
+        via = f" ({self.analyte})" if self.analyte else ""
+        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
+        return f"${self.column} from {self.source_unit} to {to}{via}{rnd}" + \
+            _missing_text(self.missing)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DateParse(Rule):
+    column: str
+    format: str
+    missing: tuple[Scalar, ...] = ()
+    rule: ClassVar[str] = "date"
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column, "format": self.format}
+        if self.missing:
+            out["missing"] = list(self.missing)
+        return out
+
+    def describe(self) -> str:
+        return f"date ${self.column} in format {self.format}{_missing_text(self.missing)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Derive(Rule):
+    function: str
+    args: tuple[tuple[str, Ref | str], ...]
+    round: int | None = None
+    rule: ClassVar[str] = "derive"
+
+    def arg(self, name: str) -> Ref | str | None:
+        for k, v in self.args:
+            if k == name:
+                return v
+        return None
+
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for _, r in self.args if not isinstance(r, str)
+                                   for c in ref_columns(r)))
+
+    def variables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for _, r in self.args if not isinstance(r, str)
+                                   for v in ref_variables(r)))
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"function": self.function}
+        for k, v in self.args:
+            out[k] = v if isinstance(v, str) else v.to_data()
+        if self.round is not None:
+            out["round"] = self.round
+        return out
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v if isinstance(v, str) else ref_text(v)}" for k, v in self.args)
+        return f"{self.function}({args})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constant(Rule):
+    value: Scalar | None
+    rule: ClassVar[str] = "constant"
+
+    def body(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+    def describe(self) -> str:
+        return f"constant {_literal(self.value)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Impossible(Rule):
+    rule: ClassVar[str] = "impossible"
+    implied_status: ClassVar[str] = "impossible"
+
+    def describe(self) -> str:
+        return "not collected by this trial (impossible)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Undetermined(Rule):
+    rule: ClassVar[str] = "undetermined"
+    implied_status: ClassVar[str] = "undetermined"
+
+    def describe(self) -> str:
+        return "undetermined (needs investigation)"
+
+
+RULE_TYPES: MappingABC[str, type[Rule]] = {cls.rule: cls for cls in (
+    IdCreation, Direct, Recode, CaseWhen, Operation, UnitConversion, DateParse, Derive,
+    Constant, Impossible, Undetermined)}

@@ -1,0 +1,610 @@
+"""Per-trial mappings: rule spec objects and their loader.
+
+A mapping (``dictionaries/<topic>/mappings/<dictionary version>/<TRIAL>.yaml``, format
+``ipdrepo-mapping/1``, documented in docs/mapping-format.md, JSON Schema in
+``harmonise/schemas/mapping.schema.json``) says, for every dictionary variable, how one trial's
+delivery becomes that variable. The rule types cover Maelstrom's Rmonize Data Processing
+Elements:
+
+================  =====================================================  ==================
+rule              what it does                                           Rmonize DPE
+================  =====================================================  ==================
+``id_creation``   the column holding the trial's participant IDs         id_creation
+``direct``        take a column as it is (rename), typed to the variable direct_mapping
+``recode``        map each raw code to a dictionary code                 recode
+``case_when``     first matching condition over several inputs           case_when
+``operation``     a safe arithmetic / date expression                    operation
+``unit``          convert a measurement to the dictionary's unit         operation
+``date``          parse a date column with an explicit format            operation
+``derive``        a named derivation (days between dates, age ...)       operation
+``constant``      the same value for every participant                   paste
+``impossible``    the trial did not collect it                           impossible
+``undetermined``  needs investigation; does not block                    undetermined
+================  =====================================================  ==================
+
+Every rule has a ``status`` (complete / impossible / undetermined; implied by the rule type
+unless given) and an optional ``comment``. Loading collects every problem (structure via the JSON
+Schema, then meaning against the dictionary: unknown or unmapped variables, codes outside the
+dictionary's categories, impossible unit conversions, unknown derivations, expressions that do
+not parse or mix types, dependency cycles) and raises one
+:class:`~repository.errors.MappingError` listing them with file, line and key.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harmonise.dictionary.spec import Dictionary
+from harmonise.expressions.language import Expression, parse_expression
+from harmonise.mapping.derivations import DERIVATIONS
+from harmonise.mapping.rule_checks import check_against
+from harmonise.mapping.rules import (
+    COMBINERS,
+    RULE_TYPES,
+    STATUSES,
+    Case,
+    CaseWhen,
+    ColumnRef,
+    CombinedRef,
+    Constant,
+    DateParse,
+    Derive,
+    Direct,
+    ExpressionRef,
+    IdCreation,
+    Impossible,
+    Operation,
+    Recode,
+    Ref,
+    Rule,
+    Scalar,
+    Undetermined,
+    UnitConversion,
+    VariableRef,
+)
+from harmonise.values.dates import check_format
+from harmonise.yamlio import ProblemCollector, load_schema, read_yaml, schema_problems, suggest
+from repository.errors import MappingError, SpecError
+
+__all__ = [
+    "FORMAT",
+    "STATUSES",
+    "RULE_TYPES",
+    "Source",
+    "SpecOrigin",
+    "Rule",
+    "IdCreation",
+    "Direct",
+    "Recode",
+    "Case",
+    "CaseWhen",
+    "Operation",
+    "UnitConversion",
+    "DateParse",
+    "Derive",
+    "Constant",
+    "Impossible",
+    "Undetermined",
+    "Ref",
+    "VariableRef",
+    "ColumnRef",
+    "CombinedRef",
+    "ExpressionRef",
+    "Mapping",
+    "load_mapping",
+    "mapping_path",
+    "dependency_order",
+]
+
+FORMAT = "ipdrepo-mapping/1"
+
+
+# --- the mapping ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Source:
+    """How the trial's delivery reads: which dataset, the ID column, missing-value codes that
+    apply to every column, the decimal mark and digit-group separator of numbers in text."""
+
+    dataset: str = "main"
+    id_column: str | None = None
+    missing_codes: tuple[Scalar, ...] = ()
+    decimal: str = "."
+    thousands: str | None = None
+    read_options: tuple[tuple[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dataset": self.dataset}
+        if self.id_column is not None:
+            out["id_column"] = self.id_column
+        if self.missing_codes:
+            out["missing_codes"] = list(self.missing_codes)
+        if self.decimal != ".":
+            out["decimal"] = self.decimal
+        if self.thousands is not None:
+            out["thousands"] = self.thousands
+        if self.read_options:
+            out["read_options"] = dict(self.read_options)
+        return out
+
+
+@dataclass(frozen=True)
+class SpecOrigin:
+    """Where a spec was read from: file and the line of every key path."""
+
+    file: str
+    lines: MappingABC[tuple[Any, ...], int] = field(default_factory=dict, repr=False)
+
+    def line(self, path: Sequence[Any]) -> int | None:
+        path = tuple(path)
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One trial's mapping onto one dictionary version (immutable)."""
+
+    trial: str
+    dictionary: str
+    dictionary_version: str
+    rules: tuple[Rule, ...]
+    source: Source = field(default_factory=Source)
+    description: str | None = None
+    origin: SpecOrigin | None = field(default=None, compare=False, repr=False)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __contains__(self, variable: object) -> bool:
+        return any(r.variable == variable for r in self.rules)
+
+    def rule(self, variable: str) -> Rule:
+        for r in self.rules:
+            if r.variable == variable:
+                return r
+        raise MappingError(f"the mapping of {self.trial} has no rule for {variable!r}"
+                           f"{suggest(variable, [r.variable for r in self.rules])}.",
+                           trial=self.trial, variable=variable)
+
+    @property
+    def id_rule(self) -> IdCreation | None:
+        for r in self.rules:
+            if isinstance(r, IdCreation):
+                return r
+        return None
+
+    @property
+    def id_column(self) -> str | None:
+        rule = self.id_rule
+        return rule.column if rule is not None else self.source.id_column
+
+    @property
+    def file(self) -> str:
+        return self.origin.file if self.origin is not None else f"<mapping {self.trial}>"
+
+    def line(self, *path: Any) -> int | None:
+        """The line of ``variables.<name>...`` (or any key path) in the mapping file."""
+        return self.origin.line(path) if self.origin is not None else None
+
+    def columns(self) -> tuple[str, ...]:
+        """Every raw column the mapping reads, in rule order."""
+        return tuple(dict.fromkeys(c for r in self.rules for c in r.columns()))
+
+    def order(self) -> tuple[Rule, ...]:
+        """The rules in evaluation order (a rule after the variables it reads)."""
+        return dependency_order(self.rules)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": FORMAT, "trial": self.trial,
+                               "dictionary": self.dictionary,
+                               "dictionary_version": self.dictionary_version}
+        if self.description is not None:
+            out["description"] = self.description
+        out["source"] = self.source.to_dict()
+        out["variables"] = {r.variable: r.to_dict() for r in self.rules}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, *, dictionary: Dictionary | None = None,
+                  file: str = "<mapping>",
+                  lines: MappingABC[tuple[Any, ...], int] | None = None) -> Mapping:
+        """Build a mapping from plain data, checking it against ``dictionary`` when given;
+        raises :class:`MappingError` listing every problem."""
+        collector = ProblemCollector(file=file, data=data, lines=lines)
+        return _build(data, collector, dictionary, SpecOrigin(file, dict(lines or {})))
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per rule: variable, rule, status, columns, variables, description, comment."""
+        rows = [{"variable": r.variable, "rule": r.rule, "status": r.status,
+                 "columns": ", ".join(r.columns()), "variables": ", ".join(r.variables()),
+                 "description": r.describe(), "comment": r.comment or ""} for r in self.rules]
+        return pd.DataFrame(rows, columns=["variable", "rule", "status", "columns", "variables",
+                                           "description", "comment"])
+
+    def __repr__(self) -> str:
+        counts = pd.Series([r.status for r in self.rules]).value_counts().to_dict()
+        return (f"<Mapping {self.trial} -> {self.dictionary} {self.dictionary_version}: "
+                f"{len(self.rules)} rules {counts}>")
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>{html.escape(self.trial)}</b> &rarr; {html.escape(self.dictionary)} "
+                f"{html.escape(self.dictionary_version)}</p>" +
+                self.summary.to_html(index=False, escape=True))
+
+
+def mapping_path(dictionary_dir: Path | str, version: str, trial: str) -> Path:
+    """``<dictionary_dir>/mappings/<version>/<trial>.yaml``."""
+    return Path(dictionary_dir) / "mappings" / version / f"{trial}.yaml"
+
+
+def load_mapping(path: Path | str, dictionary: Dictionary | None = None) -> Mapping:
+    """Load a mapping file, checked against ``dictionary`` when given; raises
+    :class:`MappingError` with every problem located by file, line and key."""
+    doc = read_yaml(path, error=MappingError)
+    collector = ProblemCollector(doc)
+    return _build(doc.data, collector, dictionary, SpecOrigin(doc.file, dict(doc.lines)))
+
+
+def dependency_order(rules: Sequence[Rule]) -> tuple[Rule, ...]:
+    """Rules sorted so that each comes after the rules of the variables it reads; ties keep
+    the given order. Raises :class:`MappingError` on a cycle."""
+    by_var = {r.variable: r for r in rules}
+    deps = {r.variable: [v for v in r.variables() if v in by_var] for r in rules}
+    done: list[Rule] = []
+    placed: set[str] = set()
+    remaining = [r.variable for r in rules]
+    while remaining:
+        progress = False
+        for name in list(remaining):
+            if all(d in placed for d in deps[name]):
+                done.append(by_var[name])
+                placed.add(name)
+                remaining.remove(name)
+                progress = True
+                break
+        if not progress:
+            cycle = _find_cycle(deps, remaining)
+            raise MappingError(f"the rules of {' -> '.join(cycle)} depend on each other in a "
+                               "cycle; break it by computing one of them from raw columns.",
+                               variables=cycle)
+    return tuple(done)
+
+
+def _find_cycle(deps: MappingABC[str, list[str]], names: Sequence[str]) -> list[str]:
+    remaining = set(names)
+    for start in names:
+        path = [start]
+        seen = {start}
+        node = start
+        while True:
+            nxt = next((d for d in deps[node] if d in remaining), None)
+            if nxt is None:
+                break
+            if nxt in seen:
+                return path[path.index(nxt):] + [nxt]
+            path.append(nxt)
+            seen.add(nxt)
+            node = nxt
+    return list(names)
+
+
+# --- building and checking --------------------------------------------------------------------
+
+def _fail(col: ProblemCollector, trial: str | None) -> MappingError:
+    n = len(col)
+    who = f" of {trial}" if trial else ""
+    return MappingError(
+        f"{col.file}: {n} problem{'s' if n != 1 else ''} in the mapping{who}; fix "
+        f"{'them all' if n != 1 else 'it'} and run `ipdrepo mapping check` again.",
+        col.sorted(), file=col.file, trial=trial)
+
+
+def _text(d: MappingABC[str, Any], key: str) -> str | None:
+    v = d.get(key)
+    return v if isinstance(v, str) else None
+
+
+def _scalars(value: Any) -> tuple[Scalar, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, (int, float, str, bool)))
+
+
+def _round(d: MappingABC[str, Any]) -> int | None:
+    v = d.get("round")
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+class _Builder:
+    def __init__(self, col: ProblemCollector, dictionary: Dictionary | None) -> None:
+        self.col = col
+        self.dictionary = dictionary
+
+    def expression(self, text: Any, path: tuple[Any, ...]) -> Expression | None:
+        if not isinstance(text, str):
+            return None
+        try:
+            return parse_expression(text)
+        except SpecError as exc:
+            self.col.add(path, exc.problems[0].message)
+            return None
+
+    def ref(self, data: Any, path: tuple[Any, ...]) -> Ref | None:
+        if isinstance(data, str):
+            return VariableRef(data)
+        if isinstance(data, dict) and len(data) >= 1:
+            if "column" in data:
+                extra = set(data) - {"column", "format"}
+                if extra or not isinstance(data["column"], str):
+                    self.col.add(path, "a column reference is {column: NAME} with an optional "
+                                       "format: (for dates)")
+                    return None
+                fmt = data.get("format")
+                if fmt is not None:
+                    why = check_format(fmt)
+                    if why:
+                        self.col.add(path + ("format",), why)
+                        return None
+                return ColumnRef(data["column"], fmt)
+            if len(data) == 1:
+                (how, inner), = data.items()
+                if how in COMBINERS and isinstance(inner, list) and inner:
+                    refs = [self.ref(item, path + (how, i)) for i, item in enumerate(inner)]
+                    if any(r is None for r in refs):
+                        return None
+                    return CombinedRef(how, tuple(refs))  # type: ignore[arg-type]
+                if how == "expression":
+                    expr = self.expression(inner, path + ("expression",))
+                    return ExpressionRef(expr) if expr is not None else None
+        self.col.add(path, "a value is a harmonised variable name, {column: NAME[, format: F]}, "
+                           "{coalesce|earliest|latest: [...]} or {expression: \"...\"}")
+        return None
+
+    def rule(self, name: str, data: dict[str, Any]) -> Rule | None:
+        path = ("variables", name)
+        kind = data.get("rule")
+        cls = RULE_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            return None  # reported by the schema
+        status = data.get("status") if data.get("status") in STATUSES else ""
+        comment = _text(data, "comment")
+        common: dict[str, Any] = {"variable": name, "status": status, "comment": comment}
+        if kind == "impossible" and status not in ("", "impossible"):
+            self.col.add(path + ("status",), "an impossible rule has status impossible")
+        elif kind == "undetermined" and status not in ("", "undetermined"):
+            self.col.add(path + ("status",), "an undetermined rule has status undetermined")
+        elif kind not in ("impossible", "undetermined") and status == "impossible":
+            self.col.add(path + ("status",), f"status impossible needs `rule: impossible` (a "
+                                             f"{kind} rule maps data)")
+        col_name = _text(data, "column")
+        try:
+            if cls is IdCreation:
+                return IdCreation(column=col_name or "", **common)
+            if cls is Direct:
+                return Direct(column=col_name or "", missing=_scalars(data.get("missing")),
+                              round=_round(data), **common)
+            if cls is Recode:
+                return self._recode(name, data, common)
+            if cls is CaseWhen:
+                return self._case_when(name, data, common)
+            if cls is Operation:
+                expr = self.expression(data.get("expression"), path + ("expression",))
+                return Operation(expression=expr, round=_round(data), **common) if expr else None
+            if cls is UnitConversion:
+                return UnitConversion(column=col_name or "", source_unit=str(data.get("from", "")),
+                                      target_unit=_text(data, "to"),
+                                      analyte=_text(data, "analyte"),
+                                      missing=_scalars(data.get("missing")), round=_round(data),
+                                      **common)
+            if cls is DateParse:
+                fmt = data.get("format")
+                why = check_format(fmt) if fmt is not None else None
+                if why:
+                    self.col.add(path + ("format",), why)
+                return DateParse(column=col_name or "", format=str(fmt or ""),
+                                 missing=_scalars(data.get("missing")), **common)
+            if cls is Derive:
+                return self._derive(name, data, common)
+            if cls is Constant:
+                return Constant(value=data.get("value"), **common)
+            return cls(**common)
+        except TypeError:  # pragma: no cover - the schema guards the shapes
+            return None
+
+    def _recode(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> Recode | None:
+        path = ("variables", name)
+        raw_map = data.get("map")
+        if not isinstance(raw_map, dict):
+            return None
+        seen: dict[str, Any] = {}
+        pairs = []
+        ignore_case = data.get("ignore_case") is True
+        for key, value in raw_map.items():
+            canon = str(key).strip()
+            canon = canon.lower() if ignore_case else canon
+            if canon in seen:
+                self.col.add(path + ("map", key), f"the raw code {key!r} is mapped twice "
+                                                  f"(also as {seen[canon]!r})")
+                continue
+            seen[canon] = key
+            pairs.append((key, value))
+        missing = _scalars(data.get("missing"))
+        overlap = [m for m in missing if (str(m).lower() if ignore_case else str(m)) in seen]
+        for m in overlap:
+            self.col.add(path + ("missing",), f"{m!r} is both mapped and declared missing; "
+                                              "keep one")
+        other = data.get("else", "error")
+        otherwise, other_value = "error", None
+        if other in ("error", "missing"):
+            otherwise = other
+        elif isinstance(other, dict) and "value" in other:
+            otherwise, other_value = "value", other["value"]
+        elif isinstance(other, (int, float, str, bool)):
+            otherwise, other_value = "value", other
+        return Recode(column=_text(data, "column") or "", map=tuple(pairs), missing=missing,
+                      otherwise=otherwise, otherwise_value=other_value,
+                      ignore_case=ignore_case, **common)
+
+    def _case_when(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> CaseWhen | None:
+        path = ("variables", name)
+        cases = []
+        ok = True
+        for i, item in enumerate(data.get("cases") or []):
+            if not isinstance(item, dict):
+                ok = False
+                continue
+            when = self.expression(item.get("when"), path + ("cases", i, "when"))
+            if "expression" in item and "value" in item:
+                self.col.add(path + ("cases", i), "give either `value` or `expression`, not both")
+                ok = False
+                continue
+            if "expression" not in item and "value" not in item:
+                self.col.add(path + ("cases", i), "a case needs `value` (a literal) or "
+                                                  "`expression`")
+                ok = False
+                continue
+            expr = None
+            if "expression" in item:
+                expr = self.expression(item["expression"], path + ("cases", i, "expression"))
+                if expr is None:
+                    ok = False
+            if when is None:
+                ok = False
+                continue
+            cases.append(Case(when=when, value=item.get("value"), expression=expr))
+        other = data.get("else")
+        other_expr = None
+        other_value = None
+        if isinstance(other, dict):
+            other_expr = self.expression(other.get("expression"), path + ("else", "expression"))
+            if other_expr is None:
+                ok = False
+        else:
+            other_value = other
+        if not ok or not cases:
+            return None
+        return CaseWhen(cases=tuple(cases), otherwise_value=other_value,
+                        otherwise_expression=other_expr, **common)
+
+    def _derive(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> Derive | None:
+        path = ("variables", name)
+        fn = data.get("function")
+        derivation = DERIVATIONS.get(fn) if isinstance(fn, str) else None
+        if derivation is None:
+            return None  # the schema reports unknown functions
+        args: list[tuple[str, Ref | str]] = []
+        ok = True
+        reserved = {"rule", "status", "comment", "function", "round"}
+        for key, value in data.items():
+            if key in reserved:
+                continue
+            param = derivation.param(key)
+            if param is None:
+                self.col.add(path + (key,), f"{fn} has no parameter {key!r}"
+                                            f"{suggest(key, [p.name for p in derivation.params])}; "
+                                            f"its parameters: "
+                                            f"{', '.join(p.name for p in derivation.params)}")
+                ok = False
+                continue
+            if param.kind == "unit":
+                if not isinstance(value, str):
+                    self.col.add(path + (key,), f"{key} must be a unit such as months")
+                    ok = False
+                    continue
+                from harmonise.values import units
+
+                try:
+                    u = units.unit(value)
+                    if u.dimension != "time":
+                        self.col.add(path + (key,), f"{value} is a unit of {u.dimension}, not of "
+                                                    "time")
+                        ok = False
+                except SpecError as exc:
+                    self.col.add(path + (key,), exc.problems[0].message)
+                    ok = False
+                args.append((key, value))
+                continue
+            ref = self.ref(value, path + (key,))
+            if ref is None:
+                ok = False
+                continue
+            args.append((key, ref))
+        given = {k for k, _ in args}
+        for p in derivation.params:
+            if p.required and p.name not in given and p.name not in data:
+                self.col.add(path, f"{fn} needs `{p.name}` ({p.doc})")
+                ok = False
+        if not ok:
+            return None
+        order = [p.name for p in derivation.params]
+        args.sort(key=lambda kv: order.index(kv[0]))
+        return Derive(function=derivation.name, args=tuple(args), round=_round(data), **common)
+
+
+def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
+           origin: SpecOrigin) -> Mapping:
+    schema_problems(data, load_schema("mapping"), col.add)
+    if not isinstance(data, dict):
+        if not col:
+            col.add((), "a mapping file must be a mapping with format, trial, dictionary, "
+                        "dictionary_version, source and variables")
+        raise _fail(col, None)
+    trial = _text(data, "trial")
+    builder = _Builder(col, dictionary)
+    rules: list[Rule] = []
+    variables = data.get("variables")
+    if isinstance(variables, dict):
+        for name, rule_data in variables.items():
+            if isinstance(name, str) and isinstance(rule_data, dict):
+                rule = builder.rule(name, rule_data)
+                if rule is not None:
+                    rules.append(rule)
+    src: dict[str, Any] = data["source"] if isinstance(data.get("source"), dict) else {}
+    source = Source(dataset=_text(src, "dataset") or "main", id_column=_text(src, "id_column"),
+                    missing_codes=_scalars(src.get("missing_codes")),
+                    decimal=_text(src, "decimal") or ".", thousands=_text(src, "thousands"),
+                    read_options=tuple((str(k), v) for k, v in (src.get("read_options") or {})
+                                       .items()) if isinstance(src.get("read_options"), dict)
+                    else ())
+    if source.thousands is not None and source.thousands == source.decimal:
+        col.add(("source", "thousands"), "the digit-group separator cannot be the decimal mark")
+    id_rules = [r for r in rules if isinstance(r, IdCreation)]
+    if isinstance(variables, dict):
+        if not id_rules:
+            col.add(("variables",), "no id_creation rule: add `participant_id: {rule: "
+                                    "id_creation, column: <the ID column>}`")
+        for r in id_rules[1:]:
+            col.add(("variables", r.variable), "only one id_creation rule is allowed")
+        if id_rules and source.id_column is not None and source.id_column != id_rules[0].column:
+            col.add(("source", "id_column"), f"source.id_column {source.id_column!r} differs from "
+                                             f"the id_creation column {id_rules[0].column!r}")
+    if dictionary is not None and isinstance(variables, dict):
+        check_against(data, rules, dictionary, col)
+    if not col:
+        try:
+            dependency_order(rules)
+        except MappingError as exc:
+            for v in exc.context.get("variables", []):
+                col.add(("variables", v), exc.message)
+                break
+    if col:
+        raise _fail(col, trial)
+    return Mapping(trial=data["trial"], dictionary=data["dictionary"],
+                   dictionary_version=str(data["dictionary_version"]), rules=tuple(rules),
+                   source=source, description=_text(data, "description"), origin=origin)

@@ -1,0 +1,282 @@
+"""Harmonising one trial on a workspace: delivery + mapping + corrections -> harmonised table.
+
+For each trial: the current delivery (read back byte for byte from the store), the trial's
+mapping for the dictionary's version, and the trial's active corrections give the harmonised
+table - a pure function of the three, so re-running gives identical bytes
+(``harmonised/<TRIAL>.parquet`` with a JSON sidecar naming every input's hash). Checking the
+harmonised trials (validation, integrity, data queries) is :mod:`harmonise.pipeline.checking`.
+
+Layout inside the workspace::
+
+    harmonised/<TRIAL>.parquet   the trial on the dictionary (pseudonymised IDs)
+    harmonised/<TRIAL>.json      inputs (hashes), per-variable summary, cell problems
+    harmonised/topic.parquet     all trials pooled (written by :func:`pool`)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harmonise.checks.integrity import IntegrityFinding
+from harmonise.checks.validation import ValidationResult
+from harmonise.dictionary.spec import Dictionary, load_dictionary
+from harmonise.mapping.engine import apply_mapping
+from harmonise.mapping.harmonised import HarmonisedTrial
+from harmonise.mapping.spec import Mapping, load_mapping, mapping_path
+from harmonise.queries.corrections import (
+    AppliedCorrection,
+    active_corrections,
+    apply_corrections,
+    carry_forward,
+)
+from harmonise.queries.lifecycle import Finding, SyncReport
+from repository.deliveries import current_delivery, load_delivery, pseudonymised_ids
+from repository.errors import NotFound
+from repository.formats import RawTable
+from repository.models import Delivery
+from repository.roles import require
+from repository.store import Store
+from repository.trials import get_trial, list_trials, lock_trial
+
+__all__ = [
+    "Inputs",
+    "TrialRun",
+    "Progress",
+    "load_topic_dictionary",
+    "load_trial_mapping",
+    "harmonise_trial",
+    "pool",
+    "trials_with_data",
+    "harmonised_dir",
+    "replace_atomically",
+    "write_text",
+]
+
+Progress = Callable[[str], None]
+
+
+def harmonised_dir(store: Store) -> Path:
+    return store.settings.workspace / "harmonised"
+
+
+def load_topic_dictionary(store: Store) -> Dictionary:
+    directory = store.settings.dictionary_dir
+    if directory is None or not (directory / "dictionary.yaml").is_file():
+        raise NotFound(f"no topic dictionary at {directory}/dictionary.yaml; point the workspace "
+                       "at one with IPDREPO_DICTIONARY or `dictionary = \"DIR\"` in ipdrepo.toml.",
+                       file=str(directory))
+    return load_dictionary(directory)
+
+
+def load_trial_mapping(store: Store, dictionary: Dictionary, trial: str) -> Mapping:
+    directory = store.settings.dictionary_dir
+    assert directory is not None
+    path = mapping_path(directory, dictionary.version, trial)
+    if not path.is_file():
+        raise NotFound(f"trial {trial} has no mapping for dictionary {dictionary.version}: "
+                       f"expected {path}. Write one (docs/mapping-format.md) and check it with "
+                       f"`ipdrepo mapping check {trial}`.", trial=trial, file=str(path))
+    return load_mapping(path, dictionary)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a harmonised trial is a function of."""
+
+    trial: str
+    delivery_id: int
+    delivery_sha256: str
+    mapping_file: str
+    mapping_sha256: str
+    dictionary_version: str
+    dictionary_sha256: str
+    corrections: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trial": self.trial, "delivery_id": self.delivery_id,
+                "delivery_sha256": self.delivery_sha256, "mapping_file": self.mapping_file,
+                "mapping_sha256": self.mapping_sha256,
+                "dictionary_version": self.dictionary_version,
+                "dictionary_sha256": self.dictionary_sha256,
+                "corrections": list(self.corrections)}
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """One trial harmonised (and, after :func:`~harmonise.pipeline.checking.check_trials`,
+    validated and checked)."""
+
+    trial: str
+    inputs: Inputs
+    harmonised: HarmonisedTrial
+    raw: RawTable = field(repr=False)
+    corrections: tuple[AppliedCorrection, ...] = ()
+    carried: dict[str, list[int]] = field(default_factory=dict)
+    validation: ValidationResult | None = None
+    integrity: tuple[IntegrityFinding, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    queries: SyncReport | None = None
+    path: Path | None = None
+
+    @property
+    def data(self) -> pd.DataFrame:
+        return self.harmonised.data
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Validation failures (empty before
+        :func:`~harmonise.pipeline.checking.check_trials`)."""
+        if self.validation is None:
+            return pd.DataFrame()
+        return self.validation.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trial": self.trial, "inputs": self.inputs.to_dict(),
+            "rows": self.harmonised.n_rows, "mapping_problems": len(self.harmonised.problems),
+            "corrections_applied": sum(c.applied for c in self.corrections),
+            "corrections_not_applied": [c.__dict__ for c in self.corrections if not c.applied],
+            "carried_forward": self.carried, "path": str(self.path) if self.path else None}
+        if self.validation is not None:
+            out["validation"] = self.validation.to_dict(failures=False)
+            out["validation"]["failures"] = int(len(self.validation.failures))
+        if self.integrity:
+            out["integrity"] = [f.to_dict() for f in self.integrity]
+        if self.queries is not None:
+            out["queries"] = self.queries.to_dict()
+        return out
+
+
+def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None = None,
+                    write: bool = True, progress: Progress | None = None) -> TrialRun:
+    """Harmonise ``trial``'s current delivery with its mapping and active corrections.
+
+    Writing the harmonised files is for curators (``harmonise.run``); reading the values
+    (``write=False``, e.g. for ``explain``) also for the trial's own trialists (``data.read``).
+    """
+    say = progress or (lambda _m: None)
+    actor = store.settings.actor
+    with store.reading() as session:
+        require(session, actor, "harmonise.run" if write else "data.read", trial=trial)
+    dictionary = dictionary or load_topic_dictionary(store)
+    mapping = load_trial_mapping(store, dictionary, trial)
+    with store.reading() as session:
+        topic = store.topic(session)
+        trial_row = get_trial(session, topic, trial)
+        delivery = current_delivery(trial_row)
+        say(f"{trial}: reading {delivery.file_name}")
+        raw = load_delivery(store, delivery)
+        pseudonyms = pseudonymised_ids(store, topic.slug, trial, raw.frame[delivery.id_column])
+        stale = [c for c in active_corrections(session, trial_row)
+                 if c.delivery_id != delivery.id]
+        delivery_id, delivery_sha, id_column = delivery.id, delivery.sha256, delivery.id_column
+    carried: dict[str, list[int]] = {}
+    if stale:  # the trial delivered again: carry corrections forward or flag them
+        with store.transaction() as session:
+            topic = store.topic(session)
+            trial_row = get_trial(session, topic, trial)
+            lock_trial(session, trial_row.id)  # another run carrying them at the same time
+            current = session.get(Delivery, delivery_id)
+            assert current is not None
+            carried = carry_forward(session, topic, trial_row, delivery=current,
+                                    frame=raw.frame, pseudonyms=pseudonyms, actor=actor)
+    with store.reading() as session:
+        corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
+        corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
+        correction_ids = tuple(c.id for c in corrections)
+        topic_slug = store.topic(session).slug
+    if any(a.applied and a.column == id_column for a in applied):
+        # a corrected participant ID (e.g. a duplicate that was a typing error) is a new
+        # participant: its pseudonym comes from the corrected ID
+        pseudonyms = pseudonymised_ids(store, topic_slug, trial, corrected[id_column])
+    say(f"{trial}: applying {mapping.file}")
+    harmonised = apply_mapping(RawTable(frame=corrected, format=raw.format, columns=raw.columns,
+                                        read_options=raw.read_options),
+                               mapping, dictionary, trial=trial, participant_ids=pseudonyms)
+    inputs = Inputs(trial=trial, delivery_id=delivery_id, delivery_sha256=delivery_sha,
+                    mapping_file=str(mapping.file), mapping_sha256=_sha256(Path(mapping.file)),
+                    dictionary_version=dictionary.version,
+                    dictionary_sha256=_sha256(Path(dictionary.source)) if dictionary.source
+                    else "", corrections=correction_ids)
+    run = TrialRun(trial=trial, inputs=inputs, harmonised=harmonised, raw=raw,
+                   corrections=tuple(applied), carried=carried)
+    if write:
+        path = _write(store, run)
+        run = replace(run, path=path)
+    return run
+
+
+def _write(store: Store, run: TrialRun) -> Path:
+    """Write the trial's parquet deterministically (fixed writer options, no timestamps)."""
+    out = harmonised_dir(store)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{run.trial}.parquet"
+    table = pa.Table.from_pandas(run.data, preserve_index=False)
+    table = table.replace_schema_metadata({"ipdrepo.inputs": json.dumps(run.inputs.to_dict(),
+                                                                       sort_keys=True)})
+    replace_atomically(path, lambda tmp: pq.write_table(
+        table, tmp, compression="zstd", use_dictionary=True, write_statistics=True))
+    side = {"inputs": run.inputs.to_dict(),
+            "summary": json.loads(run.harmonised.summary.to_json(orient="records")),
+            "problems": json.loads(run.harmonised.problems.to_json(orient="records"))}
+    write_text(out / f"{run.trial}.json", json.dumps(side, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    return replace_atomically(path, lambda tmp: tmp.write_text(text))
+
+
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through a temporary file of its own in the same directory, then rename
+    it into place: two runs writing at once never share a temporary file, and a reader sees
+    the old file or the new one, never half of one."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def trials_with_data(store: Store) -> list[str]:
+    with store.reading() as session:
+        return [t.acronym for t in list_trials(session, store.topic(session))
+                if any(d.is_current for d in t.deliveries)]
+
+
+def pool(store: Store, trials: Sequence[str] | None = None) -> pd.DataFrame:
+    """All harmonised trials in one frame (trial order), written to harmonised/topic.parquet."""
+    names = list(trials) if trials is not None else trials_with_data(store)
+    frames = []
+    for name in names:
+        path = harmonised_dir(store) / f"{name}.parquet"
+        if not path.is_file():
+            raise NotFound(f"trial {name} has not been harmonised yet; run `ipdrepo harmonise "
+                           f"{name}`.", trial=name)
+        frames.append(pd.read_parquet(path))
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if frames:
+        table = pa.Table.from_pandas(data, preserve_index=False)
+        replace_atomically(harmonised_dir(store) / "topic.parquet",
+                           lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return data

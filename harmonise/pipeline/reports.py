@@ -1,0 +1,228 @@
+"""HTML reports: one per trial (harmonisation and validation) and a topic overview.
+
+Self-contained pages (inline CSS and SVG plots) that a curator can e-mail or archive:
+
+* trial report: inputs and their hashes; per-variable summary by arm (n, missing, mean/SD or
+  category counts); values that are not categories of the dictionary; mapping rules with their
+  status and problems; validation checks (passed / failed / not tested) and every failure;
+  trial-integrity checks; the follow-up plot (reverse Kaplan-Meier by arm); the trial's queries.
+* topic overview: trials x variables availability (mapped / impossible / undetermined / no
+  mapping), rows and failures per trial, integrity results per trial and check, queries by status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harmonise.checks.integrity import CHECKS, reverse_km
+from harmonise.dictionary.spec import Dictionary, Variable
+from harmonise.pages import esc, page_html, table_html
+from harmonise.pipeline.followup_plot import followup_svg
+from harmonise.pipeline.harmonising import TrialRun, load_topic_dictionary, write_text
+from harmonise.queries.lifecycle import list_queries, query_to_dict
+from repository.store import Store
+
+__all__ = ["trial_report", "topic_overview", "availability_matrix", "variable_summary",
+           "write_reports"]
+
+
+def variable_summary(data: pd.DataFrame, dictionary: Dictionary, arm: str,
+                     arm_labels: Mapping[Any, str]) -> pd.DataFrame:
+    """Per variable and arm: n, missing, and mean (SD) / median or category counts."""
+    rows = []
+    arms = list(arm_labels)
+    for v in dictionary.variables:
+        if v.role in ("id", "trial") or v.name not in data.columns:
+            continue
+        row: dict[str, Any] = {"variable": v.name, "type": v.type}
+        for a in arms:
+            col = data.loc[data[arm] == a, v.name]
+            row[f"{arm_labels[a]}: n"] = int(col.notna().sum())
+            row[f"{arm_labels[a]}: missing"] = int(col.isna().sum())
+            row[f"{arm_labels[a]}: summary"] = _describe(col, v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _describe(col: pd.Series, v: Variable) -> str:
+    col = col.dropna()
+    if col.empty:
+        return ""
+    if v.type in ("integer", "decimal"):
+        x = col.astype(float)
+        return f"{x.mean():.1f} ({x.std():.1f}); median {x.median():g} [{x.min():g}, {x.max():g}]"
+    if v.type in ("date", "datetime"):
+        d = pd.to_datetime(col)
+        return f"{d.min().date()} to {d.max().date()}"
+    if v.type in ("categorical", "boolean"):
+        counts = col.value_counts()
+        labels = {c.code: c.label for c in v.categories}
+        return "; ".join(f"{labels.get(k, k)}: {n}" for k, n in counts.items())
+    return f"{col.nunique()} distinct"
+
+
+def _followup_svg(data: pd.DataFrame, dictionary: Dictionary, arm: str,
+                  arm_labels: Mapping[Any, str]) -> str:
+    tte = [o for o in dictionary.outcomes if o.kind == "time_to_event" and o.time and o.event]
+    if not tte:
+        return '<p class="muted">No time-to-event outcome in the dictionary.</p>'
+    o = tte[0]
+    frame = data[[o.time, o.event, arm]].dropna()
+    frame = frame[pd.to_numeric(frame[o.time], errors="coerce") >= 0]
+    if len(frame) < 5 or frame[arm].nunique() < 1:
+        return '<p class="muted">Not enough follow-up data for a plot.</p>'
+    times = frame[o.time].to_numpy(float)
+    events = frame[o.event].to_numpy(float)
+    arms = sorted(frame[arm].unique(), key=lambda v: (str(type(v)), v))
+    curves = {str(arm_labels.get(a, a)): reverse_km(times[(frame[arm] == a).to_numpy()],
+                                                     events[(frame[arm] == a).to_numpy()])
+              for a in arms}
+    return followup_svg(curves, title=f"Follow-up for {o.label or o.name} (reverse "
+                        "Kaplan-Meier: censoring as the event)",
+                        xlabel=f"Days since {o.origin or 'randomisation'}")
+
+
+def trial_report(run: TrialRun, *, queries: Sequence[Mapping[str, Any]] = (),
+                 arm_labels: Mapping[Any, str] | None = None) -> str:
+    """The HTML report of one checked trial (a
+    :class:`~harmonise.pipeline.harmonising.TrialRun`)."""
+    harmonised = run.harmonised
+    dictionary: Dictionary = harmonised.dictionary
+    data = harmonised.data
+    arm = dictionary.with_role("treatment")[0]
+    labels = dict(arm_labels) if arm_labels else {c.code: c.label for c in arm.categories}
+    parts = []
+    inputs = run.inputs.to_dict()
+    parts.append("<h2>Inputs</h2>" + table_html(pd.DataFrame(
+        [{"input": k, "value": v if not isinstance(v, list) else ", ".join(map(str, v))}
+         for k, v in inputs.items()])))
+    v = run.validation
+    failed = int((v.checks["status"] == "failed").sum()) if v is not None else 0
+    integrity_failed = sum(1 for f in run.integrity if f.failed)
+    parts.append(
+        f"<p><b>{harmonised.n_rows}</b> rows; <b>{len(harmonised.problems)}</b> values the mapping "
+        f"could not transform; <b>{len(v.failures) if v is not None else 0}</b> validation "
+        f"failures in <b>{failed}</b> checks; <b>{integrity_failed}</b> integrity checks "
+        f"failed; corrections applied: <b>{sum(c.applied for c in run.corrections)}</b>.</p>")
+    parts.append("<h2>Variables by arm</h2>" +
+                 table_html(variable_summary(data, dictionary, arm.name, labels)))
+    if v is not None:
+        cats = v.failures[v.failures["check"].str.startswith("category:")]
+        not_in = (cats.groupby(["variable", "value"]).size().reset_index(name="rows")
+                  if not cats.empty else pd.DataFrame())
+        parts.append("<h2>Values that are not categories of the dictionary</h2>" +
+                     table_html(not_in))
+    parts.append("<h2>Mapping rules</h2>" + table_html(harmonised.summary, status_column="status"))
+    parts.append("<h2>Values the mapping could not transform</h2>" +
+                 table_html(harmonised.problems, limit=200))
+    if v is not None:
+        parts.append("<h2>Validation checks</h2>" + table_html(v.checks, status_column="status"))
+        parts.append("<h2>Validation failures</h2>" + table_html(v.failures, limit=500))
+    if run.integrity:
+        rows = pd.DataFrame([{"check": f.check, "title": CHECKS[f.check].title,
+                              "status": f.status, "severity": f.severity, "result": f.message,
+                              "threshold": CHECKS[f.check].threshold} for f in run.integrity])
+        parts.append("<h2>Trial-integrity checks (PRISMA-IPD A1)</h2>" +
+                     table_html(rows, status_column="status"))
+    parts.append("<h2>Follow-up by arm</h2>" + _followup_svg(data, dictionary, arm.name, labels))
+    if queries:
+        parts.append("<h2>Data queries</h2>" + table_html(pd.DataFrame(list(queries))[
+            ["id", "status", "resolution", "participant", "variable", "check", "question"]]))
+    return page_html(f"Trial {run.trial}: harmonisation and validation report", "".join(parts))
+
+
+def availability_matrix(dictionary: Dictionary, mappings: Mapping[str, Any]) -> pd.DataFrame:
+    """Trials x variables: the status of each variable's rule (mapped / impossible /
+    undetermined / no mapping)."""
+    rows = []
+    for trial, mapping in mappings.items():
+        row: dict[str, Any] = {"trial": trial}
+        for var in dictionary.variables:
+            if var.role == "trial":  # filled in from the registry, never mapped
+                continue
+            if mapping is None or var.name not in mapping:
+                row[var.name] = "none"
+            else:
+                status = mapping.rule(var.name).status
+                row[var.name] = "mapped" if status == "complete" else status
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _matrix_html(matrix: pd.DataFrame) -> str:
+    if matrix.empty:
+        return '<p class="muted">(no trials)</p>'
+    cols = [c for c in matrix.columns if c != "trial"]
+    head = "<th>trial</th>" + "".join(
+        f"<th style='writing-mode:vertical-rl;transform:rotate(180deg)'>{esc(c)}</th>"
+        for c in cols)
+    body = []
+    for rec in matrix.to_dict("records"):
+        cells = "".join(f"<td class='{rec[c]}' title='{esc(c)}: {esc(rec[c])}'>"
+                        f"{ {'mapped': '&#10003;', 'impossible': '&ndash;', 'undetermined': '?', 'none': '!'}.get(rec[c], '')}</td>"
+                        for c in cols)
+        body.append(f"<tr><th>{esc(rec['trial'])}</th>{cells}</tr>")
+    legend = ("<p>&#10003; mapped &nbsp; &ndash; impossible (not collected) &nbsp; ? undetermined "
+              "&nbsp; ! no mapping</p>")
+    return f"{legend}<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def topic_overview(dictionary: Dictionary, runs: Sequence[Any], mappings: Mapping[str, Any], *,
+                   queries: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The topic overview page over checked trials."""
+    parts = [f"<p>Dictionary <b>{esc(dictionary.topic)} {esc(dictionary.version)}</b>: "
+             f"{len(dictionary.variables)} variables, {len(dictionary.rules)} rules; "
+             f"{len(runs)} trials.</p>"]
+    parts.append("<h2>Variable availability</h2>" +
+                 _matrix_html(availability_matrix(dictionary, mappings)))
+    per_trial = pd.DataFrame([{
+        "trial": r.trial, "rows": r.harmonised.n_rows,
+        "mapping problems": len(r.harmonised.problems),
+        "validation failures": len(r.validation.failures) if r.validation is not None else None,
+        "integrity failed": ", ".join(f.check for f in r.integrity if f.failed),
+        "integrity skipped": ", ".join(f.check for f in r.integrity if f.status == "skipped"),
+        "corrections applied": sum(c.applied for c in r.corrections)} for r in runs])
+    parts.append("<h2>Trials</h2>" + table_html(per_trial))
+    if runs:
+        grid = pd.DataFrame([{**{"trial": r.trial}, **{f.check: f.status for f in r.integrity}}
+                             for r in runs])
+        parts.append("<h2>Trial-integrity checks</h2>" + _grid(grid))
+    if queries:
+        q = pd.DataFrame(list(queries))
+        by = q.pivot_table(index="trial", columns="status", values="id", aggfunc="count",
+                           fill_value=0).reset_index()
+        parts.append("<h2>Data queries by trial and status</h2>" + table_html(by))
+    return page_html(f"Topic {dictionary.topic}: harmonisation overview", "".join(parts))
+
+
+def _grid(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    body = []
+    for rec in frame.to_dict("records"):
+        cells = "".join(f"<td class='{esc(str(rec[c]).replace(' ', '-'))}'>{esc(rec[c])}</td>"
+                        if c != "trial" else f"<th>{esc(rec[c])}</th>" for c in frame.columns)
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def write_reports(store: Store, runs: Sequence[TrialRun],
+                  out: Path | None = None) -> list[Path]:
+    """HTML report of each checked trial and the topic overview (``index.html``, last)."""
+    out = out or store.settings.workspace / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    dictionary = runs[0].harmonised.dictionary if runs else load_topic_dictionary(store)
+    with store.reading() as session:
+        queries = [query_to_dict(session, q) for q in
+                   list_queries(session, store.topic(session), actor=store.settings.actor)]
+    written = []
+    for run in runs:
+        page = trial_report(run, queries=[q for q in queries if q["trial"] == run.trial])
+        written.append(write_text(out / f"{run.trial}.html", page))
+    mappings = {r.trial: r.harmonised.mapping for r in runs}
+    overview = topic_overview(dictionary, runs, mappings, queries=queries)
+    index = write_text(out / "index.html", overview)
+    return [*written, index]

@@ -1,0 +1,100 @@
+"""What a release is made from, built from the store by the harmonisation pipeline:
+:func:`release_inputs`.
+
+Every trial with a delivery is harmonised (delivery + mapping + active corrections), validated
+and checked - without raising or closing any query - and pooled into the topic dataset; the
+dictionary, each delivery's and mapping's hash, the corrections applied, the check summaries
+and the open queries come along, as :class:`~versions.inputs.ReleaseInputs` documents. The
+curator's decision to release stays separate from the checks: a release says what its data
+still fail, it does not refuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from harmonise.pipeline.checking import check_trials
+from harmonise.pipeline.harmonising import load_topic_dictionary, trials_with_data
+from harmonise.queries.corrections import correction_to_dict
+from repository.models import Correction, Delivery, Query, Trial
+from repository.store import Store
+from versions.inputs import ReleaseInputs
+
+__all__ = ["release_inputs"]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def release_inputs(store: Store, topic: str | None = None) -> ReleaseInputs:
+    """:class:`~versions.inputs.ReleaseInputs` for the topic's current state (every trial with
+    a delivery harmonised and checked; no query raised or closed)."""
+    dictionary = load_topic_dictionary(store)
+    runs = check_trials(store, trials_with_data(store), dictionary=dictionary,
+                        raise_queries=False, write=False)
+    frame = pd.concat([r.data.drop(columns=["_row"]) for r in runs], ignore_index=True)
+    keys = ["trial", "participant_id"]
+    frame = frame[keys + [c for c in frame.columns if c not in keys]]
+    dictionary_dir = store.settings.dictionary_dir
+    assert dictionary_dir is not None
+    source = Path(dictionary.source) if dictionary.source else dictionary_dir / "dictionary.yaml"
+    described = {**dictionary.to_dict(), "name": dictionary.topic, "sha256": _sha256(source)}
+    with store.reading() as session:
+        names: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
+            select(Delivery.id, Delivery.file_name).where(
+            Delivery.id.in_([r.inputs.delivery_id for r in runs]))).all())
+    deliveries, mappings = [], []
+    for r in runs:
+        deliveries.append({"trial": r.trial, "delivery_id": r.inputs.delivery_id,
+                           "file_name": names[r.inputs.delivery_id],
+                           "sha256": r.inputs.delivery_sha256, "rows": r.harmonised.n_rows})
+        path = Path(r.inputs.mapping_file)
+        shown = path.relative_to(dictionary_dir) if path.is_relative_to(dictionary_dir) else path
+        mappings.append({"trial": r.trial, "path": str(shown), "sha256": r.inputs.mapping_sha256,
+                         "version": dictionary.version})
+    integrity: Counter[str] = Counter()
+    by_check: dict[str, Counter[str]] = {}
+    for r in runs:
+        for f in r.integrity:
+            integrity[f.status] += 1
+            by_check.setdefault(f.check, Counter())[f.status] += 1
+    with store.reading() as session:
+        topic_row = store.topic(session, topic)
+        corrections = []
+        for c, acronym in session.execute(
+                select(Correction, Trial.acronym).join(Trial, Trial.id == Correction.trial_id)
+                .where(Correction.topic_id == topic_row.id, Correction.status == "active")
+                .order_by(Correction.id)):
+            corrections.append(correction_to_dict(c, acronym))
+        open_queries: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
+            select(Trial.acronym, func.count()).join(Query, Query.trial_id == Trial.id)
+            .where(Query.topic_id == topic_row.id,
+                   Query.status.in_(["open", "reopened", "sent", "answered"]))
+            .group_by(Trial.acronym)).all())
+        accepted: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
+            select(Trial.acronym, func.count()).join(Query, Query.trial_id == Trial.id)
+            .where(Query.topic_id == topic_row.id, Query.status == "resolved",
+                   Query.resolution == "confirmed_correct")
+            .group_by(Trial.acronym)).all())
+        slug = topic_row.slug
+    checks = {
+        "validation": {r.trial: {"rows": r.harmonised.n_rows,
+                                 "failures": int(len(r.failures)),
+                                 "confirmed_correct": int(accepted.get(r.trial, 0)),
+                                 "mapping_problems": int(len(r.harmonised.problems))}
+                       for r in runs},
+        "integrity": {"by_status": dict(integrity),
+                      "by_check": {k: dict(v) for k, v in sorted(by_check.items())},
+                      "failed": {r.trial: [f.check for f in r.integrity if f.failed]
+                                 for r in runs}},
+        "open_queries": {t: int(n) for t, n in sorted(open_queries.items())},
+    }
+    return ReleaseInputs(topic=slug, frame=frame, dictionary=described,
+                         deliveries=tuple(deliveries), mappings=tuple(mappings),
+                         corrections=tuple(corrections), checks=checks)
