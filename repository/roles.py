@@ -75,6 +75,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "queries.read": frozenset({"curator", "trialist"}),
     "queries.answer": frozenset({"curator", "trialist"}),
     "queries.manage": frozenset({"curator"}),
+    "queries.workbook": frozenset({"curator", "trialist"}),  # a trial's workbook (its own)
     "corrections.accept": frozenset({"curator"}),
     "explain": frozenset({"curator", "trialist"}),
     "consent.read": frozenset({"curator"}),

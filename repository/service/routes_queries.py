@@ -1,7 +1,7 @@
 """Data queries: list, show (with thread and attachments), answer, comment, attach files; the
 trial's query workbook out and answered workbook in; curators accept, close and reopen.
 
-Thin over :mod:`harmonise.queries`, :mod:`harmonise.answers`, :mod:`harmonise.workbook` and
+Thin over :mod:`harmonise.queries.lifecycle`, :mod:`harmonise.queries.answers`, :mod:`harmonise.queries.workbook` and
 :mod:`repository.attachments`: the library checks the caller again and scopes what it returns.
 """
 
@@ -57,8 +57,8 @@ def list_queries(request: Request, trial: str | None = None,
                  who: Principal = Depends(requires("queries.read", trial="trial"))
                  ) -> list[dict[str, Any]]:
     """Queries the caller may see (a trialist: their own trial's), of ``trial``, in ``status``."""
-    from harmonise.queries import list_queries as listed
-    from harmonise.queries import query_to_dict
+    from harmonise.queries.lifecycle import list_queries as listed
+    from harmonise.queries.lifecycle import query_to_dict
 
     store = _store(request, who)
     with store.reading() as session:
@@ -72,7 +72,7 @@ def show_query(query_id: int, request: Request,
                who: Principal = Depends(requires("queries.read", query="query_id"))
                ) -> dict[str, Any]:
     """One query with its thread and attachments."""
-    from harmonise.queries import get_query, query_to_dict
+    from harmonise.queries.lifecycle import get_query, query_to_dict
     from repository.attachments import list_attachments
 
     store = _store(request, who)
@@ -88,7 +88,7 @@ def answer(query_id: int, body: AnswerBody, request: Request,
            who: Principal = Depends(requires("queries.answer", query="query_id"))
            ) -> dict[str, Any]:
     """Answer a query: a response code, maybe a corrected value and a comment."""
-    from harmonise.queries import get_query, query_to_dict, respond
+    from harmonise.queries.lifecycle import get_query, query_to_dict, respond
 
     store = _store(request, who)
     with store.transaction() as session:
@@ -103,7 +103,7 @@ def answer(query_id: int, body: AnswerBody, request: Request,
 def add_comment(query_id: int, body: TextBody, request: Request,
                 who: Principal = Depends(requires("queries.answer", query="query_id"))
                 ) -> dict[str, Any]:
-    from harmonise.queries import comment, get_query, query_to_dict
+    from harmonise.queries.lifecycle import comment, get_query, query_to_dict
 
     store = _store(request, who)
     with store.transaction() as session:
@@ -145,7 +145,7 @@ def accept(query_id: int, body: AcceptBody, request: Request,
            ) -> dict[str, Any]:
     """Accept an answered query (curators): corrections from corrected values, or a
     resolution."""
-    from harmonise.answers import accept_answer
+    from harmonise.queries.answers import accept_answer
 
     return accept_answer(_store(request, who), query_id, resolution=body.resolution,
                          comment=body.comment).to_dict()
@@ -153,7 +153,7 @@ def accept(query_id: int, body: AcceptBody, request: Request,
 
 def _transition(request: Request, who: Principal, query_id: int, reason: str,
                 name: str) -> dict[str, Any]:
-    from harmonise import queries
+    from harmonise.queries import lifecycle as queries
 
     store = _store(request, who)
     with store.transaction() as session:
@@ -180,10 +180,11 @@ def reopen(query_id: int, body: ReasonBody, request: Request,
 
 @router.get("/trials/{trial}/workbook")
 def export_workbook(trial: str, request: Request,
-                    who: Principal = Depends(requires("queries.manage", trial="trial"))
+                    who: Principal = Depends(requires("queries.workbook", trial="trial"))
                     ) -> Response:
-    """The trial's query workbook (.xlsx); its queries are marked sent."""
-    from harmonise.workbook import export_workbook as export
+    """The trial's query workbook (.xlsx; curators, and the trial's own trialists); its
+    queries are marked sent."""
+    from harmonise.queries.workbook import export_workbook as export
 
     store = _store(request, who)
     with tempfile.TemporaryDirectory(prefix="ipdrepo-workbook-") as tmp:
@@ -201,7 +202,7 @@ async def import_workbook(trial: str, request: Request, file: UploadFile = File(
     """Import an answered query workbook of the trial, all or nothing."""
     from starlette.concurrency import run_in_threadpool
 
-    from harmonise.workbook import import_workbook as import_book
+    from harmonise.queries.workbook import import_workbook as import_book
 
     name, data = await read_upload(file, 50 * 2**20)
 

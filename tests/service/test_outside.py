@@ -203,8 +203,8 @@ def test_identifiers_in_an_upload_are_refused_and_not_kept(server: Server, world
 
 def test_hostile_cells_are_safe_in_api_workbook_and_html(server: Server, world: World,
                                                          tmp_path: Any) -> None:
-    from harmonise.dashboard import dashboard_html
-    from harmonise.queries import list_queries, query_to_dict, raise_query
+    from harmonise.queries.dashboard import dashboard_html
+    from harmonise.queries.lifecycle import list_queries, query_to_dict, raise_query
     from repository.trials import get_trial
 
     store = world.store()

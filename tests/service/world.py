@@ -84,7 +84,7 @@ def build_world(root: Path, database_url: str, *, object_store: str | None = Non
     """The workspace, trials, queries, users (passwords set through their invitation links)
     and one API token per user, made with the library; ``object_store``: an s3:// URL for
     the raw deliveries, attachments, uploads, extracts and DUAs."""
-    from harmonise.queries import raise_query
+    from harmonise.queries.lifecycle import raise_query
     from repository.service import accounts, tokens
     from repository.trials import TrialSpec, add_trial, get_trial, parse_arm
     from repository.workspace import init_workspace
