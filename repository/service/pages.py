@@ -6,7 +6,11 @@ session's CSRF token in a hidden ``csrf_token`` field (``{{ csrf_field() }}``). 
 without a session redirects to the sign-in page.
 
 Sign-in itself is protected against login CSRF by a double-submit value: the form carries the
-value of a short-lived cookie set when the form was shown.
+value of a short-lived cookie set when the form was shown. So are the pages a one-time link
+opens (``/welcome#TOKEN`` for an invitation, ``/reset#TOKEN`` for a password reset): the token
+travels in the address's fragment, which browsers never send to a server or a proxy's log;
+``/link.js`` (the only script, allowed by the pages' ``script-src 'self'``) copies it into the
+form and removes it from the address bar.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from repository.errors import AuthenticationFailed
+from repository.errors import AccountError, AuthenticationFailed
 from repository.service import sessions
 from repository.service.policy import Principal, public, requires
 from repository.service.secret_tokens import new_secret, same
@@ -29,6 +33,20 @@ __all__ = ["router", "templates", "render"]
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 _SIGN_IN_COOKIE = "ipdrepo-sign-in"
+_LINK_COOKIE = "ipdrepo-link"
+#: the pages one-time links open: path -> (heading, button)
+_LINK_PAGES = {"/welcome": ("Welcome: choose your password", "Set my password"),
+               "/reset": ("Choose a new password", "Set my new password")}
+_LINK_JS = """\
+(function () {
+  var token = window.location.hash.slice(1);
+  var field = document.getElementById("token");
+  if (token && field) {
+    field.value = decodeURIComponent(token);
+    history.replaceState(null, "", window.location.pathname);
+  }
+})();
+"""
 
 
 def render(request: Request, name: str, who: Principal | None = None,
@@ -82,6 +100,65 @@ def sign_in(request: Request, user: str = Form(max_length=200),
                         secure=service.config.cookie_secure, samesite="lax", path="/",
                         max_age=int(service.config.session_max.total_seconds()))
     response.delete_cookie(_SIGN_IN_COOKIE)
+    return response
+
+
+def _form_cookie(request: Request, response: Response, name: str, value: str) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="strict", max_age=900,
+                        secure=request.app.state.service.config.cookie_secure)
+
+
+def _link_page(request: Request, *, form_token: str, error: str | None = None,
+               status: int = 200) -> HTMLResponse:
+    heading, button = _LINK_PAGES[request.url.path]
+    response = render(request, "set_password.html", form_token=form_token, error=error,
+                      heading=heading, button=button, action=request.url.path)
+    response.status_code = status
+    _form_cookie(request, response, _LINK_COOKIE, form_token)
+    return response
+
+
+@router.get("/welcome")
+@router.get("/reset")
+def link_page(request: Request, _: None = Depends(public("a one-time link's page"))
+              ) -> HTMLResponse:
+    """The page an invitation or password-reset link opens: choose a password."""
+    return _link_page(request, form_token=new_secret())
+
+
+@router.get("/link.js")
+def link_js(_: None = Depends(public("the script of the one-time link pages"))) -> Response:
+    return Response(_LINK_JS, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-store"})
+
+
+@router.post("/welcome")
+@router.post("/reset")
+def redeem_link(request: Request, token: str = Form("", max_length=200),
+                password: str = Form(max_length=1024), confirm: str = Form(max_length=1024),
+                csrf_token: str = Form(max_length=100),
+                _: None = Depends(public("a one-time link is the credential"))) -> Any:
+    """Set the password with the link's token; then sign in."""
+    from repository.service import accounts
+
+    expected = request.cookies.get(_LINK_COOKIE, "")
+    if not (expected and same(expected, csrf_token)):
+        return _link_page(request, form_token=new_secret(), status=403,
+                          error="The form has expired; open the link again.")
+    if password != confirm:
+        return _link_page(request, form_token=expected, status=400,
+                          error="The two passwords differ; type them again.")
+    if not token:
+        return _link_page(request, form_token=expected, status=400,
+                          error="This page needs the whole link you were sent (the part after "
+                                "'#' is missing); open the link again.")
+    try:
+        with request.app.state.service.store.transaction() as session:
+            accounts.redeem_link(session, token, password=password)
+    except AccountError as exc:
+        return _link_page(request, form_token=expected, status=400, error=exc.message)
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(_LINK_COOKIE)
     return response
 
 

