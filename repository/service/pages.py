@@ -6,11 +6,12 @@ session's CSRF token in a hidden ``csrf_token`` field (``{{ csrf_field() }}``). 
 without a session redirects to the sign-in page.
 
 Sign-in itself is protected against login CSRF by a double-submit value: the form carries the
-value of a short-lived cookie set when the form was shown. So are the pages a one-time link
-opens (``/welcome#TOKEN`` for an invitation, ``/reset#TOKEN`` for a password reset): the token
-travels in the address's fragment, which browsers never send to a server or a proxy's log;
-``/link.js`` (the only script, allowed by the pages' ``script-src 'self'``) copies it into the
-form and removes it from the address bar.
+value of a short-lived cookie set when the form was shown.
+
+A one-time link opens ``/welcome#TOKEN`` (an invitation) or ``/reset#TOKEN`` (a password
+reset): the token is the credential, and it travels in the address's fragment, which browsers
+never send to a server, a Referer or a proxy's log; ``/static/pages.js`` (allowed by the pages'
+``script-src 'self'``) copies it into the form and removes it from the address bar.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ __all__ = ["router", "templates", "render"]
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 _SIGN_IN_COOKIE = "ipdrepo-sign-in"
-_LINK_COOKIE = "ipdrepo-link"
 #: the pages one-time links open: path -> (heading, button)
 _LINK_PAGES = {"/welcome": ("Welcome: choose your password", "Set my password"),
                "/reset": ("Choose a new password", "Set my new password")}
@@ -103,63 +103,50 @@ def sign_in(request: Request, user: str = Form(max_length=200),
     return response
 
 
-def _form_cookie(request: Request, response: Response, name: str, value: str) -> None:
-    response.set_cookie(name, value, httponly=True, samesite="strict", max_age=900,
-                        secure=request.app.state.service.config.cookie_secure)
-
-
-def _link_page(request: Request, *, form_token: str, error: str | None = None,
-               status: int = 200) -> HTMLResponse:
+def _link_page(request: Request, *, error: str | None = None, status: int = 200
+               ) -> HTMLResponse:
     heading, button = _LINK_PAGES[request.url.path]
-    response = render(request, "set_password.html", form_token=form_token, error=error,
-                      heading=heading, button=button, action=request.url.path)
+    response = render(request, "set_password.html", error=error, heading=heading,
+                      button=button, action=request.url.path)
     response.status_code = status
-    _form_cookie(request, response, _LINK_COOKIE, form_token)
     return response
 
 
 @router.get("/welcome")
 @router.get("/reset")
-def link_page(request: Request, _: None = Depends(public("a one-time link's page"))
+def link_page(request: Request, _: None = Depends(public("a one-time link is the credential"))
               ) -> HTMLResponse:
     """The page an invitation or password-reset link opens: choose a password."""
-    return _link_page(request, form_token=new_secret())
+    return _link_page(request)
 
 
-@router.get("/link.js")
-def link_js(_: None = Depends(public("the script of the one-time link pages"))) -> Response:
+@router.get("/static/pages.js")
+def pages_js(_: None = Depends(public("the pages' script"))) -> Response:
     return Response(_LINK_JS, media_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "no-store"})
+                    headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/welcome")
 @router.post("/reset")
 def redeem_link(request: Request, token: str = Form("", max_length=200),
-                password: str = Form(max_length=1024), confirm: str = Form(max_length=1024),
-                csrf_token: str = Form(max_length=100),
+                password: str = Form("", max_length=1024), again: str = Form("", max_length=1024),
                 _: None = Depends(public("a one-time link is the credential"))) -> Any:
     """Set the password with the link's token; then sign in."""
     from repository.service import accounts
 
-    expected = request.cookies.get(_LINK_COOKIE, "")
-    if not (expected and same(expected, csrf_token)):
-        return _link_page(request, form_token=new_secret(), status=403,
-                          error="The form has expired; open the link again.")
-    if password != confirm:
-        return _link_page(request, form_token=expected, status=400,
-                          error="The two passwords differ; type them again.")
+    if password != again:
+        return _link_page(request, status=422,
+                          error="The two passwords are not the same; type them again.")
     if not token:
-        return _link_page(request, form_token=expected, status=400,
-                          error="This page needs the whole link you were sent (the part after "
-                                "'#' is missing); open the link again.")
+        return _link_page(request, status=422,
+                          error="This page needs the whole link you were sent (with the part "
+                                "after '#'); open the link again.")
     try:
         with request.app.state.service.store.transaction() as session:
             accounts.redeem_link(session, token, password=password)
     except AccountError as exc:
-        return _link_page(request, form_token=expected, status=400, error=exc.message)
-    response = RedirectResponse("/sign-in", status_code=303)
-    response.delete_cookie(_LINK_COOKIE)
-    return response
+        return _link_page(request, status=422, error=exc.message)
+    return RedirectResponse("/sign-in?done=password", status_code=303)
 
 
 @router.get("/")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import subprocess
 import sys
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -319,18 +320,31 @@ def _cli(world: World, server: Server, *args: str, env: dict[str, str] | None = 
     return done
 
 
-def _link_form(client: httpx.Client, url: str) -> tuple[str, str, str]:
-    """Open a one-time link as a browser does: (page path, form token, link token)."""
-    path, token = url.removeprefix(client.base_url.__str__().rstrip("/")).split("#", 1)
+def _open_link(client: httpx.Client, url: str) -> tuple[str, str]:
+    """Open a one-time link as a browser does: (page path, the token after '#')."""
+    path, token = url.removeprefix(str(client.base_url).rstrip("/")).split("#", 1)
     page = client.get(path)  # the fragment stays in the browser
     assert page.status_code == 200, page.text
-    assert '<script src="/link.js">' in page.text and 'name="token"' in page.text
-    form = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert form is not None
-    return path, form.group(1), token
+    assert 'name="token"' in page.text and token not in page.text
+    return path, token
 
 
 NEW_PASSWORD = "another horse battery staple"
+CHROMIUM = os.environ.get("IPDREPO_CHROMIUM", "/usr/bin/chromium")
+
+
+def _browser_dom(url: str) -> str:
+    """The page at ``url`` as real headless Chromium leaves it after its scripts ran (under
+    the page's own Content-Security-Policy)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium or set "
+                    "IPDREPO_CHROMIUM")
+    with tempfile.TemporaryDirectory(prefix="ipdrepo-chromium-") as profile:
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                               f"--user-data-dir={profile}", "--virtual-time-budget=5000",
+                               "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "<form" in done.stdout, done.stderr[-2000:]
+    return done.stdout
 
 
 def test_invitation_link_sets_the_password_once(server: Server, world: World) -> None:
@@ -338,25 +352,21 @@ def test_invitation_link_sets_the_password_once(server: Server, world: World) ->
                 "--trial", "ALPHA-1", "--email", "new.tri@alpha-1.example.org", "--json")
     url = json.loads(made.stdout)["url"]
     assert url.startswith(f"{server.url}/welcome#")
+    assert f'value="{url.split("#", 1)[1]}"' in _browser_dom(url)  # the script filled it in
     with server.client() as client:
-        script = client.get("/link.js")
-        assert script.status_code == 200 and "location.hash" in script.text
-        assert script.headers["content-type"].startswith("text/javascript")
-        path, form, token = _link_form(client, url)
-        fields = {"token": token, "password": PASSWORD, "confirm": PASSWORD, "csrf_token": form}
-        with server.client() as forger:  # another site posting the form: no form cookie
-            assert forger.post(path, data=fields).status_code == 403
-        differ = client.post(path, data={**fields, "confirm": NEW_PASSWORD})
-        assert differ.status_code == 400 and "differ" in differ.text
-        weak = client.post(path, data={**fields, "password": "short", "confirm": "short"})
-        assert weak.status_code == 400
+        path, token = _open_link(client, url)
+        fields = {"token": token, "password": PASSWORD, "again": PASSWORD}
+        differ = client.post(path, data={**fields, "again": NEW_PASSWORD})
+        assert differ.status_code == 422 and "not the same" in differ.text
+        weak = client.post(path, data={**fields, "password": "short", "again": "short"})
+        assert weak.status_code == 422 and "weak" in weak.text
+        wrong = client.post(path, data={**fields, "token": token[:-3] + "xyz"})
+        assert wrong.status_code == 422 and "not valid" in wrong.text
         assert sign_in(client, "new.tri").status_code == 401  # nothing set yet
         done = client.post(path, data=fields, follow_redirects=False)
-        assert done.status_code == 303 and done.headers["location"] == "/sign-in"
-        assert client.post(path, data=fields).status_code == 403  # the form was used up
-        _, form, _ = _link_form(client, url)  # the link opened again: used already
-        again = client.post(path, data={**fields, "csrf_token": form})
-        assert again.status_code == 400 and "not valid" in again.text
+        assert done.status_code == 303 and done.headers["location"].startswith("/sign-in")
+        again = client.post(path, data=fields)
+        assert again.status_code == 422 and "not valid" in again.text
         me = sign_in(client, "new.tri")
         assert me.status_code == 200 and me.json()["trial"] == "ALPHA-1"
 
@@ -365,7 +375,7 @@ def test_password_reset_link_ends_sessions_and_replaces_the_password(server: Ser
                                                                      world: World) -> None:
     made = _cli(world, server, "user", "invite", "forgetful", "--role", "analyst", "--json")
     with server.client() as client:
-        _, _, token = _link_form(client, json.loads(made.stdout)["url"])
+        _, token = _open_link(client, json.loads(made.stdout)["url"])
         assert client.post("/api/v1/auth/links/redeem",
                            json={"token": token, "password": PASSWORD}).status_code == 200
         assert sign_in(client, "forgetful").status_code == 200
@@ -375,10 +385,9 @@ def test_password_reset_link_ends_sessions_and_replaces_the_password(server: Ser
         assert url.startswith(f"{server.url}/reset#")
         assert client.get("/api/v1/auth/me").status_code == 401  # the session has ended
         with server.client() as browser:
-            path, form, token = _link_form(browser, url)
+            path, token = _open_link(browser, url)
             done = browser.post(path, data={"token": token, "password": NEW_PASSWORD,
-                                            "confirm": NEW_PASSWORD, "csrf_token": form},
-                                follow_redirects=False)
+                                            "again": NEW_PASSWORD}, follow_redirects=False)
             assert done.status_code == 303, done.text
         assert sign_in(client, "forgetful").status_code == 401  # the old password is gone
         assert sign_in(client, "forgetful", NEW_PASSWORD).status_code == 200

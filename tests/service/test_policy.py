@@ -25,7 +25,7 @@ from tests.service.world import PASSWORD, Server, World, bearer, sign_in
 PUBLIC = {"POST /api/v1/auth/login", "POST /api/v1/auth/token", "POST /api/v1/auth/links/redeem",
           "GET /sign-in", "POST /sign-in",
           # the pages a one-time link opens, and their script: the link is the credential
-          "GET /welcome", "POST /welcome", "GET /reset", "POST /reset", "GET /link.js"}
+          "GET /welcome", "POST /welcome", "GET /reset", "POST /reset", "GET /static/pages.js"}
 
 _unique = itertools.count()
 Sample = Callable[[World, str], dict[str, Any]]
