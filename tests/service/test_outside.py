@@ -454,3 +454,43 @@ def test_names_in_paths_never_reach_files(server: Server, world: World) -> None:
         got = client.post("/api/v1/users", headers=bearer(world.tokens["cur"]),
                           json={"name": "../../evil", "role": "analyst"})
         assert got.status_code == 400, got.text
+
+
+def test_second_factor_over_http(server: Server, world: World) -> None:
+    """A user sets up TOTP through the API; from then on sign-in needs a fresh code: none, a
+    wrong one or the one just used (a replay) is refused, for sessions and token sign-in."""
+    import time
+
+    from repository.service import accounts
+    from repository.service.totp import _key, totp
+
+    store = world.store()
+    try:
+        with store.transaction() as session:
+            link = accounts.invite(session, by="cur", name="two.factor", role="analyst")
+        with store.transaction() as session:
+            accounts.redeem_link(session, link.token, password=PASSWORD)
+    finally:
+        store.close()
+    client, csrf = _session(server, "two.factor")
+    try:
+        secret = client.post("/api/v1/auth/totp", headers={"X-CSRF-Token": csrf}).json()["secret"]
+        key = _key(secret)
+        bad = client.post("/api/v1/auth/totp/confirm", headers={"X-CSRF-Token": csrf},
+                          json={"code": "000000" if totp(key, time.time()) != "000000"
+                                else "111111"})
+        assert bad.status_code == 400, bad.text
+        confirmed = client.post("/api/v1/auth/totp/confirm", headers={"X-CSRF-Token": csrf},
+                                json={"code": totp(key, time.time() - 30)})
+        assert confirmed.status_code == 200, confirmed.text
+    finally:
+        client.close()
+    with server.client() as other:
+        assert sign_in(other, "two.factor").status_code == 401  # no code
+        assert sign_in(other, "two.factor", code="12345x").status_code == 401
+        code = totp(key, time.time())
+        assert sign_in(other, "two.factor", code=code).status_code == 200
+        assert sign_in(other, "two.factor", code=code).status_code == 401  # replayed
+        token_way = other.post("/api/v1/auth/token", json={
+            "user": "two.factor", "password": PASSWORD, "name": "cli"})
+        assert token_way.status_code == 401
