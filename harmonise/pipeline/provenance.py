@@ -1,7 +1,9 @@
 """Cell-level provenance: why a harmonised value differs from what the trialist sent.
 
 :func:`explain_cell` follows one cell from the delivery to the harmonised table: the raw value
-of every column the rule reads as delivered, each correction of those cells (with its query,
+of every raw column behind it as delivered (through derived variables: a time-to-event computed
+from dates shows the date columns, and the dates' harmonised values under ``derived_from``), each
+correction of those cells (with its query,
 reason, author and date), the values after correction, the mapping rule (as written, with its
 file and line) and the harmonised value. What a released version holds for the same cell is
 the versions package's to say (``ipdrepo explain --version`` adds it from
@@ -52,6 +54,8 @@ class CellExplanation:
     label: str | None
     problems: tuple[dict[str, Any], ...] = ()
     release: dict[str, Any] | None = field(default=None)
+    #: the harmonised variables the value is computed from (nearest first), with their values
+    derived_from: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"trial": self.trial, "participant": self.participant, "trial_id": self.trial_id,
@@ -62,7 +66,7 @@ class CellExplanation:
                          "line": self.mapping_line},
                 "value": None if self.value is None else canonical_text(self.value),
                 "label": self.label, "problems": list(self.problems),
-                "release": self.release}
+                "derived_from": self.derived_from, "release": self.release}
 
     def __str__(self) -> str:
         who = f"{self.trial_id} ({self.participant})" if self.trial_id else self.participant
@@ -80,6 +84,10 @@ class CellExplanation:
         where = f"{self.mapping_file}:{self.mapping_line}" if self.mapping_line else \
             self.mapping_file
         lines.append(f"  rule: {self.rule} - {self.rule_description} ({where})")
+        if self.derived_from:
+            lines.append("  computed from:")
+            lines += [f"    {v} = {'missing' if x is None else x}"
+                      for v, x in self.derived_from.items()]
         shown = canonical_text(self.value) if self.value is not None else "missing"
         lines.append(f"  harmonised value: {shown}" + (f" ({self.label})" if self.label else ""))
         for p in self.problems:
@@ -125,10 +133,21 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str) -> C
                        trial=trial, participant=participant)
     row = int(run.data.loc[hits[0], "_row"])
     exp = run.harmonised.explain(variable, row=row)
-    columns = [name for kind, name, _ in exp.inputs if kind == "column"]
+    mapping = run.harmonised.mapping
+    direct = [name for kind, name, _ in exp.inputs if kind == "column"]
+    # every raw column behind the value, through the variables it is computed from
+    columns = list(dict.fromkeys(direct + list(mapping.source_columns(variable))))
     delivered = {c: canonical_text(raw[c].iloc[row - 1]) for c in columns if c in raw.columns}
     corrected: dict[str, str | None] = {name: value for kind, name, value in exp.inputs
                                         if kind == "column"}
+    for name in columns:  # the corrected raw cells of the variables it is computed from
+        if name not in corrected and name in run.harmonised.raw.columns:
+            corrected[name] = canonical_text(run.harmonised.raw[name].iloc[row - 1])
+    derived_from: dict[str, str | None] = {}
+    for v in mapping.lineage(variable):
+        if v in run.data.columns:
+            x = run.data[v].iloc[hits[0]]
+            derived_from[v] = None if pd.isna(x) else canonical_text(x)
     with store.reading() as session:
         rows = session.scalars(select(Correction).where(
             Correction.trial_id == get_trial(session, store.topic(session), trial).id,
@@ -146,7 +165,8 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str) -> C
         trial=trial, participant=pseudonym, trial_id=own_id, variable=variable, row=row,
         delivered=delivered, corrected=corrected, corrections=tuple(history), rule=exp.rule,
         rule_description=exp.description, rule_spec=exp.spec, mapping_file=exp.file,
-        mapping_line=exp.line, value=exp.value, label=exp.label, problems=exp.problems)
+        mapping_line=exp.line, value=exp.value, label=exp.label, problems=exp.problems,
+        derived_from=derived_from)
 
 
 def _id_column(store: Store, trial: str) -> str:
