@@ -130,6 +130,13 @@ def build_world(root: Path, database_url: str, *, object_store: str | None = Non
                                 question=f"Question about {acronym}: please check marker "
                                          f"Q-{acronym}", actor="cur")
                 world.queries[acronym] = q.id
+            # a question still on the curators' list (as a mapping problem is): no trialist
+            # may see it, not even the trial's own
+            held = raise_query(session, topic, get_trial(session, topic, "ALPHA-1"),
+                               question="Curators only: what does code 9 mean? marker Q-HELD",
+                               actor="cur")
+            held.audience = "curator"
+            world.extras["held_query"] = held.id
             for name in USERS:
                 world.tokens[name] = tokens.create_token(session, by=name, name="main",
                                                          expires_days=30).token
