@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,18 @@ __all__ = ["Table", "baseline_table", "results_table", "TABLE_FORMATS"]
 
 #: Suffixes :meth:`Table.save` writes.
 TABLE_FORMATS: tuple[str, ...] = (".csv", ".xlsx", ".docx", ".tex", ".html")
+
+
+_FORMULA = re.compile(r"[=@\t\r]|[+-].*([A-Za-z_][A-Za-z0-9_.]*\s*\(|!)", re.DOTALL)
+
+
+def _not_a_formula(value: object) -> object:
+    """Text a spreadsheet would run as a formula when it opens the CSV (``=HYPERLINK(...)``,
+    ``@SUM(...)``, ``-1+CMD(...)``), with an apostrophe first (OWASP's advice against formula
+    injection); numbers and estimates such as ``-0.12 (-0.30, 0.05)`` unchanged."""
+    if isinstance(value, str) and _FORMULA.match(value):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ class Table:
     # --------------------------------------------------------------- formats
     def to_csv(self, path: str | Path) -> Path:
         p = Path(path)
-        self.frame.to_csv(p, index=False)
+        self.frame.map(_not_a_formula).to_csv(p, index=False)
         return p
 
     def to_excel(self, path: str | Path) -> Path:
@@ -77,6 +90,10 @@ class Table:
                 ws.cell(row=4 + i, column=1).font = Font(bold=True)
             for j, note in enumerate(self.notes):
                 ws.cell(row=5 + len(self.frame) + j, column=1, value=note)
+            for row in ws.iter_rows():
+                for cell in row:  # text from the data is never a formula
+                    if isinstance(cell.value, str) and cell.value.startswith("="):
+                        cell.data_type = "s"
             for col in ws.columns:
                 width = max(len(str(c.value or "")) for c in col[2:]) if len(col) > 2 else 10
                 ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 60)

@@ -19,6 +19,7 @@ _ALL = frozenset(ROLES)
 ACTIONS: dict[str, frozenset[str]] = {
     # no account: files and directories the user already holds
     "workspace.create": frozenset({ANYONE}),     # init, demo, example
+    "server.connect": frozenset({ANYONE}),       # --server commands: the server checks them
     "files.analyse": frozenset({ANYONE}),        # analyse a CSV/parquet file
     # the store
     "store.read": frozenset({"curator", "trialist"}),  # registry, deliveries, participants
@@ -35,6 +36,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "queries.read": frozenset({"curator", "trialist"}),
     "queries.answer": frozenset({"curator", "trialist"}),
     "queries.manage": frozenset({"curator"}),
+    "queries.workbook": frozenset({"curator", "trialist"}),  # a trial's workbook (its own)
     "corrections.accept": frozenset({"curator"}),
     "explain": frozenset({"curator", "trialist"}),
     "consent.read": frozenset({"curator"}),
@@ -44,4 +46,14 @@ ACTIONS: dict[str, frozenset[str]] = {
     "users.read": frozenset({"curator"}),
     "users.manage": frozenset({"curator"}),
     "lab.start": _ALL,
+    # the service (repository.service): every route declares one of these too
+    "account.self": _ALL,                        # sign in/out, own password, TOTP, tokens
+    "tokens.manage": frozenset({"curator"}),     # other users' tokens
+    "deliveries.upload": frozenset({"curator", "trialist"}),  # through the identifier gate
+    "releases.data": frozenset({"curator"}),     # a whole release's data (analysts: extracts)
+    "requests.read": frozenset({"curator", "analyst"}),  # analysts: their own requests
+    "extracts.download": frozenset({"curator", "analyst"}),  # analysts: approved, unexpired
+    "access_log.read": frozenset({"curator"}),
+    "governance.pack": frozenset({"curator"}),
+    "service.run": frozenset({"curator"}),       # ipdrepo serve
 }

@@ -1,4 +1,4 @@
-"""The rows the audit chain vouches for: deliveries, corrections and users.
+"""The rows the audit chain vouches for: deliveries, corrections, users and the access log.
 
 Every audit event records a keyed digest of each covered row that its transaction created,
 changed or deleted (``audit_event.row_digests``: ``{"correction:12": {"digest": ..., "columns":
@@ -30,13 +30,13 @@ from sqlalchemy import Table, event, inspect, select
 from sqlalchemy.orm import Session
 
 from repository.errors import AuditError
-from repository.models import Correction, Delivery, Trial, User
+from repository.models import AccessLog, Correction, Delivery, Trial, User
 
 __all__ = ["COVERED", "RowKey", "Recorded", "take_touched", "digests", "all_rows", "compare"]
 
 #: table name -> model of the rows the chain covers
 COVERED: dict[str, type[Any]] = {"delivery": Delivery, "correction": Correction,
-                                 "app_user": User}
+                                 "app_user": User, "access_log": AccessLog}
 _BY_CLASS = {model: name for name, model in COVERED.items()}
 _TOUCHED = "ipdrepo.audit.touched"
 _CHUNK = 500
@@ -188,11 +188,14 @@ def _label(name: str, row: Mapping[Any, Any], trials: dict[int, str]) -> str:
     if name == "correction":
         return (f"correction #{ident} (trial {trials.get(row['trial_id'], row['trial_id'])}, "
                 f"participant {row['participant']}, column {row['source_column']})")
+    if name == "access_log":
+        return (f"access log entry #{ident} ({row['user_name']}, {row['kind']} of "
+                f"{row['what']})")
     return f"user {row['name']!r} (id {ident})"
 
 
 def _gone_label(name: str, ident: int, rec: Recorded) -> str:
-    noun = {"app_user": "user"}.get(name, name)
+    noun = {"app_user": "user", "access_log": "access log entry"}.get(name, name)
     details = rec.details if isinstance(rec.details, dict) else {}
     bits = [str(details[k]) for k in ("file_name", "trial") if details.get(k)]
     if name == "app_user" and rec.entity[0] == "user" and rec.entity[1]:

@@ -24,6 +24,10 @@ a reason) as well as a message that says what to do next.
     ├── QueryError               data queries, workbooks and corrections
     │   └── WorkbookError
     ├── PermissionDenied         the actor's role does not allow the action
+    │   └── AuthenticationFailed not signed in: no, wrong, expired or revoked credentials
+    │       └── LoginThrottled   too many failed sign-ins: wait, or ask a curator
+    ├── AccountError             a password too weak, a one-time link used or expired ...
+    ├── ServiceError             the ipdrepo server could not be reached or answered oddly
     ├── AuditError               the audit trail, or the data it covers, does not verify
     │   └── CorruptObject        a raw delivery's bytes no longer match their sha256
     ├── ReleaseError             versioned releases, DVC and git
@@ -61,6 +65,10 @@ __all__ = [
     "QueryError",
     "WorkbookError",
     "PermissionDenied",
+    "AuthenticationFailed",
+    "LoginThrottled",
+    "AccountError",
+    "ServiceError",
     "AuditError",
     "CorruptObject",
     "ReleaseError",
@@ -205,6 +213,32 @@ class WorkbookError(QueryError):
 
 class PermissionDenied(IPDError):
     exit_code = 7
+
+
+class AuthenticationFailed(PermissionDenied):
+    """No credentials, or credentials the service does not accept (HTTP 401)."""
+
+    exit_code = 7
+
+
+class LoginThrottled(AuthenticationFailed):
+    """Too many failed sign-ins for the account or from the address (HTTP 429);
+    ``retry_after`` seconds."""
+
+    exit_code = 7
+
+
+class AccountError(IPDError):
+    """Account input that cannot be accepted: a weak password, a used or expired link, a
+    wrong second-factor code at enrolment."""
+
+    exit_code = 4
+
+
+class ServiceError(IPDError):
+    """The server could not be reached, or answered something that is not ipdrepo's API."""
+
+    exit_code = 1
 
 
 class AuditError(IPDError):

@@ -94,6 +94,19 @@ def object_plan(store: Store, topic: str | None = None) -> ObjectPlan:
     return ObjectPlan(items=items, total_bytes=sum(i[4] for i in items))
 
 
+def referenced_objects(session: Any) -> set[str]:
+    """The sha256 of every object a row refers to: deliveries, trialists' uploads, query
+    attachments, data use agreements, extracts' files."""
+    from repository.models import DataRequest, Extract, QueryAttachment, Upload
+
+    known = set(session.scalars(select(Delivery.sha256)))
+    for column in (Upload.sha256, QueryAttachment.sha256, DataRequest.dua_sha256):
+        known |= {s for s in session.scalars(select(column)) if s}
+    for files in session.scalars(select(Extract.files)):
+        known |= {f.get("sha256") for f in files or () if isinstance(f, dict) and f.get("sha256")}
+    return known
+
+
 def _objects(store: Store, plan: ObjectPlan, progress: Callable[[int], None] | None) -> Check:
     problems: list[str] = []
     for ident, trial, file_name, sha256, _size in plan.items:
@@ -106,7 +119,7 @@ def _objects(store: Store, plan: ObjectPlan, progress: Callable[[int], None] | N
             problems.append(f"{what}: {path} should have sha256 {sha256} but has {actual}; it "
                             "was changed after ingest. Restore it from a backup.")
     with store.reading() as session:
-        known = set(session.scalars(select(Delivery.sha256)))
+        known = referenced_objects(session)
     orphans = [s for s in store.objects.stored() if s not in known]
     n = len(plan.items)
     mb = plan.total_bytes / 1e6

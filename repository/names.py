@@ -18,7 +18,8 @@ import unicodedata
 
 from repository.errors import ConfigError, IPDError
 
-__all__ = ["check_name", "check_text", "escape", "first_control"]
+__all__ = ["check_name", "check_text", "check_file_name", "escape", "first_control",
+           "spreadsheet_text"]
 
 #: characters that reorder or hide what follows them on screen
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -65,6 +66,36 @@ def check_name(value: str, *, what: str, pattern: re.Pattern[str] | None = None,
     return value
 
 
+_RESERVED = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+
+
+def check_file_name(value: str, *, what: str = "file name",
+                    error: type[IPDError] = ConfigError) -> str:
+    """``value`` if it is a plain file name someone may choose for an upload: no directory
+    parts (``/``, ``\\``, ``..``), not hidden, no control characters, no device names, at
+    most 255 characters; else ``error`` - never silently rewritten, so what is stored is what
+    the person chose."""
+    _check(value, what, "", error)
+    problems = []
+    if not value.strip() or value in (".", ".."):
+        problems.append("is empty")
+    if "/" in value or "\\" in value or ":" in value:
+        problems.append("holds a directory or drive part ('/', '\\' or ':')")
+    if value.startswith(".") or value.startswith("-"):
+        problems.append("starts with '.' or '-'")
+    if value != value.strip():
+        problems.append("starts or ends with a space")
+    if len(value) > 255:
+        problems.append("is longer than 255 characters")
+    if _RESERVED.fullmatch(value.split(".")[0] if value else value):
+        problems.append("is a reserved device name")
+    if problems:
+        raise error(f"{what} {value!r} " + " and ".join(problems) + "; rename the file (e.g. "
+                    "gast01-delivery-2.csv) and send it again.", field=what, value=value,
+                    reason="bad-file-name")
+    return value
+
+
 def check_text(value: str, *, what: str, error: type[IPDError] = ConfigError) -> str:
     """``value`` if it is free text (line breaks and tabs allowed) without other control
     characters; else ``error``."""
@@ -93,3 +124,14 @@ def escape(text: str, *, keep_lines: bool = False) -> str:
     ``keep_lines`` line breaks and tabs are printed as they are."""
     pattern = _ESCAPE_KEEP_LINES if keep_lines else _ESCAPE_ALL
     return pattern.sub(lambda m: _escape_char(m.group()), text)
+
+
+_FORMULA = re.compile(r"[=@\t\r]|[+-].*([A-Za-z_][A-Za-z0-9_.]*\s*\(|!)", re.DOTALL)
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as text a spreadsheet program will not run as a formula when it opens a CSV
+    file: a cell starting with ``=``, ``@``, a tab or a carriage return, or with ``+``/``-``
+    and holding a function call or a sheet reference, gets a leading apostrophe (OWASP's
+    advice against CSV/formula injection). Numbers and ``-3 (-5 to -1)`` stay as they are."""
+    return "'" + value if _FORMULA.match(value) else value

@@ -22,7 +22,8 @@ from typing import Any
 
 from repository.errors import CorruptObject, NotFound, StoreError
 
-__all__ = ["ObjectStore", "StoredObject", "sha256_file", "private_dir", "FILE_MODE", "DIR_MODE"]
+__all__ = ["ObjectStore", "StoredObject", "sha256_file", "private_dir", "FILE_MODE", "DIR_MODE",
+           "open_object_store"]
 
 _CHUNK = 1 << 20
 #: modes of what the store writes: only the owner may read (objects) or enter (directories)
@@ -73,6 +74,9 @@ class ObjectStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / "sha256" / sha256[:2] / sha256
 
+    def location(self, sha256: str) -> str:
+        return str(self.path_for(sha256))
+
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
@@ -101,6 +105,35 @@ class ObjectStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return StoredObject(digest, size, target, created=True)
+
+    def put_bytes(self, data: bytes) -> StoredObject:
+        """Store ``data`` (an upload, an attachment, an extract's file)."""
+        incoming = private_dir(self.root / "incoming")
+        fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix=".bytes-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            return self.put(Path(tmp_name))
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+
+    def read_bytes(self, sha256: str, *, what: str, **context: Any) -> bytes:
+        """The bytes of object ``sha256``, hashed as read: CorruptObject when they changed."""
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"the file of {what} is missing from the object store ({path}); "
+                           "restore it from a backup, then run `ipdrepo verify`.",
+                           file=str(path), expected_sha256=sha256, **context) from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise CorruptObject(f"the file of {what} was changed after it was stored: {path} "
+                                f"should have sha256 {sha256} but has {actual}. Nothing was "
+                                "read from it; restore it from a backup and run `ipdrepo "
+                                "verify`.", file=str(path), expected_sha256=sha256,
+                                actual_sha256=actual, **context)
+        return data
 
     def discard(self, obj: StoredObject) -> None:
         """Undo a put that created ``obj`` (used when the database transaction fails)."""
@@ -165,3 +198,14 @@ class ObjectStore:
             return []
         return sorted(p.name for p in base.glob("??/*") if p.is_file()
                       and not p.name.startswith("."))
+
+
+def open_object_store(settings: Any) -> Any:
+    """The object store of ``settings``: a directory (:class:`ObjectStore`) or, for
+    ``s3://BUCKET/PREFIX``, :class:`repository.objects_s3.S3ObjectStore` (same interface)."""
+    url = getattr(settings, "object_store", None)
+    if url and str(url).startswith("s3://"):
+        from repository.objects_s3 import S3ObjectStore
+
+        return S3ObjectStore(str(url), endpoint_url=settings.s3_endpoint_url)
+    return ObjectStore(settings.objects_dir)

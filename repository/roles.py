@@ -8,8 +8,14 @@ curator  everything, on every trial: ingest, harmonise, raise/answer/accept quer
 trialist their own trial only: its registry entry, deliveries and participants (by
          pseudonym), its queries (list, answer, import their workbook), explain its values,
          their own and their trial's audit events; never other trials, never releases
-analyst  released data only: list, show, load and analyse releases; their own audit events
+analyst  released data only: list, show, load and analyse releases; their own audit events;
+         through the service, only the extracts (and the releases they come from) of the
+         approved, unexpired data requests they are members of, every read logged
 ======== ============================================================================
+
+The service (:mod:`repository.service`) authenticates its users (passwords, TOTP, tokens,
+sessions) and enforces this same table: every route declares its action, like the CLI's
+commands, and a test walks every route as every role.
 
 Every command of the ``ipdrepo`` CLI declares one action of :data:`ACTIONS`
 (:func:`repository.cli.access.requires`), and a test runs every command as every role.
@@ -42,6 +48,7 @@ from repository.names import check_name
 
 __all__ = ["ROLES", "ANYONE", "ACTIONS", "Actor", "add_user", "actor", "require", "list_users",
            "not_visible"]
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -55,7 +55,48 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("dictionary", "IPDREPO_DICTIONARY",
             "Directory holding the topic's dictionary.yaml and mappings/<version>/<TRIAL>.yaml. "
             "Relative paths are taken from the workspace. Default: <workspace>/dictionary."),
+    Setting("object_store", "IPDREPO_OBJECT_STORE",
+            "Where raw deliveries, uploads, extracts and data use agreements are kept: a "
+            "directory, or s3://BUCKET/PREFIX for an S3-compatible store (AWS, MinIO; "
+            "credentials from the usual AWS_* variables, never from ipdrepo.toml). Default: "
+            "<workspace>/objects."),
+    Setting("s3_endpoint_url", "IPDREPO_S3_ENDPOINT_URL",
+            "Endpoint of an S3-compatible object store that is not AWS (e.g. MinIO: "
+            "https://minio.example.org)."),
+    # the service (ipdrepo serve)
+    Setting("public_url", "IPDREPO_PUBLIC_URL",
+            "The address users reach the server at (behind the reverse proxy); one-time "
+            "links are made with it.", "http://127.0.0.1:8000"),
+    Setting("cookie_secure", "IPDREPO_COOKIE_SECURE",
+            "Send the session cookie over HTTPS only (true). Only for a server on "
+            "http://127.0.0.1 in development or tests may it be false; the server then says "
+            "so loudly at start.", "true"),
+    Setting("session_idle_minutes", "IPDREPO_SESSION_IDLE_MINUTES",
+            "A signed-in browser session ends after this many minutes without a request.",
+            "30"),
+    Setting("session_hours", "IPDREPO_SESSION_HOURS",
+            "A browser session ends this many hours after sign-in, whatever its activity.",
+            "12"),
+    Setting("lockout_failures", "IPDREPO_LOCKOUT_FAILURES",
+            "Failed sign-ins of one account (or 4x as many from one address) within the "
+            "lockout window after which sign-in is refused until the window has passed.", "5"),
+    Setting("lockout_minutes", "IPDREPO_LOCKOUT_MINUTES",
+            "The lockout window, in minutes.", "15"),
+    # the clients (--server)
+    Setting("server", "IPDREPO_SERVER",
+            "URL of an ipdrepo server: commands that support it act through the server with "
+            "your token instead of on a local workspace."),
+    Setting("token", "IPDREPO_TOKEN",
+            "API token for --server (else read from the credentials file)."),
+    Setting("credentials_file", "IPDREPO_CREDENTIALS",
+            "File holding {server: token} for --server, mode 0600 (a file others may read is "
+            "refused). Default: ~/.config/ipdrepo/credentials.json."),
 )
+
+#: the settings :class:`Settings` holds itself; the others (the service's, the clients') are
+#: read by their own modules from the environment and :attr:`Settings.extra`
+_CORE = ("workspace", "database_url", "secret_file", "audit_key_file", "umask", "actor",
+         "topic", "dictionary", "object_store", "s3_endpoint_url")
 
 
 @dataclass(frozen=True)
@@ -70,11 +111,28 @@ class Settings:
     dictionary_dir: Path | None = None
     audit_key_file: Path = Path("keys/audit.key")
     umask: int = 0o077
+    #: None: the directory objects/ in the workspace; else a directory or s3://BUCKET/PREFIX
+    object_store: str | None = None
+    s3_endpoint_url: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def objects_dir(self) -> Path:
+        """The object store's directory (when it is a directory)."""
+        if self.object_store and not self.object_store.startswith("s3://"):
+            return Path(self.object_store)
         return self.workspace / "objects"
+
+    def setting(self, name: str, env: Mapping[str, str] | None = None) -> str | None:
+        """A setting that :class:`Settings` does not hold itself (the service's): from the
+        environment, else ``ipdrepo.toml``, else its default."""
+        spec = next(s for s in REGISTRY if s.name == name)
+        env = os.environ if env is None else env
+        if env.get(spec.env):
+            return env[spec.env]
+        if self.extra.get(name) is not None:
+            return str(self.extra[name])
+        return spec.default
 
     @property
     def config_file(self) -> Path:
@@ -158,11 +216,17 @@ def load_settings(
     dictionary_dir = Path(dictionary).expanduser() if dictionary else ws / "dictionary"
     if not dictionary_dir.is_absolute():
         dictionary_dir = (ws / dictionary_dir).resolve()
-    known = {s.name for s in REGISTRY}
-    extra = {k: v for k, v in config.items() if k not in known}
+    object_store = pick("object_store", "IPDREPO_OBJECT_STORE")
+    if object_store and not str(object_store).startswith("s3://"):
+        path = Path(object_store).expanduser()
+        object_store = str(path if path.is_absolute() else (ws / path).resolve())
+    extra = {k: v for k, v in config.items() if k not in _CORE}
     return Settings(workspace=ws, database_url=str(database_url), secret_file=secret_file,
                     actor=str(actor), topic=topic, dictionary_dir=dictionary_dir,
-                    audit_key_file=audit_key_file, umask=umask, extra=extra)
+                    audit_key_file=audit_key_file, umask=umask,
+                    object_store=str(object_store) if object_store else None,
+                    s3_endpoint_url=pick("s3_endpoint_url", "IPDREPO_S3_ENDPOINT_URL"),
+                    extra=extra)
 
 
 def _umask(value: Any) -> int:

@@ -7,6 +7,7 @@ Library functions take a :class:`Store` (for files and the secret) and run their
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -18,7 +19,7 @@ from repository import db
 from repository.audit import KEY_INFO, AuditKeyFile
 from repository.errors import ConfigError, NotFound, StoreError
 from repository.models import Topic
-from repository.objects import ObjectStore
+from repository.objects import open_object_store
 from repository.pseudonyms import Pseudonymiser, load_secret
 from repository.settings import Settings
 
@@ -33,7 +34,7 @@ class Store:
         # every session carries the audit key file, so that audit.append can key its events
         self.sessions = sessionmaker(engine, expire_on_commit=False,
                                      info={KEY_INFO: self.audit_key})
-        self.objects = ObjectStore(settings.objects_dir)
+        self.objects = open_object_store(settings)
 
     @classmethod
     def open(cls, settings: Settings, *, check_schema: bool = True) -> Store:
@@ -100,6 +101,13 @@ class Store:
                               f"{', '.join(t.slug for t in topics)}); choose one with --topic or "
                               "IPDREPO_TOPIC.")
         return topics[0]
+
+    def as_actor(self, name: str) -> Store:
+        """The same store (engine, objects, keys) acting as user ``name``: what the service
+        hands the library for an authenticated user. Do not close it; close this one."""
+        other = copy.copy(self)
+        other.settings = self.settings.with_(actor=name)
+        return other
 
     def close(self) -> None:
         self.engine.dispose()

@@ -9,6 +9,9 @@ server the PostgreSQL variants are SKIPPED (shown in the summary), or fail when
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,3 +85,28 @@ def gastric_dir() -> Path:
     """The real GASTRIC data directory (skipped without it; failed under
     IPDREPO_REQUIRE_GASTRIC=1, see tests/gastric.py)."""
     return gastric_path("gastadj").parent
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto) on a free loopback port, for the whole session;
+    yields its endpoint URL. Tests set AWS_* credentials ("testing") themselves."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # blocks until the server says it is listening
+            if "Running on" in line:
+                break
+        else:
+            pytest.fail("the moto server did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

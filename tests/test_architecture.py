@@ -5,7 +5,7 @@ and ``importlib.import_module("...")`` with a literal name) is read with :mod:`a
 against :data:`MAY_IMPORT`, the table that docs/architecture.md shows: a module of a unit may
 import its own unit and the units its row names, nothing else of the project. The front ends
 (the ``ipdrepo`` CLI: ``repository/cli/``, ``repository/__main__.py`` and every package's
-``cli*.py``) are the documented exception: they may reach into every package, and no library
+``cli*.py``; the server: ``repository/service/``) are the documented exception: they may reach into every package, and no library
 module may import them.
 """
 
@@ -47,9 +47,10 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
 
 def is_front_end(module: str) -> bool:
     """The ``ipdrepo`` CLI: repository.cli, ``python -m repository`` and every package's cli /
-    cli_* modules."""
+    cli_* modules; the server (``ipdrepo serve``): repository.service."""
     last = module.split(".")[-1]
-    return (module.startswith("repository.cli") or last == "__main__"
+    return (any(module == f or module.startswith(f + ".")
+                for f in ("repository.cli", "repository.service")) or last == "__main__"
             or re.fullmatch(r"cli(_\w+)?", last) is not None)
 
 

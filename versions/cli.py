@@ -413,13 +413,21 @@ def _transition_cmd(name: str, help_text: str) -> click.Command:
 @click.argument("code")
 @click.option("--expires", required=True, help="Expiry date of the approval (YYYY-MM-DD).")
 @click.option("--approved-on", help="Approval date (default today).")
+@click.option("--dua-version", help="The version of the data use agreement accepted.")
+@click.option("--dua-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The signed data use agreement (kept for the governance pack).")
 @click.option("--note")
 @topic_option
 @json_option
 @requires("requests.manage")
-def request_approve(code: str, expires: str, approved_on: str | None, note: str | None,
-                    topic: str | None, as_json: bool) -> None:
-    """Approve a submitted request until --expires."""
+def request_approve(code: str, expires: str, approved_on: str | None, dua_version: str | None,
+                    dua_file: Path | None, note: str | None, topic: str | None,
+                    as_json: bool) -> None:
+    """Approve a submitted request until --expires, with the DUA version accepted.
+
+    Downloads under the request are refused after --expires. Make analysts members with
+    `ipdrepo request grant CODE USER`.
+    """
     from versions.requests import approve_request
 
     expires_on = _date(expires, "--expires")
@@ -427,7 +435,7 @@ def request_approve(code: str, expires: str, approved_on: str | None, note: str 
     with _store(topic) as store:
         info = approve_request(store, code, expires_on=expires_on,
                                approved_on=_date(approved_on, "--approved-on"), note=note,
-                               topic=topic)
+                               topic=topic, dua_version=dua_version, dua_file=dua_file)
     _warn(info.warnings)
     if as_json:
         emit_json(info.to_dict())
@@ -626,3 +634,13 @@ def prisma_status(trial: str, status: str, reason: str | None, topic: str | None
         return
     click.echo(f"{result['trial']}: IPD {status.replace('_', ' ')}"
                + (f" ({result['reason']})" if result["reason"] else ""))
+
+
+def _governance_commands() -> None:
+    from versions.cli_governance import access_log_cmd, grant_cmd, ungrant_cmd
+
+    for command in (grant_cmd, ungrant_cmd, access_log_cmd):
+        request.add_command(command)
+
+
+_governance_commands()

@@ -299,13 +299,29 @@ def load_bytes(topic: str, version: str, *, repo: str, remote: str | None = None
     return data
 
 
-def load(topic: str, version: str, *, repo: str, remote: str | None = None,
-         remote_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def load(topic: str, version: str, *, repo: str | None = None, remote: str | None = None,
+         remote_options: Mapping[str, Any] | None = None, server: str | None = None,
+         token: str | None = None, request: str | None = None) -> pd.DataFrame:
     """The data frame of release ``version`` of ``topic``, pinned by its git tag.
 
     ``repo`` is the release repository (a path or a git URL); ``remote`` overrides its DVC
     remote (a URL, with ``remote_options`` such as ``{"endpointurl": ...}``), otherwise the
     remote configured in the repository at the tag is used.
+
+    With ``server`` (an ipdrepo server's URL) the data come from the server instead, with an
+    API token (``token``, ``IPDREPO_TOKEN`` or the credentials file) and nothing else on this
+    machine: an analyst receives the extract of ``version`` made for their data request (the
+    only one, or ``request``), checked against its manifest; a curator the whole release.
     """
+    if server is not None:
+        from repository.client import Client
+        from versions.remote import fetch_release_bytes
+
+        with Client(server, token=token) as client:
+            _, data = fetch_release_bytes(client, version, request=request, topic=topic)
+        return read_parquet_bytes(data)
+    if repo is None:
+        raise ReleaseError("give repo= (the release repository) or server= (an ipdrepo "
+                           "server's URL).")
     return read_parquet_bytes(load_bytes(topic, version, repo=str(repo), remote=remote,
                                          remote_options=remote_options))

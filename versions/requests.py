@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -92,6 +93,9 @@ class RequestInfo:
     expires_on: date | None
     notes: str | None
     extracts: tuple[Mapping[str, Any], ...] = ()
+    #: the version of the data use agreement the approval accepted (and its document's name)
+    dua_version: str | None = None
+    dua_file_name: str | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -217,10 +221,12 @@ def request_info(row: DataRequest) -> RequestInfo:
         submitted_by=row.submitted_by,
         submitted_at=row.submitted_at.isoformat(timespec="seconds"),
         approved_by=row.approved_by, approved_on=row.approved_on, expires_on=row.expires_on,
-        notes=row.notes,
+        notes=row.notes, dua_version=row.dua_version, dua_file_name=row.dua_file_name,
         extracts=tuple({"id": e.id, "watermark": e.watermark, "rows": e.rows,
                         "output": e.output, "created_by": e.created_by,
-                        "created_at": e.created_at.isoformat(timespec="seconds")}
+                        "created_at": e.created_at.isoformat(timespec="seconds"),
+                        "release": e.release.version,
+                        "files": [f.get("name") for f in e.files or ()]}
                        for e in row.extracts))
 
 
@@ -397,9 +403,25 @@ def _transition(store: Store, code: str, *, to: str, allowed_from: Sequence[str]
 
 def approve_request(store: Store, code: str, *, expires_on: date,
                     approved_on: date | None = None, note: str | None = None,
-                    topic: str | None = None) -> RequestInfo:
-    """Approve a submitted request until ``expires_on`` (the data use agreement's end)."""
+                    topic: str | None = None, dua_version: str | None = None,
+                    dua_file: Path | None = None) -> RequestInfo:
+    """Approve a submitted request until ``expires_on`` (the data use agreement's end), with
+    the version of the data use agreement the requestor accepted and, if given, the signed
+    document itself (kept in the object store; it goes into the governance pack)."""
     approved_on = approved_on or date.today()
+    dua: dict[str, Any] = {}
+    if dua_version is not None:
+        check_name(dua_version, what="DUA version")
+        dua["dua_version"] = dua_version
+    if dua_file is not None:
+        from repository.names import check_file_name
+
+        if not dua_file.is_file():
+            raise RequestError(f"the data use agreement {dua_file} does not exist.",
+                               request=code, file=str(dua_file))
+        name = check_file_name(dua_file.name, what="DUA file name", error=RequestError)
+        stored = store.objects.put(dua_file)
+        dua.update(dua_sha256=stored.sha256, dua_file_name=name)
     if expires_on <= approved_on:
         raise RequestError(f"the expiry date {expires_on} must be after the approval date "
                            f"{approved_on}.", request=code)
@@ -419,7 +441,7 @@ def approve_request(store: Store, code: str, *, expires_on: date,
     return _transition(store, code, to="approved", allowed_from=("submitted",), topic=topic,
                        note=note, changes={"approved_by": store.settings.actor,
                                            "approved_at": utcnow(), "approved_on": approved_on,
-                                           "expires_on": expires_on})
+                                           "expires_on": expires_on, **dua})
 
 
 def reject_request(store: Store, code: str, *, note: str,

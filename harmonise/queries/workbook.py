@@ -154,8 +154,8 @@ def export_workbook(store: Store, trial: str, path: str | os.PathLike[str], *, a
 
     Carries the trial's open, reopened and sent questions for the trial (not those still on
     the curator's list); marks each one sent, due on ``due`` (default: :data:`DUE_DAYS` days
-    from now). Refuses to overwrite an existing file. A curator action (it maps pseudonyms
-    back to the trial's IDs).
+    from now). Refuses to overwrite an existing file. Curators, and a trialist for their own
+    trial (it maps the trial's pseudonyms back to the trial's own IDs).
     """
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
@@ -171,7 +171,7 @@ def export_workbook(store: Store, trial: str, path: str | os.PathLike[str], *, a
     written = False
     try:
         with store.transaction() as session:
-            require(session, actor, "queries.manage", trial=trial)
+            require(session, actor, "queries.workbook", trial=trial)
             topic_row = store.topic(session, topic)
             trial_row = get_trial(session, topic_row, trial)
             result = _export(store, session, topic_row, trial_row, target, partial,

@@ -31,6 +31,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "example": "repository.cli.example_cmds:example",
     "db": "repository.cli.store_cmds:db",
     "user": "repository.cli.store_cmds:user",
+    "token": "repository.cli.account_cmds:token",
+    "serve": "repository.cli.serve_cmds:serve",
+    "login": "repository.cli.remote_cmds:login",
+    "logout": "repository.cli.remote_cmds:logout",
     "demo": "repository.cli.demo_cmds:demo",
     "lab": "repository.cli.lab_cmds:lab",
     "harmonise": "harmonise.pipeline.cli:harmonise",
@@ -44,6 +48,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "withdraw": "versions.cli:withdraw",
     "consent": "versions.cli:consent",
     "prisma": "versions.cli:prisma",
+    "governance": "versions.cli_governance:governance",
     "analyse": "analyses.cli:analyse",
     "dictionary": "harmonise.dictionary.cli:dictionary",
     "mapping": "harmonise.mapping.cli:mapping",
@@ -67,6 +72,12 @@ SUMMARIES: dict[str, str] = {
     "example": "The synthetic example topic (gastric-adjuvant) used by the demo and the tests.",
     "db": "Database schema maintenance (migrations).",
     "user": "Users and their roles: curator, trialist (of one trial), analyst.",
+    "token": "API tokens for the server's API and the --server clients.",
+    "serve": ("Serve the workspace's store over HTTP: the JSON API under /api/v1 and the web "
+              "pages."),
+    "login": "Sign in to SERVER and keep an API token in your credentials file (mode 0600).",
+    "logout": ("Forget the token kept for SERVER (revoke it with `ipdrepo token revoke` first "
+               "to make it stop working)."),
     "demo": "Run the whole job end to end on the example topic, in DIRECTORY.",
     "lab": "Start JupyterLab on WORKSPACE with the example notebooks.",
     "harmonise": ("Harmonise TRIALS (default: every trial with a delivery) onto the topic "
@@ -85,6 +96,7 @@ SUMMARIES: dict[str, str] = {
                  "later release and extract; earlier releases stay reproducible."),
     "consent": "Consent withdrawals.",
     "prisma": "The PRISMA-IPD flow diagram and the trials' IPD status.",
+    "governance": "Governance documents: the retrieval drill of a data request.",
     "analyse": "Meta-analysis: pool estimates or 2x2 tables, two-stage and one-stage IPD models.",
     "dictionary": "Check, show and export the topic data dictionary.",
     "mapping": "Check and show per-trial mappings.",
@@ -114,6 +126,14 @@ class LazyGroup(IPDGroup):
             formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if ctx.find_root().meta.get("ipdrepo.server"):
+            from repository.cli.remote_cmds import REMOTE_COMMANDS
+
+            if cmd_name in REMOTE_COMMANDS:  # act through the server with a token
+                module = importlib.import_module("repository.cli.remote_cmds")
+                remote = getattr(module, REMOTE_COMMANDS[cmd_name])
+                assert isinstance(remote, click.Command)
+                return remote
         if cmd_name in LAZY_COMMANDS:
             module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
             command = getattr(importlib.import_module(module_name), attr)
@@ -122,8 +142,20 @@ class LazyGroup(IPDGroup):
         return super().get_command(ctx, cmd_name)
 
 
+def _remember_server(ctx: click.Context, _param: click.Parameter, value: str | None
+                     ) -> str | None:
+    if value:
+        ctx.meta["ipdrepo.server"] = value
+    return value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @workspace_option
+@click.option("--server", default=None, envvar="IPDREPO_SERVER", expose_value=False,
+              is_eager=True, callback=_remember_server, metavar="URL",
+              help="Act through an ipdrepo server with your API token (env IPDREPO_SERVER): "
+                   "queries, release, request, token and upload then need no workspace. "
+                   "Sign in first with `ipdrepo login --server URL`.")
 @click.version_option(package_name="ipdrepo", prog_name="ipdrepo")
 @click.pass_context
 def cli(ctx: click.Context, **_: Any) -> None:

@@ -614,3 +614,13 @@ def user_list(as_json: bool) -> None:
         emit_json(rows)
     else:
         print_table(rows)
+
+
+def _account_commands() -> None:
+    from repository.cli.account_cmds import invite_cmd, reset_link_cmd, unlock_cmd
+
+    for command in (invite_cmd, reset_link_cmd, unlock_cmd):
+        user.add_command(command)
+
+
+_account_commands()

@@ -4,6 +4,7 @@
 
     user (curator | trialist of one trial | analyst)
     trial ─< query ─< query_message        never deleted; states as in REDCap's DRW
+                ├──< query_attachment      files in the thread (object store)
                 ├──< query_finding         the check failures the question is about
                 └──< correction            attributed, replayable, never overwritten
     trial ─< query_export                  each workbook sent to a trial (token, hash)
@@ -23,7 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
-__all__ = ["User", "Query", "QueryFinding", "QueryMessage", "Correction", "QueryExport"]
+__all__ = ["User", "Query", "QueryFinding", "QueryMessage", "Correction", "QueryExport",
+           "QueryAttachment"]
 
 
 class User(Base):
@@ -208,3 +210,19 @@ class QueryExport(Base):
     #: answers are due on this date; the workbook's language (en, fr)
     due_on: Mapped[date | None]
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+
+
+class QueryAttachment(Base):
+    """A file attached to a query's thread (by the trial's team or a curator); its bytes are in
+    the object store under their sha256. Visible to curators and the query's trial only."""
+
+    __tablename__ = "query_attachment"
+
+    id: Mapped[intpk]
+    query_id: Mapped[int] = mapped_column(ForeignKey("query.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[sha256_hex]
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[timestamp]

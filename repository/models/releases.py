@@ -69,6 +69,11 @@ class DataRequest(Base):
     trials: Mapped[json_doc]
     variables: Mapped[json_doc]
     dua_reference: Mapped[str] = mapped_column(String(300))
+    #: the version of the data use agreement the approval accepted, and the document itself
+    #: (in the object store under its sha256)
+    dua_version: Mapped[str | None] = mapped_column(String(64))
+    dua_sha256: Mapped[str | None] = mapped_column(String(64))
+    dua_file_name: Mapped[str | None] = mapped_column(String(300))
     #: declared quasi-identifiers, k, l and the sensitive attribute for l-diversity
     quasi_identifiers: Mapped[json_doc] = mapped_column(default=list)
     k: Mapped[int | None] = mapped_column(Integer)
@@ -112,6 +117,7 @@ class Extract(Base):
     created_at: Mapped[timestamp]
 
     request: Mapped[DataRequest] = relationship(back_populates="extracts")
+    release: Mapped[Release] = relationship()
 
 
 class Withdrawal(Base):

@@ -4,19 +4,28 @@
 
     topic ─< trial ─< arm
                ├──< delivery (self-reference: superseded_by)
-               └──< participant (keyed pseudonym, first delivery)
+               ├──< participant (keyed pseudonym, first delivery)
+               └──< upload (a trialist's file through the service, awaiting a curator)
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from repository.models.base import Base, intpk, json_doc, name64, sha256_hex, timestamp
+from repository.models.base import (
+    Base,
+    UTCDateTime,
+    intpk,
+    json_doc,
+    name64,
+    sha256_hex,
+    timestamp,
+)
 
-__all__ = ["Topic", "Trial", "Arm", "Delivery", "Participant"]
+__all__ = ["Topic", "Trial", "Arm", "Delivery", "Participant", "Upload"]
 
 
 class Topic(Base):
@@ -152,3 +161,29 @@ class Participant(Base):
     pseudonym: Mapped[str] = mapped_column(String(32))
     first_delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id"))
     created_at: Mapped[timestamp]
+
+
+class Upload(Base):
+    """A file a trialist uploaded through the service: it passed the identifier gate and waits
+    for a curator, who ingests it as a delivery (or rejects it). Its bytes are in the object
+    store under their sha256."""
+
+    __tablename__ = "upload"
+
+    id: Mapped[intpk]
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(64), default="main")
+    file_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[sha256_hex]
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_columns: Mapped[int] = mapped_column(Integer)
+    id_column: Mapped[str] = mapped_column(String(200))
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[timestamp]
+    #: pending | ingested | rejected
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id"))

@@ -174,6 +174,7 @@ def _check_tokens(line: str, tokens: list[str]) -> list[str]:
     command: click.Command = cli
     path = ["ipdrepo"]
     root_options = _options(cli)
+    server = False  # with --server, the remote commands (repository.cli.remote_cmds) apply
     while tokens:
         tok = tokens[0]
         if isinstance(command, click.Group) and tok.startswith("-"):
@@ -184,12 +185,15 @@ def _check_tokens(line: str, tokens: list[str]) -> list[str]:
             if opt is None:
                 return [f"`{line}`: unknown option {name} of ipdrepo"]
             tokens = tokens[1:] if (opt.is_flag or eq) else tokens[2:]
+            server = server or name == "--server"
             if name in ("--help", "-h", "--version"):
                 return []
             continue
         if not isinstance(command, click.Group):
             break
         ctx = click.Context(command, info_name=" ".join(path))
+        if server:
+            ctx.meta["ipdrepo.server"] = "https://server.example.org"
         sub = command.get_command(ctx, tok)
         if sub is None:
             return [f"`{line}`: {' '.join(path)} has no command {tok!r}"]

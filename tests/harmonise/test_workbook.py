@@ -222,10 +222,14 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
 def test_roles(world, tmp_path: Path) -> None:
     store = world.store
     before = snapshot(store)
-    for who in ("tina", "ann"):
+    # an analyst, and the trialist of another trial, get no workbook of T1
+    for who in ("tom", "ann"):
         with pytest.raises(PermissionDenied):
             export_workbook(store, "T1", tmp_path / f"{who}.xlsx", actor=who)
     assert snapshot(store) == before and not list(tmp_path.glob("*.xlsx"))
+    # the trial's own trialist may download it (through the server, without the key)
+    export_workbook(store, "T1", tmp_path / "own.xlsx", actor="tina")
+    (tmp_path / "own.xlsx").unlink()
     export(world, tmp_path)
     age = world.qid("T1", "A002", "AGE")
     answered = fill(tmp_path / "sent.xlsx", {age: ("Typographical error", "42", None)})

@@ -84,9 +84,12 @@ ARGS: dict[str, list[list[str]]] = {
                                 "{fresh}", "--metrics", "{fresh}/m.json"]],
     "explain": [["{A}", "{P}", "age"]],
     "harmonise": [["{A}"]],
+    "governance pack": [["REQ-0001", "-o", "{fresh}/pack"]],
     "ingest": [["{A}", "{delivery}"]],
     "init": [["{fresh}/ws", "--topic", "elsewhere"]],
     "lab": [["--no-browser"]],
+    "login": [["--server", "http://127.0.0.1:9", "--user", "x", "--password", "p"]],
+    "logout": [["--server", "http://127.0.0.1:9"]],
     "mapping check": [["{A}"]],
     "mapping show": [["{A}"]],
     "participants": [["{A}"], ["{A}", "--map-back"]],
@@ -115,20 +118,30 @@ ARGS: dict[str, list[list[str]]] = {
     "report": [["{A}", "--output", "{fresh}/reports"]],
     "request add": [["--requestor", "R", "--institution", "I", "--purpose", "P", "--trials",
                      "{A}", "--variables", "age", "--dua", "DUA-1"]],
+    "request access-log": [[], ["REQ-0001", "--json"]],
     "request approve": [["REQ-0001", "--expires", "2099-12-31"]],
+    "request grant": [["REQ-0001", "ann"]],
+    "request ungrant": [["REQ-0001", "ann"]],
     "request extract": [["REQ-0001", "--release", "1.0.0", "-o", "{fresh}/extract"]],
     "request list": [[]],
     "request reject": [["REQ-0001", "--note", "no"]],
     "request revoke": [["REQ-0001", "--note", "no"]],
     "request show": [["REQ-0001"]],
+    "serve": [["--port", "8999"]],
     "status": [[], ["--json"]],
+    "token create": [["laptop", "--expires", "5"]],
+    "token list": [[], ["--all"]],
+    "token revoke": [["laptop"]],
     "trial add": [["NEW-1", "--arm", "1=a", "--arm", "2=b"]],
     "trial import": [["{registry}"]],
     "trial list": [[], ["--json"]],
     "trial show": [["{A}"]],
     "trial update": [["{A}", "--title", "A new title"]],
     "user add": [["newcomer", "--role", "analyst"]],
+    "user invite": [["invitee", "--role", "trialist", "--trial", "{A}"]],
     "user list": [[]],
+    "user reset-link": [["tom"]],
+    "user unlock": [["tom"]],
     "validate": [["{A}"]],
     "withdraw": [["{A}", "{P2}", "--reason", "asked", "--raw-id"]],
 }
@@ -296,7 +309,8 @@ def test_every_command_declares_an_action_and_has_arguments_here() -> None:
     # the table itself: every action is open to someone, ANYONE only where no store is read
     assert all(roles for roles in ACTIONS.values())
     assert {a for a, r in ACTIONS.items() if ANYONE in r} == {"workspace.create",
-                                                              "files.analyse"}
+                                                              "files.analyse",
+                                                              "server.connect"}
 
 
 def _about_a_refusal(text: str) -> str:
@@ -308,6 +322,8 @@ def test_command_as_every_role(site: Site, name: str, monkeypatch: pytest.Monkey
     # `lab` would become JupyterLab (exec): stop there; the role check runs before it
     monkeypatch.setattr("repository.cli.lab_cmds._exec",
                         lambda argv, env: click.echo("(JupyterLab would start here)"))
+    # `serve` would become a server: the role check and the settings run before it
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: click.echo("(uvicorn would start)"))
     command = COMMANDS[name]
     for variant in ARGS[name]:
         for role in ROLES:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -128,34 +125,13 @@ def test_unknown_version_and_damaged_bytes(two_releases, tmp_path: Path) -> None
 
 # -- S3 through a real (moto) server ---------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def s3_server(monkeypatch) -> Iterator[str]:
-    """A moto S3 server on a free loopback port; yields its endpoint URL."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # blocks until the server says it is listening
-            if "Running on" in line:
-                break
-        else:
-            pytest.fail("the moto server did not start")
-        for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY",
-                                                               "testing"),
-                           ("AWS_DEFAULT_REGION", "us-east-1")):
-            monkeypatch.setenv(key, value)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def s3_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's moto S3 server (tests/conftest.py), with test credentials set."""
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(key, value)
+    return moto_endpoint
 
 
 def test_s3_remote_release_and_fresh_clone_load(env: Env, s3_server: str,
