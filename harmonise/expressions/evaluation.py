@@ -487,6 +487,8 @@ def _call(ev: _Evaluator, name: str, args: list[Any], node: ast.AST, where: str)
             raise _Clash(f"{name}() needs numbers or dates, got {', '.join(sorted(kinds))}")
         frame = pd.concat(present, axis=1)
         return frame.min(axis=1, skipna=True) if name == "min" else frame.max(axis=1, skipna=True)
+    if name in ("contains", "startswith"):
+        return _contains(ev, name, args, where)
     if name in ("isnull", "notnull"):
         isna = _na_mask(args[0], n)
         return pd.Series(bool_array(isna if name == "isnull" else ~isna), index=ev.ctx.index)
@@ -569,6 +571,26 @@ def _call(ev: _Evaluator, name: str, args: list[Any], node: ast.AST, where: str)
         return _whole(ev, result, where)
     return ev.finite(result, where) if isinstance(args[0], pd.Series) else (
         None if pd.isna(result.iloc[0]) else float(result.iloc[0]))
+
+
+def _contains(ev: _Evaluator, name: str, args: list[Any], where: str) -> Any:
+    """``contains``/``startswith``: per distinct text, whether it holds (starts with) any of the
+    literal texts; missing stays missing."""
+    x, needles = args[0], [str(a) for a in args[1:]]
+    if x is None:
+        return None
+    if not isinstance(x, pd.Series):
+        t = canonical_text(x)
+        if t is None:
+            return None
+        return any((t.startswith if name == "startswith" else t.__contains__)(s) for s in needles)
+    codes, uniques = pd.factorize(x.to_numpy(dtype=object), use_na_sentinel=True)
+    texts = [canonical_text(u) for u in uniques]
+    hit = np.array([t is not None and any(
+        (t.startswith(s) if name == "startswith" else s in t) for s in needles) for t in texts],
+        dtype=bool)
+    values = hit[np.maximum(codes, 0)] if len(hit) else np.zeros(len(codes), dtype=bool)
+    return pd.Series(pd.arrays.BooleanArray(values, codes < 0), index=x.index)
 
 
 def _whole(ev: _Evaluator, values: pd.Series, where: str) -> pd.Series:

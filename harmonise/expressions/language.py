@@ -19,7 +19,7 @@ Syntax (documented for users in docs/mapping-format.md):
 * functions (:data:`FUNCTIONS`): ``coalesce``, ``min``, ``max``, ``round``, ``abs``, ``floor``,
   ``ceil``, ``sqrt``, ``log``, ``log10``, ``exp``, ``year``, ``month``, ``day``, ``date``,
   ``make_date``, ``days_between``, ``number``, ``text``, ``lower``, ``upper``, ``strip``, ``isnull``,
-  ``notnull``.
+  ``notnull``, ``contains``, ``startswith``.
 
 Text meeting a number (``$AGE + 1`` on a CSV column) is parsed as a number; values that do not
 parse are *reported* as problems and become missing. Division by zero and operations outside
@@ -119,6 +119,10 @@ FUNCTIONS: Mapping[str, FunctionSpec] = {
     "upper": FunctionSpec(1, 1, "text in upper case"),
     "strip": FunctionSpec(1, 1, "text without surrounding spaces"),
     "isnull": FunctionSpec(1, 1, "true where x is missing"),
+    "contains": FunctionSpec(2, None, "contains(x, 'A', 'B', ...): true where the text x holds "
+                                      "any of the quoted texts (case-sensitive)"),
+    "startswith": FunctionSpec(2, None, "startswith(x, 'A', ...): true where the text x starts "
+                                        "with any of the quoted texts"),
     "notnull": FunctionSpec(1, 1, "true where x is present"),
 }
 
@@ -381,6 +385,11 @@ def _check_tree(node: ast.AST, text: str, placeholders: Mapping[str, str],
                 raise bad(f"round(x, digits): digits is {literal_value(digits)}; use -"
                           f"{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS} (a 64-bit number has "
                           "15-17 significant digits)")
+        if node.func.id in ("contains", "startswith") and not all(
+                isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value
+                for a in node.args[1:]):
+            raise bad(f"{node.func.id}(x, 'A', ...): the texts searched for must be quoted, "
+                      "non-empty literals")
         if node.func.id == "date" and n == 2:
             fmt = node.args[1]
             if not (isinstance(fmt, ast.Constant) and isinstance(fmt.value, str)):
@@ -603,5 +612,8 @@ def _function_kind(name: str, args: list[str], text: str, problems: list[str]) -
     if name in ("text", "lower", "upper", "strip"):
         return "text"
     if name in ("isnull", "notnull"):
+        return "bool"
+    if name in ("contains", "startswith"):
+        need({"text"}, args[0], "text")
         return "bool"
     return "any"
