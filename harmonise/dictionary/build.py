@@ -459,6 +459,8 @@ def _tables(declared: Mapping[str, dict[str, Any]], variables: list[Variable],
                                  own_names[date].type not in ("date", "datetime")):
             col.add(path + ("date",), f"the date of table {name} must be a date variable of the "
                                       f"table, not {date!r}")
+        if item.get("after_origin") is True and date is None:
+            col.add(path + ("after_origin",), f"after_origin needs the table's `date`")
         origin = _text(item, "origin")
         if origin is not None and (origin not in participants or
                                    participants[origin].type not in ("date", "datetime")):
@@ -484,5 +486,6 @@ def _tables(declared: Mapping[str, dict[str, Any]], variables: list[Variable],
         tables.append(Table(name=name, kind=item["kind"], key=tuple(key), variables=own,
                             label=_text(item, "label"), description=_text(item, "description"),
                             date=date, origin=origin, window=window,
-                            rules=tuple(by_table.get(name, ()))))
+                            rules=tuple(by_table.get(name, ())),
+                            after_origin=item.get("after_origin") is True))
     return by_table.get(PARTICIPANTS, []), tables

@@ -12,10 +12,10 @@ declare *long tables* under ``tables:`` (docs/dictionary-format.md):
     (``key: [ae_seq]``).
 
 A variable belongs to a long table when it says ``table: NAME``. Every long table implicitly
-has ``trial`` and ``participant_id`` first. A table may name its ``date`` variable (checked not
-to precede randomisation), its ``origin`` (a participant-table date, by default the
-randomisation date) and a visit ``window`` (a planned-day variable and how many days before and
-after it the visit may fall).
+has ``trial`` and ``participant_id`` first. A table may name its ``date`` variable, its
+``origin`` (a participant-table date, by default the randomisation date), whether its dates
+must not precede the origin (``after_origin: true``: events after randomisation) and a visit
+``window`` (a planned-day variable and how many days before and after it the visit may fall).
 
 :func:`table_view` gives a long table as a :class:`~harmonise.dictionary.spec.Dictionary` of its
 own (``trial``, ``participant_id``, the key and the table's variables; the table's rules; the
@@ -74,6 +74,8 @@ class Table:
     origin: str | None = None
     window: Window | None = None
     rules: tuple[CrossRule, ...] = ()
+    #: the table's dates may not precede the origin (events after randomisation)
+    after_origin: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -95,6 +97,8 @@ class Table:
         for key in ("date", "origin"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.after_origin:
+            out["after_origin"] = True
         if self.window is not None:
             out["window"] = self.window.to_dict()
         return out

@@ -1,0 +1,42 @@
+"""deliveries of several datasets: row keys of long datasets, the package a dataset came in
+
+* ``delivery.row_key``: the columns identifying a row of a long dataset within a participant;
+* ``delivery.package``: the multi-dataset delivery (files, a zip, a workbook's sheets) a
+  dataset came in with;
+* the same bytes may now be two datasets of one trial (two sheets of one workbook): the unique
+  constraint on (trial, sha256) becomes one on (trial, dataset, sha256).
+
+Both new columns are NULL in existing rows, which leaves their audit digests valid.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-06 10:00:00.000000
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0007'
+down_revision: str | None = '0006'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('row_key', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('package', sa.JSON(), nullable=True))
+        batch_op.drop_constraint('uq_delivery_trial_id_sha256', type_='unique')
+        batch_op.create_unique_constraint('uq_delivery_trial_id_dataset_sha256',
+                                          ['trial_id', 'dataset', 'sha256'])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_delivery_trial_id_dataset_sha256', type_='unique')
+        batch_op.create_unique_constraint('uq_delivery_trial_id_sha256', ['trial_id', 'sha256'])
+        batch_op.drop_column('package')
+        batch_op.drop_column('row_key')
