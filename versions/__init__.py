@@ -19,7 +19,7 @@
 """
 
 from versions.anonymity import AnonymityReport, anonymise
-from versions.consumers import available_versions, load, load_manifest, release_tag
+from versions.consumers import available_versions, load, load_manifest, load_tables, release_tag
 from versions.diff import ReleaseDiff, diff_frames, diff_releases
 from versions.extracts import ExtractResult, extract
 from versions.gitdvc import ReleaseRepository, RemoteConfig
@@ -83,6 +83,7 @@ __all__ = [
     "list_withdrawals",
     "load",
     "load_manifest",
+    "load_tables",
     "prisma_flow",
     "reject_request",
     "release_repository",

@@ -72,6 +72,9 @@ def load_datasets(store: Store, topic: str, trial: Trial, names: Sequence[str]) 
                 raw = RawTable(frame=frame, format=raw.format, columns=raw.columns + added,
                                read_options=raw.read_options)
                 out.supplements[name] = supp.dataset
+                out.records[supp.dataset] = (supp.id, supp.sha256, supp.id_column,
+                                             None if supp.row_key is None
+                                             else tuple(supp.row_key))
         out.tables[name] = raw
         out.deliveries[name] = delivery
         out.records[name] = (delivery.id, delivery.sha256, delivery.id_column,
