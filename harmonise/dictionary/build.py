@@ -460,7 +460,7 @@ def _tables(declared: Mapping[str, dict[str, Any]], variables: list[Variable],
             col.add(path + ("date",), f"the date of table {name} must be a date variable of the "
                                       f"table, not {date!r}")
         if item.get("after_origin") is True and date is None:
-            col.add(path + ("after_origin",), f"after_origin needs the table's `date`")
+            col.add(path + ("after_origin",), "after_origin needs the table's `date`")
         origin = _text(item, "origin")
         if origin is not None and (origin not in participants or
                                    participants[origin].type not in ("date", "datetime")):
@@ -477,8 +477,8 @@ def _tables(declared: Mapping[str, dict[str, Any]], variables: list[Variable],
                         f"the window of table {name} needs `planned_day`: a number variable of "
                         "the table (the visit's planned day)")
             elif date is None:
-                col.add(path + ("window",), f"a window needs the table's `date` (the day of the "
-                                            f"visit is counted from the origin to it)")
+                col.add(path + ("window",), "a window needs the table's `date` (the day of the "
+                                            "visit is counted from the origin to it)")
             else:
                 window = Window(planned_day=planned, before=int(raw.get("before", 0)),
                                 after=int(raw.get("after", 0)),

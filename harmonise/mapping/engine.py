@@ -133,7 +133,8 @@ def apply_mapping(raw: RawTable | pd.DataFrame, mapping: Mapping, dictionary: Di
                   trial: str | None = None,
                   participant_ids: Sequence[Any] | pd.Series | None = None,
                   datasets: dict[str, pd.DataFrame] | None = None,
-                  ids: dict[str, Sequence[Any]] | None = None) -> HarmonisedTrial:
+                  ids: dict[str, Sequence[Any]] | None = None,
+                  trace: bool = False) -> HarmonisedTrial:
     """Harmonise one delivery (see the module docstring).
 
     ``participant_ids`` are the pseudonyms, one per delivery row; without them the trial's own
@@ -144,7 +145,8 @@ def apply_mapping(raw: RawTable | pd.DataFrame, mapping: Mapping, dictionary: Di
     A trial that delivered several datasets passes the others in ``datasets`` (name -> raw
     frame; ``raw`` is the base dataset, ``mapping.source.dataset``) and their pseudonyms in
     ``ids`` (name -> one per row); the long tables of the dictionary are then made too
-    (:attr:`HarmonisedTrial.tables`, see harmonise.mapping.tables).
+    (:attr:`HarmonisedTrial.tables`, see harmonise.mapping.tables). With ``trace``, the rows
+    each aggregate variable read are kept for ``explain`` (:attr:`HarmonisedTrial.traces`).
     """
     frame = raw.frame if isinstance(raw, RawTable) else raw
     trial = trial or mapping.trial
@@ -161,7 +163,8 @@ def apply_mapping(raw: RawTable | pd.DataFrame, mapping: Mapping, dictionary: Di
             raise HarmonisationError(f"{trial}: pseudonyms are given for the base dataset but "
                                      f"not for {', '.join(n for n in frames if n not in keyed)}; "
                                      "pass one per row of every dataset.", trial=trial)
-        rel = run_relational(frames, mapping, dictionary, ids=keyed if given else None)
+        rel = run_relational(frames, mapping, dictionary, ids=keyed if given else None,
+                             trace=trace)
         return assemble(rel, trial, pseudonyms=given)
     _same_target(mapping, dictionary, trial)
     if participant_ids is not None and len(participant_ids) != len(frame):

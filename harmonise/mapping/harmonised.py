@@ -120,6 +120,28 @@ class HarmonisedTrial:
     #: which table this is (``participants`` or a long table's name) and its dataset
     table: str = "participants"
     dataset: str = "main"
+    #: with ``trace`` (for ``explain``): aggregate variable -> the rows each participant matched
+    #: in other datasets and tables, and the one its value was taken from
+    traces: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def contributions(self, variable: str, row: int) -> list[dict[str, Any]]:
+        """The rows of other datasets or tables an aggregate variable read for the participant
+        on ``row`` (1-based): dataset, row, value, and whether the value was taken from it
+        (empty without a trace)."""
+        trace = self.traces.get(variable)
+        if trace is None:
+            return []
+        p = row - 1
+        taken = trace["taken"][p] if trace.get("taken") is not None else None
+        out = []
+        for part in trace["parts"]:
+            hit = (part["pos"] == p) & part["mask"]
+            for i in np.flatnonzero(hit):
+                value = part["value"].iloc[i] if part["value"] is not None else None
+                out.append({"dataset": str(part["dataset"]), "row": int(part["rows"][i]),
+                            "value": None if value is None or pd.isna(value) else _text(value),
+                            "taken": taken == (str(part["dataset"]), int(part["rows"][i]))})
+        return out
 
     @property
     def n_rows(self) -> int:

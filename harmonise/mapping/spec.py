@@ -56,9 +56,9 @@ from harmonise.mapping.relational_build import (
 from harmonise.mapping.rule_checks import check_against
 from harmonise.mapping.rules import (
     COMBINERS,
-    Aggregate,
     RULE_TYPES,
     STATUSES,
+    Aggregate,
     Case,
     CaseWhen,
     ColumnRef,

@@ -545,7 +545,7 @@ def assemble(rel: RelationalRun, trial: str, *, pseudonyms: bool) -> HarmonisedT
         trial=trial, data=data, problems=build_problems(run, trial, data["participant_id"]),
         summary=build_summary(run, data), mapping=rel.mapping, dictionary=rel.dictionary,
         raw=run.source.frame, imputed=build_imputed(run, trial, data["participant_id"]),
-        tables=tables, dataset=rel.base.name)
+        tables=tables, dataset=rel.base.name, traces=dict(rel.traces))
 
 
 def _empty_table(rel: RelationalRun, trial: str, name: str, view: Dictionary) -> HarmonisedTrial:

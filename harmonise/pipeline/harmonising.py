@@ -181,7 +181,8 @@ class TrialRun:
 
 
 def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None = None,
-                    write: bool = True, progress: Progress | None = None) -> TrialRun:
+                    write: bool = True, progress: Progress | None = None,
+                    trace: bool = False) -> TrialRun:
     """Harmonise ``trial``'s current delivery with its mapping and active corrections.
 
     Writing the harmonised files is for curators (``harmonise.run``); reading the values
@@ -240,7 +241,7 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
                                datasets=others or None,
                                ids=None if loaded is None else {
                                    n: p for n, p in loaded.pseudonyms.items()
-                                   if n != mapping.source.dataset})
+                                   if n != mapping.source.dataset}, trace=trace)
     inputs = Inputs(trial=trial, delivery_id=delivery_id, delivery_sha256=delivery_sha,
                     mapping_file=str(mapping.file), mapping_sha256=_sha256(Path(mapping.file)),
                     dictionary_version=dictionary.version,
