@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from analyses.cli_io import figure_args, figure_options, read_data, read_table, write_outputs
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
 from repository.errors import AnalysisError
+
+if TYPE_CHECKING:  # pandas is imported when a command runs, not for --help
+    import pandas as pd
 
 __all__ = ["analyse", "read_table"]
 
@@ -64,6 +66,8 @@ def _print_pool(res: Any, *, heading: str = "Pooled") -> None:
 
 
 def _per_trial_rows(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    import pandas as pd
+
     cols = [c for c in columns if c in frame.columns]
     rows = []
     for rec in frame[cols].to_dict(orient="records"):
@@ -390,6 +394,8 @@ def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
 
 def _typed_value(column: pd.Series, value: str) -> Any:
     """The CLI's text value converted to the column's type (so "0.5" matches 0.5)."""
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(column):
         try:
             return float(value)

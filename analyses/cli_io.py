@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import pandas as pd
 
 from analyses.provenance import DataSource, file_source, release_source
 from repository.errors import AnalysisError
+
+if TYPE_CHECKING:  # pandas is imported when data are read, not for --help
+    import pandas as pd
 
 __all__ = ["read_data", "read_table", "figure_options", "FigureArgs", "write_outputs",
            "parse_at"]
@@ -37,6 +39,8 @@ def read_data(path: str | Path) -> tuple[pd.DataFrame, DataSource]:
     if not p.is_file():
         raise AnalysisError(f"{p} does not exist; give a .csv or .parquet file, or a released "
                             "version as release:VERSION.", reason="unreadable", file=str(p))
+    import pandas as pd
+
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):

@@ -422,6 +422,27 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _jsonschema() -> Any:
+    """The jsonschema module, imported without its optional IRI format checker: at import,
+    jsonschema registers a checker from ``rfc3987_syntax`` when that is installed (it comes
+    with JupyterLab), which compiles 38 grammars - about 2 seconds of every command that reads
+    a dictionary or mapping. Our schemas use no formats; the module is only kept from loading
+    while jsonschema registers its checkers, so anything else can still import it."""
+    import sys
+
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema
+    finally:
+        if blocked:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
 def schema_problems(data: Any, schema: Mapping[str, Any],
                     add: Callable[[Sequence[Any], str], None]) -> int:
     """Validate ``data`` against ``schema``; report each failure through ``add(path, message)``.
@@ -429,8 +450,7 @@ def schema_problems(data: Any, schema: Mapping[str, Any],
     Returns the number of problems reported. Messages are rewritten for people: unknown keys
     name the allowed ones (with a close match), wrong types say what was expected and found.
     """
-    import jsonschema
-
+    jsonschema = _jsonschema()
     validator = jsonschema.Draft202012Validator(schema)
     count = 0
     seen: set[tuple[Path_, str]] = set()

@@ -164,8 +164,8 @@ def _unpacked(paths: Sequence[Path]) -> Iterator[tuple[list[Path], dict[str, Any
         digest, size = sha256_file(archive)
         with tempfile.TemporaryDirectory(prefix="ipdrepo-package-") as tmp:
             root = private_dir(Path(tmp) / "members")
-            files = _extract(archive, root)
-            yield files, {"file": archive.name, "sha256": digest, "size_bytes": size,
+            members = _extract(archive, root)
+            yield members, {"file": archive.name, "sha256": digest, "size_bytes": size,
                           "kind": "zip"}
         return
     files: list[Path] = []
@@ -205,8 +205,7 @@ def _extract(archive: Path, root: Path) -> list[Path]:
                                          reason="member-path")
             target = root / name
             with zf.open(info) as src, target.open("wb") as dst:
-                copied = shutil.copyfileobj(src, dst, 1 << 20)
-            del copied
+                shutil.copyfileobj(src, dst, 1 << 20)
             if target.stat().st_size != info.file_size:
                 raise UnreadableDelivery(f"{archive.name}: member {name} is damaged.",
                                          file=str(archive), reason="damaged")

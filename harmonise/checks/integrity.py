@@ -298,17 +298,24 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
 
 def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
     arm = _arm_codes(frame, ctx)
+    randomised = arm >= 0
     tested: list[dict[str, Any]] = []
     for name, categorical in ctx.baseline:
         if name not in frame.columns:
             continue
         column = frame[name]
-        present = column.notna().to_numpy() & (arm >= 0)
-        if present.sum() < 10 or len(np.unique(arm[present])) < 2:
+        if categorical:
+            # codes of the whole column (sorted; -1 where missing), kept for the rows tested:
+            # values of other rows only add empty table rows, which are dropped below
+            all_codes, uniques = pd.factorize(column, sort=True)
+            present = (all_codes >= 0) & randomised
+        else:
+            present = column.notna().to_numpy() & randomised
+        arms_seen = arm[present]
+        if len(arms_seen) < 10 or np.bincount(arms_seen).astype(bool).sum() < 2:
             continue
         if categorical:
-            codes, uniques = pd.factorize(column[present], sort=True)
-            arms_seen = arm[present]
+            codes = all_codes[present]
             table = np.bincount(codes * len(ctx.arms) + arms_seen,
                                 minlength=len(uniques) * len(ctx.arms))
             table = table.reshape(len(uniques), len(ctx.arms))
@@ -319,7 +326,8 @@ def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> Integr
             smd = None
         else:
             x = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            groups = [x[present & (arm == i) & ~np.isnan(x)] for i in range(len(ctx.arms))]
+            usable = present & ~np.isnan(x)
+            groups = [x[usable & (arm == i)] for i in range(len(ctx.arms))]
             groups = [g for g in groups if len(g)]
             if len(groups) < 2 or any(len(g) < 2 for g in groups) or \
                     all(g.var() == 0 for g in groups):
@@ -484,19 +492,19 @@ def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFi
     names = [n for n, _ in ctx.baseline] + list(ctx.follow_up)
     flagged: list[dict[str, Any]] = []
     tested = 0
+    known = arm.notna().to_numpy()
+    codes, arms_seen = pd.factorize(arm[known], sort=True)
     for name in names:
         if name not in frame.columns:
             continue
-        missing = frame[name].isna()
+        missing = frame[name].isna().to_numpy()
         if missing.all() or not missing.any():
             tested += 1
             continue
         tested += 1
-        known = arm.notna()
-        codes, arms_seen = pd.factorize(arm[known], sort=True)
         if len(arms_seen) < 2:
             continue
-        miss = missing[known].to_numpy()
+        miss = missing[known]
         n_arm = np.bincount(codes, minlength=len(arms_seen))
         n_missing = np.bincount(codes[miss], minlength=len(arms_seen))
         table = np.vstack([n_arm - n_missing, n_missing])

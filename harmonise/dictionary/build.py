@@ -26,7 +26,8 @@ from harmonise.dictionary.spec import (
     Variable,
 )
 from harmonise.dictionary.tables import PARTICIPANTS, TABLE_KINDS, Table, Window, rule_table
-from harmonise.expressions.language import Expression, infer_kind, parse_expression
+from harmonise.expressions.kinds import infer_kind
+from harmonise.expressions.language import Expression, parse_expression
 from harmonise.yamlio import ProblemCollector, load_schema, schema_problems, suggest
 from repository.errors import DictionaryError, SpecError
 

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from harmonise.dictionary.spec import Dictionary, Variable
-from harmonise.expressions.evaluation import evaluate, round_half_away
+from harmonise.expressions.evaluation import evaluate
+from harmonise.expressions.functions import round_half_away
 from harmonise.mapping.derivations import DERIVATIONS
 from harmonise.mapping.harmonised import (
     HarmonisedTrial,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harmonise.dictionary.spec import Dictionary
-from harmonise.expressions.language import infer_kind
+from harmonise.expressions.kinds import infer_kind
 from harmonise.mapping.datasets import JOINS, DatasetSpec, TableMapping
 from harmonise.mapping.rule_checks import check_against
 from harmonise.mapping.rules import (
@@ -289,11 +289,11 @@ def _check_aggregate(b: _Builder, rule: Aggregate, d: Dictionary) -> None:
                 b.col.add(where + ("where",), f"`{s.where.text}` is a {k}, not a condition")
         if isinstance(s.value, VariableRef) and rule.take in ("min", "max", "first", "last",
                                                                "nearest"):
-            k = kinds.get(s.value.name)
+            have = kinds.get(s.value.name)
             want = "date" if var.type in ("date", "datetime") else "number" \
                 if var.kind == "number" else None
-            if k is not None and want is not None and k not in (want, "any"):
-                b.col.add(where + ("value",), f"{s.value.name} is a {k}, but {rule.variable} "
+            if have is not None and want is not None and have not in (want, "any"):
+                b.col.add(where + ("value",), f"{s.value.name} is a {have}, but {rule.variable} "
                                               f"is {var.type}")
     if rule.take in ("count",) and var.type not in ("integer", "decimal"):
         b.col.add(path + ("take",), f"take: count gives a number; {var.name} is {var.type}")

@@ -710,13 +710,14 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
     check_references(builder, rules, datasets, tables, source)
     if not drafts:
         for prefix, rs in [((), rules)] + [(("tables", t.table), list(t.rules)) for t in tables]:
-            for r in rs:
-                if r.draft is not None:
-                    col.add(prefix + ("variables", r.variable, "draft"),
-                            f"{r.variable}: proposed by `ipdrepo mapping draft` and not confirmed "
-                            f"({r.draft}); check the rule, then delete its `draft:` line (or run "
-                            f"`ipdrepo mapping confirm {_text(data, 'trial') or 'TRIAL'} "
-                            f"{r.variable}`)")
+            for proposed in rs:
+                if proposed.draft is not None:
+                    name = proposed.variable
+                    col.add(prefix + ("variables", name, "draft"),
+                            f"{name}: proposed by `ipdrepo mapping draft` and not confirmed "
+                            f"({proposed.draft}); check the rule, then delete its `draft:` line "
+                            f"(or run `ipdrepo mapping confirm "
+                            f"{_text(data, 'trial') or 'TRIAL'} {name}`)")
     if dictionary is not None and isinstance(variables, dict):
         check_against(data, rules, dictionary, col)
         check_tables(builder, data, rules, tables, dictionary)

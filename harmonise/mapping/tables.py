@@ -271,9 +271,9 @@ class RelationalRun:
         for (table, var), rule in nodes.items():
             wanted = list(rule.variables())
             if table != PARTICIPANTS:
-                tm = self.mapping.table(table)
-                if tm is not None and tm.where is not None:
-                    wanted += list(tm.where.variables)
+                own = self.mapping.table(table)
+                if own is not None and own.where is not None:
+                    wanted += list(own.where.variables)
             if isinstance(rule, Aggregate):
                 for src in rule.sources:
                     if src.table is not None:  # the whole long table is made first
@@ -557,4 +557,9 @@ def _empty_table(rel: RelationalRun, trial: str, name: str, view: Dictionary) ->
     return HarmonisedTrial(trial=trial, data=data, problems=build_problems(
         run, trial, data["participant_id"]), summary=build_summary(run, data), mapping=mapping,
         dictionary=view, raw=src.frame, table=name,
-        dataset=(mapping.table(name).dataset or "") if mapping.table(name) else "")
+        dataset=_dataset_of(mapping, name))
+
+
+def _dataset_of(mapping: Mapping, name: str) -> str:
+    tm = mapping.table(name)
+    return (tm.dataset or "") if tm is not None else ""

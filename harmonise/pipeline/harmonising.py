@@ -21,6 +21,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -276,8 +277,7 @@ def _write(store: Store, run: TrialRun) -> Path:
     for name, table in run.tables.items():
         tpath = out / f"{run.trial}.{name}.parquet"
         arrow = pa.Table.from_pandas(table.data, preserve_index=False)
-        replace_atomically(tpath, lambda tmp, t=arrow: pq.write_table(
-            t, tmp, compression="zstd", use_dictionary=True, write_statistics=True))
+        replace_atomically(tpath, partial(_write_parquet, arrow))
         side.setdefault("tables", {})[name] = {
             "dataset": table.dataset, "rows": table.n_rows,
             "summary": json.loads(table.summary.to_json(orient="records")),
@@ -340,5 +340,9 @@ def pool(store: Store, trials: Sequence[str] | None = None, *,
                 long = pa.Table.from_pandas(pd.concat(parts, ignore_index=True),
                                             preserve_index=False)
                 replace_atomically(harmonised_dir(store) / f"topic.{t}.parquet",
-                                   lambda tmp, x=long: pq.write_table(x, tmp, compression="zstd"))
+                                   partial(_write_parquet, long))
     return data
+
+
+def _write_parquet(table: Any, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)

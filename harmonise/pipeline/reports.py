@@ -35,12 +35,13 @@ def variable_summary(data: pd.DataFrame, dictionary: Dictionary, arm: str,
     """Per variable and arm: n, missing, and mean (SD) / median or category counts."""
     rows = []
     arms = list(arm_labels)
+    by_arm = {a: data[(data[arm] == a).to_numpy(dtype=bool, na_value=False)] for a in arms}
     for v in dictionary.variables:
         if v.role in ("id", "trial") or v.name not in data.columns:
             continue
         row: dict[str, Any] = {"variable": v.name, "type": v.type}
         for a in arms:
-            col = data.loc[data[arm] == a, v.name]
+            col = by_arm[a][v.name]
             row[f"{arm_labels[a]}: n"] = int(col.notna().sum())
             row[f"{arm_labels[a]}: missing"] = int(col.isna().sum())
             row[f"{arm_labels[a]}: summary"] = _describe(col, v)

@@ -95,7 +95,7 @@ def row_key(name: str, frame: pd.DataFrame, *, id_column: str = SUBJECT_ID,
 
 def _text(values: pd.Series) -> np.ndarray:
     """Values as canonical text for matching IDVARVAL (``3.0`` -> ``"3"``)."""
-    out = []
+    out: list[str | None] = []
     for v in values.to_numpy(dtype=object):
         if v is None or (isinstance(v, float) and np.isnan(v)):
             out.append(None)
