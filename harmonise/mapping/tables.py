@@ -208,9 +208,12 @@ class RelationalRun:
             for c in dict.fromkeys(cols):
                 if c not in data.frame.columns:
                     continue
-                columns[f"{alias}.{c}"] = pd.api.extensions.take(
-                    data.frame[c].to_numpy(dtype=object) if data.frame[c].dtype == object
-                    else data.frame[c].array, take, allow_fill=True)
+                values = data.frame[c]
+                source = values.to_numpy(dtype=object) if values.dtype == object else \
+                    values.array if isinstance(values.array, pd.api.extensions.ExtensionArray) \
+                    and not isinstance(values.array, pd.arrays.NumpyExtensionArray) else \
+                    values.to_numpy()
+                columns[f"{alias}.{c}"] = pd.api.extensions.take(source, take, allow_fill=True)
         joined = pd.DataFrame(columns, index=base.index)
         return pd.concat([base, joined], axis=1, copy=False)
 

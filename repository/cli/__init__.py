@@ -87,7 +87,7 @@ SUMMARIES: dict[str, str] = {
     "prisma": "The PRISMA-IPD flow diagram and the trials' IPD status.",
     "analyse": "Meta-analysis: pool estimates or 2x2 tables, two-stage and one-stage IPD models.",
     "dictionary": "Check, show and export the topic data dictionary.",
-    "mapping": "Check and show per-trial mappings.",
+    "mapping": "Check, show, draft and confirm per-trial mappings.",
 }
 
 

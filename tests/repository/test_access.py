@@ -90,6 +90,8 @@ ARGS: dict[str, list[list[str]]] = {
     "init": [["{fresh}/ws", "--topic", "elsewhere"]],
     "lab": [["--no-browser"]],
     "mapping check": [["{A}"]],
+    "mapping confirm": [["{A}", "--all"]],
+    "mapping draft": [["{A}", "--out", "{fresh}/draft.yaml"]],
     "mapping show": [["{A}"]],
     "participants": [["{A}"], ["{A}", "--map-back"]],
     "prisma show": [[]],
