@@ -25,16 +25,24 @@ from tests.cdisc.conftest import TOPIC, open_pilot_store
 
 @pytest.fixture(scope="module")
 def adam_store(pilot: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """ADSL and ADTTE of the pilot ingested; the topic's dictionary without any mapping."""
-    from repository.packages import ingest_package
-
+    """ADSL and ADTTE of the pilot ingested (from the command line); the topic's dictionary
+    without any mapping."""
     base = tmp_path_factory.mktemp("adam")
     (base / "topic").mkdir()
     shutil.copy(TOPIC / "dictionary.yaml", base / "topic" / "dictionary.yaml")
     store = open_pilot_store(base, topic_dir=base / "topic")
-    ingest_package(store, "CDISCPILOT01", pilot / "adam", datasets=["adsl", "adtte"],
-                   accept_identifiers=["adsl:DISONSDT"],
-                   justification="date of onset of Alzheimer's disease, not of birth")
+    args = ["ingest-package", "CDISCPILOT01", str(pilot / "adam"), "--dataset", "ADSL",
+            "--dataset", "adtte", "--json"]
+    refused = CliRunner().invoke(cli, args, env=_env(store))
+    assert refused.exit_code != 0 and "DISONSDT" in refused.output  # flagged as a birth date
+    result = CliRunner().invoke(cli, args + [
+        "--accept-identifiers", "adsl:DISONSDT",
+        "--justification", "date of onset of Alzheimer's disease, not of birth"], env=_env(store))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [(d["dataset"], d["n_rows"], d["row_key"]) for d in out["datasets"]] == [
+        ("adsl", 254, None), ("adtte", 254, ["PARAMCD"])]
+    assert out["metadata"][0]["kind"] == "define-xml"
     yield store
     store.close()
 

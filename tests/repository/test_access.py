@@ -87,6 +87,7 @@ ARGS: dict[str, list[list[str]]] = {
     "explain": [["{A}", "{P}", "age"]],
     "harmonise": [["{A}"]],
     "ingest": [["{A}", "{delivery}"]],
+    "ingest-package": [["{A}", "{delivery}"]],
     "init": [["{fresh}/ws", "--topic", "elsewhere"]],
     "lab": [["--no-browser"]],
     "mapping check": [["{A}"]],
