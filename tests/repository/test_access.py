@@ -109,6 +109,7 @@ ARGS: dict[str, list[list[str]]] = {
     "queries show": [["{Q}"]],
     "release create": [["--version", "9.9.9", "--inputs", "{tmp}/none"]],
     "release diff": [["1.0.0", "1.0.1"]],
+    "release export": [["1.0.0", "--format", "stata", "-o", "{fresh}/export"]],
     "release get": [["1.0.0"]],
     "release inputs": [["{fresh}/inputs"]],
     "release list": [[]],
