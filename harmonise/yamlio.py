@@ -98,6 +98,28 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 
 _Loader.add_constructor(_INT, _construct_int)
 
+_CParser: Any
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+if _CParser is not None:
+    class _Composer(yaml.composer.Composer, _CParser, yaml.resolver.Resolver):
+        """libyaml's scanner and parser (several times faster than PyYAML's) feeding PyYAML's
+        own composer, with :class:`_Loader`'s resolvers. libyaml's parser keeps its state on
+        the heap; composing stays in Python, so that deep nesting is a ``RecursionError``
+        (reported as too deep) and never a crash of libyaml's recursive composer."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _Composer.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+else:  # pragma: no cover
+    _Composer = _Loader  # type: ignore[misc,assignment]
+
 
 @dataclass(frozen=True)
 class YamlDocument:
@@ -131,7 +153,7 @@ def parse_yaml(text: str, *, file: str = "<string>",
                     f"{MAX_SPEC_BYTES:,} bytes. Check that this is a dictionary or mapping file.",
                     [SpecProblem(file, None, "(file)", "file too large")], file=file,
                     reason="too-large")
-    loader = _Loader(text)
+    loader = _Composer(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -98,12 +98,14 @@ def _cell_refs(xml: bytes) -> tuple[int, int] | None:
         return 0, 0
     joined = b" ".join(found)
     letters = set(joined.translate(None, b"0123456789").split())
-    numbers = joined.translate(None, _UPPER).split()
-    longest = len(max(numbers, key=len))  # digits only: the longest are the largest
-    if max(len(c) for c in letters) > 3 or longest > 7:
+    import numpy as np
+
+    # the row numbers as one array of fixed-width byte strings, as wide as the longest
+    numbers = np.array(joined.translate(None, _UPPER).split())
+    if max(len(c) for c in letters) > 3 or numbers.dtype.itemsize > 7:
         return None
     widest = max(letters, key=lambda c: (len(c), c))
     column = 0
     for ch in widest:
         column = column * 26 + ch - 64
-    return column, int(max(n for n in numbers if len(n) == longest))
+    return column, int(numbers.astype(np.int64).max())

@@ -118,3 +118,19 @@ def test_schemas_are_checked_without_loading_the_iri_grammars() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "- " * 100_000 + "x"])
+def test_libyaml_parser_deep_nesting_is_a_spec_error_not_a_crash(text):
+    """Spec files are scanned by libyaml (where PyYAML has it) but composed in Python: nesting a
+    hundred thousand levels deep is reported, never a crash of a C recursion."""
+    import yaml
+
+    from harmonise import yamlio
+
+    if yaml.__with_libyaml__:
+        from yaml._yaml import CParser
+
+        assert issubclass(yamlio._Composer, CParser)
+    with pytest.raises(SpecError, match="levels deep"):
+        yamlio.parse_yaml(text)
