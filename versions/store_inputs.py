@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -101,16 +103,25 @@ def release_inputs(store: Store, topic: str | None = None) -> ReleaseInputs:
                                  for r in runs}},
         "open_queries": {t: int(n) for t, n in sorted(open_queries.items())},
     }
-    tables = {}
-    for name in dictionary.table_names[1:]:
-        parts = [r.tables[name].data.drop(columns=["_row"]) for r in runs if name in r.tables]
-        if parts:
-            tables[name] = pd.concat(parts, ignore_index=True)
+    tables = _long_tables(runs, dictionary.table_names[1:])
     if any(r.table_checks for r in runs):
-        checks["tables"] = {r.trial: {n: {"rows": c.rows,
-                                          "failures": int(len(c.failures)),
-                                          "failed": [f.check for f in c.integrity if f.failed]}
-                                      for n, c in r.table_checks.items()} for r in runs}
+        checks["tables"] = _table_checks(runs)
     return ReleaseInputs(topic=slug, frame=frame, dictionary=described,
                          deliveries=tuple(deliveries), mappings=tuple(mappings),
                          corrections=tuple(corrections), checks=checks, tables=tables)
+
+
+def _long_tables(runs: Sequence[Any], names: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Each long table: the trials' rows pooled (without the delivery row numbers)."""
+    tables = {}
+    for name in names:
+        parts = [r.tables[name].data.drop(columns=["_row"]) for r in runs if name in r.tables]
+        if parts:
+            tables[name] = pd.concat(parts, ignore_index=True)
+    return tables
+
+
+def _table_checks(runs: Sequence[Any]) -> dict[str, Any]:
+    return {r.trial: {n: {"rows": c.rows, "failures": int(len(c.failures)),
+                          "failed": [f.check for f in c.integrity if f.failed]}
+                      for n, c in r.table_checks.items()} for r in runs}
