@@ -77,17 +77,24 @@ def release() -> None:
 @click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Release inputs written by ReleaseInputs.write (default: build them from "
                    "the store with the harmonisation pipeline).")
+@click.option("--allow-open-queries", "allow_open_queries", metavar="REASON",
+              help="Release although data queries of severity error are still open (open, "
+                   "sent, answered or reopened), for this reason; the reason and the open "
+                   "queries per trial are recorded in the manifest (open_queries_allowed). "
+                   "Without it the release is refused while any such query is open; open "
+                   "warning queries never stop a release (the manifest lists them).")
 @topic_option
 @json_option
 @requires("releases.write")
 def release_create(version: str, message: str | None, inputs_dir: Path | None,
-                   topic: str | None, as_json: bool) -> None:
+                   allow_open_queries: str | None, topic: str | None, as_json: bool) -> None:
     """Create release VERSION: parquet + manifest, DVC push, git commit and tag, all or nothing.
 
     Re-running with the same content is a no-op; other content under an existing version is
     refused (releases are immutable). Every byte written is checked (files, DVC pointer,
     commit, the remote). A release that was interrupted (a process killed) is rolled back or
-    completed first, and what was found is printed as "recovered: ...".
+    completed first, and what was found is printed as "recovered: ...". While data queries
+    are open the release is refused (exit code 5) unless --allow-open-queries gives the reason.
     """
     from versions.inputs import ReleaseInputs
     from versions.releases import create_release
@@ -95,7 +102,8 @@ def release_create(version: str, message: str | None, inputs_dir: Path | None,
     with _store(topic) as store:
         inputs = (ReleaseInputs.read(inputs_dir) if inputs_dir is not None
                   else _pipeline_inputs(store, topic))
-        result = create_release(store, inputs, version=version, message=message)
+        result = create_release(store, inputs, version=version, message=message,
+                                allow_open_queries=allow_open_queries)
     for text in result.recovered:
         click.echo(f"recovered: {text}", err=True)
     if as_json:

@@ -68,8 +68,10 @@ def mapping_check(trial: str, mapping_file: Path | None, delivery_file: Path | N
 
     Every problem is reported at once with the mapping's file, line and key: missing columns
     (with close matches), date formats that do not parse the values, numbers expected in text
-    columns, recodes that miss observed codes (with counts), suspicious units. Exit code 4
-    when the mapping does not fit.
+    columns, recodes that miss the codes of most rows (with counts), suspicious units. Exit
+    code 4 when the mapping does not fit. Warnings do not change the exit code: a few values
+    that will be reported as data problems (unparseable dates or numbers, codes a recode with
+    `else: error` does not cover, with their data rows), units that look like another unit.
 
     \b
     Examples:

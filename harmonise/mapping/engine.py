@@ -577,7 +577,13 @@ def _unit(rule: UnitConversion, var: Variable, run: RuleRun) -> Result:
     values, bad = run.source.numbers(rule.column, rule.missing)
     issues: list[Issue] = []
     _add(issues, bad, "not_a_number", f"not a number (a measurement in {rule.source_unit})")
-    return _rounded(conv.apply(values), rule.round), issues
+    out = conv.apply(values)
+    if rule.round is None and var.type == "integer" and var.unit is not None and \
+            units.completes_units(rule.source_unit, var.unit):
+        # whole years (weeks ...) from months (days ...): completed units, never rounded up;
+        # the tolerance keeps 24 months at 2 years despite binary fractions
+        return np.floor(out + 1e-9), issues
+    return _rounded(out, rule.round), issues
 
 
 def _date(rule: DateParse, var: Variable, run: RuleRun) -> Result:

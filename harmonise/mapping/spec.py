@@ -276,6 +276,41 @@ class Mapping:
         """The rules in evaluation order (a rule after the variables it reads)."""
         return dependency_order(self.rules)
 
+    def lineage(self, variable: str) -> tuple[str, ...]:
+        """Every harmonised variable ``variable`` is computed from, through derived variables
+        (nearest first; ``variable`` itself not included)."""
+        out: list[str] = []
+        todo = [variable]
+        while todo:
+            name = todo.pop(0)
+            if name not in self:
+                continue
+            for v in self.rule(name).variables():
+                if v != variable and v not in out:
+                    out.append(v)
+                    todo.append(v)
+        return tuple(out)
+
+    def source_columns(self, variable: str) -> tuple[str, ...]:
+        """Every raw column behind a harmonised variable: those its rule reads, then those of
+        the variables it is computed from (:meth:`lineage`), each once."""
+        if variable not in self:
+            return ()
+        cols = list(self.rule(variable).columns())
+        for v in self.lineage(variable):
+            cols += [c for c in self.rule(v).columns() if c not in cols]
+        return tuple(dict.fromkeys(cols))
+
+    def date_format(self) -> str | None:
+        """The layout the trial writes its dates in (the first text date format of its date
+        rules), or None when its dates are native date cells."""
+        for rule in self.rules:
+            fmt = getattr(rule, "format", None)
+            if isinstance(fmt, str) and fmt not in ("native", "iso") and "%" in fmt \
+                    and "%d" in fmt and "%m" in fmt:
+                return fmt
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": FORMAT, "trial": self.trial,
                                "dictionary": self.dictionary,

@@ -8,9 +8,12 @@ harmonised trials (validation, integrity, data queries) is :mod:`harmonise.pipel
 
 Layout inside the workspace::
 
-    harmonised/<TRIAL>.parquet   the trial on the dictionary (pseudonymised IDs)
+    harmonised/<TRIAL>.parquet   the trial on the dictionary (pseudonymised IDs), plus ``_row``:
+                                 the delivery row each record came from (1 = first data row),
+                                 which findings, queries and ``explain`` point back to
     harmonised/<TRIAL>.json      inputs (hashes), per-variable summary, cell problems
-    harmonised/topic.parquet     all trials pooled (written by :func:`pool`)
+    harmonised/topic.parquet     all trials pooled (written by :func:`pool`): ``trial``,
+                                 ``participant_id`` and the dictionary's variables, nothing else
 """
 
 from __future__ import annotations
@@ -315,8 +318,10 @@ def trials_with_data(store: Store) -> list[str]:
 
 def pool(store: Store, trials: Sequence[str] | None = None, *,
          dictionary: Dictionary | None = None) -> pd.DataFrame:
-    """All harmonised trials in one frame (trial order), written to harmonised/topic.parquet;
-    each long table of the dictionary likewise to harmonised/topic.<TABLE>.parquet."""
+    """All harmonised trials in one frame (trial order), written to harmonised/topic.parquet:
+    ``trial``, ``participant_id`` and the dictionary's variables (the per-trial files' internal
+    ``_row`` is left out); each long table of the dictionary likewise to
+    harmonised/topic.<TABLE>.parquet."""
     names = list(trials) if trials is not None else trials_with_data(store)
     frames = []
     for name in names:
@@ -324,7 +329,7 @@ def pool(store: Store, trials: Sequence[str] | None = None, *,
         if not path.is_file():
             raise NotFound(f"trial {name} has not been harmonised yet; run `ipdrepo harmonise "
                            f"{name}`.", trial=name)
-        frames.append(pd.read_parquet(path))
+        frames.append(pd.read_parquet(path).drop(columns=["_row"], errors="ignore"))
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if frames:
         table = pa.Table.from_pandas(data, preserve_index=False)

@@ -1,7 +1,9 @@
 """Cell-level provenance: why a harmonised value differs from what the trialist sent.
 
 :func:`explain_cell` follows one cell from the delivery to the harmonised table: the raw value
-of every column the rule reads as delivered, each correction of those cells (with its query,
+of every raw column behind it as delivered (through derived variables: a time-to-event computed
+from dates shows the date columns, and the dates' harmonised values under ``derived_from``), each
+correction of those cells (with its query,
 reason, author and date), the values after correction, the mapping rule (as written, with its
 file and line) and the harmonised value. What a released version holds for the same cell is
 the versions package's to say (``ipdrepo explain --version`` adds it from
@@ -60,6 +62,8 @@ class CellExplanation:
     contributions: tuple[dict[str, Any], ...] = ()
     #: the cells a rule completed as documented (a partial date imputed)
     imputed: tuple[dict[str, Any], ...] = ()
+    #: the harmonised variables the value is computed from (nearest first), with their values
+    derived_from: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"trial": self.trial, "participant": self.participant, "trial_id": self.trial_id,
@@ -70,7 +74,8 @@ class CellExplanation:
                          "line": self.mapping_line},
                 "value": None if self.value is None else canonical_text(self.value),
                 "label": self.label, "problems": list(self.problems),
-                "release": self.release, "table": self.table, "dataset": self.dataset,
+                "derived_from": self.derived_from, "release": self.release,
+                "table": self.table, "dataset": self.dataset,
                 "contributions": list(self.contributions), "imputed": list(self.imputed)}
 
     def __str__(self) -> str:
@@ -91,6 +96,10 @@ class CellExplanation:
         where = f"{self.mapping_file}:{self.mapping_line}" if self.mapping_line else \
             self.mapping_file
         lines.append(f"  rule: {self.rule} - {self.rule_description} ({where})")
+        if self.derived_from:
+            lines.append("  computed from:")
+            lines += [f"    {v} = {'missing' if x is None else x}"
+                      for v, x in self.derived_from.items()]
         if self.contributions:
             lines.append(f"  rows read ({len(self.contributions)}):")
             for c in self.contributions[:50]:
@@ -146,17 +155,30 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
                        trial=trial, participant=participant)
     table_name = run.harmonised.dictionary.table_of(variable) or "participants"
     harmonised = run.harmonised if table_name == "participants" else run.tables[table_name]
-    if table_name == "participants":
+    own_table = table_name == "participants"
+    if own_table:
         position = int(hits[0]) + 1
     else:
         position = _table_position(harmonised, pseudonym, participant, variable, key, row)
     exp = harmonised.explain(variable, row=position)
-    frame = harmonised.raw
-    columns = [name for kind, name, _ in exp.inputs if kind == "column"]
-    delivered = {c: canonical_text(frame[c].iloc[position - 1]) for c in columns
-                 if c in frame.columns}
+    mapping = run.harmonised.mapping
+    direct = [name for kind, name, _ in exp.inputs if kind == "column"]
+    # every raw column behind the value, through the variables it is computed from
+    lineage = list(mapping.source_columns(variable)) if own_table else []
+    columns = list(dict.fromkeys(direct + lineage))
+    as_delivered = raw if own_table else harmonised.raw
+    delivered = {c: canonical_text(as_delivered[c].iloc[position - 1]) for c in columns
+                 if c in as_delivered.columns}
     corrected: dict[str, str | None] = {name: value for kind, name, value in exp.inputs
                                         if kind == "column"}
+    for name in columns:  # the corrected raw cells of the variables it is computed from
+        if name not in corrected and name in harmonised.raw.columns:
+            corrected[name] = canonical_text(harmonised.raw[name].iloc[position - 1])
+    derived_from: dict[str, str | None] = {}
+    for v in (mapping.lineage(variable) if own_table else ()):
+        if v in run.data.columns:
+            x = run.data[v].iloc[hits[0]]
+            derived_from[v] = None if pd.isna(x) else canonical_text(x)
     dataset_row = int(harmonised.data["_row"].iloc[position - 1])
     with store.reading() as session:
         rows = session.scalars(select(Correction).where(
@@ -180,7 +202,7 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
         mapping_file=exp.file, mapping_line=exp.line, value=exp.value, label=exp.label,
         problems=exp.problems, table=table_name, dataset=harmonised.dataset,
         contributions=tuple(harmonised.contributions(variable, position)),
-        imputed=tuple(notes.to_dict("records")))
+        imputed=tuple(notes.to_dict("records")), derived_from=derived_from)
 
 
 def _table_position(harmonised: Any, pseudonym: str, participant: str, variable: str,

@@ -26,7 +26,7 @@ from repository.cli.example_steps import (
     step,
     write_reports,
 )
-from repository.errors import IPDError
+from repository.errors import IPDError, ValidationFailed
 
 __all__ = ["demo"]
 
@@ -115,14 +115,16 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
             path = example_dir / reject["file"]
             try:
                 ingest(store, reject["trial"], path)
-                raise click.ClickException(f"{path.name} was accepted but carries identifiers")
             except DirectIdentifiers as exc:
                 click.echo("  refused " + exc.message.splitlines()[0].split(" still ")[0] +
                            f": {len(exc.findings)} identifier column(s): " +
                            ", ".join(f"{f['column']} [{f['kind']}]" for f in exc.findings))
             except IPDError as exc:
-                raise click.ClickException(
-                    f"unexpected refusal of {path.name}: {exc.message}") from exc
+                raise ValidationFailed(
+                    f"unexpected refusal of {path.name}: {exc.message}", file=path.name) from exc
+            else:
+                raise ValidationFailed(f"{path.name} was accepted but carries identifiers: the "
+                                       "identifier gate missed them.", file=path.name)
 
         step("6. Harmonise, validate, check integrity, raise data queries")
         runs = check(store)
@@ -164,6 +166,6 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
                    f"{totals['randomised_published']}); audit trail intact "
                    f"({report.events} events)")
         if open_findings:
-            raise click.ClickException("the example did not end clean; see above")
+            raise ValidationFailed("the example did not end clean: findings remain (see above).")
     click.echo(f"\nDone. Explore with: ipdrepo -w {workspace} status | queries list | report  "
                f"(example: {topic.directory})")

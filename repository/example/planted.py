@@ -2,7 +2,8 @@
 
 Used by the demo (to show every planted problem was found) and the tests (to show nothing else
 was flagged). A finding is anything with ``trial``, ``participant`` (the repository pseudonym,
-or None for the whole trial) and ``check_id`` - e.g. :class:`harmonise.queries.lifecycle.Finding`.
+or None for the whole trial), ``check_id`` and optionally ``affected`` (the (participant, row)
+pairs a pattern finding lists) - e.g. :class:`harmonise.queries.questions.Finding`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ class PlantedMatch:
         return bool(self.findings)
 
 
+def _participants(finding: Any) -> set[str]:
+    """The participants a finding is about: its own, or those a pattern finding lists."""
+    out = {p for p, _row in getattr(finding, "affected", ()) if p is not None}
+    if finding.participant is not None:
+        out.add(finding.participant)
+    return out
+
+
 def load_planted(example_dir: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load((Path(example_dir) / "truth" / "planted.yaml").read_text())
     return list(data["problems"])
@@ -51,7 +60,7 @@ def match_planted(problems: Sequence[dict[str, Any]], findings: Sequence[Any],
         else:
             key = "delivered_value" if problem["kind"] == "duplicate_id" else "participant_id"
             wanted = {pseudonym(trial, str(p[key])) for p in problem["participants"]}
-            hits = [i for i in mine if findings[i].participant in wanted]
+            hits = [i for i in mine if _participants(findings[i]) & wanted]
         matches.append(PlantedMatch(problem=problem, findings=tuple(hits)))
         explained.update(hits)
     return matches, [i for i in range(len(findings)) if i not in explained]

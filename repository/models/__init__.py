@@ -12,7 +12,14 @@ and the migrations never drift.
 
 from repository.models.audit import AuditEvent, AuditHead
 from repository.models.base import Base, UTCDateTime, utcnow
-from repository.models.queries import Correction, Query, QueryExport, QueryMessage, User
+from repository.models.queries import (
+    Correction,
+    Query,
+    QueryExport,
+    QueryFinding,
+    QueryMessage,
+    User,
+)
 from repository.models.releases import DataRequest, Extract, Release, Withdrawal
 from repository.models.store import Arm, Delivery, Participant, Topic, Trial
 
@@ -28,6 +35,7 @@ __all__ = [
     "Participant",
     "Query",
     "QueryExport",
+    "QueryFinding",
     "QueryMessage",
     "Release",
     "Topic",

@@ -49,6 +49,9 @@ class Trial(Base):
     ipd_status: Mapped[str] = mapped_column(String(20), default="sought")
     ipd_status_reason: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    #: language of the trial's codebook (ISO 639-1, e.g. "fr"): its query workbooks are
+    #: written in it where ipdrepo has the words (English otherwise)
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[timestamp]
 
     topic: Mapped[Topic] = relationship(back_populates="trials")

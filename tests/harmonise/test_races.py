@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from harmonise.pipeline.checking import check_trials
 from harmonise.pipeline.harmonising import harmonise_trial
-from harmonise.queries.lifecycle import SyncReport, sync_queries
+from harmonise.queries.lifecycle import SyncReport
+from harmonise.queries.sync import sync_queries
 from repository.deliveries import ingest
 from repository.example import create
 from repository.example.mappings import write_mappings

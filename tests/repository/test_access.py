@@ -102,9 +102,11 @@ ARGS: dict[str, list[list[str]]] = {
     "queries close": [["{Q2}", "--reason", "duplicate"]],
     "queries dashboard": [[], ["--json"]],
     "queries export": [["{A}", "-o", "{fresh}/q.xlsx"]],
+    "queries forward": [["{Q2}", "--note", "what does code 9 mean?"]],
     "queries import": [["{workbook}", "--trial", "{A}"]],
     "queries list": [["--trial", "{A}"], ["--json"]],
     "queries raise": [["{A}", "--question", "Is the centre right?"]],
+    "queries reask": [["{Q}", "--comment", "please check the CRF again"]],
     "queries reopen": [["{Q2}", "--reason", "not a duplicate"]],
     "queries show": [["{Q}"]],
     "release create": [["--version", "9.9.9", "--inputs", "{tmp}/none"]],
@@ -130,6 +132,7 @@ ARGS: dict[str, list[list[str]]] = {
     "trial import": [["{registry}"]],
     "trial list": [[], ["--json"]],
     "trial show": [["{A}"]],
+    "trial update": [["{A}", "--title", "A new title"]],
     "user add": [["newcomer", "--role", "analyst"]],
     "user list": [[]],
     "validate": [["{A}"]],
@@ -234,6 +237,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
             add_user(session, name="ann", role="analyst", by="cora")
         check_trials(store, [A, B])
         corrected = _correct_a_planted_date(store, example)
+        # the planted problem is one question (now resolved): two more, raised by hand, stay
+        # open for the commands that act on queries
+        from harmonise.queries.lifecycle import raise_query
+
+        with store.transaction() as session:
+            trial = session.query(Trial).filter_by(acronym=A).one()
+            for question in ("Is the centre of the first participant right?",
+                             "Are the follow-up dates complete?"):
+                raise_query(session, store.topic(session), trial, question=question,
+                            actor="cora")
         export_workbook(store, A, tmp / f"{A}-queries.xlsx", actor="cora")
         with store.reading() as session:
             trial = session.query(Trial).filter_by(acronym=A).one()

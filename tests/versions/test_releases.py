@@ -212,3 +212,42 @@ def test_build_release_matches_what_was_released(env: Env) -> None:
     result = create_release(env.store, env.inputs(), version="1.0")
     built = build_release(env.inputs(), version="1.0", created_by="someone-else")
     assert sha256_hex(built.data) == result.data_sha256
+
+
+def test_open_queries_stop_a_release_unless_a_reason_is_given(env: Env) -> None:
+    """Trap: a release went out while data queries were still open, and nothing said so."""
+    from harmonise.queries.lifecycle import raise_query
+    from repository.trials import get_trial
+
+    trial = str(env.truth["trial"].iloc[0])
+    with env.store.transaction() as session:
+        topic = env.store.topic(session)
+        raise_query(session, topic, get_trial(session, topic, trial), actor="tester",
+                    question="Where are the follow-up dates of the second centre?")
+    before = snapshot(env)
+    with pytest.raises(ReleaseError, match=rf"1 data query is still open \({trial}: 1\).*"
+                                           "--allow-open-queries REASON") as err:
+        create_release(env.store, env.inputs(), version="1.0")
+    assert err.value.exit_code == 5 and err.value.open_queries == {trial: 1}
+    assert snapshot(env) == before
+    result = create_release(env.store, env.inputs(), version="1.0",
+                            allow_open_queries="interim analysis for the DMC")
+    assert result.manifest["open_queries_allowed"] == {
+        "reason": "interim analysis for the DMC", "by_trial": {trial: 1}, "total": 1}
+    # a warning never stops a release (the same rule as validate's exit code); it is listed
+    with env.store.transaction() as session:
+        topic = env.store.topic(session)
+        q = raise_query(session, topic, get_trial(session, topic, trial), actor="tester",
+                        question="Follow-up looks shorter in one arm: is it?")
+        q.severity = "warning"
+    with pytest.raises(ReleaseError, match=r"1 data query is still open"):
+        create_release(env.store, env.inputs(), version="1.1")  # the error one still is
+    from harmonise.queries.lifecycle import close, get_query
+
+    with env.store.transaction() as session:
+        topic = env.store.topic(session)
+        close(session, get_query(session, topic, 1), actor="tester", topic=topic.slug,
+              reason="the DMC data are complete")
+    released = create_release(env.store, env.inputs(edit=lambda f: f.assign(age=f["age"] + 1)),
+                              version="1.1")
+    assert released.manifest["open_queries_allowed"] == {"open_warnings": {trial: 1}}

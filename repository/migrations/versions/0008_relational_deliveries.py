@@ -8,8 +8,8 @@
 
 Both new columns are NULL in existing rows, which leaves their audit digests valid.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06 10:00:00.000000
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0007'
-down_revision: str | None = '0006'
+revision: str = '0008'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -48,7 +48,7 @@ def _foreign_keys_off() -> Iterator[None]:
         broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         if broken:
             dbapi.rollback()
-            raise RuntimeError(f"0007: foreign keys broken by the table rebuild: {broken[:5]}")
+            raise RuntimeError(f"0008: foreign keys broken by the table rebuild: {broken[:5]}")
         if dbapi.in_transaction:
             dbapi.commit()
     finally:
