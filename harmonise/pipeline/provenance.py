@@ -23,7 +23,7 @@ from harmonise.pipeline.harmonising import harmonise_trial
 from harmonise.queries.corrections import correction_to_dict
 from harmonise.values.cells import canonical_text
 from repository.deliveries import current_delivery
-from repository.errors import NotFound
+from repository.errors import MappingError, NotFound
 from repository.models import Correction, Query
 from repository.pseudonyms import normalise_raw_id
 from repository.roles import require
@@ -164,7 +164,7 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
     mapping = run.harmonised.mapping
     direct = [name for kind, name, _ in exp.inputs if kind == "column"]
     # every raw column behind the value, through the variables it is computed from
-    lineage = list(mapping.source_columns(variable)) if own_table else []
+    lineage, upstream = _lineage(mapping, variable) if own_table else ([], [])
     columns = list(dict.fromkeys(direct + lineage))
     as_delivered = raw if own_table else harmonised.raw
     delivered = {c: canonical_text(as_delivered[c].iloc[position - 1]) for c in columns
@@ -175,7 +175,7 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
         if name not in corrected and name in harmonised.raw.columns:
             corrected[name] = canonical_text(harmonised.raw[name].iloc[position - 1])
     derived_from: dict[str, str | None] = {}
-    for v in (mapping.lineage(variable) if own_table else ()):
+    for v in upstream:
         if v in run.data.columns:
             x = run.data[v].iloc[hits[0]]
             derived_from[v] = None if pd.isna(x) else canonical_text(x)
@@ -203,6 +203,15 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
         problems=exp.problems, table=table_name, dataset=harmonised.dataset,
         contributions=tuple(harmonised.contributions(variable, position)),
         imputed=tuple(notes.to_dict("records")), derived_from=derived_from)
+
+
+def _lineage(mapping: Any, variable: str) -> tuple[list[str], list[str]]:
+    """The raw columns and the variables ``variable`` is computed from; across tables (an
+    aggregate over a long table) the rows read are listed instead (``contributions``)."""
+    try:
+        return list(mapping.source_columns(variable)), list(mapping.lineage(variable))
+    except MappingError:
+        return [], []
 
 
 def _table_position(harmonised: Any, pseudonym: str, participant: str, variable: str,
