@@ -485,7 +485,15 @@ def _read_readstat(kind: str):
             kwargs["encoding"] = options["encoding"]
         _, head = fn(str(path), metadataonly=True, **kwargs)
         limits.check_width(path, int(head.number_columns or len(head.column_names)))
-        frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+        try:
+            frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+        except UnicodeDecodeError:
+            if kind not in ("xpt", "sas7bdat") or "encoding" in kwargs:
+                raise
+            # SAS files written on Windows hold cp1252 text without saying so (CDISC TS.xpt)
+            kwargs["encoding"] = "cp1252"
+            frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+            options = {**options, "encoding": "cp1252"}
         labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
         value_labels = dict(meta.variable_value_labels or {})
         read_options: dict[str, Any] = {}

@@ -636,6 +636,55 @@ def prisma_status(trial: str, status: str, reason: str | None, topic: str | None
                + (f" ({result['reason']})" if result["reason"] else ""))
 
 
+@release.command("export")
+@click.argument("version")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["frictionless", "stata", "spss", "cdisc"]),
+              help="frictionless: CSV + datapackage.json; stata: .dta; spss: .sav; cdisc: SAS "
+                   "transport (.xpt v8) + define-like define.json. Labels and value labels "
+                   "from the dictionary.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write into (created; existing export files are refused).")
+@topic_option
+@json_option
+@requires("releases.read")
+def release_export(version: str, fmt: str, output: Path, topic: str | None,
+                   as_json: bool) -> None:
+    """Write every table of release VERSION for other tools (Stata, SPSS, R, SAS).
+
+    The participant table and each long table (visits, events ...) are read through DVC and
+    checked against the release manifest, then written with the dictionary of the release's
+    version: variable labels, value labels of coded variables, keys and (for frictionless and
+    cdisc) a metadata file describing every table.
+
+    \b
+    Examples:
+      ipdrepo release export 1.0.0 --format stata -o export/stata
+      ipdrepo release export 1.0.0 --format frictionless -o export/package
+    """
+    from harmonise.pipeline.harmonising import load_topic_dictionary
+    from versions.consumers import load_tables
+    from versions.exports import export_tables
+    from versions.releases import release_repository, show_release
+
+    with _store(topic) as store:
+        info = show_release(store, version, topic=topic)
+        repo = release_repository(store, create=False)
+        dictionary = load_topic_dictionary(store)
+        tables = load_tables(info.topic, info.version, repo=str(repo.root))
+    if info.manifest.get("dictionary", {}).get("version") not in (None, dictionary.version):
+        raise ReleaseError(f"release {version} was made with dictionary version "
+                           f"{info.manifest['dictionary']['version']}, the workspace has "
+                           f"{dictionary.version}; export from a workspace on that version.",
+                           reason="dictionary")
+    result = export_tables(tables, dictionary, output, fmt=fmt,
+                           title=f"{info.topic} release {info.version}")
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(result.summary)
+
+
 def _governance_commands() -> None:
     from versions.cli_governance import access_log_cmd, grant_cmd, ungrant_cmd
 

@@ -51,7 +51,13 @@ from repository.names import check_text
 from repository.roles import require
 from repository.store import Store
 from versions.consumers import check_version, load_bytes, release_dir, release_tag
-from versions.dataset import parquet_bytes, read_parquet_bytes, release_frame, sha256_hex
+from versions.dataset import (
+    parquet_bytes,
+    read_parquet_bytes,
+    release_frame,
+    release_tables,
+    sha256_hex,
+)
 from versions.gitdvc import Checkpoint, ReleaseRepository, RemoteConfig
 from versions.inputs import ReleaseInputs
 from versions.journal import Journal, clear_journal, recover, write_journal
@@ -101,6 +107,8 @@ class BuiltRelease:
     frame: pd.DataFrame = field(repr=False)
     data: bytes = field(repr=False)
     manifest: Mapping[str, Any] = field(repr=False)
+    #: the long tables: name -> (frame, parquet bytes)
+    tables: Mapping[str, tuple[pd.DataFrame, bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def manifest_bytes(self) -> bytes:
@@ -113,22 +121,25 @@ def build_release(inputs: ReleaseInputs, *, version: str, withdrawn: Any = (),
                   open_queries_allowed: Mapping[str, Any] | None = None) -> BuiltRelease:
     """The data and manifest of release ``version`` (pure: writes nothing)."""
     version = check_version(version)
+    withdrawn = list(withdrawn)
     frame, removed = release_frame(inputs, withdrawn)
     tag, path = release_tag(inputs.topic, version), release_dir(inputs.topic, version)
-    data = parquet_bytes(frame, metadata={"release": {
-        "topic": inputs.topic, "version": version,
-        "dictionary_version": inputs.dictionary.get("version")}})
+    meta = {"topic": inputs.topic, "version": version,
+            "dictionary_version": inputs.dictionary.get("version")}
+    data = parquet_bytes(frame, metadata={"release": meta})
+    tables = {name: (table, parquet_bytes(table, metadata={"release": {**meta, "table": name}}))
+              for name, table in release_tables(inputs, withdrawn).items()}
     manifest = build_manifest(inputs, version=version, tag=tag, path=path, frame=frame,
                               data_sha256=sha256_hex(data), data_bytes=len(data),
-                              withdrawn=list(withdrawn), removed=removed,
+                              withdrawn=withdrawn, removed=removed,
                               created_by=created_by, created_at=created_at or utcnow(),
-                              message=message)
+                              message=message, tables=tables)
     if open_queries_allowed is not None:
         manifest["open_queries_allowed"] = dict(open_queries_allowed)
     # JSON round trip: the manifest is exactly what git and the store will give back
     manifest = json.loads(manifest_bytes(manifest))
     return BuiltRelease(version=version, tag=tag, path=path, frame=frame, data=data,
-                        manifest=manifest)
+                        manifest=manifest, tables=tables)
 
 
 # -- results -------------------------------------------------------------------------------
@@ -466,7 +477,8 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
         try:
             commit = write_release(repo, tag=tag, path=path, data=built.data,
                                    manifest=built.manifest_bytes, message=commit_message,
-                                   step=step)
+                                   step=step, tables={n: b for n, (_f, b) in
+                                                      built.tables.items()})
             _record(store, inputs, built, commit=commit, remote=remote, message=message,
                     withdrawn=len(withdrawn), step=step)
         except BaseException as exc:
@@ -554,19 +566,23 @@ def show_release(store: Store, version: str, *, topic: str | None = None) -> Rel
 
 
 def release_bytes(store: Store, version: str, *, topic: str | None = None,
-                  remote: str | None = None) -> tuple[ReleaseInfo, bytes]:
-    """A release's record and its data bytes, read through DVC from the release repository."""
+                  remote: str | None = None,
+                  table: str | None = None) -> tuple[ReleaseInfo, bytes]:
+    """A release's record and its data bytes (or a long ``table``'s), read through DVC from
+    the release repository."""
     info = show_release(store, version, topic=topic)
     repo = release_repository(store, create=False)
     data = load_bytes(info.topic, info.version, repo=str(repo.root), remote=remote,
-                      manifest=info.manifest)
+                      manifest=info.manifest, table=table)
     return info, data
 
 
 def get_release(store: Store, version: str, *, topic: str | None = None,
-                remote: str | None = None) -> pd.DataFrame:
-    """The data frame of a release of this store's topic."""
-    return read_parquet_bytes(release_bytes(store, version, topic=topic, remote=remote)[1])
+                remote: str | None = None, table: str | None = None) -> pd.DataFrame:
+    """The data frame of a release of this store's topic (the participant table, or the long
+    ``table``)."""
+    return read_parquet_bytes(release_bytes(store, version, topic=topic, remote=remote,
+                                            table=table)[1])
 
 
 def released_value(store: Store, version: str, *, trial: str, participant: str, variable: str,

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from harmonise.checks.integrity import ArmInfo, IntegrityContext, SurvivalSpec, run_checks
+from harmonise.checks.tables import TableChecks, check_table, validate_table
 from harmonise.checks.validation import checks_run, validate_by
 from harmonise.dictionary.spec import Dictionary, Variable
 from harmonise.pipeline.findings import CheckedTrial, findings_for
@@ -116,16 +117,19 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
         progress("validating")
     pooled = pd.concat([r.data for r in runs], ignore_index=True) if runs else pd.DataFrame()
     validations = validate_by(pooled, dictionary, by="trial") if runs else {}
+    tables = _check_tables(runs, pooled, dictionary)
     out = []
     for run in runs:
         validation = validations.get(run.trial) or validate_by(run.data, dictionary)[run.trial]
         with store.reading() as session:
             trial_row = get_trial(session, store.topic(session), run.trial)
             context = integrity_context(dictionary, trial_row)
-            id_column = current_delivery(trial_row).id_column
+            id_column = current_delivery(trial_row,
+                                         run.harmonised.mapping.source.dataset).id_column
             language = trial_row.language
         integrity = tuple(run_checks(run.data, context))
-        run = replace(run, validation=validation, integrity=integrity)
+        run = replace(run, validation=validation, integrity=integrity,
+                      table_checks=tables.get(run.trial, {}))
         checked = CheckedTrial(trial=run.trial, dictionary=dictionary,
                                mapping=run.harmonised.mapping, raw=run.harmonised.raw,
                                data=run.data, id_column=id_column, context=context,
@@ -145,6 +149,26 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
                                       wording=partial(word_group, trial=checked))
             run = replace(run, queries=report)
         out.append(run)
+    return out
+
+
+def _check_tables(runs: Sequence[TrialRun], pooled: pd.DataFrame,
+                  dictionary: Dictionary) -> dict[str, dict[str, TableChecks]]:
+    """trial -> table -> the long table validated (every trial's rows in one pass) and checked."""
+    out: dict[str, dict[str, TableChecks]] = {r.trial: {} for r in runs}
+    for name in dictionary.table_names[1:]:
+        parts = [r.tables[name].data for r in runs if name in r.tables]
+        if not parts:
+            continue
+        data = pd.concat(parts, ignore_index=True)
+        results = validate_table(data, pooled, dictionary, name) if len(data) else {}
+        for run in runs:
+            if name not in run.tables:
+                continue
+            mine = run.tables[name].data
+            out[run.trial][name] = TableChecks(
+                table=name, rows=len(mine), validation=results.get(run.trial),
+                integrity=tuple(check_table(mine, run.data, dictionary, name, trial=run.trial)))
     return out
 
 

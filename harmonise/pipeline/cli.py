@@ -186,27 +186,43 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
 @click.argument("participant")
 @click.argument("variable")
 @click.option("--version", "version", help="Also show the value in this released version.")
+@click.option("--key", "keys", multiple=True, metavar="NAME=VALUE",
+              help="A variable of a long table: the row's key (e.g. --key ae_seq=3); repeat "
+                   "for a key of several variables.")
+@click.option("--row", "row", type=int, help="A variable of a long table: the row of the "
+                                             "trial's dataset the table row came from.")
 @json_option
 @requires("explain", trial="trial")
 def explain(trial: str, participant: str, variable: str, version: str | None,
-            as_json: bool) -> None:
+            keys: tuple[str, ...], row: int | None, as_json: bool) -> None:
     """Why a harmonised value is what it is: delivered value -> rule -> corrections -> value.
 
     PARTICIPANT is the trial's own ID (curators, who hold the repository secret) or the
     repository pseudonym. Shows the raw value(s) as delivered, the mapping rule (file and
-    line), each correction with its query and author, and the harmonised value.
+    line), each correction with its query and author, and the harmonised value. For a value
+    derived across tables (an aggregate rule: first event, worst grade, last contact) it lists
+    the rows of the other dataset or table it read and the one the value was taken from.
 
     \b
     Examples:
       ipdrepo explain SIROCCO 22-027 death_date
       ipdrepo explain SIROCCO 22-027 death_date --version 1.0.0
+      ipdrepo explain CDISCPILOT01 01-701-1015 ttde_days
+      ipdrepo explain CDISCPILOT01 01-701-1015 ae_term --key ae_seq=2
     """
     from dataclasses import replace
 
     from harmonise.pipeline.provenance import explain_cell
 
     with _store() as store:
-        result = explain_cell(store, trial, participant, variable)
+        key = {}
+        for item in keys:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise click.BadParameter(f"{item!r}: write NAME=VALUE (e.g. ae_seq=3)",
+                                         param_hint="--key")
+            key[name] = value
+        result = explain_cell(store, trial, participant, variable, key=key or None, row=row)
         if version is not None:
             from versions.releases import released_value
 
