@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,16 +17,8 @@ import pandas as pd
 
 __all__ = ["CSS", "esc", "table_html", "page_html"]
 
-CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1200px}
-h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.passed{background:#e8f5e9}.failed{background:#ffebee}
-.skipped,.not-tested{background:#fff8e1}.warning{background:#fff3e0}
-.mapped,.complete{background:#e8f5e9}.impossible{background:#eeeeee}.undetermined{background:#fff8e1}
-.none{background:#ffebee}.muted{color:#777}.num{text-align:right}
-"""
+#: the one stylesheet of the reports and the server's pages (harmonise/pages.css)
+CSS = (Path(__file__).with_name("pages.css")).read_text(encoding="utf-8")
 
 
 def esc(value: Any) -> str:

@@ -45,6 +45,8 @@ __all__ = [
     "normalise_response",
     "split_corrected_value",
     "check_answers",
+    "check_answer",
+    "CheckedAnswer",
 ]
 
 
@@ -621,46 +623,74 @@ def _protected_cells(s: _Sheet, r: SheetRow, q: SentQuery, trial: str,
 
 def _answer(s: _Sheet, r: SheetRow, q: SentQuery) -> tuple[Answer | None, list[WorkbookProblem]]:
     raw_code, raw_value, raw_comment = (r.cells.get(k) for k in ANSWER)
+    checked = check_answer(raw_code, raw_value, raw_comment, q.columns)
+    problems = [s.problem(r.row, key, message, q.id) for key, message in checked.problems]
+    if checked.empty or problems or checked.response_code is None:
+        return None, problems
+    return Answer(query=q.id, row=r.row, response_code=checked.response_code,
+                  corrected_value=checked.corrected_value, comment=checked.comment), []
+
+
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """One answer as :func:`check_answer` judged it: what would be recorded, and every
+    problem as ``(field, message)`` with field one of :data:`ANSWER`."""
+
+    response_code: str | None
+    corrected_value: str | None
+    comment: str | None
+    problems: tuple[tuple[str, str], ...] = ()
+    empty: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.empty and self.response_code is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "response_code": self.response_code,
+                "corrected_value": self.corrected_value, "comment": self.comment,
+                "problems": [{"field": f, "message": m} for f, m in self.problems]}
+
+
+def check_answer(raw_code: Any, raw_value: Any, raw_comment: Any,
+                 columns: Sequence[ColumnRule]) -> CheckedAnswer:
+    """Judge one answer - response code, corrected value, comment - against the query's
+    columns: the one check behind the workbook import and the web answer form, with the same
+    messages. The corrected value comes back written the way the trial's column writes it."""
     code_text = cell_value_text(raw_code)
     value_text = cell_value_text(raw_value)
     comment = cell_value_text(raw_comment)
     if code_text is None and value_text is None and comment is None:
-        return None, []
-    problems: list[WorkbookProblem] = []
+        return CheckedAnswer(None, None, None, empty=True)
+    problems: list[tuple[str, str]] = []
     code = normalise_response(raw_code)
     choices = "; ".join(x.label for x in RESPONSES)
     if code_text is None:
-        problems.append(s.problem(r.row, "response", "the row has an answer but no response "
-                                  f"code; choose one from the list ({choices}).", q.id))
+        problems.append(("response", "the row has an answer but no response code; choose one "
+                         f"from the list ({choices})."))
     elif code is None:
-        problems.append(s.problem(r.row, "response", f"{_short(code_text)} is not one of the "
-                                  f"response codes; choose one from the list ({choices}).",
-                                  q.id))
+        problems.append(("response", f"{_short(code_text)} is not one of the response codes; "
+                         f"choose one from the list ({choices})."))
     corrected: str | None = None
     if code is not None:
         response = _BY_CODE[code]
         if response.corrected_value == "required" and value_text is None:
-            problems.append(s.problem(r.row, "corrected", f"'{response.label}' needs the right "
-                                      "value in Corrected value (or choose another response).",
-                                      q.id))
+            problems.append(("corrected", f"'{response.label}' needs the right value in "
+                             "Corrected value (or choose another response)."))
         if response.corrected_value == "leave empty" and value_text is not None:
-            problems.append(s.problem(r.row, "corrected", f"'{response.label}' keeps the value "
-                                      f"you sent, but a corrected value {_short(value_text)} "
-                                      "was given; clear it, or choose Typographical error.",
-                                      q.id))
+            problems.append(("corrected", f"'{response.label}' keeps the value you sent, but a "
+                             f"corrected value {_short(value_text)} was given; clear it, or "
+                             "choose Typographical error."))
         if response.comment_required and comment is None:
-            problems.append(s.problem(r.row, "comment", f"'{response.label}' needs a Comment "
-                                      "saying what happened.", q.id))
+            problems.append(("comment", f"'{response.label}' needs a Comment saying what "
+                             "happened."))
     if value_text is not None and not (code is not None and
                                        _BY_CODE[code].corrected_value == "leave empty"):
         try:
-            corrected = _corrected(raw_value, q.columns)
+            corrected = _corrected(raw_value, columns)
         except ValueError as exc:
-            problems.append(s.problem(r.row, "corrected", f"{exc}.", q.id))
-    if problems or code is None:
-        return None, problems
-    return Answer(query=q.id, row=r.row, response_code=code, corrected_value=corrected,
-                  comment=comment), []
+            problems.append(("corrected", f"{exc}."))
+    return CheckedAnswer(code, corrected, comment, problems=tuple(problems))
 
 
 def _corrected(raw: Any, rules: Sequence[ColumnRule]) -> str:
