@@ -129,6 +129,7 @@ SAMPLES: dict[str, Sample] = {
                                                "data": {"token_name": _fresh("page")}},
     "POST /users/{name}/tokens/{token_name}/revoke": lambda w, r: {
         "path": {"name": "victim", "token_name": "no-such-token"}},
+    "POST /trials/{trial}/send-questions": lambda w, r: _t(),
     "GET /reports": lambda w, r: {},
     "GET /reports/dashboard": lambda w, r: {},
     "GET /reports/prisma.svg": lambda w, r: {},

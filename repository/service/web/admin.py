@@ -99,11 +99,9 @@ def invite_page(request: Request, name: str = Form("", max_length=200),
 
 def _notify_invitation(request: Request, link: dict[str, str], email: str | None, role: str,
                        trial: str | None) -> None:
-    """E-mail the invitation when the service has SMTP settings (see notifications)."""
-    try:
-        from repository.service.notifications import send_invitation
-    except ImportError:  # pragma: no cover - notifications are optional
-        return
+    """E-mail the invitation when the service has SMTP settings."""
+    from repository.service.notifications import send_invitation
+
     if email:
         send_invitation(service_of(request), to=email, user=link["user"], role=role,
                         trial=trial, url=link["url"], expires=link["expires_at"])

@@ -348,3 +348,15 @@ def assign_page(query_id: int, request: Request, user: str = Form("", max_length
                    actor=who.name, topic=topic.slug, user=user or None)
 
     return _decide(request, who, query_id, run, "assigned")
+
+
+@router.post("/trials/{trial}/send-questions", response_model=None)
+def send_questions_page(trial: str, request: Request,
+                        who: Principal = Depends(requires("queries.manage", trial="trial"))
+                        ) -> Response:
+    """Send the trial's open and reopened questions to its team (marked sent; its trialists
+    are e-mailed when mail is set up)."""
+    from repository.service.notifications import send_questions
+
+    sent, mails = send_questions(store_for(request, who), trial, actor=who.name)
+    return go("/queries", trial=trial, status="all", done="sent", n=str(sent), mails=str(mails))
