@@ -138,6 +138,10 @@ def test_reminders_and_digest(mail_server: Server, mail_world: World,
 
     inbox, port = smtp
     _age_queries(mail_world)  # ALPHA-1's questions were sent by the previous test
+    with signed_in(mail_server, "cur") as cur:  # the resolve-issues list says so too
+        listing = cur.get("/queries", params={"trial": "ALPHA-1"}).text
+        assert '<strong class="error">overdue</strong>' in listing
+        assert "waiting more than 14 days" in listing
     store = mail_world.store()
     try:
         settings = load_settings(mail_world.workspace, actor="cur", env={})

@@ -99,15 +99,24 @@ def queries_page(request: Request, status: str = "active", age: str = "",
     shown = [q for q in everything if _keep(q, status=status, age=age,
                                              participant=participant[:100],
                                              column=column[:100], assigned=assigned[:200])]
+    overdue_days = _overdue_days(request)
     for q in shown:
-        q["overdue"] = is_overdue(q, now)
-    metrics = query_metrics(everything, now=now) if who.role == "curator" else []
+        q["overdue"] = is_overdue(q, now, overdue_days)
+    metrics = (query_metrics(everything, now=now, overdue_days=overdue_days)
+               if who.role == "curator" else [])
     trials = sorted({q["trial"] for q in everything})
     return render(request, "queries.html", who, queries=shown, total=len(everything),
                   metrics=metrics, trials=trials,
                   filters={"status": status, "age": age, "participant": participant,
                            "column": column, "trial": trial or "", "assigned": assigned},
-                  statuses=STATUS_CHOICES, ages=AGES)
+                  statuses=STATUS_CHOICES, ages=AGES, overdue_days=overdue_days)
+
+
+def _overdue_days(request: Request) -> int:
+    """The reminder_days setting: when a sent question counts as overdue."""
+    from repository.service.notifications import MailSettings
+
+    return MailSettings.from_settings(request.app.state.service.store.settings).reminder_days
 
 
 def _question(request: Request, who: Principal, query_id: int) -> dict[str, Any]:
