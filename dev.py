@@ -176,6 +176,9 @@ def test(args: list[str]) -> int:
             if rc:
                 return rc
         markers = [] if slow else ["-m", "not slow"]
+        if not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args):
+            # one pytest worker per core (pytest-xdist); `-n 0` runs everything in one process
+            markers += ["-n", str(min(4, os.cpu_count() or 1))]
         say("pytest" + (" (including slow tests)" if slow else ""))
         started = time.monotonic()
         rc = run([str(PY), "-m", "pytest", *markers, *args], env=env)

@@ -31,8 +31,9 @@ outputs                :func:`forest_plot`, :func:`plot_km`, :func:`plot_km_by_t
 
 from __future__ import annotations
 
-import contextlib
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 #: public name -> module that defines it
@@ -167,16 +168,21 @@ __all__ = [
 
 
 # Three public functions share their name with the submodule that defines them
-# (analyses.two_stage, analyses.logrank, analyses.one_stage). Importing a submodule binds the
-# package attribute to the module, so these are imported here, once, to make sure the
-# package attribute is the function. Use importlib.import_module("analyses.logrank") to get
-# such a module object.
-from analyses.logrank import logrank  # noqa: E402
-from analyses.two_stage import two_stage  # noqa: E402
+# (analyses.two_stage, analyses.logrank, analyses.one_stage). The import system binds a
+# submodule on its package once it is imported; this package keeps those names for the
+# functions (looked up lazily like every other name). Use
+# importlib.import_module("analyses.logrank") to get such a module object.
+_SHADOWED = frozenset({"logrank", "two_stage", "one_stage"})
 
-# the one-stage models are optional at import time: a problem there must not break the rest
-with contextlib.suppress(ImportError):
-    from analyses.one_stage import one_stage  # noqa: E402
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return  # a submodule named like its public function: the function keeps the name
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -29,7 +29,7 @@ this only bites on pathological Newton paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -221,6 +221,52 @@ def _stratum_revcumsum(cd: CoxData, values: FloatArray) -> FloatArray:
     return tot - after[cd.stratum]
 
 
+@dataclass(frozen=True, eq=False)
+class _EfronTies:
+    """Per-tie-group sums of Efron's correction (groups of two or more deaths)."""
+
+    rows: NDArray[np.intp]  # the tied deaths' rows
+    of_row: NDArray[np.intp]  # each tied death's group (0..n-1 among tied groups)
+    frac: FloatArray  # f_r = k / d_g
+    groups: NDArray[np.intp]  # the tied groups among all death groups
+    n: int
+    r: FloatArray  # risk weights of the tied deaths
+    c1: FloatArray  # mw sum f/D
+    e1: FloatArray  # mw sum f/D^2
+    e2: FloatArray  # mw sum f^2/D^2
+
+
+def _denominators(cd: CoxData, r: FloatArray, efron: bool
+                  ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, _EfronTies | None]:
+    """``S0`` per death group and the group sums ``sum log D``, ``sum 1/D``, ``sum 1/D^2``
+    (Breslow; Efron's for tied groups), with Efron's further sums when ``efron``."""
+    mw = cd.group_meanwt
+    d = cd.group_size.astype(np.float64)
+    S0 = _stratum_cumsum(cd, r)[cd.group_end]  # (G,)
+    L = d * np.log(S0)  # sum over a group's pseudo-deaths of log D (Breslow / single deaths)
+    c0 = d / S0
+    e0 = c0 / S0
+    if not efron:
+        return S0, L, c0, e0, None
+    tr, tof, tf = cd.tie_rows, cd.tie_of_row, cd.tie_frac
+    tg = cd.tie_groups
+    Gt = tg.size
+    rt = r[tr]
+    A0t = np.bincount(tof, rt, minlength=Gt)  # (Gt,) (bincount beats reduceat here)
+    den = S0[tg][tof] - tf * A0t[tof]
+    inv = 1.0 / den
+    inv2 = inv * inv
+    L[tg] = np.bincount(tof, np.log(den), minlength=Gt)
+    c0[tg] = np.bincount(tof, inv, minlength=Gt)
+    e0[tg] = np.bincount(tof, inv2, minlength=Gt)
+    mwt = mw[tg]
+    ties = _EfronTies(rows=tr, of_row=tof, frac=tf, groups=tg, n=Gt, r=rt,
+                      c1=mwt * np.bincount(tof, tf * inv, minlength=Gt),  # all carry the mean weight
+                      e1=mwt * np.bincount(tof, tf * inv2, minlength=Gt),
+                      e2=mwt * np.bincount(tof, tf * tf * inv2, minlength=Gt))
+    return S0, L, c0, e0, ties
+
+
 def evaluate(
     cd: CoxData,
     eta: FloatArray,
@@ -247,37 +293,13 @@ def evaluate(
     """
     Z_given = Z is not None
     Z = cd.X if Z is None else Z
-    S = cd.n_strata
     eta = np.clip(eta, ETA_MIN, ETA_MAX)
     r = np.exp(eta)
     if cd.weighted:
         r *= cd.weight
-    dr = cd.death_rows
-    gs = cd.group_stratum
     mw = cd.group_meanwt
-    d = cd.group_size.astype(np.float64)
-
-    S0 = _stratum_cumsum(cd, r)[cd.group_end]  # (G,)
-    L = d * np.log(S0)  # sum over a group's pseudo-deaths of log D (Breslow / single deaths)
-    c0 = d / S0
-    e0 = c0 / S0
-    efron = ties == "efron" and cd.tie_rows.size > 0
-    if efron:
-        tr, tof, tf = cd.tie_rows, cd.tie_of_row, cd.tie_frac
-        tg = cd.tie_groups
-        Gt = tg.size
-        rt = r[tr]
-        A0t = np.bincount(tof, rt, minlength=Gt)  # (Gt,) (bincount beats reduceat here)
-        den = S0[tg][tof] - tf * A0t[tof]
-        inv = 1.0 / den
-        inv2 = inv * inv
-        L[tg] = np.bincount(tof, np.log(den), minlength=Gt)
-        c0[tg] = np.bincount(tof, inv, minlength=Gt)
-        e0[tg] = np.bincount(tof, inv2, minlength=Gt)
-        mwt = mw[tg]
-        c1t = mwt * np.bincount(tof, tf * inv, minlength=Gt)  # all carry the mean weight
-        e1t = mwt * np.bincount(tof, tf * inv2, minlength=Gt)
-        e2t = mwt * np.bincount(tof, tf * tf * inv2, minlength=Gt)
+    _, L, c0, e0, et = _denominators(cd, r, ties == "efron" and cd.tie_rows.size > 0)
+    dr = cd.death_rows
     w_eta = eta[dr] * cd.weight[dr] if cd.weighted else eta[dr]
     loglik = float(w_eta.sum() - mw @ L)
     if derivs < 1:
@@ -287,10 +309,11 @@ def evaluate(
     S1 = _stratum_cumsum(cd, rZ)[cd.group_end]  # (G, m)
     # sum over pseudo-deaths of mw (S1 - f A1) / D, per group
     mean_part = S1 * (mw * c0)[:, None]
-    if efron:
-        A1t = np.column_stack([np.bincount(tof, rt * Z[tr, j], minlength=Gt)
+    A1t = None
+    if et is not None:
+        A1t = np.column_stack([np.bincount(et.of_row, et.r * Z[et.rows, j], minlength=et.n)
                                for j in range(Z.shape[1])])  # (Gt, m)
-        mean_part[tg] -= A1t * c1t[:, None]
+        mean_part[et.groups] -= A1t * et.c1[:, None]
     if dead is None:
         dead = (cd.wx_dead, None) if not Z_given and stratum_col is None else \
             dead_sums(cd, Z, stratum_col)
@@ -298,39 +321,50 @@ def evaluate(
     score_s = None
     if stratum_col is not None:
         assert dead[1] is not None
-        score_s = dead[1] - np.bincount(gs, mean_part[:, stratum_col], minlength=S)
+        score_s = dead[1] - np.bincount(cd.group_stratum, mean_part[:, stratum_col],
+                                        minlength=cd.n_strata)
     if derivs < 2:
         return CoxTerms(loglik, score, None, score_s, None)
+    info, info_s = _information(cd, r, Z, S1, c0, e0, et, A1t, stratum_col)
+    return CoxTerms(loglik, score, info, score_s, info_s)
 
+
+def _information(cd: CoxData, r: FloatArray, Z: FloatArray, S1: FloatArray, c0: FloatArray,
+                 e0: FloatArray, et: _EfronTies | None, A1t: NDArray[Any] | None,
+                 stratum_col: int | None) -> tuple[FloatArray, FloatArray | None]:
+    """The information matrix (and the ``stratum_col`` row by stratum)."""
+    mw = cd.group_meanwt
     place = np.zeros(cd.n)
     place[cd.group_end] = mw * c0  # one tie block per group, so the positions are distinct
     a = r * _stratum_revcumsum(cd, place)  # r_i times sum of mw c0 over risk sets holding i
     q0 = mw * e0  # sum_r mw xbar_r xbar_r' = q0 S1 S1' - e1 (S1 A1' + A1 S1') + e2 A1 A1'
     info = (Z * a[:, None]).T @ Z - (S1 * q0[:, None]).T @ S1
-    if efron:
-        S1t = S1[tg]
-        bt = rt * c1t[tof]
-        Zt = Z[tr]
+    if et is not None:
+        assert A1t is not None
+        S1t = S1[et.groups]
+        bt = et.r * et.c1[et.of_row]
+        Zt = Z[et.rows]
         info -= (Zt * bt[:, None]).T @ Zt
-        cross = (S1t * e1t[:, None]).T @ A1t
+        cross = (S1t * et.e1[:, None]).T @ A1t
         info += cross + cross.T
-        info -= (A1t * e2t[:, None]).T @ A1t
-    info_s = None
-    if stratum_col is not None:
-        j = stratum_col
-        m = Z.shape[1]
-        info_s = np.empty((S, m))
-        for k in range(m):
-            v = np.bincount(cd.stratum, a * Z[:, j] * Z[:, k], minlength=S)
-            v -= np.bincount(gs, q0 * S1[:, j] * S1[:, k], minlength=S)
-            if efron:
-                st, gst = cd.stratum[tr], gs[tg]
-                v -= np.bincount(st, bt * Zt[:, j] * Zt[:, k], minlength=S)
-                v += np.bincount(gst, e1t * (S1t[:, j] * A1t[:, k] + A1t[:, j] * S1t[:, k]),
-                                 minlength=S)
-                v -= np.bincount(gst, e2t * A1t[:, j] * A1t[:, k], minlength=S)
-            info_s[:, k] = v
-    return CoxTerms(loglik, score, info, score_s, info_s)
+        info -= (A1t * et.e2[:, None]).T @ A1t
+    if stratum_col is None:
+        return info, None
+    S, gs, j = cd.n_strata, cd.group_stratum, stratum_col
+    m = Z.shape[1]
+    info_s = np.empty((S, m))
+    for k in range(m):
+        v = np.bincount(cd.stratum, a * Z[:, j] * Z[:, k], minlength=S)
+        v -= np.bincount(gs, q0 * S1[:, j] * S1[:, k], minlength=S)
+        if et is not None:
+            assert A1t is not None
+            st, gst = cd.stratum[et.rows], gs[et.groups]
+            v -= np.bincount(st, bt * Zt[:, j] * Zt[:, k], minlength=S)
+            v += np.bincount(gst, et.e1 * (S1t[:, j] * A1t[:, k] + A1t[:, j] * S1t[:, k]),
+                             minlength=S)
+            v -= np.bincount(gst, et.e2 * A1t[:, j] * A1t[:, k], minlength=S)
+        info_s[:, k] = v
+    return info, info_s
 
 
 def dead_sums(cd: CoxData, Z: FloatArray, stratum_col: int | None

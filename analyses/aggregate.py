@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from repository.errors import AnalysisError
+from analyses.errors import AnalysisProblem, Reason
 
 __all__ = ["AggregateTrial", "read_aggregate"]
 
@@ -53,46 +53,54 @@ def _num(row: pd.Series, col: str) -> float | None:
         return math.nan
 
 
+_NUMERIC = ("yi", "vi", "se", "o_minus_e", "v", *_TABLE, "n", "events")
+
+
+def _parse_row(row: pd.Series, name: str) -> AggregateTrial | str:
+    """One aggregate-data row as a trial, or the problem with it."""
+    text = [f"{c} {row[c]!r}" for c in _NUMERIC
+            if c in row.index and (v := _num(row, c)) is not None and math.isnan(v)]
+    if text:
+        return f"{name}: not a number: {', '.join(text)}"
+    yi, vi, se = _num(row, "yi"), _num(row, "vi"), _num(row, "se")
+    oe, v = _num(row, "o_minus_e"), _num(row, "v")
+    table = [_num(row, c) for c in _TABLE]
+    n, events = _num(row, "n"), _num(row, "events")
+    extras: dict[str, Any] = {"n": None if n is None else int(n),
+                              "events": None if events is None else int(events)}
+    if yi is not None:
+        var = vi if vi is not None else (se**2 if se is not None and se > 0 else None)
+        if var is None or not math.isfinite(yi) or not (math.isfinite(var) and var > 0):
+            return f"{name}: yi needs a positive vi or se"
+        return AggregateTrial(trial=name, kind="estimate", yi=yi, vi=var, **extras)
+    if oe is not None:
+        if v is None or not (math.isfinite(oe) and math.isfinite(v) and v > 0):
+            return f"{name}: o_minus_e needs a positive v"
+        return AggregateTrial(trial=name, kind="oe", o_minus_e=oe, v=v, **extras)
+    if any(x is None for x in table):
+        return f"{name}: give yi with vi/se, o_minus_e with v, or {', '.join(_TABLE)}"
+    a, n1, c, n2 = (float(x) for x in table if x is not None)
+    if not (0 <= a <= n1 and 0 <= c <= n2 and n1 > 0 and n2 > 0):
+        return f"{name}: invalid 2x2 counts {a:g}/{n1:g}, {c:g}/{n2:g}"
+    extras["n"] = int(n1 + n2) if extras["n"] is None else extras["n"]
+    extras["events"] = int(a + c) if extras["events"] is None else extras["events"]
+    return AggregateTrial(trial=name, kind="2x2", table=(a, n1, c, n2), **extras)
+
+
 def read_aggregate(frame: pd.DataFrame, *, trial: str = "trial") -> list[AggregateTrial]:
     """Parse aggregate-data rows (see the module docstring); every problem is reported."""
     if trial not in frame.columns:
-        raise AnalysisError(f"aggregate data need a {trial!r} column naming each trial",
-                            reason="missing_column")
+        raise AnalysisProblem(f"aggregate data need a {trial!r} column naming each trial",
+                            reason=Reason.MISSING_COLUMN)
     out: list[AggregateTrial] = []
     problems: list[str] = []
     for _, row in frame.iterrows():
-        name = str(row[trial])
-        yi, vi, se = _num(row, "yi"), _num(row, "vi"), _num(row, "se")
-        oe, v = _num(row, "o_minus_e"), _num(row, "v")
-        table = [_num(row, c) for c in _TABLE]
-        n, events = _num(row, "n"), _num(row, "events")
-        extras: dict[str, Any] = {"n": None if n is None else int(n),
-                                  "events": None if events is None else int(events)}
-        if yi is not None:
-            var = vi if vi is not None else (se**2 if se is not None and se > 0 else None)
-            if var is None or not math.isfinite(yi) or not (math.isfinite(var) and var > 0):
-                problems.append(f"{name}: yi needs a positive vi or se")
-                continue
-            out.append(AggregateTrial(trial=name, kind="estimate", yi=yi, vi=var, **extras))
-        elif oe is not None:
-            if v is None or not (math.isfinite(oe) and math.isfinite(v) and v > 0):
-                problems.append(f"{name}: o_minus_e needs a positive v")
-                continue
-            out.append(AggregateTrial(trial=name, kind="oe", o_minus_e=oe, v=v, **extras))
-        elif all(x is not None for x in table):
-            a, n1, c, n2 = (float(x) for x in table if x is not None)
-            if not (0 <= a <= n1 and 0 <= c <= n2 and n1 > 0 and n2 > 0):
-                problems.append(f"{name}: invalid 2x2 counts {a:g}/{n1:g}, {c:g}/{n2:g}")
-                continue
-            if extras["n"] is None:
-                extras["n"] = int(n1 + n2)
-            if extras["events"] is None:
-                extras["events"] = int(a + c)
-            out.append(AggregateTrial(trial=name, kind="2x2", table=(a, n1, c, n2), **extras))
+        parsed = _parse_row(row, str(row[trial]))
+        if isinstance(parsed, str):
+            problems.append(parsed)
         else:
-            problems.append(f"{name}: give yi with vi/se, o_minus_e with v, or "
-                            f"{', '.join(_TABLE)}")
+            out.append(parsed)
     if problems:
-        raise AnalysisError("invalid aggregate-data rows: " + "; ".join(problems),
-                            reason="invalid_aggregate")
+        raise AnalysisProblem("invalid aggregate-data rows: " + "; ".join(problems),
+                            reason=Reason.BAD_AGGREGATE)
     return out

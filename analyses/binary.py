@@ -20,10 +20,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from analyses.effects import effect_2x2
+from analyses.errors import AnalysisProblem, Reason
 from analyses.mh import pool_mh
 from analyses.peto import pool_peto
 from analyses.pooling import POOL_METHODS, PoolResult, normalise_method, pool
-from repository.errors import AnalysisError
 
 __all__ = ["pool_2x2", "BINARY_METHODS"]
 
@@ -57,25 +57,25 @@ def pool_2x2(
     measure = measure.upper()
     if m == "MH":
         if test != "z":
-            raise AnalysisError("Mantel-Haenszel pooling uses a z test only",
-                                reason="bad_option")
+            raise AnalysisProblem("Mantel-Haenszel pooling uses a z test only",
+                                reason=Reason.BAD_OPTION)
         return pool_mh(ai, n1i, ci, n2i, measure=measure, level=level, labels=labels)
     if m == "Peto":
         if measure not in ("OR", "PETO"):
-            raise AnalysisError(f"Peto's method estimates an odds ratio, not {measure!r}; use "
-                                "measure='OR' or method='MH'", reason="bad_option")
+            raise AnalysisProblem(f"Peto's method estimates an odds ratio, not {measure!r}; use "
+                                "measure='OR' or method='MH'", reason=Reason.BAD_OPTION)
         if test != "z":
-            raise AnalysisError("Peto pooling uses a z test only", reason="bad_option")
+            raise AnalysisProblem("Peto pooling uses a z test only", reason=Reason.BAD_OPTION)
         return pool_peto(ai, n1i, ci, n2i, level=level, labels=labels)
     if m not in POOL_METHODS:
-        raise AnalysisError(f"unknown method {method!r}; choose one of "
-                            f"{', '.join(BINARY_METHODS)}", reason="unknown_method")
+        raise AnalysisProblem(f"unknown method {method!r}; choose one of "
+                            f"{', '.join(BINARY_METHODS)}", reason=Reason.BAD_OPTION)
     es = effect_2x2(ai, n1i, ci, n2i, measure=measure, add=add, to=to, drop00=drop00,
                     labels=labels)
     keep = es.kept
     if not keep.any():
-        raise AnalysisError("no table has an estimate: " + "; ".join(
-            f"{es.labels[i]}: {r}" for i, r in es.dropped.items()), reason="too_few_trials")
+        raise AnalysisProblem("no table has an estimate: " + "; ".join(
+            f"{es.labels[i]}: {r}" for i, r in es.dropped.items()), reason=Reason.TOO_FEW_TRIALS)
     counts = {name: np.asarray(x, dtype=float).ravel()[keep]
               for name, x in (("events_treated", ai), ("n_treated", n1i),
                               ("events_control", ci), ("n_control", n2i))}

@@ -10,16 +10,19 @@ provenance line. Reading and writing live in :mod:`analyses.cli_io`. Domain erro
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from analyses.cli_io import figure_args, figure_options, read_data, read_table, write_outputs
+from analyses.errors import AnalysisProblem, Reason
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
-from repository.errors import AnalysisError
+
+if TYPE_CHECKING:  # pandas is imported when a command runs, not for --help
+    import pandas as pd
 
 __all__ = ["analyse", "read_table"]
 
@@ -64,6 +67,8 @@ def _print_pool(res: Any, *, heading: str = "Pooled") -> None:
 
 
 def _per_trial_rows(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    import pandas as pd
+
     cols = [c for c in columns if c in frame.columns]
     rows = []
     for rec in frame[cols].to_dict(orient="records"):
@@ -84,6 +89,15 @@ def analyse() -> None:
       ipdrepo analyse two-stage ipd.csv --trial trial --treatment arm \\
           --time months --event died --model cox --method REML --forest forest.svg
     """
+    # numpy's floating-point warnings ("overflow encountered in multiply", with a line of
+    # our code) say nothing a user can act on: every result is checked for finite numbers
+    # and ends in error: ... naming the scale problem instead
+    ctx = click.get_current_context()
+    ctx.with_resource(warnings.catch_warnings())
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message=_FLOATING_POINT)
+
+
+_FLOATING_POINT = r"(overflow|underflow|invalid value|divide by zero) encountered"
 
 
 def _outputs_options(f: Any) -> Any:
@@ -177,28 +191,25 @@ def pool_cmd(file: str, yi: str | None, vi: str | None, se_col: str | None,
           --funnel funnel.png --json
     """
     from analyses.binary import pool_2x2
+    from analyses.checks import numeric_column, require_columns
     from analyses.pooling import pool
 
     df, source = read_data(file)
     counts = [events_treated, n_treated, events_control, n_control]
     if yi is not None and any(counts):
         raise click.UsageError("give either --yi (with --vi/--se) or the four 2x2 columns")
-    wanted = [c for c in [yi, vi, se_col, label_col, *counts] if c]
-    absent = [c for c in wanted if c not in df.columns]
-    if absent:
-        raise AnalysisError(f"column(s) not in {file}: {', '.join(absent)}; available: "
-                            f"{', '.join(map(str, df.columns))}", reason="missing_column")
+    require_columns(df, [c for c in [yi, vi, se_col, label_col, *counts] if c], file=file)
     labels = df[label_col].astype(str).tolist() if label_col else None
     if yi is not None:
         if (vi is None) == (se_col is None):
             raise click.UsageError("with --yi give exactly one of --vi or --se")
-        res = pool(df[yi].to_numpy(dtype=float),
-                   df[vi].to_numpy(dtype=float) if vi else None,
-                   se=df[se_col].to_numpy(dtype=float) if se_col else None,
+        res = pool(numeric_column(df, yi, file=file),
+                   numeric_column(df, vi, file=file) if vi else None,
+                   se=numeric_column(df, se_col, file=file) if se_col else None,
                    method=method, test=test, level=level, labels=labels,
                    measure=measure.upper() if measure else None, stepadj=step_adjust)
     elif all(counts):
-        res = pool_2x2(*(df[c].to_numpy(dtype=float) for c in counts),
+        res = pool_2x2(*(numeric_column(df, str(c), file=file) for c in counts),
                        measure=(measure or "OR").upper(), method=method, test=test,
                        level=level, labels=labels)
     else:
@@ -372,11 +383,14 @@ def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
     """
     from analyses.one_stage import one_stage
 
+    if not 0 < level < 100:  # the library takes a fraction; say it in the CLI's units
+        raise AnalysisProblem(f"level must be a percentage between 0 and 100, got {level}",
+                              reason=Reason.BAD_OPTION, option="level")
     df, source = read_data(file)
     res = one_stage(df, trial=trial, treatment=treatment, outcome=outcome, time=time,
                     event=event, model=model, random_treatment=random_treatment,  # type: ignore[arg-type]
                     interaction=interaction, adjust=adjust, nagq=nagq,
-                    treated_value=_typed_value(df[treatment], treated_value),
+                    treated_value=treated_value,
                     coding=coding, level=level / 100)  # type: ignore[arg-type]
     if ph_plot:
         if res.ph is None:
@@ -386,16 +400,6 @@ def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
         emit_json({**res.to_dict(), "source": source.to_dict()})
         return
     click.echo(repr(res))
-
-
-def _typed_value(column: pd.Series, value: str) -> Any:
-    """The CLI's text value converted to the column's type (so "0.5" matches 0.5)."""
-    if pd.api.types.is_numeric_dtype(column):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
 
 
 # ---------------------------------------------------------------------- surrogacy
@@ -489,6 +493,7 @@ def km_cmd(file: str, time: str, event: str, treatment: str | None, treated_valu
       ipdrepo analyse km gastadj.csv --time timeT --event statusT --treatment trt \
           --treated-value 0.5 --trial trialref --pooled stratified -o km-pooled.svg
     """
+    from analyses.checks import numeric_column, require_columns
     from analyses.km_plot import plot_km, plot_km_by_trial, plot_km_pooled
 
     df, source = read_data(file)
@@ -500,20 +505,22 @@ def km_cmd(file: str, time: str, event: str, treatment: str | None, treated_valu
     names = tuple(labels) if labels else ("Control", "Treated")
     if by_trial or pooled:
         common = dict(trial=trial, time=time, event=event, treatment=treatment,
-                      treated_value=_typed_value(df[treatment], treated_value),
+                      treated_value=treated_value,
                       labels=names, path=output, **kw)
         if by_trial:
             plot_km_by_trial(df, ci=not opts["no_ci"], title=opts["title"], **common)
         else:
             plot_km_pooled(df, method=str(pooled), title=opts["title"], **common)
         return
+    require_columns(df, [time, event, *([treatment] if treatment else [])], file=file)
     group = None
     if treatment:
-        from analyses.ipd_frame import _loose_eq
+        from analyses.ipd_frame import matches_value
 
-        group = _loose_eq(df[treatment], _typed_value(df[treatment], treated_value)).astype(int)
-    plot_km(df[time], df[event], group, labels={0: names[0], 1: names[1]}, ci=not opts["no_ci"],
-            title=opts["title"], path=output, **kw)
+        group = matches_value(df[treatment], treated_value).astype(int)
+    plot_km(numeric_column(df, time, file=file), numeric_column(df, event, file=file), group,
+            labels={0: names[0], 1: names[1]}, ci=not opts["no_ci"], title=opts["title"],
+            path=output, **kw)
 
 
 # ---------------------------------------------------------------------- baseline
@@ -549,7 +556,7 @@ def baseline_cmd(file: str, treatment: str, variables: tuple[str, ...], treated_
 
     df, source = read_data(file)
     tab = baseline_table(df, treatment=treatment, variables=variables,
-                         treated_value=_typed_value(df[treatment], treated_value),
+                         treated_value=treated_value,
                          labels=(labels[0], labels[1]) if labels else ("Treatment", "Control"),
                          trial=trial, by_trial=by_trial, categorical=categorical,
                          continuous="median" if median else "mean",

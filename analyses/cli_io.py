@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import pandas as pd
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.provenance import DataSource, file_source, release_source
-from repository.errors import AnalysisError
+
+if TYPE_CHECKING:  # pandas is imported when data are read, not for --help
+    import pandas as pd
 
 __all__ = ["read_data", "read_table", "figure_options", "FigureArgs", "write_outputs",
            "parse_at"]
@@ -35,8 +37,11 @@ def read_data(path: str | Path) -> tuple[pd.DataFrame, DataSource]:
         return _read_release(str(path).removeprefix("release:"))
     p = Path(path)
     if not p.is_file():
-        raise AnalysisError(f"{p} does not exist; give a .csv or .parquet file, or a released "
-                            "version as release:VERSION.", reason="unreadable", file=str(p))
+        raise AnalysisProblem(f"{p} does not exist; give a .csv or .parquet file, or a released "
+                              "version as release:VERSION.", reason=Reason.UNREADABLE,
+                              file=str(p))
+    import pandas as pd
+
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
@@ -46,9 +51,9 @@ def read_data(path: str | Path) -> tuple[pd.DataFrame, DataSource]:
         if suffix in (".tsv", ".tab"):
             return pd.read_csv(p, sep="\t"), file_source(p)
     except (OSError, ValueError) as exc:
-        raise AnalysisError(f"cannot read {p}: {exc}", reason="unreadable", file=str(p)) from exc
-    raise AnalysisError(f"{p}: unknown file type {suffix!r}; give a .csv or .parquet file",
-                        reason="unreadable", file=str(p))
+        raise AnalysisProblem(f"cannot read {p}: {exc}", reason=Reason.UNREADABLE, file=str(p)) from exc
+    raise AnalysisProblem(f"{p}: unknown file type {suffix!r}; give a .csv or .parquet file",
+                        reason=Reason.UNREADABLE, file=str(p))
 
 
 def _read_release(spec: str) -> tuple[pd.DataFrame, DataSource]:

@@ -50,8 +50,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import linalg, stats
 
 from analyses import _cox_core
+from analyses.checks import Problems, float_arrays, same_lengths
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.results import ResultMixin
-from repository.errors import AnalysisError, ConvergenceError, format_rows
 
 __all__ = ["coxph", "CoxFit", "InfiniteCoefficientWarning", "SUMMARY_COLUMNS"]
 
@@ -213,9 +214,10 @@ def _as_matrix(X: Any, names: Sequence[str] | None) -> tuple[FloatArray, tuple[s
         try:
             arr = X.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError) as exc:
-            raise AnalysisError(
+            raise AnalysisProblem(
                 f"covariates must be numeric; columns {list(X.select_dtypes(exclude='number').columns)} "
-                "are not (code categories as 0/1 indicator columns)", variable=list(cols)) from exc
+                "are not (code categories as 0/1 indicator columns)",
+                reason=Reason.INVALID_DATA, variables=list(cols)) from exc
     else:
         if isinstance(X, pd.Series):
             cols = (str(X.name),) if X.name is not None else ("x1",)
@@ -224,20 +226,23 @@ def _as_matrix(X: Any, names: Sequence[str] | None) -> tuple[FloatArray, tuple[s
         try:
             arr = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise AnalysisError("covariates must be numeric (code categories as 0/1 indicator "
-                                "columns)") from exc
+            raise AnalysisProblem("covariates must be numeric (code categories as 0/1 indicator "
+                                  "columns)", reason=Reason.INVALID_DATA) from exc
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2:
-            raise AnalysisError(f"X must be 1-D or 2-D, not {arr.ndim}-D")
+            raise AnalysisProblem(f"X must be 1-D or 2-D, not {arr.ndim}-D",
+                                  reason=Reason.WRONG_TYPE)
         if not cols or len(cols) != arr.shape[1]:
             cols = tuple(f"x{j + 1}" for j in range(arr.shape[1]))
     if names is not None:
         if len(names) != arr.shape[1]:
-            raise AnalysisError(f"{len(names)} names given for {arr.shape[1]} covariates")
+            raise AnalysisProblem(f"{len(names)} names given for {arr.shape[1]} covariates",
+                                  reason=Reason.LENGTH_MISMATCH, option="names")
         cols = tuple(str(n) for n in names)
     if arr.shape[1] == 0:
-        raise AnalysisError("no covariates: X has no columns")
+        raise AnalysisProblem("no covariates: X has no columns", reason=Reason.MISSING_OPTION,
+                              option="X")
     return arr, cols
 
 
@@ -247,67 +252,41 @@ def _validated(
 ) -> tuple[FloatArray, NDArray[np.bool_], FloatArray, tuple[str, ...], NDArray[np.intp] | None,
            FloatArray | None]:
     where = _where(label)
-    try:
-        t = np.asarray(time, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise AnalysisError(f"{where}time must be numeric") from exc
-    try:
-        e_raw = np.asarray(event, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise AnalysisError(f"{where}event must be 0/1 (or True/False)") from exc
+    arrays = float_arrays(where, time=time, event=event, weights=weights)
+    t, e_raw, w = arrays["time"], arrays["event"], arrays.get("weights")
     Xm, cols = _as_matrix(X, names)
     n = t.size
-    problems: list[str] = []
-    rows: dict[str, list[int]] = {}
-    lengths = {"time": n, "event": e_raw.size, "X": Xm.shape[0]}
+    lengths = {"time": n, "X": Xm.shape[0]}
     if strata is not None:
         strata = np.asarray(strata, dtype=object).ravel() if not isinstance(strata, pd.Series) \
             else strata.to_numpy(dtype=object)
         lengths["strata"] = len(strata)
-    w = None
-    if weights is not None:
-        try:
-            w = np.asarray(weights, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            raise AnalysisError(f"{where}weights must be numeric") from exc
-        lengths["weights"] = w.size
-    if len(set(lengths.values())) != 1:
-        raise AnalysisError(f"{where}inputs have different lengths: {lengths}", lengths=lengths)
+    same_lengths(where, lengths)
     if n == 0:
-        raise AnalysisError(f"{where}no participants: the data are empty")
-
-    def bad(name: str, mask: NDArray[np.bool_], what: str) -> None:
-        idx = (np.flatnonzero(mask) + 1).tolist()
-        if idx:
-            rows[name] = idx
-            problems.append(f"{name}: {what} in {format_rows(idx)}")
-
-    bad("time", ~np.isfinite(t), "missing or non-finite values")
-    bad("time", np.isfinite(t) & (t < 0), "negative times")
-    bad("event", ~np.isfinite(e_raw), "missing values")
-    bad("event", np.isfinite(e_raw) & (e_raw != 0) & (e_raw != 1), "values other than 0/1")
+        raise AnalysisProblem(f"{where}no participants: the data are empty",
+                              reason=Reason.TOO_FEW_PARTICIPANTS)
+    problems = Problems()
+    problems.survival(t, e_raw)
     for j, c in enumerate(cols):
-        bad(c, ~np.isfinite(Xm[:, j]), "missing or non-finite values")
+        problems.mask(c, ~np.isfinite(Xm[:, j]), "missing or non-finite values")
     codes = None
     if strata is not None:
         miss = pd.isna(pd.Series(strata)).to_numpy()
-        bad("strata", miss, "missing values")
+        problems.mask("strata", miss, "missing values")
         if not miss.any():
             codes = pd.factorize(pd.Series(strata), sort=True)[0].astype(np.intp)
     if w is not None:
-        bad("weights", ~np.isfinite(w), "missing or non-finite values")
-        bad("weights", np.isfinite(w) & (w <= 0), "non-positive values (weights must be > 0)")
-    if problems:
-        raise AnalysisError(
-            f"{where}cannot fit a Cox model: " + "; ".join(problems)
-            + ". Remove or correct these rows before fitting.",
-            rows=rows, trial=label)
+        problems.mask("weights", ~np.isfinite(w), "missing or non-finite values")
+        problems.mask("weights", np.isfinite(w) & (w <= 0),
+                      "non-positive values (weights must be > 0)")
+    problems.raise_if_any(f"{where}cannot fit a Cox model",
+                          "Remove or correct these rows before fitting.", trials=label)
     ev = e_raw == 1
     if not ev.any():
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"{where}no events among {n} participants: a Cox model needs at least one event; "
             "check the event coding (1 = event, 0 = censored) or leave this data out",
-            trial=label, n=n)
+            reason=Reason.NO_EVENTS, trials=label, n=n)
     return t, ev, Xm, cols, codes, w
 
 
@@ -320,11 +299,11 @@ def _check_identifiable(info: FloatArray, cols: tuple[str, ...], label: str | No
     flat = [c for c, d in zip(cols, diag) if d <= 1e-10 * scale or d <= 0]
     if flat:
         within = " within strata" if strata else ""
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"{where}covariate(s) {', '.join(flat)} do not vary{within} among the participants "
             "at risk at the event times, so their hazard ratio cannot be estimated; drop them"
             + (" (a trial-level covariate is absorbed by stratification by trial)" if strata else ""),
-            variable=flat, trial=label)
+            reason=Reason.COLLINEAR, variables=flat, trials=label)
     # pivoted-free LDL' as R's cholesky2: a pivot below toler * its diagonal means dependence
     p = info.shape[0]
     A = info.copy()
@@ -339,10 +318,10 @@ def _check_identifiable(info: FloatArray, cols: tuple[str, ...], label: str | No
         col = A[j + 1:, j] / piv
         A[j + 1:, j + 1:] -= np.outer(col, A[j, j + 1:])
     if dependent:
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"{where}covariate(s) {', '.join(dependent)} are linear combinations of the "
             "covariates before them (collinear), so the model is not identifiable; drop them",
-            variable=dependent, trial=label)
+            reason=Reason.COLLINEAR, variables=dependent, trials=label)
 
 
 def _solve(info: FloatArray, u: FloatArray) -> FloatArray:
@@ -443,6 +422,26 @@ def _polish(cd: _cox_core.CoxData, fit: _Newton, *, ties: Ties) -> _Newton:
     return _Newton(beta, fit.loglik0, ll, u, info, fit.iterations, True, fit.score_test)
 
 
+def _finish(cd: Any, fit: Any, cols: tuple[str, ...], *, ties: Ties, eps: float, where: str,
+            check_infinite: bool) -> tuple[Any, FloatArray, tuple[str, ...], list[str]]:
+    """R's check for infinite coefficients (monotone likelihood: warned and noted), else one
+    more polishing step; returns the fit, its variance, the infinite ones and the notes."""
+    var = _inverse(fit.info)
+    infinite: tuple[str, ...] = ()
+    if check_infinite:
+        nxt = np.abs(var @ fit.score)
+        flag = ~np.isfinite(fit.score) | ((nxt > eps) & (nxt > math.sqrt(eps) * np.abs(fit.beta)))
+        infinite = tuple(c for c, f in zip(cols, flag) if f)
+    if not infinite:
+        fit = _polish(cd, fit, ties=ties)
+        return fit, _inverse(fit.info), infinite, []
+    msg = (f"{where}log-likelihood converged before covariate(s) {', '.join(infinite)}; "
+           "their coefficient may be infinite (monotone likelihood: e.g. no events in one "
+           "group); do not use their estimate or standard error")
+    warnings.warn(msg, InfiniteCoefficientWarning, stacklevel=3)
+    return fit, var, infinite, [msg]
+
+
 def coxph(
     time: ArrayLike,
     event: ArrayLike,
@@ -471,15 +470,18 @@ def coxph(
     messages. See the module docstring for how problems are reported.
     """
     if ties not in ("efron", "breslow"):
-        raise AnalysisError(f"ties must be 'efron' or 'breslow', not {ties!r}")
+        raise AnalysisProblem(f"ties must be 'efron' or 'breslow', not {ties!r}",
+                              reason=Reason.BAD_OPTION, option="ties")
     if not 0 < level < 1:
-        raise AnalysisError(f"level must be in (0, 1), not {level}")
+        raise AnalysisProblem(f"level must be in (0, 1), not {level}", reason=Reason.BAD_OPTION,
+                              option="level")
     t, ev, Xm, cols, codes, w = _validated(time, event, X, strata, weights, names, label)
     cd = _cox_core.prepare(t, ev, Xm, strata=codes, weights=w)
     p = Xm.shape[1]
     b0 = np.zeros(p) if init is None else np.asarray(init, dtype=np.float64).ravel()
     if b0.size != p:
-        raise AnalysisError(f"init has {b0.size} values for {p} covariates")
+        raise AnalysisProblem(f"init has {b0.size} values for {p} covariates",
+                              reason=Reason.LENGTH_MISMATCH, option="init")
 
     def check(info0: FloatArray) -> None:
         _check_identifiable(info0, cols, label, codes is not None and cd.n_strata > 1)
@@ -487,27 +489,13 @@ def coxph(
     fit = _newton(cd, ties=ties, init=b0, max_iter=max_iter, eps=eps, on_start=check)
     where = _where(label)
     if not fit.converged:
-        raise ConvergenceError(
+        raise NotConverged(
             f"{where}Cox model did not converge in {max_iter} Newton-Raphson iterations "
             f"(log-likelihood {fit.loglik:.6g}); try a larger max_iter, check for a covariate "
             "that separates events from non-events (an infinite hazard ratio), or rescale "
-            "covariates with very large values", trial=label, iterations=fit.iterations)
-    var = _inverse(fit.info)
-    infinite: tuple[str, ...] = ()
-    if max_iter > 1:
-        nxt = np.abs(var @ fit.score)
-        flag = ~np.isfinite(fit.score) | ((nxt > eps) & (nxt > math.sqrt(eps) * np.abs(fit.beta)))
-        infinite = tuple(c for c, f in zip(cols, flag) if f)
-    notes: list[str] = []
-    if infinite:
-        msg = (f"{where}log-likelihood converged before covariate(s) {', '.join(infinite)}; "
-               "their coefficient may be infinite (monotone likelihood: e.g. no events in one "
-               "group); do not use their estimate or standard error")
-        warnings.warn(msg, InfiniteCoefficientWarning, stacklevel=2)
-        notes.append(msg)
-    else:
-        fit = _polish(cd, fit, ties=ties)
-        var = _inverse(fit.info)
+            "covariates with very large values", trials=label, iterations=fit.iterations)
+    fit, var, infinite, notes = _finish(cd, fit, cols, ties=ties, eps=eps, where=where,
+                                        check_infinite=max_iter > 1)
     sct = (fit.score_test, p, float(stats.chi2.sf(fit.score_test, p)))
     if robust is None:
         robust = w is not None and bool(np.any(w != np.floor(w)))

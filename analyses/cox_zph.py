@@ -44,8 +44,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import linalg, stats
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.results import ResultMixin
-from repository.errors import AnalysisError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -134,7 +134,7 @@ def _transform(time: FloatArray, event: NDArray[np.bool_], how: str) -> FloatArr
         return time.copy()
     if how == "log":
         if np.any(time <= 0):
-            raise AnalysisError("transform='log' needs positive times", reason="bad_option")
+            raise AnalysisProblem("transform='log' needs positive times", reason=Reason.BAD_OPTION)
         return np.log(time)
     if how == "rank":
         return np.asarray(stats.rankdata(time), dtype=np.float64)
@@ -295,21 +295,21 @@ def cox_zph(
     from analyses.cox import _validated, coxph
 
     if transform not in TRANSFORMS:
-        raise AnalysisError(f"unknown transform {transform!r}; choose one of "
-                            f"{', '.join(TRANSFORMS)}", reason="bad_option")
+        raise AnalysisProblem(f"unknown transform {transform!r}; choose one of "
+                            f"{', '.join(TRANSFORMS)}", reason=Reason.BAD_OPTION)
     t, ev, Xm, cols, codes, w = _validated(time, event, X, strata, weights, names, label)
     off = np.zeros(t.size) if offset is None else np.asarray(offset, dtype=np.float64).ravel()
     if coef is None:
         if offset is not None:
-            raise AnalysisError("give coef with offset (the model's fixed effects)",
-                                reason="bad_option")
+            raise AnalysisProblem("give coef with offset (the model's fixed effects)",
+                                reason=Reason.BAD_OPTION)
         beta = coxph(t, ev, Xm, strata=codes, ties=ties, weights=w, names=cols,
                      label=label).coef
     else:
         beta = np.asarray(coef, dtype=np.float64).ravel()
         if beta.size != Xm.shape[1]:
-            raise AnalysisError(f"coef has {beta.size} values for {Xm.shape[1]} covariates",
-                                reason="bad_option")
+            raise AnalysisProblem(f"coef has {beta.size} values for {Xm.shape[1]} covariates",
+                                reason=Reason.BAD_OPTION)
     strat = np.zeros(t.size, dtype=np.intp) if codes is None else codes
     weight = np.ones(t.size) if w is None else w
     s = _sorted(t, ev, Xm, Xm @ beta + off, weight, strat, transform)

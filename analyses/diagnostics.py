@@ -40,6 +40,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.metareg import meta_regression
 from analyses.pooling import PoolResult, pool
 from analyses.results import ResultMixin
@@ -107,8 +108,8 @@ class Diagnostics(ResultMixin):
             return funnel_plot(self.result, trimfill=self.trimfill, path=path, **kwargs)
         if kind == "baujat":
             return baujat_plot(self, path=path, **kwargs)
-        raise AnalysisError(f"unknown diagnostic plot {kind!r}; use 'funnel' or 'baujat'",
-                            reason="bad_option")
+        raise AnalysisProblem(f"unknown diagnostic plot {kind!r}; use 'funnel' or 'baujat'",
+                            reason=Reason.BAD_OPTION)
 
 
 # ------------------------------------------------------------------------ inputs and refits
@@ -222,8 +223,8 @@ def _trimfill(d: _Data) -> dict[str, Any]:
         k0_prev = k0
         it += 1
         if it > 100:
-            raise AnalysisError("the trim-and-fill algorithm did not converge",
-                                reason="no_convergence")
+            raise AnalysisProblem("the trim-and-fill algorithm did not converge",
+                                reason=Reason.NO_CONVERGENCE)
         beta = pool(y[:k - k0], v[:k - k0], method=d.method, qprofile=False).estimate
         yc = y - beta
         ranks = stats.rankdata(np.abs(yc), method="ordinal")
@@ -292,13 +293,13 @@ def diagnose(result: Any) -> Diagnostics:
     object with a ``pooled`` one such as a two-stage result)."""
     res = result.pooled if hasattr(result, "pooled") else result
     if not isinstance(res, PoolResult):
-        raise AnalysisError(f"cannot diagnose a {type(result).__name__}; give a pooled or "
-                            "two-stage result", reason="bad_input")
+        raise AnalysisProblem(f"cannot diagnose a {type(result).__name__}; give a pooled or "
+                            "two-stage result", reason=Reason.WRONG_TYPE)
     d, notes = _data(res)
     k = d.y.size
     if k < 2:
-        raise AnalysisError(f"diagnostics need at least two trials, got {k}",
-                            reason="too_few_trials", k=k)
+        raise AnalysisProblem(f"diagnostics need at least two trials, got {k}",
+                            reason=Reason.TOO_FEW_TRIALS, k=k)
     egger = regtest = trimfill = None
     if k >= 3:
         egger, regtest, trimfill = _egger(d), _regtest(d), _trimfill(d)

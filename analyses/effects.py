@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from repository.errors import AnalysisError
+from analyses.errors import AnalysisProblem, Reason
 
 __all__ = ["EffectSizes", "effect_2x2", "effect_md", "MEASURES_2X2", "apply_correction"]
 
@@ -63,7 +63,7 @@ def _counts(ai: ArrayLike, n1i: ArrayLike, ci: ArrayLike, n2i: ArrayLike,
             labels: Sequence[Any] | None) -> tuple[NDArray[np.float64], ...]:
     a, n1, c, n2 = (np.asarray(x, dtype=float).ravel() for x in (ai, n1i, ci, n2i))
     if not (a.size == n1.size == c.size == n2.size):
-        raise AnalysisError("the four count columns differ in length", reason="length_mismatch")
+        raise AnalysisProblem("the four count columns differ in length", reason=Reason.LENGTH_MISMATCH)
     names = [str(x) for x in labels] if labels is not None else [str(i + 1) for i in range(a.size)]
     problems = []
     for i in range(a.size):
@@ -76,9 +76,9 @@ def _counts(ai: ArrayLike, n1i: ArrayLike, ci: ArrayLike, n2i: ArrayLike,
         elif n1[i] == 0 or n2[i] == 0:
             problems.append(f"{names[i]}: an arm has no participants (single-arm trial)")
     if problems:
-        raise AnalysisError("invalid 2x2 tables: " + "; ".join(problems)
+        raise AnalysisProblem("invalid 2x2 tables: " + "; ".join(problems)
                             + ". Correct the counts or leave these trials out.",
-                            reason="invalid_counts", studies=[p.split(":")[0] for p in problems])
+                            reason=Reason.INVALID_DATA, trials=[p.split(":")[0] for p in problems])
     return a, n1, c, n2
 
 
@@ -88,8 +88,8 @@ def apply_correction(a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[
                          NDArray[np.float64], NDArray[np.bool_]]:
     """Add ``add`` to the cells as escalc's ``to`` says; return new cells and the mask."""
     if to not in _TO:
-        raise AnalysisError(f"unknown continuity-correction rule to={to!r}; choose one of "
-                            f"{', '.join(_TO)}", reason="bad_option")
+        raise AnalysisProblem(f"unknown continuity-correction rule to={to!r}; choose one of "
+                            f"{', '.join(_TO)}", reason=Reason.BAD_OPTION)
     zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
     if to == "all":
         mask = np.ones_like(zero)
@@ -125,8 +125,8 @@ def effect_2x2(
     """
     measure = measure.upper()
     if measure not in MEASURES_2X2:
-        raise AnalysisError(f"unknown 2x2 measure {measure!r}; choose one of "
-                            f"{', '.join(MEASURES_2X2)}", reason="unknown_measure")
+        raise AnalysisProblem(f"unknown 2x2 measure {measure!r}; choose one of "
+                            f"{', '.join(MEASURES_2X2)}", reason=Reason.BAD_OPTION)
     a, n1, c, n2 = _counts(ai, n1i, ci, n2i, labels)
     names = tuple(str(x) for x in labels) if labels is not None else tuple(
         str(i + 1) for i in range(a.size))
@@ -187,9 +187,9 @@ def effect_md(
                 if not all(np.isfinite((m1[i], s1[i], n1[i], m2[i], s2[i], n2[i])))
                 or min(n1[i], n2[i]) < 1 or min(s1[i], s2[i]) < 0]
     if problems:
-        raise AnalysisError(f"invalid arm summaries for {', '.join(problems)} (missing values, "
-                            "empty arms or negative SDs)", reason="invalid_summaries",
-                            studies=problems)
+        raise AnalysisProblem(f"invalid arm summaries for {', '.join(problems)} (missing values, "
+                            "empty arms or negative SDs)", reason=Reason.INVALID_DATA,
+                            trials=problems)
     yi = m1 - m2
     vi = s1**2 / n1 + s2**2 / n2
     dropped = {int(i): "variance 0 (both arms have SD 0)" for i in np.flatnonzero(vi <= 0)}

@@ -2,7 +2,8 @@
 
 Both draw labelled points with intervals on a log axis (ratio measures) - a compact
 "coefficient plot" for :meth:`analyses.cox.CoxFit.plot` and
-:meth:`analyses.one_stage.OneStageResult.plot`.
+:meth:`analyses.one_stage.OneStageResult.plot` - from the layout
+:func:`analyses.plot_layouts.estimates_layout` computes.
 """
 
 from __future__ import annotations
@@ -16,9 +17,33 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
-from analyses.forest import save_figure
+from analyses.forest import plain_axes, save_figure
+from analyses.plot_layouts import Estimates, estimates_layout
 
-__all__ = ["plot_cox", "plot_one_stage", "coefficient_plot"]
+__all__ = ["plot_cox", "plot_one_stage", "coefficient_plot", "draw_estimates"]
+
+
+def draw_estimates(lay: Estimates) -> Figure:
+    fig = Figure(figsize=(6.0, lay.height))
+    ax = fig.add_axes(lay.axes)
+    ys = list(range(len(lay.labels)))
+    if lay.low is not None and lay.high is not None:
+        ax.hlines(ys, lay.low, lay.high, color="black", lw=0.9)
+    ax.plot(lay.estimate, ys, "s", color="0.25", ms=5)
+    if lay.diamond is not None and lay.diamond_row is not None:
+        e, a, b = lay.diamond
+        y = lay.diamond_row
+        ax.add_patch(Polygon([(a, y), (e, y - 0.35), (b, y), (e, y + 0.35)], color="black"))
+    ax.axvline(lay.null, color="black", lw=0.8)
+    if lay.log:
+        ax.set_xscale("log")
+    ax.set_yticks(lay.ticks)
+    ax.set_yticklabels(lay.tick_labels, fontsize=8.5)
+    ax.set_ylim(*lay.ylim)
+    ax.tick_params(axis="x", labelsize=8.5)
+    plain_axes(ax, title=lay.title, xlabel=lay.xlabel)
+    ax.xaxis.label.set_fontsize(9)
+    return fig
 
 
 def coefficient_plot(labels: Sequence[str], est: Sequence[float], lo: Sequence[float] | None,
@@ -26,35 +51,10 @@ def coefficient_plot(labels: Sequence[str], est: Sequence[float], lo: Sequence[f
                      title: str | None = None, pooled: tuple[float, float, float] | None = None,
                      path: str | Path | None = None) -> Figure:
     """Points (with intervals when given) per label, top to bottom; ``pooled`` (est, lo, hi)
-    adds a diamond at the bottom. Values on the display scale."""
-    n = len(labels) + (2 if pooled else 0)
-    fig = Figure(figsize=(6.0, 0.9 + 0.26 * n))
-    ax = fig.add_axes((0.3, 0.9 / (0.9 + 0.26 * n), 0.65, 0.26 * n / (0.9 + 0.26 * n)))
-    ys = np.arange(len(labels))
-    if lo is not None and hi is not None:
-        ax.hlines(ys, lo, hi, color="black", lw=0.9)
-    ax.plot(est, ys, "s", color="0.25", ms=5)
-    ticks: list[float] = [float(v) for v in ys]
-    names = list(labels)
-    if pooled:
-        e, a, b = pooled
-        y = len(labels) + 1
-        ax.add_patch(Polygon([(a, y), (e, y - 0.35), (b, y), (e, y + 0.35)], color="black"))
-        ticks.append(y)
-        names.append("Pooled")
-    null = 1.0 if log else 0.0
-    ax.axvline(null, color="black", lw=0.8)
-    if log:
-        ax.set_xscale("log")
-    ax.set_yticks(ticks)
-    ax.set_yticklabels(names, fontsize=8.5)
-    ax.set_ylim(n - 0.5, -0.7)
-    ax.set_xlabel(xlabel, fontsize=9)
-    ax.tick_params(axis="x", labelsize=8.5)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if title:
-        ax.set_title(title, fontsize=10, loc="left")
+    adds a diamond at the bottom. Values on the display scale
+    (:func:`analyses.plot_layouts.estimates_layout`)."""
+    fig = draw_estimates(estimates_layout(labels, est, lo, hi, log=log, xlabel=xlabel,
+                                          title=title, pooled=pooled))
     if path is not None:
         save_figure(fig, path)
     return fig

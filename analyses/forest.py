@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,10 +32,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from analyses.errors import AnalysisProblem, Reason, writing
 from analyses.forest_layout import FONT, ROW_H, ForestLayout, ForestOptions, forest_layout
-from repository.errors import AnalysisError
 
-__all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure"]
+__all__ = ["forest_plot", "save_figure", "FIGURE_FORMATS", "finish_figure", "plain_axes"]
 
 #: File formats figures are written in.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
@@ -48,9 +47,9 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     p = Path(path)
     fmt = p.suffix.lower().lstrip(".")
     if fmt not in FIGURE_FORMATS:
-        raise AnalysisError(f"cannot save a figure as {p.name!r}: use a .png, .svg or .pdf "
-                            "name", reason="bad_option", file=str(p))
-    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
+        raise AnalysisProblem(f"cannot save a figure as {p.name!r}: use a .png, .svg or .pdf "
+                            "name", reason=Reason.BAD_OPTION, file=str(p))
+    with writing(p, "the figure"), matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         fig.savefig(p, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.08,
                     metadata={"Creator": "ipdrepo"} if fmt != "png" else None)
     return p
@@ -66,6 +65,17 @@ def finish_figure(fig: Figure, source: str | None, path: str | Path | None) -> F
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def plain_axes(ax: Axes, *, title: str | None, xlabel: str, ylabel: str | None = None) -> None:
+    """Labels, a small left-aligned title, no top and right spines (the small plots' style)."""
+    ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
 
 def _fy(layout: ForestLayout, inches_from_top: float) -> float:
@@ -107,10 +117,7 @@ def _draw_favours(fig: Figure, layout: ForestLayout, ax: Axes) -> None:
     a = layout.axis
     if not a.favours:
         return
-    frac = (math.log(a.null / a.lo) / math.log(a.hi / a.lo) if a.log
-            else (a.null - a.lo) / (a.hi - a.lo))
-    x = a.x0 + frac * a.width
-    y = layout.top + len(layout.rows) * ROW_H + 0.5
+    x, y = layout.favours_at()
     for text, dx, ha in ((a.favours[0], -0.06, "right"), (a.favours[1], 0.06, "left")):
         _text(fig, layout, x + dx, y, text, ha=ha, fontsize=FONT - 0.5, style="italic",
               color="0.2")
@@ -154,9 +161,8 @@ def _draw_text(fig: Figure, layout: ForestLayout) -> None:
             size = FONT - 0.5 if row.kind == "text" else FONT
             _text(fig, layout, c.x, y, c.text, ha=c.ha, color=c.color, fontsize=size,
                   fontweight="bold" if c.bold else "normal")
-    y = layout.top + len(layout.rows) * ROW_H + 0.5 + (0.2 if layout.axis.favours else 0)
     if layout.source:
-        _text(fig, layout, 0.12, y, layout.source, fontsize=FONT - 1.5, color="0.4")
+        _text(fig, layout, 0.12, layout.source_y(), layout.source, fontsize=FONT - 1.5, color="0.4")
     if layout.title:
         _text(fig, layout, 0.12, 0.2, layout.title, fontsize=FONT + 3, fontweight="bold")
 

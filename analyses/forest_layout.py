@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.formatting import (
     fmt_ci,
     fmt_i2,
@@ -40,7 +41,6 @@ from analyses.formatting import (
 from analyses.interactions import InteractionResult
 from analyses.pooling import PoolResult, pool
 from analyses.two_stage import TwoStageResult
-from repository.errors import AnalysisError
 
 __all__ = ["ForestOptions", "ForestLayout", "Row", "Cell", "Axis", "forest_layout",
            "ORDERS", "log_ticks", "linear_ticks", "text_width"]
@@ -132,6 +132,18 @@ class ForestLayout:
     def row_y(self, i: float) -> float:
         """Inches from the top of the figure to the centre of row ``i``."""
         return self.top + (i + 0.5) * ROW_H
+
+    def favours_at(self) -> tuple[float, float]:
+        """(x, y) in inches from the left and the top: the null line under the axis, where
+        the favours labels meet."""
+        a = self.axis
+        frac = (math.log(a.null / a.lo) / math.log(a.hi / a.lo) if a.log
+                else (a.null - a.lo) / (a.hi - a.lo))
+        return a.x0 + frac * a.width, self.top + len(self.rows) * ROW_H + 0.5
+
+    def source_y(self) -> float:
+        """Inches from the top to the source line (under the favours labels, if any)."""
+        return self.top + len(self.rows) * ROW_H + 0.5 + (0.2 if self.axis.favours else 0)
 
 
 # ------------------------------------------------------------------------ text measurement
@@ -243,15 +255,15 @@ def _ordered(table: pd.DataFrame, order: str | Sequence[str]) -> pd.DataFrame:
             return table.sort_values("estimate", kind="stable")
         if order in table.columns:
             return table.sort_values(order, kind="stable")
-        raise AnalysisError(f"unknown trial order {order!r}: use given, weight, effect or a "
+        raise AnalysisProblem(f"unknown trial order {order!r}: use given, weight, effect or a "
                             f"column of the per-trial table ({', '.join(map(str, table.columns))})",
-                            reason="bad_option")
+                            reason=Reason.BAD_OPTION)
     wanted = [str(t) for t in order]
     have = [str(t) for t in table["trial"]]
     missing = sorted(set(have) - set(wanted))
     if missing:
-        raise AnalysisError(f"the trial order leaves out {', '.join(missing)}; list every "
-                            "trial", reason="bad_option")
+        raise AnalysisProblem(f"the trial order leaves out {', '.join(missing)}; list every "
+                            "trial", reason=Reason.BAD_OPTION)
     pos = {t: i for i, t in enumerate(wanted)}
     return table.iloc[sorted(range(len(have)), key=lambda i: pos[have[i]])]
 
@@ -339,8 +351,8 @@ def _items(result: Any, opts: ForestOptions) -> tuple[list[_Item], PoolResult, s
         items = _trial_items(_ordered(t, opts.order), model)
         items += [_Item("blank", "")] + _summary_items(result, opts, model == "logrank")
         return items, result, result.measure, model, []
-    raise AnalysisError(f"cannot draw a forest plot of {type(result).__name__}",
-                        reason="bad_input")
+    raise AnalysisProblem(f"cannot draw a forest plot of {type(result).__name__}",
+                        reason=Reason.WRONG_TYPE)
 
 
 # ------------------------------------------------------------------------ totals and weights
@@ -377,10 +389,14 @@ def _display(ratio: bool, v: float) -> float:
 def _axis_range(items: list[_Item], ratio: bool, opts: ForestOptions
                 ) -> tuple[float, float, tuple[float, ...]]:
     if opts.at is not None:
-        ticks = tuple(sorted(float(t) for t in opts.at))
+        ticks = tuple(sorted({float(t) for t in opts.at}))
+        if len(ticks) < 2 or not all(map(math.isfinite, ticks)):
+            raise AnalysisProblem(f"axis ticks (at) must be at least two different finite "
+                                  f"numbers, not {list(opts.at)}", reason=Reason.BAD_OPTION,
+                                  option="at")
         if ratio and ticks[0] <= 0:
-            raise AnalysisError("axis ticks (at) of a ratio measure must be positive",
-                                reason="bad_option")
+            raise AnalysisProblem("axis ticks (at) of a ratio measure must be positive",
+                                  reason=Reason.BAD_OPTION, option="at")
     else:
         pts = [_display(ratio, v) for it in items if it.kind in ("trial", "diamond", "pi")
                for v in ((it.est,) if it.kind == "trial" else (it.lo, it.hi))
@@ -398,7 +414,7 @@ def _axis_range(items: list[_Item], ratio: bool, opts: ForestOptions
             ticks = linear_ticks(lo, hi)
     lo_x, hi_x = opts.xlim if opts.xlim is not None else (ticks[0], ticks[-1])
     if ratio and lo_x <= 0:
-        raise AnalysisError("xlim of a ratio measure must be positive", reason="bad_option")
+        raise AnalysisProblem("xlim of a ratio measure must be positive", reason=Reason.BAD_OPTION)
     return float(lo_x), float(hi_x), tuple(t for t in ticks if lo_x <= t <= hi_x)
 
 

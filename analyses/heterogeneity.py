@@ -1,5 +1,6 @@
-"""Heterogeneity statistics: Cochran's Q, I^2, H^2 and Q-profile confidence intervals.
+"""Heterogeneity: Q-profile confidence intervals for tau^2, tau, I^2 and H^2.
 
+Q, I^2 and H^2 themselves are computed by the pooling engine (:mod:`analyses.rma`).
 Definitions follow metafor 3.8 (``rma.uni`` and ``confint.rma.uni``):
 
 * ``Q = sum w_i (y_i - ybar_w)^2`` with common-effect weights ``w_i = 1/v_i``, on ``k-1`` df,
@@ -24,24 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analyses.distributions import chi2_isf, chi2_ppf, chi2_sf
+from analyses.distributions import chi2_isf, chi2_ppf
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.roots import uniroot
 from analyses.tau2 import q_at
-from repository.errors import ConvergenceError
 
-__all__ = ["Heterogeneity", "heterogeneity", "typical_variance", "QProfileCI", "qprofile_ci"]
-
-
-@dataclass(frozen=True)
-class Heterogeneity:
-    """Q (with df and p), I^2 (percent) and H^2."""
-
-    Q: float
-    df: int
-    Q_p: float
-    I2: float
-    H2: float
-    typical_variance: float
+__all__ = ["typical_variance", "QProfileCI", "qprofile_ci"]
 
 
 def typical_variance(v: NDArray[np.float64]) -> float:
@@ -49,25 +38,6 @@ def typical_variance(v: NDArray[np.float64]) -> float:
     w = 1.0 / v
     sw = float(np.sum(w))
     return (v.size - 1) / (sw - float(np.sum(w**2)) / sw)
-
-
-def heterogeneity(y: NDArray[np.float64], v: NDArray[np.float64], *, tau2: float | None) -> Heterogeneity:
-    """Q, I^2 and H^2 for a common-effect (``tau2=None``) or random-effects model."""
-    k = y.size
-    if k < 2:
-        # metafor's convention for a single trial: no heterogeneity can be measured.
-        return Heterogeneity(Q=0.0, df=0, Q_p=1.0, I2=0.0, H2=1.0, typical_variance=0.0)
-    Q = max(0.0, q_at(0.0, y - y.mean(), v))
-    df = k - 1
-    Q_p = chi2_sf(Q, df)
-    vt = typical_variance(v)
-    if tau2 is None:
-        I2 = max(0.0, 100 * (Q - df) / Q) if Q > 0 else 0.0
-        H2 = Q / df
-    else:
-        I2 = 100 * tau2 / (vt + tau2)
-        H2 = tau2 / vt + 1
-    return Heterogeneity(Q=Q, df=df, Q_p=Q_p, I2=I2, H2=H2, typical_variance=vt)
 
 
 @dataclass(frozen=True)
@@ -105,6 +75,11 @@ def qprofile_ci(y: NDArray[np.float64], v: NDArray[np.float64], *, tau2: float,
 
     q_max = Q(tau2_max)
     q_min = Q(tau2_min)
+    if not (math.isfinite(q_max) and math.isfinite(q_min)):
+        raise AnalysisProblem("the Q-profile interval for tau^2 cannot be computed in floating "
+                              "point (the estimates or variances are too large or too small); "
+                              "check their scale, or pass qprofile=False",
+                              reason=Reason.OUT_OF_RANGE)
     lb = ub = math.nan
     lb_sign = ub_sign = ""
     null_set = False
@@ -151,6 +126,6 @@ def _root(f: Callable[[float], float], lo: float, hi: float, f_lo: float, f_hi: 
           which: str) -> float:
     root = uniroot(f, lo, hi, f_lower=f_lo, f_upper=f_hi, maxiter=1000)
     if not root.converged:
-        raise ConvergenceError(f"the search for the {which} Q-profile limit of tau^2 did not "
-                               "converge", reason="no_convergence")
+        raise NotConverged(f"the search for the {which} Q-profile limit of tau^2 did not "
+                           "converge; report tau^2 without its interval (qprofile=False)")
     return root.root

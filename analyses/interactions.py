@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.ipd_frame import PreparedIPD, prepare_ipd
 from analyses.pooling import PoolResult, pool
 from analyses.results import ResultMixin
 from analyses.trial_models import MODEL_MEASURE, first_stage
-from repository.errors import AnalysisError
 
-__all__ = ["InteractionResult", "deft_interaction", "deft_from_prepared"]
+__all__ = ["InteractionResult", "deft_interaction", "deft_from_prepared", "covariate_roles"]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -75,6 +75,19 @@ class InteractionResult(ResultMixin):
         return items.items()
 
 
+def covariate_roles(model: str, adjust: Sequence[str], interaction: str | None
+                    ) -> tuple[list[str], list[str]]:
+    """The columns :func:`~analyses.ipd_frame.prepare_ipd` checks as numbers (the covariates;
+    the interaction covariate of a regression model) and those it carries as they are (the
+    two-level interaction covariate of a log-rank or 2x2 analysis)."""
+    numeric = [adjust] if isinstance(adjust, str) else list(adjust)
+    if interaction is None:
+        return numeric, []
+    if model in ("logrank", "2x2"):
+        return numeric, [interaction]
+    return numeric + [interaction], []
+
+
 def deft_from_prepared(
     prepared: PreparedIPD,
     *,
@@ -92,8 +105,8 @@ def deft_from_prepared(
     fs = first_stage(prepared.frame, prepared.trials, model=model, adjust=adjust,
                      measure=measure, interaction=covariate, ties=ties)
     if not fs.estimates:
-        raise AnalysisError(f"no trial gave a within-trial {covariate} interaction: "
-                            + "; ".join(m for _, _, m in fs.excluded), reason="too_few_trials")
+        raise AnalysisProblem(f"no trial gave a within-trial {covariate} interaction: "
+                            + "; ".join(m for _, _, m in fs.excluded), reason=Reason.TOO_FEW_TRIALS)
     labels = [e.trial for e in fs.estimates]
     yi = [e.estimate for e in fs.estimates]
     vi = [e.se**2 for e in fs.estimates]
@@ -137,16 +150,11 @@ def deft_interaction(
     ties: str = "efron",
 ) -> InteractionResult:
     """Pool within-trial treatment-by-``covariate`` interactions (see the module docstring)."""
+    numeric, carried = covariate_roles(model, adjust, covariate)
     prepared = prepare_ipd(data, trial=trial, treatment=treatment, model=model,
-                           outcome=outcome, time=time, event=event, adjust=adjust,
-                           extra=[covariate], treated_value=treated_value,
+                           outcome=outcome, time=time, event=event, adjust=numeric,
+                           extra=carried, treated_value=treated_value,
                            control_value=control_value, missing=missing)
-    if model not in ("logrank", "2x2"):
-        col = pd.to_numeric(prepared.frame[covariate], errors="coerce")
-        if col.isna().any():
-            raise AnalysisError(f"interaction covariate {covariate} must be numeric",
-                                reason="invalid_data")
-        prepared.frame[covariate] = col.to_numpy(dtype=float)
     return deft_from_prepared(prepared, covariate=covariate, model=model, adjust=adjust,
                               measure=measure, method=method, test=test, level=level,
                               ties=ties)

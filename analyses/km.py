@@ -41,8 +41,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from analyses.checks import Problems, float_arrays, same_lengths
+from analyses.errors import AnalysisProblem, Reason
 from analyses.results import ResultMixin
-from repository.errors import AnalysisError, format_rows
 
 __all__ = [
     "KaplanMeier",
@@ -119,7 +120,8 @@ class KaplanMeier(ResultMixin):
     def quantile(self, p: float) -> tuple[float | None, float | None, float | None]:
         """(time, lower, upper) at which survival falls to ``1 - p`` (R's quantile.survfit)."""
         if not 0 < p < 1:
-            raise AnalysisError(f"quantile probability must be in (0, 1), not {p}")
+            raise AnalysisProblem(f"quantile probability must be in (0, 1), not {p}",
+                                  reason=Reason.BAD_OPTION, option="p")
         x = np.concatenate([[0.0], self.table["time"].to_numpy(float)])
 
         def q(col: str) -> float | None:
@@ -250,35 +252,17 @@ def _expand(table: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float6
 # ---------------------------------------------------------------------------- estimation
 def _check(time: ArrayLike, event: ArrayLike, where: str,
            extra: Mapping[str, Any] | None = None) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    try:
-        t = np.asarray(time, dtype=float).ravel()
-        e = np.asarray(event, dtype=float).ravel()
-    except (TypeError, ValueError) as exc:
-        raise AnalysisError(f"{where}time and event must be numeric (event 1 = event, "
-                            "0 = censored)") from exc
-    lengths = {"time": t.size, "event": e.size,
-               **{k: len(v) for k, v in (extra or {}).items()}}
-    if len(set(lengths.values())) != 1:
-        raise AnalysisError(f"{where}inputs have different lengths: {lengths}", lengths=lengths)
-    problems: list[str] = []
-    rows: dict[str, list[int]] = {}
-    for name, mask, what in [
-        ("time", ~np.isfinite(t), "missing or non-finite values"),
-        ("time", np.isfinite(t) & (t < 0), "negative times"),
-        ("event", ~np.isfinite(e), "missing values"),
-        ("event", np.isfinite(e) & (e != 0) & (e != 1), "values other than 0/1"),
-        *[(k, pd.isna(pd.Series(v, dtype=object)).to_numpy(), "missing values")
-          for k, v in (extra or {}).items()],
-    ]:
-        idx = (np.flatnonzero(mask) + 1).tolist()
-        if idx:
-            rows[name] = idx
-            problems.append(f"{name}: {what} in {format_rows(idx)}")
-    if problems:
-        raise AnalysisError(f"{where}cannot estimate survival: " + "; ".join(problems)
-                            + ". Remove or correct these rows first.", rows=rows)
+    arrays = float_arrays(where, time=time, event=event)
+    t, e = arrays["time"], arrays["event"]
+    same_lengths(where, {"time": t.size, **{k: len(v) for k, v in (extra or {}).items()}})
+    problems = Problems()
+    problems.survival(t, e)
+    for k, v in (extra or {}).items():
+        problems.mask(k, pd.isna(pd.Series(v, dtype=object)).to_numpy(), "missing values")
+    problems.raise_if_any(f"{where}cannot estimate survival", "Remove or correct these rows first.")
     if t.size == 0:
-        raise AnalysisError(f"{where}no participants: the data are empty")
+        raise AnalysisProblem(f"{where}no participants: the data are empty",
+                              reason=Reason.TOO_FEW_PARTICIPANTS)
     return t, e == 1
 
 
@@ -312,7 +296,8 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, *, level: float = 0.95,
                  label: str = "all") -> KaplanMeier:
     """Kaplan-Meier estimate with R's default log confidence limits (``survfit``)."""
     if not 0 < level < 1:
-        raise AnalysisError(f"level must be in (0, 1), not {level}")
+        raise AnalysisProblem(f"level must be in (0, 1), not {level}", reason=Reason.BAD_OPTION,
+                              option="level")
     t, ev = _check(time, event, f"{label}: " if label != "all" else "")
     return _km(t, ev, level, label)
 
@@ -368,18 +353,20 @@ def stratified_km(time: ArrayLike, event: ArrayLike, group: ArrayLike, trial: Ar
     groups = sorted(g.unique(), key=lambda v: (str(type(v)), v))
     w = {k: float((tr == k).mean()) for k in trials}
     curves: dict[tuple[Any, Any], KaplanMeier] = {}
-    missing = []
+    missing, missing_trials = [], []
     for k in trials:
         for a in groups:
             m = ((tr == k) & (g == a)).to_numpy()
             if not m.any():
                 missing.append(f"trial {k} has no participants in group {a}")
+                missing_trials.append(k)
                 continue
             curves[(k, a)] = _km(t[m], ev[m], 0.95, f"{k}/{a}")
     if missing:
-        raise AnalysisError("a stratified Kaplan-Meier curve needs every group in every trial: "
-                            + "; ".join(missing) + ". Leave those trials out, or plot the "
-                            "overall (unstratified) curves.", trial=missing)
+        raise AnalysisProblem("a stratified Kaplan-Meier curve needs every group in every trial: "
+                              + "; ".join(missing) + ". Leave those trials out, or plot the "
+                              "overall (unstratified) curves.", reason=Reason.SINGLE_ARM,
+                              trials=missing_trials)
     tend = min(float(c.table["time"].iloc[-1]) for c in curves.values())
     out = []
     for a in groups:

@@ -5,7 +5,9 @@ A :class:`KMLayout` holds one or more :class:`KMPanel`: the step curves in displ
 (R's log limits), censoring marks, median lines, the axis breaks, the numbers at risk at each
 break and the numbers censored between breaks per arm (coloured like the curves), the
 log-rank p (or hazard ratio) to print, and - for the trial-stratified pooled curve - where it
-stops and why. :mod:`analyses.km_plot` draws it, survminer-style.
+stops and why. :func:`km_page` places it on the page: the figure size and, in figure
+fractions, every panel's axes, table and the notes, source and title lines.
+:mod:`analyses.km_plot` draws it, survminer-style.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.forest_layout import linear_ticks
 from analyses.formatting import fmt_ci, fmt_p
 from analyses.km import KaplanMeier, km_by_group, stratified_km
-from repository.errors import AnalysisError
 
 __all__ = ["KMOptions", "KMLayout", "KMPanel", "Curve", "TableRow", "UNITS", "ARM_COLORS",
-           "km_panel", "stratified_panel", "km_layout", "unit_factor"]
+           "km_panel", "stratified_panel", "km_layout", "unit_factor", "KMPage", "km_page",
+           "ROW_INCHES"]
 
 #: Time units and their length in days.
 UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years": 365.25}
@@ -32,6 +35,8 @@ UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 30.4375, "years"
 ARM_COLORS: tuple[str, ...] = ("#2166ac", "#b2182b", "#1b7837", "#762a83", "#e08214",
                                "#4d4d4d")
 ANNOTATIONS: tuple[str, ...] = ("logrank", "hr", "none")
+#: The most axis breaks (and numbers-at-risk columns) a plot may have.
+MAX_BREAKS = 60
 
 
 @dataclass(frozen=True)
@@ -108,13 +113,13 @@ def unit_factor(time_unit: str | None, display_unit: str | None) -> float:
     """Divide data times by this to get display times."""
     if display_unit is None or time_unit is None:
         if display_unit is not None and time_unit is None:
-            raise AnalysisError("give the unit of the data (time_unit, CLI --time-unit) to "
-                                f"show the time in {display_unit}", reason="bad_option")
+            raise AnalysisProblem("give the unit of the data (time_unit, CLI --time-unit) to "
+                                f"show the time in {display_unit}", reason=Reason.BAD_OPTION)
         return 1.0
     for u in (time_unit, display_unit):
         if u not in UNITS:
-            raise AnalysisError(f"unknown time unit {u!r}; use {', '.join(UNITS)}",
-                                reason="bad_option")
+            raise AnalysisProblem(f"unknown time unit {u!r}; use {', '.join(UNITS)}",
+                                reason=Reason.BAD_OPTION)
     return UNITS[display_unit] / UNITS[time_unit]
 
 
@@ -151,10 +156,12 @@ def _censored(km: KaplanMeier, breaks: Sequence[float], f: float) -> tuple[int, 
 
 def _breaks(xmax: float, every: float | None) -> tuple[float, ...]:
     if every is not None:
-        if not every > 0:
-            raise AnalysisError(f"break_every must be positive, not {every}",
-                                reason="bad_option")
-        n = int(math.floor(xmax / every + 1e-9))
+        n = xmax / every + 1e-9 if every > 0 and math.isfinite(every) else math.nan
+        if not 0 <= n <= MAX_BREAKS:
+            raise AnalysisProblem(
+                f"break_every must be a positive number giving at most {MAX_BREAKS} breaks up "
+                f"to {xmax:g}, not {every}", reason=Reason.BAD_OPTION, option="break_every")
+        n = int(math.floor(n))
         return tuple(round(i * every, 10) for i in range(n + 1))
     return tuple(b for b in linear_ticks(0.0, xmax, 8) if b <= xmax + 1e-9)
 
@@ -163,8 +170,8 @@ def _annotation(how: str, time: Any, event: Any, group: Any, strata: Any = None)
     if how == "none":
         return None
     if how not in ANNOTATIONS:
-        raise AnalysisError(f"annotate must be one of {', '.join(ANNOTATIONS)}, not {how!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"annotate must be one of {', '.join(ANNOTATIONS)}, not {how!r}",
+                            reason=Reason.BAD_OPTION)
     from analyses.logrank import logrank
 
     lr = logrank(time, event, group, strata=strata)
@@ -239,3 +246,63 @@ def km_layout(panels: Sequence[KMPanel], opts: KMOptions, *, ncols: int = 1) -> 
     xlabel = opts.xlabel or (f"Time ({unit})" if unit else "Time")
     return KMLayout(tuple(panels), max(1, min(ncols, len(panels))), xlabel, opts.ylabel,
                     opts.title, opts.source, opts.ci, opts.median)
+
+
+# ------------------------------------------------------------------------ the page
+#: Height of one numbers-at-risk table row, in inches.
+ROW_INCHES = 0.17
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class KMPage:
+    """Where everything goes: the figure is ``width`` x ``height`` inches; ``axes[i]`` is
+    panel ``i``'s curve axes (left, bottom, width, height) and ``tables[i]`` its table (left,
+    top, width, row height), ``label_gap`` the space between the arm labels and the table's
+    first column, ``notes`` and ``source`` the left/top of each line of small print and
+    ``title_at`` the title's (all in figure fractions)."""
+
+    width: float
+    height: float
+    axes: tuple[Box, ...]
+    tables: tuple[Box, ...]
+    label_gap: float
+    notes: tuple[tuple[float, float], ...]
+    source: tuple[float, float] | None
+    title_at: tuple[float, float] | None
+
+
+def _panel_inches(layout: KMLayout, panel: KMPanel) -> tuple[float, float, float]:
+    """(width, curve height, table height) in inches."""
+    single = len(layout.panels) == 1
+    rows = len(panel.at_risk) + len(panel.censored)
+    blocks = (1 if panel.at_risk else 0) + (1 if panel.censored else 0)
+    table = (rows + blocks) * ROW_INCHES + (0.35 if rows else 0)
+    return (6.4 if single else 4.0), (3.6 if single else 2.5), table
+
+
+def km_page(layout: KMLayout) -> KMPage:
+    """The page of ``layout``: panels on a grid of ``layout.ncols`` columns, each with its
+    table underneath; the notes, then the source, at the bottom; the title at the top."""
+    sizes = [_panel_inches(layout, p) for p in layout.panels]
+    pw, ch, th = (max(s[k] for s in sizes) for k in range(3))
+    left, gap_x, top, gap_y = 1.55, 1.6, (0.55 if layout.title else 0.25), 0.75
+    notes = [p.note for p in layout.panels if p.note]
+    bottom = 0.1 + (0.25 if layout.source else 0) + 0.4 * len(notes)
+    ncols = layout.ncols
+    nrows = math.ceil(len(layout.panels) / ncols)
+    W = left + ncols * pw + (ncols - 1) * gap_x + 0.3
+    H = top + nrows * (ch + 0.55 + th) + (nrows - 1) * gap_y + bottom
+    axes, tables = [], []
+    for i in range(len(layout.panels)):
+        r, c = divmod(i, ncols)
+        x = left + c * (pw + gap_x)
+        y = top + r * (ch + 0.55 + th + gap_y)  # from the top
+        axes.append((x / W, 1 - (y + ch) / H, pw / W, ch / H))
+        tables.append((x / W, 1 - (y + ch + 0.55) / H, pw / W, ROW_INCHES / H))
+    lines = [1 - (H - bottom + 0.05 + 0.4 * j) / H for j in range(len(notes) + 1)]
+    return KMPage(width=W, height=H, axes=tuple(axes), tables=tuple(tables), label_gap=0.3 / W,
+                  notes=tuple((0.2 / W, y) for y in lines[:-1]),
+                  source=(0.2 / W, lines[-1]) if layout.source else None,
+                  title_at=(0.2 / W, 1 - 0.15 / H) if layout.title else None)

@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,30 +25,22 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from analyses.checks import Problems, numeric_column, require_columns
+from analyses.errors import AnalysisProblem, Reason
 from analyses.forest import save_figure
 from analyses.km_layout import (
     KMLayout,
     KMOptions,
     KMPanel,
     km_layout,
+    km_page,
     km_panel,
     stratified_panel,
 )
-from repository.errors import AnalysisError, format_rows
 
 __all__ = ["plot_km", "plot_km_by_trial", "plot_km_pooled", "draw_km"]
 
 _FONT = 8.5
-_ROW = 0.17  # inches per table row
-
-
-def _panel_size(layout: KMLayout, panel: KMPanel) -> tuple[float, float, float]:
-    """(width, curve height, table height) in inches."""
-    single = len(layout.panels) == 1
-    rows = len(panel.at_risk) + len(panel.censored)
-    blocks = (1 if panel.at_risk else 0) + (1 if panel.censored else 0)
-    table = (rows + blocks) * _ROW + (0.35 if rows else 0)
-    return (6.4 if single else 4.0), (3.6 if single else 2.5), table
 
 
 def _draw_curves(ax: Axes, panel: KMPanel, layout: KMLayout) -> None:
@@ -112,35 +103,23 @@ def _draw_table(fig: Figure, panel: KMPanel, box: tuple[float, float, float, flo
 
 
 def draw_km(layout: KMLayout) -> Figure:
-    """Draw a laid-out KM plot (one panel, or small multiples) on a new Figure."""
-    sizes = [_panel_size(layout, p) for p in layout.panels]
-    pw, ch, th = max(s[0] for s in sizes), max(s[1] for s in sizes), max(s[2] for s in sizes)
-    left, gap_x, top, gap_y = 1.55, 1.6, (0.55 if layout.title else 0.25), 0.75
-    notes = sum(1 for p in layout.panels if p.note)
-    bottom = 0.1 + (0.25 if layout.source else 0) + 0.4 * notes
-    ncols = layout.ncols
-    nrows = math.ceil(len(layout.panels) / ncols)
-    W = left + ncols * pw + (ncols - 1) * gap_x + 0.3
-    H = top + nrows * (ch + 0.55 + th) + (nrows - 1) * gap_y + bottom
-    fig = Figure(figsize=(W, H))
-    for i, panel in enumerate(layout.panels):
-        r, c = divmod(i, ncols)
-        x = left + c * (pw + gap_x)
-        y = top + r * (ch + 0.55 + th + gap_y)  # from the top
-        ax = fig.add_axes((x / W, 1 - (y + ch) / H, pw / W, ch / H))
+    """Draw a laid-out KM plot (one panel, or small multiples) on a new Figure, where
+    :func:`~analyses.km_layout.km_page` places it."""
+    page = km_page(layout)
+    fig = Figure(figsize=(page.width, page.height))
+    for panel, box, table in zip(layout.panels, page.axes, page.tables):
+        ax = fig.add_axes(box)
         _draw_curves(ax, panel, layout)
         _style_axes(ax, panel, layout, show_xlabel=True)
-        _draw_table(fig, panel, (x / W, 1 - (y + ch + 0.55) / H, pw / W, _ROW / H), 0.3 / W)
-    y = H - bottom + 0.05
-    for p in layout.panels:
-        if p.note:
-            fig.text(0.2 / W, 1 - y / H, p.note, fontsize=_FONT - 0.5, va="top", wrap=True)
-            y += 0.4
-    if layout.source:
-        fig.text(0.2 / W, 1 - y / H, layout.source, fontsize=_FONT - 1.5, color="0.4", va="top")
-    if layout.title:
-        fig.text(0.2 / W, 1 - 0.15 / H, layout.title, fontsize=_FONT + 3.5, fontweight="bold",
-                 va="top")
+        _draw_table(fig, panel, table, page.label_gap)
+    for (x, y), note in zip(page.notes, [p.note for p in layout.panels if p.note]):
+        fig.text(x, y, note, fontsize=_FONT - 0.5, va="top", wrap=True)
+    if page.source is not None:
+        (x, y), text = page.source, layout.source or ""
+        fig.text(x, y, text, fontsize=_FONT - 1.5, color="0.4", va="top")
+    if page.title_at is not None:
+        (x, y), text = page.title_at, layout.title or ""
+        fig.text(x, y, text, fontsize=_FONT + 3.5, fontweight="bold", va="top")
     return fig
 
 
@@ -156,8 +135,8 @@ def _group_labels(labels: Sequence[str] | Mapping[Hashable, str] | None,
     if isinstance(labels, Mapping):
         return {v: labels.get(v, str(v)) for v in values}
     if len(labels) != len(values):
-        raise AnalysisError(f"{len(labels)} labels for {len(values)} groups ({list(values)})",
-                            reason="bad_option")
+        raise AnalysisProblem(f"{len(labels)} labels for {len(values)} groups ({list(values)})",
+                            reason=Reason.BAD_OPTION)
     return dict(zip(values, labels))
 
 
@@ -201,18 +180,17 @@ def plot_km(time: Any, event: Any, group: Any = None, *,
 
 def _frame_arrays(data: pd.DataFrame, trial: str, time: str, event: str, treatment: str,
                   treated_value: Any) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
-    missing = [c for c in (trial, time, event, treatment) if c not in data.columns]
-    if missing:
-        raise AnalysisError(f"columns {missing} are not in the data "
-                            f"(columns: {list(data.columns)})", variable=missing)
-    if data[treatment].isna().any():
-        rows = (np.flatnonzero(data[treatment].isna().to_numpy()) + 1).tolist()
-        raise AnalysisError(f"{treatment}: missing values in {format_rows(rows)}",
-                            variable=treatment, rows=rows)
-    from analyses.ipd_frame import _loose_eq
+    require_columns(data, [trial, time, event, treatment])
+    problems = Problems()
+    problems.mask(treatment, data[treatment].isna().to_numpy(), "missing values",
+                  kind=Reason.MISSING_VALUES)
+    problems.raise_if_any("cannot plot these data", "Fill them in or leave those rows out.")
+    from analyses.ipd_frame import matches_value
 
-    arm = _loose_eq(data[treatment], treated_value).astype(int)
-    return data[trial], data[time], data[event], arm
+    arm = matches_value(data[treatment], treated_value).astype(int)
+    t = pd.Series(numeric_column(data, time), index=data.index)
+    e = pd.Series(numeric_column(data, event), index=data.index)
+    return data[trial], t, e, arm
 
 
 def _natural(value: Any) -> tuple[int, float, str]:
@@ -232,7 +210,8 @@ def plot_km_by_trial(data: pd.DataFrame, *, trial: str, time: str, event: str,
     tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
     trials = sorted(tr.dropna().unique(), key=_natural)
     if not trials:
-        raise AnalysisError("no trials to plot: the data are empty")
+        raise AnalysisProblem("no trials to plot: the data are empty",
+                              reason=Reason.TOO_FEW_TRIALS)
     opts = _options(ci=ci, at_risk=at_risk, xlabel=xlabel, **options)
     xmax = float(t.max()) / _factor(opts)
     panels = []
@@ -265,8 +244,8 @@ def plot_km_pooled(data: pd.DataFrame, *, trial: str, time: str, event: str, tre
     without CI bands, with a line and a note where the curves stop and why.
     """
     if method not in ("overall", "stratified"):
-        raise AnalysisError(f"method must be 'overall' or 'stratified', not {method!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"method must be 'overall' or 'stratified', not {method!r}",
+                            reason=Reason.BAD_OPTION)
     tr, t, e, arm = _frame_arrays(data, trial, time, event, treatment, treated_value)
     k = tr.nunique()
     default = (f"All {k} trials combined (not stratified)" if method == "overall"

@@ -34,8 +34,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from analyses import _cox_core
+from analyses.checks import Problems, float_arrays, same_lengths
+from analyses.errors import AnalysisProblem, Reason
 from analyses.results import ResultMixin
-from repository.errors import AnalysisError, format_rows
 
 __all__ = ["logrank", "logrank_by_trial", "LogRankResult", "SUMMARY_COLUMNS", "TRIAL_COLUMNS"]
 
@@ -166,41 +167,24 @@ def _sums(time: NDArray[np.float64], ev: NDArray[np.bool_], grp: NDArray[np.floa
 
 def _arrays(time: ArrayLike, event: ArrayLike, group: ArrayLike, extra: dict[str, Any],
             where: str) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
-    try:
-        t = np.asarray(time, dtype=np.float64).ravel()
-        e = np.asarray(event, dtype=np.float64).ravel()
-        g = np.asarray(group, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise AnalysisError(f"{where}time, event and group must be numeric "
-                            "(group: 1 = treated, 0 = control)") from exc
-    lengths = {"time": t.size, "event": e.size, "group": g.size,
-               **{k: len(v) for k, v in extra.items() if v is not None}}
-    if len(set(lengths.values())) != 1:
-        raise AnalysisError(f"{where}inputs have different lengths: {lengths}", lengths=lengths)
-    problems: list[str] = []
-    rows: dict[str, list[int]] = {}
-
-    def bad(name: str, mask: NDArray[np.bool_], what: str) -> None:
-        idx = (np.flatnonzero(mask) + 1).tolist()
-        if idx:
-            rows[name] = idx
-            problems.append(f"{name}: {what} in {format_rows(idx)}")
-
-    bad("time", ~np.isfinite(t), "missing or non-finite values")
-    bad("time", np.isfinite(t) & (t < 0), "negative times")
-    bad("event", ~np.isfinite(e), "missing values")
-    bad("event", np.isfinite(e) & (e != 0) & (e != 1), "values other than 0/1")
-    bad("group", ~np.isfinite(g), "missing values")
-    bad("group", np.isfinite(g) & (g != 0) & (g != 1),
-        "values other than 0 (control) / 1 (treated)")
+    arrays = float_arrays(where, time=time, event=event, group=group)
+    t, e, g = arrays["time"], arrays["event"], arrays["group"]
+    same_lengths(where, {"time": t.size, **{k: len(v) for k, v in extra.items()
+                                            if v is not None}})
+    problems = Problems()
+    problems.survival(t, e)
+    problems.mask("group", ~np.isfinite(g), "missing values")
+    problems.mask("group", np.isfinite(g) & (g != 0) & (g != 1),
+                  "values other than 0 (control) / 1 (treated)")
     for name, vals in extra.items():
         if vals is not None:
-            bad(name, pd.isna(pd.Series(vals, dtype=object)).to_numpy(), "missing values")
-    if problems:
-        raise AnalysisError(f"{where}cannot run the log-rank test: " + "; ".join(problems)
-                            + ". Remove or correct these rows first.", rows=rows)
+            problems.mask(name, pd.isna(pd.Series(vals, dtype=object)).to_numpy(),
+                          "missing values")
+    problems.raise_if_any(f"{where}cannot run the log-rank test",
+                          "Remove or correct these rows first.")
     if t.size == 0:
-        raise AnalysisError(f"{where}no participants: the data are empty")
+        raise AnalysisProblem(f"{where}no participants: the data are empty",
+                              reason=Reason.TOO_FEW_PARTICIPANTS)
     return t, e == 1, g
 
 
@@ -227,18 +211,20 @@ def logrank(
     n0 = int(t.size - n1)
     if n1 == 0 or n0 == 0:
         arm = "treated" if n1 == 0 else "control"
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"{where}no {arm} participants: the log-rank test compares two arms; check the "
             "treatment coding (1 = treated, 0 = control) or leave this data out",
-            trial=label, n_treated=n1, n_control=n0)
+            reason=Reason.SINGLE_ARM, trials=label, n_treated=n1, n_control=n0)
     if not ev.any():
-        raise AnalysisError(f"{where}no events among {t.size} participants: O-E and V are 0 "
-                            "and the log-rank test is undefined", trial=label, n=int(t.size))
+        raise AnalysisProblem(f"{where}no events among {t.size} participants: O-E and V are 0 "
+                              "and the log-rank test is undefined", reason=Reason.NO_EVENTS,
+                              trials=label, n=int(t.size))
     tot, _ = _sums(t, ev, g, codes)
     if tot.v <= 0:
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"{where}the log-rank variance is 0 (no event time with both arms at risk and more "
-            "than one participant at risk); the test is undefined for these data", trial=label)
+            "than one participant at risk); the test is undefined for these data",
+            reason=Reason.ESTIMATE_UNDEFINED, trials=label)
     chisq = (tot.o1 - tot.e1) ** 2 / tot.v
     return LogRankResult(
         o_minus_e=tot.o1 - tot.e1, v=tot.v, observed=tot.o1, expected=tot.e1,
@@ -266,7 +252,8 @@ def logrank_by_trial(
     ``reason`` spelled out - pooling must then leave them out (they carry no information).
     """
     if invalid not in ("raise", "flag"):
-        raise AnalysisError(f"invalid must be 'raise' or 'flag', not {invalid!r}")
+        raise AnalysisProblem(f"invalid must be 'raise' or 'flag', not {invalid!r}",
+                              reason=Reason.BAD_OPTION, option="invalid")
     tr = pd.Series(np.asarray(trial, dtype=object).ravel())
     t, ev, g = _arrays(time, event, group, {"trial": tr.to_numpy()}, "")
     codes, labels = pd.factorize(tr, sort=True)
@@ -292,10 +279,11 @@ def logrank_by_trial(
     usable = np.array([r == "" for r in reasons])
     if invalid == "raise" and not usable.all():
         listed = "; ".join(f"trial {labels[k]}: {reasons[k]}" for k in range(K) if not usable[k])
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"log-rank O-E and V cannot be computed for {int((~usable).sum())} trial(s): "
             f"{listed}. Leave them out of the analysis, or pass invalid='flag' to keep them as "
-            "unusable rows.", trial=[str(labels[k]) for k in range(K) if not usable[k]])
+            "unusable rows.", reason=Reason.ESTIMATE_UNDEFINED,
+            trials=[str(labels[k]) for k in range(K) if not usable[k]])
     with np.errstate(invalid="ignore", divide="ignore"):
         log_hr = np.where(usable, (o1 - e1) / np.where(usable, v, 1.0), np.nan)
         se = np.where(usable, 1.0 / np.sqrt(np.where(usable, v, 1.0)), np.nan)

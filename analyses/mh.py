@@ -25,8 +25,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from analyses.effects import _counts, effect_2x2
+from analyses.errors import AnalysisProblem, Reason
 from analyses.pooling import PoolResult
-from repository.errors import AnalysisError
 
 __all__ = ["pool_mh", "MH_MEASURES", "fixed_heterogeneity", "study_table"]
 
@@ -81,8 +81,8 @@ def pool_mh(
     """
     measure = measure.upper()
     if measure not in MH_MEASURES:
-        raise AnalysisError(f"Mantel-Haenszel pooling is defined for {', '.join(MH_MEASURES)}, "
-                            f"not {measure!r}", reason="unknown_measure")
+        raise AnalysisProblem(f"Mantel-Haenszel pooling is defined for {', '.join(MH_MEASURES)}, "
+                            f"not {measure!r}", reason=Reason.BAD_OPTION)
     a, n1, c, n2 = _counts(ai, n1i, ci, n2i, labels)
     names = [str(x) for x in labels] if labels is not None else [str(i + 1) for i in range(a.size)]
     b, d = n1 - a, n2 - c
@@ -95,12 +95,12 @@ def pool_mh(
         Ri, Si = (a / N) * d, (b / N) * c
         R, S = float(np.sum(Ri)), float(np.sum(Si))
         if R == 0 or S == 0:
-            raise AnalysisError(
+            raise AnalysisProblem(
                 "the Mantel-Haenszel odds ratio is not defined: "
                 + ("no table has events in the treated arm with non-events in the control arm"
                    if R == 0 else "no table has events in the control arm with non-events in "
                    "the treated arm") + "; use Peto's method or inverse-variance pooling with "
-                "a continuity correction", reason="estimate_undefined")
+                "a continuity correction", reason=Reason.ESTIMATE_UNDEFINED)
         or_mh = R / S
         beta = math.log(or_mh)
         se = math.sqrt(0.5 * (float(np.sum(P * Ri)) / R**2
@@ -111,10 +111,10 @@ def pool_mh(
     elif measure == "RR":
         R, S = float(np.sum(a * (n2 / N))), float(np.sum(c * (n1 / N)))
         if a.sum() == 0 or c.sum() == 0:
-            raise AnalysisError("the Mantel-Haenszel risk ratio is not defined: no events in "
+            raise AnalysisProblem("the Mantel-Haenszel risk ratio is not defined: no events in "
                                 + ("any treated arm" if a.sum() == 0 else "any control arm")
                                 + "; use the risk difference or Peto's odds ratio",
-                                reason="estimate_undefined")
+                                reason=Reason.ESTIMATE_UNDEFINED)
         beta = math.log(R / S)
         se = math.sqrt(float(np.sum((n1 / N) * (n2 / N) * (a + c) - (a / N) * c)) / (R * S))
         w = (c / N) * n1
@@ -126,9 +126,9 @@ def pool_mh(
                         + float(np.sum(a * (n2 - c) / N + c * (n1 - a) / N)) / 2) / den**2)
         w = (n1 / N) * n2
     if not se > 0:
-        raise AnalysisError(f"the Mantel-Haenszel {measure} has standard error 0 (no events, or "
+        raise AnalysisProblem(f"the Mantel-Haenszel {measure} has standard error 0 (no events, or "
                             "only events, in every table); nothing can be estimated",
-                            reason="estimate_undefined")
+                            reason=Reason.ESTIMATE_UNDEFINED)
     stat = beta / se
     p = float(2 * stats.norm.sf(abs(stat)))
     es = effect_2x2(a, n1, c, n2, measure=measure, add=0.5, to="only0", drop00=True,

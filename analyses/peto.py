@@ -25,9 +25,9 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from analyses.effects import _counts, effect_2x2
+from analyses.errors import AnalysisProblem, Reason
 from analyses.mh import study_table
 from analyses.pooling import PoolResult
-from repository.errors import AnalysisError
 
 __all__ = ["pool_peto", "pool_oe"]
 
@@ -60,8 +60,8 @@ def pool_peto(
         V = np.where(N > 1, xt * yt * (n1 / N) * (n2 / N) / (N - 1), 0.0)
     sumV = float(np.sum(V))
     if sumV == 0:
-        raise AnalysisError("Peto's method cannot be used: one of the two outcomes never "
-                            "occurred in any table", reason="estimate_undefined")
+        raise AnalysisProblem("Peto's method cannot be used: one of the two outcomes never "
+                            "occurred in any table", reason=Reason.ESTIMATE_UNDEFINED)
     oe = a - E
     beta = float(np.sum(oe)) / sumV
     se = 1 / math.sqrt(sumV)
@@ -104,16 +104,16 @@ def pool_oe(
     V = np.asarray(v, dtype=float).ravel()
     names = [str(x) for x in labels] if labels is not None else [str(i + 1) for i in range(oe.size)]
     if oe.size != V.size or len(names) != oe.size:
-        raise AnalysisError("O-E, V and labels differ in length", reason="length_mismatch")
+        raise AnalysisProblem("O-E, V and labels differ in length", reason=Reason.LENGTH_MISMATCH)
     if oe.size == 0:
-        raise AnalysisError("no trials to pool", reason="too_few_trials", k=0)
+        raise AnalysisProblem("no trials to pool", reason=Reason.TOO_FEW_TRIALS, k=0)
     bad = [names[i] for i in range(oe.size)
            if not (np.isfinite(oe[i]) and np.isfinite(V[i])) or V[i] <= 0]
     if bad:
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"log-rank variance V must be positive and O-E finite; not so for {', '.join(bad)} "
-            "(a trial without events has V = 0: leave it out)", reason="invalid_input",
-            studies=bad)
+            "(a trial without events has V = 0: leave it out)", reason=Reason.INVALID_DATA,
+            trials=bad)
     sumV = float(V.sum())
     beta = float(oe.sum()) / sumV
     se = 1 / math.sqrt(sumV)

@@ -31,7 +31,6 @@ Example::
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -40,11 +39,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from analyses.distributions import t_pvalue, t_quantile, z_pvalue, z_quantile
-from analyses.heterogeneity import heterogeneity, qprofile_ci
+from analyses.checks import as_floats
+from analyses.distributions import z_quantile
+from analyses.errors import AnalysisProblem, Reason
+from analyses.heterogeneity import qprofile_ci
 from analyses.results import ResultMixin
-from analyses.tau2 import TAU2_METHODS, estimate_tau2
-from repository.errors import AnalysisError
+from analyses.rma import (
+    COMMON_EFFECT_METHODS,
+    TESTS,
+    PooledArrays,
+    check_test,
+    normalise_method,
+    pool_columns,
+)
+from analyses.tau2 import TAU2_METHODS, check_pool, se_tau2
 
 __all__ = [
     "PoolResult",
@@ -57,12 +65,8 @@ __all__ = [
     "study_arrays",
 ]
 
-#: Names accepted for the inverse-variance common-effect model.
-COMMON_EFFECT_METHODS: tuple[str, ...] = ("FE", "EE", "CE", "IV")
 #: Every method :func:`pool` accepts.
 POOL_METHODS: tuple[str, ...] = COMMON_EFFECT_METHODS + TAU2_METHODS
-#: Tests for the pooled estimate.
-TESTS: tuple[str, ...] = ("z", "t", "knha", "adhoc")
 #: Measures analysed on the log scale (results carry exponentiated values alongside).
 RATIO_MEASURES: frozenset[str] = frozenset({"OR", "RR", "HR", "PETO", "IRR", "ROM"})
 
@@ -72,17 +76,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "pi_low", "pi_high", "tau2", "tau", "I2", "H2", "Q", "Q_df", "Q_p")
 #: Columns of :attr:`PoolResult.studies`.
 STUDY_COLUMNS: tuple[str, ...] = ("study", "yi", "vi", "se", "ci_low", "ci_high", "weight")
-
-
-def normalise_method(method: str) -> str:
-    """Canonical method name: ``"FE"`` for the common-effect aliases, upper-case otherwise."""
-    m = method.strip()
-    up = m.upper()
-    if up in COMMON_EFFECT_METHODS or up == "COMMON":
-        return "FE"
-    if up == "PETO":
-        return "Peto"
-    return up
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -127,6 +120,16 @@ class PoolResult(ResultMixin):
     iterations: int | None = None
     notes: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a pooled result never carries a silent NaN: numbers beyond floating point (estimates
+        # or variances near 1e308, or 1e-320) overflow in the weighted sums
+        if not (math.isfinite(self.estimate) and math.isfinite(self.se) and self.se > 0):
+            raise AnalysisProblem(
+                f"the pooled estimate cannot be computed in floating point (estimate "
+                f"{self.estimate}, standard error {self.se}): the estimates or variances are "
+                "too large or too small; check their scale (e.g. units, log scale for ratios)",
+                reason=Reason.OUT_OF_RANGE, k=self.k)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -231,24 +234,24 @@ def study_arrays(
     Collects every problem (NaN, non-positive variance, length mismatch) before raising one
     :class:`~repository.errors.AnalysisError` that names the studies.
     """
-    y = np.asarray(yi, dtype=float).ravel()
+    y = as_floats(yi, "yi")
     if (vi is None) == (se is None):
-        raise AnalysisError("give exactly one of vi (sampling variances) or se (standard "
-                            "errors)", reason="variance_missing")
+        raise AnalysisProblem("give exactly one of vi (sampling variances) or se (standard "
+                              "errors)", reason=Reason.MISSING_OPTION, option="vi")
     if vi is not None:
-        v = np.asarray(vi, dtype=float).ravel()
+        v = as_floats(vi, "vi")
     else:
-        s = np.asarray(se, dtype=float).ravel()
+        s = as_floats(se, "se")
         v = s**2
         if s.shape == y.shape:
             v = np.where(s <= 0, np.minimum(s, 0.0), v)  # keep non-positive SEs non-positive
     names = [str(x) for x in labels] if labels is not None else [str(i + 1) for i in range(y.size)]
     if not (y.size == v.size == len(names)):
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"estimates ({y.size}), variances ({v.size}) and labels ({len(names)}) differ in "
-            "length", reason="length_mismatch")
+            "length", reason=Reason.LENGTH_MISMATCH)
     if y.size == 0:
-        raise AnalysisError("no studies to pool", reason="too_few_trials", k=0)
+        raise AnalysisProblem("no studies to pool", reason=Reason.TOO_FEW_TRIALS, k=0)
     problems = []
     bad_nan = [names[i] for i in np.flatnonzero(~np.isfinite(y) | ~np.isfinite(v))]
     if bad_nan:
@@ -256,14 +259,61 @@ def study_arrays(
     bad_v = [names[i] for i in np.flatnonzero(np.isfinite(v) & (v <= 0))]
     if bad_v:
         problems.append(f"non-positive sampling variance for {', '.join(bad_v)}")
+    with np.errstate(divide="ignore", over="ignore"):
+        tiny = [names[i] for i in np.flatnonzero((v > 0) & ~np.isfinite(1.0 / v))]
+    if tiny:
+        problems.append(f"a sampling variance too small to weight (1/vi overflows) for "
+                        f"{', '.join(tiny)}")
+        bad_v += tiny
     if problems:
-        raise AnalysisError(
+        raise AnalysisProblem(
             "cannot pool: " + "; ".join(problems) + ". Remove these studies or correct their "
-            "estimates and variances.", reason="invalid_input", studies=bad_nan + bad_v)
+            "estimates and variances.", reason=Reason.INVALID_DATA, trials=bad_nan + bad_v)
     return y, v, names
 
 
 # ---------------------------------------------------------------------- pooling
+def _check_options(method: str, test: str, level: float) -> str:
+    m = normalise_method(method)
+    if m not in POOL_METHODS:
+        hint = (" (Mantel-Haenszel and Peto pool 2x2 tables: use pool_2x2)"
+                if m in ("MH", "Peto") else "")
+        raise AnalysisProblem(f"unknown pooling method {method!r}{hint}; choose one of "
+                              f"{', '.join(POOL_METHODS)}", reason=Reason.BAD_OPTION,
+                              option="method")
+    check_test(test)
+    if not 0 < level < 100:
+        raise AnalysisProblem(f"level must be a percentage between 0 and 100, got {level}",
+                              reason=Reason.BAD_OPTION, option="level")
+    return m
+
+
+def _notes(res: PooledArrays, k: int) -> list[str]:
+    notes = res.fits.notes() if res.fits is not None else []
+    if res.knha_raw is not None:
+        if res.tau2 is None:
+            notes.append("the Knapp-Hartung adjustment is meant for random-effects models")
+        if res.test == "adhoc" and res.knha_raw[0] < 1:
+            notes.append(f"Knapp-Hartung scale factor {res.knha_raw[0]:.4g} truncated at 1 "
+                         "(ad hoc variant)")
+    if k == 1:
+        notes.append("a single study: no heterogeneity can be estimated (Q = 0, I^2 = 0)")
+    return notes
+
+
+def _studies(y: NDArray[np.float64], v: NDArray[np.float64], names: list[str], tau2: float,
+             level: float, extra_columns: Mapping[str, Sequence[Any] | NDArray[Any]] | None
+             ) -> pd.DataFrame:
+    z = z_quantile((1 - level / 100) / 2)
+    sv = np.sqrt(v)
+    w = 1.0 / (v + tau2)
+    studies = pd.DataFrame({"study": names, "yi": y, "vi": v, "se": sv, "ci_low": y - z * sv,
+                            "ci_high": y + z * sv, "weight": w / w.sum() * 100})
+    for name, values in (extra_columns or {}).items():
+        studies[name] = list(values)
+    return studies
+
+
 def pool(
     yi: ArrayLike,
     vi: ArrayLike | None = None,
@@ -288,98 +338,43 @@ def pool(
     ``stepadj`` scales the Fisher-scoring steps of ML/REML/EB (metafor's ``control=list(
     stepadj=...)``); 0.5 is the remedy when the default steps oscillate and do not converge.
 
+    The numbers come from the engine :func:`analyses.pool_many` runs (a batch of one pool).
     Raises :class:`~repository.errors.AnalysisError` for NaN inputs, non-positive variances,
     fewer than two studies for a random-effects model or a t-type test, unknown methods.
     """
-    m = normalise_method(method)
-    if m not in POOL_METHODS:
-        hint = (" (Mantel-Haenszel and Peto pool 2x2 tables: use pool_2x2)"
-                if m in ("MH", "Peto") else "")
-        raise AnalysisError(f"unknown pooling method {method!r}{hint}; choose one of "
-                            f"{', '.join(POOL_METHODS)}", reason="unknown_method")
-    if test not in TESTS:
-        raise AnalysisError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}",
-                            reason="unknown_test")
-    if not 0 < level < 100:
-        raise AnalysisError(f"level must be a percentage between 0 and 100, got {level}",
-                            reason="bad_level")
+    m = _check_options(method, test, level)
     y, v, names = study_arrays(yi, vi, se, labels)
     k = y.size
-    random = m != "FE"
-    notes: list[str] = []
     if test != "z" and k < 2:
-        raise AnalysisError(f"test={test!r} needs at least two studies (t with k-1 df); "
-                            "use test='z'", reason="too_few_trials", k=k)
-
-    tau2_est = estimate_tau2(y, v, method=m, stepadj=stepadj) if random else None
-    tau2 = tau2_est.tau2 if tau2_est is not None else 0.0
-    if tau2_est is not None:
-        notes.extend(tau2_est.notes)
-
-    w = 1.0 / (v + tau2)
-    sw = float(np.sum(w))
-    beta = float(np.sum(w * y) / sw)
-    vb = 1.0 / sw
-    details: dict[str, Any] = {}
-    if test in ("knha", "adhoc"):
-        if not random:
-            notes.append("the Knapp-Hartung adjustment is meant for random-effects models")
-        rss = float(np.sum(w * (y - beta) ** 2))
-        s2w = 0.0 if rss <= sys.float_info.epsilon else rss / (k - 1)
-        if test == "adhoc" and s2w < 1:
-            notes.append(f"Knapp-Hartung scale factor {s2w:.4g} truncated at 1 (ad hoc "
-                         "variant)")
-            s2w = 1.0
-        if s2w == 0.0:
-            raise AnalysisError(
-                "all study estimates are identical, so the Knapp-Hartung scale factor is 0 "
-                "and the standard error would be 0; use test='adhoc' or test='z'",
-                reason="degenerate_knha")
-        details["knha_scale"] = s2w
-        vb *= s2w
-    se_b = math.sqrt(vb)
-    alpha = 1 - level / 100
-    stat = beta / se_b
-    if test == "z":
-        df = None
-        crit = z_quantile(alpha / 2)
-        p = z_pvalue(stat)
-    else:
-        df = k - 1
-        crit = t_quantile(alpha / 2, df)
-        p = t_pvalue(stat, df)
-    ci = (beta - crit * se_b, beta + crit * se_b)
-    pi = None
-    if random:
-        half = crit * math.sqrt(vb + tau2)
-        pi = (beta - half, beta + half)
-
-    het = heterogeneity(y, v, tau2=tau2 if random else None)
-    if k == 1:
-        notes.append("a single study: no heterogeneity can be estimated (Q = 0, I^2 = 0)")
+        raise AnalysisProblem(f"test={test!r} needs at least two studies (t with k-1 df); "
+                              "use test='z'", reason=Reason.TOO_FEW_TRIALS, k=k)
+    if m != "FE":
+        check_pool(y, v)
+    res = pool_columns(y[:, None], v[:, None], None, method=m, test=test, level=level,
+                       stepadj=stepadj)
+    random = res.tau2 is not None
+    tau2 = float(res.tau2[0]) if res.tau2 is not None else 0.0
+    notes = _notes(res, k)
     q_ci = None
     if random and qprofile:
         q_ci = qprofile_ci(y, v, tau2=tau2, level=level)
         notes.extend(q_ci.notes)
-
-    z_study = z_quantile(alpha / 2)
-    sv = np.sqrt(v)
-    studies = pd.DataFrame({
-        "study": names, "yi": y, "vi": v, "se": sv,
-        "ci_low": y - z_study * sv, "ci_high": y + z_study * sv,
-        "weight": w / sw * 100,
-    })
-    for name, values in (extra_columns or {}).items():
-        studies[name] = list(values)
+    fits = res.fits
     return PoolResult(
-        estimate=beta, se=se_b, ci=ci, statistic=float(stat), p=p, k=k, method=m, test=test,
-        level=level, df=df, Q=het.Q, Q_df=het.df, Q_p=het.Q_p, I2=het.I2, H2=het.H2,
-        studies=studies, measure=measure,
+        estimate=float(res.estimate[0]), se=float(res.se[0]),
+        ci=(float(res.ci_low[0]), float(res.ci_high[0])), statistic=float(res.statistic[0]),
+        p=float(res.p[0]), k=k, method=m, test=test, level=level,
+        df=None if res.df is None else k - 1, Q=float(res.Q[0]), Q_df=max(k - 1, 0),
+        Q_p=float(res.Q_p[0]), I2=float(res.I2[0]), H2=float(res.H2[0]),
+        studies=_studies(y, v, names, tau2, level, extra_columns), measure=measure,
         tau2=tau2 if random else None,
-        se_tau2=tau2_est.se if tau2_est is not None else None,
+        se_tau2=None if fits is None else se_tau2(
+            m, v, tau2, start=None if fits.start is None else float(fits.start[0])),
         tau2_ci=q_ci.tau2 if q_ci else None, tau_ci=q_ci.tau if q_ci else None,
         I2_ci=q_ci.I2 if q_ci else None, H2_ci=q_ci.H2 if q_ci else None,
-        pi=pi, iterations=tau2_est.iterations if tau2_est is not None else None,
-        notes=tuple(notes), details=details,
+        pi=None if res.pi_low is None or res.pi_high is None
+        else (float(res.pi_low[0]), float(res.pi_high[0])),
+        iterations=None if fits is None else int(fits.iterations[0]),
+        notes=tuple(notes),
+        details={} if res.knha_used is None else {"knha_scale": float(res.knha_used[0])},
     )
-

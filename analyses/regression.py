@@ -12,7 +12,7 @@ Both refuse designs they cannot estimate, naming the columns: fewer observations
 parameters, and columns that are constant or linear combinations of others. Logistic
 regression also detects separation (an outcome perfectly predicted, e.g. no events in one
 arm): the maximum-likelihood estimate is then infinite and an :class:`AnalysisError` with
-``reason="separation"`` says so instead of returning a huge, meaningless number.
+``reason=Reason.SEPARATION`` says so instead of returning a huge, meaningless number.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from repository.errors import AnalysisError, ConvergenceError
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 
 __all__ = ["RegressionFit", "fit_ols", "fit_logistic", "design"]
 
@@ -87,14 +87,13 @@ def design(columns: Sequence[ArrayLike], names: Sequence[str], *, label: str = "
                                                            dtype=float)) == 0
                                        for p in problems)
                 else "does not vary or is a linear combination of the other covariates")
-        raise AnalysisError(f"{', '.join(problems)} {what}{where}",
-                            reason="constant_covariate" if what == "does not vary"
-                            else "collinear", variables=problems)
+        raise AnalysisProblem(f"{', '.join(problems)} {what}{where}",
+                            reason=Reason.COLLINEAR, variables=problems)
     X = np.column_stack(kept_cols)
     if X.shape[0] <= X.shape[1]:
-        raise AnalysisError(
+        raise AnalysisProblem(
             f"{X.shape[0]} participants{where} cannot estimate {X.shape[1]} coefficients "
-            f"({', '.join(kept_names)})", reason="too_few_participants", n=X.shape[0])
+            f"({', '.join(kept_names)})", reason=Reason.TOO_FEW_PARTICIPANTS, n=X.shape[0])
     return X, tuple(kept_names), tuple(dropped)
 
 
@@ -122,11 +121,11 @@ def fit_logistic(X: F, y: ArrayLike, names: Sequence[str], *, maxiter: int = 50,
     yv = np.asarray(y, dtype=float)
     where = f" in {label}" if label else ""
     if not np.isin(yv, (0.0, 1.0)).all():
-        raise AnalysisError(f"the outcome must be 0/1{where}", reason="not_binary")
+        raise AnalysisProblem(f"the outcome must be 0/1{where}", reason=Reason.INVALID_DATA)
     if yv.sum() == 0 or yv.sum() == yv.size:
-        raise AnalysisError(f"{'no' if yv.sum() == 0 else 'every'} participant had the "
+        raise AnalysisProblem(f"{'no' if yv.sum() == 0 else 'every'} participant had the "
                             f"event{where}: the log odds ratio is not estimable",
-                            reason="no_events" if yv.sum() == 0 else "all_events")
+                            reason=Reason.NO_EVENTS if yv.sum() == 0 else Reason.ALL_EVENTS)
     n, p = X.shape
     beta = np.zeros(p)
     # start where R's glm does: eta from mu = (y + 0.5) / 2
@@ -153,16 +152,16 @@ def fit_logistic(X: F, y: ArrayLike, names: Sequence[str], *, maxiter: int = 50,
         beta = new
         fitted = 1 / (1 + np.exp(-(X @ beta)))
         if np.max(np.abs(X @ beta)) > 30 or np.min(fitted * (1 - fitted)) < 1e-12:
-            raise AnalysisError(
+            raise AnalysisProblem(
                 f"the outcome is perfectly predicted{where} (separation): the maximum-"
                 "likelihood estimate is infinite; leave the covariate out, or use the 2x2 "
-                "model with a continuity correction or Peto's method", reason="separation")
+                "model with a continuity correction or Peto's method", reason=Reason.SEPARATION)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol and np.max(np.abs(step)) < 1e-8:
             mu = 1 / (1 + np.exp(-(X @ beta)))
             info = X.T @ (X * (mu * (1 - mu))[:, None])
             return RegressionFit(names=tuple(names), coef=beta, var=np.linalg.inv(info),
                                  n=n, df_resid=n - p, iterations=it, deviance=dev)
         dev_old = dev
-    raise ConvergenceError(f"logistic regression did not converge in {maxiter} "
+    raise NotConverged(f"logistic regression did not converge in {maxiter} "
                            f"iterations{where}; check for near-separation",
-                           reason="no_convergence")
+                           reason=Reason.NO_CONVERGENCE)

@@ -27,13 +27,13 @@ from typing import Any
 
 import pandas as pd
 
+from analyses.errors import AnalysisProblem, Reason, writing
 from analyses.forest import forest_plot
 from analyses.formatting import fmt_ci, fmt_i2, fmt_p, fmt_tau2, is_ratio, minus
 from analyses.interactions import InteractionResult
 from analyses.pooling import PoolResult
 from analyses.tables import results_table
 from analyses.two_stage import TwoStageResult
-from repository.errors import AnalysisError
 
 __all__ = ["analysis_report", "write_report", "describe_methods", "software_versions",
            "pooled_table"]
@@ -253,7 +253,7 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
     ``arm_labels`` head the per-arm columns of the trials table.
     """
     if not isinstance(result, (PoolResult, TwoStageResult, InteractionResult)):
-        raise AnalysisError(f"cannot report a {type(result).__name__}", reason="bad_input")
+        raise AnalysisProblem(f"cannot report a {type(result).__name__}", reason=Reason.WRONG_TYPE)
     esc = html.escape
     title = str(title or getattr(result, "title", "Meta-analysis"))
     pooled = result.pooled if isinstance(result, (TwoStageResult, InteractionResult)) else result
@@ -289,7 +289,8 @@ def write_report(result: PoolResult | TwoStageResult | InteractionResult, path: 
                  source: Any = None,
                  arm_labels: tuple[str, str] = ("Treatment", "Control")) -> Path:
     """Write :func:`analysis_report` to ``path``; returns the path."""
-    p = Path(path)
-    p.write_text(analysis_report(result, title=title, description=description, source=source,
-                                 arm_labels=arm_labels), encoding="utf-8")
+    text = analysis_report(result, title=title, description=description, source=source,
+                           arm_labels=arm_labels)
+    with writing(path, "the report") as p:
+        p.write_text(text, encoding="utf-8")
     return p

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.km import kaplan_meier
-from repository.errors import AnalysisError
 
 __all__ = ["RMST", "RMSTDifference", "rmst", "rmst_difference"]
 
@@ -71,15 +71,15 @@ class RMSTDifference:
 def rmst(time: ArrayLike, event: ArrayLike, *, tau: float, label: str = "all") -> RMST:
     """RMST up to ``tau`` and its standard error (see the module docstring)."""
     if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
-        raise AnalysisError(f"tau must be a positive number of time units, not {tau!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"tau must be a positive number of time units, not {tau!r}",
+                            reason=Reason.BAD_OPTION)
     km = kaplan_meier(time, event, label=label)
     tab = km.table
     t = tab["time"].to_numpy(float)
     if tau < t[0]:
-        raise AnalysisError(f"{label}: tau = {tau:g} is before the first observed time "
+        raise AnalysisProblem(f"{label}: tau = {tau:g} is before the first observed time "
                             f"({t[0]:g}); choose a horizon within the follow-up",
-                            reason="bad_option")
+                            reason=Reason.BAD_OPTION)
     keep = t <= tau
     times = np.append(t[keep], tau)
     surv = np.append(tab["surv"].to_numpy(float)[keep], 1.0)
@@ -106,11 +106,11 @@ def rmst_difference(time: ArrayLike, event: ArrayLike, treated: ArrayLike, *, ta
     e = np.asarray(event, dtype=float).ravel()
     g = np.asarray(treated, dtype=float).ravel()
     if not (t.size == e.size == g.size):
-        raise AnalysisError("time, event and treated differ in length", reason="length_mismatch")
+        raise AnalysisProblem("time, event and treated differ in length", reason=Reason.LENGTH_MISMATCH)
     arms = {}
     for value, name in ((1.0, "treated"), (0.0, "control")):
         m = g == value
         if not m.any():
-            raise AnalysisError(f"no {name} participants", reason="single_arm")
+            raise AnalysisProblem(f"no {name} participants", reason=Reason.SINGLE_ARM)
         arms[name] = rmst(t[m], e[m], tau=tau, label=name)
     return RMSTDifference(treated=arms["treated"], control=arms["control"])

@@ -72,23 +72,7 @@ def uniroot(
         if abs(new_step) <= tol_act or fb == 0.0:
             return Root(b, maxiter + 1 - left, abs(c - b), True)
         if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:
-                t1 = fb / fa
-                p = cb * t1
-                q = 1.0 - t1
-            else:
-                q = fa / fc
-                t1 = fb / fc
-                t2 = fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0:
-                q = -q
-            else:
-                p = -p
-            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
-                new_step = p / q
+            new_step = _interpolate(a, b, c, fa, fb, fc, new_step, prev_step, tol_act)
         if abs(new_step) < tol_act:
             new_step = tol_act if new_step > 0 else -tol_act
         a, fa = b, fb
@@ -97,3 +81,28 @@ def uniroot(
         if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
             c, fc = a, fa
     return Root(b, maxiter, abs(c - b), False)
+
+
+def _interpolate(a: float, b: float, c: float, fa: float, fb: float, fc: float,
+                 bisect: float, prev_step: float, tol_act: float) -> float:
+    """R's zeroin interpolation step from ``b``: linear (secant) when ``a == c``, else inverse
+    quadratic; the bisection step ``bisect`` when the interpolation would leave the bracket or
+    not shrink fast enough."""
+    cb = c - b
+    if a == c:
+        t1 = fb / fa
+        p = cb * t1
+        q = 1.0 - t1
+    else:
+        q = fa / fc
+        t1 = fb / fc
+        t2 = fb / fa
+        p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+        q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+    if p > 0:
+        q = -q
+    else:
+        p = -p
+    if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
+        return p / q
+    return bisect

@@ -51,12 +51,12 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import optimize, stats
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.formatting import fmt_ci
 from analyses.ipd_frame import prepare_ipd
 from analyses.km import kaplan_meier
 from analyses.results import ResultMixin
 from analyses.trial_models import first_stage
-from repository.errors import AnalysisError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -149,9 +149,9 @@ def trial_level(x: FloatArray, y: FloatArray, w: FloatArray, *, level: float = 0
     """Weighted regression of ``y`` (true endpoint log HRs) on ``x`` (surrogate log HRs)."""
     k = x.size
     if k < 4:
-        raise AnalysisError(f"trial-level surrogacy needs at least four trials with both "
+        raise AnalysisProblem(f"trial-level surrogacy needs at least four trials with both "
                             f"estimates (the R\u00b2 interval uses k - 3 df), got {k}",
-                            reason="too_few_trials", k=k)
+                            reason=Reason.TOO_FEW_TRIALS, k=k)
     w = w / w.mean()
     X = np.column_stack([np.ones(k), x])
     cov_u = np.linalg.inv((X.T * w) @ X)
@@ -270,8 +270,8 @@ def surrogacy(
     """Trial-level and individual-level surrogacy of (``surrogate_time``,
     ``surrogate_event``) for (``time``, ``event``); see the module docstring."""
     if weights not in WEIGHTS:
-        raise AnalysisError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}",
+                            reason=Reason.BAD_OPTION)
     common = dict(trial=trial, treatment=treatment, model="cox", treated_value=treated_value,
                   control_value=control_value)
     ps = prepare_ipd(data, time=surrogate_time, event=surrogate_event, **common)

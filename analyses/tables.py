@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analyses.checks import require_columns
+from analyses.errors import AnalysisProblem, Reason, writing
 from analyses.formatting import fmt_ci, fmt_i2, fmt_p, is_ratio, minus, tau2_text
-from repository.errors import AnalysisError
 
 __all__ = ["Table", "baseline_table", "results_table", "TABLE_FORMATS"]
 
@@ -157,18 +158,20 @@ class Table:
         """Write by suffix: .csv, .xlsx, .docx, .tex or .html."""
         p = Path(path)
         suffix = p.suffix.lower()
-        if suffix == ".csv":
-            return self.to_csv(p)
-        if suffix == ".xlsx":
-            return self.to_excel(p)
-        if suffix == ".docx":
-            return self.to_docx(p)
-        if suffix in (".tex", ".html", ".htm"):
-            p.write_text(self.to_latex() if suffix == ".tex" else self.to_html(),
-                         encoding="utf-8")
-            return p
-        raise AnalysisError(f"cannot write a table as {p.name!r}: use "
-                            f"{', '.join(TABLE_FORMATS)}", reason="bad_option", file=str(p))
+        writers = {".csv": self.to_csv, ".xlsx": self.to_excel, ".docx": self.to_docx,
+                   ".tex": self._write_text, ".html": self._write_text,
+                   ".htm": self._write_text}
+        if suffix not in writers:
+            raise AnalysisProblem(f"cannot write a table as {p.name!r}: use "
+                                  f"{', '.join(TABLE_FORMATS)}", reason=Reason.BAD_OPTION,
+                                  file=str(p))
+        with writing(p, "the table"):
+            return writers[suffix](p)
+
+    def _write_text(self, p: Path) -> Path:
+        p.write_text(self.to_latex() if p.suffix.lower() == ".tex" else self.to_html(),
+                     encoding="utf-8")
+        return p
 
 
 _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -237,23 +240,19 @@ def baseline_table(data: pd.DataFrame, *, treatment: str, variables: Sequence[st
     """Characteristics by arm and overall (see the module docstring); ``by_trial`` repeats
     the table within each trial (needs ``trial``). Numeric columns with at most five values
     (and those in ``categorical``) are shown as categories."""
-    from analyses.ipd_frame import _loose_eq
+    from analyses.ipd_frame import matches_value
 
-    missing = [c for c in [treatment, *variables, *([trial] if trial else [])]
-               if c not in data.columns]
-    if missing:
-        raise AnalysisError(f"column(s) not in the data: {', '.join(missing)}; available: "
-                            f"{', '.join(map(str, data.columns))}", reason="missing_column")
+    require_columns(data, [treatment, *variables, *([trial] if trial else [])])
     if by_trial and trial is None:
-        raise AnalysisError("by_trial needs the trial column", reason="missing_option")
+        raise AnalysisProblem("by_trial needs the trial column", reason=Reason.MISSING_OPTION)
     if continuous not in ("mean", "median"):
-        raise AnalysisError("continuous must be 'mean' or 'median'", reason="bad_option")
+        raise AnalysisProblem("continuous must be 'mean' or 'median'", reason=Reason.BAD_OPTION)
     blocks = [("", data)] if not by_trial else [
         (f"Trial {k}", data[data[trial] == k]) for k in pd.unique(data[str(trial)])]
     rows: list[list[str]] = []
     sections: list[int] = []
     for heading, part in blocks:
-        treated = _loose_eq(part[treatment], treated_value)
+        treated = matches_value(part[treatment], treated_value)
         groups = [treated, ~treated, pd.Series(True, index=part.index)]
         if heading:
             sections.append(len(rows))
@@ -296,8 +295,8 @@ def results_table(result: Any, *, labels: tuple[str, str] = ("Treatment", "Contr
         pooled, measure = result, result.measure
         per = result.studies.rename(columns={"study": "trial", "yi": "estimate"})
     else:
-        raise AnalysisError(f"cannot tabulate a {type(result).__name__}; give a pooled or "
-                            "two-stage result", reason="bad_input")
+        raise AnalysisProblem(f"cannot tabulate a {type(result).__name__}; give a pooled or "
+                            "two-stage result", reason=Reason.WRONG_TYPE)
     ratio = is_ratio(measure)
     code = {"PETO": "OR", "RMSTD": "RMST difference"}.get((measure or "").upper(),
                                                          measure or "Estimate")

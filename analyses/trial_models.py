@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.effects import effect_2x2
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.regression import design, fit_logistic, fit_ols
 from repository.errors import AnalysisError
 
@@ -59,7 +60,7 @@ MODEL_MEASURE: dict[str, str] = {"cox": "HR", "logrank": "HR", "logistic": "OR",
                                  "linear": "MD", "rmst": "RMSTD"}
 
 
-class TrialNotEstimable(AnalysisError):
+class TrialNotEstimable(AnalysisProblem):
     """This trial gives no estimate for this model; the message says why."""
 
 
@@ -112,12 +113,12 @@ def _check_arms(frame: pd.DataFrame, trial: str) -> None:
     n = len(frame)
     if n < 2:
         raise TrialNotEstimable(f"trial {trial}: {n} participant(s); at least two are needed",
-                                reason="too_few_participants", trial=trial)
+                                reason=Reason.TOO_FEW_PARTICIPANTS, trials=trial)
     t = frame["_treat"]
     if (t == 1).sum() == 0 or (t == 0).sum() == 0:
         arm = "control" if (t == 1).all() else "treated"
         raise TrialNotEstimable(f"trial {trial}: single arm (no {arm} participants)",
-                                reason="single_arm", trial=trial)
+                                reason=Reason.SINGLE_ARM, trials=trial)
 
 
 def _arm_events(frame: pd.DataFrame, col: str, trial: str, what: str) -> None:
@@ -125,20 +126,20 @@ def _arm_events(frame: pd.DataFrame, col: str, trial: str, what: str) -> None:
     t = frame["_treat"].to_numpy()
     e = frame[col].to_numpy()
     if e.sum() == 0:
-        raise TrialNotEstimable(f"trial {trial}: no events", reason="no_events", trial=trial)
+        raise TrialNotEstimable(f"trial {trial}: no events", reason=Reason.NO_EVENTS, trials=trial)
     for arm, label in ((1, "treated"), (0, "control")):
         if e[t == arm].sum() == 0:
             raise TrialNotEstimable(
                 f"trial {trial}: no events in the {label} arm, so the {what} is infinite; "
-                "use model='logrank' or '2x2' (Peto/MH) to include it", reason="no_events_arm",
-                trial=trial)
+                "use model='logrank' or '2x2' (Peto/MH) to include it", reason=Reason.NO_EVENTS_ARM,
+                trials=trial)
     if what == "log odds ratio":
         for arm, label in ((1, "treated"), (0, "control")):
             if e[t == arm].sum() == (t == arm).sum():
                 raise TrialNotEstimable(
                     f"trial {trial}: every {label} participant had the event, so the log odds "
-                    "ratio is infinite; use model='2x2' to include it", reason="all_events_arm",
-                    trial=trial)
+                    "ratio is infinite; use model='2x2' to include it", reason=Reason.ALL_EVENTS_ARM,
+                    trials=trial)
 
 
 def _regression_columns(frame: pd.DataFrame, adjust: Sequence[str],
@@ -169,9 +170,13 @@ def _dropped_note(dropped: Sequence[str]) -> str:
             "combination of the other covariates, in this trial)")
 
 
+def _reason(exc: AnalysisError) -> Reason:
+    return exc.reason if isinstance(exc, (AnalysisProblem, NotConverged)) else Reason.NO_ESTIMATE
+
+
 def _not_estimable(exc: AnalysisError, trial: str) -> TrialNotEstimable:
     return TrialNotEstimable(f"trial {trial}: {exc.message}",
-                             reason=exc.context.get("reason", "not_estimable"), trial=trial)
+                             reason=_reason(exc), trials=trial)
 
 
 def estimate_trial(
@@ -190,60 +195,67 @@ def estimate_trial(
 ) -> TrialEstimate:
     """Fit ``model`` to one trial's rows (see the module docstring for the models)."""
     if model not in MODELS:
-        raise AnalysisError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
-                            reason="unknown_model")
+        raise AnalysisProblem(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
+                            reason=Reason.BAD_OPTION)
     _check_arms(frame, trial)
     if model == "rmst":
         return _rmst(frame, trial, tau, bool(adjust) or interaction is not None)
     if interaction is not None and model in ("logrank", "2x2"):
         return _interaction_by_difference(frame, trial=trial, model=model, measure=measure,
                                            interaction=interaction, ties=ties, add=add, to=to)
-    if model == "linear":
-        cols, names, target = _regression_columns(frame, adjust, interaction)
-        try:
-            X, all_names, dropped = design(cols, names, label=f"trial {trial}",
-                                           droppable=adjust)
-            fit = fit_ols(X, frame["_y"].to_numpy(dtype=float), all_names)
-        except AnalysisError as exc:
-            raise _not_estimable(exc, trial) from None
-        est, se = fit[target]
-        return TrialEstimate(trial=trial, estimate=est, se=se, note=_dropped_note(dropped),
-                             **_counts(frame, None))
-    if model == "logistic":
-        if interaction is None:
-            _arm_events(frame, "_y", trial, "log odds ratio")
-        cols, names, target = _regression_columns(frame, adjust, interaction)
-        try:
-            X, all_names, dropped = design(cols, names, label=f"trial {trial}",
-                                           droppable=adjust)
-            fit = fit_logistic(X, frame["_y"].to_numpy(dtype=float), all_names,
-                               label=f"trial {trial}")
-        except AnalysisError as exc:
-            raise _not_estimable(exc, trial) from None
-        est, se = fit[target]
-        return TrialEstimate(trial=trial, estimate=est, se=se, note=_dropped_note(dropped),
-                             **_counts(frame, "_y"))
+    if model in ("linear", "logistic"):
+        return _regression(frame, trial, model, adjust, interaction)
     if model == "2x2":
-        c = _counts(frame, "_y")
-        table = (c["events_treated"], c["n_treated"], c["events_control"], c["n_control"])
-        es = effect_2x2([table[0]], [table[1]], [table[2]], [table[3]],
-                        measure=measure or "OR", add=add, to=to, labels=[trial])
-        note = "continuity correction added" if es.corrected else ""
-        if es.dropped:
-            note = es.dropped[0]
-        return TrialEstimate(trial=trial, estimate=float(es.yi[0]), se=float(np.sqrt(es.vi[0])),
-                             table=(float(table[0]), float(table[1]), float(table[2]),
-                                    float(table[3])), note=note, **c)
+        return _two_by_two(frame, trial, measure=measure, add=add, to=to)
     if model == "logrank":
         lr = _logrank(frame, trial)
         c = _counts(frame, "_event")
         return TrialEstimate(trial=trial, estimate=lr[0] / lr[1], se=float(lr[1] ** -0.5),
                              o_minus_e=lr[0], v=lr[1], **c)
-    # cox
+    return _cox_trial(frame, trial, adjust, interaction, ties, ph_test)
+
+
+def _regression(frame: pd.DataFrame, trial: str, model: str, adjust: Sequence[str],
+                interaction: str | None) -> TrialEstimate:
+    """Least squares (``linear``) or logistic regression in one trial."""
+    logistic = model == "logistic"
+    if logistic and interaction is None:
+        _arm_events(frame, "_y", trial, "log odds ratio")
+    cols, names, target = _regression_columns(frame, adjust, interaction)
+    try:
+        X, all_names, dropped = design(cols, names, label=f"trial {trial}", droppable=adjust)
+        y = frame["_y"].to_numpy(dtype=float)
+        fit = (fit_logistic(X, y, all_names, label=f"trial {trial}") if logistic
+               else fit_ols(X, y, all_names))
+    except AnalysisError as exc:
+        raise _not_estimable(exc, trial) from None
+    est, se = fit[target]
+    return TrialEstimate(trial=trial, estimate=est, se=se, note=_dropped_note(dropped),
+                         **_counts(frame, "_y" if logistic else None))
+
+
+def _two_by_two(frame: pd.DataFrame, trial: str, *, measure: str | None, add: float,
+                to: str) -> TrialEstimate:
+    """The trial's 2x2 table and its effect (continuity correction as asked)."""
+    c = _counts(frame, "_y")
+    table = (c["events_treated"], c["n_treated"], c["events_control"], c["n_control"])
+    es = effect_2x2([table[0]], [table[1]], [table[2]], [table[3]],
+                    measure=measure or "OR", add=add, to=to, labels=[trial])
+    note = "continuity correction added" if es.corrected else ""
+    if es.dropped:
+        note = es.dropped[0]
+    return TrialEstimate(trial=trial, estimate=float(es.yi[0]), se=float(np.sqrt(es.vi[0])),
+                         table=(float(table[0]), float(table[1]), float(table[2]),
+                                float(table[3])), note=note, **c)
+
+
+def _cox_trial(frame: pd.DataFrame, trial: str, adjust: Sequence[str],
+               interaction: str | None, ties: str, ph_test: bool) -> TrialEstimate:
+    """A Cox model in one trial (with the PH test when asked)."""
     if interaction is None:
         _arm_events(frame, "_event", trial, "log hazard ratio")
     elif frame["_event"].sum() == 0:
-        raise TrialNotEstimable(f"trial {trial}: no events", reason="no_events", trial=trial)
+        raise TrialNotEstimable(f"trial {trial}: no events", reason=Reason.NO_EVENTS, trials=trial)
     cols, names, target = _regression_columns(frame, adjust, interaction)
     try:
         X, kept, dropped = design(cols, names, label=f"trial {trial}", droppable=adjust)
@@ -259,13 +271,13 @@ def _rmst(frame: pd.DataFrame, trial: str, tau: float | None, covariates: bool) 
     from analyses.rmst import rmst_difference
 
     if covariates:
-        raise AnalysisError("model='rmst' takes no covariates or interaction",
-                            reason="bad_option")
+        raise AnalysisProblem("model='rmst' takes no covariates or interaction",
+                            reason=Reason.BAD_OPTION)
     if tau is None:
-        raise AnalysisError("model='rmst' needs the horizon tau (CLI --tau), in the time "
-                            "units of the data", reason="missing_option")
+        raise AnalysisProblem("model='rmst' needs the horizon tau (CLI --tau), in the time "
+                            "units of the data", reason=Reason.MISSING_OPTION)
     if frame["_event"].sum() == 0:
-        raise TrialNotEstimable(f"trial {trial}: no events", reason="no_events", trial=trial)
+        raise TrialNotEstimable(f"trial {trial}: no events", reason=Reason.NO_EVENTS, trials=trial)
     try:
         diff = rmst_difference(frame["_time"], frame["_event"], frame["_treat"], tau=tau)
     except AnalysisError as exc:
@@ -282,11 +294,7 @@ def _rmst(frame: pd.DataFrame, trial: str, tau: float | None, covariates: bool) 
 def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: str,
          trial: str, ties: str, ph_test: bool = False
          ) -> tuple[float, float, tuple[float, int, float] | None]:
-    try:
-        cox_module = importlib.import_module("analyses.cox")
-    except ImportError as exc:  # pragma: no cover - present once the survival module lands
-        raise AnalysisError("the Cox model (analyses.cox) is not available in this "
-                            "installation", reason="unavailable") from exc
+    cox_module = importlib.import_module("analyses.cox")
     X = pd.DataFrame(dict(zip(names, cols)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -301,7 +309,7 @@ def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: 
                                  for w in caught):
         raise TrialNotEstimable(
             f"trial {trial}: the Cox estimate of {target} is infinite (monotone likelihood)",
-            reason="separation", trial=trial)
+            reason=Reason.SEPARATION, trials=trial)
     i = list(fit.names).index(target)
     ph = None
     if ph_test:
@@ -316,15 +324,11 @@ def _cox(frame: pd.DataFrame, cols: list[np.ndarray], names: list[str], target: 
 
 
 def _logrank(frame: pd.DataFrame, trial: str) -> tuple[float, float]:
-    try:
-        # by module path: the package attribute ``analyses.logrank`` is the function
-        logrank_module = importlib.import_module("analyses.logrank")
-    except ImportError as exc:  # pragma: no cover - present once the survival module lands
-        raise AnalysisError("the log-rank test (analyses.logrank) is not available in this "
-                            "installation", reason="unavailable") from exc
+    # by module path: the package attribute ``analyses.logrank`` is the function
+    logrank_module = importlib.import_module("analyses.logrank")
     if frame["_event"].sum() == 0:
         raise TrialNotEstimable(f"trial {trial}: no events, so the log-rank variance is 0",
-                                reason="no_events", trial=trial)
+                                reason=Reason.NO_EVENTS, trials=trial)
     try:
         res = logrank_module.logrank(frame["_time"].to_numpy(dtype=float),
                                      frame["_event"].to_numpy(dtype=float),
@@ -333,8 +337,8 @@ def _logrank(frame: pd.DataFrame, trial: str) -> tuple[float, float]:
         raise _not_estimable(exc, trial) from None
     oe, v = float(np.atleast_1d(res.o_minus_e)[0]), float(np.atleast_1d(res.v)[0])
     if not v > 0:
-        raise TrialNotEstimable(f"trial {trial}: log-rank variance is 0", reason="no_events",
-                                trial=trial)
+        raise TrialNotEstimable(f"trial {trial}: log-rank variance is 0", reason=Reason.NO_EVENTS,
+                                trials=trial)
     return oe, v
 
 
@@ -346,7 +350,7 @@ def _interaction_by_difference(frame: pd.DataFrame, *, trial: str, model: str,
         raise TrialNotEstimable(
             f"trial {trial}: {interaction} has {len(levels)} level(s) here; the "
             f"{model} interaction needs exactly two (use a regression model for a continuous "
-            "covariate)", reason="interaction_levels", trial=trial)
+            "covariate)", reason=Reason.INTERACTION_LEVELS, trials=trial)
     parts = []
     for level in levels:
         sub = frame[frame[interaction] == level]
@@ -355,7 +359,7 @@ def _interaction_by_difference(frame: pd.DataFrame, *, trial: str, model: str,
                                         ties=ties, add=add, to=to))
         except TrialNotEstimable as exc:
             raise TrialNotEstimable(f"{exc.message} (within {interaction} = {level})",
-                                    reason=exc.context.get("reason"), trial=trial) from None
+                                    reason=exc.reason, trials=trial) from None
     lo, hi = parts
     est = hi.estimate - lo.estimate
     se = float(np.hypot(hi.se, lo.se))
@@ -396,7 +400,7 @@ def first_stage(
     for t in trials:
         rows = groups.get(t)
         if rows is None or rows.empty:
-            excluded.append((t, "no_participants", f"trial {t}: no participants"))
+            excluded.append((t, str(Reason.NO_PARTICIPANTS), f"trial {t}: no participants"))
             continue
         try:
             estimates.append(estimate_trial(rows, trial=t, model=model, adjust=adjust,
@@ -404,5 +408,5 @@ def first_stage(
                                             ties=ties, add=add, to=to, tau=tau,
                                             ph_test=ph_test))
         except TrialNotEstimable as exc:
-            excluded.append((t, str(exc.context.get("reason", "not_estimable")), exc.message))
+            excluded.append((t, str(exc.reason), exc.message))
     return FirstStage(estimates=tuple(estimates), excluded=tuple(excluded))

@@ -36,13 +36,13 @@ from scipy import stats
 from analyses.aggregate import AggregateTrial, read_aggregate
 from analyses.binary import pool_2x2
 from analyses.effects import effect_2x2
-from analyses.interactions import InteractionResult, deft_from_prepared
-from analyses.ipd_frame import prepare_ipd
+from analyses.errors import AnalysisProblem, Reason
+from analyses.interactions import InteractionResult, covariate_roles, deft_from_prepared
+from analyses.ipd_frame import PreparedIPD, prepare_ipd
 from analyses.peto import pool_oe
 from analyses.pooling import PoolResult, normalise_method, pool
 from analyses.results import ResultMixin
 from analyses.trial_models import MODEL_MEASURE, MODELS, FirstStage, first_stage
-from repository.errors import AnalysisError
 
 __all__ = ["TwoStageResult", "two_stage", "PER_TRIAL_COLUMNS", "SubgroupTest"]
 
@@ -179,23 +179,23 @@ def _ad_rows(ad: Sequence[AggregateTrial], *, model: str, measure: str, add: flo
                              "(O-E = yi/vi, V = 1/vi)")
         elif a.kind == "oe":
             if model != "logrank":
-                raise AnalysisError(f"AD trial {a.trial} gives log-rank O-E and V, which only "
-                                    "a model='logrank' analysis can use", reason="bad_aggregate")
+                raise AnalysisProblem(f"AD trial {a.trial} gives log-rank O-E and V, which only "
+                                    "a model='logrank' analysis can use", reason=Reason.BAD_AGGREGATE)
             assert a.o_minus_e is not None and a.v is not None
             r = _Row(trial=a.trial, source="AD", yi=a.o_minus_e / a.v, vi=1 / a.v,
                      oe=a.o_minus_e, v=a.v, n=a.n, events=a.events)
         else:
             if model not in ("2x2", "logistic"):
-                raise AnalysisError(f"AD trial {a.trial} gives a 2x2 table, which a "
+                raise AnalysisProblem(f"AD trial {a.trial} gives a 2x2 table, which a "
                                     f"model={model!r} analysis cannot use; give yi and vi",
-                                    reason="bad_aggregate")
+                                    reason=Reason.BAD_AGGREGATE)
             assert a.table is not None
             ai, n1, ci, n2 = a.table
             es = effect_2x2([ai], [n1], [ci], [n2], measure=measure, add=add, to=to,
                             labels=[a.trial])
             if es.dropped:
-                raise AnalysisError(f"AD trial {a.trial}: {es.dropped[0]}",
-                                    reason="bad_aggregate")
+                raise AnalysisProblem(f"AD trial {a.trial}: {es.dropped[0]}",
+                                    reason=Reason.BAD_AGGREGATE)
             r = _Row(trial=a.trial, source="AD", yi=float(es.yi[0]), vi=float(es.vi[0]),
                      n=a.n, n_treated=int(n1), n_control=int(n2), events=a.events,
                      events_treated=int(ai), events_control=int(ci), table=a.table)
@@ -209,21 +209,21 @@ def _pool_rows(rows: list[_Row], *, model: str, measure: str, method: str, test:
                level: float, stepadj: float, add: float, to: str) -> PoolResult:
     labels = [r.trial for r in rows]
     if not rows:
-        raise AnalysisError("no trial gave an estimate; see the excluded trials",
-                            reason="too_few_trials", k=0)
+        raise AnalysisProblem("no trial gave an estimate; see the excluded trials",
+                            reason=Reason.TOO_FEW_TRIALS, k=0)
     if method == "Peto" and model == "logrank":
         return pool_oe([float("nan") if r.oe is None else r.oe for r in rows],
                        [float("nan") if r.v is None else r.v for r in rows], level=level,
                        labels=labels)
     if method in ("MH", "Peto"):
         if model != "2x2":
-            raise AnalysisError(f"method={method!r} pools 2x2 tables (model='2x2')"
+            raise AnalysisProblem(f"method={method!r} pools 2x2 tables (model='2x2')"
                                 + (" or log-rank O-E (model='logrank')" if method == "Peto"
-                                   else ""), reason="bad_option")
+                                   else ""), reason=Reason.BAD_OPTION)
         missing = [r.trial for r in rows if r.table is None]
         if missing:
-            raise AnalysisError(f"{method} needs 2x2 counts for every trial; missing for "
-                                f"{', '.join(missing)}", reason="bad_aggregate")
+            raise AnalysisProblem(f"{method} needs 2x2 counts for every trial; missing for "
+                                f"{', '.join(missing)}", reason=Reason.BAD_AGGREGATE)
         tabs = np.array([r.table for r in rows], dtype=float)
         return pool_2x2(tabs[:, 0], tabs[:, 1], tabs[:, 2], tabs[:, 3], measure=measure,
                         method=method, test=test, level=level, labels=labels, add=add, to=to)
@@ -277,29 +277,32 @@ def _check_model(model: str, measure: str | None, adjust: Sequence[str], tau: fl
                  interaction: str | None) -> str:
     """The options that go with ``model``; returns its measure."""
     if model not in MODELS:
-        raise AnalysisError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
-                            reason="unknown_model")
+        raise AnalysisProblem(f"unknown model {model!r}; choose one of {', '.join(MODELS)}",
+                            reason=Reason.BAD_OPTION)
     if model == "2x2":
         meas = (measure or "OR").upper()
         if meas not in ("OR", "RR", "RD"):
-            raise AnalysisError(f"model='2x2' estimates OR, RR or RD, not {measure!r}",
-                                reason="bad_option")
+            raise AnalysisProblem(f"model='2x2' estimates OR, RR or RD, not {measure!r}",
+                                reason=Reason.BAD_OPTION)
     else:
         meas = MODEL_MEASURE[model]
         if measure is not None and measure.upper() != meas:
-            raise AnalysisError(f"model={model!r} estimates {meas}, not {measure!r}",
-                                reason="bad_option")
+            raise AnalysisProblem(f"model={model!r} estimates {meas}, not {measure!r}",
+                                reason=Reason.BAD_OPTION)
     if adjust and model in ("logrank", "2x2", "rmst"):
-        raise AnalysisError(f"model={model!r} cannot adjust for covariates; use 'cox' or "
-                            "'logistic'", reason="bad_option")
+        raise AnalysisProblem(f"model={model!r} cannot adjust for covariates; use 'cox' or "
+                            "'logistic'", reason=Reason.BAD_OPTION)
     if model == "rmst" and tau is None:
-        raise AnalysisError("model='rmst' needs the horizon tau (CLI --tau), in the time "
-                            "units of the data", reason="missing_option")
+        raise AnalysisProblem("model='rmst' needs the horizon tau (CLI --tau), in the time "
+                            "units of the data", reason=Reason.MISSING_OPTION)
+    if tau is not None and not (math.isfinite(tau) and tau > 0):
+        raise AnalysisProblem(f"the RMST horizon tau must be a positive number of time units, "
+                              f"not {tau:g}", reason=Reason.BAD_OPTION, option="tau")
     if tau is not None and model != "rmst":
-        raise AnalysisError(f"tau applies to model='rmst' only, not {model!r}",
-                            reason="bad_option")
+        raise AnalysisProblem(f"tau applies to model='rmst' only, not {model!r}",
+                            reason=Reason.BAD_OPTION)
     if model == "rmst" and interaction is not None:
-        raise AnalysisError("model='rmst' has no interaction analysis", reason="bad_option")
+        raise AnalysisProblem("model='rmst' has no interaction analysis", reason=Reason.BAD_OPTION)
     return meas
 
 
@@ -345,93 +348,128 @@ def two_stage(
     ``missing="drop"`` runs a complete-case analysis (rows lost are reported per trial).
     """
     meas = _check_model(model, measure, adjust, tau, interaction)
-    m = normalise_method(method) if method else ("Peto" if model == "logrank" else "REML")
-    extra = [c for c in (subgroup, interaction) if c is not None]
+    plan = _Plan(model=model, measure=meas, adjust=tuple(adjust), test=test, level=level,
+                 method=normalise_method(method) if method else
+                 ("Peto" if model == "logrank" else "REML"),
+                 ties=ties, add=add, to=to, tau=tau, stepadj=stepadj,
+                 ph_test=ph_test and model == "cox")
+    numeric, carried = covariate_roles(model, adjust, interaction)
     prepared = prepare_ipd(data, trial=trial, treatment=treatment, model=model,
-                           outcome=outcome, time=time, event=event, adjust=adjust,
-                           extra=extra, treated_value=treated_value,
-                           control_value=control_value, missing=missing)
-    if interaction is not None and model not in ("logrank", "2x2"):
-        col = pd.to_numeric(prepared.frame[interaction], errors="coerce")
-        if col.isna().any():
-            raise AnalysisError(f"interaction covariate {interaction} must be numeric",
-                                reason="invalid_data")
-        prepared.frame[interaction] = col.to_numpy(dtype=float)
+                           outcome=outcome, time=time, event=event, adjust=numeric,
+                           extra=carried + ([subgroup] if subgroup else []),
+                           treated_value=treated_value, control_value=control_value,
+                           missing=missing)
     notes = prepared.notes()
     if model == "rmst":
         notes.append(f"restricted mean survival time up to tau = {tau:g} time units; "
                      "estimate = treated minus control")
-    ad = read_aggregate(aggregate, trial="trial") if aggregate is not None else []
-    clash = sorted(set(a.trial for a in ad) & set(prepared.trials))
+    fs = plan.first_stage(prepared.frame, prepared.trials)
+    rows = _ipd_rows(fs) + _aggregate_rows(plan, aggregate, prepared.trials, notes)
+    pooled = plan.pool(rows)
+    subgroups: dict[str, PoolResult] = {}
+    sub_tables: dict[str, pd.DataFrame] = {}
+    if subgroup is not None:
+        subgroups, sub_tables = _subgroups(plan, prepared, subgroup, aggregate, notes)
+    inter = None
+    if interaction is not None:
+        inter = deft_from_prepared(
+            prepared, covariate=interaction, model=model, adjust=plan.adjust, measure=meas,
+            method=plan.method if plan.method not in ("MH", "Peto") else "REML", test=test,
+            level=level, ties=ties, stepadj=stepadj)
+    return TwoStageResult(
+        model=model, measure=meas, method=plan.method, pooled=pooled,
+        per_trial=plan.table(rows, pooled), excluded=fs.excluded_frame(), subgroup=subgroup,
+        subgroups=subgroups, subgroup_tables=sub_tables,
+        subgroup_test=_subgroup_test(subgroups) if subgroup is not None else None,
+        interaction=inter, notes=tuple(notes))
+
+
+def _aggregate_rows(plan: _Plan, aggregate: pd.DataFrame | None, ipd_trials: Sequence[str],
+                    notes: list[str]) -> list[_Row]:
+    """The aggregate-data trials as rows to pool (notes added to ``notes``)."""
+    if aggregate is None:
+        return []
+    ad = read_aggregate(aggregate, trial="trial")
+    clash = sorted(set(a.trial for a in ad) & set(ipd_trials))
     if clash:
-        raise AnalysisError(f"trial(s) {', '.join(clash)} appear both as IPD and as aggregate "
-                            "data; keep one source per trial", reason="duplicate_trial")
-    ad_rows, ad_notes = _ad_rows(ad, model=model, measure=meas, add=add, to=to)
+        raise AnalysisProblem(f"trial(s) {', '.join(clash)} appear both as IPD and as aggregate "
+                              "data; keep one source per trial", reason=Reason.DUPLICATE_TRIAL,
+                              trials=clash)
+    rows, ad_notes = _ad_rows(ad, model=plan.model, measure=plan.measure, add=plan.add,
+                              to=plan.to)
     notes.extend(ad_notes)
-    ratio = meas in ("HR", "OR", "RR")
-    def run_first_stage(frame: pd.DataFrame) -> FirstStage:
-        fs = first_stage(frame, prepared.trials, model=model, adjust=tuple(adjust),
-                         measure=meas, ties=ties, add=add, to=to, tau=tau,
-                         ph_test=ph_test and model == "cox")
-        if m in ("MH", "Peto"):
-            return fs
-        # inverse-variance pooling needs an estimate: a 2x2 table without one (zero cells
-        # and to="none") is left out with its reason (MH and Peto use the counts instead)
+    return rows
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The settings every stage of one two-stage analysis shares."""
+
+    model: str
+    measure: str
+    method: str
+    adjust: tuple[str, ...]
+    test: str
+    level: float
+    ties: str
+    add: float
+    to: str
+    tau: float | None
+    stepadj: float
+    ph_test: bool
+
+    def first_stage(self, frame: pd.DataFrame, trials: Sequence[str]) -> FirstStage:
+        """Every trial's estimate; for inverse-variance pooling a trial without one (a 2x2
+        table with zero cells and to="none") is left out with its reason (MH and Peto use
+        the counts instead)."""
+        fs = first_stage(frame, trials, model=self.model, adjust=self.adjust,
+                         measure=self.measure, ties=self.ties, add=self.add, to=self.to,
+                         tau=self.tau, ph_test=self.ph_test)
         bad = [e for e in fs.estimates if not (math.isfinite(e.estimate) and e.se > 0)]
-        if not bad:
+        if self.method in ("MH", "Peto") or not bad:
             return fs
         return FirstStage(
             estimates=tuple(e for e in fs.estimates if e not in bad),
-            excluded=fs.excluded + tuple((e.trial, "no_estimate", f"trial {e.trial}: {e.note}")
-                                         for e in bad))
+            excluded=fs.excluded + tuple(
+                (e.trial, str(Reason.NO_ESTIMATE), f"trial {e.trial}: {e.note}") for e in bad))
 
-    fs = run_first_stage(prepared.frame)
-    rows = _ipd_rows(fs) + ad_rows
-    pooled = _pool_rows(rows, model=model, measure=meas, method=m, test=test, level=level,
-                        stepadj=stepadj, add=add, to=to)
-    table = _table(rows, pooled, model=model, ratio=ratio)
+    def pool(self, rows: list[_Row], *, single: bool = False) -> PoolResult:
+        """Pool ``rows``; ``single``: a subgroup with one trial (common effect, z test)."""
+        method = "FE" if single and self.method not in ("FE", "MH", "Peto") else self.method
+        return _pool_rows(rows, model=self.model, measure=self.measure, method=method,
+                          test="z" if single else self.test, level=self.level,
+                          stepadj=self.stepadj, add=self.add, to=self.to)
 
-    subgroups: dict[str, PoolResult] = {}
-    sub_tables: dict[str, pd.DataFrame] = {}
-    sub_test = None
-    if subgroup is not None:
-        levels = sorted(pd.unique(prepared.frame[subgroup]), key=lambda x: (str(type(x)), x))
-        for lev in levels:
-            part = prepared.frame[prepared.frame[subgroup] == lev]
-            fs_g = run_first_stage(part)
-            rows_g = _ipd_rows(fs_g)
-            if aggregate is not None and subgroup in aggregate.columns:
-                sub_ad = aggregate[aggregate[subgroup].astype(str) == str(lev)]
-                rows_g += _ad_rows(read_aggregate(sub_ad), model=model, measure=meas,
-                                   add=add, to=to)[0]
-            key = str(lev)
-            if not rows_g:
-                notes.append(f"subgroup {subgroup}={lev}: no trial gave an estimate")
-                continue
-            m_g = m
-            if len(rows_g) == 1 and m not in ("FE", "MH", "Peto"):
-                m_g = "FE"
-                notes.append(f"subgroup {subgroup}={lev}: a single trial, so the common-effect "
-                             "model is used (tau^2 cannot be estimated)")
-            res_g = _pool_rows(rows_g, model=model, measure=meas, method=m_g, test="z"
-                               if len(rows_g) == 1 else test, level=level, stepadj=stepadj,
-                               add=add, to=to)
-            subgroups[key] = res_g
-            sub_tables[key] = _table(rows_g, res_g, model=model, ratio=ratio)
-        if aggregate is not None and subgroup not in aggregate.columns and ad:
-            notes.append(f"aggregate-data trials have no {subgroup} column and are left out "
-                         "of the subgroup analyses")
-        sub_test = _subgroup_test(subgroups)
+    def table(self, rows: list[_Row], res: PoolResult) -> pd.DataFrame:
+        return _table(rows, res, model=self.model, ratio=self.measure in ("HR", "OR", "RR"))
 
-    inter = None
-    if interaction is not None:
-        inter = deft_from_prepared(prepared, covariate=interaction, model=model,
-                                 adjust=tuple(adjust), measure=meas, method=m if m not in (
-                                     "MH", "Peto") else "REML", test=test, level=level,
-                                 ties=ties, stepadj=stepadj)
-    return TwoStageResult(
-        model=model, measure=meas, method=m, pooled=pooled, per_trial=table,
-        excluded=fs.excluded_frame(), subgroup=subgroup, subgroups=subgroups,
-        subgroup_tables=sub_tables, subgroup_test=sub_test, interaction=inter,
-        notes=tuple(notes))
 
+def _subgroups(plan: _Plan, prepared: PreparedIPD, subgroup: str,
+               aggregate: pd.DataFrame | None, notes: list[str]
+               ) -> tuple[dict[str, PoolResult], dict[str, pd.DataFrame]]:
+    """The analysis within each level of ``subgroup`` (notes added to ``notes``)."""
+    results: dict[str, PoolResult] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    by_level = aggregate is not None and subgroup in aggregate.columns
+    levels = sorted(pd.unique(prepared.frame[subgroup]), key=lambda x: (str(type(x)), x))
+    for lev in levels:
+        part = prepared.frame[prepared.frame[subgroup] == lev]
+        rows = _ipd_rows(plan.first_stage(part, prepared.trials))
+        if by_level:
+            assert aggregate is not None
+            sub_ad = aggregate[aggregate[subgroup].astype(str) == str(lev)]
+            rows += _ad_rows(read_aggregate(sub_ad), model=plan.model, measure=plan.measure,
+                             add=plan.add, to=plan.to)[0]
+        if not rows:
+            notes.append(f"subgroup {subgroup}={lev}: no trial gave an estimate")
+            continue
+        single = len(rows) == 1
+        if single and plan.method not in ("FE", "MH", "Peto"):
+            notes.append(f"subgroup {subgroup}={lev}: a single trial, so the common-effect "
+                         "model is used (tau^2 cannot be estimated)")
+        results[str(lev)] = res = plan.pool(rows, single=single)
+        tables[str(lev)] = plan.table(rows, res)
+    if aggregate is not None and not by_level and len(aggregate):
+        notes.append(f"aggregate-data trials have no {subgroup} column and are left out "
+                     "of the subgroup analyses")
+    return results, tables

@@ -6,43 +6,52 @@ Engine: :func:`apply_mapping` (raw delivery -> :class:`HarmonisedTrial`), :func:
 (the dry run). Formats: docs/dictionary-format.md and docs/mapping-format.md.
 """
 
-from harmonise.dictionary.exports import to_frictionless, to_html, write_xlsx
-from harmonise.dictionary.spec import (
-    Category,
-    ChangelogEntry,
-    CrossRule,
-    Dictionary,
-    Outcome,
-    Range,
-    Variable,
-    load_dictionary,
-)
-from harmonise.expressions.language import Expression, parse_expression
-from harmonise.mapping.dryrun import CheckProblem, MappingCheck, check_mapping
-from harmonise.mapping.engine import apply_mapping
-from harmonise.mapping.harmonised import Explanation, HarmonisedTrial
-from harmonise.mapping.spec import (
-    RULE_TYPES,
-    Case,
-    CaseWhen,
-    Constant,
-    DateParse,
-    Derive,
-    Direct,
-    IdCreation,
-    Impossible,
-    Mapping,
-    Operation,
-    Recode,
-    Rule,
-    Source,
-    Undetermined,
-    UnitConversion,
-    load_mapping,
-    mapping_path,
-)
-from harmonise.values.problems import PROBLEM_COLUMNS, REASONS
-from harmonise.values.units import conversion
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> module that defines it (imported on first use: `import harmonise` is cheap)
+_EXPORTS: dict[str, str] = {
+    "Case": "harmonise.mapping.spec",
+    "CaseWhen": "harmonise.mapping.spec",
+    "Category": "harmonise.dictionary.spec",
+    "ChangelogEntry": "harmonise.dictionary.spec",
+    "CheckProblem": "harmonise.mapping.dryrun",
+    "Constant": "harmonise.mapping.spec",
+    "CrossRule": "harmonise.dictionary.spec",
+    "DateParse": "harmonise.mapping.spec",
+    "Derive": "harmonise.mapping.spec",
+    "Dictionary": "harmonise.dictionary.spec",
+    "Direct": "harmonise.mapping.spec",
+    "Explanation": "harmonise.mapping.harmonised",
+    "Expression": "harmonise.expressions.language",
+    "HarmonisedTrial": "harmonise.mapping.harmonised",
+    "IdCreation": "harmonise.mapping.spec",
+    "Impossible": "harmonise.mapping.spec",
+    "Mapping": "harmonise.mapping.spec",
+    "MappingCheck": "harmonise.mapping.dryrun",
+    "Operation": "harmonise.mapping.spec",
+    "Outcome": "harmonise.dictionary.spec",
+    "PROBLEM_COLUMNS": "harmonise.values.problems",
+    "REASONS": "harmonise.values.problems",
+    "RULE_TYPES": "harmonise.mapping.spec",
+    "Range": "harmonise.dictionary.spec",
+    "Recode": "harmonise.mapping.spec",
+    "Rule": "harmonise.mapping.spec",
+    "Source": "harmonise.mapping.spec",
+    "Undetermined": "harmonise.mapping.spec",
+    "UnitConversion": "harmonise.mapping.spec",
+    "Variable": "harmonise.dictionary.spec",
+    "apply_mapping": "harmonise.mapping.engine",
+    "check_mapping": "harmonise.mapping.dryrun",
+    "conversion": "harmonise.values.units",
+    "load_dictionary": "harmonise.dictionary.spec",
+    "load_mapping": "harmonise.mapping.spec",
+    "mapping_path": "harmonise.mapping.spec",
+    "parse_expression": "harmonise.expressions.language",
+    "to_frictionless": "harmonise.dictionary.exports",
+    "to_html": "harmonise.dictionary.exports",
+    "write_xlsx": "harmonise.dictionary.exports",
+}
 
 __all__ = [
     # dictionary
@@ -90,3 +99,56 @@ __all__ = [
     "write_xlsx",
     "to_html",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harmonise' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from harmonise.dictionary.exports import to_frictionless, to_html, write_xlsx
+    from harmonise.dictionary.spec import (
+        Category,
+        ChangelogEntry,
+        CrossRule,
+        Dictionary,
+        Outcome,
+        Range,
+        Variable,
+        load_dictionary,
+    )
+    from harmonise.expressions.language import Expression, parse_expression
+    from harmonise.mapping.dryrun import CheckProblem, MappingCheck, check_mapping
+    from harmonise.mapping.engine import apply_mapping
+    from harmonise.mapping.harmonised import Explanation, HarmonisedTrial
+    from harmonise.mapping.spec import (
+        RULE_TYPES,
+        Case,
+        CaseWhen,
+        Constant,
+        DateParse,
+        Derive,
+        Direct,
+        IdCreation,
+        Impossible,
+        Mapping,
+        Operation,
+        Recode,
+        Rule,
+        Source,
+        Undetermined,
+        UnitConversion,
+        load_mapping,
+        mapping_path,
+    )
+    from harmonise.values.problems import PROBLEM_COLUMNS, REASONS
+    from harmonise.values.units import conversion

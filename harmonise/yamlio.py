@@ -98,6 +98,28 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 
 _Loader.add_constructor(_INT, _construct_int)
 
+_CParser: Any
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+if _CParser is not None:
+    class _Composer(yaml.composer.Composer, _CParser, yaml.resolver.Resolver):
+        """libyaml's scanner and parser (several times faster than PyYAML's) feeding PyYAML's
+        own composer, with :class:`_Loader`'s resolvers. libyaml's parser keeps its state on
+        the heap; composing stays in Python, so that deep nesting is a ``RecursionError``
+        (reported as too deep) and never a crash of libyaml's recursive composer."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _Composer.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+else:  # pragma: no cover
+    _Composer = _Loader  # type: ignore[misc,assignment]
+
 
 @dataclass(frozen=True)
 class YamlDocument:
@@ -131,7 +153,7 @@ def parse_yaml(text: str, *, file: str = "<string>",
                     f"{MAX_SPEC_BYTES:,} bytes. Check that this is a dictionary or mapping file.",
                     [SpecProblem(file, None, "(file)", "file too large")], file=file,
                     reason="too-large")
-    loader = _Loader(text)
+    loader = _Composer(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -422,6 +444,27 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _jsonschema() -> Any:
+    """The jsonschema module, imported without its optional IRI format checker: at import,
+    jsonschema registers a checker from ``rfc3987_syntax`` when that is installed (it comes
+    with JupyterLab), which compiles 38 grammars - about 2 seconds of every command that reads
+    a dictionary or mapping. Our schemas use no formats; the module is only kept from loading
+    while jsonschema registers its checkers, so anything else can still import it."""
+    import sys
+
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema
+    finally:
+        if blocked:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
 def schema_problems(data: Any, schema: Mapping[str, Any],
                     add: Callable[[Sequence[Any], str], None]) -> int:
     """Validate ``data`` against ``schema``; report each failure through ``add(path, message)``.
@@ -429,8 +472,7 @@ def schema_problems(data: Any, schema: Mapping[str, Any],
     Returns the number of problems reported. Messages are rewritten for people: unknown keys
     name the allowed ones (with a close match), wrong types say what was expected and found.
     """
-    import jsonschema
-
+    jsonschema = _jsonschema()
     validator = jsonschema.Draft202012Validator(schema)
     count = 0
     seen: set[tuple[Path_, str]] = set()

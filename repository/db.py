@@ -2,26 +2,28 @@
 
 SQLite (a file in the workspace) by default; PostgreSQL via a ``postgresql+psycopg://`` URL.
 Schema changes go through Alembic only (``repository/migrations``); :func:`upgrade` brings a
-database to head and :func:`check_models_match` runs ``alembic check``.
+database to head and :func:`check_models_match` runs ``alembic check``. Opening a store only
+compares the database's revision with :data:`SCHEMA_HEAD` (a test keeps it equal to the
+migrations' head), so that everyday commands do not load Alembic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from repository.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = [
+    "SCHEMA_HEAD",
     "make_engine",
     "alembic_config",
     "upgrade",
@@ -30,6 +32,10 @@ __all__ = [
     "check_models_match",
     "transaction",
 ]
+
+#: the revision of the newest migration (``repository/migrations/versions``); bump it with each
+#: new migration (tests/repository/test_store.py checks it against Alembic's head)
+SCHEMA_HEAD = "0007"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -50,6 +56,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def alembic_config(engine: Engine | None = None, url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", "repository:migrations")
     if url is not None:
@@ -59,6 +67,8 @@ def alembic_config(engine: Engine | None = None, url: str | None = None) -> Conf
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` in one transaction."""
+    from alembic import command
+
     cfg = alembic_config()
     try:
         with engine.begin() as conn:
@@ -71,11 +81,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision (Alembic's version table), None when it has none."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:
+        raise StoreError(f"the database records several schema revisions ({', '.join(versions)}); "
+                         "run `ipdrepo db upgrade`.", url=str(engine.url))
+    return versions[0] if versions else None
 
 
 def head_revision() -> str:
+    """The newest revision of the migrations, as Alembic reads them."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -83,6 +103,8 @@ def head_revision() -> str:
 
 def check_models_match(engine: Engine) -> None:
     """``alembic check``: raise if the ORM models and the migrations disagree."""
+    from alembic import command
+
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -20,13 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from repository import audit
@@ -37,15 +35,17 @@ from repository.errors import (
     UnreadableDelivery,
     format_rows,
 )
-from repository.formats import ColumnInfo, RawTable, read_delivery
-from repository.identifiers import IdentifierFinding, scan_table
 from repository.models import Delivery, Participant, Topic, Trial
 from repository.names import check_name, check_text
 from repository.objects import StoredObject, sha256_file
-from repository.pseudonyms import normalise_raw_id, reidentify
+from repository.pseudonyms import normalise_raw_id, normalise_raw_ids, reidentify
 from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial, lock_trial, visible_trial, visible_trials
+
+if TYPE_CHECKING:  # the readers and the gate (pandas) are imported when a file is read
+    from repository.formats import RawTable
+    from repository.identifiers import IdentifierFinding
 
 __all__ = [
     "IngestResult",
@@ -122,7 +122,10 @@ def _choose_id_column(path: Path, trial: Trial, table: RawTable, requested: str 
 
 def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
                allow: str | None) -> tuple[list[str | None], dict[str, Any] | None]:
-    raw = [normalise_raw_id(v) for v in table.frame[id_column].tolist()]
+    import numpy as np
+    import pandas as pd
+
+    raw = normalise_raw_ids(table.frame[id_column])
     blank_rows = [i + 1 for i, v in enumerate(raw) if v is None]
     series = pd.Series(raw, dtype=object)
     dup_mask = series.notna() & series.duplicated(keep=False)
@@ -150,6 +153,8 @@ def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
 
 def _gate(path: Path, trial: str, table: RawTable, accept: Sequence[str],
           justification: str | None, id_column: str) -> list[IdentifierFinding]:
+    from repository.identifiers import scan_table
+
     findings = scan_table(table, id_column=id_column)
     known = {col.name for col in table.columns} | {f.key for f in findings}
     unknown = [c for c in accept if c not in known]
@@ -193,6 +198,8 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
            justification: str | None = None, allow_id_problems: str | None = None,
            topic: str | None = None, on_stage: Stage | None = None) -> IngestResult:
     """Ingest one delivery file for a trial; see the module docstring for the steps."""
+    from repository.formats import read_delivery
+
     stage = on_stage or (lambda _s: None)
     path = Path(path)
     _check_names(dataset, received_from, justification, allow_id_problems)
@@ -258,11 +265,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
             known = set(session.scalars(select(Participant.pseudonym)
                                         .where(Participant.trial_id == trial_id)))
             new = sorted(pseudonyms - known)
-            if new:
-                session.execute(
-                    insert(Participant),
-                    [{"trial_id": trial_id, "pseudonym": p, "first_delivery_id": delivery.id,
-                      "created_at": delivery.ingested_at} for p in new])
+            register_participants(session, trial_id, delivery.id, delivery.ingested_at, new)
             audit.append(session, actor=actor, action="delivery.ingest", topic=topic_slug,
                          entity_type="delivery", entity_id=delivery.id,
                          details={"trial": acronym, "file_name": path.name,
@@ -287,6 +290,30 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
             store.objects.discard(obj)
         raise
     return result
+
+
+def register_participants(session: Session, trial_id: int, delivery_id: int,
+                          created_at: datetime, pseudonyms: Sequence[str]) -> None:
+    """Insert the participants first seen in a delivery, in the session's transaction: with
+    COPY on PostgreSQL, one executemany on SQLite."""
+    if not pseudonyms:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                "COPY participant (trial_id, pseudonym, first_delivery_id, created_at) "
+                "FROM STDIN") as copy:
+            for pseudonym in pseudonyms:
+                copy.write_row((trial_id, pseudonym, delivery_id, created_at))
+        return
+    # SQLite: the timestamp is bound once, the rows go to the driver as tuples
+    column = Participant.__table__.c.created_at
+    bind = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    stamp = bind(created_at) if bind is not None else created_at
+    connection.exec_driver_sql(
+        "INSERT INTO participant (trial_id, pseudonym, first_delivery_id, created_at) "
+        "VALUES (?, ?, ?, ?)", [(trial_id, p, delivery_id, stamp) for p in pseudonyms])
 
 
 def _same_bytes(session: Session, trial_id: int, digest: str) -> Delivery | None:
@@ -368,6 +395,8 @@ def load_delivery(store: Store, delivery: Delivery) -> RawTable:
     The stored bytes are hashed first: a file changed after ingest raises CorruptObject (exit 8)
     naming the trial, the delivery file and both hashes, and is never read.
     """
+    from repository.formats import ColumnInfo, RawTable, read_delivery
+
     trial = delivery.trial.acronym
     path = store.objects.verified_path(
         delivery.sha256, what=f"delivery #{delivery.id} ({delivery.file_name}) of trial {trial}",

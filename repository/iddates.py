@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Any
 
 import numpy as np
 
@@ -79,18 +78,32 @@ def column_dates(values: Sequence[str], numeric: bool) -> dict[str, date]:
     compact = bool(values) and all(len(v) == 8 and v.isdigit() for v in values)
     out = {}
     for v in values:
-        d = parse_full_date(v, compact=compact)
+        d = _iso_date(v) if len(v) == 10 and v[4:5] == "-" == v[7:8] and v.isascii() else None
+        if d is None:
+            d = parse_full_date(v, compact=compact)
         if d is not None:
             out[v] = d
     return out
 
 
+def _iso_date(value: str) -> date | None:
+    """What :func:`parse_full_date` reads from ``YYYY-MM-DD`` (the common case, read by the
+    standard library): the date in 1850-2100, else None (then parse_full_date decides)."""
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return d if 1850 <= d.year <= 2100 else None
+
+
 def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, numeric: bool,
-                        *, reference: Callable[[], Mapping[str, Any]],
+                        *, reference: Callable[[], Mapping[str, np.ndarray]],
                         dates: Mapping[str, date] | None = None
                         ) -> tuple[str, list[str]] | None:
     """Why the column holds full dates of birth, and the values that are, or None (``dates``:
-    the column's :func:`column_dates`, when already known)."""
+    the column's :func:`column_dates`, when already known). ``reference()`` gives the day
+    numbers (NaN where none) of the column's rows (``"__self__"``) and of each other date
+    column of the table."""
     naming = birth_naming(column)
     if naming == "event":
         return None
@@ -117,8 +130,8 @@ def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, 
     own = rows.pop("__self__")
     nearest: tuple[str, float, float] | None = None  # the closest other date: the age
     for other, theirs in rows.items():
-        gaps = np.array([(r - x).days / 365.25 for x, r in zip(own, theirs)
-                         if x is not None and r is not None])
+        both = ~(np.isnan(own) | np.isnan(theirs))  # day numbers of the same rows
+        gaps = (theirs[both] - own[both]) / 365.25
         if gaps.size < 5 or float((gaps == 0).mean()) >= 0.9:
             continue  # too few rows in common, or the same dates (a copy of the column)
         if float(((gaps >= 0) & (gaps <= 110)).mean()) < 0.9:

@@ -170,18 +170,18 @@ class _Column:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         self.codes = codes
         raw_counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-        merged: dict[str, int] = {}
-        self._raw_for: dict[str, list[Any]] = {}
-        self._text_of_code: list[str | None] = []
-        for raw, count in zip(uniques, raw_counts):
-            text = _as_text(raw)
-            self._text_of_code.append(text)
-            if text is None:
-                continue
-            merged[text] = merged.get(text, 0) + int(count)
-            self._raw_for.setdefault(text, []).append(raw)
-        self.all_distinct = list(merged)
-        all_counts = np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
+        self._uniques = uniques
+        self._text_of_code, one_to_one = _texts(uniques)
+        if one_to_one:  # numbers and dates: each distinct value has a text of its own
+            self.all_distinct: list[str] = self._text_of_code  # type: ignore[assignment]
+            all_counts = raw_counts.astype(np.int64)
+        else:  # values written alike (" 12" and "12", 12.0 and 12) are one distinct text
+            text_codes, merged = pd.factorize(np.array(self._text_of_code, dtype=object),
+                                              use_na_sentinel=True)
+            present = text_codes >= 0
+            self.all_distinct = merged.tolist()
+            all_counts = np.bincount(text_codes[present], weights=raw_counts[present],
+                                     minlength=len(merged)).astype(np.int64)
         self.n = int(all_counts.sum())
         self.n_distinct = len(self.all_distinct)
         if self.n_distinct > MAX_DISTINCT_SCANNED:
@@ -199,6 +199,22 @@ class _Column:
                                                     for v in self.distinct) and not self.integers
         self.words = np.array([len(v.split()) for v in self.distinct], dtype=np.int64)
         self._dates: dict[str, date] | None = None
+        self._digits: np.ndarray | None = None
+
+    @property
+    def digit_counts(self) -> np.ndarray:
+        """Per distinct value, the number of its digits; -1 (unknown) for text that is not
+        ASCII, whose digits may be other scripts'. The rules use it to pass over values that
+        cannot match (a telephone number needs 8 digits or more, a name none), so that they
+        look at few values per column; every value they could match is still looked at."""
+        if self._digits is None:
+            self._digits = np.array([len(v) - len(v.translate(_NO_DIGITS)) if v.isascii()
+                                     else -1 for v in self.distinct], dtype=np.int64)
+        return self._digits
+
+    def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
+        """``rule`` of each distinct value that is a candidate, False for the others."""
+        return [rule(v) if c else False for v, c in zip(self.distinct, candidates.tolist())]
 
     @property
     def dates(self) -> dict[str, date]:
@@ -208,7 +224,8 @@ class _Column:
         return self._dates
 
     def rows_where(self, matching: Iterable[str]) -> np.ndarray:
-        raws = [r for m in set(matching) for r in self._raw_for.get(m, [])]
+        wanted = set(matching)
+        raws = [raw for raw, text in zip(self._uniques, self._text_of_code) if text in wanted]
         if not raws:
             return np.array([], dtype=int)
         return np.flatnonzero(self.series.isin(raws).to_numpy()) + 1
@@ -219,18 +236,53 @@ class _Column:
             return 0.0
         return float(self.counts[np.asarray(flags, dtype=bool)].sum()) / self.n_sampled
 
-    def row_values(self, of_distinct: Mapping[str, Any]) -> list[Any]:
-        """``of_distinct`` (a value per distinct text) spread over the rows (None elsewhere)."""
-        per_code = [of_distinct.get(t) if t is not None else None for t in self._text_of_code]
-        return [per_code[c] if c >= 0 else None for c in self.codes]
+    def row_days(self, of_distinct: Mapping[str, date]) -> np.ndarray:
+        """The dates of ``of_distinct`` (a date per distinct text) spread over the rows, as day
+        numbers (NaN elsewhere)."""
+        per_code = np.array([of_distinct[t].toordinal() if t is not None and t in of_distinct
+                             else np.nan for t in self._text_of_code], dtype=np.float64)
+        days = np.full(len(self.codes), np.nan)
+        present = self.codes >= 0
+        days[present] = per_code[self.codes[present]]
+        return days
 
     @property
     def distinct_ratio(self) -> float:
         return self.n_distinct / max(self.n, 1)
 
 
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 _INT = re.compile(r"^[-+]?\d+$")
 _DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
+
+
+def _texts(uniques: Any) -> tuple[list[str | None], bool]:
+    """:func:`_as_text` of each distinct raw value (whole columns at once where the type
+    allows), and whether no two of them have the same text (numbers and dates)."""
+    if isinstance(uniques, pd.DatetimeIndex) and uniques.tz is None:
+        stamps = uniques.to_numpy()
+        days = stamps.astype("datetime64[D]")
+        timed = (stamps - days).astype("timedelta64[s]").astype(np.int64) != 0
+        texts: list[str | None] = np.datetime_as_string(days, unit="D").tolist()
+        for i in np.flatnonzero(timed).tolist():
+            texts[i] = _as_text(uniques[i])
+        return texts, len(set(texts)) == len(texts)  # instants within a second share a text
+    values = uniques.to_numpy() if isinstance(uniques, pd.Index) else uniques
+    if not isinstance(values, np.ndarray):
+        values = None
+    if values is not None and values.dtype.kind in "iu":
+        return values.astype(str).tolist(), True
+    if values is not None and values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 1e18)
+        texts = [str(v) for v in values.tolist()]
+        for i, text in zip(np.flatnonzero(whole).tolist(),
+                           values[whole].astype(np.int64).astype(str).tolist()):
+            texts[i] = text
+        return texts, True
+    if values is not None and values.dtype == object and \
+            pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return [v.strip() or None for v in values.tolist()], False
+    return [_as_text(raw) for raw in uniques], False
 
 
 def _as_text(raw: Any) -> str | None:
@@ -290,8 +342,11 @@ def _id_like(col: _Column) -> bool:
 
 def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     is_id = col.name == ctx.id_column
-    kinds = []
-    for v in col.distinct:
+    kinds: list[str | None] = []
+    for v, n_digits in zip(col.distinct, col.digit_counts.tolist()):
+        if 0 <= n_digits < 9:  # every national number has 9 digits or more
+            kinds.append(None)
+            continue
         k = idvalues.national_id_kind(v)
         if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
             k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
@@ -336,7 +391,9 @@ def _sequential_codes(values: Sequence[str]) -> bool:
 def _phone(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     if col.name == ctx.id_column:
         return None
-    shapes = [idvalues.phone_shape(v) for v in col.distinct]
+    # a telephone number has 10 digits or more, or 8 or more after a "+"
+    shapes = [idvalues.phone_shape(v) if n >= 10 or n < 0 or (n >= 8 and "+" in v) else None
+              for v, n in zip(col.distinct, col.digit_counts.tolist())]
     flags = [s is not None for s in shapes]
     if "phone" in hints:
         long = [len(idvalues.digits_of(v)) >= 8 for v in col.distinct]
@@ -370,7 +427,8 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
                             "or initials", [v for v, t in zip(values, texty) if t])
     if col.is_numeric or col.is_datetime or col.integers:
         return None
-    person = [idnames.is_person_name(v) for v in values]
+    wordy = col.digit_counts <= 0  # names, titles and initials hold no digit
+    person = col.where(wordy, idnames.is_person_name)
     if "person" in hints:
         titled = [p or idnames.names_in_text(v) is not None or idnames.known_name(v)
                   for p, v in zip(person, values)]
@@ -382,11 +440,11 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
             col.distinct_ratio >= 0.1 or col.n_distinct >= 20):
         return _finding(col, ctx, "name", "values are person names",
                         [v for v, p in zip(values, person) if p])
-    titled = [idnames.titled_name(v) for v in values]
+    titled = col.where(wordy, idnames.titled_name)
     if sum(titled) >= min(2, col.n_distinct) and col.share(titled) >= 0.5:
         return _finding(col, ctx, "name", "values are names with a title (Dr, Mrs, Herr ...)",
                         [v for v, t in zip(values, titled) if t])
-    shaped = [idnames.name_shape(v) for v in values]
+    shaped = col.where(wordy, idnames.name_shape)
     # many distinct name-shaped values, some known names; for labels (one text per code, no
     # rows to count) a few are enough
     many = col.n_distinct >= 20 and col.distinct_ratio >= 0.5 and col.share(person) >= 0.1
@@ -395,9 +453,9 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
         return _finding(col, ctx, "name", "values are written like person names (two or three "
                         "capitalised name words, many distinct, some of them known names)",
                         [v for v, p in zip(values, shaped) if p])
-    initials = [idnames.is_initials(v) for v in values]
-    plain = [idnames.is_initials(v, plain=True) for v in values]
-    coded = [v.upper() in idnames.LETTER_CODES for v in values]
+    initials = col.where(wordy, idnames.is_initials)
+    plain = col.where(wordy, lambda v: idnames.is_initials(v, plain=True))
+    coded = col.where(wordy, lambda v: v.upper() in idnames.LETTER_CODES)
     if col.share(coded) >= 0.9:
         plain = [False] * len(values)  # country or state codes
     if (sum(initials) >= 5 and col.share(initials) >= 0.8) or (
@@ -426,7 +484,8 @@ def _texty(col: _Column, hints: set[str]) -> bool:
 def _address(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     if col.name == ctx.id_column or col.is_numeric or col.is_datetime or col.integers:
         return None
-    flags = [idvalues.is_address(v) for v in col.distinct]
+    digits = col.digit_counts  # a house number, and a space before or after it
+    flags = col.where((digits < 0) | ((digits > 0) & (col.words >= 2)), idvalues.is_address)
     found = [v for v, f in zip(col.distinct, flags) if f]
     if found and (col.share(flags) >= 0.3 or "address" in hints or _texty(col, hints)):
         return _finding(col, ctx, "address", "values are (or contain) street addresses", found)
@@ -448,8 +507,13 @@ def _ip(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | Non
 
 def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     named = "postcode" in hints
-    flags = [idvalues.uk_postcode(v) or idvalues.jp_postcode(v, named=named) for v in col.distinct]
-    zips = [idvalues.zip4(v) for v in col.distinct]
+    # UK postcodes hold 2 digits or more and letters; ZIP+4 9 digits, Japanese ones 7
+    digits = col.digit_counts
+    lettered = np.array([v.upper() != v.lower() for v in col.distinct], dtype=bool)
+    maybe = (digits < 0) | ((digits >= 2) & (lettered | (digits == 7) | (digits == 9)))
+    flags = col.where(maybe, lambda v: idvalues.uk_postcode(v)
+                      or idvalues.jp_postcode(v, named=named))
+    zips = col.where(maybe, idvalues.zip4)
     if any(zips) and not _sequential_codes([v for v, z in zip(col.distinct, zips) if z]):
         flags = [f or z for f, z in zip(flags, zips)]
     if any(flags) and (named or col.share(flags) >= 0.5):
@@ -470,15 +534,16 @@ def _birth_date(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFindi
 
 
 def _reference_dates(col: _Column, ctx: _Context) -> Callable[[], dict[str, Any]]:
-    """The row-wise full dates of the column and of the table's other date columns (lazily)."""
+    """The row-wise full dates (day numbers) of the column and of the table's other date
+    columns (lazily)."""
     def build() -> dict[str, Any]:
-        out: dict[str, Any] = {"__self__": col.row_values(col.dates)}
+        out: dict[str, Any] = {"__self__": col.row_days(col.dates)}
         for name, other in ctx.columns.items():
             if other is col or other.name == ctx.id_column or other.is_numeric:
                 continue
             dates = other.dates
             if dates and len(dates) >= 0.8 * len(other.distinct):
-                out[name] = other.row_values(dates)
+                out[name] = other.row_days(dates)
         return out
 
     return build

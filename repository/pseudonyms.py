@@ -22,7 +22,7 @@ from typing import Any
 
 from repository.errors import ConfigError
 
-__all__ = ["normalise_raw_id", "Pseudonymiser", "create_secret", "load_secret", "reidentify"]
+__all__ = ["normalise_raw_id", "normalise_raw_ids", "Pseudonymiser", "create_secret", "load_secret", "reidentify"]
 
 _SEP = b"\x1f"
 
@@ -45,6 +45,22 @@ def normalise_raw_id(value: Any) -> str | None:
         return normalise_raw_id(value.item())
     text = str(value).strip()
     return text or None
+
+
+def normalise_raw_ids(values: Any) -> list[str | None]:
+    """:func:`normalise_raw_id` of each value of a column (a pandas Series): a column of text
+    or whole numbers at once, any other value by value."""
+    import numpy as np
+    import pandas as pd
+
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    kind = series.dtype.kind
+    if kind in ("i", "u"):
+        return [str(v) for v in series.tolist()]
+    if series.dtype == np.dtype(object) and \
+            pd.api.types.infer_dtype(series, skipna=False) == "string":
+        return [v.strip() or None for v in series.tolist()]
+    return [normalise_raw_id(v) for v in series.tolist()]
 
 
 class Pseudonymiser:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from repository.models import Delivery, Participant, Topic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TopicStatus", "topic_status"]
 
@@ -23,6 +25,8 @@ class TopicStatus:
 
     @property
     def summary(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(list(self.trials), columns=[
             "trial", "registry_ids", "arms", "randomised_published", "deliveries",
             "current_file", "format", "rows", "participants", "last_ingested"])

@@ -51,7 +51,7 @@ class Store:
             raise StoreError(f"cannot open the store database ({self.engine.url!r}): {exc}; "
                              "check the database URL and that the server is running.",
                              url=str(self.engine.url)) from exc
-        head = db.head_revision()
+        head = db.SCHEMA_HEAD
         if current is None:
             raise StoreError(f"the database {self.engine.url!r} has no ipdrepo schema; create "
                              "the workspace with `ipdrepo init`.", url=str(self.engine.url))

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -238,6 +237,8 @@ def load_registry_file(path: Path) -> list[TrialSpec]:
     (``{name, email}``), ``id_column`` (or ``delivery.id_column``). ``ipdrepo example create``
     writes such a file (topic.yaml). Every problem is reported at once.
     """
+    import yaml
+
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)

@@ -6,24 +6,34 @@ parts), then the declared uncompressed size of the whole workbook
 (:data:`~repository.limits.MAX_XLSX_UNCOMPRESSED_BYTES`; the zip reader enforces declared sizes
 while decompressing) and each part's compression ratio
 (:data:`~repository.limits.MAX_XLSX_COMPRESSION_RATIO`, as Apache POI does against zip bombs).
-Sheets are read row by row in read-only mode with their declared dimensions ignored (a stray cell
-at ``XFD1048576`` costs nothing), counting at most :data:`~repository.limits.MAX_XLSX_CELLS`
-cells over every sheet read. The data sheet becomes the delivery's table; with ``_all_sheets``
-the others are read too, for the identifier gate.
+Sheets are read with calamine (a Rust reader, several times faster than openpyxl), counting at
+most :data:`~repository.limits.MAX_XLSX_CELLS` cells over every sheet read. Calamine builds a
+sheet's grid from A1 to its last cell, so that grid is measured first from the sheet's XML
+(:mod:`repository.workbook_parts`; its declared dimensions are ignored) and a sheet whose grid
+is over the cell budget, or wider than :data:`~repository.limits.MAX_COLUMNS`, is refused
+before it is parsed: a stray cell at ``XFD1048576`` costs nothing. A workbook written unlike
+spreadsheet programs write them, or holding error cells (``#N/A``), is read with openpyxl in
+read-only mode instead, row by row, with the same budget. Either way cells read as openpyxl
+reads them (whole numbers as int, dates as datetime, blanks as None). The data sheet becomes
+the delivery's table; with ``_all_sheets`` the others are read too, for the identifier gate.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 import warnings
 import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from repository import limits
 from repository.errors import UnreadableDelivery
+from repository.workbook_parts import sheet_extent, sheet_parts
 
 __all__ = ["read_xlsx"]
 
@@ -80,18 +90,164 @@ class _CellBudget:
                                   f"{sheet!r})")
 
 
-def _sheet_rows(book: Any, sheet: str, budget: _CellBudget) -> tuple[list[str], list[tuple[Any, ...]]]:
+Row = Sequence[Any]
+
+
+class _Book(Protocol):
+    """A workbook opened by one of the two readers."""
+
+    sheets: list[str]
+    hidden: tuple[str, ...]
+
+    def rows(self, sheet: str, budget: _CellBudget) -> Iterator[Row]:
+        """The rows of a sheet from row 1, blanks as None (empty for a chart sheet)."""
+
+    def first_row(self, sheet: str) -> Row: ...
+
+    def close(self) -> None: ...
+
+
+class _OpenpyxlBook:
+    def __init__(self, path: Path) -> None:
+        import openpyxl
+
+        self.handle = path.open("rb")  # a file object: openpyxl would refuse a misnamed path
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                self.book = openpyxl.load_workbook(self.handle, read_only=True, data_only=True)
+            except BaseException:
+                self.handle.close()
+                raise
+        self.sheets = list(self.book.sheetnames)
+        self.hidden = tuple(n for n in self.sheets
+                            if getattr(self.book[n], "sheet_state", "visible") != "visible")
+
+    def rows(self, sheet: str, budget: _CellBudget) -> Iterator[Row]:
+        ws = self.book[sheet]
+        if not hasattr(ws, "iter_rows"):  # a chart sheet
+            return
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()  # declared dimensions may be wrong (or hostile)
+        for row in ws.iter_rows(values_only=True):
+            budget.take(max(len(row), 1), sheet)  # a skipped (empty) row costs a cell too
+            yield row
+
+    def first_row(self, sheet: str) -> Row:
+        ws = self.book[sheet]
+        if not hasattr(ws, "iter_rows"):
+            return ()
+        return next(ws.iter_rows(max_row=1, values_only=True), ())
+
+    def close(self) -> None:
+        self.book.close()
+        self.handle.close()
+
+
+class _CalamineBook:
+    """A workbook read with calamine, each sheet measured first (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+        self.path = path
+        with zipfile.ZipFile(path) as archive:
+            self.parts = sheet_parts(archive)
+        with path.open("rb") as handle:  # a file object: calamine goes by the extension
+            self.book = CalamineWorkbook.from_filelike(handle)
+        meta = self.book.sheets_metadata
+        self.sheets = [m.name for m in meta]
+        self.hidden = tuple(m.name for m in meta if m.visible != SheetVisibleEnum.Visible)
+        self.grids = {m.name for m in meta if m.typ == SheetTypeEnum.WorkSheet}
+        self.read: dict[str, list[list[Any]]] = {}
+
+    def _grid(self, sheet: str, budget: _CellBudget | None) -> list[list[Any]]:
+        if sheet in self.read:  # its first row was looked at: counted now
+            if budget is not None:
+                budget.take(len(self.read[sheet]) * len(self.read[sheet][0]), sheet)
+            return self.read.pop(sheet)
+        if sheet not in self.parts:
+            raise _NotPlain(sheet)
+        with zipfile.ZipFile(self.path) as archive:
+            extent = sheet_extent(archive.read(self.parts[sheet]))
+        if not extent.plain:
+            raise _NotPlain(sheet)
+        if extent.columns > limits.MAX_COLUMNS:
+            limits.check_width(self.path, extent.columns)
+        if budget is not None:
+            budget.take(extent.cells, sheet)
+        elif extent.cells > limits.MAX_XLSX_CELLS:
+            _too_large(self.path, f"its sheet {sheet!r} spans more than "
+                                  f"{limits.MAX_XLSX_CELLS:,} cells")
+        if extent.cells == 0:
+            return []
+        return self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+
+    def rows(self, sheet: str, budget: _CellBudget) -> Iterator[Row]:
+        if sheet not in self.grids:  # a chart sheet
+            return
+        grid = self._grid(sheet, budget)
+        if grid:
+            yield from _as_openpyxl_reads(grid)
+
+    def first_row(self, sheet: str) -> Row:
+        if sheet not in self.grids:
+            return ()
+        grid = self._grid(sheet, None)
+        if grid:
+            self.read[sheet] = grid
+        return _as_openpyxl_reads(grid[:1])[0] if grid else ()
+
+    def close(self) -> None:
+        self.book.close()
+
+
+def _as_openpyxl_reads(grid: list[list[Any]]) -> list[list[Any]]:
+    """Calamine's cells as openpyxl reads them: blanks None, whole numbers int, dates datetime
+    (column-wise over the whole grid: no Python work per cell but for dates)."""
+    cells = np.array(grid, dtype=object)
+    if cells.ndim != 2:  # rows of different lengths: cell by cell
+        return [[_cell(v) for v in row] for row in grid]
+    kinds = np.frompyfunc(type, 1, 1)(cells)  # compared elementwise below (== on type objects)
+    floats = np.flatnonzero(kinds == float)  # noqa: E721
+    if floats.size:
+        values = cells.flat[floats].astype(np.float64)
+        whole = (values == np.floor(values)) & (np.abs(values) < 2.0**63)
+        cells.flat[floats[whole]] = values[whole].astype(np.int64).astype(object)
+    dates = np.flatnonzero(kinds == dt.date)
+    if dates.size:
+        cells.flat[dates] = [_cell(v) for v in cells.flat[dates]]
+    cells[(kinds == str) & (cells == "")] = None  # noqa: E721
+    return cells.tolist()
+
+
+def _cell(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value if value else None
+    if kind is float:
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if kind is dt.date:
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
+class _NotPlain(Exception):
+    """A sheet calamine would not read as openpyxl does (see :mod:`repository.workbook_parts`)."""
+
+
+def _open(path: Path) -> _Book:
+    try:
+        return _CalamineBook(path)
+    except Exception:
+        return _OpenpyxlBook(path)  # calamine cannot open it: openpyxl says why
+
+
+def _sheet_rows(book: _Book, sheet: str, budget: _CellBudget) -> tuple[list[str], list[Row]]:
     """Header (first non-empty row) and non-empty data rows of one sheet, padded to the header."""
-    ws = book[sheet]
-    if not hasattr(ws, "iter_rows"):  # a chart sheet
-        return [], []
-    if hasattr(ws, "reset_dimensions"):
-        ws.reset_dimensions()  # declared dimensions may be wrong (or hostile): read what is there
-    rows = ws.iter_rows(values_only=True)
-    header: tuple[Any, ...] | None = None
-    data: list[tuple[Any, ...]] = []
-    for row in rows:
-        budget.take(max(len(row), 1), sheet)  # a skipped (empty) row costs a cell too
+    header: Row | None = None
+    data: list[Row] = []
+    for row in book.rows(sheet, budget):
         if header is None:
             if any(v is not None for v in row):
                 header = row
@@ -112,24 +268,31 @@ def _sheet_rows(book: Any, sheet: str, budget: _CellBudget) -> tuple[list[str], 
 def read_xlsx(path: Path, options: dict[str, Any], id_column: str | None) -> tuple[Any, ...]:
     """The data sheet (and the other sheets, with ``options['_all_sheets']``) of a workbook, as
     :func:`repository.formats.read_delivery` expects from a reader."""
-    import openpyxl
-
     from repository.formats import drop_empty_unnamed
 
     _check_workbook_archive(path)
+    book = _open(path)
+    try:
+        sheet, sheets, hidden, names, data, others = _read_book(path, book, options, id_column)
+    except _NotPlain:  # written unusually, or holding error cells: read it all with openpyxl
+        book = _OpenpyxlBook(path)
+        sheet, sheets, hidden, names, data, others = _read_book(path, book, options, id_column)
+    extras = {"other_sheets": others, "hidden_sheets": hidden}
+    if not names:
+        return pd.DataFrame(), {}, {}, {"sheet": sheet}, extras
+    frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])
+    frame = drop_empty_unnamed(path, frame)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame, {}, {}, {"sheet": sheet, "sheets": sheets}, extras
+
+
+def _read_book(path: Path, book: _Book, options: dict[str, Any], id_column: str | None
+               ) -> tuple[str, list[str], tuple[str, ...], list[str], list[Row],
+                          dict[str, pd.DataFrame]]:
     budget = _CellBudget(path)
-    handle = path.open("rb")  # a file object: openpyxl would refuse a misnamed path
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-        except BaseException:
-            handle.close()
-            raise
     others: dict[str, pd.DataFrame] = {}
     try:
-        sheets = list(book.sheetnames)
-        hidden = tuple(n for n in sheets if getattr(book[n], "sheet_state", "visible") != "visible")
+        sheets, hidden = book.sheets, book.hidden
         sheet = options.get("sheet")
         if sheet is None:
             sheet = _choose_sheet(path, book, sheets, id_column)
@@ -143,17 +306,10 @@ def read_xlsx(path: Path, options: dict[str, Any], id_column: str | None) -> tup
                     others[other] = _other_sheet(*_sheet_rows(book, other, budget))
     finally:
         book.close()
-        handle.close()
-    extras = {"other_sheets": others, "hidden_sheets": hidden}
-    if not names:
-        return pd.DataFrame(), {}, {}, {"sheet": sheet}, extras
-    frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])
-    frame = drop_empty_unnamed(path, frame)
-    frame = frame.astype(object).where(frame.notna(), None)
-    return frame, {}, {}, {"sheet": sheet, "sheets": sheets}, extras
+    return sheet, sheets, hidden, names, data, others
 
 
-def _other_sheet(names: list[str], data: list[tuple[Any, ...]]) -> pd.DataFrame:
+def _other_sheet(names: list[str], data: list[Row]) -> pd.DataFrame:
     """Another sheet as a table for the identifier gate: unnamed and repeated headers are made
     unique (``Unnamed: 3``, ``name (column 5)``)."""
     seen: set[str] = set()
@@ -167,16 +323,13 @@ def _other_sheet(names: list[str], data: list[tuple[Any, ...]]) -> pd.DataFrame:
     return pd.DataFrame.from_records(data, columns=unique) if unique else pd.DataFrame()
 
 
-def _choose_sheet(path: Path, book: Any, sheets: list[str], id_column: str | None) -> str:
+def _choose_sheet(path: Path, book: _Book, sheets: list[str], id_column: str | None) -> str:
     if len(sheets) == 1:
         return sheets[0]
     if id_column:
         having = []
         for name in sheets:
-            ws = book[name]
-            if not hasattr(ws, "iter_rows"):
-                continue
-            first = next(ws.iter_rows(max_row=1, values_only=True), ())
+            first = book.first_row(name)
             if id_column in [str(v).strip() for v in first if v is not None]:
                 having.append(name)
         if len(having) == 1:

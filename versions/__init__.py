@@ -18,37 +18,54 @@
 * :mod:`~versions.prisma`: the PRISMA-IPD flow
 """
 
-from versions.anonymity import AnonymityReport, anonymise
-from versions.consumers import available_versions, load, load_manifest, release_tag
-from versions.diff import ReleaseDiff, diff_frames, diff_releases
-from versions.extracts import ExtractResult, extract
-from versions.gitdvc import ReleaseRepository, RemoteConfig
-from versions.inputs import ReleaseInputs, software_versions
-from versions.prisma import PrismaFlow, prisma_flow, set_ipd_status
-from versions.releases import (
-    ReleaseInfo,
-    ReleaseList,
-    ReleaseResult,
-    build_release,
-    configure_remote,
-    create_release,
-    get_release,
-    list_releases,
-    release_repository,
-    show_release,
-)
-from versions.requests import (
-    RequestInfo,
-    RequestList,
-    add_request,
-    approve_request,
-    get_request,
-    list_requests,
-    reject_request,
-    revoke_request,
-)
-from versions.verify import ReleaseCheck, verify_release
-from versions.withdrawals import WithdrawalList, WithdrawalRecord, list_withdrawals, withdraw
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> module that defines it (imported on first use: `import versions` is cheap)
+_EXPORTS: dict[str, str] = {
+    "AnonymityReport": "versions.anonymity",
+    "ExtractResult": "versions.extracts",
+    "PrismaFlow": "versions.prisma",
+    "ReleaseCheck": "versions.verify",
+    "ReleaseDiff": "versions.diff",
+    "ReleaseInfo": "versions.releases",
+    "ReleaseInputs": "versions.inputs",
+    "ReleaseList": "versions.releases",
+    "ReleaseRepository": "versions.gitdvc",
+    "ReleaseResult": "versions.releases",
+    "RemoteConfig": "versions.gitdvc",
+    "RequestInfo": "versions.requests",
+    "RequestList": "versions.requests",
+    "WithdrawalList": "versions.withdrawals",
+    "WithdrawalRecord": "versions.withdrawals",
+    "add_request": "versions.requests",
+    "anonymise": "versions.anonymity",
+    "approve_request": "versions.requests",
+    "available_versions": "versions.consumers",
+    "build_release": "versions.releases",
+    "configure_remote": "versions.releases",
+    "create_release": "versions.releases",
+    "diff_frames": "versions.diff",
+    "diff_releases": "versions.diff",
+    "extract": "versions.extracts",
+    "get_release": "versions.releases",
+    "get_request": "versions.requests",
+    "list_releases": "versions.releases",
+    "list_requests": "versions.requests",
+    "list_withdrawals": "versions.withdrawals",
+    "load": "versions.consumers",
+    "load_manifest": "versions.consumers",
+    "prisma_flow": "versions.prisma",
+    "reject_request": "versions.requests",
+    "release_repository": "versions.releases",
+    "release_tag": "versions.consumers",
+    "revoke_request": "versions.requests",
+    "set_ipd_status": "versions.prisma",
+    "show_release": "versions.releases",
+    "software_versions": "versions.inputs",
+    "verify_release": "versions.verify",
+    "withdraw": "versions.withdrawals",
+}
 
 __all__ = [
     "AnonymityReport",
@@ -94,3 +111,50 @@ __all__ = [
     "verify_release",
     "withdraw",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'versions' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from versions.anonymity import AnonymityReport, anonymise
+    from versions.consumers import available_versions, load, load_manifest, release_tag
+    from versions.diff import ReleaseDiff, diff_frames, diff_releases
+    from versions.extracts import ExtractResult, extract
+    from versions.gitdvc import ReleaseRepository, RemoteConfig
+    from versions.inputs import ReleaseInputs, software_versions
+    from versions.prisma import PrismaFlow, prisma_flow, set_ipd_status
+    from versions.releases import (
+        ReleaseInfo,
+        ReleaseList,
+        ReleaseResult,
+        build_release,
+        configure_remote,
+        create_release,
+        get_release,
+        list_releases,
+        release_repository,
+        show_release,
+    )
+    from versions.requests import (
+        RequestInfo,
+        RequestList,
+        add_request,
+        approve_request,
+        get_request,
+        list_requests,
+        reject_request,
+        revoke_request,
+    )
+    from versions.verify import ReleaseCheck, verify_release
+    from versions.withdrawals import WithdrawalList, WithdrawalRecord, list_withdrawals, withdraw

@@ -121,6 +121,47 @@ def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _keep_objects(store: Store, files: list[dict[str, Any]], manifest: dict[str, Any],
+                  contents: list[bytes], stored: list[StoredObject]) -> list[dict[str, Any]]:
+    """Put an extract's files and manifest in the object store, from which the service hands
+    them out (appending each to ``stored``, to discard on failure); the files as recorded."""
+    manifest_data = manifest_bytes(manifest)
+    for content in (*contents, manifest_data):
+        stored.append(store.objects.put_bytes(content))
+    return [*files, {"name": "manifest.json", "format": "json",
+                     "sha256": sha256_hex(manifest_data)}]
+
+
+def _record(store: Store, *, code: str, topic_slug: str, info: Any, manifest: dict[str, Any],
+            shift: dict[str, Any], frame: pd.DataFrame, watermark: str, output: Path,
+            files: list[dict[str, Any]], recorded: list[dict[str, Any]],
+            created_at: Any, anonymity: AnonymityReport | None, excluded: int) -> None:
+    """Record the extract (with its files as kept in the object store) and its audit event."""
+    actor = store.settings.actor
+    with store.transaction() as session:
+        require(session, actor, "requests.manage")
+        topic_row = store.topic(session, topic_slug)
+        req_row = request_row(session, topic_row, code)
+        rel_row = session.scalar(select(Release).where(Release.topic_id == topic_row.id,
+                                                       Release.version == info.version))
+        assert rel_row is not None
+        record = {"anonymity": manifest["anonymity"], "date_shift": shift,
+                  "withdrawals": manifest["withdrawals"], "columns": list(frame.columns)}
+        row = Extract(request_id=req_row.id, release_id=rel_row.id, watermark=watermark,
+                      output=str(output), files=recorded, rows=len(frame), report=record,
+                      created_by=actor, created_at=created_at)
+        session.add(row)
+        session.flush()
+        audit.append(session, actor=actor, action="request.extract", topic=topic_slug,
+                     entity_type="extract", entity_id=row.id,
+                     details={"request": code, "release": info.tag,
+                              "watermark": watermark, "output": str(output),
+                              "files": files, "rows": len(frame),
+                              "suppressed": anonymity.suppressed if anonymity else 0,
+                              "withdrawn_excluded": excluded,
+                              "date_shift": shift.get("offset_range_days")})
+
+
 def _prepare_output(output: Path) -> None:
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise RequestError(f"{output} already exists and is not an empty directory; extracts "
@@ -271,36 +312,12 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
             output.rmdir()
         staging.rename(output)
         moved = True
-        # the files also go into the object store, from which the service hands them out
-        manifest_data = manifest_bytes(manifest)
-        for content in (payload, csv_bytes, manifest_data):
-            if content is not None:
-                stored.append(store.objects.put_bytes(content))
-        recorded_files = [*files, {"name": "manifest.json", "format": "json",
-                                   "sha256": sha256_hex(manifest_data)}]
-        with store.transaction() as session:
-            require(session, store.settings.actor, "requests.manage")
-            topic_row = store.topic(session, topic_slug)
-            req_row = request_row(session, topic_row, code)
-            rel_row = session.scalar(select(Release).where(Release.topic_id == topic_row.id,
-                                                           Release.version == info.version))
-            assert rel_row is not None
-            record = {"anonymity": manifest["anonymity"], "date_shift": shift,
-                      "withdrawals": manifest["withdrawals"], "columns": list(frame.columns)}
-            row = Extract(request_id=req_row.id, release_id=rel_row.id, watermark=watermark,
-                          output=str(output), files=recorded_files, rows=len(frame),
-                          report=record,
-                          created_by=actor, created_at=created_at)
-            session.add(row)
-            session.flush()
-            audit.append(session, actor=actor, action="request.extract", topic=topic_slug,
-                         entity_type="extract", entity_id=row.id,
-                         details={"request": code, "release": info.tag,
-                                  "watermark": watermark, "output": str(output),
-                                  "files": files, "rows": len(frame),
-                                  "suppressed": anonymity.suppressed if anonymity else 0,
-                                  "withdrawn_excluded": excluded,
-                                  "date_shift": shift.get("offset_range_days")})
+        recorded_files = _keep_objects(store, files, manifest,
+                                       [c for c in (payload, csv_bytes) if c], stored)
+        _record(store, code=code, topic_slug=topic_slug, info=info, manifest=manifest,
+                shift=shift, frame=frame, watermark=watermark, output=output, files=files,
+                recorded=recorded_files, created_at=created_at, anonymity=anonymity,
+                excluded=excluded)
     except BaseException:
         shutil.rmtree(output if moved else staging, ignore_errors=True)
         for obj in stored:

@@ -42,11 +42,12 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from analyses.errors import AnalysisProblem, Reason
 from analyses.one_stage.centring import CODINGS, MODELS, Design, build_design
 from analyses.one_stage.cox_random import fit_cox_random, fit_cox_stratified
 from analyses.one_stage.glmm import fit_glmm, fit_stratified_logistic
@@ -59,7 +60,6 @@ from analyses.one_stage.result import (
     fixed_table,
     per_trial_table,
 )
-from repository.errors import AnalysisError
 
 __all__ = [
     "one_stage",
@@ -100,6 +100,8 @@ def one_stage(
     adjust: Sequence[str] = (),
     nagq: int = 1,
     treated_value: Any = 1,
+    control_value: Any = None,
+    missing: Literal["error", "drop"] = "error",
     coding: Literal["binary", "plusminus", "centred"] = "binary",
     residual: Literal["common", "trial"] = "common",
     ties: Literal["efron", "breslow"] = "efron",
@@ -108,68 +110,34 @@ def one_stage(
     """Fit a one-stage IPD meta-analysis model; see the module docstring for the models.
 
     ``data`` holds one row per participant; ``trial`` and ``treatment`` name its columns
-    (``treated_value`` marks the treated arm, every other value is control). Continuous and
+    (``treated_value`` marks the treated arm; every other value is control, unless
+    ``control_value`` names the control arm of a column with more values).
+    ``missing="drop"`` fits the complete cases (rows left out are in ``notes``). Continuous and
     binary outcomes use ``outcome``; survival uses ``time`` and ``event`` (1 = event).
     ``nagq`` (logistic only) is the number of adaptive Gauss-Hermite points (1 = Laplace).
     """
     if not 0 < level < 1:
-        raise AnalysisError(f"level must be in (0, 1), not {level}")
-    if model != "logistic" and nagq != 1:
-        raise AnalysisError(f"nagq applies to the logistic model only (model={model!r})")
-    if model != "linear" and residual != "common":
-        raise AnalysisError("residual='trial' applies to the linear model only")
-    if model != "cox" and ties != "efron":
-        raise AnalysisError("ties applies to the Cox model only")
+        raise AnalysisProblem(f"level must be in (0, 1), not {level}", reason=Reason.BAD_OPTION,
+                              option="level")
+    for option, given, applies in (("nagq", nagq != 1, "logistic"),
+                                   ("residual", residual != "common", "linear"),
+                                   ("ties", ties != "efron", "cox")):
+        if given and model != applies:
+            raise AnalysisProblem(f"{option} applies to the {applies} model only "
+                                  f"(model={model!r})", reason=Reason.BAD_OPTION, option=option)
     d = build_design(data, model=model, trial=trial, treatment=treatment, outcome=outcome,
                      time=time, event=event, adjust=adjust, interaction=interaction,
-                     treated_value=treated_value, coding=coding,
-                     need_two_trials=random_treatment)
+                     treated_value=treated_value, control_value=control_value,
+                     coding=coding, missing=missing, need_two_trials=random_treatment)
     base = d.per_trial()
-    notes: list[str] = []
+    notes: list[str] = list(d.notes)
     if model == "linear":
-        fit = fit_lmm(d, random_treatment=random_treatment, residual=residual)
-        method = "REML" + (" (trial-specific residual variances)" if residual == "trial" else "")
-        if not random_treatment:
-            method = "least squares, trial intercepts" if residual == "common" else \
-                "REML, trial intercepts, trial-specific residual variances"
-        beta, cov = fit.beta, fit.cov
-        tau2 = fit.tau2
-        boundary = fit.boundary
-        blup = fit.blup
-        intercepts = fixed_table(tuple(f"trial {k}" for k in d.trial_labels), fit.alpha,
-                                 fit.alpha_se, level)
-        extra: dict[str, Any] = {
-            "sigma2": fit.sigma2, "criterion": fit.criterion, "loglik": -fit.criterion / 2,
-            "sigma2_trial": None if fit.sigma2_trial is None else
-            pd.Series(fit.sigma2_trial, index=list(d.trial_labels))}
-        iterations, converged = fit.iterations, fit.converged
+        fit = _linear(d, random_treatment, residual, level)
     elif model == "logistic":
-        if random_treatment:
-            gfit = fit_glmm(d, nagq=nagq)
-            method = ("ML, Laplace approximation" if nagq == 1
-                      else f"ML, adaptive Gauss-Hermite quadrature ({nagq} points)")
-            tau2 = gfit.theta ** 2
-        else:
-            gfit = fit_stratified_logistic(d)
-            method = "ML logistic regression, trial intercepts"
-            tau2 = None
-        beta, cov, boundary, blup = gfit.beta, gfit.cov, gfit.boundary, gfit.blup
-        intercepts = fixed_table(tuple(f"trial {k}" for k in d.trial_labels), gfit.alpha,
-                                 gfit.alpha_se, level)
-        extra = {"criterion": gfit.deviance, "loglik": gfit.loglik,
-                 "nagq": nagq if random_treatment else None,
-                 "n_events": int(np.sum(d.y))}  # type: ignore[arg-type]
-        iterations, converged = gfit.iterations, gfit.converged
+        fit = _logistic(d, random_treatment, nagq, level)
     else:
-        cfit = fit_cox_random(d, ties=ties) if random_treatment else fit_cox_stratified(d, ties=ties)
-        method = ("integrated partial likelihood (Laplace), stratified by trial"
-                  if random_treatment else "Cox partial likelihood, stratified by trial")
-        beta, cov, tau2, boundary, blup = cfit.beta, cfit.cov, cfit.tau2, cfit.boundary, cfit.blup
-        intercepts = None
-        extra = {"criterion": None, "loglik": cfit.ipl,
-                 "n_events": int(np.sum(d.event)),  # type: ignore[arg-type]
-                 "ph": _ph_test(d, cfit.beta, cfit.blup if random_treatment else None, ties)}
-        iterations, converged = cfit.iterations, cfit.converged
+        fit = _cox(d, random_treatment, ties)
+    beta, cov, tau2, boundary, blup = fit.beta, fit.cov, fit.tau2, fit.boundary, fit.blup
     if boundary:
         notes.append("between-trial variance of the treatment effect estimated at 0 "
                       "(boundary): the estimate equals the common-effect model's")
@@ -186,9 +154,72 @@ def one_stage(
     if d.coding != "binary":
         notes.append(f"treatment coded {d.coding}")
     return OneStageResult(
-        model=model, method=method, estimate=float(beta[0]), se=float(se[0]), k=d.k, n=d.n,
-        tau2=tau2, boundary=bool(boundary), fixed=fixed,
+        model=model, method=fit.method, estimate=float(beta[0]), se=float(se[0]), k=d.k,
+        n=d.n, tau2=tau2, boundary=bool(boundary), fixed=fixed,
         per_trial=per_trial_table(base, float(beta[0]), blup if random_treatment else None),
-        converged=bool(converged), iterations=int(iterations), coding=d.coding,
-        treatment=d.treatment, level=level, interaction=interaction_tab, intercepts=intercepts,
-        notes=tuple(notes), **extra)
+        converged=bool(fit.converged), iterations=int(fit.iterations), coding=d.coding,
+        treatment=d.treatment, level=level, interaction=interaction_tab,
+        intercepts=fit.intercepts, notes=tuple(notes), **fit.extra)
+
+
+class _Fit(NamedTuple):
+    """What every one-stage engine returns, in one shape."""
+
+    method: str
+    beta: Any
+    cov: Any
+    tau2: float | None
+    boundary: bool
+    blup: Any
+    intercepts: pd.DataFrame | None
+    extra: dict[str, Any]
+    iterations: int
+    converged: bool
+
+
+def _linear(d: Design, random_treatment: bool, residual: str, level: float) -> _Fit:
+    fit = fit_lmm(d, random_treatment=random_treatment, residual=residual)
+    method = "REML" + (" (trial-specific residual variances)" if residual == "trial" else "")
+    if not random_treatment:
+        method = "least squares, trial intercepts" if residual == "common" else \
+            "REML, trial intercepts, trial-specific residual variances"
+    extra: dict[str, Any] = {
+        "sigma2": fit.sigma2, "criterion": fit.criterion, "loglik": -fit.criterion / 2,
+        "sigma2_trial": None if fit.sigma2_trial is None else
+        pd.Series(fit.sigma2_trial, index=list(d.trial_labels))}
+    return _Fit(method, fit.beta, fit.cov, fit.tau2, fit.boundary, fit.blup,
+                _intercepts(d, fit.alpha, fit.alpha_se, level), extra, fit.iterations,
+                fit.converged)
+
+
+def _logistic(d: Design, random_treatment: bool, nagq: int, level: float) -> _Fit:
+    if random_treatment:
+        fit = fit_glmm(d, nagq=nagq)
+        method = ("ML, Laplace approximation" if nagq == 1
+                  else f"ML, adaptive Gauss-Hermite quadrature ({nagq} points)")
+        tau2 = fit.theta ** 2
+    else:
+        fit = fit_stratified_logistic(d)
+        method = "ML logistic regression, trial intercepts"
+        tau2 = None
+    extra = {"criterion": fit.deviance, "loglik": fit.loglik,
+             "nagq": nagq if random_treatment else None,
+             "n_events": int(np.sum(d.y))}  # type: ignore[arg-type]
+    return _Fit(method, fit.beta, fit.cov, tau2, fit.boundary, fit.blup,
+                _intercepts(d, fit.alpha, fit.alpha_se, level), extra, fit.iterations,
+                fit.converged)
+
+
+def _cox(d: Design, random_treatment: bool, ties: str) -> _Fit:
+    fit = fit_cox_random(d, ties=ties) if random_treatment else fit_cox_stratified(d, ties=ties)
+    method = ("integrated partial likelihood (Laplace), stratified by trial"
+              if random_treatment else "Cox partial likelihood, stratified by trial")
+    extra = {"criterion": None, "loglik": fit.ipl,
+             "n_events": int(np.sum(d.event)),  # type: ignore[arg-type]
+             "ph": _ph_test(d, fit.beta, fit.blup if random_treatment else None, ties)}
+    return _Fit(method, fit.beta, fit.cov, fit.tau2, fit.boundary, fit.blup, None, extra,
+                fit.iterations, fit.converged)
+
+
+def _intercepts(d: Design, alpha: Any, alpha_se: Any, level: float) -> pd.DataFrame:
+    return fixed_table(tuple(f"trial {k}" for k in d.trial_labels), alpha, alpha_se, level)

@@ -1,9 +1,11 @@
 """Model frames for one-stage IPD models: treatment coding, trial-centred covariates, checks.
 
 :func:`build_design` turns a data frame into a :class:`Design` - plain arrays every one-stage
-engine (linear, logistic, Cox) works on - and refuses data that the model cannot use, listing
-every problem at once (missing values by column and row, single-arm trials, trials without
-events ...).
+engine (linear, logistic, Cox) works on. The data are checked by the same builder the
+two-stage analyses use (:func:`analyses.ipd_frame.prepare_ipd`: columns, treatment coding,
+missing values, types - one message per problem); this module adds what a one-stage model
+with stratified trial intercepts needs (both arms and events in every trial), listing every
+problem at once.
 
 Treatment coding (``coding``), from the 0/1 arm (``treated_value`` -> 1, the other value -> 0):
 
@@ -35,7 +37,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from repository.errors import AnalysisError, format_rows
+from analyses.errors import AnalysisProblem, Reason
+from analyses.ipd_frame import prepare_ipd
 
 __all__ = ["Design", "build_design", "CODINGS", "MODELS"]
 
@@ -63,6 +66,7 @@ class Design:
     treatment: str
     interaction: str | None
     interaction_terms: tuple[str, str] | None  # (within, across) names
+    notes: tuple[str, ...] = ()  # rows left out with missing="drop"
 
     @property
     def n(self) -> int:
@@ -85,20 +89,6 @@ class Design:
         return pd.DataFrame(out)
 
 
-def _numeric(data: pd.DataFrame, col: str, problems: list[str], rows: dict[str, list[int]]
-             ) -> NDArray[np.float64]:
-    s = data[col]
-    if s.dtype == bool:
-        s = s.astype(float)
-    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-    bad_type = np.isnan(v) & s.notna().to_numpy()
-    if bad_type.any():
-        idx = (np.flatnonzero(bad_type) + 1).tolist()
-        rows.setdefault(col, []).extend(idx)
-        problems.append(f"{col}: non-numeric values in {format_rows(idx)}")
-    return v
-
-
 def build_design(
     data: pd.DataFrame,
     *,
@@ -111,142 +101,49 @@ def build_design(
     adjust: Sequence[str] = (),
     interaction: str | None = None,
     treated_value: Any = 1,
+    control_value: Any = None,
     coding: Coding = "binary",
+    missing: str = "error",
     need_two_trials: bool = True,
 ) -> Design:
-    """Validate ``data`` and build the arrays of a one-stage model (see the module docstring)."""
+    """Validate ``data`` (:func:`analyses.ipd_frame.prepare_ipd`, the builder the two-stage
+    analyses use too) and build the arrays of a one-stage model (see the module docstring)."""
     if model not in MODELS:
-        raise AnalysisError(f"model must be one of {MODELS}, not {model!r}")
+        raise AnalysisProblem(f"model must be one of {MODELS}, not {model!r}",
+                              reason=Reason.BAD_OPTION, option="model")
     if coding not in CODINGS:
-        raise AnalysisError(f"coding must be one of {CODINGS}, not {coding!r}")
-    if not isinstance(data, pd.DataFrame):
-        raise AnalysisError("data must be a pandas DataFrame")
-    if isinstance(adjust, str):
-        adjust = (adjust,)
-    adjust = tuple(adjust)
-    if model == "cox":
-        if time is None or event is None:
-            raise AnalysisError("a Cox model needs time= and event= columns")
-        if outcome is not None:
-            raise AnalysisError("a Cox model takes time= and event=, not outcome=")
-        used = [trial, treatment, time, event]
-    else:
-        if outcome is None:
-            raise AnalysisError(f"a {model} model needs an outcome= column")
-        if time is not None or event is not None:
-            raise AnalysisError(f"a {model} model takes outcome=, not time=/event=")
-        used = [trial, treatment, outcome]
-    extra = list(adjust) + ([interaction] if interaction else [])
-    for c in extra:
-        if c in (trial, treatment) or c in used:
-            raise AnalysisError(f"column {c!r} cannot be both a covariate and the "
-                                "trial/treatment/outcome", variable=c)
-    used += extra
-    missing = [c for c in dict.fromkeys(used) if c not in data.columns]
-    if missing:
-        raise AnalysisError(f"columns {missing} are not in the data "
-                            f"(columns: {list(data.columns)})", variable=missing)
-    if len(data) == 0:
-        raise AnalysisError("no participants: the data are empty")
-
-    problems: list[str] = []
-    rows: dict[str, list[int]] = {}
-    for c in dict.fromkeys(used):
-        na = data[c].isna().to_numpy()
-        if na.any():
-            idx = (np.flatnonzero(na) + 1).tolist()
-            rows[c] = idx
-            problems.append(f"{c}: missing values in {format_rows(idx)}")
-
-    arm_raw = data[treatment]
-    values = pd.unique(arm_raw.dropna())
-    if treated_value not in set(values.tolist()):
-        problems.append(f"{treatment}: no participant has the treated value {treated_value!r} "
-                        f"(values: {sorted(map(str, values))}); pass treated_value=")
-    elif len(values) > 2:
-        problems.append(f"{treatment}: {len(values)} distinct values {sorted(map(str, values))}; "
-                        "a one-stage model compares two arms - recode the column first")
-    arm = (arm_raw == treated_value).to_numpy(dtype=float)
-
-    y = tm = ev = None
-    if model == "cox":
-        assert time is not None and event is not None
-        tm = _numeric(data, time, problems, rows)
-        bad = np.isfinite(tm) & (tm < 0)
-        if bad.any():
-            idx = (np.flatnonzero(bad) + 1).tolist()
-            problems.append(f"{time}: negative times in {format_rows(idx)}")
-        e = _numeric(data, event, problems, rows)
-        bad = np.isfinite(e) & (e != 0) & (e != 1)
-        if bad.any():
-            idx = (np.flatnonzero(bad) + 1).tolist()
-            problems.append(f"{event}: values other than 0/1 in {format_rows(idx)}")
-        ev = e == 1
-    else:
-        assert outcome is not None
-        y = _numeric(data, outcome, problems, rows)
-        if model == "logistic":
-            bad = np.isfinite(y) & (y != 0) & (y != 1)
-            if bad.any():
-                idx = (np.flatnonzero(bad) + 1).tolist()
-                problems.append(f"{outcome}: values other than 0/1 in {format_rows(idx)} "
-                                "(a logistic model needs a binary outcome)")
-    covs = {c: _numeric(data, c, problems, rows) for c in dict.fromkeys(extra)}
-    if problems:
-        raise AnalysisError("cannot fit the one-stage model: " + "; ".join(problems)
-                            + ". Correct or remove these rows/columns first.", rows=rows)
-
-    codes, labels = pd.factorize(data[trial], sort=True)
+        raise AnalysisProblem(f"coding must be one of {CODINGS}, not {coding!r}",
+                              reason=Reason.BAD_OPTION, option="coding")
+    adjust = (adjust,) if isinstance(adjust, str) else tuple(adjust)
+    covariates = list(dict.fromkeys(adjust + ((interaction,) if interaction else ())))
+    prepared = prepare_ipd(data, trial=trial, treatment=treatment, model=model,
+                           outcome=outcome, time=time, event=event, adjust=covariates,
+                           treated_value=treated_value, control_value=control_value,
+                           missing=missing)
+    frame = prepared.frame
+    assert prepared.trial_values is not None
+    codes, labels = pd.factorize(prepared.trial_values, sort=True)
     codes = codes.astype(np.intp)
-    K = len(labels)
-    if K < 2 and need_two_trials:
-        raise AnalysisError(
-            f"only {K} trial in {trial!r}: a random treatment effect needs at least two "
-            "trials; use random_treatment=False (or a per-trial analysis)", trial=list(labels))
-    n_k = np.bincount(codes, minlength=K)
-    nt_k = np.bincount(codes, arm, minlength=K)
-    trial_problems = []
-    for k in range(K):
-        if nt_k[k] == 0 or nt_k[k] == n_k[k]:
-            which = "treated" if nt_k[k] == 0 else "control"
-            trial_problems.append(f"trial {labels[k]}: single arm (no {which} participants, "
-                                  f"n = {n_k[k]})")
-    if model == "logistic":
-        assert y is not None
-        e_k = np.bincount(codes, y, minlength=K)
-        for k in range(K):
-            if e_k[k] == 0:
-                trial_problems.append(f"trial {labels[k]}: no events ({outcome} = 1)")
-            elif e_k[k] == n_k[k]:
-                trial_problems.append(f"trial {labels[k]}: every participant has {outcome} = 1")
-    if model == "cox":
-        assert ev is not None
-        e_k = np.bincount(codes, ev.astype(float), minlength=K)
-        for k in range(K):
-            if e_k[k] == 0:
-                trial_problems.append(f"trial {labels[k]}: no events ({event} = 1)")
-    if trial_problems:
-        raise AnalysisError(
-            f"{len(trial_problems)} trial(s) carry no information on the treatment effect in "
-            "a one-stage model with stratified trial intercepts: " + "; ".join(trial_problems)
-            + ". Leave them out (e.g. data[~data[trial].isin([...])]) and say so in the report.",
-            trial=[p.split(":")[0].removeprefix("trial ") for p in trial_problems])
-
+    arm = frame["_treat"].to_numpy(dtype=float)
+    y = frame["_y"].to_numpy(dtype=float) if model != "cox" else None
+    tm = frame["_time"].to_numpy(dtype=float) if model == "cox" else None
+    ev = frame["_event"].to_numpy() == 1 if model == "cox" else None
+    events = y if model == "logistic" else (None if ev is None else ev.astype(float))
+    n_k, nt_k = _check_trials(codes, tuple(labels), arm, events, model=model, trial=trial,
+                              outcome=outcome if model == "logistic" else event,
+                              need_two_trials=need_two_trials)
     if coding == "binary":
         t = arm.copy()
     elif coding == "plusminus":
         t = arm - 0.5
     else:
         t = arm - (nt_k / n_k)[codes]
-    cols = [t]
-    names = [treatment]
-    for c in adjust:
-        cols.append(covs[c])
-        names.append(c)
+    cols = [t] + [frame[c].to_numpy(dtype=float) for c in adjust]
+    names = [treatment, *adjust]
     terms = None
     if interaction:
-        z = covs[interaction]
-        zbar = (np.bincount(codes, z, minlength=K) / n_k)[codes]
+        z = frame[interaction].to_numpy(dtype=float)
+        zbar = (np.bincount(codes, z, minlength=len(labels)) / n_k)[codes]
         within = z - zbar
         cols += [within, t * within, t * (zbar - z.mean())]
         w_name, a_name = f"{treatment}:{interaction}_within", f"{treatment}:{interaction}_trial_mean"
@@ -255,4 +152,41 @@ def build_design(
     return Design(
         model=model, trial=codes, trial_labels=tuple(labels), arm=arm, t=t,
         X=np.column_stack(cols), names=tuple(names), y=y, time=tm, event=ev, coding=coding,
-        treatment=treatment, interaction=interaction, interaction_terms=terms)
+        treatment=treatment, interaction=interaction, interaction_terms=terms,
+        notes=tuple(prepared.notes()))
+
+
+def _check_trials(codes: NDArray[np.intp], labels: tuple[Any, ...], arm: NDArray[np.float64],
+                  events: NDArray[np.float64] | None, *, model: str, trial: str,
+                  outcome: str | None, need_two_trials: bool
+                  ) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Trials that carry information on the treatment effect in a model with stratified
+    trial intercepts (both arms; events for logistic and Cox); returns ``n`` and the number
+    treated per trial."""
+    K = len(labels)
+    if K < 2 and need_two_trials:
+        raise AnalysisProblem(
+            f"only {K} trial in {trial!r}: a random treatment effect needs at least two "
+            "trials; use random_treatment=False (or a per-trial analysis)",
+            reason=Reason.TOO_FEW_TRIALS, trials=list(labels), k=K)
+    n_k = np.bincount(codes, minlength=K)
+    nt_k = np.bincount(codes, arm, minlength=K)
+    e_k = None if events is None else np.bincount(codes, events, minlength=K)
+    problems = []
+    for k in range(K):
+        if nt_k[k] == 0 or nt_k[k] == n_k[k]:
+            which = "treated" if nt_k[k] == 0 else "control"
+            problems.append((labels[k], f"single arm (no {which} participants, n = {n_k[k]})"))
+        if e_k is not None and e_k[k] == 0:
+            problems.append((labels[k], f"no events ({outcome} = 1)"))
+        elif e_k is not None and model == "logistic" and e_k[k] == n_k[k]:
+            problems.append((labels[k], f"every participant has {outcome} = 1"))
+    if problems:
+        raise AnalysisProblem(
+            f"{len(problems)} trial(s) carry no information on the treatment effect in "
+            "a one-stage model with stratified trial intercepts: "
+            + "; ".join(f"trial {t}: {text}" for t, text in problems)
+            + ". Leave them out (e.g. data[~data[trial].isin([...])]) and say so in the report.",
+            reason=Reason.SINGLE_ARM if all("single arm" in x for _, x in problems)
+            else Reason.NO_EVENTS, trials=[t for t, _ in problems])
+    return n_k, nt_k

@@ -29,6 +29,7 @@ explicitly: when it is not beaten, ``tau^2 = 0`` is reported with the stratified
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +38,8 @@ from scipy import optimize
 
 from analyses import _cox_core
 from analyses.cox import coxph
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.one_stage.centring import Design
-from repository.errors import AnalysisError, ConvergenceError
 
 __all__ = ["CoxRandomFit", "fit_cox_random", "fit_cox_stratified"]
 
@@ -132,7 +133,7 @@ class _PPL:
                     break
                 scale /= 2
             else:
-                raise ConvergenceError(
+                raise NotConverged(
                     f"the penalised Cox fit could not improve its likelihood at tau^2 = "
                     f"{tau2:.3g}; rescale covariates or fit the common-effect model "
                     "(random_treatment=False)")
@@ -142,7 +143,7 @@ class _PPL:
             if step * scale < 1e-9:
                 break
         else:
-            raise ConvergenceError(
+            raise NotConverged(
                 f"the penalised Cox fit did not converge in {max_iter} iterations at tau^2 = "
                 f"{tau2:.3g}; rescale covariates or fit the common-effect model "
                 "(random_treatment=False)")
@@ -165,6 +166,46 @@ def _moment_tau2(pb: _PPL, beta: FloatArray) -> float:
     return (float(np.sum(U * U / W)) - (U.size - 1)) / denom if denom > 0 else 0.0
 
 
+def _fixed_tau2(pb: _PPL, base: CoxRandomFit, tau2: float) -> CoxRandomFit:
+    """The fit with tau^2 held at ``tau2`` (coxme's ``vfixed``)."""
+    if not tau2 > 0:
+        raise AnalysisProblem(f"a fixed tau2 must be > 0, not {tau2}",
+                              reason=Reason.BAD_OPTION, option="tau2")
+    K = pb.K
+    st, ppl, ibb, cov, it = pb.maximise(_State(base.beta.copy(), np.zeros(K)), tau2)
+    val = ppl - 0.5 * (K * math.log(tau2) + float(np.sum(np.log(ibb))))
+    return CoxRandomFit(beta=st.beta, cov=cov, tau2=tau2, blup=st.b, ipl=val, ppl=ppl,
+                        boundary=False, iterations=it, converged=True)
+
+
+def _bracket(neg_ipl: Callable[[float], float], x0: float
+             ) -> tuple[float, float, float, bool]:
+    """``(a, b, c, boundary)``: a bracket ``a, b, c`` of the minimum of ``neg_ipl`` on
+    log tau^2 (``neg_ipl(b)`` below both ends), found by walking downhill from ``x0`` with
+    doubling steps; ``boundary`` when the walk passes tau^2 = 1e-7 (the maximum is at 0)."""
+    lo_x, hi_x = math.log(1e-7), math.log(25.0)
+    a, b = x0, x0 + 1.0
+    fa, fb = neg_ipl(a), neg_ipl(b)
+    if fb > fa:
+        a, b, fa, fb = b, a, fb, fa
+    step = b - a
+    c = b + step
+    fc = neg_ipl(c)
+    while fc < fb:
+        a, fa, b, fb = b, fb, c, fc
+        step *= 2.0
+        c = b + step
+        if c < lo_x:
+            return a, b, c, True
+        if c > hi_x:
+            raise NotConverged(
+                "the integrated partial likelihood still increases at tau^2 = 25: the random "
+                "treatment effect variance is unbounded for these data; check the treatment "
+                "coding or fit the common-effect model (random_treatment=False)")
+        fc = neg_ipl(c)
+    return a, b, c, False
+
+
 def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
                    ) -> CoxRandomFit:
     """coxme-equivalent fit (module docstring); ``tau^2`` by Brent's method on log tau^2.
@@ -175,12 +216,7 @@ def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
     pb = _PPL(d, ties)
     K = d.k
     if tau2 is not None:
-        if not tau2 > 0:
-            raise AnalysisError(f"a fixed tau2 must be > 0, not {tau2}")
-        st, ppl, ibb, cov, it = pb.maximise(_State(base.beta.copy(), np.zeros(K)), tau2)
-        val = ppl - 0.5 * (K * math.log(tau2) + float(np.sum(np.log(ibb))))
-        return CoxRandomFit(beta=st.beta, cov=cov, tau2=tau2, blup=st.b, ipl=val, ppl=ppl,
-                            boundary=False, iterations=it, converged=True)
+        return _fixed_tau2(pb, base, tau2)
     state = _State(base.beta.copy(), np.zeros(K))
     evals = 0
     cache: dict[float, tuple[float, _State]] = {}
@@ -199,29 +235,8 @@ def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
         return -val
 
     # bracket the maximum on log tau^2, walking downhill from a moment estimate
-    lo_x, hi_x = math.log(1e-7), math.log(25.0)
     x0 = math.log(min(max(_moment_tau2(pb, base.beta), 1e-3), 5.0))
-    a, b = x0, x0 + 1.0
-    fa, fb = neg_ipl(a), neg_ipl(b)
-    if fb > fa:
-        a, b, fa, fb = b, a, fb, fa
-    step = b - a
-    c = b + step
-    fc = neg_ipl(c)
-    boundary = False
-    while fc < fb:
-        a, fa, b, fb = b, fb, c, fc
-        step *= 2.0
-        c = b + step
-        if c < lo_x:
-            boundary = True
-            break
-        if c > hi_x:
-            raise ConvergenceError(
-                "the integrated partial likelihood still increases at tau^2 = 25: the random "
-                "treatment effect variance is unbounded for these data; check the treatment "
-                "coding or fit the common-effect model (random_treatment=False)")
-        fc = neg_ipl(c)
+    a, b, c, boundary = _bracket(neg_ipl, x0)
     if not boundary:
         state = cache[b][1]
         res = optimize.minimize_scalar(neg_ipl, bounds=(min(a, c), max(a, c)), method="bounded",
@@ -237,7 +252,8 @@ def fit_cox_random(d: Design, *, ties: str = "efron", tau2: float | None = None
     st, ppl, ibb, cov, _ = pb.maximise(cache[lt][1] if lt in cache else state, tau2)
     val = ppl - 0.5 * (K * math.log(tau2) + float(np.sum(np.log(ibb))))
     if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
-        raise AnalysisError("the penalised Cox information matrix is not positive definite "
-                            "at the estimate; drop collinear covariates")
+        raise AnalysisProblem("the penalised Cox information matrix is not positive definite "
+                              "at the estimate; drop collinear covariates",
+                              reason=Reason.COLLINEAR)
     return CoxRandomFit(beta=st.beta, cov=cov, tau2=tau2, blup=st.b, ipl=val, ppl=ppl,
                         boundary=False, iterations=base.iterations + evals, converged=True)

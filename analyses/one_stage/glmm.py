@@ -38,8 +38,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.one_stage.centring import Design
-from repository.errors import AnalysisError, ConvergenceError
 
 __all__ = ["GLMMFit", "fit_glmm", "fit_stratified_logistic"]
 
@@ -129,7 +129,7 @@ class _Problem:
             if np.max(np.abs(step)) < 1e-9:
                 break
         else:  # pragma: no cover - Newton with halving on a strictly concave function
-            raise ConvergenceError("the conditional modes of the random effects did not "
+            raise NotConverged("the conditional modes of the random effects did not "
                                    "converge; rescale covariates or try nagq=1")
         eta = eta0 + u[self.g] * th_t
         mu = special.expit(eta)
@@ -314,9 +314,9 @@ def fit_stratified_logistic(d: Design, *, max_iter: int = 50) -> GLMMFit:
         try:
             db = np.linalg.solve(schur, g_b - h_ab.T @ (g_a / h_aa))
         except np.linalg.LinAlgError as exc:
-            raise AnalysisError("the logistic model's design is singular (collinear covariates "
+            raise AnalysisProblem("the logistic model's design is singular (collinear covariates "
                                 "or a covariate constant within every trial); drop the "
-                                "offending covariate") from exc
+                                  "offending covariate", reason=Reason.COLLINEAR) from exc
         da = (g_a - h_ab @ db) / h_aa
         scale = 1.0
         for _ in range(30):
@@ -329,7 +329,7 @@ def fit_stratified_logistic(d: Design, *, max_iter: int = 50) -> GLMMFit:
             converged = True
             break
     if not converged:
-        raise ConvergenceError(
+        raise NotConverged(
             f"stratified logistic regression did not converge in {max_iter} iterations; a "
             "covariate may separate the outcome (infinite odds ratio) - check for trials or "
             "subgroups where every participant has the same outcome")
@@ -364,8 +364,8 @@ def _moment_theta(d: Design, base: GLMMFit) -> float:
 def fit_glmm(d: Design, *, nagq: int = 1, max_iter: int = 100) -> GLMMFit:
     """ML fit of the logistic GLMM with a random treatment effect (module docstring)."""
     if not isinstance(nagq, (int, np.integer)) or not 1 <= nagq <= _MAX_NAGQ:
-        raise AnalysisError(f"nagq must be an integer from 1 (Laplace) to {_MAX_NAGQ}, "
-                            f"not {nagq!r}")
+        raise AnalysisProblem(f"nagq must be an integer from 1 (Laplace) to {_MAX_NAGQ}, "
+                              f"not {nagq!r}", reason=Reason.BAD_OPTION, option="nagq")
     base = fit_stratified_logistic(d)
     pb = _Problem(d, int(nagq))
     steps = _steps(d.X, True)
@@ -394,7 +394,7 @@ def fit_glmm(d: Design, *, nagq: int = 1, max_iter: int = 100) -> GLMMFit:
                        deviance=-2 * base.loglik, boundary=True, iterations=iterations,
                        converged=True)
     if not ok:
-        raise ConvergenceError(
+        raise NotConverged(
             f"the logistic GLMM (nagq={nagq}) did not converge in {max_iter} Newton "
             "iterations; try nagq=1, the 'centred' or 'plusminus' treatment coding, or "
             "rescaling covariates")

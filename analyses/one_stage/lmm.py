@@ -30,8 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import linalg, optimize
 
+from analyses.errors import AnalysisProblem, NotConverged, Reason
 from analyses.one_stage.centring import Design
-from repository.errors import AnalysisError, ConvergenceError
 
 __all__ = ["LMMFit", "fit_lmm", "trial_residual_criterion"]
 
@@ -108,9 +108,9 @@ def _profiled_dev(G: FloatArray, theta: float, N: int, P: int) -> tuple[float, _
     c = gamma / (1.0 + gamma * tt)
     parts = _parts(G, c, None)
     if parts is None or parts.r2 <= 0:
-        raise AnalysisError("the linear model's fixed-effect design is singular (collinear "
-                            "covariates, or a covariate constant within every trial); drop "
-                            "the offending covariate")
+        raise AnalysisProblem("the linear model's fixed-effect design is singular (collinear "
+                              "covariates, or a covariate constant within every trial); drop "
+                              "the offending covariate", reason=Reason.COLLINEAR)
     dev = (float(np.sum(np.log1p(gamma * tt))) + parts.dev
            + (N - P) * (1.0 + math.log(2 * math.pi * parts.r2 / (N - P))))
     return dev, parts
@@ -125,7 +125,7 @@ def _minimise_theta(G: FloatArray, N: int, P: int) -> tuple[float, int]:
     lo = grid[max(j - 1, 0)]
     hi = grid[min(j + 1, grid.size - 1)]
     if j == grid.size - 1:
-        raise ConvergenceError(
+        raise NotConverged(
             "REML criterion still decreasing at tau/sigma = 100: the between-trial variance of "
             "the treatment effect is unbounded for these data; check the outcome scale and "
             "the treatment coding")
@@ -141,13 +141,15 @@ def _minimise_theta(G: FloatArray, N: int, P: int) -> tuple[float, int]:
 def fit_lmm(d: Design, *, random_treatment: bool = True, residual: str = "common") -> LMMFit:
     """REML fit (see the module docstring). ``residual``: ``"common"`` or ``"trial"``."""
     if residual not in ("common", "trial"):
-        raise AnalysisError(f"residual must be 'common' or 'trial', not {residual!r}")
+        raise AnalysisProblem(f"residual must be 'common' or 'trial', not {residual!r}",
+                              reason=Reason.BAD_OPTION, option="residual")
     G = _cross_products(d)
     N, K, m = d.n, d.k, d.X.shape[1]
     P = K + m
     if N <= P:
-        raise AnalysisError(f"{N} participants for {P} fixed effects ({K} trial intercepts and "
-                            f"{m} covariates): too few to fit the model")
+        raise AnalysisProblem(f"{N} participants for {P} fixed effects ({K} trial intercepts and "
+                              f"{m} covariates): too few to fit the model",
+                              reason=Reason.TOO_FEW_PARTICIPANTS)
     if random_treatment:
         theta, evals = _minimise_theta(G, N, P)
     else:
@@ -211,8 +213,8 @@ def _fit_trial_residuals(d: Design, G: FloatArray, theta0: float, sigma2: float,
     P = K + m
     n_k = G[:, 0, 0]
     if np.any(n_k < 2):
-        raise AnalysisError("trial-specific residual variances need at least 2 participants "
-                            "in every trial")
+        raise AnalysisProblem("trial-specific residual variances need at least 2 participants "
+                              "in every trial", reason=Reason.TOO_FEW_PARTICIPANTS)
     # parameters: log sigma_k^2 and tau^2 itself (>= 0), whose criterion has a non-zero slope
     # at the boundary (with tau as parameter, tau = 0 would be a stationary point)
     x0 = np.concatenate([np.full(K, math.log(sigma2)), [max(theta0 * theta0 * sigma2, 1e-3)]])
@@ -237,7 +239,7 @@ def _fit_trial_residuals(d: Design, G: FloatArray, theta0: float, sigma2: float,
                             options={"ftol": 1e-16, "gtol": 1e-10, "maxiter": 5000,
                                      "maxcor": 30})
     if not res.success and not np.isfinite(res.fun):
-        raise ConvergenceError(
+        raise NotConverged(
             "the linear mixed model with trial-specific residual variances did not converge "
             f"({res.message}); try residual='common' or check trials with very few "
             "participants")

@@ -1,7 +1,7 @@
 """Checks of harmonised data: per participant (validation) and per trial (integrity).
 
-* :mod:`~harmonise.checks.validation`: Pandera schemas compiled from the dictionary, run
-  lazily, every failure kept
+* :mod:`~harmonise.checks.validation`: the dictionary's checks, compiled to vectorised column
+  operations (:mod:`~harmonise.checks.compiled`; also as a Pandera schema), every failure kept
 * :mod:`~harmonise.checks.integrity`: the trial-integrity checks (PRISMA-IPD A1), and the
   reverse Kaplan-Meier follow-up they judge
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "ArmInfo",
@@ -197,7 +197,7 @@ def _chi2_p(table: np.ndarray) -> float:
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     stat = float(((table - expected) ** 2 / expected).sum())
     dof = (table.shape[0] - 1) * (table.shape[1] - 1)
-    return float(stats.chi2.sf(stat, dof))
+    return float(special.chdtrc(dof, stat))
 
 
 def _rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> tuple[int, ...]:
@@ -264,7 +264,8 @@ def check_allocation_ratio(frame: pd.DataFrame, ctx: IntegrityContext) -> Integr
     if observed.sum() == 0:
         return _finding(ctx, "allocation-ratio", "skipped", "no participant has an arm")
     expected = observed.sum() * ratios / ratios.sum()
-    chi2, p = stats.chisquare(observed, expected)
+    chi2 = float(((observed - expected) ** 2 / expected).sum())  # Pearson's goodness of fit
+    p = float(special.chdtrc(len(observed) - 1, chi2))
     details = {"observed": observed.astype(int).tolist(), "planned_ratio": ratios.astype(int).tolist(),
                "chi2": float(chi2), "p": float(p)}
     ratio_text = ":".join(str(int(r)) for r in ratios)
@@ -293,22 +294,40 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0
     t = (b.mean() - a.mean()) / se
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return float(2 * stats.t.sf(abs(t), df))
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+def _anova_p(groups: list[np.ndarray]) -> float:
+    """One-way ANOVA F test of equal means."""
+    values = np.concatenate(groups)
+    k, n = len(groups), len(values)
+    between = sum(len(g) * (g.mean() - values.mean()) ** 2 for g in groups) / (k - 1)
+    within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (n - k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = between / within
+    return float(special.fdtrc(k - 1, n - k, f))
 
 
 def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
     arm = _arm_codes(frame, ctx)
+    randomised = arm >= 0
     tested: list[dict[str, Any]] = []
     for name, categorical in ctx.baseline:
         if name not in frame.columns:
             continue
         column = frame[name]
-        present = column.notna().to_numpy() & (arm >= 0)
-        if present.sum() < 10 or len(np.unique(arm[present])) < 2:
+        if categorical:
+            # codes of the whole column (sorted; -1 where missing), kept for the rows tested:
+            # values of other rows only add empty table rows, which are dropped below
+            all_codes, uniques = pd.factorize(column, sort=True)
+            present = (all_codes >= 0) & randomised
+        else:
+            present = column.notna().to_numpy() & randomised
+        arms_seen = arm[present]
+        if len(arms_seen) < 10 or np.bincount(arms_seen).astype(bool).sum() < 2:
             continue
         if categorical:
-            codes, uniques = pd.factorize(column[present], sort=True)
-            arms_seen = arm[present]
+            codes = all_codes[present]
             table = np.bincount(codes * len(ctx.arms) + arms_seen,
                                 minlength=len(uniques) * len(ctx.arms))
             table = table.reshape(len(uniques), len(ctx.arms))
@@ -319,7 +338,8 @@ def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> Integr
             smd = None
         else:
             x = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            groups = [x[present & (arm == i) & ~np.isnan(x)] for i in range(len(ctx.arms))]
+            usable = present & ~np.isnan(x)
+            groups = [x[usable & (arm == i)] for i in range(len(ctx.arms))]
             groups = [g for g in groups if len(g)]
             if len(groups) < 2 or any(len(g) < 2 for g in groups) or \
                     all(g.var() == 0 for g in groups):
@@ -330,7 +350,7 @@ def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> Integr
                 smd = float((groups[1].mean() - groups[0].mean()) / pooled) if pooled > 0 \
                     else None
             else:
-                p = float(stats.f_oneway(*groups).pvalue)
+                p = _anova_p(groups)
                 smd = None
         tested.append({"variable": name, "p": p, "smd": smd})
     if not tested:
@@ -380,7 +400,7 @@ def _runs_test(x: np.ndarray) -> tuple[int, float]:
     if var <= 0:
         return runs, 1.0
     z = (runs - mean) / np.sqrt(var)
-    return runs, float(stats.norm.cdf(z))
+    return runs, float(special.ndtr(z))
 
 
 def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
@@ -484,19 +504,19 @@ def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFi
     names = [n for n, _ in ctx.baseline] + list(ctx.follow_up)
     flagged: list[dict[str, Any]] = []
     tested = 0
+    known = arm.notna().to_numpy()
+    codes, arms_seen = pd.factorize(arm[known], sort=True)
     for name in names:
         if name not in frame.columns:
             continue
-        missing = frame[name].isna()
+        missing = frame[name].isna().to_numpy()
         if missing.all() or not missing.any():
             tested += 1
             continue
         tested += 1
-        known = arm.notna()
-        codes, arms_seen = pd.factorize(arm[known], sort=True)
         if len(arms_seen) < 2:
             continue
-        miss = missing[known].to_numpy()
+        miss = missing[known]
         n_arm = np.bincount(codes, minlength=len(arms_seen))
         n_missing = np.bincount(codes[miss], minlength=len(arms_seen))
         table = np.vstack([n_arm - n_missing, n_missing])
@@ -506,6 +526,8 @@ def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFi
             continue
         expected_small = (np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum() < 5).any()
         if table.shape == (2, 2) and expected_small:
+            from scipy import stats  # only here: scipy.stats takes seconds to import
+
             p = float(stats.fisher_exact(table)[1])
         else:
             p = float(_chi2_p(table))

@@ -1,11 +1,11 @@
-"""Validation: Pandera schemas compiled from the topic dictionary, run lazily, every failure kept.
+"""Validation: the topic dictionary's checks, run over whole columns, every failure kept.
 
-:func:`compile_schema` turns a :class:`~harmonise.dictionary.spec.Dictionary` into a
-``pandera.DataFrameSchema`` (never written by hand per topic): one column per variable with its
-dtype, ``required`` as not-nullable, ranges, categories and uniqueness as named checks, and every
-cross-variable rule as a dataframe-level check. :func:`validate` runs it with ``lazy=True`` and
-turns pandera's failure cases into one row per failed cell or row - trial, participant, delivery
-row, variable, check, value, message - with nothing truncated.
+:func:`validate` and :func:`validate_by` run the dictionary's checks compiled to vectorised column
+operations (:mod:`harmonise.checks.compiled`: dtypes, ranges, categories, cross-variable rules;
+``required`` and ``unique`` here) and turn every failure into one row per failed cell or row -
+trial, participant, delivery row, variable, check, value, message - with nothing truncated.
+:func:`compile_schema` gives the same checks as a ``pandera.DataFrameSchema`` (never written by
+hand per topic), for use in notebooks and other tools; a test holds the two to the same failures.
 
 Two pandera behaviours are handled explicitly: checks see only non-missing values (``ignore_na``;
 a missing value is the ``required`` check's business, reported once, not as a failure of every
@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
+from harmonise.checks.compiled import Failure, compile_checks, evaluate_rule, not_missing
 from harmonise.dictionary.spec import CrossRule, Dictionary, Variable
-from harmonise.expressions.evaluation import FrameContext, evaluate
 from harmonise.values.cells import canonical_text
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 __all__ = [
     "FAILURE_COLUMNS",
@@ -47,29 +48,13 @@ FAILURE_COLUMNS = ("trial", "participant_id", "row", "variable", "check", "sever
 CHECK_COLUMNS = ("check", "variable", "severity", "status", "tested", "failed", "description")
 
 
-def evaluate_rule(rule: CrossRule, frame: pd.DataFrame) -> pd.Series:
-    """The rule per row: True (holds), False (fails) or NA (not tested on this row)."""
-    ctx = FrameContext(frame)
-    value, _ = evaluate(rule.expression, ctx)
-    result = _as_boolean(value, frame.index)
-    if rule.when is not None:
-        when, _ = evaluate(rule.when, ctx)
-        applies = _as_boolean(when, frame.index).fillna(False)
-        result = result.where(applies, pd.NA)
-    return result
-
-
-def _as_boolean(value: Any, index: pd.Index) -> pd.Series:
-    if isinstance(value, pd.Series):
-        return value.astype("boolean")
-    return pd.Series([value] * len(index), index=index, dtype="boolean")
-
-
 def _check_name(kind: str, variable: str) -> str:
     return f"{kind}:{variable}"
 
 
 def _column_checks(v: Variable) -> list[pa.Check]:
+    import pandera.pandas as pa
+
     checks = []
     if v.range is not None and v.type in ("integer", "decimal"):
         if v.range.min is not None:
@@ -95,16 +80,6 @@ def _dtype(v: Variable, arrow_strings: bool) -> str:
     return _ARROW_STRING if arrow_strings and v.dtype == "string" else v.dtype
 
 
-def _with_arrow_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns held as Arrow strings: null checks on them are bitmap operations instead of
-    a Python loop per value (validation calls them many times)."""
-    out = frame.copy(deep=False)
-    for name in out.columns:
-        if isinstance(out[name].dtype, pd.StringDtype) and out[name].dtype.storage == "python":
-            out[name] = out[name].astype(_ARROW_STRING)
-    return out
-
-
 def compile_schema(dictionary: Dictionary, rule_results: dict[str, pd.Series] | None = None,
                    *, arrow_strings: bool = False) -> pa.DataFrameSchema:
     """The Pandera schema of a dictionary (dtypes, ranges, categories, rules).
@@ -113,6 +88,8 @@ def compile_schema(dictionary: Dictionary, rule_results: dict[str, pd.Series] | 
     for not tested) there, so :func:`validate` can count what each rule tested without
     evaluating it twice.
     """
+    import pandera.pandas as pa
+
     columns = {
         v.name: pa.Column(_dtype(v, arrow_strings), checks=_column_checks(v), nullable=True,
                           required=True,
@@ -198,36 +175,38 @@ def validate(data: pd.DataFrame, dictionary: Dictionary, *,
 
 def validate_by(data: pd.DataFrame, dictionary: Dictionary, *,
                 by: str | None = "trial") -> dict[Any, ValidationResult]:
-    """Validate once (one Pandera pass over all rows) and report per value of ``by`` (e.g.
-    per trial): each result holds that group's failures and what each check tested in it."""
+    """Validate once (one pass of the compiled checks over all rows) and report per value of
+    ``by`` (e.g. per trial): each result holds that group's failures and what each check
+    tested in it."""
     rule_results: dict[str, pd.Series] = {}
-    schema = compile_schema(dictionary, rule_results, arrow_strings=True)
-    frame = _with_arrow_strings(data.reset_index(drop=True))
-    failures: list[dict[str, Any]] = []
-    try:
-        schema.validate(frame, lazy=True)
-    except SchemaErrors as err:
-        failures.extend(_from_pandera(err.failure_cases, frame, dictionary, schema))
-    failures.extend(_required_and_unique(frame, dictionary))
+    known: dict[str, np.ndarray] = {}
+    frame = data.reset_index(drop=True)
+    found = compile_checks(dictionary).failures(frame, rule_results, known)
+    failures = _failure_records(found, frame, dictionary)
+    failures.extend(_required_and_unique(frame, dictionary, known))
     table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
     if not table.empty:
         table["row"] = table["row"].astype("Int64")
         table = table.sort_values(["trial", "row", "variable", "check"], kind="stable",
                                   na_position="last").reset_index(drop=True)
-    tested = _tested_masks(frame, dictionary, rule_results)
+    tested = _tested_masks(frame, dictionary, rule_results, known)
     name = f"{dictionary.topic} {dictionary.version}"
     if by is None:
         return {None: ValidationResult(trial=None, failures=table,
-                                       checks=_check_table(dictionary, tested, table, None),
+                                       checks=_check_table(tested, table, None),
                                        dictionary=name, rows=len(frame))}
-    groups = frame[by].to_numpy(dtype=object)
+    codes, groups = pd.factorize(frame[by].to_numpy(dtype=object), use_na_sentinel=False)
+    counts = _tested_by_group(tested, codes, len(groups))
+    rows_by_group = np.bincount(codes, minlength=len(groups))
+    mine_by_group = ({g: t.reset_index(drop=True) for g, t in table.groupby(by, sort=False,
+                                                                           dropna=False)}
+                     if not table.empty else {})
     out = {}
-    for group in pd.unique(groups):
-        mask = groups == group
-        mine = table[table[by] == group].reset_index(drop=True) if not table.empty else table
+    for i, group in enumerate(groups.tolist()):
+        mine = mine_by_group.get(group, table.iloc[0:0])
         out[group] = ValidationResult(trial=group, failures=mine,
-                                      checks=_check_table(dictionary, tested, mine, mask),
-                                      dictionary=name, rows=int(mask.sum()))
+                                      checks=_check_table(tested, mine, counts[:, i]),
+                                      dictionary=name, rows=int(rows_by_group[i]))
     return out
 
 
@@ -242,66 +221,52 @@ def _ids(frame: pd.DataFrame, positions: np.ndarray) -> tuple[list[Any], list[An
     return col("trial"), col("participant_id"), rows
 
 
-def _check_names(cases: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.Series:
-    """Our check name for each failure case (pandera reports built-in checks by their own
-    description, so map them back through the check's position in the schema)."""
-    names: list[str | None] = []
-    for context, column, number, _check in zip(cases["schema_context"], cases["column"],
-                                              cases["check_number"], cases["check"]):
-        if pd.isna(number):
-            names.append(None)  # dtype or column presence
-        elif context == "DataFrameSchema":
-            names.append(schema.checks[int(number)].name)
-        else:
-            names.append(schema.columns[column].checks[int(number)].name)
-    return pd.Series(names, index=cases.index, dtype=object)
-
-
-def _from_pandera(cases: pd.DataFrame, frame: pd.DataFrame, dictionary: Dictionary,
-                  schema: pa.DataFrameSchema) -> list[dict[str, Any]]:
+def _failure_records(found: Sequence[Failure], frame: pd.DataFrame,
+                     dictionary: Dictionary) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     rules = {f"rule:{r.id}": r for r in dictionary.rules}
-    cases = cases.assign(name=_check_names(cases, schema))
-    # dataframe-level (rule) checks list a failing row once per column: group by rule only
-    for check, group in cases[cases["name"].isin(list(rules))].groupby("name", sort=False):
-        rule = rules[str(check)]
-        positions = np.unique(group["index"].dropna().astype(int).to_numpy())
-        trials, pids, rows = _ids(frame, positions)
-        inputs = [v for v in rule.variables if v in frame.columns]
-        values = frame[inputs].iloc[positions]
-        for i in range(len(positions)):
-            shown = "; ".join(f"{v}={canonical_text(values.iloc[i][v])}" for v in inputs)
-            out.append({"trial": trials[i], "participant_id": pids[i], "row": rows[i],
-                        "variable": ", ".join(inputs), "check": str(check),
-                        "severity": rule.severity, "value": shown,
-                        "message": f"{rule.label or rule.expression.text} "
-                                   f"({rule.expression.text}): {shown}"})
-    cells = cases[cases["name"].notna() & ~cases["name"].isin(list(rules))]
-    for (variable, check), group in cells.groupby(["column", "name"], sort=False):
-        v = dictionary.variable(str(variable))
-        positions = group["index"].astype(int).to_numpy()
-        trials, pids, rows = _ids(frame, positions)
-        kind = str(check).split(":", 1)[0]
-        for i, value in enumerate(group["failure_case"]):
-            text = canonical_text(value)
-            msg = _MESSAGES[kind].format(
-                variable=v.name, value=text, range=v.range.describe(v.unit) if v.range else "",
-                codes=", ".join(f"{c.code}={c.label}" for c in v.categories))
-            out.append({"trial": trials[i], "participant_id": pids[i], "row": rows[i],
-                        "variable": v.name, "check": str(check), "severity": "error",
-                        "value": text, "message": msg})
-    for (variable, check), group in cases[cases["name"].isna()].groupby(["column", "check"]):
-        kind = "column" if "column_in_dataframe" in str(check) else "dtype"
-        known = dictionary.variable(str(variable)) if variable in dictionary else None
-        value = str(group["failure_case"].iloc[0])
-        out.append({"trial": None, "participant_id": None, "row": None, "variable": variable,
-                    "check": f"{kind}:{variable}", "severity": "error", "value": value,
-                    "message": _MESSAGES[kind].format(variable=variable, value=value,
-                                                      dtype=known.dtype if known else "")})
+    for failure in found:
+        if failure.kind == "rule":
+            rule = rules[failure.check]
+            positions = failure.positions
+            trials, pids, rows = _ids(frame, positions)
+            inputs = [v for v in rule.variables if v in frame.columns]
+            values = frame[inputs].iloc[positions]
+            for i in range(len(positions)):
+                shown = "; ".join(f"{v}={canonical_text(values.iloc[i][v])}" for v in inputs)
+                out.append({"trial": trials[i], "participant_id": pids[i], "row": rows[i],
+                            "variable": ", ".join(inputs), "check": failure.check,
+                            "severity": rule.severity, "value": shown,
+                            "message": f"{rule.label or rule.expression.text} "
+                                       f"({rule.expression.text}): {shown}"})
+        elif failure.kind == "value":
+            v = dictionary.variable(failure.variable)
+            positions = failure.positions
+            trials, pids, rows = _ids(frame, positions)
+            kind = failure.check.split(":", 1)[0]
+            cells = frame[v.name].iloc[positions].to_numpy(object)
+            for i, value in enumerate(cells):
+                text = canonical_text(value)
+                msg = _MESSAGES[kind].format(
+                    variable=v.name, value=text,
+                    range=v.range.describe(v.unit) if v.range else "",
+                    codes=", ".join(f"{c.code}={c.label}" for c in v.categories))
+                out.append({"trial": trials[i], "participant_id": pids[i], "row": rows[i],
+                            "variable": v.name, "check": failure.check, "severity": "error",
+                            "value": text, "message": msg})
+        else:  # a missing column, or a column of the wrong dtype
+            known = dictionary.variable(failure.variable)
+            out.append({"trial": None, "participant_id": None, "row": None,
+                        "variable": failure.variable, "check": failure.check,
+                        "severity": "error", "value": failure.value,
+                        "message": _MESSAGES[failure.kind].format(
+                            variable=failure.variable, value=failure.value,
+                            dtype=known.dtype)})
     return out
 
 
-def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary) -> list[dict[str, Any]]:
+def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary,
+                         known: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """``required`` and ``unique`` are checked here, once per cell, so that pandera's
     null handling cannot multiply or hide them."""
     out: list[dict[str, Any]] = []
@@ -311,9 +276,10 @@ def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary) -> list[di
         col = frame[v.name]
         checks = []
         if v.required:
-            checks.append(("required", col.isna().to_numpy()))
+            checks.append(("required", ~not_missing(known, frame, v.name)))
         if v.unique:
-            checks.append(("unique", (col.notna() & col.duplicated(keep=False)).to_numpy()))
+            checks.append(("unique", not_missing(known, frame, v.name)
+                           & col.duplicated(keep=False).to_numpy()))
         for kind, mask in checks:
             positions = np.flatnonzero(mask)
             if not len(positions):
@@ -330,13 +296,13 @@ def _required_and_unique(frame: pd.DataFrame, dictionary: Dictionary) -> list[di
 
 
 def _tested_masks(frame: pd.DataFrame, dictionary: Dictionary,
-                  rule_results: Mapping[str, pd.Series]) -> dict[str, tuple[str, str, str,
-                                                                              np.ndarray]]:
+                  rule_results: Mapping[str, pd.Series], known: dict[str, np.ndarray]
+                  ) -> dict[str, tuple[str, str, str, np.ndarray]]:
     """check -> (variable, severity, description, rows the check tested)."""
     out: dict[str, tuple[str, str, str, np.ndarray]] = {}
     everyone = np.ones(len(frame), dtype=bool)
     for v in dictionary.variables:
-        present = frame[v.name].notna().to_numpy() if v.name in frame.columns else ~everyone
+        present = not_missing(known, frame, v.name) if v.name in frame.columns else ~everyone
         if v.required:
             out[f"required:{v.name}"] = (v.name, "error", "must not be missing", everyone)
         if v.range is not None and v.type in ("integer", "decimal", "date", "datetime"):
@@ -358,13 +324,22 @@ def _tested_masks(frame: pd.DataFrame, dictionary: Dictionary,
     return out
 
 
-def _check_table(dictionary: Dictionary, tested: Mapping[str, tuple[str, str, str, np.ndarray]],
-                 failures: pd.DataFrame, rows: np.ndarray | None) -> pd.DataFrame:
-    counts = failures["check"].value_counts().to_dict() if not failures.empty else {}
+def _tested_by_group(tested: Mapping[str, tuple[str, str, str, np.ndarray]],
+                     codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Rows each check tested, per group: checks x groups."""
+    out = np.zeros((len(tested), n_groups), dtype=np.int64)
+    for i, (_, _, _, mask) in enumerate(tested.values()):
+        out[i] = np.bincount(codes[mask], minlength=n_groups)
+    return out
+
+
+def _check_table(tested: Mapping[str, tuple[str, str, str, np.ndarray]],
+                 failures: pd.DataFrame, counts: np.ndarray | None) -> pd.DataFrame:
+    failed_by_check = failures["check"].value_counts().to_dict() if not failures.empty else {}
     records = []
-    for check, (variable, severity, description, mask) in tested.items():
-        n = int(mask.sum() if rows is None else (mask & rows).sum())
-        failed = int(counts.get(check, 0))
+    for i, (check, (variable, severity, description, mask)) in enumerate(tested.items()):
+        n = int(mask.sum() if counts is None else counts[i])
+        failed = int(failed_by_check.get(check, 0))
         status = "not tested" if n == 0 else ("failed" if failed else "passed")
         records.append({"check": check, "variable": variable, "severity": severity,
                         "status": status, "tested": n, "failed": failed,

@@ -25,7 +25,8 @@ from harmonise.dictionary.spec import (
     Range,
     Variable,
 )
-from harmonise.expressions.language import Expression, infer_kind, parse_expression
+from harmonise.expressions.kinds import infer_kind
+from harmonise.expressions.language import Expression, parse_expression
 from harmonise.yamlio import ProblemCollector, load_schema, schema_problems, suggest
 from repository.errors import DictionaryError, SpecError
 

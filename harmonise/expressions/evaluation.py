@@ -15,59 +15,26 @@ escapes these checks (never a traceback).
 from __future__ import annotations
 
 import ast
+import operator
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harmonise.expressions.language import (
-    _ARITH,
-    _CMP,
-    _CONSTANTS,
-    Expression,
-    literal_value,
-    unparse,
-)
-from harmonise.values.cells import (
-    bool_array,
-    canonical_text,
-    float_array,
-    missing_array,
-    parse_booleans,
-)
-from harmonise.values.dates import add_days, days_between, parse_dates
+from harmonise.expressions.coercion import Clash, Coercer, EvalContext, na_mask, value_kind
+from harmonise.expressions.functions import FUNCTIONS
+from harmonise.expressions.language import ARITHMETIC, COMPARISONS, Expression, unparse
+from harmonise.expressions.literals import CONSTANTS, literal_value
+from harmonise.values.cells import bool_array, canonical_text, missing_array
+from harmonise.values.dates import add_days, days_between
 from harmonise.values.problems import Issue
 from repository.errors import HarmonisationError
 
-__all__ = ["EvalContext", "FrameContext", "evaluate", "round_half_away", "MAX_DAYS_ADDED",
-           "MAX_WHOLE_NUMBER"]
+__all__ = ["EvalContext", "FrameContext", "evaluate", "MAX_DAYS_ADDED"]
 
 #: most days (200 years) that ``date + n`` adds or subtracts; more is reported as a problem
 MAX_DAYS_ADDED = 73_050
-#: largest whole number ``round``/``floor``/``ceil`` give (2**53: exact in a 64-bit float)
-MAX_WHOLE_NUMBER = 2**53
-
-
-class EvalContext(Protocol):
-    """What evaluation needs from the engine."""
-
-    @property
-    def n(self) -> int:
-        """The number of rows."""
-
-    @property
-    def index(self) -> pd.Index:
-        """The rows' index."""
-
-    def column_value(self, name: str) -> pd.Series:
-        """A raw column, missing codes applied, as numbers, dates, booleans or text."""
-
-    def variable_value(self, name: str) -> pd.Series:
-        """A harmonised variable computed by an earlier rule."""
-
-    def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-        """Parse text as numbers (Float64) with the source's decimal mark; ``bad`` mask."""
 
 
 class FrameContext:
@@ -76,7 +43,9 @@ class FrameContext:
     (``$NAME``) are not available here."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame.reset_index(drop=True)
+        plain = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 \
+            and frame.index.step == 1
+        self.frame = frame if plain else frame.reset_index(drop=True)  # read, never written
 
     @property
     def n(self) -> int:
@@ -103,10 +72,6 @@ class FrameContext:
         return pd.Series(float_array(parsed), index=values.index), bad
 
 
-class _Clash(Exception):
-    pass
-
-
 def evaluate(expr: Expression, ctx: EvalContext) -> tuple[Any, list[Issue]]:
     """Evaluate ``expr`` over the rows of ``ctx``.
 
@@ -119,7 +84,7 @@ def evaluate(expr: Expression, ctx: EvalContext) -> tuple[Any, list[Issue]]:
     try:
         with np.errstate(all="ignore"):
             value = ev.visit(expr.tree.body)
-    except _Clash as exc:
+    except Clash as exc:
         raise HarmonisationError(
             f"expression {expr.text!r}: {exc}; check the types of the columns it reads "
             "(`ipdrepo mapping check` shows them).", expression=expr.text,
@@ -132,114 +97,12 @@ def evaluate(expr: Expression, ctx: EvalContext) -> tuple[Any, list[Issue]]:
     return value, ev.issues
 
 
-def _kind(v: Any) -> str:
-    if v is None or v is pd.NA:
-        return "null"
-    if isinstance(v, (bool, np.bool_)):
-        return "bool"
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return "number"
-    if isinstance(v, str):
-        return "text"
-    if isinstance(v, pd.Timestamp):
-        return "date"
-    if isinstance(v, pd.Series):
-        dt = v.dtype
-        if pd.api.types.is_bool_dtype(dt):
-            return "bool"
-        if pd.api.types.is_datetime64_any_dtype(dt):
-            return "date"
-        if pd.api.types.is_numeric_dtype(dt):
-            return "number"
-        return "text"
-    raise _Clash(f"unsupported value {v!r}")
+class _Evaluator(Coercer):
+    """One evaluation of an expression: the operators here, the functions from the registry."""
 
-
-def _na_mask(v: Any, n: int) -> np.ndarray:
-    if isinstance(v, pd.Series):
-        return v.isna().to_numpy()
-    return np.full(n, v is None or v is pd.NA)
-
-
-class _Evaluator:
     def __init__(self, expr: Expression, ctx: EvalContext) -> None:
+        super().__init__(ctx)
         self.expr = expr
-        self.ctx = ctx
-        self.n = ctx.n
-        self.issues: list[Issue] = []
-
-    # -- helpers --
-    def issue(self, mask: np.ndarray, reason: str, message: str) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            self.issues.append(Issue(mask, reason, message))
-
-    def series(self, v: Any, dtype: str | None = None) -> pd.Series:
-        if isinstance(v, pd.Series):
-            return v
-        if v is None:
-            return pd.Series(missing_array(self.n, dtype or "Float64"), index=self.ctx.index)
-        return pd.Series([v] * self.n, index=self.ctx.index, dtype=dtype)
-
-    def number(self, v: Any, where: str) -> Any:
-        k = _kind(v)
-        if k == "null":
-            return None
-        if k == "number":
-            if isinstance(v, pd.Series):
-                if v.dtype.kind in "iu":
-                    return v.astype("Int64")
-                if v.dtype.kind == "f":
-                    return v.astype("Float64")
-            return v
-        if k == "text":
-            if isinstance(v, str):
-                try:
-                    return float(v.replace(",", ".")) if v.strip() else None
-                except ValueError:
-                    raise _Clash(f"{v!r} in {where} is not a number") from None
-            parsed, bad = self.ctx.to_number(v)
-            self.issue(bad, "not_a_number", f"not a number (in {where})")
-            return parsed
-        if k == "bool":
-            return v.astype("Int64") if isinstance(v, pd.Series) else int(v)
-        raise _Clash(f"{where} needs a number but got a {k}")
-
-    def boolean(self, v: Any, where: str) -> Any:
-        k = _kind(v)
-        if k == "null":
-            return None
-        if k == "bool":
-            return v.astype("boolean") if isinstance(v, pd.Series) else bool(v)
-        if k in ("text", "number") and isinstance(v, pd.Series):
-            out, bad = parse_booleans(v)
-            self.issue(bad, "not_boolean", f"not a true/false value (in {where})")
-            return out
-        raise _Clash(f"{where} needs true/false but got a {k}")
-
-    def date(self, v: Any, where: str) -> Any:
-        k = _kind(v)
-        if k in ("null", "date"):
-            return v
-        if k == "text" and isinstance(v, str):
-            try:
-                return pd.Timestamp(v)
-            except ValueError:
-                raise _Clash(f"{v!r} in {where} is not an ISO date (YYYY-MM-DD)") from None
-        raise _Clash(f"{where} needs a date but got a {k}")
-
-    def finite(self, v: Any, where: str) -> Any:
-        if isinstance(v, pd.Series) and v.dtype.kind == "f" or (
-                isinstance(v, pd.Series) and str(v.dtype) == "Float64"):
-            arr = v.to_numpy(dtype=float, na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                bad = ~np.isfinite(arr) & ~v.isna().to_numpy()
-            if bad.any():
-                self.issue(bad, "invalid_operation", f"{where} is not a finite number")
-                v = v.astype("Float64").mask(bad)
-        elif isinstance(v, float) and not np.isfinite(v):
-            raise _Clash(f"{where} is not a finite number")
-        return v
 
     def src(self, node: ast.AST) -> str:
         return unparse(node, self.expr.placeholders)
@@ -255,8 +118,8 @@ class _Evaluator:
     def visit_Name(self, node: ast.Name) -> Any:
         if node.id in self.expr.placeholders:
             return self.ctx.column_value(self.expr.placeholders[node.id])
-        if node.id in _CONSTANTS:
-            return _CONSTANTS[node.id]
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
         return self.ctx.variable_value(node.id)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
@@ -272,9 +135,36 @@ class _Evaluator:
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         where = f"`{self.src(node)}`"
         a, b = self.visit(node.left), self.visit(node.right)
-        op = _ARITH[type(node.op)]
-        ka, kb = _kind(a), _kind(b)
-        if "date" in (ka, kb) and op in "+-":
+        op = ARITHMETIC[type(node.op)]
+        ka, kb = value_kind(a), value_kind(b)
+        if "date" in (ka, kb):
+            return self._date_arithmetic(a, b, op, where)
+        x, y = self.number(a, where), self.number(b, where)
+        if x is None or y is None:
+            return None
+        if op in ("/", "//", "%"):
+            if isinstance(y, pd.Series):
+                zero = (y == 0).fillna(False).to_numpy(dtype=bool)
+                if zero.any():
+                    present = ~na_mask(x, self.n)
+                    self.issue(zero & present, "division_by_zero", f"division by zero in {where}")
+                    y = y.astype("Float64").mask(zero)
+            elif y == 0:
+                raise Clash(f"division by zero in {where}")
+        with np.errstate(all="ignore"):
+            if op != "**":
+                r = _OPERATORS[op](x, y)
+            elif isinstance(x, pd.Series) or isinstance(y, pd.Series):
+                r = self.series(x).astype("Float64") ** (
+                    y.astype("Float64") if isinstance(y, pd.Series) else float(y))
+            else:
+                r = float(x) ** float(y)
+        return self.finite(r, where)
+
+    def _date_arithmetic(self, a: Any, b: Any, op: str, where: str) -> Any:
+        """``date - date`` (days), ``date + n``, ``date - n`` and ``n + date``."""
+        ka, kb = value_kind(a), value_kind(b)
+        if op in "+-":
             if ka == "date" and kb == "date" and op == "-":
                 return days_between(self.series(b, "datetime64[ns]"),
                                     self.series(a, "datetime64[ns]"))
@@ -284,41 +174,7 @@ class _Evaluator:
                 return self._add_days(a, days, where)
             if kb == "date" and op == "+" and ka in ("number", "text", "null"):
                 return self._add_days(b, self.number(a, where), where)
-            raise _Clash(f"cannot compute {ka} {op} {kb} in {where}")
-        if "date" in (ka, kb):
-            raise _Clash(f"cannot compute {ka} {op} {kb} in {where}")
-        x, y = self.number(a, where), self.number(b, where)
-        if x is None or y is None:
-            return None
-        if op in ("/", "//", "%"):
-            if isinstance(y, pd.Series):
-                zero = (y == 0).fillna(False).to_numpy(dtype=bool)
-                if zero.any():
-                    present = ~_na_mask(x, self.n)
-                    self.issue(zero & present, "division_by_zero", f"division by zero in {where}")
-                    y = y.astype("Float64").mask(zero)
-            elif y == 0:
-                raise _Clash(f"division by zero in {where}")
-        with np.errstate(all="ignore"):
-            if op == "+":
-                r = x + y
-            elif op == "-":
-                r = x - y
-            elif op == "*":
-                r = x * y
-            elif op == "/":
-                r = x / y
-            elif op == "//":
-                r = x // y
-            elif op == "%":
-                r = x % y
-            else:
-                if isinstance(x, pd.Series) or isinstance(y, pd.Series):
-                    r = self.series(x).astype("Float64") ** (
-                        y.astype("Float64") if isinstance(y, pd.Series) else float(y))
-                else:
-                    r = float(x) ** float(y)
-        return self.finite(r, where)
+        raise Clash(f"cannot compute {ka} {op} {kb} in {where}")
 
     def _add_days(self, date: Any, days: Any, where: str) -> Any:
         if date is None or days is None:
@@ -327,12 +183,12 @@ class _Evaluator:
             values = days.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
             huge = ~np.isnan(values) & ~(np.abs(values) <= MAX_DAYS_ADDED)
             if huge.any():
-                self.issue(huge & ~_na_mask(date, self.n), "invalid_operation",
+                self.issue(huge & ~na_mask(date, self.n), "invalid_operation",
                            f"more than {MAX_DAYS_ADDED:,} days (200 years) added to a date in "
                            f"{where}")
                 days = days.astype("Float64").mask(huge)
         elif not abs(float(days)) <= MAX_DAYS_ADDED:
-            raise _Clash(f"{float(days):g} days added to a date in {where}; at most "
+            raise Clash(f"{float(days):g} days added to a date in {where}; at most "
                          f"{MAX_DAYS_ADDED:,} (200 years)")
         if not isinstance(date, pd.Series) and not isinstance(days, pd.Series):
             return date + pd.Timedelta(days=round(float(days)))
@@ -357,20 +213,20 @@ class _Evaluator:
         result: Any = True
         for op, comp in zip(node.ops, node.comparators):
             if isinstance(op, (ast.Is, ast.IsNot)):
-                isna = _na_mask(left, self.n)
+                isna = na_mask(left, self.n)
                 vals = isna if isinstance(op, ast.Is) else ~isna
                 return pd.Series(bool_array(vals), index=self.ctx.index)
             if isinstance(op, (ast.In, ast.NotIn)):
                 return self._isin(left, comp, isinstance(op, ast.NotIn), where)
             right = self.visit(comp)
-            part = self._compare(left, right, _CMP[type(op)], where)
+            part = self._compare(left, right, COMPARISONS[type(op)], where)
             result = part if result is True else (self.series(result, "boolean") &
                                                   self.series(part, "boolean"))
             left = right
         return result
 
     def _compare(self, a: Any, b: Any, op: str, where: str) -> Any:
-        ka, kb = _kind(a), _kind(b)
+        ka, kb = value_kind(a), value_kind(b)
         if "null" in (ka, kb):
             return pd.Series(missing_array(self.n, "boolean"), index=self.ctx.index)
         if "date" in (ka, kb):
@@ -387,14 +243,14 @@ class _Evaluator:
         r = _PY_CMP[op](a, b)
         if isinstance(r, pd.Series) and r.dtype == bool:
             # numpy-backed comparisons (dates) give False for missing: restore the missing
-            na = _na_mask(a, self.n) | _na_mask(b, self.n)
+            na = na_mask(a, self.n) | na_mask(b, self.n)
             r = pd.Series(pd.arrays.BooleanArray(r.to_numpy(), na), index=self.ctx.index)
         return r.astype("boolean")
 
     def _isin(self, left: Any, comp: ast.AST, negate: bool, where: str) -> Any:
         literals = [literal_value(e) for e in comp.elts]  # type: ignore[attr-defined]
         values = [v for v in literals if v is not None]
-        kinds = {_kind(v) for v in values}
+        kinds = {value_kind(v) for v in values}
         left_s = self.series(left) if not isinstance(left, pd.Series) else left
         if kinds == {"number"}:
             x = self.number(left_s, where)
@@ -405,7 +261,7 @@ class _Evaluator:
             x = self.series(x, "boolean") if x is None else x
             r = x.isin(values)
         else:
-            if _kind(left_s) == "text":
+            if value_kind(left_s) == "text":
                 x = left_s.astype("string")
             else:
                 x = pd.Series([canonical_text(v) for v in left_s], index=left_s.index,
@@ -427,8 +283,13 @@ class _Evaluator:
         name = node.func.id  # type: ignore[attr-defined]
         where = f"`{self.src(node)}`"
         args = [self.visit(a) for a in node.args]
-        return _call(self, name, args, node, where)
+        return FUNCTIONS[name].evaluate(self, args, where)
 
+
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "//": operator.floordiv, "%": operator.mod,
+}
 
 _PY_CMP: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
@@ -441,7 +302,7 @@ def _where(ev: _Evaluator, cond: Any, a: Any, b: Any) -> Any:
         return None
     if not isinstance(cond, pd.Series):
         return a if cond else b
-    ka, kb = _kind(a), _kind(b)
+    ka, kb = value_kind(a), value_kind(b)
     kind = ka if ka != "null" else kb
     if kind == "number":
         a = ev.number(a, "if/else") if ka != "null" else None
@@ -459,164 +320,3 @@ def _where(ev: _Evaluator, cond: Any, a: Any, b: Any) -> Any:
     notc = (~cond).to_numpy(dtype=bool, na_value=False)
     out = sa.where(c, sb)
     return out.mask(~c & ~notc)
-
-
-def _call(ev: _Evaluator, name: str, args: list[Any], node: ast.AST, where: str) -> Any:
-    n = ev.n
-    if name == "coalesce":
-        present = [a for a in args if a is not None]
-        if not present:
-            return None
-        kinds = {_kind(a) for a in present}
-        if "number" in kinds and "text" in kinds:
-            present = [ev.number(a, where) for a in present]
-        out = ev.series(present[0])
-        for a in present[1:]:
-            out = out.fillna(a) if not isinstance(a, pd.Series) else out.where(out.notna(), a)
-        return out
-    if name in ("min", "max"):
-        present = [a for a in args if a is not None]
-        if not present:
-            return None
-        kinds = {_kind(a) for a in present}
-        if kinds <= {"number", "text"}:
-            present = [ev.series(ev.number(a, where), "Float64") for a in present]
-        elif kinds == {"date"}:
-            present = [ev.series(a, "datetime64[ns]") for a in present]
-        else:
-            raise _Clash(f"{name}() needs numbers or dates, got {', '.join(sorted(kinds))}")
-        frame = pd.concat(present, axis=1)
-        return frame.min(axis=1, skipna=True) if name == "min" else frame.max(axis=1, skipna=True)
-    if name in ("isnull", "notnull"):
-        isna = _na_mask(args[0], n)
-        return pd.Series(bool_array(isna if name == "isnull" else ~isna), index=ev.ctx.index)
-    if name in ("year", "month", "day"):
-        d = ev.date(args[0], where)
-        if d is None:
-            return None
-        if not isinstance(d, pd.Series):
-            return getattr(d, name)
-        return getattr(d.dt, name).astype("Int64")
-    if name == "date":
-        fmt = args[1] if len(args) == 2 else "iso"
-        x = args[0]
-        if x is None or _kind(x) == "date":
-            return x
-        s = ev.series(x)
-        out, bad = parse_dates(s.astype(object), fmt)
-        ev.issue(bad, "not_a_date", f"not a date in format {fmt!r} (in {where})")
-        return out
-    if name == "days_between":
-        a, b = ev.date(args[0], where), ev.date(args[1], where)
-        if a is None or b is None:
-            return None
-        return days_between(ev.series(a, "datetime64[ns]"), ev.series(b, "datetime64[ns]"))
-    if name == "make_date":
-        return _make_date(ev, args, where)
-    if name == "number":
-        return ev.number(args[0], where)
-    if name in ("text", "lower", "upper", "strip"):
-        x = args[0]
-        if x is None:
-            return None
-        if not isinstance(x, pd.Series):
-            t = canonical_text(x)
-            return None if t is None else getattr(t, name)() if name != "text" else t
-        if _kind(x) == "text":
-            s = x.astype("string")
-        else:
-            s = pd.Series([canonical_text(v) for v in x], index=x.index, dtype="string")
-        if name == "text":
-            return s
-        return getattr(s.str, name)()
-    # numeric functions
-    x = ev.number(args[0], where)
-    if x is None:
-        return None
-    if name == "round":
-        digits = int(args[1]) if len(args) == 2 else 0
-        if digits <= 0:
-            x = _whole(ev, ev.series(x, "Float64").astype("Float64"), where) \
-                if isinstance(x, pd.Series) else x
-            if not isinstance(x, pd.Series) and not abs(float(x)) <= MAX_WHOLE_NUMBER:
-                raise _Clash(f"{float(x):g} in {where} is too large for a whole number")
-        return round_half_away(x, digits)
-    if name == "abs":
-        return abs(x)
-    arr = ev.series(x, "Float64").astype("Float64")
-    values = arr.to_numpy(dtype=float, na_value=np.nan)
-    present = ~np.isnan(values)
-    with np.errstate(all="ignore"):
-        if name == "floor":
-            out = np.floor(values)
-        elif name == "ceil":
-            out = np.ceil(values)
-        elif name == "sqrt":
-            ev.issue(present & (values < 0), "invalid_operation",
-                     f"square root of a negative number in {where}")
-            out = np.sqrt(np.where(values < 0, np.nan, values))
-        elif name in ("log", "log10"):
-            ev.issue(present & (values <= 0), "invalid_operation",
-                     f"logarithm of a number <= 0 in {where}")
-            fn = np.log if name == "log" else np.log10
-            out = fn(np.where(values <= 0, np.nan, values))
-        elif name == "exp":
-            out = np.exp(values)
-        else:  # pragma: no cover - guarded by FUNCTIONS
-            raise _Clash(f"unknown function {name}")
-    result = pd.Series(float_array(out), index=arr.index)
-    if name in ("floor", "ceil"):
-        return _whole(ev, result, where)
-    return ev.finite(result, where) if isinstance(args[0], pd.Series) else (
-        None if pd.isna(result.iloc[0]) else float(result.iloc[0]))
-
-
-def _whole(ev: _Evaluator, values: pd.Series, where: str) -> pd.Series:
-    """Values that can become whole numbers; larger ones are reported and become missing."""
-    arr = values.to_numpy(dtype=float, na_value=np.nan)
-    huge = ~np.isnan(arr) & ~(np.abs(arr) <= MAX_WHOLE_NUMBER)
-    if huge.any():
-        ev.issue(huge, "invalid_operation", f"too large for a whole number (over 2**53) in "
-                 f"{where}")
-        return values.mask(huge)
-    return values
-
-
-def _make_date(ev: _Evaluator, args: list[Any], where: str) -> Any:
-    parts = [ev.number(a, where) for a in args]
-    if len(parts) == 2:
-        parts.append(1)
-    if any(p is None for p in parts):
-        return None
-    arrays = [ev.series(p, "Float64").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-              for p in parts]
-    y, m, d = arrays
-    present = ~(np.isnan(y) | np.isnan(m) | np.isnan(d))
-    whole = present & (np.floor(y) == y) & (np.floor(m) == m) & (np.floor(d) == d)
-    ok = whole & (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31) & (y >= 1800) & (y <= 2200)
-    out = np.full(ev.n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if ok.any():
-        frame = pd.DataFrame({"year": y[ok].astype(int), "month": m[ok].astype(int),
-                              "day": d[ok].astype(int)})
-        built = pd.to_datetime(frame, errors="coerce").to_numpy(dtype="datetime64[ns]")
-        out[np.flatnonzero(ok)] = built
-        ok[np.flatnonzero(ok)[np.isnat(built)]] = False
-    ev.issue(present & ~ok, "not_a_date", f"not a real date (in {where})")
-    return pd.Series(out, index=ev.ctx.index)
-
-
-def round_half_away(x: Any, digits: int = 0) -> Any:
-    """Round half away from zero (``round(2.5) == 3``, ``round(-2.5) == -3``); keeps missing."""
-    scale = 10.0 ** digits
-    if isinstance(x, pd.Series):
-        values = x.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            scaled = np.round(values * scale, 9)
-            out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale
-        result = pd.Series(float_array(out), index=x.index)
-        if digits <= 0:
-            return result.astype("Int64")
-        return result
-    scaled = round(float(x) * scale, 9)
-    out = float(np.sign(scaled) * np.floor(abs(scaled) + 0.5) / scale)
-    return int(out) if digits <= 0 else out

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harmonise.expressions.evaluation import round_half_away
+from harmonise.expressions.functions import round_half_away
 from harmonise.values.dates import add_days, age_at, days_between
 from harmonise.values.problems import Issue
 

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from harmonise.dictionary.spec import Dictionary, Variable
-from harmonise.expressions.evaluation import evaluate, round_half_away
+from harmonise.expressions.evaluation import evaluate
+from harmonise.expressions.functions import round_half_away
 from harmonise.mapping.derivations import DERIVATIONS
 from harmonise.mapping.harmonised import HarmonisedTrial, build_problems, build_summary
 from harmonise.mapping.source import SourceFrame
@@ -218,9 +219,7 @@ def _assemble(run: RuleRun, trial: str, participant_ids: Any) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     id_rule = run.mapping.id_rule
     if participant_ids is not None:
-        pids = pd.Series(string_array(np.array(
-            [None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p)
-             for p in participant_ids], dtype=object)))
+        pids = pd.Series(string_array(_id_texts(participant_ids)))
     elif id_rule is not None and id_rule.variable in run.values:
         pids = run.values[id_rule.variable]
     else:
@@ -235,6 +234,20 @@ def _assemble(run: RuleRun, trial: str, participant_ids: Any) -> pd.DataFrame:
             columns[var.name] = s.array if s is not None else missing_array(n, var.dtype)
     columns["_row"] = np.arange(1, n + 1, dtype="int64")
     return pd.DataFrame(columns, copy=False)
+
+
+def _id_texts(ids: Any) -> np.ndarray:
+    """Participant IDs as an object array of text (None where missing): columns of text or
+    whole numbers at once, anything else value by value."""
+    arr = ids.to_numpy() if isinstance(ids, pd.Series) else np.asarray(list(ids), dtype=object)
+    if arr.dtype.kind in "iu":
+        return arr.astype(str).astype(object)
+    if arr.dtype == object and pd.api.types.infer_dtype(arr, skipna=True) == "string":
+        out = arr.copy()
+        out[pd.isna(out)] = None  # only None and NaN: every other value is text
+        return out
+    return np.array([None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p)
+                     for p in arr], dtype=object)
 
 
 # --- typing ---------------------------------------------------------------------------------

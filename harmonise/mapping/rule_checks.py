@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from harmonise.dictionary.spec import Dictionary, Variable
-from harmonise.expressions.language import infer_kind
+from harmonise.expressions.kinds import infer_kind
 from harmonise.mapping.derivations import DERIVATIONS, output_kind
 from harmonise.mapping.rules import (
     CaseWhen,

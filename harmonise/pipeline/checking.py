@@ -1,7 +1,7 @@
 """Checking harmonised trials: validation, integrity checks and cell problems -> data queries.
 
 :func:`check_trials` harmonises the trials
-(:func:`~harmonise.pipeline.harmonising.harmonise_trial`), validates them together (Pandera,
+(:func:`~harmonise.pipeline.harmonising.harmonise_trial`), validates them together (the checks
 compiled from the dictionary), runs the trial-integrity checks and turns every failure and every cell the mapping could not transform into a
 :class:`~harmonise.queries.lifecycle.Finding` (:func:`findings_for`), which it syncs with the
 trial's data queries.
@@ -171,7 +171,7 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
                  progress: Progress | None = None) -> list[TrialRun]:
     """Harmonise, validate and check trials; sync their data queries (curators).
 
-    The trials are validated together in one Pandera pass over their pooled rows (the cost of
+    The trials are validated together in one pass over their pooled rows (the cost of
     a pass hardly depends on the number of rows), then reported per trial.
     """
     dictionary = dictionary or load_topic_dictionary(store)

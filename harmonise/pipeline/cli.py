@@ -85,8 +85,8 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
              as_json: bool) -> None:
     """Validate TRIALS (default: all) and run the trial-integrity checks; raise data queries.
 
-    Harmonises each trial, validates it against the Pandera schema compiled from the
-    dictionary (types, required, ranges, categories, cross-variable rules), runs the
+    Harmonises each trial, validates it against the checks compiled from the dictionary
+    (types, required, ranges, categories, cross-variable rules), runs the
     PRISMA-IPD integrity checks (randomised N, allocation, balance, dates, follow-up,
     missingness, IDs) and turns every failure into a data query (closing queries whose check
     passes now). Failures answered "confirmed correct" are accepted and not raised again.

@@ -12,10 +12,11 @@ Self-contained pages (inline CSS and SVG plots) that a curator can e-mail or arc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from harmonise.checks.integrity import CHECKS, reverse_km
@@ -32,37 +33,58 @@ __all__ = ["trial_report", "topic_overview", "availability_matrix", "variable_su
 
 def variable_summary(data: pd.DataFrame, dictionary: Dictionary, arm: str,
                      arm_labels: Mapping[Any, str]) -> pd.DataFrame:
-    """Per variable and arm: n, missing, and mean (SD) / median or category counts."""
+    """Per variable and arm: n, missing, and mean (SD) / median or category counts (most
+    frequent first, ties in order of appearance). Each column is read once into numpy and
+    split by arm with boolean masks."""
     rows = []
     arms = list(arm_labels)
+    in_arm = {a: (data[arm] == a).to_numpy(dtype=bool, na_value=False) for a in arms}
     for v in dictionary.variables:
         if v.role in ("id", "trial") or v.name not in data.columns:
             continue
         row: dict[str, Any] = {"variable": v.name, "type": v.type}
+        column = data[v.name]
+        present = column.notna().to_numpy(dtype=bool)
+        describe = _describer(column, present, v)
         for a in arms:
-            col = data.loc[data[arm] == a, v.name]
-            row[f"{arm_labels[a]}: n"] = int(col.notna().sum())
-            row[f"{arm_labels[a]}: missing"] = int(col.isna().sum())
-            row[f"{arm_labels[a]}: summary"] = _describe(col, v)
+            rows_of_arm = in_arm[a]
+            n = int(np.count_nonzero(present & rows_of_arm))
+            row[f"{arm_labels[a]}: n"] = n
+            row[f"{arm_labels[a]}: missing"] = int(np.count_nonzero(rows_of_arm)) - n
+            row[f"{arm_labels[a]}: summary"] = describe(present & rows_of_arm) if n else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _describe(col: pd.Series, v: Variable) -> str:
-    col = col.dropna()
-    if col.empty:
-        return ""
+def _describer(column: pd.Series, present: np.ndarray, v: Variable) -> Callable[[np.ndarray], str]:
+    """A function from a mask of present values to their summary text."""
     if v.type in ("integer", "decimal"):
-        x = col.astype(float)
-        return f"{x.mean():.1f} ({x.std():.1f}); median {x.median():g} [{x.min():g}, {x.max():g}]"
+        numbers = column.to_numpy(dtype=float, na_value=np.nan)
+
+        def numeric(mask: np.ndarray) -> str:
+            x = numbers[mask]
+            sd = float(x.std(ddof=1)) if len(x) > 1 else float("nan")
+            return (f"{x.mean():.1f} ({sd:.1f}); median {float(np.median(x)):g} "
+                    f"[{x.min():g}, {x.max():g}]")
+        return numeric
     if v.type in ("date", "datetime"):
-        d = pd.to_datetime(col)
-        return f"{d.min().date()} to {d.max().date()}"
+        stamps = pd.to_datetime(column).to_numpy(dtype="datetime64[ns]")
+
+        def dates(mask: np.ndarray) -> str:
+            d = stamps[mask]
+            return f"{pd.Timestamp(d.min()).date()} to {pd.Timestamp(d.max()).date()}"
+        return dates
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
     if v.type in ("categorical", "boolean"):
-        counts = col.value_counts()
         labels = {c.code: c.label for c in v.categories}
-        return "; ".join(f"{labels.get(k, k)}: {n}" for k, n in counts.items())
-    return f"{col.nunique()} distinct"
+        names = [labels.get(u, u) for u in uniques]
+
+        def counts(mask: np.ndarray) -> str:
+            n = np.bincount(codes[mask], minlength=len(uniques))
+            order = np.argsort(-n, kind="stable")  # uniques are in order of appearance
+            return "; ".join(f"{names[i]}: {n[i]}" for i in order if n[i])
+        return counts
+    return lambda mask: f"{len(np.unique(codes[mask]))} distinct"
 
 
 def _followup_svg(data: pd.DataFrame, dictionary: Dictionary, arm: str,

@@ -1,8 +1,9 @@
 """The ``ipdrepo`` command line.
 
-One group fronts the four packages. Commands owned by ``harmonise``, ``versions`` and
-``analyses`` are registered lazily in :data:`LAZY_COMMANDS` so that ``ipdrepo --help`` stays
-fast and a package's commands live beside its code.
+One group fronts the four packages. Every command is registered lazily in
+:data:`LAZY_COMMANDS`, so that a package's commands live beside its code and a command imports
+only what it needs: ``ipdrepo --help`` lists the commands from :data:`SUMMARIES` (their one-line
+help, checked against the commands' own by a test) without importing any of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 
 from repository.cli._common import IPDGroup, private_and_safe_output, workspace_option
 
-__all__ = ["main", "cli", "LAZY_COMMANDS"]
+__all__ = ["main", "cli", "LAZY_COMMANDS", "SUMMARIES"]
 
 #: name -> "module:attribute" of a click command or group, imported on first use.
 LAZY_COMMANDS: dict[str, str] = {
@@ -55,9 +56,75 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+#: name -> the first paragraph of the command's help (what ``ipdrepo --help`` lists); a test
+#: checks each against the command's own docstring.
+SUMMARIES: dict[str, str] = {
+    "init": "Create a workspace in DIRECTORY (default: here) holding an empty topic store.",
+    "trial": "Register and list the topic's trials (registry IDs, arms, published numbers).",
+    "ingest": "Ingest FILE as a delivery of trial ACRONYM.",
+    "deliveries": ("List deliveries (of trial ACRONYM, or of every trial you may see): "
+                   "file, format, hash, rows, status."),
+    "participants": ("List trial ACRONYM's participants by pseudonym (with --map-back, "
+                     "curators only: and their trial IDs)."),
+    "status": ("Summarise the topic: trials, published vs delivered numbers, "
+               "deliveries, participants (a trialist: their own trial)."),
+    "audit": "The append-only, hash-chained audit trail.",
+    "verify": "Check the workspace against tampering and loss; exit 8 if anything fails.",
+    "example": "The synthetic example topic (gastric-adjuvant) used by the demo and the tests.",
+    "db": "Database schema maintenance (migrations).",
+    "user": "Users and their roles: curator, trialist (of one trial), analyst.",
+    "token": "API tokens for the server's API and the --server clients.",
+    "serve": ("Serve the workspace's store over HTTP: the JSON API under /api/v1 and the web "
+              "pages."),
+    "login": "Sign in to SERVER and keep an API token in your credentials file (mode 0600).",
+    "logout": ("Forget the token kept for SERVER (revoke it with `ipdrepo token revoke` first "
+               "to make it stop working)."),
+    "demo": "Run the whole job end to end on the example topic, in DIRECTORY.",
+    "lab": "Start JupyterLab on WORKSPACE with the example notebooks.",
+    "harmonise": ("Harmonise TRIALS (default: every trial with a delivery) onto the topic "
+                  "dictionary."),
+    "validate": ("Validate TRIALS (default: all) and run the trial-integrity checks; "
+                 "raise data queries."),
+    "report": "Write HTML reports: one per trial and the topic overview (index.html).",
+    "explain": ("Why a harmonised value is what it is: delivered value -> rule -> "
+                "corrections -> value."),
+    "corrections": ("Corrections: accepted answers applied to raw cells (attributed, never "
+                    "overwritten)."),
+    "queries": "Data queries to trialists: workbooks out, answers in.",
+    "release": "Versioned releases of the topic dataset (git + DVC).",
+    "request": "Data requests and the extracts made for them.",
+    "withdraw": ("Record that PARTICIPANT of TRIAL withdrew consent: excluded from every "
+                 "later release and extract; earlier releases stay reproducible."),
+    "consent": "Consent withdrawals.",
+    "prisma": "The PRISMA-IPD flow diagram and the trials' IPD status.",
+    "governance": "Governance documents: the retrieval drill of a data request.",
+    "analyse": "Meta-analysis: pool estimates or 2x2 tables, two-stage and one-stage IPD models.",
+    "dictionary": "Check, show and export the topic data dictionary.",
+    "mapping": "Check and show per-trial mappings.",
+}
+
+
 class LazyGroup(IPDGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from :data:`SUMMARIES`: nothing is imported."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in SUMMARIES:
+                stand_in = click.Command(name, help=SUMMARIES[name])  # click shortens it
+                rows.append((name, stand_in.get_short_help_str(limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if ctx.find_root().meta.get("ipdrepo.server"):

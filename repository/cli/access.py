@@ -54,7 +54,7 @@ class Policy:
         return [int(v) for v in _values(params, self.query)]
 
     def needs_account(self, params: Mapping[str, Any]) -> bool:
-        from repository.roles import ACTIONS, ANYONE
+        from repository.actions import ACTIONS, ANYONE
 
         if self.store_free and all(params.get(p) for p in self.store_free):
             return False
@@ -80,7 +80,7 @@ def requires(action: str, *, trial: str | None = None, query: str | None = None,
     ``workspace``: the parameter naming the workspace, when the command takes it as an
     argument rather than from ``--workspace``.
     """
-    from repository.roles import ACTIONS
+    from repository.actions import ACTIONS
 
     policy = Policy(action=action, trial=trial, query=query, options=dict(options or {}),
                     store_free=(store_free,) if isinstance(store_free, str) else

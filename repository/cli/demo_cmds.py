@@ -53,7 +53,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     5. show the identifier gate refusing a delivery that still carries identifiers
 
     \b
-    6. harmonise every trial onto the dictionary, validate (Pandera), run the integrity
+    6. harmonise every trial onto the dictionary, validate (dictionary checks), run the integrity
        checks, raise data queries, write HTML reports; show every planted problem found
     7. export a query workbook per trial, let simulated trialists answer from the ground
        truth, import the answers, accept them as corrections

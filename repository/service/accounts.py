@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from repository.models import (
     WebSession,
     utcnow,
 )
+from repository.names import check_name
 from repository.roles import add_user, get_user, require
 from repository.service import passwords, totp
 from repository.service.config import ServiceConfig
@@ -47,6 +49,8 @@ __all__ = ["Link", "invite", "reset_link", "redeem_link", "sign_in", "SignIn", "
            "enrol_totp", "confirm_totp", "disable_totp", "link_url", "locked"]
 
 _PURPOSES = ("invite", "reset")
+#: the user names an invitation may give: what people type to sign in
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ def invite(session: Session, *, by: str, name: str, role: str, trial: Trial | No
            topic: str | None = None, valid: timedelta = timedelta(days=7)) -> Link:
     """Add a user and make their invitation link (``by`` must be a curator)."""
     require(session, by, "users.manage")
+    check_name(name, what="user name", pattern=_USER_NAME,
+               rule="1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+                    " (e.g. dr.sato)")
     user = add_user(session, name=name, role=role, by=by, trial=trial, email=email,
                     display_name=display_name, topic=topic)
     link = _new_link(session, user, purpose="invite", by=by, valid=valid)

@@ -7,6 +7,12 @@ without a session redirects to the sign-in page.
 
 Sign-in itself is protected against login CSRF by a double-submit value: the form carries the
 value of a short-lived cookie set when the form was shown.
+
+A one-time link opens ``/welcome#TOKEN`` (an invitation) or ``/reset#TOKEN`` (a password
+reset): the token is the credential, and it travels in the address's fragment, which browsers
+never send to a server, a Referer or a proxy's log; ``/static/pages.js``
+(:mod:`repository.service.web.assets`, allowed by the pages' ``script-src 'self'``) copies it
+into the form and removes it from the address bar.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from repository.errors import AuthenticationFailed
+from repository.errors import AccountError, AuthenticationFailed
 from repository.service import sessions
 from repository.service.policy import Principal, public, requires
 from repository.service.secret_tokens import new_secret, same
@@ -29,6 +35,9 @@ __all__ = ["router", "templates", "render"]
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 _SIGN_IN_COOKIE = "ipdrepo-sign-in"
+#: the pages one-time links open: path -> (heading, button)
+_LINK_PAGES = {"/welcome": ("Welcome: choose your password", "Set my password"),
+               "/reset": ("Choose a new password", "Set my new password")}
 
 
 def render(request: Request, name: str, who: Principal | None = None,
@@ -83,6 +92,46 @@ def sign_in(request: Request, user: str = Form(max_length=200),
                         max_age=int(service.config.session_max.total_seconds()))
     response.delete_cookie(_SIGN_IN_COOKIE)
     return response
+
+
+def _link_page(request: Request, *, error: str | None = None, status: int = 200
+               ) -> HTMLResponse:
+    heading, button = _LINK_PAGES[request.url.path]
+    response = render(request, "set_password.html", error=error, heading=heading,
+                      button=button, action=request.url.path)
+    response.status_code = status
+    return response
+
+
+@router.get("/welcome")
+@router.get("/reset")
+def link_page(request: Request, _: None = Depends(public("a one-time link is the credential"))
+              ) -> HTMLResponse:
+    """The page an invitation or password-reset link opens: choose a password."""
+    return _link_page(request)
+
+
+@router.post("/welcome")
+@router.post("/reset")
+def redeem_link(request: Request, token: str = Form("", max_length=200),
+                password: str = Form("", max_length=1024), again: str = Form("", max_length=1024),
+                _: None = Depends(public("a one-time link is the credential"))) -> Any:
+    """Set the password with the link's token; then sign in."""
+    from repository.service import accounts
+
+    if password != again:
+        return _link_page(request, status=422,
+                          error="The two passwords are not the same; type them again.")
+    if not token:
+        return _link_page(request, status=422,
+                          error="This page needs the whole link you were sent (with the part "
+                                "after '#'); open the link again.")
+    try:
+        with request.app.state.service.store.transaction() as session:
+            accounts.redeem_link(session, token, password=password)
+    except AccountError as exc:
+        return _link_page(request, status=422, error=exc.message)
+    return RedirectResponse("/sign-in?done=password", status_code=303)
 
 
 @router.get("/")

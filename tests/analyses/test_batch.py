@@ -68,8 +68,8 @@ def test_pool_many_rejects_half_missing_and_bad_variances():
         pool_many([[0.1, 0.2], [0.1, 0.3]], [[0.1, 0.2], [0.0, 0.1]])
     with pytest.raises(AnalysisError, match="too few"):
         pool_many([[0.1, np.nan]], [[0.1, np.nan]], method="REML")
-    with pytest.raises(AnalysisError, match="PM"):
-        pool_many([[0.1, 0.2]], [[0.1, 0.1]], method="PM")
+    with pytest.raises(AnalysisError, match="pool_2x2"):
+        pool_many([[0.1, 0.2]], [[0.1, 0.1]], method="MH")
 
 
 def test_pool_many_summary_and_dict():

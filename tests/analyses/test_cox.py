@@ -172,7 +172,8 @@ def test_nan_inputs_name_rows_and_variables() -> None:
     assert "event: values other than 0/1 in row 5" in msg
     assert "age: missing or non-finite values in row 2" in msg
     assert "sex: missing or non-finite values in row 4" in msg
-    assert err.value.rows == {"time": [3], "event": [5], "age": [2], "sex": [4]}
+    assert err.value.cells == {"time": (3,), "event": (5,), "age": (2,), "sex": (4,)}
+    assert err.value.rows == (2, 3, 4, 5)
 
 
 def test_other_invalid_inputs() -> None:

@@ -53,4 +53,4 @@ def test_invalid_counts_name_every_trial():
         effect_2x2([5, 3, np.nan], [4, 0, 10], [1, 1, 1], [10, 10, 10], labels=["A", "B", "C"])
     msg = str(err.value)
     assert "A:" in msg and "B:" in msg and "C:" in msg
-    assert err.value.studies == ["A", "B", "C"]
+    assert err.value.trials == ("A", "B", "C")

@@ -150,3 +150,19 @@ def test_describe_methods_names_the_choices() -> None:
     text = " ".join(describe_methods(res))
     assert "Paule-Mandel" in text and "Knapp-Hartung" in text and "logistic" in text
     assert "prediction interval" in analysis_report(res).lower()
+
+
+def test_favours_labels_meet_at_the_null_line_and_the_source_goes_under_them(logistic) -> None:
+    """Positions computed by the layout, not the drawing: on a log axis the labels meet at
+    OR 1 (its fraction of the axis in log units); the source line sits under them."""
+    from analyses.forest_layout import ROW_H
+
+    lay = forest_layout(logistic, ForestOptions(favours=("Treatment", "Control"),
+                                                source="Data: x"))
+    a = lay.axis
+    x, y = lay.favours_at()
+    assert x == pytest.approx(a.x0 + a.width * np.log(1 / a.lo) / np.log(a.hi / a.lo))
+    assert y == pytest.approx(lay.top + len(lay.rows) * ROW_H + 0.5)
+    assert lay.source_y() == pytest.approx(y + 0.2)
+    plain = forest_layout(logistic, ForestOptions(source="Data: x"))
+    assert plain.source_y() == pytest.approx(plain.top + len(plain.rows) * ROW_H + 0.5)

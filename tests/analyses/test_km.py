@@ -175,6 +175,6 @@ def test_km_input_errors() -> None:
         kaplan_meier([1, 2, 3], [1, 2, 0])
     with pytest.raises(AnalysisError, match="group: missing values in row 3"):
         km_by_group([1, 2, 3], [1, 0, 1], [0, 1, None])
-    with pytest.raises(AnalysisError, match="columns \\['arm'\\] are not in the data"):
+    with pytest.raises(AnalysisError, match=r"column\(s\) not in the data: arm"):
         plot_km_by_trial(pd.DataFrame({"t": [1], "e": [1], "k": [1]}), trial="k", time="t",
                          event="e", treatment="arm")

@@ -87,3 +87,37 @@ def test_files(tmp_path: Path) -> None:
     fig = plot_km_pooled(VET, trial="celltype", time="time", event="status", treatment="trt",
                          method="stratified")
     assert any("Curves stop at" in t.get_text() for t in fig.texts)
+
+
+def test_page_places_panels_tables_and_small_print_without_drawing() -> None:
+    """km_page: panels on the grid, inside the figure, not overlapping; each table under its
+    curves with one row height per row; notes, then the source, at the bottom; and draw_km
+    puts the axes exactly there."""
+    from analyses.km_layout import ROW_INCHES, km_layout, km_page
+    from analyses.km_plot import draw_km
+
+    opts = KMOptions(censored=True, title="Four trials", source="Data: test")
+    panels = [km_panel(VET["time"], VET["status"], VET["trt"], NAMES, opts) for _ in range(3)]
+    panels.append(stratified_panel(VET["time"], VET["status"], VET["trt"],
+                                   VET["celltype"].to_numpy(), NAMES, opts))
+    layout = km_layout(panels, opts, ncols=2)
+    page = km_page(layout)
+    assert len(page.axes) == len(page.tables) == 4
+    for left, bottom, width, height in page.axes:
+        assert 0 < left and left + width < 1 and 0 < bottom and bottom + height < 1
+    (l0, b0, w0, _), (l1, b1, _, _), (_, b2, _, h2) = page.axes[:3]
+    assert b0 == b1 and l1 > l0 + w0  # same row, side by side
+    assert b2 + h2 < b0  # second row below the first
+    for (_, bottom, _, _), (_, top, _, row) in zip(page.axes, page.tables):
+        assert top < bottom and row == pytest.approx(ROW_INCHES / page.height)
+    notes = [p.note for p in layout.panels if p.note]
+    assert len(page.notes) == len(notes) >= 1
+    assert page.source is not None and page.source[1] < page.notes[-1][1]
+    assert page.title_at is not None and page.title_at[1] > max(b + h for _, b, _, h in
+                                                                page.axes)
+    fig = draw_km(layout)
+    assert tuple(fig.get_size_inches()) == pytest.approx((page.width, page.height))
+    for ax, box in zip(fig.axes, page.axes):
+        assert tuple(ax.get_position().bounds) == pytest.approx(box)
+    single = km_page(km_layout(panels[:1], KMOptions()))
+    assert single.source is None and single.title_at is None and single.notes == ()

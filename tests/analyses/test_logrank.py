@@ -104,7 +104,7 @@ def test_invalid_trials_listed_or_flagged() -> None:
         logrank_by_trial(time, event, group, trial)
     assert "trial B: no events" in str(err.value)
     assert "trial C: single arm (no control participants)" in str(err.value)
-    assert err.value.trial == ["B", "C"]
+    assert err.value.trials == ("B", "C")
     tab = logrank_by_trial(time, event, group, trial, invalid="flag")
     assert tab["usable"].tolist() == [True, False, False]
     assert tab.loc[1, "v"] == 0 and tab.loc[1, "o_minus_e"] == 0

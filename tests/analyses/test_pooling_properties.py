@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analyses.errors import Reason
 from analyses.pooling import pool
 from repository.errors import AnalysisError, ConvergenceError
 
@@ -60,7 +61,7 @@ def test_nan_inputs_name_the_studies():
     with pytest.raises(AnalysisError) as err:
         pool([0.1, np.nan, 0.3], [0.1, 0.1, np.nan], labels=["A", "B", "C"])
     assert "B, C" in str(err.value)
-    assert err.value.reason == "invalid_input"
+    assert err.value.reason is Reason.INVALID_DATA and err.value.trials == ("B", "C")
 
 
 def test_non_positive_variance_names_study():
@@ -73,7 +74,7 @@ def test_non_positive_variance_names_study():
 def test_fewer_than_two_trials_for_random_effects():
     with pytest.raises(AnalysisError, match="at least two trials") as err:
         pool([0.1], [0.1], method="REML")
-    assert err.value.reason == "too_few_trials"
+    assert err.value.reason is Reason.TOO_FEW_TRIALS and err.value.k == 1
     one = pool([0.1], [0.04], method="FE")
     assert one.estimate == 0.1 and one.se == pytest.approx(0.2) and one.Q == 0
 

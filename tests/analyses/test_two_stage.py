@@ -218,7 +218,7 @@ def test_missing_values_are_listed_or_dropped():
     d.loc[[3, 10], "y1"] = np.nan
     with pytest.raises(AnalysisError) as err:
         two_stage(d, trial="trial", treatment="trt", outcome="y1", model="linear")
-    assert "y1: rows 4, 11" in str(err.value)
+    assert "y1: missing values in rows 4, 11" in str(err.value)
     res = two_stage(d, trial="trial", treatment="trt", outcome="y1", model="linear",
                     missing="drop")
     assert any("S01: 2 row(s)" in n for n in res.notes)
@@ -237,7 +237,7 @@ def test_unknown_columns_and_ambiguous_treatment():
 
 
 def test_non_binary_outcome_for_logistic():
-    with pytest.raises(AnalysisError, match="must be 0/1"):
+    with pytest.raises(AnalysisError, match="values other than 0/1"):
         two_stage(SIM, trial="trial", treatment="trt", outcome="y1", model="logistic")
 
 

@@ -318,3 +318,13 @@ def test_recode_is_total(values: list[Any], mapped: set[str], missing: set[str],
             assert pd.isna(out) and i + 1 not in reported
         else:
             assert out == otherwise and i + 1 not in reported
+
+
+def test_participant_ids_as_text_whatever_their_column_type():
+    """Pseudonyms (text, with blanks), whole numbers and anything else become text IDs; blanks
+    stay missing."""
+    from harmonise.mapping.engine import _id_texts
+
+    assert _id_texts(pd.Series(["P1", None, np.nan, "P4"])).tolist() == ["P1", None, None, "P4"]
+    assert _id_texts(pd.Series([7, 12])).tolist() == ["7", "12"]
+    assert _id_texts([1.5, None, "x"]).tolist() == ["1.5", None, "x"]

@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harmonise.expressions.evaluation import evaluate
-from harmonise.expressions.language import FUNCTIONS, infer_kind, parse_expression
+from harmonise.expressions.functions import FUNCTIONS
+from harmonise.expressions.kinds import infer_kind
+from harmonise.expressions.language import parse_expression
 from harmonise.mapping.source import SourceFrame
 from repository.errors import HarmonisationError, SpecError
 

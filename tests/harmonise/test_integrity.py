@@ -159,3 +159,26 @@ def test_lean_reverse_km_equals_the_analyses_module(seed: int) -> None:
     assert lean.at_risk.tolist() == table["n_risk"].tolist()
     assert lean.followed == pytest.approx(table["surv"].to_numpy())
     assert lean.at_risk_at(0) == 300 and lean.at_risk_at(time.max() + 1) == 0
+
+
+def test_p_values_from_scipy_special_match_scipy_stats():
+    """The tests are computed with scipy.special (scipy.stats takes seconds to import); the
+    p-values are scipy.stats' to the last digits."""
+    from scipy import stats
+
+    from harmonise.checks.integrity import _anova_p, _chi2_p, _runs_test, _welch_p
+
+    rng = np.random.default_rng(3)
+    groups = [rng.normal(0, 1, 40), rng.normal(0.4, 2, 55), rng.normal(0.1, 1, 30)]
+    assert _anova_p(groups) == pytest.approx(stats.f_oneway(*groups).pvalue, rel=1e-9)
+    assert _welch_p(groups[0], groups[1]) == pytest.approx(
+        stats.ttest_ind(groups[0], groups[1], equal_var=False).pvalue, rel=1e-9)
+    table = np.array([[30, 12, 9], [22, 20, 4]])
+    assert _chi2_p(table) == pytest.approx(
+        stats.chi2_contingency(table, correction=False).pvalue, rel=1e-9)
+    x = rng.integers(0, 2, 200).astype(bool)
+    runs, p = _runs_test(x)
+    n1, n2 = int(x.sum()), int((~x).sum())
+    mean = 1 + 2 * n1 * n2 / (n1 + n2)
+    var = 2 * n1 * n2 * (2 * n1 * n2 - n1 - n2) / ((n1 + n2) ** 2 * (n1 + n2 - 1))
+    assert p == pytest.approx(stats.norm.cdf((runs - mean) / np.sqrt(var)), rel=1e-9)

@@ -166,7 +166,7 @@ def load_dictionary_from(variable: dict, tmp_path: Path):  # noqa: ANN201
 
 def test_the_limits_are_documented() -> None:
     from harmonise import yamlio
-    from harmonise.expressions import evaluation
+    from harmonise.expressions import evaluation, functions
     from harmonise.expressions import language as expressions
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "mapping-format.md").read_text()
@@ -174,7 +174,7 @@ def test_the_limits_are_documented() -> None:
                  "MAX_EXPONENT"):
         assert f"| `{name}` | {getattr(expressions, name):,}" in page or \
             f"| `{name}` | a constant exponent of at most {getattr(expressions, name)}" in page, name
-    assert f"from -{expressions.MAX_ROUND_DIGITS} to {expressions.MAX_ROUND_DIGITS}" in page
+    assert f"from -{functions.MAX_ROUND_DIGITS} to {functions.MAX_ROUND_DIGITS}" in page
     assert f"`MAX_SPEC_BYTES` = {yamlio.MAX_SPEC_BYTES // MB} MiB" in page
     assert f"`MAX_SPEC_DEPTH` = {yamlio.MAX_SPEC_DEPTH}" in page
     assert f"`MAX_ALIAS_NODES` = {yamlio.MAX_ALIAS_NODES:,}" in page

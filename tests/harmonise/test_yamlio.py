@@ -97,3 +97,40 @@ variables:
 def test_dump_yaml_round_trips_through_the_dialect() -> None:
     data = {"codes": {"07": 1, "N": 0, "yes": True}, "when": "2026-11-23", "text": "a\nb"}
     assert parse_yaml(dump_yaml(data)).data == data
+
+
+def test_schemas_are_checked_without_loading_the_iri_grammars() -> None:
+    """jsonschema is imported without rfc3987_syntax (2 s of grammar building at import, for a
+    format our schemas do not use), and that module stays importable for anyone else."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from harmonise.yamlio import schema_problems\n"
+            "found = []\n"
+            "n = schema_problems({'a': 1}, {'type': 'object', 'properties': {'a': "
+            "{'type': 'string'}}}, lambda path, msg: found.append(msg))\n"
+            "assert n == 1 and found, found\n"
+            "assert 'rfc3987_syntax' not in sys.modules\n"
+            "import importlib.util\n"
+            "if importlib.util.find_spec('rfc3987_syntax'):\n"
+            "    import rfc3987_syntax\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "- " * 100_000 + "x"])
+def test_libyaml_parser_deep_nesting_is_a_spec_error_not_a_crash(text):
+    """Spec files are scanned by libyaml (where PyYAML has it) but composed in Python: nesting a
+    hundred thousand levels deep is reported, never a crash of a C recursion."""
+    import yaml
+
+    from harmonise import yamlio
+
+    if yaml.__with_libyaml__:
+        from yaml._yaml import CParser
+
+        assert issubclass(yamlio._Composer, CParser)
+    with pytest.raises(SpecError, match="levels deep"):
+        yamlio.parse_yaml(text)

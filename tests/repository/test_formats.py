@@ -147,3 +147,17 @@ def test_duplicate_column_names(tmp_path: Path) -> None:
 def test_detect_format_by_content(delivery_writer) -> None:
     for fmt in ["xlsx", "sav", "dta", "xpt", "parquet", "sas7bdat"]:
         assert detect_format(delivery_writer(fmt)) == fmt
+
+
+def test_blank_text_counted_as_missing_exactly_as_str_strip_sees_it():
+    """Text columns are measured by pyarrow, mixed columns value by value: both count as blank
+    what ``str.strip()`` empties, Unicode white space included, and nothing else."""
+    from repository.formats import PYTHON_WHITE_SPACE, _count_missing
+
+    assert PYTHON_WHITE_SPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    frame = pd.DataFrame({
+        "text": ["x", " ", "", None, "\x1c\u3000", float("nan"), " y ", "\u200b"],
+        "mixed": [1, "  ", None, 2.5, "z", "", pd.Timestamp("2020-01-01"), "\u2028"],
+        "number": [1.0, float("nan"), 3, 4, 5, 6, 7, 8]})
+    # "\u200b" (zero-width space) is not white space to Python
+    assert _count_missing(frame) == [5, 4, 1]

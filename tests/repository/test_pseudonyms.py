@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from repository.errors import ConfigError
@@ -13,6 +14,7 @@ from repository.pseudonyms import (
     create_secret,
     load_secret,
     normalise_raw_id,
+    normalise_raw_ids,
     reidentify,
 )
 
@@ -55,3 +57,15 @@ def test_secret_file_created_private_and_never_overwritten(tmp_path: Path) -> No
         create_secret(path)
     with pytest.raises(ConfigError, match="missing"):
         load_secret(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series([" A001", "A002 ", "", "  ", "007"], dtype=object),
+    pd.Series([1001, 1002, 7], dtype="int64"),
+    pd.Series([1001.0, float("nan"), 12.5, 3.0]),
+    pd.Series(["A1", 5, 5.0, None, float("nan"), True], dtype=object),
+    pd.Series(pd.to_datetime(["2020-01-02", None])),
+    pd.Series(["x", None], dtype="string"),
+])
+def test_a_column_of_ids_is_normalised_as_each_id_is(values: pd.Series) -> None:
+    assert normalise_raw_ids(values) == [normalise_raw_id(v) for v in values.tolist()]

@@ -20,6 +20,24 @@ def test_migrations_match_models(make_store) -> None:
     db.check_models_match(store.engine)  # alembic check: raises on drift
 
 
+def test_schema_head_constant_is_the_migrations_head() -> None:
+    """Opening a store compares with db.SCHEMA_HEAD (no Alembic); a new migration must bump it."""
+    assert db.SCHEMA_HEAD == db.head_revision()
+
+
+def test_store_with_an_old_schema_is_refused(make_store) -> None:
+    store = make_store()
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+    with pytest.raises(StoreError, match="ipdrepo db upgrade"):
+        store.check_schema()
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    assert db.current_revision(store.engine) is None
+    with pytest.raises(StoreError, match="no ipdrepo schema"):
+        store.check_schema()
+
+
 def test_init_refuses_existing_workspace_and_bad_slug(tmp_path: Path) -> None:
     init_workspace(tmp_path / "w", topic="gastric", actor="t")
     with pytest.raises(AlreadyExists):

@@ -181,3 +181,31 @@ def test_totp_second_factor(store: Any) -> None:
     assert _sign_in(store, "ann", PASSWORD, config, code=totp.totp(key, now)).name == "ann"
     with pytest.raises(Exception, match="one-time code"):  # the same code twice
         _sign_in(store, "ann", PASSWORD, config, code=totp.totp(key, now))
+
+
+def test_session_cookie_is_secure_by_default(store: Any) -> None:
+    """A server's defaults: the session cookie is Secure (with the __Host- prefix), HttpOnly,
+    SameSite=Lax, Path=/, with a lifetime; turning Secure off is refused off this machine."""
+    from fastapi.testclient import TestClient
+
+    from repository.errors import ConfigError
+    from repository.service.app import create_app
+
+    config = ServiceConfig.from_settings(store.settings, env={})
+    assert config.cookie_secure and config.cookie_name == "__Host-ipdrepo-session"
+    with pytest.raises(ConfigError, match="clear text"):
+        ServiceConfig.from_settings(store.settings, env={
+            "IPDREPO_COOKIE_SECURE": "false", "IPDREPO_PUBLIC_URL": "http://ipd.example.org"})
+    link = _invite(store, "cookie.user")
+    with store.transaction() as session:
+        accounts.redeem_link(session, link.token, password=PASSWORD)
+    app = create_app(store.settings, config=config, store=store)
+    with TestClient(app, base_url="https://testserver") as client:
+        got = client.post("/api/v1/auth/login", json={"user": "cookie.user",
+                                                        "password": PASSWORD})
+    assert got.status_code == 200, got.text
+    cookie = got.headers["set-cookie"]
+    assert cookie.startswith("__Host-ipdrepo-session=")
+    flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "samesite", "path", "max-age"} <= flags, cookie
+    assert "domain" not in flags and "samesite=lax" in cookie.lower()

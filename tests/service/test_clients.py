@@ -16,6 +16,13 @@ import pytest
 from tests.service.world import PASSWORD, ROOT, Server, World
 
 
+@pytest.fixture(scope="module")
+def backend_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite only: the clients see nothing of the database, and the server's PostgreSQL
+    variant is exercised by test_policy, test_outside, test_requests and test_two_workers."""
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'store.sqlite'}"
+
+
 def _home(tmp_path: Path, server: Server, token: str, mode: int = 0o600) -> dict[str, str]:
     """A bare home directory whose only file is the credentials file; the environment to run
     a client in it."""

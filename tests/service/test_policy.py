@@ -23,8 +23,11 @@ from tests.service.world import PASSWORD, Server, World, bearer, sign_in
 
 #: routes anyone may call, and why
 PUBLIC = {"POST /api/v1/auth/login", "POST /api/v1/auth/token", "POST /api/v1/auth/links/redeem",
-          "GET /sign-in", "POST /sign-in", "GET /welcome", "POST /welcome", "GET /reset",
-          "POST /reset", "GET /static/ipdrepo.css", "GET /static/pages.js"}
+          "GET /sign-in", "POST /sign-in",
+          # the pages a one-time link opens, and their script: the link is the credential
+          "GET /welcome", "POST /welcome", "GET /reset", "POST /reset", "GET /static/pages.js",
+          # the pages' stylesheet (shared with the HTML reports)
+          "GET /static/ipdrepo.css"}
 
 _unique = itertools.count()
 Sample = Callable[[World, str], dict[str, Any]]
@@ -306,3 +309,26 @@ def _tampered_cookie(server: Server) -> dict[str, str]:
         name, value = next(iter(client.cookies.items()))
     flipped = value[:-1] + ("A" if value[-1] != "A" else "B")
     return {name: flipped}
+
+
+def test_openapi_document_covers_the_api(routes: list[tuple[str, APIRoute]], world: World,
+                                         server: Server) -> None:
+    """/api/v1/openapi.json (for signed-in users) documents every API route, the query
+    workflow, deliveries, releases, extracts, users and tokens among them; no page."""
+    with server.client() as client:
+        got = client.get("/api/v1/openapi.json", headers=bearer(world.tokens["tri.a"]))
+    assert got.status_code == 200 and got.json()["openapi"].startswith("3.")
+    documented = {f"{method.upper()} /api/v1{path}" if not path.startswith("/api/v1")
+                  else f"{method.upper()} {path}"
+                  for path, ops in got.json()["paths"].items() for method in ops}
+    api = {key for key, _ in routes if key.split(" ", 1)[1].startswith("/api/v1")
+           and key != "GET /api/v1/openapi.json"}
+    assert api - documented == set(), api - documented
+    assert not {key for key in documented if not key.split(" ", 1)[1].startswith("/api/v1")}
+    for needed in ("GET /api/v1/queries", "GET /api/v1/queries/{query_id}",
+                   "POST /api/v1/queries/{query_id}/answer",
+                   "POST /api/v1/queries/{query_id}/attachments",
+                   "POST /api/v1/trials/{trial}/uploads", "GET /api/v1/releases/{version}",
+                   "GET /api/v1/requests/{code}/extracts/{extract_id}/files/{name}",
+                   "POST /api/v1/users", "GET /api/v1/tokens", "DELETE /api/v1/tokens/{name}"):
+        assert needed in documented, needed

@@ -45,16 +45,19 @@
   }
 
   // The invitation and password-reset pages: the link's secret is after '#', which browsers
-  // never send to the server; put it in the form.
-  function linkToken(form) {
-    var token = window.location.hash.replace(/^#/, "");
-    if (token) { form.elements.token.value = token; }
+  // never send to the server; put it in the form and take it out of the address bar.
+  function linkToken(field) {
+    var token = window.location.hash.slice(1);
+    if (token) {
+      field.value = decodeURIComponent(token);
+      history.replaceState(null, "", window.location.pathname);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     var answer = document.getElementById("answer-form");
     if (answer) { checkAnswers(answer); }
-    var link = document.getElementById("link-form");
-    if (link) { linkToken(link); }
+    var token = document.getElementById("token");
+    if (token) { linkToken(token); }
   });
 }());

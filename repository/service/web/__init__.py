@@ -11,8 +11,8 @@ module             pages
 ``files``          the query workbook (download, answered upload) and re-deliveries through the
                    identifier gate (trialists upload, curators ingest or reject)
 ``admin``          users and tokens, the reports and dashboard (curators)
-``links``          invitation and password-reset links (choose a password)
-``assets``         the stylesheet and script
+``assets``         the stylesheet and the script (inline answer checks; the one-time link's
+                   token into the choose-a-password form of :mod:`repository.service.pages`)
 =================  ==============================================================================
 """
 
@@ -24,7 +24,7 @@ from fastapi import APIRouter
 
 __all__ = ["router", "MODULES"]
 
-MODULES = ("queries", "files", "admin", "links", "assets")
+MODULES = ("queries", "files", "admin", "assets")
 router = APIRouter(include_in_schema=False)
 for _name in MODULES:
     router.include_router(importlib.import_module(f"repository.service.web.{_name}").router)
