@@ -47,6 +47,15 @@ def _fingerprint() -> str:
     return h.hexdigest()
 
 
+def extras() -> list[str]:
+    """Every optional part of pyproject.toml (dev, lab, s3, ...): the README's commands install
+    everything."""
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        return sorted(tomllib.load(fh)["project"].get("optional-dependencies", {}))
+
+
 def setup() -> None:
     if STAMP.exists() and STAMP.read_text() == _fingerprint() and PY.exists():
         return
@@ -55,7 +64,7 @@ def setup() -> None:
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
     say("installing ipdrepo and its pinned dependencies (first run takes a few minutes)")
     subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"])
-    cmd = [str(PY), "-m", "pip", "install", "-q", "-e", ".[dev,server]",
+    cmd = [str(PY), "-m", "pip", "install", "-q", "-e", f".[{','.join(extras())}]",
            "--config-settings", "editable_mode=compat"]
     if CONSTRAINTS.exists():
         cmd[5:5] = ["-c", str(CONSTRAINTS)]

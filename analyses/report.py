@@ -2,7 +2,8 @@
 
 :func:`analysis_report` renders a :class:`~analyses.two_stage.TwoStageResult`,
 :class:`~analyses.pooling.PoolResult` or :class:`~analyses.interactions.InteractionResult` as
-one HTML page with no external resources: the forest plot as inline SVG, the pooled and
+one HTML page with no external resources (``repository/html/templates/analyses/report.html.j2``
+in the shared style of every page ipdrepo writes): the forest plot as inline SVG, the pooled and
 per-trial tables in journal style (effect and CI first, p-values as journals write them, no
 internal column names), excluded trials with reasons, proportional-hazards tests, subgroup and
 interaction results, a plain-words description of the methods, notes, the release version and
@@ -16,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import datetime as _dt
 import html
 import io
 import math
@@ -34,25 +34,10 @@ from analyses.interactions import InteractionResult
 from analyses.pooling import PoolResult
 from analyses.tables import results_table
 from analyses.two_stage import TwoStageResult
+from repository.html import Markup, fragment, render, table
 
 __all__ = ["analysis_report", "write_report", "describe_methods", "software_versions",
            "pooled_table"]
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
-max-width:1100px;color:#222;line-height:1.45}
-h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em;
-border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-table.journal{border-top:2px solid #222;border-bottom:2px solid #222}
-table.journal caption{text-align:left;font-weight:600;padding:.3em 0}
-th,td{padding:.25em .7em;text-align:right}
-thead th{border-bottom:1px solid #222;font-weight:600}
-td:first-child,th:first-child{text-align:left} tr.section td{padding-top:.6em}
-.meta{color:#666;font-size:.85em} .source{color:#444;font-size:.85em;font-family:monospace}
-.headline{font-size:1.05em;font-weight:600} .table-note{font-size:.8em;color:#444;margin:.2em 0}
-.figure svg{max-width:100%;height:auto} ul.notes li{font-size:.9em}
-"""
 
 _MODEL_TEXT = {
     "cox": "a Cox proportional hazards model with Efron's handling of ties (log hazard ratio "
@@ -139,8 +124,9 @@ def describe_methods(result: PoolResult | TwoStageResult | InteractionResult) ->
 def _table(frame: pd.DataFrame | None, *, index: bool = False) -> str:
     if frame is None or len(frame) == 0:
         return "<p class='meta'>(none)</p>"
-    return frame.to_html(index=index, border=0, na_rep="", classes="journal",
-                         float_format=lambda x: f"{x:.4g}", escape=True)
+    shown = frame.reset_index() if index else frame
+    shown = shown.map(lambda x: f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else x)
+    return fragment("analyses/journal_table.html.j2", t=table(shown))
 
 
 def _svg(result: Any, source: str | None) -> str:
@@ -254,34 +240,17 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
     """
     if not isinstance(result, (PoolResult, TwoStageResult, InteractionResult)):
         raise AnalysisProblem(f"cannot report a {type(result).__name__}", reason=Reason.WRONG_TYPE)
-    esc = html.escape
     title = str(title or getattr(result, "title", "Meta-analysis"))
     pooled = result.pooled if isinstance(result, (TwoStageResult, InteractionResult)) else result
     caption = source.caption() if hasattr(source, "caption") else source
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{esc(title)}</h1>",
-             f"<p class='meta'>Generated {esc(_dt.datetime.now().isoformat(timespec='seconds'))}"
-             " by ipdrepo</p>"]
-    if caption:
-        parts.append(f"<p class='source'>{esc(caption)}</p>")
-    if description:
-        parts.append(f"<p>{esc(description)}</p>")
-    parts.append(f"<p class='headline'>{esc(result._headline())}</p>")
-    parts += _body(result, pooled, caption, arm_labels)
-    parts.append("<h2>Methods</h2><ul>" + "".join(f"<li>{esc(s)}</li>"
-                                                  for s in describe_methods(result)) + "</ul>")
     notes = list(result._notes())
     if isinstance(result, TwoStageResult):
         notes += list(pooled.notes)
-    if notes:
-        parts.append("<h2>Notes</h2><ul class='notes'>" + "".join(
-            f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
-    versions = software_versions()
-    parts.append("<h2>Software</h2><p class='meta'>" + ", ".join(
-        f"{esc(k)} {esc(v)}" for k, v in versions.items()) + "</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    # the sections are built by this module with every value escaped: trusted markup
+    sections = [Markup(part) for part in _body(result, pooled, caption, arm_labels)]
+    return render("analyses/report.html.j2", title=title, caption=caption,
+                  description=description, headline=result._headline(), sections=sections,
+                  methods=describe_methods(result), notes=notes, versions=software_versions())
 
 
 def write_report(result: PoolResult | TwoStageResult | InteractionResult, path: str | Path, *,

@@ -43,7 +43,8 @@ TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
 def _query(session: Any, store: Store, query_id: int, action: str) -> tuple[Query, str]:
     who = require(session, store.settings.actor, action)
     query = session.get(Query, query_id)
-    if query is None or not who.sees_trial(query.trial_id):
+    if query is None or not who.sees_trial(query.trial_id) or (
+            not who.sees_all and query.audience != "trial"):  # still on the curator's list
         if who.sees_all:
             raise NotFound(f"no query {query_id}.", query=query_id)
         raise not_visible(who, thing=f"query {query_id}", action=action)

@@ -1,7 +1,8 @@
 """Reading trial deliveries in the formats trials send.
 
-Supported: CSV / delimited text (encoding and delimiter detected), Excel (.xlsx), SAS
-(.sas7bdat, transport .xpt), Stata (.dta), SPSS (.sav, .zsav) and Parquet. A file's format is
+Supported: CSV / delimited text (encoding detected by :mod:`repository.charsets`, delimiter
+sniffed), Excel (.xlsx), SAS (.sas7bdat, transport .xpt), Stata (.dta), SPSS (.sav, .zsav) and
+Parquet. A file's format is
 recognised from its leading bytes and checked against its extension, so a workbook renamed
 ``.csv`` is reported instead of being read as garbage.
 
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from repository import limits
+from repository.charsets import check_encoding, detect_encoding, utf16_without_bom
 from repository.errors import UnreadableDelivery, format_rows
 
 __all__ = [
@@ -137,6 +139,8 @@ def sniff_format(head: bytes, tail: bytes = b"") -> str:
     if head.startswith(b"%PDF"):
         return "pdf"
     if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" not in head[:4096]:
+        return "csv"
+    if utf16_without_bom(head[:4096]):
         return "csv"
     return "binary"
 
@@ -307,29 +311,6 @@ def _duplicates(names: Any) -> list[str]:
 
 # --- delimited text ---------------------------------------------------------------------------
 
-def _detect_encoding(sample: bytes) -> str:
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # a multi-byte character cut at the end of the sample is still UTF-8
-        if exc.start >= len(sample) - 3:
-            try:
-                sample[: exc.start].decode("utf-8")
-                return "utf-8"
-            except UnicodeDecodeError:
-                pass
-    try:
-        sample.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
-
-
 def _detect_delimiter(text: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()][:50]
     if not lines:
@@ -345,12 +326,10 @@ def _detect_delimiter(text: str) -> str:
 def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
     with path.open("rb") as fh:
         sample = fh.read(1 << 16)
-    encoding = options.get("encoding") or _detect_encoding(sample)
-    if encoding not in ("utf-8", "utf-8-sig", "utf-16"):
-        # the sample looked 8-bit; make sure the whole file decodes the same way
-        encoding = options.get("encoding") or _confirm_encoding(path, encoding)
+    declared = options.get("encoding")
+    encoding = (check_encoding(path, declared) if declared else detect_encoding(path)).encoding
     delimiter = options.get("delimiter") or _detect_delimiter(
-        sample.decode(encoding if encoding != "utf-16" else "utf-16", errors="replace"))
+        sample.decode(encoding, errors="replace"))
     _count_header_fields(path, encoding, delimiter)
     header = _header_fields(path, encoding, delimiter)
     dupes = _duplicates(header)
@@ -421,17 +400,6 @@ def _leading_lines(path: Path, encoding: str) -> int:
             if line.strip():
                 return i
     return 0
-
-
-def _confirm_encoding(path: Path, guess: str) -> str:
-    data = path.read_bytes()
-    for enc in ("utf-8", guess, "latin-1"):
-        try:
-            data.decode(enc)
-            return enc
-        except UnicodeDecodeError:
-            continue
-    return "latin-1"
 
 
 def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
@@ -517,7 +485,15 @@ def _read_readstat(kind: str):
             kwargs["encoding"] = options["encoding"]
         _, head = fn(str(path), metadataonly=True, **kwargs)
         limits.check_width(path, int(head.number_columns or len(head.column_names)))
-        frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+        try:
+            frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+        except UnicodeDecodeError:
+            if kind not in ("xpt", "sas7bdat") or "encoding" in kwargs:
+                raise
+            # SAS files written on Windows hold cp1252 text without saying so (CDISC TS.xpt)
+            kwargs["encoding"] = "cp1252"
+            frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+            options = {**options, "encoding": "cp1252"}
         labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
         value_labels = dict(meta.variable_value_labels or {})
         read_options: dict[str, Any] = {}

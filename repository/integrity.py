@@ -90,8 +90,25 @@ def object_plan(store: Store, topic: str | None = None) -> ObjectPlan:
             select(Delivery.id, Trial.acronym, Delivery.file_name, Delivery.sha256,
                    Delivery.size_bytes).join(Trial).where(Trial.topic_id == topic_row.id)
             .order_by(Delivery.id)).tuples().all()
-    items = tuple((int(i), str(t), str(f), str(s), int(n)) for i, t, f, s, n in rows)
-    return ObjectPlan(items=items, total_bytes=sum(i[4] for i in items))
+    items = [(int(i), str(t), str(f), str(s), int(n)) for i, t, f, s, n in rows]
+    seen = {i[3] for i in items}
+    for ident, trial, sha, meta in _package_files(store, topic):
+        if sha not in seen:  # a package's metadata file (define.xml), stored with its datasets
+            seen.add(sha)
+            items.append((ident, trial, str(meta.get("file")), sha, int(meta.get("size_bytes", 0))))
+    return ObjectPlan(items=tuple(items), total_bytes=sum(i[4] for i in items))
+
+
+def _package_files(store: Store, topic: str | None) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """(delivery id, trial, sha256, record) of every metadata file packages stored."""
+    with store.reading() as session:
+        topic_row = store.topic(session, topic)
+        rows = session.execute(
+            select(Delivery.id, Trial.acronym, Delivery.package).join(Trial)
+            .where(Trial.topic_id == topic_row.id, Delivery.package.is_not(None))
+            .order_by(Delivery.id)).tuples().all()
+    return [(int(i), str(t), str(m["sha256"]), m) for i, t, pkg in rows
+            for m in (pkg or {}).get("metadata", []) if m.get("sha256")]
 
 
 def referenced_objects(session: Any) -> set[str]:
@@ -120,6 +137,7 @@ def _objects(store: Store, plan: ObjectPlan, progress: Callable[[int], None] | N
                             "was changed after ingest. Restore it from a backup.")
     with store.reading() as session:
         known = referenced_objects(session)
+    known |= {i[3] for i in plan.items}
     orphans = [s for s in store.objects.stored() if s not in known]
     n = len(plan.items)
     mb = plan.total_bytes / 1e6

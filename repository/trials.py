@@ -105,6 +105,8 @@ class TrialSpec:
     id_column: str | None = None
     notes: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: language of the trial's codebook (ISO 639-1): its query workbooks are written in it
+    language: str | None = None
 
 
 def _check_names(spec: TrialSpec) -> None:
@@ -142,7 +144,8 @@ def add_trial(session: Session, topic: Topic, spec: TrialSpec, *, actor: str) ->
     registry_ids = [parse_registry_id(r) for r in spec.registry_ids]
     trial = Trial(topic_id=topic.id, acronym=spec.acronym, title=spec.title,
                   registry_ids=registry_ids, contact_name=spec.contact_name,
-                  contact_email=spec.contact_email, id_column=spec.id_column, notes=spec.notes)
+                  contact_email=spec.contact_email, id_column=spec.id_column, notes=spec.notes,
+                  language=spec.language)
     trial.arms = [Arm(position=i, code=a.code, label=a.label, ratio=a.ratio,
                       randomised_published=a.randomised_published, harmonised=a.harmonised)
                   for i, a in enumerate(spec.arms)]
@@ -150,6 +153,78 @@ def add_trial(session: Session, topic: Topic, spec: TrialSpec, *, actor: str) ->
     session.flush()
     audit.append(session, actor=actor, action="trial.add", topic=topic.slug,
                  entity_type="trial", entity_id=trial.acronym, details=trial_to_dict(trial))
+    return trial
+
+
+def check_arm_codes(specs: Sequence[TrialSpec], variable: str,
+                    categories: Mapping[str, str]) -> None:
+    """Every arm's dictionary code (its ``harmonised`` code, else its own code) must be one of
+    the dictionary's arm ``categories`` (code -> label) of ``variable``: otherwise the arm
+    counts and every by-arm check would compare the data with arms that cannot occur in it.
+    All problems at once, as one :class:`ConfigError`."""
+    known = ", ".join(f"{c} = {label}" for c, label in categories.items())
+    problems = []
+    for spec in specs:
+        for arm in spec.arms:
+            code = arm.harmonised if arm.harmonised is not None else arm.code
+            if str(code) not in categories:
+                how = ("its dictionary code" if arm.harmonised is not None else
+                       "its code (no dictionary code given)")
+                problems.append(f"trial {spec.acronym}, arm {arm.code} ({arm.label}): {how} "
+                                f"{code!r} is not a code of the dictionary's {variable} ({known})")
+    if problems:
+        raise ConfigError(
+            "arm codes that match no arm of the dictionary:\n" +
+            "\n".join(f"  - {p}" for p in problems) +
+            "\nGive each arm its dictionary code: --arm 'CODE=LABEL:RATIO:N:DICTIONARY_CODE' "
+            "(e.g. --arm 'A=Surgery alone:1:150:0'), or `harmonised:` in a registry file.",
+            problems=problems)
+
+
+def update_trial(session: Session, topic: Topic, acronym: str, *, actor: str,
+                 **changes: Any) -> Trial:
+    """Change a registered trial (curators): any of ``title``, ``registry_ids``, ``arms``
+    (ArmSpecs, replacing all arms), ``contact_name``, ``contact_email``, ``id_column``,
+    ``notes``, ``language``; ``None`` leaves a field as it is. Audited with before and after."""
+    require(session, actor, "store.write")
+    allowed = {"title", "registry_ids", "arms", "contact_name", "contact_email", "id_column",
+               "notes", "language"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ConfigError(f"trial {acronym}: cannot change {', '.join(sorted(unknown))}.",
+                          trial=acronym)
+    trial = get_trial(session, topic, acronym)
+    before = trial_to_dict(trial)
+    given = {k: v for k, v in changes.items() if v is not None}
+    current = TrialSpec(acronym=acronym, title=trial.title, contact_name=trial.contact_name,
+                        contact_email=trial.contact_email, id_column=trial.id_column,
+                        notes=trial.notes, language=trial.language,
+                        arms=tuple(given.get("arms", ())))
+    spec = TrialSpec(**{**current.__dict__, **{k: v for k, v in given.items()
+                                                if k not in ("registry_ids",)}})
+    _check_names(spec)
+    if "arms" in given:
+        codes = [a.code for a in spec.arms]
+        if len(set(codes)) != len(codes) or len(codes) < 2:
+            raise ConfigError(f"trial {acronym}: give at least two arms with distinct codes "
+                              f"(got {', '.join(codes) or 'none'}).", trial=acronym)
+        trial.arms.clear()
+        session.flush()  # the old arms go before the new ones take their codes
+        trial.arms = [Arm(position=i, code=a.code, label=a.label, ratio=a.ratio,
+                          randomised_published=a.randomised_published, harmonised=a.harmonised)
+                      for i, a in enumerate(spec.arms)]
+    if "registry_ids" in given:
+        trial.registry_ids = [parse_registry_id(r) for r in given["registry_ids"]]
+    for name in ("title", "contact_name", "contact_email", "id_column", "notes", "language"):
+        if name in given:
+            setattr(trial, name, given[name])
+    session.flush()
+    after = trial_to_dict(trial)
+    changed = sorted(k for k in after if after[k] != before.get(k))
+    audit.append(session, actor=actor, action="trial.update", topic=topic.slug,
+                 entity_type="trial", entity_id=acronym,
+                 details={"changed": changed, "before": {k: before.get(k) for k in changed},
+                          "after": {k: after[k] for k in changed}})
     return trial
 
 
@@ -224,6 +299,7 @@ def trial_to_dict(trial: Trial) -> dict[str, Any]:
         "contact_name": trial.contact_name,
         "contact_email": trial.contact_email,
         "id_column": trial.id_column,
+        "language": trial.language,
         "ipd_status": trial.ipd_status,
     }
 
@@ -276,7 +352,8 @@ def load_registry_file(path: Path) -> list[TrialSpec]:
             acronym=str(t["acronym"]), title=t.get("title"), registry_ids=tuple(registry_ids),
             arms=tuple(arms), contact_name=contact.get("name"),
             contact_email=contact.get("email"),
-            id_column=t.get("id_column", delivery.get("id_column")), notes=t.get("notes")))
+            id_column=t.get("id_column", delivery.get("id_column")), notes=t.get("notes"),
+            language=None if t.get("language") is None else str(t["language"])))
     if problems:
         raise SpecError(f"{path}: the trial registry has problems.", problems, file=str(path))
     return specs

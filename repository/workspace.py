@@ -61,13 +61,28 @@ class InitResult:
     settings: Settings
     topic: str
     created_secret: bool
+    #: what the curator should know but that does not stop the workspace (e.g. no dictionary)
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {"workspace": str(self.settings.workspace), "topic": self.topic,
                 "database_url": _redact(self.settings.database_url),
                 "secret_file": str(self.settings.secret_file),
                 "dictionary": str(self.settings.dictionary_dir),
-                "created_secret": self.created_secret}
+                "created_secret": self.created_secret, "warnings": list(self.warnings)}
+
+
+def _dictionary_warnings(where: Path | None) -> tuple[str, ...]:
+    if where is None:
+        return ()
+    if not where.is_dir():
+        return (f"the dictionary directory {where} does not exist: put the topic's "
+                "dictionary.yaml and mappings/ there (or set `dictionary` in ipdrepo.toml) "
+                "before `ipdrepo harmonise` or `ipdrepo validate`.",)
+    if not (where / "dictionary.yaml").is_file():
+        return (f"the dictionary directory {where} has no dictionary.yaml: add the topic's "
+                "dictionary there before `ipdrepo harmonise` or `ipdrepo validate`.",)
+    return ()
 
 
 def _redact(url: str) -> str:
@@ -177,7 +192,8 @@ def init_workspace(directory: Path, *, topic: str, title: str | None = None,
         if created_dir and directory.exists() and not any(directory.iterdir()):
             shutil.rmtree(directory)
         raise
-    return InitResult(settings=settings, topic=topic, created_secret=created_secret)
+    return InitResult(settings=settings, topic=topic, created_secret=created_secret,
+                      warnings=_dictionary_warnings(settings.dictionary_dir))
 
 
 def _audit_key(session: Session, settings: Settings, created: list[Path]) -> audit.AuditKeyFile:

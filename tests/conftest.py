@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.gastric import gastric_path
+
 ROOT = Path(__file__).resolve().parents[1]
-GASTRIC_DIR = Path(os.environ.get("IPDREPO_GASTRIC_DIR", ROOT.parent / "shared" / "data" / "gastric"))
 
 
 def _pg_admin_url() -> str | None:
@@ -81,16 +82,15 @@ def make_store(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Any]
 
 @pytest.fixture
 def gastric_dir() -> Path:
-    if not (GASTRIC_DIR / "gastadj.csv").is_file():
-        pytest.skip(f"GASTRIC data not found at {GASTRIC_DIR} (set IPDREPO_GASTRIC_DIR)")
-    return GASTRIC_DIR
+    """The real GASTRIC data directory (skipped without it; failed under
+    IPDREPO_REQUIRE_GASTRIC=1, see tests/gastric.py)."""
+    return gastric_path("gastadj").parent
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A real S3-compatible server (moto) on a free loopback port, for the whole session;
     yields its endpoint URL. Tests set AWS_* credentials ("testing") themselves."""
-    pytest.importorskip("moto")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])

@@ -26,7 +26,6 @@ PACKAGES = ("repository", "harmonise", "versions", "analyses")
 MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "repository": (),
     "harmonise.yamlio": ("repository",),
-    "harmonise.pages": (),
     "harmonise.values": ("harmonise.yamlio", "repository"),
     "harmonise.expressions": ("harmonise.values", "harmonise.yamlio", "repository"),
     "harmonise.dictionary": ("harmonise.expressions", "harmonise.values", "harmonise.yamlio",
@@ -35,14 +34,14 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
                           "harmonise.yamlio", "repository"),
     "harmonise.checks": ("harmonise.dictionary", "harmonise.expressions", "harmonise.values",
                          "repository"),
-    "harmonise.queries": ("harmonise.pages", "harmonise.values", "repository"),
+    "harmonise.queries": ("harmonise.values", "repository"),
     "harmonise.pipeline": ("harmonise.checks", "harmonise.dictionary", "harmonise.mapping",
-                           "harmonise.pages", "harmonise.queries", "harmonise.values",
+                           "harmonise.queries", "harmonise.values",
                            "repository"),
     "harmonise": ("harmonise.dictionary", "harmonise.expressions", "harmonise.mapping",
                   "harmonise.values"),
     "versions": ("harmonise", "repository"),
-    "analyses": ("repository.errors",),
+    "analyses": ("repository.errors", "repository.html"),
 }
 
 

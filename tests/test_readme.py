@@ -32,6 +32,31 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert first_code_block()[1] in ci
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
+    # CI fails, never skips, tests whose PostgreSQL server or GASTRIC data are missing
+    assert "export IPDREPO_REQUIRE_PG=1" in ci
+    assert "export IPDREPO_REQUIRE_GASTRIC=1" in ci
+
+
+@pytest.mark.parametrize("require", ["1", ""])
+def test_missing_gastric_data_fail_under_require_and_skip_otherwise(tmp_path: Path,
+                                                                   require: str) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "IPDREPO_GASTRIC_DIR": str(tmp_path / "nowhere"),
+           "IPDREPO_REQUIRE_GASTRIC": require}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfs",
+                        "tests/harmonise/test_gastric.py",
+                        "tests/analyses/test_km_plot.py::test_stratified_curve_says_where_it_stops"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if require:
+        assert r.returncode == 1, r.stdout
+        assert "IPDREPO_REQUIRE_GASTRIC=1 requires them" in r.stdout
+        assert " skipped" not in r.stdout.splitlines()[-1]
+    else:
+        assert r.returncode == 0, r.stdout
+        assert " failed" not in r.stdout.splitlines()[-1]
+        assert "skipped" in r.stdout.splitlines()[-1]
 
 
 def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> None:

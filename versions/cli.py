@@ -77,17 +77,24 @@ def release() -> None:
 @click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Release inputs written by ReleaseInputs.write (default: build them from "
                    "the store with the harmonisation pipeline).")
+@click.option("--allow-open-queries", "allow_open_queries", metavar="REASON",
+              help="Release although data queries of severity error are still open (open, "
+                   "sent, answered or reopened), for this reason; the reason and the open "
+                   "queries per trial are recorded in the manifest (open_queries_allowed). "
+                   "Without it the release is refused while any such query is open; open "
+                   "warning queries never stop a release (the manifest lists them).")
 @topic_option
 @json_option
 @requires("releases.write")
 def release_create(version: str, message: str | None, inputs_dir: Path | None,
-                   topic: str | None, as_json: bool) -> None:
+                   allow_open_queries: str | None, topic: str | None, as_json: bool) -> None:
     """Create release VERSION: parquet + manifest, DVC push, git commit and tag, all or nothing.
 
     Re-running with the same content is a no-op; other content under an existing version is
     refused (releases are immutable). Every byte written is checked (files, DVC pointer,
     commit, the remote). A release that was interrupted (a process killed) is rolled back or
-    completed first, and what was found is printed as "recovered: ...".
+    completed first, and what was found is printed as "recovered: ...". While data queries
+    are open the release is refused (exit code 5) unless --allow-open-queries gives the reason.
     """
     from versions.inputs import ReleaseInputs
     from versions.releases import create_release
@@ -95,7 +102,8 @@ def release_create(version: str, message: str | None, inputs_dir: Path | None,
     with _store(topic) as store:
         inputs = (ReleaseInputs.read(inputs_dir) if inputs_dir is not None
                   else _pipeline_inputs(store, topic))
-        result = create_release(store, inputs, version=version, message=message)
+        result = create_release(store, inputs, version=version, message=message,
+                                allow_open_queries=allow_open_queries)
     for text in result.recovered:
         click.echo(f"recovered: {text}", err=True)
     if as_json:
@@ -626,6 +634,55 @@ def prisma_status(trial: str, status: str, reason: str | None, topic: str | None
         return
     click.echo(f"{result['trial']}: IPD {status.replace('_', ' ')}"
                + (f" ({result['reason']})" if result["reason"] else ""))
+
+
+@release.command("export")
+@click.argument("version")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["frictionless", "stata", "spss", "cdisc"]),
+              help="frictionless: CSV + datapackage.json; stata: .dta; spss: .sav; cdisc: SAS "
+                   "transport (.xpt v8) + define-like define.json. Labels and value labels "
+                   "from the dictionary.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write into (created; existing export files are refused).")
+@topic_option
+@json_option
+@requires("releases.read")
+def release_export(version: str, fmt: str, output: Path, topic: str | None,
+                   as_json: bool) -> None:
+    """Write every table of release VERSION for other tools (Stata, SPSS, R, SAS).
+
+    The participant table and each long table (visits, events ...) are read through DVC and
+    checked against the release manifest, then written with the dictionary of the release's
+    version: variable labels, value labels of coded variables, keys and (for frictionless and
+    cdisc) a metadata file describing every table.
+
+    \b
+    Examples:
+      ipdrepo release export 1.0.0 --format stata -o export/stata
+      ipdrepo release export 1.0.0 --format frictionless -o export/package
+    """
+    from harmonise.pipeline.harmonising import load_topic_dictionary
+    from versions.consumers import load_tables
+    from versions.exports import export_tables
+    from versions.releases import release_repository, show_release
+
+    with _store(topic) as store:
+        info = show_release(store, version, topic=topic)
+        repo = release_repository(store, create=False)
+        dictionary = load_topic_dictionary(store)
+        tables = load_tables(info.topic, info.version, repo=str(repo.root))
+    if info.manifest.get("dictionary", {}).get("version") not in (None, dictionary.version):
+        raise ReleaseError(f"release {version} was made with dictionary version "
+                           f"{info.manifest['dictionary']['version']}, the workspace has "
+                           f"{dictionary.version}; export from a workspace on that version.",
+                           reason="dictionary")
+    result = export_tables(tables, dictionary, output, fmt=fmt,
+                           title=f"{info.topic} release {info.version}")
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(result.summary)
 
 
 def _governance_commands() -> None:

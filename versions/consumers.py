@@ -17,6 +17,11 @@ another release are refused. Tags made before the trailers existed are read with
 
     import versions
     df = versions.load("gastric-adjuvant", "1.0", repo="https://git.example.org/releases.git")
+    visits = versions.load("gastric-adjuvant", "1.0", repo=..., table="visits")
+    every = versions.load_tables("gastric-adjuvant", "1.0", repo=...)  # name -> frame
+
+A release of a dictionary with long tables holds each as ``tables/<name>.parquet``, checked
+against the sha256 the manifest states like the participant table.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ __all__ = [
     "load_manifest",
     "load_bytes",
     "load",
+    "load_tables",
+    "release_tables_listed",
     "MANIFEST_TRAILER",
     "DATA_TRAILER",
     "tag_message",
@@ -282,27 +289,44 @@ def load_manifest(topic: str, version: str, *, repo: str) -> dict[str, Any]:
     return manifest
 
 
+def release_tables_listed(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The long tables a release's manifest lists: name -> entry."""
+    return {str(t["name"]): t for t in manifest.get("tables", []) if isinstance(t, Mapping)}
+
+
 def load_bytes(topic: str, version: str, *, repo: str, remote: str | None = None,
                remote_options: Mapping[str, Any] | None = None,
-               manifest: Mapping[str, Any] | None = None) -> bytes:
-    """The release's ``data.parquet`` bytes, checked against the manifest's sha256."""
+               manifest: Mapping[str, Any] | None = None, table: str | None = None) -> bytes:
+    """The release's ``data.parquet`` bytes (or long ``table``'s), checked against the
+    manifest's sha256."""
     manifest = manifest or load_manifest(topic, version, repo=repo)
-    data = read_release_file(topic, version, DATA_FILE, repo=repo, remote=remote,
+    entry: Mapping[str, Any] = manifest["data"]
+    name = DATA_FILE
+    if table is not None:
+        listed = release_tables_listed(manifest)
+        if table not in listed:
+            raise NotFound(f"release {version} of {topic} has no table {table!r} (its tables: "
+                           f"{', '.join(listed) or 'none besides the participant table'}).",
+                           topic=topic, version=version, table=table)
+        entry, name = listed[table], str(listed[table]["file"])
+    data = read_release_file(topic, version, name, repo=repo, remote=remote,
                              remote_options=remote_options)
     digest = sha256_hex(data)
-    if digest != manifest["data"]["sha256"]:
+    if digest != entry["sha256"]:
         raise ReleaseError(
             f"the data of release {release_tag(topic, version)} read from {repo} do not match "
             f"its manifest (sha256 {digest[:12]}..., manifest says "
-            f"{manifest['data']['sha256'][:12]}...); the remote or cache holds damaged bytes. "
+            f"{entry['sha256'][:12]}...); the remote or cache holds damaged bytes. "
             "Do not use them; report it to the curators.", repo=str(repo))
     return data
 
 
 def load(topic: str, version: str, *, repo: str | None = None, remote: str | None = None,
          remote_options: Mapping[str, Any] | None = None, server: str | None = None,
-         token: str | None = None, request: str | None = None) -> pd.DataFrame:
-    """The data frame of release ``version`` of ``topic``, pinned by its git tag.
+         token: str | None = None, request: str | None = None,
+         table: str | None = None) -> pd.DataFrame:
+    """The data frame of release ``version`` of ``topic``, pinned by its git tag: the
+    participant table, or the long ``table`` (visits, events ...).
 
     ``repo`` is the release repository (a path or a git URL); ``remote`` overrides its DVC
     remote (a URL, with ``remote_options`` such as ``{"endpointurl": ...}``), otherwise the
@@ -314,6 +338,10 @@ def load(topic: str, version: str, *, repo: str | None = None, remote: str | Non
     only one, or ``request``), checked against its manifest; a curator the whole release.
     """
     if server is not None:
+        if table is not None:
+            raise ReleaseError(f"long table {table!r}: the server sends the participant table "
+                               "of an extract only; load long tables from the release "
+                               "repository (repo=...).", reason="table")
         from repository.client import Client
         from versions.remote import fetch_release_bytes
 
@@ -324,4 +352,19 @@ def load(topic: str, version: str, *, repo: str | None = None, remote: str | Non
         raise ReleaseError("give repo= (the release repository) or server= (an ipdrepo "
                            "server's URL).")
     return read_parquet_bytes(load_bytes(topic, version, repo=str(repo), remote=remote,
-                                         remote_options=remote_options))
+                                         remote_options=remote_options, table=table))
+
+
+def load_tables(topic: str, version: str, *, repo: str, remote: str | None = None,
+                remote_options: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of a release, checked against its manifest: ``participants`` (the
+    participant table) and each long table by name."""
+    manifest = load_manifest(topic, version, repo=str(repo))
+    out = {"participants": read_parquet_bytes(load_bytes(
+        topic, version, repo=str(repo), remote=remote, remote_options=remote_options,
+        manifest=manifest))}
+    for name in release_tables_listed(manifest):
+        out[name] = read_parquet_bytes(load_bytes(
+            topic, version, repo=str(repo), remote=remote, remote_options=remote_options,
+            manifest=manifest, table=name))
+    return out

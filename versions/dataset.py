@@ -35,6 +35,7 @@ __all__ = [
     "PARQUET_OPTIONS",
     "Withdrawn",
     "release_frame",
+    "release_tables",
     "sort_order",
     "parquet_bytes",
     "read_parquet_bytes",
@@ -96,12 +97,39 @@ def release_frame(inputs: ReleaseInputs,
     return frame.take(sort_order(frame)).reset_index(drop=True), removed
 
 
-def sort_order(frame: pd.DataFrame) -> Any:
+def release_tables(inputs: ReleaseInputs,
+                   withdrawn: Iterable[Withdrawn] = ()) -> dict[str, pd.DataFrame]:
+    """The long tables a release holds: each with its columns in dictionary order, the rows of
+    withdrawn participants removed, sorted by trial, participant_id and the table's key (a
+    stable sort: rows without a key keep their order)."""
+    gone = {(w.trial, w.participant) for w in withdrawn}
+    out = {}
+    for name in inputs.table_names:
+        table = inputs.tables.get(name)
+        if table is None:
+            continue
+        frame = table.loc[:, list(inputs.table_columns(name))].reset_index(drop=True)
+        for key in KEY_COLUMNS:
+            frame[key] = frame[key].astype("string")
+        if gone and len(frame):
+            keys = pd.MultiIndex.from_frame(frame[list(KEY_COLUMNS)])
+            frame = frame.loc[~keys.isin(list(gone))].reset_index(drop=True)
+        order = sort_order(frame, inputs.table_key(name))
+        out[name] = frame.take(order).reset_index(drop=True)
+    return out
+
+
+def sort_order(frame: pd.DataFrame, extra: Iterable[str] = ()) -> Any:
     """Row positions sorting ``frame`` by ``trial`` then ``participant_id``: a stable sort in
     code-point (UTF-8 byte) order, done by Arrow."""
     keys = pa.table({k: pa.array(frame[k].astype("string"), type=pa.string())
                      for k in KEY_COLUMNS})
-    return pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in KEY_COLUMNS]).to_numpy()
+    names = list(KEY_COLUMNS)
+    for k in extra:
+        if k in frame.columns:
+            keys = keys.append_column(k, pa.array(frame[k], from_pandas=True))
+            names.append(k)
+    return pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in names]).to_numpy()
 
 
 def parquet_bytes(frame: pd.DataFrame, *, metadata: Mapping[str, Any] | None = None) -> bytes:

@@ -19,7 +19,6 @@ cell gets a ``cause``, the first that applies:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from repository.html import Markup, escape, fragment, render, table
 from repository.store import Store
 from versions.dataset import read_parquet_bytes
 from versions.inputs import KEY_COLUMNS
@@ -125,45 +125,25 @@ class ReleaseDiff:
         return (f"ReleaseDiff({self.topic} {self.old} -> {self.new}: +{len(self.added)} "
                 f"-{len(self.removed)} rows, {len(self.cells)} cells changed)")
 
-    def _dictionary_html(self) -> str:
-        d = self.dictionary
-        items = [f"<li>version {html.escape(str(d['old_version']))} &rarr; "
-                 f"{html.escape(str(d['new_version']))}</li>"]
-        for key in ("added", "removed"):
-            if d[key]:
-                items.append(f"<li>{key}: {html.escape(', '.join(d[key]))}</li>")
-        for c in d["changed"]:
-            fields = "; ".join(f"{k}: {v['old']!r} &rarr; {v['new']!r}"
-                               for k, v in c["fields"].items())
-            items.append(f"<li>changed {html.escape(c['variable'])}: {html.escape(fields)}"
-                         .replace("&amp;rarr;", "&rarr;") + "</li>")
-        for e in d["changelog"]:
-            items.append(f"<li>changelog {html.escape(str(e.get('version')))}: "
-                         f"{html.escape('; '.join(e.get('changes', [])))}</li>")
-        return "<ul>" + "".join(items) + "</ul>"
+    def _dictionary_html(self) -> Markup:
+        return fragment("versions/dictionary_changes.html.j2", d=dict(self.dictionary))
 
     def _repr_html_(self) -> str:
-        return (f"<p><b>{html.escape(self.topic)} {html.escape(self.old)} &rarr; "
-                f"{html.escape(self.new)}</b>: {len(self.added)} rows added, "
-                f"{len(self.removed)} removed, {len(self.cells)} cells changed</p>"
+        return (f"<p><b>{escape(self.topic)} {escape(self.old)} &rarr; {escape(self.new)}</b>: "
+                f"{len(self.added)} rows added, {len(self.removed)} removed, "
+                f"{len(self.cells)} cells changed</p>"
                 + self.rows.to_html(index=False) + self._dictionary_html())
 
     def to_html(self) -> str:
-        """A standalone HTML page: rows per trial, added/removed rows, changed cells,
-        dictionary changes."""
-        def table(frame: pd.DataFrame) -> str:
-            return frame.to_html(index=False, na_rep="") if not frame.empty else "<p>none</p>"
-
-        title = f"{self.topic}: release {self.old} to {self.new}"
-        return (
-            "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"
-            "margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-            "padding:2px 6px}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><h2>Rows per trial</h2>{table(self.rows)}"
-            f"<h2>Rows added</h2>{table(self.added)}<h2>Rows removed</h2>{table(self.removed)}"
-            f"<h2>Changed cells ({len(self.cells)})</h2>{table(self.cells)}"
-            f"<h2>Dictionary</h2>{self._dictionary_html()}</body></html>\n")
+        """A standalone HTML page (``repository/html/templates/versions/diff.html.j2``): rows
+        per trial, added/removed rows, changed cells, dictionary changes."""
+        return render("versions/diff.html.j2",
+                      title=f"{self.topic}: release {self.old} to {self.new}",
+                      topic=self.topic, old=self.old, new=self.new, n_added=len(self.added),
+                      n_removed=len(self.removed), n_cells=len(self.cells),
+                      rows=table(self.rows), added=table(self.added),
+                      removed=table(self.removed), cells=table(self.cells),
+                      dictionary=self._dictionary_html())
 
 
 def _same(a: pd.Series, b: pd.Series) -> pd.Series:

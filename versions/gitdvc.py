@@ -323,6 +323,7 @@ class ReleaseRepository:
                 "be pushed anywhere; nothing was released. Set one with `ipdrepo release "
                 "remote URL` (a directory, or e.g. s3://bucket/path --endpoint-url ...).",
                 repo=str(self.root))
+        check_remote_url(remote.url)  # an s3:// remote needs ipdrepo[s3]
         if remote.is_local:
             path = Path(urlparse(remote.url).path if remote.url.startswith("file:")
                         else remote.url)

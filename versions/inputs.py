@@ -38,6 +38,10 @@ Fields
 ``software``
     ``{"ipdrepo": ..., "python": ..., "pandas": ..., "pyarrow": ..., ...}``; see
     :func:`software_versions`.
+``tables``
+    The dictionary's long tables (visits, events ...): name -> a frame with ``trial``,
+    ``participant_id`` and the table's variables (dictionary order), one row per row of the
+    table (the dictionary's ``tables`` and its variables' ``table`` say which they are).
 
 All fields but ``frame`` are plain JSON data; they are normalised (JSON round trip, lists of
 records sorted by their key) on construction, so that equal inputs give equal manifests.
@@ -58,12 +62,14 @@ import pandas as pd
 from repository.errors import ReleaseError
 
 __all__ = ["ReleaseInputs", "software_versions", "KEY_COLUMNS", "RECORD_KEYS", "INPUTS_FILE",
-           "FRAME_FILE"]
+           "FRAME_FILE", "TABLES_DIR"]
 
 #: the two columns every release starts with, and its row key
 KEY_COLUMNS: tuple[str, str] = ("trial", "participant_id")
 INPUTS_FILE = "release-inputs.json"
 FRAME_FILE = "frame.parquet"
+#: where the long tables go, in saved inputs and in a release: ``tables/<name>.parquet``
+TABLES_DIR = "tables"
 
 #: the keys every record of these fields must have
 RECORD_KEYS: dict[str, tuple[str, ...]] = {
@@ -129,8 +135,10 @@ class ReleaseInputs:
     corrections: tuple[Mapping[str, Any], ...] = ()
     checks: Mapping[str, Any] = field(default_factory=dict)
     software: Mapping[str, str] = field(default_factory=software_versions)
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", dict(self.tables))
         if not isinstance(self.frame, pd.DataFrame):
             raise ReleaseError(f"release inputs of topic {self.topic}: frame must be a pandas "
                                f"DataFrame, not {type(self.frame).__name__}.", topic=self.topic)
@@ -150,9 +158,27 @@ class ReleaseInputs:
     # -- shape -----------------------------------------------------------------------------
     @property
     def variables(self) -> tuple[str, ...]:
-        """Dictionary variable names in dictionary order."""
+        """The participant table's variable names in dictionary order."""
         return tuple(str(v["name"]) for v in self.dictionary.get("variables", ())
-                     if isinstance(v, Mapping) and "name" in v)
+                     if isinstance(v, Mapping) and "name" in v and not v.get("table"))
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        """The dictionary's long tables, in dictionary order."""
+        return tuple(str(t["name"]) for t in self.dictionary.get("tables", ())
+                     if isinstance(t, Mapping) and "name" in t)
+
+    def table_key(self, name: str) -> tuple[str, ...]:
+        """A long table's key variables (besides trial and participant_id)."""
+        for t in self.dictionary.get("tables", ()):
+            if isinstance(t, Mapping) and t.get("name") == name:
+                return tuple(str(k) for k in t.get("key", ()))
+        return ()
+
+    def table_columns(self, name: str) -> tuple[str, ...]:
+        """A long table's columns: ``trial``, ``participant_id``, then its variables."""
+        return KEY_COLUMNS + tuple(str(v["name"]) for v in self.dictionary.get("variables", ())
+                                   if isinstance(v, Mapping) and v.get("table") == name)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -189,6 +215,18 @@ class ReleaseInputs:
                            f"{', '.join(extra)} (add them to the dictionary or drop them)")
         if all(k in cols for k in KEY_COLUMNS):
             out += self._key_problems()
+        for name, table in self.tables.items():
+            if name not in self.table_names:
+                out.append(f"table {name!r} is not a long table of the dictionary")
+                continue
+            have = [str(c) for c in table.columns]
+            missing = [c for c in self.table_columns(name) if c not in have]
+            extra = [c for c in have if c not in self.table_columns(name)]
+            if missing:
+                out.append(f"table {name} lacks {', '.join(missing)}")
+            if extra:
+                out.append(f"table {name} has columns that are not its variables: "
+                           f"{', '.join(extra)}")
         return out
 
     def _key_problems(self) -> list[str]:
@@ -229,10 +267,13 @@ class ReleaseInputs:
     # -- serialisation ---------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
         """All fields but the frame, as JSON data."""
-        return {"topic": self.topic, "dictionary": self.dictionary,
-                "deliveries": list(self.deliveries), "mappings": list(self.mappings),
-                "corrections": list(self.corrections), "checks": self.checks,
-                "software": dict(self.software)}
+        out = {"topic": self.topic, "dictionary": self.dictionary,
+               "deliveries": list(self.deliveries), "mappings": list(self.mappings),
+               "corrections": list(self.corrections), "checks": self.checks,
+               "software": dict(self.software)}
+        if self.tables:
+            out["tables"] = sorted(self.tables)
+        return out
 
     def write(self, directory: str | Path) -> Path:
         """Save to ``directory`` (``release-inputs.json`` + ``frame.parquet``)."""
@@ -242,6 +283,9 @@ class ReleaseInputs:
             json.dumps(self.metadata(), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
             encoding="utf-8")
         self.frame.to_parquet(directory / FRAME_FILE, index=False)
+        for name, table in self.tables.items():
+            (directory / TABLES_DIR).mkdir(exist_ok=True)
+            table.to_parquet(directory / TABLES_DIR / f"{name}.parquet", index=False)
         return directory
 
     @classmethod
@@ -260,11 +304,14 @@ class ReleaseInputs:
             raise ReleaseError(f"{meta_file} is not valid JSON ({exc}); write the inputs "
                                "again.", file=str(meta_file)) from exc
         frame = pd.read_parquet(frame_file)
+        tables = {name: pd.read_parquet(directory / TABLES_DIR / f"{name}.parquet")
+                  for name in meta.get("tables", ())}
         return cls(topic=meta["topic"], frame=frame, dictionary=meta["dictionary"],
                    deliveries=tuple(meta.get("deliveries", ())),
                    mappings=tuple(meta.get("mappings", ())),
                    corrections=tuple(meta.get("corrections", ())),
-                   checks=meta.get("checks", {}), software=meta.get("software", {}))
+                   checks=meta.get("checks", {}), software=meta.get("software", {}),
+                   tables=tables)
 
     def __repr__(self) -> str:
         return (f"ReleaseInputs(topic={self.topic!r}, rows={len(self.frame)}, "

@@ -95,6 +95,10 @@ def check_remote_url(url: str, *, what: str = "DVC remote") -> str:
     if why is not None:
         raise ReleaseError(f"{text!r} is not a {what} ({why}); give a directory or a URL "
                            f"({', '.join(s + '://' for s in REMOTE_SCHEMES)}).", remote=text)
+    if text.lower().startswith("s3://"):
+        from repository.extras import require_extra
+
+        require_extra("s3", needed_for=f"the {what} {text}")
     return text
 
 

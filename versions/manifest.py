@@ -8,8 +8,14 @@ the data file. Format ``ipdrepo-release-manifest/1``; keys:
 ``data``
     ``file`` (``data.parquet``), ``sha256``, ``bytes``, ``rows``, ``columns`` (``[{name,
     dtype}]``), ``order`` (the sort key), ``parquet`` (writer options).
+``tables``
+    The long tables (visits, events ...), one entry each: ``name``, ``file``
+    (``tables/<name>.parquet``), ``sha256``, ``bytes``, ``rows``, ``columns``, ``key`` and
+    ``order``; absent when the dictionary has none. Their bytes are checked like the data's
+    (the manifest, whose hash the tag carries, states them).
 ``dictionary``
-    ``name``, ``version``, ``sha256``, ``variables``, ``outcomes``, ``changelog``.
+    ``name``, ``version``, ``sha256``, ``variables``, ``outcomes``, ``changelog`` and, with long
+    tables, ``tables``.
 ``deliveries``, ``mappings``
     Every delivery's and mapping's hash (see :class:`~versions.inputs.ReleaseInputs`).
 ``corrections``
@@ -51,7 +57,7 @@ import pandas as pd
 
 from repository.errors import ReleaseError
 from versions.dataset import PARQUET_OPTIONS, Withdrawn
-from versions.inputs import KEY_COLUMNS, ReleaseInputs
+from versions.inputs import KEY_COLUMNS, TABLES_DIR, ReleaseInputs
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -62,6 +68,7 @@ __all__ = [
     "arm_variable",
     "row_counts",
     "build_manifest",
+    "table_entries",
     "public_corrections",
     "correction_records",
     "public_manifest",
@@ -173,11 +180,32 @@ def upgraded(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {**public_manifest(manifest), "format": MANIFEST_FORMAT}
 
 
+def table_entries(inputs: ReleaseInputs,
+                  tables: Mapping[str, tuple[pd.DataFrame, bytes]]) -> list[dict[str, Any]]:
+    """The manifest's ``tables`` entries of the long tables' frames and parquet bytes."""
+    import hashlib
+
+    out = []
+    for name, (frame, data) in tables.items():
+        out.append({"name": name, "file": f"{TABLES_DIR}/{name}.parquet",
+                    "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                    "rows": len(frame),
+                    "columns": [{"name": str(c), "dtype": str(frame[c].dtype)}
+                                for c in frame.columns],
+                    "key": list(inputs.table_key(name)),
+                    "order": list(KEY_COLUMNS) + list(inputs.table_key(name)),
+                    "by_trial": [{"trial": str(t), "rows": int(n)} for t, n in
+                                 frame.groupby("trial", sort=True).size().items()]})
+    return out
+
+
 def build_manifest(inputs: ReleaseInputs, *, version: str, tag: str, path: str,
                    frame: pd.DataFrame, data_sha256: str, data_bytes: int,
                    withdrawn: Sequence[Withdrawn], removed: Mapping[str, int],
                    created_by: str, created_at: datetime,
-                   message: str | None = None) -> dict[str, Any]:
+                   message: str | None = None,
+                   tables: Mapping[str, tuple[pd.DataFrame, bytes]] | None = None
+                   ) -> dict[str, Any]:
     """The manifest of one release (see the module docstring)."""
     d = inputs.dictionary
     applied = sorted((w.to_dict() for w in withdrawn),
@@ -207,7 +235,9 @@ def build_manifest(inputs: ReleaseInputs, *, version: str, tag: str, path: str,
             "variables": d.get("variables", []),
             "outcomes": d.get("outcomes", []),
             "changelog": d.get("changelog", []),
+            **({"tables": d["tables"]} if d.get("tables") else {}),
         },
+        **({"tables": table_entries(inputs, tables)} if tables else {}),
         "deliveries": list(inputs.deliveries),
         "mappings": list(inputs.mappings),
         "corrections": public_corrections(inputs.corrections),

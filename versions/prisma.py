@@ -14,7 +14,6 @@ when every variable the outcome needs is present: ``time`` and ``event`` for tim
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -165,11 +164,11 @@ class PrismaFlow:
                 "participants)")
 
     def _repr_html_(self) -> str:
-        return (f"<p><b>PRISMA-IPD flow</b> {html.escape(self.topic)}"
-                f"{' release ' + html.escape(self.release) if self.release else ''}</p>"
-                # na_rep does not reach pandas' <NA> in Int64 columns: blank them first
-                + self.summary.astype(object).fillna("").to_html(index=False)
-                + self.to_svg().decode())
+        from repository.html import Markup, fragment, table
+
+        # the SVG is matplotlib's drawing of the counts and trial names (text escaped by it)
+        return str(fragment("versions/prisma.html.j2", topic=self.topic, release=self.release,
+                            flow=table(self.summary), svg=Markup(self.to_svg().decode())))
 
     # -- diagram ---------------------------------------------------------------------------
     def figure(self) -> Any:

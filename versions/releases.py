@@ -9,6 +9,10 @@ topic, all or nothing:
 3. if the store already has release ``V``: the same content makes the call a no-op, other
    content is refused (releases are immutable); a git tag ``<topic>/v<V>`` without a store
    record is refused too;
+   While data queries of severity ``error`` are still open (open, sent, answered or
+   reopened) a new release is refused unless ``allow_open_queries`` gives the reason, which
+   the manifest records (``open_queries_allowed``: the reason and the open queries per trial);
+   open ``warning`` queries never stop a release and are listed there as ``open_warnings``;
 4. refuse a dirty release repository (naming the files) and a missing or unreachable remote;
 5. write the journal, then (:func:`versions.writing.write_release`, every byte checked)
    ``<topic>/<V>/data.parquet`` and ``manifest.json``, ``dvc add`` the data, ``dvc push`` it to
@@ -47,7 +51,13 @@ from repository.names import check_text
 from repository.roles import require
 from repository.store import Store
 from versions.consumers import check_version, load_bytes, release_dir, release_tag
-from versions.dataset import parquet_bytes, read_parquet_bytes, release_frame, sha256_hex
+from versions.dataset import (
+    parquet_bytes,
+    read_parquet_bytes,
+    release_frame,
+    release_tables,
+    sha256_hex,
+)
 from versions.gitdvc import Checkpoint, ReleaseRepository, RemoteConfig
 from versions.inputs import ReleaseInputs
 from versions.journal import Journal, clear_journal, recover, write_journal
@@ -97,6 +107,8 @@ class BuiltRelease:
     frame: pd.DataFrame = field(repr=False)
     data: bytes = field(repr=False)
     manifest: Mapping[str, Any] = field(repr=False)
+    #: the long tables: name -> (frame, parquet bytes)
+    tables: Mapping[str, tuple[pd.DataFrame, bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def manifest_bytes(self) -> bytes:
@@ -105,23 +117,29 @@ class BuiltRelease:
 
 def build_release(inputs: ReleaseInputs, *, version: str, withdrawn: Any = (),
                   created_by: str, created_at: Any = None,
-                  message: str | None = None) -> BuiltRelease:
+                  message: str | None = None,
+                  open_queries_allowed: Mapping[str, Any] | None = None) -> BuiltRelease:
     """The data and manifest of release ``version`` (pure: writes nothing)."""
     version = check_version(version)
+    withdrawn = list(withdrawn)
     frame, removed = release_frame(inputs, withdrawn)
     tag, path = release_tag(inputs.topic, version), release_dir(inputs.topic, version)
-    data = parquet_bytes(frame, metadata={"release": {
-        "topic": inputs.topic, "version": version,
-        "dictionary_version": inputs.dictionary.get("version")}})
+    meta = {"topic": inputs.topic, "version": version,
+            "dictionary_version": inputs.dictionary.get("version")}
+    data = parquet_bytes(frame, metadata={"release": meta})
+    tables = {name: (table, parquet_bytes(table, metadata={"release": {**meta, "table": name}}))
+              for name, table in release_tables(inputs, withdrawn).items()}
     manifest = build_manifest(inputs, version=version, tag=tag, path=path, frame=frame,
                               data_sha256=sha256_hex(data), data_bytes=len(data),
-                              withdrawn=list(withdrawn), removed=removed,
+                              withdrawn=withdrawn, removed=removed,
                               created_by=created_by, created_at=created_at or utcnow(),
-                              message=message)
+                              message=message, tables=tables)
+    if open_queries_allowed is not None:
+        manifest["open_queries_allowed"] = dict(open_queries_allowed)
     # JSON round trip: the manifest is exactly what git and the store will give back
     manifest = json.loads(manifest_bytes(manifest))
     return BuiltRelease(version=version, tag=tag, path=path, frame=frame, data=data,
-                        manifest=manifest)
+                        manifest=manifest, tables=tables)
 
 
 # -- results -------------------------------------------------------------------------------
@@ -372,10 +390,46 @@ def _record(store: Store, inputs: ReleaseInputs, built: BuiltRelease, *, commit:
         step("db_commit")
 
 
+def _open_queries(session: Session, topic: Topic, *, warnings: bool = False) -> dict[str, int]:
+    """Data queries still awaiting an answer or a decision, per trial: those of severity
+    ``error`` (the ones that stop a release), or with ``warnings`` those of severity warning."""
+    from sqlalchemy import func
+
+    from harmonise.queries.lifecycle import ACTIVE
+    from repository.models import Query, Trial
+
+    severity = (Query.severity == "warning") if warnings else (Query.severity != "warning")
+    rows = session.execute(
+        select(Trial.acronym, func.count()).join(Query, Query.trial_id == Trial.id)
+        .where(Query.topic_id == topic.id, Query.status.in_(ACTIVE), severity)
+        .group_by(Trial.acronym)).all()
+    return {str(t): int(n) for t, n in sorted(rows)}
+
+
+def _open_queries_gate(open_now: Mapping[str, int], reason: str | None, topic: str,
+                       version: str) -> dict[str, Any] | None:
+    """Refuse a release while queries are open, unless a reason is given (then recorded)."""
+    if not open_now:
+        return None
+    if reason is None or not reason.strip():
+        listed = ", ".join(f"{t}: {n}" for t, n in open_now.items())
+        raise ReleaseError(
+            f"release {version} of topic {topic} refused: {sum(open_now.values())} data "
+            f"quer{'y is' if sum(open_now.values()) == 1 else 'ies are'} still open ({listed}). "
+            "Settle them first (`ipdrepo queries list --active`), or release anyway with "
+            "--allow-open-queries REASON (the reason and the open queries are recorded in the "
+            "manifest).", topic=topic, version=version, open_queries=dict(open_now))
+    check_text(reason, what="reason for releasing with open queries", error=ReleaseError)
+    return {"reason": reason.strip(), "by_trial": dict(open_now),
+            "total": sum(open_now.values())}
+
+
 def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
                    message: str | None = None, repository: ReleaseRepository | None = None,
-                   checkpoint: Checkpoint | None = None) -> ReleaseResult:
-    """Create release ``version`` of ``inputs.topic`` (see the module docstring)."""
+                   checkpoint: Checkpoint | None = None,
+                   allow_open_queries: str | None = None) -> ReleaseResult:
+    """Create release ``version`` of ``inputs.topic`` (see the module docstring).
+    ``allow_open_queries``: the reason to release while data queries are still open."""
     version = check_version(version)
     if message is not None:
         check_text(message, what="release message", error=ReleaseError)
@@ -387,9 +441,15 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
     if checkpoint is not None:
         repo.checkpoint = checkpoint
     with store.reading() as session:
-        withdrawn = withdrawn_participants(session, store.topic(session, inputs.topic))
+        topic_row = store.topic(session, inputs.topic)
+        withdrawn = withdrawn_participants(session, topic_row)
+        open_now = _open_queries(session, topic_row)
+        open_warnings = _open_queries(session, topic_row, warnings=True)
+    allowed = _open_queries_gate(open_now, allow_open_queries, inputs.topic, version)
+    if open_warnings:  # warnings never stop a release; the manifest says they were open
+        allowed = {**(allowed or {}), "open_warnings": open_warnings}
     built = build_release(inputs, version=version, withdrawn=withdrawn, created_by=actor,
-                          message=message)
+                          message=message, open_queries_allowed=allowed)
     tag, path = built.tag, built.path
 
     with repo.locked(), repo.session():
@@ -417,7 +477,8 @@ def create_release(store: Store, inputs: ReleaseInputs, *, version: str,
         try:
             commit = write_release(repo, tag=tag, path=path, data=built.data,
                                    manifest=built.manifest_bytes, message=commit_message,
-                                   step=step)
+                                   step=step, tables={n: b for n, (_f, b) in
+                                                      built.tables.items()})
             _record(store, inputs, built, commit=commit, remote=remote, message=message,
                     withdrawn=len(withdrawn), step=step)
         except BaseException as exc:
@@ -505,19 +566,23 @@ def show_release(store: Store, version: str, *, topic: str | None = None) -> Rel
 
 
 def release_bytes(store: Store, version: str, *, topic: str | None = None,
-                  remote: str | None = None) -> tuple[ReleaseInfo, bytes]:
-    """A release's record and its data bytes, read through DVC from the release repository."""
+                  remote: str | None = None,
+                  table: str | None = None) -> tuple[ReleaseInfo, bytes]:
+    """A release's record and its data bytes (or a long ``table``'s), read through DVC from
+    the release repository."""
     info = show_release(store, version, topic=topic)
     repo = release_repository(store, create=False)
     data = load_bytes(info.topic, info.version, repo=str(repo.root), remote=remote,
-                      manifest=info.manifest)
+                      manifest=info.manifest, table=table)
     return info, data
 
 
 def get_release(store: Store, version: str, *, topic: str | None = None,
-                remote: str | None = None) -> pd.DataFrame:
-    """The data frame of a release of this store's topic."""
-    return read_parquet_bytes(release_bytes(store, version, topic=topic, remote=remote)[1])
+                remote: str | None = None, table: str | None = None) -> pd.DataFrame:
+    """The data frame of a release of this store's topic (the participant table, or the long
+    ``table``)."""
+    return read_parquet_bytes(release_bytes(store, version, topic=topic, remote=remote,
+                                            table=table)[1])
 
 
 def released_value(store: Store, version: str, *, trial: str, participant: str, variable: str,

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -45,14 +47,20 @@ def release_inputs(store: Store, topic: str | None = None) -> ReleaseInputs:
     assert dictionary_dir is not None
     source = Path(dictionary.source) if dictionary.source else dictionary_dir / "dictionary.yaml"
     described = {**dictionary.to_dict(), "name": dictionary.topic, "sha256": _sha256(source)}
+    ids = [r.inputs.delivery_id for r in runs] + [i for r in runs for _, i, _ in r.inputs.datasets]
     with store.reading() as session:
-        names: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
-            select(Delivery.id, Delivery.file_name).where(
-            Delivery.id.in_([r.inputs.delivery_id for r in runs]))).all())
+        names: dict[int, tuple[str, int]] = {i: (f, n) for i, f, n in session.execute(
+            select(Delivery.id, Delivery.file_name, Delivery.n_rows).where(
+                Delivery.id.in_(ids))).all()}
     deliveries, mappings = [], []
     for r in runs:
+        if r.inputs.datasets:  # the trial delivered several datasets: each one is listed
+            deliveries += [{"trial": r.trial, "dataset": name, "delivery_id": i,
+                            "file_name": names[i][0], "sha256": sha, "rows": names[i][1]}
+                           for name, i, sha in r.inputs.datasets]
+            continue
         deliveries.append({"trial": r.trial, "delivery_id": r.inputs.delivery_id,
-                           "file_name": names[r.inputs.delivery_id],
+                           "file_name": names[r.inputs.delivery_id][0],
                            "sha256": r.inputs.delivery_sha256, "rows": r.harmonised.n_rows})
         path = Path(r.inputs.mapping_file)
         shown = path.relative_to(dictionary_dir) if path.is_relative_to(dictionary_dir) else path
@@ -95,6 +103,25 @@ def release_inputs(store: Store, topic: str | None = None) -> ReleaseInputs:
                                  for r in runs}},
         "open_queries": {t: int(n) for t, n in sorted(open_queries.items())},
     }
+    tables = _long_tables(runs, dictionary.table_names[1:])
+    if any(r.table_checks for r in runs):
+        checks["tables"] = _table_checks(runs)
     return ReleaseInputs(topic=slug, frame=frame, dictionary=described,
                          deliveries=tuple(deliveries), mappings=tuple(mappings),
-                         corrections=tuple(corrections), checks=checks)
+                         corrections=tuple(corrections), checks=checks, tables=tables)
+
+
+def _long_tables(runs: Sequence[Any], names: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Each long table: the trials' rows pooled (without the delivery row numbers)."""
+    tables = {}
+    for name in names:
+        parts = [r.tables[name].data.drop(columns=["_row"]) for r in runs if name in r.tables]
+        if parts:
+            tables[name] = pd.concat(parts, ignore_index=True)
+    return tables
+
+
+def _table_checks(runs: Sequence[Any]) -> dict[str, Any]:
+    return {r.trial: {n: {"rows": c.rows, "failures": int(len(c.failures)),
+                          "failed": [f.check for f in c.integrity if f.failed]}
+                      for n, c in r.table_checks.items()} for r in runs}

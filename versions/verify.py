@@ -175,5 +175,25 @@ def verify_release(store: Store, version: str, *, topic: str | None = None) -> R
     manifest_check, manifest = _manifest_check(repo, info)
     checks.append(manifest_check)
     checks += _data_checks(repo, info, manifest)
+    checks += _table_checks(repo, info, manifest)
     checks.append(_delivery_check(store, manifest))
     return ReleaseCheck(tag=info.tag, checks=tuple(checks))
+
+
+def _table_checks(repo: ReleaseRepository, info: ReleaseInfo,
+                  manifest: Mapping[str, Any]) -> list[Check]:
+    """Each long table read back from the DVC remote has the sha256 the manifest states."""
+    out: list[Check] = []
+    for t in manifest.get("tables", []):
+        path = f"{info.manifest['path']}/{t.get('file')}"
+        try:
+            data = repo.read_from_remote(info.tag, path)
+        except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
+            out.append((f"table {t.get('name')} in remote", False,
+                        f"{type(exc).__name__}: {exc}"))
+            continue
+        digest = sha256_hex(data)
+        out.append((f"table {t.get('name')} in remote", digest == t.get("sha256"),
+                    f"sha256 {digest[:12]}, {len(data)} bytes (manifest "
+                    f"{str(t.get('sha256'))[:12]}, {t.get('bytes')} bytes)"))
+    return out

@@ -18,13 +18,14 @@ called with the name of each step as it completes (:data:`versions.gitdvc.STEPS`
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from repository.errors import ReleaseError
 from versions.consumers import tag_message
 from versions.dataset import sha256_hex
 from versions.gitdvc import ReleaseRepository
+from versions.inputs import TABLES_DIR
 from versions.manifest import DATA_FILE, MANIFEST_FILE
 
 __all__ = ["write_release", "new_paths"]
@@ -62,30 +63,43 @@ def _check_pointer(tag: str, repo: ReleaseRepository, pointer: str, data: bytes)
 
 def write_release(repo: ReleaseRepository, *, tag: str, path: str, data: bytes,
                   manifest: bytes, message: str,
-                  step: Callable[[str], None]) -> str:
+                  step: Callable[[str], None],
+                  tables: Mapping[str, bytes] | None = None) -> str:
     """Write, add, push, commit and tag one release; returns the commit. Everything written
-    is checked against ``data`` and ``manifest`` (see the module docstring)."""
+    is checked against ``data``, the long ``tables`` (name -> parquet bytes, written to
+    ``tables/<name>.parquet`` and tracked by DVC like the data) and ``manifest`` (see the
+    module docstring)."""
     data_path, manifest_path = f"{path}/{DATA_FILE}", f"{path}/{MANIFEST_FILE}"
-    repo.write(data_path, data)
+    files = {data_path: data, **{f"{path}/{TABLES_DIR}/{n}.parquet": b
+                                 for n, b in (tables or {}).items()}}
+    for name, content in files.items():
+        repo.write(name, content)
     repo.write(manifest_path, manifest)
-    _check_file(tag, repo.root / data_path, data)
+    for name, content in files.items():
+        _check_file(tag, repo.root / name, content)
     _check_file(tag, repo.root / manifest_path, manifest)
     step("data_written")
-    pointer = repo.dvc_add(data_path)
-    _check_pointer(tag, repo, pointer, data)
+    pointers = {}
+    for name, content in files.items():
+        pointers[name] = repo.dvc_add(name)
+        _check_pointer(tag, repo, pointers[name], content)
     step("dvc_added")
-    repo.dvc_push([data_path])
+    repo.dvc_push(list(files))
     step("pushed")
-    commit = repo.commit([pointer, manifest_path, f"{path}/.gitignore"], message)
+    ignores = [f"{path}/.gitignore"] + ([f"{path}/{TABLES_DIR}/.gitignore"] if tables else [])
+    commit = repo.commit([*pointers.values(), manifest_path, *ignores], message)
     step("committed")
     if repo.show(commit, manifest_path) != manifest:
         raise _mismatch(tag, "the committed manifest", "git holds other bytes")
-    if repo.show(commit, pointer) != (repo.root / pointer).read_bytes():
-        raise _mismatch(tag, "the committed DVC pointer", "git holds other bytes")
-    remote = repo.read_from_remote(commit, data_path)
-    if remote != data:
-        raise _mismatch(tag, "the data in the DVC remote",
-                        f"sha256 {sha256_hex(remote)[:12]}, built {sha256_hex(data)[:12]}")
+    for pointer in pointers.values():
+        if repo.show(commit, pointer) != (repo.root / pointer).read_bytes():
+            raise _mismatch(tag, "the committed DVC pointer", "git holds other bytes")
+    for name, content in files.items():
+        remote = repo.read_from_remote(commit, name)
+        if remote != content:
+            raise _mismatch(tag, f"{name.rsplit('/', 1)[-1]} in the DVC remote",
+                            f"sha256 {sha256_hex(remote)[:12]}, built "
+                            f"{sha256_hex(content)[:12]}")
     step("before_tag")
     repo.tag(tag, tag_message(message, manifest_sha256=sha256_hex(manifest),
                               data_sha256=sha256_hex(data)))

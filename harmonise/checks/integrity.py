@@ -66,38 +66,51 @@ class IntegrityContext:
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """One integrity check. ``scope``: ``participant`` when each participant it lists has a
+    problem of their own (one question each, grouped with their other findings), ``trial``
+    when it judges the trial as a whole (one question, with the participants it lists, if
+    any). ``topic``: checks of one topic that fail together share a cause (arm counts,
+    follow-up) and are asked as one question."""
+
     id: str
     title: str
     severity: str
     threshold: str
+    scope: str = "trial"
+    topic: str = ""
 
 
 CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
     CheckSpec("ids", "Duplicate or missing participant IDs", "error",
-              "any participant ID that is blank or occurs on more than one row"),
+              "any participant ID that is blank or occurs on more than one row",
+              scope="participant", topic="ids"),
     CheckSpec("randomised-n", "Randomised N per arm vs the publication", "error",
               "an arm's delivered N differs from the published N by more than 10% of the "
-              "published N (PRIME-IPD)"),
+              "published N (PRIME-IPD)", topic="arm-counts"),
     CheckSpec("allocation-ratio", "Allocation ratio", "warning",
               "the delivered arm sizes are incompatible with the planned ratio: chi-square "
-              "goodness-of-fit p < 0.001"),
+              "goodness-of-fit p < 0.001", topic="arm-counts"),
     CheckSpec("baseline-balance", "Baseline balance by arm", "warning",
               "a baseline covariate differs between arms with p < 0.001 / k (Bonferroni over the "
-              "k covariates tested; Welch t-test or ANOVA for numbers, chi-square for categories)"),
+              "k covariates tested; Welch t-test or ANOVA for numbers, chi-square for categories)",
+              topic="balance"),
     CheckSpec("randomisation-weekday", "Randomisation weekday pattern", "warning",
-              "more than 5% of randomisations on a Saturday or Sunday"),
+              "more than 5% of randomisations on a Saturday or Sunday", topic="weekday"),
     CheckSpec("randomisation-sequence", "Randomisation sequence", "warning",
               "runs test on the arm sequence in randomisation-date order, one-sided: too few "
               "runs (allocations clustered in time) with p < 0.001; two-arm trials. Blocked "
-              "randomisation gives more runs than chance and is not flagged"),
+              "randomisation gives more runs than chance and is not flagged",
+              topic="sequence"),
     CheckSpec("dates-after-randomisation", "Events and follow-up after randomisation", "error",
               "any event or follow-up date before the randomisation date, or a negative "
-              "time-to-event"),
+              "time-to-event", scope="participant", topic="dates"),
     CheckSpec("follow-up-by-arm", "Follow-up by arm (reverse Kaplan-Meier)", "warning",
-              "the arms' reverse Kaplan-Meier median follow-up differ by a ratio outside 0.8-1.25"),
+              "the arms' reverse Kaplan-Meier median follow-up differ by a ratio outside 0.8-1.25",
+              topic="follow-up"),
     CheckSpec("missingness-by-arm", "Missingness by arm", "warning",
               "a baseline or follow-up variable's missing share differs between arms by at least "
-              "10 percentage points with Fisher's exact / chi-square p < 0.001"),
+              "10 percentage points with Fisher's exact / chi-square p < 0.001",
+              topic="missing"),
 ]}
 
 
@@ -236,6 +249,14 @@ def check_randomised_n(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityF
         return _finding(ctx, "randomised-n", "skipped",
                         "published randomised N per arm not registered for this trial")
     counts = _arm_series(frame, ctx).value_counts(dropna=False)
+    present = [v for v in counts.index if not pd.isna(v)]
+    if present and not any(a.code in present or str(a.code) in map(str, present)
+                           for a in ctx.arms):
+        return _finding(ctx, "randomised-n", "skipped",
+                        f"the registered arm codes ({', '.join(str(a.code) for a in ctx.arms)}) "
+                        f"match none of the arms in the data "
+                        f"({', '.join(map(str, sorted(present, key=str)))}); register each arm's "
+                        "dictionary code (`ipdrepo trial update`)")
     rows = []
     bad = []
     for arm in ctx.arms:
@@ -414,7 +435,12 @@ def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFindi
         return _finding(ctx, "randomisation-sequence", "skipped",
                         "fewer than 20 participants with a date and an arm")
     order = data.sort_values("d", kind="stable")
-    x = (order["a"] == ctx.arms[1].code).to_numpy()
+    known = order["a"].isin([a.code for a in ctx.arms]).to_numpy()
+    x = (order["a"] == ctx.arms[1].code).to_numpy()[known]
+    if x.all() or not x.any():
+        return _finding(ctx, "randomisation-sequence", "skipped",
+                        "the dated allocations are all in one arm (one run): the sequence cannot "
+                        "be tested")
     runs, p = _runs_test(x)
     details = {"runs": runs, "n": int(len(x)), "p": p}
     if p < 0.001:
@@ -430,35 +456,53 @@ def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFindi
 
 def check_dates_after_randomisation(frame: pd.DataFrame,
                                     ctx: IntegrityContext) -> IntegrityFinding:
+    """Later dates before the randomisation date, negative times. ``details["by_row"]``: for
+    each failing row, the variables that fail on it. A date is only checked where it and the
+    randomisation date are both known: with none such, the check is skipped."""
     checked = []
     bad = pd.Series(False, index=frame.index)
     by_variable: dict[str, int] = {}
+    failing: dict[str, pd.Series] = {}
     if ctx.rand_date and ctx.rand_date in frame.columns:
         rand = _dates(frame[ctx.rand_date])
         for name in ctx.later_dates:
             if name in frame.columns:
-                before = _dates(frame[name]) < rand
+                later = _dates(frame[name])
+                if not (later.notna() & rand.notna()).any():
+                    continue
+                before = (later < rand).fillna(False)
                 checked.append(name)
                 if before.any():
                     by_variable[name] = int(before.sum())
-                    bad |= before.fillna(False)
+                    failing[name] = before
+                    bad |= before
     for spec in ctx.survival:
         if spec.time in frame.columns:
-            negative = pd.to_numeric(frame[spec.time], errors="coerce") < 0
+            times = pd.to_numeric(frame[spec.time], errors="coerce")
+            if not times.notna().any():
+                continue
+            negative = (times < 0).fillna(False)
             checked.append(spec.time)
             if negative.any():
                 by_variable[spec.time] = int(negative.sum())
-                bad |= negative.fillna(False)
+                failing[spec.time] = negative
+                bad |= negative
     if not checked:
         return _finding(ctx, "dates-after-randomisation", "skipped",
-                        "no event or follow-up dates or times to check")
+                        "no event or follow-up date or time known together with a "
+                        "randomisation date")
     if bad.any():
         ids = frame.loc[bad, ctx.id_variable].astype(str) if ctx.id_variable in frame else []
         text = ", ".join(f"{v}: {n}" for v, n in by_variable.items())
+        rows = _rows(frame, bad)
+        masks = {name: np.asarray(mask, dtype=bool)[np.asarray(bad, dtype=bool)]
+                 for name, mask in failing.items()}
+        by_row = {str(row): [name for name, m in masks.items() if m[i]]
+                  for i, row in enumerate(rows)}
         return _finding(ctx, "dates-after-randomisation", "failed",
                         f"{int(bad.sum())} participant(s) with an event or follow-up before "
                         f"randomisation ({text})", participants=tuple(sorted(set(ids))),
-                        rows=_rows(frame, bad), details={"by_variable": by_variable})
+                        rows=rows, details={"by_variable": by_variable, "by_row": by_row})
     return _finding(ctx, "dates-after-randomisation", "passed",
                     f"all of {', '.join(checked)} on or after randomisation")
 

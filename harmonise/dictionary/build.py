@@ -25,6 +25,7 @@ from harmonise.dictionary.spec import (
     Range,
     Variable,
 )
+from harmonise.dictionary.tables import PARTICIPANTS, TABLE_KINDS, Table, Window, rule_table
 from harmonise.expressions.kinds import infer_kind
 from harmonise.expressions.language import Expression, parse_expression
 from harmonise.yamlio import ProblemCollector, load_schema, schema_problems, suggest
@@ -53,10 +54,14 @@ def build(data: Any, col: ProblemCollector, *, source: str | None) -> Dictionary
             col.add((), "a dictionary file must be a mapping with format, topic, title, "
                         "version and variables")
         raise _fail(col)
-    variables = _variables(data.get("variables"), col)
+    declared = _declared_tables(data.get("tables"), col)
+    everything = _variables(data.get("variables"), col, declared)
+    variables = [v for v in everything if v.table is None]
     by_name = {v.name: v for v in variables}
-    outcomes = _outcomes(data.get("outcomes"), by_name, col)
-    rules = _rules(data.get("rules"), by_name, col)
+    outcomes = _outcomes(data.get("outcomes"), by_name, col,
+                         {v.name: v.table for v in everything if v.table})
+    all_rules = _rules(data.get("rules"), {v.name: v for v in everything}, col)
+    rules, tables = _tables(declared, everything, all_rules, col)
     changelog = _changelog(data.get("changelog"), col)
     version = _text(data, "version") or ""
     listed = {c.get("version") for c in data.get("changelog") or [] if isinstance(c, dict)} \
@@ -72,10 +77,11 @@ def build(data: Any, col: ProblemCollector, *, source: str | None) -> Dictionary
     return Dictionary(topic=data["topic"], title=data["title"], version=version,
                       description=_text(data, "description"), variables=tuple(variables),
                       changelog=tuple(changelog), outcomes=tuple(outcomes), rules=tuple(rules),
-                      source=source)
+                      source=source, tables=tuple(tables))
 
 
-def _variables(items: Any, col: ProblemCollector) -> list[Variable]:
+def _variables(items: Any, col: ProblemCollector,
+               declared: Mapping[str, dict[str, Any]]) -> list[Variable]:
     if not isinstance(items, list):
         return []
     out: list[Variable] = []
@@ -92,6 +98,13 @@ def _variables(items: Any, col: ProblemCollector) -> list[Variable]:
             continue
         first_line[name] = col.line(path)
         var = _variable(item, path, col)
+        if var is not None and var.table is not None:
+            if var.table not in declared:
+                col.add(path + ("table",), f"{name} is in table {var.table!r}, which is not "
+                                           f"declared under `tables:`{suggest(var.table, declared)}")
+            if var.role in ("id", "trial", "treatment"):
+                col.add(path + ("role",), f"{name} is in the long table {var.table}; role "
+                                          f"{var.role!r} belongs to the participant table")
         if var is not None:
             out.append(var)
     roles = {"id": "participant_id", "trial": "trial"}
@@ -157,12 +170,14 @@ def _variable(item: dict[str, Any], path: tuple[Any, ...], col: ProblemCollector
         col.add(path + ("type",), f"the participant ID variable must have type id, not {vtype}")
     if role == "trial" and vtype not in ("text", "id"):
         col.add(path + ("type",), f"the trial variable must have type text, not {vtype}")
+    table = _text(item, "table")
     return Variable(
         name=name, type=vtype, label=_text(item, "label"),
         description=_text(item, "description"), role=role, group=_text(item, "group"),
         required=item.get("required") is True, unique=item.get("unique") is True,
         unit=unit, analyte=analyte, categories=tuple(categories),
-        ordered=item.get("ordered") is True, range=rng)
+        ordered=item.get("ordered") is True, range=rng,
+        table=None if table in (None, PARTICIPANTS) else table)
 
 
 def _categories(items: list[Any], path: tuple[Any, ...], name: str,
@@ -230,7 +245,8 @@ def _range(data: dict[str, Any], path: tuple[Any, ...], name: str, vtype: str,
     return None
 
 
-def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector) -> list[Outcome]:
+def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector,
+              long: Mapping[str, str] | None = None) -> list[Outcome]:
     if not isinstance(items, list):
         return []
     out: list[Outcome] = []
@@ -247,7 +263,12 @@ def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector
         seen.add(name)
         refs: dict[str, str] = {k: item[k] for k in Outcome._REFS if isinstance(item.get(k), str)}
         for key, ref in refs.items():
-            if ref not in by_name:
+            if ref in (long or {}):
+                col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r} of the long "
+                                       f"table {(long or {})[ref]}; outcomes are participant "
+                                       "variables (derive one from the table in the mapping, "
+                                       "e.g. with an aggregate rule)")
+            elif ref not in by_name:
                 col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r}, which is not a "
                                        f"dictionary variable{suggest(ref, by_name)}")
         allowed = {"time_to_event": {"time", "event", "origin", "event_date", "censor_date"},
@@ -382,3 +403,90 @@ def _changelog(items: Any, col: ProblemCollector) -> list[ChangelogEntry]:
         out.append(ChangelogEntry(version=item["version"], date=date,
                                   changes=tuple(str(c) for c in item["changes"])))
     return out
+
+
+# --- long tables ---------------------------------------------------------------------------------
+
+def _declared_tables(items: Any, col: ProblemCollector) -> dict[str, dict[str, Any]]:
+    """The long tables declared under ``tables:`` (name -> item, with its index as ``_i``)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(items, list):
+        return out
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or \
+                item.get("kind") not in TABLE_KINDS:
+            continue  # the schema has reported it
+        name = item["name"]
+        if name == PARTICIPANTS:
+            col.add(("tables", i, "name"), f"{PARTICIPANTS!r} is the participant table (the "
+                                           "variables without `table:`); name long tables "
+                                           "otherwise, e.g. visits or adverse_events")
+            continue
+        if name in out:
+            col.add(("tables", i, "name"), f"table {name!r} is declared twice")
+            continue
+        out[name] = {**item, "_i": i}
+    return out
+
+
+def _tables(declared: Mapping[str, dict[str, Any]], variables: list[Variable],
+            rules: list[CrossRule], col: ProblemCollector) -> tuple[list[CrossRule], list[Table]]:
+    """The participant table's rules and the long tables (their variables and rules)."""
+    where = {v.name: v.table or PARTICIPANTS for v in variables}
+    by_table: dict[str, list[CrossRule]] = {}
+    for i, rule in enumerate(rules):
+        table, mixed = rule_table(rule.variables, where)
+        if table is None:
+            col.add(("rules", i), f"rule {rule.id} mixes the long tables {', '.join(mixed)}; a "
+                                  "rule checks the rows of one table (it may also read the "
+                                  "participant's variables)")
+            continue
+        by_table.setdefault(table, []).append(rule)
+    participants = {v.name: v for v in variables if v.table is None}
+    tables = []
+    for name, item in declared.items():
+        path = ("tables", item["_i"])
+        own = tuple(v for v in variables if v.table == name)
+        own_names = {v.name: v for v in own}
+        key = [k for k in item.get("key") or [] if isinstance(k, str)]
+        for k in key:
+            if k not in own_names:
+                col.add(path + ("key",), f"the key of table {name} names {k!r}, which is not a "
+                                         f"variable of the table{suggest(k, own_names)}")
+        if not own:
+            col.add(path, f"table {name} has no variables; give variables `table: {name}`")
+        date = _text(item, "date")
+        if date is not None and (date not in own_names or
+                                 own_names[date].type not in ("date", "datetime")):
+            col.add(path + ("date",), f"the date of table {name} must be a date variable of the "
+                                      f"table, not {date!r}")
+        if item.get("after_origin") is True and date is None:
+            col.add(path + ("after_origin",), "after_origin needs the table's `date`")
+        origin = _text(item, "origin")
+        if origin is not None and (origin not in participants or
+                                   participants[origin].type not in ("date", "datetime")):
+            col.add(path + ("origin",), f"the origin of table {name} must be a date variable "
+                                        f"of the participant table, not {origin!r}"
+                                        f"{suggest(origin, participants)}")
+        window = None
+        raw = item.get("window")
+        if isinstance(raw, dict):
+            planned = raw.get("planned_day")
+            if not isinstance(planned, str) or planned not in own_names or \
+                    own_names[planned].type not in ("integer", "decimal"):
+                col.add(path + ("window", "planned_day"),
+                        f"the window of table {name} needs `planned_day`: a number variable of "
+                        "the table (the visit's planned day)")
+            elif date is None:
+                col.add(path + ("window",), "a window needs the table's `date` (the day of the "
+                                            "visit is counted from the origin to it)")
+            else:
+                window = Window(planned_day=planned, before=int(raw.get("before", 0)),
+                                after=int(raw.get("after", 0)),
+                                origin_day=int(raw.get("origin_day", 0)))
+        tables.append(Table(name=name, kind=item["kind"], key=tuple(key), variables=own,
+                            label=_text(item, "label"), description=_text(item, "description"),
+                            date=date, origin=origin, window=window,
+                            rules=tuple(by_table.get(name, ())),
+                            after_origin=item.get("after_origin") is True))
+    return by_table.get(PARTICIPANTS, []), tables

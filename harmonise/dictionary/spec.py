@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from harmonise.dictionary.tables import PARTICIPANTS, Table
 from harmonise.expressions.language import Expression
 from harmonise.yamlio import ProblemCollector, read_yaml, suggest
 from repository.errors import DictionaryError
@@ -119,6 +120,8 @@ class Variable:
     categories: tuple[Category, ...] = ()
     ordered: bool = False
     range: Range | None = None
+    #: the long table the variable belongs to (None: the participant table)
+    table: str | None = None
 
     @property
     def dtype(self) -> str:
@@ -183,6 +186,8 @@ class Variable:
             out["ordered"] = True
         if self.range is not None:
             out["range"] = self.range.to_dict()
+        if self.table is not None:
+            out["table"] = self.table
         return out
 
 
@@ -282,6 +287,13 @@ class Dictionary:
     outcomes: tuple[Outcome, ...] = ()
     rules: tuple[CrossRule, ...] = ()
     source: str | None = field(default=None, compare=False)
+    #: the long tables (harmonise.dictionary.tables); the participant table is ``variables``
+    tables: tuple[Table, ...] = ()
+    #: in a table view (harmonise.dictionary.tables.table_view): the participant variables a
+    #: long table's rules may read
+    context: tuple[Variable, ...] = ()
+    #: which table this dictionary describes: ``participants``, or a long table's view
+    table_name: str = PARTICIPANTS
 
     # -- lookups --
     @property
@@ -292,8 +304,45 @@ class Dictionary:
         for v in self.variables:
             if v.name == name:
                 return v
+        for v in self.context:
+            if v.name == name:
+                return v
         raise DictionaryError(f"the dictionary {self.topic} {self.version} has no variable "
                               f"{name!r}{suggest(name, self.names)}.", variable=name)
+
+    # -- tables --
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        """``participants`` and the long tables, in dictionary order."""
+        return (PARTICIPANTS,) + tuple(t.name for t in self.tables)
+
+    def table(self, name: str) -> Table:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise DictionaryError(f"the dictionary {self.topic} {self.version} has no table "
+                              f"{name!r}{suggest(name, [t.name for t in self.tables])}; its "
+                              f"tables: {', '.join(self.table_names)}.", table=name)
+
+    def view(self, name: str) -> Dictionary:
+        """Table ``name`` as a dictionary of its own (harmonise.dictionary.tables.table_view)."""
+        from harmonise.dictionary.tables import table_view
+
+        return table_view(self, name)
+
+    @property
+    def all_variables(self) -> tuple[Variable, ...]:
+        """The variables of every table (participant table first)."""
+        return self.variables + tuple(v for t in self.tables for v in t.variables)
+
+    def table_of(self, name: str) -> str | None:
+        """The table holding variable ``name`` (None when there is no such variable)."""
+        if any(v.name == name for v in self.variables):
+            return self.table_name
+        for t in self.tables:
+            if any(v.name == name for v in t.variables):
+                return t.name
+        return None
 
     def __contains__(self, name: object) -> bool:
         return any(v.name == name for v in self.variables)
@@ -305,7 +354,8 @@ class Dictionary:
         return len(self.variables)
 
     def kinds(self) -> dict[str, str]:
-        return {v.name: v.kind for v in self.variables}
+        """Expression kinds of the variables (and, in a table view, of the context)."""
+        return {v.name: v.kind for v in (*self.context, *self.variables)}
 
     def with_role(self, role: str) -> tuple[Variable, ...]:
         return tuple(v for v in self.variables if v.role == role)
@@ -326,11 +376,14 @@ class Dictionary:
         out["version"] = self.version
         if self.changelog:
             out["changelog"] = [c.to_dict() for c in self.changelog]
-        out["variables"] = [v.to_dict() for v in self.variables]
+        if self.tables:
+            out["tables"] = [t.to_dict() for t in self.tables]
+        out["variables"] = [v.to_dict() for v in self.all_variables]
         if self.outcomes:
             out["outcomes"] = [o.to_dict() for o in self.outcomes]
-        if self.rules:
-            out["rules"] = [r.to_dict() for r in self.rules]
+        rules = self.rules + tuple(r for t in self.tables for r in t.rules)
+        if rules:
+            out["rules"] = [r.to_dict() for r in rules]
         return out
 
     @classmethod
@@ -346,22 +399,26 @@ class Dictionary:
     # -- presentation --
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per variable: name, label, type, role, unit, required, categories, range."""
+        """One row per variable: name, label, type, role, unit, required, categories, range
+        (with long tables, a last column ``table`` says where each variable lives)."""
         rows = []
-        for v in self.variables:
+        for v in self.all_variables:
             rows.append({
                 "name": v.name, "label": v.label or "", "type": v.type, "role": v.role or "",
                 "unit": v.unit or "", "required": v.required,
                 "categories": "; ".join(f"{c.code}={c.label}" + (" (missing)" if c.missing else "")
                                         for c in v.categories),
                 "range": v.range.describe() if v.range else "",
+                "table": v.table or self.table_name,
             })
-        return pd.DataFrame(rows, columns=["name", "label", "type", "role", "unit", "required",
-                                           "categories", "range"])
+        columns = ["name", "label", "type", "role", "unit", "required", "categories", "range"]
+        return pd.DataFrame(rows, columns=columns + ["table"])[
+            columns + (["table"] if self.tables else [])]
 
     def __repr__(self) -> str:
+        tables = f", {len(self.tables)} long tables" if self.tables else ""
         return (f"<Dictionary {self.topic} {self.version}: {len(self.variables)} variables, "
-                f"{len(self.outcomes)} outcomes, {len(self.rules)} rules>")
+                f"{len(self.outcomes)} outcomes, {len(self.rules)} rules{tables}>")
 
     def _repr_html_(self) -> str:
         head = (f"<p><b>{html.escape(self.title)}</b> ({html.escape(self.topic)} "

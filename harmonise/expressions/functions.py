@@ -140,6 +140,14 @@ def _date_format(args: Sequence[ast.AST]) -> str | None:
     return check_format(fmt.value)
 
 
+def _quoted_texts(args: Sequence[ast.AST]) -> str | None:
+    if all(isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value
+           for a in args[1:]):
+        return None
+    return "contains(x, 'A', ...)/startswith(x, 'A', ...): the texts searched for must be " \
+           "quoted, non-empty literals"
+
+
 # --- evaluators ------------------------------------------------------------------------------
 
 def _coalesce(ev: Coercer, args: list[Any], where: str) -> Any:
@@ -255,6 +263,28 @@ def _text(name: str) -> Evaluator:
         if name == "text":
             return s
         return getattr(s.str, name)()
+    return run
+
+
+def _search(name: str) -> Evaluator:
+    """``contains``/``startswith``: per distinct text, whether it holds (starts with) any of the
+    literal texts; missing stays missing."""
+    def hit(t: str | None, needles: list[str]) -> bool:
+        if t is None:
+            return False
+        return any((t.startswith(s) if name == "startswith" else s in t) for s in needles)
+
+    def run(ev: Coercer, args: list[Any], where: str) -> Any:
+        x, needles = args[0], [str(a) for a in args[1:]]
+        if x is None:
+            return None
+        if not isinstance(x, pd.Series):
+            t = canonical_text(x)
+            return None if t is None else hit(t, needles)
+        codes, uniques = pd.factorize(x.to_numpy(dtype=object), use_na_sentinel=True)
+        found = np.array([hit(canonical_text(u), needles) for u in uniques], dtype=bool)
+        values = found[np.maximum(codes, 0)] if len(found) else np.zeros(len(codes), bool)
+        return pd.Series(pd.arrays.BooleanArray(values, codes < 0), index=x.index)
     return run
 
 
@@ -406,4 +436,10 @@ FUNCTIONS: Mapping[str, Function] = _declare(
              _missing(True)),
     Function("notnull", 1, 1, "true where x is present", "notnull(t)", _gives("bool"),
              _missing(False)),
+    Function("contains", 2, None, "contains(x, 'A', 'B', ...): true where the text x holds any "
+             "of the quoted texts (case-sensitive)", "contains(t, 'Abc', '20')",
+             _takes({"text"}, "text", "bool"), _search("contains"), _quoted_texts),
+    Function("startswith", 2, None, "startswith(x, 'A', ...): true where the text x starts "
+             "with any of the quoted texts", "startswith(t, ' A', '7')",
+             _takes({"text"}, "text", "bool"), _search("startswith"), _quoted_texts),
 )

@@ -1,4 +1,4 @@
-"""CLI group ``ipdrepo mapping`` (check, show): per-trial mappings, and their dry run.
+"""CLI group ``ipdrepo mapping`` (check, show, draft, confirm): per-trial mappings, and their dry run.
 
 The dictionary directory is found as for ``ipdrepo dictionary`` (``--dictionary DIR``, else the
 workspace's ``dictionary`` setting).
@@ -20,7 +20,7 @@ __all__ = ["mapping"]
 
 @click.group(cls=IPDGroup)
 def mapping() -> None:
-    """Check and show per-trial mappings."""
+    """Check, show, draft and confirm per-trial mappings."""
 
 
 def _load(trial: str, mapping_file: Path | None, dictionary_dir: Path | None):
@@ -68,8 +68,10 @@ def mapping_check(trial: str, mapping_file: Path | None, delivery_file: Path | N
 
     Every problem is reported at once with the mapping's file, line and key: missing columns
     (with close matches), date formats that do not parse the values, numbers expected in text
-    columns, recodes that miss observed codes (with counts), suspicious units. Exit code 4
-    when the mapping does not fit.
+    columns, recodes that miss the codes of most rows (with counts), suspicious units. Exit
+    code 4 when the mapping does not fit. Warnings do not change the exit code: a few values
+    that will be reported as data problems (unparseable dates or numbers, codes a recode with
+    `else: error` does not cover, with their data rows), units that look like another unit.
 
     \b
     Examples:
@@ -140,3 +142,78 @@ def mapping_show(trial: str, mapping_file: Path | None, dictionary_dir: Path | N
         return
     click.echo(f"{m.trial} -> {d.topic} {d.version} ({m.file})")
     print_table(m.summary.to_dict("records"), ["variable", "rule", "status", "description"])
+
+
+@mapping.command("draft")
+@click.argument("trial")
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the proposed mapping here ('-': print it; default: the trial's "
+                   "mapping file, <dictionary>/mappings/<version>/<TRIAL>.yaml).")
+@click.option("--force", is_flag=True, help="Replace an existing mapping file.")
+@json_option
+@requires("mappings.check", trial="trial")
+def mapping_draft(trial: str, out: Path | None, force: bool, as_json: bool) -> None:
+    """Propose a mapping for TRIAL from its delivery's metadata.
+
+    Reads every current dataset of TRIAL: define.xml labels, types and codelists, value labels,
+    column names and values, and proposes a rule for each dictionary variable (the
+    participant ID, treatment from TRT01PN/ARM, recodes matched by labels, dates as native or
+    ISO 8601, an ADaM time-to-event parameter as the time/event pair, long tables from the
+    long datasets). Every proposed rule is marked `draft:` with why it was proposed: harmonise
+    refuses the mapping until the curator has checked each rule and deleted its draft line
+    (or run `ipdrepo mapping confirm`). Variables nothing matched are `undetermined`.
+
+    \b
+    Examples:
+      ipdrepo mapping draft CDISCPILOT01
+      ipdrepo mapping draft CDISCPILOT01 --out -
+    """
+    from harmonise.pipeline.drafting import draft_for_trial, write_draft
+    from repository.store import Store
+
+    with Store.open(get_settings()) as store:
+        draft = draft_for_trial(store, trial)
+        if out is not None and str(out) == "-":
+            click.echo(draft.to_yaml(), nl=False)
+            return
+        path = write_draft(store, draft, out, force=force)
+    if as_json:
+        emit_json({**draft.to_dict(), "file": str(path)})
+        return
+    click.echo(draft.summary)
+    click.echo(f"wrote {path}")
+
+
+@mapping.command("confirm")
+@click.argument("trial")
+@click.argument("variables", nargs=-1)
+@click.option("--all", "confirm_all", is_flag=True, help="Confirm every rule still marked draft.")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mapping file (default: <dictionary>/mappings/<version>/<TRIAL>.yaml).")
+@json_option
+@requires("mappings.check", trial="trial")
+def mapping_confirm(trial: str, variables: tuple[str, ...], confirm_all: bool,
+                    mapping_file: Path | None, as_json: bool) -> None:
+    """Confirm proposed rules of TRIAL's mapping: delete their `draft:` lines.
+
+    Name the VARIABLES you have checked, or give --all. The rest of the file (comments,
+    layout) is kept; the mapping must still load.
+
+    \b
+    Examples:
+      ipdrepo mapping confirm CDISCPILOT01 arm age sex
+      ipdrepo mapping confirm CDISCPILOT01 --all
+    """
+    from harmonise.pipeline.drafting import confirm_mapping
+    from repository.store import Store
+
+    if not variables and not confirm_all:
+        raise click.UsageError("name the variables you checked, or give --all")
+    with Store.open(get_settings()) as store:
+        path, confirmed, pending = confirm_mapping(
+            store, trial, None if confirm_all else list(variables), mapping_file=mapping_file)
+    if as_json:
+        emit_json({"file": str(path), "confirmed": confirmed, "still_draft": pending})
+        return
+    click.echo(f"{trial}: confirmed {len(confirmed)} rule(s) in {path}"
+               + (f"; still draft: {', '.join(pending)}" if pending else "") + ".")

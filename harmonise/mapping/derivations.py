@@ -17,7 +17,19 @@ name                   parameters                    result
                                                      whole days
 ``event_from_date``    ``date`` (date)               1 where the date is known, else 0
 ``date_plus_days``     ``start`` (date), ``days``    the date ``days`` after ``start``
+``time_to_event``      ``origin``, ``event``,        time, event flag or date of a time-to-event
+                       ``censor`` (dates),           pair: the event where its date is known
+                       ``cutoff``, ``output``,       (and not after ``cutoff``), else censored
+                       ``origin_day``                at ``censor`` (or ``cutoff`` if earlier)
 =====================  ============================  ===========================================
+
+``time_to_event`` takes its dates from anywhere a date can come from: an ``aggregate`` variable
+(the first matching event of an event table), ``{earliest|latest: [...]}`` of several tables,
+a raw column. ``output: time`` (default) gives whole days from ``origin`` to the event or
+censoring date, plus ``origin_day`` (0, or 1 when the origin is counted as day 1, as ADaM's
+``AVAL = ADT - STARTDT + 1``); ``output: event`` gives 1 (event) or 0 (censored); ``output:
+date`` the event or censoring date (ADaM's ``ADT``). A participant without a censoring date and
+without an event is missing; an event after ``cutoff`` is censored at ``cutoff``.
 """
 
 from __future__ import annotations
@@ -40,12 +52,14 @@ Compute = Callable[[Mapping[str, Any]], tuple[pd.Series, list[Issue]]]
 
 @dataclass(frozen=True)
 class Param:
-    """A derivation parameter: ``kind`` is ``date``, ``number`` or ``unit`` (a literal unit)."""
+    """A derivation parameter: ``kind`` is ``date``, ``number``, ``unit`` (a literal unit),
+    ``option`` (one of ``choices``, literal) or ``integer`` (a literal whole number)."""
 
     name: str
     kind: str
     doc: str
     required: bool = True
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,30 @@ def _event_from_date(a: Mapping[str, Any]) -> tuple[pd.Series, list[Issue]]:
                      index=a["date"].index), []
 
 
+def _time_to_event(a: Mapping[str, Any]) -> tuple[pd.Series, list[Issue]]:
+    origin = pd.Series(a["origin"]).to_numpy(dtype="datetime64[ns]")
+    event = pd.Series(a["event"]).to_numpy(dtype="datetime64[ns]")
+    index = pd.Series(a["origin"]).index
+    censor = (pd.Series(a["censor"]).to_numpy(dtype="datetime64[ns]") if "censor" in a
+              else np.full(len(origin), np.datetime64("NaT"), dtype="datetime64[ns]"))
+    if "cutoff" in a:
+        cutoff = pd.Series(a["cutoff"]).to_numpy(dtype="datetime64[ns]")
+        late = ~np.isnat(event) & ~np.isnat(cutoff) & (event > cutoff)
+        event = np.where(late, np.datetime64("NaT"), event)
+        censor = np.where(np.isnat(censor) | (~np.isnat(cutoff) & (cutoff < censor)), cutoff,
+                          censor)
+    happened = ~np.isnat(event)
+    when = np.where(happened, event, censor).astype("datetime64[ns]")
+    output = a.get("output", "time")
+    if output == "date":
+        return pd.Series(when, index=index), []
+    known = ~np.isnat(when)
+    if output == "event":
+        return pd.Series(pd.arrays.IntegerArray(happened.astype("int64"), ~known), index=index), []
+    days = days_between(pd.Series(origin, index=index), pd.Series(when, index=index))
+    return days + int(a.get("origin_day", 0)), []
+
+
 def _date_plus_days(a: Mapping[str, Any]) -> tuple[pd.Series, list[Issue]]:
     out, _fractional = add_days(a["start"], a["days"])
     return out, []
@@ -120,6 +158,17 @@ DERIVATIONS: Mapping[str, Derivation] = {d.name: d for d in (
     Derivation("event_from_date", (Param("date", "date", "the event's date"),),
                "event", "1 where the date is known, 0 where it is missing (combine several "
                         "dates with {coalesce: [...]})", _event_from_date),
+    Derivation("time_to_event",
+               (Param("origin", "date", "the start of follow-up, e.g. rand_date"),
+                Param("event", "date", "the date of the event (missing: no event)"),
+                Param("censor", "date", "the censoring date, e.g. the last contact",
+                      required=False),
+                Param("cutoff", "date", "events after it are censored at it", required=False),
+                Param("output", "option", "time (default), event (1/0) or date",
+                      required=False, choices=("time", "event", "date")),
+                Param("origin_day", "integer", "the day number of the origin: 0 (default) or "
+                                               "1 (ADaM: ADT - STARTDT + 1)", required=False)),
+               "tte", "a time-to-event pair's time, event flag or date", _time_to_event),
     Derivation("date_plus_days",
                (Param("start", "date", "the start date"),
                 Param("days", "number", "days to add (rounded to whole days)")),
@@ -127,5 +176,9 @@ DERIVATIONS: Mapping[str, Derivation] = {d.name: d for d in (
 )}
 
 
-def output_kind(derivation: Derivation) -> str:
+def output_kind(derivation: Derivation, args: Mapping[str, Any] | None = None) -> str:
+    """The expression kind a derivation gives (``time_to_event`` by its ``output``)."""
+    if derivation.output == "tte":
+        out = dict(args or {}).get("output", "time")
+        return "date" if out == "date" else "number"
     return {"number": "number", "date": "date", "event": "number"}[derivation.output]

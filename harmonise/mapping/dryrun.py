@@ -308,6 +308,29 @@ def _value_counts(run: RuleRun, variable: str, mask: np.ndarray) -> tuple[tuple[
     return tuple((str(k), int(n)) for k, n in counts.items())
 
 
+def _unmatched(report: _Report, variable: str, key: Any, rule: Any, mask: np.ndarray,
+               share: float, counts: tuple[tuple[str, int], ...], shown: str) -> None:
+    """Codes a recode (``else: error``) does not cover. On most of the rows the column holds a
+    value, the recode does not fit the delivery (an error); on a few rows they are data
+    problems: a warning naming the rows, which harmonising reports as cell problems (the
+    curator's list of data queries)."""
+    rows = np.flatnonzero(mask) + 1  # data rows as delivered, 1 = the first
+    where = ", ".join(str(int(r)) for r in rows[:20]) + (
+        f" and {len(rows) - 20} more" if len(rows) > 20 else "")
+    columns = ", ".join(rule.columns())
+    if share > TYPE_MISMATCH_SHARE:
+        report.add("error", "uncovered_codes", variable, key,
+                   f"{variable}: the recode of {columns} does not cover {len(counts)} observed "
+                   f"value(s) on {len(rows)} row(s) ({share:.0%}): {shown}; add them to `map:` "
+                   "or `missing:`, or set `else:`", counts)
+        return
+    report.add("warning", "uncovered_codes", variable, key,
+               f"{variable}: {len(rows)} row(s) hold value(s) of {columns} that the recode does "
+               f"not cover: {shown} (data rows {where}). Under `else: error` they are reported "
+               "as data problems when harmonising (your list of data queries); if they are "
+               "valid codes, add them to `map:` or `missing:`", counts)
+
+
 def _value_checks(report: _Report, run: RuleRun, lacking: dict[str, list[str]]) -> None:
     mapping = run.mapping
     for variable, message in run.failed.items():
@@ -330,10 +353,7 @@ def _value_checks(report: _Report, run: RuleRun, lacking: dict[str, list[str]]) 
             key = _rule_key(mapping, variable, _KEY_FOR_REASON.get(reason, "column"))
             share = n_bad / max(present, 1)
             if reason == "unmatched_code":
-                report.add("error", "uncovered_codes", variable, key,
-                           f"{variable}: the recode of {', '.join(rule.columns())} does not cover "
-                           f"{len(counts)} observed value(s) on {n_bad} row(s): {shown}{more}; "
-                           "add them to `map:` or `missing:`, or set `else:`", counts)
+                _unmatched(report, variable, key, rule, mask, share, counts, shown + more)
             elif reason == "missing_id":
                 report.add("error", "missing_ids", variable, key,
                            f"{variable}: {n_bad} row(s) have no participant ID", counts)
@@ -369,6 +389,14 @@ def _unit_checks(report: _Report, run: RuleRun, dictionary: Dictionary,
         if rule.variable in lacking or rule.variable not in dictionary:
             continue
         var = dictionary.variable(rule.variable)
+        if isinstance(rule, UnitConversion) and rule.round is not None and var.unit and \
+                var.type == "integer" and units.completes_units(rule.source_unit, var.unit):
+            report.add("warning", "rounded_duration", rule.variable,
+                       ("variables", rule.variable, "round"),
+                       f"{rule.variable}: `round: {rule.round}` rounds {rule.source_unit} to the "
+                       f"nearest {var.unit} (60 years 8 months becomes 61); whole {var.unit} of "
+                       f"an age or a duration are completed {var.unit}: remove `round:` and "
+                       "ipdrepo takes the completed ones")
         if var.unit is None or var.range is None or var.range.min is None or \
                 var.range.max is None or not isinstance(var.range.min, (int, float)):
             continue

@@ -32,7 +32,12 @@ from harmonise.dictionary.spec import Dictionary, Variable
 from harmonise.expressions.evaluation import evaluate
 from harmonise.expressions.functions import round_half_away
 from harmonise.mapping.derivations import DERIVATIONS
-from harmonise.mapping.harmonised import HarmonisedTrial, build_problems, build_summary
+from harmonise.mapping.harmonised import (
+    HarmonisedTrial,
+    build_imputed,
+    build_problems,
+    build_summary,
+)
 from harmonise.mapping.source import SourceFrame
 from harmonise.mapping.spec import (
     CaseWhen,
@@ -68,7 +73,8 @@ from harmonise.yamlio import suggest
 from repository.errors import HarmonisationError
 from repository.formats import RawTable
 
-__all__ = ["apply_mapping", "run_rules", "RuleRun", "cast_to_variable", "missing_columns"]
+__all__ = ["apply_mapping", "run_rules", "evaluate_rule", "RuleRun", "cast_to_variable",
+           "missing_columns", "ref_value", "date_issues"]
 
 Result = tuple[Any, list[Issue]]
 
@@ -84,6 +90,12 @@ class RuleRun:
         self.issues: dict[str, list[Issue]] = {}
         self.skipped: dict[str, list[str]] = {}  # variable -> missing columns
         self.failed: dict[str, str] = {}  # variable -> why the rule could not run (check mode)
+        #: evaluators of rule types this run handles itself (aggregate rules: see
+        #: harmonise.mapping.tables)
+        self.evaluators: dict[type, Callable[[Any, Variable, RuleRun], Result]] = {}
+        #: problems found in rows of other datasets (aggregate rules): variable -> issues, each
+        #: with the dataset and its rows (harmonise.mapping.harmonised.LongIssue)
+        self.long_issues: dict[str, list[Any]] = {}
 
     # the expression-evaluation context (harmonise.expressions.language.EvalContext)
     @property
@@ -120,26 +132,42 @@ def missing_columns(mapping: Mapping, columns: Sequence[str]) -> dict[str, list[
 
 def apply_mapping(raw: RawTable | pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
                   trial: str | None = None,
-                  participant_ids: Sequence[Any] | pd.Series | None = None) -> HarmonisedTrial:
+                  participant_ids: Sequence[Any] | pd.Series | None = None,
+                  datasets: dict[str, pd.DataFrame] | None = None,
+                  ids: dict[str, Sequence[Any]] | None = None,
+                  trace: bool = False) -> HarmonisedTrial:
     """Harmonise one delivery (see the module docstring).
 
     ``participant_ids`` are the pseudonyms, one per delivery row; without them the trial's own
     IDs (as text) fill ``participant_id``. Raises :class:`HarmonisationError` when the delivery
     lacks columns the mapping reads (every one is listed) or the mapping is for another
     trial or dictionary.
+
+    A trial that delivered several datasets passes the others in ``datasets`` (name -> raw
+    frame; ``raw`` is the base dataset, ``mapping.source.dataset``) and their pseudonyms in
+    ``ids`` (name -> one per row); the long tables of the dictionary are then made too
+    (:attr:`HarmonisedTrial.tables`, see harmonise.mapping.tables). With ``trace``, the rows
+    each aggregate variable read are kept for ``explain`` (:attr:`HarmonisedTrial.traces`).
     """
     frame = raw.frame if isinstance(raw, RawTable) else raw
     trial = trial or mapping.trial
-    if trial != mapping.trial:
-        raise HarmonisationError(f"the mapping {mapping.file} is for trial {mapping.trial}, not "
-                                 f"{trial}; use the trial's own mapping.", trial=trial,
-                                 file=mapping.file)
-    if mapping.dictionary != dictionary.topic or mapping.dictionary_version != dictionary.version:
-        raise HarmonisationError(
-            f"the mapping of {trial} ({mapping.file}) is for {mapping.dictionary} "
-            f"{mapping.dictionary_version}, but the dictionary is {dictionary.topic} "
-            f"{dictionary.version}; check the mapping against this version.", trial=trial,
-            file=mapping.file)
+    from harmonise.mapping.tables import assemble, is_relational, run_relational
+
+    if datasets or is_relational(mapping, dictionary):
+        _same_target(mapping, dictionary, trial)
+        frames = {**(datasets or {}), mapping.source.dataset: frame}
+        keyed = dict(ids or {})
+        if participant_ids is not None:
+            keyed[mapping.source.dataset] = list(participant_ids)
+        given = participant_ids is not None
+        if given and any(name not in keyed for name in frames):
+            raise HarmonisationError(f"{trial}: pseudonyms are given for the base dataset but "
+                                     f"not for {', '.join(n for n in frames if n not in keyed)}; "
+                                     "pass one per row of every dataset.", trial=trial)
+        rel = run_relational(frames, mapping, dictionary, ids=keyed if given else None,
+                             trace=trace)
+        return assemble(rel, trial, pseudonyms=given)
+    _same_target(mapping, dictionary, trial)
     if participant_ids is not None and len(participant_ids) != len(frame):
         raise HarmonisationError(f"{len(participant_ids)} participant IDs for {len(frame)} rows of "
                                  f"{trial}'s delivery; pass one pseudonym per row.", trial=trial)
@@ -159,7 +187,22 @@ def apply_mapping(raw: RawTable | pd.DataFrame, mapping: Mapping, dictionary: Di
     problems = build_problems(run, trial, data["participant_id"])
     summary = build_summary(run, data)
     return HarmonisedTrial(trial=trial, data=data, problems=problems, summary=summary,
-                           mapping=mapping, dictionary=dictionary, raw=run.source.frame)
+                           mapping=mapping, dictionary=dictionary, raw=run.source.frame,
+                           imputed=build_imputed(run, trial, data["participant_id"]),
+                           dataset=mapping.source.dataset)
+
+
+def _same_target(mapping: Mapping, dictionary: Dictionary, trial: str) -> None:
+    if trial != mapping.trial:
+        raise HarmonisationError(f"the mapping {mapping.file} is for trial {mapping.trial}, not "
+                                 f"{trial}; use the trial's own mapping.", trial=trial,
+                                 file=mapping.file)
+    if mapping.dictionary != dictionary.topic or mapping.dictionary_version != dictionary.version:
+        raise HarmonisationError(
+            f"the mapping of {trial} ({mapping.file}) is for {mapping.dictionary} "
+            f"{mapping.dictionary_version}, but the dictionary is {dictionary.topic} "
+            f"{dictionary.version}; check the mapping against this version.", trial=trial,
+            file=mapping.file)
 
 
 def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
@@ -178,34 +221,45 @@ def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
                                  f"reads: {lacking}; run `ipdrepo mapping check`.",
                                  columns=lacking, trial=mapping.trial)
     for rule in mapping.order():
-        if rule.variable not in dictionary:
-            continue
-        var = dictionary.variable(rule.variable)
-        if rule.variable in lacking:
-            run.skipped[rule.variable] = lacking[rule.variable]
-            run.values[rule.variable] = _empty(var, run.n)
-            run.issues[rule.variable] = []
-            continue
-        try:
-            values, issues = _EVALUATORS[type(rule)](rule, var, run)
-            if isinstance(rule, _TRUSTED) and isinstance(values, pd.Series) and \
-                    str(values.dtype) == var.dtype:
-                typed, cast_issues = values, list[Issue]()  # checked when loading
-            else:
-                typed, cast_issues = cast_to_variable(values, var, run)
-        except HarmonisationError as exc:
-            if not check:
-                raise HarmonisationError(
-                    f"{mapping.trial}, {rule.variable} ({_where(mapping, rule.variable)}): "
-                    f"{exc.message}",
-                    trial=mapping.trial, variable=rule.variable, file=mapping.file) from exc
-            run.failed[rule.variable] = exc.message
-            run.values[rule.variable] = _empty(var, run.n)
-            run.issues[rule.variable] = []
-            continue
-        run.values[rule.variable] = typed
-        run.issues[rule.variable] = issues + cast_issues
+        evaluate_rule(run, rule, lacking=lacking, check=check)
     return run
+
+
+def evaluate_rule(run: RuleRun, rule: Rule, *, lacking: dict[str, list[str]],
+                  check: bool = False) -> None:
+    """Evaluate one rule into ``run.values`` / ``run.issues`` (see :func:`run_rules`)."""
+    mapping, dictionary = run.mapping, run.dictionary
+    if rule.variable not in dictionary:
+        return
+    var = dictionary.variable(rule.variable)
+    if rule.variable in lacking:
+        run.skipped[rule.variable] = lacking[rule.variable]
+        run.values[rule.variable] = _empty(var, run.n)
+        run.issues[rule.variable] = []
+        return
+    run.source.scope = rule.dataset
+    try:
+        evaluator = run.evaluators.get(type(rule)) or _EVALUATORS[type(rule)]
+        values, issues = evaluator(rule, var, run)
+        if isinstance(rule, _TRUSTED) and isinstance(values, pd.Series) and \
+                str(values.dtype) == var.dtype:
+            typed, cast_issues = values, list[Issue]()  # checked when loading
+        else:
+            typed, cast_issues = cast_to_variable(values, var, run)
+    except HarmonisationError as exc:
+        if not check:
+            raise HarmonisationError(
+                f"{mapping.trial}, {rule.variable} ({_where(mapping, rule.variable)}): "
+                f"{exc.message}",
+                trial=mapping.trial, variable=rule.variable, file=mapping.file) from exc
+        run.failed[rule.variable] = exc.message
+        run.values[rule.variable] = _empty(var, run.n)
+        run.issues[rule.variable] = []
+        return
+    finally:
+        run.source.scope = None
+    run.values[rule.variable] = typed
+    run.issues[rule.variable] = issues + cast_issues
 
 
 def _where(mapping: Mapping, variable: str) -> str:
@@ -523,15 +577,39 @@ def _unit(rule: UnitConversion, var: Variable, run: RuleRun) -> Result:
     values, bad = run.source.numbers(rule.column, rule.missing)
     issues: list[Issue] = []
     _add(issues, bad, "not_a_number", f"not a number (a measurement in {rule.source_unit})")
-    return _rounded(conv.apply(values), rule.round), issues
+    out = conv.apply(values)
+    if rule.round is None and var.type == "integer" and var.unit is not None and \
+            units.completes_units(rule.source_unit, var.unit):
+        # whole years (weeks ...) from months (days ...): completed units, never rounded up;
+        # the tolerance keeps 24 months at 2 years despite binary fractions
+        return np.floor(out + 1e-9), issues
+    return _rounded(out, rule.round), issues
 
 
 def _date(rule: DateParse, var: Variable, run: RuleRun) -> Result:
+    if rule.format == "iso8601":
+        read = run.source.partial_dates(rule.column, rule.impute or "none", rule.missing,
+                                        datetime=var.type == "datetime")
+        return read.values, date_issues(read, rule.impute)
     values, bad = run.source.dates(rule.column, rule.format, rule.missing,
                                    datetime=var.type == "datetime")
     issues: list[Issue] = []
     _add(issues, bad, "not_a_date", f"not a date in the format {rule.format}")
     return values, issues
+
+
+def date_issues(read: Any, impute: str | None, where: str = "") -> list[Issue]:
+    """The problems and imputation notes of a column read as ISO 8601 (PartialDates)."""
+    issues: list[Issue] = []
+    at = f"{where}: " if where else ""
+    _add(issues, read.bad, "not_a_date", f"{at}not an ISO 8601 date (YYYY-MM-DD, YYYY-MM or "
+                                         "YYYY)")
+    _add(issues, read.partial, "partial_date",
+         f"{at}a partial date" + (" (a year alone is not imputed by `impute: day`)"
+                                  if impute == "day" else "; set `impute:` on the rule "
+                                  "(day, first, middle or last) or ask the trial"))
+    _add(issues, read.imputed, "imputed_date", f"{at}partial date completed ({impute})")
+    return issues
 
 
 def _constant(rule: Constant, var: Variable, run: RuleRun) -> Result:
@@ -551,7 +629,7 @@ def _derive(rule: Derive, var: Variable, run: RuleRun) -> Result:
     issues: list[Issue] = []
     for name, ref in rule.args:
         param = derivation.param(name)
-        if isinstance(ref, str):
+        if isinstance(ref, (str, int)):
             args[name] = ref
             continue
         value, more = _ref_value(ref, param.kind if param else "any", run)
@@ -561,12 +639,23 @@ def _derive(rule: Derive, var: Variable, run: RuleRun) -> Result:
     return _rounded(values, rule.round), issues + more
 
 
+def ref_value(ref: Ref, kind: str, run: Any) -> tuple[pd.Series, list[Issue]]:
+    """The values of a reference (a variable, a raw column, a combination or an expression)
+    over the rows of ``run`` (a RuleRun, or any context with ``source``, ``n``, ``index`` and
+    ``variable_value``), as ``kind`` (date, number or any) needs them."""
+    return _ref_value(ref, kind, run)
+
+
 def _ref_value(ref: Ref, kind: str, run: RuleRun) -> tuple[pd.Series, list[Issue]]:
     issues: list[Issue] = []
     if isinstance(ref, VariableRef):
         value: Any = run.variable_value(ref.name)
     elif isinstance(ref, ColumnRef):
-        if kind == "date":
+        if kind == "date" and ref.format == "iso8601":
+            read = run.source.partial_dates(ref.column, ref.impute or "none")
+            value = read.values
+            issues += date_issues(read, ref.impute, f"${ref.column}")
+        elif kind == "date":
             fmt = ref.format or ("native" if run.source.kind(ref.column) == "date" else "iso")
             value, bad = run.source.dates(ref.column, fmt)
             _add(issues, bad, "not_a_date", f"${ref.column}: not a date in the format {fmt}")

@@ -23,12 +23,31 @@ if TYPE_CHECKING:
     from harmonise.mapping.engine import RuleRun
     from harmonise.mapping.spec import Mapping
 
-__all__ = ["HarmonisedTrial", "Explanation", "SUMMARY_COLUMNS", "build_problems",
-           "build_summary"]
+__all__ = ["HarmonisedTrial", "Explanation", "SUMMARY_COLUMNS", "IMPUTED_COLUMNS",
+           "LongIssue", "build_problems", "build_summary", "build_imputed"]
 
 #: columns of :attr:`HarmonisedTrial.summary`
 SUMMARY_COLUMNS = ("variable", "rule", "status", "columns", "variables", "n", "n_transformed",
                    "n_missing", "n_problems", "comment")
+#: columns of :attr:`HarmonisedTrial.imputed`: every cell a rule completed as documented (a
+#: partial date imputed), with the raw value and how (``precision``: D day, M month and day)
+IMPUTED_COLUMNS = ("trial", "participant_id", "row", "variable", "rule", "columns", "value",
+                   "precision", "message", "dataset")
+
+
+@dataclass(frozen=True, eq=False)
+class LongIssue:
+    """Rows of another dataset (or long table) that an aggregate rule could not use: the
+    dataset, its 1-based rows, each row's participant (position in the participant table) and
+    raw values."""
+
+    dataset: str
+    rows: np.ndarray
+    participant_pos: np.ndarray
+    values: np.ndarray
+    columns: str
+    reason: str
+    message: str
 
 
 def _text(value: Any) -> str:
@@ -93,6 +112,36 @@ class HarmonisedTrial:
     mapping: Mapping = field(repr=False)
     dictionary: Dictionary = field(repr=False)
     raw: pd.DataFrame = field(repr=False)
+    #: cells completed by a rule as documented (columns :data:`IMPUTED_COLUMNS`)
+    imputed: pd.DataFrame = field(default_factory=lambda: _empty_imputed(), repr=False)
+    #: the long tables of the dictionary made for this trial (name -> HarmonisedTrial whose
+    #: ``data`` holds trial, participant_id, the table's variables and ``_row``)
+    tables: dict[str, HarmonisedTrial] = field(default_factory=dict, repr=False)
+    #: which table this is (``participants`` or a long table's name) and its dataset
+    table: str = "participants"
+    dataset: str = "main"
+    #: with ``trace`` (for ``explain``): aggregate variable -> the rows each participant matched
+    #: in other datasets and tables, and the one its value was taken from
+    traces: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def contributions(self, variable: str, row: int) -> list[dict[str, Any]]:
+        """The rows of other datasets or tables an aggregate variable read for the participant
+        on ``row`` (1-based): dataset, row, value, and whether the value was taken from it
+        (empty without a trace)."""
+        trace = self.traces.get(variable)
+        if trace is None:
+            return []
+        p = row - 1
+        taken = trace["taken"][p] if trace.get("taken") is not None else None
+        out = []
+        for part in trace["parts"]:
+            hit = (part["pos"] == p) & part["mask"]
+            for i in np.flatnonzero(hit):
+                value = part["value"].iloc[i] if part["value"] is not None else None
+                out.append({"dataset": str(part["dataset"]), "row": int(part["rows"][i]),
+                            "value": None if value is None or pd.isna(value) else _text(value),
+                            "taken": taken == (str(part["dataset"]), int(part["rows"][i]))})
+        return out
 
     @property
     def n_rows(self) -> int:
@@ -208,12 +257,74 @@ def _display(run: RuleRun, name: str, rows: np.ndarray, *, column: bool) -> np.n
     return np.array(["" if v is None else str(v) for v in vals], dtype=object)
 
 
-def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series) -> pd.DataFrame:
+def _empty_imputed() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object)
+                         for c in IMPUTED_COLUMNS})
+
+
+def _cell_values(run: RuleRun, cols: list[str], vars_: list[str], rows: np.ndarray) -> np.ndarray:
+    if len(cols) == 1 and not vars_:
+        return _display(run, cols[0], rows, column=True)
+    pieces = [np.char.add(f"{c}=", _display(run, c, rows, column=True).astype(str))
+              for c in cols]
+    pieces += [np.char.add(f"{v}=", _display(run, v, rows, column=False).astype(str))
+               for v in vars_]
+    values = pieces[0].astype(object) if pieces else np.full(len(rows), "", object)
+    for p in pieces[1:]:
+        values = np.char.add(np.char.add(values.astype(str), "; "), p).astype(object)
+    return values
+
+
+def build_imputed(run: RuleRun, trial: str, participant_ids: pd.Series,
+                  rows_of: np.ndarray | None = None) -> pd.DataFrame:
+    """The imputation notes of a run (columns :data:`IMPUTED_COLUMNS`)."""
+    parts = []
+    pids = participant_ids.to_numpy(dtype=object)
+    dataset = run.mapping.source.dataset
+    for variable, issues in run.issues.items():
+        notes = [i for i in issues if i.is_note]
+        if not notes:
+            continue
+        rule = run.mapping.rule(variable)
+        cols = list(rule.columns())
+        for note in notes:
+            rows = np.flatnonzero(note.mask)
+            if not len(rows):
+                continue
+            parts.append(pd.DataFrame({
+                "trial": trial, "participant_id": pids[rows],
+                "row": rows + 1 if rows_of is None else rows_of[rows], "variable": variable,
+                "rule": rule.rule, "columns": ", ".join(cols),
+                "value": _cell_values(run, cols[:1], [], rows), "precision": "",
+                "message": note.message, "dataset": dataset}))
+    if not parts:
+        return _empty_imputed()
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["row", "variable"], kind="stable").reset_index(drop=True)[
+        list(IMPUTED_COLUMNS)]
+
+
+def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series,
+                   rows_of: np.ndarray | None = None) -> pd.DataFrame:
     """The problems table of a run (columns :data:`PROBLEM_COLUMNS`), sorted by row and
-    dictionary order, one row per (delivery row, variable, reason)."""
+    dictionary order, one row per (delivery row, variable, reason). ``rows_of`` gives the
+    dataset row of each row of the run (default: the run's rows are the dataset's, 1-based);
+    problems an aggregate rule met in other datasets' rows point at those rows."""
     parts = []
     order = {n: i for i, n in enumerate(run.dictionary.names)}
     pids = participant_ids.to_numpy(dtype=object)
+    dataset = run.mapping.source.dataset
+    for variable, long in run.long_issues.items():
+        rule = run.mapping.rule(variable)
+        for li in long:
+            if not isinstance(li, LongIssue):
+                continue
+            parts.append(pd.DataFrame({
+                "trial": trial, "participant_id": pids[li.participant_pos],
+                "row": li.rows.astype("int64"), "variable": variable, "rule": rule.rule,
+                "columns": li.columns, "value": li.values, "reason": li.reason,
+                "message": li.message, "dataset": li.dataset,
+                "_order": order.get(variable, len(order))}))
     for variable, issues in run.issues.items():
         if not issues:
             continue
@@ -221,30 +332,26 @@ def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series) -> pd.D
         cols = list(rule.columns())
         vars_ = list(rule.variables())
         for issue in issues:
+            if issue.is_note:
+                continue
             rows = np.flatnonzero(issue.mask)
             if len(rows) == 0:
                 continue
-            if len(cols) == 1 and not vars_:
-                values = _display(run, cols[0], rows, column=True)
-            else:
-                pieces = [np.char.add(f"{c}=", _display(run, c, rows, column=True).astype(str))
-                          for c in cols]
-                pieces += [np.char.add(f"{v}=", _display(run, v, rows, column=False).astype(str))
-                           for v in vars_]
-                values = pieces[0].astype(object) if pieces else np.full(len(rows), "", object)
-                for p in pieces[1:]:
-                    values = np.char.add(np.char.add(values.astype(str), "; "), p).astype(object)
+            values = _cell_values(run, cols, vars_, rows)
             parts.append(pd.DataFrame({
-                "trial": trial, "participant_id": pids[rows], "row": rows + 1,
+                "trial": trial, "participant_id": pids[rows],
+                "row": rows + 1 if rows_of is None else rows_of[rows],
                 "variable": variable, "rule": rule.rule, "columns": ", ".join(cols),
                 "value": values, "reason": issue.reason, "message": issue.message,
-                "_order": order.get(variable, len(order))}))
+                "dataset": dataset, "_order": order.get(variable, len(order))}))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object)
                              for c in PROBLEM_COLUMNS})
     out = pd.concat(parts, ignore_index=True)
-    out = out.sort_values(["row", "_order", "reason"], kind="stable")
-    out = out.drop_duplicates(["row", "variable", "reason"], keep="first")
+    out["_other"] = out["dataset"] != dataset
+    out = out.sort_values(["_other", "dataset", "row", "_order", "reason"], kind="stable")
+    out = out.drop_duplicates(["dataset", "row", "variable", "reason"], keep="first")
+    out = out.drop(columns="_other")
     out = out.drop(columns="_order").reset_index(drop=True)
     out["row"] = out["row"].astype("int64")
     return out[list(PROBLEM_COLUMNS)]
@@ -264,7 +371,7 @@ def build_summary(run: RuleRun, data: pd.DataFrame) -> pd.DataFrame:
             cols = ", ".join(rule.columns()) if rule else ""
             vars_ = ", ".join(rule.variables()) if rule else ""
             comment = (rule.comment or "") if rule else ""
-            issues = run.issues.get(var.name, [])
+            issues = [i for i in run.issues.get(var.name, []) if not i.is_note]
             if issues:
                 mask = np.zeros(run.n, dtype=bool)
                 for i in issues:

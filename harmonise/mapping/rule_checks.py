@@ -15,6 +15,7 @@ from harmonise.dictionary.spec import Dictionary, Variable
 from harmonise.expressions.kinds import infer_kind
 from harmonise.mapping.derivations import DERIVATIONS, output_kind
 from harmonise.mapping.rules import (
+    Aggregate,
     CaseWhen,
     ColumnRef,
     CombinedRef,
@@ -119,11 +120,13 @@ def check_against(data: dict[str, Any], rules: list[Rule], d: Dictionary,
         if var.name not in mapped:
             col.add(("variables",), f"no rule for {var.name}; add one (`{var.name}: {{rule: "
                                     "impossible, comment: ...}` if the trial did not collect it)")
+    context = {v.name for v in d.context}
     for rule in rules:
         if rule.variable not in d:
             continue
         var = d.variable(rule.variable)
         path = ("variables", rule.variable)
+        read_tables = rule.tables() if isinstance(rule, Aggregate) else ()
         if var.role == "id" and not isinstance(rule, IdCreation):
             col.add(path + ("rule",), f"{var.name} is the participant ID: use `rule: id_creation`")
         if isinstance(rule, IdCreation) and var.role != "id":
@@ -132,6 +135,9 @@ def check_against(data: dict[str, Any], rules: list[Rule], d: Dictionary,
         for ref in rule.variables():
             if ref == rule.variable:
                 col.add(path, f"{rule.variable} reads itself")
+            elif ref in context or (d.tables and d.table_of(ref) in read_tables):
+                continue  # a participant variable read by a long table's rule, or a variable
+                # of the long table an aggregate reads: both mapped by their own table's rules
             elif ref not in d:
                 col.add(path, f"{rule.variable} reads {ref!r}, which is not a dictionary variable"
                               f"{suggest(ref, d.names)} (raw columns are written ${ref})")
@@ -193,6 +199,9 @@ def _check_rule_types(rule: Rule, var: Variable, kinds: dict[str, str], path: tu
     elif isinstance(rule, Derive):
         derivation = DERIVATIONS[rule.function]
         out = derivation.output
+        literal = {k: v for k, v in rule.args if isinstance(v, (str, int))}
+        if out == "tte" and literal.get("output") == "event":
+            out = "event"
         if out == "event":
             if not (var.type in ("boolean", "integer") or
                     (var.type == "categorical" and {0, 1} <= set(var.codes))):
@@ -200,10 +209,10 @@ def _check_rule_types(rule: Rule, var: Variable, kinds: dict[str, str], path: tu
                                               f"{var.type}" + (f" ({_codes_text(var)})"
                                                                if var.categories else ""))
         else:
-            _check_kind(output_kind(derivation), var, path + ("function",), col,
+            _check_kind(output_kind(derivation, literal), var, path + ("function",), col,
                         rule.function)
         for key, ref in rule.args:
-            if isinstance(ref, str):
+            if isinstance(ref, (str, int)):
                 continue
             param = derivation.param(key)
             want = param.kind if param else "any"

@@ -32,6 +32,11 @@ __all__ = [
     "Constant",
     "Impossible",
     "Undetermined",
+    "Aggregate",
+    "AggregateSource",
+    "TAKES",
+    "COMBINABLE",
+    "qualify",
     "Ref",
     "VariableRef",
     "ColumnRef",
@@ -61,15 +66,19 @@ class VariableRef:
 
 @dataclass(frozen=True)
 class ColumnRef:
-    """A raw column, optionally parsed as a date: ``{column: BIRTHYM, format: "%Y-%m"}``."""
+    """A raw column, optionally parsed as a date: ``{column: BIRTHYM, format: "%Y-%m"}``;
+    ``impute`` completes partial ISO 8601 dates (format ``iso8601``)."""
 
     column: str
     format: str | None = None
+    impute: str | None = None
 
     def to_data(self) -> Any:
         out: dict[str, Any] = {"column": self.column}
         if self.format is not None:
             out["format"] = self.format
+        if self.impute is not None:
+            out["impute"] = self.impute
         return out
 
 
@@ -98,6 +107,11 @@ Ref = VariableRef | ColumnRef | CombinedRef | ExpressionRef
 COMBINERS = ("coalesce", "earliest", "latest")
 
 
+def qualify(dataset: str | None, column: str) -> str:
+    """``DATASET.COLUMN`` for a column of a joined dataset, the column itself otherwise."""
+    return column if dataset is None else f"{dataset}.{column}"
+
+
 def ref_columns(ref: Ref) -> list[str]:
     if isinstance(ref, ColumnRef):
         return [ref.column]
@@ -122,7 +136,9 @@ def ref_text(ref: Ref) -> str:
     if isinstance(ref, VariableRef):
         return ref.name
     if isinstance(ref, ColumnRef):
-        return f"${ref.column}" + (f" ({ref.format})" if ref.format else "")
+        how = ", ".join(x for x in (ref.format, f"impute {ref.impute}" if ref.impute else None)
+                        if x)
+        return f"${ref.column}" + (f" ({how})" if how else "")
     if isinstance(ref, CombinedRef):
         return f"{ref.how}({', '.join(ref_text(r) for r in ref.refs)})"
     return ref.expression.text
@@ -141,6 +157,11 @@ class Rule:
     variable: str
     status: str = ""
     comment: str | None = None
+    #: the joined dataset (one-to-one) whose columns the rule reads; None: the base dataset
+    dataset: str | None = None
+    #: set by ``ipdrepo mapping draft``: why the rule was proposed; the curator confirms the
+    #: rule by deleting it (a mapping with draft rules cannot be used)
+    draft: str | None = None
 
     rule: ClassVar[str] = ""
     implied_status: ClassVar[str] = "complete"
@@ -150,7 +171,12 @@ class Rule:
             object.__setattr__(self, "status", self.implied_status)
 
     def columns(self) -> tuple[str, ...]:
-        """Raw columns the rule reads."""
+        """Raw columns the rule reads; a column of a joined dataset (the rule's ``dataset``) is
+        named ``DATASET.COLUMN``."""
+        return tuple(qualify(self.dataset, c) for c in self._columns())
+
+    def _columns(self) -> tuple[str, ...]:
+        """The columns as the rule names them (in its own dataset)."""
         return ()
 
     def variables(self) -> tuple[str, ...]:
@@ -161,11 +187,16 @@ class Rule:
         return {}
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, **self.body()}
+        out: dict[str, Any] = {"rule": self.rule}
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
+        out.update(self.body())
         if self.status != self.implied_status:
             out["status"] = self.status
         if self.comment is not None:
             out["comment"] = self.comment
+        if self.draft is not None:
+            out["draft"] = self.draft
         return out
 
     def describe(self) -> str:
@@ -182,7 +213,7 @@ class IdCreation(Rule):
     column: str
     rule: ClassVar[str] = "id_creation"
 
-    def columns(self) -> tuple[str, ...]:
+    def _columns(self) -> tuple[str, ...]:
         return (self.column,)
 
     def body(self) -> dict[str, Any]:
@@ -199,7 +230,7 @@ class Direct(Rule):
     round: int | None = None
     rule: ClassVar[str] = "direct"
 
-    def columns(self) -> tuple[str, ...]:
+    def _columns(self) -> tuple[str, ...]:
         return (self.column,)
 
     def body(self) -> dict[str, Any]:
@@ -228,7 +259,7 @@ class Recode(Rule):
     ignore_case: bool = False
     rule: ClassVar[str] = "recode"
 
-    def columns(self) -> tuple[str, ...]:
+    def _columns(self) -> tuple[str, ...]:
         return (self.column,)
 
     def body(self) -> dict[str, Any]:
@@ -286,7 +317,7 @@ class CaseWhen(Rule):
             out.append(self.otherwise_expression)
         return out
 
-    def columns(self) -> tuple[str, ...]:
+    def _columns(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c for e in self._exprs() for c in e.columns))
 
     def variables(self) -> tuple[str, ...]:
@@ -314,7 +345,7 @@ class Operation(Rule):
     round: int | None = None
     rule: ClassVar[str] = "operation"
 
-    def columns(self) -> tuple[str, ...]:
+    def _columns(self) -> tuple[str, ...]:
         return self.expression.columns
 
     def variables(self) -> tuple[str, ...]:
@@ -341,7 +372,7 @@ class UnitConversion(Rule):
     round: int | None = None
     rule: ClassVar[str] = "unit"
 
-    def columns(self) -> tuple[str, ...]:
+    def _columns(self) -> tuple[str, ...]:
         return (self.column,)
 
     def body(self) -> dict[str, Any]:
@@ -366,55 +397,63 @@ class UnitConversion(Rule):
 
 @dataclass(frozen=True, kw_only=True)
 class DateParse(Rule):
+    """Parse a date column; with format ``iso8601``, ``impute`` says what becomes of partial
+    dates (harmonise.values.partial_dates; default: reported, left missing)."""
+
     column: str
     format: str
     missing: tuple[Scalar, ...] = ()
+    impute: str | None = None
     rule: ClassVar[str] = "date"
 
-    def columns(self) -> tuple[str, ...]:
+    def _columns(self) -> tuple[str, ...]:
         return (self.column,)
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"column": self.column, "format": self.format}
+        if self.impute is not None:
+            out["impute"] = self.impute
         if self.missing:
             out["missing"] = list(self.missing)
         return out
 
     def describe(self) -> str:
-        return f"date ${self.column} in format {self.format}{_missing_text(self.missing)}"
+        imp = f", partial dates imputed ({self.impute})" if self.impute else ""
+        return f"date ${self.column} in format {self.format}{imp}{_missing_text(self.missing)}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Derive(Rule):
     function: str
-    args: tuple[tuple[str, Ref | str], ...]
+    args: tuple[tuple[str, Ref | str | int], ...]
     round: int | None = None
     rule: ClassVar[str] = "derive"
 
-    def arg(self, name: str) -> Ref | str | None:
+    def arg(self, name: str) -> Ref | str | int | None:
         for k, v in self.args:
             if k == name:
                 return v
         return None
 
-    def columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c for _, r in self.args if not isinstance(r, str)
+    def _columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for _, r in self.args if not isinstance(r, (str, int))
                                    for c in ref_columns(r)))
 
     def variables(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(v for _, r in self.args if not isinstance(r, str)
+        return tuple(dict.fromkeys(v for _, r in self.args if not isinstance(r, (str, int))
                                    for v in ref_variables(r)))
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"function": self.function}
         for k, v in self.args:
-            out[k] = v if isinstance(v, str) else v.to_data()
+            out[k] = v if isinstance(v, (str, int)) else v.to_data()
         if self.round is not None:
             out["round"] = self.round
         return out
 
     def describe(self) -> str:
-        args = ", ".join(f"{k}={v if isinstance(v, str) else ref_text(v)}" for k, v in self.args)
+        args = ", ".join(f"{k}={v if isinstance(v, (str, int)) else ref_text(v)}"
+                         for k, v in self.args)
         return f"{self.function}({args})"
 
 
@@ -448,6 +487,134 @@ class Undetermined(Rule):
         return "undetermined (needs investigation)"
 
 
+#: what an aggregate rule takes from a participant's matching rows (docs/mapping-format.md)
+TAKES: MappingABC[str, str] = {
+    "first": "the value of the first matching row (by `order_by`, else in delivery order)",
+    "last": "the value of the last matching row (by `order_by`, else in delivery order)",
+    "min": "the smallest value (the earliest date)",
+    "max": "the largest value (the latest date), e.g. the worst grade",
+    "count": "the number of matching rows (0 when there is none)",
+    "any": "1/true when the participant has a matching row, else 0/false",
+    "sum": "the sum of the values (0 when there is no row)",
+    "mean": "the mean of the values",
+    "nearest": "the value of the row whose `at` is nearest to `target` (within `within`; ties: "
+               "the earlier)",
+}
+#: takes that several sources (`from:`) can share
+COMBINABLE = ("min", "max", "count", "any", "sum")
+
+
+@dataclass(frozen=True)
+class AggregateSource:
+    """Where an aggregate rule reads rows: a ``dataset`` of the mapping (raw columns ``$X`` and
+    participant variables by name) or a long ``table`` of the dictionary (its variables and the
+    participant's by name); neither: the participant's own ``value`` (a participant-level
+    source of a ``from:`` list)."""
+
+    dataset: str | None = None
+    table: str | None = None
+    value: Ref | None = None
+    where: Expression | None = None
+    order_by: Ref | None = None
+    at: Ref | None = None
+    on_or_after: Ref | None = None
+    on_or_before: Ref | None = None
+
+    def refs(self) -> list[Ref]:
+        return [r for r in (self.value, self.order_by, self.at, self.on_or_after,
+                            self.on_or_before) if r is not None]
+
+    def columns(self) -> tuple[str, ...]:
+        cols = [c for r in (self.value, self.order_by, self.at) if r is not None
+                for c in ref_columns(r)]
+        if self.where is not None:
+            cols += list(self.where.columns)
+        return tuple(dict.fromkeys(qualify(self.dataset, c) for c in cols))
+
+    def variables(self) -> tuple[str, ...]:
+        names = [v for r in self.refs() for v in ref_variables(r)]
+        if self.where is not None:
+            names += list(self.where.variables)
+        return tuple(dict.fromkeys(names))
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
+        if self.table is not None:
+            out["table"] = self.table
+        for key in ("value", "order_by", "at", "on_or_after", "on_or_before"):
+            ref = getattr(self, key)
+            if ref is not None:
+                out[key] = ref.to_data()
+        if self.where is not None:
+            out["where"] = self.where.text
+        return out
+
+    def describe(self) -> str:
+        where = (f"{self.dataset} rows" if self.dataset else f"{self.table} rows" if self.table
+                 else "the participant")
+        parts = [ref_text(self.value) if self.value is not None else "rows", f"of {where}"]
+        if self.where is not None:
+            parts.append(f"where {self.where.text}")
+        if self.on_or_after is not None:
+            parts.append(f"on or after {ref_text(self.on_or_after)}")
+        if self.on_or_before is not None:
+            parts.append(f"on or before {ref_text(self.on_or_before)}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Aggregate(Rule):
+    """One value per participant from the participant's rows of other datasets or long tables
+    (one-to-many joins): the first event date, a count, the worst grade, the value at a visit
+    window, the latest of several dates."""
+
+    take: str
+    sources: tuple[AggregateSource, ...]
+    target: float | None = None
+    within: float | None = None
+    otherwise: Scalar | None = None
+    round: int | None = None
+    rule: ClassVar[str] = "aggregate"
+
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for s in self.sources for c in s.columns()))
+
+    def variables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for s in self.sources for v in s.variables()))
+
+    def tables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.table for s in self.sources if s.table))
+
+    def datasets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.dataset for s in self.sources if s.dataset))
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"take": self.take}
+        if len(self.sources) == 1:
+            out.update(self.sources[0].to_data())
+        else:
+            out["from"] = [s.to_data() for s in self.sources]
+        if self.target is not None:
+            out["target"] = self.target
+        if self.within is not None:
+            out["within"] = self.within
+        if self.otherwise is not None:
+            out["else"] = self.otherwise
+        if self.round is not None:
+            out["round"] = self.round
+        return out
+
+    def describe(self) -> str:
+        src = "; ".join(s.describe() for s in self.sources)
+        near = (f" nearest to {self.target:g}" + (f" within {self.within:g}" if self.within
+                                                 is not None else "")
+                if self.take == "nearest" and self.target is not None else "")
+        other = f"; else {_literal(self.otherwise)}" if self.otherwise is not None else ""
+        return f"{self.take} of {src}{near}{other}"
+
+
 RULE_TYPES: MappingABC[str, type[Rule]] = {cls.rule: cls for cls in (
     IdCreation, Direct, Recode, CaseWhen, Operation, UnitConversion, DateParse, Derive,
-    Constant, Impossible, Undetermined)}
+    Constant, Impossible, Undetermined, Aggregate)}

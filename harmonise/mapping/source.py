@@ -23,6 +23,7 @@ from harmonise.values.cells import (
     string_array,
 )
 from harmonise.values.dates import parse_dates
+from harmonise.values.partial_dates import PartialDates, parse_iso8601
 
 __all__ = ["SourceFrame", "Factorised"]
 
@@ -77,14 +78,28 @@ class SourceFrame:
                                        if t is not None)
         self._factors: dict[str, Factorised] = {}
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._names = frozenset(str(c) for c in self.frame.columns)
+        #: while a rule reading a joined dataset runs: its name, so that its columns are found
+        #: under ``DATASET.COLUMN`` (see harmonise.mapping.datasets)
+        self.scope: str | None = None
+
+    def _name(self, column: str) -> str:
+        if self.scope is not None:
+            qualified = f"{self.scope}.{column}"
+            if qualified in self._names:
+                return qualified
+        return column
 
     def has(self, column: str) -> bool:
+        column = self._name(column)
         return column in self.frame.columns
 
     def raw(self, column: str) -> pd.Series:
+        column = self._name(column)
         return self.frame[column]
 
     def factor(self, column: str) -> Factorised:
+        column = self._name(column)
         f = self._factors.get(column)
         if f is None:
             series = self.frame[column]
@@ -97,6 +112,7 @@ class SourceFrame:
         return f
 
     def _missing_unique(self, column: str, extra: Sequence[Any]) -> np.ndarray:
+        column = self._name(column)
         key = ("missing_unique", column, tuple(extra))
         found = self._cache.get(key)
         if found is None:
@@ -113,6 +129,7 @@ class SourceFrame:
 
     def missing(self, column: str, extra: Sequence[Any] = ()) -> np.ndarray:
         """Rows that are missing: NA, blank, or a missing-value code."""
+        column = self._name(column)
         key = ("missing", column, tuple(extra))
         if key not in self._cache:
             series = self.frame[column]
@@ -138,6 +155,7 @@ class SourceFrame:
     def numbers(self, column: str, extra: Sequence[Any] = ()) -> tuple[pd.Series, np.ndarray]:
         """The column as Float64 numbers (missing codes -> NA) and the rows that are not
         numbers."""
+        column = self._name(column)
         key = ("numbers", column, tuple(extra))
         if key in self._cache:
             return self._cache[key]
@@ -164,6 +182,7 @@ class SourceFrame:
 
     def texts(self, column: str, extra: Sequence[Any] = ()) -> pd.Series:
         """The column as canonical text (``1.0`` -> ``"1"``), missing codes -> NA."""
+        column = self._name(column)
         key = ("texts", column, tuple(extra))
         if key not in self._cache:
             f = self.factor(column)
@@ -176,6 +195,7 @@ class SourceFrame:
     def dates(self, column: str, fmt: str, extra: Sequence[Any] = (), *,
               datetime: bool = False) -> tuple[pd.Series, np.ndarray]:
         """The column parsed as dates with ``fmt`` (see :mod:`harmonise.values.dates`)."""
+        column = self._name(column)
         key = ("dates", column, fmt, tuple(extra), datetime)
         if key not in self._cache:
             missing = self.missing(column, extra)
@@ -183,12 +203,25 @@ class SourceFrame:
                                            missing=missing)
         return self._cache[key]
 
+    def partial_dates(self, column: str, impute: str, extra: Sequence[Any] = (), *,
+                      datetime: bool = False) -> PartialDates:
+        """The column read as ISO 8601 dates that may be partial (format ``iso8601``), partial
+        ones completed by ``impute`` (harmonise.values.partial_dates)."""
+        column = self._name(column)
+        key = ("partial", column, impute, tuple(extra), datetime)
+        if key not in self._cache:
+            self._cache[key] = parse_iso8601(self.frame[column], impute, datetime=datetime,
+                                             missing=self.missing(column, extra))
+        return self._cache[key]
+
     def booleans(self, column: str, extra: Sequence[Any] = ()) -> tuple[pd.Series, np.ndarray]:
+        column = self._name(column)
         texts = self.texts(column, extra)
         return parse_booleans(texts)
 
     def kind(self, column: str) -> str:
         """What the column holds: number, date, bool or text (object columns by their values)."""
+        column = self._name(column)
         key = ("kind", column)
         if key in self._cache:
             return self._cache[key]
@@ -215,6 +248,7 @@ class SourceFrame:
 
     def value(self, column: str) -> pd.Series:
         """The column for expressions: numbers, dates, booleans or text by :meth:`kind`."""
+        column = self._name(column)
         kind = self.kind(column)
         if kind == "number":
             return self.numbers(column)[0]
@@ -238,6 +272,7 @@ class SourceFrame:
 
     def display(self, column: str, rows: np.ndarray) -> list[str]:
         """The raw values at ``rows`` as text for problem reports (``""`` for blank)."""
+        column = self._name(column)
         f = self.factor(column)
         codes = f.codes[rows]
         return ["" if c < 0 or f.texts[c] is None else str(f.texts[c]) for c in codes]

@@ -35,20 +35,30 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator, Sequence
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from harmonise.dictionary.spec import Dictionary
+from harmonise.dictionary.tables import PARTICIPANTS
 from harmonise.expressions.language import Expression, parse_expression
+from harmonise.mapping.datasets import DatasetSpec, TableMapping
 from harmonise.mapping.derivations import DERIVATIONS
+from harmonise.mapping.relational_build import (
+    build_aggregate,
+    build_datasets,
+    build_tables,
+    check_references,
+    check_tables,
+)
 from harmonise.mapping.rule_checks import check_against
 from harmonise.mapping.rules import (
     COMBINERS,
     RULE_TYPES,
     STATUSES,
+    Aggregate,
     Case,
     CaseWhen,
     ColumnRef,
@@ -70,6 +80,7 @@ from harmonise.mapping.rules import (
     VariableRef,
 )
 from harmonise.values.dates import check_format
+from harmonise.values.partial_dates import check_impute
 from harmonise.yamlio import ProblemCollector, load_schema, read_yaml, schema_problems, suggest
 from repository.errors import MappingError, SpecError
 
@@ -92,6 +103,9 @@ __all__ = [
     "Constant",
     "Impossible",
     "Undetermined",
+    "Aggregate",
+    "DatasetSpec",
+    "TableMapping",
     "Ref",
     "VariableRef",
     "ColumnRef",
@@ -163,6 +177,14 @@ class Mapping:
     source: Source = field(default_factory=Source)
     description: str | None = None
     origin: SpecOrigin | None = field(default=None, compare=False, repr=False)
+    #: the datasets read besides the base dataset (harmonise.mapping.datasets)
+    datasets: tuple[DatasetSpec, ...] = ()
+    #: the mappings of the dictionary's long tables
+    tables: tuple[TableMapping, ...] = ()
+    #: which table these rules make: ``participants``, or a long table (see :meth:`for_table`)
+    table_name: str = PARTICIPANTS
+    #: the key path of this table's mapping in the file (``("tables", NAME)`` for a long table)
+    path_prefix: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -199,7 +221,52 @@ class Mapping:
 
     def line(self, *path: Any) -> int | None:
         """The line of ``variables.<name>...`` (or any key path) in the mapping file."""
-        return self.origin.line(path) if self.origin is not None else None
+        return self.origin.line(self.path_prefix + path) if self.origin is not None else None
+
+    # -- datasets and tables --
+    @property
+    def drafts(self) -> tuple[Rule, ...]:
+        """Rules proposed by ``ipdrepo mapping draft`` and not confirmed yet (every table)."""
+        return tuple(r for r in self.rules + tuple(r for t in self.tables for r in t.rules)
+                     if r.draft is not None)
+
+    def dataset(self, name: str) -> DatasetSpec | None:
+        """The declared dataset ``name`` (the base dataset as a one-to-one dataset)."""
+        if name == self.source.dataset:
+            return DatasetSpec(name=name, dataset=name, join="one-to-one",
+                               id_column=self.id_column)
+        for d in self.datasets:
+            if d.name == name:
+                return d
+        return None
+
+    def stored_datasets(self) -> tuple[str, ...]:
+        """The trial's datasets (as delivered) this mapping reads: the base dataset first."""
+        return tuple(dict.fromkeys([self.source.dataset] + [d.dataset for d in self.datasets]))
+
+    def table(self, name: str) -> TableMapping | None:
+        for t in self.tables:
+            if t.table == name:
+                return t
+        return None
+
+    def for_table(self, name: str) -> Mapping:
+        """The mapping of long table ``name`` as a mapping of its own: its rules over its
+        dataset's rows (``participant_id`` from the dataset's ID column)."""
+        if name == self.table_name:
+            return self
+        tm = self.table(name)
+        if tm is None or tm.dataset is None:
+            return replace(self, rules=(), table_name=name, tables=(),
+                           path_prefix=("tables", name))
+        spec = self.dataset(tm.dataset)
+        id_column = (spec.id_column if spec is not None and spec.id_column else self.id_column)
+        rules = tm.rules
+        if not any(isinstance(r, IdCreation) for r in rules):
+            rules = (IdCreation(variable="participant_id", column=id_column or ""),) + rules
+        return replace(self, rules=rules, tables=(), table_name=name,
+                       source=replace(self.source, dataset=tm.dataset, id_column=id_column),
+                       path_prefix=("tables", name))
 
     def columns(self) -> tuple[str, ...]:
         """Every raw column the mapping reads, in rule order."""
@@ -209,6 +276,41 @@ class Mapping:
         """The rules in evaluation order (a rule after the variables it reads)."""
         return dependency_order(self.rules)
 
+    def lineage(self, variable: str) -> tuple[str, ...]:
+        """Every harmonised variable ``variable`` is computed from, through derived variables
+        (nearest first; ``variable`` itself not included)."""
+        out: list[str] = []
+        todo = [variable]
+        while todo:
+            name = todo.pop(0)
+            if name not in self:
+                continue
+            for v in self.rule(name).variables():
+                if v != variable and v not in out:
+                    out.append(v)
+                    todo.append(v)
+        return tuple(out)
+
+    def source_columns(self, variable: str) -> tuple[str, ...]:
+        """Every raw column behind a harmonised variable: those its rule reads, then those of
+        the variables it is computed from (:meth:`lineage`), each once."""
+        if variable not in self:
+            return ()
+        cols = list(self.rule(variable).columns())
+        for v in self.lineage(variable):
+            cols += [c for c in self.rule(v).columns() if c not in cols]
+        return tuple(dict.fromkeys(cols))
+
+    def date_format(self) -> str | None:
+        """The layout the trial writes its dates in (the first text date format of its date
+        rules), or None when its dates are native date cells."""
+        for rule in self.rules:
+            fmt = getattr(rule, "format", None)
+            if isinstance(fmt, str) and fmt not in ("native", "iso") and "%" in fmt \
+                    and "%d" in fmt and "%m" in fmt:
+                return fmt
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": FORMAT, "trial": self.trial,
                                "dictionary": self.dictionary,
@@ -216,17 +318,24 @@ class Mapping:
         if self.description is not None:
             out["description"] = self.description
         out["source"] = self.source.to_dict()
+        if self.datasets:
+            out["datasets"] = {d.name: d.to_dict() for d in self.datasets}
         out["variables"] = {r.variable: r.to_dict() for r in self.rules}
+        if self.tables:
+            out["tables"] = {t.table: t.to_dict() for t in self.tables}
         return out
 
     @classmethod
     def from_dict(cls, data: Any, *, dictionary: Dictionary | None = None,
                   file: str = "<mapping>",
-                  lines: MappingABC[tuple[Any, ...], int] | None = None) -> Mapping:
+                  lines: MappingABC[tuple[Any, ...], int] | None = None,
+                  drafts: bool = False) -> Mapping:
         """Build a mapping from plain data, checking it against ``dictionary`` when given;
-        raises :class:`MappingError` listing every problem."""
+        raises :class:`MappingError` listing every problem (rules still marked ``draft:`` are
+        problems unless ``drafts``)."""
         collector = ProblemCollector(file=file, data=data, lines=lines)
-        return _build(data, collector, dictionary, SpecOrigin(file, dict(lines or {})))
+        return _build(data, collector, dictionary, SpecOrigin(file, dict(lines or {})),
+                      drafts=drafts)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -253,12 +362,15 @@ def mapping_path(dictionary_dir: Path | str, version: str, trial: str) -> Path:
     return Path(dictionary_dir) / "mappings" / version / f"{trial}.yaml"
 
 
-def load_mapping(path: Path | str, dictionary: Dictionary | None = None) -> Mapping:
+def load_mapping(path: Path | str, dictionary: Dictionary | None = None, *,
+                 drafts: bool = False) -> Mapping:
     """Load a mapping file, checked against ``dictionary`` when given; raises
-    :class:`MappingError` with every problem located by file, line and key."""
+    :class:`MappingError` with every problem located by file, line and key. A rule still
+    marked ``draft:`` (proposed by ``ipdrepo mapping draft``) is a problem unless ``drafts``."""
     doc = read_yaml(path, error=MappingError)
     collector = ProblemCollector(doc)
-    return _build(doc.data, collector, dictionary, SpecOrigin(doc.file, dict(doc.lines)))
+    return _build(doc.data, collector, dictionary, SpecOrigin(doc.file, dict(doc.lines)),
+                  drafts=drafts)
 
 
 def dependency_order(rules: Sequence[Rule]) -> tuple[Rule, ...]:
@@ -335,6 +447,9 @@ class _Builder:
     def __init__(self, col: ProblemCollector, dictionary: Dictionary | None) -> None:
         self.col = col
         self.dictionary = dictionary
+        #: the key path of the rules being built: () for the participant table's ``variables``,
+        #: ("tables", NAME) for a long table's
+        self.prefix: tuple[Any, ...] = ()
 
     def expression(self, text: Any, path: tuple[Any, ...]) -> Expression | None:
         if not isinstance(text, str):
@@ -350,10 +465,10 @@ class _Builder:
             return VariableRef(data)
         if isinstance(data, dict) and len(data) >= 1:
             if "column" in data:
-                extra = set(data) - {"column", "format"}
+                extra = set(data) - {"column", "format", "impute"}
                 if extra or not isinstance(data["column"], str):
                     self.col.add(path, "a column reference is {column: NAME} with an optional "
-                                       "format: (for dates)")
+                                       "format: and impute: (for dates)")
                     return None
                 fmt = data.get("format")
                 if fmt is not None:
@@ -361,7 +476,14 @@ class _Builder:
                     if why:
                         self.col.add(path + ("format",), why)
                         return None
-                return ColumnRef(data["column"], fmt)
+                impute = data.get("impute")
+                if impute is not None:
+                    why = check_impute(impute)
+                    if why or fmt != "iso8601":
+                        self.col.add(path + ("impute",), why or "impute: applies to partial "
+                                                               "dates: add `format: iso8601`")
+                        return None
+                return ColumnRef(data["column"], fmt, impute)
             if len(data) == 1:
                 (how, inner), = data.items()
                 if how in COMBINERS and isinstance(inner, list) and inner:
@@ -377,14 +499,17 @@ class _Builder:
         return None
 
     def rule(self, name: str, data: dict[str, Any]) -> Rule | None:
-        path = ("variables", name)
+        path = self.prefix + ("variables", name)
         kind = data.get("rule")
         cls = RULE_TYPES.get(kind) if isinstance(kind, str) else None
         if cls is None:
             return None  # reported by the schema
         status = data.get("status") if data.get("status") in STATUSES else ""
         comment = _text(data, "comment")
-        common: dict[str, Any] = {"variable": name, "status": status, "comment": comment}
+        common: dict[str, Any] = {"variable": name, "status": status, "comment": comment,
+                                  "draft": _text(data, "draft")}
+        if cls is not Aggregate:
+            common["dataset"] = _text(data, "dataset")
         if kind == "impossible" and status not in ("", "impossible"):
             self.col.add(path + ("status",), "an impossible rule has status impossible")
         elif kind == "undetermined" and status not in ("", "undetermined"):
@@ -417,8 +542,14 @@ class _Builder:
                 why = check_format(fmt) if fmt is not None else None
                 if why:
                     self.col.add(path + ("format",), why)
+                impute = _text(data, "impute")
+                if impute is not None and (check_impute(impute) or fmt != "iso8601"):
+                    self.col.add(path + ("impute",), check_impute(impute) or
+                                 "impute: applies to partial dates: use `format: iso8601`")
                 return DateParse(column=col_name or "", format=str(fmt or ""),
-                                 missing=_scalars(data.get("missing")), **common)
+                                 missing=_scalars(data.get("missing")), impute=impute, **common)
+            if cls is Aggregate:
+                return build_aggregate(self, name, data, common, path)
             if cls is Derive:
                 return self._derive(name, data, common)
             if cls is Constant:
@@ -428,7 +559,7 @@ class _Builder:
             return None
 
     def _recode(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> Recode | None:
-        path = ("variables", name)
+        path = self.prefix + ("variables", name)
         raw_map = data.get("map")
         if not isinstance(raw_map, dict):
             return None
@@ -462,7 +593,7 @@ class _Builder:
                       ignore_case=ignore_case, **common)
 
     def _case_when(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> CaseWhen | None:
-        path = ("variables", name)
+        path = self.prefix + ("variables", name)
         cases = []
         ok = True
         for i, item in enumerate(data.get("cases") or []):
@@ -503,14 +634,14 @@ class _Builder:
                         otherwise_expression=other_expr, **common)
 
     def _derive(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> Derive | None:
-        path = ("variables", name)
+        path = self.prefix + ("variables", name)
         fn = data.get("function")
         derivation = DERIVATIONS.get(fn) if isinstance(fn, str) else None
         if derivation is None:
             return None  # the schema reports unknown functions
-        args: list[tuple[str, Ref | str]] = []
+        args: list[tuple[str, Ref | str | int]] = []
         ok = True
-        reserved = {"rule", "status", "comment", "function", "round"}
+        reserved = {"rule", "status", "comment", "function", "round", "draft", "dataset"}
         for key, value in data.items():
             if key in reserved:
                 continue
@@ -521,6 +652,21 @@ class _Builder:
                                             f"its parameters: "
                                             f"{', '.join(p.name for p in derivation.params)}")
                 ok = False
+                continue
+            if param.kind == "option":
+                if value not in param.choices:
+                    self.col.add(path + (key,), f"{key} must be one of "
+                                                f"{', '.join(param.choices)}, not {value!r}")
+                    ok = False
+                    continue
+                args.append((key, str(value)))
+                continue
+            if param.kind == "integer":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    self.col.add(path + (key,), f"{key} must be a whole number, not {value!r}")
+                    ok = False
+                    continue
+                args.append((key, value))
                 continue
             if param.kind == "unit":
                 if not isinstance(value, str):
@@ -558,7 +704,7 @@ class _Builder:
 
 
 def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
-           origin: SpecOrigin) -> Mapping:
+           origin: SpecOrigin, *, drafts: bool = False) -> Mapping:
     schema_problems(data, load_schema("mapping"), col.add)
     if not isinstance(data, dict):
         if not col:
@@ -582,6 +728,8 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
                     read_options=tuple((str(k), v) for k, v in (src.get("read_options") or {})
                                        .items()) if isinstance(src.get("read_options"), dict)
                     else ())
+    datasets = build_datasets(builder, data.get("datasets"), source)
+    tables = build_tables(builder, data.get("tables"), datasets, source)
     if source.thousands is not None and source.thousands == source.decimal:
         col.add(("source", "thousands"), "the digit-group separator cannot be the decimal mark")
     id_rules = [r for r in rules if isinstance(r, IdCreation)]
@@ -594,8 +742,20 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
         if id_rules and source.id_column is not None and source.id_column != id_rules[0].column:
             col.add(("source", "id_column"), f"source.id_column {source.id_column!r} differs from "
                                              f"the id_creation column {id_rules[0].column!r}")
+    check_references(builder, rules, datasets, tables, source)
+    if not drafts:
+        for prefix, rs in [((), rules)] + [(("tables", t.table), list(t.rules)) for t in tables]:
+            for proposed in rs:
+                if proposed.draft is not None:
+                    name = proposed.variable
+                    col.add(prefix + ("variables", name, "draft"),
+                            f"{name}: proposed by `ipdrepo mapping draft` and not confirmed "
+                            f"({proposed.draft}); check the rule, then delete its `draft:` line "
+                            f"(or run `ipdrepo mapping confirm "
+                            f"{_text(data, 'trial') or 'TRIAL'} {name}`)")
     if dictionary is not None and isinstance(variables, dict):
         check_against(data, rules, dictionary, col)
+        check_tables(builder, data, rules, tables, dictionary)
     if not col:
         try:
             dependency_order(rules)
@@ -607,4 +767,5 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
         raise _fail(col, trial)
     return Mapping(trial=data["trial"], dictionary=data["dictionary"],
                    dictionary_version=str(data["dictionary_version"]), rules=tuple(rules),
-                   source=source, description=_text(data, "description"), origin=origin)
+                   source=source, description=_text(data, "description"), origin=origin,
+                   datasets=tuple(datasets), tables=tuple(tables))

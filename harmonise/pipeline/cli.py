@@ -26,7 +26,10 @@ def _trials(store: Any, trials: Sequence[str]) -> list[str]:
     available = trials_with_data(store)
     if not trials:
         if not available:
-            raise click.ClickException("no trial has a delivery yet; ingest one first.")
+            from repository.errors import NotFound
+
+            raise NotFound("no trial has a delivery yet; ingest one first (`ipdrepo ingest "
+                           "TRIAL FILE`).")
         return available
     return list(trials)
 
@@ -77,11 +80,13 @@ def harmonise(trials: tuple[str, ...], as_json: bool) -> None:
 @click.argument("trials", nargs=-1)
 @click.option("--no-queries", is_flag=True, help="Only report; do not raise or close queries.")
 @click.option("--fail-on-findings/--no-fail-on-findings", default=True, show_default=True,
-              help="Exit with code 6 when failures remain that are not accepted as "
+              help="Exit with code 6 when error findings remain that are not accepted as "
                    "'confirmed correct'.")
+@click.option("--strict", is_flag=True,
+              help="Warnings count too: exit with code 6 when any finding remains.")
 @json_option
 @requires("harmonise.run", trial="trials")
-def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
+def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool, strict: bool,
              as_json: bool) -> None:
     """Validate TRIALS (default: all) and run the trial-integrity checks; raise data queries.
 
@@ -90,6 +95,11 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
     PRISMA-IPD integrity checks (randomised N, allocation, balance, dates, follow-up,
     missingness, IDs) and turns every failure into a data query (closing queries whose check
     passes now). Failures answered "confirmed correct" are accepted and not raised again.
+
+    Severity: findings of `error` checks and rules make the exit code 6 and their open
+    queries stop `ipdrepo release create`; `warning` findings are reported and raised as
+    queries just the same but change no exit code and stop no release (the release manifest
+    lists them); --strict makes warnings exit 6 too.
 
     \b
     Examples:
@@ -101,7 +111,7 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
     from harmonise.queries.lifecycle import confirmed_correct_keys
 
     rows, payload = [], []
-    remaining = 0
+    remaining = errors = 0
     with _store() as store:
         dictionary = load_topic_dictionary(store)
         names = _trials(store, trials)
@@ -115,9 +125,12 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
             findings = run.findings
             open_findings = [f for f in findings if f.key not in accepted]
             remaining += len(open_findings)
+            n_errors = sum(1 for f in open_findings if f.severity == "error")
+            errors += n_errors
             payload.append({**run.to_dict(), "findings": len(findings),
                             "accepted_confirmed_correct": len(findings) - len(open_findings),
-                            "open_findings": len(open_findings)})
+                            "open_findings": len(open_findings), "open_errors": n_errors,
+                            "open_warnings": len(open_findings) - n_errors})
             rows.append({
                 "trial": name, "rows": run.harmonised.n_rows,
                 "mapping problems": len(run.harmonised.problems),
@@ -130,12 +143,14 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool,
                 f"{len(run.queries.reopened)} reopened"})
         pool(store)
     if as_json:
-        emit_json({"trials": payload, "open_findings": remaining})
+        emit_json({"trials": payload, "open_findings": remaining, "open_errors": errors,
+                   "open_warnings": remaining - errors})
     else:
         print_table(rows)
-        click.echo(f"{remaining} finding(s) need attention" if remaining else
+        click.echo(f"{remaining} finding(s) need attention ({errors} error(s), "
+                   f"{remaining - errors} warning(s))" if remaining else
                    "clean: no findings apart from values confirmed correct")
-    if remaining and fail_on_findings:
+    if fail_on_findings and (errors or (strict and remaining)):
         raise SystemExit(6)
 
 
@@ -171,27 +186,43 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
 @click.argument("participant")
 @click.argument("variable")
 @click.option("--version", "version", help="Also show the value in this released version.")
+@click.option("--key", "keys", multiple=True, metavar="NAME=VALUE",
+              help="A variable of a long table: the row's key (e.g. --key ae_seq=3); repeat "
+                   "for a key of several variables.")
+@click.option("--row", "row", type=int, help="A variable of a long table: the row of the "
+                                             "trial's dataset the table row came from.")
 @json_option
 @requires("explain", trial="trial")
 def explain(trial: str, participant: str, variable: str, version: str | None,
-            as_json: bool) -> None:
+            keys: tuple[str, ...], row: int | None, as_json: bool) -> None:
     """Why a harmonised value is what it is: delivered value -> rule -> corrections -> value.
 
     PARTICIPANT is the trial's own ID (curators, who hold the repository secret) or the
     repository pseudonym. Shows the raw value(s) as delivered, the mapping rule (file and
-    line), each correction with its query and author, and the harmonised value.
+    line), each correction with its query and author, and the harmonised value. For a value
+    derived across tables (an aggregate rule: first event, worst grade, last contact) it lists
+    the rows of the other dataset or table it read and the one the value was taken from.
 
     \b
     Examples:
       ipdrepo explain SIROCCO 22-027 death_date
       ipdrepo explain SIROCCO 22-027 death_date --version 1.0.0
+      ipdrepo explain CDISCPILOT01 01-701-1015 ttde_days
+      ipdrepo explain CDISCPILOT01 01-701-1015 ae_term --key ae_seq=2
     """
     from dataclasses import replace
 
     from harmonise.pipeline.provenance import explain_cell
 
     with _store() as store:
-        result = explain_cell(store, trial, participant, variable)
+        key = {}
+        for item in keys:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise click.BadParameter(f"{item!r}: write NAME=VALUE (e.g. ae_seq=3)",
+                                         param_hint="--key")
+            key[name] = value
+        result = explain_cell(store, trial, participant, variable, key=key or None, row=row)
         if version is not None:
             from versions.releases import released_value
 

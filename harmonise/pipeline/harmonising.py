@@ -8,9 +8,12 @@ harmonised trials (validation, integrity, data queries) is :mod:`harmonise.pipel
 
 Layout inside the workspace::
 
-    harmonised/<TRIAL>.parquet   the trial on the dictionary (pseudonymised IDs)
+    harmonised/<TRIAL>.parquet   the trial on the dictionary (pseudonymised IDs), plus ``_row``:
+                                 the delivery row each record came from (1 = first data row),
+                                 which findings, queries and ``explain`` point back to
     harmonised/<TRIAL>.json      inputs (hashes), per-variable summary, cell problems
-    harmonised/topic.parquet     all trials pooled (written by :func:`pool`)
+    harmonised/topic.parquet     all trials pooled (written by :func:`pool`): ``trial``,
+                                 ``participant_id`` and the dictionary's variables, nothing else
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +33,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harmonise.checks.integrity import IntegrityFinding
+from harmonise.checks.tables import TableChecks
 from harmonise.checks.validation import ValidationResult
 from harmonise.dictionary.spec import Dictionary, load_dictionary
 from harmonise.mapping.engine import apply_mapping
 from harmonise.mapping.harmonised import HarmonisedTrial
 from harmonise.mapping.spec import Mapping, load_mapping, mapping_path
+from harmonise.mapping.tables import is_relational
+from harmonise.pipeline.datasets import TrialDatasets, load_datasets
 from harmonise.queries.corrections import (
     AppliedCorrection,
     active_corrections,
@@ -106,14 +113,20 @@ class Inputs:
     dictionary_version: str
     dictionary_sha256: str
     corrections: tuple[int, ...]
+    #: every dataset read when the trial delivered several: (dataset, delivery id, sha256)
+    datasets: tuple[tuple[str, int, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"trial": self.trial, "delivery_id": self.delivery_id,
-                "delivery_sha256": self.delivery_sha256, "mapping_file": self.mapping_file,
-                "mapping_sha256": self.mapping_sha256,
-                "dictionary_version": self.dictionary_version,
-                "dictionary_sha256": self.dictionary_sha256,
-                "corrections": list(self.corrections)}
+        out = {"trial": self.trial, "delivery_id": self.delivery_id,
+               "delivery_sha256": self.delivery_sha256, "mapping_file": self.mapping_file,
+               "mapping_sha256": self.mapping_sha256,
+               "dictionary_version": self.dictionary_version,
+               "dictionary_sha256": self.dictionary_sha256,
+               "corrections": list(self.corrections)}
+        if self.datasets:
+            out["datasets"] = [{"dataset": n, "delivery_id": i, "sha256": h}
+                               for n, i, h in self.datasets]
+        return out
 
 
 @dataclass(frozen=True)
@@ -132,10 +145,17 @@ class TrialRun:
     findings: tuple[Finding, ...] = ()
     queries: SyncReport | None = None
     path: Path | None = None
+    #: each long table's validation and integrity (harmonise.checks.tables.TableChecks)
+    table_checks: dict[str, TableChecks] = field(default_factory=dict)
 
     @property
     def data(self) -> pd.DataFrame:
         return self.harmonised.data
+
+    @property
+    def tables(self) -> dict[str, HarmonisedTrial]:
+        """The long tables harmonised for this trial (name -> HarmonisedTrial)."""
+        return self.harmonised.tables
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -159,11 +179,14 @@ class TrialRun:
             out["integrity"] = [f.to_dict() for f in self.integrity]
         if self.queries is not None:
             out["queries"] = self.queries.to_dict()
+        if self.table_checks:
+            out["tables"] = {n: c.to_dict() for n, c in self.table_checks.items()}
         return out
 
 
 def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None = None,
-                    write: bool = True, progress: Progress | None = None) -> TrialRun:
+                    write: bool = True, progress: Progress | None = None,
+                    trace: bool = False) -> TrialRun:
     """Harmonise ``trial``'s current delivery with its mapping and active corrections.
 
     Writing the harmonised files is for curators (``harmonise.run``); reading the values
@@ -175,13 +198,22 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         require(session, actor, "harmonise.run" if write else "data.read", trial=trial)
     dictionary = dictionary or load_topic_dictionary(store)
     mapping = load_trial_mapping(store, dictionary, trial)
+    loaded: TrialDatasets | None = None
     with store.reading() as session:
         topic = store.topic(session)
         trial_row = get_trial(session, topic, trial)
-        delivery = current_delivery(trial_row)
-        say(f"{trial}: reading {delivery.file_name}")
-        raw = load_delivery(store, delivery)
-        pseudonyms = pseudonymised_ids(store, topic.slug, trial, raw.frame[delivery.id_column])
+        if is_relational(mapping, dictionary):
+            say(f"{trial}: reading datasets {', '.join(mapping.stored_datasets())}")
+            loaded = load_datasets(store, topic.slug, trial_row, mapping.stored_datasets())
+            delivery = loaded.deliveries[mapping.source.dataset]
+            raw = loaded.tables[mapping.source.dataset]
+            pseudonyms = loaded.pseudonyms[mapping.source.dataset]
+        else:
+            delivery = current_delivery(trial_row, mapping.source.dataset)
+            say(f"{trial}: reading {delivery.file_name}")
+            raw = load_delivery(store, delivery)
+            pseudonyms = pseudonymised_ids(store, topic.slug, trial,
+                                           raw.frame[delivery.id_column])
         stale = [c for c in active_corrections(session, trial_row)
                  if c.delivery_id != delivery.id]
         delivery_id, delivery_sha, id_column = delivery.id, delivery.sha256, delivery.id_column
@@ -205,14 +237,22 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         # participant: its pseudonym comes from the corrected ID
         pseudonyms = pseudonymised_ids(store, topic_slug, trial, corrected[id_column])
     say(f"{trial}: applying {mapping.file}")
+    others = {} if loaded is None else {n: f for n, f in loaded.frames.items()
+                                        if n != mapping.source.dataset}
     harmonised = apply_mapping(RawTable(frame=corrected, format=raw.format, columns=raw.columns,
                                         read_options=raw.read_options),
-                               mapping, dictionary, trial=trial, participant_ids=pseudonyms)
+                               mapping, dictionary, trial=trial, participant_ids=pseudonyms,
+                               datasets=others or None,
+                               ids=None if loaded is None else {
+                                   n: p for n, p in loaded.pseudonyms.items()
+                                   if n != mapping.source.dataset}, trace=trace)
     inputs = Inputs(trial=trial, delivery_id=delivery_id, delivery_sha256=delivery_sha,
                     mapping_file=str(mapping.file), mapping_sha256=_sha256(Path(mapping.file)),
                     dictionary_version=dictionary.version,
                     dictionary_sha256=_sha256(Path(dictionary.source)) if dictionary.source
-                    else "", corrections=correction_ids)
+                    else "", corrections=correction_ids,
+                    datasets=() if loaded is None else tuple(
+                        (n, rec[0], rec[1]) for n, rec in loaded.records.items()))
     run = TrialRun(trial=trial, inputs=inputs, harmonised=harmonised, raw=raw,
                    corrections=tuple(applied), carried=carried)
     if write:
@@ -231,9 +271,21 @@ def _write(store: Store, run: TrialRun) -> Path:
                                                                        sort_keys=True)})
     replace_atomically(path, lambda tmp: pq.write_table(
         table, tmp, compression="zstd", use_dictionary=True, write_statistics=True))
-    side = {"inputs": run.inputs.to_dict(),
-            "summary": json.loads(run.harmonised.summary.to_json(orient="records")),
-            "problems": json.loads(run.harmonised.problems.to_json(orient="records"))}
+    side: dict[str, Any] = {
+        "inputs": run.inputs.to_dict(),
+        "summary": json.loads(run.harmonised.summary.to_json(orient="records")),
+        "problems": json.loads(run.harmonised.problems.to_json(orient="records"))}
+    if len(run.harmonised.imputed):
+        side["imputed"] = json.loads(run.harmonised.imputed.to_json(orient="records"))
+    for name, table in run.tables.items():
+        tpath = out / f"{run.trial}.{name}.parquet"
+        arrow = pa.Table.from_pandas(table.data, preserve_index=False)
+        replace_atomically(tpath, partial(_write_parquet, arrow))
+        side.setdefault("tables", {})[name] = {
+            "dataset": table.dataset, "rows": table.n_rows,
+            "summary": json.loads(table.summary.to_json(orient="records")),
+            "problems": json.loads(table.problems.to_json(orient="records")),
+            "imputed": json.loads(table.imputed.to_json(orient="records"))}
     write_text(out / f"{run.trial}.json", json.dumps(side, indent=1, sort_keys=True) + "\n")
     return path
 
@@ -264,8 +316,12 @@ def trials_with_data(store: Store) -> list[str]:
                 if any(d.is_current for d in t.deliveries)]
 
 
-def pool(store: Store, trials: Sequence[str] | None = None) -> pd.DataFrame:
-    """All harmonised trials in one frame (trial order), written to harmonised/topic.parquet."""
+def pool(store: Store, trials: Sequence[str] | None = None, *,
+         dictionary: Dictionary | None = None) -> pd.DataFrame:
+    """All harmonised trials in one frame (trial order), written to harmonised/topic.parquet:
+    ``trial``, ``participant_id`` and the dictionary's variables (the per-trial files' internal
+    ``_row`` is left out); each long table of the dictionary likewise to
+    harmonised/topic.<TABLE>.parquet."""
     names = list(trials) if trials is not None else trials_with_data(store)
     frames = []
     for name in names:
@@ -273,10 +329,25 @@ def pool(store: Store, trials: Sequence[str] | None = None) -> pd.DataFrame:
         if not path.is_file():
             raise NotFound(f"trial {name} has not been harmonised yet; run `ipdrepo harmonise "
                            f"{name}`.", trial=name)
-        frames.append(pd.read_parquet(path))
+        frames.append(pd.read_parquet(path).drop(columns=["_row"], errors="ignore"))
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if frames:
         table = pa.Table.from_pandas(data, preserve_index=False)
         replace_atomically(harmonised_dir(store) / "topic.parquet",
                            lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        tables = dictionary.table_names[1:] if dictionary is not None else sorted(
+            {p.name.split(".")[1] for name in names
+             for p in harmonised_dir(store).glob(f"{name}.*.parquet")})
+        for t in tables:
+            parts = [pd.read_parquet(p) for name in names
+                     if (p := harmonised_dir(store) / f"{name}.{t}.parquet").is_file()]
+            if parts:
+                long = pa.Table.from_pandas(pd.concat(parts, ignore_index=True),
+                                            preserve_index=False)
+                replace_atomically(harmonised_dir(store) / f"topic.{t}.parquet",
+                                   partial(_write_parquet, long))
     return data
+
+
+def _write_parquet(table: Any, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)

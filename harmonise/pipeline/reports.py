@@ -1,6 +1,7 @@
 """HTML reports: one per trial (harmonisation and validation) and a topic overview.
 
-Self-contained pages (inline CSS and SVG plots) that a curator can e-mail or archive:
+Self-contained pages (inline CSS and SVG plots) that a curator can e-mail or archive, rendered
+from the templates of ``repository/html/templates/harmonise/`` (autoescaped, the one style):
 
 * trial report: inputs and their hashes; per-variable summary by arm (n, missing, mean/SD or
   category counts); values that are not categories of the dictionary; mapping rules with their
@@ -21,10 +22,10 @@ import pandas as pd
 
 from harmonise.checks.integrity import CHECKS, reverse_km
 from harmonise.dictionary.spec import Dictionary, Variable
-from harmonise.pages import esc, page_html, table_html
 from harmonise.pipeline.followup_plot import followup_svg
 from harmonise.pipeline.harmonising import TrialRun, load_topic_dictionary, write_text
 from harmonise.queries.lifecycle import list_queries, query_to_dict
+from repository.html import Markup, cell, render, table
 from repository.store import Store
 
 __all__ = ["trial_report", "topic_overview", "availability_matrix", "variable_summary",
@@ -88,73 +89,71 @@ def _describer(column: pd.Series, present: np.ndarray, v: Variable) -> Callable[
 
 
 def _followup_svg(data: pd.DataFrame, dictionary: Dictionary, arm: str,
-                  arm_labels: Mapping[Any, str]) -> str:
+                  arm_labels: Mapping[Any, str]) -> tuple[Markup | None, str]:
+    """(the follow-up plot as inline SVG, or None with the reason there is none)."""
     tte = [o for o in dictionary.outcomes if o.kind == "time_to_event" and o.time and o.event]
     if not tte:
-        return '<p class="muted">No time-to-event outcome in the dictionary.</p>'
+        return None, "No time-to-event outcome in the dictionary."
     o = tte[0]
     frame = data[[o.time, o.event, arm]].dropna()
     frame = frame[pd.to_numeric(frame[o.time], errors="coerce") >= 0]
     if len(frame) < 5 or frame[arm].nunique() < 1:
-        return '<p class="muted">Not enough follow-up data for a plot.</p>'
+        return None, "Not enough follow-up data for a plot."
     times = frame[o.time].to_numpy(float)
     events = frame[o.event].to_numpy(float)
     arms = sorted(frame[arm].unique(), key=lambda v: (str(type(v)), v))
     curves = {str(arm_labels.get(a, a)): reverse_km(times[(frame[arm] == a).to_numpy()],
                                                      events[(frame[arm] == a).to_numpy()])
               for a in arms}
-    return followup_svg(curves, title=f"Follow-up for {o.label or o.name} (reverse "
-                        "Kaplan-Meier: censoring as the event)",
-                        xlabel=f"Days since {o.origin or 'randomisation'}")
+    # followup_svg escapes every text it draws: its SVG is trusted markup
+    return Markup(followup_svg(curves, title=f"Follow-up for {o.label or o.name} (reverse "
+                               "Kaplan-Meier: censoring as the event)",
+                               xlabel=f"Days since {o.origin or 'randomisation'}")), ""
 
 
 def trial_report(run: TrialRun, *, queries: Sequence[Mapping[str, Any]] = (),
                  arm_labels: Mapping[Any, str] | None = None) -> str:
     """The HTML report of one checked trial (a
-    :class:`~harmonise.pipeline.harmonising.TrialRun`)."""
+    :class:`~harmonise.pipeline.harmonising.TrialRun`), from
+    ``repository/html/templates/harmonise/trial_report.html.j2``."""
     harmonised = run.harmonised
     dictionary: Dictionary = harmonised.dictionary
     data = harmonised.data
     arm = dictionary.with_role("treatment")[0]
     labels = dict(arm_labels) if arm_labels else {c.code: c.label for c in arm.categories}
-    parts = []
-    inputs = run.inputs.to_dict()
-    parts.append("<h2>Inputs</h2>" + table_html(pd.DataFrame(
-        [{"input": k, "value": v if not isinstance(v, list) else ", ".join(map(str, v))}
-         for k, v in inputs.items()])))
+    inputs = pd.DataFrame([{"input": k, "value": v if not isinstance(v, list)
+                            else ", ".join(map(str, v))} for k, v in run.inputs.to_dict().items()])
     v = run.validation
-    failed = int((v.checks["status"] == "failed").sum()) if v is not None else 0
-    integrity_failed = sum(1 for f in run.integrity if f.failed)
-    parts.append(
-        f"<p><b>{harmonised.n_rows}</b> rows; <b>{len(harmonised.problems)}</b> values the mapping "
-        f"could not transform; <b>{len(v.failures) if v is not None else 0}</b> validation "
-        f"failures in <b>{failed}</b> checks; <b>{integrity_failed}</b> integrity checks "
-        f"failed; corrections applied: <b>{sum(c.applied for c in run.corrections)}</b>.</p>")
-    parts.append("<h2>Variables by arm</h2>" +
-                 table_html(variable_summary(data, dictionary, arm.name, labels)))
+    not_in = None
     if v is not None:
         cats = v.failures[v.failures["check"].str.startswith("category:")]
-        not_in = (cats.groupby(["variable", "value"]).size().reset_index(name="rows")
-                  if not cats.empty else pd.DataFrame())
-        parts.append("<h2>Values that are not categories of the dictionary</h2>" +
-                     table_html(not_in))
-    parts.append("<h2>Mapping rules</h2>" + table_html(harmonised.summary, status_column="status"))
-    parts.append("<h2>Values the mapping could not transform</h2>" +
-                 table_html(harmonised.problems, limit=200))
-    if v is not None:
-        parts.append("<h2>Validation checks</h2>" + table_html(v.checks, status_column="status"))
-        parts.append("<h2>Validation failures</h2>" + table_html(v.failures, limit=500))
+        not_in = table(cats.groupby(["variable", "value"]).size().reset_index(name="rows")
+                       if not cats.empty else pd.DataFrame())
+    integrity = None
     if run.integrity:
-        rows = pd.DataFrame([{"check": f.check, "title": CHECKS[f.check].title,
-                              "status": f.status, "severity": f.severity, "result": f.message,
-                              "threshold": CHECKS[f.check].threshold} for f in run.integrity])
-        parts.append("<h2>Trial-integrity checks (PRISMA-IPD A1)</h2>" +
-                     table_html(rows, status_column="status"))
-    parts.append("<h2>Follow-up by arm</h2>" + _followup_svg(data, dictionary, arm.name, labels))
-    if queries:
-        parts.append("<h2>Data queries</h2>" + table_html(pd.DataFrame(list(queries))[
-            ["id", "status", "resolution", "participant", "variable", "check", "question"]]))
-    return page_html(f"Trial {run.trial}: harmonisation and validation report", "".join(parts))
+        integrity = table(pd.DataFrame([
+            {"check": f.check, "title": CHECKS[f.check].title, "status": f.status,
+             "severity": f.severity, "result": f.message, "threshold": CHECKS[f.check].threshold}
+            for f in run.integrity]), status_column="status")
+    svg, note = _followup_svg(data, dictionary, arm.name, labels)
+    return render(
+        "harmonise/trial_report.html.j2",
+        title=f"Trial {run.trial}: harmonisation and validation report",
+        inputs=table(inputs), n_rows=harmonised.n_rows, n_problems=len(harmonised.problems),
+        n_failures=len(v.failures) if v is not None else 0,
+        n_failed_checks=int((v.checks["status"] == "failed").sum()) if v is not None else 0,
+        n_integrity_failed=sum(1 for f in run.integrity if f.failed),
+        n_corrections=sum(c.applied for c in run.corrections),
+        variables=table(variable_summary(data, dictionary, arm.name, labels)),
+        not_categories=not_in,
+        rules=table(harmonised.summary, status_column="status"),
+        problems=table(harmonised.problems, limit=200),
+        checks=table(v.checks, status_column="status") if v is not None else None,
+        failures=table(v.failures, limit=500) if v is not None else None,
+        integrity=integrity, followup_svg=svg, followup_note=note,
+        queries=table(pd.DataFrame(list(queries))[
+            ["id", "status", "resolution", "participant", "variable", "check", "question"]])
+        if queries else None)
 
 
 def availability_matrix(dictionary: Dictionary, mappings: Mapping[str, Any]) -> pd.DataFrame:
@@ -175,32 +174,18 @@ def availability_matrix(dictionary: Dictionary, mappings: Mapping[str, Any]) -> 
     return pd.DataFrame(rows)
 
 
-def _matrix_html(matrix: pd.DataFrame) -> str:
-    if matrix.empty:
-        return '<p class="muted">(no trials)</p>'
-    cols = [c for c in matrix.columns if c != "trial"]
-    head = "<th>trial</th>" + "".join(
-        f"<th style='writing-mode:vertical-rl;transform:rotate(180deg)'>{esc(c)}</th>"
-        for c in cols)
-    body = []
-    for rec in matrix.to_dict("records"):
-        cells = "".join(f"<td class='{rec[c]}' title='{esc(c)}: {esc(rec[c])}'>"
-                        f"{ {'mapped': '&#10003;', 'impossible': '&ndash;', 'undetermined': '?', 'none': '!'}.get(rec[c], '')}</td>"
-                        for c in cols)
-        body.append(f"<tr><th>{esc(rec['trial'])}</th>{cells}</tr>")
-    legend = ("<p>&#10003; mapped &nbsp; &ndash; impossible (not collected) &nbsp; ? undetermined "
-              "&nbsp; ! no mapping</p>")
-    return f"{legend}<table><tr>{head}</tr>{''.join(body)}</table>"
+def _by_trial(frame: pd.DataFrame, *, named: bool = False) -> dict[str, Any]:
+    """A trials x columns frame for the overview's grids: its columns, and per trial a row of
+    cells (``(column, value)`` pairs when ``named``)."""
+    cols = [str(c) for c in frame.columns if c != "trial"]
+    rows = [(rec["trial"], [(c, cell(rec[c])) if named else cell(rec[c]) for c in cols])
+            for rec in frame.to_dict("records")]
+    return {"columns": cols, "rows": rows}
 
 
 def topic_overview(dictionary: Dictionary, runs: Sequence[Any], mappings: Mapping[str, Any], *,
                    queries: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The topic overview page over checked trials."""
-    parts = [f"<p>Dictionary <b>{esc(dictionary.topic)} {esc(dictionary.version)}</b>: "
-             f"{len(dictionary.variables)} variables, {len(dictionary.rules)} rules; "
-             f"{len(runs)} trials.</p>"]
-    parts.append("<h2>Variable availability</h2>" +
-                 _matrix_html(availability_matrix(dictionary, mappings)))
+    """The topic overview page over checked trials (``harmonise/topic_overview.html.j2``)."""
     per_trial = pd.DataFrame([{
         "trial": r.trial, "rows": r.harmonised.n_rows,
         "mapping problems": len(r.harmonised.problems),
@@ -208,27 +193,24 @@ def topic_overview(dictionary: Dictionary, runs: Sequence[Any], mappings: Mappin
         "integrity failed": ", ".join(f.check for f in r.integrity if f.failed),
         "integrity skipped": ", ".join(f.check for f in r.integrity if f.status == "skipped"),
         "corrections applied": sum(c.applied for c in r.corrections)} for r in runs])
-    parts.append("<h2>Trials</h2>" + table_html(per_trial))
+    grid = None
     if runs:
-        grid = pd.DataFrame([{**{"trial": r.trial}, **{f.check: f.status for f in r.integrity}}
-                             for r in runs])
-        parts.append("<h2>Trial-integrity checks</h2>" + _grid(grid))
+        frame = pd.DataFrame([{**{"trial": r.trial}, **{f.check: f.status for f in r.integrity}}
+                              for r in runs])
+        grid = _by_trial(frame)
+        grid["columns"] = ["trial", *grid["columns"]]
+    by_status = None
     if queries:
         q = pd.DataFrame(list(queries))
-        by = q.pivot_table(index="trial", columns="status", values="id", aggfunc="count",
-                           fill_value=0).reset_index()
-        parts.append("<h2>Data queries by trial and status</h2>" + table_html(by))
-    return page_html(f"Topic {dictionary.topic}: harmonisation overview", "".join(parts))
-
-
-def _grid(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
-    body = []
-    for rec in frame.to_dict("records"):
-        cells = "".join(f"<td class='{esc(str(rec[c]).replace(' ', '-'))}'>{esc(rec[c])}</td>"
-                        if c != "trial" else f"<th>{esc(rec[c])}</th>" for c in frame.columns)
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+        by_status = table(q.pivot_table(index="trial", columns="status", values="id",
+                                        aggfunc="count", fill_value=0).reset_index())
+    return render(
+        "harmonise/topic_overview.html.j2",
+        title=f"Topic {dictionary.topic}: harmonisation overview", topic=dictionary.topic,
+        version=dictionary.version, n_variables=len(dictionary.variables),
+        n_rules=len(dictionary.rules), n_trials=len(runs),
+        matrix=_by_trial(availability_matrix(dictionary, mappings), named=True),
+        trials=table(per_trial), grid=grid, queries=by_status)
 
 
 def write_reports(store: Store, runs: Sequence[TrialRun],

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from harmonise.queries.corrections import active_corrections, apply_corrections, participant_rows
 from harmonise.queries.lifecycle import get_query, respond
-from harmonise.queries.workbook import _Deliveries
 from harmonise.queries.workbook_checks import RESPONSES, CheckedAnswer, ColumnRule, check_answer
+from harmonise.queries.workbook_view import Deliveries
 from harmonise.values.cells import canonical_text
 from repository.deliveries import pseudonymised_ids
 from repository.errors import QueryError
@@ -63,7 +63,7 @@ class AnswerContext:
                 "; ".join(f"{r.column}: {r.describe()}" for r in self.rules))
 
 
-def _values_now(store: Store, session: Session, trial: Trial, deliveries: _Deliveries,
+def _values_now(store: Store, session: Session, trial: Trial, deliveries: Deliveries,
                 query: Query) -> dict[str, str | None]:
     current = [d for d in deliveries.ordered if d.is_current and d.dataset == "main"]
     if not current or query.participant is None:
@@ -90,8 +90,14 @@ def answer_context(store: Store, session: Session, query: Query) -> AnswerContex
     """What the answer form of ``query`` shows and checks against (see the module docstring)."""
     trial = session.get(Trial, query.trial_id)
     assert trial is not None  # a foreign key
-    deliveries = _Deliveries(store, session, trial)
-    rules, infos = deliveries.rules(query)
+    deliveries = Deliveries(store, session, trial)
+    delivery = deliveries.delivery_of(query)
+    rules, infos = [], {}
+    for name in [str(c) for c in query.source_columns or []]:
+        rule, info = deliveries.rule(name, delivery)
+        rules.append(rule)
+        if info is not None:
+            infos[name] = info
     own = deliveries.own_id(query.participant) if query.participant is not None else None
     now = _values_now(store, session, trial, deliveries, query)
     raw = dict(query.raw_values or {})

@@ -33,19 +33,27 @@ def queries() -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Workbook to write (.xlsx; default TRIAL-queries-YYYYMMDD-HHMMSS.xlsx in the "
                    "current directory). An existing file is never overwritten.")
+@click.option("--due", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Date the answers are due (YYYY-MM-DD; default: 28 days from today), shown "
+                   "on every question.")
 @topic_option
 @json_option
 @requires("queries.manage", trial="trial")
-def export_cmd(trial: str, output: Path | None, topic: str | None, as_json: bool) -> None:
+def export_cmd(trial: str, output: Path | None, due: dt.datetime | None, topic: str | None,
+               as_json: bool) -> None:
     """Write the query workbook of TRIAL for its team (curators only).
 
-    The workbook carries the trial's open, reopened and sent queries, showing participants by
-    the trial's own IDs and values in its own columns and coding; each query is marked sent.
-    Send the file to the trial; import the answered file with `ipdrepo queries import`.
+    One row per question (one root cause: what else fails because of the same value is listed
+    under it), in the trial's own participant IDs, column names, coding and date layout, and in
+    the trial's language where ipdrepo has the words (English, French). A question about
+    several participants lists them on a sheet of its own. The workbook carries the trial's
+    open, reopened and sent questions for the trial (mapping problems wait on your list until
+    you forward them: `ipdrepo queries forward`); each is marked sent and due. Send the file
+    to the trial; import the answered file with `ipdrepo queries import`.
 
     \b
     Example:
-      ipdrepo queries export GAST-01 -o GAST-01-queries.xlsx
+      ipdrepo queries export GAST-01 -o GAST-01-queries.xlsx --due 2026-12-31
     """
     from harmonise.queries.workbook import export_workbook
     from repository.store import Store
@@ -53,13 +61,14 @@ def export_cmd(trial: str, output: Path | None, topic: str | None, as_json: bool
     settings = get_settings(topic=topic)
     path = output or Path(f"{trial}-queries-{dt.datetime.now():%Y%m%d-%H%M%S}.xlsx")
     with Store.open(settings) as store:
-        result = export_workbook(store, trial, path, actor=settings.actor, topic=topic)
+        result = export_workbook(store, trial, path, actor=settings.actor, topic=topic,
+                                 due=due.date() if due else None)
     if as_json:
         emit_json(result.to_dict())
         return
-    noun = "query" if result.n_queries == 1 else "queries"
+    noun = "question" if result.n_queries == 1 else "questions"
     click.echo(f"Wrote {result.path}: {result.n_queries} {noun} for trial {result.trial} "
-               f"(export {result.export_id}).")
+               f"(export {result.export_id}, due {result.due_on}).")
     if result.contact:
         click.echo(f"Send it to {result.contact}.")
     click.echo("Import the answered workbook with `ipdrepo queries import FILE`.")
@@ -117,16 +126,21 @@ _STATUS = click.Choice(["open", "sent", "answered", "resolved", "closed", "reope
 @click.option("--status", "statuses", type=_STATUS, multiple=True,
               help="Only queries in these states (repeatable).")
 @click.option("--active", is_flag=True, help="Only queries awaiting an answer or a decision.")
+@click.option("--audience", type=click.Choice(["trial", "curator"]),
+              help="Only questions for the trial, or only those on the curator's list "
+                   "(mapping problems, until fixed or forwarded).")
 @topic_option
 @json_option
 @requires("queries.read", trial="trial")
-def list_cmd(trial: str | None, statuses: tuple[str, ...], active: bool, topic: str | None,
-             as_json: bool) -> None:
-    """List data queries (a trialist sees only their own trial's).
+def list_cmd(trial: str | None, statuses: tuple[str, ...], active: bool, audience: str | None,
+             topic: str | None, as_json: bool) -> None:
+    """List data queries: one per question, with how many findings (failed checks) are
+    behind it (a trialist sees only their own trial's questions for the trial).
 
     \b
     Examples:
       ipdrepo queries list --active
+      ipdrepo queries list --audience curator
       ipdrepo queries list --trial SIROCCO --status answered --json
     """
     from harmonise.queries.lifecycle import list_queries, query_to_dict
@@ -135,14 +149,15 @@ def list_cmd(trial: str | None, statuses: tuple[str, ...], active: bool, topic: 
     with _open_store(topic) as store, store.reading() as session:
         rows = [query_to_dict(session, q) for q in list_queries(
             session, store.topic(session), actor=store.settings.actor, trial=trial,
-            status=wanted)]
+            status=wanted, audience=audience)]
     if as_json:
         emit_json(rows)
         return
     print_table([{"id": r["id"], "trial": r["trial"], "status": r["status"],
-                  "resolution": r["resolution"] or "", "age": r["age_days"],
-                  "participant": r["participant"] or "(trial)", "check": r["check"],
-                  "question": (r["question"] or "")[:70]} for r in rows])
+                  "for": r["audience"], "resolution": r["resolution"] or "",
+                  "age": r["age_days"], "participants": r["participants"],
+                  "findings": r["n_findings"], "question": (r["question"] or "")[:70]}
+                 for r in rows])
 
 
 @queries.command("show")
@@ -162,14 +177,25 @@ def show_cmd(query_id: int, topic: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
+    who = data["participant"] or ("several participants" if data["participants"] > 1
+                                  else "(whole trial)")
     click.echo(f"Query {data['id']} [{data['status']}"
                + (f", {data['resolution']}" if data["resolution"] else "") + f"] trial "
-               f"{data['trial']}, participant {data['participant'] or '(whole trial)'}, "
-               f"{data['variable'] or ''} ({data['check']})")
+               f"{data['trial']}, participant {who}, for the {data['audience']}"
+               + (f", due {data['due_on']}" if data["due_on"] else ""))
     click.echo(f"  {data['question']}")
+    for c in data["consequences"]:
+        click.echo(f"    because of it: {c}")
+    click.echo(f"  findings ({data['n_findings']} active):")
+    for f in data["findings"]:
+        where = f"row {f['row']}" if f["row"] is not None else "trial"
+        click.echo(f"    [{'x' if f['active'] else ' '}] {f['role']:<11} {f['check']} "
+                   f"({f['severity']}, {where}) value {f['value']!r}: {f['message']}")
+    click.echo("  thread:")
     for m in data["thread"]:
         extra = " ".join(x for x in (m["response_code"], m["corrected_value"] and
-                                     f"-> {m['corrected_value']!r}") if x)
+                                     f"-> {m['corrected_value']!r}",
+                                     m["cells"] and f"-> {len(m['cells'])} value(s)") if x)
         click.echo(f"  {m['at']} {m['author']}: {m['kind']} {m['from']}->{m['to']} {extra} "
                    f"{m['comment'] or ''}".rstrip())
 
@@ -255,9 +281,12 @@ def accept_cmd(query_ids: tuple[int, ...], all_answered: bool, resolution: str |
 
     A typographical error or found missing value becomes an attributed correction of the
     trial's raw cell(s), applied at the next `ipdrepo harmonise`/`validate`; "confirmed
-    correct" keeps the value and stops the check raising it again.
+    correct" keeps the values and stops the checks raising them again. Accepting a question
+    settles every finding behind it. All or nothing: if one answer cannot be accepted (e.g.
+    "other" without a value: choose --resolution or re-ask), none is, and every such answer is
+    listed.
     """
-    from harmonise.queries.answers import accept_answer
+    from harmonise.queries.answers import accept_answers
     from harmonise.queries.lifecycle import list_queries
 
     with _open_store(topic) as store:
@@ -269,8 +298,8 @@ def accept_cmd(query_ids: tuple[int, ...], all_answered: bool, resolution: str |
                                                    status=["answered"])]
         if not ids:
             raise click.UsageError("give query ids or --all-answered")
-        results = [accept_answer(store, qid, resolution=resolution, comment=comment).to_dict()
-                   for qid in ids]
+        results = [r.to_dict() for r in accept_answers(store, ids, resolution=resolution,
+                                                       comment=comment)]
     if as_json:
         emit_json(results)
         return
@@ -301,7 +330,12 @@ def close_cmd(query_id: int, reason: str, topic: str | None) -> None:
 @topic_option
 @requires("queries.manage", query="query_id")
 def reopen_cmd(query_id: int, reason: str, topic: str | None) -> None:
-    """Reopen a closed or resolved query (curators)."""
+    """Reopen a closed or resolved query with the reason (curators).
+
+    The query is yours from then on: a later `ipdrepo validate` never closes it, even when its
+    checks pass; it goes out in the trial's next workbook (the reason in its history) and waits
+    for the answer and your decision (`accept`, `close`).
+    """
     from harmonise.queries.lifecycle import get_query, reopen
 
     with _open_store(topic) as store, store.transaction() as session:
@@ -309,6 +343,43 @@ def reopen_cmd(query_id: int, reason: str, topic: str | None) -> None:
         reopen(session, get_query(session, topic_row, query_id), actor=store.settings.actor,
                topic=topic_row.slug, reason=reason)
     click.echo(f"Reopened query {query_id}.")
+
+
+@queries.command("forward")
+@click.argument("query_id", type=int)
+@click.option("--note", help="What to ask the trial, added to the question.")
+@topic_option
+@requires("queries.manage", query="query_id")
+def forward_cmd(query_id: int, note: str | None, topic: str | None) -> None:
+    """Send a question from the curator's list (a mapping problem) to the trial: it goes out
+    in the trial's next workbook.
+
+    \b
+    Example:
+      ipdrepo queries forward 14 --note "What does code 9 in STAGE mean?"
+    """
+    from harmonise.queries.lifecycle import forward, get_query
+
+    with _open_store(topic) as store, store.transaction() as session:
+        topic_row = store.topic(session)
+        forward(session, get_query(session, topic_row, query_id), actor=store.settings.actor,
+                topic=topic_row.slug, note=note)
+    click.echo(f"Query {query_id} goes to the trial in its next workbook.")
+
+
+@queries.command("reask")
+@click.argument("query_id", type=int)
+@click.option("--comment", required=True, help="What the trial should look at again.")
+@topic_option
+@requires("queries.manage", query="query_id")
+def reask_cmd(query_id: int, comment: str, topic: str | None) -> None:
+    """Send an answered question back to the trial with a comment (it goes out again in the
+    next workbook, with the earlier answer in its history)."""
+    from harmonise.queries.answers import reask
+
+    with _open_store(topic) as store:
+        reask(store, query_id, comment=comment)
+    click.echo(f"Query {query_id} goes back to the trial.")
 
 
 @queries.command("dashboard")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from harmonise.pages import page_html, table_html
+from repository.html import render, table
 
 __all__ = ["dashboard_tables", "dashboard_html", "AGE_BANDS"]
 
@@ -53,16 +53,14 @@ def dashboard_tables(queries: Sequence[Mapping[str, Any]]) -> dict[str, pd.DataF
 
 
 def dashboard_html(topic: str, queries: Sequence[Mapping[str, Any]]) -> str:
+    """The dashboard page (``repository/html/templates/harmonise/dashboard.html.j2``)."""
     tables = dashboard_tables(queries)
     active = [q for q in queries if q["status"] in ACTIVE]
     oldest = sorted(active, key=lambda q: -q["age_days"])[:25]
-    parts = [f"<p>{len(queries)} queries, {len(active)} awaiting an answer or a decision.</p>",
-             "<h2>Queries by trial and status</h2>" + table_html(tables["by_trial"]),
-             "<h2>Open queries by age</h2>" + table_html(tables["by_age"]),
-             "<h2>Queries by check</h2>" + table_html(tables["by_check"]),
-             "<h2>Response time (days from raising to the first answer)</h2>" +
-             table_html(tables["response_time"]),
-             "<h2>Oldest open queries</h2>" + table_html(pd.DataFrame(
-                 [{k: q[k] for k in ("id", "trial", "status", "age_days", "participant",
-                                     "variable", "check", "question")} for q in oldest]))]
-    return page_html(f"Data queries of {topic}", "".join(parts))
+    prepared: dict[str, Any] = {name: table(frame) for name, frame in tables.items()}
+    return render(
+        "harmonise/dashboard.html.j2", title=f"Data queries of {topic}",
+        n_queries=len(queries), n_active=len(active), **prepared,
+        oldest=table(pd.DataFrame(
+            [{k: q[k] for k in ("id", "trial", "status", "age_days", "participant",
+                                "variable", "check", "question")} for q in oldest])))

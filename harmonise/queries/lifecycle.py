@@ -8,46 +8,52 @@ States follow REDCap's Data Resolution Workflow and OpenClinica's discrepancy no
       └─ the check passes now ─> closed <──────────────────── resolved, check passes
     closed ── the check fails again ──> reopened (then as open)
 
-A query's identity is (trial, participant, variable, check): re-running the checks updates the
-same query instead of raising a duplicate. Every change appends a :class:`QueryMessage` to the
-thread (never deleted) and an audit event. Concurrent changes to one query are detected
-(optimistic locking) and refused with an error; nothing is lost.
+A query is one *question* about one root cause (:mod:`harmonise.queries.questions`); it keeps
+every finding behind it (:class:`~repository.models.QueryFinding`), and re-running the checks
+updates the same query - matched by its findings' identities - instead of raising a duplicate
+(:mod:`harmonise.queries.sync`). A query a curator reopened by hand is theirs: the checks never
+close it behind their back. Every change appends a :class:`QueryMessage` to the thread (never
+deleted) and an audit event. Concurrent changes to one query are detected (optimistic locking)
+and refused with an error; nothing is lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from harmonise.queries.questions import Cell, Finding, query_key
 from repository import audit
 from repository.errors import NotFound, QueryError
-from repository.models import Query, QueryMessage, Topic, Trial, utcnow
+from repository.models import Query, QueryFinding, QueryMessage, Topic, Trial, utcnow
 from repository.roles import not_visible, require
-from repository.trials import lock_trial
 
 __all__ = [
     "STATUSES",
     "RESOLUTIONS",
     "RESPONSE_CODES",
     "AUTO_SOURCES",
+    "Cell",
     "Finding",
     "SyncReport",
     "query_key",
-    "sync_queries",
     "raise_query",
     "respond",
     "resolve",
     "close",
     "reopen",
     "comment",
+    "forward",
+    "held_by_curator",
     "mark_sent",
     "get_query",
     "query_to_dict",
+    "finding_to_dict",
     "list_queries",
     "confirmed_correct_keys",
 ]
@@ -70,34 +76,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 ACTIVE = ("open", "reopened", "sent", "answered")
 
 
-def query_key(trial: str, participant: str | None, variable: str | None, check: str) -> str:
-    return f"{trial}|{participant or '*'}|{variable or '*'}|{check}"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A failed check, in the terms a query needs."""
-
-    trial: str
-    check_id: str
-    source: str  # validation | integrity | mapping
-    message: str
-    participant: str | None = None
-    variable: str | None = None
-    severity: str = "error"
-    value: str | None = None
-    rows: tuple[int, ...] = ()
-    source_columns: tuple[str, ...] = ()
-    raw_values: Mapping[str, Any] = field(default_factory=dict)
-    #: which of the participant's rows, when a delivery repeats their ID (1-based)
-    occurrence: int | None = None
-
-    @property
-    def key(self) -> str:
-        check = self.check_id if self.occurrence is None else f"{self.check_id}#{self.occurrence}"
-        return query_key(self.trial, self.participant, self.variable, check)
-
-
 @dataclass(frozen=True)
 class SyncReport:
     trial: str
@@ -106,12 +84,14 @@ class SyncReport:
     closed: tuple[int, ...] = ()
     updated: tuple[int, ...] = ()
     unchanged: int = 0
-    accepted: int = 0  # failures covered by a query answered "confirmed correct"
+    accepted: int = 0  # questions answered "confirmed correct" whose findings still hold
+    findings: int = 0  # findings behind the questions
 
     def to_dict(self) -> dict[str, Any]:
         return {"trial": self.trial, "opened": len(self.opened), "reopened": len(self.reopened),
                 "closed": len(self.closed), "updated": len(self.updated),
-                "unchanged": self.unchanged, "accepted_confirmed_correct": self.accepted}
+                "unchanged": self.unchanged, "accepted_confirmed_correct": self.accepted,
+                "findings": self.findings}
 
 
 def _message(session: Session, query: Query, *, author: str, kind: str,
@@ -169,7 +149,8 @@ def get_query(session: Session, topic: Topic, query_id: int, *,
     if actor is not None:
         who = require(session, actor, "queries.read")
         if not who.sees_all and (query is None or query.topic_id != topic.id
-                                 or not who.sees_trial(query.trial_id)):
+                                 or not who.sees_trial(query.trial_id)
+                                 or query.audience != "trial"):
             raise not_visible(who, thing=f"query {query_id}", action="queries.read")
     if query is None or query.topic_id != topic.id:
         raise NotFound(f"no query {query_id} in topic {topic.slug}.", query=query_id)
@@ -180,78 +161,6 @@ def _trial_of(session: Session, query: Query) -> str:
     trial = session.get(Trial, query.trial_id)
     assert trial is not None  # a foreign key
     return trial.acronym
-
-
-def sync_queries(session: Session, topic: Topic, trial: Trial, findings: Iterable[Finding], *,
-                 checks_run: Iterable[str], actor: str,
-                 delivery_id: int | None = None) -> SyncReport:
-    """Make the trial's automatic queries match what the checks found now.
-
-    New findings open queries; findings of closed queries reopen them; queries whose check ran
-    and no longer fails are closed with the reason. A failure on a query resolved as
-    "confirmed correct" stays accepted (unless the value changed). Checks not in ``checks_run``
-    (skipped, or not run) never close anything.
-    """
-    require(session, actor, "queries.manage", trial=trial.acronym)
-    lock_trial(session, trial.id)  # two validates at once: the second sees the first's queries
-    ran = set(checks_run)
-    existing = {q.key: q for q in session.scalars(
-        select(Query).where(Query.trial_id == trial.id, Query.source.in_(AUTO_SOURCES)))}
-    seen: set[str] = set()
-    opened, reopened, closed, updated = [], [], [], []
-    unchanged = accepted = 0
-    now = utcnow()
-    for f in findings:
-        if f.key in seen:
-            continue
-        seen.add(f.key)
-        q = existing.get(f.key)
-        if q is None:
-            q = Query(topic_id=topic.id, trial_id=trial.id, key=f.key,
-                      participant=f.participant, variable=f.variable, check_id=f.check_id,
-                      source=f.source, severity=f.severity, question=f.message,
-                      value_received=f.value, source_columns=list(f.source_columns),
-                      raw_values=dict(f.raw_values), rows=list(f.rows),
-                      delivery_id=delivery_id, raised_by=actor, raised_at=now, updated_at=now)
-            session.add(q)
-            session.flush()
-            _message(session, q, author=actor, kind="raised", status_to="open",
-                     comment=f.message)
-            audit.append(session, actor=actor, action="query.raise", topic=topic.slug,
-                         entity_type="query", entity_id=q.id,
-                         details={"key": f.key, "source": f.source})
-            opened.append(q.id)
-            continue
-        same_value = (q.value_received == f.value)
-        if q.status == "resolved" and q.resolution == "confirmed_correct" and same_value:
-            accepted += 1
-            continue
-        if q.status in ("closed", "resolved"):
-            _move(session, q, "reopened", author=actor, kind="reopen", topic=topic.slug,
-                  check_transition=False,
-                  comment=f"the check fails again: {f.message}")
-            q.question = f.message
-            reopened.append(q.id)
-        elif (q.question, q.value_received, q.rows) != (f.message, f.value, list(f.rows)):
-            updated.append(q.id)
-        else:
-            unchanged += 1
-        q.question, q.value_received, q.rows = f.message, f.value, list(f.rows)
-        q.source_columns, q.raw_values = list(f.source_columns), dict(f.raw_values)
-        q.delivery_id = delivery_id or q.delivery_id
-        q.updated_at = now
-    for key, q in existing.items():
-        if key in seen or q.check_id not in ran or q.status == "closed":
-            continue
-        reason = (f"check {q.check_id} passes now" +
-                  (" (after the correction)" if q.resolution == "corrected" else ""))
-        _move(session, q, "closed", author=actor, kind="auto-close", topic=topic.slug,
-              check_transition=False, comment=reason)
-        closed.append(q.id)
-    session.flush()
-    return SyncReport(trial=trial.acronym, opened=tuple(opened), reopened=tuple(reopened),
-                      closed=tuple(closed), updated=tuple(updated), unchanged=unchanged,
-                      accepted=accepted)
 
 
 def raise_query(session: Session, topic: Topic, trial: Trial, *, question: str, actor: str,
@@ -284,18 +193,23 @@ def mark_sent(session: Session, query: Query, *, actor: str, topic: str,
 
 def respond(session: Session, query: Query, *, actor: str, topic: str, response_code: str,
             corrected_value: str | None = None, comment: str | None = None,
-            export_id: int | None = None) -> None:
-    """A trialist's (or curator's) answer: a response code, maybe a corrected value."""
+            export_id: int | None = None,
+            cells: Sequence[Mapping[str, Any]] | None = None) -> None:
+    """A trialist's (or curator's) answer: a response code, maybe a corrected value.
+
+    ``cells``: corrected values of several participants' cells (the list of a question
+    about several participants), each ``{participant, row, dataset, column, value}``.
+    """
     require(session, actor, "queries.answer", trial=_trial_of(session, query))
     if response_code not in RESPONSE_CODES:
         raise QueryError(f"response code {response_code!r} is not one of "
                          f"{', '.join(RESPONSE_CODES)}.", query=query.id)
-    if response_code == "typographical_error" and not corrected_value:
+    if response_code == "typographical_error" and not corrected_value and not cells:
         raise QueryError(f"query {query.id}: a typographical error answer needs the corrected "
                          "value.", query=query.id)
     _move(session, query, "answered", author=actor, kind="response", topic=topic,
           response_code=response_code, corrected_value=corrected_value, comment=comment,
-          export_id=export_id)
+          export_id=export_id, cells=[dict(c) for c in cells] if cells else None)
     _flush(session, query)
 
 
@@ -327,8 +241,47 @@ def close(session: Session, query: Query, *, actor: str, topic: str, reason: str
 
 
 def reopen(session: Session, query: Query, *, actor: str, topic: str, reason: str) -> None:
+    """A curator reopens a closed or resolved query with the reason. The query is theirs from
+    then on (:func:`held_by_curator`): a later validation never closes it automatically, even
+    when its checks pass; it waits for the trial's answer and the curator's decision."""
     require(session, actor, "queries.manage", trial=_trial_of(session, query))
     _move(session, query, "reopened", author=actor, kind="reopen", topic=topic, comment=reason)
+    _flush(session, query)
+
+
+#: message kinds that settle a query (after them, a curator's earlier reopen no longer holds)
+_SETTLING = ("resolve", "close", "auto-close")
+_HOLDING = ("reopen", "reask")
+
+
+def held_by_curator(query: Query) -> bool:
+    """Whether a curator reopened ``query`` by hand and has not settled it since (resolved or
+    closed): such a query is never closed automatically."""
+    for msg in reversed(query.messages):
+        if msg.kind in _HOLDING:
+            return True
+        if msg.kind in _SETTLING:
+            return False
+    return False
+
+
+def forward(session: Session, query: Query, *, actor: str, topic: str,
+            note: str | None = None) -> None:
+    """A curator sends a question from their own list (a mapping problem) to the trial: it
+    goes out in the next workbook. ``note`` is added to the question (e.g. what to ask)."""
+    require(session, actor, "queries.manage", trial=_trial_of(session, query))
+    if query.audience == "trial":
+        raise QueryError(f"query {query.id} already goes to the trial.", query=query.id)
+    if query.status not in ACTIVE:
+        raise QueryError(f"query {query.id} is {query.status}; reopen it first.",
+                         query=query.id, status=query.status)
+    query.audience = "trial"
+    if note:
+        query.question = f"{query.question}\n{note}"
+    _message(session, query, author=actor, kind="forward", comment=note or "sent to the trial")
+    audit.append(session, actor=actor, action="query.forward", topic=topic,
+                 entity_type="query", entity_id=query.id, details={"note": note})
+    query.updated_at = utcnow()
     _flush(session, query)
 
 
@@ -341,12 +294,34 @@ def comment(session: Session, query: Query, *, actor: str, topic: str, text: str
     _flush(session, query)
 
 
+def finding_to_dict(f: QueryFinding) -> dict[str, Any]:
+    return {"key": f.key, "check": f.check_id, "source": f.source, "severity": f.severity,
+            "participant": f.participant, "variable": f.variable, "dataset": f.dataset,
+            "row": f.row, "sequence": f.sequence, "cells": list(f.cells or []),
+            "value": f.value, "message": f.message, "role": f.role, "active": f.active,
+            "first_seen": f.first_seen.isoformat(timespec="seconds"),
+            "last_seen": f.last_seen.isoformat(timespec="seconds"),
+            "cleared_at": f.cleared_at.isoformat(timespec="seconds") if f.cleared_at else None}
+
+
 def query_to_dict(session: Session, query: Query, *, thread: bool = False) -> dict[str, Any]:
+    """A query as JSON: the question, its state, its findings (active ones; with ``thread``
+    every finding it ever had, and the whole thread)."""
+    detail = dict(query.detail or {})
+    findings = [finding_to_dict(f) for f in query.findings if thread or f.active]
     out: dict[str, Any] = {
         "id": query.id, "trial": _trial_of(session, query), "participant": query.participant,
         "variable": query.variable, "check": query.check_id, "source": query.source,
         "severity": query.severity, "status": query.status, "resolution": query.resolution,
-        "question": query.question, "value": query.value_received,
+        "audience": query.audience, "scope": detail.get("scope", "participant"),
+        "question": query.question, "consequences": list(detail.get("consequences", [])),
+        "participants": len(detail.get("participants", [])) or (
+            1 if query.participant else 0),
+        "findings": findings, "n_findings": sum(1 for f in query.findings if f.active),
+        "checks": sorted({f.check_id for f in query.findings if f.active}),
+        "due_on": query.due_on.isoformat() if query.due_on else None,
+        "held_by_curator": held_by_curator(query),
+        "value": query.value_received,
         "source_columns": query.source_columns, "raw_values": query.raw_values,
         "rows": query.rows, "raised_at": query.raised_at.isoformat(timespec="seconds"),
         "updated_at": query.updated_at.isoformat(timespec="seconds"),
@@ -359,30 +334,41 @@ def query_to_dict(session: Session, query: Query, *, thread: bool = False) -> di
         out["thread"] = [{"at": m.at.isoformat(timespec="seconds"), "author": m.author,
                           "kind": m.kind, "from": m.status_from, "to": m.status_to,
                           "response_code": m.response_code,
-                          "corrected_value": m.corrected_value, "comment": m.comment}
+                          "corrected_value": m.corrected_value,
+                          "cells": list(m.cells) if m.cells else None, "comment": m.comment}
                          for m in query.messages]
     return out
 
 
 def confirmed_correct_keys(session: Session, topic: Topic | None = None) -> set[str]:
-    """Identities of the queries resolved as "confirmed correct": failures the checks may keep
-    finding but that are accepted."""
+    """Identities of the queries resolved as "confirmed correct", and of every finding behind
+    them: failures the checks may keep finding but that are accepted."""
     stmt = select(Query.key).where(Query.status == "resolved",
                                    Query.resolution == "confirmed_correct")
+    found = select(QueryFinding.key).join(Query, Query.id == QueryFinding.query_id).where(
+        Query.status == "resolved", Query.resolution == "confirmed_correct",
+        QueryFinding.active.is_(True))
     if topic is not None:
         stmt = stmt.where(Query.topic_id == topic.id)
-    return set(session.scalars(stmt))
+        found = found.where(Query.topic_id == topic.id)
+    return set(session.scalars(stmt)) | set(session.scalars(found))
 
 
 def list_queries(session: Session, topic: Topic, *, actor: str, trial: str | None = None,
-                 status: Sequence[str] | None = None) -> list[Query]:
-    """Queries visible to ``actor`` (a trialist sees only their trial's)."""
+                 status: Sequence[str] | None = None,
+                 audience: str | None = None) -> list[Query]:
+    """Queries visible to ``actor`` (a trialist sees only their trial's, and only the
+    questions that go to the trial), optionally only those for ``audience`` (trial,
+    curator)."""
     who = require(session, actor, "queries.read", trial=trial)
     stmt = select(Query).where(Query.topic_id == topic.id).order_by(Query.id)
     if who.role == "trialist":
         trial = who.trial
+        audience = "trial"
     if trial:
         stmt = stmt.join(Trial, Trial.id == Query.trial_id).where(Trial.acronym == trial)
     if status:
         stmt = stmt.where(Query.status.in_(list(status)))
+    if audience:
+        stmt = stmt.where(Query.audience == audience)
     return list(session.scalars(stmt))

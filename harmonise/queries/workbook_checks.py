@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harmonise.queries.i18n import RESPONSE_WORDS, language
 from harmonise.values.cells import canonical_text, canonical_texts, parse_numbers
 from harmonise.values.dates import parse_date_values
 from repository.formats import ColumnInfo
@@ -40,6 +41,7 @@ __all__ = [
     "QueryState",
     "SheetRow",
     "Answer",
+    "ListAnswers",
     "CheckOutcome",
     "cell_value_text",
     "normalise_response",
@@ -55,44 +57,43 @@ __all__ = [
 @dataclass(frozen=True)
 class Response:
     code: str
-    label: str  # what the drop-down shows
+    label: str  # what the drop-down shows (English; :meth:`label_in` for another language)
     meaning: str
     corrected_value: str  # "required" | "if found" | "optional" | "leave empty"
     comment_required: bool = False
 
+    def label_in(self, lang: str) -> str:
+        return RESPONSE_WORDS[language(lang)][self.code][0]
+
+    def meaning_in(self, lang: str) -> str:
+        return RESPONSE_WORDS[language(lang)][self.code][1]
+
+
+_NEEDS = {"typographical_error": ("required", False), "data_missing": ("if found", False),
+          "confirmed_correct": ("leave empty", False), "wrong_source": ("optional", False),
+          "other": ("optional", True)}
 
 #: the response codes of :data:`harmonise.queries.lifecycle.RESPONSE_CODES`, in the same order,
-#: with the words trialists see
-RESPONSES: tuple[Response, ...] = (
-    Response("typographical_error", "Typographical error",
-             "The value was typed or transcribed wrongly. Write the right value in Corrected "
-             "value.", "required"),
-    Response("data_missing", "Data missing",
-             "The value is missing from the data you sent. If you found it, write it in "
-             "Corrected value; if it does not exist (not collected, lost), leave Corrected "
-             "value empty and say so in Comment.", "if found"),
-    Response("confirmed_correct", "Confirmed correct",
-             "You checked the source (e.g. the case report form) and the value you sent is "
-             "right. Leave Corrected value empty.", "leave empty"),
-    Response("wrong_source", "Wrong source",
-             "The value came from the wrong source document, visit or form. Write the value "
-             "from the right source in Corrected value if you have it; say what happened in "
-             "Comment.", "optional"),
-    Response("other", "Other",
-             "None of the above (e.g. the value cannot be found any more). Explain in Comment.",
-             "optional", comment_required=True),
-)
+#: with the words trialists see (:data:`harmonise.queries.i18n.RESPONSE_WORDS` in other
+#: languages)
+RESPONSES: tuple[Response, ...] = tuple(
+    Response(code, RESPONSE_WORDS["en"][code][0], RESPONSE_WORDS["en"][code][1],
+             _NEEDS[code][0], comment_required=_NEEDS[code][1])
+    for code in ("typographical_error", "data_missing", "confirmed_correct", "wrong_source",
+                 "other"))
 _BY_CODE = {r.code: r for r in RESPONSES}
+_BY_LABEL = {re.sub(r"[\s_-]+", "_", label.strip().lower()): code
+             for by_code in RESPONSE_WORDS.values() for code, (label, _) in by_code.items()}
 
 
 def normalise_response(value: Any) -> str | None:
-    """``"Typographical error"``, ``"typographical_error"``, ``" TYPOGRAPHICAL-ERROR "`` ->
-    ``"typographical_error"``; None when it is none of the codes."""
+    """``"Typographical error"``, ``"typographical_error"``, ``" TYPOGRAPHICAL-ERROR "``,
+    ``"Erreur de saisie"`` -> ``"typographical_error"``; None when it is none of the codes."""
     text = cell_value_text(value)
     if text is None:
         return None
     key = re.sub(r"[\s_-]+", "_", text.strip().lower())
-    return key if key in _BY_CODE else None
+    return key if key in _BY_CODE else _BY_LABEL.get(key)
 
 
 # --- problems ---------------------------------------------------------------------------------
@@ -147,12 +148,29 @@ _SAMPLE = 5000  # distinct values looked at (in delivery order)
 _EXAMPLE = dt.datetime(2003, 2, 17, 14, 30)
 
 
-def _human_layout(fmt: str) -> str:
+def _human_layout(fmt: str, lang: str = "en") -> str:
     out = fmt
-    for directive, human in (("%Y", "YYYY"), ("%y", "YY"), ("%m", "MM"), ("%d", "DD"),
+    year, day = ("AAAA", "JJ") if language(lang) == "fr" else ("YYYY", "DD")
+    for directive, human in (("%Y", year), ("%y", year[:2]), ("%m", "MM"), ("%d", day),
                              ("%b", "MON"), ("%H", "hh"), ("%M", "mm"), ("%S", "ss")):
         out = out.replace(directive, human)
     return out
+
+
+_DESCRIBE = {
+    "en": {"code": "a code: {codes}", "or_number": " (or another number)", "number": "a number",
+           "comma": " (decimal comma, e.g. 72,5)",
+           "date": "a date as {layout} (e.g. {example})",
+           "datetime": "a date and time as {layout} (e.g. {example})", "text": "text",
+           "tokens": "; or {tokens} if not known",
+           "absent": " (column not in your latest data)"},
+    "fr": {"code": "un code : {codes}", "or_number": " (ou un autre nombre)",
+           "number": "un nombre", "comma": " (virgule décimale, par ex. 72,5)",
+           "date": "une date au format {layout} (par ex. {example})",
+           "datetime": "une date et heure au format {layout} (par ex. {example})",
+           "text": "du texte", "tokens": " ; ou {tokens} si inconnu",
+           "absent": " (colonne absente de vos dernières données)"},
+}
 
 
 @dataclass(frozen=True)
@@ -172,29 +190,31 @@ class ColumnRule:
     tokens: tuple[str, ...] = ()
     present: bool = True
 
-    def describe(self) -> str:
-        """What a trialist should write, e.g. ``a date as DD/MM/YYYY (e.g. 17/02/2003)``."""
+    def describe(self, lang: str = "en") -> str:
+        """What a trialist should write, e.g. ``a date as DD/MM/YYYY (e.g. 17/02/2003)`` (in
+        ``lang``, English or French)."""
+        w = _DESCRIBE[language(lang)]
         if self.labels:
             codes = ", ".join(f"{k} = {v}" for k, v in self.labels.items())
-            base = f"a code: {codes}"
+            base = w["code"].format(codes=codes)
             if self.kind == "number":
-                base += " (or another number)"
+                base += w["or_number"]
         elif self.kind == "number":
-            base = "a number" + (" (decimal comma, e.g. 72,5)" if self.decimal == "," else "")
+            base = w["number"] + (w["comma"] if self.decimal == "," else "")
         elif self.kind in ("date", "datetime"):
             if self.layout in (None, "native"):
                 fmt = "%Y-%m-%d" if self.kind == "date" else "%Y-%m-%d %H:%M"
             else:
                 fmt = self.layout
             example = _EXAMPLE.strftime(fmt)
-            base = (f"a {'date' if self.kind == 'date' else 'date and time'} as "
-                    f"{_human_layout(fmt)} (e.g. {example.upper() if self.upper else example})")
+            base = w[self.kind].format(layout=_human_layout(fmt, lang),
+                                       example=example.upper() if self.upper else example)
         else:
-            base = "text"
+            base = w["text"]
         if self.tokens:
-            base += f"; or {', '.join(self.tokens)} if not known"
+            base += w["tokens"].format(tokens=", ".join(self.tokens))
         if not self.present:
-            base += " (column not in your latest data)"
+            base += w["absent"]
         return base
 
     def normalise(self, value: Any) -> str:
@@ -423,13 +443,21 @@ class SentQuery:
     question: str
     value: str | None
     raw_values: Mapping[str, Any]
+    #: the sheet listing the participants of a question about several (None: no list), and
+    #: its rows as :class:`harmonise.queries.workbook_lists.ListRow` records
+    list_sheet: str | None = None
+    list_rows: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "row": self.row, "version": self.version, "status": self.status,
-                "previous_status": self.previous_status, "participant": self.participant,
-                "shown": dict(self.shown), "columns": [c.to_dict() for c in self.columns],
-                "question": self.question, "value": self.value,
-                "raw_values": dict(self.raw_values)}
+        out = {"id": self.id, "row": self.row, "version": self.version, "status": self.status,
+               "previous_status": self.previous_status, "participant": self.participant,
+               "shown": dict(self.shown), "columns": [c.to_dict() for c in self.columns],
+               "question": self.question, "value": self.value,
+               "raw_values": dict(self.raw_values)}
+        if self.list_sheet:
+            out["list_sheet"] = self.list_sheet
+            out["list_rows"] = [dict(r) for r in self.list_rows]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SentQuery:
@@ -438,7 +466,9 @@ class SentQuery:
                    participant=data.get("participant"), shown=dict(data["shown"]),
                    columns=tuple(ColumnRule.from_dict(c) for c in data.get("columns", [])),
                    question=data["question"], value=data.get("value"),
-                   raw_values=dict(data.get("raw_values", {})))
+                   raw_values=dict(data.get("raw_values", {})),
+                   list_sheet=data.get("list_sheet"),
+                   list_rows=tuple(dict(r) for r in data.get("list_rows", [])))
 
 
 @dataclass(frozen=True)
@@ -450,8 +480,9 @@ class QueryState:
     question: str
     value: str | None
     raw_values: Mapping[str, Any]
-    #: the latest response: (code, corrected value, comment, export id)
+    #: the latest response: (code, corrected value, comment, export id), and its cells
     last_response: tuple[str | None, str | None, str | None, int | None] | None = None
+    last_cells: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -470,6 +501,21 @@ class Answer:
     response_code: str
     corrected_value: str | None
     comment: str | None
+    #: corrected cells of the participants of the question's list sheet
+    cells: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ListAnswers:
+    """What a question's participant sheet holds (see :mod:`harmonise.queries.workbook_lists`)."""
+
+    cells: tuple[Mapping[str, Any], ...]
+    comments: tuple[str, ...]
+    problems: tuple[WorkbookProblem, ...]
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.cells or self.comments)
 
 
 @dataclass(frozen=True)
@@ -482,8 +528,8 @@ class CheckOutcome:
 
 # --- the checks -------------------------------------------------------------------------------
 
-PROTECTED = ("query", "participant", "columns", "delivered", "harmonised", "question",
-             "expected")
+PROTECTED = ("query", "participant", "columns", "delivered", "question", "history",
+             "expected", "due")
 ANSWER = ("response", "corrected", "comment")
 
 
@@ -508,17 +554,10 @@ def _short(text: str | None, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit - 3] + "...")
 
 
-def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
-                  now: Mapping[int, QueryState], *, sheet: str, letters: Mapping[str, str],
-                  headers: Mapping[str, str], trial: str, export_id: int,
-                  pseudonym: Callable[[str], str], participants: Callable[[str], bool]
-                  ) -> CheckOutcome:
-    """Check every row of the sheet against the export and the queries as they are now.
-
-    ``pseudonym`` maps a participant ID typed in the sheet to its pseudonym; ``participants``
-    says whether a pseudonym is a participant of the trial.
-    """
-    s = _Sheet(sheet, letters, headers)
+def _match_rows(s: _Sheet, rows: Sequence[SheetRow], sent: Sequence[SentQuery]
+                ) -> tuple[list[tuple[SheetRow, SentQuery]], list[WorkbookProblem]]:
+    """Each row with the query it answers; rows added, copied or deleted, and cells typed
+    right of the answer columns, as problems."""
     problems: list[WorkbookProblem] = []
     by_id = {q.id: q for q in sent}
     seen: dict[int, int] = {}
@@ -544,7 +583,7 @@ def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
         for key, value in r.extra.items():
             problems.append(WorkbookProblem(
                 f"{_short(cell_value_text(value))} was typed right of the answer columns, where "
-                "it would be lost; move it into Comment.", sheet=sheet, row=r.row, column=key,
+                "it would be lost; move it into Comment.", sheet=s.name, row=r.row, column=key,
                 cell=f"{key}{r.row}", query=qid))
     for q in sent:
         if q.id not in seen:
@@ -552,13 +591,31 @@ def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
             problems.append(WorkbookProblem(
                 f"the row of query {q.id} (sent as row {q.row}, about "
                 f"{about.replace(chr(10), ', ')}) was deleted; put it back from the workbook "
-                "we sent, or ask for a new workbook.", sheet=sheet, query=q.id))
+                "we sent, or ask for a new workbook.", sheet=s.name, query=q.id))
+    return matched, problems
+
+
+def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
+                  now: Mapping[int, QueryState], *, sheet: str, letters: Mapping[str, str],
+                  headers: Mapping[str, str], trial: str, export_id: int,
+                  pseudonym: Callable[[str], str], participants: Callable[[str], bool],
+                  lists: Mapping[int, ListAnswers] | None = None,
+                  language: str = "en") -> CheckOutcome:
+    """Check every row of the sheet against the export and the queries as they are now.
+
+    ``pseudonym`` maps a participant ID typed in the sheet to its pseudonym; ``participants``
+    says whether a pseudonym is a participant of the trial; ``lists``: what the participant
+    sheets of questions about several participants hold, by query.
+    """
+    s = _Sheet(sheet, letters, headers)
+    matched, problems = _match_rows(s, rows, sent)
     answers: list[Answer] = []
     unchanged: list[int] = []
     blank: list[int] = []
     for r, q in matched:
         problems.extend(_protected_cells(s, r, q, trial, pseudonym, participants))
-        answer, row_problems = _answer(s, r, q)
+        listed = (lists or {}).get(q.id)
+        answer, row_problems = _answer(s, r, q, listed=listed, language=language)
         if answer is None and not row_problems:
             blank.append(q.id)
             continue
@@ -581,7 +638,8 @@ def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
             continue
         last = state.last_response
         if state.status == "answered" and last is not None and last[3] == export_id and \
-                last[:3] == (answer.response_code, answer.corrected_value, answer.comment):
+                last[:3] == (answer.response_code, answer.corrected_value, answer.comment) \
+                and [dict(c) for c in state.last_cells] == [dict(c) for c in answer.cells]:
             unchanged.append(q.id)
             continue
         answers.append(answer)
@@ -621,14 +679,23 @@ def _protected_cells(s: _Sheet, r: SheetRow, q: SentQuery, trial: str,
     return out
 
 
-def _answer(s: _Sheet, r: SheetRow, q: SentQuery) -> tuple[Answer | None, list[WorkbookProblem]]:
+def _answer(s: _Sheet, r: SheetRow, q: SentQuery, *, listed: ListAnswers | None = None,
+            language: str = "en") -> tuple[Answer | None, list[WorkbookProblem]]:
     raw_code, raw_value, raw_comment = (r.cells.get(k) for k in ANSWER)
-    checked = check_answer(raw_code, raw_value, raw_comment, q.columns)
-    problems = [s.problem(r.row, key, message, q.id) for key, message in checked.problems]
-    if checked.empty or problems or checked.response_code is None:
+    checked = check_answer(raw_code, raw_value, raw_comment, q.columns, listed=listed,
+                           list_sheet=q.list_sheet, language=language)
+    if checked.empty:
+        return None, []
+    problems = list(listed.problems) if listed is not None else []
+    problems += [s.problem(r.row, key, message, q.id) for key, message in checked.problems]
+    if problems or checked.response_code is None:
         return None, problems
+    notes = [checked.comment] if checked.comment else []
+    if listed is not None:
+        notes += list(listed.comments)
     return Answer(query=q.id, row=r.row, response_code=checked.response_code,
-                  corrected_value=checked.corrected_value, comment=checked.comment), []
+                  corrected_value=checked.corrected_value, comment="\n".join(notes) or None,
+                  cells=tuple(listed.cells) if listed is not None else ()), []
 
 
 @dataclass(frozen=True)
@@ -653,37 +720,48 @@ class CheckedAnswer:
 
 
 def check_answer(raw_code: Any, raw_value: Any, raw_comment: Any,
-                 columns: Sequence[ColumnRule]) -> CheckedAnswer:
+                 columns: Sequence[ColumnRule], *, listed: ListAnswers | None = None,
+                 list_sheet: str | None = None, language: str = "en") -> CheckedAnswer:
     """Judge one answer - response code, corrected value, comment - against the query's
     columns: the one check behind the workbook import and the web answer form, with the same
-    messages. The corrected value comes back written the way the trial's column writes it."""
+    messages. The corrected value comes back written the way the trial's column writes it.
+
+    ``listed``: what the question's participant sheet ``list_sheet`` holds (its own problems
+    are not repeated here; its comments are not joined to ``comment``)."""
     code_text = cell_value_text(raw_code)
     value_text = cell_value_text(raw_value)
     comment = cell_value_text(raw_comment)
-    if code_text is None and value_text is None and comment is None:
+    listed_values = listed is not None and bool(listed.cells)
+    if code_text is None and value_text is None and comment is None and \
+            (listed is None or (not listed.answered and not listed.problems)):
         return CheckedAnswer(None, None, None, empty=True)
     problems: list[tuple[str, str]] = []
     code = normalise_response(raw_code)
-    choices = "; ".join(x.label for x in RESPONSES)
+    choices = "; ".join(x.label_in(language) for x in RESPONSES)
     if code_text is None:
-        problems.append(("response", "the row has an answer but no response code; choose one "
-                         f"from the list ({choices})."))
+        where = (f"the participants on sheet {list_sheet} have answers, but this row has no "
+                 "response" if listed is not None and listed.answered and value_text is None
+                 and comment is None else "the row has an answer but no response code")
+        problems.append(("response", f"{where}; choose one from the list ({choices})."))
     elif code is None:
         problems.append(("response", f"{_short(code_text)} is not one of the response codes; "
                          f"choose one from the list ({choices})."))
     corrected: str | None = None
     if code is not None:
         response = _BY_CODE[code]
-        if response.corrected_value == "required" and value_text is None:
-            problems.append(("corrected", f"'{response.label}' needs the right value in "
-                             "Corrected value (or choose another response)."))
-        if response.corrected_value == "leave empty" and value_text is not None:
-            problems.append(("corrected", f"'{response.label}' keeps the value you sent, but a "
-                             f"corrected value {_short(value_text)} was given; clear it, or "
-                             "choose Typographical error."))
-        if response.comment_required and comment is None:
-            problems.append(("comment", f"'{response.label}' needs a Comment saying what "
-                             "happened."))
+        label = response.label_in(language)
+        if response.corrected_value == "required" and value_text is None and not listed_values:
+            problems.append(("corrected", f"'{label}' needs the right value in Corrected value "
+                             "(or choose another response)."))
+        if response.corrected_value == "leave empty" and (value_text is not None
+                                                           or listed_values):
+            given = _short(value_text) if value_text is not None else f"on sheet {list_sheet}"
+            problems.append(("corrected", f"'{label}' keeps the value you sent, but a corrected "
+                             f"value ({given}) was given; clear it, or choose Typographical "
+                             "error."))
+        if response.comment_required and comment is None and \
+                not (listed is not None and listed.comments):
+            problems.append(("comment", f"'{label}' needs a Comment saying what happened."))
     if value_text is not None and not (code is not None and
                                        _BY_CODE[code].corrected_value == "leave empty"):
         try:

@@ -5,6 +5,10 @@ Parsing is explicit: a mapping names the format of every date column. Formats:
 ``iso``
     ISO 8601 text: ``2003-02-17``, ``2003-02-17T10:30``, ``20030217`` is *not* ISO here (use
     ``%Y%m%d``).
+``iso8601``
+    ISO 8601 text that may be partial, as CDISC writes dates (``2014-01``, ``2014``): partial
+    dates are missing and reported unless the rule says how to complete them (``impute:``; see
+    :mod:`harmonise.values.partial_dates`).
 a strftime pattern
     anything with a ``%`` directive, e.g. ``%d/%m/%Y``, ``%m/%d/%y``, ``%Y%m%d``, ``%Y-%m``
     (a year-month gives the first day of the month). Two-digit years follow the POSIX rule:
@@ -53,8 +57,8 @@ __all__ = [
 ]
 
 #: named formats (anything else must be a strftime pattern with at least one % directive)
-DATE_FORMATS: tuple[str, ...] = ("iso", "native", "excel", "sas", "stata", "sas_datetime",
-                                 "spss")
+DATE_FORMATS: tuple[str, ...] = ("iso", "iso8601", "native", "excel", "sas", "stata",
+                                 "sas_datetime", "spss")
 
 #: numeric formats -> (epoch, unit of the count)
 NUMERIC_EPOCHS: dict[str, tuple[pd.Timestamp, str]] = {
@@ -143,6 +147,11 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
             parsed = pd.to_datetime(pd.Index(strings), format="ISO8601", errors="coerce")
             parsed = parsed.tz_localize(None) if getattr(parsed, "tz", None) else parsed
             parsed = parsed.to_numpy(dtype="datetime64[ns]")
+        elif fmt == "iso8601":
+            from harmonise.values.partial_dates import parse_iso8601
+
+            read = parse_iso8601(pd.Series(strings, dtype=object), datetime=datetime)
+            parsed = read.values.to_numpy(dtype="datetime64[ns]")
         elif fmt == "native":
             parsed = np.full(len(idx), np.datetime64("NaT"), dtype="datetime64[ns]")
         else:

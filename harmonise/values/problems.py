@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Issue", "REASONS", "PROBLEM_COLUMNS"]
+__all__ = ["Issue", "REASONS", "NOTES", "PROBLEM_COLUMNS"]
 
 #: reason code -> what it means (documented in docs/mapping-format.md)
 REASONS: dict[str, str] = {
@@ -29,11 +29,21 @@ REASONS: dict[str, str] = {
     "invalid_operation": "an operation outside its domain (log or square root of a negative "
                          "number, a non-finite result)",
     "missing_id": "a row without a participant ID",
+    "partial_date": "an ISO 8601 date without its day or month (2014-01, 2014) that the rule "
+                    "does not impute (set `impute:` on the rule, or ask the trial)",
+    "duplicate_key": "a one-to-one joined dataset has several rows for the participant",
 }
 
-#: the columns of a problems table, in order
+#: note code -> what it means: cells the rule completed as documented (not problems; kept in
+#: the harmonised trial's ``imputed`` table, the sidecar and ``ipdrepo explain``)
+NOTES: dict[str, str] = {
+    "imputed_date": "a partial ISO 8601 date completed by the rule's `impute:` setting",
+}
+
+#: the columns of a problems table, in order; ``row`` is the 1-based row of ``dataset`` (the
+#: trial's dataset the value came from: the table's own, or the one an aggregate rule read)
 PROBLEM_COLUMNS: tuple[str, ...] = ("trial", "participant_id", "row", "variable", "rule",
-                                    "columns", "value", "reason", "message")
+                                    "columns", "value", "reason", "message", "dataset")
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,8 +55,13 @@ class Issue:
     message: str
 
     def __post_init__(self) -> None:
-        if self.reason not in REASONS:
+        if self.reason not in REASONS and self.reason not in NOTES:
             raise ValueError(f"unknown problem reason {self.reason!r}")
+
+    @property
+    def is_note(self) -> bool:
+        """A documented completion (an imputed date), not a problem."""
+        return self.reason in NOTES
 
     @property
     def count(self) -> int:

@@ -37,6 +37,7 @@ __all__ = [
     "unit",
     "analyte",
     "conversion",
+    "completes_units",
     "convertible",
     "units_in",
     "plausible_units",
@@ -271,6 +272,14 @@ class Conversion:
     def to_dict(self) -> dict[str, Any]:
         return {"from": self.source, "to": self.target, "scale": self.scale,
                 "offset": self.offset, "analyte": self.analyte}
+
+
+def completes_units(source: str, target: str) -> bool:
+    """Whether converting ``source`` to ``target`` is a duration to a coarser time unit
+    (months -> years, days -> weeks ...): whole target units are then *completed* units
+    (a participant aged 60 years and 11 months is 60, not 61)."""
+    a, b = unit(source), unit(target)
+    return a.dimension == b.dimension == "time" and a.factor < b.factor
 
 
 def conversion(source: str, target: str, *, analyte_name: str | None = None) -> Conversion:

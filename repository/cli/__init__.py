@@ -23,6 +23,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "init": "repository.cli.store_cmds:init",
     "trial": "repository.cli.store_cmds:trial",
     "ingest": "repository.cli.store_cmds:ingest",
+    "ingest-package": "repository.cli.package_cmds:ingest_package",
     "deliveries": "repository.cli.store_cmds:deliveries",
     "participants": "repository.cli.store_cmds:participants",
     "status": "repository.cli.store_cmds:status",
@@ -62,6 +63,8 @@ SUMMARIES: dict[str, str] = {
     "init": "Create a workspace in DIRECTORY (default: here) holding an empty topic store.",
     "trial": "Register and list the topic's trials (registry IDs, arms, published numbers).",
     "ingest": "Ingest FILE as a delivery of trial ACRONYM.",
+    "ingest-package": ("Ingest several datasets of trial ACRONYM at once: files, a directory, "
+                       "a zip."),
     "deliveries": ("List deliveries (of trial ACRONYM, or of every trial you may see): "
                    "file, format, hash, rows, status."),
     "participants": ("List trial ACRONYM's participants by pseudonym (with --map-back, "
@@ -100,7 +103,7 @@ SUMMARIES: dict[str, str] = {
     "governance": "Governance documents: the retrieval drill of a data request.",
     "analyse": "Meta-analysis: pool estimates or 2x2 tables, two-stage and one-stage IPD models.",
     "dictionary": "Check, show and export the topic data dictionary.",
-    "mapping": "Check and show per-trial mappings.",
+    "mapping": "Check, show, draft and confirm per-trial mappings.",
 }
 
 

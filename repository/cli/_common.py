@@ -42,6 +42,15 @@ class IPDGroup(click.Group):
             click.secho(f"error: {escape(exc.message, keep_lines=True)}", err=True, fg="red",
                         file=raw_stream(sys.stderr))
             ctx.exit(exit_code_for(exc))
+        except click.UsageError as exc:  # every error the same way: `error: ...`
+            if exc.ctx is not None:
+                click.echo(exc.ctx.get_usage(), err=True)
+                click.echo(f"Try '{exc.ctx.command_path} --help' for help.\n", err=True)
+            click.secho(f"error: {exc.format_message()}", err=True, fg="red")
+            ctx.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.secho(f"error: {exc.format_message()}", err=True, fg="red")
+            ctx.exit(exc.exit_code)
 
 
 def _remember_workspace(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -138,14 +138,15 @@ def _check(policy: Policy, params: Mapping[str, Any]) -> None:
 
 
 def _trial_of_query(session: Any, who: Any, query_id: int) -> str | None:
-    """The trial of a data query; a query another trial's trialist may not see is refused like
-    one that does not exist."""
+    """The trial of a data query; a query a trialist may not see (another trial's, or one still
+    on the curators' list) is refused like one that does not exist."""
     from repository.models import Query, Trial
     from repository.roles import not_visible
 
     query = session.get(Query, query_id)
     trial = session.get(Trial, query.trial_id) if query is not None else None
-    if trial is None or not who.sees_trial(trial.id):
+    hidden = query is not None and not who.sees_all and query.audience != "trial"
+    if trial is None or hidden or not who.sees_trial(trial.id):
         if who.sees_all:
             return None  # a curator: the command says the query is not there
         raise not_visible(who, thing=f"query {query_id}")

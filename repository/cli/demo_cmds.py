@@ -13,7 +13,6 @@ import yaml
 
 from repository.cli.access import requires
 from repository.cli.example_steps import (
-    accepted_keys,
     analyse,
     check,
     ingest_all,
@@ -23,10 +22,11 @@ from repository.cli.example_steps import (
     queries_round,
     redeliver,
     release,
+    revalidate,
     step,
     write_reports,
 )
-from repository.errors import IPDError
+from repository.errors import IPDError, ValidationFailed
 
 __all__ = ["demo"]
 
@@ -115,14 +115,16 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
             path = example_dir / reject["file"]
             try:
                 ingest(store, reject["trial"], path)
-                raise click.ClickException(f"{path.name} was accepted but carries identifiers")
             except DirectIdentifiers as exc:
                 click.echo("  refused " + exc.message.splitlines()[0].split(" still ")[0] +
                            f": {len(exc.findings)} identifier column(s): " +
                            ", ".join(f"{f['column']} [{f['kind']}]" for f in exc.findings))
             except IPDError as exc:
-                raise click.ClickException(
-                    f"unexpected refusal of {path.name}: {exc.message}") from exc
+                raise ValidationFailed(
+                    f"unexpected refusal of {path.name}: {exc.message}", file=path.name) from exc
+            else:
+                raise ValidationFailed(f"{path.name} was accepted but carries identifiers: the "
+                                       "identifier gate missed them.", file=path.name)
 
         step("6. Harmonise, validate, check integrity, raise data queries")
         runs = check(store)
@@ -137,16 +139,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
         redeliver(store, example_dir, registry["trials"])
 
         step("9. Validate again")
-        runs = check(store)
-        remaining = [f for r in runs for f in r.findings]
-        confirmed = accepted_keys(store)
-        open_findings = [f for f in remaining if f.key not in confirmed]
-        click.echo(f"  {len(remaining)} finding(s) left, all answered 'confirmed correct'"
-                   if not open_findings else
-                   f"  {len(open_findings)} finding(s) still need attention")
-        for f in remaining:
-            click.echo(f"    {f.trial}: {f.message} [confirmed correct]")
-        write_reports(store, runs)
+        open_findings = revalidate(store)
 
         step("10. Release 1.0.0 (parquet + manifest, DVC remote, git tag)")
         release(store)
@@ -164,6 +157,6 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
                    f"{totals['randomised_published']}); audit trail intact "
                    f"({report.events} events)")
         if open_findings:
-            raise click.ClickException("the example did not end clean; see above")
+            raise ValidationFailed("the example did not end clean: findings remain (see above).")
     click.echo(f"\nDone. Explore with: ipdrepo -w {workspace} status | queries list | report  "
                f"(example: {topic.directory})")

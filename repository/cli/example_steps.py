@@ -12,10 +12,11 @@ from typing import Any
 import click
 
 from repository.cli._common import raw_stream
-from repository.errors import IdentifierProblem, IPDError
+from repository.errors import AlreadyExists, IdentifierProblem, IPDError, ValidationFailed
 
 __all__ = ["MARKER", "step", "prepare", "ingest_all", "make_dictionary", "check", "planted_report",
-           "write_reports", "queries_round", "redeliver", "release", "analyse", "os_meta_analysis", "accepted_keys"]
+           "write_reports", "queries_round", "redeliver", "release", "analyse", "os_meta_analysis", "accepted_keys",
+           "revalidate"]
 
 MARKER = ".ipdrepo-demo"
 
@@ -28,9 +29,9 @@ def step(title: str) -> None:
 def prepare(directory: Path) -> None:
     if directory.exists() and any(directory.iterdir()):
         if not (directory / MARKER).exists():
-            raise click.ClickException(
+            raise AlreadyExists(
                 f"{directory} exists and was not made by `ipdrepo demo`; choose another "
-                "directory or remove it.")
+                "directory or remove it.", directory=str(directory))
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MARKER).write_text("created by `ipdrepo demo`; safe to delete\n")
@@ -104,7 +105,8 @@ def planted_report(store: Any, example_dir: Path, runs: list[Any]) -> None:
                    f"{p['trial']:<10} ({len(m.findings)} finding(s))")
     click.echo(f"  findings not explained by a planted problem: {len(unexplained)}")
     if unexplained or not all(m.found for m in matches):
-        raise click.ClickException("the checks did not find exactly the planted problems")
+        raise ValidationFailed("the checks did not find exactly the planted problems (see "
+                               "above): a check misses one, or flags data that are fine.")
 
 
 def write_reports(store: Any, runs: list[Any]) -> Path:
@@ -123,17 +125,21 @@ def queries_round(store: Any, example_dir: Path, folder: Path) -> None:
     actor = store.settings.actor
     with store.reading() as session:
         active = list_queries(session, store.topic(session), actor=actor,
-                              status=["open", "reopened", "sent"])
+                              status=["open", "reopened", "sent"], audience="trial")
         by_trial: dict[str, int] = {}
+        findings: dict[str, int] = {}
         for q in active:
             name = q.key.split("|", 1)[0]
             by_trial[name] = by_trial.get(name, 0) + 1
+            findings[name] = findings.get(name, 0) + sum(1 for f in q.findings if f.active)
     for trial, n in sorted(by_trial.items()):
         exported = export_workbook(store, trial, folder / f"{trial}-queries.xlsx", actor=actor)
         answered = answer_workbook(Path(exported.path), example_dir)
         imported = import_workbook(store, answered.path, actor=actor)
-        click.echo(f"  {trial:<10} {n} queries -> {Path(exported.path).name} -> "
-                   f"{answered.answered} answered -> {len(imported.answered)} answers imported")
+        listed = f" (+{answered.values} values on participant sheets)" if answered.values else ""
+        click.echo(f"  {trial:<10} {n} question(s) from {findings[trial]} finding(s) -> "
+                   f"{Path(exported.path).name} ({exported.language}) -> {answered.answered} "
+                   f"answered{listed} -> {len(imported.answered)} answers imported")
     with store.reading() as session:
         answered_ids = [q.id for q in list_queries(session, store.topic(session), actor=actor,
                                                    status=["answered"])]
@@ -211,3 +217,18 @@ def accepted_keys(store: Any) -> set[str]:
 
     with store.reading() as session:
         return confirmed_correct_keys(session, store.topic(session))
+
+
+def revalidate(store: Any) -> list[Any]:
+    """Step 9: validate again and say what is left; the findings not confirmed correct."""
+    runs = check(store)
+    remaining = [f for r in runs for f in r.findings]
+    confirmed = accepted_keys(store)
+    open_findings = [f for f in remaining if f.key not in confirmed]
+    click.echo(f"  {len(remaining)} finding(s) left, all answered 'confirmed correct'"
+               if not open_findings else
+               f"  {len(open_findings)} finding(s) still need attention")
+    for f in remaining:
+        click.echo(f"    {f.trial}: {f.message} [confirmed correct]")
+    write_reports(store, runs)
+    return open_findings

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repository.errors import ConfigError
+from repository.errors import ConfigError, IPDError
 
 __all__ = ["ExampleWorkspace", "example_workspace", "TOPIC", "VERSION", "ACTOR",
            "DEFAULT_DIRECTORY"]
@@ -140,6 +140,7 @@ def _build(root: Path) -> None:
                "(about a minute; reused afterwards) ...")
     try:
         demo.callback(directory=root, trials=8, participants=3000, seed=None)  # type: ignore[misc]
-    except click.ClickException as exc:
-        raise ConfigError(f"could not build the example workspace in {root}: "
-                          f"{exc.format_message()}", directory=str(root)) from exc
+    except (click.ClickException, IPDError) as exc:
+        why = exc.message if isinstance(exc, IPDError) else exc.format_message()
+        raise ConfigError(f"could not build the example workspace in {root}: {why}",
+                          directory=str(root)) from exc

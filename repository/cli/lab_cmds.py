@@ -141,8 +141,10 @@ def lab(ctx: click.Context, workspace: Path | None, port: int | None, ip: str | 
       ipdrepo lab demo-workspace/workspace
       ipdrepo lab --no-browser --port 8890 --ip 127.0.0.1
     """
+    from repository.extras import require_extra
     from repository.settings import load_settings
 
+    require_extra("lab", needed_for="ipdrepo lab")
     if workspace is None:
         workspace = ctx.find_root().meta.get("ipdrepo.workspace")
     settings = load_settings(workspace)  # refuses a directory that is not a workspace

@@ -121,8 +121,9 @@ def queries_list(trial: str | None, statuses: tuple[str, ...], active: bool,
         emit_json(rows)
         return
     print_table([{"id": r["id"], "trial": r["trial"], "status": r["status"],
-                  "participant": r["participant"] or "(trial)", "check": r["check"],
-                  "question": (r["question"] or "")[:70]} for r in rows])
+                  "for": r["audience"], "participants": r["participants"],
+                  "findings": r["n_findings"], "question": (r["question"] or "")[:70]}
+                 for r in rows])
 
 
 @queries.command("show")
@@ -136,9 +137,16 @@ def queries_show(query_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
+    who = data["participant"] or ("several participants" if data["participants"] > 1
+                                  else "(whole trial)")
     click.echo(f"Query {data['id']} [{data['status']}] trial {data['trial']}, participant "
-               f"{data['participant'] or '(whole trial)'}")
+               f"{who}" + (f", due {data['due_on']}" if data["due_on"] else ""))
     click.echo(f"  {data['question']}")
+    for c in data["consequences"]:
+        click.echo(f"    because of it: {c}")
+    for f in data["findings"]:
+        where = f"row {f['row']}" if f["row"] is not None else "trial"
+        click.echo(f"    finding {f['check']} ({f['severity']}, {where}) value {f['value']!r}")
     for m in data["thread"]:
         click.echo(f"  {m['at']} {m['author']}: {m['kind']} {m['response_code'] or ''} "
                    f"{m['corrected_value'] or ''} {m['comment'] or ''}".rstrip())
@@ -151,16 +159,31 @@ def queries_show(query_id: int, as_json: bool) -> None:
 @click.option("--response", "code", required=True,
               type=click.Choice(["typographical_error", "data_missing", "confirmed_correct",
                                  "wrong_source", "other"]))
-@click.option("--value", "corrected")
+@click.option("--value", "corrected", help="The corrected value (several columns: "
+              "'COLUMN=value; COLUMN2=value').")
+@click.option("--cell", "cells", multiple=True, metavar="PARTICIPANT:COLUMN=VALUE",
+              help="A question about several participants: the corrected value of one of its "
+                   "cells (repeatable).")
 @click.option("--comment")
 @requires("server.connect")
-def queries_answer(query_id: int, code: str, corrected: str | None,
+def queries_answer(query_id: int, code: str, corrected: str | None, cells: tuple[str, ...],
                    comment: str | None) -> None:
     """Answer query QUERY_ID."""
+    body: dict[str, Any] = {"response": code, "value": corrected, "comment": comment}
+    if cells:
+        body["cells"] = [_cell(text) for text in cells]
     with _client() as client:
-        client.json("POST", f"/queries/{query_id}/answer",
-                    json={"response": code, "value": corrected, "comment": comment})
+        client.json("POST", f"/queries/{query_id}/answer", json=body)
     click.echo(f"Answered query {query_id} ({code}).")
+
+
+def _cell(text: str) -> dict[str, Any]:
+    where, sep, value = text.partition("=")
+    participant, colon, column = where.rpartition(":")
+    if not sep or not column:
+        raise click.BadParameter(f"{text!r}: write PARTICIPANT:COLUMN=VALUE.",
+                                 param_hint="--cell")
+    return {"participant": participant or None, "column": column, "value": value or None}
 
 
 @queries.command("attach")

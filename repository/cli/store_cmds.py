@@ -68,6 +68,8 @@ def init(ctx: click.Context, directory: Path, topic: str, title: str | None,
             "ipdrepo never writes it to ipdrepo.toml.")
     result = init_workspace(directory, topic=topic, title=title, description=description,
                             database_url=database_url, dictionary=dictionary)
+    for text in result.warnings:
+        click.echo(f"warning: {text}", err=True)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -86,14 +88,33 @@ def trial() -> None:
     """Register and list the topic's trials (registry IDs, arms, published numbers)."""
 
 
+def _check_arms(store: Any, specs: Any) -> None:
+    """Refuse arms whose dictionary code is not one of the dictionary's arm codes (when the
+    workspace has a dictionary with a categorical treatment variable)."""
+    from repository.trials import check_arm_codes
+
+    where = store.settings.dictionary_dir
+    if not (where / "dictionary.yaml").is_file():
+        return
+    from harmonise.dictionary.spec import load_dictionary
+
+    treatment = load_dictionary(where).with_role("treatment")
+    if treatment and treatment[0].categories:
+        arm = treatment[0]
+        check_arm_codes(specs, arm.name, {str(c.code): c.label for c in arm.categories})
+
+
 @trial.command("add")
 @click.argument("acronym")
 @click.option("--title", help="Full title of the trial.")
 @click.option("--registry-id", "registry_ids", multiple=True,
               help="Trial registry ID (repeatable): NCT01234567, ISRCTN12345678, EudraCT ...")
-@click.option("--arm", "arms", multiple=True, metavar="CODE=LABEL[:RATIO[:N]]",
-              help="An arm (repeatable): its code in the delivery, label, allocation weight, and "
-                   "randomised N as published. E.g. --arm '1=Surgery alone:1:150'.")
+@click.option("--arm", "arms", multiple=True, metavar="CODE=LABEL[:RATIO[:N[:DICT_CODE]]]",
+              help="An arm (repeatable): its code in the delivery, label, allocation weight, "
+                   "randomised N as published, and its code in the topic dictionary's arm "
+                   "variable (needed when the delivery codes the arms differently, e.g. A/B "
+                   "for 0/1; checked against the dictionary). E.g. --arm "
+                   "'A=Surgery alone:1:150:0'.")
 @click.option("--contact-name", help="Trialist to send data queries to.")
 @click.option("--contact-email", help="Their e-mail address.")
 @click.option("--id-column", help="Default participant-ID column of this trial's deliveries.")
@@ -110,8 +131,14 @@ def trial_add(acronym: str, title: str | None, registry_ids: tuple[str, ...],
     \b
     Example:
       ipdrepo trial add GAST-01 --title "Adjuvant S-1 after D2 gastrectomy" \\
-        --registry-id NCT01234567 --arm "A=Surgery alone:1:150" --arm "B=Surgery + S-1:1:152" \\
+        --registry-id NCT01234567 --arm "A=Surgery alone:1:150:0" \\
+        --arm "B=Surgery + S-1:1:152:1" \\
         --contact-name "Dr A. Trialist" --contact-email a.trialist@example.org
+
+    Each arm's dictionary code (the last part of --arm; default: the arm's own code) must be
+    a code of the dictionary's arm variable when the workspace has a dictionary: an arm that
+    matches none is refused here, not found later as "0 delivered vs 150 published".
+    Change a registered trial with `ipdrepo trial update`.
     """
     from repository.trials import TrialSpec, add_trial, parse_arm, trial_to_dict
 
@@ -119,6 +146,7 @@ def trial_add(acronym: str, title: str | None, registry_ids: tuple[str, ...],
                      arms=tuple(parse_arm(a) for a in arms), contact_name=contact_name,
                      contact_email=contact_email, id_column=id_column, notes=notes)
     with _store(topic=topic) as store, store.transaction() as session:
+        _check_arms(store, [spec])
         row = add_trial(session, store.topic(session), spec, actor=store.settings.actor)
         data = trial_to_dict(row)
     if as_json:
@@ -137,14 +165,17 @@ def trial_import(registry_file: Path, topic: str | None, as_json: bool) -> None:
     """Register every trial listed in a registry YAML file (all or none).
 
     The file has a `trials:` list; each entry has acronym, title, registry_ids, arms (code,
-    label, ratio, randomised), contact (name, email) and id_column. `ipdrepo example create`
-    writes one (topic.yaml). Trials already registered are left alone.
+    label, ratio, randomised, harmonised: the arm's code in the dictionary's arm variable,
+    default its code; checked against the dictionary), contact (name, email) and id_column.
+    `ipdrepo example create` writes one (topic.yaml). Trials already registered are left
+    alone; change one with `ipdrepo trial update`.
     """
     from repository.trials import add_trial, list_trials, load_registry_file
 
     specs = load_registry_file(registry_file)
     added, skipped = [], []
     with _store(topic=topic) as store, store.transaction() as session:
+        _check_arms(store, specs)
         topic_row = store.topic(session)
         known = {t.acronym for t in list_trials(session, topic_row)}
         for spec in specs:
@@ -159,6 +190,56 @@ def trial_import(registry_file: Path, topic: str | None, as_json: bool) -> None:
         click.echo(f"Registered {len(added)} trial(s)" +
                    (f"; {len(skipped)} already registered ({', '.join(skipped)})" if skipped else "")
                    + ".")
+
+
+@trial.command("update")
+@click.argument("acronym")
+@click.option("--title", help="Full title of the trial.")
+@click.option("--registry-id", "registry_ids", multiple=True,
+              help="Trial registry ID (repeatable; replaces the registered ones).")
+@click.option("--arm", "arms", multiple=True, metavar="CODE=LABEL[:RATIO[:N[:DICT_CODE]]]",
+              help="An arm (repeatable; the arms given replace all registered arms): its code in the delivery, label, allocation weight, "
+                   "randomised N as published, and its code in the topic dictionary's arm "
+                   "variable (needed when the delivery codes the arms differently, e.g. A/B "
+                   "for 0/1; checked against the dictionary). E.g. --arm "
+                   "'A=Surgery alone:1:150:0'.")
+@click.option("--contact-name", help="Trialist to send data queries to.")
+@click.option("--contact-email", help="Their e-mail address.")
+@click.option("--id-column", help="Default participant-ID column of this trial's deliveries.")
+@click.option("--language", help="Language of the trial's codebook (ISO 639-1, e.g. fr): its "
+                                 "query workbooks are written in it where ipdrepo has the words.")
+@click.option("--notes")
+@topic_option
+@json_option
+@requires("store.write")
+def trial_update(acronym: str, title: str | None, registry_ids: tuple[str, ...],
+                 arms: tuple[str, ...], contact_name: str | None, contact_email: str | None,
+                 id_column: str | None, language: str | None, notes: str | None,
+                 topic: str | None, as_json: bool) -> None:
+    """Change registered trial ACRONYM (curators); options not given stay as they are.
+
+    \b
+    Example (the delivery codes the arms A/B, the dictionary 0/1):
+      ipdrepo trial update GAST-01 --arm "A=Surgery alone:1:150:0" --arm "B=Surgery + S-1:1:152:1"
+
+    Arms are checked against the dictionary as in `ipdrepo trial add`; the change is audited
+    (before and after). Run `ipdrepo validate` afterwards to re-run the checks.
+    """
+    from repository.trials import TrialSpec, parse_arm, trial_to_dict, update_trial
+
+    parsed = tuple(parse_arm(a) for a in arms) or None
+    with _store(topic=topic) as store, store.transaction() as session:
+        if parsed:
+            _check_arms(store, [TrialSpec(acronym=acronym, arms=parsed)])
+        row = update_trial(session, store.topic(session), acronym, actor=store.settings.actor,
+                           title=title, registry_ids=registry_ids or None, arms=parsed,
+                           contact_name=contact_name, contact_email=contact_email,
+                           id_column=id_column, language=language, notes=notes)
+        data = trial_to_dict(row)
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"Updated trial {acronym}.")
 
 
 @trial.command("list")
@@ -219,7 +300,9 @@ def trial_show(acronym: str, topic: str | None, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "sas7bdat", "xpt", "dta",
                                                     "sav", "parquet"]),
               help="Format of FILE when its extension does not say (checked against content).")
-@click.option("--encoding", help="Text encoding of a CSV file (default: detected).")
+@click.option("--encoding", help="Text encoding of a CSV file, e.g. cp1252, cp1251, cp932 "
+              "(Shift-JIS), gb18030, utf-16 (default: detected; give it when ipdrepo reports "
+              "the encoding as ambiguous).")
 @click.option("--delimiter", help="Delimiter of a CSV file (default: detected).")
 @click.option("--sheet", help="Sheet of an Excel workbook (default: the only one, or the one "
               "with the ID column).")

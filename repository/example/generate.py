@@ -258,7 +258,8 @@ def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Pa
                              file=file, rows=n_rows, randomised=len(truth), arms=arms,
                              problem=kind, redelivery=redelivery)
     return _TrialOutput(delivery=delivery,
-                        registry=registry_entry(spec, encoded.arms, registry_delivery),
+                        registry=registry_entry(spec, encoded.arms, registry_delivery,
+                                                language=coding.language),
                         planted=planted.entries, truth=truth, columns=columns, coding=coding)
 
 

@@ -327,11 +327,12 @@ def variable(name: str) -> Variable:
 
 
 def registry_entry(spec: TrialSpec, arms: Sequence[Mapping[str, Any]],
-                   delivery: Mapping[str, Any]) -> dict[str, Any]:
-    """The trial's entry in topic.yaml."""
+                   delivery: Mapping[str, Any], *, language: str = "en") -> dict[str, Any]:
+    """The trial's entry in topic.yaml (``language``: of its codebook)."""
     return {
         "acronym": spec.acronym,
         "title": spec.title,
+        "language": language,
         "registry_ids": [{"registry": r, "id": i} for r, i in spec.registry_ids],
         "country": spec.country,
         "regimen": spec.regimen,

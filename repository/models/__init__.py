@@ -28,6 +28,7 @@ from repository.models.queries import (
     Query,
     QueryAttachment,
     QueryExport,
+    QueryFinding,
     QueryMessage,
     User,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Query",
     "QueryAttachment",
     "QueryExport",
+    "QueryFinding",
     "QueryMessage",
     "Release",
     "RequestMember",

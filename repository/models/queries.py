@@ -5,20 +5,27 @@
     user (curator | trialist of one trial | analyst)
     trial ─< query ─< query_message        never deleted; states as in REDCap's DRW
                 ├──< query_attachment      files in the thread (object store)
+                ├──< query_finding         the check failures the question is about
                 └──< correction            attributed, replayable, never overwritten
     trial ─< query_export                  each workbook sent to a trial (token, hash)
+
+A query is one *question* to a trial about one root cause; it keeps every check failure
+(finding) behind it, each pointing at a row of a dataset of the trial (``dataset``, ``row``,
+``sequence`` for the n-th record of a participant in a long table).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
-__all__ = ["User", "Query", "QueryMessage", "Correction", "QueryExport", "QueryAttachment"]
+__all__ = ["User", "Query", "QueryFinding", "QueryMessage", "Correction", "QueryExport",
+           "QueryAttachment"]
 
 
 class User(Base):
@@ -72,11 +79,60 @@ class Query(Base):
     closed_reason: Mapped[str | None] = mapped_column(Text)
     #: optimistic-locking counter: concurrent curators cannot overwrite each other's answers
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: who acts next: "trial" (sent in the workbook) or "curator" (a mapping problem, on the
+    #: curator's list until they fix the mapping or forward the question to the trial)
+    audience: Mapped[str] = mapped_column(String(10), default="trial", server_default="trial")
+    #: the question as the trial reads it: cells it may correct, consequences, the list of
+    #: participants of a question about several, the language (see harmonise.queries.questions)
+    detail: Mapped[json_doc] = mapped_column(default=dict)
+    #: the answer is due on this date (set when a workbook is sent)
+    due_on: Mapped[date | None]
 
     messages: Mapped[list[QueryMessage]] = relationship(back_populates="query",
                                                         order_by="QueryMessage.id")
+    findings: Mapped[list[QueryFinding]] = relationship(back_populates="query",
+                                                        order_by="QueryFinding.id")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class QueryFinding(Base):
+    """One check failure behind a question: the check, the value and the cells it comes from.
+
+    Never deleted: a finding that no longer fails (or moved to another question) is marked
+    inactive with the time, so the question keeps its whole story for the audit trail.
+    """
+
+    __tablename__ = "query_finding"
+    __table_args__ = (UniqueConstraint("query_id", "key"),)
+
+    id: Mapped[intpk]
+    query_id: Mapped[int] = mapped_column(ForeignKey("query.id"), index=True)
+    #: the finding's stable identity "trial|participant|variable|check[#n]"
+    key: Mapped[str] = mapped_column(String(400), index=True)
+    check_id: Mapped[str] = mapped_column(String(200))
+    #: validation | integrity | mapping
+    source: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10), default="error")
+    participant: Mapped[str | None] = mapped_column(String(32))
+    variable: Mapped[str | None] = mapped_column(String(400))
+    #: where the failing record is: the trial's dataset ("main"), its 1-based row, and the
+    #: record's sequence number within the participant for long tables (None: one per person)
+    dataset: Mapped[str] = mapped_column(String(64), default="main")
+    row: Mapped[int | None] = mapped_column(Integer)
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    #: the raw cells behind the failing values: [{dataset, row, column}]
+    cells: Mapped[json_doc] = mapped_column(default=list)
+    value: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    #: cause (what the question asks about) or consequence (fails because of it)
+    role: Mapped[str] = mapped_column(String(12), default="cause")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen: Mapped[timestamp]
+    last_seen: Mapped[timestamp]
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    query: Mapped[Query] = relationship(back_populates="findings")
 
 
 class QueryMessage(Base):
@@ -95,6 +151,9 @@ class QueryMessage(Base):
     #: typographical_error | data_missing | confirmed_correct | wrong_source | other
     response_code: Mapped[str | None] = mapped_column(String(30))
     corrected_value: Mapped[str | None] = mapped_column(Text)
+    #: corrected values of several cells (a question about several participants or rows):
+    #: [{participant, row, dataset, column, value}]
+    cells: Mapped[Any] = mapped_column(JSON, nullable=True)
     comment: Mapped[str | None] = mapped_column(Text)
     export_id: Mapped[int | None] = mapped_column(ForeignKey("query_export.id"))
 
@@ -148,6 +207,9 @@ class QueryExport(Base):
     #: per query: id, version and status at export time
     queries: Mapped[json_doc] = mapped_column(default=list)
     imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: answers are due on this date; the workbook's language (en, fr)
+    due_on: Mapped[date | None]
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
 
 class QueryAttachment(Base):

@@ -58,6 +58,9 @@ class Trial(Base):
     ipd_status: Mapped[str] = mapped_column(String(20), default="sought")
     ipd_status_reason: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    #: language of the trial's codebook (ISO 639-1, e.g. "fr"): its query workbooks are
+    #: written in it where ipdrepo has the words (English otherwise)
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[timestamp]
 
     topic: Mapped[Topic] = relationship(back_populates="trials")
@@ -101,7 +104,8 @@ class Delivery(Base):
 
     __tablename__ = "delivery"
     __table_args__ = (
-        UniqueConstraint("trial_id", "sha256"),
+        # the same bytes may be two datasets of one trial (two sheets of one workbook)
+        UniqueConstraint("trial_id", "dataset", "sha256"),
         # one current delivery per trial and dataset (backstop of the per-trial lock in ingest)
         Index("uq_delivery_current", "trial_id", "dataset", unique=True,
               sqlite_where=text("superseded_by_id IS NULL"),
@@ -132,6 +136,12 @@ class Delivery(Base):
     identifier_override: Mapped[json_doc | None]
     #: accepted participant-ID problems: {"duplicates": [...], "blank_rows": [...], "justification": ...}
     id_override: Mapped[json_doc | None]
+    #: a long dataset (several rows per participant): the columns that identify a row within a
+    #: participant (e.g. ["AESEQ"]; [] when rows are only ordered); NULL: one row per participant
+    row_key: Mapped[json_doc | None]
+    #: the delivery this dataset came in with others (repository.packages): {"id", "file",
+    #: "sha256", "member" | "sheet", "datasets", "metadata"}; NULL for a single-file delivery
+    package: Mapped[json_doc | None]
     notes: Mapped[str | None] = mapped_column(Text)
 
     trial: Mapped[Trial] = relationship(back_populates="deliveries", foreign_keys=[trial_id])

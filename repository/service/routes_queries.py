@@ -8,6 +8,7 @@ Thin over :mod:`harmonise.queries.lifecycle`, :mod:`harmonise.queries.answers`, 
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,12 +27,31 @@ ResponseCode = Literal["typographical_error", "data_missing", "confirmed_correct
                        "wrong_source", "other"]
 
 
+class CellValue(BaseModel):
+    participant: str | None = Field(default=None, max_length=200,
+                                    description="the participant (as the question lists them)")
+    column: str = Field(max_length=200, description="the column, as the question names it")
+    value: str | None = Field(default=None, max_length=32000)
+
+
 class AnswerBody(BaseModel):
     response: ResponseCode
     value: str | None = Field(default=None, max_length=32000,
                               description="the corrected value, in the trial's own coding "
                                           "(several columns: 'COLUMN=value; COLUMN2=value')")
+    cells: list[CellValue] | None = Field(
+        default=None, max_length=10000,
+        description="a question about several participants: the corrected value of each of "
+                    "its cells (only the question's own cells)")
     comment: str | None = Field(default=None, max_length=32000)
+
+
+class ForwardBody(BaseModel):
+    note: str | None = Field(default=None, max_length=32000)
+
+
+class ReaskBody(BaseModel):
+    comment: str = Field(max_length=32000)
 
 
 class TextBody(BaseModel):
@@ -54,17 +74,20 @@ def _store(request: Request, who: Principal) -> Any:
 @router.get("/queries")
 def list_queries(request: Request, trial: str | None = None,
                  status: list[Status] | None = None,  # noqa: B008
+                 audience: Literal["trial", "curator"] | None = None,
                  who: Principal = Depends(requires("queries.read", trial="trial"))
                  ) -> list[dict[str, Any]]:
-    """Queries the caller may see (a trialist: their own trial's), of ``trial``, in ``status``."""
+    """The questions the caller may see, one per root cause with the findings behind it (a
+    trialist: their own trial's questions for the trial), of ``trial``, in ``status``, for
+    ``audience`` (trial, or the curators' list)."""
     from harmonise.queries.lifecycle import list_queries as listed
     from harmonise.queries.lifecycle import query_to_dict
 
     store = _store(request, who)
     with store.reading() as session:
         topic = store.topic(session)
-        return [query_to_dict(session, q) for q in listed(session, topic, actor=who.name,
-                                                          trial=trial, status=status)]
+        return [query_to_dict(session, q) for q in listed(
+            session, topic, actor=who.name, trial=trial, status=status, audience=audience)]
 
 
 @router.get("/queries/{query_id}")
@@ -94,9 +117,34 @@ def answer(query_id: int, body: AnswerBody, request: Request,
     with store.transaction() as session:
         topic = store.topic(session)
         query = get_query(session, topic, query_id, actor=who.name)
+        cells = _answered_cells(query, body.cells) if body.cells else None
         respond(session, query, actor=who.name, topic=topic.slug, response_code=body.response,
-                corrected_value=body.value, comment=body.comment)
+                corrected_value=body.value, comment=body.comment, cells=cells)
         return query_to_dict(session, query, thread=True)
+
+
+def _answered_cells(query: Any, given: list[CellValue]) -> list[dict[str, Any]]:
+    """The question's own cells with the values given for them; a cell the question is not
+    about is refused (an answer corrects what was asked, nothing else)."""
+    from harmonise.queries.answers import _question_cells
+    from repository.errors import QueryError
+
+    known = _question_cells(query)
+    out = []
+    for cell in given:
+        match = next((k for k in known if cell.column in (k.get("label"), k.get("column"))
+                      and (cell.participant is None or cell.participant == k.get("participant"))),
+                     None)
+        if match is None:
+            raise QueryError(f"query {query.id} does not ask about column {cell.column!r}"
+                             + (f" of participant {cell.participant}" if cell.participant
+                                else "") + "; answer only the cells the question lists "
+                             "(GET the query to see them).", query=query.id,
+                             column=cell.column)
+        out.append({"participant": match.get("participant") or query.participant,
+                    "row": match.get("row"), "dataset": match.get("dataset", "main"),
+                    "column": str(match["column"]), "value": cell.value})
+    return out
 
 
 @router.post("/queries/{query_id}/comments")
@@ -178,18 +226,51 @@ def reopen(query_id: int, body: ReasonBody, request: Request,
     return _transition(request, who, query_id, body.reason, "reopen")
 
 
+@router.post("/queries/{query_id}/forward")
+def forward(query_id: int, body: ForwardBody, request: Request,
+            who: Principal = Depends(requires("queries.manage", query="query_id"))
+            ) -> dict[str, Any]:
+    """Send a question from the curators' list (a mapping problem) to the trial (curators):
+    it goes out in the trial's next workbook; ``note`` is added to the question."""
+    from harmonise.queries.lifecycle import forward as send
+    from harmonise.queries.lifecycle import get_query, query_to_dict
+
+    store = _store(request, who)
+    with store.transaction() as session:
+        topic = store.topic(session)
+        query = get_query(session, topic, query_id, actor=who.name)
+        send(session, query, actor=who.name, topic=topic.slug, note=body.note)
+        return query_to_dict(session, query, thread=True)
+
+
+@router.post("/queries/{query_id}/reask")
+def reask(query_id: int, body: ReaskBody, request: Request,
+          who: Principal = Depends(requires("queries.manage", query="query_id"))
+          ) -> dict[str, Any]:
+    """Send an answered question back to the trial with a comment (curators)."""
+    from harmonise.queries.answers import reask as ask_again
+    from harmonise.queries.lifecycle import get_query, query_to_dict
+
+    store = _store(request, who)
+    ask_again(store, query_id, comment=body.comment)
+    with store.reading() as session:
+        return query_to_dict(session, get_query(session, store.topic(session), query_id),
+                             thread=True)
+
+
 @router.get("/trials/{trial}/workbook")
-def export_workbook(trial: str, request: Request,
+def export_workbook(trial: str, request: Request, due: date | None = None,
                     who: Principal = Depends(requires("queries.workbook", trial="trial"))
                     ) -> Response:
-    """The trial's query workbook (.xlsx; curators, and the trial's own trialists); its
-    queries are marked sent."""
+    """The trial's query workbook (.xlsx; curators, and the trial's own trialists): one row
+    per question for the trial; they are marked sent, due on ``due`` (YYYY-MM-DD; default
+    in 28 days)."""
     from harmonise.queries.workbook import export_workbook as export
 
     store = _store(request, who)
     with tempfile.TemporaryDirectory(prefix="ipdrepo-workbook-") as tmp:
         path = Path(tmp) / f"{trial}-queries.xlsx"
-        export(store, trial, path, actor=who.name)
+        export(store, trial, path, actor=who.name, due=due)
         data = path.read_bytes()
     return download(data, f"{trial}-queries.xlsx",
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

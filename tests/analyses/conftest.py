@@ -1,15 +1,12 @@
 """Shared fixtures for the analyses tests: R fixture loading and the GASTRIC data location.
 
-The real GASTRIC IPD are read in place (``IPDREPO_GASTRIC_DIR``, default
-``../shared/data/gastric`` beside the repository). Tests that need them skip when they are
-absent, unless ``IPDREPO_REQUIRE_GASTRIC=1``: then they fail (CI sets it, so a missing data
-directory can never pass as skipped checks).
+The real GASTRIC IPD are found by :mod:`tests.gastric` (shared with every other suite):
+skipped when absent, failed under ``IPDREPO_REQUIRE_GASTRIC=1`` (CI sets it).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,25 +14,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.gastric import gastric_path
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GASTRIC_DIR = Path(os.environ.get("IPDREPO_GASTRIC_DIR",
-                                  REPO_ROOT / ".." / "shared" / "data" / "gastric"))
-
-
-REQUIRE_GASTRIC = os.environ.get("IPDREPO_REQUIRE_GASTRIC", "") not in ("", "0")
-
-
-def gastric_path(name: str) -> Path:
-    """Path of ``gastadj.csv``/``gastadv.csv`` (``name`` without suffix); skips - or fails
-    under ``IPDREPO_REQUIRE_GASTRIC=1`` - when it is absent."""
-    path = GASTRIC_DIR / f"{name}.csv"
-    if not path.exists():
-        message = f"GASTRIC data not found at {path} (set IPDREPO_GASTRIC_DIR)"
-        if REQUIRE_GASTRIC:
-            pytest.fail(message + "; IPDREPO_REQUIRE_GASTRIC=1 requires them")
-        pytest.skip(message)
-    return path
 
 
 @cache

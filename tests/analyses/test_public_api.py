@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import importlib.util
 
 import pytest
 
@@ -16,15 +15,8 @@ MODULES = ["analyses.pooling", "analyses.tau2", "analyses.effects", "analyses.bi
            "analyses.cox_zph", "analyses.rmst", "analyses.km"]
 
 
-# analyses.one_stage is the survival engineer's package; until it is in the tree its names
-# cannot resolve (import analyses itself must still work without it)
-HAS_ONE_STAGE = importlib.util.find_spec("analyses.one_stage") is not None
-
-
 def test_every_public_name_resolves():
     for name in analyses.__all__:
-        if analyses._EXPORTS[name] == "analyses.one_stage" and not HAS_ONE_STAGE:
-            continue
         assert getattr(analyses, name) is not None, name
 
 
@@ -48,7 +40,7 @@ def test_names_shared_with_submodules_are_the_functions():
     import importlib
     import types
 
-    for name in ("two_stage", "logrank") + (("one_stage",) if HAS_ONE_STAGE else ()):
+    for name in ("two_stage", "logrank", "one_stage"):
         importlib.import_module(f"analyses.{name}")  # importing the submodule must not win
         assert callable(getattr(analyses, name)), name
         assert not isinstance(getattr(analyses, name), types.ModuleType), name

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_store(root: Path, n: int):
-    from harmonise.queries.lifecycle import Finding, sync_queries
+    from harmonise.queries.lifecycle import Finding
+    from harmonise.queries.sync import sync_queries
     from repository.deliveries import ingest
     from repository.settings import load_settings
     from repository.store import Store

@@ -45,11 +45,15 @@ def make_dictionary(*variables: MappingABC[str, Any], **kwargs: Any) -> Dictiona
 
 def mapping_data(rules: MappingABC[str, Any], *, trial: str = "T1", id_column: str = "ID",
                  source: MappingABC[str, Any] | None = None,
-                 version: str = "1.0.0") -> dict[str, Any]:
-    return {"format": "ipdrepo-mapping/1", "trial": trial, "dictionary": "test-topic",
-            "dictionary_version": version, "source": dict(source or {"dataset": "main"}),
-            "variables": {"participant_id": {"rule": "id_creation", "column": id_column},
-                          **{k: dict(v) for k, v in rules.items()}}}
+                 version: str = "1.0.0",
+                 datasets: MappingABC[str, Any] | None = None) -> dict[str, Any]:
+    out = {"format": "ipdrepo-mapping/1", "trial": trial, "dictionary": "test-topic",
+           "dictionary_version": version, "source": dict(source or {"dataset": "main"}),
+           "variables": {"participant_id": {"rule": "id_creation", "column": id_column},
+                         **{k: dict(v) for k, v in rules.items()}}}
+    if datasets:
+        out["datasets"] = {k: dict(v) for k, v in datasets.items()}
+    return out
 
 
 def make_mapping(dictionary: Dictionary, rules: MappingABC[str, Any], **kwargs: Any) -> Mapping:

@@ -46,6 +46,9 @@ class Case:
     extra_variables: list[dict[str, Any]] = field(default_factory=list)
     extra_rules: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=lambda: {"dataset": "main"})
+    #: other datasets of the trial: name -> their columns (ID first), joined as ``joins`` says
+    datasets: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    joins: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 CASES = [
@@ -167,6 +170,20 @@ CASES = [
          [None]),
     Case("undetermined", SEX, {"rule": "undetermined"}, {"X": ["1"]}, [None]),
     Case("id_creation", INT, {"rule": "impossible"}, {"X": [1, 2, 3]}, [None, None, None]),
+    Case("aggregate-min-date-where", DATE,
+         {"rule": "aggregate", "take": "min", "dataset": "ev",
+          "value": {"column": "D", "format": "iso"}, "where": "$T == 'y'"},
+         {"X": ["a", "b", "c"]}, [T("2001-01-05"), T("2001-02-01"), None],
+         datasets={"ev": {"ID": ["P1", "P1", "P2", "P3", "P1"],
+                          "D": ["2001-03-01", "2001-01-05", "2001-02-01", None, "2000-01-01"],
+                          "T": ["y", "y", "y", "y", "n"]}}),
+    Case("aggregate-count", INT, {"rule": "aggregate", "take": "count", "dataset": "ev"},
+         {"X": ["a", "b", "c", "d"]}, [2, 1, 0, 0],
+         datasets={"ev": {"ID": ["P1", "P2", "P1", "P9"]}}),
+    Case("aggregate-one-to-one-direct", INT, {"rule": "direct", "dataset": "bl", "column": "AGE"},
+         {"X": ["a", "b", "c"]}, [61, None, 47],
+         datasets={"bl": {"ID": ["P3", "P1"], "AGE": ["47", "61"]}},
+         joins={"bl": {"join": "one-to-one"}}),
 ]
 
 
@@ -177,8 +194,12 @@ def test_cases_cover_every_rule_type() -> None:
 
 def _harmonise(case: Case, **kwargs: Any):
     d = make_dictionary({"name": "x", **case.variable}, *case.extra_variables)
-    m = make_mapping(d, {"x": case.rule, **case.extra_rules}, source=case.source)
+    m = make_mapping(d, {"x": case.rule, **case.extra_rules}, source=case.source,
+                     datasets={n: case.joins.get(n, {"join": "one-to-many"})
+                               for n in case.datasets})
     raw = raw_frame(**case.raw)
+    if case.datasets:
+        kwargs["datasets"] = {n: pd.DataFrame(cols) for n, cols in case.datasets.items()}
     return d, m, raw, apply_mapping(raw, m, d, **kwargs)
 
 
@@ -202,7 +223,8 @@ def test_rule_contract(case: Case) -> None:
     assert summary["n_problems"] == len({r for r, _ in problems})
     assert summary["n_missing"] == sum(v is None for v in case.expected)
     # pure: the same inputs give an identical result
-    again = apply_mapping(raw, m, d)
+    again = apply_mapping(raw, m, d, datasets={n: pd.DataFrame(cols)
+                                               for n, cols in case.datasets.items()} or None)
     pd.testing.assert_frame_equal(again.data, h.data)
     pd.testing.assert_frame_equal(again.problems, h.problems)
 

@@ -156,7 +156,7 @@ def test_refused(text: str, message: str) -> None:
 def test_every_function_is_documented_and_callable() -> None:
     for name, spec in FUNCTIONS.items():
         args = ", ".join(["x"] * spec.min_args) if name != "round" else "x"
-        if name == "date" or name == "make_date" or name == "days_between":
+        if name in ("date", "make_date", "days_between", "contains", "startswith"):
             continue
         parse_expression(f"{name}({args})")
     docs = (__import__("pathlib").Path(__file__).resolve().parents[2] / "docs" /

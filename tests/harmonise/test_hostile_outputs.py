@@ -92,8 +92,13 @@ def test_hostile_cells_are_text_in_every_workbook_and_page(workspace: Path,
     assert validated.exit_code == 6, validated.output  # the planted values are findings
     listed = _ipdrepo(workspace, "queries", "list", "--trial", "MISTRAL", "--json")
     assert listed.exit_code == 0, listed.output
-    shown = json.dumps(json.loads(listed.stdout))
+    rows = json.loads(listed.stdout)
+    shown = json.dumps(rows)
     assert "<script>" in shown and "HYPERLINK" in shown  # kept as delivered, as JSON text
+    for row in rows:  # mapping problems wait on the curators' list: send them to the trial
+        if row["audience"] == "curator" and any(v in json.dumps(row) for v in ("<script>",
+                                                                               "HYPERLINK")):
+            assert _ipdrepo(workspace, "queries", "forward", str(row["id"])).exit_code == 0
     outputs = [tmp_path / "MISTRAL-queries.xlsx", tmp_path / "dashboard.html"]
     assert _ipdrepo(workspace, "queries", "export", "MISTRAL", "-o", str(outputs[0])
                     ).exit_code == 0

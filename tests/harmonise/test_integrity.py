@@ -161,6 +161,43 @@ def test_lean_reverse_km_equals_the_analyses_module(seed: int) -> None:
     assert lean.at_risk_at(0) == 300 and lean.at_risk_at(time.max() + 1) == 0
 
 
+@pytest.mark.parametrize("change,check,why", [
+    # every dated allocation in one arm: one run, the runs test cannot say anything
+    (lambda f: f.assign(arm=0), "randomisation-sequence", "all in one arm"),
+    # no later date known together with a randomisation date
+    (lambda f: f.assign(death_date=pd.NaT, last_fu_date=pd.NaT, os_time_days=np.nan),
+     "dates-after-randomisation", "no event or follow-up date or time known"),
+    # arm codes registered that match none of the harmonised arms
+    (lambda f: f.assign(arm=f["arm"] + 5), "randomised-n", "match none of the arms in the data"),
+])
+def test_checks_on_data_they_cannot_judge_are_skipped_not_passed(change, check, why) -> None:
+    """Trap: a check that could not really run (one run, no dates, no arm codes) was *passed*
+    (or reported "0 delivered vs 126 published")."""
+    f = by_check(run_checks(change(clean_trial()), context()))[check]
+    assert f.status == "skipped" and why in f.message, f.message
+
+
+def test_the_randomisation_date_is_found_as_a_design_variable() -> None:
+    """Trap: the integrity checks only knew the randomisation date as the origin of a
+    time-to-event outcome; a dictionary defining it as a `design` variable got no date checks."""
+    from pathlib import Path
+
+    import yaml
+
+    from harmonise.dictionary.spec import Dictionary
+    from harmonise.pipeline.checking import randomisation_date
+
+    path = Path(__file__).resolve().parents[2] / "dictionaries" / "gastric-adjuvant" / \
+        "dictionary.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert randomisation_date(Dictionary.from_dict(data)) == "rand_date"
+    without_outcomes = {k: v for k, v in data.items() if k != "outcomes"}
+    assert randomisation_date(Dictionary.from_dict(without_outcomes)) == "rand_date"
+    no_design = dict(without_outcomes, variables=[
+        dict(v, role="covariate") if v["name"] == "rand_date" else v
+        for v in without_outcomes["variables"]])
+    assert randomisation_date(Dictionary.from_dict(no_design)) is None
+
 def test_p_values_from_scipy_special_match_scipy_stats():
     """The tests are computed with scipy.special (scipy.stats takes seconds to import); the
     p-values are scipy.stats' to the last digits."""

@@ -33,7 +33,7 @@ def test_golden_round_trip() -> None:
     assert Mapping.from_dict(m.to_dict(), dictionary=d) == m
     jsonschema.Draft202012Validator(load_schema("mapping")).validate(data)
     assert {r.rule for r in m.rules} == set(RULE_TYPES), "the golden file uses every rule type"
-    assert m.line("variables", "sex") == 18 and m.file == str(path)
+    assert m.line("variables", "sex") == 22 and m.file == str(path)
     statuses = {r.variable: r.status for r in m.rules}
     assert statuses["qol_12m"] == "impossible" and statuses["margin"] == "undetermined"
     assert statuses["arm"] == "complete"
@@ -125,6 +125,8 @@ EXPECTED = [  # (line, key, part of the message)
     (5, "source.id_column", "differs from the id_creation column 'ID'"),
     (6, "variables", "no rule for note"),
     (6, "variables", "no rule for last_fu_date"),
+    (6, "variables", "no rule for grade3_events"),
+    (6, "variables", "no rule for ttae_days"),
     (8, "variables.trial", "filled in by ipdrepo from the trial's acronym"),
     (9, "variables.arm.colour", "unknown key 'colour' (did you mean 'column'?)"),
     (9, "variables.arm.map.B", "2 is not a category of arm"),

@@ -5,54 +5,33 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
-from typing import Any
 
+import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from harmonise.pipeline.checking import check_trials
-from harmonise.pipeline.harmonising import harmonise_trial, pool, trials_with_data
-from repository.deliveries import ingest
-from repository.errors import IdentifierProblem
-from repository.example import create
-from repository.example.mappings import write_mappings
+from harmonise.pipeline.harmonising import (
+    harmonise_trial,
+    load_topic_dictionary,
+    pool,
+    trials_with_data,
+)
 from repository.example.planted import load_planted, match_planted
 from repository.settings import load_settings
 from repository.store import Store
-from repository.trials import add_trial, load_registry_file
 from repository.workspace import init_workspace
+from tests.example_topic import ingest_deliveries, register_trials, write_example
 
-ROOT = Path(__file__).resolve().parents[2]
 
 def build_workspace(base: Path) -> tuple[Path, Path]:
     """The example topic, ingested into a fresh workspace with generated mappings."""
-    example = base / "example"
-    create(example)
-    dictionary = base / "dictionary"
-    dictionary.mkdir()
-    shutil.copy(ROOT / "dictionaries" / "gastric-adjuvant" / "dictionary.yaml", dictionary)
-    write_mappings(example, dictionary / "mappings" / "1.0.0")
+    example, dictionary = write_example(base)
     init_workspace(base / "ws", topic="gastric-adjuvant", dictionary=dictionary, actor="curator")
-    store = Store.open(load_settings(base / "ws", actor="curator", env={}))
-    with store.transaction() as session:
-        topic = store.topic(session)
-        for spec in load_registry_file(example / "topic.yaml"):
-            add_trial(session, topic, spec, actor="curator")
-    registry = yaml.safe_load((example / "topic.yaml").read_text())["trials"]
-    for t in registry:
-        d = t["delivery"]
-        options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-        kwargs: dict[str, Any] = dict(format=d["format"], id_column=d["id_column"],
-                                      read_options=options)
-        try:
-            ingest(store, t["acronym"], example / d["file"], **kwargs)
-        except IdentifierProblem:
-            ingest(store, t["acronym"], example / d["file"], allow_id_problems="to be queried",
-                   **kwargs)
-    store.close()
+    with Store.open(load_settings(base / "ws", actor="curator", env={})) as store:
+        register_trials(store, example, actor="curator")
+        ingest_deliveries(store, example)
     return base / "ws", example
 
 
@@ -103,6 +82,12 @@ def test_pooled_topic_dataset(store: Store) -> None:
         harmonise_trial(store, name)
     data = pool(store)
     assert sorted(data["trial"].unique()) == sorted(names)
+    # documented columns only (trap: an undocumented `_row` reached the pooled file)
+    written = pd.read_parquet(store.settings.workspace / "harmonised" / "topic.parquet")
+    variables = [v.name for v in load_topic_dictionary(store).variables]
+    assert list(written.columns) == list(data.columns)
+    assert "_row" not in data.columns
+    assert set(data.columns) == {"trial", "participant_id", *variables}
     assert data["participant_id"].str.match(r"^P[A-Z2-7]{16}$").all()
     assert (store.settings.workspace / "harmonised" / "topic.parquet").is_file()
 
@@ -120,6 +105,16 @@ def test_cli_validate_report_explain(example_workspace: tuple[Path, Path]) -> No
     again = runner.invoke(cli, ["validate", "--json"], env=env)
     queries = [t["queries"] for t in json.loads(again.stdout)["trials"]]
     assert all(q["opened"] == 0 for q in queries), "re-validating raised duplicate queries"
+    # severity gates the same way everywhere: a trial with warnings only exits 0 (--strict: 6)
+    by_trial = {t["trial"]: t for t in out["trials"]}
+    assert out["open_errors"] + out["open_warnings"] == out["open_findings"]
+    warned = sorted(n for n, t in by_trial.items() if t["open_warnings"] and not t["open_errors"])
+    assert warned, by_trial
+    only = runner.invoke(cli, ["validate", *warned, "--json", "--no-queries"], env=env)
+    assert only.exit_code == 0, only.output
+    assert json.loads(only.stdout)["open_warnings"] > 0
+    strict = runner.invoke(cli, ["validate", *warned, "--strict", "--no-queries"], env=env)
+    assert strict.exit_code == 6 and "0 error(s)" in strict.stdout
     result = runner.invoke(cli, ["report", "MISTRAL", "--json"], env=env)
     assert result.exit_code == 0, result.output
     written = json.loads(result.stdout)["written"]
@@ -131,3 +126,12 @@ def test_cli_validate_report_explain(example_workspace: tuple[Path, Path]) -> No
     exp = json.loads(result.stdout)
     assert exp["delivered"] == {"age": "145"} and exp["rule"]["type"] == "direct"
     assert os.path.basename(exp["rule"]["file"]) == "MISTRAL.yaml" and exp["rule"]["line"]
+    # a derived value is traced back to every raw column behind it (trap: "(no columns)")
+    sirocco = next(p for p in load_planted(example_workspace[1]) if p["trial"] == "SIROCCO")
+    who = sirocco["participants"][0]["participant_id"]
+    result = runner.invoke(cli, ["explain", "SIROCCO", who, "os_time_days", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    derived = json.loads(result.stdout)
+    assert derived["rule"]["type"] == "derive" and len(derived["delivered"]) == 3, derived
+    assert set(derived["derived_from"]) == {"rand_date", "death_date", "last_fu_date"}
+    assert set(derived["after_corrections"]) == set(derived["delivered"])

@@ -14,8 +14,8 @@ from harmonise.queries.lifecycle import (
     reopen,
     resolve,
     respond,
-    sync_queries,
 )
+from harmonise.queries.sync import sync_queries
 from repository.errors import PermissionDenied, QueryError
 from repository.models import AuditEvent, Query, QueryMessage
 from repository.roles import add_user
@@ -33,9 +33,10 @@ def setup(store):
 
 
 def age(value: str, participant: str = "P1") -> Finding:
+    row = 3 if participant == "P1" else 4  # each participant on their own delivery row
     return Finding(trial="T1", check_id="range:age", source="validation", participant=participant,
                    variable="age", value=value, message=f"age {value} outside 18-90",
-                   rows=(3,), source_columns=("AGE",), raw_values={"AGE": value})
+                   rows=(row,), source_columns=("AGE",), raw_values={"AGE": value})
 
 
 def sync(store, findings, ran=RUN):
@@ -84,7 +85,7 @@ def test_answer_resolve_and_confirmed_correct_stays_accepted(make_store) -> None
     assert report.reopened == (qid,)
     with store.reading() as session:
         thread = query_to_dict(session, session.get(Query, qid), thread=True)["thread"]
-    assert [m["kind"] for m in thread] == ["raised", "response", "resolve", "reopen"]
+    assert [m["kind"] for m in thread] == ["raised", "response", "resolve", "auto-reopen"]
     assert thread[1]["author"] == "tina" and thread[1]["response_code"] == "confirmed_correct"
 
 
@@ -153,3 +154,52 @@ def test_concurrent_curators_cannot_overwrite_each_other(make_store) -> None:
                      if m.kind == "response"]
         assert [m.corrected_value for m in responses] == ["42"]  # the first answer survives
         assert session.query(AuditEvent).filter_by(action="query.response").count() == 1
+
+
+def test_a_reopened_query_survives_validation_and_takes_the_answer(make_store) -> None:
+    """Trap: a curator's reopen was auto-closed by the next validate while the trial had the
+    workbook, and the trialist's answer was then refused."""
+    store = make_store()
+    setup(store)
+    (qid,) = sync(store, [age("142")]).opened
+    assert sync(store, []).closed == (qid,)  # fixed in the data: closed by the checks
+    with store.transaction() as session:
+        reopen(session, session.get(Query, qid), actor="tester", topic="t",
+               reason="the CRF says 142 was a typo for 42, not for 24: please confirm")
+    report = sync(store, [])  # the check still passes: the curator's reopen holds
+    assert qid not in report.closed
+    with store.transaction() as session:
+        q = session.get(Query, qid)
+        assert q.status == "reopened"
+        respond(session, q, actor="tina", topic="t", response_code="confirmed_correct",
+                comment="42 it is")
+        assert q.status == "answered"
+    assert qid not in sync(store, []).closed  # and it waits for the curator's decision
+    with store.transaction() as session:
+        q = session.get(Query, qid)
+        resolve(session, q, actor="tester", topic="t", resolution="confirmed_correct")
+        assert q.status == "resolved"
+
+
+def test_accepting_answers_is_all_or_nothing_and_says_so(make_store) -> None:
+    """Trap: `queries accept --all-answered` accepted 16 answers, failed on the 17th and exited
+    without saying 16 were already accepted."""
+    from harmonise.queries.answers import accept_answers
+
+    store = make_store()
+    setup(store)
+    first, second = sync(store, [age("95"), age("7", "P2")]).opened
+    with store.transaction() as session:
+        respond(session, session.get(Query, first), actor="tina", topic="t",
+                response_code="confirmed_correct")
+        respond(session, session.get(Query, second), actor="tina", topic="t",
+                response_code="other", comment="cannot find the CRF")
+    with pytest.raises(QueryError) as caught:
+        accept_answers(store, [first, second])
+    text = caught.value.message
+    assert "1 of 2 answer(s) cannot be accepted, so none was accepted" in text
+    assert f"query {second}:" in text and "1 other(s) were fine and are still answered" in text
+    with store.reading() as session:
+        assert [session.get(Query, q).status for q in (first, second)] == ["answered"] * 2
+    (done,) = accept_answers(store, [first])
+    assert done.resolution == "confirmed_correct"

@@ -4,7 +4,6 @@ finish with the serialised result; no shared temporary file, no unique-key crash
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,30 +14,22 @@ from sqlalchemy import func, select
 
 from harmonise.pipeline.checking import check_trials
 from harmonise.pipeline.harmonising import harmonise_trial
-from harmonise.queries.lifecycle import SyncReport, sync_queries
+from harmonise.queries.lifecycle import SyncReport
+from harmonise.queries.sync import sync_queries
 from repository.deliveries import ingest
-from repository.example import create
-from repository.example.mappings import write_mappings
 from repository.models import Query
 from repository.store import Store
-from repository.trials import add_trial, get_trial, load_registry_file
+from repository.trials import get_trial
+from tests.example_topic import register_trials, write_example
 from tests.interleave import Interleave, run_both
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def mistral(tmp_path: Path, make_store) -> Store:
-    example = tmp_path / "example"
-    create(example, trials=1, participants=120)  # MISTRAL, with planted problems
-    dictionary = tmp_path / "dictionary"
-    dictionary.mkdir()
-    shutil.copy(ROOT / "dictionaries" / "gastric-adjuvant" / "dictionary.yaml", dictionary)
-    write_mappings(example, dictionary / "mappings" / "1.0.0")
+    # MISTRAL, with planted problems
+    example, dictionary = write_example(tmp_path, trials=1, participants=120)
     store = make_store(dictionary=dictionary)
-    with store.transaction() as session:
-        for spec in load_registry_file(example / "topic.yaml"):
-            add_trial(session, store.topic(session), spec, actor="tester")
+    register_trials(store, example)
     ingest(store, "MISTRAL", example / "deliveries" / "MISTRAL.csv")
     return store
 

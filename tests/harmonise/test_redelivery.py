@@ -4,7 +4,6 @@ differs. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -16,27 +15,17 @@ from harmonise.pipeline.harmonising import harmonise_trial
 from harmonise.queries.answers import accept_answer
 from harmonise.queries.lifecycle import respond
 from repository.deliveries import ingest
-from repository.example import create
-from repository.example.mappings import write_mappings
 from repository.example.planted import load_planted
 from repository.models import Correction, Query
-from repository.trials import add_trial, load_registry_file
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.example_topic import register_trials, write_example
 
 
 @pytest.fixture
 def mistral(tmp_path: Path, make_store):
-    example = tmp_path / "example"
-    create(example, trials=1, participants=120)  # trial 1: MISTRAL, CSV, an age of 145
-    dictionary = tmp_path / "dictionary"
-    dictionary.mkdir()
-    shutil.copy(ROOT / "dictionaries" / "gastric-adjuvant" / "dictionary.yaml", dictionary)
-    write_mappings(example, dictionary / "mappings" / "1.0.0")
+    # trial 1: MISTRAL, CSV, an age of 145
+    example, dictionary = write_example(tmp_path, trials=1, participants=120)
     store = make_store(dictionary=dictionary)
-    with store.transaction() as session:
-        for spec in load_registry_file(example / "topic.yaml"):
-            add_trial(session, store.topic(session), spec, actor="tester")
+    register_trials(store, example)
     (problem,) = [p for p in load_planted(example) if p["variable"] == "age"]
     planted = problem["participants"][0]
     return store, example / "deliveries" / "MISTRAL.csv", str(planted["participant_id"]), \

@@ -67,7 +67,7 @@ def status(store, qid: int) -> str:
 def test_round_trip_answers_reach_the_queries(world, tmp_path: Path) -> None:
     result = export(world, tmp_path)
     assert result.n_queries == 5 and list(result.summary.columns) == [
-        "row", "query", "check", "columns", "status_before"]
+        "row", "query", "check", "columns", "status_before", "participants"]
     rows = {r["Query"]: r for r in sheet_rows(tmp_path / "sent.xlsx")}
     age, weight, date, multi, trial_level = (
         world.qid("T1", "A002", "AGE"), world.qid("T1", "A003", "WEIGHT"),
@@ -75,12 +75,12 @@ def test_round_trip_answers_reach_the_queries(world, tmp_path: Path) -> None:
         world.qid("T1", None, None))
     # the trial's own IDs, columns and values as delivered; the question; how to answer
     assert rows[age]["Participant ID"] == "A002"
-    assert rows[age]["Your column(s)"] == "AGE" and rows[age]["Value(s) you sent"] == "142"
+    assert rows[age]["Your column(s)"] == "AGE" and rows[age]["Value(s) in your data"] == "142"
     assert rows[age]["How to write a corrected value"] == "a number; or NA if not known"
-    assert rows[weight]["Value(s) you sent"] == "(blank)"
+    assert rows[weight]["Value(s) in your data"] == "(blank)"
     assert rows[date]["How to write a corrected value"].startswith("a date as DD/MM/YYYY")
     assert rows[multi]["Your column(s)"] == "SEX\nWEIGHT"
-    assert rows[multi]["Value(s) you sent"] == "SEX = M\nWEIGHT = 70.5"
+    assert rows[multi]["Value(s) in your data"] == "SEX = M\nWEIGHT = 70.5"
     assert rows[trial_level]["Participant ID"] == "(whole trial)"
     # whole-trial questions first, then by participant ID
     assert [r["Participant ID"] for r in sheet_rows(tmp_path / "sent.xlsx")] == [
@@ -142,7 +142,7 @@ def test_value_labels_and_codes(world, tmp_path: Path) -> None:
     export(world, tmp_path, trial="T2")
     (row,) = sheet_rows(tmp_path / "sent.xlsx")
     assert row["Participant ID"] == "1002"
-    assert row["Value(s) you sent"] == "2 (Female)"
+    assert row["Value(s) in your data"] == "2 (Female)"
     assert row["How to write a corrected value"].startswith("a code: 1 = Male, 2 = Female")
     sex = world.qid("T2", "1002", "SEX")
     answered = fill(tmp_path / "sent.xlsx", {sex: ("Typographical error", "male", None)})
@@ -164,7 +164,7 @@ def test_workbook_layout_protection_and_instructions(world, tmp_path: Path) -> N
         for c, col in enumerate(COLUMNS, start=1):
             assert ws.cell(r, c).protection.locked is not col.answer, (r, col.key)
     (validation,) = ws.data_validations.dataValidation
-    assert validation.type == "list" and str(validation.sqref) == f"H2:H{ws.max_row}"
+    assert validation.type == "list" and str(validation.sqref) == f"I2:I{ws.max_row}"
     names = book.defined_names["ResponseCodes"].attr_text
     sheet, cells = names.split("!")
     choices = [c.value for (c,) in book[sheet.strip("'")][cells.replace("$", "")]]
@@ -207,7 +207,7 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
     import datetime as dt
 
     rows = [{"query": "3", "participant": "A001", "columns": "AGE", "delivered": "142",
-             "harmonised": "142", "question": "=AGE out of range?", "expected": "a number"}]
+             "question": "=AGE out of range?", "expected": "a number"}]
     meta = WorkbookMeta(token="tok", topic="t", trial="T1", export_id=7,
                         created_at=dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC),
                         created_by="cur", id_column="PATNO", query_ids=(3,))
@@ -216,7 +216,7 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
     other = render_workbook(rows, WorkbookMeta(**{**meta.__dict__, "token": "tok2"}))
     assert other != first
     book = openpyxl.load_workbook(io.BytesIO(first))
-    assert book["Queries"]["F2"].value == "=AGE out of range?"  # text, not a formula
+    assert book["Queries"]["E2"].value == "=AGE out of range?"  # text, not a formula
 
 
 def test_roles(world, tmp_path: Path) -> None:
@@ -294,6 +294,6 @@ def test_exporting_needs_queries_and_refuses_to_overwrite(world, tmp_path: Path)
         q = session.get(Query, world.qid("T2", "1002", "SEX"))
         close(session, q, actor="tester", topic=topic.slug, reason="men only: a typo, fixed")
     before = snapshot(world.store)
-    with pytest.raises(QueryError, match="no open, reopened or sent queries"):
+    with pytest.raises(QueryError, match="no open, reopened or sent questions"):
         export(world, tmp_path, trial="T2", name="t2.xlsx")
     assert snapshot(world.store) == before and not (tmp_path / "t2.xlsx").exists()

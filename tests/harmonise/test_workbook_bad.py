@@ -19,7 +19,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from harmonise.queries.lifecycle import Finding, close, sync_queries
+from harmonise.queries.lifecycle import Finding, close
+from harmonise.queries.sync import sync_queries
 from harmonise.queries.workbook import META, export_workbook, import_workbook
 from repository.errors import WorkbookError
 from repository.models import Query
@@ -122,13 +123,13 @@ def cases(s: Sent) -> dict[str, tuple[Callable[[Path], Path], Expect]]:
         "header renamed": (lambda p: edit(s, p, lambda b: b["Queries"].__setitem__("C1",
                                                                                    "Columns")),
                            [("C1", "header should be 'Your column(s)'")]),
-        "column added": (lambda p: edit(s, p, lambda b: b["Queries"].__setitem__("K1", "Notes")),
-                         [("K1", "'Notes' was added")]),
-        "row added": (lambda p: add_row(s, p, (99, "A005", "AGE", "66", "66", "?", "x",
-                                               "Other", None, "one more")),
+        "column added": (lambda p: edit(s, p, lambda b: b["Queries"].__setitem__("L1", "Notes")),
+                         [("L1", "'Notes' was added")]),
+        "row added": (lambda p: add_row(s, p, (99, "A005", "AGE", "66", "?", None, "x",
+                                               None, "Other", None, "one more")),
                       [(f"A{last + 1}", "query 99 was not in this workbook")]),
         "row added without a query number": (
-            lambda p: add_row(s, p, (None,) * 7 + ("Other", None, "also A005")),
+            lambda p: add_row(s, p, (None,) * 8 + ("Other", None, "also A005")),
             [(f"A{last + 1}", "it has no query number")]),
         "row deleted": (lambda p: edit(s, p, lambda b: b["Queries"].delete_rows(r["weight"])),
                         [(None, f"the row of query {s.qid('weight')}")]),
@@ -137,8 +138,8 @@ def cases(s: Sent) -> dict[str, tuple[Callable[[Path], Path], Expect]]:
                                   (None, f"the row of query {s.qid('weight')}")]),
         "protected value edited": (lambda p: cells(s, p, D_age="42"),
                                    [(f"D{r['age']}", "changed from '142' to '42'")]),
-        "question edited": (lambda p: cells(s, p, F_trial="never mind"),
-                            [(f"F{r['trial']}", "this cell is protected")]),
+        "question edited": (lambda p: cells(s, p, E_trial="never mind"),
+                            [(f"E{r['trial']}", "this cell is protected")]),
         "unknown participant ID": (lambda p: cells(s, p, B_age="A999"),
                                    [(f"B{r['age']}",
                                      "'A999' is not a participant ID of trial T1")]),
@@ -146,37 +147,37 @@ def cases(s: Sent) -> dict[str, tuple[Callable[[Path], Path], Expect]]:
                                      [(f"B{r['age']}", "'A010', another participant")]),
         "participant ID deleted": (lambda p: cells(s, p, B_age=None),
                                    [(f"B{r['age']}", "participant ID was deleted")]),
-        "response not in the list": (lambda p: cells(s, p, H_age="Fixed it"),
-                                     [(f"H{r['age']}", "'Fixed it' is not one of the response")]),
-        "answer without a response": (lambda p: cells(s, p, H_age=None),
-                                      [(f"H{r['age']}", "no response code")]),
-        "typo without the corrected value": (lambda p: cells(s, p, I_age=None),
-                                             [(f"I{r['age']}", "needs the right value")]),
-        "text in a numeric column": (lambda p: cells(s, p, I_age="forty-two"),
-                                     [(f"I{r['age']}", "'forty-two' is not valid for your "
+        "response not in the list": (lambda p: cells(s, p, I_age="Fixed it"),
+                                     [(f"I{r['age']}", "'Fixed it' is not one of the response")]),
+        "answer without a response": (lambda p: cells(s, p, I_age=None),
+                                      [(f"I{r['age']}", "no response code")]),
+        "typo without the corrected value": (lambda p: cells(s, p, J_age=None),
+                                             [(f"J{r['age']}", "needs the right value")]),
+        "text in a numeric column": (lambda p: cells(s, p, J_age="forty-two"),
+                                     [(f"J{r['age']}", "'forty-two' is not valid for your "
                                                        "column AGE: it is not a number")]),
         "a date Excel made of a number": (
-            lambda p: cells(s, p, I_age=dt.datetime(2003, 4, 2)),
-            [(f"I{r['age']}", "Excel turned it into the date 2003-04-02")]),
-        "an impossible date": (lambda p: cells(s, p, H_date="Typographical error",
-                                               I_date="31/02/2003"),
-                               [(f"I{r['date']}", "not a valid date in that layout; write a "
+            lambda p: cells(s, p, J_age=dt.datetime(2003, 4, 2)),
+            [(f"J{r['age']}", "Excel turned it into the date 2003-04-02")]),
+        "an impossible date": (lambda p: cells(s, p, I_date="Typographical error",
+                                               J_date="31/02/2003"),
+                               [(f"J{r['date']}", "not a valid date in that layout; write a "
                                                   "date as DD/MM/YYYY")]),
-        "confirmed correct with a new value": (lambda p: cells(s, p, H_age="Confirmed correct"),
-                                               [(f"I{r['age']}", "keeps the value you sent")]),
-        "other without a comment": (lambda p: cells(s, p, H_age="Other", I_age=None),
-                                    [(f"J{r['age']}", "needs a Comment")]),
+        "confirmed correct with a new value": (lambda p: cells(s, p, I_age="Confirmed correct"),
+                                               [(f"J{r['age']}", "keeps the value you sent")]),
+        "other without a comment": (lambda p: cells(s, p, I_age="Other", J_age=None),
+                                    [(f"K{r['age']}", "needs a Comment")]),
         "several columns, one unknown": (
-            lambda p: cells(s, p, H_multi="Typographical error", I_multi="SEXX=F"),
-            [(f"I{r['multi']}", "'SEXX' is not one of this query's columns (SEX, WEIGHT)")]),
+            lambda p: cells(s, p, I_multi="Typographical error", J_multi="SEXX=F"),
+            [(f"J{r['multi']}", "'SEXX' is not one of this query's columns (SEX, WEIGHT)")]),
         "several columns, no names": (
-            lambda p: cells(s, p, H_multi="Typographical error", I_multi="F; 70"),
-            [(f"I{r['multi']}", "'F' does not say which column")]),
+            lambda p: cells(s, p, I_multi="Typographical error", J_multi="F; 70"),
+            [(f"J{r['multi']}", "'F' does not say which column")]),
         "several columns, wrong type": (
-            lambda p: cells(s, p, H_multi="Typographical error", I_multi="SEX=F; WEIGHT=heavy"),
-            [(f"I{r['multi']}", "'heavy' is not valid for your column WEIGHT")]),
-        "a note right of the table": (lambda p: cells(s, p, K_age="see e-mail"),
-                                      [(f"K{r['age']}", "right of the answer columns")]),
+            lambda p: cells(s, p, I_multi="Typographical error", J_multi="SEX=F; WEIGHT=heavy"),
+            [(f"J{r['multi']}", "'heavy' is not valid for your column WEIGHT")]),
+        "a note right of the table": (lambda p: cells(s, p, L_age="see e-mail"),
+                                      [(f"L{r['age']}", "right of the answer columns")]),
     }
 
 
@@ -246,8 +247,8 @@ def test_every_problem_is_reported_at_once(sent: Sent, tmp_path: Path) -> None:
     store = sent.world.store
     export_workbook(store, "T1", tmp_path / "newer.xlsx", actor="carl")  # makes ours older
     r = sent.rows
-    path = cells(sent, tmp_path / "many.xlsx", D_age="42", I_age="forty-two",
-                 H_weight="Typographical error", H_date="Maybe", B_multi="A999")
+    path = cells(sent, tmp_path / "many.xlsx", D_age="42", J_age="forty-two",
+                 I_weight="Typographical error", I_date="Maybe", B_multi="A999")
     before = snapshot(store)
     with pytest.raises(WorkbookError) as err:
         import_workbook(store, path, actor="tina")
@@ -257,7 +258,7 @@ def test_every_problem_is_reported_at_once(sent: Sent, tmp_path: Path) -> None:
     assert problems[0].cell is None
     assert "older workbook" in str(problems[0]) and "newer.xlsx" in str(problems[0])
     assert sorted(p.cell for p in problems[1:]) == sorted(
-        [f"D{r['age']}", f"I{r['age']}", f"B{r['multi']}", f"H{r['date']}", f"I{r['weight']}"])
+        [f"D{r['age']}", f"J{r['age']}", f"B{r['multi']}", f"I{r['date']}", f"J{r['weight']}"])
     assert [p.row for p in problems[1:]] == sorted(p.row for p in problems[1:])
     message = err.value.message
     assert message.startswith("many.xlsx: 6 problem(s) in the query workbook of trial T1")

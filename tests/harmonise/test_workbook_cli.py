@@ -32,7 +32,7 @@ def test_export_and_import_from_the_command_line(make_store, tmp_path: Path) -> 
     r = ipdrepo("queries", "export", "T1", cwd=tmp_path, user="tester")
     assert r.exit_code == 0, r.stderr
     (default,) = tmp_path.glob("T1-queries-*.xlsx")
-    assert f"Wrote {default.name}: 5 queries for trial T1 (export 1)." in r.stdout
+    assert f"Wrote {default.name}: 5 questions for trial T1 (export 1, due " in r.stdout
     assert "Send it to Dr T. One." in r.stdout
     r = ipdrepo("queries", "export", "T1", "-o", "sent.xlsx", "--json", cwd=tmp_path,
                 user="tester")

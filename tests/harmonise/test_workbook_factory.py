@@ -17,7 +17,8 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import text
 
-from harmonise.queries.lifecycle import Finding, sync_queries
+from harmonise.queries.lifecycle import Finding
+from harmonise.queries.sync import sync_queries
 from harmonise.values.cells import canonical_text as cell_text
 from repository.deliveries import ingest, load_delivery
 from repository.models import Base, Delivery, Query
@@ -168,7 +169,7 @@ def fill(path: Path, answers: dict[int, tuple[Any, Any, Any]], out: Path | None 
     for r in range(2, ws.max_row + 1):
         qid = ws.cell(r, 1).value
         if qid in answers:
-            for c, value in zip((8, 9, 10), answers[qid]):
+            for c, value in zip((9, 10, 11), answers[qid]):
                 ws.cell(r, c).value = value
     target = out or path.with_name(path.stem + "-answered.xlsx")
     book.save(target)

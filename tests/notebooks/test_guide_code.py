@@ -50,13 +50,10 @@ def _link_gastric(directory: Path) -> bool:
     """Link the real GASTRIC files (the meta-analyst guide's forest plot command reads
     gastadj.csv) into ``directory``; False when they are absent (the test then leaves that
     command out, and fails instead under IPDREPO_REQUIRE_GASTRIC=1)."""
-    import os
+    from tests.gastric import find_gastric
 
-    source = Path(os.environ.get("IPDREPO_GASTRIC_DIR",
-                                 ROOT.parent / "shared" / "data" / "gastric"))
-    if not (source / "gastadj.csv").is_file():
-        if os.environ.get("IPDREPO_REQUIRE_GASTRIC", "") not in ("", "0"):
-            pytest.fail(f"GASTRIC data not found at {source}; IPDREPO_REQUIRE_GASTRIC=1")
+    source = find_gastric()
+    if source is None:
         return False
     for name in ("gastadj.csv", "gastadv.csv"):
         (directory / name).symlink_to(source / name)

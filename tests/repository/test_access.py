@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from repository.cli import cli
 from repository.cli.access import policy_of
 from repository.roles import ACTIONS, ANYONE, Actor
 
-ROOT = Path(__file__).resolve().parents[2]
 A, B = "SIROCCO", "MISTRAL"  # the trial the commands name; the other trialist's trial
 MISSING = "NOSUCH-9"
 
@@ -88,11 +86,14 @@ ARGS: dict[str, list[list[str]]] = {
     "harmonise": [["{A}"]],
     "governance pack": [["REQ-0001", "-o", "{fresh}/pack"]],
     "ingest": [["{A}", "{delivery}"]],
+    "ingest-package": [["{A}", "{delivery}"]],
     "init": [["{fresh}/ws", "--topic", "elsewhere"]],
     "lab": [["--no-browser"]],
     "login": [["--server", "http://127.0.0.1:9", "--user", "x", "--password", "p"]],
     "logout": [["--server", "http://127.0.0.1:9"]],
     "mapping check": [["{A}"]],
+    "mapping confirm": [["{A}", "--all"]],
+    "mapping draft": [["{A}", "--out", "{fresh}/draft.yaml"]],
     "mapping show": [["{A}"]],
     "participants": [["{A}"], ["{A}", "--map-back"]],
     "prisma show": [[]],
@@ -102,13 +103,16 @@ ARGS: dict[str, list[list[str]]] = {
     "queries close": [["{Q2}", "--reason", "duplicate"]],
     "queries dashboard": [[], ["--json"]],
     "queries export": [["{A}", "-o", "{fresh}/q.xlsx"]],
+    "queries forward": [["{Q2}", "--note", "what does code 9 mean?"]],
     "queries import": [["{workbook}", "--trial", "{A}"]],
     "queries list": [["--trial", "{A}"], ["--json"]],
     "queries raise": [["{A}", "--question", "Is the centre right?"]],
+    "queries reask": [["{Q}", "--comment", "please check the CRF again"]],
     "queries reopen": [["{Q2}", "--reason", "not a duplicate"]],
     "queries show": [["{Q}"]],
     "release create": [["--version", "9.9.9", "--inputs", "{tmp}/none"]],
     "release diff": [["1.0.0", "1.0.1"]],
+    "release export": [["1.0.0", "--format", "stata", "-o", "{fresh}/export"]],
     "release get": [["1.0.0"]],
     "release inputs": [["{fresh}/inputs"]],
     "release list": [[]],
@@ -136,6 +140,7 @@ ARGS: dict[str, list[list[str]]] = {
     "trial import": [["{registry}"]],
     "trial list": [[], ["--json"]],
     "trial show": [["{A}"]],
+    "trial update": [["{A}", "--title", "A new title"]],
     "user add": [["newcomer", "--role", "analyst"]],
     "user invite": [["invitee", "--role", "trialist", "--trial", "{A}"]],
     "user list": [[]],
@@ -172,17 +177,10 @@ class Site:
 
 
 def _ingest_example(store: Any, example: Path) -> None:
-    from repository.deliveries import ingest
-    from repository.trials import add_trial, load_registry_file
+    from tests.example_topic import ingest_deliveries, register_trials
 
-    with store.transaction() as session:
-        for spec in load_registry_file(example / "topic.yaml"):
-            add_trial(session, store.topic(session), spec, actor="cora")
-    for t in yaml.safe_load((example / "topic.yaml").read_text())["trials"]:
-        d = t["delivery"]
-        options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-        ingest(store, t["acronym"], example / d["file"], format=d["format"],
-               id_column=d["id_column"], read_options=options, allow_id_problems="queried")
+    register_trials(store, example, actor="cora")
+    ingest_deliveries(store, example, allow_id_problems="queried")
 
 
 def _correct_a_planted_date(store: Any, example: Path) -> tuple[str, str]:
@@ -216,21 +214,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     from harmonise.pipeline.checking import check_trials
     from harmonise.queries.workbook import export_workbook
     from repository.deliveries import load_delivery
-    from repository.example import create
-    from repository.example.mappings import write_mappings
     from repository.models import Delivery, Participant, Query, Trial
     from repository.roles import add_user
     from repository.settings import load_settings
     from repository.store import Store
     from repository.workspace import init_workspace
+    from tests.example_topic import write_example
 
     tmp = tmp_path_factory.mktemp("access")
-    example = tmp / "example"
-    create(example, trials=2, participants=60)  # MISTRAL and SIROCCO, with planted problems
-    dictionary = tmp / "dictionary"
-    dictionary.mkdir()
-    shutil.copy(ROOT / "dictionaries" / "gastric-adjuvant" / "dictionary.yaml", dictionary)
-    write_mappings(example, dictionary / "mappings" / "1.0.0")
+    # MISTRAL and SIROCCO, with planted problems
+    example, dictionary = write_example(tmp, trials=2, participants=60)
     ws = tmp / "ws"
     init_workspace(ws, topic="gastric-adjuvant", dictionary=dictionary, actor="cora")
     with Store.open(load_settings(ws, actor="cora", env={})) as store:
@@ -243,6 +236,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
             add_user(session, name="ann", role="analyst", by="cora")
         check_trials(store, [A, B])
         corrected = _correct_a_planted_date(store, example)
+        # the planted problem is one question (now resolved): two more, raised by hand, stay
+        # open for the commands that act on queries
+        from harmonise.queries.lifecycle import raise_query
+
+        with store.transaction() as session:
+            trial = session.query(Trial).filter_by(acronym=A).one()
+            for question in ("Is the centre of the first participant right?",
+                             "Are the follow-up dates complete?"):
+                raise_query(session, store.topic(session), trial, question=question,
+                            actor="cora")
         export_workbook(store, A, tmp / f"{A}-queries.xlsx", actor="cora")
         with store.reading() as session:
             trial = session.query(Trial).filter_by(acronym=A).one()

@@ -132,3 +132,98 @@ trials:
     trials = {t["acronym"]: t for t in json.loads(r.stdout)}
     assert trials["A-1"]["randomised_published"] == 201
     assert trials["B-2"]["allocation_ratio"] == "1:2"
+
+
+def test_init_warns_when_the_dictionary_directory_does_not_exist(tmp_path: Path) -> None:
+    """Trap: `init --dictionary` with a mistyped directory said nothing until `harmonise`."""
+    r = ipdrepo("init", "ws", "--topic", "t1", "--dictionary", str(tmp_path / "dictionray"),
+                cwd=tmp_path)
+    assert r.exit_code == 0
+    assert f"warning: the dictionary directory {tmp_path / 'dictionray'} does not exist" in r.stderr
+    (tmp_path / "dict").mkdir()
+    r = ipdrepo("init", "ws2", "--topic", "t1", "--dictionary", str(tmp_path / "dict"),
+                "--json", cwd=tmp_path)
+    assert "has no dictionary.yaml" in r.stderr
+    (tmp_path / "dict" / "dictionary.yaml").write_text("name: t1\n")
+    r = ipdrepo("init", "ws3", "--topic", "t1", "--dictionary", str(tmp_path / "dict"),
+                cwd=tmp_path)
+    assert r.exit_code == 0 and "warning" not in r.stderr
+
+
+def _workspace_with_dictionary(tmp_path: Path) -> None:
+    import shutil
+
+    (tmp_path / "dict").mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "dictionaries" / "gastric-adjuvant" /
+                "dictionary.yaml", tmp_path / "dict" / "dictionary.yaml")
+    assert ipdrepo("init", "ws", "--topic", "gastric-adjuvant", "--dictionary",
+                   str(tmp_path / "dict"), cwd=tmp_path).exit_code == 0
+
+
+def test_arm_codes_are_checked_against_the_dictionary_and_trials_can_be_updated(
+        tmp_path: Path) -> None:
+    """Traps: arms registered with codes matching no dictionary arm were accepted and later
+    reported as "0 delivered vs 126 published"; there was no `trial update` to fix them."""
+    import yaml
+
+    _workspace_with_dictionary(tmp_path)
+    ws = tmp_path / "ws"
+    r = ipdrepo("trial", "add", "GAST-01", "--arm", "A=Surgery alone:1:126",
+                "--arm", "B=Surgery + S-1:1:124", cwd=ws)
+    assert r.exit_code == 4
+    assert "error: arm codes that match no arm of the dictionary" in r.stderr
+    assert "trial GAST-01, arm A (Surgery alone): its code (no dictionary code given) 'A' " \
+           "is not a code of the dictionary's arm (0 = Surgery alone, 1 = Adjuvant " \
+           "chemotherapy)" in r.stderr
+    assert "--arm 'CODE=LABEL:RATIO:N:DICTIONARY_CODE'" in r.stderr
+    assert "GAST-01" not in ipdrepo("trial", "list", cwd=ws).stdout  # nothing registered
+    # with the dictionary codes: accepted
+    r = ipdrepo("trial", "add", "GAST-01", "--arm", "A=Surgery alone:1:126:0",
+                "--arm", "B=Surgery + S-1:1:124:3", cwd=ws)
+    assert r.exit_code == 4 and "arm B (Surgery + S-1): its dictionary code '3'" in r.stderr
+    assert ipdrepo("trial", "add", "GAST-01", "--arm", "A=Surgery alone:1:126:0",
+                   "--arm", "B=Surgery + S-1:1:124:1", cwd=ws).exit_code == 0
+    # a registry file gets the same check
+    (tmp_path / "reg.yaml").write_text(yaml.safe_dump({"trials": [{
+        "acronym": "GAST-02", "arms": [{"code": "X", "label": "Control"},
+                                       {"code": "1", "label": "Chemo"}]}]}))
+    r = ipdrepo("trial", "import", str(tmp_path / "reg.yaml"), cwd=ws)
+    assert r.exit_code == 4 and "trial GAST-02, arm X (Control)" in r.stderr
+    # trial update: change the arms and the contact; audited; checked like add
+    r = ipdrepo("trial", "update", "GAST-01", "--arm", "A=Surgery alone:1:130:0",
+                "--arm", "B=Surgery + S-1:1:120:1", "--contact-email", "dm@example.org",
+                "--json", cwd=ws)
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    data = json.loads(r.stdout)
+    assert [a["randomised_published"] for a in data["arms"]] == [130, 120]
+    assert data["contact_email"] == "dm@example.org" and data["arms"][1]["harmonised"] == "1"
+    r = ipdrepo("trial", "update", "GAST-01", "--arm", "A=Surgery alone:1:130:7",
+                "--arm", "B=Surgery + S-1:1:120:1", cwd=ws)
+    assert r.exit_code == 4 and "its dictionary code '7'" in r.stderr
+    r = ipdrepo("trial", "update", "NOPE", "--title", "x", cwd=ws)
+    assert r.exit_code != 0 and r.stderr.startswith("error: trial 'NOPE' is not registered")
+    events = ipdrepo("audit", "log", "--json", cwd=ws)
+    assert "trial.update" in events.stdout
+
+
+def test_every_error_has_the_error_prefix_and_a_documented_exit_code(tmp_path: Path) -> None:
+    """Trap: some errors came out as click's `Error: ...` with exit code 1 (undocumented)."""
+    _workspace_with_dictionary(tmp_path)
+    ws = tmp_path / "ws"
+    cases = [  # (arguments, exit code, message)
+        (["harmonise"], 3, "error: no trial has a delivery yet"),          # was exit 1
+        (["queries", "accept"], 2, "error: give query ids or --all-answered"),
+        (["release", "get", "1.0", "--repo", "x", "--output", "a.parquet"], 2,
+         "error: --repo needs --topic"),
+        (["trial", "add", "T1", "--arm", "nonsense"], 4, "error: arm 'nonsense' is not"),
+    ]
+    for args, code, text in cases:
+        r = ipdrepo(*args, cwd=ws)
+        assert r.exit_code == code, (args, r.exit_code, r.stderr)
+        assert text in r.stderr and "Error:" not in r.stderr, (args, r.stderr)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("precious")
+    r = ipdrepo("demo", str(tmp_path / "mine"), cwd=tmp_path)
+    assert r.exit_code == 5 and "error: " in r.stderr and "was not made by" in r.stderr

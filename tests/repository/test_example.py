@@ -297,7 +297,8 @@ def test_missing_follow_up_is_in_one_arm_only(topic: Path) -> None:
 
 
 def test_reject_carries_direct_identifiers_and_normal_deliveries_none(topic: Path) -> None:
-    identifiers = pytest.importorskip("repository.identifiers")
+    from repository import identifiers
+
     data = _load(topic / "topic.yaml")
     reject = data["rejects"][0]
     frame = pd.read_csv(topic / reject["file"], dtype=str, keep_default_na=False,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from harmonise.queries.lifecycle import Finding, get_query, sync_queries
+from harmonise.queries.lifecycle import Finding, get_query
+from harmonise.queries.sync import sync_queries
 from repository.audit_view import audit_log, count_visible_events
 from repository.deliveries import ingest, list_deliveries, list_participants
 from repository.errors import NotFound, PermissionDenied

@@ -494,3 +494,32 @@ def test_second_factor_over_http(server: Server, world: World) -> None:
         token_way = other.post("/api/v1/auth/token", json={
             "user": "two.factor", "password": PASSWORD, "name": "cli"})
         assert token_way.status_code == 401
+
+
+def test_an_answer_corrects_only_the_cells_its_question_asks_about(server: Server,
+                                                                   world: World) -> None:
+    from harmonise.queries.lifecycle import raise_query
+    from repository.trials import get_trial
+
+    store = world.store()
+    try:
+        with store.transaction() as session:
+            topic = store.topic(session)
+            qid = raise_query(session, topic, get_trial(session, topic, "ALPHA-1"),
+                              question="Age 4 years?", actor="cur", participant="PX",
+                              variable="age", source_columns=["age"], rows=[3]).id
+    finally:
+        store.close()
+    path = f"/api/v1/queries/{qid}/answer"
+    with server.client() as client:
+        for cell in ({"participant": "PX", "column": "arm", "value": "2"},
+                     {"participant": "PY", "column": "age", "value": "41"}):
+            got = client.post(path, headers=bearer(world.tokens["tri.a"]), json={
+                "response": "typographical_error", "cells": [cell]})
+            assert got.status_code == 400 and "does not ask" in got.text, got.text
+        got = client.post(path, headers=bearer(world.tokens["tri.a"]), json={
+            "response": "typographical_error",
+            "cells": [{"participant": "PX", "column": "age", "value": "41"}]})
+        assert got.status_code == 200, got.text
+        assert got.json()["thread"][-1]["cells"] == [
+            {"participant": "PX", "row": 3, "dataset": "main", "column": "age", "value": "41"}]

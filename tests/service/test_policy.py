@@ -70,6 +70,8 @@ SAMPLES: dict[str, Sample] = {
     "POST /api/v1/queries/{query_id}/accept": lambda w, r: {**_q(w), "json": {}},
     "POST /api/v1/queries/{query_id}/close": lambda w, r: {**_q(w), "json": {"reason": "r"}},
     "POST /api/v1/queries/{query_id}/reopen": lambda w, r: {**_q(w), "json": {"reason": "r"}},
+    "POST /api/v1/queries/{query_id}/forward": lambda w, r: {**_q(w), "json": {"note": "n"}},
+    "POST /api/v1/queries/{query_id}/reask": lambda w, r: {**_q(w), "json": {"comment": "c"}},
     "GET /api/v1/trials/{trial}/workbook": lambda w, r: _t(),
     "POST /api/v1/trials/{trial}/workbook": lambda w, r: {
         **_t(), "files": {"file": ("answers.xlsx", b"PK\x03\x04 not really", "application/zip")}},
@@ -332,3 +334,33 @@ def test_openapi_document_covers_the_api(routes: list[tuple[str, APIRoute]], wor
                    "GET /api/v1/requests/{code}/extracts/{extract_id}/files/{name}",
                    "POST /api/v1/users", "GET /api/v1/tokens", "DELETE /api/v1/tokens/{name}"):
         assert needed in documented, needed
+
+
+def test_questions_on_the_curators_list_are_hidden_from_trialists(
+        routes: list[tuple[str, APIRoute]], world: World, server: Server) -> None:
+    """Every route about one query, on a question still on the curators' list of ALPHA-1:
+    hidden from ALPHA-1's own trialist (and BETA-2's) like a missing one; a curator gets it;
+    the listing never shows it to a trialist."""
+    held = world.extras["held_query"]
+    problems = []
+    with server.client() as client:
+        for key, route in routes:
+            policy = policy_of(route)
+            assert policy is not None
+            if policy.query is None:
+                continue
+            for role in ("tri.a", "tri.b"):
+                sample = SAMPLES[key](world, role)
+                sample["path"] = {**sample.get("path", {}), "query_id": held}
+                got = _request(client, key, sample, bearer(world.tokens[role]))
+                if _verdict(got) not in ("hidden", "forbidden") or "Q-HELD" in got.text:
+                    problems.append(f"{key} as {role}: {got.status_code} {got.text[:200]}")
+        for role in ("tri.a", "tri.b"):
+            listed = client.get("/api/v1/queries", headers=bearer(world.tokens[role]))
+            assert listed.status_code == 200 and "Q-HELD" not in listed.text, role
+        mine = client.get(f"/api/v1/queries/{held}", headers=bearer(world.tokens["cur"]))
+        assert mine.status_code == 200 and mine.json()["audience"] == "curator"
+        listed = client.get("/api/v1/queries", params={"audience": "curator"},
+                            headers=bearer(world.tokens["cur"]))
+        assert [q["id"] for q in listed.json()] == [held]
+    assert not problems, "\n".join(problems)

@@ -67,7 +67,16 @@ class Env:
         return list(self.pseudonyms[trial].values())[index]
 
 
-def new_env(root: Path, truth: pd.DataFrame, *, database_url: str | None = None) -> Env:
+def new_env(root: Path, truth: pd.DataFrame, *, database_url: str | None = None,
+            secret_from: Path | None = None) -> Env:
+    """A new workspace with the truth's trials registered and delivered; with ``secret_from``,
+    it shares that repository secret (as a team's second machine does), so its pseudonyms are
+    the same."""
+    if secret_from is not None:
+        key = root / "ws" / "keys" / "pseudonym.key"
+        key.parent.mkdir(parents=True, mode=0o700)
+        key.write_bytes(secret_from.read_bytes())
+        key.chmod(0o600)
     init_workspace(root / "ws", topic=TOPIC, actor="tester", database_url=database_url)
     store = Store.open(load_settings(root / "ws", actor="tester", env={}))
     pseudonyms = register(store, truth, root / "deliveries")

@@ -93,16 +93,21 @@ def test_same_content_is_a_no_op_and_other_content_is_refused(env: Env) -> None:
 
 def test_byte_identical_rebuild_in_another_workspace(env: Env, tmp_path: Path,
                                                      truth) -> None:
-    """Two workspaces, two release repositories, the same inputs: identical data bytes and
-    manifests equal apart from ``created``."""
+    """A second workspace holding the same deliveries under the same repository secret, its
+    release built from its *own* store (its deliveries, its pseudonyms) into its own release
+    repository: identical data bytes, manifests equal apart from ``created``."""
     from tests.versions.conftest import new_env
     from versions.manifest import comparable
 
     a = create_release(env.store, env.inputs(), version="3.0")
-    other = new_env(tmp_path / "other", truth)
+    other = new_env(tmp_path / "other", truth, secret_from=env.store.settings.secret_file)
     try:
-        inputs = env.inputs()  # same store secret? no: pseudonyms come from the first store
-        b = create_release(other.store, inputs, version="3.0")
+        assert other.store.settings.workspace != env.store.settings.workspace
+        own = other.deliveries()  # read from the second store
+        assert [d["sha256"] for d in own] == [d["sha256"] for d in env.deliveries()]
+        assert other.pseudonyms == env.pseudonyms  # the second store's own, keyed alike
+        b = create_release(other.store, other.inputs(), version="3.0")
+        assert other.repo.root != env.repo.root
         assert a.data_sha256 == b.data_sha256
         da = (env.repo.root / a.path / "data.parquet").read_bytes()
         db = (other.repo.root / b.path / "data.parquet").read_bytes()
@@ -212,3 +217,42 @@ def test_build_release_matches_what_was_released(env: Env) -> None:
     result = create_release(env.store, env.inputs(), version="1.0")
     built = build_release(env.inputs(), version="1.0", created_by="someone-else")
     assert sha256_hex(built.data) == result.data_sha256
+
+
+def test_open_queries_stop_a_release_unless_a_reason_is_given(env: Env) -> None:
+    """Trap: a release went out while data queries were still open, and nothing said so."""
+    from harmonise.queries.lifecycle import raise_query
+    from repository.trials import get_trial
+
+    trial = str(env.truth["trial"].iloc[0])
+    with env.store.transaction() as session:
+        topic = env.store.topic(session)
+        raise_query(session, topic, get_trial(session, topic, trial), actor="tester",
+                    question="Where are the follow-up dates of the second centre?")
+    before = snapshot(env)
+    with pytest.raises(ReleaseError, match=rf"1 data query is still open \({trial}: 1\).*"
+                                           "--allow-open-queries REASON") as err:
+        create_release(env.store, env.inputs(), version="1.0")
+    assert err.value.exit_code == 5 and err.value.open_queries == {trial: 1}
+    assert snapshot(env) == before
+    result = create_release(env.store, env.inputs(), version="1.0",
+                            allow_open_queries="interim analysis for the DMC")
+    assert result.manifest["open_queries_allowed"] == {
+        "reason": "interim analysis for the DMC", "by_trial": {trial: 1}, "total": 1}
+    # a warning never stops a release (the same rule as validate's exit code); it is listed
+    with env.store.transaction() as session:
+        topic = env.store.topic(session)
+        q = raise_query(session, topic, get_trial(session, topic, trial), actor="tester",
+                        question="Follow-up looks shorter in one arm: is it?")
+        q.severity = "warning"
+    with pytest.raises(ReleaseError, match=r"1 data query is still open"):
+        create_release(env.store, env.inputs(), version="1.1")  # the error one still is
+    from harmonise.queries.lifecycle import close, get_query
+
+    with env.store.transaction() as session:
+        topic = env.store.topic(session)
+        close(session, get_query(session, topic, 1), actor="tester", topic=topic.slug,
+              reason="the DMC data are complete")
+    released = create_release(env.store, env.inputs(edit=lambda f: f.assign(age=f["age"] + 1)),
+                              version="1.1")
+    assert released.manifest["open_queries_allowed"] == {"open_warnings": {trial: 1}}

@@ -1,4 +1,4 @@
-"""The pages' stylesheet (the one the HTML reports inline: harmonise/pages.css) and script."""
+"""The pages' stylesheet (the one every HTML page inlines: repository/html/style.css) and script."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from harmonise.pages import CSS
+from repository.html import stylesheet as style_text
 from repository.service.policy import public
 
 __all__ = ["router"]
@@ -20,7 +20,7 @@ _CACHE = {"Cache-Control": "public, max-age=3600"}
 @router.get("/static/ipdrepo.css")
 def stylesheet(_: None = Depends(public("the stylesheet holds nothing of the store"))
                ) -> Response:
-    return Response(CSS, media_type="text/css", headers=_CACHE)
+    return Response(str(style_text()), media_type="text/css", headers=_CACHE)
 
 
 @router.get("/static/pages.js")

@@ -1,8 +1,8 @@
 """the service: credentials, one-time links, API tokens, sessions, login attempts, request
 members, the access log, trialists' uploads, query attachments; data_request.dua_version/dua_sha256/dua_file_name
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 16:30:00
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from alembic import op
 
 import repository.models
 
-revision: str = '0007'
-down_revision: str | None = '0006'
+revision: str = '0008'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,593 @@
+"""Questions in the trial's own terms: one template per check, in the trial's language.
+
+:func:`word_group` writes a group of findings (:mod:`harmonise.queries.questions`) as the
+question a trial's data manager reads: their participant's values in their own column names,
+dates laid out the way their data write them (the mapping's date format), codes with the labels
+of their codebook (SPSS/Stata/SAS value labels, or the dictionary's label of the code the
+mapping's recode gives), and the dictionary's label where a harmonised concept must be named
+(a survival time worked out from dates). No expression syntax, no variable names.
+
+Languages: English, and French for trials whose codebook is French (``Trial.language``);
+anything else falls back to English.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping as MappingABC
+from typing import Any
+
+import pandas as pd
+
+from harmonise.dictionary.spec import CrossRule, Variable
+from harmonise.mapping.rules import DateParse, Direct, IdCreation, Recode, UnitConversion
+from harmonise.pipeline.findings import CheckedTrial
+from harmonise.queries.questions import ROW_WORD, Finding, Group, Wording
+from harmonise.values.cells import canonical_text
+
+__all__ = ["LANGUAGES", "word_group", "language_of", "TEMPLATES"]
+
+LANGUAGES = ("en", "fr")
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        "range": "{subject}, outside the expected range for {concept} ({range}). Please check "
+                 "it.",
+        "range_same": "{subject}, outside the expected range ({range}). Please check it.",
+        "range_derived": "{concept}, worked out from {columns}, is {value}: outside the "
+                         "expected range ({range}). Please check these values.",
+        "required": "{what} is empty, but {concept} is needed for every participant. Please "
+                    "give it.",
+        "required_derived": "{concept} cannot be worked out because {columns} {is_are} empty. "
+                            "Please give the missing value(s).",
+        "category": "{subject}, which is not one of the codes expected for {concept} "
+                    "({codes}). What is the right code?",
+        "unique": "{subject}, and this value is on more than one row. Please check it.",
+        "compare": "{a_what} ({a}) is {relation} {b_what} ({b}). Please check which one is "
+                   "wrong.",
+        "rule": "These values do not agree ({rule}): {values}. Please check which one is wrong.",
+        "before_rand": "{a_what} ({a}) is before the randomisation date ({r_what}: {r}). "
+                       "Please check these dates.",
+        "duplicate": "This participant ID is on {n} rows of your data (data rows {rows}). If a "
+                     "row belongs to another participant, write its right ID in Corrected "
+                     "value, e.g. {example}; if the rows are one participant entered twice, say "
+                     "so in Comment.",
+        "missing_id": "Data row {row} has no participant ID ({column}). Whose row is it?",
+        "unmatched_code": "Your column {column} has the code {value}{where}, which is not in "
+                          "your codebook. What does {value} mean?",
+        "not_a_number": "{subject}{where}, which we cannot read as a number. What is the right "
+                        "value?",
+        "not_a_date": "{subject}{where}, which we cannot read as a date{layout}. What is the "
+                      "right date?",
+        "not_whole_number": "{subject}{where}, but {concept} is a whole number. What is the "
+                            "right value?",
+        "not_boolean": "{subject}{where}, which we cannot read as yes or no. What is the right "
+                       "value?",
+        "cannot_compute": "{concept} cannot be worked out from {values}. Please check these "
+                          "values.",
+        "randomised_n": "Your data have {delivered} participant(s) in {arm}, but "
+                        "{published} were randomised in it according to the publication "
+                        "({diff}). Are participants missing from the data, or is the arm coded "
+                        "differently?",
+        "allocation": "The arms of your data have {sizes} participants, which does not fit the "
+                      "planned {ratio} allocation. Are participants missing from the data, or "
+                      "is the arm ({column}) coded differently?",
+        "balance": "{concept} ({column}) differs between the arms more than chance would "
+                   "explain (p = {p}). Please check {column} and the arm ({arm_column}).",
+        "weekday": "{n} of {total} participants were randomised on a Saturday or Sunday "
+                   "({column}), while randomisation usually happens on working days. Please "
+                   "check these dates; the participants are listed on their own sheet.",
+        "sequence": "Sorted by randomisation date ({column}), the arms ({arm_column}) come in "
+                    "long runs ({runs} runs in {n} participants): the allocation does not look "
+                    "random. Please check the randomisation dates and the arms.",
+        "follow_up": "Follow-up is shorter in one arm (median follow-up: {medians}). Is "
+                     "follow-up complete in every arm?",
+        "missingness": "{what} is missing for {shares}. Please give the missing values of the "
+                       "participants listed on their own sheet, or tell us in Comment why they "
+                       "are missing.",
+        "several": " This concerns {n} participants, listed on their own sheet.",
+        "cons_range": "{concept} is {value} (expected {range})",
+        "cons_required": "{concept} is missing",
+        "cons_rule": "does not hold: {rule}",
+        "cons_missing": "{concept} is missing for the same participants",
+        "cons_before_rand": "{what} is before randomisation",
+        "cons_mapping": "{concept} cannot be read",
+        "cons_pattern": "{text}",
+        "cons_count": "{text} ({n} participants)",
+        "is": "is", "are": "are", "and": "and", "to": "to", "at_least": "at least",
+        "at_most": "at most", "empty": "(empty)", "arm": "the {label} arm",
+        "column_concept": "{column} ({concept})",
+        "on_rows": " (on {n} rows)", "written": " written {layout}",
+        "of_arm": "{share} of {arm}", "quote": "{name}",
+        "subject": "{what} is {value}",
+        "check_generic": "a check of {concept} fails",
+    },
+    "fr": {
+        "range": "{subject}, hors des valeurs attendues pour {concept} ({range}). Merci de "
+                 "vérifier.",
+        "range_same": "{subject}, hors des valeurs attendues ({range}). Merci de vérifier.",
+        "range_derived": "{concept}, calculé à partir de {columns}, vaut {value} : hors des "
+                         "valeurs attendues ({range}). Merci de vérifier ces valeurs.",
+        "required": "{what} est vide, mais {concept} est nécessaire pour chaque patient. Merci "
+                    "de le compléter.",
+        "required_derived": "{concept} ne peut pas être calculé car {columns} {is_are} vide(s). "
+                            "Merci de compléter la ou les valeurs manquantes.",
+        "category": "{subject}, qui n'est pas un des codes attendus pour {concept} ({codes}). "
+                    "Quel est le bon code ?",
+        "unique": "{subject}, et cette valeur figure sur plusieurs lignes. Merci de vérifier.",
+        "compare": "{a_what} ({a}) {relation} {b_what} ({b}). Merci de vérifier laquelle des "
+                   "deux valeurs est fausse.",
+        "rule": "Ces valeurs ne concordent pas ({rule}) : {values}. Merci de vérifier laquelle "
+                "est fausse.",
+        "before_rand": "{a_what} ({a}) précède la date de randomisation ({r_what} : {r}). "
+                       "Merci de vérifier ces dates.",
+        "duplicate": "Ce numéro de patient figure sur {n} lignes de vos données (lignes {rows}). "
+                     "Si une ligne est celle d'un autre patient, écrivez son bon numéro dans "
+                     "Valeur corrigée, par exemple {example} ; s'il s'agit du même patient saisi "
+                     "deux fois, dites-le dans Commentaire.",
+        "missing_id": "La ligne {row} n'a pas de numéro de patient ({column}). À qui est-elle ?",
+        "unmatched_code": "Votre colonne {column} contient le code {value}{where}, qui ne "
+                          "figure pas dans votre dictionnaire de codes. Que signifie {value} ?",
+        "not_a_number": "{subject}{where}, que nous ne pouvons pas lire comme un nombre. "
+                        "Quelle est la bonne valeur ?",
+        "not_a_date": "{subject}{where}, que nous ne pouvons pas lire comme une date{layout}. "
+                      "Quelle est la bonne date ?",
+        "not_whole_number": "{subject}{where}, mais {concept} est un nombre entier. Quelle est "
+                            "la bonne valeur ?",
+        "not_boolean": "{subject}{where}, que nous ne pouvons pas lire comme oui ou non. Quelle "
+                       "est la bonne valeur ?",
+        "cannot_compute": "{concept} ne peut pas être calculé à partir de {values}. Merci de "
+                          "vérifier ces valeurs.",
+        "randomised_n": "Vos données comptent {delivered} patient(s) dans {arm}, mais "
+                        "{published} y ont été randomisés selon la publication ({diff}). "
+                        "Manque-t-il des patients dans les données, ou le bras est-il codé "
+                        "autrement ?",
+        "allocation": "Les bras de vos données comptent {sizes} patients, ce qui ne correspond "
+                      "pas à l'allocation prévue {ratio}. Manque-t-il des patients, ou le bras "
+                      "({column}) est-il codé autrement ?",
+        "balance": "{concept} ({column}) diffère entre les bras plus que le hasard ne "
+                   "l'explique (p = {p}). Merci de vérifier {column} et le bras ({arm_column}).",
+        "weekday": "{n} des {total} patients ont été randomisés un samedi ou un dimanche "
+                   "({column}), alors que la randomisation a lieu les jours ouvrés. Merci de "
+                   "vérifier ces dates ; les patients sont listés sur une feuille à part.",
+        "sequence": "Triés par date de randomisation ({column}), les bras ({arm_column}) se "
+                    "suivent en longues séries ({runs} séries pour {n} patients) : "
+                    "l'allocation ne semble pas aléatoire. Merci de vérifier les dates de "
+                    "randomisation et les bras.",
+        "follow_up": "Le suivi est plus court dans un bras (suivi médian : {medians}). Le suivi "
+                     "est-il complet dans chaque bras ?",
+        "missingness": "{what} manque pour {shares}. Merci de compléter les valeurs des "
+                       "patients listés sur une feuille à part, ou d'indiquer dans Commentaire "
+                       "pourquoi elles manquent.",
+        "several": " Cela concerne {n} patients, listés sur une feuille à part.",
+        "cons_range": "{concept} vaut {value} (attendu : {range})",
+        "cons_required": "{concept} manque",
+        "cons_rule": "ne tient pas : {rule}",
+        "cons_missing": "{concept} manque pour les mêmes patients",
+        "cons_before_rand": "{what} précède la randomisation",
+        "cons_mapping": "{concept} illisible",
+        "cons_pattern": "{text}",
+        "cons_count": "{text} ({n} patients)",
+        "is": "est", "are": "sont", "and": "et", "to": "à", "at_least": "au moins",
+        "at_most": "au plus", "empty": "(vide)", "arm": "le bras « {label} »",
+        "column_concept": "{column} ({concept})",
+        "on_rows": " (sur {n} lignes)", "written": " écrite {layout}",
+        "of_arm": "{share} dans {arm}", "quote": "« {name} »",
+        "subject": "{what} vaut {value}",
+        "check_generic": "un contrôle de {concept} échoue",
+    },
+}
+
+#: failing assertion operator -> (relation for dates, relation for numbers), per language
+_RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {">=": ("before", "less than"), ">": ("not after", "not more than"),
+           "<=": ("after", "more than"), "<": ("not before", "not less than"),
+           "==": ("different from", "different from"), "!=": ("the same as", "the same as")},
+    "fr": {">=": ("précède", "est inférieur à"), ">": ("ne suit pas", "n'est pas supérieur à"),
+           "<=": ("suit", "est supérieur à"), "<": ("ne précède pas", "n'est pas inférieur à"),
+           "==": ("diffère de", "diffère de"), "!=": ("égale", "égale")},
+}
+_UNITS_FR = {"days": "jours", "years": "ans", "months": "mois", "weeks": "semaines",
+             "hours": "heures"}
+_COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*)\s*(>=|<=|==|!=|>|<)\s*([A-Za-z_]\w*)\s*$")
+_HUMAN = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%d": "DD", "%b": "MON", "%H": "hh",
+          "%M": "mm", "%S": "ss"}
+
+
+def language_of(language: str | None) -> str:
+    """The template language for a trial's language (English when we have no words)."""
+    code = (language or "en").strip().lower()[:2]
+    return code if code in TEMPLATES else "en"
+
+
+class _Words:
+    """One trial's words: its columns, values and layouts, the dictionary's concepts."""
+
+    def __init__(self, t: CheckedTrial) -> None:
+        self.t = t
+        self.lang = language_of(t.language)
+        self.words = TEMPLATES[self.lang]
+        self.layout = t.mapping.date_format()
+
+    def say(self, key: str, **values: Any) -> str:
+        return self.words[key].format(**values)
+
+    def quote(self, name: str) -> str:
+        return self.say("quote", name=name)
+
+    def col(self, column: str) -> str:
+        """A trial's column as the question names it: its own name, or - when the trial
+        names its column exactly like one of the dictionary's variables - the dictionary's
+        label of it (the same thing, in words)."""
+        var = self.variable(column)
+        if var is not None and var.label:
+            return self.quote(var.label)
+        return self.quote(column)
+
+    def join(self, items: list[str]) -> str:
+        items = [i for i in items if i]
+        if len(items) <= 1:
+            return "".join(items)
+        return ", ".join(items[:-1]) + f" {self.words['and']} " + items[-1]
+
+    # --- the dictionary's concepts ----------------------------------------------------------
+    def variable(self, name: str) -> Variable | None:
+        return self.t.dictionary.variable(name) if name in self.t.dictionary else None
+
+    def is_date(self, name: str) -> bool:
+        var = self.variable(name)
+        return var is None or var.type in ("date", "datetime")
+
+    def concept(self, name: str) -> str:
+        var = self.variable(name)
+        label = var.label if var is not None and var.label else name.replace("_", " ")
+        return self.quote(label) if self.lang == "fr" else label
+
+    def unit(self, var: Variable | None) -> str:
+        if var is None or not var.unit:
+            return ""
+        return _UNITS_FR.get(var.unit, var.unit) if self.lang == "fr" else var.unit
+
+    def column(self, variable: str) -> str | None:
+        """The trial's own column a variable comes straight from (None: derived)."""
+        if variable not in self.t.mapping:
+            return None
+        rule = self.t.mapping.rule(variable)
+        if isinstance(rule, (Direct, Recode, UnitConversion, DateParse, IdCreation)):
+            return rule.column if rule.column in self.t.raw.columns else None
+        return None
+
+    # --- values as the trial writes them ----------------------------------------------------
+    def date(self, value: Any) -> str:
+        stamp = pd.Timestamp(value)
+        if self.layout:
+            return stamp.strftime(self.layout)
+        return stamp.strftime("%Y-%m-%d")
+
+    def raw(self, column: str, row: int | None) -> str:
+        """A raw cell as the trial wrote it, with its code's label."""
+        if row is None or column not in self.t.raw.columns:
+            return self.words["empty"]
+        value = self.t.raw[column].iat[row - 1]
+        if isinstance(value, pd.Timestamp) and not pd.isna(value):
+            text: str | None = self.date(value) if self.layout else canonical_text(value)
+        else:
+            text = canonical_text(value)
+        if text is None:
+            return self.words["empty"]
+        label = self.code_label(column, text)
+        return f"{text} ({label})" if label and label != text else text
+
+    def code_label(self, column: str, code: str) -> str | None:
+        info = self.t.columns.get(column)
+        if info is not None and info.value_labels:
+            label = info.value_labels.get(code)
+            if label is not None:
+                return str(label)
+        for rule in self.t.mapping.rules:
+            if isinstance(rule, Recode) and rule.column == column:
+                var = self.variable(rule.variable)
+                for key, target in rule.map:
+                    if canonical_text(key) == code and var is not None and var.categories:
+                        category = var.category(target)
+                        return category.label if category is not None else None
+        return None
+
+    def harmonised(self, variable: str, row: int | None) -> str:
+        """A harmonised value in the trial's layout (dates) or with its label (codes)."""
+        if row is None:
+            return self.words["empty"]
+        data = self.t.data
+        hits = (data["_row"] == row).to_numpy()
+        if not hits.any() or variable not in data.columns:
+            return self.words["empty"]
+        value = data.loc[hits, variable].iloc[0]
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return self.words["empty"]
+        var = self.variable(variable)
+        if var is not None and var.type in ("date", "datetime"):
+            return self.date(value)
+        text = canonical_text(value) or ""
+        if var is not None and var.categories:
+            category = var.category(value)
+            if category is not None:
+                return f"{text} ({category.label})"
+        unit = self.unit(var)
+        return f"{text} {unit}".strip()
+
+    def what(self, variable: str, row: int | None) -> tuple[str, str]:
+        """(how to name it, its value): the trial's column and raw value where the variable
+        comes straight from one column, else the dictionary's concept and the value we work
+        out."""
+        column = self.column(variable)
+        if column is not None:
+            return self.col(column), self.raw(column, row)
+        return self.concept(variable), self.harmonised(variable, row)
+
+    def range(self, var: Variable) -> str:
+        r = var.range
+        if r is None:
+            return ""
+        unit = self.unit(var)
+
+        def show(x: Any) -> str:
+            if var.type in ("date", "datetime"):
+                return self.date(x)
+            return canonical_text(x) or str(x)
+
+        if r.min is not None and r.max is not None:
+            text = f"{show(r.min)} {self.words['to']} {show(r.max)}"
+        elif r.min is not None:
+            text = f"{self.words['at_least']} {show(r.min)}"
+        else:
+            text = f"{self.words['at_most']} {show(r.max)}"
+        return f"{text} {unit}".strip()
+
+    def columns_of(self, variable: str) -> str:
+        cols = [c for c in self.t.mapping.source_columns(variable) if c in self.t.raw.columns]
+        return self.join([self.col(c) for c in cols])
+
+    def rule(self, rule_id: str) -> CrossRule | None:
+        return next((r for r in self.t.dictionary.rules if r.id == rule_id), None)
+
+    def rule_label(self, rule: CrossRule) -> str:
+        text = rule.label or rule.description or self.join(
+            [self.concept(v) for v in rule.variables])
+        return self.quote(text) if self.lang == "fr" else text
+
+    def layout_text(self, column: str) -> str:
+        fmt = None
+        for rule in self.t.mapping.rules:
+            if isinstance(rule, DateParse) and rule.column == column:
+                fmt = rule.format
+        if not fmt or "%" not in fmt:
+            return ""
+        human = fmt
+        for directive, text in _HUMAN.items():
+            human = human.replace(directive, text)
+        return self.say("written", layout=human)
+
+
+# --- the question of a group (its primary finding) -----------------------------------------
+
+def _participant_text(w: _Words, f: Finding) -> str:
+    kind = f.facts.get("kind", "")
+    name = str(f.facts.get("name", ""))
+    row = f.row
+    if f.source == "mapping":
+        return _mapping_text(w, f)
+    if kind == "range" and name:
+        var = w.variable(name)
+        column = w.column(name)
+        if column is not None and var is not None:
+            subject = w.say("subject", what=w.col(column), value=w.raw(column, row))
+            if isinstance(w.t.mapping.rule(name), UnitConversion):
+                subject += f" ({w.harmonised(name, row)})"
+            key = "range_same" if w.col(column) == w.concept(name) else "range"
+            return w.say(key, subject=subject, concept=w.concept(name), range=w.range(var))
+        if var is not None:
+            return w.say("range_derived", concept=w.concept(name), columns=w.columns_of(name),
+                         value=w.harmonised(name, row), range=w.range(var))
+    if kind == "required" and name:
+        column = w.column(name)
+        if column is not None:
+            return w.say("required", what=w.col(column), concept=w.concept(name))
+        cols = [c for c in w.t.mapping.source_columns(name) if c in w.t.raw.columns]
+        empty = [c for c in cols if row is not None and w.t.blank(c, row)] or cols
+        return w.say("required_derived", concept=w.concept(name),
+                     columns=w.join([w.col(c) for c in empty]),
+                     is_are=w.words["is"] if len(empty) == 1 else w.words["are"])
+    if kind == "category" and name:
+        var = w.variable(name)
+        what, value = w.what(name, row)
+        codes = ", ".join(f"{c.code} = {c.label}" for c in var.categories) if var else ""
+        return w.say("category", subject=w.say("subject", what=what, value=value),
+                     concept=w.concept(name), codes=codes)
+    if kind == "unique" and name:
+        what, value = w.what(name, row)
+        return w.say("unique", subject=w.say("subject", what=what, value=value))
+    if kind == "rule":
+        return _rule_text(w, f)
+    if kind == "before_randomisation":
+        variables = list(f.facts.get("variables", []))
+        rand = f.facts.get("rand")
+        a_what, a = w.what(variables[0], row) if variables else ("", "")
+        r_what, r = w.what(rand, row) if rand else ("", "")
+        return w.say("before_rand", a_what=a_what, a=a, r_what=r_what, r=r)
+    if kind == "duplicate_id":
+        rows = [int(r) for r in f.facts.get("rows", [])]
+        label = ROW_WORD[w.lang]
+        return w.say("duplicate", n=len(rows), rows=w.join([str(r) for r in rows]),
+                     example=f"{label} {rows[-1]}=…")
+    if kind == "missing_id":
+        return w.say("missing_id", row=row, column=w.col(w.t.id_column))
+    return f.message
+
+
+def _rule_text(w: _Words, f: Finding) -> str:
+    rule = w.rule(str(f.facts.get("name", "")))
+    row = f.row
+    if rule is None:
+        return f.message
+    match = _COMPARISON.match(rule.expression.text)
+    if match and rule.when is None:
+        a, op, b = match.groups()
+        var_a = w.variable(a)
+        is_date = var_a is not None and var_a.type in ("date", "datetime")
+        relation = _RELATIONS[w.lang][op][0 if is_date else 1]
+        a_what, a_value = w.what(a, row)
+        b_what, b_value = w.what(b, row)
+        return w.say("compare", a_what=a_what, a=a_value, relation=relation, b_what=b_what,
+                     b=b_value)
+    values = []
+    for v in rule.variables:
+        what, value = w.what(v, row)
+        values.append(f"{what} {value}")
+    return w.say("rule", rule=w.rule_label(rule), values=w.join(values))
+
+
+def _mapping_text(w: _Words, f: Finding) -> str:
+    reason = str(f.facts.get("reason", ""))
+    variable = f.variable or ""
+    cols = list(f.source_columns)
+    row = f.row
+    column = cols[0] if len(cols) == 1 else None
+    n = int(f.facts.get("n_rows", 1))
+    where = w.say("on_rows", n=n) if n > 1 else ""
+    if reason == "unmatched_code" and column is not None:
+        return w.say("unmatched_code", column=w.col(column), value=w.raw(column, row),
+                     where=where)
+    if reason == "missing_id":
+        return w.say("missing_id", row=row, column=w.col(column or w.t.id_column))
+    if column is not None and reason in ("not_a_number", "not_a_date", "not_whole_number",
+                                         "not_boolean", "invalid_category"):
+        subject = w.say("subject", what=w.col(column), value=w.raw(column, row))
+        if reason == "invalid_category":
+            var = w.variable(variable)
+            codes = ", ".join(f"{c.code} = {c.label}" for c in var.categories) if var else ""
+            return w.say("category", subject=subject, concept=w.concept(variable), codes=codes)
+        return w.say(reason, subject=subject, where=where, concept=w.concept(variable),
+                     layout=w.layout_text(column) if reason == "not_a_date" else "")
+    values = w.join([f"{w.col(c)} {w.raw(c, row)}" for c in cols])
+    return w.say("cannot_compute", concept=w.concept(variable), values=values)
+
+
+def _arm_label(w: _Words, code: Any) -> str:
+    ctx = w.t.context
+    label = str(code)
+    if ctx is not None:
+        for arm in ctx.arms:
+            if str(arm.code) == str(code) or arm.label == str(code):
+                label = arm.label
+    return w.say("arm", label=label)
+
+
+def _pattern_text(w: _Words, f: Finding) -> str:
+    kind = str(f.facts.get("kind", ""))
+    details: MappingABC[str, Any] = f.facts.get("details", {}) or {}
+    ctx = w.t.context
+    arm_var = ctx.arm_variable if ctx is not None else "arm"
+    arm_column = w.col(w.column(arm_var) or arm_var)
+    if kind == "missingness":
+        variable = str(f.facts.get("variable"))
+        columns = list(f.facts.get("columns", []))
+        what = w.join([w.col(c) for c in columns]) or w.concept(variable)
+        if len(columns) == 1 and w.column(variable) == columns[0] and \
+                w.variable(columns[0]) is None:
+            what = w.say("column_concept", column=what, concept=w.concept(variable))
+        shares = [w.say("of_arm", share=f"{share:.0%}", arm=w.say("arm", label=arm))
+                  for arm, share in dict(f.facts.get("missing_share", {})).items()]
+        return w.say("missingness", what=what, shares=w.join(shares))
+    if kind == "randomised-n":
+        parts = []
+        for arm in details.get("arms", []):
+            if abs(float(arm.get("difference", 0))) > 0.10:
+                parts.append(w.say("randomised_n", delivered=arm["delivered"],
+                                   arm=w.say("arm", label=arm["arm"]),
+                                   published=arm["published"],
+                                   diff=f"{float(arm['difference']):+.0%}"))
+        return " ".join(parts) or f.message
+    if kind == "allocation-ratio":
+        sizes = w.join([str(n) for n in details.get("observed", [])])
+        ratio = ":".join(str(r) for r in details.get("planned_ratio", []))
+        return w.say("allocation", sizes=sizes, ratio=ratio, column=arm_column)
+    if kind == "baseline-balance":
+        variable = str(f.facts.get("variable") or "")
+        worst = min(details.get("tested", []), key=lambda t: t["p"], default={"p": math.nan})
+        return w.say("balance", concept=w.concept(variable),
+                     column=w.col(w.column(variable) or variable), p=f"{worst['p']:.2g}",
+                     arm_column=arm_column)
+    if kind == "randomisation-weekday":
+        rand = ctx.rand_date if ctx is not None else None
+        total = sum(details.get("by_weekday", {}).values())
+        return w.say("weekday", n=len(f.affected), total=total,
+                     column=w.col(w.column(rand) or str(rand)) if rand else "")
+    if kind == "randomisation-sequence":
+        rand = ctx.rand_date if ctx is not None else None
+        return w.say("sequence", column=w.col(w.column(rand) or str(rand)) if rand else "",
+                     arm_column=arm_column, runs=details.get("runs"), n=details.get("n"))
+    if kind == "follow-up-by-arm":
+        medians = w.join([f"{w.say('arm', label=k)} {v:.0f}" for k, v in
+                          dict(details.get("median_follow_up", {})).items() if v is not None])
+        return w.say("follow_up", medians=medians)
+    return f.message
+
+
+# --- consequences -----------------------------------------------------------------------------
+
+def _consequence(w: _Words, f: Finding, primary: Finding) -> str:
+    """A short phrase for a finding that fails because of the primary one ("" to leave it
+    out: it says what the question says)."""
+    kind = str(f.facts.get("kind", ""))
+    name = str(f.facts.get("name", ""))
+    row = f.row
+    if f.check_id == primary.check_id and kind in ("duplicate_id", "missing_id"):
+        return ""
+    if kind == "missingness":
+        return w.say("cons_missing", concept=w.concept(str(f.facts.get("variable"))))
+    if f.scope == "trial":
+        return w.say("cons_pattern", text=_pattern_text(w, f))
+    if f.source == "mapping":
+        return w.say("cons_mapping", concept=w.concept(f.variable or ""))
+    if kind == "range" and name and w.variable(name) is not None:
+        var = w.variable(name)
+        assert var is not None
+        what, value = w.what(name, row)
+        return w.say("cons_range", concept=what, value=value, range=w.range(var))
+    if kind == "required" and name:
+        return w.say("cons_required", concept=w.concept(name))
+    if kind == "rule":
+        rule = w.rule(name)
+        if rule is not None:
+            return w.say("cons_rule", rule=w.rule_label(rule))
+    if kind == "before_randomisation":
+        named = set(primary.facts.get("variables", [])) | {str(primary.facts.get("name"))}
+        variables = [v for v in f.facts.get("variables", []) if v not in named
+                     and w.is_date(v)]
+        return w.join([w.say("cons_before_rand", what=w.what(v, row)[0]) for v in variables])
+    if kind in ("category", "unique"):
+        return _participant_text(w, f)
+    return w.say("check_generic", concept=w.concept(f.variable or ""))
+
+
+def word_group(group: Group, trial: CheckedTrial) -> Wording:
+    """The question for ``group`` in ``trial``'s terms and language."""
+    w = _Words(trial)
+    p = group.primary
+    text = _pattern_text(w, p) if p.scope == "trial" else _participant_text(w, p)
+    participants = group.participants
+    if p.scope != "trial" and len(participants) > 1 and p.facts.get("kind") != "duplicate_id":
+        text += w.say("several", n=len(participants))
+    counts: dict[str, int] = {}
+    order: list[str] = []
+    for f in group.consequences:
+        phrase = _consequence(w, f, p)
+        if phrase and phrase != text:
+            if phrase not in counts:
+                order.append(phrase)
+            counts[phrase] = counts.get(phrase, 0) + 1
+    several = len(participants) > 1
+    consequences = tuple(w.say("cons_count", text=c, n=counts[c])
+                         if several and counts[c] > 1 else c for c in order)
+    return Wording(text=text, consequences=consequences, language=w.lang)
