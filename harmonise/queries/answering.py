@@ -14,12 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from harmonise.queries.corrections import active_corrections, apply_corrections, participant_rows
 from harmonise.queries.lifecycle import get_query, respond
-from harmonise.queries.workbook_checks import RESPONSES, CheckedAnswer, ColumnRule, check_answer
+from harmonise.queries.workbook_checks import (
+    RESPONSES,
+    CheckedAnswer,
+    ColumnRule,
+    check_answer,
+    split_corrected_value,
+)
 from harmonise.queries.workbook_view import Deliveries
 from harmonise.values.cells import canonical_text
 from repository.deliveries import pseudonymised_ids
@@ -28,7 +35,7 @@ from repository.models import Query, Trial
 from repository.store import Store
 
 __all__ = ["ColumnNow", "AnswerContext", "answer_context", "check_query_answer",
-           "answer_query", "RESPONSES", "ANSWERABLE"]
+           "answer_query", "answer_pattern", "RESPONSES", "ANSWERABLE"]
 
 #: statuses in which a query takes an answer
 ANSWERABLE = ("open", "reopened", "sent", "answered")
@@ -147,4 +154,49 @@ def answer_query(store: Store, query_id: int, *, response: str | None, value: st
         respond(session, query, actor=actor, topic=topic.slug,
                 response_code=checked.response_code, corrected_value=checked.corrected_value,
                 comment=checked.comment)
+        return checked
+
+
+def answer_pattern(store: Store, query_id: int, *, response: str | None, value: str | None,
+                   comment: str | None, expected_version: int | None = None) -> CheckedAnswer:
+    """One answer for every participant listed by a question about several participants (a
+    pattern): ``value`` - checked as the workbook checks one answer, written the column's way
+    (``COLUMN=value; ...`` for several columns) - becomes the corrected value of each listed
+    participant's cells, recorded as the workbook's participant sheet would record them. A
+    response that keeps the values (Confirmed correct ...) is recorded for the question as a
+    whole. QueryError if the question lists no participants or changed since
+    ``expected_version``; nothing is recorded when the check has problems."""
+    actor = store.settings.actor
+    with store.transaction() as session:
+        topic = store.topic(session)
+        query = get_query(session, topic, query_id, actor=actor)
+        if expected_version is not None and query.version != expected_version:
+            raise QueryError(f"query {query_id} was changed by someone else while you answered "
+                             "(another answer or a curator's decision); reload the page, read "
+                             "the thread and answer again.", query=query_id)
+        detail = query.detail or {}
+        listed = [dict(p) for p in detail.get("participants") or []]
+        if not listed:
+            raise QueryError(f"query {query_id} is not about several participants: answer it "
+                             "with the ordinary answer form.", query=query_id)
+        trial = session.get(Trial, query.trial_id)
+        assert trial is not None  # a foreign key
+        deliveries = Deliveries(store, session, trial)
+        delivery = deliveries.delivery_of(query)
+        columns = [str(c) for c in detail.get("columns") or query.source_columns or []]
+        rules = [deliveries.rule(c, delivery)[0] for c in columns]
+        checked = check_query_answer(rules, response=response, value=value, comment=comment)
+        if not checked.ok:
+            return checked
+        assert checked.response_code is not None
+        cells: list[dict[str, Any]] = []
+        if checked.corrected_value is not None:
+            values = ({columns[0]: checked.corrected_value} if len(columns) == 1 else
+                      split_corrected_value(checked.corrected_value, columns))
+            cells = [{"participant": p.get("participant"), "row": p.get("row"),
+                      "dataset": str(p.get("dataset") or "main"), "column": column,
+                      "value": new} for p in listed for column, new in values.items()]
+        respond(session, query, actor=actor, topic=topic.slug,
+                response_code=checked.response_code, comment=checked.comment,
+                cells=cells or None)
         return checked
