@@ -82,6 +82,22 @@ REGISTRY: tuple[Setting, ...] = (
             "lockout window after which sign-in is refused until the window has passed.", "5"),
     Setting("lockout_minutes", "IPDREPO_LOCKOUT_MINUTES",
             "The lockout window, in minutes.", "15"),
+    # e-mail notifications (invitations, questions sent, reminders, the curators' digest)
+    Setting("smtp_host", "IPDREPO_SMTP_HOST",
+            "SMTP server the service sends its e-mails through; unset: no e-mail is sent "
+            "(links are shown on the pages instead)."),
+    Setting("smtp_port", "IPDREPO_SMTP_PORT", "Port of the SMTP server.", "25"),
+    Setting("smtp_starttls", "IPDREPO_SMTP_STARTTLS",
+            "Switch the SMTP connection to TLS (STARTTLS) before sending (true/false).",
+            "false"),
+    Setting("smtp_user", "IPDREPO_SMTP_USER", "User name for the SMTP server, if it asks."),
+    Setting("smtp_password", "IPDREPO_SMTP_PASSWORD",
+            "Password for the SMTP server (keep it in the environment, not ipdrepo.toml)."),
+    Setting("smtp_from", "IPDREPO_SMTP_FROM", "Sender address of the e-mails.",
+            "ipdrepo@localhost"),
+    Setting("reminder_days", "IPDREPO_REMINDER_DAYS",
+            "A question sent to a trial and unanswered for this many days is overdue: "
+            "reminders and the curators' digest list it.", "14"),
     # the clients (--server)
     Setting("server", "IPDREPO_SERVER",
             "URL of an ipdrepo server: commands that support it act through the server with "

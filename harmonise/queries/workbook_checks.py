@@ -47,6 +47,8 @@ __all__ = [
     "normalise_response",
     "split_corrected_value",
     "check_answers",
+    "check_answer",
+    "CheckedAnswer",
 ]
 
 
@@ -552,19 +554,10 @@ def _short(text: str | None, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit - 3] + "...")
 
 
-def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
-                  now: Mapping[int, QueryState], *, sheet: str, letters: Mapping[str, str],
-                  headers: Mapping[str, str], trial: str, export_id: int,
-                  pseudonym: Callable[[str], str], participants: Callable[[str], bool],
-                  lists: Mapping[int, ListAnswers] | None = None,
-                  language: str = "en") -> CheckOutcome:
-    """Check every row of the sheet against the export and the queries as they are now.
-
-    ``pseudonym`` maps a participant ID typed in the sheet to its pseudonym; ``participants``
-    says whether a pseudonym is a participant of the trial; ``lists``: what the participant
-    sheets of questions about several participants hold, by query.
-    """
-    s = _Sheet(sheet, letters, headers)
+def _match_rows(s: _Sheet, rows: Sequence[SheetRow], sent: Sequence[SentQuery]
+                ) -> tuple[list[tuple[SheetRow, SentQuery]], list[WorkbookProblem]]:
+    """Each row with the query it answers; rows added, copied or deleted, and cells typed
+    right of the answer columns, as problems."""
     problems: list[WorkbookProblem] = []
     by_id = {q.id: q for q in sent}
     seen: dict[int, int] = {}
@@ -590,7 +583,7 @@ def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
         for key, value in r.extra.items():
             problems.append(WorkbookProblem(
                 f"{_short(cell_value_text(value))} was typed right of the answer columns, where "
-                "it would be lost; move it into Comment.", sheet=sheet, row=r.row, column=key,
+                "it would be lost; move it into Comment.", sheet=s.name, row=r.row, column=key,
                 cell=f"{key}{r.row}", query=qid))
     for q in sent:
         if q.id not in seen:
@@ -598,7 +591,24 @@ def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
             problems.append(WorkbookProblem(
                 f"the row of query {q.id} (sent as row {q.row}, about "
                 f"{about.replace(chr(10), ', ')}) was deleted; put it back from the workbook "
-                "we sent, or ask for a new workbook.", sheet=sheet, query=q.id))
+                "we sent, or ask for a new workbook.", sheet=s.name, query=q.id))
+    return matched, problems
+
+
+def check_answers(rows: Sequence[SheetRow], sent: Sequence[SentQuery],
+                  now: Mapping[int, QueryState], *, sheet: str, letters: Mapping[str, str],
+                  headers: Mapping[str, str], trial: str, export_id: int,
+                  pseudonym: Callable[[str], str], participants: Callable[[str], bool],
+                  lists: Mapping[int, ListAnswers] | None = None,
+                  language: str = "en") -> CheckOutcome:
+    """Check every row of the sheet against the export and the queries as they are now.
+
+    ``pseudonym`` maps a participant ID typed in the sheet to its pseudonym; ``participants``
+    says whether a pseudonym is a participant of the trial; ``lists``: what the participant
+    sheets of questions about several participants hold, by query.
+    """
+    s = _Sheet(sheet, letters, headers)
+    matched, problems = _match_rows(s, rows, sent)
     answers: list[Answer] = []
     unchanged: list[int] = []
     blank: list[int] = []
@@ -672,58 +682,93 @@ def _protected_cells(s: _Sheet, r: SheetRow, q: SentQuery, trial: str,
 def _answer(s: _Sheet, r: SheetRow, q: SentQuery, *, listed: ListAnswers | None = None,
             language: str = "en") -> tuple[Answer | None, list[WorkbookProblem]]:
     raw_code, raw_value, raw_comment = (r.cells.get(k) for k in ANSWER)
+    checked = check_answer(raw_code, raw_value, raw_comment, q.columns, listed=listed,
+                           list_sheet=q.list_sheet, language=language)
+    if checked.empty:
+        return None, []
+    problems = list(listed.problems) if listed is not None else []
+    problems += [s.problem(r.row, key, message, q.id) for key, message in checked.problems]
+    if problems or checked.response_code is None:
+        return None, problems
+    notes = [checked.comment] if checked.comment else []
+    if listed is not None:
+        notes += list(listed.comments)
+    return Answer(query=q.id, row=r.row, response_code=checked.response_code,
+                  corrected_value=checked.corrected_value, comment="\n".join(notes) or None,
+                  cells=tuple(listed.cells) if listed is not None else ()), []
+
+
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """One answer as :func:`check_answer` judged it: what would be recorded, and every
+    problem as ``(field, message)`` with field one of :data:`ANSWER`."""
+
+    response_code: str | None
+    corrected_value: str | None
+    comment: str | None
+    problems: tuple[tuple[str, str], ...] = ()
+    empty: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.empty and self.response_code is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "response_code": self.response_code,
+                "corrected_value": self.corrected_value, "comment": self.comment,
+                "problems": [{"field": f, "message": m} for f, m in self.problems]}
+
+
+def check_answer(raw_code: Any, raw_value: Any, raw_comment: Any,
+                 columns: Sequence[ColumnRule], *, listed: ListAnswers | None = None,
+                 list_sheet: str | None = None, language: str = "en") -> CheckedAnswer:
+    """Judge one answer - response code, corrected value, comment - against the query's
+    columns: the one check behind the workbook import and the web answer form, with the same
+    messages. The corrected value comes back written the way the trial's column writes it.
+
+    ``listed``: what the question's participant sheet ``list_sheet`` holds (its own problems
+    are not repeated here; its comments are not joined to ``comment``)."""
     code_text = cell_value_text(raw_code)
     value_text = cell_value_text(raw_value)
     comment = cell_value_text(raw_comment)
     listed_values = listed is not None and bool(listed.cells)
     if code_text is None and value_text is None and comment is None and \
             (listed is None or (not listed.answered and not listed.problems)):
-        return None, []
-    problems: list[WorkbookProblem] = list(listed.problems) if listed is not None else []
+        return CheckedAnswer(None, None, None, empty=True)
+    problems: list[tuple[str, str]] = []
     code = normalise_response(raw_code)
     choices = "; ".join(x.label_in(language) for x in RESPONSES)
     if code_text is None:
-        where = (f"the participants on sheet {q.list_sheet} have answers, but this row has no "
+        where = (f"the participants on sheet {list_sheet} have answers, but this row has no "
                  "response" if listed is not None and listed.answered and value_text is None
                  and comment is None else "the row has an answer but no response code")
-        problems.append(s.problem(r.row, "response", f"{where}; choose one from the list "
-                                  f"({choices}).", q.id))
+        problems.append(("response", f"{where}; choose one from the list ({choices})."))
     elif code is None:
-        problems.append(s.problem(r.row, "response", f"{_short(code_text)} is not one of the "
-                                  f"response codes; choose one from the list ({choices}).",
-                                  q.id))
+        problems.append(("response", f"{_short(code_text)} is not one of the response codes; "
+                         f"choose one from the list ({choices})."))
     corrected: str | None = None
     if code is not None:
         response = _BY_CODE[code]
         label = response.label_in(language)
         if response.corrected_value == "required" and value_text is None and not listed_values:
-            problems.append(s.problem(r.row, "corrected", f"'{label}' needs the right value in "
-                                      "Corrected value (or choose another response).", q.id))
+            problems.append(("corrected", f"'{label}' needs the right value in Corrected value "
+                             "(or choose another response)."))
         if response.corrected_value == "leave empty" and (value_text is not None
                                                            or listed_values):
-            given = _short(value_text) if value_text is not None else \
-                f"on sheet {q.list_sheet}"
-            problems.append(s.problem(r.row, "corrected", f"'{label}' keeps the value you sent, "
-                                      f"but a corrected value ({given}) was given; clear it, or "
-                                      "choose Typographical error.", q.id))
+            given = _short(value_text) if value_text is not None else f"on sheet {list_sheet}"
+            problems.append(("corrected", f"'{label}' keeps the value you sent, but a corrected "
+                             f"value ({given}) was given; clear it, or choose Typographical "
+                             "error."))
         if response.comment_required and comment is None and \
                 not (listed is not None and listed.comments):
-            problems.append(s.problem(r.row, "comment", f"'{label}' needs a Comment saying what "
-                                      "happened.", q.id))
+            problems.append(("comment", f"'{label}' needs a Comment saying what happened."))
     if value_text is not None and not (code is not None and
                                        _BY_CODE[code].corrected_value == "leave empty"):
         try:
-            corrected = _corrected(raw_value, q.columns)
+            corrected = _corrected(raw_value, columns)
         except ValueError as exc:
-            problems.append(s.problem(r.row, "corrected", f"{exc}.", q.id))
-    if problems or code is None:
-        return None, problems
-    notes = [comment] if comment else []
-    if listed is not None:
-        notes += list(listed.comments)
-    return Answer(query=q.id, row=r.row, response_code=code, corrected_value=corrected,
-                  comment="\n".join(notes) or None,
-                  cells=tuple(listed.cells) if listed is not None else ()), []
+            problems.append(("corrected", f"{exc}."))
+    return CheckedAnswer(code, corrected, comment, problems=tuple(problems))
 
 
 def _corrected(raw: Any, rules: Sequence[ColumnRule]) -> str:

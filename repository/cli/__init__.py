@@ -34,6 +34,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "user": "repository.cli.store_cmds:user",
     "token": "repository.cli.account_cmds:token",
     "serve": "repository.cli.serve_cmds:serve",
+    "notify": "repository.cli.notify_cmds:notify",
     "login": "repository.cli.remote_cmds:login",
     "logout": "repository.cli.remote_cmds:logout",
     "demo": "repository.cli.demo_cmds:demo",

@@ -13,7 +13,6 @@ import yaml
 
 from repository.cli.access import requires
 from repository.cli.example_steps import (
-    accepted_keys,
     analyse,
     check,
     ingest_all,
@@ -23,6 +22,7 @@ from repository.cli.example_steps import (
     queries_round,
     redeliver,
     release,
+    revalidate,
     step,
     write_reports,
 )
@@ -139,16 +139,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
         redeliver(store, example_dir, registry["trials"])
 
         step("9. Validate again")
-        runs = check(store)
-        remaining = [f for r in runs for f in r.findings]
-        confirmed = accepted_keys(store)
-        open_findings = [f for f in remaining if f.key not in confirmed]
-        click.echo(f"  {len(remaining)} finding(s) left, all answered 'confirmed correct'"
-                   if not open_findings else
-                   f"  {len(open_findings)} finding(s) still need attention")
-        for f in remaining:
-            click.echo(f"    {f.trial}: {f.message} [confirmed correct]")
-        write_reports(store, runs)
+        open_findings = revalidate(store)
 
         step("10. Release 1.0.0 (parquet + manifest, DVC remote, git tag)")
         release(store)

@@ -15,7 +15,8 @@ from repository.cli._common import raw_stream
 from repository.errors import AlreadyExists, IdentifierProblem, IPDError, ValidationFailed
 
 __all__ = ["MARKER", "step", "prepare", "ingest_all", "make_dictionary", "check", "planted_report",
-           "write_reports", "queries_round", "redeliver", "release", "analyse", "os_meta_analysis", "accepted_keys"]
+           "write_reports", "queries_round", "redeliver", "release", "analyse", "os_meta_analysis", "accepted_keys",
+           "revalidate"]
 
 MARKER = ".ipdrepo-demo"
 
@@ -216,3 +217,18 @@ def accepted_keys(store: Any) -> set[str]:
 
     with store.reading() as session:
         return confirmed_correct_keys(session, store.topic(session))
+
+
+def revalidate(store: Any) -> list[Any]:
+    """Step 9: validate again and say what is left; the findings not confirmed correct."""
+    runs = check(store)
+    remaining = [f for r in runs for f in r.findings]
+    confirmed = accepted_keys(store)
+    open_findings = [f for f in remaining if f.key not in confirmed]
+    click.echo(f"  {len(remaining)} finding(s) left, all answered 'confirmed correct'"
+               if not open_findings else
+               f"  {len(open_findings)} finding(s) still need attention")
+    for f in remaining:
+        click.echo(f"    {f.trial}: {f.message} [confirmed correct]")
+    write_reports(store, runs)
+    return open_findings

@@ -148,6 +148,11 @@ def _install_errors(app: FastAPI) -> None:
         if (isinstance(exc, AuthenticationFailed) and not isinstance(exc, LoginThrottled)
                 and request.method == "GET" and not request.url.path.startswith(API)):
             return RedirectResponse("/sign-in", status_code=303)  # a page: sign in first
+        if not request.url.path.startswith(API) and "text/html" in request.headers.get(
+                "accept", ""):
+            from repository.service.web.common import error_page
+
+            return error_page(request, exc, status_for(exc))
         return _error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -184,6 +189,7 @@ def create_app(settings: Settings, *, config: ServiceConfig | None = None,
         module = importlib.import_module(f"repository.service.{name}")
         app.include_router(module.router, prefix=API)
     app.include_router(importlib.import_module("repository.service.pages").router)
+    app.include_router(importlib.import_module("repository.service.web").router)
 
     @app.get(f"{API}/openapi.json", include_in_schema=False)
     def openapi(who: Principal = Depends(requires("account.self"))) -> dict[str, Any]:

@@ -10,8 +10,9 @@ value of a short-lived cookie set when the form was shown.
 
 A one-time link opens ``/welcome#TOKEN`` (an invitation) or ``/reset#TOKEN`` (a password
 reset): the token is the credential, and it travels in the address's fragment, which browsers
-never send to a server, a Referer or a proxy's log; ``/static/pages.js`` (allowed by the pages'
-``script-src 'self'``) copies it into the form and removes it from the address bar.
+never send to a server, a Referer or a proxy's log; ``/static/pages.js``
+(:mod:`repository.service.web.assets`, allowed by the pages' ``script-src 'self'``) copies it
+into the form and removes it from the address bar.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
@@ -37,16 +38,6 @@ _SIGN_IN_COOKIE = "ipdrepo-sign-in"
 #: the pages one-time links open: path -> (heading, button)
 _LINK_PAGES = {"/welcome": ("Welcome: choose your password", "Set my password"),
                "/reset": ("Choose a new password", "Set my new password")}
-_LINK_JS = """\
-(function () {
-  var token = window.location.hash.slice(1);
-  var field = document.getElementById("token");
-  if (token && field) {
-    field.value = decodeURIComponent(token);
-    history.replaceState(null, "", window.location.pathname);
-  }
-})();
-"""
 
 
 def render(request: Request, name: str, who: Principal | None = None,
@@ -118,12 +109,6 @@ def link_page(request: Request, _: None = Depends(public("a one-time link is the
               ) -> HTMLResponse:
     """The page an invitation or password-reset link opens: choose a password."""
     return _link_page(request)
-
-
-@router.get("/static/pages.js")
-def pages_js(_: None = Depends(public("the pages' script"))) -> Response:
-    return Response(_LINK_JS, media_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/welcome")

@@ -178,7 +178,8 @@ def requires(action: str, *, trial: str | None = None, query: str | None = None,
         form_token = None
         content_type = request.headers.get("content-type", "")
         if request.method not in SAFE_METHODS and (
-                content_type.startswith("application/x-www-form-urlencoded")):
+                content_type.startswith("application/x-www-form-urlencoded")
+                or content_type.startswith("multipart/form-data")):
             form = await request.form()
             value = form.get(CSRF_FIELD)
             form_token = value if isinstance(value, str) else None

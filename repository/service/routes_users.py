@@ -50,7 +50,13 @@ def invite(body: InviteBody, request: Request,
         link = accounts.invite(session, by=who.name, name=body.name, role=body.role,
                                trial=trial, email=body.email, display_name=body.display_name,
                                topic=topic.slug, valid=service.config.invite_valid)
-    return _link(service, link)
+    made = _link(service, link)
+    if body.email:  # e-mailed too when the service has SMTP settings
+        from repository.service.notifications import send_invitation
+
+        send_invitation(service, to=body.email, user=link.user, role=body.role,
+                        trial=body.trial, url=made["url"], expires=made["expires_at"])
+    return made
 
 
 @router.post("/users/{name}/reset-link")

@@ -25,7 +25,9 @@ from tests.service.world import PASSWORD, Server, World, bearer, sign_in
 PUBLIC = {"POST /api/v1/auth/login", "POST /api/v1/auth/token", "POST /api/v1/auth/links/redeem",
           "GET /sign-in", "POST /sign-in",
           # the pages a one-time link opens, and their script: the link is the credential
-          "GET /welcome", "POST /welcome", "GET /reset", "POST /reset", "GET /static/pages.js"}
+          "GET /welcome", "POST /welcome", "GET /reset", "POST /reset", "GET /static/pages.js",
+          # the pages' stylesheet (shared with the HTML reports)
+          "GET /static/ipdrepo.css"}
 
 _unique = itertools.count()
 Sample = Callable[[World, str], dict[str, Any]]
@@ -98,6 +100,45 @@ SAMPLES: dict[str, Sample] = {
     "GET /api/v1/access-log": lambda w, r: {},
     "GET /": lambda w, r: {},
     "POST /sign-out": lambda w, r: {},
+    # the web pages (repository/service/web), as forms
+    "GET /queries": lambda w, r: {"params": {"status": "all", "trial": "ALPHA-1"}},
+    "GET /queries/{query_id}": lambda w, r: _q(w),
+    "GET /queries/{query_id}/check": lambda w, r: {
+        **_q(w), "params": {"response": "other", "value": "x"}},
+    "POST /queries/{query_id}/answer": lambda w, r: {
+        **_q(w), "data": {"response": "confirmed_correct", "comment": "checked"}},
+    "POST /queries/{query_id}/comment": lambda w, r: {**_q(w), "data": {"text": "a note"}},
+    "POST /queries/{query_id}/attach": lambda w, r: {
+        **_q(w), "files": {"file": ("page-note.txt", b"a note", "text/plain")}},
+    "POST /queries/{query_id}/accept": lambda w, r: {**_q(w), "data": {}},
+    "POST /queries/{query_id}/close": lambda w, r: {**_q(w), "data": {"reason": "r"}},
+    "POST /queries/{query_id}/reopen": lambda w, r: {**_q(w), "data": {"reason": "r"}},
+    "POST /queries/{query_id}/reask": lambda w, r: {**_q(w), "data": {"reason": "r"}},
+    "POST /queries/{query_id}/assign": lambda w, r: {**_q(w), "data": {"user": "tri.a"}},
+    "GET /workbook": lambda w, r: {},
+    "POST /trials/{trial}/workbook": lambda w, r: {
+        **_t(), "files": {"file": ("answers.xlsx", b"PK\x03\x04 not really",
+                                   "application/zip")}},
+    "GET /uploads": lambda w, r: {},
+    "POST /trials/{trial}/uploads": lambda w, r: {
+        **_t(), "files": {"file": (f"{_fresh('page')}.csv", _csv(), "text/csv")}},
+    "POST /uploads/{upload_id}/ingest": lambda w, r: {
+        "path": {"upload_id": w.extras["upload"]}},
+    "POST /uploads/{upload_id}/reject": lambda w, r: {
+        "path": {"upload_id": w.extras["upload"]}, "data": {"note": "no"}},
+    "GET /users": lambda w, r: {},
+    "POST /users": lambda w, r: {"data": {"name": _fresh("page.user"), "role": "analyst"}},
+    "POST /users/{name}/reset-link": lambda w, r: {"path": {"name": "victim"}},
+    "POST /users/{name}/unlock": lambda w, r: {"path": {"name": "victim"}},
+    "POST /users/{name}/tokens": lambda w, r: {"path": {"name": "victim"},
+                                               "data": {"token_name": _fresh("page")}},
+    "POST /users/{name}/tokens/{token_name}/revoke": lambda w, r: {
+        "path": {"name": "victim", "token_name": "no-such-token"}},
+    "POST /trials/{trial}/send-questions": lambda w, r: _t(),
+    "GET /reports": lambda w, r: {},
+    "GET /reports/dashboard": lambda w, r: {},
+    "GET /reports/prisma.svg": lambda w, r: {},
+    "GET /reports/files/{name}": lambda w, r: {"path": {"name": "index.html"}},
 }
 
 def _q(world: World) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -274,6 +275,16 @@ class Server:
                     break
         else:
             raise RuntimeError("the server did not start:\n" + "".join(seen))
+        # keep reading the server's output (into its log file): a full pipe would block it
+        self._drain = threading.Thread(target=self._keep_log, args=(seen,), daemon=True)
+        self._drain.start()
+
+    def _keep_log(self, seen: list[str]) -> None:
+        assert self.proc.stdout is not None
+        with self.log.open("a") as log:
+            log.writelines(seen)
+            for line in self.proc.stdout:
+                log.write(line)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)
@@ -285,6 +296,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._drain.join(timeout=20)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
