@@ -79,6 +79,7 @@ SUMMARIES: dict[str, str] = {
     "token": "API tokens for the server's API and the --server clients.",
     "serve": ("Serve the workspace's store over HTTP: the JSON API under /api/v1 and the web "
               "pages."),
+    "notify": "E-mail reminders and the curators' digest (SMTP settings: `ipdrepo --help`).",
     "login": "Sign in to SERVER and keep an API token in your credentials file (mode 0600).",
     "logout": ("Forget the token kept for SERVER (revoke it with `ipdrepo token revoke` first "
                "to make it stop working)."),

@@ -221,7 +221,7 @@ def test_unknown_columns_and_ambiguous_treatment():
     with pytest.raises(AnalysisError, match="control_value"):
         two_stage(d, trial="trial", treatment="trt", outcome="y1", model="linear")
     # declaring the arm codes does not hide a third value, even with missing="drop"
-    with pytest.raises(AnalysisError, match="trt has values other than 1 and 0 at row 1"):
+    with pytest.raises(AnalysisError, match="trt: values other than 1 and 0 in row 1"):
         two_stage(d, trial="trial", treatment="trt", outcome="y1", model="linear",
                   treated_value=1, control_value=0, missing="drop")
 

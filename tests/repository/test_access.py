@@ -122,6 +122,8 @@ ARGS: dict[str, list[list[str]]] = {
     "report": [["{A}", "--output", "{fresh}/reports"]],
     "request add": [["--requestor", "R", "--institution", "I", "--purpose", "P", "--trials",
                      "{A}", "--variables", "age", "--dua", "DUA-1"]],
+    "notify digest": [["--dry-run"]],
+    "notify reminders": [["--dry-run"]],
     "request access-log": [[], ["REQ-0001", "--json"]],
     "request approve": [["REQ-0001", "--expires", "2099-12-31"]],
     "request grant": [["REQ-0001", "ann"]],
