@@ -2,10 +2,13 @@
 docs/getting-started.md and docs/guide/*.md is run, in order, through the real CLI, in a fresh
 temporary directory set up the way the guide itself says.
 
-Lines that cannot run here are in the tables below, each with its reason: ``SUBSTITUTED``
-(run as another command: a step the guide leaves to the reader's hands, such as answering a
-workbook in Excel) and ``SKIPPED`` (a server, a browser, a second database). Every other line
-is run verbatim, and must exit 0. A guide line in neither table that cannot be run, and a table
+Lines that cannot run as they stand are in the tables below, each with its reason:
+``SUBSTITUTED`` (what runs instead: a step the guide leaves to the reader's hands, such as
+answering a workbook in Excel, after which the guide's line itself runs where it can),
+``SKIPPED`` (a server, a browser, a second database), ``BEFORE`` (a step the guide's prose asks
+of someone else, e.g. a curator adding the reader's account, run before the line) and
+``EXIT_CODES`` (a line the guide itself says ends with another code). Every other line is run
+verbatim, and must exit 0. A guide line in neither table that cannot be run, and a table
 entry no guide holds any longer, fail the test.
 """
 
