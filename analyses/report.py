@@ -126,7 +126,7 @@ def _table(frame: pd.DataFrame | None, *, index: bool = False) -> str:
         return "<p class='meta'>(none)</p>"
     shown = frame.reset_index() if index else frame
     shown = shown.map(lambda x: f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else x)
-    return fragment("analyses/journal_table.html.j2", t=table(shown))
+    return str(fragment("analyses/journal_table.html.j2", t=table(shown)))
 
 
 def _svg(result: Any, source: str | None) -> str:

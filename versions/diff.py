@@ -132,7 +132,7 @@ class ReleaseDiff:
         return (f"<p><b>{escape(self.topic)} {escape(self.old)} &rarr; {escape(self.new)}</b>: "
                 f"{len(self.added)} rows added, {len(self.removed)} removed, "
                 f"{len(self.cells)} cells changed</p>"
-                + self.rows.to_html(index=False) + self._dictionary_html())
+                + self.rows.to_html(index=False) + str(self._dictionary_html()))
 
     def to_html(self) -> str:
         """A standalone HTML page (``repository/html/templates/versions/diff.html.j2``): rows

@@ -141,7 +141,7 @@ class ExportResult:
 
     def _repr_html_(self) -> str:
         return (f"<p>Query workbook for trial {self.trial}: {self.n_queries} queries, export "
-                f"{self.export_id}, {self.path}</p>" + self.summary.to_html(index=False))
+                f"{self.export_id}, {self.path}</p>" + self.summary.to_html(index=False, na_rep=""))
 
     def __repr__(self) -> str:
         return (f"ExportResult(trial={self.trial!r}, export_id={self.export_id}, "

@@ -80,8 +80,8 @@ def test_notebook_runs_on_the_example(name: str, demo_workspace: Path, tmp_path:
     images = sum("image/png" in o.get("data", {}) for _, o in outputs(nb))
     if name.startswith("01"):
         # the planted problems of the three trials were queried, answered and resolved
-        assert "Data queries of gastric-adjuvant</b>: 11 (11 open)" in text
-        assert "Data queries of gastric-adjuvant</b>: 11 (9 closed, 2 resolved)" in text
+        assert "Data queries of gastric-adjuvant</b>: 4 (4 open)" in text  # one per root cause
+        assert "Data queries of gastric-adjuvant</b>: 4 (3 closed, 1 resolved)" in text
         assert "Corrections of gastric-adjuvant</b>: 3 (3 active)" in text
         assert (tmp_path / "output" / "01-curate" / "workbooks" / "MISTRAL-queries.xlsx").is_file()
     elif name.startswith("02"):
