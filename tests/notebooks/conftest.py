@@ -25,3 +25,19 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = CliRunner().invoke(cli, ["demo", str(directory)], catch_exceptions=False)
     assert result.exit_code == 0, result.output[-3000:]
     return directory / "workspace"
+
+
+@pytest.fixture(scope="module")
+def notebook_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo workspace of the notebooks' own: the release notebook makes release 1.1.0, which
+    the release gate refuses while a query is open, and other tests (the guides' commands)
+    raise queries on the shared ``demo_workspace``."""
+    given = os.environ.get("IPDREPO_NOTEBOOK_WORKSPACE")
+    if given:
+        return Path(given).resolve()
+    from repository.cli import cli
+
+    directory = tmp_path_factory.mktemp("notebooks-own-demo") / "demo"
+    result = CliRunner().invoke(cli, ["demo", str(directory)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output[-3000:]
+    return directory / "workspace"

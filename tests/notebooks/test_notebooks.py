@@ -73,8 +73,8 @@ def assert_rich(nb: Any, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_notebook_runs_on_the_example(name: str, demo_workspace: Path, tmp_path: Path) -> None:
-    nb = execute(NOTEBOOKS / name, tmp_path, demo_workspace)
+def test_notebook_runs_on_the_example(name: str, notebook_workspace: Path, tmp_path: Path) -> None:
+    nb = execute(NOTEBOOKS / name, tmp_path, notebook_workspace)
     assert_rich(nb, name)
     text = html_of(nb)
     images = sum("image/png" in o.get("data", {}) for _, o in outputs(nb))

@@ -130,7 +130,7 @@ def test_the_audit_log_a_trialist_sees(two_trials: Store) -> None:
     assert [e["action"] for e in mine] == ["trial.add", "user.add", "delivery.ingest",
                                            "query.raise"]
     assert all(set(e) == {"at", "actor", "action", "entity", "details"} for e in mine)
-    text = json.dumps(mine)
+    text = json.dumps([{k: v for k, v in e.items() if k != "at"} for e in mine])  # "T20:16"
     for secret in ("T2", "second-trial", "first-trial", "Z-91", "two@t2", "PATNO", "142"):
         assert secret not in text, secret
     assert analyst == []
