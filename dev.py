@@ -106,6 +106,17 @@ def _install_postgres() -> None:
     subprocess.call(["apt-get", "install", "-y", "-qq", "postgresql"], env=env)
 
 
+def _install_chromium() -> None:
+    """Debian's chromium for the browser tests (tests/service), when it is missing."""
+    if (Path(os.environ.get("IPDREPO_CHROMIUM", "/usr/bin/chromium")).exists()
+            or os.geteuid() != 0 or not shutil.which("apt-get")):
+        return
+    say("installing Chromium (Debian package) for the browser tests")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.call(["apt-get", "update", "-qq"], env=env)
+    subprocess.call(["apt-get", "install", "-y", "-qq", "chromium"], env=env)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,6 +167,7 @@ class Postgres:
 
 def test(args: list[str]) -> int:
     setup()
+    _install_chromium()
     slow = "--slow" in args
     lint = "--no-lint" not in args
     args = [a for a in args if a not in ("--slow", "--no-lint")]
