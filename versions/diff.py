@@ -167,6 +167,110 @@ def _index(records: Sequence[Mapping[str, Any]], *fields: str) -> dict[tuple[Any
     return {tuple(str(r.get(f)) for f in fields): r for r in records}
 
 
+def _by_cell(records: dict[tuple[Any, ...], Mapping[str, Any]],
+             other: dict[tuple[Any, ...], Mapping[str, Any]]
+             ) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+    """The corrections in ``records`` and not in ``other``, by the (trial, participant,
+    variable) cells they explain."""
+    out: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for key, c in records.items():
+        if key in other or c.get("participant") is None:
+            continue
+        for variable in c.get("variables", []):
+            out.setdefault((str(c.get("trial")), str(c.get("participant")), variable), c)
+    return out
+
+
+def _hashes(manifest: Mapping[str, Any], part: str) -> dict[str, Any]:
+    return {str(d["trial"]): d.get("sha256") for d in manifest.get(part, [])}
+
+
+@dataclass(frozen=True)
+class _Causes:
+    """What can explain a changed cell, read from the two manifests (module docstring)."""
+
+    fresh: dict[tuple[str, str, str], Mapping[str, Any]]
+    dropped: dict[tuple[str, str, str], Mapping[str, Any]]
+    deliveries: tuple[dict[str, Any], dict[str, Any]]
+    mappings: tuple[dict[str, Any], dict[str, Any]]
+    dictionary: set[str]
+
+    @classmethod
+    def of(cls, old_manifest: Mapping[str, Any], new_manifest: Mapping[str, Any],
+           dchanges: Mapping[str, Any]) -> _Causes:
+        old_corr = _index(correction_records(old_manifest), "id")
+        new_corr = _index(correction_records(new_manifest), "id")
+        # a new label or description does not change values; a new type, unit or coding can
+        dict_changed = {c["variable"] for c in dchanges["changed"]
+                        if set(c["fields"]) - {"label", "description", "group", "role"}}
+        return cls(fresh=_by_cell(new_corr, old_corr), dropped=_by_cell(old_corr, new_corr),
+                   deliveries=(_hashes(old_manifest, "deliveries"),
+                               _hashes(new_manifest, "deliveries")),
+                   mappings=(_hashes(old_manifest, "mappings"),
+                             _hashes(new_manifest, "mappings")),
+                   dictionary=dict_changed)
+
+    def explain(self, trial: str, participant: str, var: str) -> tuple[str, Any, Any]:
+        """(cause, correction id, query id) of a changed cell: the first that applies."""
+        key = (trial, participant, var)
+        if key in self.fresh:
+            return "correction", self.fresh[key].get("id"), self.fresh[key].get("query_id")
+        if key in self.dropped:
+            return ("correction withdrawn", self.dropped[key].get("id"),
+                    self.dropped[key].get("query_id"))
+        if self.deliveries[0].get(trial) != self.deliveries[1].get(trial):
+            return "new delivery", None, None
+        if self.mappings[0].get(trial) != self.mappings[1].get(trial):
+            return "mapping changed", None, None
+        if var in self.dictionary:
+            return "dictionary changed", None, None
+        return "unexplained", None, None
+
+
+def _changed_cells(old: pd.DataFrame, new: pd.DataFrame, old_pos: np.ndarray,
+                   new_pos: np.ndarray, tb: np.ndarray, pb: np.ndarray,
+                   causes: _Causes) -> pd.DataFrame:
+    """The changed cells of the matched rows (``CELL_COLUMNS``), each with its cause."""
+    records: list[dict[str, Any]] = []
+    for var in [c for c in new.columns if c in old.columns and c not in KEY_COLUMNS]:
+        ov_all = old[var].take(old_pos).reset_index(drop=True)
+        nv_all = new[var].take(new_pos).reset_index(drop=True)
+        changed = np.flatnonzero(~_same(ov_all, nv_all).to_numpy())
+        if not len(changed):
+            continue
+        rows_new = new_pos[changed]
+        for trial, participant, ov, nv in zip(tb[rows_new], pb[rows_new],
+                                              ov_all.take(changed), nv_all.take(changed)):
+            cause, corr, query = causes.explain(trial, participant, var)
+            records.append({"trial": trial, "participant": participant, "variable": var,
+                            "old": _plain(ov), "new": _plain(nv), "cause": cause,
+                            "correction": corr, "query": query})
+    cells = pd.DataFrame(records, columns=CELL_COLUMNS)
+    if not cells.empty:
+        cells = cells.sort_values(["trial", "participant", "variable"],
+                                  kind="mergesort").reset_index(drop=True)
+    return cells
+
+
+def _row_counts(ta: np.ndarray, tb: np.ndarray, matched: np.ndarray, gone: np.ndarray,
+                cells: pd.DataFrame) -> pd.DataFrame:
+    """Rows per trial (``ROW_COLUMNS``): old, new, added, removed, changed rows and cells."""
+    def count(values: np.ndarray) -> pd.Series:
+        return pd.Series(values, dtype=object).value_counts()
+
+    n_a, n_b = count(ta), count(tb)
+    n_add, n_rem = count(tb[~matched]), count(ta[gone])
+    per_rows = cells.groupby("trial")["participant"].nunique() if not cells.empty else {}
+    per_cells = cells.groupby("trial").size() if not cells.empty else {}
+    return pd.DataFrame([{"trial": t, "rows_old": int(n_a.get(t, 0)),
+                          "rows_new": int(n_b.get(t, 0)), "added": int(n_add.get(t, 0)),
+                          "removed": int(n_rem.get(t, 0)),
+                          "changed_rows": int(per_rows.get(t, 0)),
+                          "changed_cells": int(per_cells.get(t, 0))}
+                         for t in sorted(set(ta) | set(tb))],
+                        columns=ROW_COLUMNS)
+
+
 def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[str, Any],
                 new_manifest: Mapping[str, Any]) -> ReleaseDiff:
     """Compare two release frames (pure)."""
@@ -188,80 +292,11 @@ def diff_frames(old: pd.DataFrame, new: pd.DataFrame, *, old_manifest: Mapping[s
                             "reason": ["withdrawn" if (t, p) in withdrawn else ""
                                        for t, p in zip(ta[gone], pa_[gone])]},
                            columns=["trial", "participant", "reason"])
-
-    # cause lookups: a correction explains the cells of its participant and variables
-    def by_cell(records: dict[tuple[Any, ...], Mapping[str, Any]],
-                other: dict[tuple[Any, ...], Mapping[str, Any]]
-                ) -> dict[tuple[str, str, str], Mapping[str, Any]]:
-        out: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-        for key, c in records.items():
-            if key in other or c.get("participant") is None:
-                continue
-            for variable in c.get("variables", []):
-                out.setdefault((str(c.get("trial")), str(c.get("participant")), variable), c)
-        return out
-
-    old_corr = _index(correction_records(old_manifest), "id")
-    new_corr = _index(correction_records(new_manifest), "id")
-    fresh = by_cell(new_corr, old_corr)
-    dropped = by_cell(old_corr, new_corr)
-    deliv_a = {str(d["trial"]): d.get("sha256") for d in old_manifest.get("deliveries", [])}
-    deliv_b = {str(d["trial"]): d.get("sha256") for d in new_manifest.get("deliveries", [])}
-    map_a = {str(m["trial"]): m.get("sha256") for m in old_manifest.get("mappings", [])}
-    map_b = {str(m["trial"]): m.get("sha256") for m in new_manifest.get("mappings", [])}
     dchanges = dictionary_changes(old_manifest.get("dictionary", {}),
                                   new_manifest.get("dictionary", {}))
-    # a new label or description does not change values; a new type, unit or coding can
-    dict_changed = {c["variable"] for c in dchanges["changed"]
-                    if set(c["fields"]) - {"label", "description", "group", "role"}}
-
-    records: list[dict[str, Any]] = []
-    for var in [c for c in new.columns if c in old.columns and c not in KEY_COLUMNS]:
-        ov_all = old[var].take(old_pos).reset_index(drop=True)
-        nv_all = new[var].take(new_pos).reset_index(drop=True)
-        changed = np.flatnonzero(~_same(ov_all, nv_all).to_numpy())
-        if not len(changed):
-            continue
-        rows_new = new_pos[changed]
-        for trial, participant, ov, nv in zip(tb[rows_new], pb[rows_new],
-                                              ov_all.take(changed), nv_all.take(changed)):
-            key = (trial, participant, var)
-            cause, corr, query = "unexplained", None, None
-            if key in fresh:
-                cause, corr, query = "correction", fresh[key].get("id"), fresh[key].get(
-                    "query_id")
-            elif key in dropped:
-                cause, corr, query = ("correction withdrawn", dropped[key].get("id"),
-                                      dropped[key].get("query_id"))
-            elif deliv_a.get(trial) != deliv_b.get(trial):
-                cause = "new delivery"
-            elif map_a.get(trial) != map_b.get(trial):
-                cause = "mapping changed"
-            elif var in dict_changed:
-                cause = "dictionary changed"
-            records.append({"trial": trial, "participant": participant, "variable": var,
-                            "old": _plain(ov), "new": _plain(nv), "cause": cause,
-                            "correction": corr, "query": query})
-    cells = pd.DataFrame(records, columns=CELL_COLUMNS)
-    if not cells.empty:
-        cells = cells.sort_values(["trial", "participant", "variable"],
-                                  kind="mergesort").reset_index(drop=True)
-
-    trials = sorted(set(ta) | set(tb))
-
-    def count(values: np.ndarray) -> pd.Series:
-        return pd.Series(values, dtype=object).value_counts()
-
-    n_a, n_b = count(ta), count(tb)
-    n_add, n_rem = count(tb[~matched]), count(ta[gone])
-    per_rows = cells.groupby("trial")["participant"].nunique() if not cells.empty else {}
-    per_cells = cells.groupby("trial").size() if not cells.empty else {}
-    rows = pd.DataFrame([{"trial": t, "rows_old": int(n_a.get(t, 0)),
-                          "rows_new": int(n_b.get(t, 0)), "added": int(n_add.get(t, 0)),
-                          "removed": int(n_rem.get(t, 0)),
-                          "changed_rows": int(per_rows.get(t, 0)),
-                          "changed_cells": int(per_cells.get(t, 0))} for t in trials],
-                        columns=ROW_COLUMNS)
+    causes = _Causes.of(old_manifest, new_manifest, dchanges)
+    cells = _changed_cells(old, new, old_pos, new_pos, tb, pb, causes)
+    rows = _row_counts(ta, tb, matched, gone, cells)
     return ReleaseDiff(topic=str(new_manifest.get("topic")),
                        old=str(old_manifest.get("version")),
                        new=str(new_manifest.get("version")), rows=rows,

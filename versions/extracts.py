@@ -171,26 +171,15 @@ def _prepare_output(output: Path) -> None:
                            "first.", output=str(output))
 
 
-def extract(store: Store, code: str, *, release: str, output: str | Path,
-            formats: Sequence[str] = ("parquet",), today: date | None = None,
-            topic: str | None = None) -> ExtractResult:
-    """Write the extract of approved request ``code`` from release ``release`` into the new
-    directory ``output`` (see the module docstring)."""
-    output = Path(output).expanduser().resolve()
-    today = today or date.today()
+def _check_formats(formats: Sequence[str]) -> None:
     bad_formats = [f for f in formats if f not in EXTRACT_FORMATS]
     if bad_formats or "parquet" not in formats:
         raise RequestError(f"extract formats are {', '.join(EXTRACT_FORMATS)} (parquet always "
                            f"included); got {', '.join(formats)}.", formats=list(formats))
-    _prepare_output(output)
-    actor = store.settings.actor
-    with store.reading() as session:
-        require(session, store.settings.actor, "requests.manage")
-        topic_row = store.topic(session, topic)
-        req = request_info(request_row(session, topic_row, code))
-        withdrawn = {(w.trial, w.participant) for w in withdrawn_participants(session,
-                                                                              topic_row)}
-        topic_slug = topic_row.slug
+
+
+def _check_request(code: str, req: Any, today: date) -> None:
+    """Refuse a request that is not approved, lacks disclosure control, or has expired."""
     if req.status != "approved":
         raise RequestError(f"data request {code} is {req.status}, not approved; nothing can be "
                            "extracted until a curator approves it (`ipdrepo request approve`).",
@@ -203,9 +192,10 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         raise RequestError(f"data request {code} expired on {req.expires_on.isoformat()}; "
                            "nothing was extracted. Renew the data use agreement and submit a "
                            "new request.", request=code, expired=req.expires_on.isoformat())
-    info, data = release_bytes(store, release, topic=topic_slug)
-    names = [v["name"] for v in info.manifest["dictionary"]["variables"]]
-    frame = read_parquet_bytes(data)
+
+
+def _check_coverage(code: str, req: Any, info: Any, names: list[str]) -> None:
+    """Refuse a request whose trials or variables the release (or its dictionary) lacks."""
     outside_vars = [v for v in req.variables if v not in names]
     released_trials = {r["trial"] for r in info.manifest["counts"]["by_trial"]}
     outside_trials = [t for t in req.trials if t not in released_trials]
@@ -220,7 +210,11 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
                            + "\nExtract from a release that holds them, or amend the request.",
                            request=code, problems=problems)
 
-    # 2. approved rows and columns; withdrawals
+
+def _select(frame: pd.DataFrame, req: Any, names: list[str],
+            withdrawn: set[tuple[str, str]]) -> tuple[pd.DataFrame, int]:
+    """Step 2: the approved trials' records without withdrawn participants, and the approved
+    columns; with the number of records left out for withdrawal."""
     frame = frame[frame["trial"].isin(req.trials)]
     keys = list(zip(frame["trial"].astype(str), frame["participant_id"].astype(str)))
     gone = pd.Series([k in withdrawn for k in keys], index=frame.index, dtype=bool)
@@ -228,10 +222,13 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
     frame = frame[~gone]
     columns = list(KEY_COLUMNS) + [n for n in names if n in req.variables
                                    and n not in KEY_COLUMNS]
-    frame = frame.loc[:, columns].reset_index(drop=True)
+    return frame.loc[:, columns].reset_index(drop=True), excluded
 
-    # 3. date shifting (on the repository pseudonyms)
-    scope = f"request:{code}"
+
+def _protect(store: Store, frame: pd.DataFrame, req: Any, info: Any,
+             scope: str) -> tuple[pd.DataFrame, dict[str, Any], AnonymityReport | None]:
+    """Steps 3 and 4: date shifting (on the repository pseudonyms), then k-anonymity /
+    l-diversity (``trial`` is in every extract, so always a quasi-identifier)."""
     shift: dict[str, Any] = {"applied": False}
     if req.date_shift:
         types = {v["name"]: v.get("type", "") for v in info.manifest["dictionary"]["variables"]}
@@ -239,15 +236,12 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         frame, shifted = shift_dates(frame, secret=store.secret, scope=scope,
                                      max_days=req.max_shift_days, columns=cols)
         shift = shifted.to_dict()
-
-    # 4. k-anonymity / l-diversity; trial is in every extract, so always a quasi-identifier
     anonymity: AnonymityReport | None = None
     if req.k is not None or req.l is not None:
         qis = ["trial", *[q for q in req.quasi_identifiers if q != "trial"]]
         frame, anonymity = anonymise(frame, quasi_identifiers=qis, k=req.k,
                                      l=req.l, sensitive=req.sensitive_attribute)
         frame = frame.reset_index(drop=True)
-
     if shift["applied"]:  # report the offsets of the records actually released
         kept = offsets(store.secret, scope, frame["trial"].astype(str).tolist(),
                        frame["participant_id"].astype(str).tolist(),
@@ -255,31 +249,40 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         shift["participants"] = len(kept)
         shift["offset_range_days"] = ([int(kept.min()), int(kept.max())] if len(kept)
                                       else [None, None])
+    return frame, shift, anonymity
 
-    # 5. request-specific pseudonyms
+
+def _pseudonymise(store: Store, code: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Step 5: request-specific pseudonyms, records sorted by them."""
     pseudonymiser = request_pseudonymiser(store, code)
     frame["participant_id"] = pd.array(
         [pseudonymiser.pseudonym(t, p) for t, p in zip(frame["trial"].astype(str),
                                                        frame["participant_id"].astype(str))],
         dtype="string")
-    frame = frame.sort_values(list(KEY_COLUMNS), kind="mergesort").reset_index(drop=True)
+    return frame.sort_values(list(KEY_COLUMNS), kind="mergesort").reset_index(drop=True)
 
-    # 6. files, manifest, record
-    watermark = _secrets.token_hex(16)
-    created_at = utcnow()
-    mark = {"request": code, "watermark": watermark, "release": info.tag,
-            "requestor": req.requestor, "institution": req.institution,
-            "created": created_at.isoformat(timespec="seconds")}
+
+def _data_files(frame: pd.DataFrame, formats: Sequence[str], mark: dict[str, Any]
+                ) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """The contents of ``data.parquet`` (watermarked) and, if asked, ``data.csv``, with their
+    entries for the manifest."""
     payload = parquet_bytes(frame, metadata={"watermark": mark})
+    contents = [payload]
     files = [{"name": "data.parquet", "format": "parquet", "sha256": sha256_hex(payload),
               "rows": len(frame)}]
-    csv_bytes = None
     if "csv" in formats:
         csv_bytes = _csv_safe(frame).to_csv(index=False, date_format="%Y-%m-%d",
                                             lineterminator="\n").encode("utf-8")
+        contents.append(csv_bytes)
         files.append({"name": "data.csv", "format": "csv", "sha256": sha256_hex(csv_bytes),
                       "rows": len(frame)})
-    manifest = {
+    return contents, files
+
+
+def _manifest(*, req: Any, info: Any, mark: dict[str, Any], files: list[dict[str, Any]],
+              frame: pd.DataFrame, scope: str, excluded: int, shift: dict[str, Any],
+              anonymity: AnonymityReport | None, actor: str, created: str) -> dict[str, Any]:
+    return {
         "format": "ipdrepo-extract-manifest/1",
         "watermark": mark,
         "request": {k: v for k, v in req.to_dict().items()
@@ -298,28 +301,74 @@ def extract(store: Store, code: str, *, release: str, output: str | Path,
         "anonymity": anonymity.to_dict() if anonymity else {
             "applied": False, "justification": req.anonymity_justification,
             "warnings": list(req.warnings)},
-        "created": {"by": actor, "at": created_at.isoformat(timespec="seconds")},
+        "created": {"by": actor, "at": created},
     }
+
+
+def _write(output: Path, files: list[dict[str, Any]], contents: list[bytes],
+           manifest: dict[str, Any]) -> None:
+    """Write the files and the manifest into a staging directory beside ``output``, then
+    rename it to ``output`` (so a failure never leaves a half-written extract)."""
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
-    moved = False
-    stored: list[StoredObject] = []
     try:
-        (staging / "data.parquet").write_bytes(payload)
-        if csv_bytes is not None:
-            (staging / "data.csv").write_bytes(csv_bytes)
+        for entry, content in zip(files, contents):
+            (staging / entry["name"]).write_bytes(content)
         (staging / "manifest.json").write_bytes(manifest_bytes(manifest))
         if output.exists():
             output.rmdir()
         staging.rename(output)
-        moved = True
-        recorded_files = _keep_objects(store, files, manifest,
-                                       [c for c in (payload, csv_bytes) if c], stored)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def extract(store: Store, code: str, *, release: str, output: str | Path,
+            formats: Sequence[str] = ("parquet",), today: date | None = None,
+            topic: str | None = None) -> ExtractResult:
+    """Write the extract of approved request ``code`` from release ``release`` into the new
+    directory ``output`` (see the module docstring)."""
+    output = Path(output).expanduser().resolve()
+    _check_formats(formats)
+    _prepare_output(output)
+    actor = store.settings.actor
+    with store.reading() as session:
+        require(session, store.settings.actor, "requests.manage")
+        topic_row = store.topic(session, topic)
+        req = request_info(request_row(session, topic_row, code))
+        withdrawn = {(w.trial, w.participant) for w in withdrawn_participants(session,
+                                                                              topic_row)}
+        topic_slug = topic_row.slug
+    _check_request(code, req, today or date.today())
+    info, data = release_bytes(store, release, topic=topic_slug)
+    names = [v["name"] for v in info.manifest["dictionary"]["variables"]]
+    frame = read_parquet_bytes(data)
+    _check_coverage(code, req, info, names)
+
+    scope = f"request:{code}"
+    frame, excluded = _select(frame, req, names, withdrawn)
+    frame, shift, anonymity = _protect(store, frame, req, info, scope)
+    frame = _pseudonymise(store, code, frame)
+
+    # 6. files, manifest, record
+    watermark = _secrets.token_hex(16)
+    created_at = utcnow()
+    mark = {"request": code, "watermark": watermark, "release": info.tag,
+            "requestor": req.requestor, "institution": req.institution,
+            "created": created_at.isoformat(timespec="seconds")}
+    contents, files = _data_files(frame, formats, mark)
+    manifest = _manifest(req=req, info=info, mark=mark, files=files, frame=frame, scope=scope,
+                         excluded=excluded, shift=shift, anonymity=anonymity, actor=actor,
+                         created=created_at.isoformat(timespec="seconds"))
+    _write(output, files, contents, manifest)
+    stored: list[StoredObject] = []
+    try:
+        recorded_files = _keep_objects(store, files, manifest, contents, stored)
         _record(store, code=code, topic_slug=topic_slug, info=info, manifest=manifest,
                 shift=shift, frame=frame, watermark=watermark, output=output, files=files,
                 recorded=recorded_files, created_at=created_at, anonymity=anonymity,
                 excluded=excluded)
     except BaseException:
-        shutil.rmtree(output if moved else staging, ignore_errors=True)
+        shutil.rmtree(output, ignore_errors=True)
         for obj in stored:
             store.objects.discard(obj)
         raise
