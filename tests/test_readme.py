@@ -62,8 +62,6 @@ def test_missing_gastric_data_fail_under_require_and_skip_otherwise(tmp_path: Pa
 def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> None:
     """Planted problems -> queries -> workbooks -> answers -> corrections -> clean validation,
     and the harmonised data equal the generator's true values, cell for cell."""
-    import pandas as pd
-
     from repository.audit import verify
     from repository.cli import cli
     from repository.settings import load_settings
@@ -112,8 +110,17 @@ def test_demo_runs_end_to_end_and_ends_with_the_true_values(tmp_path: Path) -> N
     assert story["corrections"][0]["query"]["resolution"] == "corrected"
     assert story["value"] == story["release"]["value"] == str(
         swapped["participants"][0]["true_value"])
-    data = pd.read_parquet(tmp_path / "demo" / "workspace" / "harmonised" / "topic.parquet")
-    truth = pd.read_parquet(example / "truth" / "participants.parquet")
+    _assert_true_values(tmp_path / "demo" / "workspace" / "harmonised" / "topic.parquet",
+                        example / "truth" / "participants.parquet", pseudonym)
+
+
+def _assert_true_values(harmonised: Path, participants: Path, pseudonym) -> None:
+    """The harmonised data equal the generator's true values, cell for cell (after
+    pseudonymising the true participant IDs)."""
+    import pandas as pd
+
+    data = pd.read_parquet(harmonised)
+    truth = pd.read_parquet(participants)
     truth["participant_id"] = [pseudonym(t, str(i)) for t, i in
                                zip(truth["trial"], truth["participant_id"])]
     merged = data.merge(truth, on=["trial", "participant_id"], suffixes=("", "_true"),

@@ -187,6 +187,14 @@ class ReleaseInputs:
 
     def problems(self) -> list[str]:
         """Every way these inputs cannot make a release (empty when they can)."""
+        out = self._record_problems() + self._frame_problems()
+        cols = [str(c) for c in self.frame.columns]
+        if all(k in cols for k in KEY_COLUMNS):
+            out += self._key_problems()
+        return out + self._table_problems()
+
+    def _record_problems(self) -> list[str]:
+        """What the dictionary and the provenance records lack."""
         out: list[str] = []
         d = self.dictionary
         for key in ("name", "version", "sha256", "variables"):
@@ -201,11 +209,16 @@ class ReleaseInputs:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             out.append(f"the dictionary lists {', '.join(dupes)} more than once")
+        return out
+
+    def _frame_problems(self) -> list[str]:
+        """The frame's columns against the key and the dictionary's variables."""
+        out: list[str] = []
         cols = [str(c) for c in self.frame.columns]
         for key in KEY_COLUMNS:
             if key not in cols:
                 out.append(f"the frame has no {key!r} column")
-        if names:
+        if self.variables:
             missing = [c for c in self.columns if c not in cols]
             extra = [c for c in cols if c not in self.columns]
             if missing:
@@ -213,8 +226,11 @@ class ReleaseInputs:
             if extra:
                 out.append(f"the frame has columns that are not dictionary variables: "
                            f"{', '.join(extra)} (add them to the dictionary or drop them)")
-        if all(k in cols for k in KEY_COLUMNS):
-            out += self._key_problems()
+        return out
+
+    def _table_problems(self) -> list[str]:
+        """The long tables against the dictionary's tables and their variables."""
+        out: list[str] = []
         for name, table in self.tables.items():
             if name not in self.table_names:
                 out.append(f"table {name!r} is not a long table of the dictionary")

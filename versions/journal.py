@@ -126,6 +126,22 @@ def _reset_own_commit(repo: ReleaseRepository, journal: Journal, head: str) -> s
     return f"reset the branch from the release commit {head[:12]} to {journal.before[:12]}"
 
 
+def _remove_created(repo: ReleaseRepository, journal: Journal) -> list[str]:
+    """Remove the files and directories the interrupted release created; what was removed."""
+    actions = []
+    for rel in journal.created:
+        target = repo.root / rel
+        if not target.resolve().is_relative_to(repo.root) or target == repo.root:
+            raise _refuse(journal, f"the journal names {rel} outside the release directories")
+        if target.is_dir():
+            shutil.rmtree(target)
+            actions.append(f"removed {rel}/")
+        elif target.exists():
+            target.unlink()
+            actions.append(f"removed {rel}")
+    return actions
+
+
 def recover(repo: ReleaseRepository, *,
             released: Callable[[Journal], str | None]) -> list[str]:
     """Finish off an interrupted release (see the module docstring); ``released(journal)`` is
@@ -160,16 +176,7 @@ def recover(repo: ReleaseRepository, *,
                   check=False).returncode != 0:
         repo.git("reset", "-q", "--", journal.path)  # what DVC's autostage had staged
         actions.append(f"unstaged {journal.path}/")
-    for rel in journal.created:
-        target = repo.root / rel
-        if not target.resolve().is_relative_to(repo.root) or target == repo.root:
-            raise _refuse(journal, f"the journal names {rel} outside the release directories")
-        if target.is_dir():
-            shutil.rmtree(target)
-            actions.append(f"removed {rel}/")
-        elif target.exists():
-            target.unlink()
-            actions.append(f"removed {rel}")
+    actions += _remove_created(repo, journal)
     left = repo.git("status", "--porcelain", "--untracked-files=all").stdout.decode().strip()
     if left:
         raise ReleaseError(

@@ -264,6 +264,16 @@ def _problems(session: Session, topic: Topic, *, trials: Sequence[str],
     if stray:
         problems.append(f"quasi-identifiers {', '.join(stray)} are not among the requested "
                         "variables")
+    return problems + _disclosure_problems(
+        variables=variables, quasi_identifiers=quasi_identifiers, k=k, l=l,
+        sensitive=sensitive, max_shift_days=max_shift_days, justification=justification)
+
+
+def _disclosure_problems(*, variables: Sequence[str], quasi_identifiers: Sequence[str],
+                         k: int | None, l: int | None, sensitive: str | None,  # noqa: E741
+                         max_shift_days: int, justification: str | None) -> list[str]:
+    """What is wrong with a request's k-anonymity, l-diversity and date-shift settings."""
+    problems = []
     if k is not None and k < 2:
         problems.append(f"k must be at least 2 (got {k})")
     anonymity = no_anonymity_problem(k, quasi_identifiers, justification)

@@ -53,6 +53,14 @@ def test_release_and_request_workflow(env: Env, tmp_path: Path) -> None:
     assert dup.exit_code == 5 and "already withdrew" in dup.output
     assert _ok(ipdrepo(env, "consent", "list", "--json"))["withdrawals"][0]["trial"] == trial
 
+    _request_workflow(env, tmp_path)
+    unknown = ipdrepo(env, "release", "show", "4.0")
+    assert unknown.exit_code == 3 and "no release 4.0" in unknown.output
+
+
+def _request_workflow(env: Env, tmp_path: Path) -> None:
+    """A request for two trials after one participant withdrew: refused until approved,
+    extracted without the withdrawn participant, refused again once revoked."""
     req = _ok(ipdrepo(env, "request", "add", "--requestor", "B. Jones", "--institution",
                       "Institute Y", "--purpose", "toxicity by age", "--trials",
                       ",".join(env.trials[:2]), "--variables", "age,sex,grade3_toxicity",
@@ -80,8 +88,6 @@ def test_release_and_request_workflow(env: Env, tmp_path: Path) -> None:
     after = ipdrepo(env, "request", "extract", code, "--release", "1.0", "--output",
                     str(tmp_path / "x2"))
     assert after.exit_code == 5 and "revoked" in after.output
-    unknown = ipdrepo(env, "release", "show", "4.0")
-    assert unknown.exit_code == 3 and "no release 4.0" in unknown.output
 
 
 def test_create_without_inputs_builds_them_with_the_pipeline(env: Env) -> None:
