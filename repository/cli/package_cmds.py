@@ -10,7 +10,7 @@ import click
 
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
-from repository.cli.store_cmds import _store, topic_option
+from repository.cli.store_cmds import _delivery_options, _store, topic_option
 
 __all__ = ["ingest_package"]
 
@@ -42,15 +42,12 @@ def _keys(items: tuple[str, ...]) -> dict[str, list[str]]:
               help="A long dataset whose rows have no key (only ordered).")
 @click.option("--trial-level", multiple=True, metavar="DATASET",
               help="A dataset about the trial, not its participants (no ID column).")
-@click.option("--received-from", help="Who sent the delivery.")
-@click.option("--received-on", type=click.DateTime(["%Y-%m-%d"]), help="Date received.")
-@click.option("--accept-identifiers", "accept", multiple=True, metavar="DATASET:COLUMN",
-              help="Accept a column the identifier gate flags (repeatable); needs "
-                   "--justification.")
-@click.option("--justification", help="Why flagged columns are acceptable (recorded).")
-@click.option("--allow-id-problems", metavar="REASON",
-              help="Accept duplicate keys or blank IDs (recorded) so they are raised as data "
-                   "queries instead of refusing the delivery.")
+@_delivery_options(
+    sender="Who sent the delivery.", received_on="Date received.",
+    accept_metavar="DATASET:COLUMN",
+    accept="Accept a column the identifier gate flags (repeatable); needs --justification.",
+    id_problems="Accept duplicate keys or blank IDs (recorded) so they are raised as data "
+                "queries instead of refusing the delivery.")
 @topic_option
 @json_option
 @requires("store.write", trial="acronym")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,20 +105,57 @@ def _check_arms(store: Any, specs: Any) -> None:
         check_arm_codes(specs, arm.name, {str(c.code): c.label for c in arm.categories})
 
 
+def _trial_options(*, registry: str, arms: str) -> Callable[[Any], Any]:
+    """The options `trial add` and `trial update` share (title, registry IDs, arms, contact,
+    ID column), with their own help for the registry IDs and the start of the arms' help."""
+    options = [
+        click.option("--title", help="Full title of the trial."),
+        click.option("--registry-id", "registry_ids", multiple=True, help=registry),
+        click.option("--arm", "arms", multiple=True,
+                     metavar="CODE=LABEL[:RATIO[:N[:DICT_CODE]]]",
+                     help=f"{arms}: its code in the delivery, label, allocation weight, "
+                          "randomised N as published, and its code in the topic dictionary's "
+                          "arm variable (needed when the delivery codes the arms differently, "
+                          "e.g. A/B for 0/1; checked against the dictionary). E.g. --arm "
+                          "'A=Surgery alone:1:150:0'."),
+        click.option("--contact-name", help="Trialist to send data queries to."),
+        click.option("--contact-email", help="Their e-mail address."),
+        click.option("--id-column",
+                     help="Default participant-ID column of this trial's deliveries."),
+    ]
+
+    return _stack(options)
+
+
+def _stack(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """One decorator applying ``options`` as if written one above the other, in order."""
+    def apply(command: Any) -> Any:
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return apply
+
+
+def _delivery_options(*, sender: str, received_on: str, accept_metavar: str, accept: str,
+                      id_problems: str) -> Callable[[Any], Any]:
+    """The provenance and gate options `ingest` and `ingest-package` share, with their own
+    help texts."""
+    return _stack([
+        click.option("--received-from", help=sender),
+        click.option("--received-on", type=click.DateTime(["%Y-%m-%d"]), help=received_on),
+        click.option("--accept-identifiers", "accept", multiple=True, metavar=accept_metavar,
+                     help=accept),
+        click.option("--justification",
+                     help="Why flagged columns are acceptable (recorded)."),
+        click.option("--allow-id-problems", metavar="REASON", help=id_problems),
+    ])
+
+
 @trial.command("add")
 @click.argument("acronym")
-@click.option("--title", help="Full title of the trial.")
-@click.option("--registry-id", "registry_ids", multiple=True,
-              help="Trial registry ID (repeatable): NCT01234567, ISRCTN12345678, EudraCT ...")
-@click.option("--arm", "arms", multiple=True, metavar="CODE=LABEL[:RATIO[:N[:DICT_CODE]]]",
-              help="An arm (repeatable): its code in the delivery, label, allocation weight, "
-                   "randomised N as published, and its code in the topic dictionary's arm "
-                   "variable (needed when the delivery codes the arms differently, e.g. A/B "
-                   "for 0/1; checked against the dictionary). E.g. --arm "
-                   "'A=Surgery alone:1:150:0'.")
-@click.option("--contact-name", help="Trialist to send data queries to.")
-@click.option("--contact-email", help="Their e-mail address.")
-@click.option("--id-column", help="Default participant-ID column of this trial's deliveries.")
+@_trial_options(registry="Trial registry ID (repeatable): NCT01234567, ISRCTN12345678, "
+                         "EudraCT ...",
+                arms="An arm (repeatable)")
 @click.option("--notes")
 @topic_option
 @json_option
@@ -194,18 +232,8 @@ def trial_import(registry_file: Path, topic: str | None, as_json: bool) -> None:
 
 @trial.command("update")
 @click.argument("acronym")
-@click.option("--title", help="Full title of the trial.")
-@click.option("--registry-id", "registry_ids", multiple=True,
-              help="Trial registry ID (repeatable; replaces the registered ones).")
-@click.option("--arm", "arms", multiple=True, metavar="CODE=LABEL[:RATIO[:N[:DICT_CODE]]]",
-              help="An arm (repeatable; the arms given replace all registered arms): its code in the delivery, label, allocation weight, "
-                   "randomised N as published, and its code in the topic dictionary's arm "
-                   "variable (needed when the delivery codes the arms differently, e.g. A/B "
-                   "for 0/1; checked against the dictionary). E.g. --arm "
-                   "'A=Surgery alone:1:150:0'.")
-@click.option("--contact-name", help="Trialist to send data queries to.")
-@click.option("--contact-email", help="Their e-mail address.")
-@click.option("--id-column", help="Default participant-ID column of this trial's deliveries.")
+@_trial_options(registry="Trial registry ID (repeatable; replaces the registered ones).",
+                arms="An arm (repeatable; the arms given replace all registered arms)")
 @click.option("--language", help="Language of the trial's codebook (ISO 639-1, e.g. fr): its "
                                  "query workbooks are written in it where ipdrepo has the words.")
 @click.option("--notes")
@@ -309,15 +337,13 @@ def trial_show(acronym: str, topic: str | None, as_json: bool) -> None:
 @click.option("--dataset", default="main", show_default=True,
               help="Which of the trial's tables this is; a new file supersedes the current one "
                    "of the same dataset.")
-@click.option("--received-from", help="Who sent the file.")
-@click.option("--received-on", type=click.DateTime(["%Y-%m-%d"]), help="Date received (YYYY-MM-DD).")
-@click.option("--accept-identifiers", "accept", multiple=True, metavar="COLUMN",
-              help="Accept a column the identifier gate flags (repeatable; SHEET!COLUMN for a "
-                   "column of another sheet of a workbook); needs --justification.")
-@click.option("--justification", help="Why flagged columns are acceptable (recorded).")
-@click.option("--allow-id-problems", metavar="REASON",
-              help="Accept duplicate or blank participant IDs (recorded) so they are raised as "
-                   "data queries instead of refusing the file.")
+@_delivery_options(
+    sender="Who sent the file.", received_on="Date received (YYYY-MM-DD).",
+    accept_metavar="COLUMN",
+    accept="Accept a column the identifier gate flags (repeatable; SHEET!COLUMN for a column "
+           "of another sheet of a workbook); needs --justification.",
+    id_problems="Accept duplicate or blank participant IDs (recorded) so they are raised as "
+                "data queries instead of refusing the file.")
 @topic_option
 @json_option
 @requires("store.write", trial="acronym")
