@@ -141,6 +141,14 @@ def _finish(res: Any, kw: dict[str, Any], *, source: Any, default_title: str,
     return diag
 
 
+def _echo_result(res: Any, source: Any, *, as_json: bool) -> None:
+    """Print a result: its ``to_dict()`` with the data source as JSON, or its repr."""
+    if as_json:
+        emit_json({**res.to_dict(), "source": source.to_dict()})
+    else:
+        click.echo(repr(res))
+
+
 def _print_diagnostics(diag: Any) -> None:
     if diag is None:
         return
@@ -396,10 +404,7 @@ def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
         if res.ph is None:
             raise click.UsageError("--ph-plot needs --model cox")
         res.ph.plot(path=ph_plot, source=source.caption())
-    if as_json:
-        emit_json({**res.to_dict(), "source": source.to_dict()})
-        return
-    click.echo(repr(res))
+    _echo_result(res, source, as_json=as_json)
 
 
 # ---------------------------------------------------------------------- surrogacy
@@ -446,10 +451,7 @@ def surrogacy_cmd(file: str, trial: str, treatment: str, surrogate_time: str,
                     weights=weights, individual=not no_individual)
     if plot_path:
         res.plot(path=plot_path, title=title, source=source.caption())
-    if as_json:
-        emit_json({**res.to_dict(), "source": source.to_dict()})
-        return
-    click.echo(repr(res))
+    _echo_result(res, source, as_json=as_json)
 
 
 # ---------------------------------------------------------------------- km

@@ -41,7 +41,7 @@ import importlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -379,20 +379,21 @@ class FirstStage:
         return pd.DataFrame(list(self.excluded), columns=["trial", "reason", "message"])
 
 
-def first_stage(
-    frame: pd.DataFrame,
-    trials: Sequence[str],
-    *,
-    model: str,
-    adjust: Sequence[str] = (),
-    measure: str | None = None,
-    interaction: str | None = None,
-    ties: str = "efron",
-    add: float = 0.5,
-    to: str = "only0",
-    tau: float | None = None,
-    ph_test: bool = False,
-) -> FirstStage:
+class FitOptions(TypedDict, total=False):
+    """The options :func:`first_stage` passes on to :func:`estimate_trial` (see it)."""
+
+    adjust: Sequence[str]
+    measure: str | None
+    interaction: str | None
+    ties: str
+    add: float
+    to: str
+    tau: float | None
+    ph_test: bool
+
+
+def first_stage(frame: pd.DataFrame, trials: Sequence[str], *, model: str,
+                **options: Unpack[FitOptions]) -> FirstStage:
     """Run :func:`estimate_trial` in every trial of ``frame`` (column ``_trial``)."""
     estimates: list[TrialEstimate] = []
     excluded: list[tuple[str, str, str]] = []
@@ -403,10 +404,7 @@ def first_stage(
             excluded.append((t, str(Reason.NO_PARTICIPANTS), f"trial {t}: no participants"))
             continue
         try:
-            estimates.append(estimate_trial(rows, trial=t, model=model, adjust=adjust,
-                                            measure=measure, interaction=interaction,
-                                            ties=ties, add=add, to=to, tau=tau,
-                                            ph_test=ph_test))
+            estimates.append(estimate_trial(rows, trial=t, model=model, **options))
         except TrialNotEstimable as exc:
             excluded.append((t, str(exc.reason), exc.message))
     return FirstStage(estimates=tuple(estimates), excluded=tuple(excluded))

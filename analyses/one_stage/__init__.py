@@ -92,8 +92,7 @@ def one_stage(
     trial: str,
     treatment: str,
     outcome: str | None = None,
-    time: str | None = None,
-    event: str | None = None,
+    time: str | None = None, event: str | None = None,  # a survival outcome
     model: Literal["linear", "logistic", "cox"] = "linear",
     random_treatment: bool = True,
     interaction: str | None = None,
