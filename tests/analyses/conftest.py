@@ -29,6 +29,15 @@ def read_gastric(name: str) -> pd.DataFrame:
 
 
 @cache
+def survival_dataset(name: str) -> pd.DataFrame:
+    """A survival test data set: GASTRIC ``gast*`` (:func:`read_gastric`), else the CSV of R's
+    data set ``name`` under fixtures/survival/ (cached: do not change the frame)."""
+    if name.startswith("gast"):
+        return read_gastric(name)
+    return pd.read_csv(FIXTURES / "survival" / f"{name}.csv")
+
+
+@cache
 def load_fixture(*parts: str) -> Any:
     """Parse a JSON fixture under tests/analyses/fixtures/ (cached)."""
     with open(FIXTURES.joinpath(*parts), encoding="utf-8") as fh:

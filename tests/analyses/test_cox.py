@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import pytest
 
 from analyses.cox import SUMMARY_COLUMNS, CoxFit, InfiniteCoefficientWarning, coxph
 from repository.errors import AnalysisError, ConvergenceError
+from tests.analyses.conftest import survival_dataset
 
 HERE = Path(__file__).resolve().parent
 SURV = HERE / "fixtures" / "survival"
@@ -29,16 +29,7 @@ FIX = json.loads((SURV / "survival.json").read_text())
 REL = 1e-6
 
 
-@cache
-def dataset(name: str) -> pd.DataFrame:
-    if name.startswith("gast"):
-        from tests.analyses.conftest import gastric_path
-
-        path = gastric_path(name)
-        d = pd.read_csv(path, dtype={"trialref": str, "id": str})
-        d["treated"] = (d["trt"] > 0).astype(int)
-        return d
-    return pd.read_csv(SURV / f"{name}.csv")
+dataset = survival_dataset
 
 
 def _fit_case(case: dict) -> CoxFit:

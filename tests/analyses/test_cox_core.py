@@ -65,12 +65,18 @@ def survival_data(draw):  # type: ignore[no-untyped-def]
     return time, event, X, strata, w, beta
 
 
+def _prepared(data):  # type: ignore[no-untyped-def]
+    """The strata as codes 0..k-1 and the engine's prepared data of a ``survival_data``."""
+    time, event, X, strata, w, _ = data
+    codes = np.unique(strata, return_inverse=True)[1]
+    return codes, _cox_core.prepare(time, event.astype(bool), X, strata=codes, weights=w)
+
+
 @settings(max_examples=60, deadline=None)
 @given(data=survival_data(), ties=st.sampled_from(["efron", "breslow"]))
 def test_engine_equals_loop_reference(data, ties) -> None:  # type: ignore[no-untyped-def]
-    time, event, X, strata, w, beta = data
-    codes = np.unique(strata, return_inverse=True)[1]
-    cd = _cox_core.prepare(time, event.astype(bool), X, strata=codes, weights=w)
+    time, event, X, _, w, beta = data
+    codes, cd = _prepared(data)
     got = _cox_core.evaluate(cd, cd.X @ beta, ties=ties)
     ll, u, imat = reference(time, event, X, codes, w, beta, ties)
     assert math.isclose(got.loglik, ll, rel_tol=1e-9, abs_tol=1e-9)
@@ -96,9 +102,8 @@ def test_engine_equals_loop_reference(data, ties) -> None:  # type: ignore[no-un
 @given(data=survival_data(), ties=st.sampled_from(["efron", "breslow"]))
 def test_score_residuals_sum_to_score(data, ties) -> None:  # type: ignore[no-untyped-def]
     """Score residuals (unweighted, as R's coxscore2) weighted by w add up to the score."""
-    time, event, X, strata, w, beta = data
-    codes = np.unique(strata, return_inverse=True)[1]
-    cd = _cox_core.prepare(time, event.astype(bool), X, strata=codes, weights=w)
+    beta = data[-1]
+    _, cd = _prepared(data)
     res = _cox_core.score_residuals(cd, cd.X @ beta, ties=ties)
     got = _cox_core.evaluate(cd, cd.X @ beta, ties=ties)
     np.testing.assert_allclose((res * cd.weight[:, None]).sum(axis=0), got.score, rtol=1e-8,

@@ -10,7 +10,6 @@ quantiles are times and must be equal (1e-9).
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 
 import matplotlib
@@ -34,22 +33,14 @@ from analyses.km import (
     stratified_km,
 )
 from repository.errors import AnalysisError
+from tests.analyses.conftest import survival_dataset
 
 SURV = Path(__file__).resolve().parent / "fixtures" / "survival"
 FIX = json.loads((SURV / "survival.json").read_text())
 REL = 1e-6
 
 
-@cache
-def dataset(name: str) -> pd.DataFrame:
-    if name.startswith("gast"):
-        from tests.analyses.conftest import gastric_path
-
-        path = gastric_path(name)
-        d = pd.read_csv(path, dtype={"trialref": str, "id": str})
-        d["treated"] = (d["trt"] > 0).astype(int)
-        return d
-    return pd.read_csv(SURV / f"{name}.csv")
+dataset = survival_dataset
 
 
 def _num(v: list) -> np.ndarray:

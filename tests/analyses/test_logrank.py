@@ -18,6 +18,7 @@ import pytest
 
 from analyses.logrank import SUMMARY_COLUMNS, TRIAL_COLUMNS, logrank, logrank_by_trial
 from repository.errors import AnalysisError
+from tests.analyses.conftest import survival_dataset
 
 SURV = Path(__file__).resolve().parent / "fixtures" / "survival"
 FIX = json.loads((SURV / "survival.json").read_text())
@@ -26,16 +27,10 @@ REL = 1e-9
 
 @cache
 def dataset(name: str) -> pd.DataFrame:
-    if name.startswith("gast"):
-        from tests.analyses.conftest import gastric_path
-
-        path = gastric_path(name)
-        d = pd.read_csv(path, dtype={"trialref": str, "id": str})
-        d["treated"] = (d["trt"] > 0).astype(int)
-        return d
-    d = pd.read_csv(SURV / f"{name}.csv")
+    """:func:`survival_dataset`, with R's ``I(sex == 2)`` term as a column of ``lung``."""
+    d = survival_dataset(name)
     if name == "lung":
-        d["I(sex == 2)"] = (d["sex"] == 2).astype(int)
+        d = d.assign(**{"I(sex == 2)": (d["sex"] == 2).astype(int)})
     return d
 
 
