@@ -152,3 +152,24 @@ def run_both(interleave: Interleave, jobs: dict[str, Callable[[], Any]]) -> dict
         t.join(interleave.timeout * 2)
         assert not t.is_alive(), f"{t.name} is still running"
     return results
+
+
+def race(lookup: Callable[[str], bool], stores: dict[str, Any],
+         job: Callable[[str, Any], Any]) -> tuple[dict[str, Any], list[str]]:
+    """Run ``job(name, store)`` for each of the two stores (opened on one database) in its own
+    thread, interleaved at the first statement ``lookup`` matches; close the stores, assert
+    neither job raised, and return each job's result with the checkpoints reached."""
+    url = next(iter(stores.values())).settings.database_url
+    interleave = Interleave(lookup, admin_url=url if url.startswith("postgresql") else None)
+    for name, s in stores.items():
+        interleave.attach(name, s.engine)
+    try:
+        results = run_both(interleave, {name: (lambda n=name, s=s: job(n, s))
+                                        for name, s in stores.items()})
+    finally:
+        for s in stores.values():
+            s.close()
+        interleave.close()
+    errors = {n: r for n, r in results.items() if isinstance(r, BaseException)}
+    assert not errors, errors
+    return results, interleave.reached

@@ -21,7 +21,7 @@ from repository.models import Query
 from repository.store import Store
 from repository.trials import get_trial
 from tests.example_topic import register_trials, write_example
-from tests.interleave import Interleave, run_both
+from tests.interleave import race
 
 
 @pytest.fixture
@@ -100,30 +100,15 @@ def test_concurrent_validates_raise_each_query_once(mistral: Store) -> None:
     harmonising in two threads of one process trips a CPython 3.11 bug in ``ast`` (see above)."""
     (run,) = check_trials(mistral, ["MISTRAL"], write=False, raise_queries=False)
     ran = [f.check_id for f in run.findings]
-    url = mistral.settings.database_url
-    interleave = Interleave(_existing_queries_lookup,
-                            admin_url=url if url.startswith("postgresql") else None)
-    stores = _two_stores(mistral)
-    for name, s in stores.items():
-        interleave.attach(name, s.engine)
-
-    def sync(store: Store) -> SyncReport:
+    def sync(name: str, store: Store) -> SyncReport:
         with store.transaction() as session:
             topic = store.topic(session)
             return sync_queries(session, topic, get_trial(session, topic, "MISTRAL"),
                                 run.findings, checks_run=ran, actor=store.settings.actor,
                                 delivery_id=run.inputs.delivery_id)
 
-    try:
-        results = run_both(interleave, {name: (lambda s=s: sync(s))
-                                        for name, s in stores.items()})
-    finally:
-        for s in stores.values():
-            s.close()
-        interleave.close()
-    errors = {n: r for n, r in results.items() if isinstance(r, BaseException)}
-    assert not errors, errors
-    assert interleave.reached, "the checkpoint was never reached"
+    results, reached = race(_existing_queries_lookup, _two_stores(mistral), sync)
+    assert reached, "the checkpoint was never reached"
     reports = sorted(results.values(), key=lambda q: -len(q.opened))
     assert len(reports[0].opened) > 0 and reports[1].opened == ()
     assert reports[1].unchanged == len(reports[0].opened)

@@ -50,8 +50,9 @@ def age_of(store, who: str) -> int:
     return int(data.loc[data["participant_id"] == who, "age"].iloc[0])
 
 
-def test_corrections_are_carried_forward_or_flagged(mistral, tmp_path: Path) -> None:
-    store, source, own_id, true_age = mistral
+def correct_age(store, source: Path, own_id: str, true_age: str) -> str:
+    """Ingest MISTRAL, check it, answer its age query with the true age and accept the
+    answer (a correction); the participant's pseudonym."""
     ingest(store, "MISTRAL", source)
     check_trial(store, "MISTRAL")
     who = store.pseudonymiser("gastric-adjuvant").pseudonym("MISTRAL", own_id)
@@ -61,6 +62,12 @@ def test_corrections_are_carried_forward_or_flagged(mistral, tmp_path: Path) -> 
         respond(session, query, actor="tester", topic="gastric-adjuvant",
                 response_code="typographical_error", corrected_value=true_age)
     accept_answer(store, qid)
+    return who
+
+
+def test_corrections_are_carried_forward_or_flagged(mistral, tmp_path: Path) -> None:
+    store, source, own_id, true_age = mistral
+    who = correct_age(store, source, own_id, true_age)
     assert age_of(store, who) == int(true_age)
     original = pd.read_csv(source, dtype=str, keep_default_na=False)
     site = original.loc[0, "site"]
@@ -88,15 +95,7 @@ def test_corrections_are_carried_forward_or_flagged(mistral, tmp_path: Path) -> 
 def test_a_changed_value_under_a_correction_is_flagged_for_review(mistral,
                                                                    tmp_path: Path) -> None:
     store, source, own_id, true_age = mistral
-    ingest(store, "MISTRAL", source)
-    check_trial(store, "MISTRAL")
-    who = store.pseudonymiser("gastric-adjuvant").pseudonym("MISTRAL", own_id)
-    with store.transaction() as session:
-        query = session.scalar(select(Query).where(Query.check_id == "range:age"))
-        qid = query.id
-        respond(session, query, actor="tester", topic="gastric-adjuvant",
-                response_code="typographical_error", corrected_value=true_age)
-    accept_answer(store, qid)
+    who = correct_age(store, source, own_id, true_age)
     site = pd.read_csv(source, dtype=str).loc[0, "site"]
     deliver(store, source, tmp_path / "d", own_id, age="54", extra=str(int(site) + 1))
     assert age_of(store, who) == 54  # the trial's new value, not an old correction

@@ -15,17 +15,17 @@ from typing import Any
 
 import openpyxl
 import pandas as pd
-from sqlalchemy import text
 
 from harmonise.queries.lifecycle import Finding
 from harmonise.queries.sync import sync_queries
 from harmonise.values.cells import canonical_text as cell_text
 from repository.deliveries import ingest, load_delivery
-from repository.models import Base, Delivery, Query
+from repository.models import Delivery, Query
 from repository.pseudonyms import normalise_raw_id
 from repository.roles import add_user
 from repository.store import Store
 from repository.trials import TrialSpec, add_trial, get_trial
+from tests.store_snapshot import snapshot as snapshot
 
 T1_CSV = """PATNO,ARM,SEX,AGE,RANDDT,WEIGHT
 A001,1,M,64,03/02/2003,70.5
@@ -139,18 +139,6 @@ def build_world(store: Store, tmp_path: Path) -> World:
             first = q.source_columns[0] if q.source_columns else None
             queries[(names[q.trial_id], own_of.get(q.participant), first)] = q.id
     return World(store=store, topic=slug, queries=queries)
-
-
-def snapshot(store: Store) -> dict[str, Any]:
-    """Every row of every table, and every object file: to show that nothing changed."""
-    out: dict[str, Any] = {}
-    with store.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            rows = conn.execute(text(f"SELECT * FROM {table.name} ORDER BY 1")).all()
-            out[table.name] = [tuple(map(str, r)) for r in rows]
-    root = store.objects.root
-    out["objects"] = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    return out
 
 
 def sheet_rows(path: Path) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from repository import audit
 from repository.deliveries import ingest, load_delivery
@@ -18,10 +18,11 @@ from repository.errors import (
     StoreError,
     UnreadableDelivery,
 )
-from repository.models import Base, Delivery, Participant
+from repository.models import Delivery, Participant
 from repository.pseudonyms import reidentify
 from repository.store import Store
 from repository.trials import ArmSpec, TrialSpec, add_trial
+from tests.store_snapshot import snapshot as snapshot
 
 from .conftest import BASE, write_delivery
 
@@ -34,18 +35,6 @@ def register(store: Store, acronym: str = "GAST-01") -> None:
             acronym=acronym, registry_ids=("NCT01234567",), id_column="PATNO",
             arms=(ArmSpec("1", "Surgery alone", 1, 3), ArmSpec("2", "Chemo", 1, 2))),
             actor="tester")
-
-
-def snapshot(store: Store) -> dict[str, Any]:
-    """Everything the store holds: every row of every table and every object file."""
-    out: dict[str, Any] = {}
-    with store.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            rows = conn.execute(text(f"SELECT * FROM {table.name} ORDER BY 1")).all()
-            out[table.name] = [tuple(map(str, r)) for r in rows]
-    root = store.objects.root
-    out["objects"] = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    return out
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

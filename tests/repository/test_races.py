@@ -12,7 +12,7 @@ from repository.deliveries import ingest
 from repository.errors import StoreError
 from repository.models import AuditEvent, Delivery
 from repository.store import Store
-from tests.interleave import Interleave, run_both
+from tests.interleave import race
 
 from .conftest import BASE, write_delivery
 from .test_ingest import register
@@ -30,23 +30,10 @@ def test_concurrent_ingests_of_one_trial_leave_one_current_delivery(make_store,
     files = {name: write_delivery(tmp_path / name, "csv", BASE.assign(AGE=BASE["AGE"] + i),
                                   name=f"delivery-{name}")
              for i, name in enumerate(("alice", "bob"), start=1)}
-    url = store.settings.database_url
-    interleave = Interleave(_current_delivery_lookup,
-                            admin_url=url if url.startswith("postgresql") else None)
-    stores = {name: Store.open(store.settings) for name in files}
-    for name, s in stores.items():
-        interleave.attach(name, s.engine)
-    try:
-        results = run_both(interleave, {
-            name: (lambda s=stores[name], f=files[name]: ingest(s, "GAST-01", f))
-            for name in files})
-    finally:
-        for s in stores.values():
-            s.close()
-        interleave.close()
-    errors = {n: r for n, r in results.items() if isinstance(r, BaseException)}
-    assert not errors, errors
-    assert interleave.reached, "the checkpoint was never reached"
+    results, reached = race(_current_delivery_lookup,
+                            {name: Store.open(store.settings) for name in files},
+                            lambda name, s: ingest(s, "GAST-01", files[name]))
+    assert reached, "the checkpoint was never reached"
     with store.reading() as session:
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
         current = [d.id for d in rows if d.is_current]
@@ -71,21 +58,9 @@ def test_concurrent_ingests_of_the_same_new_file_record_it_once(make_store,
     register(store)
     ingest(store, "GAST-01", write_delivery(tmp_path / "0", "csv"))
     path = write_delivery(tmp_path / "new", "csv", BASE.assign(AGE=BASE["AGE"] + 1))
-    url = store.settings.database_url
-    interleave = Interleave(_current_delivery_lookup,
-                            admin_url=url if url.startswith("postgresql") else None)
-    stores = {name: Store.open(store.settings) for name in ("alice", "bob")}
-    for name, s in stores.items():
-        interleave.attach(name, s.engine)
-    try:
-        results = run_both(interleave, {name: (lambda s=s: ingest(s, "GAST-01", path))
-                                        for name, s in stores.items()})
-    finally:
-        for s in stores.values():
-            s.close()
-        interleave.close()
-    errors = {n: r for n, r in results.items() if isinstance(r, BaseException)}
-    assert not errors, errors
+    results, _ = race(_current_delivery_lookup,
+                      {name: Store.open(store.settings) for name in ("alice", "bob")},
+                      lambda name, s: ingest(s, "GAST-01", path))
     assert sorted(r.status for r in results.values()) == ["ingested", "unchanged"]
     with store.reading() as session:
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
