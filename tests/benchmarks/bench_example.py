@@ -12,7 +12,6 @@ planting problems, writing eight file formats, codebooks, truth, re-delivery and
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -20,17 +19,11 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from _shared_example import example_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--participants", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args([a for a in sys.argv[1:] if a != "--"])
+    args = example_parser(__doc__, seed=7).parse_args([a for a in sys.argv[1:] if a != "--"])
 
     from repository.example import create
 

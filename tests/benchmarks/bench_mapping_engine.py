@@ -16,21 +16,15 @@ and prints the times and the ratios engine / reference and dry run / reference. 
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from _shared_example import ROOT, example_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--participants", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=20261123)
+    parser = example_parser(__doc__, seed=20261123)
     parser.add_argument("--example", type=Path, help="an existing example directory to reuse")
     args = parser.parse_args()
 
