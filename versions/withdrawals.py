@@ -52,6 +52,10 @@ class WithdrawalRecord:
                 "recorded_by": self.recorded_by, "recorded_at": self.recorded_at}
 
 
+SUMMARY_COLUMNS = ["id", "trial", "participant", "reason", "requested_on", "recorded_by",
+                   "recorded_at"]
+
+
 @dataclass(frozen=True)
 class WithdrawalList:
     """Every withdrawal of a topic. ``summary`` columns: id, trial, participant, reason,
@@ -62,9 +66,7 @@ class WithdrawalList:
 
     @property
     def summary(self) -> pd.DataFrame:
-        cols = ["id", "trial", "participant", "reason", "requested_on", "recorded_by",
-                "recorded_at"]
-        return pd.DataFrame([w.to_dict() for w in self.withdrawals], columns=cols)
+        return pd.DataFrame([w.to_dict() for w in self.withdrawals], columns=SUMMARY_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
         return {"topic": self.topic, "withdrawals": [w.to_dict() for w in self.withdrawals]}
