@@ -97,13 +97,18 @@ def _pg_bindir() -> Path | None:
     return Path(found).parent if found else None
 
 
+def _apt_install(package: str, message: str) -> None:
+    """``apt-get install`` one Debian package (the callers check that we may)."""
+    say(message)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.call(["apt-get", "update", "-qq"], env=env)
+    subprocess.call(["apt-get", "install", "-y", "-qq", package], env=env)
+
+
 def _install_postgres() -> None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    say("installing PostgreSQL (Debian package) for the store tests")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.call(["apt-get", "update", "-qq"], env=env)
-    subprocess.call(["apt-get", "install", "-y", "-qq", "postgresql"], env=env)
+    _apt_install("postgresql", "installing PostgreSQL (Debian package) for the store tests")
 
 
 def _install_chromium() -> None:
@@ -111,10 +116,7 @@ def _install_chromium() -> None:
     if (Path(os.environ.get("IPDREPO_CHROMIUM", "/usr/bin/chromium")).exists()
             or os.geteuid() != 0 or not shutil.which("apt-get")):
         return
-    say("installing Chromium (Debian package) for the browser tests")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.call(["apt-get", "update", "-qq"], env=env)
-    subprocess.call(["apt-get", "install", "-y", "-qq", "chromium"], env=env)
+    _apt_install("chromium", "installing Chromium (Debian package) for the browser tests")
 
 
 def _free_port() -> int:

@@ -84,15 +84,15 @@ def anchor(path: tuple[str, ...]) -> str:
 
 def main(argv: list[str]) -> int:
     text = render()
-    if "--check" in argv:
-        if not TARGET.is_file() or TARGET.read_text() != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run `python docs/gen_cli.py`",
-                  file=sys.stderr)
-            return 1
+    if "--check" not in argv:
+        TARGET.write_text(text)
+        print(f"wrote {TARGET.relative_to(ROOT)} ({len(list(commands()))} commands)")
         return 0
-    TARGET.write_text(text)
-    print(f"wrote {TARGET.relative_to(ROOT)} ({len(list(commands()))} commands)")
-    return 0
+    current = TARGET.read_text() if TARGET.is_file() else None
+    if current == text:
+        return 0
+    print(f"{TARGET.relative_to(ROOT)} is stale: run `python docs/gen_cli.py`", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
