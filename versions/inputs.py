@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -121,6 +121,16 @@ def _sort_key(record: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]
         else:
             out.append((1, 0, str(value)))
     return tuple(out)
+
+
+def _columns_against(have: Sequence[str], want: Sequence[str], *,
+                     missing: Callable[[str], str], extra: Callable[[str], str]) -> list[str]:
+    """The message for the columns of ``want`` not in ``have`` and the one for those of
+    ``have`` not in ``want`` (each given the columns, comma-separated), when there are any."""
+    lacking = [c for c in want if c not in have]
+    stray = [c for c in have if c not in want]
+    return ([missing(", ".join(lacking))] if lacking else []) + \
+        ([extra(", ".join(stray))] if stray else [])
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,13 +229,11 @@ class ReleaseInputs:
             if key not in cols:
                 out.append(f"the frame has no {key!r} column")
         if self.variables:
-            missing = [c for c in self.columns if c not in cols]
-            extra = [c for c in cols if c not in self.columns]
-            if missing:
-                out.append(f"the frame lacks dictionary variables {', '.join(missing)}")
-            if extra:
-                out.append(f"the frame has columns that are not dictionary variables: "
-                           f"{', '.join(extra)} (add them to the dictionary or drop them)")
+            out += _columns_against(
+                cols, self.columns,
+                missing=lambda c: f"the frame lacks dictionary variables {c}",
+                extra=lambda c: f"the frame has columns that are not dictionary variables: {c} "
+                                "(add them to the dictionary or drop them)")
         return out
 
     def _table_problems(self) -> list[str]:
@@ -235,15 +243,13 @@ class ReleaseInputs:
             if name not in self.table_names:
                 out.append(f"table {name!r} is not a long table of the dictionary")
                 continue
-            have = [str(c) for c in table.columns]
-            missing = [c for c in self.table_columns(name) if c not in have]
-            extra = [c for c in have if c not in self.table_columns(name)]
-            if missing:
-                out.append(f"table {name} lacks {', '.join(missing)}")
-            if extra:
-                out.append(f"table {name} has columns that are not its variables: "
-                           f"{', '.join(extra)}")
+            out += self._table_columns_problems(name, [str(c) for c in table.columns])
         return out
+
+    def _table_columns_problems(self, name: str, have: list[str]) -> list[str]:
+        return _columns_against(
+            have, self.table_columns(name), missing=lambda c: f"table {name} lacks {c}",
+            extra=lambda c: f"table {name} has columns that are not its variables: {c}")
 
     def _key_problems(self) -> list[str]:
         """Blank and duplicate ``(trial, participant_id)`` keys (vectorised with Arrow)."""

@@ -21,6 +21,7 @@ __all__ = [
     "json_option",
     "get_settings",
     "emit_json",
+    "emit_rows",
     "print_table",
     "private_and_safe_output",
     "raw_stream",
@@ -96,6 +97,14 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 def emit_json(data: Any) -> None:
     text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
     click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def emit_rows(rows: Sequence[dict[str, Any]], *, as_json: bool) -> None:
+    """Print dict rows as JSON (``--json``) or as a plain-text table."""
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table(rows)
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str] | None = None,

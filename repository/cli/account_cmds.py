@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli._common import (
+    IPDGroup,
+    emit_json,
+    emit_rows,
+    get_settings,
+    json_option,
+)
 from repository.cli.access import requires
 
 if TYPE_CHECKING:
@@ -161,10 +167,7 @@ def token_list(for_user: str | None, all_users: bool, as_json: bool) -> None:
     with _store() as store, store.reading() as session:
         rows = list_tokens(session, by=store.settings.actor, user=for_user,
                            all_users=all_users)
-    if as_json:
-        emit_json(rows)
-    else:
-        print_table(rows)
+    emit_rows(rows, as_json=as_json)
 
 
 @token.command("revoke")

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, json_option, print_table
+from repository.cli._common import IPDGroup, emit_json, emit_rows, json_option, print_table
 from repository.cli.access import requires
 
 __all__ = ["REMOTE_COMMANDS", "login", "logout", "queries", "release", "request", "token",
@@ -398,10 +398,7 @@ def token_create(name: str, days: int, as_json: bool) -> None:
 def token_list(as_json: bool) -> None:
     with _client() as client:
         rows = client.json("GET", "/tokens")
-    if as_json:
-        emit_json(rows)
-    else:
-        print_table(rows)
+    emit_rows(rows, as_json=as_json)
 
 
 @token.command("revoke")

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli._common import (
+    IPDGroup,
+    emit_json,
+    emit_rows,
+    get_settings,
+    json_option,
+    print_table,
+)
 from repository.cli.access import requires
 
 __all__ = ["init", "trial", "ingest", "deliveries", "participants", "status", "audit", "db", "user"]
@@ -436,10 +443,7 @@ def participants(acronym: str, map_back: bool, topic: str | None, as_json: bool)
 
     with _store(topic=topic) as store:
         rows = list_participants(store, acronym, map_back=map_back, topic=topic)
-    if as_json:
-        emit_json(rows)
-    else:
-        print_table(rows)
+    emit_rows(rows, as_json=as_json)
 
 
 @click.command()
@@ -636,10 +640,7 @@ def user_list(as_json: bool) -> None:
 
     with _store() as store, store.reading() as session:
         rows = list_users(session)
-    if as_json:
-        emit_json(rows)
-    else:
-        print_table(rows)
+    emit_rows(rows, as_json=as_json)
 
 
 def _account_commands() -> None:
