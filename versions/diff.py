@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repository.html import Markup, escape, fragment, render, table
+from repository.html import Markup, fragment, join, render, table
 from repository.store import Store
 from versions.dataset import read_parquet_bytes
 from versions.inputs import KEY_COLUMNS
@@ -129,10 +129,11 @@ class ReleaseDiff:
         return fragment("versions/dictionary_changes.html.j2", d=dict(self.dictionary))
 
     def _repr_html_(self) -> str:
-        return (f"<p><b>{escape(self.topic)} {escape(self.old)} &rarr; {escape(self.new)}</b>: "
-                f"{len(self.added)} rows added, {len(self.removed)} removed, "
-                f"{len(self.cells)} cells changed</p>"
-                + self.rows.to_html(index=False) + str(self._dictionary_html()))
+        head = Markup("<p><b>{} {} &rarr; {}</b>: {} rows added, {} removed, {} cells "
+                      "changed</p>").format(self.topic, self.old, self.new, len(self.added),
+                                            len(self.removed), len(self.cells))
+        # pandas escapes the cells of to_html
+        return str(join(head, Markup(self.rows.to_html(index=False)), self._dictionary_html()))
 
     def to_html(self) -> str:
         """A standalone HTML page (``repository/html/templates/versions/diff.html.j2``): rows

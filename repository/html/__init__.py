@@ -12,7 +12,13 @@ The templates of every package are here, one folder per package
 (``templates/harmonise/trial_report.html.j2`` ...), so they share the frame, the macros
 (``macros.html.j2``: ``table``) and the style. Use :func:`render` for a page,
 :func:`table` to prepare a :class:`pandas.DataFrame` for the ``table`` macro, and
-:func:`fragment` for a piece of HTML (notebook ``_repr_html_``).
+:func:`fragment` for a piece of HTML (notebook ``_repr_html_``), and :func:`join` to put
+pieces together.
+
+A fragment is :class:`Markup`, and ``"<p>text</p>" + fragment`` does not do what it seems:
+``str + Markup`` escapes the left side (the ``<p>`` comes out as ``&lt;p&gt;``), and
+``str(fragment) + text`` trusts text that was never escaped. Combine pieces with :func:`join`
+(text escaped exactly once, Markup kept as it is) or in a template.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 __all__ = ["STYLESHEET", "TEMPLATES", "Markup", "Table", "environment", "escape", "fragment",
-           "render", "stylesheet", "table"]
+           "join", "render", "stylesheet", "table"]
 
 HERE = Path(__file__).resolve().parent
 #: the one stylesheet of every page
@@ -63,6 +69,12 @@ def render(template: str, /, *, title: str, generated: bool = True, **context: A
 def fragment(template: str, /, **context: Any) -> Markup:
     """A piece of a page rendered from ``template`` (no frame)."""
     return Markup(environment().get_template(template).render(**context))
+
+
+def join(*parts: str | Markup) -> Markup:
+    """The parts one after another as Markup: a :class:`Markup` part (a fragment, a
+    ``Markup(...).format(...)``) as it is, any other text escaped, exactly once."""
+    return Markup("").join(parts)
 
 
 def cell(value: Any) -> str:
