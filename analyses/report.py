@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import html
 import io
 import math
 import platform
@@ -34,7 +33,7 @@ from analyses.interactions import InteractionResult
 from analyses.pooling import PoolResult
 from analyses.tables import results_table
 from analyses.two_stage import TwoStageResult
-from repository.html import Markup, fragment, render, table
+from repository.html import Markup, Table, fragment, render, table
 
 __all__ = ["analysis_report", "write_report", "describe_methods", "software_versions",
            "pooled_table"]
@@ -121,15 +120,16 @@ def describe_methods(result: PoolResult | TwoStageResult | InteractionResult) ->
     return out
 
 
-def _table(frame: pd.DataFrame | None, *, index: bool = False) -> str:
+def _journal(frame: pd.DataFrame | None) -> Table | None:
+    """``frame`` for the report's journal tables (floats to 4 significant digits); None for
+    no rows (shown as "(none)")."""
     if frame is None or len(frame) == 0:
-        return "<p class='meta'>(none)</p>"
-    shown = frame.reset_index() if index else frame
-    shown = shown.map(lambda x: f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else x)
-    return str(fragment("analyses/journal_table.html.j2", t=table(shown)))
+        return None
+    return table(frame.map(lambda x: f"{x:.4g}" if isinstance(x, float) and math.isfinite(x)
+                           else x))
 
 
-def _svg(result: Any, source: str | None) -> str:
+def _svg(result: Any, source: str | None) -> Markup:
     import matplotlib
 
     fig = forest_plot(result, source=source)
@@ -138,7 +138,8 @@ def _svg(result: Any, source: str | None) -> str:
         fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
     start = text.find("<svg")
-    return text[start:] if start >= 0 else text
+    # matplotlib's drawing: the labels in it are escaped by matplotlib
+    return Markup(text[start:] if start >= 0 else text)
 
 
 def pooled_table(pooled: PoolResult, *, label: str = "Pooled") -> pd.DataFrame:
@@ -157,29 +158,26 @@ def pooled_table(pooled: PoolResult, *, label: str = "Pooled") -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def _heterogeneity(pooled: PoolResult) -> str:
+def _heterogeneity(pooled: PoolResult) -> Table | None:
     if (pooled.tau2_ci is None or pooled.tau_ci is None or pooled.I2_ci is None
             or pooled.H2_ci is None or pooled.tau2 is None or pooled.tau is None):
-        return ""
+        return None
     rows = [("\u03c4\u00b2", fmt_tau2(pooled.tau2), *(fmt_tau2(v) for v in pooled.tau2_ci)),
             ("\u03c4", f"{pooled.tau:.4f}", *(f"{v:.4f}" for v in pooled.tau_ci)),
             ("I\u00b2 (%)", f"{pooled.I2:.1f}", *(f"{v:.1f}" for v in pooled.I2_ci)),
             ("H\u00b2", f"{pooled.H2:.2f}", *(f"{v:.2f}" for v in pooled.H2_ci))]
-    frame = pd.DataFrame(rows, columns=["", "Estimate", "Lower limit", "Upper limit"])
-    return ("<h2>Heterogeneity</h2><p class='meta'>Confidence intervals by the Q-profile "
-            "method.</p>" + _table(frame))
+    return _journal(pd.DataFrame(rows, columns=["", "Estimate", "Lower limit", "Upper limit"]))
 
 
-def _trials(result: Any, labels: tuple[str, str]) -> str:
-    out = "<h2>Trials</h2>" + results_table(result, labels=labels).to_html()
-    if isinstance(result, TwoStageResult) and "ph_p" in result.per_trial:
-        ph = result.per_trial[["trial", "ph_chisq", "ph_p"]].copy()
-        ph["ph_chisq"] = ph["ph_chisq"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "")
-        ph["ph_p"] = ph["ph_p"].map(lambda v: fmt_p(v, prefix=False))
-        ph.columns = ["Trial", "\u03c7\u00b2 (1 df)", "p"]
-        out += ("<h3>Proportional hazards (treatment; Grambsch-Therneau, R's cox.zph)</h3>"
-                + _table(ph))
-    return out
+def _ph_table(result: Any) -> Table | None:
+    """The per-trial proportional-hazards tests of a two-stage Cox analysis, if any."""
+    if not (isinstance(result, TwoStageResult) and "ph_p" in result.per_trial):
+        return None
+    ph = result.per_trial[["trial", "ph_chisq", "ph_p"]].copy()
+    ph["ph_chisq"] = ph["ph_chisq"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "")
+    ph["ph_p"] = ph["ph_p"].map(lambda v: fmt_p(v, prefix=False))
+    ph.columns = ["Trial", "\u03c7\u00b2 (1 df)", "p"]
+    return _journal(ph)
 
 
 def _interaction_rows(inter: InteractionResult) -> pd.DataFrame:
@@ -191,41 +189,49 @@ def _interaction_rows(inter: InteractionResult) -> pd.DataFrame:
         "Weight (%)": [f"{w:.1f}" for w in t["weight"]]})
 
 
-def _excluded(frame: pd.DataFrame) -> str:
+def _excluded(frame: pd.DataFrame) -> Table | None:
     if not len(frame):
-        return "<h2>Excluded trials</h2><p class='meta'>(none)</p>"
-    view = frame[["trial", "message"]].rename(columns={"trial": "Trial", "message": "Reason"})
-    return "<h2>Excluded trials</h2>" + _table(view)
+        return None
+    return _journal(frame[["trial", "message"]].rename(columns={"trial": "Trial",
+                                                                "message": "Reason"}))
+
+
+def _subgroup_sections(result: TwoStageResult) -> dict[str, Any]:
+    """The subgroup table and test of a two-stage result (None where it has none)."""
+    st = result.subgroup_test
+    rows = [pooled_table(r, label=f"{result.subgroup} = {lev}")
+            for lev, r in result.subgroups.items()]
+    return {"subgroups": _journal(pd.concat(rows, ignore_index=True)) if rows else None,
+            "subgroup_test": None if st is None else {
+                "by": str(result.subgroup), "Q": f"{st.Q:.2f}", "df": st.df, "p": fmt_p(st.p)}}
 
 
 def _body(result: Any, pooled: PoolResult, source: str | None,
-          labels: tuple[str, str]) -> list[str]:
-    esc = html.escape
-    parts = ["<h2>Result</h2>", _table(pooled_table(pooled))]
-    parts.append("<h2>Forest plot</h2><div class='figure'>" + _svg(result, source) + "</div>")
-    if isinstance(result, (TwoStageResult, InteractionResult)):
-        parts.append(_trials(result, labels) if isinstance(result, TwoStageResult)
-                     else "<h2>Trials</h2>" + _table(_interaction_rows(result)))
-        parts.append(_excluded(result.excluded))
-    else:
-        parts.append(_trials(result, labels))
-    if isinstance(result, TwoStageResult):
-        if result.subgroups:
-            rows = [pooled_table(r, label=f"{result.subgroup} = {lev}")
-                    for lev, r in result.subgroups.items()]
-            parts.append("<h2>Subgroups</h2>" + _table(pd.concat(rows, ignore_index=True)))
-        if result.subgroup_test is not None:
-            st = result.subgroup_test
-            parts.append(f"<p>Test for subgroup differences ({esc(str(result.subgroup))}): "
-                         f"Q = {st.Q:.2f}, df = {st.df}, {esc(fmt_p(st.p))}</p>")
-        if result.interaction is not None:
-            inter = result.interaction
-            parts.append(f"<h2>Interaction: treatment \u00d7 {esc(inter.covariate)}</h2>")
-            parts.append(_table(pooled_table(inter.pooled, label="Within-trial interaction")))
-            parts.append("<div class='figure'>" + _svg(inter, source) + "</div>")
-            parts.append(_table(_interaction_rows(inter)))
-    parts.append(_heterogeneity(pooled))
-    return parts
+          labels: tuple[str, str]) -> Markup:
+    """The report's sections (``templates/analyses/report_body.html.j2``)."""
+    two_stage = isinstance(result, TwoStageResult)
+    interaction = result.interaction if two_stage else None
+    context: dict[str, Any] = {
+        "pooled": _journal(pooled_table(pooled)), "forest": _svg(result, source),
+        "trials": (None if isinstance(result, InteractionResult)
+                   else results_table(result, labels=labels).html()),
+        "interaction_trials": (_journal(_interaction_rows(result))
+                               if isinstance(result, InteractionResult) else None),
+        "ph": _ph_table(result),
+        "show_excluded": isinstance(result, (TwoStageResult, InteractionResult)),
+        "excluded": (_excluded(result.excluded)
+                     if isinstance(result, (TwoStageResult, InteractionResult)) else None),
+        "subgroups": None, "subgroup_test": None,
+        "interaction": None if interaction is None else {
+            "covariate": interaction.covariate,
+            "pooled": _journal(pooled_table(interaction.pooled,
+                                            label="Within-trial interaction")),
+            "forest": _svg(interaction, source),
+            "trials": _journal(_interaction_rows(interaction))},
+        "heterogeneity": _heterogeneity(pooled)}
+    if two_stage:
+        context.update(_subgroup_sections(result))
+    return fragment("analyses/report_body.html.j2", **context)
 
 
 def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
@@ -246,8 +252,7 @@ def analysis_report(result: PoolResult | TwoStageResult | InteractionResult, *,
     notes = list(result._notes())
     if isinstance(result, TwoStageResult):
         notes += list(pooled.notes)
-    # the sections are built by this module with every value escaped: trusted markup
-    sections = [Markup(part) for part in _body(result, pooled, caption, arm_labels)]
+    sections = [_body(result, pooled, caption, arm_labels)]
     return render("analyses/report.html.j2", title=title, caption=caption,
                   description=description, headline=result._headline(), sections=sections,
                   methods=describe_methods(result), notes=notes, versions=software_versions())

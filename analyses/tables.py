@@ -21,13 +21,12 @@ Example::
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +34,9 @@ import pandas as pd
 from analyses.checks import require_columns
 from analyses.errors import AnalysisProblem, Reason, writing
 from analyses.formatting import fmt_ci, fmt_i2, fmt_p, is_ratio, minus, tau2_text
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 __all__ = ["Table", "baseline_table", "results_table", "TABLE_FORMATS"]
 
@@ -141,18 +143,19 @@ class Table:
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
-        esc = html.escape
-        head = "".join(f"<th>{esc(str(c))}</th>" for c in self.frame.columns)
-        body = []
-        for i, row in enumerate(self.frame.itertuples(index=False)):
-            if i in self.sections:
-                body.append(f"<tr class='section'><td colspan='{len(row)}'><strong>"
-                            f"{esc(str(row[0]))}</strong></td></tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>")
-        notes = "".join(f"<p class='table-note'>{esc(n)}</p>" for n in self.notes)
-        return (f"<table class='journal'><caption>{esc(self.title)}</caption><thead><tr>{head}"
-                f"</tr></thead><tbody>{''.join(body)}</tbody></table>{notes}")
+        """The table as an HTML fragment (``templates/analyses/results_table.html.j2``, in the
+        classes of the shared stylesheet); every title, header, cell and note escaped once."""
+        return str(self.html())
+
+    def html(self) -> Markup:
+        """:meth:`to_html` as :class:`~repository.html.Markup`, to put into a page."""
+        from repository.html import fragment
+
+        rows = [(i in self.sections, tuple(str(v) for v in row))
+                for i, row in enumerate(self.frame.itertuples(index=False))]
+        return fragment("analyses/results_table.html.j2", title=self.title,
+                        columns=[str(c) for c in self.frame.columns], rows=rows,
+                        notes=self.notes)
 
     def save(self, path: str | Path) -> Path:
         """Write by suffix: .csv, .xlsx, .docx, .tex or .html."""

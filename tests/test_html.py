@@ -118,3 +118,82 @@ def test_no_page_builds_its_own_frame_or_style(package: str) -> None:
         text = path.read_text(encoding="utf-8")
         assert "<!DOCTYPE" not in text and "<!doctype" not in text, path
         assert "<style" not in text, path
+
+
+def test_join_escapes_text_exactly_once_and_keeps_markup() -> None:
+    """``str + Markup`` escapes the str side and ``str(Markup) + str`` trusts the str: pieces
+    are combined with :func:`repository.html.join` instead."""
+    from repository.html import Markup, escape, fragment, join
+
+    piece = fragment("versions/dictionary_changes.html.j2",
+                     d={"old_version": "1", "new_version": "2", "added": ["a&b"], "removed": [],
+                        "changed": [], "changelog": []})
+    joined = join(HOSTILE, piece, "&amp;", Markup("<hr>"), escape("<i>"))
+    assert isinstance(joined, Markup)
+    assert joined == ESCAPED + str(piece) + "&amp;amp;" + "<hr>" + "&lt;i&gt;"
+    assert "a&amp;b" in piece and "a&amp;amp;b" not in joined  # the fragment is not re-escaped
+    assert join() == ""
+
+
+def test_results_table_escapes_hostile_names_once() -> None:
+    """Trial names, the title, headers and notes of a results table are text, in to_html and
+    in the notebook view alike."""
+    from analyses.pooling import pool
+    from analyses.tables import Table, results_table
+
+    result = pool(np.array([0.1, -0.2]), np.array([0.04, 0.05]), labels=["A&B", HOSTILE])
+    for text in (results_table(result).to_html(), results_table(result)._repr_html_()):
+        assert HOSTILE not in text and "&amp;lt;" not in text
+        assert text.count(f"<td>{ESCAPED}</td>") == 1 and "<td>A&amp;B</td>" in text
+        assert text.startswith("<table class='journal'><caption>")
+    hostile = Table(title=HOSTILE, frame=pd.DataFrame({HOSTILE: [HOSTILE, "x"]}),
+                    notes=(HOSTILE,), sections=(0,))
+    text = hostile.to_html()
+    assert HOSTILE not in text and "&amp;" not in text
+    assert text.count(ESCAPED) == 4  # caption, header, section row, note
+    assert f"<tr class='section'><td colspan='1'><strong>{ESCAPED}</strong></td></tr>" in text
+
+
+def test_analysis_report_escapes_a_hostile_trial_once_in_every_section() -> None:
+    from analyses.report import analysis_report
+    from analyses.two_stage import two_stage
+
+    rng = np.random.default_rng(3)
+    n = 240
+    data = pd.DataFrame({"trial": np.repeat(["T1", HOSTILE, "T3"], n // 3),
+                         "trt": np.tile([0, 1], n // 2),
+                         "sex": rng.choice(["m", HOSTILE], n)})
+    data["y"] = 0.3 * data["trt"] + rng.normal(size=n)
+    result = two_stage(data, trial="trial", treatment="trt", outcome="y", model="linear",
+                       subgroup="sex")
+    page = analysis_report(result, title=HOSTILE, description=HOSTILE)
+    assert_page(page)
+    assert HOSTILE not in page and "&amp;lt;" not in page and "&amp;#39;" not in page
+    outside_figures = re.sub(r"<svg.*?</svg>", "", page, flags=re.S)
+    assert f"<td>{ESCAPED}</td>" in outside_figures  # the trials table
+    assert "Test for subgroup differences (sex)" in outside_figures
+    assert f"<td>sex = {ESCAPED}</td>" in outside_figures  # the subgroups table
+
+
+@pytest.mark.parametrize("module", ["analyses/report.py", "analyses/tables.py"])
+def test_analysis_html_comes_from_templates(module: str) -> None:
+    text = (Path(__file__).resolve().parents[1] / module).read_text(encoding="utf-8")
+    for tag in ("<h2", "<table", "<tr", "<td", "<p "):
+        assert tag not in text, (module, tag)
+
+
+def test_release_diff_notebook_view_joins_text_and_fragments() -> None:
+    """The diff's notebook view puts its own markup, pandas' table and a template fragment
+    together: the topic escaped once, the fragment's markup kept."""
+    from versions.diff import ReleaseDiff
+
+    empty = pd.DataFrame()
+    diff = ReleaseDiff(topic=HOSTILE, old="1.0", new="1.1",
+                       rows=pd.DataFrame({"trial": ["T&1"], "added": [1]}), added=empty,
+                       removed=empty, cells=empty,
+                       dictionary={"old_version": "1", "new_version": "2", "added": ["x&y"],
+                                   "removed": [], "changed": [], "changelog": []})
+    text = diff._repr_html_()
+    assert text.startswith(f"<p><b>{ESCAPED} 1.0 &rarr; 1.1</b>: 0 rows added")
+    assert HOSTILE not in text and "&amp;amp;" not in text and "&lt;p&gt;" not in text
+    assert "<td>T&amp;1</td>" in text and "x&amp;y" in text
