@@ -501,6 +501,17 @@ class _Builder:
                 return None
         return ColumnRef(data["column"], fmt, impute)
 
+    def rules(self, variables: Any) -> list[Rule]:
+        """The rules of a ``variables:`` block (under :attr:`prefix`) that could be built."""
+        rules: list[Rule] = []
+        if isinstance(variables, dict):
+            for name, rule_data in variables.items():
+                if isinstance(name, str) and isinstance(rule_data, dict):
+                    rule = self.rule(name, rule_data)
+                    if rule is not None:
+                        rules.append(rule)
+        return rules
+
     def rule(self, name: str, data: dict[str, Any]) -> Rule | None:
         path = self.prefix + ("variables", name)
         kind = data.get("rule")
@@ -747,7 +758,7 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
     trial = _text(data, "trial")
     builder = _Builder(col, dictionary)
     variables = data.get("variables")
-    rules = _build_rules(builder, variables)
+    rules = builder.rules(variables)
     source = _build_source(data["source"] if isinstance(data.get("source"), dict) else {})
     datasets = build_datasets(builder, data.get("datasets"), source)
     tables = build_tables(builder, data.get("tables"), datasets, source)
@@ -769,18 +780,6 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
                    dictionary_version=str(data["dictionary_version"]), rules=tuple(rules),
                    source=source, description=_text(data, "description"), origin=origin,
                    datasets=tuple(datasets), tables=tuple(tables))
-
-
-def _build_rules(builder: _Builder, variables: Any) -> list[Rule]:
-    """The rules of the participant table (``variables:``) that could be built."""
-    rules: list[Rule] = []
-    if isinstance(variables, dict):
-        for name, rule_data in variables.items():
-            if isinstance(name, str) and isinstance(rule_data, dict):
-                rule = builder.rule(name, rule_data)
-                if rule is not None:
-                    rules.append(rule)
-    return rules
 
 
 def _build_source(src: dict[str, Any]) -> Source:
