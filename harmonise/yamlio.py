@@ -53,6 +53,7 @@ __all__ = [
     "dump_yaml",
     "render_key",
     "line_of",
+    "given_fields",
     "schema_problems",
     "load_schema",
     "suggest",
@@ -131,6 +132,12 @@ def line_of(lines: Mapping[Path_, int], path: Sequence[Any]) -> int | None:
         if not path:
             return None
         path = path[:-1]
+
+
+def given_fields(spec: Any, keys: Iterable[str]) -> dict[str, Any]:
+    """The attributes ``keys`` of a spec object that are set (not None), for its ``to_dict``:
+    a spec written back to YAML leaves out what it does not give."""
+    return {key: value for key in keys if (value := getattr(spec, key)) is not None}
 
 
 @dataclass(frozen=True)
