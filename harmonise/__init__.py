@@ -6,8 +6,9 @@ Engine: :func:`apply_mapping` (raw delivery -> :class:`HarmonisedTrial`), :func:
 (the dry run). Formats: docs/dictionary-format.md and docs/mapping-format.md.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from repository.lazy import lazy_exports
 
 #: public name -> module that defines it (imported on first use: `import harmonise` is cheap)
 _EXPORTS: dict[str, str] = {
@@ -101,17 +102,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'harmonise' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs

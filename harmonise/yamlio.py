@@ -52,6 +52,8 @@ __all__ = [
     "read_yaml",
     "dump_yaml",
     "render_key",
+    "line_of",
+    "given_fields",
     "schema_problems",
     "load_schema",
     "suggest",
@@ -121,6 +123,23 @@ else:  # pragma: no cover
     _Composer = _Loader  # type: ignore[misc,assignment]
 
 
+def line_of(lines: Mapping[Path_, int], path: Sequence[Any]) -> int | None:
+    """The line of key ``path`` in ``lines``, or of its nearest ancestor that has one."""
+    path = tuple(path)
+    while True:
+        if path in lines:
+            return lines[path]
+        if not path:
+            return None
+        path = path[:-1]
+
+
+def given_fields(spec: Any, keys: Iterable[str]) -> dict[str, Any]:
+    """The attributes ``keys`` of a spec object that are set (not None), for its ``to_dict``:
+    a spec written back to YAML leaves out what it does not give."""
+    return {key: value for key in keys if (value := getattr(spec, key)) is not None}
+
+
 @dataclass(frozen=True)
 class YamlDocument:
     """Parsed YAML: the data, the file it came from, and the line of every key path."""
@@ -132,13 +151,7 @@ class YamlDocument:
 
     def line(self, path: Sequence[Any]) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
-        path = tuple(path)
-        while True:
-            if path in self.lines:
-                return self.lines[path]
-            if not path:
-                return None
-            path = path[:-1]
+        return line_of(self.lines, path)
 
 
 def parse_yaml(text: str, *, file: str = "<string>",
@@ -332,13 +345,7 @@ class ProblemCollector:
         self.problems: list[SpecProblem] = list(doc.problems) if doc is not None else []
 
     def line(self, path: Sequence[Any]) -> int | None:
-        path = tuple(path)
-        while True:
-            if path in self.lines:
-                return self.lines[path]
-            if not path:
-                return None
-            path = path[:-1]
+        return line_of(self.lines, path)
 
     def add(self, path: Sequence[Any], message: str) -> None:
         problem = SpecProblem(self.file, self.line(path),
@@ -488,51 +495,96 @@ def schema_problems(data: Any, schema: Mapping[str, Any],
 
 def _translate(err: Any) -> list[tuple[Path_, str]]:
     path: Path_ = tuple(err.absolute_path)
-    kind = err.validator
-    value = err.instance
-    if kind == "additionalProperties" and isinstance(value, dict):
-        allowed = sorted(err.schema.get("properties", {}))
-        extra = [k for k in value if k not in err.schema.get("properties", {})]
-        return [(path + (k,), f"unknown key {k!r}{suggest(k, allowed)}; allowed here: "
-                 f"{', '.join(allowed)}") for k in extra]
-    if kind == "required":
-        missing = [k for k in err.validator_value if isinstance(value, dict) and k not in value]
-        return [(path, f"missing required key {k!r}") for k in missing]
-    if kind == "type":
-        return [(path, f"must be {_expected(err.validator_value)}, not {_type_name(value)} "
-                 f"({_short(value)})")]
-    if kind == "enum":
-        options = [str(o) for o in err.validator_value]
-        return [(path, f"{_short(value)} is not allowed{suggest(str(value), options)}; use one "
-                 f"of: {', '.join(options)}")]
-    if kind == "const":
-        return [(path, f"must be {_short(err.validator_value)}, not {_short(value)}")]
-    if kind == "pattern":
-        hint = err.schema.get("description") or f"the pattern {err.validator_value}"
-        return [(path, f"{_short(value)} does not match {hint}")]
-    if kind in ("minItems", "minLength"):
-        return [(path, "must not be empty")]
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return [(path, f"{_short(value)} is out of bounds ({kind} {err.validator_value})")]
-    if kind == "uniqueItems":
-        return [(path, "items must be unique")]
-    if kind == "minProperties":
-        return [(path, "must not be empty")]
-    if kind in ("oneOf", "anyOf"):
-        subs = [e for e in (err.context or []) if e.validator not in ("type", "const", "required")]
-        if subs:
-            out: list[tuple[Path_, str]] = []
-            for sub in subs:
-                out.extend(_translate(sub))
-            return out
-        options = []
-        for option in err.validator_value:
-            if "type" in option:
-                options.append(_expected(option["type"]))
-            elif "$ref" in option:
-                options.append(option["$ref"].rsplit("/", 1)[-1].replace("_", " "))
-        return [(path, f"must be {' or '.join(dict.fromkeys(options)) or 'a valid value'}, not "
-                 f"{_type_name(value)} ({_short(value)})")]
-    if kind == "not":
-        return [(path, err.schema.get("description", "this value is not allowed here"))]
-    return [(path, err.message)]
+    translate = _TRANSLATIONS.get(err.validator)
+    if translate is None:
+        return [(path, err.message)]
+    return translate(err, path, err.instance)
+
+
+# each: a JSON Schema error of one validator (``err.validator``) as (key path, message) pairs
+def _additional(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    if not isinstance(value, dict):
+        return [(path, err.message)]
+    allowed = sorted(err.schema.get("properties", {}))
+    extra = [k for k in value if k not in err.schema.get("properties", {})]
+    return [(path + (k,), f"unknown key {k!r}{suggest(k, allowed)}; allowed here: "
+             f"{', '.join(allowed)}") for k in extra]
+
+
+def _required(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    missing = [k for k in err.validator_value if isinstance(value, dict) and k not in value]
+    return [(path, f"missing required key {k!r}") for k in missing]
+
+
+def _wrong_type(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    return [(path, f"must be {_expected(err.validator_value)}, not {_type_name(value)} "
+             f"({_short(value)})")]
+
+
+def _enum(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    options = [str(o) for o in err.validator_value]
+    return [(path, f"{_short(value)} is not allowed{suggest(str(value), options)}; use one "
+             f"of: {', '.join(options)}")]
+
+
+def _const(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    return [(path, f"must be {_short(err.validator_value)}, not {_short(value)}")]
+
+
+def _pattern(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    hint = err.schema.get("description") or f"the pattern {err.validator_value}"
+    return [(path, f"{_short(value)} does not match {hint}")]
+
+
+def _empty(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    return [(path, "must not be empty")]
+
+
+def _bounds(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    return [(path, f"{_short(value)} is out of bounds ({err.validator} {err.validator_value})")]
+
+
+def _unique(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    return [(path, "items must be unique")]
+
+
+def _one_of(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    subs = [e for e in (err.context or []) if e.validator not in ("type", "const", "required")]
+    if subs:
+        out: list[tuple[Path_, str]] = []
+        for sub in subs:
+            out.extend(_translate(sub))
+        return out
+    options = []
+    for option in err.validator_value:
+        if "type" in option:
+            options.append(_expected(option["type"]))
+        elif "$ref" in option:
+            options.append(option["$ref"].rsplit("/", 1)[-1].replace("_", " "))
+    return [(path, f"must be {' or '.join(dict.fromkeys(options)) or 'a valid value'}, not "
+             f"{_type_name(value)} ({_short(value)})")]
+
+
+def _not(err: Any, path: Path_, value: Any) -> list[tuple[Path_, str]]:
+    return [(path, err.schema.get("description", "this value is not allowed here"))]
+
+
+_TRANSLATIONS: dict[str, Callable[[Any, Path_, Any], list[tuple[Path_, str]]]] = {
+    "additionalProperties": _additional,
+    "required": _required,
+    "type": _wrong_type,
+    "enum": _enum,
+    "const": _const,
+    "pattern": _pattern,
+    "minItems": _empty,
+    "minLength": _empty,
+    "minProperties": _empty,
+    "minimum": _bounds,
+    "maximum": _bounds,
+    "exclusiveMinimum": _bounds,
+    "exclusiveMaximum": _bounds,
+    "uniqueItems": _unique,
+    "oneOf": _one_of,
+    "anyOf": _one_of,
+    "not": _not,
+}

@@ -39,9 +39,9 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
                            "harmonise.queries", "harmonise.values",
                            "repository"),
     "harmonise": ("harmonise.dictionary", "harmonise.expressions", "harmonise.mapping",
-                  "harmonise.values"),
+                  "harmonise.values", "repository.lazy"),
     "versions": ("harmonise", "repository"),
-    "analyses": ("repository.errors", "repository.html"),
+    "analyses": ("repository.errors", "repository.html", "repository.lazy"),
 }
 
 

@@ -13,18 +13,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from harmonise.dictionary.spec import (
-    OUTCOME_KINDS,
-    ROLES,
-    VARIABLE_TYPES,
-    Category,
-    ChangelogEntry,
-    CrossRule,
-    Dictionary,
-    Outcome,
-    Range,
-    Variable,
-)
+from harmonise.dictionary import spec
+from harmonise.dictionary.spec import OUTCOME_KINDS, ROLES, VARIABLE_TYPES
 from harmonise.dictionary.tables import PARTICIPANTS, TABLE_KINDS, Table, Window, rule_table
 from harmonise.expressions.kinds import infer_kind
 from harmonise.expressions.language import Expression, parse_expression
@@ -47,7 +37,7 @@ def _text(d: Mapping[str, Any], key: str) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def build(data: Any, col: ProblemCollector, *, source: str | None) -> Dictionary:
+def build(data: Any, col: ProblemCollector, *, source: str | None) -> spec.Dictionary:
     schema_problems(data, load_schema("dictionary"), col.add)
     if not isinstance(data, dict):
         if not col:
@@ -74,17 +64,17 @@ def build(data: Any, col: ProblemCollector, *, source: str | None) -> Dictionary
                               f"for version {version}")
     if col:
         raise _fail(col)
-    return Dictionary(topic=data["topic"], title=data["title"], version=version,
+    return spec.Dictionary(topic=data["topic"], title=data["title"], version=version,
                       description=_text(data, "description"), variables=tuple(variables),
                       changelog=tuple(changelog), outcomes=tuple(outcomes), rules=tuple(rules),
                       source=source, tables=tuple(tables))
 
 
 def _variables(items: Any, col: ProblemCollector,
-               declared: Mapping[str, dict[str, Any]]) -> list[Variable]:
+               declared: Mapping[str, dict[str, Any]]) -> list[spec.Variable]:
     if not isinstance(items, list):
         return []
-    out: list[Variable] = []
+    out: list[spec.Variable] = []
     first_line: dict[str, int | None] = {}
     for i, item in enumerate(items):
         path = ("variables", i)
@@ -99,14 +89,27 @@ def _variables(items: Any, col: ProblemCollector,
         first_line[name] = col.line(path)
         var = _variable(item, path, col)
         if var is not None and var.table is not None:
-            if var.table not in declared:
-                col.add(path + ("table",), f"{name} is in table {var.table!r}, which is not "
-                                           f"declared under `tables:`{suggest(var.table, declared)}")
-            if var.role in ("id", "trial", "treatment"):
-                col.add(path + ("role",), f"{name} is in the long table {var.table}; role "
-                                          f"{var.role!r} belongs to the participant table")
+            _check_long_variable(var, path, declared, col)
         if var is not None:
             out.append(var)
+    _check_key_roles(items, col)
+    return out
+
+
+def _check_long_variable(var: spec.Variable, path: tuple[Any, ...],
+                         declared: Mapping[str, dict[str, Any]], col: ProblemCollector) -> None:
+    """A variable of a long table: the table is declared; the key roles are not its."""
+    assert var.table is not None
+    if var.table not in declared:
+        col.add(path + ("table",), f"{var.name} is in table {var.table!r}, which is not "
+                                   f"declared under `tables:`{suggest(var.table, declared)}")
+    if var.role in ("id", "trial", "treatment"):
+        col.add(path + ("role",), f"{var.name} is in the long table {var.table}; role "
+                                  f"{var.role!r} belongs to the participant table")
+
+
+def _check_key_roles(items: list[Any], col: ProblemCollector) -> None:
+    """One ``participant_id`` with role id and one ``trial`` with role trial."""
     roles = {"id": "participant_id", "trial": "trial"}
     for role, wanted in roles.items():
         having = [(i, it) for i, it in enumerate(items)
@@ -121,47 +124,17 @@ def _variables(items: Any, col: ProblemCollector,
                 col.add(("variables", i, "name"), f"the variable with role {role!r} must be "
                                                   f"named {wanted!r} (harmonised tables of every "
                                                   "topic share these keys)")
-    return out
 
 
-def _variable(item: dict[str, Any], path: tuple[Any, ...], col: ProblemCollector) -> Variable | None:
+def _variable(item: dict[str, Any], path: tuple[Any, ...], col: ProblemCollector) -> spec.Variable | None:
     vtype = item["type"]
     name = item["name"]
-    categories: list[Category] = []
-    raw_cats = item.get("categories")
-    if raw_cats is not None and vtype != "categorical":
-        col.add(path + ("categories",), f"{name} has type {vtype}; only categorical variables "
-                                        "have categories (use type: categorical)")
-    if vtype == "categorical":
-        if not isinstance(raw_cats, list) or not raw_cats:
-            if raw_cats is None:
-                col.add(path, f"categorical variable {name} needs `categories:` (code and label "
-                              "of every category)")
-        else:
-            categories = _categories(raw_cats, path + ("categories",), name, col)
+    categories = _variable_categories(item, path, col)
     if item.get("ordered") and vtype != "categorical":
         col.add(path + ("ordered",), "`ordered` only applies to categorical variables")
     unit = _text(item, "unit")
     analyte = _text(item, "analyte")
-    if unit is not None:
-        if vtype not in ("integer", "decimal"):
-            col.add(path + ("unit",), f"{name} has type {vtype}; only integer and decimal "
-                                      "variables carry a unit")
-        else:
-            from harmonise.values import units
-
-            try:
-                u = units.unit(unit)
-                if analyte is not None:
-                    units.analyte(analyte)
-                    if u.dimension not in ("mass_concentration", "amount_concentration"):
-                        col.add(path + ("analyte",), f"an analyte only applies to "
-                                                     f"concentrations, not {u.dimension}")
-            except SpecError as exc:
-                col.add(path + ("analyte" if "analyte" in exc.problems[0].key else "unit",),
-                        exc.problems[0].message)
-    elif analyte is not None:
-        col.add(path + ("analyte",), "an analyte needs a `unit:` (e.g. g/dL)")
+    _check_unit(unit, analyte, vtype, name, path, col)
     rng = None
     if isinstance(item.get("range"), dict):
         rng = _range(item["range"], path + ("range",), name, vtype, col)
@@ -171,7 +144,7 @@ def _variable(item: dict[str, Any], path: tuple[Any, ...], col: ProblemCollector
     if role == "trial" and vtype not in ("text", "id"):
         col.add(path + ("type",), f"the trial variable must have type text, not {vtype}")
     table = _text(item, "table")
-    return Variable(
+    return spec.Variable(
         name=name, type=vtype, label=_text(item, "label"),
         description=_text(item, "description"), role=role, group=_text(item, "group"),
         required=item.get("required") is True, unique=item.get("unique") is True,
@@ -180,9 +153,52 @@ def _variable(item: dict[str, Any], path: tuple[Any, ...], col: ProblemCollector
         table=None if table in (None, PARTICIPANTS) else table)
 
 
+def _variable_categories(item: dict[str, Any], path: tuple[Any, ...],
+                         col: ProblemCollector) -> list[spec.Category]:
+    """The categories of a categorical variable (and none for the other types)."""
+    vtype, name = item["type"], item["name"]
+    raw_cats = item.get("categories")
+    if raw_cats is not None and vtype != "categorical":
+        col.add(path + ("categories",), f"{name} has type {vtype}; only categorical variables "
+                                        "have categories (use type: categorical)")
+    if vtype != "categorical":
+        return []
+    if isinstance(raw_cats, list) and raw_cats:
+        return _categories(raw_cats, path + ("categories",), name, col)
+    if raw_cats is None:
+        col.add(path, f"categorical variable {name} needs `categories:` (code and label "
+                      "of every category)")
+    return []
+
+
+def _check_unit(unit: str | None, analyte: str | None, vtype: str, name: str,
+                path: tuple[Any, ...], col: ProblemCollector) -> None:
+    """A unit on a number variable, an analyte on a concentration."""
+    if unit is None:
+        if analyte is not None:
+            col.add(path + ("analyte",), "an analyte needs a `unit:` (e.g. g/dL)")
+        return
+    if vtype not in ("integer", "decimal"):
+        col.add(path + ("unit",), f"{name} has type {vtype}; only integer and decimal "
+                                  "variables carry a unit")
+        return
+    from harmonise.values import units
+
+    try:
+        u = units.unit(unit)
+        if analyte is not None:
+            units.analyte(analyte)
+            if u.dimension not in ("mass_concentration", "amount_concentration"):
+                col.add(path + ("analyte",), f"an analyte only applies to "
+                                             f"concentrations, not {u.dimension}")
+    except SpecError as exc:
+        col.add(path + ("analyte" if "analyte" in exc.problems[0].key else "unit",),
+                exc.problems[0].message)
+
+
 def _categories(items: list[Any], path: tuple[Any, ...], name: str,
-                col: ProblemCollector) -> list[Category]:
-    out: list[Category] = []
+                col: ProblemCollector) -> list[spec.Category]:
+    out: list[spec.Category] = []
     seen_codes: dict[Any, int] = {}
     seen_labels: dict[str, int] = {}
     kinds = set()
@@ -205,7 +221,7 @@ def _categories(items: list[Any], path: tuple[Any, ...], name: str,
         seen_labels[c["label"]] = j
         if isinstance(code, str) and not code.strip():
             col.add(path + (j, "code"), "a category code cannot be blank")
-        out.append(Category.from_dict(c))
+        out.append(spec.Category.from_dict(c))
     if len(kinds) > 1:
         col.add(path, f"the codes of {name} mix numbers and texts; use whole numbers for all "
                       "codes or quoted texts for all")
@@ -213,7 +229,7 @@ def _categories(items: list[Any], path: tuple[Any, ...], name: str,
 
 
 def _range(data: dict[str, Any], path: tuple[Any, ...], name: str, vtype: str,
-           col: ProblemCollector) -> Range | None:
+           col: ProblemCollector) -> spec.Range | None:
     lo, hi = data.get("min"), data.get("max")
     if vtype in ("integer", "decimal"):
         for key, v in (("min", lo), ("max", hi)):
@@ -223,7 +239,7 @@ def _range(data: dict[str, Any], path: tuple[Any, ...], name: str, vtype: str,
                 return None
         if lo is not None and hi is not None and lo > hi:
             col.add(path, f"the range of {name} is empty: min {lo} > max {hi}")
-        return Range(lo, hi)
+        return spec.Range(lo, hi)
     if vtype in ("date", "datetime"):
         parsed = {}
         for key, v in (("min", lo), ("max", hi)):
@@ -239,17 +255,17 @@ def _range(data: dict[str, Any], path: tuple[Any, ...], name: str, vtype: str,
                 return None
         if len(parsed) == 2 and parsed["min"] > parsed["max"]:
             col.add(path, f"the range of {name} is empty: min {lo} > max {hi}")
-        return Range(lo, hi)
+        return spec.Range(lo, hi)
     col.add(path, f"{name} has type {vtype}; a range only applies to integer, decimal and date "
                   "variables")
     return None
 
 
-def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector,
-              long: Mapping[str, str] | None = None) -> list[Outcome]:
+def _outcomes(items: Any, by_name: Mapping[str, spec.Variable], col: ProblemCollector,
+              long: Mapping[str, str] | None = None) -> list[spec.Outcome]:
     if not isinstance(items, list):
         return []
-    out: list[Outcome] = []
+    out: list[spec.Outcome] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
         path = ("outcomes", i)
@@ -261,67 +277,86 @@ def _outcomes(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector
             col.add(path + ("name",), f"outcome {name!r} is defined twice")
             continue
         seen.add(name)
-        refs: dict[str, str] = {k: item[k] for k in Outcome._REFS if isinstance(item.get(k), str)}
-        for key, ref in refs.items():
-            if ref in (long or {}):
-                col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r} of the long "
-                                       f"table {(long or {})[ref]}; outcomes are participant "
-                                       "variables (derive one from the table in the mapping, "
-                                       "e.g. with an aggregate rule)")
-            elif ref not in by_name:
-                col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r}, which is not a "
-                                       f"dictionary variable{suggest(ref, by_name)}")
-        allowed = {"time_to_event": {"time", "event", "origin", "event_date", "censor_date"},
-                   "binary": {"variable"}, "count": {"variable"},
-                   "continuous": {"variable", "baseline"}}[kind]
-        for key in refs:
-            if key not in allowed:
-                col.add(path + (key,), f"a {kind} outcome has no {key!r}; use "
-                                       f"{', '.join(sorted(allowed))}")
-
-        def var(key: str, refs: dict[str, Any] = refs) -> Variable | None:
-            return by_name.get(refs.get(key, ""))
-
-        if kind == "time_to_event":
-            has_pair = "time" in refs and "event" in refs
-            has_dates = "origin" in refs and "event_date" in refs
-            if not (has_pair or has_dates):
-                col.add(path, f"time-to-event outcome {name} needs `time` and `event` variables, "
-                              "or `origin` and `event_date` (plus `censor_date`) dates")
-            if ("time" in refs) != ("event" in refs):
-                col.add(path, f"outcome {name}: give both `time` and `event`, or neither")
-            t = var("time")
-            if t is not None and t.type not in ("integer", "decimal"):
-                col.add(path + ("time",), f"{t.name} is {t.type}; a time must be a number")
-            e = var("event")
-            if e is not None and not _is_binary(e):
-                col.add(path + ("event",), f"{e.name} must be boolean or have the codes 0 and 1 "
-                                           "to be an event indicator")
-            for key in ("origin", "event_date", "censor_date"):
-                d = var(key)
-                if d is not None and d.type not in ("date", "datetime"):
-                    col.add(path + (key,), f"{d.name} is {d.type}; {key} must be a date")
-        else:
-            if "variable" not in refs:
-                col.add(path, f"{kind} outcome {name} needs `variable`")
-            v = var("variable")
-            if v is not None:
-                if kind == "binary" and not _is_binary(v):
-                    col.add(path + ("variable",), f"{v.name} must be boolean or a 0/1 "
-                                                  "categorical to be a binary outcome")
-                if kind in ("continuous", "count") and v.type not in ("integer", "decimal"):
-                    col.add(path + ("variable",), f"{v.name} is {v.type}; a {kind} outcome "
-                                                  "needs a number")
-            b = var("baseline")
-            if b is not None and b.type not in ("integer", "decimal"):
-                col.add(path + ("baseline",), f"{b.name} is {b.type}; a baseline must be a "
-                                              "number")
-        out.append(Outcome(name=name, kind=kind, label=_text(item, "label"),
+        refs: dict[str, str] = {k: item[k] for k in spec.Outcome._REFS if isinstance(item.get(k), str)}
+        _check_outcome_refs(name, kind, refs, by_name, long or {}, path, col)
+        variables = {key: by_name[ref] for key, ref in refs.items() if ref in by_name}
+        check = _check_time_to_event if kind == "time_to_event" else _check_one_variable
+        check(name, kind, refs, variables, path, col)
+        out.append(spec.Outcome(name=name, kind=kind, label=_text(item, "label"),
                            description=_text(item, "description"), **refs))
     return out
 
 
-def _is_binary(v: Variable) -> bool:
+#: the keys each kind of outcome may give
+_OUTCOME_KEYS = {"time_to_event": {"time", "event", "origin", "event_date", "censor_date"},
+                 "binary": {"variable"}, "count": {"variable"},
+                 "continuous": {"variable", "baseline"}}
+
+
+def _check_outcome_refs(name: str, kind: str, refs: Mapping[str, str],
+                        by_name: Mapping[str, spec.Variable], long: Mapping[str, str],
+                        path: tuple[Any, ...], col: ProblemCollector) -> None:
+    """An outcome's keys are its kind's, and name participant variables."""
+    for key, ref in refs.items():
+        if ref in long:
+            col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r} of the long "
+                                   f"table {long[ref]}; outcomes are participant "
+                                   "variables (derive one from the table in the mapping, "
+                                   "e.g. with an aggregate rule)")
+        elif ref not in by_name:
+            col.add(path + (key,), f"outcome {name}: {key} refers to {ref!r}, which is not a "
+                                   f"dictionary variable{suggest(ref, by_name)}")
+    allowed = _OUTCOME_KEYS[kind]
+    for key in refs:
+        if key not in allowed:
+            col.add(path + (key,), f"a {kind} outcome has no {key!r}; use "
+                                   f"{', '.join(sorted(allowed))}")
+
+
+def _check_time_to_event(name: str, kind: str, refs: Mapping[str, str],
+                         variables: Mapping[str, spec.Variable], path: tuple[Any, ...],
+                         col: ProblemCollector) -> None:
+    has_pair = "time" in refs and "event" in refs
+    has_dates = "origin" in refs and "event_date" in refs
+    if not (has_pair or has_dates):
+        col.add(path, f"time-to-event outcome {name} needs `time` and `event` variables, "
+                      "or `origin` and `event_date` (plus `censor_date`) dates")
+    if ("time" in refs) != ("event" in refs):
+        col.add(path, f"outcome {name}: give both `time` and `event`, or neither")
+    t = variables.get("time")
+    if t is not None and t.type not in ("integer", "decimal"):
+        col.add(path + ("time",), f"{t.name} is {t.type}; a time must be a number")
+    e = variables.get("event")
+    if e is not None and not _is_binary(e):
+        col.add(path + ("event",), f"{e.name} must be boolean or have the codes 0 and 1 "
+                                   "to be an event indicator")
+    for key in ("origin", "event_date", "censor_date"):
+        d = variables.get(key)
+        if d is not None and d.type not in ("date", "datetime"):
+            col.add(path + (key,), f"{d.name} is {d.type}; {key} must be a date")
+
+
+def _check_one_variable(name: str, kind: str, refs: Mapping[str, str],
+                        variables: Mapping[str, spec.Variable], path: tuple[Any, ...],
+                        col: ProblemCollector) -> None:
+    """A binary, count or continuous outcome: its variable (and baseline)."""
+    if "variable" not in refs:
+        col.add(path, f"{kind} outcome {name} needs `variable`")
+    v = variables.get("variable")
+    if v is not None:
+        if kind == "binary" and not _is_binary(v):
+            col.add(path + ("variable",), f"{v.name} must be boolean or a 0/1 "
+                                          "categorical to be a binary outcome")
+        if kind in ("continuous", "count") and v.type not in ("integer", "decimal"):
+            col.add(path + ("variable",), f"{v.name} is {v.type}; a {kind} outcome "
+                                          "needs a number")
+    b = variables.get("baseline")
+    if b is not None and b.type not in ("integer", "decimal"):
+        col.add(path + ("baseline",), f"{b.name} is {b.type}; a baseline must be a "
+                                      "number")
+
+
+def _is_binary(v: spec.Variable) -> bool:
     if v.type == "boolean":
         return True
     if v.type in ("categorical", "integer"):
@@ -330,11 +365,11 @@ def _is_binary(v: Variable) -> bool:
     return False
 
 
-def _rules(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector) -> list[CrossRule]:
+def _rules(items: Any, by_name: Mapping[str, spec.Variable], col: ProblemCollector) -> list[spec.CrossRule]:
     if not isinstance(items, list):
         return []
     kinds = {n: v.kind for n, v in by_name.items()}
-    out: list[CrossRule] = []
+    out: list[spec.CrossRule] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
         path = ("rules", i)
@@ -349,43 +384,52 @@ def _rules(items: Any, by_name: Mapping[str, Variable], col: ProblemCollector) -
         exprs: dict[str, Expression] = {}
         for key in ("when", "assert"):
             text = item.get(key)
-            if not isinstance(text, str):
-                continue
-            try:
-                expr = parse_expression(text)
-            except SpecError as exc:
-                col.add(path + (key,), exc.problems[0].message)
-                continue
-            if expr.columns:
-                col.add(path + (key,), f"rule {rid} reads raw column(s) "
-                                       f"{', '.join('$' + c for c in expr.columns)}; dictionary "
-                                       "rules only see harmonised variables (write their names "
-                                       "without $)")
-            unknown = [v for v in expr.variables if v not in by_name]
-            for v in unknown:
-                col.add(path + (key,), f"rule {rid} refers to {v!r}, which is not a dictionary "
-                                       f"variable{suggest(v, by_name)}")
-            if not unknown:
-                kind, clashes = infer_kind(expr, kinds)
-                for message in clashes:
-                    col.add(path + (key,), f"rule {rid}: {message}")
-                if not clashes and kind not in ("bool", "any"):
-                    col.add(path + (key,), f"rule {rid} must be a condition (true/false), but "
-                                           f"`{text}` gives a {kind}")
-            exprs[key] = expr
+            if isinstance(text, str):
+                expr = _rule_expression(rid, text, by_name, kinds, path + (key,), col)
+                if expr is not None:
+                    exprs[key] = expr
         if "assert" not in exprs:
             continue
-        out.append(CrossRule(id=rid, expression=exprs["assert"], when=exprs.get("when"),
+        out.append(spec.CrossRule(id=rid, expression=exprs["assert"], when=exprs.get("when"),
                              label=_text(item, "label"), description=_text(item, "description"),
                              severity=item.get("severity", "error")
                              if item.get("severity") in ("error", "warning") else "error"))
     return out
 
 
-def _changelog(items: Any, col: ProblemCollector) -> list[ChangelogEntry]:
+def _rule_expression(rid: str, text: str, by_name: Mapping[str, spec.Variable],
+                     kinds: dict[str, str], path: tuple[Any, ...],
+                     col: ProblemCollector) -> Expression | None:
+    """A rule's condition: parsed, reading dictionary variables only, true or false; None when
+    it does not parse (an expression with other problems is kept, the problems reported)."""
+    try:
+        expr = parse_expression(text)
+    except SpecError as exc:
+        col.add(path, exc.problems[0].message)
+        return None
+    if expr.columns:
+        col.add(path, f"rule {rid} reads raw column(s) "
+                      f"{', '.join('$' + c for c in expr.columns)}; dictionary "
+                      "rules only see harmonised variables (write their names "
+                      "without $)")
+    unknown = [v for v in expr.variables if v not in by_name]
+    for v in unknown:
+        col.add(path, f"rule {rid} refers to {v!r}, which is not a dictionary "
+                      f"variable{suggest(v, by_name)}")
+    if not unknown:
+        kind, clashes = infer_kind(expr, kinds)
+        for message in clashes:
+            col.add(path, f"rule {rid}: {message}")
+        if not clashes and kind not in ("bool", "any"):
+            col.add(path, f"rule {rid} must be a condition (true/false), but "
+                          f"`{text}` gives a {kind}")
+    return expr
+
+
+def _changelog(items: Any, col: ProblemCollector) -> list[spec.ChangelogEntry]:
     if not isinstance(items, list):
         return []
-    out: list[ChangelogEntry] = []
+    out: list[spec.ChangelogEntry] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
         path = ("changelog", i)
@@ -400,7 +444,7 @@ def _changelog(items: Any, col: ProblemCollector) -> list[ChangelogEntry]:
         if item["version"] in seen:
             col.add(path + ("version",), f"version {item['version']} has two changelog entries")
         seen.add(item["version"])
-        out.append(ChangelogEntry(version=item["version"], date=date,
+        out.append(spec.ChangelogEntry(version=item["version"], date=date,
                                   changes=tuple(str(c) for c in item["changes"])))
     return out
 
@@ -429,11 +473,21 @@ def _declared_tables(items: Any, col: ProblemCollector) -> dict[str, dict[str, A
     return out
 
 
-def _tables(declared: Mapping[str, dict[str, Any]], variables: list[Variable],
-            rules: list[CrossRule], col: ProblemCollector) -> tuple[list[CrossRule], list[Table]]:
+def _tables(declared: Mapping[str, dict[str, Any]], variables: list[spec.Variable],
+            rules: list[spec.CrossRule], col: ProblemCollector) -> tuple[list[spec.CrossRule], list[Table]]:
     """The participant table's rules and the long tables (their variables and rules)."""
+    by_table = _rules_by_table(variables, rules, col)
+    participants = {v.name: v for v in variables if v.table is None}
+    tables = [_table(name, item, variables, participants, by_table.get(name, []), col)
+              for name, item in declared.items()]
+    return by_table.get(PARTICIPANTS, []), tables
+
+
+def _rules_by_table(variables: list[spec.Variable], rules: list[spec.CrossRule],
+                    col: ProblemCollector) -> dict[str, list[spec.CrossRule]]:
+    """Each rule under the one table whose rows it checks."""
     where = {v.name: v.table or PARTICIPANTS for v in variables}
-    by_table: dict[str, list[CrossRule]] = {}
+    by_table: dict[str, list[spec.CrossRule]] = {}
     for i, rule in enumerate(rules):
         table, mixed = rule_table(rule.variables, where)
         if table is None:
@@ -442,51 +496,57 @@ def _tables(declared: Mapping[str, dict[str, Any]], variables: list[Variable],
                                   "participant's variables)")
             continue
         by_table.setdefault(table, []).append(rule)
-    participants = {v.name: v for v in variables if v.table is None}
-    tables = []
-    for name, item in declared.items():
-        path = ("tables", item["_i"])
-        own = tuple(v for v in variables if v.table == name)
-        own_names = {v.name: v for v in own}
-        key = [k for k in item.get("key") or [] if isinstance(k, str)]
-        for k in key:
-            if k not in own_names:
-                col.add(path + ("key",), f"the key of table {name} names {k!r}, which is not a "
-                                         f"variable of the table{suggest(k, own_names)}")
-        if not own:
-            col.add(path, f"table {name} has no variables; give variables `table: {name}`")
-        date = _text(item, "date")
-        if date is not None and (date not in own_names or
-                                 own_names[date].type not in ("date", "datetime")):
-            col.add(path + ("date",), f"the date of table {name} must be a date variable of the "
-                                      f"table, not {date!r}")
-        if item.get("after_origin") is True and date is None:
-            col.add(path + ("after_origin",), "after_origin needs the table's `date`")
-        origin = _text(item, "origin")
-        if origin is not None and (origin not in participants or
-                                   participants[origin].type not in ("date", "datetime")):
-            col.add(path + ("origin",), f"the origin of table {name} must be a date variable "
-                                        f"of the participant table, not {origin!r}"
-                                        f"{suggest(origin, participants)}")
-        window = None
-        raw = item.get("window")
-        if isinstance(raw, dict):
-            planned = raw.get("planned_day")
-            if not isinstance(planned, str) or planned not in own_names or \
-                    own_names[planned].type not in ("integer", "decimal"):
-                col.add(path + ("window", "planned_day"),
-                        f"the window of table {name} needs `planned_day`: a number variable of "
-                        "the table (the visit's planned day)")
-            elif date is None:
-                col.add(path + ("window",), "a window needs the table's `date` (the day of the "
-                                            "visit is counted from the origin to it)")
-            else:
-                window = Window(planned_day=planned, before=int(raw.get("before", 0)),
-                                after=int(raw.get("after", 0)),
-                                origin_day=int(raw.get("origin_day", 0)))
-        tables.append(Table(name=name, kind=item["kind"], key=tuple(key), variables=own,
-                            label=_text(item, "label"), description=_text(item, "description"),
-                            date=date, origin=origin, window=window,
-                            rules=tuple(by_table.get(name, ())),
-                            after_origin=item.get("after_origin") is True))
-    return by_table.get(PARTICIPANTS, []), tables
+    return by_table
+
+
+def _table(name: str, item: dict[str, Any], variables: list[spec.Variable],
+           participants: Mapping[str, spec.Variable], rules: list[spec.CrossRule],
+           col: ProblemCollector) -> Table:
+    """One declared long table: its key, date, origin and window checked."""
+    path = ("tables", item["_i"])
+    own = tuple(v for v in variables if v.table == name)
+    own_names = {v.name: v for v in own}
+    key = [k for k in item.get("key") or [] if isinstance(k, str)]
+    for k in key:
+        if k not in own_names:
+            col.add(path + ("key",), f"the key of table {name} names {k!r}, which is not a "
+                                     f"variable of the table{suggest(k, own_names)}")
+    if not own:
+        col.add(path, f"table {name} has no variables; give variables `table: {name}`")
+    date = _text(item, "date")
+    if date is not None and (date not in own_names or
+                             own_names[date].type not in ("date", "datetime")):
+        col.add(path + ("date",), f"the date of table {name} must be a date variable of the "
+                                  f"table, not {date!r}")
+    if item.get("after_origin") is True and date is None:
+        col.add(path + ("after_origin",), "after_origin needs the table's `date`")
+    origin = _text(item, "origin")
+    if origin is not None and (origin not in participants or
+                               participants[origin].type not in ("date", "datetime")):
+        col.add(path + ("origin",), f"the origin of table {name} must be a date variable "
+                                    f"of the participant table, not {origin!r}"
+                                    f"{suggest(origin, participants)}")
+    raw = item.get("window")
+    window = _window(name, raw, own_names, date, path, col) if isinstance(raw, dict) else None
+    return Table(name=name, kind=item["kind"], key=tuple(key), variables=own,
+                 label=_text(item, "label"), description=_text(item, "description"),
+                 date=date, origin=origin, window=window, rules=tuple(rules),
+                 after_origin=item.get("after_origin") is True)
+
+
+def _window(name: str, raw: dict[str, Any], own_names: Mapping[str, spec.Variable],
+            date: str | None, path: tuple[Any, ...], col: ProblemCollector) -> Window | None:
+    """A table's visit window: a planned-day variable of the table, and the table's date."""
+    planned = raw.get("planned_day")
+    if not isinstance(planned, str) or planned not in own_names or \
+            own_names[planned].type not in ("integer", "decimal"):
+        col.add(path + ("window", "planned_day"),
+                f"the window of table {name} needs `planned_day`: a number variable of "
+                "the table (the visit's planned day)")
+        return None
+    if date is None:
+        col.add(path + ("window",), "a window needs the table's `date` (the day of the "
+                                    "visit is counted from the origin to it)")
+        return None
+    return Window(planned_day=planned, before=int(raw.get("before", 0)),
+                  after=int(raw.get("after", 0)), origin_day=int(raw.get("origin_day", 0)))

@@ -42,6 +42,19 @@ def _field(v: Variable) -> dict[str, Any]:
         field["format"] = "default"
     if v.unit:
         field["unit"] = v.unit  # not a standard property; ignored by readers that do not know it
+    constraints = _constraints(v)
+    if v.categories:
+        field.update(_categories(v))
+    if v.type == "boolean":
+        field["trueValues"] = ["true", "True", "TRUE", "1"]
+        field["falseValues"] = ["false", "False", "FALSE", "0"]
+    if constraints:
+        field["constraints"] = constraints
+    return field
+
+
+def _constraints(v: Variable) -> dict[str, Any]:
+    """A field's ``constraints``: required, minimum and maximum, the categories' codes."""
     constraints: dict[str, Any] = {}
     if v.required or v.role in ("id", "trial"):
         constraints["required"] = True
@@ -51,20 +64,21 @@ def _field(v: Variable) -> dict[str, Any]:
         if v.range.max is not None:
             constraints["maximum"] = v.range.max
     if v.categories:
-        field["categories"] = [{"value": c.code, "label": c.label} for c in v.categories]
-        if v.ordered:
-            field["categoriesOrdered"] = True
-        missing = [c for c in v.categories if c.missing]
         # codes flagged missing are labelled missing values (read as null), not enum values
         constraints["enum"] = [c.code for c in v.categories if not c.missing]
-        if missing:
-            field["missingValues"] = [{"value": "", "label": "blank"}] + [
-                {"value": str(c.code), "label": c.label} for c in missing]
-    if v.type == "boolean":
-        field["trueValues"] = ["true", "True", "TRUE", "1"]
-        field["falseValues"] = ["false", "False", "FALSE", "0"]
-    if constraints:
-        field["constraints"] = constraints
+    return constraints
+
+
+def _categories(v: Variable) -> dict[str, Any]:
+    """A categorical field's ``categories`` (ordered or not) and labelled missing values."""
+    field: dict[str, Any] = {
+        "categories": [{"value": c.code, "label": c.label} for c in v.categories]}
+    if v.ordered:
+        field["categoriesOrdered"] = True
+    missing = [c for c in v.categories if c.missing]
+    if missing:
+        field["missingValues"] = [{"value": "", "label": "blank"}] + [
+            {"value": str(c.code), "label": c.label} for c in missing]
     return field
 
 

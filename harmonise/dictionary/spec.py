@@ -25,7 +25,7 @@ import pandas as pd
 
 from harmonise.dictionary.tables import PARTICIPANTS, Table
 from harmonise.expressions.language import Expression
-from harmonise.yamlio import ProblemCollector, read_yaml, suggest
+from harmonise.yamlio import ProblemCollector, given_fields, read_yaml, suggest
 from repository.errors import DictionaryError
 
 __all__ = [
@@ -163,23 +163,13 @@ class Variable:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name}
-        if self.label is not None:
-            out["label"] = self.label
-        if self.description is not None:
-            out["description"] = self.description
-        out["type"] = self.type
-        for key in ("role", "group"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
+        out: dict[str, Any] = {"name": self.name, **given_fields(self, ("label", "description")),
+                               "type": self.type, **given_fields(self, ("role", "group"))}
         if self.required:
             out["required"] = True
         if self.unique:
             out["unique"] = True
-        if self.unit is not None:
-            out["unit"] = self.unit
-        if self.analyte is not None:
-            out["analyte"] = self.analyte
+        out.update(given_fields(self, ("unit", "analyte")))
         if self.categories:
             out["categories"] = [c.to_dict() for c in self.categories]
         if self.ordered:
@@ -215,15 +205,8 @@ class Outcome:
         return tuple(getattr(self, k) for k in self._REFS if getattr(self, k) is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name}
-        for key in ("label", "description"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        out["kind"] = self.kind
-        for key in self._REFS:
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
+        return {"name": self.name, **given_fields(self, ("label", "description")),
+                "kind": self.kind, **given_fields(self, self._REFS)}
 
 
 @dataclass(frozen=True)
@@ -250,10 +233,7 @@ class CrossRule:
         return tuple(names)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id}
-        for key in ("label", "description"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
+        out: dict[str, Any] = {"id": self.id, **given_fields(self, ("label", "description"))}
         if self.when is not None:
             out["when"] = self.when.text
         out["assert"] = self.expression.text

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from harmonise.yamlio import given_fields
+
 if TYPE_CHECKING:
     from harmonise.dictionary.spec import CrossRule, Dictionary, Variable
 
@@ -88,15 +90,10 @@ class Table:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name}
-        for key in ("label", "description"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        out["kind"] = self.kind
-        out["key"] = list(self.key)
-        for key in ("date", "origin"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
+        out: dict[str, Any] = {"name": self.name,
+                               **given_fields(self, ("label", "description")),
+                               "kind": self.kind, "key": list(self.key),
+                               **given_fields(self, ("date", "origin"))}
         if self.after_origin:
             out["after_origin"] = True
         if self.window is not None:

@@ -19,7 +19,7 @@ import pandas as pd
 from harmonise.values.cells import missing_array, parse_booleans
 from harmonise.values.problems import Issue
 
-__all__ = ["Clash", "Coercer", "EvalContext", "value_kind", "na_mask"]
+__all__ = ["Clash", "Coercer", "EvalContext", "value_kind", "series_kind", "na_mask"]
 
 
 class Clash(Exception):
@@ -60,15 +60,20 @@ def value_kind(v: Any) -> str:
     if isinstance(v, pd.Timestamp):
         return "date"
     if isinstance(v, pd.Series):
-        dt = v.dtype
-        if pd.api.types.is_bool_dtype(dt):
-            return "bool"
-        if pd.api.types.is_datetime64_any_dtype(dt):
-            return "date"
-        if pd.api.types.is_numeric_dtype(dt):
-            return "number"
-        return "text"
+        return series_kind(v)
     raise Clash(f"unsupported value {v!r}")
+
+
+def series_kind(s: pd.Series) -> str:
+    """The kind of a column by its dtype: bool, date, number or (anything else) text."""
+    dt = s.dtype
+    if pd.api.types.is_bool_dtype(dt):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dt):
+        return "date"
+    if pd.api.types.is_numeric_dtype(dt):
+        return "number"
+    return "text"
 
 
 def na_mask(v: Any, n: int) -> np.ndarray:

@@ -389,48 +389,19 @@ def draft_mapping(dictionary: Dictionary, trial: str,
     base = _base(with_ids)
     level = [d for d in with_ids if not d.long]
     declared, tte = _time_to_event(dictionary, with_ids)
-    proposals: list[Proposal] = []
-    variables: dict[str, Any] = {}
-    used: set[str] = set()
-    for var in dictionary.variables:
-        if var.role == "trial":
-            continue
-        if var.role == "id":
-            rule = {"rule": "id_creation", "column": base.id_column}
-            p = Proposal(var.name, "participants", rule,
-                         f"{base.name}.{base.id_column}: the participant-ID column", 1.0)
-        elif var.name in tte:
-            p = tte[var.name]
-        else:
-            found = _best(var, level, base.name)
-            if found is None:
-                p = Proposal(var.name, "participants", {
-                    "rule": "undetermined",
-                    "comment": "no column of the delivery matched by name, label, type and "
-                               "values; write the rule (an aggregate over a long dataset?)"},
-                    "nothing matched", 0.0)
-            else:
-                score, rule, why, name = found
-                if name != base.name:
-                    rule = {**rule, "dataset": name}
-                    used.add(name)
-                p = Proposal(var.name, "participants", rule, why, score)
-        proposals.append(p)
-        variables[var.name] = _mark(p.rule, p.why)
-    for p in proposals:
-        alias = p.rule.get("dataset")
-        if alias in declared:
-            used.add(str(alias))
+    proposals = [tte[var.name] if var.name in tte and var.role != "id"
+                 else _propose(var, base, level)
+                 for var in dictionary.variables if var.role != "trial"]
+    variables = {p.variable: _mark(p.rule, p.why) for p in proposals}
+    used = {str(p.rule["dataset"]) for p in proposals
+            if p.rule.get("dataset") is not None
+            and (p.rule["dataset"] in declared or p.variable not in tte)}
     data: dict[str, Any] = {
         "format": "ipdrepo-mapping/1", "trial": trial, "dictionary": dictionary.topic,
         "dictionary_version": dictionary.version,
         "source": {"dataset": base.name, "id_column": base.id_column}}
-    datasets_doc: dict[str, Any] = {}
-    for name in sorted(used):
-        if name in declared:
-            datasets_doc[name] = declared[name]
-        else:
-            datasets_doc[name] = {"join": "one-to-one"}
+    datasets_doc: dict[str, Any] = {name: declared.get(name, {"join": "one-to-one"})
+                                    for name in sorted(used)}
     tables_doc, table_props = _tables(dictionary, [d for d in with_ids if d.long])
     for ds_name in {t["dataset"] for t in tables_doc.values() if "dataset" in t}:
         ds = next(d for d in with_ids if d.name == ds_name)
@@ -444,6 +415,26 @@ def draft_mapping(dictionary: Dictionary, trial: str,
     if tables_doc:
         data["tables"] = tables_doc
     return MappingDraft(trial=trial, data=data, proposals=tuple(proposals + table_props))
+
+
+def _propose(var: Variable, base: DatasetInfo, level: Sequence[DatasetInfo]) -> Proposal:
+    """The rule proposed for a participant variable: the ID column, or the best-matching
+    column of a participant-level dataset (read from another dataset with ``dataset:``)."""
+    if var.role == "id":
+        rule = {"rule": "id_creation", "column": base.id_column}
+        return Proposal(var.name, "participants", rule,
+                        f"{base.name}.{base.id_column}: the participant-ID column", 1.0)
+    found = _best(var, level, base.name)
+    if found is None:
+        return Proposal(var.name, "participants", {
+            "rule": "undetermined",
+            "comment": "no column of the delivery matched by name, label, type and "
+                       "values; write the rule (an aggregate over a long dataset?)"},
+            "nothing matched", 0.0)
+    score, rule, why, name = found
+    if name != base.name:
+        rule = {**rule, "dataset": name}
+    return Proposal(var.name, "participants", rule, why, score)
 
 
 def _tables(dictionary: Dictionary, long: Sequence[DatasetInfo]) -> \

@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 
 from harmonise.dictionary.spec import Dictionary, Variable
+from harmonise.expressions.coercion import series_kind
 from harmonise.expressions.evaluation import evaluate
 from harmonise.expressions.functions import round_half_away
+from harmonise.mapping import rules
 from harmonise.mapping.derivations import DERIVATIONS
 from harmonise.mapping.harmonised import (
     HarmonisedTrial,
@@ -38,27 +40,8 @@ from harmonise.mapping.harmonised import (
     build_problems,
     build_summary,
 )
-from harmonise.mapping.source import SourceFrame
-from harmonise.mapping.spec import (
-    CaseWhen,
-    ColumnRef,
-    CombinedRef,
-    Constant,
-    DateParse,
-    Derive,
-    Direct,
-    ExpressionRef,
-    IdCreation,
-    Impossible,
-    Mapping,
-    Operation,
-    Recode,
-    Ref,
-    Rule,
-    Undetermined,
-    UnitConversion,
-    VariableRef,
-)
+from harmonise.mapping.source import SourceContext, SourceFrame
+from harmonise.mapping.spec import Mapping
 from harmonise.values import units
 from harmonise.values.cells import (
     canonical_text,
@@ -79,11 +62,12 @@ __all__ = ["apply_mapping", "run_rules", "evaluate_rule", "RuleRun", "cast_to_va
 Result = tuple[Any, list[Issue]]
 
 
-class RuleRun:
-    """What running a mapping's rules produced (before the result table is assembled)."""
+class RuleRun(SourceContext):
+    """What running a mapping's rules produced (before the result table is assembled); also
+    the expression-evaluation context of its rules."""
 
     def __init__(self, source: SourceFrame, mapping: Mapping, dictionary: Dictionary) -> None:
-        self.source = source
+        super().__init__(source)
         self.mapping = mapping
         self.dictionary = dictionary
         self.values: dict[str, pd.Series] = {}
@@ -97,26 +81,11 @@ class RuleRun:
         #: with the dataset and its rows (harmonise.mapping.harmonised.LongIssue)
         self.long_issues: dict[str, list[Any]] = {}
 
-    # the expression-evaluation context (harmonise.expressions.language.EvalContext)
-    @property
-    def n(self) -> int:
-        return self.source.n
-
-    @property
-    def index(self) -> pd.Index:
-        return self.source.index
-
-    def column_value(self, name: str) -> pd.Series:
-        return self.source.value(name)
-
     def variable_value(self, name: str) -> pd.Series:
         if name not in self.values:
             var = self.dictionary.variable(name)
             return _empty(var, self.n)
         return self.values[name]
-
-    def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-        return self.source.to_number(values)
 
 
 def missing_columns(mapping: Mapping, columns: Sequence[str]) -> dict[str, list[str]]:
@@ -225,7 +194,7 @@ def run_rules(frame: pd.DataFrame, mapping: Mapping, dictionary: Dictionary, *,
     return run
 
 
-def evaluate_rule(run: RuleRun, rule: Rule, *, lacking: dict[str, list[str]],
+def evaluate_rule(run: RuleRun, rule: rules.Rule, *, lacking: dict[str, list[str]],
                   check: bool = False) -> None:
     """Evaluate one rule into ``run.values`` / ``run.issues`` (see :func:`run_rules`)."""
     mapping, dictionary = run.mapping, run.dictionary
@@ -327,79 +296,102 @@ def _broadcast(value: Any, n: int, index: pd.Index) -> pd.Series:
 
 
 def _kind_of(s: pd.Series) -> str:
-    dt = s.dtype
-    if pd.api.types.is_bool_dtype(dt):
-        return "bool"
-    if pd.api.types.is_datetime64_any_dtype(dt):
-        return "date"
-    if pd.api.types.is_numeric_dtype(dt):
-        return "number"
-    if s.isna().all():
-        return "null"
-    return "text"
+    kind = series_kind(s)
+    return "null" if kind == "text" and s.isna().all() else kind
+
+
+def _numeric(var: Variable) -> bool:
+    """Are ``var``'s values numbers (integers, decimals or integer category codes)?"""
+    return var.type in ("integer", "decimal") or (var.type == "categorical"
+                                                  and var.codes_are_integers)
 
 
 def cast_to_variable(values: Any, var: Variable, run: RuleRun) -> Result:
     """Cast a rule's result to ``var``'s dictionary type; values that do not fit are issues."""
-    n, index = run.n, run.index
-    s = _broadcast(values, n, index)
+    s = _broadcast(values, run.n, run.index)
     kind = _kind_of(s)
+    if kind == "null":
+        return _empty(var, run.n).set_axis(run.index), []
+    if _numeric(var):
+        return _cast_number(s, kind, var, run)
+    cast = _CASTS.get(var.type, _cast_text)  # text, id
+    return cast(s, kind, var, run)
+
+
+def _cast_number(s: pd.Series, kind: str, var: Variable, run: RuleRun) -> Result:
+    """To a decimal, an integer or an integer category code."""
     issues: list[Issue] = []
     t = var.type
-    if kind == "null":
-        return _empty(var, n).set_axis(index), issues
-    if t in ("integer", "decimal") or (t == "categorical" and var.codes_are_integers):
-        if kind == "text":
-            s, bad = run.source.to_number(s)
-            _add(issues, bad, "not_a_number", f"not a number ({var.name} is {t})")
-        elif kind == "bool":
-            s = s.astype("Int64")
-        elif kind == "date":
-            raise HarmonisationError(f"{var.name} is {t} but its rule gives dates; fix the rule "
-                                     f"in {run.mapping.file}.", variable=var.name)
-        if t == "decimal":
-            return s.astype("Float64"), issues
-        floats = s.astype("Float64")
-        arr = floats.to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            frac = ~np.isnan(arr) & (np.floor(arr) != arr)
-        if frac.any():
-            _add(issues, frac, "not_whole_number",
-                 f"not a whole number ({var.name} is {'an integer' if t == 'integer' else 'coded'}; "
-                 "add `round: 0` to the rule if rounding is intended)")
-            arr = np.where(frac, np.nan, arr)
-        mask = np.isnan(arr)
-        out = pd.Series(pd.arrays.IntegerArray(np.where(mask, 0, arr).astype("int64"), mask),
-                        index=index)
-        if t == "categorical":
-            out, cat_issues = _check_codes(out, var)
-            issues += cat_issues
-        return out, issues
-    if t == "categorical":  # text codes
-        texts = s if kind == "text" else pd.Series(canonical_texts(s.to_numpy(dtype=object)),
-                                                   index=index, dtype="string")
-        out = texts.astype("string")
-        out, cat_issues = _check_codes(out, var)
-        return out, issues + cat_issues
-    if t == "boolean":
-        out, bad = parse_booleans(s)
-        _add(issues, bad, "not_boolean", f"not a true/false value ({var.name} is boolean)")
-        return out, issues
-    if t in ("date", "datetime"):
-        if kind != "date":
-            parsed, bad = _parse_iso(s, datetime=t == "datetime")
-            _add(issues, bad, "not_a_date", f"not an ISO date YYYY-MM-DD ({var.name} is a date; "
-                                            "use a date rule with the column's format)")
-            s = parsed
-        arr = s.to_numpy(dtype="datetime64[ns]")
-        if t == "date":
-            arr = arr.astype("datetime64[D]").astype("datetime64[ns]")
-        return pd.Series(arr, index=index), issues
-    # text, id
     if kind == "text":
-        return s.astype("string"), issues
-    return pd.Series(canonical_texts(s.to_numpy(dtype=object)), index=index,
-                     dtype="string"), issues
+        s, bad = run.source.to_number(s)
+        _add(issues, bad, "not_a_number", f"not a number ({var.name} is {t})")
+    elif kind == "bool":
+        s = s.astype("Int64")
+    elif kind == "date":
+        raise HarmonisationError(f"{var.name} is {t} but its rule gives dates; fix the rule "
+                                 f"in {run.mapping.file}.", variable=var.name)
+    if t == "decimal":
+        return s.astype("Float64"), issues
+    floats = s.astype("Float64")
+    arr = floats.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        frac = ~np.isnan(arr) & (np.floor(arr) != arr)
+    if frac.any():
+        _add(issues, frac, "not_whole_number",
+             f"not a whole number ({var.name} is {'an integer' if t == 'integer' else 'coded'}; "
+             "add `round: 0` to the rule if rounding is intended)")
+        arr = np.where(frac, np.nan, arr)
+    mask = np.isnan(arr)
+    out = pd.Series(pd.arrays.IntegerArray(np.where(mask, 0, arr).astype("int64"), mask),
+                    index=run.index)
+    if t == "categorical":
+        out, cat_issues = _check_codes(out, var)
+        issues += cat_issues
+    return out, issues
+
+
+def _cast_text_codes(s: pd.Series, kind: str, var: Variable, run: RuleRun) -> Result:
+    """To a categorical variable's text codes."""
+    texts = s if kind == "text" else pd.Series(canonical_texts(s.to_numpy(dtype=object)),
+                                               index=run.index, dtype="string")
+    return _check_codes(texts.astype("string"), var)
+
+
+def _cast_boolean(s: pd.Series, kind: str, var: Variable, run: RuleRun) -> Result:
+    issues: list[Issue] = []
+    out, bad = parse_booleans(s)
+    _add(issues, bad, "not_boolean", f"not a true/false value ({var.name} is boolean)")
+    return out, issues
+
+
+def _cast_date(s: pd.Series, kind: str, var: Variable, run: RuleRun) -> Result:
+    """To a date (midnight) or a date and time."""
+    issues: list[Issue] = []
+    if kind != "date":
+        parsed, bad = _parse_iso(s, datetime=var.type == "datetime")
+        _add(issues, bad, "not_a_date", f"not an ISO date YYYY-MM-DD ({var.name} is a date; "
+                                        "use a date rule with the column's format)")
+        s = parsed
+    arr = s.to_numpy(dtype="datetime64[ns]")
+    if var.type == "date":
+        arr = arr.astype("datetime64[D]").astype("datetime64[ns]")
+    return pd.Series(arr, index=run.index), issues
+
+
+def _cast_text(s: pd.Series, kind: str, var: Variable, run: RuleRun) -> Result:
+    if kind == "text":
+        return s.astype("string"), []
+    return pd.Series(canonical_texts(s.to_numpy(dtype=object)), index=run.index,
+                     dtype="string"), []
+
+
+#: the casts of the variable types that do not hold numbers (see :func:`_numeric`)
+_CASTS: dict[str, Callable[[pd.Series, str, Variable, RuleRun], Result]] = {
+    "categorical": _cast_text_codes,
+    "boolean": _cast_boolean,
+    "date": _cast_date,
+    "datetime": _cast_date,
+}
 
 
 def _parse_iso(s: pd.Series, *, datetime: bool) -> tuple[pd.Series, np.ndarray]:
@@ -440,18 +432,18 @@ def _rounded(values: Any, digits: int | None) -> Any:
 
 # --- rule evaluators --------------------------------------------------------------------------
 
-def _id_creation(rule: IdCreation, var: Variable, run: RuleRun) -> Result:
+def _id_creation(rule: rules.IdCreation, var: Variable, run: RuleRun) -> Result:
     texts = run.source.texts(rule.column)
     issues: list[Issue] = []
     _add(issues, texts.isna().to_numpy(), "missing_id", "no participant ID on this row")
     return texts, issues
 
 
-def _direct(rule: Direct, var: Variable, run: RuleRun) -> Result:
+def _direct(rule: rules.Direct, var: Variable, run: RuleRun) -> Result:
     src = run.source
     issues: list[Issue] = []
     t = var.type
-    if t in ("integer", "decimal") or (t == "categorical" and var.codes_are_integers):
+    if _numeric(var):
         values, bad = src.numbers(rule.column, rule.missing)
         _add(issues, bad, "not_a_number", f"not a number ({var.name} is {t})")
         return _rounded(values, rule.round), issues
@@ -469,7 +461,7 @@ def _direct(rule: Direct, var: Variable, run: RuleRun) -> Result:
     return src.texts(rule.column, rule.missing), issues
 
 
-def _recode(rule: Recode, var: Variable, run: RuleRun) -> Result:
+def _recode(rule: rules.Recode, var: Variable, run: RuleRun) -> Result:
     src = run.source
     f = src.factor(rule.column)
     texts = f.texts
@@ -515,12 +507,12 @@ def _typed_uniques(targets: np.ndarray, var: Variable) -> Any:
         return pd.array([None if v is None else bool(v) for v in targets], dtype="boolean")
     if t == "decimal":
         return pd.array([None if v is None else float(v) for v in targets], dtype="Float64")
-    if t == "integer" or (t == "categorical" and var.codes_are_integers):
+    if _numeric(var):  # integers and integer codes (decimals above)
         return pd.array([None if v is None else int(v) for v in targets], dtype="Int64")
     return pd.array([None if v is None else str(v) for v in targets], dtype="string")
 
 
-def _case_when(rule: CaseWhen, var: Variable, run: RuleRun) -> Result:
+def _case_when(rule: rules.CaseWhen, var: Variable, run: RuleRun) -> Result:
     issues: list[Issue] = []
     else_issues: list[Issue] = []
     if rule.otherwise_expression is not None:
@@ -566,12 +558,12 @@ def _case_when(rule: CaseWhen, var: Variable, run: RuleRun) -> Result:
     return result, issues
 
 
-def _operation(rule: Operation, var: Variable, run: RuleRun) -> Result:
+def _operation(rule: rules.Operation, var: Variable, run: RuleRun) -> Result:
     value, issues = evaluate(rule.expression, run)
     return _rounded(value, rule.round), issues
 
 
-def _unit(rule: UnitConversion, var: Variable, run: RuleRun) -> Result:
+def _unit(rule: rules.UnitConversion, var: Variable, run: RuleRun) -> Result:
     conv = units.conversion(rule.source_unit, var.unit or rule.source_unit,
                             analyte_name=rule.analyte or var.analyte)
     values, bad = run.source.numbers(rule.column, rule.missing)
@@ -586,7 +578,7 @@ def _unit(rule: UnitConversion, var: Variable, run: RuleRun) -> Result:
     return _rounded(out, rule.round), issues
 
 
-def _date(rule: DateParse, var: Variable, run: RuleRun) -> Result:
+def _date(rule: rules.DateParse, var: Variable, run: RuleRun) -> Result:
     if rule.format == "iso8601":
         read = run.source.partial_dates(rule.column, rule.impute or "none", rule.missing,
                                         datetime=var.type == "datetime")
@@ -612,18 +604,18 @@ def date_issues(read: Any, impute: str | None, where: str = "") -> list[Issue]:
     return issues
 
 
-def _constant(rule: Constant, var: Variable, run: RuleRun) -> Result:
+def _constant(rule: rules.Constant, var: Variable, run: RuleRun) -> Result:
     value = rule.value
     if var.type in ("date", "datetime") and isinstance(value, str):
         value = pd.Timestamp(value)
     return value, []
 
 
-def _nothing(rule: Rule, var: Variable, run: RuleRun) -> Result:
+def _nothing(rule: rules.Rule, var: Variable, run: RuleRun) -> Result:
     return _empty(var, run.n).set_axis(run.index), []
 
 
-def _derive(rule: Derive, var: Variable, run: RuleRun) -> Result:
+def _derive(rule: rules.Derive, var: Variable, run: RuleRun) -> Result:
     derivation = DERIVATIONS[rule.function]
     args: dict[str, Any] = {}
     issues: list[Issue] = []
@@ -639,49 +631,75 @@ def _derive(rule: Derive, var: Variable, run: RuleRun) -> Result:
     return _rounded(values, rule.round), issues + more
 
 
-def ref_value(ref: Ref, kind: str, run: Any) -> tuple[pd.Series, list[Issue]]:
+def ref_value(ref: rules.Ref, kind: str, run: Any) -> tuple[pd.Series, list[Issue]]:
     """The values of a reference (a variable, a raw column, a combination or an expression)
     over the rows of ``run`` (a RuleRun, or any context with ``source``, ``n``, ``index`` and
     ``variable_value``), as ``kind`` (date, number or any) needs them."""
     return _ref_value(ref, kind, run)
 
 
-def _ref_value(ref: Ref, kind: str, run: RuleRun) -> tuple[pd.Series, list[Issue]]:
+def _ref_value(ref: rules.Ref, kind: str, run: RuleRun) -> tuple[pd.Series, list[Issue]]:
+    read = _REF_READERS[type(ref)]
+    value, issues = read(ref, kind, run)
+    return _as_kind(value, kind, run, issues)
+
+
+def _variable_ref(ref: rules.VariableRef, kind: str, run: RuleRun) -> tuple[Any, list[Issue]]:
+    return run.variable_value(ref.name), []
+
+
+def _column_ref(ref: rules.ColumnRef, kind: str, run: RuleRun) -> tuple[Any, list[Issue]]:
     issues: list[Issue] = []
-    if isinstance(ref, VariableRef):
-        value: Any = run.variable_value(ref.name)
-    elif isinstance(ref, ColumnRef):
-        if kind == "date" and ref.format == "iso8601":
-            read = run.source.partial_dates(ref.column, ref.impute or "none")
-            value = read.values
-            issues += date_issues(read, ref.impute, f"${ref.column}")
-        elif kind == "date":
-            fmt = ref.format or ("native" if run.source.kind(ref.column) == "date" else "iso")
-            value, bad = run.source.dates(ref.column, fmt)
-            _add(issues, bad, "not_a_date", f"${ref.column}: not a date in the format {fmt}")
-        elif kind == "number":
-            value, bad = run.source.numbers(ref.column)
-            _add(issues, bad, "not_a_number", f"${ref.column}: not a number")
-        else:
-            value = run.source.value(ref.column)
-    elif isinstance(ref, CombinedRef):
-        parts = []
-        for r in ref.refs:
-            v, more = _ref_value(r, kind, run)
-            issues += more
-            parts.append(v)
-        if ref.how == "coalesce":
-            value = parts[0]
-            for p in parts[1:]:
-                value = value.where(value.notna(), p)
-        else:
-            frame = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
-            value = frame.min(axis=1) if ref.how == "earliest" else frame.max(axis=1)
-            value.index = run.index
-    else:
-        assert isinstance(ref, ExpressionRef)
-        value, issues = evaluate(ref.expression, run)
-        value = _broadcast(value, run.n, run.index)
+    if kind == "date" and ref.format == "iso8601":
+        read = run.source.partial_dates(ref.column, ref.impute or "none")
+        return read.values, date_issues(read, ref.impute, f"${ref.column}")
+    if kind == "date":
+        fmt = ref.format or ("native" if run.source.kind(ref.column) == "date" else "iso")
+        value, bad = run.source.dates(ref.column, fmt)
+        _add(issues, bad, "not_a_date", f"${ref.column}: not a date in the format {fmt}")
+        return value, issues
+    if kind == "number":
+        value, bad = run.source.numbers(ref.column)
+        _add(issues, bad, "not_a_number", f"${ref.column}: not a number")
+        return value, issues
+    return run.source.value(ref.column), issues
+
+
+def _combined_ref(ref: rules.CombinedRef, kind: str, run: RuleRun) -> tuple[Any, list[Issue]]:
+    issues: list[Issue] = []
+    parts = []
+    for r in ref.refs:
+        v, more = _ref_value(r, kind, run)
+        issues += more
+        parts.append(v)
+    if ref.how == "coalesce":
+        value = parts[0]
+        for p in parts[1:]:
+            value = value.where(value.notna(), p)
+        return value, issues
+    frame = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
+    value = frame.min(axis=1) if ref.how == "earliest" else frame.max(axis=1)
+    value.index = run.index
+    return value, issues
+
+
+def _expression_ref(ref: rules.ExpressionRef, kind: str, run: RuleRun
+                    ) -> tuple[Any, list[Issue]]:
+    value, issues = evaluate(ref.expression, run)
+    return _broadcast(value, run.n, run.index), issues
+
+
+_REF_READERS: dict[type, Callable[[Any, str, RuleRun], tuple[Any, list[Issue]]]] = {
+    rules.VariableRef: _variable_ref,
+    rules.ColumnRef: _column_ref,
+    rules.CombinedRef: _combined_ref,
+    rules.ExpressionRef: _expression_ref,
+}
+
+
+def _as_kind(value: pd.Series, kind: str, run: RuleRun,
+             issues: list[Issue]) -> tuple[pd.Series, list[Issue]]:
+    """A reference's values as ``kind`` needs them: dates, numbers (Float64) or as they are."""
     if kind == "date" and not pd.api.types.is_datetime64_any_dtype(value.dtype):
         if value.isna().all():
             value = pd.Series(np.full(run.n, np.datetime64("NaT"), dtype="datetime64[ns]"),
@@ -702,18 +720,18 @@ def _ref_value(ref: Ref, kind: str, run: RuleRun) -> tuple[pd.Series, list[Issue
 
 #: rules whose output, when it already has the variable's dtype, needs no cast: the loader
 #: checked their literal codes against the dictionary, and dates come out normalised
-_TRUSTED = (Recode, DateParse, IdCreation, Impossible, Undetermined)
+_TRUSTED = (rules.Recode, rules.DateParse, rules.IdCreation, rules.Impossible, rules.Undetermined)
 
 _EVALUATORS: dict[type, Callable[[Any, Variable, RuleRun], Result]] = {
-    IdCreation: _id_creation,
-    Direct: _direct,
-    Recode: _recode,
-    CaseWhen: _case_when,
-    Operation: _operation,
-    UnitConversion: _unit,
-    DateParse: _date,
-    Derive: _derive,
-    Constant: _constant,
-    Impossible: _nothing,
-    Undetermined: _nothing,
+    rules.IdCreation: _id_creation,
+    rules.Direct: _direct,
+    rules.Recode: _recode,
+    rules.CaseWhen: _case_when,
+    rules.Operation: _operation,
+    rules.UnitConversion: _unit,
+    rules.DateParse: _date,
+    rules.Derive: _derive,
+    rules.Constant: _constant,
+    rules.Impossible: _nothing,
+    rules.Undetermined: _nothing,
 }

@@ -12,7 +12,7 @@ from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harmonise.dictionary.spec import Dictionary
+from harmonise.dictionary.spec import Dictionary, Variable
 from harmonise.expressions.kinds import infer_kind
 from harmonise.mapping.datasets import JOINS, DatasetSpec, TableMapping
 from harmonise.mapping.rule_checks import check_against
@@ -75,52 +75,47 @@ def build_datasets(b: _Builder, data: Any, source: Source) -> list[DatasetSpec]:
 def build_tables(b: _Builder, data: Any, datasets: Sequence[DatasetSpec],
                  source: Source) -> list[TableMapping]:
     """The ``tables:`` block: each long table's dataset, row filter and rules."""
-    out: list[TableMapping] = []
     if not isinstance(data, dict):
-        return out
+        return []
     known = {d.name for d in datasets} | {source.dataset}
-    for name, item in data.items():
-        path = ("tables", name)
-        if not isinstance(name, str) or not isinstance(item, dict):
-            continue
-        status = item.get("status", "complete")
-        status = status if status in STATUSES else "complete"
-        dataset = _text(item, "dataset")
-        if status == "impossible":
-            if dataset is not None or item.get("variables"):
-                b.col.add(path, f"table {name} is marked impossible (not delivered); remove its "
-                                "dataset and variables, or the status")
-            out.append(TableMapping(table=name, status=status, comment=_text(item, "comment")))
-            continue
-        if dataset is None:
-            b.col.add(path, f"table {name} needs `dataset:` (the dataset whose rows become its "
-                            "rows), or `status: impossible` if the trial did not deliver it")
-        elif dataset not in known:
-            b.col.add(path + ("dataset",), f"table {name} reads dataset {dataset!r}, which is "
-                                           f"not declared under datasets:"
-                                           f"{suggest(dataset, known)}")
-        where = b.expression(item.get("where"), path + ("where",)) if "where" in item else None
-        rules: list[Rule] = []
-        previous, b.prefix = b.prefix, path
-        try:
-            for var, rule_data in (item.get("variables") or {}).items():
-                if isinstance(var, str) and isinstance(rule_data, dict):
-                    rule = b.rule(var, rule_data)
-                    if rule is not None:
-                        rules.append(rule)
-        finally:
-            b.prefix = previous
-        for r in rules:
-            if r.dataset is not None:
-                b.col.add(path + ("variables", r.variable, "dataset"),
-                          "a rule of a long table reads its table's dataset; remove `dataset:`")
-            if isinstance(r, Aggregate):
-                b.col.add(path + ("variables", r.variable, "rule"),
-                          "aggregate rules make participant variables; a long table's row "
-                          "comes from one row of its dataset")
-        out.append(TableMapping(table=name, dataset=dataset, where=where, rules=tuple(rules),
-                                status=status, comment=_text(item, "comment")))
-    return out
+    return [_table_mapping(b, name, item, known) for name, item in data.items()
+            if isinstance(name, str) and isinstance(item, dict)]
+
+
+def _table_mapping(b: _Builder, name: str, item: dict[str, Any], known: set[str]
+                   ) -> TableMapping:
+    path = ("tables", name)
+    status = item.get("status", "complete")
+    status = status if status in STATUSES else "complete"
+    dataset = _text(item, "dataset")
+    if status == "impossible":
+        if dataset is not None or item.get("variables"):
+            b.col.add(path, f"table {name} is marked impossible (not delivered); remove its "
+                            "dataset and variables, or the status")
+        return TableMapping(table=name, status=status, comment=_text(item, "comment"))
+    if dataset is None:
+        b.col.add(path, f"table {name} needs `dataset:` (the dataset whose rows become its "
+                        "rows), or `status: impossible` if the trial did not deliver it")
+    elif dataset not in known:
+        b.col.add(path + ("dataset",), f"table {name} reads dataset {dataset!r}, which is "
+                                       f"not declared under datasets:"
+                                       f"{suggest(dataset, known)}")
+    where = b.expression(item.get("where"), path + ("where",)) if "where" in item else None
+    previous, b.prefix = b.prefix, path
+    try:
+        rules = b.rules(item.get("variables") or {})
+    finally:
+        b.prefix = previous
+    for r in rules:
+        if r.dataset is not None:
+            b.col.add(path + ("variables", r.variable, "dataset"),
+                      "a rule of a long table reads its table's dataset; remove `dataset:`")
+        if isinstance(r, Aggregate):
+            b.col.add(path + ("variables", r.variable, "rule"),
+                      "aggregate rules make participant variables; a long table's row "
+                      "comes from one row of its dataset")
+    return TableMapping(table=name, dataset=dataset, where=where, rules=tuple(rules),
+                        status=status, comment=_text(item, "comment"))
 
 
 def _number(value: Any) -> float | None:
@@ -157,20 +152,43 @@ def build_aggregate(b: _Builder, name: str, data: MappingABC[str, Any],
     take = data.get("take")
     if take not in TAKES:
         return None  # the schema reports it
-    items = data.get("from")
-    inline = {k: data[k] for k in _SOURCE_KEYS if k in data}
-    if isinstance(items, list):
-        if inline:
-            b.col.add(path, f"give the rows to read either under from: or inline "
-                            f"({', '.join(inline)}), not both")
-            return None
-        sources = [_source(b, item, path + ("from", i)) for i, item in enumerate(items)
-                   if isinstance(item, dict)]
-    else:
-        sources = [_source(b, inline, path)]
-    if any(s is None for s in sources) or not sources:
+    sources = _aggregate_sources(b, data, path)
+    if sources is None or any(s is None for s in sources) or not sources:
         return None
     srcs = tuple(s for s in sources if s is not None)
+    _check_sources(b, str(take), srcs, path)
+    target, within = _number(data.get("target")), _number(data.get("within"))
+    if take == "nearest" and target is None:
+        b.col.add(path, "take: nearest needs `target:` (the time aimed at, e.g. 365)")
+    if (target is not None or within is not None) and take != "nearest":
+        b.col.add(path, "target and within apply to take: nearest")
+    other = data.get("else")
+    rnd = data.get("round")
+    return Aggregate(take=str(take), sources=srcs, target=target, within=within,
+                     otherwise=other if isinstance(other, (int, float, str, bool)) else None,
+                     round=rnd if isinstance(rnd, int) and not isinstance(rnd, bool) else None,
+                     **common)
+
+
+def _aggregate_sources(b: _Builder, data: MappingABC[str, Any], path: tuple[Any, ...]
+                       ) -> list[AggregateSource | None] | None:
+    """The sources of an aggregate (None where one could not be built; None for all when
+    they are given both ways)."""
+    items = data.get("from")
+    inline = {k: data[k] for k in _SOURCE_KEYS if k in data}
+    if not isinstance(items, list):
+        return [_source(b, inline, path)]
+    if inline:
+        b.col.add(path, f"give the rows to read either under from: or inline "
+                        f"({', '.join(inline)}), not both")
+        return None
+    return [_source(b, item, path + ("from", i)) for i, item in enumerate(items)
+            if isinstance(item, dict)]
+
+
+def _check_sources(b: _Builder, take: str, srcs: tuple[AggregateSource, ...],
+                   path: tuple[Any, ...]) -> None:
+    """Each source gives what ``take`` needs."""
     if len(srcs) > 1 and take not in COMBINABLE:
         b.col.add(path + ("from",), f"take: {take} reads one dataset or table; several under "
                                     f"from: can be combined by {', '.join(COMBINABLE)}")
@@ -185,17 +203,6 @@ def build_aggregate(b: _Builder, name: str, data: MappingABC[str, Any],
                              "randomisation to the visit)")
         if s.order_by is not None and take not in ("first", "last"):
             b.col.add(where + ("order_by",), "order_by applies to take: first and last")
-    target, within = _number(data.get("target")), _number(data.get("within"))
-    if take == "nearest" and target is None:
-        b.col.add(path, "take: nearest needs `target:` (the time aimed at, e.g. 365)")
-    if (target is not None or within is not None) and take != "nearest":
-        b.col.add(path, "target and within apply to take: nearest")
-    other = data.get("else")
-    rnd = data.get("round")
-    return Aggregate(take=str(take), sources=srcs, target=target, within=within,
-                     otherwise=other if isinstance(other, (int, float, str, bool)) else None,
-                     round=rnd if isinstance(rnd, int) and not isinstance(rnd, bool) else None,
-                     **common)
 
 
 def check_references(b: _Builder, rules: Sequence[Rule], datasets: Sequence[DatasetSpec],
@@ -261,20 +268,12 @@ def _check_aggregate(b: _Builder, rule: Aggregate, d: Dictionary) -> None:
     kinds = {v.name: v.kind for v in d.all_variables}
     for i, s in enumerate(rule.sources):
         where = path + (("from", i) if len(rule.sources) > 1 else ())
+        if s.table is not None and s.table not in tables:
+            b.col.add(where + ("table",), f"{s.table!r} is not a long table of the "
+                                          f"dictionary{suggest(s.table, tables)}")
+            continue
         if s.table is not None:
-            if s.table not in tables:
-                b.col.add(where + ("table",), f"{s.table!r} is not a long table of the "
-                                              f"dictionary{suggest(s.table, tables)}")
-                continue
-            own = set(tables[s.table].names) | set(d.names)
-            for name in s.variables():
-                if name not in own:
-                    b.col.add(where, f"{name!r} is neither a variable of table {s.table} nor a "
-                                     f"participant variable{suggest(name, own)}")
-            for r in s.refs():
-                if isinstance(r, ColumnRef):
-                    b.col.add(where, f"a table source reads harmonised variables; ${r.column} "
-                                     "is a raw column (read it from a dataset instead)")
+            _check_table_source(b, s, set(tables[s.table].names) | set(d.names), where)
         else:
             for name in s.variables():
                 if name not in d.names:
@@ -287,14 +286,38 @@ def _check_aggregate(b: _Builder, rule: Aggregate, d: Dictionary) -> None:
                 b.col.add(where + ("where",), m)
             if not clashes and k not in ("bool", "any", "null"):
                 b.col.add(where + ("where",), f"`{s.where.text}` is a {k}, not a condition")
-        if isinstance(s.value, VariableRef) and rule.take in ("min", "max", "first", "last",
-                                                               "nearest"):
-            have = kinds.get(s.value.name)
-            want = "date" if var.type in ("date", "datetime") else "number" \
-                if var.kind == "number" else None
-            if have is not None and want is not None and have not in (want, "any"):
-                b.col.add(where + ("value",), f"{s.value.name} is a {have}, but {rule.variable} "
-                                              f"is {var.type}")
+        _check_source_value(b, rule, s, var, kinds, where)
+    _check_take(b, rule, var, path)
+
+
+def _check_table_source(b: _Builder, s: AggregateSource, own: set[str],
+                        where: tuple[Any, ...]) -> None:
+    """A source that reads a long table: its variables and the participant's, no raw column."""
+    for name in s.variables():
+        if name not in own:
+            b.col.add(where, f"{name!r} is neither a variable of table {s.table} nor a "
+                             f"participant variable{suggest(name, own)}")
+    for r in s.refs():
+        if isinstance(r, ColumnRef):
+            b.col.add(where, f"a table source reads harmonised variables; ${r.column} "
+                             "is a raw column (read it from a dataset instead)")
+
+
+def _check_source_value(b: _Builder, rule: Aggregate, s: AggregateSource, var: Variable,
+                        kinds: dict[str, str], where: tuple[Any, ...]) -> None:
+    """A value taken as it is (min, max, first, last, nearest) has the variable's kind."""
+    if isinstance(s.value, VariableRef) and rule.take in ("min", "max", "first", "last",
+                                                           "nearest"):
+        have = kinds.get(s.value.name)
+        want = "date" if var.type in ("date", "datetime") else "number" \
+            if var.kind == "number" else None
+        if have is not None and want is not None and have not in (want, "any"):
+            b.col.add(where + ("value",), f"{s.value.name} is a {have}, but {rule.variable} "
+                                          f"is {var.type}")
+
+
+def _check_take(b: _Builder, rule: Aggregate, var: Variable, path: tuple[Any, ...]) -> None:
+    """count gives a number, any gives 0/1."""
     if rule.take in ("count",) and var.type not in ("integer", "decimal"):
         b.col.add(path + ("take",), f"take: count gives a number; {var.name} is {var.type}")
     if rule.take == "any" and not (var.type in ("boolean", "integer") or

@@ -25,7 +25,7 @@ from harmonise.values.cells import (
 from harmonise.values.dates import parse_dates
 from harmonise.values.partial_dates import PartialDates, parse_iso8601
 
-__all__ = ["SourceFrame", "Factorised"]
+__all__ = ["SourceFrame", "Factorised", "SourceContext"]
 
 
 class Factorised:
@@ -292,3 +292,29 @@ def _is_iso(text: str) -> bool:
     except ValueError:
         return False
     return len(text) >= 10
+
+
+class SourceContext:
+    """The expression-evaluation context over one :class:`SourceFrame`
+    (:class:`harmonise.expressions.language.EvalContext`): its rows, index and raw columns.
+    Subclasses say what a harmonised variable is (:meth:`variable_value`)."""
+
+    def __init__(self, source: SourceFrame) -> None:
+        self.source = source
+
+    @property
+    def n(self) -> int:
+        return self.source.n
+
+    @property
+    def index(self) -> pd.Index:
+        return self.source.index
+
+    def column_value(self, name: str) -> pd.Series:
+        return self.source.value(name)
+
+    def variable_value(self, name: str) -> pd.Series:
+        raise NotImplementedError
+
+    def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+        return self.source.to_number(values)

@@ -33,7 +33,7 @@ not parse or mix types, dependency cycles) and raises one
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +45,7 @@ from harmonise.dictionary.spec import Dictionary
 from harmonise.dictionary.tables import PARTICIPANTS
 from harmonise.expressions.language import Expression, parse_expression
 from harmonise.mapping.datasets import DatasetSpec, TableMapping
-from harmonise.mapping.derivations import DERIVATIONS
+from harmonise.mapping.derivations import DERIVATIONS, Derivation
 from harmonise.mapping.relational_build import (
     build_aggregate,
     build_datasets,
@@ -81,7 +81,14 @@ from harmonise.mapping.rules import (
 )
 from harmonise.values.dates import check_format
 from harmonise.values.partial_dates import check_impute
-from harmonise.yamlio import ProblemCollector, load_schema, read_yaml, schema_problems, suggest
+from harmonise.yamlio import (
+    ProblemCollector,
+    line_of,
+    load_schema,
+    read_yaml,
+    schema_problems,
+    suggest,
+)
 from repository.errors import MappingError, SpecError
 
 __all__ = [
@@ -157,13 +164,7 @@ class SpecOrigin:
     lines: MappingABC[tuple[Any, ...], int] = field(default_factory=dict, repr=False)
 
     def line(self, path: Sequence[Any]) -> int | None:
-        path = tuple(path)
-        while True:
-            if path in self.lines:
-                return self.lines[path]
-            if not path:
-                return None
-            path = path[:-1]
+        return line_of(self.lines, path)
 
 
 @dataclass(frozen=True)
@@ -463,40 +464,53 @@ class _Builder:
     def ref(self, data: Any, path: tuple[Any, ...]) -> Ref | None:
         if isinstance(data, str):
             return VariableRef(data)
-        if isinstance(data, dict) and len(data) >= 1:
-            if "column" in data:
-                extra = set(data) - {"column", "format", "impute"}
-                if extra or not isinstance(data["column"], str):
-                    self.col.add(path, "a column reference is {column: NAME} with an optional "
-                                       "format: and impute: (for dates)")
+        if isinstance(data, dict) and "column" in data:
+            return self._column_ref(data, path)
+        if isinstance(data, dict) and len(data) == 1:
+            (how, inner), = data.items()
+            if how in COMBINERS and isinstance(inner, list) and inner:
+                refs = [self.ref(item, path + (how, i)) for i, item in enumerate(inner)]
+                if any(r is None for r in refs):
                     return None
-                fmt = data.get("format")
-                if fmt is not None:
-                    why = check_format(fmt)
-                    if why:
-                        self.col.add(path + ("format",), why)
-                        return None
-                impute = data.get("impute")
-                if impute is not None:
-                    why = check_impute(impute)
-                    if why or fmt != "iso8601":
-                        self.col.add(path + ("impute",), why or "impute: applies to partial "
-                                                               "dates: add `format: iso8601`")
-                        return None
-                return ColumnRef(data["column"], fmt, impute)
-            if len(data) == 1:
-                (how, inner), = data.items()
-                if how in COMBINERS and isinstance(inner, list) and inner:
-                    refs = [self.ref(item, path + (how, i)) for i, item in enumerate(inner)]
-                    if any(r is None for r in refs):
-                        return None
-                    return CombinedRef(how, tuple(refs))  # type: ignore[arg-type]
-                if how == "expression":
-                    expr = self.expression(inner, path + ("expression",))
-                    return ExpressionRef(expr) if expr is not None else None
+                return CombinedRef(how, tuple(refs))  # type: ignore[arg-type]
+            if how == "expression":
+                expr = self.expression(inner, path + ("expression",))
+                return ExpressionRef(expr) if expr is not None else None
         self.col.add(path, "a value is a harmonised variable name, {column: NAME[, format: F]}, "
                            "{coalesce|earliest|latest: [...]} or {expression: \"...\"}")
         return None
+
+    def _column_ref(self, data: dict[str, Any], path: tuple[Any, ...]) -> ColumnRef | None:
+        extra = set(data) - {"column", "format", "impute"}
+        if extra or not isinstance(data["column"], str):
+            self.col.add(path, "a column reference is {column: NAME} with an optional "
+                               "format: and impute: (for dates)")
+            return None
+        fmt = data.get("format")
+        if fmt is not None:
+            why = check_format(fmt)
+            if why:
+                self.col.add(path + ("format",), why)
+                return None
+        impute = data.get("impute")
+        if impute is not None:
+            why = check_impute(impute)
+            if why or fmt != "iso8601":
+                self.col.add(path + ("impute",), why or "impute: applies to partial "
+                                                       "dates: add `format: iso8601`")
+                return None
+        return ColumnRef(data["column"], fmt, impute)
+
+    def rules(self, variables: Any) -> list[Rule]:
+        """The rules of a ``variables:`` block (under :attr:`prefix`) that could be built."""
+        rules: list[Rule] = []
+        if isinstance(variables, dict):
+            for name, rule_data in variables.items():
+                if isinstance(name, str) and isinstance(rule_data, dict):
+                    rule = self.rule(name, rule_data)
+                    if rule is not None:
+                        rules.append(rule)
+        return rules
 
     def rule(self, name: str, data: dict[str, Any]) -> Rule | None:
         path = self.prefix + ("variables", name)
@@ -505,11 +519,22 @@ class _Builder:
         if cls is None:
             return None  # reported by the schema
         status = data.get("status") if data.get("status") in STATUSES else ""
-        comment = _text(data, "comment")
-        common: dict[str, Any] = {"variable": name, "status": status, "comment": comment,
+        common: dict[str, Any] = {"variable": name, "status": status,
+                                  "comment": _text(data, "comment"),
                                   "draft": _text(data, "draft")}
         if cls is not Aggregate:
             common["dataset"] = _text(data, "dataset")
+        self._check_status(str(kind), str(status), path)
+        build = _RULE_BUILDERS.get(cls)
+        try:
+            if build is None:
+                return cls(**common)
+            return build(self, name, data, common, path)
+        except TypeError:  # pragma: no cover - the schema guards the shapes
+            return None
+
+    def _check_status(self, kind: str, status: str, path: tuple[Any, ...]) -> None:
+        """``status`` agrees with the rule type (impossible and undetermined rules)."""
         if kind == "impossible" and status not in ("", "impossible"):
             self.col.add(path + ("status",), "an impossible rule has status impossible")
         elif kind == "undetermined" and status not in ("", "undetermined"):
@@ -517,49 +542,53 @@ class _Builder:
         elif kind not in ("impossible", "undetermined") and status == "impossible":
             self.col.add(path + ("status",), f"status impossible needs `rule: impossible` (a "
                                              f"{kind} rule maps data)")
-        col_name = _text(data, "column")
-        try:
-            if cls is IdCreation:
-                return IdCreation(column=col_name or "", **common)
-            if cls is Direct:
-                return Direct(column=col_name or "", missing=_scalars(data.get("missing")),
-                              round=_round(data), **common)
-            if cls is Recode:
-                return self._recode(name, data, common)
-            if cls is CaseWhen:
-                return self._case_when(name, data, common)
-            if cls is Operation:
-                expr = self.expression(data.get("expression"), path + ("expression",))
-                return Operation(expression=expr, round=_round(data), **common) if expr else None
-            if cls is UnitConversion:
-                return UnitConversion(column=col_name or "", source_unit=str(data.get("from", "")),
-                                      target_unit=_text(data, "to"),
-                                      analyte=_text(data, "analyte"),
-                                      missing=_scalars(data.get("missing")), round=_round(data),
-                                      **common)
-            if cls is DateParse:
-                fmt = data.get("format")
-                why = check_format(fmt) if fmt is not None else None
-                if why:
-                    self.col.add(path + ("format",), why)
-                impute = _text(data, "impute")
-                if impute is not None and (check_impute(impute) or fmt != "iso8601"):
-                    self.col.add(path + ("impute",), check_impute(impute) or
-                                 "impute: applies to partial dates: use `format: iso8601`")
-                return DateParse(column=col_name or "", format=str(fmt or ""),
-                                 missing=_scalars(data.get("missing")), impute=impute, **common)
-            if cls is Aggregate:
-                return build_aggregate(self, name, data, common, path)
-            if cls is Derive:
-                return self._derive(name, data, common)
-            if cls is Constant:
-                return Constant(value=data.get("value"), **common)
-            return cls(**common)
-        except TypeError:  # pragma: no cover - the schema guards the shapes
-            return None
 
-    def _recode(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> Recode | None:
-        path = self.prefix + ("variables", name)
+    # each: one rule type from its YAML (``common``: the keys every rule has)
+    def _id_creation(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                     path: tuple[Any, ...]) -> IdCreation:
+        return IdCreation(column=_text(data, "column") or "", **common)
+
+    def _direct(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                path: tuple[Any, ...]) -> Direct:
+        return Direct(column=_text(data, "column") or "", missing=_scalars(data.get("missing")),
+                      round=_round(data), **common)
+
+    def _operation(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                   path: tuple[Any, ...]) -> Operation | None:
+        expr = self.expression(data.get("expression"), path + ("expression",))
+        return Operation(expression=expr, round=_round(data), **common) if expr else None
+
+    def _unit(self, name: str, data: dict[str, Any], common: dict[str, Any],
+              path: tuple[Any, ...]) -> UnitConversion:
+        return UnitConversion(column=_text(data, "column") or "",
+                              source_unit=str(data.get("from", "")),
+                              target_unit=_text(data, "to"), analyte=_text(data, "analyte"),
+                              missing=_scalars(data.get("missing")), round=_round(data),
+                              **common)
+
+    def _date_parse(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                    path: tuple[Any, ...]) -> DateParse:
+        fmt = data.get("format")
+        why = check_format(fmt) if fmt is not None else None
+        if why:
+            self.col.add(path + ("format",), why)
+        impute = _text(data, "impute")
+        if impute is not None and (check_impute(impute) or fmt != "iso8601"):
+            self.col.add(path + ("impute",), check_impute(impute) or
+                         "impute: applies to partial dates: use `format: iso8601`")
+        return DateParse(column=_text(data, "column") or "", format=str(fmt or ""),
+                         missing=_scalars(data.get("missing")), impute=impute, **common)
+
+    def _aggregate(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                   path: tuple[Any, ...]) -> Aggregate | None:
+        return build_aggregate(self, name, data, common, path)
+
+    def _constant(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                  path: tuple[Any, ...]) -> Constant:
+        return Constant(value=data.get("value"), **common)
+
+    def _recode(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                path: tuple[Any, ...]) -> Recode | None:
         raw_map = data.get("map")
         if not isinstance(raw_map, dict):
             return None
@@ -592,8 +621,8 @@ class _Builder:
                       otherwise=otherwise, otherwise_value=other_value,
                       ignore_case=ignore_case, **common)
 
-    def _case_when(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> CaseWhen | None:
-        path = self.prefix + ("variables", name)
+    def _case_when(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                   path: tuple[Any, ...]) -> CaseWhen | None:
         cases = []
         ok = True
         for i, item in enumerate(data.get("cases") or []):
@@ -633,8 +662,8 @@ class _Builder:
         return CaseWhen(cases=tuple(cases), otherwise_value=other_value,
                         otherwise_expression=other_expr, **common)
 
-    def _derive(self, name: str, data: dict[str, Any], common: dict[str, Any]) -> Derive | None:
-        path = self.prefix + ("variables", name)
+    def _derive(self, name: str, data: dict[str, Any], common: dict[str, Any],
+                path: tuple[Any, ...]) -> Derive | None:
         fn = data.get("function")
         derivation = DERIVATIONS.get(fn) if isinstance(fn, str) else None
         if derivation is None:
@@ -645,52 +674,11 @@ class _Builder:
         for key, value in data.items():
             if key in reserved:
                 continue
-            param = derivation.param(key)
-            if param is None:
-                self.col.add(path + (key,), f"{fn} has no parameter {key!r}"
-                                            f"{suggest(key, [p.name for p in derivation.params])}; "
-                                            f"its parameters: "
-                                            f"{', '.join(p.name for p in derivation.params)}")
+            arg = self._derive_arg(derivation, key, value, path + (key,))
+            if arg is None:
                 ok = False
-                continue
-            if param.kind == "option":
-                if value not in param.choices:
-                    self.col.add(path + (key,), f"{key} must be one of "
-                                                f"{', '.join(param.choices)}, not {value!r}")
-                    ok = False
-                    continue
-                args.append((key, str(value)))
-                continue
-            if param.kind == "integer":
-                if isinstance(value, bool) or not isinstance(value, int):
-                    self.col.add(path + (key,), f"{key} must be a whole number, not {value!r}")
-                    ok = False
-                    continue
-                args.append((key, value))
-                continue
-            if param.kind == "unit":
-                if not isinstance(value, str):
-                    self.col.add(path + (key,), f"{key} must be a unit such as months")
-                    ok = False
-                    continue
-                from harmonise.values import units
-
-                try:
-                    u = units.unit(value)
-                    if u.dimension != "time":
-                        self.col.add(path + (key,), f"{value} is a unit of {u.dimension}, not of "
-                                                    "time")
-                        ok = False
-                except SpecError as exc:
-                    self.col.add(path + (key,), exc.problems[0].message)
-                    ok = False
-                args.append((key, value))
-                continue
-            ref = self.ref(value, path + (key,))
-            if ref is None:
-                ok = False
-                continue
-            args.append((key, ref))
+            else:
+                args.append((key, arg))
         given = {k for k, _ in args}
         for p in derivation.params:
             if p.required and p.name not in given and p.name not in data:
@@ -701,6 +689,62 @@ class _Builder:
         order = [p.name for p in derivation.params]
         args.sort(key=lambda kv: order.index(kv[0]))
         return Derive(function=derivation.name, args=tuple(args), round=_round(data), **common)
+
+    def _derive_arg(self, derivation: Derivation, key: str, value: Any,
+                    path: tuple[Any, ...]) -> Ref | str | int | None:
+        """The argument ``key`` of a derivation, or None (the problem reported)."""
+        param = derivation.param(key)
+        if param is None:
+            self.col.add(path, f"{derivation.name} has no parameter {key!r}"
+                               f"{suggest(key, [p.name for p in derivation.params])}; "
+                               f"its parameters: {', '.join(p.name for p in derivation.params)}")
+            return None
+        if param.kind == "option":
+            if value not in param.choices:
+                self.col.add(path, f"{key} must be one of {', '.join(param.choices)}, not "
+                                   f"{value!r}")
+                return None
+            return str(value)
+        if param.kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.col.add(path, f"{key} must be a whole number, not {value!r}")
+                return None
+            return value
+        if param.kind == "unit":
+            return self._time_unit(key, value, path)
+        return self.ref(value, path)
+
+    def _time_unit(self, key: str, value: Any, path: tuple[Any, ...]) -> str | None:
+        """A derivation's unit of time (``months``), or None (the problem reported)."""
+        if not isinstance(value, str):
+            self.col.add(path, f"{key} must be a unit such as months")
+            return None
+        from harmonise.values import units
+
+        try:
+            u = units.unit(value)
+        except SpecError as exc:
+            self.col.add(path, exc.problems[0].message)
+            return None
+        if u.dimension != "time":
+            self.col.add(path, f"{value} is a unit of {u.dimension}, not of time")
+            return None
+        return value
+
+
+#: how each rule type with parameters of its own is built (the others: ``cls(**common)``)
+_RULE_BUILDERS: dict[type, Callable[..., Rule | None]] = {
+    IdCreation: _Builder._id_creation,
+    Direct: _Builder._direct,
+    Recode: _Builder._recode,
+    CaseWhen: _Builder._case_when,
+    Operation: _Builder._operation,
+    UnitConversion: _Builder._unit,
+    DateParse: _Builder._date_parse,
+    Aggregate: _Builder._aggregate,
+    Derive: _Builder._derive,
+    Constant: _Builder._constant,
+}
 
 
 def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
@@ -713,59 +757,71 @@ def _build(data: Any, col: ProblemCollector, dictionary: Dictionary | None,
         raise _fail(col, None)
     trial = _text(data, "trial")
     builder = _Builder(col, dictionary)
-    rules: list[Rule] = []
     variables = data.get("variables")
-    if isinstance(variables, dict):
-        for name, rule_data in variables.items():
-            if isinstance(name, str) and isinstance(rule_data, dict):
-                rule = builder.rule(name, rule_data)
-                if rule is not None:
-                    rules.append(rule)
-    src: dict[str, Any] = data["source"] if isinstance(data.get("source"), dict) else {}
-    source = Source(dataset=_text(src, "dataset") or "main", id_column=_text(src, "id_column"),
-                    missing_codes=_scalars(src.get("missing_codes")),
-                    decimal=_text(src, "decimal") or ".", thousands=_text(src, "thousands"),
-                    read_options=tuple((str(k), v) for k, v in (src.get("read_options") or {})
-                                       .items()) if isinstance(src.get("read_options"), dict)
-                    else ())
+    rules = builder.rules(variables)
+    source = _build_source(data["source"] if isinstance(data.get("source"), dict) else {})
     datasets = build_datasets(builder, data.get("datasets"), source)
     tables = build_tables(builder, data.get("tables"), datasets, source)
     if source.thousands is not None and source.thousands == source.decimal:
         col.add(("source", "thousands"), "the digit-group separator cannot be the decimal mark")
-    id_rules = [r for r in rules if isinstance(r, IdCreation)]
     if isinstance(variables, dict):
-        if not id_rules:
-            col.add(("variables",), "no id_creation rule: add `participant_id: {rule: "
-                                    "id_creation, column: <the ID column>}`")
-        for r in id_rules[1:]:
-            col.add(("variables", r.variable), "only one id_creation rule is allowed")
-        if id_rules and source.id_column is not None and source.id_column != id_rules[0].column:
-            col.add(("source", "id_column"), f"source.id_column {source.id_column!r} differs from "
-                                             f"the id_creation column {id_rules[0].column!r}")
+        _check_id_rules(col, rules, source)
     check_references(builder, rules, datasets, tables, source)
     if not drafts:
-        for prefix, rs in [((), rules)] + [(("tables", t.table), list(t.rules)) for t in tables]:
-            for proposed in rs:
-                if proposed.draft is not None:
-                    name = proposed.variable
-                    col.add(prefix + ("variables", name, "draft"),
-                            f"{name}: proposed by `ipdrepo mapping draft` and not confirmed "
-                            f"({proposed.draft}); check the rule, then delete its `draft:` line "
-                            f"(or run `ipdrepo mapping confirm "
-                            f"{_text(data, 'trial') or 'TRIAL'} {name}`)")
+        _check_drafts(col, trial, rules, tables)
     if dictionary is not None and isinstance(variables, dict):
         check_against(data, rules, dictionary, col)
         check_tables(builder, data, rules, tables, dictionary)
     if not col:
-        try:
-            dependency_order(rules)
-        except MappingError as exc:
-            for v in exc.context.get("variables", []):
-                col.add(("variables", v), exc.message)
-                break
+        _check_order(col, rules)
     if col:
         raise _fail(col, trial)
     return Mapping(trial=data["trial"], dictionary=data["dictionary"],
                    dictionary_version=str(data["dictionary_version"]), rules=tuple(rules),
                    source=source, description=_text(data, "description"), origin=origin,
                    datasets=tuple(datasets), tables=tuple(tables))
+
+
+def _build_source(src: dict[str, Any]) -> Source:
+    options = src.get("read_options")
+    return Source(dataset=_text(src, "dataset") or "main", id_column=_text(src, "id_column"),
+                  missing_codes=_scalars(src.get("missing_codes")),
+                  decimal=_text(src, "decimal") or ".", thousands=_text(src, "thousands"),
+                  read_options=tuple((str(k), v) for k, v in options.items())
+                  if isinstance(options, dict) else ())
+
+
+def _check_id_rules(col: ProblemCollector, rules: list[Rule], source: Source) -> None:
+    """One id_creation rule, reading the source's ID column when it names one."""
+    id_rules = [r for r in rules if isinstance(r, IdCreation)]
+    if not id_rules:
+        col.add(("variables",), "no id_creation rule: add `participant_id: {rule: "
+                                "id_creation, column: <the ID column>}`")
+    for r in id_rules[1:]:
+        col.add(("variables", r.variable), "only one id_creation rule is allowed")
+    if id_rules and source.id_column is not None and source.id_column != id_rules[0].column:
+        col.add(("source", "id_column"), f"source.id_column {source.id_column!r} differs from "
+                                         f"the id_creation column {id_rules[0].column!r}")
+
+
+def _check_drafts(col: ProblemCollector, trial: str | None, rules: list[Rule],
+                  tables: list[TableMapping]) -> None:
+    """Every rule still marked ``draft:`` is a problem."""
+    for prefix, rs in [((), rules)] + [(("tables", t.table), list(t.rules)) for t in tables]:
+        for proposed in rs:
+            if proposed.draft is not None:
+                name = proposed.variable
+                col.add(prefix + ("variables", name, "draft"),
+                        f"{name}: proposed by `ipdrepo mapping draft` and not confirmed "
+                        f"({proposed.draft}); check the rule, then delete its `draft:` line "
+                        f"(or run `ipdrepo mapping confirm {trial or 'TRIAL'} {name}`)")
+
+
+def _check_order(col: ProblemCollector, rules: list[Rule]) -> None:
+    """The rules depend on each other without a cycle."""
+    try:
+        dependency_order(rules)
+    except MappingError as exc:
+        for v in exc.context.get("variables", []):
+            col.add(("variables", v), exc.message)
+            break

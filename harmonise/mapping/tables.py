@@ -38,7 +38,7 @@ from harmonise.mapping.harmonised import (
     build_summary,
 )
 from harmonise.mapping.rules import Aggregate, Rule
-from harmonise.mapping.source import SourceFrame
+from harmonise.mapping.source import SourceContext, SourceFrame
 from harmonise.mapping.spec import Mapping
 from harmonise.values.cells import missing_array
 from harmonise.values.problems import Issue
@@ -426,28 +426,11 @@ class RelationalRun:
                 message=issue.message))
 
 
-class _RawContext:
+class _RawContext(SourceContext):
     """Expression context over a raw dataset's own columns (a dataset's ``where``)."""
-
-    def __init__(self, source: SourceFrame) -> None:
-        self.source = source
-
-    @property
-    def n(self) -> int:
-        return self.source.n
-
-    @property
-    def index(self) -> pd.Index:
-        return self.source.index
-
-    def column_value(self, name: str) -> pd.Series:
-        return self.source.value(name)
 
     def variable_value(self, name: str) -> pd.Series:
         raise HarmonisationError(f"{name}: a dataset's where reads its raw columns only.")
-
-    def to_number(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-        return self.source.to_number(values)
 
 
 def _value_kind(rule: Aggregate, var: Variable) -> str:
