@@ -235,14 +235,22 @@ def pool_cmd(file: str, yi: str | None, vi: str | None, se_col: str | None,
 
 
 # ---------------------------------------------------------------------- two-stage
+def _ipd_arguments(command: Any) -> Any:
+    """FILE, ``--trial`` and ``--treatment``: what every analysis of IPD by trial reads."""
+    for option in reversed([
+            click.argument("file", metavar="FILE|release:VERSION"),
+            click.option("--trial", required=True, help="Column identifying the trial."),
+            click.option("--treatment", required=True, help="Column of the randomised arm.")]):
+        command = option(command)
+    return command
+
+
 _MODEL_NAMES = {"cox": "Cox model", "logrank": "log-rank (Peto)", "logistic": "logistic model",
                 "2x2": "2x2 tables", "linear": "linear model", "rmst": "RMST difference"}
 
 
 @analyse.command("two-stage")
-@click.argument("file", metavar="FILE|release:VERSION")
-@click.option("--trial", required=True, help="Column identifying the trial.")
-@click.option("--treatment", required=True, help="Column of the randomised arm.")
+@_ipd_arguments
 @click.option("--time", help="Column of follow-up time (cox, logrank, rmst).")
 @click.option("--event", help="Column of the event indicator 0/1 (cox, logrank, rmst).")
 @click.option("--outcome", help="Column of the outcome (logistic/2x2: 0/1; linear: numeric).")
@@ -346,9 +354,7 @@ def _print_two_stage(res: Any) -> None:
 
 # ---------------------------------------------------------------------- one-stage
 @analyse.command("one-stage")
-@click.argument("file", metavar="FILE|release:VERSION")
-@click.option("--trial", required=True, help="Column identifying the trial.")
-@click.option("--treatment", required=True, help="Column of the randomised arm.")
+@_ipd_arguments
 @click.option("--time", help="Column of follow-up time (cox).")
 @click.option("--event", help="Column of the event indicator 0/1 (cox).")
 @click.option("--outcome", help="Column of the outcome (logistic: 0/1; linear: numeric).")
@@ -409,9 +415,7 @@ def one_stage_cmd(file: str, trial: str, treatment: str, time: str | None, event
 
 # ---------------------------------------------------------------------- surrogacy
 @analyse.command("surrogacy")
-@click.argument("file", metavar="FILE|release:VERSION")
-@click.option("--trial", required=True, help="Column identifying the trial.")
-@click.option("--treatment", required=True, help="Column of the randomised arm.")
+@_ipd_arguments
 @click.option("--surrogate-time", required=True, help="Column of the surrogate's time (e.g. DFS).")
 @click.option("--surrogate-event", required=True, help="Column of the surrogate's event 0/1.")
 @click.option("--time", required=True, help="Column of the true endpoint's time (e.g. OS).")

@@ -45,38 +45,39 @@ def _request(session: Session, store: Store, code: str, topic: str | None) -> Da
 
 def grant(store: Store, code: str, user: str, *, topic: str | None = None) -> None:
     """Make analyst ``user`` a member of request ``code`` (curators)."""
-    actor = store.settings.actor
-    with store.transaction() as session:
-        require(session, actor, "requests.manage")
-        row = _request(session, store, code, topic)
-        member = get_user(session, user)
-        if member.role != "analyst":
-            raise RequestError(f"{user} is {member.role}; only analysts are members of data "
-                               "requests (curators see every request).", request=code,
-                               user=user)
-        if session.scalar(select(RequestMember).where(RequestMember.request_id == row.id,
-                                                      RequestMember.user_id == member.id)):
-            return
-        session.add(RequestMember(request_id=row.id, user_id=member.id, added_by=actor))
-        audit.append(session, actor=actor, action="request.grant", topic=store.topic(
-            session, topic).slug, entity_type="data_request", entity_id=code,
-            details={"user": user})
+    _change_membership(store, code, user, topic=topic, member=True)
 
 
 def ungrant(store: Store, code: str, user: str, *, topic: str | None = None) -> None:
+    _change_membership(store, code, user, topic=topic, member=False)
+
+
+def _change_membership(store: Store, code: str, user: str, *, topic: str | None,
+                       member: bool) -> None:
+    """Add (``member``) or remove ``user`` as a member of request ``code``, audited; adding
+    an existing member does nothing, removing a non-member is :class:`NotFound`."""
     actor = store.settings.actor
     with store.transaction() as session:
         require(session, actor, "requests.manage")
         row = _request(session, store, code, topic)
-        member = get_user(session, user)
+        person = get_user(session, user)
+        if member and person.role != "analyst":
+            raise RequestError(f"{user} is {person.role}; only analysts are members of data "
+                               "requests (curators see every request).", request=code,
+                               user=user)
         found = session.scalar(select(RequestMember).where(RequestMember.request_id == row.id,
-                                                           RequestMember.user_id == member.id))
-        if found is None:
-            raise NotFound(f"{user} is not a member of data request {code}.", request=code)
-        session.delete(found)
-        audit.append(session, actor=actor, action="request.ungrant", topic=store.topic(
-            session, topic).slug, entity_type="data_request", entity_id=code,
-            details={"user": user})
+                                                           RequestMember.user_id == person.id))
+        if member:
+            if found is not None:
+                return
+            session.add(RequestMember(request_id=row.id, user_id=person.id, added_by=actor))
+        else:
+            if found is None:
+                raise NotFound(f"{user} is not a member of data request {code}.", request=code)
+            session.delete(found)
+        audit.append(session, actor=actor, action="request.grant" if member
+                     else "request.ungrant", topic=store.topic(session, topic).slug,
+                     entity_type="data_request", entity_id=code, details={"user": user})
 
 
 def members(session: Session, request: DataRequest) -> list[str]:

@@ -203,18 +203,17 @@ class PrismaFlow:
 
         y = n_rows
         left, lw, right, rw = 0.3, 4.6, 5.4, 4.3
-        box(left, y, lw, f"Trials identified\n(k = {c['trials_identified']})")
-        box(right, y, rw, f"IPD not sought (k = {c['ipd_not_sought']})\n"
-                          + reasons(c["ipd_not_sought_reasons"]), "#f7f0e6")
-        arrow(left + lw, y, right, y)
-        arrow(left + lw / 2, y - 0.38, left + lw / 2, y - 0.62)
-        y -= 1
-        box(left, y, lw, f"IPD sought\n(k = {c['ipd_sought']})")
-        box(right, y, rw, f"IPD not obtained (k = {c['ipd_not_obtained']})\n"
-                          + reasons(c["ipd_not_obtained_reasons"]), "#f7f0e6")
-        arrow(left + lw, y, right, y)
-        arrow(left + lw / 2, y - 0.38, left + lw / 2, y - 0.62)
-        y -= 1
+        for stage, left_out, key in (
+                (f"Trials identified\n(k = {c['trials_identified']})", "IPD not sought",
+                 "ipd_not_sought"),
+                (f"IPD sought\n(k = {c['ipd_sought']})", "IPD not obtained",
+                 "ipd_not_obtained")):
+            box(left, y, lw, stage)
+            box(right, y, rw, f"{left_out} (k = {c[key]})\n" + reasons(c[f"{key}_reasons"]),
+                "#f7f0e6")
+            arrow(left + lw, y, right, y)
+            arrow(left + lw / 2, y - 0.38, left + lw / 2, y - 0.62)
+            y -= 1
         box(left, y, lw, f"IPD obtained\n(k = {c['ipd_obtained']} trials, "
                          f"n = {c['participants_with_ipd']} participants)", "#e6f4ea")
         if outcomes:

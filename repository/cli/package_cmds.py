@@ -10,7 +10,12 @@ import click
 
 from repository.cli._common import emit_json, json_option, print_table
 from repository.cli.access import requires
-from repository.cli.store_cmds import _delivery_options, _store, topic_option
+from repository.cli.store_cmds import (
+    _delivery_arguments,
+    _delivery_options,
+    _store,
+    topic_option,
+)
 
 __all__ = ["ingest_package"]
 
@@ -76,18 +81,13 @@ def ingest_package(acronym: str, paths: tuple[Path, ...], id_column: str | None,
     from repository.packages import ingest_package as do_ingest
 
     with _store(topic=topic) as store:
-        def on_stage(name: str) -> None:
-            if not as_json:
-                click.echo(f"  {name} ...", err=True)
-
         result = do_ingest(store, acronym, list(paths), id_column=id_column,
                            all_sheets=all_sheets, datasets=[d.lower() for d in datasets] or None,
                            keys=_keys(keys), long=[x.lower() for x in long],
                            trial_level=[x.lower() for x in trial_level],
-                           received_from=received_from,
-                           received_at=received_on.date() if received_on else None,
-                           accept_identifiers=accept, justification=justification,
-                           allow_id_problems=allow_id_problems, on_stage=on_stage)
+                           **_delivery_arguments(received_from, received_on, accept,
+                                                 justification, allow_id_problems,
+                                                 as_json=as_json))
     if as_json:
         emit_json(result.to_dict())
         return

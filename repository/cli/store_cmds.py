@@ -158,6 +158,21 @@ def _delivery_options(*, sender: str, received_on: str, accept_metavar: str, acc
     ])
 
 
+def _delivery_arguments(received_from: str | None, received_on: Any, accept: tuple[str, ...],
+                        justification: str | None, allow_id_problems: str | None, *,
+                        as_json: bool) -> dict[str, Any]:
+    """The ingest functions' arguments from the options of :func:`_delivery_options`, with
+    progress on stderr (not with ``--json``)."""
+    def on_stage(name: str) -> None:
+        if not as_json:
+            click.echo(f"  {name} ...", err=True)
+
+    return {"received_from": received_from,
+            "received_at": received_on.date() if received_on else None,
+            "accept_identifiers": accept, "justification": justification,
+            "allow_id_problems": allow_id_problems, "on_stage": on_stage}
+
+
 @trial.command("add")
 @click.argument("acronym")
 @_trial_options(registry="Trial registry ID (repeatable): NCT01234567, ISRCTN12345678, "
@@ -380,15 +395,11 @@ def ingest(acronym: str, file: Path, id_column: str | None, fmt: str | None,
     options = {k: v for k, v in {"encoding": encoding, "delimiter": delimiter,
                                  "sheet": sheet}.items() if v}
     with _store(topic=topic) as store:
-        def on_stage(name: str) -> None:
-            if not as_json:
-                click.echo(f"  {name} ...", err=True)
-
         result = do_ingest(store, acronym, file, id_column=id_column, format=fmt,
-                           read_options=options, dataset=dataset, received_from=received_from,
-                           received_at=received_on.date() if received_on else None,
-                           accept_identifiers=accept, justification=justification,
-                           allow_id_problems=allow_id_problems, on_stage=on_stage)
+                           read_options=options, dataset=dataset,
+                           **_delivery_arguments(received_from, received_on, accept,
+                                                 justification, allow_id_problems,
+                                                 as_json=as_json))
     if as_json:
         emit_json(result.to_dict())
         return

@@ -22,15 +22,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from repository.models.base import (
-    Base,
-    UTCDateTime,
-    actor_name,
-    intpk,
-    json_doc,
-    sha256_hex,
-    timestamp,
-)
+from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
 __all__ = ["Credential", "OneTimeLink", "ApiToken", "WebSession", "LoginAttempt",
            "RequestMember", "AccessLog"]
@@ -61,7 +53,7 @@ class OneTimeLink(Base):
     #: invite | reset
     purpose: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[sha256_hex] = mapped_column(unique=True)
-    created_by: Mapped[actor_name]
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[timestamp]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -79,7 +71,7 @@ class ApiToken(Base):
     token_hash: Mapped[sha256_hex] = mapped_column(unique=True)
     #: the first characters of the token, to tell tokens apart in listings
     prefix: Mapped[str] = mapped_column(String(16))
-    created_by: Mapped[actor_name]
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[timestamp]
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -124,7 +116,7 @@ class RequestMember(Base):
     id: Mapped[intpk]
     request_id: Mapped[int] = mapped_column(ForeignKey("data_request.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
-    added_by: Mapped[actor_name]
+    added_by: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[timestamp]
 
 

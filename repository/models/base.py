@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, MetaData, String
+from sqlalchemy import JSON, Date, DateTime, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["Base", "UTCDateTime", "utcnow", "intpk", "timestamp", "name64", "sha256_hex",
-           "actor_name", "topic_ref", "json_doc", "NAMING_CONVENTION"]
+           "json_doc", "NAMING_CONVENTION"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -49,10 +49,6 @@ timestamp = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow)]
 name64 = Annotated[str, mapped_column(String(64))]
 sha256_hex = Annotated[str, mapped_column(String(64))]
 json_doc = Annotated[Any, mapped_column(JSON)]
-#: who did something (a user name or ``system``): ``created_by``, ``recorded_by``, ...
-actor_name = Annotated[str, mapped_column(String(200))]
-#: the topic a row belongs to
-topic_ref = Annotated[int, mapped_column(ForeignKey("topic.id"), index=True)]
 
 
 class Base(DeclarativeBase):

@@ -22,16 +22,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from repository.models.base import (
-    Base,
-    UTCDateTime,
-    actor_name,
-    intpk,
-    json_doc,
-    sha256_hex,
-    timestamp,
-    topic_ref,
-)
+from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
 __all__ = ["User", "Query", "QueryFinding", "QueryMessage", "Correction", "QueryExport",
            "QueryAttachment"]
@@ -58,7 +49,7 @@ class Query(Base):
     __table_args__ = (UniqueConstraint("topic_id", "key"),)
 
     id: Mapped[intpk]
-    topic_id: Mapped[topic_ref]
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), index=True)
     #: stable identity "trial|participant|variable|check": re-running checks never duplicates
     key: Mapped[str] = mapped_column(String(400))
@@ -81,7 +72,7 @@ class Query(Base):
     rows: Mapped[json_doc] = mapped_column(default=list)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id"))
     assigned_to: Mapped[str | None] = mapped_column(String(200))
-    raised_by: Mapped[actor_name]
+    raised_by: Mapped[str] = mapped_column(String(200))
     raised_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -180,7 +171,7 @@ class Correction(Base):
     __tablename__ = "correction"
 
     id: Mapped[intpk]
-    topic_id: Mapped[topic_ref]
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), index=True)
     participant: Mapped[str] = mapped_column(String(32))
     #: which of the participant's rows, when a delivery has several (duplicate IDs): 1-based
@@ -191,7 +182,7 @@ class Correction(Base):
     new_value: Mapped[str | None] = mapped_column(Text)
     query_id: Mapped[int | None] = mapped_column(ForeignKey("query.id"))
     reason: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[actor_name]
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[timestamp]
     #: the delivery whose raw value was corrected
     delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id"))
@@ -212,7 +203,7 @@ class QueryExport(Base):
     file_name: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[sha256_hex]
     exported_at: Mapped[timestamp]
-    exported_by: Mapped[actor_name]
+    exported_by: Mapped[str] = mapped_column(String(200))
     #: per query: id, version and status at export time
     queries: Mapped[json_doc] = mapped_column(default=list)
     imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -233,5 +224,5 @@ class QueryAttachment(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     sha256: Mapped[sha256_hex]
     size_bytes: Mapped[int] = mapped_column(Integer)
-    uploaded_by: Mapped[actor_name]
+    uploaded_by: Mapped[str] = mapped_column(String(200))
     uploaded_at: Mapped[timestamp]

@@ -17,16 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from repository.models.base import (
-    Base,
-    UTCDateTime,
-    actor_name,
-    intpk,
-    json_doc,
-    sha256_hex,
-    timestamp,
-    topic_ref,
-)
+from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
 __all__ = ["Release", "DataRequest", "Extract", "Withdrawal"]
 
@@ -38,7 +29,7 @@ class Release(Base):
     __table_args__ = (UniqueConstraint("topic_id", "version"),)
 
     id: Mapped[intpk]
-    topic_id: Mapped[topic_ref]
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
     version: Mapped[str] = mapped_column(String(64))
     #: the annotated git tag in the release repository, e.g. ``gastric-adjuvant/v1.0``
     tag: Mapped[str] = mapped_column(String(200))
@@ -56,7 +47,7 @@ class Release(Base):
     #: the manifest as released (also in git at the tag)
     manifest: Mapped[json_doc]
     message: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[actor_name]
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[timestamp]
 
 
@@ -67,7 +58,7 @@ class DataRequest(Base):
     __table_args__ = (UniqueConstraint("topic_id", "code"),)
 
     id: Mapped[intpk]
-    topic_id: Mapped[topic_ref]
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
     #: e.g. ``REQ-0001``; also the scope of the request's pseudonyms
     code: Mapped[str] = mapped_column(String(64))
     requestor: Mapped[str] = mapped_column(String(200))
@@ -94,7 +85,7 @@ class DataRequest(Base):
     max_shift_days: Mapped[int] = mapped_column(Integer, default=182)
     #: submitted | approved | rejected | revoked
     status: Mapped[str] = mapped_column(String(20), default="submitted", index=True)
-    submitted_by: Mapped[actor_name]
+    submitted_by: Mapped[str] = mapped_column(String(200))
     submitted_at: Mapped[timestamp]
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -122,7 +113,7 @@ class Extract(Base):
     rows: Mapped[int] = mapped_column(Integer)
     #: disclosure-control report: k-anonymity / l-diversity, suppression, date shifting
     report: Mapped[json_doc]
-    created_by: Mapped[actor_name]
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[timestamp]
 
     request: Mapped[DataRequest] = relationship(back_populates="extracts")
@@ -136,12 +127,12 @@ class Withdrawal(Base):
     __table_args__ = (UniqueConstraint("trial_id", "participant"),)
 
     id: Mapped[intpk]
-    topic_id: Mapped[topic_ref]
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), index=True)
     #: the repository pseudonym of the participant
     participant: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     #: when the participant (or the trial on their behalf) asked, if known
     requested_on: Mapped[date | None]
-    recorded_by: Mapped[actor_name]
+    recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[timestamp]

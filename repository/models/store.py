@@ -18,13 +18,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from repository.models.base import (
     Base,
     UTCDateTime,
-    actor_name,
     intpk,
     json_doc,
     name64,
     sha256_hex,
     timestamp,
-    topic_ref,
 )
 
 __all__ = ["Topic", "Trial", "Arm", "Delivery", "Participant", "Upload"]
@@ -47,7 +45,7 @@ class Trial(Base):
     __table_args__ = (UniqueConstraint("topic_id", "acronym"),)
 
     id: Mapped[intpk]
-    topic_id: Mapped[topic_ref]
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
     acronym: Mapped[name64]
     title: Mapped[str | None] = mapped_column(String(500))
     #: registry identifiers, e.g. [{"registry": "NCT", "id": "NCT01234567"}]
@@ -132,7 +130,7 @@ class Delivery(Base):
     received_at: Mapped[date | None]
     received_from: Mapped[str | None] = mapped_column(String(200))
     ingested_at: Mapped[timestamp]
-    ingested_by: Mapped[actor_name]
+    ingested_by: Mapped[str] = mapped_column(String(200))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id"))
     #: identifier-gate override: {"columns": [...], "justification": ..., "by": ...}
     identifier_override: Mapped[json_doc | None]
@@ -188,7 +186,7 @@ class Upload(Base):
     n_rows: Mapped[int] = mapped_column(Integer)
     n_columns: Mapped[int] = mapped_column(Integer)
     id_column: Mapped[str] = mapped_column(String(200))
-    uploaded_by: Mapped[actor_name]
+    uploaded_by: Mapped[str] = mapped_column(String(200))
     uploaded_at: Mapped[timestamp]
     #: pending | ingested | rejected
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)

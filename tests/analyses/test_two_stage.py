@@ -53,6 +53,15 @@ SIM_CASES = {
 }
 
 
+def assert_logrank_matches(res, exp: dict) -> None:  # type: ignore[no-untyped-def]
+    """Each trial's O-E and V, and the pooled estimate, as R's (relative 1e-6)."""
+    pt = pd.DataFrame(exp["per_trial"]).set_index("trial")
+    got = res.per_trial.set_index("trial").loc[pt.index]
+    np.testing.assert_allclose(got["o_minus_e"], pt["o_minus_e"], rtol=1e-6)
+    np.testing.assert_allclose(got["v"], pt["v"], rtol=1e-6)
+    np.testing.assert_allclose(res.pooled.estimate, exp["estimate"], rtol=1e-6)
+
+
 @pytest.mark.parametrize("name", list(SIM_CASES))
 def test_two_stage_sim_matches_r(name):
     kwargs, rtol = SIM_CASES[name]
@@ -79,11 +88,7 @@ def test_two_stage_logrank_peto_matches_survdiff():
     res = two_stage(SIM, trial="trial", treatment="trt", time="time", event="event",
                     model="logrank")
     assert res.method == "Peto"
-    pt = pd.DataFrame(exp["per_trial"]).set_index("trial")
-    got = res.per_trial.set_index("trial").loc[pt.index]
-    np.testing.assert_allclose(got["o_minus_e"], pt["o_minus_e"], rtol=1e-6)
-    np.testing.assert_allclose(got["v"], pt["v"], rtol=1e-6)
-    np.testing.assert_allclose(res.pooled.estimate, exp["estimate"], rtol=1e-6)
+    assert_logrank_matches(res, exp)
     np.testing.assert_allclose(res.pooled.se, exp["se"], rtol=1e-6)
     np.testing.assert_allclose(res.pooled.Q, exp["Q"], rtol=1e-6)
     assert res.pooled.Q_df == exp["df"]
@@ -193,11 +198,7 @@ def test_gastric_logrank(dataset, gastric_adj, gastric_adv):
     d = gastric_adj if dataset == "gastadj" else gastric_adv
     res = two_stage(d, trial="trialref", treatment="trt", treated_value=0.5, time="timeT",
                     event="statusT", model="logrank")
-    pt = pd.DataFrame(exp["per_trial"]).set_index("trial")
-    got = res.per_trial.set_index("trial").loc[pt.index]
-    np.testing.assert_allclose(got["o_minus_e"], pt["o_minus_e"], rtol=1e-6)
-    np.testing.assert_allclose(got["v"], pt["v"], rtol=1e-6)
-    np.testing.assert_allclose(res.pooled.estimate, exp["estimate"], rtol=1e-6)
+    assert_logrank_matches(res, exp)
     np.testing.assert_allclose(res.pooled.Q, exp["Q"], rtol=1e-6)
 
 

@@ -3,27 +3,17 @@ command and every option."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import click
+
+from tests.docs.generators import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_cli", ROOT / "docs" / "gen_cli.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_cli"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-GEN = load_generator()
+GEN = load_generator("gen_cli")
 
 
 def sections(text: str) -> dict[str, str]:

@@ -3,30 +3,18 @@ variable, outcome and cross-variable rule of every topic dictionary."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from harmonise.dictionary.spec import load_dictionary
+from tests.docs.generators import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 DICTIONARIES = sorted(ROOT.glob("dictionaries/*/dictionary.yaml"))
 
 
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_dictionaries",
-                                                  ROOT / "docs" / "gen_dictionaries.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_dictionaries"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-GEN = load_generator()
+GEN = load_generator("gen_dictionaries")
 
 
 def test_there_are_dictionaries() -> None:

@@ -4,27 +4,14 @@ exit codes, outside a workspace and against the store's current delivery."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import openpyxl
 import pytest
-from click.testing import CliRunner, Result
 
 from tests.harmonise.mapping_factory import EXAMPLE_DICTIONARY, default_example
-
-
-def ipdrepo(*args: str, cwd: Path) -> Result:
-    from repository.cli import cli
-
-    env = {k: None for k in os.environ if k.startswith("IPDREPO_")}
-    old = Path.cwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    finally:
-        os.chdir(old)
+from tests.repository.test_cli import ipdrepo
 
 
 @pytest.fixture(scope="module")
