@@ -423,22 +423,15 @@ _JSON_TYPES = {"object": "a mapping", "array": "a list", "string": "text", "inte
                "number": "a number", "boolean": "true or false", "null": "empty"}
 
 
+#: Python type of a YAML value -> how a message names it (bool before int: True is an int)
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "true/false"), (int, "a whole number"), (float, "a number"), (str, "text"),
+    (list, "a list"), (dict, "a mapping"), (type(None), "empty"))
+
+
 def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int):
-        return "a whole number"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if value is None:
-        return "empty"
-    return type(value).__name__
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)),
+                type(value).__name__)
 
 
 def _expected(types: Any) -> str:

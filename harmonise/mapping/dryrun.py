@@ -34,15 +34,15 @@ import pandas as pd
 
 from harmonise.dictionary.spec import Dictionary
 from harmonise.mapping.engine import RuleRun, missing_columns, run_rules
-from harmonise.mapping.spec import (
+from harmonise.mapping.rules import (
     DateParse,
     Direct,
     Impossible,
-    Mapping,
     Recode,
     Undetermined,
     UnitConversion,
 )
+from harmonise.mapping.spec import Mapping
 from harmonise.values.problems import REASONS
 from harmonise.yamlio import render_key
 from repository.errors import MappingError, SpecProblem

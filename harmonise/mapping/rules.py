@@ -16,36 +16,36 @@ from typing import Any, ClassVar
 from harmonise.expressions.language import Expression
 
 __all__ = [
-    "STATUSES",
+    "COMBINABLE",
+    "COMBINERS",
     "RULE_TYPES",
-    "Scalar",
-    "Rule",
-    "IdCreation",
-    "Direct",
-    "Recode",
-    "Case",
-    "CaseWhen",
-    "Operation",
-    "UnitConversion",
-    "DateParse",
-    "Derive",
-    "Constant",
-    "Impossible",
-    "Undetermined",
+    "STATUSES",
+    "TAKES",
     "Aggregate",
     "AggregateSource",
-    "TAKES",
-    "COMBINABLE",
-    "qualify",
-    "Ref",
-    "VariableRef",
+    "Case",
+    "CaseWhen",
     "ColumnRef",
     "CombinedRef",
+    "Constant",
+    "DateParse",
+    "Derive",
+    "Direct",
     "ExpressionRef",
-    "COMBINERS",
+    "IdCreation",
+    "Impossible",
+    "Operation",
+    "Recode",
+    "Ref",
+    "Rule",
+    "Scalar",
+    "Undetermined",
+    "UnitConversion",
+    "VariableRef",
+    "qualify",
     "ref_columns",
-    "ref_variables",
     "ref_text",
+    "ref_variables",
 ]
 
 STATUSES = ("complete", "impossible", "undetermined")
@@ -193,11 +193,7 @@ class Rule:
         out.update(self.body())
         if self.status != self.implied_status:
             out["status"] = self.status
-        if self.comment is not None:
-            out["comment"] = self.comment
-        if self.draft is not None:
-            out["draft"] = self.draft
-        return out
+        return out | _set(comment=self.comment, draft=self.draft)
 
     def describe(self) -> str:
         """One line for people: what the rule does."""
@@ -208,13 +204,30 @@ def _missing_text(missing: Sequence[Any]) -> str:
     return f"; missing codes {', '.join(_literal(m) for m in missing)}" if missing else ""
 
 
+def _round_text(digits: int | None) -> str:
+    return f", rounded to {digits} decimals" if digits is not None else ""
+
+
+def _set(**keys: Any) -> dict[str, Any]:
+    """The optional keys of a rule's YAML that it sets (not None, not empty), tuples as
+    lists, in the order given."""
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in keys.items() if value is not None and value != ()}
+
+
 @dataclass(frozen=True, kw_only=True)
-class IdCreation(Rule):
+class _ColumnRule(Rule):
+    """A rule that reads one raw column."""
+
     column: str
-    rule: ClassVar[str] = "id_creation"
 
     def _columns(self) -> tuple[str, ...]:
         return (self.column,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdCreation(_ColumnRule):
+    rule: ClassVar[str] = "id_creation"
 
     def body(self) -> dict[str, Any]:
         return {"column": self.column}
@@ -224,34 +237,23 @@ class IdCreation(Rule):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Direct(Rule):
-    column: str
+class Direct(_ColumnRule):
     missing: tuple[Scalar, ...] = ()
     round: int | None = None
     rule: ClassVar[str] = "direct"
 
-    def _columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column}
-        if self.missing:
-            out["missing"] = list(self.missing)
-        if self.round is not None:
-            out["round"] = self.round
-        return out
+        return {"column": self.column, **_set(missing=self.missing, round=self.round)}
 
     def describe(self) -> str:
-        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
-        return f"${self.column} as it is{rnd}{_missing_text(self.missing)}"
+        return f"${self.column} as it is{_round_text(self.round)}{_missing_text(self.missing)}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Recode(Rule):
+class Recode(_ColumnRule):
     """Map raw codes to dictionary codes. ``otherwise`` is ``"error"`` (report values not in
     the map: the default), ``"missing"`` (treat them as missing), or a value (``otherwise_value``)."""
 
-    column: str
     map: tuple[tuple[Scalar, Scalar | None], ...]
     missing: tuple[Scalar, ...] = ()
     otherwise: str = "error"
@@ -259,13 +261,9 @@ class Recode(Rule):
     ignore_case: bool = False
     rule: ClassVar[str] = "recode"
 
-    def _columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column, "map": dict(self.map)}
-        if self.missing:
-            out["missing"] = list(self.missing)
+        out: dict[str, Any] = {"column": self.column, "map": dict(self.map),
+                               **_set(missing=self.missing)}
         if self.otherwise == "missing":
             out["else"] = "missing"
         elif self.otherwise == "value":
@@ -352,19 +350,14 @@ class Operation(Rule):
         return self.expression.variables
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"expression": self.expression.text}
-        if self.round is not None:
-            out["round"] = self.round
-        return out
+        return {"expression": self.expression.text, **_set(round=self.round)}
 
     def describe(self) -> str:
-        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
-        return f"{self.expression.text}{rnd}"
+        return f"{self.expression.text}{_round_text(self.round)}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnitConversion(Rule):
-    column: str
+class UnitConversion(_ColumnRule):
     source_unit: str
     target_unit: str | None = None
     analyte: str | None = None
@@ -372,50 +365,31 @@ class UnitConversion(Rule):
     round: int | None = None
     rule: ClassVar[str] = "unit"
 
-    def _columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column, "from": self.source_unit}
-        if self.target_unit is not None:
-            out["to"] = self.target_unit
-        if self.analyte is not None:
-            out["analyte"] = self.analyte
-        if self.missing:
-            out["missing"] = list(self.missing)
-        if self.round is not None:
-            out["round"] = self.round
-        return out
+        return {"column": self.column, "from": self.source_unit,
+                **_set(to=self.target_unit, analyte=self.analyte, missing=self.missing,
+                       round=self.round)}
 
     def describe(self) -> str:
         to = self.target_unit or "the dictionary unit"
         via = f" ({self.analyte})" if self.analyte else ""
-        rnd = f", rounded to {self.round} decimals" if self.round is not None else ""
-        return f"${self.column} from {self.source_unit} to {to}{via}{rnd}" + \
+        return f"${self.column} from {self.source_unit} to {to}{via}{_round_text(self.round)}" + \
             _missing_text(self.missing)
 
 
 @dataclass(frozen=True, kw_only=True)
-class DateParse(Rule):
+class DateParse(_ColumnRule):
     """Parse a date column; with format ``iso8601``, ``impute`` says what becomes of partial
     dates (harmonise.values.partial_dates; default: reported, left missing)."""
 
-    column: str
     format: str
     missing: tuple[Scalar, ...] = ()
     impute: str | None = None
     rule: ClassVar[str] = "date"
 
-    def _columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"column": self.column, "format": self.format}
-        if self.impute is not None:
-            out["impute"] = self.impute
-        if self.missing:
-            out["missing"] = list(self.missing)
-        return out
+        return {"column": self.column, "format": self.format,
+                **_set(impute=self.impute, missing=self.missing)}
 
     def describe(self) -> str:
         imp = f", partial dates imputed ({self.impute})" if self.impute else ""
@@ -447,9 +421,7 @@ class Derive(Rule):
         out: dict[str, Any] = {"function": self.function}
         for k, v in self.args:
             out[k] = v if isinstance(v, (str, int)) else v.to_data()
-        if self.round is not None:
-            out["round"] = self.round
-        return out
+        return out | _set(round=self.round)
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v if isinstance(v, (str, int)) else ref_text(v)}"

@@ -1,4 +1,4 @@
-"""Per-trial mappings: rule spec objects and their loader.
+"""Per-trial mappings: the mapping spec object and its loader (the rules: harmonise.mapping.rules).
 
 A mapping (``dictionaries/<topic>/mappings/<dictionary version>/<TRIAL>.yaml``, format
 ``ipdrepo-mapping/1``, documented in docs/mapping-format.md, JSON Schema in
@@ -69,13 +69,11 @@ from harmonise.mapping.rules import (
     Direct,
     ExpressionRef,
     IdCreation,
-    Impossible,
     Operation,
     Recode,
     Ref,
     Rule,
     Scalar,
-    Undetermined,
     UnitConversion,
     VariableRef,
 )
@@ -91,33 +89,17 @@ from harmonise.yamlio import (
 )
 from repository.errors import MappingError, SpecError
 
+#: the rule spec objects (``Direct``, ``Recode`` ...) and value references are in
+#: :mod:`harmonise.mapping.rules`
 __all__ = [
     "FORMAT",
     "STATUSES",
     "RULE_TYPES",
+    "Rule",
     "Source",
     "SpecOrigin",
-    "Rule",
-    "IdCreation",
-    "Direct",
-    "Recode",
-    "Case",
-    "CaseWhen",
-    "Operation",
-    "UnitConversion",
-    "DateParse",
-    "Derive",
-    "Constant",
-    "Impossible",
-    "Undetermined",
-    "Aggregate",
     "DatasetSpec",
     "TableMapping",
-    "Ref",
-    "VariableRef",
-    "ColumnRef",
-    "CombinedRef",
-    "ExpressionRef",
     "Mapping",
     "load_mapping",
     "mapping_path",

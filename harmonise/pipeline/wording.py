@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from typing import Any
 
@@ -372,57 +373,91 @@ class _Words:
 # --- the question of a group (its primary finding) -----------------------------------------
 
 def _participant_text(w: _Words, f: Finding) -> str:
-    kind = f.facts.get("kind", "")
-    name = str(f.facts.get("name", ""))
-    row = f.row
     if f.source == "mapping":
         return _mapping_text(w, f)
-    if kind == "range" and name:
-        var = w.variable(name)
-        column = w.column(name)
-        if column is not None and var is not None:
-            subject = w.say("subject", what=w.col(column), value=w.raw(column, row))
-            if isinstance(w.t.mapping.rule(name), UnitConversion):
-                subject += f" ({w.harmonised(name, row)})"
-            key = "range_same" if w.col(column) == w.concept(name) else "range"
-            return w.say(key, subject=subject, concept=w.concept(name), range=w.range(var))
-        if var is not None:
-            return w.say("range_derived", concept=w.concept(name), columns=w.columns_of(name),
-                         value=w.harmonised(name, row), range=w.range(var))
-    if kind == "required" and name:
-        column = w.column(name)
-        if column is not None:
-            return w.say("required", what=w.col(column), concept=w.concept(name))
-        cols = [c for c in w.t.mapping.source_columns(name) if c in w.t.raw.columns]
-        empty = [c for c in cols if row is not None and w.t.blank(c, row)] or cols
-        return w.say("required_derived", concept=w.concept(name),
-                     columns=w.join([w.col(c) for c in empty]),
-                     is_are=w.words["is"] if len(empty) == 1 else w.words["are"])
-    if kind == "category" and name:
-        var = w.variable(name)
-        what, value = w.what(name, row)
-        codes = ", ".join(f"{c.code} = {c.label}" for c in var.categories) if var else ""
-        return w.say("category", subject=w.say("subject", what=what, value=value),
-                     concept=w.concept(name), codes=codes)
-    if kind == "unique" and name:
-        what, value = w.what(name, row)
-        return w.say("unique", subject=w.say("subject", what=what, value=value))
-    if kind == "rule":
-        return _rule_text(w, f)
-    if kind == "before_randomisation":
-        variables = list(f.facts.get("variables", []))
-        rand = f.facts.get("rand")
-        a_what, a = w.what(variables[0], row) if variables else ("", "")
-        r_what, r = w.what(rand, row) if rand else ("", "")
-        return w.say("before_rand", a_what=a_what, a=a, r_what=r_what, r=r)
-    if kind == "duplicate_id":
-        rows = [int(r) for r in f.facts.get("rows", [])]
-        label = ROW_WORD[w.lang]
-        return w.say("duplicate", n=len(rows), rows=w.join([str(r) for r in rows]),
-                     example=f"{label} {rows[-1]}=…")
-    if kind == "missing_id":
-        return w.say("missing_id", row=row, column=w.col(w.t.id_column))
+    kind = f.facts.get("kind", "")
+    name = str(f.facts.get("name", ""))
+    if kind in _NAMED and not name:
+        return f.message
+    text = _PARTICIPANT_TEXTS.get(kind)
+    return text(w, f, name) if text is not None else f.message
+
+
+def _range_text(w: _Words, f: Finding, name: str) -> str:
+    var = w.variable(name)
+    column = w.column(name)
+    if column is not None and var is not None:
+        subject = w.say("subject", what=w.col(column), value=w.raw(column, f.row))
+        if isinstance(w.t.mapping.rule(name), UnitConversion):
+            subject += f" ({w.harmonised(name, f.row)})"
+        key = "range_same" if w.col(column) == w.concept(name) else "range"
+        return w.say(key, subject=subject, concept=w.concept(name), range=w.range(var))
+    if var is not None:
+        return w.say("range_derived", concept=w.concept(name), columns=w.columns_of(name),
+                     value=w.harmonised(name, f.row), range=w.range(var))
     return f.message
+
+
+def _required_text(w: _Words, f: Finding, name: str) -> str:
+    column = w.column(name)
+    if column is not None:
+        return w.say("required", what=w.col(column), concept=w.concept(name))
+    cols = [c for c in w.t.mapping.source_columns(name) if c in w.t.raw.columns]
+    empty = [c for c in cols if f.row is not None and w.t.blank(c, f.row)] or cols
+    return w.say("required_derived", concept=w.concept(name),
+                 columns=w.join([w.col(c) for c in empty]),
+                 is_are=w.words["is"] if len(empty) == 1 else w.words["are"])
+
+
+def _category_text(w: _Words, f: Finding, name: str) -> str:
+    what, value = w.what(name, f.row)
+    return w.say("category", subject=w.say("subject", what=what, value=value),
+                 concept=w.concept(name), codes=_codes(w.variable(name)))
+
+
+def _codes(var: Variable | None) -> str:
+    """A categorical variable's codes and labels, ``1 = male, 2 = female``."""
+    return ", ".join(f"{c.code} = {c.label}" for c in var.categories) if var else ""
+
+
+def _unique_text(w: _Words, f: Finding, name: str) -> str:
+    what, value = w.what(name, f.row)
+    return w.say("unique", subject=w.say("subject", what=what, value=value))
+
+
+def _before_randomisation_text(w: _Words, f: Finding, name: str) -> str:
+    variables = list(f.facts.get("variables", []))
+    rand = f.facts.get("rand")
+    a_what, a = w.what(variables[0], f.row) if variables else ("", "")
+    r_what, r = w.what(rand, f.row) if rand else ("", "")
+    return w.say("before_rand", a_what=a_what, a=a, r_what=r_what, r=r)
+
+
+def _duplicate_id_text(w: _Words, f: Finding, name: str) -> str:
+    rows = [int(r) for r in f.facts.get("rows", [])]
+    label = ROW_WORD[w.lang]
+    return w.say("duplicate", n=len(rows), rows=w.join([str(r) for r in rows]),
+                 example=f"{label} {rows[-1]}=…")
+
+
+def _missing_id_text(w: _Words, f: Finding, name: str) -> str:
+    return w.say("missing_id", row=f.row, column=w.col(w.t.id_column))
+
+
+#: the kinds of participant-level finding whose question needs the variable's name
+_NAMED = frozenset({"range", "required", "category", "unique"})
+
+#: kind of finding -> its question
+_PARTICIPANT_TEXTS: dict[str, Callable[[_Words, Finding, str], str]] = {
+    "range": _range_text,
+    "required": _required_text,
+    "category": _category_text,
+    "unique": _unique_text,
+    "rule": lambda w, f, name: _rule_text(w, f),
+    "before_randomisation": _before_randomisation_text,
+    "duplicate_id": _duplicate_id_text,
+    "missing_id": _missing_id_text,
+}
 
 
 def _rule_text(w: _Words, f: Finding) -> str:
@@ -464,9 +499,8 @@ def _mapping_text(w: _Words, f: Finding) -> str:
                                          "not_boolean", "invalid_category"):
         subject = w.say("subject", what=w.col(column), value=w.raw(column, row))
         if reason == "invalid_category":
-            var = w.variable(variable)
-            codes = ", ".join(f"{c.code} = {c.label}" for c in var.categories) if var else ""
-            return w.say("category", subject=subject, concept=w.concept(variable), codes=codes)
+            return w.say("category", subject=subject, concept=w.concept(variable),
+                         codes=_codes(w.variable(variable)))
         return w.say(reason, subject=subject, where=where, concept=w.concept(variable),
                      layout=w.layout_text(column) if reason == "not_a_date" else "")
     values = w.join([f"{w.col(c)} {w.raw(c, row)}" for c in cols])

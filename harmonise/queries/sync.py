@@ -200,7 +200,10 @@ def sync_queries(session: Session, topic: Topic, trial: Trial, findings: Iterabl
     claims = _claims(existing, groups)
     owner = {id(g): qid for qid, g in claims.items()}
     by_id = {q.id: q for q in existing}
-    opened, reopened, closed, updated = [], [], [], []
+    opened: list[int] = []
+    reopened: list[int] = []
+    closed: list[int] = []
+    updated: list[int] = []
     unchanged = accepted = 0
     now = utcnow()
     for g in groups:
@@ -210,34 +213,14 @@ def sync_queries(session: Session, topic: Topic, trial: Trial, findings: Iterabl
             opened.append(_raise(session, topic, trial, g, words, actor=actor, now=now,
                                  delivery_id=delivery_id, ran=ran))
             continue
-        q = by_id[qid]
-        if q.status == "resolved" and q.resolution == "confirmed_correct" and _accepted(q, g):
+        outcome = _update(session, topic, by_id[qid], g, words, actor=actor, now=now,
+                          delivery_id=delivery_id, ran=ran)
+        if outcome == "accepted":
             accepted += 1
-            for f in q.findings:
-                if f.active:
-                    f.last_seen = now
-            continue
-        before = (q.question, q.value_received, list(q.rows or []), dict(q.detail or {}))
-        if q.status in ("closed", "resolved"):
-            why = ("the values confirmed correct changed" if q.resolution == "confirmed_correct"
-                   else "the check fails again")
-            _move(session, q, "reopened", author=actor, kind="auto-reopen", topic=topic.slug,
-                  check_transition=False, comment=f"{why}: {words.text}")
-            reopened.append(q.id)
-        _fill(q, g, words, delivery_id)
-        added, cleared = _sync_findings(session, q, g, now, ran)
-        if added or cleared:
-            audit.append(session, actor=actor, action="query.findings", topic=topic.slug,
-                         entity_type="query", entity_id=q.id,
-                         details={"added": added, "cleared": cleared})
-        if q.id in reopened:
-            continue
-        if added or cleared or before != (q.question, q.value_received, list(q.rows or []),
-                                             dict(q.detail or {})):
-            updated.append(q.id)
-            q.updated_at = now
-        else:
+        elif outcome == "unchanged":
             unchanged += 1
+        else:
+            (reopened if outcome == "reopened" else updated).append(qid)
     moved = {key: qid for qid, g in claims.items() for key in g.keys}
     for q in existing:
         if q.id in claims:
@@ -250,6 +233,38 @@ def sync_queries(session: Session, topic: Topic, trial: Trial, findings: Iterabl
     return SyncReport(trial=trial.acronym, opened=tuple(opened), reopened=tuple(reopened),
                       closed=tuple(closed), updated=tuple(updated), unchanged=unchanged,
                       accepted=accepted, findings=len(unique))
+
+
+def _update(session: Session, topic: Topic, q: Query, g: Group, words: Wording, *,
+            actor: str, now: datetime, delivery_id: int | None, ran: set[str]) -> str:
+    """Bring the existing query ``q`` up to the group ``g`` that claims it: ``accepted`` (its
+    values were confirmed correct and are unchanged), ``reopened``, ``updated`` or
+    ``unchanged``."""
+    if q.status == "resolved" and q.resolution == "confirmed_correct" and _accepted(q, g):
+        for f in q.findings:
+            if f.active:
+                f.last_seen = now
+        return "accepted"
+    before = (q.question, q.value_received, list(q.rows or []), dict(q.detail or {}))
+    reopened = q.status in ("closed", "resolved")
+    if reopened:
+        why = ("the values confirmed correct changed" if q.resolution == "confirmed_correct"
+               else "the check fails again")
+        _move(session, q, "reopened", author=actor, kind="auto-reopen", topic=topic.slug,
+              check_transition=False, comment=f"{why}: {words.text}")
+    _fill(q, g, words, delivery_id)
+    added, cleared = _sync_findings(session, q, g, now, ran)
+    if added or cleared:
+        audit.append(session, actor=actor, action="query.findings", topic=topic.slug,
+                     entity_type="query", entity_id=q.id,
+                     details={"added": added, "cleared": cleared})
+    if reopened:
+        return "reopened"
+    if added or cleared or before != (q.question, q.value_received, list(q.rows or []),
+                                         dict(q.detail or {})):
+        q.updated_at = now
+        return "updated"
+    return "unchanged"
 
 
 def _raise(session: Session, topic: Topic, trial: Trial, group: Group, words: Wording, *,

@@ -346,15 +346,9 @@ def infer_column_rule(column: str, series: pd.Series | None,
     labels = dict(info.value_labels) if info is not None else {}
     if series is None:
         return ColumnRule(column, "text", labels=labels, present=False)
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return ColumnRule(column, "text", labels=labels)
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        values = series.dropna()
-        timed = bool(len(values)) and bool((values != values.dt.normalize()).any())
-        return ColumnRule(column, "datetime" if timed else "date", layout="native",
-                          labels=labels)
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        return ColumnRule(column, "number", labels=labels)
+    typed = _typed_column_rule(column, series, labels)
+    if typed is not None:
+        return typed
     uniques = pd.unique(series.dropna().to_numpy(dtype=object))[:_SAMPLE]
     natives = [v for v in uniques if not isinstance(v, str)]
     if natives and len(natives) == len(uniques):  # typed cells (an Excel delivery)
@@ -364,12 +358,32 @@ def infer_column_rule(column: str, series: pd.Series | None,
                for v in natives):
             return ColumnRule(column, "number", labels=labels)
     texts = [t for t in canonical_texts(uniques) if t is not None]
-    if not texts:
-        return ColumnRule(column, "text", labels=labels)
     tokens = tuple(sorted({t for t in texts if t.lower() in MISSING_TOKENS}))
     rest = np.array([t for t in texts if t not in tokens], dtype=object)
     if len(rest) == 0:
         return ColumnRule(column, "text", labels=labels)
+    return _text_column_rule(column, rest, labels, tokens)
+
+
+def _typed_column_rule(column: str, series: pd.Series,
+                       labels: dict[Any, str]) -> ColumnRule | None:
+    """The rule of a column with a boolean, date or number dtype (None for the others)."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return ColumnRule(column, "text", labels=labels)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        values = series.dropna()
+        timed = bool(len(values)) and bool((values != values.dt.normalize()).any())
+        return ColumnRule(column, "datetime" if timed else "date", layout="native",
+                          labels=labels)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return ColumnRule(column, "number", labels=labels)
+    return None
+
+
+def _text_column_rule(column: str, rest: np.ndarray, labels: dict[Any, str],
+                      tokens: tuple[str, ...]) -> ColumnRule:
+    """The rule of a column of texts (``rest``: its distinct texts but the missing tokens):
+    numbers with either decimal mark, then the date layout that reads the most of them."""
     for decimal in (".", ","):
         _, bad = parse_numbers(rest, decimal=decimal)
         if 1 - bad.mean() >= _SHARE:
@@ -381,12 +395,12 @@ def infer_column_rule(column: str, series: pd.Series | None,
             share = 1 - float(bad.mean())
             if share >= _SHARE and (best is None or share > best[0]):
                 best = (share, kind, fmt)
-    if best is not None:
-        _, kind, fmt = best
-        lettered = [t for t in rest if re.search(r"[A-Za-z]", t)]
-        upper = "%b" in fmt and bool(lettered) and all(t == t.upper() for t in lettered)
-        return ColumnRule(column, kind, layout=fmt, upper=upper, labels=labels, tokens=tokens)
-    return ColumnRule(column, "text", labels=labels)
+    if best is None:
+        return ColumnRule(column, "text", labels=labels)
+    _, kind, fmt = best
+    lettered = [t for t in rest if re.search(r"[A-Za-z]", t)]
+    upper = "%b" in fmt and bool(lettered) and all(t == t.upper() for t in lettered)
+    return ColumnRule(column, kind, layout=fmt, upper=upper, labels=labels, tokens=tokens)
 
 
 def split_corrected_value(text: str, columns: Sequence[str]) -> dict[str, str]:

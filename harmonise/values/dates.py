@@ -140,25 +140,30 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
     present = rest & np.array([t is not None for t in texts], dtype=bool)
     if present.any():
         idx = np.flatnonzero(present)
-        strings = texts[idx]
-        if fmt in NUMERIC_EPOCHS:
-            parsed = _parse_numeric(strings, fmt)
-        elif fmt == "iso":
-            parsed = pd.to_datetime(pd.Index(strings), format="ISO8601", errors="coerce")
-            parsed = parsed.tz_localize(None) if getattr(parsed, "tz", None) else parsed
-            parsed = parsed.to_numpy(dtype="datetime64[ns]")
-        elif fmt == "iso8601":
-            from harmonise.values.partial_dates import parse_iso8601
-
-            read = parse_iso8601(pd.Series(strings, dtype=object), datetime=datetime)
-            parsed = read.values.to_numpy(dtype="datetime64[ns]")
-        elif fmt == "native":
-            parsed = np.full(len(idx), np.datetime64("NaT"), dtype="datetime64[ns]")
-        else:
-            parsed = _parse_strftime(strings, fmt)
+        parsed = _parse_texts(texts[idx], fmt, datetime=datetime)
         out[idx] = parsed
         bad[idx] = np.isnat(parsed)
     return _finish(out, bad, datetime)
+
+
+def _parse_texts(strings: np.ndarray, fmt: str, *, datetime: bool) -> np.ndarray:
+    """Present texts (canonical) as ``datetime64[ns]`` in the layout ``fmt`` (NaT where they
+    do not parse): a numeric epoch, ISO (``iso``, or ``iso8601`` with partial dates), a
+    strftime pattern; ``native`` reads no text."""
+    if fmt in NUMERIC_EPOCHS:
+        return _parse_numeric(strings, fmt)
+    if fmt == "iso":
+        parsed = pd.to_datetime(pd.Index(strings), format="ISO8601", errors="coerce")
+        parsed = parsed.tz_localize(None) if getattr(parsed, "tz", None) else parsed
+        return parsed.to_numpy(dtype="datetime64[ns]")
+    if fmt == "iso8601":
+        from harmonise.values.partial_dates import parse_iso8601
+
+        read = parse_iso8601(pd.Series(strings, dtype=object), datetime=datetime)
+        return read.values.to_numpy(dtype="datetime64[ns]")
+    if fmt == "native":
+        return np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[ns]")
+    return _parse_strftime(strings, fmt)
 
 
 def _finish(out: np.ndarray, bad: np.ndarray, datetime: bool) -> tuple[np.ndarray, np.ndarray]:
