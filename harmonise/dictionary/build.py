@@ -10,7 +10,7 @@ only), the changelog. Every problem goes to the collector; :func:`build` raises 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from harmonise.dictionary import spec
@@ -70,17 +70,27 @@ def build(data: Any, col: ProblemCollector, *, source: str | None) -> spec.Dicti
                       source=source, tables=tuple(tables))
 
 
+def _entries(items: Any, section: str, wanted: Mapping[str, type | Collection[str]]
+             ) -> Iterator[tuple[tuple[str, int], dict[str, Any]]]:
+    """The entries of the list ``section`` (variables, outcomes ...) whose keys hold what
+    ``wanted`` says (a type, or the values allowed), each with its key path; the schema has
+    reported the others."""
+    if not isinstance(items, list):
+        return
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and all(
+                isinstance(item.get(key), want) if isinstance(want, type)
+                else item.get(key) in want for key, want in wanted.items()):
+            yield (section, i), item
+
+
 def _variables(items: Any, col: ProblemCollector,
                declared: Mapping[str, dict[str, Any]]) -> list[spec.Variable]:
     if not isinstance(items, list):
         return []
     out: list[spec.Variable] = []
     first_line: dict[str, int | None] = {}
-    for i, item in enumerate(items):
-        path = ("variables", i)
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or \
-                item.get("type") not in VARIABLE_TYPES:
-            continue  # the schema has reported it
+    for path, item in _entries(items, "variables", {"name": str, "type": VARIABLE_TYPES}):
         name = item["name"]
         if name in first_line:
             col.add(path + ("name",), f"variable {name!r} is defined twice (first on line "
@@ -263,15 +273,9 @@ def _range(data: dict[str, Any], path: tuple[Any, ...], name: str, vtype: str,
 
 def _outcomes(items: Any, by_name: Mapping[str, spec.Variable], col: ProblemCollector,
               long: Mapping[str, str] | None = None) -> list[spec.Outcome]:
-    if not isinstance(items, list):
-        return []
     out: list[spec.Outcome] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        path = ("outcomes", i)
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or \
-                item.get("kind") not in OUTCOME_KINDS:
-            continue
+    for path, item in _entries(items, "outcomes", {"name": str, "kind": OUTCOME_KINDS}):
         name, kind = item["name"], item["kind"]
         if name in seen:
             col.add(path + ("name",), f"outcome {name!r} is defined twice")
@@ -366,16 +370,10 @@ def _is_binary(v: spec.Variable) -> bool:
 
 
 def _rules(items: Any, by_name: Mapping[str, spec.Variable], col: ProblemCollector) -> list[spec.CrossRule]:
-    if not isinstance(items, list):
-        return []
     kinds = {n: v.kind for n, v in by_name.items()}
     out: list[spec.CrossRule] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        path = ("rules", i)
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or \
-                not isinstance(item.get("assert"), str):
-            continue
+    for path, item in _entries(items, "rules", {"id": str, "assert": str}):
         rid = item["id"]
         if rid in seen:
             col.add(path + ("id",), f"rule id {rid!r} is used twice")
@@ -427,15 +425,9 @@ def _rule_expression(rid: str, text: str, by_name: Mapping[str, spec.Variable],
 
 
 def _changelog(items: Any, col: ProblemCollector) -> list[spec.ChangelogEntry]:
-    if not isinstance(items, list):
-        return []
     out: list[spec.ChangelogEntry] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        path = ("changelog", i)
-        if not isinstance(item, dict) or not isinstance(item.get("version"), str) or \
-                not isinstance(item.get("date"), str) or not isinstance(item.get("changes"), list):
-            continue
+    for path, item in _entries(items, "changelog", {"version": str, "date": str, "changes": list}):
         try:
             date = dt.date.fromisoformat(item["date"])
         except ValueError:
@@ -454,22 +446,17 @@ def _changelog(items: Any, col: ProblemCollector) -> list[spec.ChangelogEntry]:
 def _declared_tables(items: Any, col: ProblemCollector) -> dict[str, dict[str, Any]]:
     """The long tables declared under ``tables:`` (name -> item, with its index as ``_i``)."""
     out: dict[str, dict[str, Any]] = {}
-    if not isinstance(items, list):
-        return out
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or \
-                item.get("kind") not in TABLE_KINDS:
-            continue  # the schema has reported it
+    for path, item in _entries(items, "tables", {"name": str, "kind": TABLE_KINDS}):
         name = item["name"]
         if name == PARTICIPANTS:
-            col.add(("tables", i, "name"), f"{PARTICIPANTS!r} is the participant table (the "
-                                           "variables without `table:`); name long tables "
-                                           "otherwise, e.g. visits or adverse_events")
+            col.add(path + ("name",), f"{PARTICIPANTS!r} is the participant table (the "
+                                      "variables without `table:`); name long tables "
+                                      "otherwise, e.g. visits or adverse_events")
             continue
         if name in out:
-            col.add(("tables", i, "name"), f"table {name!r} is declared twice")
+            col.add(path + ("name",), f"table {name!r} is declared twice")
             continue
-        out[name] = {**item, "_i": i}
+        out[name] = {**item, "_i": path[1]}
     return out
 
 

@@ -17,9 +17,11 @@ import math
 import re
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from harmonise.dictionary.spec import CrossRule, Variable
 from harmonise.mapping.rules import DateParse, Direct, IdCreation, Recode, UnitConversion
@@ -31,154 +33,16 @@ __all__ = ["LANGUAGES", "word_group", "language_of", "TEMPLATES"]
 
 LANGUAGES = ("en", "fr")
 
-TEMPLATES: dict[str, dict[str, str]] = {
-    "en": {
-        "range": "{subject}, outside the expected range for {concept} ({range}). Please check "
-                 "it.",
-        "range_same": "{subject}, outside the expected range ({range}). Please check it.",
-        "range_derived": "{concept}, worked out from {columns}, is {value}: outside the "
-                         "expected range ({range}). Please check these values.",
-        "required": "{what} is empty, but {concept} is needed for every participant. Please "
-                    "give it.",
-        "required_derived": "{concept} cannot be worked out because {columns} {is_are} empty. "
-                            "Please give the missing value(s).",
-        "category": "{subject}, which is not one of the codes expected for {concept} "
-                    "({codes}). What is the right code?",
-        "unique": "{subject}, and this value is on more than one row. Please check it.",
-        "compare": "{a_what} ({a}) is {relation} {b_what} ({b}). Please check which one is "
-                   "wrong.",
-        "rule": "These values do not agree ({rule}): {values}. Please check which one is wrong.",
-        "before_rand": "{a_what} ({a}) is before the randomisation date ({r_what}: {r}). "
-                       "Please check these dates.",
-        "duplicate": "This participant ID is on {n} rows of your data (data rows {rows}). If a "
-                     "row belongs to another participant, write its right ID in Corrected "
-                     "value, e.g. {example}; if the rows are one participant entered twice, say "
-                     "so in Comment.",
-        "missing_id": "Data row {row} has no participant ID ({column}). Whose row is it?",
-        "unmatched_code": "Your column {column} has the code {value}{where}, which is not in "
-                          "your codebook. What does {value} mean?",
-        "not_a_number": "{subject}{where}, which we cannot read as a number. What is the right "
-                        "value?",
-        "not_a_date": "{subject}{where}, which we cannot read as a date{layout}. What is the "
-                      "right date?",
-        "not_whole_number": "{subject}{where}, but {concept} is a whole number. What is the "
-                            "right value?",
-        "not_boolean": "{subject}{where}, which we cannot read as yes or no. What is the right "
-                       "value?",
-        "cannot_compute": "{concept} cannot be worked out from {values}. Please check these "
-                          "values.",
-        "randomised_n": "Your data have {delivered} participant(s) in {arm}, but "
-                        "{published} were randomised in it according to the publication "
-                        "({diff}). Are participants missing from the data, or is the arm coded "
-                        "differently?",
-        "allocation": "The arms of your data have {sizes} participants, which does not fit the "
-                      "planned {ratio} allocation. Are participants missing from the data, or "
-                      "is the arm ({column}) coded differently?",
-        "balance": "{concept} ({column}) differs between the arms more than chance would "
-                   "explain (p = {p}). Please check {column} and the arm ({arm_column}).",
-        "weekday": "{n} of {total} participants were randomised on a Saturday or Sunday "
-                   "({column}), while randomisation usually happens on working days. Please "
-                   "check these dates; the participants are listed on their own sheet.",
-        "sequence": "Sorted by randomisation date ({column}), the arms ({arm_column}) come in "
-                    "long runs ({runs} runs in {n} participants): the allocation does not look "
-                    "random. Please check the randomisation dates and the arms.",
-        "follow_up": "Follow-up is shorter in one arm (median follow-up: {medians}). Is "
-                     "follow-up complete in every arm?",
-        "missingness": "{what} is missing for {shares}. Please give the missing values of the "
-                       "participants listed on their own sheet, or tell us in Comment why they "
-                       "are missing.",
-        "several": " This concerns {n} participants, listed on their own sheet.",
-        "cons_range": "{concept} is {value} (expected {range})",
-        "cons_required": "{concept} is missing",
-        "cons_rule": "does not hold: {rule}",
-        "cons_missing": "{concept} is missing for the same participants",
-        "cons_before_rand": "{what} is before randomisation",
-        "cons_mapping": "{concept} cannot be read",
-        "cons_pattern": "{text}",
-        "cons_count": "{text} ({n} participants)",
-        "is": "is", "are": "are", "and": "and", "to": "to", "at_least": "at least",
-        "at_most": "at most", "empty": "(empty)", "arm": "the {label} arm",
-        "column_concept": "{column} ({concept})",
-        "on_rows": " (on {n} rows)", "written": " written {layout}",
-        "of_arm": "{share} of {arm}", "quote": "{name}",
-        "subject": "{what} is {value}",
-        "check_generic": "a check of {concept} fails",
-    },
-    "fr": {
-        "range": "{subject}, hors des valeurs attendues pour {concept} ({range}). Merci de "
-                 "vérifier.",
-        "range_same": "{subject}, hors des valeurs attendues ({range}). Merci de vérifier.",
-        "range_derived": "{concept}, calculé à partir de {columns}, vaut {value} : hors des "
-                         "valeurs attendues ({range}). Merci de vérifier ces valeurs.",
-        "required": "{what} est vide, mais {concept} est nécessaire pour chaque patient. Merci "
-                    "de le compléter.",
-        "required_derived": "{concept} ne peut pas être calculé car {columns} {is_are} vide(s). "
-                            "Merci de compléter la ou les valeurs manquantes.",
-        "category": "{subject}, qui n'est pas un des codes attendus pour {concept} ({codes}). "
-                    "Quel est le bon code ?",
-        "unique": "{subject}, et cette valeur figure sur plusieurs lignes. Merci de vérifier.",
-        "compare": "{a_what} ({a}) {relation} {b_what} ({b}). Merci de vérifier laquelle des "
-                   "deux valeurs est fausse.",
-        "rule": "Ces valeurs ne concordent pas ({rule}) : {values}. Merci de vérifier laquelle "
-                "est fausse.",
-        "before_rand": "{a_what} ({a}) précède la date de randomisation ({r_what} : {r}). "
-                       "Merci de vérifier ces dates.",
-        "duplicate": "Ce numéro de patient figure sur {n} lignes de vos données (lignes {rows}). "
-                     "Si une ligne est celle d'un autre patient, écrivez son bon numéro dans "
-                     "Valeur corrigée, par exemple {example} ; s'il s'agit du même patient saisi "
-                     "deux fois, dites-le dans Commentaire.",
-        "missing_id": "La ligne {row} n'a pas de numéro de patient ({column}). À qui est-elle ?",
-        "unmatched_code": "Votre colonne {column} contient le code {value}{where}, qui ne "
-                          "figure pas dans votre dictionnaire de codes. Que signifie {value} ?",
-        "not_a_number": "{subject}{where}, que nous ne pouvons pas lire comme un nombre. "
-                        "Quelle est la bonne valeur ?",
-        "not_a_date": "{subject}{where}, que nous ne pouvons pas lire comme une date{layout}. "
-                      "Quelle est la bonne date ?",
-        "not_whole_number": "{subject}{where}, mais {concept} est un nombre entier. Quelle est "
-                            "la bonne valeur ?",
-        "not_boolean": "{subject}{where}, que nous ne pouvons pas lire comme oui ou non. Quelle "
-                       "est la bonne valeur ?",
-        "cannot_compute": "{concept} ne peut pas être calculé à partir de {values}. Merci de "
-                          "vérifier ces valeurs.",
-        "randomised_n": "Vos données comptent {delivered} patient(s) dans {arm}, mais "
-                        "{published} y ont été randomisés selon la publication ({diff}). "
-                        "Manque-t-il des patients dans les données, ou le bras est-il codé "
-                        "autrement ?",
-        "allocation": "Les bras de vos données comptent {sizes} patients, ce qui ne correspond "
-                      "pas à l'allocation prévue {ratio}. Manque-t-il des patients, ou le bras "
-                      "({column}) est-il codé autrement ?",
-        "balance": "{concept} ({column}) diffère entre les bras plus que le hasard ne "
-                   "l'explique (p = {p}). Merci de vérifier {column} et le bras ({arm_column}).",
-        "weekday": "{n} des {total} patients ont été randomisés un samedi ou un dimanche "
-                   "({column}), alors que la randomisation a lieu les jours ouvrés. Merci de "
-                   "vérifier ces dates ; les patients sont listés sur une feuille à part.",
-        "sequence": "Triés par date de randomisation ({column}), les bras ({arm_column}) se "
-                    "suivent en longues séries ({runs} séries pour {n} patients) : "
-                    "l'allocation ne semble pas aléatoire. Merci de vérifier les dates de "
-                    "randomisation et les bras.",
-        "follow_up": "Le suivi est plus court dans un bras (suivi médian : {medians}). Le suivi "
-                     "est-il complet dans chaque bras ?",
-        "missingness": "{what} manque pour {shares}. Merci de compléter les valeurs des "
-                       "patients listés sur une feuille à part, ou d'indiquer dans Commentaire "
-                       "pourquoi elles manquent.",
-        "several": " Cela concerne {n} patients, listés sur une feuille à part.",
-        "cons_range": "{concept} vaut {value} (attendu : {range})",
-        "cons_required": "{concept} manque",
-        "cons_rule": "ne tient pas : {rule}",
-        "cons_missing": "{concept} manque pour les mêmes patients",
-        "cons_before_rand": "{what} précède la randomisation",
-        "cons_mapping": "{concept} illisible",
-        "cons_pattern": "{text}",
-        "cons_count": "{text} ({n} patients)",
-        "is": "est", "are": "sont", "and": "et", "to": "à", "at_least": "au moins",
-        "at_most": "au plus", "empty": "(vide)", "arm": "le bras « {label} »",
-        "column_concept": "{column} ({concept})",
-        "on_rows": " (sur {n} lignes)", "written": " écrite {layout}",
-        "of_arm": "{share} dans {arm}", "quote": "« {name} »",
-        "subject": "{what} vaut {value}",
-        "check_generic": "un contrôle de {concept} échoue",
-    },
-}
+
+def _templates(language: str) -> dict[str, str]:
+    """The templates of ``language``: harmonise/pipeline/wording.<language>.yaml."""
+    path = Path(__file__).with_name(f"wording.{language}.yaml")
+    templates: dict[str, str] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return templates
+
+
+#: language -> check (or phrase) -> template, read from wording.<language>.yaml
+TEMPLATES: dict[str, dict[str, str]] = {language: _templates(language) for language in LANGUAGES}
 
 #: failing assertion operator -> (relation for dates, relation for numbers), per language
 _RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
