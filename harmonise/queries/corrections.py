@@ -36,6 +36,8 @@ __all__ = [
     "apply_corrections",
     "record_correction",
     "carry_forward",
+    "settle",
+    "is_row_correction",
     "active_corrections",
     "correction_to_dict",
     "participant_rows",
@@ -74,6 +76,8 @@ class AppliedCorrection:
     new_value: str | None
     applied: bool
     reason: str = ""
+    #: the trial's dataset of the cell ("main": the participant table's own)
+    dataset: str = "main"
 
 
 def apply_corrections(frame: pd.DataFrame, pseudonyms: Sequence[str | None],
@@ -86,6 +90,8 @@ def apply_corrections(frame: pd.DataFrame, pseudonyms: Sequence[str | None],
     out = frame.copy()
     results: list[AppliedCorrection] = []
     for c in sorted(corrections, key=lambda c: c.id):
+        if is_row_correction(c):  # a row of a long dataset: harmonise.queries.row_corrections
+            continue
         positions = participant_rows(pseudonyms, c.participant)
         if c.source_column not in out.columns or len(positions) < c.occurrence:
             results.append(AppliedCorrection(c.id, 0, c.source_column, c.old_value, c.new_value,
@@ -142,7 +148,7 @@ def record_correction(session: Session, topic: Topic, trial: Trial, *, delivery:
     for earlier in session.scalars(select(Correction).where(
             Correction.trial_id == trial.id, Correction.participant == participant,
             Correction.occurrence == occurrence, Correction.source_column == source_column,
-            Correction.status == "active")):
+            Correction.dataset == "main", Correction.status == "active")):
         if earlier.new_value == new_value:
             return earlier
         earlier.status = "superseded"
@@ -160,49 +166,64 @@ def record_correction(session: Session, topic: Topic, trial: Trial, *, delivery:
     return correction
 
 
+def is_row_correction(c: Correction) -> bool:
+    """Whether ``c`` corrects a row of a long dataset (not the participant table's dataset)."""
+    return (c.dataset or "main") != "main"
+
+
 def carry_forward(session: Session, topic: Topic, trial: Trial, *, delivery: Delivery,
                   frame: pd.DataFrame, pseudonyms: Sequence[str | None],
                   actor: str) -> dict[str, list[int]]:
     """Re-check the trial's active corrections against a new ``delivery``."""
     outcome: dict[str, list[int]] = {"carried": [], "no_longer_needed": [], "needs_review": []}
-    details: dict[str, Any]
     for c in active_corrections(session, trial):
-        if c.delivery_id == delivery.id:
+        if c.delivery_id == delivery.id or is_row_correction(c):
             continue
         positions = participant_rows(pseudonyms, c.participant)
         present = c.source_column in frame.columns and len(positions) >= c.occurrence
         now = (cell_text(frame.iat[positions[c.occurrence - 1],
                                    frame.columns.get_loc(c.source_column)])
                if present else None)
-        if present and now == c.old_value:
-            c.status = "superseded"
-            c.review_note = f"carried forward to delivery {delivery.id}"
-            new = Correction(topic_id=c.topic_id, trial_id=c.trial_id, participant=c.participant,
-                             occurrence=c.occurrence, source_column=c.source_column,
-                             variable=c.variable, old_value=c.old_value, new_value=c.new_value,
-                             query_id=c.query_id, reason=c.reason, created_by=c.created_by,
-                             delivery_id=delivery.id, carried_from_id=c.id)
-            session.add(new)
-            session.flush()
-            outcome["carried"].append(new.id)
-            action, details = "correction.carry", {"from": c.id, "to": new.id}
-        elif present and now == c.new_value:
-            c.status = "superseded"
-            c.review_note = f"delivery {delivery.id} already holds the corrected value"
-            outcome["no_longer_needed"].append(c.id)
-            action, details = "correction.superseded", {"id": c.id}
-        else:
-            c.status = "needs_review"
-            c.review_note = (f"delivery {delivery.id} holds {now!r} where the correction expected "
-                             f"{c.old_value!r}" if present else
-                             f"participant or column {c.source_column!r} missing from delivery "
-                             f"{delivery.id}")
-            outcome["needs_review"].append(c.id)
-            action, details = "correction.review", {"id": c.id, "note": c.review_note}
-        audit.append(session, actor=actor, action=action, topic=topic.slug,
-                     entity_type="correction", entity_id=c.id, details=details)
+        missing = (f"participant or column {c.source_column!r} missing from delivery "
+                   f"{delivery.id}")
+        settle(session, topic, c, delivery=delivery, present=present, now=now, missing=missing,
+               actor=actor, outcome=outcome)
     session.flush()
     return outcome
+
+
+def settle(session: Session, topic: Topic, c: Correction, *, delivery: Delivery, present: bool,
+           now: str | None, missing: str, actor: str, outcome: dict[str, list[int]]) -> None:
+    """One active correction against a new ``delivery`` whose cell holds ``now`` (``present``:
+    the cell was found; else ``missing`` says why not): carried forward, no longer needed, or
+    flagged ``needs_review``; ``outcome`` collects the ids."""
+    details: dict[str, Any]
+    if present and now == c.old_value:
+        c.status = "superseded"
+        c.review_note = f"carried forward to delivery {delivery.id}"
+        new = Correction(topic_id=c.topic_id, trial_id=c.trial_id, participant=c.participant,
+                         occurrence=c.occurrence, source_column=c.source_column,
+                         variable=c.variable, old_value=c.old_value, new_value=c.new_value,
+                         query_id=c.query_id, reason=c.reason, created_by=c.created_by,
+                         delivery_id=delivery.id, carried_from_id=c.id,
+                         dataset=c.dataset or "main", row_key=c.row_key)
+        session.add(new)
+        session.flush()
+        outcome["carried"].append(new.id)
+        action, details = "correction.carry", {"from": c.id, "to": new.id}
+    elif present and now == c.new_value:
+        c.status = "superseded"
+        c.review_note = f"delivery {delivery.id} already holds the corrected value"
+        outcome["no_longer_needed"].append(c.id)
+        action, details = "correction.superseded", {"id": c.id}
+    else:
+        c.status = "needs_review"
+        c.review_note = (f"delivery {delivery.id} holds {now!r} where the correction expected "
+                         f"{c.old_value!r}" if present else missing)
+        outcome["needs_review"].append(c.id)
+        action, details = "correction.review", {"id": c.id, "note": c.review_note}
+    audit.append(session, actor=actor, action=action, topic=topic.slug,
+                 entity_type="correction", entity_id=c.id, details=details)
 
 
 def correction_to_dict(c: Correction, trial: str | None = None) -> dict[str, Any]:
@@ -212,4 +233,6 @@ def correction_to_dict(c: Correction, trial: str | None = None) -> dict[str, Any
             "created_by": c.created_by,
             "created_at": c.created_at.isoformat(timespec="seconds") if c.created_at else None,
             "delivery_id": c.delivery_id, "status": c.status, "review_note": c.review_note,
-            "carried_from": c.carried_from_id}
+            "carried_from": c.carried_from_id,
+            **({"dataset": c.dataset, "row_key": dict(c.row_key or {})}
+               if is_row_correction(c) else {})}
