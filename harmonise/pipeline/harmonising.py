@@ -222,11 +222,12 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
                                            raw.frame[delivery.id_column])
         active = active_corrections(session, trial_row)
         stale = [c for c in active if c.delivery_id != delivery.id and not is_row_correction(c)]
+        long_ids = {} if loaded is None else {n: r[0] for n, r in loaded.records.items()
+                                              if n != mapping.source.dataset}
+        stale_long = stale_rows(active, long_ids)
         delivery_id, delivery_sha, id_column = delivery.id, delivery.sha256, delivery.id_column
-    long_ids = {} if loaded is None else {n: r[0] for n, r in loaded.records.items()
-                                          if n != mapping.source.dataset}
     carried: dict[str, list[int]] = {}
-    if stale or stale_rows(active, long_ids):  # delivered again: carry corrections or flag them
+    if stale or stale_long:  # delivered again: carry corrections forward or flag them
         with store.transaction() as session:
             topic = store.topic(session)
             trial_row = get_trial(session, topic, trial)
@@ -242,6 +243,12 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
     with store.reading() as session:
         corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
         corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
+        others = {} if loaded is None else {n: f for n, f in loaded.frames.items()
+                                            if n != mapping.source.dataset}
+        if others:  # rows of long datasets, corrected by their key
+            others, row_applied = apply_row_corrections(
+                others, loaded.pseudonyms if loaded else {}, corrections)
+            applied = [*applied, *row_applied]
         correction_ids = tuple(c.id for c in corrections)
         topic_slug = store.topic(session).slug
     if any(a.applied and a.column == id_column for a in applied):
@@ -249,12 +256,6 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         # participant: its pseudonym comes from the corrected ID
         pseudonyms = pseudonymised_ids(store, topic_slug, trial, corrected[id_column])
     say(f"{trial}: applying {mapping.file}")
-    others = {} if loaded is None else {n: f for n, f in loaded.frames.items()
-                                        if n != mapping.source.dataset}
-    if others:  # rows of long datasets corrected by their key (harmonise.queries.row_corrections)
-        others, row_applied = apply_row_corrections(others, loaded.pseudonyms if loaded else {},
-                                                    corrections)
-        applied = [*applied, *row_applied]
     harmonised = apply_mapping(RawTable(frame=corrected, format=raw.format, columns=raw.columns,
                                         read_options=raw.read_options),
                                mapping, dictionary, trial=trial, participant_ids=pseudonyms,

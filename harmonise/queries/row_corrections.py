@@ -38,7 +38,7 @@ from repository.models import Correction, Delivery, Query, Topic, Trial
 from repository.roles import require
 
 __all__ = ["row_key_at", "keyed_rows", "apply_row_corrections", "carry_forward_rows",
-           "carry_forward_datasets", "stale_rows",
+           "carry_forward_datasets", "stale_rows", "on_row",
            "record_row_correction", "row_label"]
 
 
@@ -212,3 +212,14 @@ def carry_forward_datasets(session: Session, topic: Topic, trial: Trial, *,
     for k, ids in found.items():
         out.setdefault(k, []).extend(ids)
     return out
+
+
+def on_row(c: Correction, dataset: str | None, frame: pd.DataFrame, position: int) -> bool:
+    """Whether ``c`` corrects the row at 0-based ``position`` of ``frame`` (a long table's rows
+    of ``dataset``; None: the participant table's dataset)."""
+    if dataset is None:
+        return not is_row_correction(c)
+    if c.dataset != dataset:
+        return False
+    return all(c_ in frame.columns and cell_text(frame[c_].iat[position]) == v
+               for c_, v in (c.row_key or {}).items())
