@@ -168,7 +168,7 @@ def record_correction(session: Session, topic: Topic, trial: Trial, *, delivery:
 
 def is_row_correction(c: Correction) -> bool:
     """Whether ``c`` corrects a row of a long dataset (not the participant table's dataset)."""
-    return (c.dataset or "main") != "main"
+    return (getattr(c, "dataset", None) or "main") != "main"
 
 
 def carry_forward(session: Session, topic: Topic, trial: Trial, *, delivery: Delivery,
