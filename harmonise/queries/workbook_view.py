@@ -101,6 +101,21 @@ class Deliveries:
             return delivery
         return next((d for d in self.ordered if d.is_current and d.dataset == name), delivery)
 
+    def long_values_now(self, query: Query) -> dict[str, str | None]:
+        """The values now (after the active corrections) of a question's cells on rows of
+        long datasets (``ae`` ...), by column; empty for a participant-table question."""
+        out: dict[str, str | None] = {}
+        for cell in (query.detail or {}).get("cells") or []:
+            if cell.get("dataset", "main") == "main" or cell.get("row") is None:
+                continue
+            delivery = self.of_cell(cell, None)
+            if delivery is None or delivery.dataset != cell["dataset"]:
+                continue
+            frame, row = self.now(delivery), int(cell["row"])
+            if str(cell["column"]) in frame.columns and 1 <= row <= len(frame):
+                out[str(cell["column"])] = cell_text(frame[str(cell["column"])].iat[row - 1])
+        return out
+
     def rule(self, column: str, delivery: Delivery | None) -> tuple[ColumnRule, ColumnInfo | None]:
         """How one of the trial's columns writes its values, from the delivery it is in."""
         candidates = ([delivery] if delivery is not None else []) + \

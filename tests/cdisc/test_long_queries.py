@@ -19,6 +19,7 @@ from sqlalchemy import select
 from harmonise.pipeline.checking import check_trial
 from harmonise.pipeline.harmonising import harmonise_trial
 from harmonise.pipeline.provenance import explain_cell
+from harmonise.queries.answering import answer_context
 from harmonise.queries.answers import accept_answers
 from harmonise.queries.lifecycle import forward, get_query
 from harmonise.queries.workbook import export_workbook, import_workbook
@@ -111,6 +112,14 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     grade = queries["adverse_events/mapping:invalid_category"]
     assert grade.audience == "curator" and grade.rows == [2]
     assert grade.question.startswith("ae, row 2 (SUBJID P01, AESEQ 2): AEGRADE is 7")
+    # the web pages' answer form (the same library) shows the long row's column and values
+    with store.reading() as session:
+        context = answer_context(store, session, get_query(session, store.topic(session),
+                                                           before.id))
+    assert context.participant_id == "P02"
+    assert [(c.column, c.delivered, c.now) for c in context.columns] == [
+        ("AESTDT", "15/01/2021", "15/01/2021")]
+    assert context.columns[0].expected.startswith("a date as DD/MM/YYYY")
     # validating again changes nothing: the questions keep their identity
     again = check_trial(store, "LONG-1").queries
     assert again is not None and (again.opened, again.unchanged) == ((), 3)
