@@ -37,6 +37,9 @@ __all__ = [
     "record_correction",
     "carry_forward",
     "settle",
+    "write_cell",
+    "check_value",
+    "store_correction",
     "is_row_correction",
     "active_corrections",
     "correction_to_dict",
@@ -104,15 +107,21 @@ def apply_corrections(frame: pd.DataFrame, pseudonyms: Sequence[str | None],
                                              c.new_value, False,
                                              f"the delivery now holds {current!r}"))
             continue
-        column = out[c.source_column]
-        value = parse_like(c.new_value, column)
-        if column.dtype != object and not pd.api.types.is_datetime64_any_dtype(column) \
-                and isinstance(value, str):
-            out[c.source_column] = column.astype(object)
-        out.iat[pos, out.columns.get_loc(c.source_column)] = value
+        write_cell(out, pos, c.source_column, c.new_value)
         results.append(AppliedCorrection(c.id, pos + 1, c.source_column, c.old_value,
                                          c.new_value, True))
     return out, results
+
+
+def write_cell(frame: pd.DataFrame, position: int, column: str, text: str | None) -> None:
+    """Write ``text`` (a corrected value) into ``frame`` (in place) at 0-based ``position``,
+    as a value of the column's kind (text makes a typed column text)."""
+    values = frame[column]
+    value = parse_like(text, values)
+    if values.dtype != object and not pd.api.types.is_datetime64_any_dtype(values) \
+            and isinstance(value, str):
+        frame[column] = values.astype(object)
+    frame.iat[position, frame.columns.get_loc(column)] = value
 
 
 def active_corrections(session: Session, trial: Trial) -> list[Correction]:
@@ -137,27 +146,41 @@ def record_correction(session: Session, topic: Topic, trial: Trial, *, delivery:
                          f"{delivery.id} (row {occurrence}).", trial=trial.acronym)
     pos = positions[occurrence - 1]
     old = cell_text(frame.iat[pos, frame.columns.get_loc(source_column)])
-    try:
-        parse_like(new_value, frame[source_column])
-    except (ValueError, TypeError) as exc:
-        raise QueryError(f"trial {trial.acronym}, column {source_column}: {new_value!r} is not a "
-                         f"valid value for this column ({exc}).", trial=trial.acronym,
-                         column=source_column) from exc
-    # one active correction per cell: the same change again is not repeated; a different
-    # change supersedes the earlier one (which stays, marked)
-    for earlier in session.scalars(select(Correction).where(
-            Correction.trial_id == trial.id, Correction.participant == participant,
-            Correction.occurrence == occurrence, Correction.source_column == source_column,
-            Correction.dataset == "main", Correction.status == "active")):
-        if earlier.new_value == new_value:
-            return earlier
-        earlier.status = "superseded"
-        earlier.review_note = "replaced by a later correction of the same cell"
+    check_value(frame, source_column, new_value, where=f"trial {trial.acronym}",
+                trial=trial.acronym)
+    earlier = list(session.scalars(select(Correction).where(
+        Correction.trial_id == trial.id, Correction.participant == participant,
+        Correction.occurrence == occurrence, Correction.source_column == source_column,
+        Correction.dataset == "main", Correction.status == "active")))
     correction = Correction(topic_id=topic.id, trial_id=trial.id, participant=participant,
                             occurrence=occurrence, source_column=source_column,
                             variable=variable, old_value=old, new_value=new_value,
                             query_id=query.id if query else None, reason=reason,
                             created_by=actor, delivery_id=delivery.id)
+    return store_correction(session, topic, trial, correction, earlier=earlier, actor=actor)
+
+
+def check_value(frame: pd.DataFrame, column: str, text: str | None, *, where: str,
+                trial: str) -> None:
+    """QueryError unless ``text`` can be a value of ``frame[column]``."""
+    try:
+        parse_like(text, frame[column])
+    except (ValueError, TypeError) as exc:
+        raise QueryError(f"{where}, column {column}: {text!r} is not a valid value for this "
+                         f"column ({exc}).", trial=trial, column=column) from exc
+
+
+def store_correction(session: Session, topic: Topic, trial: Trial, correction: Correction, *,
+                     earlier: Sequence[Correction], actor: str) -> Correction:
+    """Add ``correction`` (audited) unless an ``earlier`` active correction of the same cell
+    makes the same change (that one is returned); a different change supersedes them (they
+    stay, marked): one active correction per cell."""
+    for e in earlier:
+        if e.new_value == correction.new_value:
+            return e
+    for e in earlier:
+        e.status = "superseded"
+        e.review_note = "replaced by a later correction of the same cell"
     session.add(correction)
     session.flush()
     audit.append(session, actor=actor, action="correction.add", topic=topic.slug,

@@ -25,14 +25,14 @@ from sqlalchemy.orm import Session
 from harmonise.queries.corrections import (
     AppliedCorrection,
     active_corrections,
-    correction_to_dict,
+    check_value,
     is_row_correction,
-    parse_like,
     participant_rows,
     settle,
+    store_correction,
+    write_cell,
 )
 from harmonise.values.cells import canonical_text as cell_text
-from repository import audit
 from repository.errors import QueryError
 from repository.models import Correction, Delivery, Query, Topic, Trial
 from repository.roles import require
@@ -101,12 +101,7 @@ def apply_row_corrections(frames: Mapping[str, pd.DataFrame],
             continue
         if frame is frames.get(c.dataset):
             frame = frames[c.dataset].copy()
-        column = frame[c.source_column]
-        value = parse_like(c.new_value, column)
-        if column.dtype != object and not pd.api.types.is_datetime64_any_dtype(column) \
-                and isinstance(value, str):
-            frame[c.source_column] = column.astype(object)
-        frame.iat[pos, frame.columns.get_loc(c.source_column)] = value
+        write_cell(frame, pos, c.source_column, c.new_value)
         out[c.dataset] = frame
         results.append(AppliedCorrection(c.id, pos + 1, c.source_column, c.old_value,
                                          c.new_value, True, dataset=c.dataset))
@@ -160,22 +155,12 @@ def record_row_correction(session: Session, topic: Topic, trial: Trial, *, deliv
     occurrence = participant_rows(pseudonyms, participant).index(row - 1) + 1
     if key and len(keyed_rows(frame, pseudonyms, participant, key)) != 1:
         key = {}  # the key does not single the row out: by the n-th of the participant's rows
-    try:
-        parse_like(new_value, frame[source_column])
-    except (ValueError, TypeError) as exc:
-        raise QueryError(f"{where}, column {source_column}: {new_value!r} is not a valid value "
-                         f"for this column ({exc}).", trial=trial.acronym,
-                         column=source_column) from exc
-    for earlier in session.scalars(select(Correction).where(
-            Correction.trial_id == trial.id, Correction.participant == participant,
-            Correction.dataset == delivery.dataset, Correction.source_column == source_column,
-            Correction.status == "active")):
-        if (earlier.row_key or {}) != key or (not key and earlier.occurrence != occurrence):
-            continue
-        if earlier.new_value == new_value:
-            return earlier
-        earlier.status = "superseded"
-        earlier.review_note = "replaced by a later correction of the same cell"
+    check_value(frame, source_column, new_value, where=where, trial=trial.acronym)
+    earlier = [e for e in session.scalars(select(Correction).where(
+        Correction.trial_id == trial.id, Correction.participant == participant,
+        Correction.dataset == delivery.dataset, Correction.source_column == source_column,
+        Correction.status == "active"))
+        if (e.row_key or {}) == key and (key or e.occurrence == occurrence)]
     correction = Correction(topic_id=topic.id, trial_id=trial.id, participant=participant,
                             occurrence=occurrence, source_column=source_column,
                             variable=variable, old_value=cell_text(frame[source_column].iat[
@@ -183,12 +168,7 @@ def record_row_correction(session: Session, topic: Topic, trial: Trial, *, deliv
                             query_id=query.id if query else None, reason=reason,
                             created_by=actor, delivery_id=delivery.id, dataset=delivery.dataset,
                             row_key=key or None)
-    session.add(correction)
-    session.flush()
-    audit.append(session, actor=actor, action="correction.add", topic=topic.slug,
-                 entity_type="correction", entity_id=correction.id,
-                 details=correction_to_dict(correction, trial.acronym))
-    return correction
+    return store_correction(session, topic, trial, correction, earlier=earlier, actor=actor)
 
 
 def stale_rows(corrections: Sequence[Correction], delivery_ids: Mapping[str, int]) -> bool:
