@@ -122,6 +122,9 @@ def carry_forward_rows(session: Session, topic: Topic, trial: Trial, *,
             continue
         frame = frames[c.dataset]
         hits = keyed_rows(frame, pseudonyms[c.dataset], c.participant, c.row_key, c.occurrence)
+        if not hits and c.source_column in (c.row_key or {}):  # a corrected key, now delivered
+            hits = keyed_rows(frame, pseudonyms[c.dataset], c.participant,
+                              {**(c.row_key or {}), c.source_column: c.new_value})
         present = len(hits) == 1 and c.source_column in frame.columns
         now = cell_text(frame[c.source_column].iat[hits[0]]) if present else None
         why = ("no longer in" if not hits else f"on {len(hits)} rows of" if len(hits) > 1

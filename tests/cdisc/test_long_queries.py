@@ -38,8 +38,9 @@ KEYS = {"ae": ["AESEQ"], "sv": ["VISITNUM"]}
 
 DM = pd.DataFrame({"SUBJID": ["P01", "P02", "P03"], "ARM": ["A", "B", "A"],
                    "RANDDT": ["01/02/2021", "03/02/2021", "05/02/2021"], "AGE": [54, 61, 47]})
-# row 2: grade 7 is no CTCAE grade; row 3: an event three weeks before randomisation
-AE = pd.DataFrame({"SUBJID": ["P01", "P01", "P02", "P03"], "AESEQ": [1, 2, 1, 1],
+# row 2: grade 7 is no CTCAE grade; row 3: an event three weeks before randomisation; row 4:
+# sequence number 150 out of range
+AE = pd.DataFrame({"SUBJID": ["P01", "P01", "P02", "P03"], "AESEQ": [1, 2, 1, 150],
                    "AETERM": ["NAUSEA", "RASH", "FATIGUE", "ANAEMIA"],
                    "AESTDT": ["10/02/2021", "20/03/2021", "15/01/2021", "01/03/2021"],
                    "AEGRADE": [2, 7, 1, 3]})
@@ -93,10 +94,11 @@ def _corrections(store: Store) -> list[SimpleNamespace]:
 def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Store,
                                                                       tmp_path: Path) -> None:
     run = check_trial(store, "LONG-1")
-    assert run.queries is not None and run.queries.opened == tuple(range(1, 4))
+    assert run.queries is not None and run.queries.opened == tuple(range(1, 5))
     queries = _queries(store)
     assert set(queries) == {"adverse_events/mapping:invalid_category",
-                            "adverse_events/table-dates", "visits/visits-in-window"}
+                            "adverse_events/table-dates", "visits/visits-in-window",
+                            "adverse_events/range:ae_seq"}
     before = queries["adverse_events/table-dates"]
     # the trial's own row: dataset, delivered row, key, column and value as written
     assert before.question.startswith("ae, row 3 (SUBJID P02, AESEQ 1): AESTDT 15/01/2021 is "
@@ -112,6 +114,9 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     grade = queries["adverse_events/mapping:invalid_category"]
     assert grade.audience == "curator" and grade.rows == [2]
     assert grade.question.startswith("ae, row 2 (SUBJID P01, AESEQ 2): AEGRADE is 7")
+    seq = queries["adverse_events/range:ae_seq"]  # a validation rule of the table
+    assert seq.question.startswith("ae, row 4 (SUBJID P03, AESEQ 150): AESEQ is 150")
+    assert (seq.rows, seq.raw_values, seq.audience) == ([4], {"AESEQ": "150"}, "trial")
     # the web pages' answer form (the same library) shows the long row's column and values
     with store.reading() as session:
         context = answer_context(store, session, get_query(session, store.topic(session),
@@ -122,7 +127,7 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     assert context.columns[0].expected.startswith("a date as DD/MM/YYYY")
     # validating again changes nothing: the questions keep their identity
     again = check_trial(store, "LONG-1").queries
-    assert again is not None and (again.opened, again.unchanged) == ((), 3)
+    assert again is not None and (again.opened, again.unchanged) == ((), 4)
 
     # the curator forwards the code question; the trial answers all three in the workbook
     with store.transaction() as session:
@@ -138,21 +143,24 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     answered = fill(tmp_path / "sent.xlsx", {
         before.id: ("Typographical error", "15/02/2021", "CRF: February"),
         window.id: ("Typographical error", "02/03/2021", None),
-        grade.id: ("Typographical error", "3", "grade 3, typed 7")})
-    assert len(import_workbook(store, answered, actor="curator").answered) == 3
-    accepted = accept_answers(store, [before.id, window.id, grade.id])
+        grade.id: ("Typographical error", "3", "grade 3, typed 7"),
+        seq.id: ("Typographical error", "1", "P03's first event")})
+    assert len(import_workbook(store, answered, actor="curator").answered) == 4
+    accepted = accept_answers(store, [before.id, window.id, grade.id, seq.id])
     made = [c for a in accepted for c in a.corrections]
     assert [(c["dataset"], c["row_key"], c["source_column"], c["old_value"], c["new_value"])
             for c in made] == [("ae", {"AESEQ": "1"}, "AESTDT", "15/01/2021", "15/02/2021"),
                                ("sv", {"VISITNUM": "2"}, "SVDT", "20/04/2021", "02/03/2021"),
-                               ("ae", {"AESEQ": "2"}, "AEGRADE", "7", "3")]
+                               ("ae", {"AESEQ": "2"}, "AEGRADE", "7", "3"),
+                               ("ae", {"AESEQ": "150"}, "AESEQ", "150", "1")]
 
     # the long tables are harmonised corrected; the questions close
     run = check_trial(store, "LONG-1")
-    assert run.queries is not None and sorted(run.queries.closed) == [1, 2, 3]
-    assert all(c.applied for c in run.corrections) and len(run.corrections) == 3
+    assert run.queries is not None and sorted(run.queries.closed) == [1, 2, 3, 4]
+    assert all(c.applied for c in run.corrections) and len(run.corrections) == 4
     ae = run.tables["adverse_events"].data.set_index("_row")
     assert str(ae.loc[3, "ae_start"].date()) == "2021-02-15" and ae.loc[2, "ae_grade"] == 3
+    assert ae.loc[4, "ae_seq"] == 1
     visits = run.tables["visits"].data.set_index("_row")
     assert str(visits.loc[4, "visit_date"].date()) == "2021-03-02"
     assert run.data.set_index("participant_id")["worst_grade"].max() == 3
@@ -184,7 +192,7 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     sv2.loc[3, "SVDT"] = "21/04/2021"
     _deliver(store, tmp_path / "d2", ae=ae2, sv=sv2)
     run = check_trial(store, "LONG-1")
-    assert len(run.carried["carried"]) == 2 and len(run.carried["needs_review"]) == 1
+    assert len(run.carried["carried"]) == 3 and len(run.carried["needs_review"]) == 1
     by_column = {c.source_column: c for c in _corrections(store)}
     assert by_column["AESTDT"].status == by_column["AEGRADE"].status == "active"
     assert by_column["AESTDT"].carried_from_id is not None
@@ -195,10 +203,19 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     # the corrections follow their rows (now rows 2 and 3) by key; the new row is untouched
     assert str(ae.loc[2, "ae_start"].date()) == "2021-02-15" and ae.loc[3, "ae_grade"] == 3
     assert ae.loc[5, "ae_seq"] == 2 and str(ae.loc[5, "ae_start"].date()) == "2021-03-01"
-    assert {(c.dataset, c.row) for c in run.corrections if c.applied} == {("ae", 2), ("ae", 3)}
+    assert ae.loc[1, "ae_seq"] == 1  # P03's AESEQ 150, first now
+    assert {(c.dataset, c.row) for c in run.corrections if c.applied} == {
+        ("ae", 1), ("ae", 2), ("ae", 3)}
     # the changed visit date is not silently corrected: its question is asked again
     reopened = _queries(store)["visits/visits-in-window"]
     assert reopened.status == "reopened" and "21/04/2021" in reopened.question
+
+    # the trial corrects the sequence number itself: that correction is no longer needed
+    ae3 = ae2.copy()
+    ae3.loc[0, "AESEQ"] = 1
+    _deliver(store, tmp_path / "d3", ae=ae3)
+    run = harmonise_trial(store, "LONG-1", write=False)
+    assert len(run.carried["no_longer_needed"]) == 1 and len(run.carried["carried"]) == 2
 
 
 def test_a_vanished_row_flags_its_correction(store: Store, tmp_path: Path) -> None:
