@@ -222,8 +222,7 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
                                            raw.frame[delivery.id_column])
         active = active_corrections(session, trial_row)
         stale = [c for c in active if c.delivery_id != delivery.id and not is_row_correction(c)]
-        long_ids = {} if loaded is None else {n: r[0] for n, r in loaded.records.items()
-                                              if n != mapping.source.dataset}
+        long_ids = _long_ids(loaded, mapping.source.dataset)
         stale_long = stale_rows(active, long_ids)
         delivery_id, delivery_sha, id_column = delivery.id, delivery.sha256, delivery.id_column
     carried: dict[str, list[int]] = {}
@@ -243,12 +242,7 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
     with store.reading() as session:
         corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
         corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
-        others = {} if loaded is None else {n: f for n, f in loaded.frames.items()
-                                            if n != mapping.source.dataset}
-        if others:  # rows of long datasets, corrected by their key
-            others, row_applied = apply_row_corrections(
-                others, loaded.pseudonyms if loaded else {}, corrections)
-            applied = [*applied, *row_applied]
+        others, applied = _long_rows(loaded, mapping.source.dataset, corrections, applied)
         correction_ids = tuple(c.id for c in corrections)
         topic_slug = store.topic(session).slug
     if any(a.applied and a.column == id_column for a in applied):
@@ -276,6 +270,23 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         path = _write(store, run)
         run = replace(run, path=path)
     return run
+
+
+def _long_ids(loaded: TrialDatasets | None, base: str) -> dict[str, int]:
+    """The current delivery id of each dataset read besides the ``base`` one."""
+    return {} if loaded is None else {n: r[0] for n, r in loaded.records.items() if n != base}
+
+
+def _long_rows(loaded: TrialDatasets | None, base: str, corrections: Sequence[Any],
+               applied: list[AppliedCorrection]
+               ) -> tuple[dict[str, pd.DataFrame], list[AppliedCorrection]]:
+    """The datasets read besides the ``base`` one, their rows corrected by key
+    (:mod:`harmonise.queries.row_corrections`), and ``applied`` with what those did."""
+    others = {} if loaded is None else {n: f for n, f in loaded.frames.items() if n != base}
+    if not others or loaded is None:
+        return others, applied
+    others, row_applied = apply_row_corrections(others, loaded.pseudonyms, corrections)
+    return others, [*applied, *row_applied]
 
 
 def _write(store: Store, run: TrialRun) -> Path:
