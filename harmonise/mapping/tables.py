@@ -59,18 +59,36 @@ def participant_keys(frame: pd.DataFrame, id_column: str | None,
     """Each row's participant key: ``ids`` when given (pseudonyms), else the normalised text
     of ``id_column`` (None for a blank ID)."""
     if ids is not None:
-        return np.array([None if i is None or (isinstance(i, float) and np.isnan(i)) else str(i)
-                         for i in ids], dtype=object)
+        given = np.asarray(ids, dtype=object)
+        blank = pd.isna(given)
+        if pd.api.types.infer_dtype(given[~blank], skipna=False) in ("string", "empty"):
+            out = given.copy()  # pseudonyms: text already (no conversion row by row)
+        else:
+            out = np.array([str(i) for i in given], dtype=object)
+        out[blank] = None
+        return out
     if id_column is None or id_column not in frame.columns:
         return np.full(len(frame), None, dtype=object)
-    from repository.pseudonyms import normalise_raw_id
-
     codes, uniques = pd.factorize(frame[id_column].to_numpy(dtype=object), use_na_sentinel=True)
-    norm = np.array([normalise_raw_id(u) for u in uniques], dtype=object)
+    norm = _normalised(uniques)
     out = np.full(len(frame), None, dtype=object)
     present = codes >= 0
     out[present] = norm[codes[present]]
     return out
+
+
+def _normalised(uniques: np.ndarray) -> np.ndarray:
+    """Distinct raw IDs normalised as :func:`repository.pseudonyms.normalise_raw_id` does,
+    without a Python call per ID when they are all text or all integers."""
+    from repository.pseudonyms import normalise_raw_id
+
+    kind = pd.api.types.infer_dtype(uniques, skipna=False)
+    if kind == "string":
+        stripped = pd.Series(uniques, dtype=object).str.strip()
+        return stripped.where(stripped != "", None).to_numpy(dtype=object)
+    if kind == "integer":
+        return np.array(uniques.astype(np.int64).astype(str), dtype=object)
+    return np.array([normalise_raw_id(u) for u in uniques], dtype=object)
 
 
 @dataclass(eq=False)
