@@ -98,11 +98,21 @@ class LongTable:
         return f"{column} {canonical_text(t.raw[column].iat[row - 1])}"
 
     def key_text(self, row: int) -> str:
-        """The row's key as the trial wrote it: ``AESEQ=3`` (``row N`` without a key)."""
+        """The row's key as the trial wrote it: ``AESEQ=3`` (``row N`` without a key); a key
+        the participant repeats on several rows gets the row's place among them (``#2``)."""
         raw = self.checked.raw
-        parts = [f"{c}={canonical_text(raw[c].iat[row - 1])}" for c in self.key_columns
-                 if c in raw.columns]
-        return ", ".join(parts) or f"row {row}"
+        columns = [c for c in self.key_columns if c in raw.columns]
+        if not columns:
+            return f"row {row}"
+
+        def key(r: int) -> tuple[str | None, ...]:
+            return tuple(canonical_text(raw[c].iat[r - 1]) for c in columns)
+
+        text = ", ".join(f"{c}={v}" for c, v in zip(columns, key(row)))
+        data, who = self.checked.data, self.participant(row)
+        same = [int(r) for r in data.loc[data["participant_id"] == who, "_row"]
+                if key(int(r)) == key(row)] if who is not None else []
+        return text if len(same) <= 1 else f"{text}#{sorted(same).index(row) + 1}"
 
     def where(self, row: int, language: str) -> str:
         raw = self.checked.raw

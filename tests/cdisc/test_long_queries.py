@@ -51,13 +51,14 @@ SV = pd.DataFrame({"SUBJID": ["P01", "P01", "P02", "P02", "P03"], "VISITNUM": [1
                             "05/02/2021"]})
 
 
-def _deliver(store: Store, folder: Path, **frames: pd.DataFrame) -> None:
+def _deliver(store: Store, folder: Path, allow: str | None = None,
+             **frames: pd.DataFrame) -> None:
     folder.mkdir()
     for name, frame in frames.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
     ingest_package(store, "LONG-1", folder, id_column="SUBJID",
                    keys={k: v for k, v in KEYS.items() if k in frames},
-                   long=[k for k in KEYS if k in frames])
+                   long=[k for k in KEYS if k in frames], allow_id_problems=allow)
 
 
 @pytest.fixture
@@ -234,3 +235,18 @@ def test_a_vanished_row_flags_its_correction(store: Store, tmp_path: Path) -> No
     assert flagged.status == "needs_review"
     assert flagged.review_note == "ae row AESEQ=1 no longer in delivery " + \
         str(dict((n, i) for n, i, _ in run.inputs.datasets)["ae"])
+
+
+def test_rows_repeating_a_key_are_asked_about_each(store: Store, tmp_path: Path) -> None:
+    sv = pd.concat([SV, SV.iloc[[4]]], ignore_index=True)  # P03's visit 1 twice (rows 5, 6)
+    sv.loc[5, "SVDT"] = "06/02/2021"
+    _deliver(store, tmp_path / "d2", allow="visit 1 twice; queried", sv=sv)
+    run = check_trial(store, "LONG-1")
+    keys = sorted(f.key.rsplit("@", 1)[1] for f in run.findings
+                  if f.check_id == "visits/table-keys")
+    assert keys == ["sv:VISITNUM=1#1", "sv:VISITNUM=1#2"]
+    with store.reading() as session:
+        asked = session.scalars(select(Query).where(
+            Query.check_id == "visits/table-keys")).all()
+        assert sorted(r for q in asked for r in q.rows) == [5, 6]
+        assert all("repeats VISITNUM" in q.question for q in asked)
