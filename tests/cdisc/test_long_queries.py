@@ -92,8 +92,7 @@ def _corrections(store: Store) -> list[SimpleNamespace]:
                 for c in session.scalars(select(Correction).order_by(Correction.id))]
 
 
-def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Store,
-                                                                      tmp_path: Path) -> None:
+def _ask(store: Store) -> dict[str, SimpleNamespace]:
     run = check_trial(store, "LONG-1")
     assert run.queries is not None and run.queries.opened == tuple(range(1, 5))
     queries = _queries(store)
@@ -129,7 +128,13 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     # validating again changes nothing: the questions keep their identity
     again = check_trial(store, "LONG-1").queries
     assert again is not None and (again.opened, again.unchanged) == ((), 4)
+    return queries
 
+
+def _answer(store: Store, tmp_path: Path, queries: dict[str, SimpleNamespace]) -> None:
+    before, window, grade, seq = (queries[k] for k in (
+        "adverse_events/table-dates", "visits/visits-in-window",
+        "adverse_events/mapping:invalid_category", "adverse_events/range:ae_seq"))
     # the curator forwards the code question; the trial answers all three in the workbook
     with store.transaction() as session:
         topic = store.topic(session)
@@ -155,6 +160,8 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
                                ("ae", {"AESEQ": "2"}, "AEGRADE", "7", "3"),
                                ("ae", {"AESEQ": "150"}, "AESEQ", "150", "1")]
 
+
+def _corrected(store: Store, before_id: int) -> None:
     # the long tables are harmonised corrected; the questions close
     run = check_trial(store, "LONG-1")
     assert run.queries is not None and sorted(run.queries.closed) == [1, 2, 3, 4]
@@ -167,13 +174,15 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     assert run.data.set_index("participant_id")["worst_grade"].max() == 3
     shown = explain_cell(store, "LONG-1", "P02", "ae_start", key={"ae_seq": "1"})
     assert [(c["source_column"], c["new_value"], c["query_id"]) for c in shown.corrections] == [
-        ("AESTDT", "15/02/2021", before.id)]
+        ("AESTDT", "15/02/2021", before_id)]
     assert shown.delivered == {"AESTDT": "15/01/2021"}
     assert shown.corrected == {"AESTDT": "15/02/2021"} and shown.row == 3
     # P01's other AE row (AESEQ 1) is not corrected: its explanation lists no correction
     assert explain_cell(store, "LONG-1", "P01", "ae_grade", key={"ae_seq": "1"}).corrections \
         == ()
 
+
+def _released(store: Store) -> None:
     # the release holds the corrected long tables
     env = {"IPDREPO_WORKSPACE": str(store.settings.workspace), "IPDREPO_USER": "curator"}
     made_release = CliRunner().invoke(cli, ["release", "create", "--version", "1.0.0", "-m",
@@ -185,6 +194,8 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     assert "2021-01-15" not in set(released["ae_start"].astype(str))
     assert "2021-04-20" not in set(tables["visits"]["visit_date"].astype(str))
 
+
+def _redelivered(store: Store, tmp_path: Path) -> None:
     # re-delivery: AE rows re-ordered with a new event; P02's visit 2 now holds another date
     ae2 = pd.concat([AE.iloc[[3, 2, 1, 0]], pd.DataFrame({
         "SUBJID": ["P02"], "AESEQ": [2], "AETERM": ["HEADACHE"], "AESTDT": ["01/03/2021"],
@@ -217,6 +228,15 @@ def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Sto
     _deliver(store, tmp_path / "d3", ae=ae3)
     run = harmonise_trial(store, "LONG-1", write=False)
     assert len(run.carried["no_longer_needed"]) == 1 and len(run.carried["carried"]) == 2
+
+
+def test_long_rows_are_queried_corrected_released_and_carried_forward(store: Store,
+                                                                      tmp_path: Path) -> None:
+    queries = _ask(store)
+    _answer(store, tmp_path, queries)
+    _corrected(store, queries["adverse_events/table-dates"].id)
+    _released(store)
+    _redelivered(store, tmp_path)
 
 
 def test_a_vanished_row_flags_its_correction(store: Store, tmp_path: Path) -> None:
