@@ -35,7 +35,7 @@ __all__ = [
 
 #: the revision of the newest migration (``repository/migrations/versions``); bump it with each
 #: new migration (tests/repository/test_store.py checks it against Alembic's head)
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

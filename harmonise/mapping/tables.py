@@ -59,18 +59,36 @@ def participant_keys(frame: pd.DataFrame, id_column: str | None,
     """Each row's participant key: ``ids`` when given (pseudonyms), else the normalised text
     of ``id_column`` (None for a blank ID)."""
     if ids is not None:
-        return np.array([None if i is None or (isinstance(i, float) and np.isnan(i)) else str(i)
-                         for i in ids], dtype=object)
+        given = np.asarray(ids, dtype=object)
+        blank = pd.isna(given)
+        if pd.api.types.infer_dtype(given[~blank], skipna=False) in ("string", "empty"):
+            out = given.copy()  # pseudonyms: text already (no conversion row by row)
+        else:
+            out = np.array([str(i) for i in given], dtype=object)
+        out[blank] = None
+        return out
     if id_column is None or id_column not in frame.columns:
         return np.full(len(frame), None, dtype=object)
-    from repository.pseudonyms import normalise_raw_id
-
     codes, uniques = pd.factorize(frame[id_column].to_numpy(dtype=object), use_na_sentinel=True)
-    norm = np.array([normalise_raw_id(u) for u in uniques], dtype=object)
+    norm = _normalised(uniques)
     out = np.full(len(frame), None, dtype=object)
     present = codes >= 0
     out[present] = norm[codes[present]]
     return out
+
+
+def _normalised(uniques: np.ndarray) -> np.ndarray:
+    """Distinct raw IDs normalised as :func:`repository.pseudonyms.normalise_raw_id` does,
+    without a Python call per ID when they are all text or all integers."""
+    from repository.pseudonyms import normalise_raw_id
+
+    kind = pd.api.types.infer_dtype(uniques, skipna=False)
+    if kind == "string":
+        stripped = pd.Series(uniques, dtype=object).str.strip()
+        return stripped.where(stripped != "", None).to_numpy(dtype=object)
+    if kind == "integer":
+        return np.array(uniques.astype(np.int64).astype(str), dtype=object)
+    return np.array([normalise_raw_id(u) for u in uniques], dtype=object)
 
 
 @dataclass(eq=False)
@@ -261,30 +279,9 @@ class RelationalRun:
 
     def order(self) -> list[tuple[str, Rule]]:
         """(table, rule) of every rule, each after the rules it reads, across tables."""
-        nodes: dict[tuple[str, str], Rule] = {}
-        for rule in self.mapping.rules:
-            nodes[(PARTICIPANTS, rule.variable)] = rule
-        for tm in self.mapping.tables:
-            if tm.status == "impossible" or tm.dataset is None:
-                continue
-            for rule in self.mapping.for_table(tm.table).rules:
-                nodes[(tm.table, rule.variable)] = rule
+        nodes = self._nodes()
         table_of = {v.name: (v.table or PARTICIPANTS) for v in self.dictionary.all_variables}
-        deps: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for (table, var), rule in nodes.items():
-            wanted = list(rule.variables())
-            if table != PARTICIPANTS:
-                own = self.mapping.table(table)
-                if own is not None and own.where is not None:
-                    wanted += list(own.where.variables)
-            if isinstance(rule, Aggregate):
-                for src in rule.sources:
-                    if src.table is not None:  # the whole long table is made first
-                        deps.setdefault((table, var), []).extend(
-                            k for k in nodes if k[0] == src.table)
-            found = [(table_of.get(w, table), w) for w in wanted]
-            deps.setdefault((table, var), []).extend(k for k in found if k in nodes and
-                                                     k != (table, var))
+        deps = {k: self._deps(k, rule, nodes, table_of) for k, rule in nodes.items()}
         done: list[tuple[str, Rule]] = []
         placed: set[tuple[str, str]] = set()
         remaining = list(nodes)
@@ -300,6 +297,36 @@ class RelationalRun:
                 placed.add(k)
                 remaining.remove(k)
         return done
+
+    def _nodes(self) -> dict[tuple[str, str], Rule]:
+        """(table, variable) -> rule, for the participant table and every delivered table."""
+        nodes: dict[tuple[str, str], Rule] = {}
+        for rule in self.mapping.rules:
+            nodes[(PARTICIPANTS, rule.variable)] = rule
+        for tm in self.mapping.tables:
+            if tm.status == "impossible" or tm.dataset is None:
+                continue
+            for rule in self.mapping.for_table(tm.table).rules:
+                nodes[(tm.table, rule.variable)] = rule
+        return nodes
+
+    def _deps(self, node: tuple[str, str], rule: Rule, nodes: MappingABC[tuple[str, str], Rule],
+              table_of: MappingABC[str, str]) -> list[tuple[str, str]]:
+        """The (table, variable) nodes ``rule`` of ``node`` reads: the variables it names (and
+        its table's ``where``), and every rule of a long table an aggregate reduces."""
+        table = node[0]
+        wanted = list(rule.variables())
+        own = self.mapping.table(table) if table != PARTICIPANTS else None
+        if own is not None and own.where is not None:
+            wanted += list(own.where.variables)
+        out: list[tuple[str, str]] = []
+        if isinstance(rule, Aggregate):
+            for src in rule.sources:
+                if src.table is not None:  # the whole long table is made first
+                    out.extend(k for k in nodes if k[0] == src.table)
+        found = [(table_of.get(w, table), w) for w in wanted]
+        out.extend(k for k in found if k in nodes and k != node)
+        return out
 
     def _lacking(self) -> dict[str, dict[str, list[str]]]:
         """table -> variable -> the raw columns its rule reads that its dataset lacks."""

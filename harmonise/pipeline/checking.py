@@ -32,6 +32,7 @@ from harmonise.pipeline.harmonising import (
 from harmonise.pipeline.wording import word_group
 from harmonise.queries.lifecycle import Finding
 from harmonise.queries.sync import sync_queries
+from harmonise.queries.table_findings import table_findings
 from harmonise.values.problems import REASONS
 from repository.deliveries import current_delivery
 from repository.errors import HarmonisationError
@@ -135,18 +136,20 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
                                data=run.data, id_column=id_column, context=context,
                                columns={c.name: c for c in run.raw.columns},
                                language=language or "en")
-        findings = tuple(findings_of(run, checked))
+        rows = table_findings(checked, run.tables, run.table_checks)  # long tables' rows
+        findings = tuple(findings_of(run, checked)) + rows.findings
         run = replace(run, findings=findings)
         if raise_queries:
             ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in integrity
                                                   if f.status != "skipped"]
-            ran += [f"mapping:{reason}" for reason in REASONS]
+            ran += [f"mapping:{reason}" for reason in REASONS] + list(rows.checks_run)
             with store.transaction() as session:
                 topic = store.topic(session)
                 report = sync_queries(session, topic, get_trial(session, topic, run.trial),
                                       findings, checks_run=ran, actor=store.settings.actor,
                                       delivery_id=run.inputs.delivery_id,
-                                      wording=partial(word_group, trial=checked))
+                                      wording=rows.wording(partial(word_group,
+                                                                   trial=checked)))
             run = replace(run, queries=report)
         out.append(run)
     return out

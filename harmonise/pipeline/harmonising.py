@@ -46,8 +46,14 @@ from harmonise.queries.corrections import (
     active_corrections,
     apply_corrections,
     carry_forward,
+    is_row_correction,
 )
 from harmonise.queries.lifecycle import Finding, SyncReport
+from harmonise.queries.row_corrections import (
+    apply_row_corrections,
+    carry_forward_datasets,
+    stale_rows,
+)
 from repository.deliveries import current_delivery, load_delivery, pseudonymised_ids
 from repository.errors import NotFound
 from repository.formats import RawTable
@@ -214,11 +220,13 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
             raw = load_delivery(store, delivery)
             pseudonyms = pseudonymised_ids(store, topic.slug, trial,
                                            raw.frame[delivery.id_column])
-        stale = [c for c in active_corrections(session, trial_row)
-                 if c.delivery_id != delivery.id]
+        active = active_corrections(session, trial_row)
+        stale = [c for c in active if c.delivery_id != delivery.id and not is_row_correction(c)]
+        long_ids = _long_ids(loaded, mapping.source.dataset)
+        stale_long = stale_rows(active, long_ids)
         delivery_id, delivery_sha, id_column = delivery.id, delivery.sha256, delivery.id_column
     carried: dict[str, list[int]] = {}
-    if stale:  # the trial delivered again: carry corrections forward or flag them
+    if stale or stale_long:  # delivered again: carry corrections forward or flag them
         with store.transaction() as session:
             topic = store.topic(session)
             trial_row = get_trial(session, topic, trial)
@@ -227,9 +235,14 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
             assert current is not None
             carried = carry_forward(session, topic, trial_row, delivery=current,
                                     frame=raw.frame, pseudonyms=pseudonyms, actor=actor)
+            if loaded is not None:
+                carried = carry_forward_datasets(
+                    session, topic, trial_row, delivery_ids=long_ids, frames=loaded.frames,
+                    pseudonyms=loaded.pseudonyms, actor=actor, carried=carried)
     with store.reading() as session:
         corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
         corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
+        others, applied = _long_rows(loaded, mapping.source.dataset, corrections, applied)
         correction_ids = tuple(c.id for c in corrections)
         topic_slug = store.topic(session).slug
     if any(a.applied and a.column == id_column for a in applied):
@@ -237,8 +250,6 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         # participant: its pseudonym comes from the corrected ID
         pseudonyms = pseudonymised_ids(store, topic_slug, trial, corrected[id_column])
     say(f"{trial}: applying {mapping.file}")
-    others = {} if loaded is None else {n: f for n, f in loaded.frames.items()
-                                        if n != mapping.source.dataset}
     harmonised = apply_mapping(RawTable(frame=corrected, format=raw.format, columns=raw.columns,
                                         read_options=raw.read_options),
                                mapping, dictionary, trial=trial, participant_ids=pseudonyms,
@@ -259,6 +270,23 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         path = _write(store, run)
         run = replace(run, path=path)
     return run
+
+
+def _long_ids(loaded: TrialDatasets | None, base: str) -> dict[str, int]:
+    """The current delivery id of each dataset read besides the ``base`` one."""
+    return {} if loaded is None else {n: r[0] for n, r in loaded.records.items() if n != base}
+
+
+def _long_rows(loaded: TrialDatasets | None, base: str, corrections: Sequence[Any],
+               applied: list[AppliedCorrection]
+               ) -> tuple[dict[str, pd.DataFrame], list[AppliedCorrection]]:
+    """The datasets read besides the ``base`` one, their rows corrected by key
+    (:mod:`harmonise.queries.row_corrections`), and ``applied`` with what those did."""
+    others = {} if loaded is None else {n: f for n, f in loaded.frames.items() if n != base}
+    if not others or loaded is None:
+        return others, applied
+    others, row_applied = apply_row_corrections(others, loaded.pseudonyms, corrections)
+    return others, [*applied, *row_applied]
 
 
 def _write(store: Store, run: TrialRun) -> Path:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from harmonise.pipeline.harmonising import harmonise_trial
 from harmonise.queries.corrections import correction_to_dict
+from harmonise.queries.row_corrections import on_row
 from harmonise.values.cells import canonical_text
 from repository.deliveries import current_delivery
 from repository.errors import MappingError, NotFound
@@ -188,6 +189,11 @@ def explain_cell(store: Store, trial: str, participant: str, variable: str, *,
         for c in rows:
             if c.source_column not in columns and c.variable != variable:
                 continue
+            if not on_row(c, None if own_table else harmonised.dataset, harmonised.raw,
+                          position - 1):
+                continue  # another dataset's or another row's correction
+            if not own_table and c.status == "active" and c.source_column in delivered:
+                delivered[c.source_column] = c.old_value  # the long row as delivered
             item = correction_to_dict(c, trial)
             q = session.get(Query, c.query_id) if c.query_id else None
             item["query"] = {"id": q.id, "check": q.check_id, "status": q.status,

@@ -72,6 +72,9 @@ class AnswerContext:
 
 def _values_now(store: Store, session: Session, trial: Trial, deliveries: Deliveries,
                 query: Query) -> dict[str, str | None]:
+    long_rows = deliveries.long_values_now(query)  # a question about rows of a long dataset
+    if long_rows:
+        return long_rows
     current = [d for d in deliveries.ordered if d.is_current and d.dataset == "main"]
     if not current or query.participant is None:
         return {}

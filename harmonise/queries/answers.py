@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from harmonise.queries.corrections import correction_to_dict, participant_rows, record_correction
 from harmonise.queries.lifecycle import _move, get_query, last_response, resolve
+from harmonise.queries.row_corrections import record_row_correction
 from repository.deliveries import current_delivery, load_delivery, pseudonymised_ids
 from repository.errors import QueryError
 from repository.models import Correction, Delivery, Participant, Query, Topic, Trial
@@ -95,7 +96,8 @@ def planned_cells(query: Query, value: str | None,
     """The raw cells an answer corrects: ``{participant, row, column, value}`` each."""
     if cells:
         return [{"participant": c.get("participant"), "row": c.get("row"),
-                 "column": str(c["column"]), "value": c.get("value")} for c in cells]
+                 "column": str(c["column"]), "value": c.get("value"),
+                 "dataset": str(c.get("dataset") or "main")} for c in cells]
     if not value:
         return []
     known = _question_cells(query)
@@ -109,25 +111,37 @@ def planned_cells(query: Query, value: str | None,
     for label, new in parse_corrected_values(value, labels).items():
         cell = by_label[label]
         out.append({"participant": cell.get("participant") or query.participant,
-                    "row": cell.get("row"), "column": str(cell["column"]), "value": new})
+                    "row": cell.get("row"), "column": str(cell["column"]), "value": new,
+                    "dataset": str(cell.get("dataset") or "main")})
     return out
 
 
 class _Raw:
-    """Each trial's current delivery, read once, with its pseudonyms."""
+    """Each trial's current deliveries, read once, with their pseudonyms."""
 
     def __init__(self, store: Store, topic: Topic) -> None:
         self.store, self.topic = store, topic
-        self.loaded: dict[int, tuple[Delivery, Any, list[str | None]]] = {}
+        self.loaded: dict[tuple[int, str], tuple[Delivery, Any, list[str | None]]] = {}
 
-    def of(self, trial: Trial) -> tuple[Delivery, Any, list[str | None]]:
-        if trial.id not in self.loaded:
-            delivery = current_delivery(trial)
+    def of(self, trial: Trial, dataset: str = "main") -> tuple[Delivery, Any, list[str | None]]:
+        """The current delivery of ``dataset`` ("main": the participant table's own dataset,
+        the mapping's ``source.dataset`` when the trial delivered several)."""
+        if (trial.id, dataset) not in self.loaded:
+            delivery = current_delivery(trial, self._named(trial, dataset))
             raw = load_delivery(self.store, delivery)
             pseudonyms = pseudonymised_ids(self.store, self.topic.slug, trial.acronym,
                                            raw.frame[delivery.id_column])
-            self.loaded[trial.id] = (delivery, raw.frame, pseudonyms)
-        return self.loaded[trial.id]
+            self.loaded[(trial.id, dataset)] = (delivery, raw.frame, pseudonyms)
+        return self.loaded[(trial.id, dataset)]
+
+    def _named(self, trial: Trial, dataset: str) -> str:
+        if dataset != "main" or any(d.is_current and d.dataset == "main"
+                                    for d in trial.deliveries):
+            return dataset
+        from harmonise.pipeline.harmonising import load_topic_dictionary, load_trial_mapping
+
+        mapping = load_trial_mapping(self.store, load_topic_dictionary(self.store), trial.acronym)
+        return mapping.source.dataset
 
 
 def _occurrence(pseudonyms: list[str | None], participant: str, row: int | None) -> int:
@@ -181,10 +195,14 @@ def _accept(session: Session, store: Store, topic: Topic, raws: _Raw, query: Que
         if not planned:
             raise QueryError(f"query {query.id}: the answer has no corrected value to apply.",
                              query=query.id)
-        delivery, frame, pseudonyms = raws.of(trial)
         reason = (f"query {query.id} answered {code.replace('_', ' ')} by {answer.author}"
                   + (f": {answer.comment}" if answer.comment else ""))
         for cell in planned:
+            if cell.get("dataset", "main") != "main":  # a row of a long dataset, by its key
+                made.append(_row_correction(session, topic, raws, trial, query, cell,
+                                            reason=reason, actor=actor))
+                continue
+            delivery, frame, pseudonyms = raws.of(trial)
             who = _who(pseudonyms, cell)
             if who is None:
                 raise QueryError(f"query {query.id}: row {cell.get('row')} of trial "
@@ -202,6 +220,21 @@ def _accept(session: Session, store: Store, topic: Topic, raws: _Raw, query: Que
     resolve(session, query, actor=actor, topic=topic.slug, resolution=chosen, comment=comment)
     return AcceptResult(query=query.id, resolution=chosen,
                         corrections=tuple(correction_to_dict(c, trial.acronym) for c in made))
+
+
+def _row_correction(session: Session, topic: Topic, raws: _Raw, trial: Trial, query: Query,
+                    cell: Mapping[str, Any], *, reason: str, actor: str) -> Correction:
+    """An answer's cell on a row of a long dataset, as a correction keyed by the row's key."""
+    delivery, frame, pseudonyms = raws.of(trial, str(cell["dataset"]))
+    if cell.get("row") is None:
+        raise QueryError(f"query {query.id}: the cell {cell['column']} of dataset "
+                         f"{cell['dataset']} names no row; ask the trial for a new delivery.",
+                         query=query.id)
+    return record_row_correction(session, topic, trial, delivery=delivery, frame=frame,
+                                 pseudonyms=pseudonyms, row=int(cell["row"]),
+                                 source_column=str(cell["column"]), new_value=cell["value"],
+                                 reason=reason, actor=actor, query=query,
+                                 variable=query.variable)
 
 
 def accept_answers(store: Store, query_ids: Iterable[int], *, resolution: str | None = None,

@@ -36,6 +36,11 @@ __all__ = [
     "apply_corrections",
     "record_correction",
     "carry_forward",
+    "settle",
+    "write_cell",
+    "check_value",
+    "store_correction",
+    "is_row_correction",
     "active_corrections",
     "correction_to_dict",
     "participant_rows",
@@ -74,6 +79,8 @@ class AppliedCorrection:
     new_value: str | None
     applied: bool
     reason: str = ""
+    #: the trial's dataset of the cell ("main": the participant table's own)
+    dataset: str = "main"
 
 
 def apply_corrections(frame: pd.DataFrame, pseudonyms: Sequence[str | None],
@@ -86,6 +93,8 @@ def apply_corrections(frame: pd.DataFrame, pseudonyms: Sequence[str | None],
     out = frame.copy()
     results: list[AppliedCorrection] = []
     for c in sorted(corrections, key=lambda c: c.id):
+        if is_row_correction(c):  # a row of a long dataset: harmonise.queries.row_corrections
+            continue
         positions = participant_rows(pseudonyms, c.participant)
         if c.source_column not in out.columns or len(positions) < c.occurrence:
             results.append(AppliedCorrection(c.id, 0, c.source_column, c.old_value, c.new_value,
@@ -98,15 +107,21 @@ def apply_corrections(frame: pd.DataFrame, pseudonyms: Sequence[str | None],
                                              c.new_value, False,
                                              f"the delivery now holds {current!r}"))
             continue
-        column = out[c.source_column]
-        value = parse_like(c.new_value, column)
-        if column.dtype != object and not pd.api.types.is_datetime64_any_dtype(column) \
-                and isinstance(value, str):
-            out[c.source_column] = column.astype(object)
-        out.iat[pos, out.columns.get_loc(c.source_column)] = value
+        write_cell(out, pos, c.source_column, c.new_value)
         results.append(AppliedCorrection(c.id, pos + 1, c.source_column, c.old_value,
                                          c.new_value, True))
     return out, results
+
+
+def write_cell(frame: pd.DataFrame, position: int, column: str, text: str | None) -> None:
+    """Write ``text`` (a corrected value) into ``frame`` (in place) at 0-based ``position``,
+    as a value of the column's kind (text makes a typed column text)."""
+    values = frame[column]
+    value = parse_like(text, values)
+    if values.dtype != object and not pd.api.types.is_datetime64_any_dtype(values) \
+            and isinstance(value, str):
+        frame[column] = values.astype(object)
+    frame.iat[position, frame.columns.get_loc(column)] = value
 
 
 def active_corrections(session: Session, trial: Trial) -> list[Correction]:
@@ -131,27 +146,41 @@ def record_correction(session: Session, topic: Topic, trial: Trial, *, delivery:
                          f"{delivery.id} (row {occurrence}).", trial=trial.acronym)
     pos = positions[occurrence - 1]
     old = cell_text(frame.iat[pos, frame.columns.get_loc(source_column)])
-    try:
-        parse_like(new_value, frame[source_column])
-    except (ValueError, TypeError) as exc:
-        raise QueryError(f"trial {trial.acronym}, column {source_column}: {new_value!r} is not a "
-                         f"valid value for this column ({exc}).", trial=trial.acronym,
-                         column=source_column) from exc
-    # one active correction per cell: the same change again is not repeated; a different
-    # change supersedes the earlier one (which stays, marked)
-    for earlier in session.scalars(select(Correction).where(
-            Correction.trial_id == trial.id, Correction.participant == participant,
-            Correction.occurrence == occurrence, Correction.source_column == source_column,
-            Correction.status == "active")):
-        if earlier.new_value == new_value:
-            return earlier
-        earlier.status = "superseded"
-        earlier.review_note = "replaced by a later correction of the same cell"
+    check_value(frame, source_column, new_value, where=f"trial {trial.acronym}",
+                trial=trial.acronym)
+    earlier = list(session.scalars(select(Correction).where(
+        Correction.trial_id == trial.id, Correction.participant == participant,
+        Correction.occurrence == occurrence, Correction.source_column == source_column,
+        Correction.dataset == "main", Correction.status == "active")))
     correction = Correction(topic_id=topic.id, trial_id=trial.id, participant=participant,
                             occurrence=occurrence, source_column=source_column,
                             variable=variable, old_value=old, new_value=new_value,
                             query_id=query.id if query else None, reason=reason,
                             created_by=actor, delivery_id=delivery.id)
+    return store_correction(session, topic, trial, correction, earlier=earlier, actor=actor)
+
+
+def check_value(frame: pd.DataFrame, column: str, text: str | None, *, where: str,
+                trial: str) -> None:
+    """QueryError unless ``text`` can be a value of ``frame[column]``."""
+    try:
+        parse_like(text, frame[column])
+    except (ValueError, TypeError) as exc:
+        raise QueryError(f"{where}, column {column}: {text!r} is not a valid value for this "
+                         f"column ({exc}).", trial=trial, column=column) from exc
+
+
+def store_correction(session: Session, topic: Topic, trial: Trial, correction: Correction, *,
+                     earlier: Sequence[Correction], actor: str) -> Correction:
+    """Add ``correction`` (audited) unless an ``earlier`` active correction of the same cell
+    makes the same change (that one is returned); a different change supersedes them (they
+    stay, marked): one active correction per cell."""
+    for e in earlier:
+        if e.new_value == correction.new_value:
+            return e
+    for e in earlier:
+        e.status = "superseded"
+        e.review_note = "replaced by a later correction of the same cell"
     session.add(correction)
     session.flush()
     audit.append(session, actor=actor, action="correction.add", topic=topic.slug,
@@ -160,49 +189,64 @@ def record_correction(session: Session, topic: Topic, trial: Trial, *, delivery:
     return correction
 
 
+def is_row_correction(c: Correction) -> bool:
+    """Whether ``c`` corrects a row of a long dataset (not the participant table's dataset)."""
+    return (getattr(c, "dataset", None) or "main") != "main"
+
+
 def carry_forward(session: Session, topic: Topic, trial: Trial, *, delivery: Delivery,
                   frame: pd.DataFrame, pseudonyms: Sequence[str | None],
                   actor: str) -> dict[str, list[int]]:
     """Re-check the trial's active corrections against a new ``delivery``."""
     outcome: dict[str, list[int]] = {"carried": [], "no_longer_needed": [], "needs_review": []}
-    details: dict[str, Any]
     for c in active_corrections(session, trial):
-        if c.delivery_id == delivery.id:
+        if c.delivery_id == delivery.id or is_row_correction(c):
             continue
         positions = participant_rows(pseudonyms, c.participant)
         present = c.source_column in frame.columns and len(positions) >= c.occurrence
         now = (cell_text(frame.iat[positions[c.occurrence - 1],
                                    frame.columns.get_loc(c.source_column)])
                if present else None)
-        if present and now == c.old_value:
-            c.status = "superseded"
-            c.review_note = f"carried forward to delivery {delivery.id}"
-            new = Correction(topic_id=c.topic_id, trial_id=c.trial_id, participant=c.participant,
-                             occurrence=c.occurrence, source_column=c.source_column,
-                             variable=c.variable, old_value=c.old_value, new_value=c.new_value,
-                             query_id=c.query_id, reason=c.reason, created_by=c.created_by,
-                             delivery_id=delivery.id, carried_from_id=c.id)
-            session.add(new)
-            session.flush()
-            outcome["carried"].append(new.id)
-            action, details = "correction.carry", {"from": c.id, "to": new.id}
-        elif present and now == c.new_value:
-            c.status = "superseded"
-            c.review_note = f"delivery {delivery.id} already holds the corrected value"
-            outcome["no_longer_needed"].append(c.id)
-            action, details = "correction.superseded", {"id": c.id}
-        else:
-            c.status = "needs_review"
-            c.review_note = (f"delivery {delivery.id} holds {now!r} where the correction expected "
-                             f"{c.old_value!r}" if present else
-                             f"participant or column {c.source_column!r} missing from delivery "
-                             f"{delivery.id}")
-            outcome["needs_review"].append(c.id)
-            action, details = "correction.review", {"id": c.id, "note": c.review_note}
-        audit.append(session, actor=actor, action=action, topic=topic.slug,
-                     entity_type="correction", entity_id=c.id, details=details)
+        missing = (f"participant or column {c.source_column!r} missing from delivery "
+                   f"{delivery.id}")
+        settle(session, topic, c, delivery=delivery, present=present, now=now, missing=missing,
+               actor=actor, outcome=outcome)
     session.flush()
     return outcome
+
+
+def settle(session: Session, topic: Topic, c: Correction, *, delivery: Delivery, present: bool,
+           now: str | None, missing: str, actor: str, outcome: dict[str, list[int]]) -> None:
+    """One active correction against a new ``delivery`` whose cell holds ``now`` (``present``:
+    the cell was found; else ``missing`` says why not): carried forward, no longer needed, or
+    flagged ``needs_review``; ``outcome`` collects the ids."""
+    details: dict[str, Any]
+    if present and now == c.old_value:
+        c.status = "superseded"
+        c.review_note = f"carried forward to delivery {delivery.id}"
+        new = Correction(topic_id=c.topic_id, trial_id=c.trial_id, participant=c.participant,
+                         occurrence=c.occurrence, source_column=c.source_column,
+                         variable=c.variable, old_value=c.old_value, new_value=c.new_value,
+                         query_id=c.query_id, reason=c.reason, created_by=c.created_by,
+                         delivery_id=delivery.id, carried_from_id=c.id,
+                         dataset=c.dataset or "main", row_key=c.row_key)
+        session.add(new)
+        session.flush()
+        outcome["carried"].append(new.id)
+        action, details = "correction.carry", {"from": c.id, "to": new.id}
+    elif present and now == c.new_value:
+        c.status = "superseded"
+        c.review_note = f"delivery {delivery.id} already holds the corrected value"
+        outcome["no_longer_needed"].append(c.id)
+        action, details = "correction.superseded", {"id": c.id}
+    else:
+        c.status = "needs_review"
+        c.review_note = (f"delivery {delivery.id} holds {now!r} where the correction expected "
+                         f"{c.old_value!r}" if present else missing)
+        outcome["needs_review"].append(c.id)
+        action, details = "correction.review", {"id": c.id, "note": c.review_note}
+    audit.append(session, actor=actor, action=action, topic=topic.slug,
+                 entity_type="correction", entity_id=c.id, details=details)
 
 
 def correction_to_dict(c: Correction, trial: str | None = None) -> dict[str, Any]:
@@ -212,4 +256,6 @@ def correction_to_dict(c: Correction, trial: str | None = None) -> dict[str, Any
             "created_by": c.created_by,
             "created_at": c.created_at.isoformat(timespec="seconds") if c.created_at else None,
             "delivery_id": c.delivery_id, "status": c.status, "review_note": c.review_note,
-            "carried_from": c.carried_from_id}
+            "carried_from": c.carried_from_id,
+            **({"dataset": c.dataset, "row_key": dict(c.row_key or {})}
+               if is_row_correction(c) else {})}

@@ -111,10 +111,15 @@ class Finding:
     dataset: str = "main"
     sequence: int | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    #: a row of a long table: the row's key as the trial wrote it (``AESEQ=3``), part of the
+    #: finding's identity so that it follows the row when a re-delivery re-orders the rows
+    record: str | None = None
 
     @property
     def key(self) -> str:
         check = self.check_id if self.occurrence is None else f"{self.check_id}#{self.occurrence}"
+        if self.record is not None:
+            check = f"{check}@{self.dataset}:{self.record}"
         return query_key(self.trial, self.participant, self.variable, check)
 
     @property

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from harmonise.queries.corrections import active_corrections, apply_corrections
 from harmonise.queries.i18n import RESPONSE_WORDS, language, words
+from harmonise.queries.row_corrections import apply_row_corrections
 from harmonise.queries.workbook_checks import ColumnRule, infer_column_rule
 from harmonise.queries.workbook_lists import ListRow, list_sheet
 from harmonise.queries.workbook_render import ListSheet, cell_safe, format_date
@@ -78,14 +79,42 @@ class Deliveries:
             if delivery.is_current:
                 pseudonyms = pseudonymised_ids(self.store, self.trial.topic.slug,
                                                self.trial.acronym, frame[delivery.id_column])
-                frame, _ = apply_corrections(frame, pseudonyms,
-                                             active_corrections(self.session, self.trial))
+                active = active_corrections(self.session, self.trial)
+                if delivery.row_key is not None:  # a long dataset: its rows' corrections
+                    frames, _ = apply_row_corrections({delivery.dataset: frame},
+                                                      {delivery.dataset: pseudonyms}, active)
+                    frame = frames[delivery.dataset]
+                else:
+                    frame, _ = apply_corrections(frame, pseudonyms, active)
             self._now[delivery.id] = frame
         return self._now[delivery.id]
 
     def delivery_of(self, query: Query) -> Delivery | None:
         delivery = self.session.get(Delivery, query.delivery_id) if query.delivery_id else None
         return delivery or self.current
+
+    def of_cell(self, cell: Mapping[str, Any], delivery: Delivery | None) -> Delivery | None:
+        """The delivery a question's cell is in: the current delivery of its dataset (a row
+        of a long dataset such as ``ae``), else the question's own."""
+        name = cell.get("dataset")
+        if not name or name == "main" or (delivery is not None and delivery.dataset == name):
+            return delivery
+        return next((d for d in self.ordered if d.is_current and d.dataset == name), delivery)
+
+    def long_values_now(self, query: Query) -> dict[str, str | None]:
+        """The values now (after the active corrections) of a question's cells on rows of
+        long datasets (``ae`` ...), by column; empty for a participant-table question."""
+        out: dict[str, str | None] = {}
+        for cell in (query.detail or {}).get("cells") or []:
+            if cell.get("dataset", "main") == "main" or cell.get("row") is None:
+                continue
+            delivery = self.of_cell(cell, None)
+            if delivery is None or delivery.dataset != cell["dataset"]:
+                continue
+            frame, row = self.now(delivery), int(cell["row"])
+            if str(cell["column"]) in frame.columns and 1 <= row <= len(frame):
+                out[str(cell["column"])] = cell_text(frame[str(cell["column"])].iat[row - 1])
+        return out
 
     def rule(self, column: str, delivery: Delivery | None) -> tuple[ColumnRule, ColumnInfo | None]:
         """How one of the trial's columns writes its values, from the delivery it is in."""
@@ -232,11 +261,12 @@ def view_question(query: Query, d: Deliveries, *, lang: str,
     rules = []
     values = []
     for cell in cells:
-        rule, _info = d.rule(str(cell["column"]), delivery)
+        source = d.of_cell(cell, delivery)
+        rule, _info = d.rule(str(cell["column"]), source)
         label = str(cell.get("label") or cell["column"])
         rules.append(ColumnRule(**{**_fields(rule), "column": label}))
         row = None if cell.get("row") is None else int(cell["row"])
-        values.append((label, _value(d, delivery, str(cell["column"]), row, lang)))
+        values.append((label, _value(d, source, str(cell["column"]), row, lang)))
     own = d.own_id(query.participant) if query.participant is not None else None
     if query.participant is not None:
         participant: str | None = own

@@ -190,6 +190,10 @@ class Correction(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     review_note: Mapped[str | None] = mapped_column(Text)
     carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("correction.id"))
+    #: the trial's dataset of the cell ("main": the participant table's own dataset) and, for a
+    #: row of a long dataset, the row's key as the trial wrote it (e.g. {"AESEQ": "3"})
+    dataset: Mapped[str] = mapped_column(String(64), default="main", server_default="main")
+    row_key: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class QueryExport(Base):

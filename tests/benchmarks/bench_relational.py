@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -155,25 +156,22 @@ def make_trial(rng, n: int, offset: int, visits: int, events: int):
     return baseline, visit, event
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--participants", type=int, default=1_000_000)
     parser.add_argument("--visits", type=int, default=10)
     parser.add_argument("--events", type=int, default=3)
     parser.add_argument("--seed", type=int, default=15)
-    args = parser.parse_args([a for a in sys.argv[1:] if a != "--"])
+    return parser.parse_args([a for a in sys.argv[1:] if a != "--"])
 
+
+def _generate(args: argparse.Namespace, dictionary: Any) -> list[tuple[str, Any, Any]]:
+    """Every trial's mapping and raw tables (baseline, visits, events), untimed."""
     import numpy as np
-    import pandas as pd
 
-    from harmonise.checks.tables import check_table, validate_table
-    from harmonise.checks.validation import validate_by
-    from harmonise.dictionary.spec import Dictionary
-    from harmonise.mapping.engine import apply_mapping
     from harmonise.mapping.spec import Mapping
 
-    dictionary = Dictionary.from_dict(DICTIONARY)
     rng = np.random.default_rng(args.seed)
     per = args.participants // args.trials
     print(f"generating {args.trials} trials x {per:,} participants ({args.visits} visits, "
@@ -183,13 +181,21 @@ def main() -> None:
         name = f"T{t:03d}"
         frames = make_trial(rng, per, t * per, args.visits, args.events)
         work.append((name, Mapping.from_dict(mapping(name), dictionary=dictionary), frames))
-    n_rows = sum(len(b) + len(v) + len(e) for _, _, (b, v, e) in work)
+    return work
+
+
+def _ours(work: list[tuple[str, Any, Any]], dictionary: Any) -> dict[str, Any]:
+    """Harmonise, validate and check every trial, timed by phase."""
+    import pandas as pd
+
+    from harmonise.checks.tables import check_table, validate_table
+    from harmonise.checks.validation import validate_by
+    from harmonise.mapping.engine import apply_mapping
 
     timings = {"engine": 0.0, "validation": 0.0, "integrity": 0.0}
     gc.collect()
     started, cpu_started = time.perf_counter(), time.process_time()
-    results = []
-    problems = 0
+    results, problems = [], 0
     for name, m, (baseline, visit, event) in work:
         t0 = time.perf_counter()
         h = apply_mapping(baseline, m, dictionary, trial=name,
@@ -214,9 +220,14 @@ def main() -> None:
                                    trial=h.trial)
             failed_checks += sum(f.status == "failed" for f in findings)
     timings["integrity"] = time.perf_counter() - t0
-    ours, ours_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    severe = int((pooled["severe_event"] == 1).sum())
-    with_weight = int(pooled["weight_1y"].notna().sum())
+    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu_started,
+            "timings": timings, "pooled": pooled, "long": long_tables, "problems": problems,
+            "failures": failures, "failed_checks": failed_checks}
+
+
+def _reference(work: list[tuple[str, Any, Any]]) -> tuple[float, float]:
+    """pandas writing and reading the same raw tables as parquet: (wall, CPU) seconds."""
+    import pandas as pd
 
     with tempfile.TemporaryDirectory() as tmp:
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -225,23 +236,35 @@ def main() -> None:
                 path = Path(tmp) / f"{name}.{label}.parquet"
                 frame.to_parquet(path, index=False)
                 pd.read_parquet(path)
-        reference = time.perf_counter() - started
-        reference_cpu = time.process_time() - cpu_started
+        return time.perf_counter() - started, time.process_time() - cpu_started
 
+
+def main() -> None:
+    from harmonise.dictionary.spec import Dictionary
+
+    args = _arguments()
+    dictionary = Dictionary.from_dict(DICTIONARY)
+    work = _generate(args, dictionary)
+    n_rows = sum(len(b) + len(v) + len(e) for _, _, (b, v, e) in work)
+    ours = _ours(work, dictionary)
+    reference, reference_cpu = _reference(work)
+    pooled, long_tables = ours["pooled"], ours["long"]
+    severe = int((pooled["severe_event"] == 1).sum())
+    with_weight = int(pooled["weight_1y"].notna().sum())
     print(f"\n{args.trials} trials, {len(pooled):,} participants, "
           f"{len(long_tables['visits']):,} visits, {len(long_tables['events']):,} events "
           f"({n_rows:,} delivered rows)")
-    print(f"collected: {problems} mapping problems, {failures} validation failures, "
-          f"{failed_checks} failed integrity checks; {severe:,} grade >= 3 events, "
-          f"{with_weight:,} weights at 1 year")
-    for name, seconds in timings.items():
+    print(f"collected: {ours['problems']} mapping problems, {ours['failures']} validation "
+          f"failures, {ours['failed_checks']} failed integrity checks; {severe:,} grade >= 3 "
+          f"events, {with_weight:,} weights at 1 year")
+    for name, seconds in ours["timings"].items():
         print(f"  {name:<11} {seconds:8.2f} s")
     print(f"ipdrepo harmonise (3 datasets, 2 long tables, cross-table rules) + validate + "
-          f"integrity: {ours:.2f} s")
+          f"integrity: {ours['wall']:.2f} s")
     print(f"pandas parquet write + read of the same raw tables (reference): {reference:.2f} s")
-    print(f"ratio: {ours / reference:.2f} (wall clock)")
-    print(f"CPU time: ipdrepo {ours_cpu:.2f} s, reference {reference_cpu:.2f} s, ratio "
-          f"{ours_cpu / reference_cpu:.2f}; load average {os.getloadavg()[0]:.1f}")
+    print(f"ratio: {ours['wall'] / reference:.2f} (wall clock)")
+    print(f"CPU time: ipdrepo {ours['cpu']:.2f} s, reference {reference_cpu:.2f} s, ratio "
+          f"{ours['cpu'] / reference_cpu:.2f}; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
