@@ -235,13 +235,13 @@ def read_delivery(path: Path, *, format: str | None = None,
             "or damaged; ask the trial for a new copy.", file=str(path), reason="damaged",
             format=fmt) from exc
     _check_shape(path, frame, fmt)
-    missing = _count_missing(frame)
+    extras: dict[str, Any] = dict(more[0]) if more else {}
+    missing = extras.pop("missing", None) or _count_missing(frame)
     columns = tuple(
         ColumnInfo(name=str(c), dtype=str(dtype), label=labels.get(c) or None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
                    n_missing=n)
         for c, dtype, n in zip(frame.columns, frame.dtypes, missing))
-    extras: dict[str, Any] = more[0] if more else {}
     return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options,
                     **extras)
 
@@ -337,14 +337,26 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
                                  reason="duplicate-columns", columns=dupes)
-    frame = _parse_delimited(path, encoding, delimiter, header)
-    frame = drop_empty_unnamed(path, frame)
+    table = _parse_delimited(path, encoding, delimiter, header)
+    frame = drop_empty_unnamed(path, table.to_pandas())
+    blank = _blank_counts(table)
+    missing = [blank[c] for c in frame.columns]
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}
+    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}, {"missing": missing}
 
 
-def _parse_delimited(path: Path, encoding: str, delimiter: str,
-                     header: list[str]) -> pd.DataFrame:
+def _blank_counts(table: Any) -> dict[str, int]:
+    """Blank cells (empty or white space only) of each column of a pyarrow table of text."""
+    import pyarrow.compute as pc
+
+    out = {}
+    for name, column in zip(table.column_names, table.columns):
+        trimmed = pc.utf8_trim(column, characters=PYTHON_WHITE_SPACE)
+        out[name] = int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
+    return out
+
+
+def _parse_delimited(path: Path, encoding: str, delimiter: str, header: list[str]) -> Any:
     """Parse with pyarrow, every column as text; rows with the wrong number of fields are
     collected (by line) and reported together."""
     import pyarrow as pa
@@ -390,7 +402,7 @@ def _parse_delimited(path: Path, encoding: str, delimiter: str,
             "the file may be truncated, or a value holds an unquoted delimiter. Ask the trial "
             "for a complete copy exported with quoting.", file=str(path), reason="ragged",
             rows=rows, lines=lines)
-    return table.to_pandas()
+    return table
 
 
 def _leading_lines(path: Path, encoding: str) -> int:
