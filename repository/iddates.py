@@ -76,6 +76,8 @@ def column_dates(values: Sequence[str], numeric: bool) -> dict[str, date]:
     """The distinct values that are full dates, with their dates (``yyyymmdd`` numbers are read
     when every value is one)."""
     compact = bool(values) and all(len(v) == 8 and v.isdigit() for v in values)
+    if not compact and all(v.isdigit() for v in values):
+        return {}  # digits alone are a date only as compact yyyymmdd
     out = {}
     for v in values:
         d = _iso_date(v) if len(v) == 10 and v[4:5] == "-" == v[7:8] and v.isascii() else None

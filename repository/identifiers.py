@@ -193,7 +193,10 @@ class _Column:
             self.distinct = self.all_distinct
             self.counts = all_counts
         self.n_sampled = int(self.counts.sum())
-        self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
+        if series.dtype.kind in "iu":  # whole numbers: every text is one
+            self.integers = bool(self.distinct)
+        else:
+            self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
         #: measurements (12.5, -0,3): no identifier is written as a decimal number
         self.decimals = bool(self.distinct) and all(_DECIMAL.match(v) or _INT.match(v)
                                                     for v in self.distinct) and not self.integers
@@ -360,7 +363,10 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
         what = max(set(k for k in kinds if k), key=[k for k in kinds if k].count)
         return _finding(col, ctx, "national_id", f"values are {what}s (valid check digits or "
                         "allocation rules)" if "US" not in what else f"values are {what}s", valid)
-    hosp = [idvalues.hospital_number(v) for v in col.distinct]
+    # a hospital number is a letter prefix and 5 digits or more
+    digits = col.digit_counts
+    hosp = ([] if col.is_numeric or col.integers
+            else col.where((digits < 0) | (digits >= 5), idvalues.hospital_number))
     if any(hosp) and col.share(hosp) >= 0.5:
         return _finding(col, ctx, "national_id", "values are hospital record numbers "
                         "(MRN/URN-prefixed)", [v for v, f in zip(col.distinct, hosp) if f])
@@ -497,7 +503,9 @@ def _address(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding 
 def _ip(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     if col.name == ctx.id_column:
         return None
-    flags = [idvalues.is_ip_address(v) for v in col.distinct]
+    if col.is_numeric or col.integers:  # numbers have no three dots or two colons
+        return None
+    flags = [("." in v or ":" in v) and idvalues.is_ip_address(v) for v in col.distinct]
     if any(flags) and ("ip_address" in hints or col.share(flags) >= 0.5 and (
             col.distinct_ratio >= 0.3 and col.n_distinct >= 3)):
         return _finding(col, ctx, "ip_address", "values are IP addresses",
@@ -506,6 +514,8 @@ def _ip(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | Non
 
 
 def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if col.is_numeric or col.integers:  # every postcode has letters or a '-'
+        return None
     named = "postcode" in hints
     # UK postcodes hold 2 digits or more and letters; ZIP+4 9 digits, Japanese ones 7
     digits = col.digit_counts
