@@ -25,7 +25,6 @@ KNOWN: dict[str, int] = {
     "repository/example/encode.py:encode": 139,
     "repository/cli/demo_cmds.py:demo": 118,
     "versions/diff.py:diff_frames": 102,
-    "repository/deliveries.py:ingest": 99,
 }
 
 
