@@ -272,9 +272,7 @@ def _record(session: Session, c: _Checked, *, actor: str, dataset: str,
     same = _same_bytes(session, c.trial_id, c.digest)
     if same is not None:  # another ingest of these bytes committed meanwhile
         return _unchanged(c.trial, same)
-    previous = session.scalar(select(Delivery).where(
-        Delivery.trial_id == c.trial_id, Delivery.dataset == dataset,
-        Delivery.superseded_by_id.is_(None)))
+    previous = current_of(session, c.trial_id, dataset)
     accepted = sorted({f.key for f in c.findings})
     table = c.table
     delivery = Delivery(
@@ -286,16 +284,8 @@ def _record(session: Session, c: _Checked, *, actor: str, dataset: str,
         identifier_override=({"columns": accepted, "justification": justification, "by": actor,
                               "findings": [f.to_dict() for f in c.findings]}
                              if accepted else None),
-        id_override=c.id_override,
-        # not current until the previous one is retired: the database allows one current
-        # delivery per trial and dataset (index uq_delivery_current)
-        superseded_by_id=previous.id if previous is not None else None)
-    session.add(delivery)
-    session.flush()
-    if previous is not None:
-        previous.superseded_by_id = delivery.id
-        session.flush()
-        delivery.superseded_by_id = None
+        id_override=c.id_override)
+    add_superseding(session, delivery, previous)
     known = set(session.scalars(select(Participant.pseudonym)
                                 .where(Participant.trial_id == c.trial_id)))
     new = sorted(c.pseudonyms - known)
@@ -317,6 +307,27 @@ def _record(session: Session, c: _Checked, *, actor: str, dataset: str,
         new_participants=len(new), accepted_identifiers=tuple(accepted),
         notes=tuple(["ID problems accepted: " + (allow_id_problems or "")]
                     if c.id_override else []))
+
+
+def current_of(session: Session, trial_id: int, dataset: str) -> Delivery | None:
+    """The trial's current delivery of ``dataset``, if any."""
+    return session.scalar(select(Delivery).where(
+        Delivery.trial_id == trial_id, Delivery.dataset == dataset,
+        Delivery.superseded_by_id.is_(None)))
+
+
+def add_superseding(session: Session, delivery: Delivery, previous: Delivery | None) -> None:
+    """Add ``delivery`` as the current one of its dataset, retiring ``previous``. It is not
+    current until the previous one is retired: the database allows one current delivery per
+    trial and dataset (index uq_delivery_current)."""
+    if previous is not None:
+        delivery.superseded_by_id = previous.id
+    session.add(delivery)
+    session.flush()
+    if previous is not None:
+        previous.superseded_by_id = delivery.id
+        session.flush()
+        delivery.superseded_by_id = None
 
 
 def register_participants(session: Session, trial_id: int, delivery_id: int,

@@ -618,9 +618,9 @@ def _package_object(store: Store, digest: str) -> bool:
 def _insert(session: Any, trial_id: int, r: _Read, record: dict[str, Any],
             received_from: str | None, received_at: date | None, justification: str | None,
             actor: str) -> tuple[Delivery, int | None]:
-    previous = session.scalar(select(Delivery).where(
-        Delivery.trial_id == trial_id, Delivery.dataset == r.source.name,
-        Delivery.superseded_by_id.is_(None)))
+    from repository.deliveries import add_superseding, current_of
+
+    previous = current_of(session, trial_id, r.source.name)
     accepted = sorted({f.key for f in r.findings})
     options = dict(r.table.read_options)
     delivery = Delivery(
@@ -635,14 +635,8 @@ def _insert(session: Any, trial_id: int, r: _Read, record: dict[str, Any],
         id_override=r.id_problems,
         row_key=None if r.row_key is None else list(r.row_key),
         package={**record, **({"define": r.define} if r.define else {}),
-                 "trial_level": not r.id_column},
-        superseded_by_id=previous.id if previous is not None else None)
-    session.add(delivery)
-    session.flush()
-    if previous is not None:
-        previous.superseded_by_id = delivery.id
-        session.flush()
-        delivery.superseded_by_id = None
+                 "trial_level": not r.id_column})
+    add_superseding(session, delivery, previous)
     return delivery, previous.id if previous is not None else None
 
 
