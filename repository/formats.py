@@ -115,32 +115,31 @@ class RawTable:
         raise KeyError(name)
 
 
+#: leading bytes -> format, for the formats a fixed signature tells
+_SIGNATURES: tuple[tuple[bytes | tuple[bytes, ...], str], ...] = (
+    (bytes.fromhex("d0cf11e0a1b11ae1"), "xls"),
+    ((b"$FL2", b"$FL3"), "sav"),
+    (_SAS7BDAT_MAGIC, "sas7bdat"),
+    (b"HEADER RECORD*******LIB", "xpt"),
+    (b"\x1f\x8b", "gzip"),
+    (b"%PDF", "pdf"),
+)
+
+
 def sniff_format(head: bytes, tail: bytes = b"") -> str:
     """Recognise a format from the first (and last) bytes of a file."""
-    if head.startswith(b"PAR1") and (not tail or tail.endswith(b"PAR1")):
-        return "parquet"
     if head.startswith(b"PAR1"):
-        return "parquet-truncated"
+        return "parquet" if not tail or tail.endswith(b"PAR1") else "parquet-truncated"
     if head.startswith(b"PK\x03\x04"):
         return "xlsx" if b"[Content_Types].xml" in head or b"xl/" in head else "zip"
-    if head.startswith(bytes.fromhex("d0cf11e0a1b11ae1")):
-        return "xls"
-    if head.startswith((b"$FL2", b"$FL3")):
-        return "sav"
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return name
     if head.startswith(b"<stata_dta>") or (len(head) > 1 and head[0] in range(104, 116)
                                            and head[1] in (1, 2)):
         return "dta"
-    if head.startswith(_SAS7BDAT_MAGIC):
-        return "sas7bdat"
-    if head.startswith(b"HEADER RECORD*******LIB"):
-        return "xpt"
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" not in head[:4096]:
-        return "csv"
-    if utf16_without_bom(head[:4096]):
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or \
+            b"\x00" not in head[:4096] or utf16_without_bom(head[:4096]):
         return "csv"
     return "binary"
 
@@ -431,8 +430,7 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     part = chunk[i:end]
                     fields += part.count(delimiter)
                     blank = blank and not part.replace(delimiter, "").strip()
-                    if fields > limits.MAX_COLUMNS:
-                        limits.check_width(path, fields, at_least=True)
+                    _check_fields(path, fields)
                     if end < len(chunk):
                         if not blank:
                             return fields
@@ -447,8 +445,7 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     pass
                 elif ch == delimiter:
                     fields += 1
-                    if fields > limits.MAX_COLUMNS:
-                        limits.check_width(path, fields, at_least=True)
+                    _check_fields(path, fields)
                 elif ch in "\r\n":
                     if not blank:
                         return fields
@@ -457,6 +454,11 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     blank = False
                 i += 1
     return fields
+
+
+def _check_fields(path: Path, fields: int) -> None:
+    if fields > limits.MAX_COLUMNS:
+        limits.check_width(path, fields, at_least=True)
 
 
 def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:

@@ -459,6 +459,14 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
         return _finding(col, ctx, "name", "values are written like person names (two or three "
                         "capitalised name words, many distinct, some of them known names)",
                         [v for v, p in zip(values, shaped) if p])
+    return _initials_or_names_in_text(col, hints, ctx, wordy)
+
+
+def _initials_or_names_in_text(col: _Column, hints: set[str], ctx: _Context,
+                               wordy: np.ndarray) -> IdentifierFinding | None:
+    """The last name rules: initials (one letter group per person), or names inside free
+    text; ``wordy`` marks the values without digits."""
+    values = col.distinct
     initials = col.where(wordy, idnames.is_initials)
     plain = col.where(wordy, lambda v: idnames.is_initials(v, plain=True))
     coded = col.where(wordy, lambda v: v.upper() in idnames.LETTER_CODES)
