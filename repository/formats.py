@@ -253,25 +253,29 @@ def _label_key(value: Any) -> str:
 
 def _count_missing(frame: pd.DataFrame) -> list[int]:
     """Missing cells per column: nulls, and blank text. A column of text is measured by pyarrow
-    (trimming exactly the characters ``str.strip`` removes); a column of mixed values once per
-    distinct value. Work is linear in the cells, with little per-column overhead."""
-    counts = frame.isna().sum().to_numpy(dtype=np.int64)
-    for i, (_, column) in enumerate(frame.items()):
+    (its nulls as pandas counts them, and blanks trimming exactly the characters ``str.strip``
+    removes); a column of mixed values once per distinct value. Work is linear in the cells,
+    with little per-column overhead."""
+    counts = []
+    for _, column in frame.items():
         if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
             values = column.to_numpy(dtype=object)
-            blank = _blank_texts(values)
-            if blank is None:
+            missing = _missing_texts(values)
+            if missing is None:
                 codes, uniques = pd.factorize(values, use_na_sentinel=True)
                 flags = np.array([isinstance(v, str) and not v.strip() for v in uniques],
                                  dtype=bool)
                 blank = int(flags[codes[codes >= 0]].sum()) if flags.any() else 0
-            counts[i] += blank
-    return [int(n) for n in counts]
+                missing = int(column.isna().sum()) + blank
+            counts.append(missing)
+        else:
+            counts.append(int(column.isna().sum()))
+    return counts
 
 
-def _blank_texts(values: np.ndarray) -> int | None:
-    """How many of ``values`` are blank text (empty or white space only); None when they are
-    not all text (or missing)."""
+def _missing_texts(values: np.ndarray) -> int | None:
+    """How many of ``values`` are missing (None, NaN, NA, NaT) or blank text (empty or white
+    space only); None when they are not all text (or missing)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -280,7 +284,7 @@ def _blank_texts(values: np.ndarray) -> int | None:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     trimmed = pc.utf8_trim(arr, characters=PYTHON_WHITE_SPACE)
-    return int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
+    return arr.null_count + int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
 
 
 #: every character ``str.strip()`` removes (``str.isspace``; a test keeps it true)

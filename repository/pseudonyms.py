@@ -57,6 +57,12 @@ def normalise_raw_ids(values: Any) -> list[str | None]:
     kind = series.dtype.kind
     if kind in ("i", "u"):
         return [str(v) for v in series.tolist()]
+    if kind == "f" and isinstance(series.dtype, np.dtype):  # numeric IDs of Excel, SPSS, SAS
+        numbers = series.to_numpy()
+        whole = np.isfinite(numbers) & (numbers == np.floor(numbers)) & \
+            (np.abs(numbers) < 2.0**53)
+        if whole.all():
+            return numbers.astype(np.int64).astype(str).tolist()
     if series.dtype == np.dtype(object) and \
             pd.api.types.infer_dtype(series, skipna=False) == "string":
         return [v.strip() or None for v in series.tolist()]

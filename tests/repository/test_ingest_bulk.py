@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -41,3 +42,16 @@ def test_missing_cells_of_delimited_text_are_counted_as_pandas_counts_them(
     path.write_text("PATNO,A,B,\nP1, ,x,\nP2,\u3000,,\nP3,y,\t,\n", encoding="utf-8")
     table = read_delivery(path)
     assert [c.n_missing for c in table.columns] == _count_missing(table.frame) == [0, 2, 2]
+
+
+def test_missing_cells_of_any_column_are_nulls_and_blank_texts() -> None:
+    frame = pd.DataFrame({
+        "text": ["x", " ", None, np.nan, "\u3000", pd.NA],
+        "mixed": [1, None, "", " y", 2.5, pd.NaT],
+        "numbers": [1.0, np.nan, 2, 3, 4, 5],
+        "strings": pd.array(["a", None, " ", "b", "", "c"], dtype="string"),
+        "times": pd.to_datetime(["2003-01-02", None, "2004-05-06", None, None, "2001-01-01"]),
+    })
+    expected = [sum(bool(pd.isna(v)) or (isinstance(v, str) and not v.strip()) for v in frame[c])
+                for c in frame.columns]
+    assert _count_missing(frame) == expected == [5, 3, 1, 3, 3]

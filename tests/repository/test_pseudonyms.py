@@ -79,3 +79,9 @@ def test_bulk_pseudonyms_equal_hmac_for_any_key_length_and_text(secret: bytes) -
     ids = ["1", "AU-00001", "Numéro 7", "患者-12", "x" * 300]
     assert p.many("T1", ids) == [p.pseudonym("T1", i) for i in ids]
     assert p.many("T1", []) == []
+
+
+def test_whole_number_columns_of_floats_are_normalised_at_once_as_value_by_value() -> None:
+    for values in ([1001.0, -7.0, 0.0, 2.0**52], [1.0, float("nan")], [1.5, 2.0], [1e300]):
+        series = pd.Series(values, dtype="float64")
+        assert normalise_raw_ids(series) == [normalise_raw_id(v) for v in values]
