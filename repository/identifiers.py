@@ -284,7 +284,10 @@ def _texts(uniques: Any) -> tuple[list[str | None], bool]:
         return texts, True
     if values is not None and values.dtype == object and \
             pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return [v.strip() or None for v in values.tolist()], False
+        raw = values.tolist()
+        texts = [v.strip() or None for v in raw]
+        # distinct texts that needed no stripping stay distinct: no second factorisation
+        return texts, texts == raw
     return [_as_text(raw) for raw in uniques], False
 
 
