@@ -217,7 +217,11 @@ class _Column:
 
     def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
         """``rule`` of each distinct value that is a candidate, False for the others."""
-        return [rule(v) if c else False for v, c in zip(self.distinct, candidates.tolist())]
+        out: list[Any] = [False] * len(self.distinct)
+        distinct = self.distinct
+        for i in np.flatnonzero(candidates).tolist():
+            out[i] = rule(distinct[i])
+        return out
 
     @property
     def dates(self) -> dict[str, date]:
