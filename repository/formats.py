@@ -115,32 +115,31 @@ class RawTable:
         raise KeyError(name)
 
 
+#: leading bytes -> format, for the formats a fixed signature tells
+_SIGNATURES: tuple[tuple[bytes | tuple[bytes, ...], str], ...] = (
+    (bytes.fromhex("d0cf11e0a1b11ae1"), "xls"),
+    ((b"$FL2", b"$FL3"), "sav"),
+    (_SAS7BDAT_MAGIC, "sas7bdat"),
+    (b"HEADER RECORD*******LIB", "xpt"),
+    (b"\x1f\x8b", "gzip"),
+    (b"%PDF", "pdf"),
+)
+
+
 def sniff_format(head: bytes, tail: bytes = b"") -> str:
     """Recognise a format from the first (and last) bytes of a file."""
-    if head.startswith(b"PAR1") and (not tail or tail.endswith(b"PAR1")):
-        return "parquet"
     if head.startswith(b"PAR1"):
-        return "parquet-truncated"
+        return "parquet" if not tail or tail.endswith(b"PAR1") else "parquet-truncated"
     if head.startswith(b"PK\x03\x04"):
         return "xlsx" if b"[Content_Types].xml" in head or b"xl/" in head else "zip"
-    if head.startswith(bytes.fromhex("d0cf11e0a1b11ae1")):
-        return "xls"
-    if head.startswith((b"$FL2", b"$FL3")):
-        return "sav"
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return name
     if head.startswith(b"<stata_dta>") or (len(head) > 1 and head[0] in range(104, 116)
                                            and head[1] in (1, 2)):
         return "dta"
-    if head.startswith(_SAS7BDAT_MAGIC):
-        return "sas7bdat"
-    if head.startswith(b"HEADER RECORD*******LIB"):
-        return "xpt"
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" not in head[:4096]:
-        return "csv"
-    if utf16_without_bom(head[:4096]):
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or \
+            b"\x00" not in head[:4096] or utf16_without_bom(head[:4096]):
         return "csv"
     return "binary"
 
@@ -235,13 +234,13 @@ def read_delivery(path: Path, *, format: str | None = None,
             "or damaged; ask the trial for a new copy.", file=str(path), reason="damaged",
             format=fmt) from exc
     _check_shape(path, frame, fmt)
-    missing = _count_missing(frame)
+    extras: dict[str, Any] = dict(more[0]) if more else {}
+    missing = extras.pop("missing", None) or _count_missing(frame)
     columns = tuple(
         ColumnInfo(name=str(c), dtype=str(dtype), label=labels.get(c) or None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
                    n_missing=n)
         for c, dtype, n in zip(frame.columns, frame.dtypes, missing))
-    extras: dict[str, Any] = more[0] if more else {}
     return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options,
                     **extras)
 
@@ -254,25 +253,29 @@ def _label_key(value: Any) -> str:
 
 def _count_missing(frame: pd.DataFrame) -> list[int]:
     """Missing cells per column: nulls, and blank text. A column of text is measured by pyarrow
-    (trimming exactly the characters ``str.strip`` removes); a column of mixed values once per
-    distinct value. Work is linear in the cells, with little per-column overhead."""
-    counts = frame.isna().sum().to_numpy(dtype=np.int64)
-    for i, (_, column) in enumerate(frame.items()):
+    (its nulls as pandas counts them, and blanks trimming exactly the characters ``str.strip``
+    removes); a column of mixed values once per distinct value. Work is linear in the cells,
+    with little per-column overhead."""
+    counts = []
+    for _, column in frame.items():
         if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
             values = column.to_numpy(dtype=object)
-            blank = _blank_texts(values)
-            if blank is None:
+            missing = _missing_texts(values)
+            if missing is None:
                 codes, uniques = pd.factorize(values, use_na_sentinel=True)
                 flags = np.array([isinstance(v, str) and not v.strip() for v in uniques],
                                  dtype=bool)
                 blank = int(flags[codes[codes >= 0]].sum()) if flags.any() else 0
-            counts[i] += blank
-    return [int(n) for n in counts]
+                missing = int(column.isna().sum()) + blank
+            counts.append(missing)
+        else:
+            counts.append(int(column.isna().sum()))
+    return counts
 
 
-def _blank_texts(values: np.ndarray) -> int | None:
-    """How many of ``values`` are blank text (empty or white space only); None when they are
-    not all text (or missing)."""
+def _missing_texts(values: np.ndarray) -> int | None:
+    """How many of ``values`` are missing (None, NaN, NA, NaT) or blank text (empty or white
+    space only); None when they are not all text (or missing)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -281,7 +284,7 @@ def _blank_texts(values: np.ndarray) -> int | None:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     trimmed = pc.utf8_trim(arr, characters=PYTHON_WHITE_SPACE)
-    return int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
+    return arr.null_count + int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
 
 
 #: every character ``str.strip()`` removes (``str.isspace``; a test keeps it true)
@@ -337,14 +340,26 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
                                  reason="duplicate-columns", columns=dupes)
-    frame = _parse_delimited(path, encoding, delimiter, header)
-    frame = drop_empty_unnamed(path, frame)
+    table = _parse_delimited(path, encoding, delimiter, header)
+    frame = drop_empty_unnamed(path, table.to_pandas())
+    blank = _blank_counts(table)
+    missing = [blank[c] for c in frame.columns]
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}
+    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}, {"missing": missing}
 
 
-def _parse_delimited(path: Path, encoding: str, delimiter: str,
-                     header: list[str]) -> pd.DataFrame:
+def _blank_counts(table: Any) -> dict[str, int]:
+    """Blank cells (empty or white space only) of each column of a pyarrow table of text."""
+    import pyarrow.compute as pc
+
+    out = {}
+    for name, column in zip(table.column_names, table.columns):
+        trimmed = pc.utf8_trim(column, characters=PYTHON_WHITE_SPACE)
+        out[name] = int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
+    return out
+
+
+def _parse_delimited(path: Path, encoding: str, delimiter: str, header: list[str]) -> Any:
     """Parse with pyarrow, every column as text; rows with the wrong number of fields are
     collected (by line) and reported together."""
     import pyarrow as pa
@@ -390,7 +405,7 @@ def _parse_delimited(path: Path, encoding: str, delimiter: str,
             "the file may be truncated, or a value holds an unquoted delimiter. Ask the trial "
             "for a complete copy exported with quoting.", file=str(path), reason="ragged",
             rows=rows, lines=lines)
-    return table.to_pandas()
+    return table
 
 
 def _leading_lines(path: Path, encoding: str) -> int:
@@ -419,8 +434,7 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     part = chunk[i:end]
                     fields += part.count(delimiter)
                     blank = blank and not part.replace(delimiter, "").strip()
-                    if fields > limits.MAX_COLUMNS:
-                        limits.check_width(path, fields, at_least=True)
+                    _check_fields(path, fields)
                     if end < len(chunk):
                         if not blank:
                             return fields
@@ -435,8 +449,7 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     pass
                 elif ch == delimiter:
                     fields += 1
-                    if fields > limits.MAX_COLUMNS:
-                        limits.check_width(path, fields, at_least=True)
+                    _check_fields(path, fields)
                 elif ch in "\r\n":
                     if not blank:
                         return fields
@@ -445,6 +458,11 @@ def _count_header_fields(path: Path, encoding: str, delimiter: str) -> int:
                     blank = False
                 i += 1
     return fields
+
+
+def _check_fields(path: Path, fields: int) -> None:
+    if fields > limits.MAX_COLUMNS:
+        limits.check_width(path, fields, at_least=True)
 
 
 def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:

@@ -76,6 +76,8 @@ def column_dates(values: Sequence[str], numeric: bool) -> dict[str, date]:
     """The distinct values that are full dates, with their dates (``yyyymmdd`` numbers are read
     when every value is one)."""
     compact = bool(values) and all(len(v) == 8 and v.isdigit() for v in values)
+    if not compact and all(v.isdigit() for v in values):
+        return {}  # digits alone are a date only as compact yyyymmdd
     out = {}
     for v in values:
         d = _iso_date(v) if len(v) == 10 and v[4:5] == "-" == v[7:8] and v.isascii() else None
@@ -128,17 +130,9 @@ def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, 
         return None
     rows = dict(reference())
     own = rows.pop("__self__")
-    nearest: tuple[str, float, float] | None = None  # the closest other date: the age
-    for other, theirs in rows.items():
-        both = ~(np.isnan(own) | np.isnan(theirs))  # day numbers of the same rows
-        gaps = (theirs[both] - own[both]) / 365.25
-        if gaps.size < 5 or float((gaps == 0).mean()) >= 0.9:
-            continue  # too few rows in common, or the same dates (a copy of the column)
-        if float(((gaps >= 0) & (gaps <= 110)).mean()) < 0.9:
-            return None  # not before every other date: an event date
-        median = float(np.median(gaps))
-        if nearest is None or median < nearest[1]:
-            nearest = (other, median, float(np.subtract(*np.percentile(gaps, [75, 25]))))
+    event, nearest = _nearest_later_date(own, rows)
+    if event:
+        return None
     if nearest is not None:
         other, median, iqr = nearest
         if median >= 1 and iqr >= 2:
@@ -146,8 +140,32 @@ def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, 
                     f"the same rows (the nearest is {other!r}), with ages that vary: dates of "
                     "birth", full)
         return None
+    return _spread_evidence(dates, full, counts[flags])
+
+
+def _nearest_later_date(own: np.ndarray, others: Mapping[str, np.ndarray]
+                        ) -> tuple[bool, tuple[str, float, float] | None]:
+    """Whether the column's dates are an event's (not 0-110 years before another date column
+    of the same rows), and the nearest such column: (name, median and IQR of the years)."""
+    nearest: tuple[str, float, float] | None = None  # the closest other date: the age
+    for other, theirs in others.items():
+        both = ~(np.isnan(own) | np.isnan(theirs))  # day numbers of the same rows
+        gaps = (theirs[both] - own[both]) / 365.25
+        if gaps.size < 5 or float((gaps == 0).mean()) >= 0.9:
+            continue  # too few rows in common, or the same dates (a copy of the column)
+        if float(((gaps >= 0) & (gaps <= 110)).mean()) < 0.9:
+            return True, None  # not before every other date: an event date
+        median = float(np.median(gaps))
+        if nearest is None or median < nearest[1]:
+            nearest = (other, median, float(np.subtract(*np.percentile(gaps, [75, 25]))))
+    return False, nearest
+
+
+def _spread_evidence(dates: Mapping[str, date], full: list[str], weights: np.ndarray
+                     ) -> tuple[str, list[str]] | None:
+    """With no other date column: full dates spread over ten years or more (10th-90th
+    percentile, weighted by rows), none in the future, none before 1890."""
     years = np.array([dates[v].year + dates[v].timetuple().tm_yday / 366 for v in full])
-    weights = counts[flags]
     order = np.argsort(years)
     cum = np.cumsum(weights[order]) / weights.sum()
     p10 = years[order][int(np.searchsorted(cum, 0.1))]

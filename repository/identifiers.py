@@ -193,7 +193,10 @@ class _Column:
             self.distinct = self.all_distinct
             self.counts = all_counts
         self.n_sampled = int(self.counts.sum())
-        self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
+        if series.dtype.kind in "iu":  # whole numbers: every text is one
+            self.integers = bool(self.distinct)
+        else:
+            self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
         #: measurements (12.5, -0,3): no identifier is written as a decimal number
         self.decimals = bool(self.distinct) and all(_DECIMAL.match(v) or _INT.match(v)
                                                     for v in self.distinct) and not self.integers
@@ -214,7 +217,11 @@ class _Column:
 
     def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
         """``rule`` of each distinct value that is a candidate, False for the others."""
-        return [rule(v) if c else False for v, c in zip(self.distinct, candidates.tolist())]
+        out: list[Any] = [False] * len(self.distinct)
+        distinct = self.distinct
+        for i in np.flatnonzero(candidates).tolist():
+            out[i] = rule(distinct[i])
+        return out
 
     @property
     def dates(self) -> dict[str, date]:
@@ -281,7 +288,10 @@ def _texts(uniques: Any) -> tuple[list[str | None], bool]:
         return texts, True
     if values is not None and values.dtype == object and \
             pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return [v.strip() or None for v in values.tolist()], False
+        raw = values.tolist()
+        texts = [v.strip() or None for v in raw]
+        # distinct texts that needed no stripping stay distinct: no second factorisation
+        return texts, texts == raw
     return [_as_text(raw) for raw in uniques], False
 
 
@@ -360,7 +370,10 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
         what = max(set(k for k in kinds if k), key=[k for k in kinds if k].count)
         return _finding(col, ctx, "national_id", f"values are {what}s (valid check digits or "
                         "allocation rules)" if "US" not in what else f"values are {what}s", valid)
-    hosp = [idvalues.hospital_number(v) for v in col.distinct]
+    # a hospital number is a letter prefix and 5 digits or more
+    digits = col.digit_counts
+    hosp = ([] if col.is_numeric or col.integers
+            else col.where((digits < 0) | (digits >= 5), idvalues.hospital_number))
     if any(hosp) and col.share(hosp) >= 0.5:
         return _finding(col, ctx, "national_id", "values are hospital record numbers "
                         "(MRN/URN-prefixed)", [v for v, f in zip(col.distinct, hosp) if f])
@@ -453,6 +466,14 @@ def _names(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
         return _finding(col, ctx, "name", "values are written like person names (two or three "
                         "capitalised name words, many distinct, some of them known names)",
                         [v for v, p in zip(values, shaped) if p])
+    return _initials_or_names_in_text(col, hints, ctx, wordy)
+
+
+def _initials_or_names_in_text(col: _Column, hints: set[str], ctx: _Context,
+                               wordy: np.ndarray) -> IdentifierFinding | None:
+    """The last name rules: initials (one letter group per person), or names inside free
+    text; ``wordy`` marks the values without digits."""
+    values = col.distinct
     initials = col.where(wordy, idnames.is_initials)
     plain = col.where(wordy, lambda v: idnames.is_initials(v, plain=True))
     coded = col.where(wordy, lambda v: v.upper() in idnames.LETTER_CODES)
@@ -497,7 +518,9 @@ def _address(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding 
 def _ip(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     if col.name == ctx.id_column:
         return None
-    flags = [idvalues.is_ip_address(v) for v in col.distinct]
+    if col.is_numeric or col.integers:  # numbers have no three dots or two colons
+        return None
+    flags = [("." in v or ":" in v) and idvalues.is_ip_address(v) for v in col.distinct]
     if any(flags) and ("ip_address" in hints or col.share(flags) >= 0.5 and (
             col.distinct_ratio >= 0.3 and col.n_distinct >= 3)):
         return _finding(col, ctx, "ip_address", "values are IP addresses",
@@ -506,6 +529,8 @@ def _ip(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | Non
 
 
 def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if col.is_numeric or col.integers:  # every postcode has letters or a '-'
+        return None
     named = "postcode" in hints
     # UK postcodes hold 2 digits or more and letters; ZIP+4 9 digits, Japanese ones 7
     digits = col.digit_counts

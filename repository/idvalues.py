@@ -159,52 +159,71 @@ def phone_shape(value: str) -> str | None:
     written with the separators people use for them ((212) 555-0123, 01 23 45 67 89,
     030 1234567, 03-1234-5678, 010-12345678). Bare digit strings only count as mobiles.
     """
-    if not 8 <= len(value) <= 40 or sum(c.isdigit() for c in value) < 8:
+    if not 8 <= len(value) <= 40 or sum(map(str.isdigit, value)) < 8:
         return None
+    v = _phone_text(value)
+    if v is None:
+        return None
+    d = digits_of(v)
+    if not 8 <= len(d) <= 15:
+        return None
+    if v.startswith("+"):
+        return _plus_number(d)
+    if d.startswith("00"):
+        return "international" if any(d[2:].startswith(cc) and check(d[2 + len(cc):])
+                                      for cc, check in _INTERNATIONAL.items()) else None
+    if re.fullmatch(r"\d+", v):
+        # bare digits: only mobile numbers are written like that often enough to tell
+        return "mobile" if _mobile(d) else None
+    if _mobile(d):
+        return "mobile"
+    if d[0] == "0":
+        return _national_written(v, d)
+    nanp_written = (re.fullmatch(r"(?:1[\s.-]?)?\(\d{3}\)\s?\d{3}[\s.-]\d{4}", v) or
+                    re.fullmatch(r"(?:1[\s.-])?\d{3}([\s.-])\d{3}\1\d{4}", v))
+    return "national" if _nanp(d) and nanp_written else None
+
+
+def _phone_text(value: str) -> str | None:
+    """The number as written, without an extension or a ``tel:`` mark; None when it holds
+    characters a telephone number is not written with."""
     v = _EXTENSION.sub("", value.strip())
     if v.lower().startswith(("tel:", "tel.", "tél", "tel ")):
         v = v.split(":", 1)[-1] if ":" in v else v[4:]
         v = v.strip()
     if not v or not _PHONE_CHARS.match(v) or v.count("+") > 1 or "+" in v[1:]:
         return None
-    d = digits_of(v)
-    if not 8 <= len(d) <= 15:
-        return None
-    if v.startswith("+"):
-        for cc, check in _INTERNATIONAL.items():
-            if d.startswith(cc):
-                rest = d[len(cc):]
-                return "international" if check(rest[1:] if rest[:1] == "0" else rest) else None
-        return "international"  # another country: E.164, 8-15 digits
-    if d.startswith("00"):
-        for cc, check in _INTERNATIONAL.items():
-            if d[2:].startswith(cc) and check(d[2 + len(cc):]):
-                return "international"
-        return None
-    if re.fullmatch(r"\d+", v):
-        # bare digits: only mobile numbers are written like that often enough to tell
-        if _uk_mobile(d) or _fr_mobile(d) or _de_mobile(d) or _jp_mobile(d) or _cn_mobile(d):
-            return "mobile"
-        return None
+    return v
+
+
+def _plus_number(d: str) -> str | None:
+    """A number written with ``+``: valid for its country's plan, or E.164 for another."""
+    for cc, check in _INTERNATIONAL.items():
+        if d.startswith(cc):
+            rest = d[len(cc):]
+            return "international" if check(rest[1:] if rest[:1] == "0" else rest) else None
+    return "international"  # another country: E.164, 8-15 digits
+
+
+def _mobile(d: str) -> bool:
+    return _uk_mobile(d) or _fr_mobile(d) or _de_mobile(d) or _jp_mobile(d) or _cn_mobile(d)
+
+
+def _national_written(v: str, d: str) -> str | None:
+    """A number with the trunk 0, written with the grouping of its country's landlines."""
     groups = _groups(v)
     shape = _grouping(v)
-    if _uk_mobile(d) or _fr_mobile(d) or _de_mobile(d) or _jp_mobile(d) or _cn_mobile(d):
-        return "mobile"
-    if d[0] == "0":
-        first = groups[0]
-        if _uk(d) and shape in ("5-6", "4-3-4", "3-4-4", "5-3-3", "4-7", "3-8", "2-4-4"):
-            return "national"
-        if _fr(d) and shape in ("2-2-2-2-2", "1-2-2-2-2-2"):
-            return "national"
-        if _jp(d) and len(groups) == 3 and len(groups[2]) == 4 and 2 <= len(first) <= 5:
-            return "national"
-        if (_de(d) or _cn_landline(d)) and len(groups) == 2 and 3 <= len(first) <= 5 \
-                and 5 <= len(groups[1]) <= 8:
-            return "national"
-        return None
-    nanp_written = (re.fullmatch(r"(?:1[\s.-]?)?\(\d{3}\)\s?\d{3}[\s.-]\d{4}", v) or
-                    re.fullmatch(r"(?:1[\s.-])?\d{3}([\s.-])\d{3}\1\d{4}", v))
-    return "national" if _nanp(d) and nanp_written else None
+    first = groups[0]
+    if _uk(d) and shape in ("5-6", "4-3-4", "3-4-4", "5-3-3", "4-7", "3-8", "2-4-4"):
+        return "national"
+    if _fr(d) and shape in ("2-2-2-2-2", "1-2-2-2-2-2"):
+        return "national"
+    if _jp(d) and len(groups) == 3 and len(groups[2]) == 4 and 2 <= len(first) <= 5:
+        return "national"
+    if (_de(d) or _cn_landline(d)) and len(groups) == 2 and 3 <= len(first) <= 5 \
+            and 5 <= len(groups[1]) <= 8:
+        return "national"
+    return None
 
 
 _PHONE_IN_TEXT = re.compile(r"(?<![\w+])(\+\d[\d\s().-]{7,18}\d|0\d[\d\s.-]{8,14}\d|"
@@ -425,7 +444,7 @@ def parse_full_date(value: str, *, compact: bool = False) -> date | None:
     ``yyyymmdd`` numbers are read too.
     """
     v = value.strip()
-    if not 6 <= len(v) <= 40 or not v[0].isalnum() or sum(c.isdigit() for c in v) < 4:
+    if not 6 <= len(v) <= 40 or not v[0].isalnum() or sum(map(str.isdigit, v)) < 4:
         return None
     m = _YMD.match(v)
     if m:

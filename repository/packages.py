@@ -222,9 +222,8 @@ def _is_define(path: Path) -> bool:
         return looks_like_define(fh.read(4096))
 
 
-def _sources(files: Sequence[Path], *, all_sheets: bool, select: Sequence[str] | None,
-             keys: Mapping[str, Sequence[str]], long: Sequence[str],
-             trial_level: Sequence[str]) -> tuple[list[DatasetSource], list[Path], list[str]]:
+def _split_files(files: Sequence[Path], *, all_sheets: bool
+                 ) -> tuple[list[DatasetSource], list[Path], list[str]]:
     """The datasets among ``files`` (sheets of workbooks with ``all_sheets``), the metadata
     files (define.xml) and notes about files left aside."""
     datasets: list[DatasetSource] = []
@@ -233,19 +232,42 @@ def _sources(files: Sequence[Path], *, all_sheets: bool, select: Sequence[str] |
     for f in files:
         if _is_define(f):
             metadata.append(f)
-            continue
-        if f.suffix.lower() not in _EXTENSIONS:
+        elif f.suffix.lower() not in _EXTENSIONS:
             notes.append(f"{f.name} is not a dataset (unknown extension); left aside")
-            continue
-        if all_sheets and f.suffix.lower() in (".xlsx", ".xlsm"):
+        elif all_sheets and f.suffix.lower() in (".xlsx", ".xlsm"):
             from repository.formats import read_delivery
 
             first = read_delivery(f, all_sheets=True)
             sheets = [str(first.read_options.get("sheet"))] + list(first.other_sheets)
             for sheet in sheets:
                 datasets.append(DatasetSource(dataset_name(sheet), f, "xlsx", {"sheet": sheet}))
-            continue
-        datasets.append(DatasetSource(dataset_name(f.stem), f))
+        else:
+            datasets.append(DatasetSource(dataset_name(f.stem), f))
+    return datasets, metadata, notes
+
+
+def _check_dataset_names(names: Sequence[str], named: Sequence[str]) -> None:
+    """Refuse two datasets of one name, too many datasets, and options naming none."""
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UnreadableDelivery(f"two files of the delivery would both be dataset "
+                                 f"{', '.join(dupes)}; rename one of them.", reason="dataset")
+    if len(names) > MAX_PACKAGE_DATASETS:
+        raise UnreadableDelivery(f"{len(names)} datasets in one delivery; at most "
+                                 f"{MAX_PACKAGE_DATASETS}.", reason="too-many-members")
+    for name in named:
+        if name not in names:
+            raise UnreadableDelivery(f"--key/--long/--trial-level name dataset {name!r}, which the "
+                                     f"delivery does not hold (its datasets: "
+                                     f"{', '.join(names)}).", reason="dataset")
+
+
+def _sources(files: Sequence[Path], *, all_sheets: bool, select: Sequence[str] | None,
+             keys: Mapping[str, Sequence[str]], long: Sequence[str],
+             trial_level: Sequence[str]) -> tuple[list[DatasetSource], list[Path], list[str]]:
+    """The datasets among ``files`` (sheets of workbooks with ``all_sheets``), the metadata
+    files (define.xml) and notes about files left aside."""
+    datasets, metadata, notes = _split_files(files, all_sheets=all_sheets)
     if select:
         unknown = [s for s in select if s not in {d.name for d in datasets}]
         if unknown:
@@ -254,18 +276,7 @@ def _sources(files: Sequence[Path], *, all_sheets: bool, select: Sequence[str] |
                                      reason="dataset")
         datasets = [d for d in datasets if d.name in select]
     names = [d.name for d in datasets]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise UnreadableDelivery(f"two files of the delivery would both be dataset "
-                                 f"{', '.join(dupes)}; rename one of them.", reason="dataset")
-    if len(datasets) > MAX_PACKAGE_DATASETS:
-        raise UnreadableDelivery(f"{len(datasets)} datasets in one delivery; at most "
-                                 f"{MAX_PACKAGE_DATASETS}.", reason="too-many-members")
-    for name in [*keys, *long, *trial_level]:
-        if name not in names:
-            raise UnreadableDelivery(f"--key/--long/--trial-level name dataset {name!r}, which the "
-                                     f"delivery does not hold (its datasets: "
-                                     f"{', '.join(names)}).", reason="dataset")
+    _check_dataset_names(names, [*keys, *long, *trial_level])
     out = []
     for d in datasets:
         row_key = tuple(keys[d.name]) if d.name in keys else (() if d.name in long else None)
@@ -618,9 +629,9 @@ def _package_object(store: Store, digest: str) -> bool:
 def _insert(session: Any, trial_id: int, r: _Read, record: dict[str, Any],
             received_from: str | None, received_at: date | None, justification: str | None,
             actor: str) -> tuple[Delivery, int | None]:
-    previous = session.scalar(select(Delivery).where(
-        Delivery.trial_id == trial_id, Delivery.dataset == r.source.name,
-        Delivery.superseded_by_id.is_(None)))
+    from repository.deliveries import add_superseding, current_of
+
+    previous = current_of(session, trial_id, r.source.name)
     accepted = sorted({f.key for f in r.findings})
     options = dict(r.table.read_options)
     delivery = Delivery(
@@ -635,14 +646,8 @@ def _insert(session: Any, trial_id: int, r: _Read, record: dict[str, Any],
         id_override=r.id_problems,
         row_key=None if r.row_key is None else list(r.row_key),
         package={**record, **({"define": r.define} if r.define else {}),
-                 "trial_level": not r.id_column},
-        superseded_by_id=previous.id if previous is not None else None)
-    session.add(delivery)
-    session.flush()
-    if previous is not None:
-        previous.superseded_by_id = delivery.id
-        session.flush()
-        delivery.superseded_by_id = None
+                 "trial_level": not r.id_column})
+    add_superseding(session, delivery, previous)
     return delivery, previous.id if previous is not None else None
 
 

@@ -57,6 +57,12 @@ def normalise_raw_ids(values: Any) -> list[str | None]:
     kind = series.dtype.kind
     if kind in ("i", "u"):
         return [str(v) for v in series.tolist()]
+    if kind == "f" and isinstance(series.dtype, np.dtype):  # numeric IDs of Excel, SPSS, SAS
+        numbers = series.to_numpy()
+        whole = np.isfinite(numbers) & (numbers == np.floor(numbers)) & \
+            (np.abs(numbers) < 2.0**53)
+        if whole.all():
+            return numbers.astype(np.int64).astype(str).tolist()
     if series.dtype == np.dtype(object) and \
             pd.api.types.infer_dtype(series, skipna=False) == "string":
         return [v.strip() or None for v in series.tolist()]
@@ -70,8 +76,14 @@ class Pseudonymiser:
         if len(secret) < 16:
             raise ConfigError("the repository secret is shorter than 16 bytes; recreate it with "
                               "`ipdrepo init` on a new workspace or restore the original key file.")
-        self._base = hmac.new(secret, b"ipdrepo/v1" + _SEP + scope.encode() + _SEP,
-                              hashlib.sha256)
+        self._prefix = b"ipdrepo/v1" + _SEP + scope.encode() + _SEP
+        self._base = hmac.new(secret, self._prefix, hashlib.sha256)
+        # HMAC (RFC 2104) written out on hashlib's objects, so that :meth:`many` makes no
+        # Python-level HMAC object per ID: H((K ^ opad) || H((K ^ ipad) || message))
+        key = (hashlib.sha256(secret).digest() if len(secret) > 64 else secret).ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(k ^ 0x36 for k in key))
+        self._inner.update(self._prefix)
+        self._outer = hashlib.sha256(bytes(k ^ 0x5C for k in key))
 
     def pseudonym(self, trial: str, raw_id: str) -> str:
         h = self._base.copy()
@@ -79,18 +91,38 @@ class Pseudonymiser:
         return "P" + base64.b32encode(h.digest()[:10]).decode("ascii")
 
     def many(self, trial: str, raw_ids: Iterable[str]) -> list[str]:
-        prefix = self._base.copy()
-        prefix.update(trial.encode() + _SEP)
+        """:meth:`pseudonym` of each ID (the same texts, computed in bulk)."""
+        inner = self._inner.copy()
+        inner.update(trial.encode() + _SEP)
+        inner_copy, outer_copy = inner.copy, self._outer.copy
         digests = bytearray()
-        n = 0
         for raw in raw_ids:
-            h = prefix.copy()
+            h = inner_copy()
             h.update(raw.encode())
-            digests += h.digest()[:10]
-            n += 1
-        # 10 bytes encode to exactly 16 base32 characters: encode all at once, then split
-        text = base64.b32encode(bytes(digests)).decode("ascii")
-        return ["P" + text[i * 16:(i + 1) * 16] for i in range(n)]
+            o = outer_copy()
+            o.update(h.digest())
+            digests += o.digest()[:10]
+        return _base32_pseudonyms(bytes(digests))
+
+
+_B32 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def _base32_pseudonyms(digests: bytes) -> list[str]:
+    """``"P" + base32(d)`` of each 10-byte digest in ``digests`` (10 bytes are exactly 16
+    base32 characters), for all of them at once."""
+    import numpy as np
+
+    n = len(digests) // 10
+    if n == 0:
+        return []
+    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(n, 10), axis=1)
+    index = bits.reshape(n, 16, 5) @ np.array([16, 8, 4, 2, 1], dtype=np.uint8)
+    chars = np.empty((n, 17), dtype=np.uint8)
+    chars[:, 0] = ord("P")
+    chars[:, 1:] = np.frombuffer(_B32, dtype=np.uint8)[index]
+    text = chars.tobytes().decode("ascii")
+    return [text[i:i + 17] for i in range(0, 17 * n, 17)]
 
 
 def create_secret(path: Path) -> bytes:

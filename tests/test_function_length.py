@@ -23,7 +23,6 @@ KNOWN: dict[str, int] = {
     "repository/example/simulate.py:simulate_trial": 179,
     "repository/example/encode.py:encode": 139,
     "repository/cli/demo_cmds.py:demo": 118,
-    "repository/deliveries.py:ingest": 99,
 }
 
 

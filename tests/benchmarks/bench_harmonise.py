@@ -20,13 +20,14 @@ size before the step, against the size of the harmonised data in memory (goal: u
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from example_cache import example_arguments, example_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -61,11 +62,7 @@ def _load() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--participants", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args([a for a in sys.argv[1:] if a != "--"])
+    args = example_arguments(__doc__.splitlines()[0])
 
     import pandas as pd
     import yaml
@@ -75,17 +72,11 @@ def main() -> None:
     from harmonise.checks.validation import validate_by
     from harmonise.mapping.spec import Mapping
     from harmonise.pipeline.checking import integrity_context
-    from repository.example import create
     from repository.example.mappings import mapping_from_codebook
     from repository.formats import read_delivery
     from repository.models import Arm, Trial
 
-    cache = ROOT / ".bench-cache" / f"example-{args.trials}-{args.participants}-{args.seed}"
-    if not (cache / "topic.yaml").exists():
-        print(f"generating the example ({args.trials} trials, {args.participants} participants)"
-              " ...", flush=True)
-        create(cache, trials=args.trials, participants=args.participants, seed=args.seed,
-               force=True)
+    cache = example_topic(args)
     dictionary = load_dictionary(ROOT / "dictionaries" / "gastric-adjuvant")
     registry = yaml.safe_load((cache / "topic.yaml").read_text())["trials"]
     print(f"reading {len(registry)} deliveries (untimed) ...", flush=True)

@@ -69,3 +69,19 @@ def test_secret_file_created_private_and_never_overwritten(tmp_path: Path) -> No
 ])
 def test_a_column_of_ids_is_normalised_as_each_id_is(values: pd.Series) -> None:
     assert normalise_raw_ids(values) == [normalise_raw_id(v) for v in values.tolist()]
+
+
+@pytest.mark.parametrize("secret", [SECRET, bytes(range(16)), bytes(range(100))])
+def test_bulk_pseudonyms_equal_hmac_for_any_key_length_and_text(secret: bytes) -> None:
+    """:meth:`Pseudonymiser.many` computes HMAC-SHA256 without the hmac module: it gives the
+    same pseudonyms as :meth:`pseudonym` for short, 64-byte-plus keys and non-ASCII IDs."""
+    p = Pseudonymiser(secret, "gastric")
+    ids = ["1", "AU-00001", "Numéro 7", "患者-12", "x" * 300]
+    assert p.many("T1", ids) == [p.pseudonym("T1", i) for i in ids]
+    assert p.many("T1", []) == []
+
+
+def test_whole_number_columns_of_floats_are_normalised_at_once_as_value_by_value() -> None:
+    for values in ([1001.0, -7.0, 0.0, 2.0**52], [1.0, float("nan")], [1.5, 2.0], [1e300]):
+        series = pd.Series(values, dtype="float64")
+        assert normalise_raw_ids(series) == [normalise_raw_id(v) for v in values]
