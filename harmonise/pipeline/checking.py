@@ -32,7 +32,7 @@ from harmonise.pipeline.harmonising import (
 from harmonise.pipeline.wording import word_group
 from harmonise.queries.lifecycle import Finding
 from harmonise.queries.sync import sync_queries
-from harmonise.queries.table_findings import table_findings
+from harmonise.pipeline.table_findings import table_findings
 from harmonise.values.problems import REASONS
 from repository.deliveries import current_delivery
 from repository.errors import HarmonisationError

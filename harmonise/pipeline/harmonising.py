@@ -35,10 +35,10 @@ import pyarrow.parquet as pq
 from harmonise.checks.integrity import IntegrityFinding
 from harmonise.checks.tables import TableChecks
 from harmonise.checks.validation import ValidationResult
-from harmonise.dictionary.spec import Dictionary, load_dictionary
+from harmonise.dictionary.spec import Dictionary
 from harmonise.mapping.engine import apply_mapping
 from harmonise.mapping.harmonised import HarmonisedTrial
-from harmonise.mapping.spec import Mapping, load_mapping, mapping_path
+from harmonise.mapping.stored import load_topic_dictionary, load_trial_mapping
 from harmonise.mapping.tables import is_relational
 from harmonise.pipeline.datasets import TrialDatasets, load_datasets
 from harmonise.queries.corrections import (
@@ -81,26 +81,6 @@ Progress = Callable[[str], None]
 
 def harmonised_dir(store: Store) -> Path:
     return store.settings.workspace / "harmonised"
-
-
-def load_topic_dictionary(store: Store) -> Dictionary:
-    directory = store.settings.dictionary_dir
-    if directory is None or not (directory / "dictionary.yaml").is_file():
-        raise NotFound(f"no topic dictionary at {directory}/dictionary.yaml; point the workspace "
-                       "at one with IPDREPO_DICTIONARY or `dictionary = \"DIR\"` in ipdrepo.toml.",
-                       file=str(directory))
-    return load_dictionary(directory)
-
-
-def load_trial_mapping(store: Store, dictionary: Dictionary, trial: str) -> Mapping:
-    directory = store.settings.dictionary_dir
-    assert directory is not None
-    path = mapping_path(directory, dictionary.version, trial)
-    if not path.is_file():
-        raise NotFound(f"trial {trial} has no mapping for dictionary {dictionary.version}: "
-                       f"expected {path}. Write one (docs/mapping-format.md) and check it with "
-                       f"`ipdrepo mapping check {trial}`.", trial=trial, file=str(path))
-    return load_mapping(path, dictionary)
 
 
 def _sha256(path: Path) -> str:

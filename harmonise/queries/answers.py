@@ -138,7 +138,7 @@ class _Raw:
         if dataset != "main" or any(d.is_current and d.dataset == "main"
                                     for d in trial.deliveries):
             return dataset
-        from harmonise.pipeline.harmonising import load_topic_dictionary, load_trial_mapping
+        from harmonise.mapping.stored import load_topic_dictionary, load_trial_mapping
 
         mapping = load_trial_mapping(self.store, load_topic_dictionary(self.store), trial.acronym)
         return mapping.source.dataset
