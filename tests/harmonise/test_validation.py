@@ -60,11 +60,10 @@ def planted(frame: pd.DataFrame, dictionary) -> pd.DataFrame:
     out.loc[3, numeric[0].name] = numeric[0].range.max + 1000
     out.loc[4, numeric[-1].name] = -10**6
     out.loc[5, dates[0].name] = pd.Timestamp("1800-01-01")
-    sample = coded[0]
-    if sample.dtype == "Int64":
-        out.loc[6, sample.name] = 999
-    else:
-        out.loc[6, sample.name] = "not a code"
+    for row, v in enumerate(coded, start=20):  # every coded variable, integer and text
+        out.loc[row, v.name] = 999 if v.dtype == "Int64" else "not a code"
+    for row, v in enumerate(numeric, start=20 + len(coded)):
+        out.loc[row, v.name] = v.range.max + 1
     rand, death = "rand_date", "death_date"
     out.loc[7, death] = out.loc[7, rand] - pd.Timedelta(days=30)  # death before randomisation
     out.loc[8, rand] = pd.NaT  # a rule's input missing: not tested on this row
