@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TrialColumns"]
+__all__ = ["TrialColumns", "raw_values"]
 
 #: integer categories are coded by value (no sort) when they span at most this many values
 _DENSE_SPAN = 4096
@@ -24,6 +24,14 @@ def _masked(series: pd.Series) -> bool:
     """A pandas nullable array (Int64, Float64, boolean): values plus a mask, no objects."""
     return isinstance(series.array, pd.arrays.IntegerArray | pd.arrays.FloatingArray
                       | pd.arrays.BooleanArray)
+
+
+def raw_values(series: pd.Series) -> Any:
+    """The values to factorise: a python-string column's own object array (pandas factorises
+    it about twice as fast as the Series), else the Series."""
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "python":
+        return np.asarray(series.array)
+    return series
 
 
 def _missing(series: pd.Series) -> np.ndarray:
@@ -84,7 +92,7 @@ class TrialColumns:
                     codes = values - low
                     codes[missing] = -1
                     return codes, high - low + 1
-            codes, uniques = pd.factorize(s)  # in order of appearance: sorting is no help
+            codes, uniques = pd.factorize(raw_values(s))  # in order of appearance
             return codes.astype(np.int64, copy=False), len(uniques)
 
         return self._get("codes", name, make)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harmonise.checks.columns import raw_values
 from harmonise.dictionary.spec import CrossRule, Dictionary, Variable
 
 __all__ = ["CompiledChecks", "Failure", "ValueCheck", "compile_checks", "evaluate_rule"]
@@ -91,7 +92,7 @@ def _one_of(codes: list[Any]) -> Callable[[pd.Series], np.ndarray]:
             return values.isin(codes).to_numpy(dtype=bool)
         # text: each distinct value judged once (hashing the cells against the codes, as
         # Series.isin does, is several times slower when the cells are distinct objects)
-        positions, uniques = pd.factorize(values)
+        positions, uniques = pd.factorize(raw_values(values))
         judged = np.array([u in allowed for u in uniques] + [True], dtype=bool)
         return judged[positions]  # -1 (missing) takes the last: missing is not judged
 

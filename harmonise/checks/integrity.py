@@ -289,43 +289,47 @@ def _categorical_balance(cols: TrialColumns, name: str, k: int) -> float | None:
     return chi2_p(table)
 
 
-def _numeric_balance(cols: TrialColumns, name: str, k: int
-                     ) -> tuple[float, float | None] | None:
-    """Welch (two arms) or ANOVA p of a numeric covariate by arm, and for two arms the
-    standardised mean difference (None: too little data to test)."""
+def _numeric_balances(cols: TrialColumns, names: list[str], k: int
+                      ) -> dict[str, tuple[float, float | None]]:
+    """Welch (two arms) or ANOVA p of each numeric covariate by arm, and for two arms the
+    standardised mean difference; covariates with too little data to test are left out. The
+    arms' summaries of all covariates are computed at once."""
     arm = cols.arm
-    x = cols.numbers(name)
-    usable = (arm >= 0) & ~np.isnan(x)
-    if np.count_nonzero(cols.known(name) & (arm >= 0)) < 10 \
-            or np.count_nonzero(np.bincount(arm[usable], minlength=k)) < 2:
-        return None
-    n, mean, squares = group_summaries(x[usable], arm[usable], k)
-    seen = n > 0
-    n, mean, squares = n[seen], mean[seen], squares[seen]
-    if (n < 2).any() or (squares == 0).all():
-        return None
-    if len(n) > 2:
-        return anova_p(n, mean, squares), None
-    var = squares / (n - 1)
-    pooled = np.sqrt(var.sum() / 2)
-    smd = float((mean[1] - mean[0]) / pooled) if pooled > 0 else None
-    return welch_p(n, mean, var), smd
+    randomised = arm >= 0
+    if not names or not randomised.any():
+        return {}
+    values = np.column_stack([cols.numbers(name) for name in names])[randomised]
+    known = np.column_stack([cols.known(name) for name in names])[randomised]
+    sizes, means, squares = group_summaries(values, arm[randomised], k)
+    out: dict[str, tuple[float, float | None]] = {}
+    for j, name in enumerate(names):
+        seen = sizes[j] > 0
+        if np.count_nonzero(known[:, j]) < 10 or np.count_nonzero(seen) < 2:
+            continue
+        n, mean, ss = sizes[j][seen], means[j][seen], squares[j][seen]
+        if (n < 2).any() or (ss == 0).all():
+            continue
+        if len(n) > 2:
+            out[name] = (anova_p(n, mean, ss), None)
+            continue
+        var = ss / (n - 1)
+        pooled = np.sqrt(var.sum() / 2)
+        out[name] = (welch_p(n, mean, var),
+                     float((mean[1] - mean[0]) / pooled) if pooled > 0 else None)
+    return out
 
 
 def check_baseline_balance(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
     k = len(ctx.arms)
+    baseline = [(name, categorical) for name, categorical in ctx.baseline if name in cols]
+    numeric = _numeric_balances(cols, [n for n, c in baseline if not c], k) if k else {}
     tested: list[dict[str, Any]] = []
-    for name, categorical in ctx.baseline:
-        if name not in cols or not k:
-            continue
-        if categorical:
-            p = _categorical_balance(cols, name, k)
-            if p is not None:
-                tested.append({"variable": name, "p": p, "smd": None})
-        else:
-            result = _numeric_balance(cols, name, k)
-            if result is not None:
-                tested.append({"variable": name, "p": result[0], "smd": result[1]})
+    for name, categorical in baseline:
+        p = _categorical_balance(cols, name, k) if categorical and k else None
+        if p is not None:
+            tested.append({"variable": name, "p": p, "smd": None})
+        elif name in numeric:
+            tested.append({"variable": name, "p": numeric[name][0], "smd": numeric[name][1]})
     if not tested:
         return _finding(ctx, "baseline-balance", "skipped",
                         "no baseline covariate with enough data in two arms")
@@ -341,6 +345,8 @@ def check_baseline_balance(cols: TrialColumns, ctx: IntegrityContext) -> Integri
     return _finding(ctx, "baseline-balance", "passed",
                     f"{len(tested)} baseline covariates balanced (all p >= {alpha:.2g})",
                     details=details)
+
+
 
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

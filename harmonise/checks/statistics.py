@@ -2,7 +2,7 @@
 takes seconds to import; a test holds each p-value to scipy.stats' to the last digits).
 
 The tests of means take each group's summary (size, mean, variance with ddof=1), so a check
-can compute the summaries of every arm at once with ``np.bincount``.
+can compute the summaries of every arm and every variable at once (:func:`group_summaries`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ def chi2_p(table: np.ndarray) -> float:
 
 def group_summaries(values: np.ndarray, groups: np.ndarray, k: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Size, mean and sum of squared deviations of ``values`` in each of ``k`` groups
-    (``groups``: each value's group, 0..k-1); one pass each with np.bincount."""
-    n = np.bincount(groups, minlength=k)
+    """Size, mean and sum of squared deviations from the mean of each column of ``values``
+    (rows x variables, NaN where missing) in each of ``k`` groups (``groups``: each row's
+    group, 0..k-1): arrays of variables x groups, by two products with the rows' group
+    indicators (two passes, as numpy's ``var`` does)."""
+    indicator = (groups[:, None] == np.arange(k)).astype(float)
+    known = ~np.isnan(values)
+    n = known.T.astype(float) @ indicator
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(groups, weights=values, minlength=k) / n
-    squares = np.bincount(groups, weights=(values - mean[groups]) ** 2, minlength=k)
-    return n, mean, squares
+        mean = (np.where(known, values, 0.0).T @ indicator) / n
+        deviations = np.where(known, values - mean.T[groups], 0.0)
+    return n, mean, (deviations ** 2).T @ indicator
 
 
 def welch_p(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> float:

@@ -215,7 +215,9 @@ def test_p_values_from_scipy_special_match_scipy_stats():
     groups = [rng.normal(0, 1, 40), rng.normal(0.4, 2, 55), rng.normal(0.1, 1, 30)]
     values = np.concatenate(groups)
     which = np.repeat(np.arange(3), [len(g) for g in groups])
-    n, mean, squares = group_summaries(values, which, 3)
+    with_missing = np.column_stack([values, np.where(which == 1, np.nan, values)])
+    n, mean, squares = (a[0] for a in group_summaries(with_missing, which, 3))
+    assert group_summaries(with_missing, which, 3)[0][1].tolist() == [40, 0, 30]
     assert anova_p(n, mean, squares) == pytest.approx(stats.f_oneway(*groups).pvalue, rel=1e-9)
     assert welch_p(n[:2], mean[:2], squares[:2] / (n[:2] - 1)) == pytest.approx(
         stats.ttest_ind(groups[0], groups[1], equal_var=False).pvalue, rel=1e-9)
