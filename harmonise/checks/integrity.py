@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from harmonise.checks.columns import TrialColumns
+from harmonise.checks.distributions import chi2_sf
 from harmonise.checks.statistics import anova_p, chi2_p, group_summaries, runs_test, welch_p
 
 __all__ = [
@@ -261,7 +261,7 @@ def check_allocation_ratio(cols: TrialColumns, ctx: IntegrityContext) -> Integri
         return _finding(ctx, "allocation-ratio", "skipped", "no participant has an arm")
     expected = observed.sum() * ratios / ratios.sum()
     chi2 = float(((observed - expected) ** 2 / expected).sum())  # Pearson's goodness of fit
-    p = float(special.chdtrc(len(observed) - 1, chi2))
+    p = chi2_sf(len(observed) - 1, chi2)
     details = {"observed": observed.astype(int).tolist(), "planned_ratio": ratios.astype(int).tolist(),
                "chi2": float(chi2), "p": float(p)}
     ratio_text = ":".join(str(int(r)) for r in ratios)

@@ -1,5 +1,6 @@
-"""The significance tests of the integrity checks, computed with ``scipy.special`` (scipy.stats
-takes seconds to import; a test holds each p-value to scipy.stats' to the last digits).
+"""The significance tests of the integrity checks. Their tail probabilities come from
+:mod:`harmonise.checks.distributions` (plain Python: scipy takes a noticeable time to import on
+every check and report); a test holds each p-value to scipy.stats'.
 
 The tests of means take each group's summary (size, mean, variance with ddof=1), so a check
 can compute the summaries of every arm and every variable at once (:func:`group_summaries`).
@@ -8,7 +9,8 @@ can compute the summaries of every arm and every variable at once (:func:`group_
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
+
+from harmonise.checks.distributions import chi2_sf, f_sf, normal_cdf, t_cdf
 
 __all__ = ["chi2_p", "welch_p", "anova_p", "runs_test", "group_summaries"]
 
@@ -19,7 +21,7 @@ def chi2_p(table: np.ndarray) -> float:
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     stat = float(((table - expected) ** 2 / expected).sum())
     dof = (table.shape[0] - 1) * (table.shape[1] - 1)
-    return float(special.chdtrc(dof, stat))
+    return chi2_sf(dof, stat)
 
 
 def group_summaries(values: np.ndarray, groups: np.ndarray, k: int
@@ -45,7 +47,7 @@ def welch_p(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> float:
         return 1.0
     t = (mean[1] - mean[0]) / se
     df = (va + vb) ** 2 / (va ** 2 / (n[0] - 1) + vb ** 2 / (n[1] - 1))
-    return float(2 * special.stdtr(df, -abs(t)))
+    return 2 * t_cdf(float(df), -abs(float(t)))
 
 
 def anova_p(n: np.ndarray, mean: np.ndarray, squares: np.ndarray) -> float:
@@ -56,7 +58,7 @@ def anova_p(n: np.ndarray, mean: np.ndarray, squares: np.ndarray) -> float:
     within = float(squares.sum()) / (total - k)
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.float64(between) / np.float64(within)
-    return float(special.fdtrc(k - 1, total - k, f))
+    return f_sf(k - 1, total - k, float(f))
 
 
 def runs_test(x: np.ndarray) -> tuple[int, float]:
@@ -70,4 +72,4 @@ def runs_test(x: np.ndarray) -> tuple[int, float]:
     if var <= 0:
         return runs, 1.0
     z = (runs - mean) / np.sqrt(var)
-    return runs, float(special.ndtr(z))
+    return runs, normal_cdf(float(z))
