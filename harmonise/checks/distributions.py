@@ -39,6 +39,17 @@ def _gamma_series(a: float, x: float) -> float:
     return total * math.exp(-x + a * math.log(x) - math.lgamma(a))
 
 
+def _lentz(a_n: float, b_n: float, c: float, d: float) -> tuple[float, float, float]:
+    """One step of the modified Lentz method for a continued fraction with partial numerator
+    ``a_n`` and denominator ``b_n``: the new ``c``, ``d`` and the factor the value changes by."""
+    d = b_n + a_n * d
+    d = _TINY if abs(d) < _TINY else d
+    c = b_n + a_n / c
+    c = _TINY if abs(c) < _TINY else c
+    d = 1.0 / d
+    return c, d, c * d
+
+
 def _gamma_fraction(a: float, x: float) -> float:
     """The regularised upper incomplete gamma Q(a, x) by its continued fraction (x >= a + 1)."""
     b = x + 1.0 - a
@@ -46,14 +57,8 @@ def _gamma_fraction(a: float, x: float) -> float:
     d = 1.0 / b
     h = d
     for i in range(1, _MAX_ITERATIONS):
-        an = -i * (i - a)
         b += 2.0
-        d = an * d + b
-        d = _TINY if abs(d) < _TINY else d
-        c = b + an / c
-        c = _TINY if abs(c) < _TINY else c
-        d = 1.0 / d
-        step = d * c
+        c, d, step = _lentz(-i * (i - a), b, c, d)
         h *= step
         if abs(step - 1.0) < _EPS:
             break
@@ -82,21 +87,9 @@ def _beta_fraction(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, _MAX_ITERATIONS):
         m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = _TINY if abs(d) < _TINY else d
-        c = 1.0 + aa / c
-        c = _TINY if abs(c) < _TINY else c
-        d = 1.0 / d
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = _TINY if abs(d) < _TINY else d
-        c = 1.0 + aa / c
-        c = _TINY if abs(c) < _TINY else c
-        d = 1.0 / d
-        step = d * c
-        h *= step
+        c, d, even = _lentz(m * (b - m) * x / ((qam + m2) * (a + m2)), 1.0, c, d)
+        c, d, step = _lentz(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), 1.0, c, d)
+        h *= even * step
         if abs(step - 1.0) < _EPS:
             break
     return h

@@ -160,13 +160,15 @@ def _reference(harmonised: list[Any]) -> tuple[float, float]:
         return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--participants", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args([a for a in sys.argv[1:] if a != "--"])
+    for name, default in (("--trials", 100), ("--participants", 1_000_000), ("--seed", 7)):
+        parser.add_argument(name, type=int, default=default)
+    return parser.parse_args([a for a in sys.argv[1:] if a != "--"])
 
+
+def main() -> None:
+    args = _arguments()
     dictionary, work = _work(args.trials, args.participants, args.seed)
     rows = sum(raw.n_rows for _, raw, _, _ in work)
     ours = _ours(dictionary, work)
