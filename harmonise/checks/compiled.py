@@ -163,10 +163,15 @@ class CompiledChecks:
             mask = not_missing(known, frame, check.variable)
             if not mask.any():
                 continue
+            column = frame[check.variable]
             try:
-                passes = check.passes(frame[check.variable])
-            except TypeError:  # values of another type than the check's (a dtype failure)
-                continue
+                passes = check.passes(column)
+            except TypeError:  # objects, with missing cells that do not compare: known only
+                try:
+                    passes = np.ones(len(column), dtype=bool)
+                    passes[mask] = check.passes(column[mask])
+                except TypeError:  # values of another type than the check's (a dtype failure)
+                    continue
             failing = np.flatnonzero(mask & ~passes)
             if failing.size:
                 out.append(Failure("value", check.name, check.variable, failing))

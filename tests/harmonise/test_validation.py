@@ -161,3 +161,15 @@ def test_the_failures_say_what_to_look_at(harmonised: pd.DataFrame, dictionary) 
     assert len(row) == 1 and "death_date=" in row["value"].iloc[0]
     assert row["trial"].iloc[0] == frame.loc[7, "trial"]
     assert np.all(results.failures["message"].str.len() > 0)
+
+
+def test_values_of_an_object_column_with_missing_cells_are_still_checked() -> None:
+    """Checks run on whole columns; an object column (itself a dtype failure) whose missing
+    cells do not compare with a bound still has its known values checked, as Pandera does."""
+    from harmonise.checks.compiled import CompiledChecks, ValueCheck, _at_least
+
+    frame = pd.DataFrame({"age": pd.Series([30, None, 5, 200, 17], dtype=object)})
+    checks = CompiledChecks(variables=(), values=(ValueCheck("range:age", "age",
+                                                             _at_least(18)),), rules=())
+    [failure] = checks.failures(frame)
+    assert failure.check == "range:age" and failure.positions.tolist() == [2, 4]
