@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harmonise.checks.columns import raw_values
 from harmonise.dictionary.spec import CrossRule, Dictionary, Variable
 
 __all__ = ["CompiledChecks", "Failure", "ValueCheck", "compile_checks", "evaluate_rule"]
@@ -47,7 +48,8 @@ def _as_boolean(value: Any, index: pd.Index) -> pd.Series:
 
 @dataclass(frozen=True)
 class ValueCheck:
-    """One check of a variable's non-missing values: ``passes`` says which hold."""
+    """One check of a variable's values: ``passes`` takes the whole column and says which rows
+    hold (what it says of a missing value does not matter: checks see only known values)."""
 
     name: str  # "range:age", "category:sex"
     variable: str
@@ -70,11 +72,31 @@ def _bound(v: Variable, value: Any) -> Any:
 
 
 def _at_least(bound: Any) -> Callable[[pd.Series], np.ndarray]:
-    return lambda values: (values >= bound).to_numpy(bool)
+    return lambda values: (values >= bound).to_numpy(dtype=bool, na_value=True)
 
 
 def _at_most(bound: Any) -> Callable[[pd.Series], np.ndarray]:
-    return lambda values: (values <= bound).to_numpy(bool)
+    return lambda values: (values <= bound).to_numpy(dtype=bool, na_value=True)
+
+
+def _one_of(codes: list[Any]) -> Callable[[pd.Series], np.ndarray]:
+    allowed = set(codes)
+    whole_numbers = all(isinstance(c, int) and not isinstance(c, bool) for c in codes)
+
+    def passes(values: pd.Series) -> np.ndarray:
+        if whole_numbers and pd.api.types.is_integer_dtype(values.dtype):
+            # integers against a few integer codes: numpy's == per code, no hash table
+            return np.isin(values.to_numpy(dtype=np.int64, na_value=codes[0]),
+                           np.array(codes, dtype=np.int64))
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            return values.isin(codes).to_numpy(dtype=bool)
+        # text: each distinct value judged once (hashing the cells against the codes, as
+        # Series.isin does, is several times slower when the cells are distinct objects)
+        positions, uniques = pd.factorize(raw_values(values))
+        judged = np.array([u in allowed for u in uniques] + [True], dtype=bool)
+        return judged[positions]  # -1 (missing) takes the last: missing is not judged
+
+    return passes
 
 
 def _value_checks(v: Variable) -> list[ValueCheck]:
@@ -88,9 +110,7 @@ def _value_checks(v: Variable) -> list[ValueCheck]:
         if high is not None:
             checks.append(ValueCheck(name, v.name, _at_most(high)))
     if v.categories:
-        codes = list(v.codes)
-        checks.append(ValueCheck(f"category:{v.name}", v.name,
-                                 lambda s: s.isin(codes).to_numpy(bool)))
+        checks.append(ValueCheck(f"category:{v.name}", v.name, _one_of(list(v.codes))))
     return checks
 
 
@@ -117,35 +137,51 @@ class CompiledChecks:
         """Every failure of ``frame`` (positions are row positions); each rule's per-row result
         (True / False / NA for not tested) is left in ``rule_results``, and each column's
         non-missing mask in ``known`` (computed once, for the caller too)."""
-        from harmonise.expressions.evaluation import FrameContext
-
         known = {} if known is None else known
+        out = self._column_failures(frame)
+        out.extend(self._value_failures(frame, known))
+        out.extend(self._rule_failures(frame, rule_results))
+        return out
+
+    def _column_failures(self, frame: pd.DataFrame) -> list[Failure]:
         out: list[Failure] = []
-        present = {}
         for v in self.variables:
             if v.name not in frame.columns:
                 out.append(Failure("column", f"column:{v.name}", v.name, np.array([], int),
                                    value=v.name))
-                continue
-            column = frame[v.name]
-            present[v.name] = column
-            if not _dtype_ok(v.dtype, column.dtype):
+            elif not _dtype_ok(v.dtype, frame[v.name].dtype):
                 out.append(Failure("dtype", f"dtype:{v.name}", v.name, np.array([], int),
-                                   value=str(column.dtype)))
+                                   value=str(frame[v.name].dtype)))
+        return out
+
+    def _value_failures(self, frame: pd.DataFrame, known: dict[str, np.ndarray]
+                        ) -> list[Failure]:
+        out: list[Failure] = []
         for check in self.values:
-            column = present.get(check.variable)
-            if column is None:
+            if check.variable not in frame.columns:
                 continue
             mask = not_missing(known, frame, check.variable)
             if not mask.any():
                 continue
+            column = frame[check.variable]
             try:
-                passes = check.passes(column[mask])
-            except TypeError:  # values of another type than the check's (a dtype failure)
-                continue
-            failing = np.flatnonzero(mask)[~passes]
+                passes = check.passes(column)
+            except TypeError:  # objects, with missing cells that do not compare: known only
+                try:
+                    passes = np.ones(len(column), dtype=bool)
+                    passes[mask] = check.passes(column[mask])
+                except TypeError:  # values of another type than the check's (a dtype failure)
+                    continue
+            failing = np.flatnonzero(mask & ~passes)
             if failing.size:
                 out.append(Failure("value", check.name, check.variable, failing))
+        return out
+
+    def _rule_failures(self, frame: pd.DataFrame,
+                       rule_results: dict[str, pd.Series] | None) -> list[Failure]:
+        from harmonise.expressions.evaluation import FrameContext
+
+        out: list[Failure] = []
         ctx = FrameContext(frame)
         for rule in self.rules:
             try:

@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
+
+from harmonise.checks.columns import TrialColumns
+from harmonise.checks.distributions import chi2_sf
+from harmonise.checks.statistics import anova_p, chi2_p, group_summaries, runs_test, welch_p
 
 __all__ = [
     "ArmInfo",
@@ -144,17 +147,6 @@ def _finding(ctx: IntegrityContext, check: str, status: str, message: str,
                             severity=severity, **kw)
 
 
-def _contingency(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """Counts of (a, b) pairs, rows and columns without any count dropped (np.bincount; much
-    faster than pd.crosstab on the many small tables the checks build)."""
-    ca, ua = pd.factorize(a, sort=True)
-    cb, ub = pd.factorize(b, sort=True)
-    ok = (ca >= 0) & (cb >= 0)
-    table = np.bincount(ca[ok] * len(ub) + cb[ok], minlength=len(ua) * len(ub))
-    table = table.reshape(len(ua), len(ub))
-    return table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-
-
 @dataclass(frozen=True, eq=False)
 class ReverseKM:
     """The reverse Kaplan-Meier curve of one group: censoring as the event, so the curve is the
@@ -198,58 +190,42 @@ def reverse_km(time: np.ndarray, event: np.ndarray) -> ReverseKM:
     return ReverseKM(time=unique, at_risk=at_risk, followed=np.cumprod(1.0 - d / at_risk))
 
 
-def _dates(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series
-    return pd.to_datetime(series, errors="coerce")
+def _arms_in_data(cols: TrialColumns) -> tuple[np.ndarray, list[Any]]:
+    """Rows per distinct arm value in the data (sorted) and those values."""
+    codes, uniques = cols.arm_values
+    return np.bincount(codes[codes >= 0], minlength=len(uniques)), list(uniques)
 
 
-def _chi2_p(table: np.ndarray) -> float:
-    """Pearson's chi-square test of independence (no continuity correction)."""
-    table = np.asarray(table, dtype=float)
-    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-    stat = float(((table - expected) ** 2 / expected).sum())
-    dof = (table.shape[0] - 1) * (table.shape[1] - 1)
-    return float(special.chdtrc(dof, stat))
+def _arm_counts(cols: TrialColumns, ctx: IntegrityContext) -> np.ndarray:
+    """Rows per registered arm."""
+    arm = cols.arm
+    return np.bincount(arm[arm >= 0], minlength=len(ctx.arms))
 
 
-def _rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> tuple[int, ...]:
-    mask = np.asarray(mask, dtype=bool)
-    if "_row" in frame.columns:
-        return tuple(int(r) for r in frame.loc[mask, "_row"])
-    return tuple(int(i) + 1 for i in np.flatnonzero(mask))
-
-
-def _arm_series(frame: pd.DataFrame, ctx: IntegrityContext) -> pd.Series:
-    return frame[ctx.arm_variable]
-
-
-def check_ids(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
-    if ctx.id_variable not in frame.columns:
+def check_ids(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
+    if ctx.id_variable not in cols:
         return _finding(ctx, "ids", "skipped", f"no {ctx.id_variable} column")
-    ids = frame[ctx.id_variable]
-    blank = ids.isna()
-    dup = ids.notna() & ids.duplicated(keep=False)
+    ids = cols.frame[ctx.id_variable]
+    blank = ~cols.known(ctx.id_variable)
+    dup = ~blank & ids.duplicated(keep=False).to_numpy(dtype=bool)
     if not blank.any() and not dup.any():
         return _finding(ctx, "ids", "passed", f"{len(ids)} distinct participant IDs")
+    repeated = sorted(set(ids[dup].astype(str)))
     parts = []
     if dup.any():
-        parts.append(f"{ids[dup].nunique()} ID(s) on more than one row")
+        parts.append(f"{len(repeated)} ID(s) on more than one row")
     if blank.any():
         parts.append(f"{int(blank.sum())} row(s) without an ID")
-    return _finding(ctx, "ids", "failed", "; ".join(parts),
-                    participants=tuple(sorted(set(ids[dup].astype(str)))),
-                    rows=_rows(frame, dup | blank),
-                    details={"duplicated": int(ids[dup].nunique()), "blank": int(blank.sum())})
+    return _finding(ctx, "ids", "failed", "; ".join(parts), participants=tuple(repeated),
+                    rows=cols.rows(dup | blank),
+                    details={"duplicated": len(repeated), "blank": int(blank.sum())})
 
 
-def check_randomised_n(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
-    published = {a.code: a.published_n for a in ctx.arms}
-    if not ctx.arms or any(n is None for n in published.values()):
+def check_randomised_n(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
+    if not ctx.arms or any(a.published_n is None for a in ctx.arms):
         return _finding(ctx, "randomised-n", "skipped",
                         "published randomised N per arm not registered for this trial")
-    counts = _arm_series(frame, ctx).value_counts(dropna=False)
-    present = [v for v in counts.index if not pd.isna(v)]
+    _, present = _arms_in_data(cols)
     if present and not any(a.code in present or str(a.code) in map(str, present)
                            for a in ctx.arms):
         return _finding(ctx, "randomised-n", "skipped",
@@ -259,15 +235,15 @@ def check_randomised_n(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityF
                         "dictionary code (`ipdrepo trial update`)")
     rows = []
     bad = []
-    for arm in ctx.arms:
-        n = int(counts.get(arm.code, 0))
-        diff = (n - arm.published_n) / arm.published_n if arm.published_n else float("inf")
+    for arm, n in zip(ctx.arms, _arm_counts(cols, ctx).tolist()):
+        published = int(arm.published_n or 0)
+        diff = (n - published) / published if published else float("inf")
         rows.append({"arm": arm.label, "delivered": n, "published": arm.published_n,
                      "difference": round(diff, 4)})
         if abs(diff) > 0.10:
             bad.append(f"{arm.label}: {n} delivered vs {arm.published_n} published "
                        f"({diff:+.0%})")
-    missing_arm = int(_arm_series(frame, ctx).isna().sum())
+    missing_arm = int((~cols.known(ctx.arm_variable)).sum())
     details = {"arms": rows, "arm_missing": missing_arm}
     if bad:
         return _finding(ctx, "randomised-n", "failed", "; ".join(bad), variable=ctx.arm_variable,
@@ -276,17 +252,16 @@ def check_randomised_n(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityF
                     "delivered N per arm within 10% of the published N", details=details)
 
 
-def check_allocation_ratio(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+def check_allocation_ratio(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
     if len(ctx.arms) < 2:
         return _finding(ctx, "allocation-ratio", "skipped", "fewer than two arms registered")
-    counts = _arm_series(frame, ctx).value_counts()
-    observed = np.array([counts.get(a.code, 0) for a in ctx.arms], dtype=float)
+    observed = _arm_counts(cols, ctx).astype(float)
     ratios = np.array([a.ratio for a in ctx.arms], dtype=float)
     if observed.sum() == 0:
         return _finding(ctx, "allocation-ratio", "skipped", "no participant has an arm")
     expected = observed.sum() * ratios / ratios.sum()
     chi2 = float(((observed - expected) ** 2 / expected).sum())  # Pearson's goodness of fit
-    p = float(special.chdtrc(len(observed) - 1, chi2))
+    p = chi2_sf(len(observed) - 1, chi2)
     details = {"observed": observed.astype(int).tolist(), "planned_ratio": ratios.astype(int).tolist(),
                "chi2": float(chi2), "p": float(p)}
     ratio_text = ":".join(str(int(r)) for r in ratios)
@@ -299,149 +274,125 @@ def check_allocation_ratio(frame: pd.DataFrame, ctx: IntegrityContext) -> Integr
                     f"arm sizes compatible with {ratio_text} (p = {p:.2g})", details=details)
 
 
-def _arm_codes(frame: pd.DataFrame, ctx: IntegrityContext) -> np.ndarray:
-    """Each row's arm as an index into ctx.arms (-1 when missing or not a registered arm)."""
-    arm = _arm_series(frame, ctx)
-    codes = np.full(len(frame), -1, dtype=np.int64)
-    for i, a in enumerate(ctx.arms):
-        codes[(arm == a.code).to_numpy(dtype=bool, na_value=False)] = i
-    return codes
+def _categorical_balance(cols: TrialColumns, name: str, k: int) -> float | None:
+    """Chi-square p of a categorical covariate by arm (None: too little data to test)."""
+    arm = cols.arm
+    codes, n_codes = cols.codes(name)
+    present = (codes >= 0) & (arm >= 0)
+    arms_seen = arm[present]
+    if len(arms_seen) < 10 or np.count_nonzero(np.bincount(arms_seen, minlength=k)) < 2:
+        return None
+    table = np.bincount(codes[present] * k + arms_seen, minlength=n_codes * k).reshape(n_codes, k)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return None
+    return chi2_p(table)
 
 
-def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = np.sqrt(va + vb)
-    if se == 0:
-        return 1.0
-    t = (b.mean() - a.mean()) / se
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    return float(2 * special.stdtr(df, -abs(t)))
-
-
-def _anova_p(groups: list[np.ndarray]) -> float:
-    """One-way ANOVA F test of equal means."""
-    values = np.concatenate(groups)
-    k, n = len(groups), len(values)
-    between = sum(len(g) * (g.mean() - values.mean()) ** 2 for g in groups) / (k - 1)
-    within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (n - k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = between / within
-    return float(special.fdtrc(k - 1, n - k, f))
-
-
-def check_baseline_balance(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
-    arm = _arm_codes(frame, ctx)
+def _numeric_balances(cols: TrialColumns, names: list[str], k: int
+                      ) -> dict[str, tuple[float, float | None]]:
+    """Welch (two arms) or ANOVA p of each numeric covariate by arm, and for two arms the
+    standardised mean difference; covariates with too little data to test are left out. The
+    arms' summaries of all covariates are computed at once."""
+    arm = cols.arm
     randomised = arm >= 0
+    if not names or not randomised.any():
+        return {}
+    values = np.column_stack([cols.numbers(name) for name in names])[randomised]
+    known = np.column_stack([cols.known(name) for name in names])[randomised]
+    sizes, means, squares = group_summaries(values, arm[randomised], k)
+    out: dict[str, tuple[float, float | None]] = {}
+    for j, name in enumerate(names):
+        seen = sizes[j] > 0
+        if np.count_nonzero(known[:, j]) < 10 or np.count_nonzero(seen) < 2:
+            continue
+        n, mean, ss = sizes[j][seen], means[j][seen], squares[j][seen]
+        if (n < 2).any() or (ss == 0).all():
+            continue
+        if len(n) > 2:
+            out[name] = (anova_p(n, mean, ss), None)
+            continue
+        var = ss / (n - 1)
+        pooled = np.sqrt(var.sum() / 2)
+        out[name] = (welch_p(n, mean, var),
+                     float((mean[1] - mean[0]) / pooled) if pooled > 0 else None)
+    return out
+
+
+def check_baseline_balance(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
+    k = len(ctx.arms)
+    baseline = [(name, categorical) for name, categorical in ctx.baseline if name in cols]
+    numeric = _numeric_balances(cols, [n for n, c in baseline if not c], k) if k else {}
     tested: list[dict[str, Any]] = []
-    for name, categorical in ctx.baseline:
-        if name not in frame.columns:
-            continue
-        column = frame[name]
-        if categorical:
-            # codes of the whole column (sorted; -1 where missing), kept for the rows tested:
-            # values of other rows only add empty table rows, which are dropped below
-            all_codes, uniques = pd.factorize(column, sort=True)
-            present = (all_codes >= 0) & randomised
-        else:
-            present = column.notna().to_numpy() & randomised
-        arms_seen = arm[present]
-        if len(arms_seen) < 10 or np.bincount(arms_seen).astype(bool).sum() < 2:
-            continue
-        if categorical:
-            codes = all_codes[present]
-            table = np.bincount(codes * len(ctx.arms) + arms_seen,
-                                minlength=len(uniques) * len(ctx.arms))
-            table = table.reshape(len(uniques), len(ctx.arms))
-            table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-            if table.shape[0] < 2 or table.shape[1] < 2:
-                continue
-            p = float(_chi2_p(table))
-            smd = None
-        else:
-            x = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            usable = present & ~np.isnan(x)
-            groups = [x[usable & (arm == i)] for i in range(len(ctx.arms))]
-            groups = [g for g in groups if len(g)]
-            if len(groups) < 2 or any(len(g) < 2 for g in groups) or \
-                    all(g.var() == 0 for g in groups):
-                continue
-            if len(groups) == 2:
-                p = _welch_p(groups[0], groups[1])
-                pooled = np.sqrt((groups[0].var(ddof=1) + groups[1].var(ddof=1)) / 2)
-                smd = float((groups[1].mean() - groups[0].mean()) / pooled) if pooled > 0 \
-                    else None
-            else:
-                p = _anova_p(groups)
-                smd = None
-        tested.append({"variable": name, "p": p, "smd": smd})
+    for name, categorical in baseline:
+        p = _categorical_balance(cols, name, k) if categorical and k else None
+        if p is not None:
+            tested.append({"variable": name, "p": p, "smd": None})
+        elif name in numeric:
+            tested.append({"variable": name, "p": numeric[name][0], "smd": numeric[name][1]})
     if not tested:
         return _finding(ctx, "baseline-balance", "skipped",
                         "no baseline covariate with enough data in two arms")
-    k = len(tested)
-    flagged = [t for t in tested if t["p"] < 0.001 / k]
-    details = {"tested": tested, "alpha": 0.001 / k}
+    alpha = 0.001 / len(tested)
+    flagged = [t for t in tested if t["p"] < alpha]
+    details = {"tested": tested, "alpha": alpha}
     if flagged:
         worst = min(flagged, key=lambda t: t["p"])
         return _finding(ctx, "baseline-balance", "failed",
-                        f"{len(flagged)} of {k} baseline covariates differ between arms beyond "
-                        f"chance (worst: {worst['variable']}, p = {worst['p']:.2g})",
+                        f"{len(flagged)} of {len(tested)} baseline covariates differ between "
+                        f"arms beyond chance (worst: {worst['variable']}, p = {worst['p']:.2g})",
                         variable=worst["variable"], details=details)
     return _finding(ctx, "baseline-balance", "passed",
-                    f"{k} baseline covariates balanced (all p >= {0.001 / k:.2g})",
+                    f"{len(tested)} baseline covariates balanced (all p >= {alpha:.2g})",
                     details=details)
 
 
-def check_weekday(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
-    if not ctx.rand_date or ctx.rand_date not in frame.columns:
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def check_weekday(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
+    if not ctx.rand_date or ctx.rand_date not in cols:
         return _finding(ctx, "randomisation-weekday", "skipped", "no randomisation dates")
-    dates = _dates(frame[ctx.rand_date]).dropna()
-    if dates.empty:
+    dates = cols.dates(ctx.rand_date)
+    known = ~np.isnat(dates)
+    if not known.any():
         return _finding(ctx, "randomisation-weekday", "skipped", "randomisation dates all missing")
-    weekend = dates.dt.dayofweek >= 5
-    share = float(weekend.mean())
-    by_day = dates.dt.day_name().value_counts().to_dict()
+    # 1970-01-01 was a Thursday (Monday = 0)
+    weekday = (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7
+    weekend = known & (weekday >= 5)
+    n_weekend, n_known = int(weekend.sum()), int(known.sum())
+    share = n_weekend / n_known
+    counts = np.bincount(weekday[known], minlength=7)
+    by_day = {_WEEKDAYS[d]: int(counts[d]) for d in np.argsort(-counts, kind="stable")
+              if counts[d]}
     if share > 0.05:
-        mask = _dates(frame[ctx.rand_date]).dt.dayofweek >= 5
         return _finding(ctx, "randomisation-weekday", "failed",
-                        f"{int(weekend.sum())} of {len(dates)} randomisations ({share:.0%}) on a "
-                        "weekend", variable=ctx.rand_date, rows=_rows(frame, mask.fillna(False)),
+                        f"{n_weekend} of {n_known} randomisations ({share:.0%}) on a "
+                        "weekend", variable=ctx.rand_date, rows=cols.rows(weekend),
                         details={"by_weekday": by_day})
     return _finding(ctx, "randomisation-weekday", "passed",
                     f"{share:.1%} of randomisations on a weekend", details={"by_weekday": by_day})
 
 
-def _runs_test(x: np.ndarray) -> tuple[int, float]:
-    """Wald-Wolfowitz runs test, one-sided for too few runs (normal approximation)."""
-    n1 = int(x.sum())
-    n2 = int(len(x) - n1)
-    runs = int(1 + np.count_nonzero(x[1:] != x[:-1]))
-    n = n1 + n2
-    mean = 1 + 2 * n1 * n2 / n
-    var = 2 * n1 * n2 * (2 * n1 * n2 - n) / (n * n * (n - 1))
-    if var <= 0:
-        return runs, 1.0
-    z = (runs - mean) / np.sqrt(var)
-    return runs, float(special.ndtr(z))
-
-
-def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
-    if not ctx.rand_date or ctx.rand_date not in frame.columns:
+def check_sequence(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
+    if not ctx.rand_date or ctx.rand_date not in cols:
         return _finding(ctx, "randomisation-sequence", "skipped", "no randomisation dates")
     if len(ctx.arms) != 2:
         return _finding(ctx, "randomisation-sequence", "skipped", "runs test needs two arms")
-    data = pd.DataFrame({"d": _dates(frame[ctx.rand_date]),
-                         "a": _arm_series(frame, ctx)}).dropna()
-    if len(data) < 20:
+    dates = cols.dates(ctx.rand_date)
+    dated = ~np.isnat(dates) & cols.known(ctx.arm_variable)
+    if np.count_nonzero(dated) < 20:
         return _finding(ctx, "randomisation-sequence", "skipped",
                         "fewer than 20 participants with a date and an arm")
-    order = data.sort_values("d", kind="stable")
-    known = order["a"].isin([a.code for a in ctx.arms]).to_numpy()
-    x = (order["a"] == ctx.arms[1].code).to_numpy()[known]
+    arm = cols.arm[dated][np.argsort(dates[dated], kind="stable")]
+    x = arm[arm >= 0] == 1
     if x.all() or not x.any():
         return _finding(ctx, "randomisation-sequence", "skipped",
                         "the dated allocations are all in one arm (one run): the sequence cannot "
                         "be tested")
-    runs, p = _runs_test(x)
+    runs, p = runs_test(x)
     details = {"runs": runs, "n": int(len(x)), "p": p}
     if p < 0.001:
         return _finding(ctx, "randomisation-sequence", "failed",
@@ -454,80 +405,81 @@ def check_sequence(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFindi
                     details=details)
 
 
-def check_dates_after_randomisation(frame: pd.DataFrame,
+def _too_early(cols: TrialColumns, ctx: IntegrityContext
+               ) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The later dates and times checked (known on some row together with the randomisation
+    date; any time) and, of those that fail somewhere, the rows that fail."""
+    checked: list[str] = []
+    failing: dict[str, np.ndarray] = {}
+    if ctx.rand_date and ctx.rand_date in cols:
+        rand = cols.dates(ctx.rand_date)
+        for name in (n for n in ctx.later_dates if n in cols):
+            later = cols.dates(name)
+            if not (~np.isnat(later) & ~np.isnat(rand)).any():
+                continue
+            checked.append(name)
+            before = later < rand  # NaT compares False
+            if before.any():
+                failing[name] = before
+    for spec in ctx.survival:
+        if spec.time in cols:
+            times = cols.numbers(spec.time)
+            if np.isnan(times).all():
+                continue
+            checked.append(spec.time)
+            with np.errstate(invalid="ignore"):
+                negative = times < 0
+            if negative.any():
+                failing[spec.time] = negative
+    return checked, failing
+
+
+def check_dates_after_randomisation(cols: TrialColumns,
                                     ctx: IntegrityContext) -> IntegrityFinding:
     """Later dates before the randomisation date, negative times. ``details["by_row"]``: for
     each failing row, the variables that fail on it. A date is only checked where it and the
     randomisation date are both known: with none such, the check is skipped."""
-    checked = []
-    bad = pd.Series(False, index=frame.index)
-    by_variable: dict[str, int] = {}
-    failing: dict[str, pd.Series] = {}
-    if ctx.rand_date and ctx.rand_date in frame.columns:
-        rand = _dates(frame[ctx.rand_date])
-        for name in ctx.later_dates:
-            if name in frame.columns:
-                later = _dates(frame[name])
-                if not (later.notna() & rand.notna()).any():
-                    continue
-                before = (later < rand).fillna(False)
-                checked.append(name)
-                if before.any():
-                    by_variable[name] = int(before.sum())
-                    failing[name] = before
-                    bad |= before
-    for spec in ctx.survival:
-        if spec.time in frame.columns:
-            times = pd.to_numeric(frame[spec.time], errors="coerce")
-            if not times.notna().any():
-                continue
-            negative = (times < 0).fillna(False)
-            checked.append(spec.time)
-            if negative.any():
-                by_variable[spec.time] = int(negative.sum())
-                failing[spec.time] = negative
-                bad |= negative
+    checked, failing = _too_early(cols, ctx)
     if not checked:
         return _finding(ctx, "dates-after-randomisation", "skipped",
                         "no event or follow-up date or time known together with a "
                         "randomisation date")
-    if bad.any():
-        ids = frame.loc[bad, ctx.id_variable].astype(str) if ctx.id_variable in frame else []
-        text = ", ".join(f"{v}: {n}" for v, n in by_variable.items())
-        rows = _rows(frame, bad)
-        masks = {name: np.asarray(mask, dtype=bool)[np.asarray(bad, dtype=bool)]
-                 for name, mask in failing.items()}
-        by_row = {str(row): [name for name, m in masks.items() if m[i]]
-                  for i, row in enumerate(rows)}
-        return _finding(ctx, "dates-after-randomisation", "failed",
-                        f"{int(bad.sum())} participant(s) with an event or follow-up before "
-                        f"randomisation ({text})", participants=tuple(sorted(set(ids))),
-                        rows=rows, details={"by_variable": by_variable, "by_row": by_row})
-    return _finding(ctx, "dates-after-randomisation", "passed",
-                    f"all of {', '.join(checked)} on or after randomisation")
+    if not failing:
+        return _finding(ctx, "dates-after-randomisation", "passed",
+                        f"all of {', '.join(checked)} on or after randomisation")
+    bad = np.logical_or.reduce(list(failing.values()))
+    frame = cols.frame
+    ids = frame.loc[bad, ctx.id_variable].astype(str) if ctx.id_variable in cols else []
+    by_variable = {name: int(mask.sum()) for name, mask in failing.items()}
+    text = ", ".join(f"{v}: {n}" for v, n in by_variable.items())
+    rows = cols.rows(bad)
+    masks = {name: mask[bad] for name, mask in failing.items()}
+    by_row = {str(row): [name for name, m in masks.items() if m[i]]
+              for i, row in enumerate(rows)}
+    return _finding(ctx, "dates-after-randomisation", "failed",
+                    f"{int(bad.sum())} participant(s) with an event or follow-up before "
+                    f"randomisation ({text})", participants=tuple(sorted(set(ids))),
+                    rows=rows, details={"by_variable": by_variable, "by_row": by_row})
 
 
-def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
+def check_follow_up(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
     if not ctx.survival or len(ctx.arms) < 2:
         return _finding(ctx, "follow-up-by-arm", "skipped",
                         "no time-to-event outcome or fewer than two arms")
     spec = ctx.survival[0]
-    if spec.time not in frame.columns or spec.event not in frame.columns:
+    if spec.time not in cols or spec.event not in cols:
         return _finding(ctx, "follow-up-by-arm", "skipped", f"{spec.name}: time or event missing")
-    arm = _arm_series(frame, ctx)
     # negative times are the dates check's business; they cannot enter a Kaplan-Meier curve
-    times = pd.to_numeric(frame[spec.time], errors="coerce")
-    usable = (arm.notna() & (times >= 0).fillna(False) & frame[spec.event].notna()).to_numpy()
-    t_all = times.to_numpy(dtype=float, na_value=np.nan)
-    e_all = pd.to_numeric(frame[spec.event], errors="coerce").to_numpy(dtype=float,
-                                                                      na_value=np.nan)
+    times, events = cols.numbers(spec.time), cols.numbers(spec.event)
+    with np.errstate(invalid="ignore"):
+        usable = (times >= 0) & cols.known(spec.event)
     medians: dict[str, float | None] = {}
-    for a in ctx.arms:
-        mask = usable & (arm == a.code).to_numpy(dtype=bool, na_value=False)
+    for i, a in enumerate(ctx.arms):
+        mask = usable & (cols.arm == i)
         if mask.sum() < 5:
             return _finding(ctx, "follow-up-by-arm", "skipped",
                             f"fewer than 5 participants with {spec.name} data in arm {a.label}")
-        medians[a.label] = reverse_km(t_all[mask], e_all[mask]).median
+        medians[a.label] = reverse_km(times[mask], events[mask]).median
     if any(m is None for m in medians.values()):
         return _finding(ctx, "follow-up-by-arm", "skipped",
                         "median follow-up not reached in an arm", details={"medians": medians})
@@ -543,40 +495,36 @@ def check_follow_up(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFind
                     details=details)
 
 
-def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFinding:
-    arm = _arm_series(frame, ctx)
+def _missingness_p(table: np.ndarray) -> float:
+    """Fisher's exact test for a 2 x 2 table with a small expected count, else chi-square."""
+    expected_small = (np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum() < 5).any()
+    if table.shape == (2, 2) and expected_small:
+        from scipy import stats  # only here: scipy.stats takes seconds to import
+
+        return float(stats.fisher_exact(table)[1])
+    return chi2_p(table)
+
+
+def check_missingness(cols: TrialColumns, ctx: IntegrityContext) -> IntegrityFinding:
     names = [n for n, _ in ctx.baseline] + list(ctx.follow_up)
     flagged: list[dict[str, Any]] = []
     tested = 0
-    known = arm.notna().to_numpy()
-    codes, arms_seen = pd.factorize(arm[known], sort=True)
-    for name in names:
-        if name not in frame.columns:
-            continue
-        missing = frame[name].isna().to_numpy()
-        if missing.all() or not missing.any():
-            tested += 1
-            continue
+    codes, _ = cols.arm_values
+    n_arm, arms_seen = _arms_in_data(cols)
+    known = codes >= 0
+    codes = codes[known]
+    labels = {a.code: a.label for a in ctx.arms}
+    for name in (n for n in names if n in cols):
         tested += 1
-        if len(arms_seen) < 2:
+        missing = ~cols.known(name)
+        if missing.all() or not missing.any() or len(arms_seen) < 2:
             continue
-        miss = missing[known]
-        n_arm = np.bincount(codes, minlength=len(arms_seen))
-        n_missing = np.bincount(codes[miss], minlength=len(arms_seen))
-        table = np.vstack([n_arm - n_missing, n_missing])
+        n_missing = np.bincount(codes[missing[known]], minlength=len(arms_seen))
         share = n_missing / n_arm
-        spread = float(share.max() - share.min())
-        if spread < 0.10:  # below the threshold whatever the p-value: skip the test
+        if float(share.max() - share.min()) < 0.10:  # below the threshold whatever the p
             continue
-        expected_small = (np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum() < 5).any()
-        if table.shape == (2, 2) and expected_small:
-            from scipy import stats  # only here: scipy.stats takes seconds to import
-
-            p = float(stats.fisher_exact(table)[1])
-        else:
-            p = float(_chi2_p(table))
+        p = _missingness_p(np.vstack([n_arm - n_missing, n_missing]))
         if p < 0.001:
-            labels = {a.code: a.label for a in ctx.arms}
             flagged.append({"variable": name, "p": p,
                             "missing_share": {labels.get(k, str(k)): round(float(v), 4)
                                               for k, v in zip(arms_seen, share)}})
@@ -591,7 +539,7 @@ def check_missingness(frame: pd.DataFrame, ctx: IntegrityContext) -> IntegrityFi
                     f"missingness of {tested} variables does not depend on the arm")
 
 
-_RUNNERS: dict[str, Callable[[pd.DataFrame, IntegrityContext], IntegrityFinding]] = {
+_RUNNERS: dict[str, Callable[[TrialColumns, IntegrityContext], IntegrityFinding]] = {
     "ids": check_ids,
     "randomised-n": check_randomised_n,
     "allocation-ratio": check_allocation_ratio,
@@ -606,12 +554,13 @@ _RUNNERS: dict[str, Callable[[pd.DataFrame, IntegrityContext], IntegrityFinding]
 
 def run_checks(frame: pd.DataFrame, ctx: IntegrityContext,
                only: Sequence[str] | None = None) -> list[IntegrityFinding]:
-    """Run every check (or ``only`` those) on one trial's harmonised frame."""
-    ids = list(only) if only else list(_RUNNERS)
+    """Run every check (or ``only`` those) on one trial's harmonised frame. The checks share
+    the frame's columns, each extracted once (:class:`~harmonise.checks.columns.TrialColumns`)."""
+    cols = TrialColumns(frame, ctx.arm_variable, tuple(a.code for a in ctx.arms))
     out = []
-    for check_id in ids:
+    for check_id in list(only) if only else list(_RUNNERS):
         if ctx.arm_variable not in frame.columns and check_id != "ids":
             out.append(_finding(ctx, check_id, "skipped", f"no {ctx.arm_variable} column"))
             continue
-        out.append(_RUNNERS[check_id](frame, ctx))
+        out.append(_RUNNERS[check_id](cols, ctx))
     return out

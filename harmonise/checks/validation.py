@@ -180,7 +180,7 @@ def validate_by(data: pd.DataFrame, dictionary: Dictionary, *,
     tested in it."""
     rule_results: dict[str, pd.Series] = {}
     known: dict[str, np.ndarray] = {}
-    frame = data.reset_index(drop=True)
+    frame = data if _positional(data.index) else data.reset_index(drop=True)
     found = compile_checks(dictionary).failures(frame, rule_results, known)
     failures = _failure_records(found, frame, dictionary)
     failures.extend(_required_and_unique(frame, dictionary, known))
@@ -208,6 +208,12 @@ def validate_by(data: pd.DataFrame, dictionary: Dictionary, *,
                                       checks=_check_table(tested, mine, counts[:, i]),
                                       dictionary=name, rows=int(rows_by_group[i]))
     return out
+
+
+def _positional(index: pd.Index) -> bool:
+    """The index is 0, 1, ..., n - 1 already (as ``pd.concat(..., ignore_index=True)`` makes
+    it): no copy of the frame needed."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 def _ids(frame: pd.DataFrame, positions: np.ndarray) -> tuple[list[Any], list[Any], list[Any]]:
@@ -326,10 +332,18 @@ def _tested_masks(frame: pd.DataFrame, dictionary: Dictionary,
 
 def _tested_by_group(tested: Mapping[str, tuple[str, str, str, np.ndarray]],
                      codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Rows each check tested, per group: checks x groups."""
+    """Rows each check tested, per group: checks x groups. Checks share masks (a variable's
+    known values; every row): each distinct mask is counted once. Where each group's rows are
+    contiguous (pooled trials), a mask is summed over slices, else counted with np.bincount."""
     out = np.zeros((len(tested), n_groups), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
+    contiguous = len(starts) == n_groups and (codes[starts] == np.arange(n_groups)).all()
+    counted: dict[int, np.ndarray] = {}
     for i, (_, _, _, mask) in enumerate(tested.values()):
-        out[i] = np.bincount(codes[mask], minlength=n_groups)
+        if id(mask) not in counted:
+            counted[id(mask)] = (np.add.reduceat(mask, starts, dtype=np.int64) if contiguous
+                                 and len(codes) else np.bincount(codes[mask], minlength=n_groups))
+        out[i] = counted[id(mask)]
     return out
 
 

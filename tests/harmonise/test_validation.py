@@ -60,11 +60,10 @@ def planted(frame: pd.DataFrame, dictionary) -> pd.DataFrame:
     out.loc[3, numeric[0].name] = numeric[0].range.max + 1000
     out.loc[4, numeric[-1].name] = -10**6
     out.loc[5, dates[0].name] = pd.Timestamp("1800-01-01")
-    sample = coded[0]
-    if sample.dtype == "Int64":
-        out.loc[6, sample.name] = 999
-    else:
-        out.loc[6, sample.name] = "not a code"
+    for row, v in enumerate(coded, start=20):  # every coded variable, integer and text
+        out.loc[row, v.name] = 999 if v.dtype == "Int64" else "not a code"
+    for row, v in enumerate(numeric, start=20 + len(coded)):
+        out.loc[row, v.name] = v.range.max + 1
     rand, death = "rand_date", "death_date"
     out.loc[7, death] = out.loc[7, rand] - pd.Timedelta(days=30)  # death before randomisation
     out.loc[8, rand] = pd.NaT  # a rule's input missing: not tested on this row
@@ -162,3 +161,15 @@ def test_the_failures_say_what_to_look_at(harmonised: pd.DataFrame, dictionary) 
     assert len(row) == 1 and "death_date=" in row["value"].iloc[0]
     assert row["trial"].iloc[0] == frame.loc[7, "trial"]
     assert np.all(results.failures["message"].str.len() > 0)
+
+
+def test_values_of_an_object_column_with_missing_cells_are_still_checked() -> None:
+    """Checks run on whole columns; an object column (itself a dtype failure) whose missing
+    cells do not compare with a bound still has its known values checked, as Pandera does."""
+    from harmonise.checks.compiled import CompiledChecks, ValueCheck, _at_least
+
+    frame = pd.DataFrame({"age": pd.Series([30, None, 5, 200, 17], dtype=object)})
+    checks = CompiledChecks(variables=(), values=(ValueCheck("range:age", "age",
+                                                             _at_least(18)),), rules=())
+    [failure] = checks.failures(frame)
+    assert failure.check == "range:age" and failure.positions.tolist() == [2, 4]
