@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from harmonise.queries.corrections import active_corrections, apply_corrections, participant_rows
+from harmonise.queries.delivery_cache import CachedDeliveries
 from harmonise.queries.lifecycle import get_query, respond
 from harmonise.queries.workbook_checks import (
     RESPONSES,
@@ -27,9 +28,7 @@ from harmonise.queries.workbook_checks import (
     check_answer,
     split_corrected_value,
 )
-from harmonise.queries.workbook_view import Deliveries
 from harmonise.values.cells import canonical_text
-from repository.deliveries import pseudonymised_ids
 from repository.errors import QueryError
 from repository.models import Query, Trial
 from repository.store import Store
@@ -70,7 +69,7 @@ class AnswerContext:
                 "; ".join(f"{r.column}: {r.describe()}" for r in self.rules))
 
 
-def _values_now(store: Store, session: Session, trial: Trial, deliveries: Deliveries,
+def _values_now(session: Session, trial: Trial, deliveries: CachedDeliveries,
                 query: Query) -> dict[str, str | None]:
     current = [d for d in deliveries.ordered if d.is_current and d.dataset == "main"]
     if not current or query.participant is None:
@@ -78,8 +77,7 @@ def _values_now(store: Store, session: Session, trial: Trial, deliveries: Delive
     delivery = current[0]
     table = deliveries.table(delivery)
     frame = table.frame
-    pseudonyms = pseudonymised_ids(store, trial.topic.slug, trial.acronym,
-                                   frame[delivery.id_column].tolist())
+    pseudonyms = list(deliveries.pseudonyms(delivery))
     mine = [c for c in active_corrections(session, trial) if c.participant == query.participant]
     if mine:
         frame, _ = apply_corrections(frame, pseudonyms, mine)
@@ -97,7 +95,7 @@ def answer_context(store: Store, session: Session, query: Query) -> AnswerContex
     """What the answer form of ``query`` shows and checks against (see the module docstring)."""
     trial = session.get(Trial, query.trial_id)
     assert trial is not None  # a foreign key
-    deliveries = Deliveries(store, session, trial)
+    deliveries = CachedDeliveries(store, session, trial)
     delivery = deliveries.delivery_of(query)
     rules, infos = [], {}
     for name in [str(c) for c in query.source_columns or []]:
@@ -106,7 +104,7 @@ def answer_context(store: Store, session: Session, query: Query) -> AnswerContex
         if info is not None:
             infos[name] = info
     own = deliveries.own_id(query.participant) if query.participant is not None else None
-    now = _values_now(store, session, trial, deliveries, query)
+    now = _values_now(session, trial, deliveries, query)
     raw = dict(query.raw_values or {})
     columns = []
     for rule in rules:
@@ -181,7 +179,7 @@ def answer_pattern(store: Store, query_id: int, *, response: str | None, value: 
                              "with the ordinary answer form.", query=query_id)
         trial = session.get(Trial, query.trial_id)
         assert trial is not None  # a foreign key
-        deliveries = Deliveries(store, session, trial)
+        deliveries = CachedDeliveries(store, session, trial)
         delivery = deliveries.delivery_of(query)
         columns = [str(c) for c in detail.get("columns") or query.source_columns or []]
         rules = [deliveries.rule(c, delivery)[0] for c in columns]

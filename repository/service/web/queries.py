@@ -36,8 +36,8 @@ def _records(request: Request, who: Principal, trial: str | None) -> list[dict[s
     """Every query the caller may see (of ``trial``), with thread, assignee and, for a
     trialist, the trial's own participant IDs."""
     from harmonise.queries.assignment import assignee
+    from harmonise.queries.delivery_cache import CachedDeliveries
     from harmonise.queries.lifecycle import list_queries, query_to_dict
-    from harmonise.queries.workbook_view import Deliveries
     from repository.models import Trial
 
     store = store_for(request, who)
@@ -53,7 +53,7 @@ def _records(request: Request, who: Principal, trial: str | None) -> list[dict[s
             if who.role == "trialist" and q.participant is not None:
                 if q.trial_id not in own:
                     row = session.get(Trial, q.trial_id)
-                    own[q.trial_id] = Deliveries(store, session, row)
+                    own[q.trial_id] = CachedDeliveries(store, session, row)
                 data["own_id"] = own[q.trial_id].own_id(q.participant)
             out.append(data)
     return out
