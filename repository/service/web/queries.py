@@ -120,7 +120,7 @@ def _overdue_days(request: Request) -> int:
 
 
 def _question(request: Request, who: Principal, query_id: int) -> dict[str, Any]:
-    from harmonise.queries.answering import answer_context
+    from harmonise.queries.answering import answer_context, pattern_context
     from harmonise.queries.assignment import assignee
     from harmonise.queries.lifecycle import get_query, query_to_dict
     from repository.attachments import list_attachments
@@ -132,6 +132,7 @@ def _question(request: Request, who: Principal, query_id: int) -> dict[str, Any]
         data["version"] = query.version
         data["assignee"] = assignee(query)
         context = answer_context(store, session, query)
+        pattern = pattern_context(store, session, query)
         trialists = []
         if who.role == "curator":
             from repository.roles import list_users
@@ -140,7 +141,7 @@ def _question(request: Request, who: Principal, query_id: int) -> dict[str, Any]
                          if u["role"] == "trialist" and u["trial"] == data["trial"]
                          and u["active"]]
     data["attachments"] = list_attachments(store, query_id)
-    return {"q": data, "context": context, "trialists": trialists}
+    return {"q": data, "context": context, "pattern": pattern, "trialists": trialists}
 
 
 def _question_page(request: Request, who: Principal, query_id: int, *, status: int = 200,
@@ -168,21 +169,44 @@ def question_page(query_id: int, request: Request,
 
 
 @router.get("/queries/{query_id}/check")
-def check_page_answer(query_id: int, request: Request, response: str = "", value: str = "",
-                      comment: str = "",
+def check_page_answer(query_id: int, request: Request,
                       who: Principal = Depends(requires("queries.read", query="query_id"))
                       ) -> JSONResponse:
-    """The answer form's check while typing (the workbook import's check; nothing is kept)."""
-    from harmonise.queries.answering import answer_context, check_query_answer
+    """The answer form's check while typing (the workbook import's check; nothing is kept):
+    ``response``, ``value``, ``comment`` and, for a question about several participants,
+    ``row-N`` / ``note-N`` of its list rows."""
+    from harmonise.queries.answering import (
+        answer_context,
+        check_pattern_answer,
+        check_query_answer,
+        pattern_context,
+    )
     from harmonise.queries.lifecycle import get_query
 
+    given = _answer_fields(request.query_params)
     store = store_for(request, who)
     with store.reading() as session:
         query = get_query(session, store.topic(session), query_id, actor=who.name)
-        rules = answer_context(store, session, query).rules
-    checked = check_query_answer(rules, response=response[:100] or None,
-                                 value=value[:32000] or None, comment=comment[:32000] or None)
-    return JSONResponse(checked.to_dict())
+        pattern = pattern_context(store, session, query)
+        rules = answer_context(store, session, query).rules if pattern is None else ()
+    if pattern is not None:
+        return JSONResponse(check_pattern_answer(pattern, **given).to_dict())
+    given.pop("rows")
+    return JSONResponse(check_query_answer(rules, **given).to_dict())
+
+
+def _answer_fields(form: Any) -> dict[str, Any]:
+    """An answer form's fields (a form or query string): response, value, comment, and the
+    list rows' corrected values and comments ``{row: (value, comment)}``."""
+    def text(name: str, limit: int = 32000) -> str | None:
+        value = form.get(name)
+        return value[:limit].strip() or None if isinstance(value, str) else None
+
+    numbers = {int(k.split("-", 1)[1]) for k in form
+               if k.startswith(("row-", "note-")) and k.split("-", 1)[1].isdigit()}
+    rows = {n: (text(f"row-{n}"), text(f"note-{n}")) for n in sorted(numbers)[:100_000]}
+    return {"response": text("response", 100), "value": text("value"),
+            "comment": text("comment"), "rows": {n: v for n, v in rows.items() if any(v)}}
 
 
 def _problems(checked: Any) -> dict[str, list[str]]:
@@ -193,21 +217,34 @@ def _problems(checked: Any) -> dict[str, list[str]]:
 
 
 @router.post("/queries/{query_id}/answer", response_model=None)
-def answer_page(query_id: int, request: Request, response: str = Form("", max_length=100),
-                value: str = Form("", max_length=32000),
-                comment: str = Form("", max_length=32000),
-                version: int | None = Form(None),
-                who: Principal = Depends(requires("queries.answer", query="query_id"))
-                ) -> Response:
-    """Record an answer checked as the workbook import checks it; problems are shown beside
-    the fields and nothing is recorded."""
-    from harmonise.queries.answering import answer_query
+async def answer_page(query_id: int, request: Request,
+                      who: Principal = Depends(requires("queries.answer", query="query_id"))
+                      ) -> Response:
+    """Record an answer checked as the workbook import checks it (for a question about
+    several participants, as it checks the question's row and its list sheet); problems are
+    shown beside the fields and nothing is recorded."""
+    from starlette.concurrency import run_in_threadpool
 
-    values = {"response": response, "value": value, "comment": comment}
+    form = await request.form()
+    return await run_in_threadpool(_answer, request, who, query_id, form)
+
+
+def _answer(request: Request, who: Principal, query_id: int, form: Any) -> Response:
+    from harmonise.queries.answering import answer_pattern, answer_query
+
+    given = _answer_fields(form)
+    version_text = form.get("version")
+    version = int(version_text) if isinstance(version_text, str) and version_text.isdigit() \
+        else None
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    rows = given.pop("rows")
     try:
-        checked = answer_query(store_for(request, who), query_id, response=response or None,
-                               value=value or None, comment=comment or None,
-                               expected_version=version)
+        if form.get("bulk") == "1":
+            checked: Any = answer_pattern(store_for(request, who), query_id, **given,
+                                          rows=rows, expected_version=version)
+        else:
+            checked = answer_query(store_for(request, who), query_id, **given,
+                                   expected_version=version)
     except QueryError as exc:
         return _question_page(request, who, query_id, status=409, values=values,
                               problems={"form": [exc.message]})
