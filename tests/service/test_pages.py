@@ -277,3 +277,26 @@ def test_page_check_is_the_workbook_check() -> None:
         page = check_query_answer((rule,), response=code, value=value, comment=comment)
         assert sorted(p.message for p in book.problems) == sorted(m for _, m in page.problems)
         assert page.problems, (code, value)
+
+
+def test_pages_share_the_reports_frame_and_stylesheet(page_server: Server) -> None:
+    """One visual style: every page template extends the reports' frame (page.html.j2, by
+    way of base.html), and the stylesheet the pages link is the reports' own file."""
+    from repository.html import STYLESHEET
+
+    folder = Path(__file__).resolve().parents[2] / "repository" / "service" / "templates"
+    base = (folder / "base.html").read_text(encoding="utf-8")
+    assert '{% extends "page.html.j2" %}' in base
+    for path in folder.glob("*.html"):
+        if path.name != "base.html":
+            assert '{% extends "base.html" %}' in path.read_text(encoding="utf-8"), path
+    with page_server.client(headers=HTML) as client:
+        page = client.get("/sign-in").text
+        css = client.get("/static/ipdrepo.css")
+    frame = (Path(STYLESHEET).parent / "templates" / "page.html.j2").read_text(encoding="utf-8")
+    assert '<meta name="generator" content="ipdrepo">' in frame
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<meta name="generator" content="ipdrepo">' in page
+    assert '<link rel="stylesheet" href="/static/ipdrepo.css">' in page
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.text == STYLESHEET.read_text(encoding="utf-8")
