@@ -134,6 +134,17 @@ def check_query_answer(rules: Sequence[ColumnRule], *, response: str | None,
     return checked
 
 
+def _unchanged(session: Session, topic: Any, query_id: int, actor: str,
+               expected_version: int | None) -> Query:
+    """The query, if no one changed it since ``expected_version`` (else QueryError)."""
+    query = get_query(session, topic, query_id, actor=actor)
+    if expected_version is not None and query.version != expected_version:
+        raise QueryError(f"query {query_id} was changed by someone else while you answered "
+                         "(another answer or a curator's decision); reload the page, read "
+                         "the thread and answer again.", query=query_id)
+    return query
+
+
 def answer_query(store: Store, query_id: int, *, response: str | None, value: str | None,
                  comment: str | None, expected_version: int | None = None) -> CheckedAnswer:
     """Check an answer as the workbook import does and, if it passes, record it (one
@@ -143,11 +154,7 @@ def answer_query(store: Store, query_id: int, *, response: str | None, value: st
     actor = store.settings.actor
     with store.transaction() as session:
         topic = store.topic(session)
-        query = get_query(session, topic, query_id, actor=actor)
-        if expected_version is not None and query.version != expected_version:
-            raise QueryError(f"query {query_id} was changed by someone else while you answered "
-                             "(another answer or a curator's decision); reload the page, read "
-                             "the thread and answer again.", query=query_id)
+        query = _unchanged(session, topic, query_id, actor, expected_version)
         context = answer_context(store, session, query)
         checked = check_query_answer(context.rules, response=response, value=value,
                                      comment=comment)
@@ -299,11 +306,7 @@ def answer_pattern(store: Store, query_id: int, *, response: str | None, value: 
     actor = store.settings.actor
     with store.transaction() as session:
         topic = store.topic(session)
-        query = get_query(session, topic, query_id, actor=actor)
-        if expected_version is not None and query.version != expected_version:
-            raise QueryError(f"query {query_id} was changed by someone else while you answered "
-                             "(another answer or a curator's decision); reload the page, read "
-                             "the thread and answer again.", query=query_id)
+        query = _unchanged(session, topic, query_id, actor, expected_version)
         context = pattern_context(store, session, query)
         if context is None:
             raise QueryError(f"query {query_id} is not about several participants: answer it "

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, NamedTuple
 
 from repository.errors import ConfigError
 from repository.settings import Settings
@@ -173,9 +173,9 @@ def send_questions(store: Any, trial: str, *, actor: str) -> tuple[int, int]:
     return len(queries), send(mail, messages)
 
 
-@dataclass(frozen=True)
-class Reminder:
-    """One reminder due: to whom, about which of their trial's overdue questions."""
+class Reminder(NamedTuple):
+    """One reminder due: to whom, about which of their trial's overdue questions (recorded in
+    the audit log once sent)."""
 
     user: str
     trial: str

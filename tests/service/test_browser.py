@@ -110,12 +110,17 @@ def sign_in(context: Any, url: str, user: str) -> Any:
 def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Server,
                                               browser_world: tuple[World, dict[str, Any]],
                                               shots: Shots, tmp_path: Path) -> None:
-    from playwright.sync_api import expect
-
     world, info = browser_world
     url, qid = browser_server.url, info["query"]
+    _trialist_answers_and_uploads(browser, url, qid, shots, tmp_path)
+    _curator_accepts(browser, url, qid, shots)
+    _other_trial_sees_none_of_it(browser, url, world, info)
 
-    # --- the trialist -----------------------------------------------------------------------
+
+def _trialist_answers_and_uploads(browser: Any, url: str, qid: int, shots: Shots,
+                                  tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     trialist = browser.new_context(viewport=DESKTOP)
     first = trialist.new_page()
     first.goto(f"{url}/sign-in")
@@ -132,6 +137,22 @@ def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Serv
     shots.take(page, "trialist-questions")
     page.get_by_role("link", name=f"{qid}", exact=True).click()
     expect(page.locator("p.question")).to_contain_text(f"randdate {BAD_DATE} is not a date")
+    _wrong_layout_then_corrected(page, shots)
+    data = tmp_path / "alpha-1-redelivery-2.csv"
+    data.write_bytes(delivery_csv("ALPHA-1", n=20))
+    page.get_by_role("link", name="Send new data").click()
+    page.get_by_label("Data file").set_input_files(str(data))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status")).to_contain_text("passed the identifier check")
+    expect(page.get_by_role("status")).to_contain_text("20 rows")
+    accessible(page)
+    shots.take(page, "trialist-upload-report")
+    trialist.close()
+
+
+def _wrong_layout_then_corrected(page: Any, shots: Shots) -> None:
+    from playwright.sync_api import expect
+
     page.get_by_label("Response").select_option("typographical_error")
     value = page.get_by_label("Corrected value")
     value.fill("02/29/2020")  # month first: not the column's DD/MM/YYYY
@@ -152,18 +173,11 @@ def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Serv
     expect(page.locator(".thread")).to_contain_text("corrected value: 29/02/2020")
     accessible(page)
     shots.take(page, "trialist-answered")
-    data = tmp_path / "alpha-1-redelivery-2.csv"
-    data.write_bytes(delivery_csv("ALPHA-1", n=20))
-    page.get_by_role("link", name="Send new data").click()
-    page.get_by_label("Data file").set_input_files(str(data))
-    page.get_by_role("button", name="Upload").click()
-    expect(page.get_by_role("status")).to_contain_text("passed the identifier check")
-    expect(page.get_by_role("status")).to_contain_text("20 rows")
-    accessible(page)
-    shots.take(page, "trialist-upload-report")
-    trialist.close()
 
-    # --- the curator ------------------------------------------------------------------------
+
+def _curator_accepts(browser: Any, url: str, qid: int, shots: Shots) -> None:
+    from playwright.sync_api import expect
+
     curator = browser.new_context(viewport=DESKTOP)
     page = sign_in(curator, url, "cur")
     page.get_by_role("link", name="Resolve issues").first.click()
@@ -189,11 +203,17 @@ def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Serv
     accessible(page)
     curator.close()
 
-    # --- the other trial's trialist sees none of it -----------------------------------------
+
+def _other_trial_sees_none_of_it(browser: Any, url: str, world: World,
+                                 info: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    qid = info["query"]
     other = browser.new_context(viewport=DESKTOP)
     page = sign_in(other, url, "tri.b")
     for path in (f"/queries/{qid}", f"/queries/{world.queries['ALPHA-1']}",
-                 f"/queries/{qid}/check?value=1"):
+                 f"/queries/{qid}/check?value=1", f"/queries/{info['pattern']}",
+                 f"/queries/{info['pattern']}/check?row-2=01/01/2020"):
         response = page.goto(f"{url}{path}")
         assert response is not None and response.status == 404, path
     expect(page.get_by_role("alert")).to_contain_text("nothing at this address visible")

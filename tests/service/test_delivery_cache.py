@@ -16,16 +16,7 @@ from harmonise.queries.lifecycle import get_query
 from harmonise.queries.workbook_view import Deliveries
 from repository.errors import CorruptObject
 from repository.models import Delivery, Query, Trial
-from tests.service.pages_world import add_date_question
 from tests.service.world import World, build_world
-
-
-@pytest.fixture(scope="module")
-def dated(backend_url: str, tmp_path_factory: pytest.TempPathFactory
-          ) -> tuple[World, dict[str, Any]]:
-    root = Path(tmp_path_factory.mktemp("cache"))
-    world = build_world(root, backend_url)
-    return world, add_date_question(world, root)
 
 
 def _context(world: World, query_id: int) -> Any:
@@ -39,8 +30,8 @@ def _context(world: World, query_id: int) -> Any:
 
 
 def test_second_page_reads_no_file_and_matches_a_fresh_read(
-        dated: tuple[World, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    world, info = dated
+        page_world: tuple[World, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    world, info = page_world
     import harmonise.queries.delivery_cache as module
 
     reads: list[str] = []
@@ -78,8 +69,8 @@ def test_second_page_reads_no_file_and_matches_a_fresh_read(
         store.close()
 
 
-def test_first_read_still_checks_the_hash(dated: tuple[World, dict[str, Any]]) -> None:
-    world, info = dated
+def test_first_read_still_checks_the_hash(page_world: tuple[World, dict[str, Any]]) -> None:
+    world, info = page_world
     store = world.store()
     try:
         with store.reading() as session:

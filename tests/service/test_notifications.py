@@ -166,12 +166,17 @@ def test_reminders_and_digest(mail_server: Server, mail_world: World,
         store.close()
 
 
+def _notify_env(world: World, port: int) -> dict[str, str]:
+    """The environment of `ipdrepo notify` run by the curator against the test SMTP server."""
+    return {"IPDREPO_USER": "cur", "IPDREPO_SMTP_HOST": "127.0.0.1",
+            "IPDREPO_SMTP_PORT": str(port), "IPDREPO_DATABASE_URL": world.database_url,
+            "PATH": "/usr/bin:/bin"}
+
+
 def test_notify_command_sends_through_smtp(mail_world: World, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     inbox.clear()
-    env = {"IPDREPO_USER": "cur", "IPDREPO_SMTP_HOST": "127.0.0.1",
-           "IPDREPO_SMTP_PORT": str(port), "IPDREPO_DATABASE_URL": mail_world.database_url,
-           "PATH": "/usr/bin:/bin"}
+    env = _notify_env(mail_world, port)
     done = subprocess.run([sys.executable, "-m", "repository", "-w", str(mail_world.workspace),
                            "notify", "digest"], capture_output=True, text=True, env=env,
                           cwd=ROOT)
@@ -189,9 +194,7 @@ def test_reminders_are_sent_once_a_day(mail_world: World, smtp: tuple[Inbox, int
     """The daily job run twice on one day: each overdue question's reminder goes out once."""
     inbox, port = smtp
     inbox.clear()
-    env = {"IPDREPO_USER": "cur", "IPDREPO_SMTP_HOST": "127.0.0.1",
-           "IPDREPO_SMTP_PORT": str(port), "IPDREPO_DATABASE_URL": mail_world.database_url,
-           "PATH": "/usr/bin:/bin"}
+    env = _notify_env(mail_world, port)
     command = [sys.executable, "-m", "repository", "-w", str(mail_world.workspace), "notify",
                "reminders"]
     first = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)

@@ -15,18 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.pages_world import BAD_DATE, add_date_question
-from tests.service.world import PASSWORD, Server, World, build_world, delivery_csv
+from tests.service.pages_world import BAD_DATE
+from tests.service.world import PASSWORD, Server, World, delivery_csv
 
 HTML = {"Accept": "text/html"}
-
-
-@pytest.fixture(scope="module")
-def page_world(backend_url: str, tmp_path_factory: pytest.TempPathFactory
-               ) -> tuple[World, dict[str, Any]]:
-    root = Path(tmp_path_factory.mktemp("pages"))
-    world = build_world(root, backend_url)
-    return world, add_date_question(world, root)
 
 
 @pytest.fixture(scope="module")
