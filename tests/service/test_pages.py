@@ -148,6 +148,29 @@ def test_curator_close_needs_a_reason_the_trialist_sees(
         assert "assigned" in text
 
 
+def test_curator_forwards_a_question_from_their_own_list(
+        page_world: tuple[World, dict[str, Any]], page_server: Server) -> None:
+    """A question a validation run left on the curators' list (a mapping problem) reaches
+    the trial from the pages: forwarded with a note, it is the trialist's to answer."""
+    world, _ = page_world
+    qid = world.extras["held_query"]
+    page = f"/queries/{qid}"
+    with signed_in(page_server, "tri.a") as tri:
+        assert tri.get(page).status_code == 404
+    with signed_in(page_server, "cur") as cur:
+        assert "curators' own list" in cur.get(page).text
+        got = post(cur, page, f"{page}/forward",
+                   data={"note": "Which label does code 9 have in your CRF?"})
+        assert got.status_code == 303
+        again = post(cur, page, f"{page}/forward", data={})
+        assert again.status_code == 400 and "already goes to the trial" in again.text
+    with signed_in(page_server, "tri.a") as tri:
+        shown = tri.get(page)
+        assert shown.status_code == 200
+        assert "Which label does code 9 have in your CRF?" in shown.text
+        assert 'id="answer-form"' in shown.text
+
+
 def test_attachment_limits_and_reminder(page_world: tuple[World, dict[str, Any]],
                                         page_server: Server) -> None:
     world, _ = page_world

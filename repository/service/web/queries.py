@@ -379,6 +379,24 @@ def reask_page(query_id: int, request: Request, reason: str = Form("", max_lengt
     return _decide(request, who, query_id, run, "reasked")
 
 
+@router.post("/queries/{query_id}/forward", response_model=None)
+def forward_page(query_id: int, request: Request, note: str = Form("", max_length=32000),
+                 who: Principal = Depends(requires("queries.manage", query="query_id"))
+                 ) -> Response:
+    """Send a question from the curators' own list (a mapping problem a validation run found)
+    to the trial, with an optional note added to the question."""
+    from harmonise.queries.lifecycle import forward, get_query
+
+    def run() -> None:
+        store = store_for(request, who)
+        with store.transaction() as session:
+            topic = store.topic(session)
+            forward(session, get_query(session, topic, query_id, actor=who.name),
+                    actor=who.name, topic=topic.slug, note=note.strip() or None)
+
+    return _decide(request, who, query_id, run, "forwarded")
+
+
 @router.post("/queries/{query_id}/assign", response_model=None)
 def assign_page(query_id: int, request: Request, user: str = Form("", max_length=200),
                 who: Principal = Depends(requires("queries.manage", query="query_id"))
