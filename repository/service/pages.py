@@ -151,7 +151,10 @@ def redeem_link(request: Request, token: str = Form("", max_length=200),
 
 @router.get("/")
 def home(request: Request, who: Principal = Depends(requires("account.self"))) -> HTMLResponse:
-    return render(request, "home.html", who)
+    from repository.service.web.queries import waiting
+
+    todo = waiting(request, who) if who.role == "trialist" else []
+    return render(request, "home.html", who, waiting=todo)
 
 
 @router.post("/sign-out")

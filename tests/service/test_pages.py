@@ -315,3 +315,39 @@ def test_pages_share_the_reports_frame_and_stylesheet(page_server: Server) -> No
     assert '<link rel="stylesheet" href="/static/ipdrepo.css">' in page
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert css.text == STYLESHEET.read_text(encoding="utf-8")
+
+
+def test_from_the_invitation_to_every_question_answered(
+        page_world: tuple[World, dict[str, Any]], page_server: Server) -> None:
+    """The done-when, walked with the pages' own links: invited, a password chosen, the home
+    page says how many questions wait and where to start, each answer leads to the next, until
+    none waits - no curator's help after the invitation."""
+    with signed_in(page_server, "cur") as cur:
+        made = post(cur, "/users", "/users", data={"name": "walker", "role": "trialist",
+                                                   "trial": "ALPHA-1"})
+        link = re.search(r'id="one-time-link">([^<]+)<', made.text)
+        assert link
+    with page_server.client(headers=HTML) as anon:
+        chosen = anon.post("/welcome", data={"token": link.group(1).split("#", 1)[1],
+                                             "password": PASSWORD, "again": PASSWORD})
+        assert chosen.status_code == 303
+    with signed_in(page_server, "walker") as tri:
+        home = tri.get("/").text
+        start = re.search(r'(\d+) question\(s\) wait for your answer.*?href="(/queries/\d+)"',
+                          home, flags=re.S)
+        assert start, home
+        total, page = int(start.group(1)), start.group(2)
+        answered = []
+        while page:
+            shown = tri.get(page).text
+            done = post(tri, page, f"{page}/answer", data={
+                "response": "confirmed_correct", "comment": "checked against the CRF",
+                "version": re.search(r'name="version" value="(\d+)"', shown).group(1),
+                **({"bulk": "1"} if 'name="bulk"' in shown else {})}, follow_redirects=True)
+            assert done.status_code == 200 and "your answer is recorded" in done.text, done.text
+            answered.append(page)
+            following = re.search(r'href="(/queries/\d+)">Next question waiting', done.text)
+            page = following.group(1) if following else ""
+        assert len(answered) == total == len(set(answered))
+        assert "No other question waits for your answer" in done.text
+        assert "No question waits for your answer" in tri.get("/").text

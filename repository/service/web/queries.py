@@ -59,6 +59,18 @@ def _records(request: Request, who: Principal, trial: str | None) -> list[dict[s
     return out
 
 
+def waiting(request: Request, who: Principal) -> list[int]:
+    """The questions waiting for the trial's answer (open, sent, reopened), oldest first: what
+    a trialist still has to do."""
+    from harmonise.queries.lifecycle import list_queries
+
+    store = store_for(request, who)
+    with store.reading() as session:
+        rows = list_queries(session, store.topic(session), actor=who.name, trial=who.trial,
+                            status=_WAITING)
+        return sorted(q.id for q in rows)
+
+
 def _keep(q: dict[str, Any], *, status: str, age: str, participant: str, column: str,
           assigned: str) -> bool:
     if status == "active" and q["status"] not in ACTIVE:
@@ -151,10 +163,13 @@ def _question_page(request: Request, who: Principal, query_id: int, *, status: i
 
     data = _question(request, who, query_id)
     values = extra.pop("values", None) or {}
+    done = request.query_params.get("done", "")
+    if done == "answered" and who.role == "trialist":
+        extra["still_waiting"] = [q for q in waiting(request, who) if q != query_id]
     response = render(request, "query.html", who, **data, responses=RESPONSES,
                       answerable=data["q"]["status"] in ANSWERABLE,
                       problems=extra.pop("problems", {}), values=values,
-                      done=request.query_params.get("done", ""),
+                      done=done,
                       max_mib=MAX_BYTES // 2**20, types=", ".join(sorted(TYPES)), **extra)
     response.status_code = status
     return response
