@@ -192,7 +192,15 @@ def test_notify_command_sends_through_smtp(mail_world: World, smtp: tuple[Inbox,
 
 def test_reminders_are_sent_once_a_day(mail_world: World, smtp: tuple[Inbox, int]) -> None:
     """The daily job run twice on one day: each overdue question's reminder goes out once."""
+    from repository.service.notifications import MailSettings, reminders, send_questions
+
     inbox, port = smtp
+    store = mail_world.store()  # ALPHA-1's questions sent (no mail: not set up), and overdue
+    try:
+        send_questions(store, "ALPHA-1", actor="cur")
+    finally:
+        store.close()
+    _age_queries(mail_world)
     inbox.clear()
     env = _notify_env(mail_world, port)
     command = [sys.executable, "-m", "repository", "-w", str(mail_world.workspace), "notify",
@@ -206,8 +214,6 @@ def test_reminders_are_sent_once_a_day(mail_world: World, smtp: tuple[Inbox, int
     assert again.returncode == 0, again.stderr
     assert "0 e-mail(s) sent" in again.stdout
     assert len(inbox.received) == 2
-    from repository.service.notifications import MailSettings, reminders
-
     store = mail_world.store()
     try:  # tomorrow they are due again
         mail = MailSettings.from_settings(store.settings, env={"IPDREPO_SMTP_HOST": "x"})
