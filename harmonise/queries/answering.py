@@ -12,30 +12,34 @@ transaction, as the workbook import would (the corrected value written the colum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from harmonise.queries.corrections import active_corrections, apply_corrections, participant_rows
+from harmonise.queries.delivery_cache import CachedDeliveries
 from harmonise.queries.lifecycle import get_query, respond
 from harmonise.queries.workbook_checks import (
     RESPONSES,
     CheckedAnswer,
     ColumnRule,
+    ListAnswers,
+    SheetRow,
     check_answer,
-    split_corrected_value,
 )
-from harmonise.queries.workbook_view import Deliveries
+from harmonise.queries.workbook_lists import ListRow, check_list
+from harmonise.queries.workbook_render import LIST_COLUMNS, headers, letters
+from harmonise.queries.workbook_view import view_question
 from harmonise.values.cells import canonical_text
-from repository.deliveries import pseudonymised_ids
 from repository.errors import QueryError
 from repository.models import Query, Trial
 from repository.store import Store
 
 __all__ = ["ColumnNow", "AnswerContext", "answer_context", "check_query_answer",
-           "answer_query", "answer_pattern", "RESPONSES", "ANSWERABLE"]
+           "answer_query", "answer_pattern", "RESPONSES", "ANSWERABLE", "ListedRow",
+           "PatternContext", "pattern_context", "CheckedPattern", "check_pattern_answer"]
 
 #: statuses in which a query takes an answer
 ANSWERABLE = ("open", "reopened", "sent", "answered")
@@ -70,7 +74,7 @@ class AnswerContext:
                 "; ".join(f"{r.column}: {r.describe()}" for r in self.rules))
 
 
-def _values_now(store: Store, session: Session, trial: Trial, deliveries: Deliveries,
+def _values_now(session: Session, trial: Trial, deliveries: CachedDeliveries,
                 query: Query) -> dict[str, str | None]:
     long_rows = deliveries.long_values_now(query)  # a question about rows of a long dataset
     if long_rows:
@@ -81,8 +85,7 @@ def _values_now(store: Store, session: Session, trial: Trial, deliveries: Delive
     delivery = current[0]
     table = deliveries.table(delivery)
     frame = table.frame
-    pseudonyms = pseudonymised_ids(store, trial.topic.slug, trial.acronym,
-                                   frame[delivery.id_column].tolist())
+    pseudonyms = list(deliveries.pseudonyms(delivery))
     mine = [c for c in active_corrections(session, trial) if c.participant == query.participant]
     if mine:
         frame, _ = apply_corrections(frame, pseudonyms, mine)
@@ -100,7 +103,7 @@ def answer_context(store: Store, session: Session, query: Query) -> AnswerContex
     """What the answer form of ``query`` shows and checks against (see the module docstring)."""
     trial = session.get(Trial, query.trial_id)
     assert trial is not None  # a foreign key
-    deliveries = Deliveries(store, session, trial)
+    deliveries = CachedDeliveries(store, session, trial)
     delivery = deliveries.delivery_of(query)
     rules, infos = [], {}
     for name in [str(c) for c in query.source_columns or []]:
@@ -109,7 +112,7 @@ def answer_context(store: Store, session: Session, query: Query) -> AnswerContex
         if info is not None:
             infos[name] = info
     own = deliveries.own_id(query.participant) if query.participant is not None else None
-    now = _values_now(store, session, trial, deliveries, query)
+    now = _values_now(session, trial, deliveries, query)
     raw = dict(query.raw_values or {})
     columns = []
     for rule in rules:
@@ -134,6 +137,17 @@ def check_query_answer(rules: Sequence[ColumnRule], *, response: str | None,
     return checked
 
 
+def _unchanged(session: Session, topic: Any, query_id: int, actor: str,
+               expected_version: int | None) -> Query:
+    """The query, if no one changed it since ``expected_version`` (else QueryError)."""
+    query = get_query(session, topic, query_id, actor=actor)
+    if expected_version is not None and query.version != expected_version:
+        raise QueryError(f"query {query_id} was changed by someone else while you answered "
+                         "(another answer or a curator's decision); reload the page, read "
+                         "the thread and answer again.", query=query_id)
+    return query
+
+
 def answer_query(store: Store, query_id: int, *, response: str | None, value: str | None,
                  comment: str | None, expected_version: int | None = None) -> CheckedAnswer:
     """Check an answer as the workbook import does and, if it passes, record it (one
@@ -143,11 +157,7 @@ def answer_query(store: Store, query_id: int, *, response: str | None, value: st
     actor = store.settings.actor
     with store.transaction() as session:
         topic = store.topic(session)
-        query = get_query(session, topic, query_id, actor=actor)
-        if expected_version is not None and query.version != expected_version:
-            raise QueryError(f"query {query_id} was changed by someone else while you answered "
-                             "(another answer or a curator's decision); reload the page, read "
-                             "the thread and answer again.", query=query_id)
+        query = _unchanged(session, topic, query_id, actor, expected_version)
         context = answer_context(store, session, query)
         checked = check_query_answer(context.rules, response=response, value=value,
                                      comment=comment)
@@ -160,46 +170,156 @@ def answer_query(store: Store, query_id: int, *, response: str | None, value: st
         return checked
 
 
+@dataclass(frozen=True)
+class ListedRow:
+    """One participant of a question about several participants, as its list sheet (and the
+    bulk answer form) shows it: the sheet's row number is the form's key."""
+
+    row: int
+    participant: str | None  # the trial's own ID (or "row N, no ID")
+    columns: str | None
+    delivered: str | None  # the value as it stands now, saying what was sent if corrected
+
+
+@dataclass(frozen=True)
+class PatternContext:
+    """What the bulk answer form of a question about several participants shows and checks
+    against: the rows of the workbook's list sheet, as :func:`view_question` makes them."""
+
+    query: int
+    sheet: str
+    rules: tuple[ColumnRule, ...]
+    rows: tuple[ListedRow, ...]
+    records: tuple[ListRow, ...]
+    pseudonyms: Mapping[str, str]  # own ID as shown -> pseudonym
+
+    @property
+    def expected(self) -> str:
+        if len(self.rules) == 1:
+            return self.rules[0].describe()
+        return ("COLUMN=value; COLUMN=value, for the columns that change: " +
+                "; ".join(f"{r.column}: {r.describe()}" for r in self.rules))
+
+
+def pattern_context(store: Store, session: Session, query: Query) -> PatternContext | None:
+    """The list of ``query``'s participants (None: the question is not about several)."""
+    if not (query.detail or {}).get("participants"):
+        return None
+    trial = session.get(Trial, query.trial_id)
+    assert trial is not None  # a foreign key
+    view = view_question(query, CachedDeliveries(store, session, trial), lang="en", due=None)
+    assert view.sheet is not None
+    rows = tuple(ListedRow(row=r.row, participant=shown.get("participant"),
+                           columns=shown.get("columns"), delivered=shown.get("delivered"))
+                 for r, shown in zip(view.list_rows, view.sheet.rows))
+    return PatternContext(query=query.id, sheet=view.sheet.name,
+                          rules=view.list_rows[0].columns if view.list_rows else (),
+                          rows=rows, records=view.list_rows,
+                          pseudonyms={r.participant: rec.participant for r, rec in
+                                      zip(rows, view.list_rows)
+                                      if r.participant and rec.participant})
+
+
+@dataclass(frozen=True)
+class CheckedPattern:
+    """A bulk answer as the workbook import judges the question's row and its list sheet."""
+
+    answer: CheckedAnswer
+    listed: ListAnswers
+    sheet: str
+
+    @property
+    def ok(self) -> bool:
+        return self.answer.ok and not self.listed.problems
+
+    @property
+    def corrected_value(self) -> str | None:
+        return self.answer.corrected_value
+
+    @property
+    def comment(self) -> str | None:
+        notes = ([self.answer.comment] if self.answer.comment else []) + \
+            list(self.listed.comments)
+        return "\n".join(notes) or None
+
+    @property
+    def problems(self) -> tuple[tuple[str, str], ...]:
+        """``(field, message)``: the question's fields (response, corrected, comment), and
+        ``row-N`` / ``note-N`` for the corrected value / comment of list row N."""
+        names = headers("en", LIST_COLUMNS)
+        out = list(self.answer.problems)
+        for p in self.listed.problems:
+            field = {names["corrected"]: f"row-{p.row}", names["comment"]: f"note-{p.row}"
+                     }.get(p.column or "", "form")
+            out.append((field, p.message))
+        return tuple(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "response_code": self.answer.response_code,
+                "cells": [dict(c) for c in self.listed.cells],
+                "problems": [{"field": f, "message": m} for f, m in self.problems]}
+
+
+def check_pattern_answer(context: PatternContext, *, response: str | None, value: str | None,
+                         comment: str | None,
+                         rows: Mapping[int, tuple[str | None, str | None]] | None = None
+                         ) -> CheckedPattern:
+    """Check a bulk answer exactly as the workbook import checks the question's row and its
+    list sheet: ``rows`` maps a list row to (its corrected value, its comment), each checked
+    against the participant's columns (:func:`~harmonise.queries.workbook_lists.check_list`);
+    ``value``, one corrected value for every participant, fills the rows left empty."""
+    rows = dict(rows or {})
+    fill = None
+    if value is not None:
+        one = check_answer(response, value, None, context.rules)
+        fill = one.corrected_value if not any(f == "corrected" for f, _ in one.problems) \
+            else None
+    sheet_rows = []
+    for r in context.rows:
+        own, note = rows.get(r.row, (None, None))
+        sheet_rows.append(SheetRow(row=r.row, cells={
+            "participant": r.participant, "columns": r.columns, "delivered": r.delivered,
+            "corrected": own if own is not None else fill, "comment": note}))
+    listed = check_list(context.sheet, sheet_rows, context.records, query=context.query,
+                        letters=letters(LIST_COLUMNS), headers=headers("en", LIST_COLUMNS),
+                        pseudonym=lambda own: context.pseudonyms.get(own, ""))
+    filled = ListAnswers(cells=listed.cells, comments=listed.comments, problems=())
+    answer = check_answer(response, None if fill is not None else value, comment,
+                          context.rules, listed=filled, list_sheet=context.sheet)
+    if answer.empty:
+        answer = check_query_answer(context.rules, response=None, value=None, comment=None)
+    elif fill is not None:
+        answer = CheckedAnswer(answer.response_code, fill, answer.comment, answer.problems)
+    return CheckedPattern(answer=answer, listed=listed, sheet=context.sheet)
+
+
 def answer_pattern(store: Store, query_id: int, *, response: str | None, value: str | None,
-                   comment: str | None, expected_version: int | None = None) -> CheckedAnswer:
-    """One answer for every participant listed by a question about several participants (a
-    pattern): ``value`` - checked as the workbook checks one answer, written the column's way
-    (``COLUMN=value; ...`` for several columns) - becomes the corrected value of each listed
-    participant's cells, recorded as the workbook's participant sheet would record them. A
-    response that keeps the values (Confirmed correct ...) is recorded for the question as a
-    whole. QueryError if the question lists no participants or changed since
-    ``expected_version``; nothing is recorded when the check has problems."""
+                   comment: str | None, expected_version: int | None = None,
+                   rows: Mapping[int, tuple[str | None, str | None]] | None = None
+                   ) -> CheckedPattern:
+    """Answer a question about several participants (a pattern) at once: a response for the
+    question, and the corrected value (and comment) of each listed participant - ``rows``, by
+    the row of the question's list sheet - or ``value``, one corrected value for every
+    participant left empty (written the column's way; ``COLUMN=value; ...`` for several
+    columns). Checked by :func:`check_pattern_answer` as the workbook import checks the
+    question's row and its list sheet, and recorded as that import records it (the
+    participants' corrected cells). A response that keeps the values (Confirmed correct ...)
+    is recorded for the question as a whole. QueryError if the question lists no participants
+    or changed since ``expected_version``; nothing is recorded when the check has problems."""
     actor = store.settings.actor
     with store.transaction() as session:
         topic = store.topic(session)
-        query = get_query(session, topic, query_id, actor=actor)
-        if expected_version is not None and query.version != expected_version:
-            raise QueryError(f"query {query_id} was changed by someone else while you answered "
-                             "(another answer or a curator's decision); reload the page, read "
-                             "the thread and answer again.", query=query_id)
-        detail = query.detail or {}
-        listed = [dict(p) for p in detail.get("participants") or []]
-        if not listed:
+        query = _unchanged(session, topic, query_id, actor, expected_version)
+        context = pattern_context(store, session, query)
+        if context is None:
             raise QueryError(f"query {query_id} is not about several participants: answer it "
                              "with the ordinary answer form.", query=query_id)
-        trial = session.get(Trial, query.trial_id)
-        assert trial is not None  # a foreign key
-        deliveries = Deliveries(store, session, trial)
-        delivery = deliveries.delivery_of(query)
-        columns = [str(c) for c in detail.get("columns") or query.source_columns or []]
-        rules = [deliveries.rule(c, delivery)[0] for c in columns]
-        checked = check_query_answer(rules, response=response, value=value, comment=comment)
+        checked = check_pattern_answer(context, response=response, value=value,
+                                       comment=comment, rows=rows)
         if not checked.ok:
             return checked
-        assert checked.response_code is not None
-        cells: list[dict[str, Any]] = []
-        if checked.corrected_value is not None:
-            values = ({columns[0]: checked.corrected_value} if len(columns) == 1 else
-                      split_corrected_value(checked.corrected_value, columns))
-            cells = [{"participant": p.get("participant"), "row": p.get("row"),
-                      "dataset": str(p.get("dataset") or "main"), "column": column,
-                      "value": new} for p in listed for column, new in values.items()]
+        assert checked.answer.response_code is not None
         respond(session, query, actor=actor, topic=topic.slug,
-                response_code=checked.response_code, comment=checked.comment,
-                cells=cells or None)
+                response_code=checked.answer.response_code, comment=checked.comment,
+                cells=[dict(c) for c in checked.listed.cells] or None)
         return checked

@@ -37,7 +37,14 @@ def _run(kind: str, dry_run: bool) -> None:
             click.echo(f"note: smtp_host is not set; {len(messages)} e-mail(s) shown, none "
                        "sent.", err=True)
         return
-    sent = notifications.send(mail, messages)
+    if kind == "reminders":  # recorded, so that a second run today sends none again
+        store = Store.open(settings)
+        try:
+            sent = notifications.send_reminders(store, now=datetime.now(UTC), mail=mail)
+        finally:
+            store.close()
+    else:
+        sent = notifications.send(mail, messages)
     click.echo(f"{sent} e-mail(s) sent through {mail.host}:{mail.port}.")
 
 

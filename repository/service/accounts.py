@@ -44,6 +44,7 @@ from repository.roles import add_user, get_user, require
 from repository.service import passwords, totp
 from repository.service.config import ServiceConfig
 from repository.service.secret_tokens import digest, new_secret
+from repository.store import Store
 
 __all__ = ["Link", "invite", "reset_link", "redeem_link", "sign_in", "SignIn", "unlock",
            "enrol_totp", "confirm_totp", "disable_totp", "link_url", "locked"]
@@ -160,7 +161,7 @@ class SignIn:
     """The outcome of one attempt; ``error`` is raised by the caller after the attempt was
     committed (a failed attempt must be counted even though sign-in fails)."""
 
-    user: User | None
+    user_id: int | None
     error: AuthenticationFailed | None = None
 
 
@@ -183,24 +184,69 @@ def locked(session: Session, name: str, remote: str, config: ServiceConfig) -> i
     return 0
 
 
-def sign_in(session: Session, *, name: str, password: str, code: str | None, remote: str,
-            config: ServiceConfig, key: bytes) -> SignIn:
-    """Check a sign-in attempt and record it; see the module docstring. ``key`` decrypts the
-    TOTP secret (:func:`totp_key`)."""
-    name = name.strip()[:200]
-    remote = remote[:64]
+@dataclass(frozen=True)
+class _Stored:
+    """What the first, read-only look at an attempt found."""
+
+    wait: int  # seconds of lockout left (0: allowed)
+    user_id: int | None
+    password_hash: str | None
+
+
+def _look_up(session: Session, name: str, remote: str, config: ServiceConfig) -> _Stored:
     wait = locked(session, name, remote, config)
-    if wait:
-        passwords.burn_time(password)
-        session.add(LoginAttempt(user_name=name, remote=remote, ok=False))
-        return SignIn(None, LoginThrottled(
-            "too many failed sign-ins for this account or from this address: sign-in is "
-            f"refused for up to {wait // 60} minutes. If you forgot your password, ask a "
-            "curator for a reset link.", retry_after=wait, reason="locked"))
     user = session.scalar(select(User).where(User.name == name))
     cred = session.get(Credential, user.id) if user is not None else None
-    ok = passwords.verify_password(cred.password_hash if cred else None, password)
-    ok = ok and user is not None and user.active
+    return _Stored(wait=wait, user_id=user.id if user is not None else None,
+                   password_hash=cred.password_hash if cred is not None else None)
+
+
+def _throttled(wait: int) -> LoginThrottled:
+    return LoginThrottled(
+        "too many failed sign-ins for this account or from this address: sign-in is "
+        f"refused for up to {wait // 60} minutes. If you forgot your password, ask a "
+        "curator for a reset link.", retry_after=wait, reason="locked")
+
+
+def sign_in(store: Store, *, name: str, password: str, code: str | None, remote: str,
+            config: ServiceConfig, key: bytes) -> SignIn:
+    """Check a sign-in attempt and record it; see the module docstring. ``key`` decrypts the
+    TOTP secret (:func:`totp_key`).
+
+    The password hash (argon2id: tens of milliseconds of CPU and 64 MiB) is verified while no
+    database connection is held: a short read finds the hash and the lockout, then a short
+    write transaction records the attempt (checking again that the account, its hash and its
+    lockout did not change meanwhile). Many people signing in at once therefore never hold
+    the connection pool while hashing."""
+    name = name.strip()[:200]
+    remote = remote[:64]
+    with store.reading() as session:
+        found = _look_up(session, name, remote, config)
+    if found.wait:
+        passwords.burn_time(password)
+        ok = False
+    else:
+        ok = passwords.verify_password(found.password_hash, password)
+    rehash = (passwords.hash_password(password) if ok and found.password_hash is not None
+              and passwords.needs_rehash(found.password_hash) else None)
+    with store.transaction() as session:
+        return _record(session, found, name=name, remote=remote, ok=ok, code=code,
+                       config=config, key=key, rehash=rehash)
+
+
+def _record(session: Session, found: _Stored, *, name: str, remote: str, ok: bool,
+            code: str | None, config: ServiceConfig, key: bytes, rehash: str | None) -> SignIn:
+    """The write half of :func:`sign_in`: lockout and account checked again, TOTP, the
+    attempt recorded."""
+    wait = found.wait or locked(session, name, remote, config)
+    if wait:
+        session.add(LoginAttempt(user_name=name, remote=remote, ok=False))
+        return SignIn(None, _throttled(wait))
+    user = session.get(User, found.user_id) if found.user_id is not None else None
+    cred = session.get(Credential, user.id) if user is not None else None
+    # a password reset or deactivation between the two looks counts as a failure
+    ok = ok and user is not None and user.active and cred is not None and \
+        cred.password_hash == found.password_hash
     failure = AuthenticationFailed("wrong user name or password (or the account is not "
                                    "active).", reason="bad-credentials")
     if ok and cred is not None and cred.totp_enabled:
@@ -216,10 +262,10 @@ def sign_in(session: Session, *, name: str, password: str, code: str | None, rem
     session.add(LoginAttempt(user_name=name, remote=remote, ok=ok))
     if not ok:
         return SignIn(None, failure)
-    assert user is not None and cred is not None and cred.password_hash is not None
-    if passwords.needs_rehash(cred.password_hash):
-        cred.password_hash = passwords.hash_password(password)
-    return SignIn(user)
+    assert user is not None and cred is not None
+    if rehash is not None:
+        cred.password_hash = rehash
+    return SignIn(user.id)
 
 
 def unlock(session: Session, *, by: str, name: str, topic: str | None = None) -> None:

@@ -23,7 +23,6 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from repository.errors import (
-    AccountError,
     AlreadyExists,
     AuditError,
     AuthenticationFailed,
@@ -65,34 +64,31 @@ class Service:
         return self.store.as_actor(who.name)
 
 
+#: (error class, the reasons it applies to (None: any), status), first match wins
+_STATUSES: tuple[tuple[type[IPDError], tuple[str, ...] | None, int], ...] = (
+    (LoginThrottled, None, 429),
+    (AuthenticationFailed, None, 401),
+    (PermissionDenied, ("not-visible",), 404),
+    (PermissionDenied, None, 403),
+    (RequestError, ("expired", "not-approved"), 403),
+    (NotFound, None, 404),
+    (AlreadyExists, None, 409),
+    (StoreError, ("conflict",), 409),
+    (DeliveryError, None, 422),
+    (ValidationFailed, None, 422),
+    (AuditError, None, 500),
+    (StoreError, None, 500),
+)
+
+
 def status_for(error: IPDError) -> int:
-    """The HTTP status of a library error."""
-    if isinstance(error, LoginThrottled):
-        return 429
-    if isinstance(error, AuthenticationFailed):
-        return 401
-    if isinstance(error, PermissionDenied):
-        reason = error.context.get("reason")
-        return 404 if reason == "not-visible" else 403
-    if isinstance(error, RequestError) and error.context.get("reason") in ("expired",
-                                                                           "not-approved"):
-        return 403
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, AlreadyExists):
-        return 409
+    """The HTTP status of a library error (400 for any other, e.g. AccountError)."""
     if isinstance(error, QueryError) and "changed by someone else" in error.message:
         return 409
-    if isinstance(error, StoreError) and error.context.get("reason") == "conflict":
-        return 409
-    if isinstance(error, (DeliveryError, ValidationFailed)):
-        return 422
-    if isinstance(error, AuditError):
-        return 500
-    if isinstance(error, (StoreError,)):
-        return 500
-    if isinstance(error, AccountError):
-        return 400
+    reason = error.context.get("reason")
+    for kind, reasons, status in _STATUSES:
+        if isinstance(error, kind) and (reasons is None or reason in reasons):
+            return status
     return 400
 
 
@@ -171,6 +167,12 @@ def _install_errors(app: FastAPI) -> None:
                             status_code=500)
 
 
+#: modules the pages import lazily (the CLI must start fast), imported when a worker starts, so
+#: that no one's first question page waits for them
+_WARM = ("harmonise.queries.answering", "harmonise.queries.answers", "harmonise.queries.metrics",
+         "harmonise.queries.assignment", "repository.attachments", "repository.roles")
+
+
 def create_app(settings: Settings, *, config: ServiceConfig | None = None,
                store: Store | None = None) -> FastAPI:
     """The application over the store of ``settings``."""
@@ -190,6 +192,8 @@ def create_app(settings: Settings, *, config: ServiceConfig | None = None,
         app.include_router(module.router, prefix=API)
     app.include_router(importlib.import_module("repository.service.pages").router)
     app.include_router(importlib.import_module("repository.service.web").router)
+    for name in _WARM:  # a worker loads what the pages use once, before the first request
+        importlib.import_module(name)
 
     @app.get(f"{API}/openapi.json", include_in_schema=False)
     def openapi(who: Principal = Depends(requires("account.self"))) -> dict[str, Any]:

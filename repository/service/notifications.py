@@ -14,16 +14,16 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, NamedTuple
 
 from repository.errors import ConfigError
 from repository.settings import Settings
 
 __all__ = ["MailSettings", "send", "invitation_message", "questions_message",
            "reminder_message", "digest_message", "send_invitation", "send_questions",
-           "reminders", "digest"]
+           "reminders", "due_reminders", "send_reminders", "Reminder", "digest"]
 
 
 @dataclass(frozen=True)
@@ -173,27 +173,82 @@ def send_questions(store: Any, trial: str, *, actor: str) -> tuple[int, int]:
     return len(queries), send(mail, messages)
 
 
-def reminders(store: Any, *, now: datetime, mail: MailSettings | None = None
-              ) -> list[EmailMessage]:
-    """One e-mail per trialist of each trial with overdue questions (only that trial's)."""
+class Reminder(NamedTuple):
+    """One reminder due: to whom, about which of their trial's overdue questions (recorded in
+    the audit log once sent)."""
+
+    user: str
+    trial: str
+    queries: tuple[int, ...]
+    message: EmailMessage
+
+
+#: the audit action recording a reminder sent (what makes reminders once a day)
+REMINDER_SENT = "notify.reminder"
+
+
+def _reminded(session: Any, day: str, now: datetime) -> set[tuple[str, int]]:
+    """(user, question) pairs already reminded on ``day`` (UTC), from the audit log."""
+    from sqlalchemy import select
+
+    from repository.models import AuditEvent
+
+    events = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == REMINDER_SENT, AuditEvent.at >= now - timedelta(days=2)))
+    return {(str(e.entity_id), int(q)) for e in events
+            if (e.details or {}).get("day") == day for q in (e.details or {}).get("queries", [])}
+
+
+def due_reminders(store: Any, *, now: datetime, mail: MailSettings | None = None
+                  ) -> list[Reminder]:
+    """One reminder per trialist of each trial with overdue questions (only that trial's),
+    leaving out the questions that trialist was already reminded of on ``now``'s day (UTC):
+    running the daily job twice sends each reminder once."""
     from harmonise.queries.lifecycle import list_queries, query_to_dict
     from harmonise.queries.metrics import is_overdue, waiting_days
 
     mail = mail or MailSettings.from_settings(store.settings)
+    day = now.astimezone(UTC).date().isoformat()
     out = []
     with store.reading() as session:
         topic = store.topic(session)
         records = [query_to_dict(session, q, thread=True) for q in list_queries(
             session, topic, actor=store.settings.actor, status=("sent", "reopened"))]
+        done = _reminded(session, day, now)
         for trial in sorted({r["trial"] for r in records}):
             overdue = [(r["id"], int(waiting_days(r, now) or 0)) for r in records
                        if r["trial"] == trial and is_overdue(r, now, mail.reminder_days)]
-            if not overdue:
-                continue
-            for u in _trialists(session, trial):
-                out.append(reminder_message(mail, to=u["email"], name=u["name"], trial=trial,
-                                            overdue=overdue))
+            for u in _trialists(session, trial) if overdue else []:
+                mine = [(qid, days) for qid, days in overdue if (u["name"], qid) not in done]
+                if mine:
+                    out.append(Reminder(u["name"], trial, tuple(q for q, _ in mine),
+                                        reminder_message(mail, to=u["email"], name=u["name"],
+                                                         trial=trial, overdue=mine)))
     return out
+
+
+def reminders(store: Any, *, now: datetime, mail: MailSettings | None = None
+              ) -> list[EmailMessage]:
+    """The reminder e-mails due (see :func:`due_reminders`)."""
+    return [r.message for r in due_reminders(store, now=now, mail=mail)]
+
+
+def send_reminders(store: Any, *, now: datetime, mail: MailSettings) -> int:
+    """Send the reminders due and record each in the audit log (so a second run on the same
+    day does not send them again); the number of e-mails sent."""
+    from repository import audit
+
+    due = due_reminders(store, now=now, mail=mail)
+    sent = send(mail, [r.message for r in due])
+    if sent:
+        day = now.astimezone(UTC).date().isoformat()
+        with store.transaction() as session:
+            topic = store.topic(session)
+            for r in due:
+                audit.append(session, actor=store.settings.actor, action=REMINDER_SENT,
+                             topic=topic.slug, entity_type="user", entity_id=r.user,
+                             details={"day": day, "trial": r.trial, "queries": list(r.queries)})
+    return sent
 
 
 def digest(store: Any, *, now: datetime, mail: MailSettings | None = None

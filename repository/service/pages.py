@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from repository.errors import AccountError, AuthenticationFailed
@@ -33,7 +34,21 @@ from repository.service.secret_tokens import new_secret, same
 __all__ = ["router", "templates", "render"]
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+
+def _environment() -> Environment:
+    """The pages' templates, which extend the reports' frame (``page.html.j2``)."""
+    from repository.html import TEMPLATES, stylesheet
+
+    env = Environment(loader=ChoiceLoader([
+        FileSystemLoader(str(Path(__file__).parent / "templates")),
+        FileSystemLoader(str(TEMPLATES))]), autoescape=True)
+    env.globals["stylesheet"] = stylesheet
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
 _SIGN_IN_COOKIE = "ipdrepo-sign-in"
 #: the pages one-time links open: path -> (heading, button)
 _LINK_PAGES = {"/welcome": ("Welcome: choose your password", "Set my password"),
@@ -136,7 +151,10 @@ def redeem_link(request: Request, token: str = Form("", max_length=200),
 
 @router.get("/")
 def home(request: Request, who: Principal = Depends(requires("account.self"))) -> HTMLResponse:
-    return render(request, "home.html", who)
+    from repository.service.web.queries import waiting
+
+    todo = waiting(request, who) if who.role == "trialist" else []
+    return render(request, "home.html", who, waiting=todo)
 
 
 @router.post("/sign-out")

@@ -62,14 +62,12 @@ def _sign_in(request: Request, body: SignInBody) -> Any:
     """Check the credentials; the attempt is committed before a failure is raised."""
     service = _service(request)
     key = accounts.totp_key(service.store.secret)
-    with service.store.transaction() as session:
-        outcome = accounts.sign_in(session, name=body.user, password=body.password,
-                                   code=body.code, remote=_remote(request),
-                                   config=service.config, key=key)
-        user_id = outcome.user.id if outcome.user is not None else None
+    outcome = accounts.sign_in(service.store, name=body.user, password=body.password,
+                               code=body.code, remote=_remote(request),
+                               config=service.config, key=key)
     if outcome.error is not None:
         raise outcome.error
-    return user_id
+    return outcome.user_id
 
 
 def _me(who: Principal) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Thin over :mod:`harmonise.queries.lifecycle`, :mod:`harmonise.queries.answers`, 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -106,21 +107,32 @@ def show_query(query_id: int, request: Request,
     return data
 
 
-@router.post("/queries/{query_id}/answer")
-def answer(query_id: int, body: AnswerBody, request: Request,
-           who: Principal = Depends(requires("queries.answer", query="query_id"))
-           ) -> dict[str, Any]:
-    """Answer a query: a response code, maybe a corrected value and a comment."""
-    from harmonise.queries.lifecycle import get_query, query_to_dict, respond
+def _on_query(request: Request, who: Principal, query_id: int,
+              act: Callable[[Any, Any, Any], None]) -> dict[str, Any]:
+    """Run ``act(session, topic, query)`` in one transaction; the query and its thread after."""
+    from harmonise.queries.lifecycle import get_query, query_to_dict
 
     store = _store(request, who)
     with store.transaction() as session:
         topic = store.topic(session)
         query = get_query(session, topic, query_id, actor=who.name)
+        act(session, topic, query)
+        return query_to_dict(session, query, thread=True)
+
+
+@router.post("/queries/{query_id}/answer")
+def answer(query_id: int, body: AnswerBody, request: Request,
+           who: Principal = Depends(requires("queries.answer", query="query_id"))
+           ) -> dict[str, Any]:
+    """Answer a query: a response code, maybe a corrected value and a comment."""
+    from harmonise.queries.lifecycle import respond
+
+    def act(session: Any, topic: Any, query: Any) -> None:
         cells = _answered_cells(query, body.cells) if body.cells else None
         respond(session, query, actor=who.name, topic=topic.slug, response_code=body.response,
                 corrected_value=body.value, comment=body.comment, cells=cells)
-        return query_to_dict(session, query, thread=True)
+
+    return _on_query(request, who, query_id, act)
 
 
 def _answered_cells(query: Any, given: list[CellValue]) -> list[dict[str, Any]]:
@@ -151,14 +163,12 @@ def _answered_cells(query: Any, given: list[CellValue]) -> list[dict[str, Any]]:
 def add_comment(query_id: int, body: TextBody, request: Request,
                 who: Principal = Depends(requires("queries.answer", query="query_id"))
                 ) -> dict[str, Any]:
-    from harmonise.queries.lifecycle import comment, get_query, query_to_dict
+    from harmonise.queries.lifecycle import comment
 
-    store = _store(request, who)
-    with store.transaction() as session:
-        topic = store.topic(session)
-        query = get_query(session, topic, query_id, actor=who.name)
+    def act(session: Any, topic: Any, query: Any) -> None:
         comment(session, query, actor=who.name, topic=topic.slug, text=body.text)
-        return query_to_dict(session, query, thread=True)
+
+    return _on_query(request, who, query_id, act)
 
 
 @router.post("/queries/{query_id}/attachments", status_code=201)

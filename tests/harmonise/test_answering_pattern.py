@@ -62,3 +62,24 @@ def test_a_question_about_one_participant_is_refused(make_store, tmp_path: Path)
     with pytest.raises(QueryError, match="not about several participants"):
         answer_pattern(world.store, world.qid("T1", "A002", "AGE"), response="Other",
                        value=None, comment="x")
+
+
+def test_each_participant_answered_as_the_list_sheet_checks_it(make_store,
+                                                                tmp_path: Path) -> None:
+    """The bulk form's rows (by list-sheet row: A001 is row 2, A004 row 3) are checked by the
+    workbook's list-sheet check; a wrong layout is reported on its row, nothing recorded."""
+    world = build_world(make_store(), tmp_path)
+    qid, who = _pattern(world, {"A001": 1, "A004": 4})
+    bad = answer_pattern(world.store, qid, response="Typographical error", value=None,
+                         comment=None, rows={2: ("2003-02-31", None), 3: ("06/02/2003", None)})
+    assert not bad.ok
+    [(field, message)] = bad.problems
+    assert field == "row-2" and "is not valid for your column RANDDT" in message
+    assert _responses(world.store, qid) == []
+    good = answer_pattern(world.store, qid, response="Typographical error", value="07/02/2003",
+                          comment=None, rows={3: ("2003-02-06", "typed the visit date")})
+    assert good.ok, good.problems
+    [message] = _responses(world.store, qid)
+    assert [(c["participant"], c["value"]) for c in message.cells] == [
+        (who["A001"], "07/02/2003"), (who["A004"], "06/02/2003")]  # one value fills the rest
+    assert message.comment == "A004: typed the visit date"

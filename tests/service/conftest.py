@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,14 @@ def server(world: World) -> Iterator[Server]:
     srv = Server(world)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def page_world(backend_url: str, tmp_path_factory: pytest.TempPathFactory
+               ) -> tuple[World, dict[str, Any]]:
+    """The world with a question about an impossible date (:mod:`tests.service.pages_world`)."""
+    from tests.service.pages_world import add_date_question
+
+    root = Path(tmp_path_factory.mktemp("pages"))
+    world = build_world(root, backend_url)
+    return world, add_date_question(world, root)

@@ -50,3 +50,38 @@ def add_date_question(world: World, root: Path) -> dict[str, str | int]:
     finally:
         store.close()
     return {"query": query_id, "own_id": own, "pseudonym": pseudonym, "bad": BAD_DATE}
+
+
+def add_pattern_question(world: World, rows: tuple[int, ...] = (4, 5, 6, 7, 8, 9)
+                         ) -> dict[str, object]:
+    """A question about several participants of ALPHA-1 (after :func:`add_date_question`):
+    their randomisation dates (delivery rows ``rows``) fall on the same suspicious pattern;
+    returns the query id and the listed participants' own IDs and pseudonyms, in row order."""
+    from harmonise.queries.lifecycle import raise_query
+    from repository.deliveries import load_delivery
+    from repository.models import Query
+    from repository.trials import get_trial
+
+    store = world.store()
+    try:
+        with store.transaction() as session:
+            topic = store.topic(session)
+            trial = get_trial(session, topic, "ALPHA-1")
+            current = next(d for d in trial.deliveries if d.is_current)
+            own = [str(v) for v in load_delivery(store, current).frame["patid"]]
+            listed = [own[r - 1] for r in rows]
+            pseudonyms = store.pseudonymiser(topic.slug).many("ALPHA-1", listed)
+            q = raise_query(session, topic, trial, actor="cur",
+                            question=f"{len(rows)} participants were randomised on dates that "
+                                     "look shifted by one month; please give each date of "
+                                     "randomisation", variable="randomisation_date",
+                            source_columns=["randdate"])
+            row = session.get(Query, q.id)
+            assert row is not None
+            row.detail = {"scope": "participants", "columns": ["randdate"],
+                          "participants": [{"participant": p, "row": r}
+                                           for p, r in zip(pseudonyms, rows)]}
+            query_id = q.id
+    finally:
+        store.close()
+    return {"pattern": query_id, "listed": listed, "listed_pseudonyms": pseudonyms}

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from repository.errors import AccountError, AlreadyExists, LoginThrottled, PermissionDenied
-from repository.models import ApiToken, Credential, OneTimeLink, WebSession, utcnow
+from repository.models import ApiToken, Credential, OneTimeLink, User, WebSession, utcnow
 from repository.service import accounts, passwords, sessions, tokens
 from repository.service.config import ServiceConfig
 from repository.service.secret_tokens import digest
@@ -37,12 +37,14 @@ def _invite(store: Any, name: str = "ann", role: str = "analyst") -> accounts.Li
 
 def _sign_in(store: Any, name: str, password: str, config: ServiceConfig,
              remote: str = "10.0.0.1", code: str | None = None) -> Any:
-    with store.transaction() as session:
-        outcome = accounts.sign_in(session, name=name, password=password, code=code,
-                                   remote=remote, config=config, key=KEY)
+    outcome = accounts.sign_in(store, name=name, password=password, code=code,
+                               remote=remote, config=config, key=KEY)
     if outcome.error:
         raise outcome.error
-    return outcome.user
+    with store.reading() as session:
+        user = session.get(User, outcome.user_id)
+        session.expunge_all()
+    return user
 
 
 def test_invitation_sets_an_argon2id_password_once(store: Any) -> None:

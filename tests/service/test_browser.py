@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.service.pages_world import BAD_DATE, add_date_question
+from tests.service.pages_world import BAD_DATE, add_date_question, add_pattern_question
 from tests.service.world import PASSWORD, Server, World, build_world, delivery_csv
 
 CHROMIUM = os.environ.get("IPDREPO_CHROMIUM", "/usr/bin/chromium")
@@ -34,7 +34,9 @@ DESKTOP = {"width": 1100, "height": 760}
 def browser_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, dict[str, Any]]:
     root = Path(tmp_path_factory.mktemp("browser"))
     world = build_world(root, f"sqlite:///{root / 'store.sqlite'}")
-    return world, add_date_question(world, root)
+    info: dict[str, Any] = add_date_question(world, root)
+    info.update(add_pattern_question(world))
+    return world, info
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +110,17 @@ def sign_in(context: Any, url: str, user: str) -> Any:
 def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Server,
                                               browser_world: tuple[World, dict[str, Any]],
                                               shots: Shots, tmp_path: Path) -> None:
-    from playwright.sync_api import expect
-
     world, info = browser_world
     url, qid = browser_server.url, info["query"]
+    _trialist_answers_and_uploads(browser, url, qid, shots, tmp_path)
+    _curator_accepts(browser, url, qid, shots)
+    _other_trial_sees_none_of_it(browser, url, world, info)
 
-    # --- the trialist -----------------------------------------------------------------------
+
+def _trialist_answers_and_uploads(browser: Any, url: str, qid: int, shots: Shots,
+                                  tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     trialist = browser.new_context(viewport=DESKTOP)
     first = trialist.new_page()
     first.goto(f"{url}/sign-in")
@@ -130,6 +137,22 @@ def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Serv
     shots.take(page, "trialist-questions")
     page.get_by_role("link", name=f"{qid}", exact=True).click()
     expect(page.locator("p.question")).to_contain_text(f"randdate {BAD_DATE} is not a date")
+    _wrong_layout_then_corrected(page, shots)
+    data = tmp_path / "alpha-1-redelivery-2.csv"
+    data.write_bytes(delivery_csv("ALPHA-1", n=20))
+    page.get_by_role("link", name="Send new data").click()
+    page.get_by_label("Data file").set_input_files(str(data))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status")).to_contain_text("passed the identifier check")
+    expect(page.get_by_role("status")).to_contain_text("20 rows")
+    accessible(page)
+    shots.take(page, "trialist-upload-report")
+    trialist.close()
+
+
+def _wrong_layout_then_corrected(page: Any, shots: Shots) -> None:
+    from playwright.sync_api import expect
+
     page.get_by_label("Response").select_option("typographical_error")
     value = page.get_by_label("Corrected value")
     value.fill("02/29/2020")  # month first: not the column's DD/MM/YYYY
@@ -150,18 +173,11 @@ def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Serv
     expect(page.locator(".thread")).to_contain_text("corrected value: 29/02/2020")
     accessible(page)
     shots.take(page, "trialist-answered")
-    data = tmp_path / "alpha-1-redelivery-2.csv"
-    data.write_bytes(delivery_csv("ALPHA-1", n=20))
-    page.get_by_role("link", name="Send new data").click()
-    page.get_by_label("Data file").set_input_files(str(data))
-    page.get_by_role("button", name="Upload").click()
-    expect(page.get_by_role("status")).to_contain_text("passed the identifier check")
-    expect(page.get_by_role("status")).to_contain_text("20 rows")
-    accessible(page)
-    shots.take(page, "trialist-upload-report")
-    trialist.close()
 
-    # --- the curator ------------------------------------------------------------------------
+
+def _curator_accepts(browser: Any, url: str, qid: int, shots: Shots) -> None:
+    from playwright.sync_api import expect
+
     curator = browser.new_context(viewport=DESKTOP)
     page = sign_in(curator, url, "cur")
     page.get_by_role("link", name="Resolve issues").first.click()
@@ -187,11 +203,17 @@ def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Serv
     accessible(page)
     curator.close()
 
-    # --- the other trial's trialist sees none of it -----------------------------------------
+
+def _other_trial_sees_none_of_it(browser: Any, url: str, world: World,
+                                 info: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    qid = info["query"]
     other = browser.new_context(viewport=DESKTOP)
     page = sign_in(other, url, "tri.b")
     for path in (f"/queries/{qid}", f"/queries/{world.queries['ALPHA-1']}",
-                 f"/queries/{qid}/check?value=1"):
+                 f"/queries/{qid}/check?value=1", f"/queries/{info['pattern']}",
+                 f"/queries/{info['pattern']}/check?row-2=01/01/2020"):
         response = page.goto(f"{url}{path}")
         assert response is not None and response.status == 404, path
     expect(page.get_by_role("alert")).to_contain_text("nothing at this address visible")
@@ -202,6 +224,72 @@ def test_trialist_curator_and_the_other_trial(browser: Any, browser_server: Serv
                        "alpha-1-redelivery-2.csv", "29/02/2020"]:
             assert str(secret) not in text, (path, secret)
     other.close()
+
+
+def _listed_row(page: Any, own_id: str) -> Any:
+    return page.locator("table.listed tbody tr").filter(has_text=own_id)
+
+
+def test_bulk_answer_for_a_pattern_question(browser: Any, browser_server: Server,
+                                            browser_world: tuple[World, dict[str, Any]],
+                                            shots: Shots) -> None:
+    """One question listing several participants, answered at once: one value for all of
+    them, one participant's own value - first in the wrong date layout, shown beside its field
+    while typing and again by the server - corrected, sent; the curator accepts; each
+    participant's value now is the corrected one, recorded as a correction of their cell."""
+    from playwright.sync_api import expect
+
+    from harmonise.queries.corrections import active_corrections
+    from repository.trials import get_trial
+
+    world, info = browser_world
+    url, qid, listed = browser_server.url, info["pattern"], info["listed"]
+    trialist = browser.new_context(viewport=DESKTOP)
+    page = sign_in(trialist, url, "tri.a")
+    page.goto(f"{url}/queries/{qid}")
+    expect(page.get_by_role("heading", name=f"The {len(listed)} participants")).to_be_visible()
+    accessible(page)
+    page.get_by_label("Response").select_option("typographical_error")
+    page.get_by_label("One corrected value for every participant left empty").fill("01/03/2019")
+    own = page.get_by_role("textbox", name=f"Corrected value {listed[0]}", exact=True)
+    own.fill("03/31/2019")  # month first: not the column's DD/MM/YYYY
+    error = page.locator(f"#{own.get_attribute('aria-describedby')}")
+    expect(error).to_contain_text("not valid for your column randdate", timeout=10_000)
+    expect(own).to_have_attribute("aria-invalid", "true")
+    accessible(page)
+    shots.take(page, "trialist-bulk-answer-inline-error")
+    page.get_by_role("button", name="Send the answers").click()  # the server says it too
+    expect(error).to_contain_text("not valid for your column randdate")
+    own = page.get_by_role("textbox", name=f"Corrected value {listed[0]}", exact=True)
+    own.fill("31/03/2019")
+    expect(error).to_be_empty(timeout=10_000)
+    page.get_by_role("textbox", name="Comment", exact=True).fill(
+        "one centre typed the dates month first")
+    page.get_by_role("button", name="Send the answers").click()
+    expect(page.get_by_role("status")).to_contain_text("What happens next")
+    trialist.close()
+
+    curator = browser.new_context(viewport=DESKTOP)
+    page = sign_in(curator, url, "cur")
+    page.goto(f"{url}/queries/{qid}")
+    page.get_by_role("button", name="Accept").click()
+    expect(page.get_by_role("status")).to_contain_text("accepted")
+    expect(_listed_row(page, listed[0]).locator("td.now")).to_contain_text("31/03/2019")
+    for other in listed[1:]:
+        expect(_listed_row(page, other).locator("td.now")).to_contain_text("01/03/2019")
+    accessible(page)
+    shots.take(page, "curator-bulk-accepted")
+    curator.close()
+    store = world.store()
+    try:
+        with store.reading() as session:
+            trial = get_trial(session, store.topic(session), "ALPHA-1")
+            made = {(c.participant, c.source_column): c.new_value
+                    for c in active_corrections(session, trial)}
+    finally:
+        store.close()
+    expected = ["31/03/2019"] + ["01/03/2019"] * (len(listed) - 1)
+    assert [made.get((p, "randdate")) for p in info["listed_pseudonyms"]] == expected
 
 
 def test_question_page_on_a_phone(browser: Any, browser_server: Server,

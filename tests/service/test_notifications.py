@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -166,12 +166,17 @@ def test_reminders_and_digest(mail_server: Server, mail_world: World,
         store.close()
 
 
+def _notify_env(world: World, port: int) -> dict[str, str]:
+    """The environment of `ipdrepo notify` run by the curator against the test SMTP server."""
+    return {"IPDREPO_USER": "cur", "IPDREPO_SMTP_HOST": "127.0.0.1",
+            "IPDREPO_SMTP_PORT": str(port), "IPDREPO_DATABASE_URL": world.database_url,
+            "PATH": "/usr/bin:/bin"}
+
+
 def test_notify_command_sends_through_smtp(mail_world: World, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     inbox.clear()
-    env = {"IPDREPO_USER": "cur", "IPDREPO_SMTP_HOST": "127.0.0.1",
-           "IPDREPO_SMTP_PORT": str(port), "IPDREPO_DATABASE_URL": mail_world.database_url,
-           "PATH": "/usr/bin:/bin"}
+    env = _notify_env(mail_world, port)
     done = subprocess.run([sys.executable, "-m", "repository", "-w", str(mail_world.workspace),
                            "notify", "digest"], capture_output=True, text=True, env=env,
                           cwd=ROOT)
@@ -183,6 +188,40 @@ def test_notify_command_sends_through_smtp(mail_world: World, smtp: tuple[Inbox,
                              capture_output=True, text=True, cwd=ROOT,
                              env={**env, "IPDREPO_USER": "tri.a"})
     assert refused.returncode != 0 and "curator" in (refused.stderr + refused.stdout)
+
+
+def test_reminders_are_sent_once_a_day(mail_world: World, smtp: tuple[Inbox, int]) -> None:
+    """The daily job run twice on one day: each overdue question's reminder goes out once."""
+    from repository.service.notifications import MailSettings, reminders, send_questions
+
+    inbox, port = smtp
+    store = mail_world.store()  # ALPHA-1's questions sent (no mail: not set up), and overdue
+    try:
+        send_questions(store, "ALPHA-1", actor="cur")
+    finally:
+        store.close()
+    _age_queries(mail_world)
+    inbox.clear()
+    env = _notify_env(mail_world, port)
+    command = [sys.executable, "-m", "repository", "-w", str(mail_world.workspace), "notify",
+               "reminders"]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    assert "2 e-mail(s) sent" in first.stdout  # ALPHA-1's two trialists (aged questions)
+    assert sorted(r for rcpt, _ in inbox.received for r in rcpt) == [
+        "tri.a@alpha-1.example.org", "victim@alpha-1.example.org"]
+    again = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert again.returncode == 0, again.stderr
+    assert "0 e-mail(s) sent" in again.stdout
+    assert len(inbox.received) == 2
+    store = mail_world.store()
+    try:  # tomorrow they are due again
+        mail = MailSettings.from_settings(store.settings, env={"IPDREPO_SMTP_HOST": "x"})
+        later = reminders(store, now=datetime.now(UTC) + timedelta(days=1), mail=mail)
+        assert sorted(m["To"] for m in later) == ["tri.a@alpha-1.example.org",
+                                                  "victim@alpha-1.example.org"]
+    finally:
+        store.close()
 
 
 def test_without_smtp_nothing_is_sent_and_the_link_is_shown(

@@ -15,18 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.pages_world import BAD_DATE, add_date_question
-from tests.service.world import PASSWORD, Server, World, build_world, delivery_csv
+from tests.service.pages_world import BAD_DATE
+from tests.service.world import PASSWORD, Server, World, delivery_csv
 
 HTML = {"Accept": "text/html"}
-
-
-@pytest.fixture(scope="module")
-def page_world(backend_url: str, tmp_path_factory: pytest.TempPathFactory
-               ) -> tuple[World, dict[str, Any]]:
-    root = Path(tmp_path_factory.mktemp("pages"))
-    world = build_world(root, backend_url)
-    return world, add_date_question(world, root)
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +148,29 @@ def test_curator_close_needs_a_reason_the_trialist_sees(
         assert "assigned" in text
 
 
+def test_curator_forwards_a_question_from_their_own_list(
+        page_world: tuple[World, dict[str, Any]], page_server: Server) -> None:
+    """A question a validation run left on the curators' list (a mapping problem) reaches
+    the trial from the pages: forwarded with a note, it is the trialist's to answer."""
+    world, _ = page_world
+    qid = world.extras["held_query"]
+    page = f"/queries/{qid}"
+    with signed_in(page_server, "tri.a") as tri:
+        assert tri.get(page).status_code == 404
+    with signed_in(page_server, "cur") as cur:
+        assert "curators' own list" in cur.get(page).text
+        got = post(cur, page, f"{page}/forward",
+                   data={"note": "Which label does code 9 have in your CRF?"})
+        assert got.status_code == 303
+        again = post(cur, page, f"{page}/forward", data={})
+        assert again.status_code == 400 and "already goes to the trial" in again.text
+    with signed_in(page_server, "tri.a") as tri:
+        shown = tri.get(page)
+        assert shown.status_code == 200
+        assert "Which label does code 9 have in your CRF?" in shown.text
+        assert 'id="answer-form"' in shown.text
+
+
 def test_attachment_limits_and_reminder(page_world: tuple[World, dict[str, Any]],
                                         page_server: Server) -> None:
     world, _ = page_world
@@ -277,3 +292,62 @@ def test_page_check_is_the_workbook_check() -> None:
         page = check_query_answer((rule,), response=code, value=value, comment=comment)
         assert sorted(p.message for p in book.problems) == sorted(m for _, m in page.problems)
         assert page.problems, (code, value)
+
+
+def test_pages_share_the_reports_frame_and_stylesheet(page_server: Server) -> None:
+    """One visual style: every page template extends the reports' frame (page.html.j2, by
+    way of base.html), and the stylesheet the pages link is the reports' own file."""
+    from repository.html import STYLESHEET
+
+    folder = Path(__file__).resolve().parents[2] / "repository" / "service" / "templates"
+    base = (folder / "base.html").read_text(encoding="utf-8")
+    assert '{% extends "page.html.j2" %}' in base
+    for path in folder.glob("*.html"):
+        if path.name != "base.html":
+            assert '{% extends "base.html" %}' in path.read_text(encoding="utf-8"), path
+    with page_server.client(headers=HTML) as client:
+        page = client.get("/sign-in").text
+        css = client.get("/static/ipdrepo.css")
+    frame = (Path(STYLESHEET).parent / "templates" / "page.html.j2").read_text(encoding="utf-8")
+    assert '<meta name="generator" content="ipdrepo">' in frame
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<meta name="generator" content="ipdrepo">' in page
+    assert '<link rel="stylesheet" href="/static/ipdrepo.css">' in page
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.text == STYLESHEET.read_text(encoding="utf-8")
+
+
+def test_from_the_invitation_to_every_question_answered(
+        page_world: tuple[World, dict[str, Any]], page_server: Server) -> None:
+    """The done-when, walked with the pages' own links: invited, a password chosen, the home
+    page says how many questions wait and where to start, each answer leads to the next, until
+    none waits - no curator's help after the invitation."""
+    with signed_in(page_server, "cur") as cur:
+        made = post(cur, "/users", "/users", data={"name": "walker", "role": "trialist",
+                                                   "trial": "ALPHA-1"})
+        link = re.search(r'id="one-time-link">([^<]+)<', made.text)
+        assert link
+    with page_server.client(headers=HTML) as anon:
+        chosen = anon.post("/welcome", data={"token": link.group(1).split("#", 1)[1],
+                                             "password": PASSWORD, "again": PASSWORD})
+        assert chosen.status_code == 303
+    with signed_in(page_server, "walker") as tri:
+        home = tri.get("/").text
+        start = re.search(r'(\d+) question\(s\) wait for your answer.*?href="(/queries/\d+)"',
+                          home, flags=re.S)
+        assert start, home
+        total, page = int(start.group(1)), start.group(2)
+        answered = []
+        while page:
+            shown = tri.get(page).text
+            done = post(tri, page, f"{page}/answer", data={
+                "response": "confirmed_correct", "comment": "checked against the CRF",
+                "version": re.search(r'name="version" value="(\d+)"', shown).group(1),
+                **({"bulk": "1"} if 'name="bulk"' in shown else {})}, follow_redirects=True)
+            assert done.status_code == 200 and "your answer is recorded" in done.text, done.text
+            answered.append(page)
+            following = re.search(r'href="(/queries/\d+)">Next question waiting', done.text)
+            page = following.group(1) if following else ""
+        assert len(answered) == total == len(set(answered))
+        assert "No other question waits for your answer" in done.text
+        assert "No question waits for your answer" in tri.get("/").text

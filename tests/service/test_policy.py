@@ -115,6 +115,7 @@ SAMPLES: dict[str, Sample] = {
     "POST /queries/{query_id}/reopen": lambda w, r: {**_q(w), "data": {"reason": "r"}},
     "POST /queries/{query_id}/reask": lambda w, r: {**_q(w), "data": {"reason": "r"}},
     "POST /queries/{query_id}/assign": lambda w, r: {**_q(w), "data": {"user": "tri.a"}},
+    "POST /queries/{query_id}/forward": lambda w, r: {**_q(w), "data": {"note": "n"}},
     "GET /workbook": lambda w, r: {},
     "POST /trials/{trial}/workbook": lambda w, r: {
         **_t(), "files": {"file": ("answers.xlsx", b"PK\x03\x04 not really",

@@ -3,37 +3,43 @@
 (function () {
   // The answer form: check the answer while it is typed, with the workbook import's rules
   // (GET /queries/ID/check records nothing), and show the problems beside the fields.
+  // Each field with data-field="NAME" has its problems shown in the element #err-NAME
+  // (NAME: response, corrected, comment; row-N and note-N for the participants of a question
+  // about several participants).
   function checkAnswers(form) {
     var timer = null;
-    var fields = {response: "response", corrected: "value", comment: "comment"};
     function show(problems) {
-      Object.keys(fields).forEach(function (key) {
+      form.querySelectorAll("[data-field]").forEach(function (input) {
+        var key = input.dataset.field;
         var box = document.getElementById("err-" + key);
-        var input = form.elements[fields[key]];
         var mine = problems.filter(function (p) { return p.field === key; });
         if (box) { box.textContent = mine.map(function (p) { return p.message; }).join(" "); }
-        if (input) {
-          input.classList.toggle("invalid", mine.length > 0);
-          if (mine.length) { input.setAttribute("aria-invalid", "true"); }
-          else { input.removeAttribute("aria-invalid"); }
-        }
+        input.classList.toggle("invalid", mine.length > 0);
+        if (mine.length) { input.setAttribute("aria-invalid", "true"); }
+        else { input.removeAttribute("aria-invalid"); }
       });
     }
     function run() {
       var params = new URLSearchParams();
-      ["response", "value", "comment"].forEach(function (name) {
-        params.set(name, form.elements[name].value);
+      var typed = false;
+      form.querySelectorAll("[data-field]").forEach(function (input) {
+        if (input.value) {
+          params.set(input.name, input.value);
+          if (input.name !== "comment" && input.name.indexOf("note-") !== 0) { typed = true; }
+        }
       });
-      if (!form.elements.response.value && !form.elements.value.value) { show([]); return; }
+      if (!typed) { show([]); return; }
       fetch(form.dataset.check + "?" + params.toString(), {credentials: "same-origin",
                                                             headers: {Accept: "application/json"}})
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
           if (!data) { return; }
-          // while typing, "needs a comment" is not yet an error worth shouting about
+          // while typing, "needs a comment" or "choose a response" is not yet worth shouting
+          // about
           show(data.problems.filter(function (p) {
-            return !(p.field === "comment" && !form.elements.comment.value &&
-                     document.activeElement !== form.elements.comment);
+            var input = form.elements[p.field === "corrected" ? "value" : p.field];
+            return !((p.field === "comment" || p.field === "response") && input &&
+                     !input.value && document.activeElement !== input);
           }));
           form.dataset.checked = String(Date.now());
         })

@@ -36,8 +36,8 @@ def _records(request: Request, who: Principal, trial: str | None) -> list[dict[s
     """Every query the caller may see (of ``trial``), with thread, assignee and, for a
     trialist, the trial's own participant IDs."""
     from harmonise.queries.assignment import assignee
+    from harmonise.queries.delivery_cache import CachedDeliveries
     from harmonise.queries.lifecycle import list_queries, query_to_dict
-    from harmonise.queries.workbook_view import Deliveries
     from repository.models import Trial
 
     store = store_for(request, who)
@@ -53,10 +53,22 @@ def _records(request: Request, who: Principal, trial: str | None) -> list[dict[s
             if who.role == "trialist" and q.participant is not None:
                 if q.trial_id not in own:
                     row = session.get(Trial, q.trial_id)
-                    own[q.trial_id] = Deliveries(store, session, row)
+                    own[q.trial_id] = CachedDeliveries(store, session, row)
                 data["own_id"] = own[q.trial_id].own_id(q.participant)
             out.append(data)
     return out
+
+
+def waiting(request: Request, who: Principal) -> list[int]:
+    """The questions waiting for the trial's answer (open, sent, reopened), oldest first: what
+    a trialist still has to do."""
+    from harmonise.queries.lifecycle import list_queries
+
+    store = store_for(request, who)
+    with store.reading() as session:
+        rows = list_queries(session, store.topic(session), actor=who.name, trial=who.trial,
+                            status=_WAITING)
+        return sorted(q.id for q in rows)
 
 
 def _keep(q: dict[str, Any], *, status: str, age: str, participant: str, column: str,
@@ -120,7 +132,7 @@ def _overdue_days(request: Request) -> int:
 
 
 def _question(request: Request, who: Principal, query_id: int) -> dict[str, Any]:
-    from harmonise.queries.answering import answer_context
+    from harmonise.queries.answering import answer_context, pattern_context
     from harmonise.queries.assignment import assignee
     from harmonise.queries.lifecycle import get_query, query_to_dict
     from repository.attachments import list_attachments
@@ -132,6 +144,7 @@ def _question(request: Request, who: Principal, query_id: int) -> dict[str, Any]
         data["version"] = query.version
         data["assignee"] = assignee(query)
         context = answer_context(store, session, query)
+        pattern = pattern_context(store, session, query)
         trialists = []
         if who.role == "curator":
             from repository.roles import list_users
@@ -140,7 +153,7 @@ def _question(request: Request, who: Principal, query_id: int) -> dict[str, Any]
                          if u["role"] == "trialist" and u["trial"] == data["trial"]
                          and u["active"]]
     data["attachments"] = list_attachments(store, query_id)
-    return {"q": data, "context": context, "trialists": trialists}
+    return {"q": data, "context": context, "pattern": pattern, "trialists": trialists}
 
 
 def _question_page(request: Request, who: Principal, query_id: int, *, status: int = 200,
@@ -150,10 +163,13 @@ def _question_page(request: Request, who: Principal, query_id: int, *, status: i
 
     data = _question(request, who, query_id)
     values = extra.pop("values", None) or {}
+    done = request.query_params.get("done", "")
+    if done == "answered" and who.role == "trialist":
+        extra["still_waiting"] = [q for q in waiting(request, who) if q != query_id]
     response = render(request, "query.html", who, **data, responses=RESPONSES,
                       answerable=data["q"]["status"] in ANSWERABLE,
                       problems=extra.pop("problems", {}), values=values,
-                      done=request.query_params.get("done", ""),
+                      done=done,
                       max_mib=MAX_BYTES // 2**20, types=", ".join(sorted(TYPES)), **extra)
     response.status_code = status
     return response
@@ -168,21 +184,44 @@ def question_page(query_id: int, request: Request,
 
 
 @router.get("/queries/{query_id}/check")
-def check_page_answer(query_id: int, request: Request, response: str = "", value: str = "",
-                      comment: str = "",
+def check_page_answer(query_id: int, request: Request,
                       who: Principal = Depends(requires("queries.read", query="query_id"))
                       ) -> JSONResponse:
-    """The answer form's check while typing (the workbook import's check; nothing is kept)."""
-    from harmonise.queries.answering import answer_context, check_query_answer
+    """The answer form's check while typing (the workbook import's check; nothing is kept):
+    ``response``, ``value``, ``comment`` and, for a question about several participants,
+    ``row-N`` / ``note-N`` of its list rows."""
+    from harmonise.queries.answering import (
+        answer_context,
+        check_pattern_answer,
+        check_query_answer,
+        pattern_context,
+    )
     from harmonise.queries.lifecycle import get_query
 
+    given = _answer_fields(request.query_params)
     store = store_for(request, who)
     with store.reading() as session:
         query = get_query(session, store.topic(session), query_id, actor=who.name)
-        rules = answer_context(store, session, query).rules
-    checked = check_query_answer(rules, response=response[:100] or None,
-                                 value=value[:32000] or None, comment=comment[:32000] or None)
-    return JSONResponse(checked.to_dict())
+        pattern = pattern_context(store, session, query)
+        rules = answer_context(store, session, query).rules if pattern is None else ()
+    if pattern is not None:
+        return JSONResponse(check_pattern_answer(pattern, **given).to_dict())
+    given.pop("rows")
+    return JSONResponse(check_query_answer(rules, **given).to_dict())
+
+
+def _answer_fields(form: Any) -> dict[str, Any]:
+    """An answer form's fields (a form or query string): response, value, comment, and the
+    list rows' corrected values and comments ``{row: (value, comment)}``."""
+    def text(name: str, limit: int = 32000) -> str | None:
+        value = form.get(name)
+        return value[:limit].strip() or None if isinstance(value, str) else None
+
+    numbers = {int(k.split("-", 1)[1]) for k in form
+               if k.startswith(("row-", "note-")) and k.split("-", 1)[1].isdigit()}
+    rows = {n: (text(f"row-{n}"), text(f"note-{n}")) for n in sorted(numbers)[:100_000]}
+    return {"response": text("response", 100), "value": text("value"),
+            "comment": text("comment"), "rows": {n: v for n, v in rows.items() if any(v)}}
 
 
 def _problems(checked: Any) -> dict[str, list[str]]:
@@ -193,21 +232,34 @@ def _problems(checked: Any) -> dict[str, list[str]]:
 
 
 @router.post("/queries/{query_id}/answer", response_model=None)
-def answer_page(query_id: int, request: Request, response: str = Form("", max_length=100),
-                value: str = Form("", max_length=32000),
-                comment: str = Form("", max_length=32000),
-                version: int | None = Form(None),
-                who: Principal = Depends(requires("queries.answer", query="query_id"))
-                ) -> Response:
-    """Record an answer checked as the workbook import checks it; problems are shown beside
-    the fields and nothing is recorded."""
-    from harmonise.queries.answering import answer_query
+async def answer_page(query_id: int, request: Request,
+                      who: Principal = Depends(requires("queries.answer", query="query_id"))
+                      ) -> Response:
+    """Record an answer checked as the workbook import checks it (for a question about
+    several participants, as it checks the question's row and its list sheet); problems are
+    shown beside the fields and nothing is recorded."""
+    from starlette.concurrency import run_in_threadpool
 
-    values = {"response": response, "value": value, "comment": comment}
+    form = await request.form()
+    return await run_in_threadpool(_answer, request, who, query_id, form)
+
+
+def _answer(request: Request, who: Principal, query_id: int, form: Any) -> Response:
+    from harmonise.queries.answering import answer_pattern, answer_query
+
+    given = _answer_fields(form)
+    version_text = form.get("version")
+    version = int(version_text) if isinstance(version_text, str) and version_text.isdigit() \
+        else None
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    rows = given.pop("rows")
     try:
-        checked = answer_query(store_for(request, who), query_id, response=response or None,
-                               value=value or None, comment=comment or None,
-                               expected_version=version)
+        if form.get("bulk") == "1":
+            checked: Any = answer_pattern(store_for(request, who), query_id, **given,
+                                          rows=rows, expected_version=version)
+        else:
+            checked = answer_query(store_for(request, who), query_id, **given,
+                                   expected_version=version)
     except QueryError as exc:
         return _question_page(request, who, query_id, status=409, values=values,
                               problems={"form": [exc.message]})
@@ -340,6 +392,24 @@ def reask_page(query_id: int, request: Request, reason: str = Form("", max_lengt
         reask(store_for(request, who), query_id, comment=reason.strip())
 
     return _decide(request, who, query_id, run, "reasked")
+
+
+@router.post("/queries/{query_id}/forward", response_model=None)
+def forward_page(query_id: int, request: Request, note: str = Form("", max_length=32000),
+                 who: Principal = Depends(requires("queries.manage", query="query_id"))
+                 ) -> Response:
+    """Send a question from the curators' own list (a mapping problem a validation run found)
+    to the trial, with an optional note added to the question."""
+    from harmonise.queries.lifecycle import forward, get_query
+
+    def run() -> None:
+        store = store_for(request, who)
+        with store.transaction() as session:
+            topic = store.topic(session)
+            forward(session, get_query(session, topic, query_id, actor=who.name),
+                    actor=who.name, topic=topic.slug, note=note.strip() or None)
+
+    return _decide(request, who, query_id, run, "forwarded")
 
 
 @router.post("/queries/{query_id}/assign", response_model=None)
