@@ -29,10 +29,10 @@ from harmonise.pipeline.harmonising import (
     harmonise_trial,
     load_topic_dictionary,
 )
+from harmonise.pipeline.table_findings import table_findings
 from harmonise.pipeline.wording import word_group
 from harmonise.queries.lifecycle import Finding
 from harmonise.queries.sync import sync_queries
-from harmonise.pipeline.table_findings import table_findings
 from harmonise.values.problems import REASONS
 from repository.deliveries import current_delivery
 from repository.errors import HarmonisationError

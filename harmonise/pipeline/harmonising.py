@@ -38,6 +38,7 @@ from harmonise.checks.validation import ValidationResult
 from harmonise.dictionary.spec import Dictionary
 from harmonise.mapping.engine import apply_mapping
 from harmonise.mapping.harmonised import HarmonisedTrial
+from harmonise.mapping.spec import Mapping
 from harmonise.mapping.stored import load_topic_dictionary, load_trial_mapping
 from harmonise.mapping.tables import is_relational
 from harmonise.pipeline.datasets import TrialDatasets, load_datasets
@@ -207,18 +208,8 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
         delivery_id, delivery_sha, id_column = delivery.id, delivery.sha256, delivery.id_column
     carried: dict[str, list[int]] = {}
     if stale or stale_long:  # delivered again: carry corrections forward or flag them
-        with store.transaction() as session:
-            topic = store.topic(session)
-            trial_row = get_trial(session, topic, trial)
-            lock_trial(session, trial_row.id)  # another run carrying them at the same time
-            current = session.get(Delivery, delivery_id)
-            assert current is not None
-            carried = carry_forward(session, topic, trial_row, delivery=current,
-                                    frame=raw.frame, pseudonyms=pseudonyms, actor=actor)
-            if loaded is not None:
-                carried = carry_forward_datasets(
-                    session, topic, trial_row, delivery_ids=long_ids, frames=loaded.frames,
-                    pseudonyms=loaded.pseudonyms, actor=actor, carried=carried)
+        carried = _carry_forward(store, trial, delivery_id, raw.frame, pseudonyms, loaded,
+                                 long_ids)
     with store.reading() as session:
         corrections = active_corrections(session, get_trial(session, store.topic(session), trial))
         corrected, applied = apply_corrections(raw.frame, pseudonyms, corrections)
@@ -237,19 +228,47 @@ def harmonise_trial(store: Store, trial: str, *, dictionary: Dictionary | None =
                                ids=None if loaded is None else {
                                    n: p for n, p in loaded.pseudonyms.items()
                                    if n != mapping.source.dataset}, trace=trace)
-    inputs = Inputs(trial=trial, delivery_id=delivery_id, delivery_sha256=delivery_sha,
-                    mapping_file=str(mapping.file), mapping_sha256=_sha256(Path(mapping.file)),
-                    dictionary_version=dictionary.version,
-                    dictionary_sha256=_sha256(Path(dictionary.source)) if dictionary.source
-                    else "", corrections=correction_ids,
-                    datasets=() if loaded is None else tuple(
-                        (n, rec[0], rec[1]) for n, rec in loaded.records.items()))
+    inputs = _inputs(trial, delivery_id, delivery_sha, mapping, dictionary, correction_ids,
+                     loaded)
     run = TrialRun(trial=trial, inputs=inputs, harmonised=harmonised, raw=raw,
                    corrections=tuple(applied), carried=carried)
     if write:
         path = _write(store, run)
         run = replace(run, path=path)
     return run
+
+
+def _carry_forward(store: Store, trial: str, delivery_id: int, frame: pd.DataFrame,
+                   pseudonyms: list[str | None], loaded: TrialDatasets | None,
+                   long_ids: dict[str, int]) -> dict[str, list[int]]:
+    """Carry the trial's corrections forward onto a new delivery (or flag them), the
+    participant table's and the long tables' rows, in one locked transaction."""
+    actor = store.settings.actor
+    with store.transaction() as session:
+        topic = store.topic(session)
+        trial_row = get_trial(session, topic, trial)
+        lock_trial(session, trial_row.id)  # another run carrying them at the same time
+        current = session.get(Delivery, delivery_id)
+        assert current is not None
+        carried = carry_forward(session, topic, trial_row, delivery=current, frame=frame,
+                                pseudonyms=pseudonyms, actor=actor)
+        if loaded is not None:
+            carried = carry_forward_datasets(
+                session, topic, trial_row, delivery_ids=long_ids, frames=loaded.frames,
+                pseudonyms=loaded.pseudonyms, actor=actor, carried=carried)
+    return carried
+
+
+def _inputs(trial: str, delivery_id: int, delivery_sha: str, mapping: Mapping,
+            dictionary: Dictionary, correction_ids: tuple[int, ...],
+            loaded: TrialDatasets | None) -> Inputs:
+    return Inputs(trial=trial, delivery_id=delivery_id, delivery_sha256=delivery_sha,
+                  mapping_file=str(mapping.file), mapping_sha256=_sha256(Path(mapping.file)),
+                  dictionary_version=dictionary.version,
+                  dictionary_sha256=_sha256(Path(dictionary.source)) if dictionary.source
+                  else "", corrections=correction_ids,
+                  datasets=() if loaded is None else tuple(
+                      (n, rec[0], rec[1]) for n, rec in loaded.records.items()))
 
 
 def _long_ids(loaded: TrialDatasets | None, base: str) -> dict[str, int]:
