@@ -72,9 +72,10 @@ Stage = Callable[[str], None]
 _DATASET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    trial: str
+@dataclass(frozen=True, kw_only=True)
+class StoredDataset:
+    """What one ingested file became: its delivery, whether it was new, what it holds."""
+
     delivery_id: int
     status: str  # "ingested" | "unchanged"
     file_name: str
@@ -85,6 +86,11 @@ class IngestResult:
     id_column: str
     superseded: int | None = None
     new_participants: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestResult(StoredDataset):
+    trial: str
     accepted_identifiers: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 

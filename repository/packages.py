@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 
 from repository import audit
+from repository.deliveries import StoredDataset
 from repository.errors import DirectIdentifiers, IdentifierProblem, UnreadableDelivery, format_rows
 from repository.models import Delivery, Participant
 from repository.names import check_name, check_text
@@ -95,25 +96,17 @@ class DatasetSource:
     trial_level: bool = False
 
 
-@dataclass(frozen=True)
-class DatasetIngest:
+@dataclass(frozen=True, kw_only=True)
+class DatasetIngest(StoredDataset):
     """What happened to one dataset of a package."""
 
     dataset: str
-    delivery_id: int
-    status: str  # ingested | unchanged
-    file_name: str
-    format: str
-    sha256: str
-    n_rows: int
-    n_columns: int
-    id_column: str
     row_key: tuple[str, ...] | None
-    superseded: int | None = None
-    new_participants: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "row_key": None if self.row_key is None else list(self.row_key)}
+        fields = {k: v for k, v in self.__dict__.items() if k not in ("dataset", "row_key")}
+        return {"dataset": self.dataset, **fields,
+                "row_key": None if self.row_key is None else list(self.row_key)}
 
 
 @dataclass(frozen=True)
