@@ -9,6 +9,7 @@ their role.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -315,12 +316,9 @@ def accept_cmd(query_ids: tuple[int, ...], all_answered: bool, resolution: str |
 @requires("queries.manage", query="query_id")
 def close_cmd(query_id: int, reason: str, topic: str | None) -> None:
     """Close a query with the reason (curators)."""
-    from harmonise.queries.lifecycle import close, get_query
+    from harmonise.queries.lifecycle import close
 
-    with _open_store(topic) as store, store.transaction() as session:
-        topic_row = store.topic(session)
-        close(session, get_query(session, topic_row, query_id), actor=store.settings.actor,
-              topic=topic_row.slug, reason=reason)
+    _on_query(topic, query_id, close, reason=reason)
     click.echo(f"Closed query {query_id}.")
 
 
@@ -336,12 +334,9 @@ def reopen_cmd(query_id: int, reason: str, topic: str | None) -> None:
     checks pass; it goes out in the trial's next workbook (the reason in its history) and waits
     for the answer and your decision (`accept`, `close`).
     """
-    from harmonise.queries.lifecycle import get_query, reopen
+    from harmonise.queries.lifecycle import reopen
 
-    with _open_store(topic) as store, store.transaction() as session:
-        topic_row = store.topic(session)
-        reopen(session, get_query(session, topic_row, query_id), actor=store.settings.actor,
-               topic=topic_row.slug, reason=reason)
+    _on_query(topic, query_id, reopen, reason=reason)
     click.echo(f"Reopened query {query_id}.")
 
 
@@ -358,12 +353,9 @@ def forward_cmd(query_id: int, note: str | None, topic: str | None) -> None:
     Example:
       ipdrepo queries forward 14 --note "What does code 9 in STAGE mean?"
     """
-    from harmonise.queries.lifecycle import forward, get_query
+    from harmonise.queries.lifecycle import forward
 
-    with _open_store(topic) as store, store.transaction() as session:
-        topic_row = store.topic(session)
-        forward(session, get_query(session, topic_row, query_id), actor=store.settings.actor,
-                topic=topic_row.slug, note=note)
+    _on_query(topic, query_id, forward, note=note)
     click.echo(f"Query {query_id} goes to the trial in its next workbook.")
 
 
@@ -436,3 +428,15 @@ def corrections_list(trial: str | None, status: tuple[str, ...], as_json: bool) 
         print_table([{k: r[k] for k in ("id", "trial", "participant", "source_column",
                                         "old_value", "new_value", "query_id", "created_by",
                                         "status")} for r in rows])
+
+
+def _on_query(topic: str | None, query_id: int, change: Callable[..., Any],
+              **options: Any) -> None:
+    """Run a lifecycle ``change`` (close, reopen, forward) on one query, in one transaction,
+    as the acting user."""
+    from harmonise.queries.lifecycle import get_query
+
+    with _open_store(topic) as store, store.transaction() as session:
+        topic_row = store.topic(session)
+        change(session, get_query(session, topic_row, query_id), actor=store.settings.actor,
+               topic=topic_row.slug, **options)
