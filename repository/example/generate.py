@@ -18,6 +18,7 @@ from repository.errors import AlreadyExists, ConfigError
 from repository.example.codebooks import STYLE_DESCRIPTION, build_codebook
 from repository.example.codings import EXTENSION, Coding, coding_for
 from repository.example.encode import Column, encode, not_collected_in
+from repository.example.package import TABLE_TRUTH, write_package, write_table_truth
 from repository.example.problems import CHECKS, PROBLEM_ORDER, plant, prepare_truth, problem_for
 from repository.example.rejects import IDENTIFIER_COLUMNS, identifier_columns
 from repository.example.simulate import MODEL, TrialEffects, draw_effects, simulate_trial
@@ -193,6 +194,27 @@ class _TrialOutput:
     truth: pd.DataFrame
     columns: list[Column]
     coding: Coding
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # true long tables
+
+
+def _simulate(spec: TrialSpec, effects: TrialEffects, seed: int, coding: Coding,
+              kind: str | None) -> tuple[pd.DataFrame, Any, np.random.Generator, Any]:
+    """The trial's truth (final), its encoding, the problem stream and prepared problem."""
+    truth = simulate_trial(spec, effects, seed)
+    problem_rng = np.random.default_rng(seed_sequence(seed, 5, spec.index))
+    prepared = prepare_truth(kind, truth, problem_rng)
+    for name in not_collected_in(coding):
+        truth[name] = _all_missing(truth[name])
+    encoded = encode(truth, coding, spec, np.random.default_rng(seed_sequence(seed, 6,
+                                                                               spec.index)))
+    truth["participant_id"] = encoded.participant_ids
+    return truth, encoded, problem_rng, prepared
+
+
+def _rows_in_truth_order(encoded: Any, n: int) -> pd.Series:
+    rows = np.empty(n, dtype=np.int64)
+    rows[encoded.order] = np.arange(1, n + 1)
+    return pd.Series(rows, dtype="Int64")
 
 
 def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Path) -> \
@@ -202,14 +224,7 @@ def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Pa
     ext = EXTENSION[coding.style]
     file = f"deliveries/{spec.acronym}{ext}"
     redelivery_file = f"redeliveries/{spec.acronym}{ext}"
-    truth = simulate_trial(spec, effects, seed)
-    problem_rng = np.random.default_rng(seed_sequence(seed, 5, spec.index))
-    prepared = prepare_truth(kind, truth, problem_rng)
-    for name in not_collected_in(coding):
-        truth[name] = _all_missing(truth[name])
-    encoded = encode(truth, coding, spec, np.random.default_rng(seed_sequence(seed, 6,
-                                                                               spec.index)))
-    truth["participant_id"] = encoded.participant_ids
+    truth, encoded, problem_rng, prepared = _simulate(spec, effects, seed, coding, kind)
     planted = plant(kind, acronym=spec.acronym, coding=coding, encoded=encoded, truth=truth,
                     rng=problem_rng, prepared=prepared, redelivery_file=redelivery_file)
     columns = planted.columns if planted.columns is not None else encoded.columns
@@ -217,40 +232,37 @@ def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Pa
     if planted.delivery_rows is not None:
         truth["delivery_row"] = pd.Series(planted.delivery_rows, dtype="Int64").replace(0, pd.NA)
     else:
-        rows = np.empty(len(truth), dtype=np.int64)
-        rows[encoded.order] = np.arange(1, len(truth) + 1)
-        truth["delivery_row"] = pd.Series(rows, dtype="Int64")
+        truth["delivery_row"] = _rows_in_truth_order(encoded, len(truth))
     truth["redelivery_row"] = pd.Series([pd.NA] * len(truth), dtype="Int64")
 
     stamp = dt.datetime.combine(spec.received - dt.timedelta(days=7), dt.time(10, 0))
     label = f"{spec.acronym} trial data export"
-    write_delivery(columns, directory / file, coding, label=label, stamp=stamp)
-    redelivery = None
     registry_delivery: dict[str, Any] = {
         "file": file, "format": coding.format, "style": STYLE_DESCRIPTION[coding.style],
         "id_column": encoded.id_column, "rows": n_rows,
         "codebook": f"codebooks/{spec.acronym}.yaml",
         "delivered_by": spec.delivered_by, "received": spec.received.isoformat()}
+    package = None
+    if coding.package:
+        package = write_package(spec, coding, truth, encoded, columns, seed, directory,
+                                label=label, stamp=stamp)
+        file = registry_delivery["file"] = package.directory
+        registry_delivery["datasets"] = package.datasets
+    else:
+        write_delivery(columns, directory / file, coding, label=label, stamp=stamp)
     if coding.text:
         registry_delivery.update({k: v for k, v in coding.layout.items() if k != "decimal"})
     if coding.format == "xlsx":
         registry_delivery["sheet"] = "data"
+    redelivery = None
     if planted.redelivery is not None:
-        (directory / "redeliveries").mkdir(exist_ok=True)
-        later = spec.received + dt.timedelta(days=63)
-        write_delivery(planted.redelivery, directory / redelivery_file, coding,
-                       label=f"{label} (corrected)",
-                       stamp=dt.datetime.combine(later - dt.timedelta(days=2), dt.time(10, 0)))
-        redelivery = redelivery_file
-        registry_delivery["redelivery"] = {"file": redelivery_file,
-                                           "rows": int(planted.redelivery[0].values.size),
-                                           "received": later.isoformat(),
-                                           "reason": "corrected export: complete control arm"}
-        rows = np.empty(len(truth), dtype=np.int64)
-        rows[encoded.order] = np.arange(1, len(truth) + 1)
-        truth["redelivery_row"] = pd.Series(rows, dtype="Int64")
+        redelivery = _write_redelivery(spec, coding, planted.redelivery, redelivery_file,
+                                       directory, label, registry_delivery)
+        truth["redelivery_row"] = _rows_in_truth_order(encoded, len(truth))
     codebook = build_codebook(spec, coding, encoded, columns, file=file, rows=n_rows,
                               sheet="data" if coding.format == "xlsx" else None)
+    if package is not None:
+        package.add_to(codebook)
     _dump_yaml(codebook, directory / "codebooks" / f"{spec.acronym}.yaml",
                f"Codebook of the {spec.acronym} delivery (fictional; ipdrepo example topic)")
     arms = tuple((a["code"], a["randomised_published"]) for a in encoded.arms)
@@ -260,7 +272,20 @@ def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Pa
     return _TrialOutput(delivery=delivery,
                         registry=registry_entry(spec, encoded.arms, registry_delivery,
                                                 language=coding.language),
-                        planted=planted.entries, truth=truth, columns=columns, coding=coding)
+                        planted=planted.entries, truth=truth, columns=columns, coding=coding,
+                        tables=package.truth if package is not None else {})
+
+
+def _write_redelivery(spec: TrialSpec, coding: Coding, columns: list[Column], file: str,
+                      directory: Path, label: str, registry_delivery: dict[str, Any]) -> str:
+    (directory / "redeliveries").mkdir(exist_ok=True)
+    later = spec.received + dt.timedelta(days=63)
+    write_delivery(columns, directory / file, coding, label=f"{label} (corrected)",
+                   stamp=dt.datetime.combine(later - dt.timedelta(days=2), dt.time(10, 0)))
+    registry_delivery["redelivery"] = {"file": file, "rows": int(columns[0].values.size),
+                                       "received": later.isoformat(),
+                                       "reason": "corrected export: complete control arm"}
+    return file
 
 
 def _all_missing(series: pd.Series) -> pd.Series:
@@ -315,6 +340,7 @@ def create(directory: str | Path, *, trials: int = 8, participants: int = 3000,
     registry: list[dict[str, Any]] = []
     planted: list[dict[str, Any]] = []
     reject: str | None = None
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLE_TRUTH}
     with pq.ParquetWriter(directory / "truth" / "participants.parquet", schema,
                           compression="zstd") as writer:
         for spec, eff in zip(specs, effects):
@@ -325,8 +351,12 @@ def create(directory: str | Path, *, trials: int = 8, participants: int = 3000,
             deliveries.append(out.delivery)
             registry.append(out.registry)
             planted.extend(out.planted)
+            for name, frame in out.tables.items():
+                tables[name].append(frame)
             if progress is not None:
                 progress(out.delivery)
+    for name, frames in tables.items():
+        write_table_truth(directory, name, frames)
     for i, entry in enumerate(planted, 1):
         entry_id = {"id": f"P{i}"}
         entry_id.update(entry)

@@ -309,6 +309,7 @@ def simulate_trial(spec: TrialSpec, effects: TrialEffects, seed: int) -> pd.Data
         "qol_12m": int_col(qol12, ~qol12_known),
         "chemo_started": bool_col(chemo_started),
         "grade3_toxicity": bool_col(toxicity),
+        "worst_ae_grade": pd.Series([pd.NA] * n, dtype="Int64"),
         "recurrence_date": date_col(rec_date),
         "death_date": date_col(death_date),
         "cause_of_death": str_col(cause, ["gastric_cancer", "other", "unknown"],
