@@ -20,10 +20,7 @@ LIMIT = 80
 #: "path:function" -> its length in lines when it was listed (being shortened by the owners of
 #: those packages; never add to this list: split the function instead)
 KNOWN: dict[str, int] = {
-    "repository/example/simulate.py:simulate_trial": 179,
     "versions/extracts.py:extract": 170,
-    "repository/example/encode.py:encode": 139,
-    "repository/cli/demo_cmds.py:demo": 118,
     "versions/diff.py:diff_frames": 102,
     "repository/deliveries.py:ingest": 99,
 }
