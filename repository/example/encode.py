@@ -402,31 +402,32 @@ def _encode_clinical(b: _Builder) -> None:
         b.direct("bmi")
     else:
         b.derive("bmi", "bmi", ["weight_kg", "height_cm"])
-    for var in ("haemoglobin_gdl", "albumin_gl", "creatinine_umol"):
-        if var not in b.skip:
-            b.direct(var)
-    if "cea_elevated" not in b.skip:
-        b.boolean("cea_elevated")
+    _collected(b, ("haemoglobin_gdl", "albumin_gl", "creatinine_umol"), b.direct)
+    _collected(b, ("cea_elevated",), b.boolean)
     style = coding.categorical
-    for var in ("tumour_site", "histology_lauren", "grade", "t_stage", "n_stage"):
-        if var not in b.skip:
-            b.recode(var, var, C.CATEGORIES[var][style], C.CATEGORY_LABELS[var])
+
+    def category(var: str) -> None:
+        b.recode(var, var, C.CATEGORIES[var][style], C.CATEGORY_LABELS[var])
+
+    _collected(b, ("tumour_site", "histology_lauren", "grade", "t_stage", "n_stage"), category)
     b.direct("nodes_examined")
     b.direct("nodes_positive")
     for var in ("resection_margin", "gastrectomy", "lymphadenectomy"):
-        b.recode(var, var, C.CATEGORIES[var][style], C.CATEGORY_LABELS[var])
+        category(var)
     b.date("surgery_date")
-    if "smoking" not in b.skip:
-        b.recode("smoking", "smoking", C.CATEGORIES["smoking"][style], C.CATEGORY_LABELS["smoking"])
-    if "diabetes" not in b.skip:
-        b.boolean("diabetes")
+    _collected(b, ("smoking",), category)
+    _collected(b, ("diabetes",), b.boolean)
     from_tables = PACKAGE_RULES if coding.package else {}
-    for var in ("qol_baseline", "qol_12m"):
-        if var not in b.skip and var not in from_tables:
-            b.direct(var)
-    for var in ("chemo_started", "grade3_toxicity"):
-        if var not in b.skip and var not in from_tables:
-            b.boolean(var)
+    _collected(b, [v for v in ("qol_baseline", "qol_12m") if v not in from_tables], b.direct)
+    _collected(b, [v for v in ("chemo_started", "grade3_toxicity") if v not in from_tables],
+               b.boolean)
+
+
+def _collected(b: _Builder, names: Sequence[str], encode_one: Any) -> None:
+    """Encode each of ``names`` the trial collects."""
+    for var in names:
+        if var not in b.skip:
+            encode_one(var)
 
 
 def _encode_survival(b: _Builder) -> None:

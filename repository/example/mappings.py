@@ -118,6 +118,11 @@ def _rule(variable: str, rule: Mapping[str, Any], trial: str) -> dict[str, Any] 
         return {"rule": "derive", "function": "age_at", "birth": birth,
                 "at": rule.get("reference", "rand_date"),
                 "comment": "completed years from the first day of the birth month"}
+    return _other_rule(variable, rule, trial)
+
+
+def _other_rule(variable: str, rule: Mapping[str, Any], trial: str) -> dict[str, Any]:
+    kind = rule["rule"]
     if kind == "derive":
         derivation = rule["derivation"]
         if derivation not in DERIVED_RULES:
