@@ -432,7 +432,8 @@ def _write_readme(directory: Path, deliveries: Sequence[TrialDelivery], seed: in
         "|---|---|",
         "| `topic.yaml` | the topic, its harmonised variables and the trial registry (registry "
         "IDs, arms with published N, contact, delivery file, format, ID column) |",
-        "| `deliveries/` | one delivery per trial, as the trial sent it |",
+        "| `deliveries/` | one delivery per trial, as the trial sent it (a directory of three "
+        "files, baseline, visits and events, for the trial that sends several) |",
         "| `codebooks/` | each trial's codebook: columns, codes, units, missing codes and how "
         "each harmonised variable is obtained |",
         "| `redeliveries/` | a corrected re-delivery (the trial whose first delivery misses "
@@ -440,6 +441,8 @@ def _write_readme(directory: Path, deliveries: Sequence[TrialDelivery], seed: in
         "| `rejects/` | a delivery that still carries direct identifiers (the gate refuses it) |",
         "| `truth/participants.parquet` | the true harmonised values of every participant, with "
         "the trial's own ID and delivery row |",
+        "| `truth/visits.parquet`, `truth/events.parquet` | the true long tables (follow-up "
+        "visits; adverse events, recurrences and deaths) |",
         "| `truth/trial_effects.yaml` | true per-trial effects, mu, tau and the model |",
         "| `truth/planted.yaml` | every planted data problem and how the trialist answers |",
         "",
