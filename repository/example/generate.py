@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from repository.errors import AlreadyExists, ConfigError
+from repository.example.arrow import arrow_table
 from repository.example.codebooks import STYLE_DESCRIPTION, build_codebook
 from repository.example.codings import EXTENSION, Coding, coding_for
 from repository.example.encode import Column, encode, not_collected_in
@@ -157,31 +158,6 @@ def _truth_schema():
     fields += [pa.field(v.name, types[v.type]) for v in VARIABLES
                if v.name not in ("trial", "participant_id")]
     return pa.schema(fields)
-
-
-def _truth_table(truth: pd.DataFrame, schema: Any):
-    import pyarrow as pa
-
-    arrays = []
-    for fld in schema:
-        s = truth[fld.name]
-        if pa.types.is_date32(fld.type):
-            arrays.append(pa.array(s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"),
-                                   type=pa.date32(), mask=s.isna().to_numpy()))
-        elif pa.types.is_integer(fld.type):
-            mask = s.isna().to_numpy()
-            values = s.to_numpy(dtype=np.float64, na_value=0.0).astype(np.int64)
-            arrays.append(pa.array(values, type=pa.int64(), mask=mask))
-        elif pa.types.is_floating(fld.type):
-            values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            arrays.append(pa.array(values, mask=np.isnan(values)))
-        elif pa.types.is_boolean(fld.type):
-            arrays.append(pa.array(s.astype(object).where(s.notna(), None).tolist(),
-                                   type=pa.bool_()))
-        else:
-            arrays.append(pa.array(s.astype(object).where(s.notna(), None).tolist(),
-                                   type=pa.string()))
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 # ---- one trial -----------------------------------------------------------------------------
@@ -345,7 +321,7 @@ def create(directory: str | Path, *, trials: int = 8, participants: int = 3000,
                           compression="zstd") as writer:
         for spec, eff in zip(specs, effects):
             out = _make_trial(spec, eff, seed, directory)
-            writer.write_table(_truth_table(out.truth, schema))
+            writer.write_table(arrow_table(out.truth, schema))
             if spec.index == reject_index:
                 reject = _write_reject(out, seed, spec.index, directory)
             deliveries.append(out.delivery)

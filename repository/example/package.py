@@ -97,24 +97,12 @@ def table_truth_schema(name: str) -> Any:
 
 def write_table_truth(directory: Path, name: str, frames: list[pd.DataFrame]) -> int:
     """Write ``truth/<name>.parquet`` (every trial's rows; empty without a package trial)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from repository.example.arrow import arrow_table
 
     schema = table_truth_schema(name)
     frame = pd.concat(frames, ignore_index=True) if frames else \
         pd.DataFrame({f.name: pd.Series([], dtype=object) for f in schema})
-    arrays = []
-    for fld in schema:
-        s = frame[fld.name]
-        if pa.types.is_date32(fld.type):
-            arrays.append(pa.array(s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"),
-                                   type=pa.date32(), mask=s.isna().to_numpy()))
-        elif pa.types.is_integer(fld.type):
-            arrays.append(pa.array(s.astype("Int64").astype(object)
-                                   .where(s.notna(), None).tolist(), type=pa.int64()))
-        else:
-            arrays.append(pa.array(s.astype(object).where(s.notna(), None).tolist(),
-                                   type=pa.string()))
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), directory / TABLE_TRUTH[name],
-                   compression="zstd")
+    pq.write_table(arrow_table(frame, schema), directory / TABLE_TRUTH[name], compression="zstd")
     return len(frame)
