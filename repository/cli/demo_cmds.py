@@ -83,11 +83,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     step(f"1. Example topic: {trials} trials, {participants} participants -> {example_dir}")
     topic = create(example_dir, trials=trials, participants=participants,
                    seed=DEFAULT_SEED if seed is None else seed)
-    registry = yaml.safe_load((example_dir / "topic.yaml").read_text())
-    for t in registry["trials"]:
-        files = len(t["delivery"].get("datasets") or [t["delivery"]])
-        click.echo(f"  {t['acronym']:<10} {t['delivery']['style']:<55} "
-                   f"{t['delivery']['rows']:>5} rows" + (f" ({files} files)" if files > 1 else ""))
+    registry = _list_trials(example_dir)
 
     step(f"2. Workspace {workspace}")
     dictionary_dir = make_dictionary(directory, example_dir)
@@ -124,6 +120,16 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
         _summary(store, open_findings)
     click.echo(f"\nDone. Explore with: ipdrepo -w {workspace} status | queries list | report  "
                f"(example: {topic.directory})")
+
+
+def _list_trials(example_dir: Path) -> dict[str, Any]:
+    """The example's registry (topic.yaml), each trial's delivery listed."""
+    registry: dict[str, Any] = yaml.safe_load((example_dir / "topic.yaml").read_text())
+    for t in registry["trials"]:
+        files = len(t["delivery"].get("datasets") or [t["delivery"]])
+        click.echo(f"  {t['acronym']:<10} {t['delivery']['style']:<55} "
+                   f"{t['delivery']['rows']:>5} rows" + (f" ({files} files)" if files > 1 else ""))
+    return registry
 
 
 def _register_and_ingest(store: Any, example_dir: Path, registry: dict[str, Any]) -> None:
