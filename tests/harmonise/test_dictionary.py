@@ -50,7 +50,8 @@ def test_lookups_and_presentation() -> None:
                                        "categories", "range", "table"]
     # 41 participant variables and the 9 of the long tables visits and events
     assert len(d.summary) == 50 and "<table" in d._repr_html_()
-    assert d.summary["table"].value_counts().to_dict() == {"visits": 4, "events": 5}
+    assert d.summary["table"].value_counts().to_dict() == {"participants": 41, "visits": 4,
+                                                           "events": 5}
     assert "41 variables" in repr(d) and "2 long tables" in repr(d)
 
 
