@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from repository.deliveries import ingest
 from repository.errors import IdentifierProblem
 from repository.example import create
+from repository.example.loading import ingest_trial
 from repository.store import Store
 from repository.trials import add_trial, load_registry_file
 
@@ -37,12 +37,7 @@ def ingest_deliveries(store: Store, example: Path, *,
     """Ingest every trial's delivery as the registry describes it; a delivery refused for its
     participant IDs is ingested with ``allow_id_problems`` (its IDs become data queries)."""
     for trial in yaml.safe_load((example / "topic.yaml").read_text())["trials"]:
-        d = trial["delivery"]
-        options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-        kwargs: dict[str, Any] = dict(format=d["format"], id_column=d["id_column"],
-                                      read_options=options)
         try:
-            ingest(store, trial["acronym"], example / d["file"], **kwargs)
+            ingest_trial(store, example, trial)
         except IdentifierProblem:
-            ingest(store, trial["acronym"], example / d["file"],
-                   allow_id_problems=allow_id_problems, **kwargs)
+            ingest_trial(store, example, trial, allow_id_problems=allow_id_problems)

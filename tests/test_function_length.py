@@ -2,10 +2,8 @@
 
 Every function and method of the four packages (nested ones too; migrations excepted: Alembic
 scripts are generated and never edited) is measured with :mod:`ast` from its ``def`` line to
-its last line, docstring included. ``analyses/`` has none over the limit. The other packages'
-long functions are listed in :data:`KNOWN` with their length today: the list may only shrink -
-a listed function that grows fails, one that got short fails until its entry is removed, and a
-new long function fails.
+its last line, docstring included. None may be longer: split it into functions named for what
+they do.
 """
 
 from __future__ import annotations
@@ -13,18 +11,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("analyses", "repository", "harmonise", "versions")
 LIMIT = 80
-
-#: "path:function" -> its length in lines when it was listed (being shortened by the owners of
-#: those packages; never add to this list: split the function instead)
-KNOWN: dict[str, int] = {
-    "repository/example/simulate.py:simulate_trial": 179,
-    "repository/example/encode.py:encode": 139,
-    "repository/cli/demo_cmds.py:demo": 118,
-}
-
 
 def function_lengths(package: str) -> dict[str, int]:
     """``"path:name" -> lines`` for every function of ``package`` (the longest of a name)."""
@@ -55,17 +46,6 @@ def test_the_measure_counts_def_to_last_line(tmp_path: Path) -> None:
     assert lengths == {"f": 3, "g": 4, "h": 2}
 
 
-def test_no_function_in_analyses_is_over_80_lines() -> None:
-    assert long_functions("analyses") == {}
-
-
-def test_other_packages_long_functions_only_shrink() -> None:
-    found: dict[str, int] = {}
-    for package in PACKAGES[1:]:
-        found.update(long_functions(package))
-    new = {k: n for k, n in found.items() if k not in KNOWN}
-    grown = {k: (KNOWN[k], n) for k, n in found.items() if k in KNOWN and n > KNOWN[k]}
-    gone = sorted(set(KNOWN) - set(found))
-    assert not new, f"new functions over {LIMIT} lines (split them): {new}"
-    assert not grown, f"listed long functions grew (listed, now): {grown}"
-    assert not gone, f"now {LIMIT} lines or shorter (or renamed): remove from KNOWN: {gone}"
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_function_is_over_80_lines(package: str) -> None:
+    assert long_functions(package) == {}, f"functions over {LIMIT} lines (split them)"

@@ -7,6 +7,7 @@ curator would see; the workspace is left in place to explore afterwards.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -46,7 +47,8 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     """Run the whole job end to end on the example topic, in DIRECTORY.
 
     \b
-    1. write the example topic (deliveries in 8 formats, codebooks, registry, truth)
+    1. write the example topic (deliveries in 8 formats, one trial sending three files:
+       baseline, visits, events; codebooks, registry, truth)
     2. create a workspace with an empty store
     3. register the trials with their published numbers
     4. ingest every delivery (identifier gate, keyed pseudonyms, content-addressed files)
@@ -59,21 +61,18 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
        truth, import the answers, accept them as corrections
     8. ingest the re-delivery of the trial with missing participants
     9. validate again: clean apart from values confirmed correct
-    10. release version 1.0.0 of the topic dataset (DVC, git tag, manifest)
-    11. load the release as a consumer would and run a two-stage IPD meta-analysis of
+    10. release version 1.0.0: the participant table and the long tables (visits, events)
+        with one manifest (DVC, git tag)
+    11. compare every released table, cell by cell, with the example's truth
+    12. load the release as a consumer would and run a two-stage IPD meta-analysis of
         overall survival (Cox per trial, REML pooling), with forest plot and report
-    12. summarise the store and verify the audit trail
+    13. summarise the store and verify the audit trail
 
     DIRECTORY (default demo-workspace) is replaced if an earlier demo made it.
     """
-    from repository.audit import verify
-    from repository.deliveries import ingest
-    from repository.errors import DirectIdentifiers
     from repository.example import DEFAULT_SEED, create
     from repository.settings import load_settings
-    from repository.status import topic_status
     from repository.store import Store
-    from repository.trials import add_trial, load_registry_file
     from repository.workspace import init_workspace
 
     directory = directory.resolve()
@@ -84,10 +83,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     step(f"1. Example topic: {trials} trials, {participants} participants -> {example_dir}")
     topic = create(example_dir, trials=trials, participants=participants,
                    seed=DEFAULT_SEED if seed is None else seed)
-    registry = yaml.safe_load((example_dir / "topic.yaml").read_text())
-    for t in registry["trials"]:
-        click.echo(f"  {t['acronym']:<10} {t['delivery']['style']:<55} "
-                   f"{t['delivery']['rows']:>5} rows")
+    registry = _list_trials(example_dir)
 
     step(f"2. Workspace {workspace}")
     dictionary_dir = make_dictionary(directory, example_dir)
@@ -98,33 +94,7 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
     click.echo(f"  dictionary and mappings: {dictionary_dir}")
 
     with Store.open(settings) as store:
-        step("3. Trial registry")
-        specs = load_registry_file(example_dir / "topic.yaml")
-        with store.transaction() as session:
-            topic_row = store.topic(session)
-            for spec in specs:
-                add_trial(session, topic_row, spec, actor=settings.actor)
-        click.echo(f"  registered {len(specs)} trials with arms and published numbers")
-
-        step("4. Ingest every delivery")
-        for note in ingest_all(store, example_dir, registry["trials"]):
-            click.echo(f"  note: {note}")
-
-        step("5. Identifier gate")
-        for reject in registry.get("rejects") or []:
-            path = example_dir / reject["file"]
-            try:
-                ingest(store, reject["trial"], path)
-            except DirectIdentifiers as exc:
-                click.echo("  refused " + exc.message.splitlines()[0].split(" still ")[0] +
-                           f": {len(exc.findings)} identifier column(s): " +
-                           ", ".join(f"{f['column']} [{f['kind']}]" for f in exc.findings))
-            except IPDError as exc:
-                raise ValidationFailed(
-                    f"unexpected refusal of {path.name}: {exc.message}", file=path.name) from exc
-            else:
-                raise ValidationFailed(f"{path.name} was accepted but carries identifiers: the "
-                                       "identifier gate missed them.", file=path.name)
+        _register_and_ingest(store, example_dir, registry)
 
         step("6. Harmonise, validate, check integrity, raise data queries")
         runs = check(store)
@@ -141,22 +111,104 @@ def demo(directory: Path, trials: int, participants: int, seed: int | None) -> N
         step("9. Validate again")
         open_findings = revalidate(store)
 
-        step("10. Release 1.0.0 (parquet + manifest, DVC remote, git tag)")
+        step("10. Release 1.0.0 (parquet tables + one manifest, DVC remote, git tag)")
         release(store)
+        _truth_check(store, example_dir)
 
-        step("11. Analyse the released version (two-stage Cox, forest plot, report)")
+        step("12. Analyse the released version (two-stage Cox, forest plot, report)")
         analyse(store, directory / "analysis")
-
-        step("12. Store summary")
-        with store.reading() as session:
-            status = topic_status(session, store.topic(session), actor=store.settings.actor)
-            report = verify(session)
-        totals = status.totals()
-        click.echo(f"  {totals['trials']} trials, {totals['deliveries']} deliveries, "
-                   f"{totals['participants']} participants (published randomised "
-                   f"{totals['randomised_published']}); audit trail intact "
-                   f"({report.events} events)")
-        if open_findings:
-            raise ValidationFailed("the example did not end clean: findings remain (see above).")
+        _summary(store, open_findings)
     click.echo(f"\nDone. Explore with: ipdrepo -w {workspace} status | queries list | report  "
                f"(example: {topic.directory})")
+
+
+def _list_trials(example_dir: Path) -> dict[str, Any]:
+    """The example's registry (topic.yaml), each trial's delivery listed."""
+    registry: dict[str, Any] = yaml.safe_load((example_dir / "topic.yaml").read_text())
+    for t in registry["trials"]:
+        files = len(t["delivery"].get("datasets") or [t["delivery"]])
+        click.echo(f"  {t['acronym']:<10} {t['delivery']['style']:<55} "
+                   f"{t['delivery']['rows']:>5} rows" + (f" ({files} files)" if files > 1 else ""))
+    return registry
+
+
+def _register_and_ingest(store: Any, example_dir: Path, registry: dict[str, Any]) -> None:
+    """Steps 3-5: register the trials, ingest every delivery, show the identifier gate."""
+    from repository.trials import add_trial, load_registry_file
+
+    step("3. Trial registry")
+    specs = load_registry_file(example_dir / "topic.yaml")
+    with store.transaction() as session:
+        topic_row = store.topic(session)
+        for spec in specs:
+            add_trial(session, topic_row, spec, actor=store.settings.actor)
+    click.echo(f"  registered {len(specs)} trials with arms and published numbers")
+
+    step("4. Ingest every delivery")
+    for note in ingest_all(store, example_dir, registry["trials"]):
+        click.echo(f"  note: {note}")
+    for t in registry["trials"]:
+        if t["delivery"].get("datasets"):
+            click.echo(f"  {t['acronym']}: one delivery of "
+                       + ", ".join(f"{d['name']} ({d['rows']} rows)"
+                                   for d in t["delivery"]["datasets"]))
+
+    step("5. Identifier gate")
+    for reject in registry.get("rejects") or []:
+        _refused(store, reject["trial"], example_dir / reject["file"])
+
+
+def _refused(store: Any, trial: str, path: Path) -> None:
+    from repository.deliveries import ingest
+    from repository.errors import DirectIdentifiers
+
+    try:
+        ingest(store, trial, path)
+    except DirectIdentifiers as exc:
+        click.echo("  refused " + exc.message.splitlines()[0].split(" still ")[0] +
+                   f": {len(exc.findings)} identifier column(s): " +
+                   ", ".join(f"{f['column']} [{f['kind']}]" for f in exc.findings))
+    except IPDError as exc:
+        raise ValidationFailed(
+            f"unexpected refusal of {path.name}: {exc.message}", file=path.name) from exc
+    else:
+        raise ValidationFailed(f"{path.name} was accepted but carries identifiers: the "
+                               "identifier gate missed them.", file=path.name)
+
+
+def _truth_check(store: Any, example_dir: Path) -> None:
+    """Step 11: every released table, cell by cell, equals the simulated truth."""
+    from repository.example.topic import TABLES
+    from repository.example.verify import compare_with_truth
+    from versions.releases import get_release
+
+    step("11. The release equals the truth (every table, every cell)")
+    released = {"participants": get_release(store, "1.0.0")}
+    for name in TABLES:
+        released[name] = get_release(store, "1.0.0", table=name)
+    agreements = compare_with_truth(released, example_dir,
+                                    store.pseudonymiser("gastric-adjuvant").pseudonym)
+    for a in agreements:
+        click.echo(f"  {a.summary}")
+        for d in a.differences[:5]:
+            click.echo(f"    {d}")
+    if not all(a.equal for a in agreements):
+        raise ValidationFailed("the release differs from the example's truth (see above): "
+                               "a mapping, check or correction changed data it should not.")
+
+
+def _summary(store: Any, open_findings: list[Any]) -> None:
+    from repository.audit import verify
+    from repository.status import topic_status
+
+    step("13. Store summary")
+    with store.reading() as session:
+        status = topic_status(session, store.topic(session), actor=store.settings.actor)
+        report = verify(session)
+    totals = status.totals()
+    click.echo(f"  {totals['trials']} trials, {totals['deliveries']} deliveries, "
+               f"{totals['participants']} participants (published randomised "
+               f"{totals['randomised_published']}); audit trail intact "
+               f"({report.events} events)")
+    if open_findings:
+        raise ValidationFailed("the example did not end clean: findings remain (see above).")

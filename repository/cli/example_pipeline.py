@@ -133,6 +133,11 @@ def release_stage(input_dir: Path, version: str, out: Path) -> None:
         tag_dir = workspace / "releases" / "gastric-adjuvant" / version
         for name in ("data.parquet", "manifest.json"):
             shutil.copy(tag_dir / name, out / name)
+        if (tag_dir / "tables").is_dir():  # the long tables the manifest lists
+            shutil.rmtree(out / "tables", ignore_errors=True)
+            (out / "tables").mkdir()
+            for table in sorted((tag_dir / "tables").glob("*.parquet")):
+                shutil.copy(table, out / "tables" / table.name)
         click.echo(f"  released {result.to_dict().get('tag', version)}")
 
 

@@ -38,28 +38,20 @@ def prepare(directory: Path) -> None:
 
 
 def ingest_all(store: Any, example_dir: Path, registry: list[dict[str, Any]]) -> list[str]:
-    from repository.deliveries import ingest
+    from repository.example.loading import ingest_trial
 
     notes: list[str] = []
     with click.progressbar(registry, label="  ingesting deliveries",
                            item_show_func=lambda t: t["acronym"] if t else "") as bar:
         for trial in bar:
-            d = trial["delivery"]
-            options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-            kwargs = dict(id_column=d["id_column"], format=d["format"], read_options=options,
-                          received_from=d.get("delivered_by"),
-                          received_at=date.fromisoformat(str(d["received"]))
-                          if d.get("received") else None)
-            path = example_dir / d["file"]
             try:
-                ingest(store, trial["acronym"], path, **kwargs)
+                ingest_trial(store, example_dir, trial)
             except IdentifierProblem as exc:
                 # the curator accepts the file so the ID problems become data queries
                 notes.append(f"{trial['acronym']}: refused at first ({exc.message.splitlines()[0]})"
                              " -> accepted with --allow-id-problems so the IDs are queried")
-                ingest(store, trial["acronym"], path, allow_id_problems=(
-                    "duplicate participant IDs: to be raised as a data query with the trial"),
-                    **kwargs)
+                ingest_trial(store, example_dir, trial, allow_id_problems=(
+                    "duplicate participant IDs: to be raised as a data query with the trial"))
     return notes
 
 

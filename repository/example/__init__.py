@@ -20,11 +20,16 @@ Directory layout
     topic.yaml                     topic, harmonised variables (name, label, type, unit, codes,
                                    plausible range), derivations, trial registry
     deliveries/<ACRONYM>.<ext>     one delivery per trial (.csv .xlsx .sav .dta .xpt .parquet .txt)
+    deliveries/<ACRONYM>/          the trial that sends several files (the eighth, CHINOOK, when
+                                   there are eight or more): baseline.<ext>, visits.<ext>,
+                                   events.<ext> (see :mod:`.package`, :mod:`.longtables`)
     codebooks/<ACRONYM>.yaml       the trial's codebook (below)
     redeliveries/<ACRONYM>.<ext>   corrected re-delivery of the arm-imbalance trial
     rejects/<ACRONYM>-with-identifiers.csv   a delivery still carrying direct identifiers
     truth/participants.parquet     true harmonised values (+ trial, participant_id,
                                    delivery_row, redelivery_row)
+    truth/visits.parquet           true long tables (trial, participant_id, the table's
+    truth/events.parquet           variables; rows of the trial that sends several files only)
     truth/trial_effects.yaml       true per-trial effects, mu, tau, seed, model
     truth/planted.yaml             every planted problem and the trialist's answer
     README.md
@@ -36,7 +41,9 @@ is the arm's code in the delivery as text, ``arm`` the harmonised arm 0/1),
 ``randomised_published``, ``contact`` ``{name, email}``, ``delivery`` (``file``, ``format``
 (csv, xlsx, sav, dta, xpt, parquet), ``style``, ``id_column``, ``rows``, ``codebook``,
 ``delivered_by``, ``received``; ``encoding`` and ``delimiter`` for text; ``sheet`` for Excel;
-``redelivery`` ``{file, rows, received, reason}`` where there is one).
+``redelivery`` ``{file, rows, received, reason}`` where there is one; for the trial that
+sends several files, ``file`` is its directory and ``datasets`` lists ``{name, file, rows, key}``
+(baseline first; ``key``: the columns identifying a row of a long file within a participant)).
 
 Codebook format (``codebook_format: 1``)
 ----------------------------------------
@@ -90,8 +97,19 @@ A codebook says how to obtain every harmonised variable from the delivery, mecha
     ``derive``
         ``derivation`` names a formula over other harmonised variables (``from``); the
         formulas are in :data:`repository.example.topic.DERIVATIONS` and ``topic.yaml``.
+    ``aggregate``
+        (the trial that sends several files) one value per participant from its rows of a
+        long table, in the mapping format's own terms (``take`` min/max/any/nearest,
+        ``table``, ``value``, ``where``, ``from``, ``at``/``target``/``within``, ``else``):
+        recurrence and death dates, last follow-up, quality of life at 12 months, grade 3+
+        toxicity and the worst adverse-event grade.
     ``not_collected``
         The trial did not collect it ("impossible"); the truth is missing too.
+
+``tables`` (the trial that sends several files)
+    Per long table (``visits``, ``events``): ``dataset``, ``file``, ``rows``, ``key``,
+    ``columns`` (as above) and ``variables`` with their rules (``visit_day`` is derived:
+    ``visit_date`` - ``rand_date``).
 
 Ground truth
 ------------
@@ -101,7 +119,8 @@ variables, 0/1 for ``arm`` and events, booleans for yes/no variables, dates as d
 randomised participant, in randomisation order per trial, with ``participant_id`` (the trial's
 own, correct ID), ``delivery_row`` (1-based data row in the first delivery; missing for the
 participants the first delivery lacks) and ``redelivery_row``. Variables a trial did not collect
-are missing. Planted problems are listed in ``truth/planted.yaml`` (see
+are missing. ``truth/visits.parquet`` and ``truth/events.parquet`` hold the true long tables.
+Planted problems are listed in ``truth/planted.yaml`` (see
 :mod:`repository.example.problems`); everywhere else decoding a delivery with its codebook
 gives exactly the truth.
 """

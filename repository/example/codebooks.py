@@ -9,7 +9,7 @@ from repository.example.codings import Coding
 from repository.example.encode import Column, Encoded
 from repository.example.topic import TrialSpec
 
-__all__ = ["CODEBOOK_FORMAT", "build_codebook", "STYLE_DESCRIPTION"]
+__all__ = ["CODEBOOK_FORMAT", "build_codebook", "column_entry", "STYLE_DESCRIPTION"]
 
 CODEBOOK_FORMAT = 1
 
@@ -25,7 +25,7 @@ STYLE_DESCRIPTION: Mapping[str, str] = {
 }
 
 
-def _column_entry(column: Column) -> dict[str, Any]:
+def column_entry(column: Column) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": column.name, "label": column.label,
                              "type": column.type_name}
     if column.kind == "date":
@@ -66,7 +66,12 @@ def build_codebook(spec: TrialSpec, coding: Coding, encoded: Encoded,
     survival: dict[str, Any] = {"delivered_as": coding.survival}
     if coding.survival == "months":
         survival["days_per_month"] = 30.4375
-    if coding.survival == "dates":
+    if coding.package:
+        survival["note"] = ("recurrences, deaths and adverse events are rows of the events "
+                            "file, follow-up visits rows of the visits file; the outcome "
+                            "dates, times and quality of life at 12 months are derived from "
+                            "them (variables with rule aggregate)")
+    elif coding.survival == "dates":
         survival["note"] = ("last_fu_date is the date of death for participants who died; "
                             "times and events are derived from the dates")
     else:
@@ -83,6 +88,6 @@ def build_codebook(spec: TrialSpec, coding: Coding, encoded: Encoded,
         "missing_codes": sorted({c.fill for c in columns if c.fill is not None}, key=str),
         "survival": survival,
         "arms": encoded.arms,
-        "columns": [_column_entry(c) for c in columns],
+        "columns": [column_entry(c) for c in columns],
         "variables": encoded.rules,
     }

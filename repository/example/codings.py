@@ -64,7 +64,7 @@ class Coding:
     age: str = "years"             # years | birth_month | birth_cols
     birth_format: str = "%Y-%m"
     dates: str = "native"          # native | a strftime pattern
-    survival: str = "dates"        # dates | days | months
+    survival: str = "dates"        # dates | days | months | events (several files, below)
     units: Mapping[str, str] = field(default_factory=dict)
     bmi_delivered: bool = True
     missing: str = "blank"         # blank | nines | minus1 | NK | ND | dot
@@ -75,6 +75,12 @@ class Coding:
     @property
     def format(self) -> str:
         return STYLE_FORMAT[self.style]
+
+    @property
+    def package(self) -> bool:
+        """The trial delivers three files: baseline, visits and events (its follow-up, deaths,
+        recurrences and adverse events in long tables)."""
+        return self.survival == "events"
 
     @property
     def text(self) -> bool:
@@ -349,7 +355,7 @@ BASE_PROFILES: tuple[Coding, ...] = (
            extras=("bsa",)),
     Coding(style="tsv", naming="caps", id_style="int", centre="padded", sex="12", arm="BA",
            boolean="10", categorical="numeric", age="birth_month", dates="%m/%d/%y",
-           survival="days", units={"weight_kg": "lb", "creatinine_umol": "mg/dL"},
+           survival="events", units={"weight_kg": "lb", "creatinine_umol": "mg/dL"},
            bmi_delivered=False, missing="nines", extras=("eligible",)),
 )
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from repository.example import codings as C
 from repository.example.codings import Coding, column_label, column_name
+from repository.example.longtables import PACKAGE_RULES
 from repository.example.topic import VARIABLES, TrialSpec, variable
 
 __all__ = ["Column", "Encoded", "encode", "not_collected_in", "id_strings"]
@@ -72,6 +73,7 @@ class Encoded:
     participant_ids: np.ndarray  # the trial's own IDs, in randomisation order (text)
     id_column: str
     arms: list[dict[str, Any]] = field(default_factory=list)
+    id_values: Column | None = None   # the ID column in truth order (the long files' IDs)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -89,8 +91,10 @@ class Encoded:
 def not_collected_in(coding: Coding) -> frozenset[str]:
     """Harmonised variables the trial does not deliver (truth is missing for them)."""
     out = set(coding.not_collected)
-    if coding.survival != "dates":
+    if coding.survival not in ("dates", "events"):
         out.add("recurrence_date")
+    if not coding.package:
+        out.add("worst_ae_grade")
     if "qol_baseline" in out:
         out.add("qol_12m")
     return frozenset(out)
@@ -296,8 +300,29 @@ def encode(truth: pd.DataFrame, coding: Coding, spec: TrialSpec,
            rng: np.random.Generator) -> Encoded:
     """Encode one trial's truth (randomisation order) as the trial delivers it."""
     b = _Builder(coding, spec, truth, rng)
-    n = len(truth)
-    ids = id_strings(coding, spec, truth)
+    ids, id_name = _encode_ids(b)
+    arm_col = _encode_design(b)
+    _encode_age(b)
+    _encode_clinical(b)
+    _encode_survival(b)
+    _extras(b, arm_col)
+    for spec_var in VARIABLES:
+        if spec_var.name in b.skip:
+            b.rules[spec_var.name] = {"rule": "not_collected"}
+    missing_rules = [v.name for v in VARIABLES if v.name not in b.rules]
+    assert not missing_rules, missing_rules
+
+    order = _delivery_order(coding, truth)
+    columns = [c.take(order) for c in b.columns]
+    arms = _arms(coding, spec, truth)
+    return Encoded(columns=columns, rules={v.name: b.rules[v.name] for v in VARIABLES},
+                   order=order, participant_ids=ids, id_column=id_name, arms=arms,
+                   id_values=b.columns[0])
+
+
+def _encode_ids(b: _Builder) -> tuple[np.ndarray, str]:
+    coding, spec = b.coding, b.spec
+    ids = id_strings(coding, spec, b.truth)
     id_name = b.name("participant_id")
     if coding.id_style in ("int", "int1000"):
         id_col = Column(id_name, "int", ids.astype(np.float64), column_label(coding,
@@ -309,8 +334,12 @@ def encode(truth: pd.DataFrame, coding: Coding, spec: TrialSpec,
     b.add(id_col)
     b.rules["participant_id"] = {"rule": "id", "source": id_name, "type": id_col.type_name}
     b.rules["trial"] = {"rule": "constant", "value": spec.acronym}
+    return ids, id_name
 
-    # centre
+
+def _encode_design(b: _Builder) -> Column:
+    """Centre, randomisation date and arm; returns the arm column."""
+    coding, spec, truth = b.coding, b.spec, b.truth
     if coding.centre == "city":
         cities = C.city_names(coding, spec.n_centres)
         b.recode("centre", "centre", {i + 1: c for i, c in enumerate(cities)})
@@ -327,32 +356,40 @@ def encode(truth: pd.DataFrame, coding: Coding, spec: TrialSpec,
     arm_col = b.recode("arm", "arm", C.ARM[coding.arm],
                        {0: "Surgery alone", 1: "Surgery + adjuvant chemotherapy"})
     if "study" in coding.extras:
-        b.add(Column(b.name("study"), "str", np.full(n, spec.acronym, dtype=object),
+        b.add(Column(b.name("study"), "str", np.full(b.n, spec.acronym, dtype=object),
                      column_label(coding, "study"), extra=True))
+    return arm_col
 
-    # age
+
+def _encode_age(b: _Builder) -> None:
+    coding, truth = b.coding, b.truth
     if coding.age == "years":
         b.direct("age")
+        return
+    year = truth["_birth_year"].to_numpy()
+    month = truth["_birth_month"].to_numpy()
+    if coding.age == "birth_cols":
+        cy = b.add(Column(b.name("birth_year"), "int", year.astype(np.float64),
+                          column_label(coding, "birth_year"), used_for=("age",)))
+        cm = b.add(Column(b.name("birth_month"), "int", month.astype(np.float64),
+                          column_label(coding, "birth_month"), used_for=("age",)))
+        b.rules["age"] = {"rule": "age_from_birth_month", "source": [cy.name, cm.name],
+                          "reference": "rand_date"}
     else:
-        year = truth["_birth_year"].to_numpy()
-        month = truth["_birth_month"].to_numpy()
-        if coding.age == "birth_cols":
-            cy = b.add(Column(b.name("birth_year"), "int", year.astype(np.float64),
-                              column_label(coding, "birth_year"), used_for=("age",)))
-            cm = b.add(Column(b.name("birth_month"), "int", month.astype(np.float64),
-                              column_label(coding, "birth_month"), used_for=("age",)))
-            b.rules["age"] = {"rule": "age_from_birth_month", "source": [cy.name, cm.name],
-                              "reference": "rand_date"}
-        else:
-            fmt = coding.birth_format
-            text = np.array([fmt.replace("%Y", f"{y:04d}").replace("%m", f"{m:02d}")
-                             for y, m in zip(year, month)], dtype=object)
-            col = b.add(Column(b.name("birth_ym"), "str", text,
-                               column_label(coding, "birth_ym"), used_for=("age",)))
-            b.rules["age"] = {"rule": "age_from_birth_month", "source": col.name,
-                              "format": fmt, "reference": "rand_date"}
-        b.rules["age"]["definition"] = ("completed years from the first day of the birth month "
-                                        "to rand_date")
+        fmt = coding.birth_format
+        text = np.array([fmt.replace("%Y", f"{y:04d}").replace("%m", f"{m:02d}")
+                         for y, m in zip(year, month)], dtype=object)
+        col = b.add(Column(b.name("birth_ym"), "str", text,
+                           column_label(coding, "birth_ym"), used_for=("age",)))
+        b.rules["age"] = {"rule": "age_from_birth_month", "source": col.name,
+                          "format": fmt, "reference": "rand_date"}
+    b.rules["age"]["definition"] = ("completed years from the first day of the birth month "
+                                    "to rand_date")
+
+
+def _encode_clinical(b: _Builder) -> None:
+    """Sex, performance status, measurements, tumour, surgery, history, QoL and treatment."""
+    coding = b.coding
     b.recode("sex", "sex", C.SEX[coding.sex], C.SEX_LABELS)
     if coding.ecog == "karnofsky":
         b.recode("ecog", "karnofsky", C.KARNOFSKY,
@@ -365,46 +402,50 @@ def encode(truth: pd.DataFrame, coding: Coding, spec: TrialSpec,
         b.direct("bmi")
     else:
         b.derive("bmi", "bmi", ["weight_kg", "height_cm"])
-    for var in ("haemoglobin_gdl", "albumin_gl", "creatinine_umol"):
-        if var not in b.skip:
-            b.direct(var)
-    if "cea_elevated" not in b.skip:
-        b.boolean("cea_elevated")
+    _collected(b, ("haemoglobin_gdl", "albumin_gl", "creatinine_umol"), b.direct)
+    _collected(b, ("cea_elevated",), b.boolean)
     style = coding.categorical
-    for var in ("tumour_site", "histology_lauren", "grade", "t_stage", "n_stage"):
-        if var in b.skip:
-            continue
+
+    def category(var: str) -> None:
         b.recode(var, var, C.CATEGORIES[var][style], C.CATEGORY_LABELS[var])
+
+    _collected(b, ("tumour_site", "histology_lauren", "grade", "t_stage", "n_stage"), category)
     b.direct("nodes_examined")
     b.direct("nodes_positive")
     for var in ("resection_margin", "gastrectomy", "lymphadenectomy"):
-        b.recode(var, var, C.CATEGORIES[var][style], C.CATEGORY_LABELS[var])
+        category(var)
     b.date("surgery_date")
-    if "smoking" not in b.skip:
-        b.recode("smoking", "smoking", C.CATEGORIES["smoking"][style], C.CATEGORY_LABELS["smoking"])
-    if "diabetes" not in b.skip:
-        b.boolean("diabetes")
-    for var in ("qol_baseline", "qol_12m"):
-        if var not in b.skip:
-            b.direct(var)
-    for var in ("chemo_started", "grade3_toxicity"):
-        if var not in b.skip:
-            b.boolean(var)
+    _collected(b, ("smoking",), category)
+    _collected(b, ("diabetes",), b.boolean)
+    from_tables = PACKAGE_RULES if coding.package else {}
+    _collected(b, [v for v in ("qol_baseline", "qol_12m") if v not in from_tables], b.direct)
+    _collected(b, [v for v in ("chemo_started", "grade3_toxicity") if v not in from_tables],
+               b.boolean)
 
-    # survival
-    if coding.survival == "dates":
+
+def _collected(b: _Builder, names: Sequence[str], encode_one: Any) -> None:
+    """Encode each of ``names`` the trial collects."""
+    for var in names:
+        if var not in b.skip:
+            encode_one(var)
+
+
+def _encode_survival(b: _Builder) -> None:
+    coding, style = b.coding, b.coding.categorical
+    if coding.package:
+        if "cause_of_death" not in b.skip:
+            b.recode("cause_of_death", "cause_of_death", C.CATEGORIES["cause_of_death"][style],
+                     C.CATEGORY_LABELS["cause_of_death"])
+        b.rules.update({k: dict(v) for k, v in PACKAGE_RULES.items()})
+        _derive_from_dates(b)
+    elif coding.survival == "dates":
         for var in ("recurrence_date", "death_date"):
             b.date(var)
         if "cause_of_death" not in b.skip:
             b.recode("cause_of_death", "cause_of_death", C.CATEGORIES["cause_of_death"][style],
                      C.CATEGORY_LABELS["cause_of_death"])
         b.date("last_fu_date")
-        b.derive("os_event", "os_event_from_dates", ["death_date"])
-        b.derive("os_time_days", "os_time_from_dates", ["rand_date", "death_date",
-                                                         "last_fu_date"])
-        b.derive("dfs_event", "dfs_event_from_dates", ["recurrence_date", "death_date"])
-        b.derive("dfs_time_days", "dfs_time_from_dates",
-                 ["rand_date", "recurrence_date", "death_date", "last_fu_date"])
+        _derive_from_dates(b)
     else:
         if "cause_of_death" not in b.skip:
             b.recode("cause_of_death", "cause_of_death", C.CATEGORIES["cause_of_death"][style],
@@ -419,18 +460,13 @@ def encode(truth: pd.DataFrame, coding: Coding, spec: TrialSpec,
         b.derive("death_date", "death_date_from_os", ["rand_date", "os_event", "os_time_days"])
         b.derive("last_fu_date", "last_fu_date_from_os", ["rand_date", "os_time_days"])
 
-    _extras(b, arm_col)
-    for spec_var in VARIABLES:
-        if spec_var.name in b.skip:
-            b.rules[spec_var.name] = {"rule": "not_collected"}
-    missing_rules = [v.name for v in VARIABLES if v.name not in b.rules]
-    assert not missing_rules, missing_rules
 
-    order = _delivery_order(coding, truth)
-    columns = [c.take(order) for c in b.columns]
-    arms = _arms(coding, spec, truth)
-    return Encoded(columns=columns, rules={v.name: b.rules[v.name] for v in VARIABLES},
-                   order=order, participant_ids=ids, id_column=id_name, arms=arms)
+def _derive_from_dates(b: _Builder) -> None:
+    b.derive("os_event", "os_event_from_dates", ["death_date"])
+    b.derive("os_time_days", "os_time_from_dates", ["rand_date", "death_date", "last_fu_date"])
+    b.derive("dfs_event", "dfs_event_from_dates", ["recurrence_date", "death_date"])
+    b.derive("dfs_time_days", "dfs_time_from_dates",
+             ["rand_date", "recurrence_date", "death_date", "last_fu_date"])
 
 
 def _extras(b: _Builder, arm_col: Column) -> None:

@@ -15,9 +15,11 @@ import pandas as pd
 import yaml
 
 from repository.errors import AlreadyExists, ConfigError
+from repository.example.arrow import arrow_table
 from repository.example.codebooks import STYLE_DESCRIPTION, build_codebook
 from repository.example.codings import EXTENSION, Coding, coding_for
 from repository.example.encode import Column, encode, not_collected_in
+from repository.example.package import TABLE_TRUTH, write_package, write_table_truth
 from repository.example.problems import CHECKS, PROBLEM_ORDER, plant, prepare_truth, problem_for
 from repository.example.rejects import IDENTIFIER_COLUMNS, identifier_columns
 from repository.example.simulate import MODEL, TrialEffects, draw_effects, simulate_trial
@@ -158,31 +160,6 @@ def _truth_schema():
     return pa.schema(fields)
 
 
-def _truth_table(truth: pd.DataFrame, schema: Any):
-    import pyarrow as pa
-
-    arrays = []
-    for fld in schema:
-        s = truth[fld.name]
-        if pa.types.is_date32(fld.type):
-            arrays.append(pa.array(s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]"),
-                                   type=pa.date32(), mask=s.isna().to_numpy()))
-        elif pa.types.is_integer(fld.type):
-            mask = s.isna().to_numpy()
-            values = s.to_numpy(dtype=np.float64, na_value=0.0).astype(np.int64)
-            arrays.append(pa.array(values, type=pa.int64(), mask=mask))
-        elif pa.types.is_floating(fld.type):
-            values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            arrays.append(pa.array(values, mask=np.isnan(values)))
-        elif pa.types.is_boolean(fld.type):
-            arrays.append(pa.array(s.astype(object).where(s.notna(), None).tolist(),
-                                   type=pa.bool_()))
-        else:
-            arrays.append(pa.array(s.astype(object).where(s.notna(), None).tolist(),
-                                   type=pa.string()))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
 # ---- one trial -----------------------------------------------------------------------------
 
 @dataclass
@@ -193,6 +170,27 @@ class _TrialOutput:
     truth: pd.DataFrame
     columns: list[Column]
     coding: Coding
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)   # true long tables
+
+
+def _simulate(spec: TrialSpec, effects: TrialEffects, seed: int, coding: Coding,
+              kind: str | None) -> tuple[pd.DataFrame, Any, np.random.Generator, Any]:
+    """The trial's truth (final), its encoding, the problem stream and prepared problem."""
+    truth = simulate_trial(spec, effects, seed)
+    problem_rng = np.random.default_rng(seed_sequence(seed, 5, spec.index))
+    prepared = prepare_truth(kind, truth, problem_rng)
+    for name in not_collected_in(coding):
+        truth[name] = _all_missing(truth[name])
+    encoded = encode(truth, coding, spec, np.random.default_rng(seed_sequence(seed, 6,
+                                                                               spec.index)))
+    truth["participant_id"] = encoded.participant_ids
+    return truth, encoded, problem_rng, prepared
+
+
+def _rows_in_truth_order(encoded: Any, n: int) -> pd.Series:
+    rows = np.empty(n, dtype=np.int64)
+    rows[encoded.order] = np.arange(1, n + 1)
+    return pd.Series(rows, dtype="Int64")
 
 
 def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Path) -> \
@@ -202,14 +200,7 @@ def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Pa
     ext = EXTENSION[coding.style]
     file = f"deliveries/{spec.acronym}{ext}"
     redelivery_file = f"redeliveries/{spec.acronym}{ext}"
-    truth = simulate_trial(spec, effects, seed)
-    problem_rng = np.random.default_rng(seed_sequence(seed, 5, spec.index))
-    prepared = prepare_truth(kind, truth, problem_rng)
-    for name in not_collected_in(coding):
-        truth[name] = _all_missing(truth[name])
-    encoded = encode(truth, coding, spec, np.random.default_rng(seed_sequence(seed, 6,
-                                                                               spec.index)))
-    truth["participant_id"] = encoded.participant_ids
+    truth, encoded, problem_rng, prepared = _simulate(spec, effects, seed, coding, kind)
     planted = plant(kind, acronym=spec.acronym, coding=coding, encoded=encoded, truth=truth,
                     rng=problem_rng, prepared=prepared, redelivery_file=redelivery_file)
     columns = planted.columns if planted.columns is not None else encoded.columns
@@ -217,40 +208,37 @@ def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Pa
     if planted.delivery_rows is not None:
         truth["delivery_row"] = pd.Series(planted.delivery_rows, dtype="Int64").replace(0, pd.NA)
     else:
-        rows = np.empty(len(truth), dtype=np.int64)
-        rows[encoded.order] = np.arange(1, len(truth) + 1)
-        truth["delivery_row"] = pd.Series(rows, dtype="Int64")
+        truth["delivery_row"] = _rows_in_truth_order(encoded, len(truth))
     truth["redelivery_row"] = pd.Series([pd.NA] * len(truth), dtype="Int64")
 
     stamp = dt.datetime.combine(spec.received - dt.timedelta(days=7), dt.time(10, 0))
     label = f"{spec.acronym} trial data export"
-    write_delivery(columns, directory / file, coding, label=label, stamp=stamp)
-    redelivery = None
     registry_delivery: dict[str, Any] = {
         "file": file, "format": coding.format, "style": STYLE_DESCRIPTION[coding.style],
         "id_column": encoded.id_column, "rows": n_rows,
         "codebook": f"codebooks/{spec.acronym}.yaml",
         "delivered_by": spec.delivered_by, "received": spec.received.isoformat()}
+    package = None
+    if coding.package:
+        package = write_package(spec, coding, truth, encoded, columns, seed, directory,
+                                label=label, stamp=stamp)
+        file = registry_delivery["file"] = package.directory
+        registry_delivery["datasets"] = package.datasets
+    else:
+        write_delivery(columns, directory / file, coding, label=label, stamp=stamp)
     if coding.text:
         registry_delivery.update({k: v for k, v in coding.layout.items() if k != "decimal"})
     if coding.format == "xlsx":
         registry_delivery["sheet"] = "data"
+    redelivery = None
     if planted.redelivery is not None:
-        (directory / "redeliveries").mkdir(exist_ok=True)
-        later = spec.received + dt.timedelta(days=63)
-        write_delivery(planted.redelivery, directory / redelivery_file, coding,
-                       label=f"{label} (corrected)",
-                       stamp=dt.datetime.combine(later - dt.timedelta(days=2), dt.time(10, 0)))
-        redelivery = redelivery_file
-        registry_delivery["redelivery"] = {"file": redelivery_file,
-                                           "rows": int(planted.redelivery[0].values.size),
-                                           "received": later.isoformat(),
-                                           "reason": "corrected export: complete control arm"}
-        rows = np.empty(len(truth), dtype=np.int64)
-        rows[encoded.order] = np.arange(1, len(truth) + 1)
-        truth["redelivery_row"] = pd.Series(rows, dtype="Int64")
+        redelivery = _write_redelivery(spec, coding, planted.redelivery, redelivery_file,
+                                       directory, label, registry_delivery)
+        truth["redelivery_row"] = _rows_in_truth_order(encoded, len(truth))
     codebook = build_codebook(spec, coding, encoded, columns, file=file, rows=n_rows,
                               sheet="data" if coding.format == "xlsx" else None)
+    if package is not None:
+        package.add_to(codebook)
     _dump_yaml(codebook, directory / "codebooks" / f"{spec.acronym}.yaml",
                f"Codebook of the {spec.acronym} delivery (fictional; ipdrepo example topic)")
     arms = tuple((a["code"], a["randomised_published"]) for a in encoded.arms)
@@ -260,7 +248,20 @@ def _make_trial(spec: TrialSpec, effects: TrialEffects, seed: int, directory: Pa
     return _TrialOutput(delivery=delivery,
                         registry=registry_entry(spec, encoded.arms, registry_delivery,
                                                 language=coding.language),
-                        planted=planted.entries, truth=truth, columns=columns, coding=coding)
+                        planted=planted.entries, truth=truth, columns=columns, coding=coding,
+                        tables=package.truth if package is not None else {})
+
+
+def _write_redelivery(spec: TrialSpec, coding: Coding, columns: list[Column], file: str,
+                      directory: Path, label: str, registry_delivery: dict[str, Any]) -> str:
+    (directory / "redeliveries").mkdir(exist_ok=True)
+    later = spec.received + dt.timedelta(days=63)
+    write_delivery(columns, directory / file, coding, label=f"{label} (corrected)",
+                   stamp=dt.datetime.combine(later - dt.timedelta(days=2), dt.time(10, 0)))
+    registry_delivery["redelivery"] = {"file": file, "rows": int(columns[0].values.size),
+                                       "received": later.isoformat(),
+                                       "reason": "corrected export: complete control arm"}
+    return file
 
 
 def _all_missing(series: pd.Series) -> pd.Series:
@@ -315,18 +316,23 @@ def create(directory: str | Path, *, trials: int = 8, participants: int = 3000,
     registry: list[dict[str, Any]] = []
     planted: list[dict[str, Any]] = []
     reject: str | None = None
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLE_TRUTH}
     with pq.ParquetWriter(directory / "truth" / "participants.parquet", schema,
                           compression="zstd") as writer:
         for spec, eff in zip(specs, effects):
             out = _make_trial(spec, eff, seed, directory)
-            writer.write_table(_truth_table(out.truth, schema))
+            writer.write_table(arrow_table(out.truth, schema))
             if spec.index == reject_index:
                 reject = _write_reject(out, seed, spec.index, directory)
             deliveries.append(out.delivery)
             registry.append(out.registry)
             planted.extend(out.planted)
+            for name, frame in out.tables.items():
+                tables[name].append(frame)
             if progress is not None:
                 progress(out.delivery)
+    for name, frames in tables.items():
+        write_table_truth(directory, name, frames)
     for i, entry in enumerate(planted, 1):
         entry_id = {"id": f"P{i}"}
         entry_id.update(entry)
@@ -402,7 +408,8 @@ def _write_readme(directory: Path, deliveries: Sequence[TrialDelivery], seed: in
         "|---|---|",
         "| `topic.yaml` | the topic, its harmonised variables and the trial registry (registry "
         "IDs, arms with published N, contact, delivery file, format, ID column) |",
-        "| `deliveries/` | one delivery per trial, as the trial sent it |",
+        "| `deliveries/` | one delivery per trial, as the trial sent it (a directory of three "
+        "files, baseline, visits and events, for the trial that sends several) |",
         "| `codebooks/` | each trial's codebook: columns, codes, units, missing codes and how "
         "each harmonised variable is obtained |",
         "| `redeliveries/` | a corrected re-delivery (the trial whose first delivery misses "
@@ -410,6 +417,8 @@ def _write_readme(directory: Path, deliveries: Sequence[TrialDelivery], seed: in
         "| `rejects/` | a delivery that still carries direct identifiers (the gate refuses it) |",
         "| `truth/participants.parquet` | the true harmonised values of every participant, with "
         "the trial's own ID and delivery row |",
+        "| `truth/visits.parquet`, `truth/events.parquet` | the true long tables (follow-up "
+        "visits; adverse events, recurrences and deaths) |",
         "| `truth/trial_effects.yaml` | true per-trial effects, mu, tau and the model |",
         "| `truth/planted.yaml` | every planted data problem and how the trialist answers |",
         "",

@@ -151,9 +151,16 @@ def simulate_trial(spec: TrialSpec, effects: TrialEffects, seed: int) -> pd.Data
     randomisation sequence number, ``_birth_year``/``_birth_month`` the month of birth.
     """
     rng = np.random.default_rng(seed_sequence(seed, 3, spec.index))
+    d = _design_and_baseline(spec, rng)
+    d.update(_tumour_and_surgery(spec, d, rng))
+    d.update(_treatment(effects, d, rng))
+    d.update(_survival(spec, effects, d, rng))
+    return _frame(spec, d, rng)
+
+
+def _design_and_baseline(spec: TrialSpec, rng: np.random.Generator) -> dict[str, Any]:
     n = spec.n
     asian = spec.country in ("Japan", "Korea")
-
     rand = _weekdays(spec.accrual_start, spec.accrual_end, n, rng)
     m = spec.n_centres
     centre_p = rng.dirichlet(np.full(m, 1.5))
@@ -166,8 +173,6 @@ def simulate_trial(spec: TrialSpec, effects: TrialEffects, seed: int) -> pd.Data
     rand_months = rand.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
     birth_months = rand_months - np.floor(age_c * 12).astype(np.int64)
     age = (rand_months - birth_months) // 12
-    birth_year = 1970 + birth_months // 12
-    birth_month = birth_months % 12 + 1
 
     latent = 0.04 * (age - 60) + rng.normal(0, 1, n)
     ecog = np.digitize(latent, [0.14, 1.59])
@@ -181,8 +186,16 @@ def simulate_trial(spec: TrialSpec, effects: TrialEffects, seed: int) -> pd.Data
     albumin = np.clip(rng.normal(40, 4.5, n) - 1.5 * ecog, 24, 52).round()
     creat = np.clip(np.where(male, rng.normal(85, 17, n), rng.normal(68, 14, n))
                     + 0.4 * (age - 60), 45, 180).round()
+    return {"n": n, "asian": asian, "rand": rand, "centre": centre, "arm": arm, "male": male,
+            "sex": sex, "age": age, "birth_year": 1970 + birth_months // 12,
+            "birth_month": birth_months % 12 + 1, "ecog": ecog, "height": height,
+            "weight": weight, "hb": hb, "albumin": albumin, "creat": creat}
 
-    site_p = [0.08, 0.40, 0.47, 0.05] if asian else [0.22, 0.33, 0.40, 0.05]
+
+def _tumour_and_surgery(spec: TrialSpec, d: dict[str, Any],
+                        rng: np.random.Generator) -> dict[str, Any]:
+    n, sex, age = d["n"], d["sex"], d["age"]
+    site_p = [0.08, 0.40, 0.47, 0.05] if d["asian"] else [0.22, 0.33, 0.40, 0.05]
     site = rng.choice(4, size=n, p=site_p) + 1
     p_diffuse = np.clip(0.33 + 0.10 * (sex == 2) - 0.005 * (age - 60), 0.1, 0.7)
     lauren_p = np.column_stack([0.85 * (1 - p_diffuse), p_diffuse, 0.15 * (1 - p_diffuse)])
@@ -199,25 +212,39 @@ def simulate_trial(spec: TrialSpec, effects: TrialEffects, seed: int) -> pd.Data
     n_stage = np.digitize(positive, [1, 3, 7])
     r1 = rng.random(n) < np.array([0.02, 0.05, 0.10, 0.22])[t_stage - 1]
     total = rng.random(n) < np.array([0.9, 0.6, 0.15, 1.0])[site - 1]
-    surgery = np.busday_offset(rand - rng.integers(8, 41, n).astype("timedelta64[D]"), 0,
+    surgery = np.busday_offset(d["rand"] - rng.integers(8, 41, n).astype("timedelta64[D]"), 0,
                                roll="backward")
-    smoking_p = np.where(male[:, None], [[0.30, 0.40, 0.30]], [[0.65, 0.20, 0.15]])
+    smoking_p = np.where(d["male"][:, None], [[0.30, 0.40, 0.30]], [[0.65, 0.20, 0.15]])
     smoking = _categorical(rng, smoking_p)
     diabetes = rng.random(n) < np.clip(0.11 + 0.004 * (age - 60), 0.02, 0.3)
     cea = rng.random(n) < expit(-1.6 + 0.4 * (t_stage - 3) + 0.3 * n_stage)
-    qol0 = np.clip(rng.normal(70 - 7 * ecog, 15, n), 0, 100).round()
+    qol0 = np.clip(rng.normal(70 - 7 * d["ecog"], 15, n), 0, 100).round()
+    return {"site": site, "lauren": lauren, "grade": grade, "t_stage": t_stage, "d2": d2,
+            "examined": examined, "positive": positive, "n_stage": n_stage, "r1": r1,
+            "total": total, "surgery": surgery, "smoking": smoking, "diabetes": diabetes,
+            "cea": cea, "qol0": qol0}
+
+
+def _treatment(effects: TrialEffects, d: dict[str, Any],
+               rng: np.random.Generator) -> dict[str, Any]:
+    n, arm = d["n"], d["arm"]
     chemo_started = (arm == 1) & (rng.random(n) < 0.92)
     tox = MODEL["toxicity"]
-    tox_lp = (tox["intercept"] + effects.tox_log_or * arm + tox["age_per_10y"] * (age - 60) / 10
-              + tox["ecog"] * ecog)
-    toxicity = rng.random(n) < expit(tox_lp)
+    tox_lp = (tox["intercept"] + effects.tox_log_or * arm
+              + tox["age_per_10y"] * (d["age"] - 60) / 10 + tox["ecog"] * d["ecog"])
+    return {"chemo_started": chemo_started, "toxicity": rng.random(n) < expit(tox_lp)}
 
-    # survival: Weibull PH for death and (latent) recurrence, Gaussian copula
+
+def _survival(spec: TrialSpec, effects: TrialEffects, d: dict[str, Any],
+              rng: np.random.Generator) -> dict[str, Any]:
+    """Weibull PH for death and (latent) recurrence, Gaussian copula; censoring; QoL at 12
+    months."""
+    n, arm, rand = d["n"], d["arm"], d["rand"]
     pi = MODEL["prognostic_index"]
-    lp = (pi["pT-3"] * (t_stage - 3) + pi["pN-1.4"] * (n_stage - 1.4)
-          + pi["(age-60)/10"] * (age - 60) / 10 + pi["ECOG-0.5"] * (ecog - 0.5)
-          + pi["R1"] * r1 + pi["diffuse"] * (lauren == 2) + pi["CEA elevated"] * cea
-          + pi["D2"] * d2)
+    lp = (pi["pT-3"] * (d["t_stage"] - 3) + pi["pN-1.4"] * (d["n_stage"] - 1.4)
+          + pi["(age-60)/10"] * (d["age"] - 60) / 10 + pi["ECOG-0.5"] * (d["ecog"] - 0.5)
+          + pi["R1"] * d["r1"] + pi["diffuse"] * (d["lauren"] == 2) + pi["CEA elevated"] * d["cea"]
+          + pi["D2"] * d["d2"])
     z1, z2 = rng.normal(size=(2, n))
     rho = MODEL["copula_rho"]
     u_os = np.clip(ndtr(z1), 1e-12, 1 - 1e-12)
@@ -236,90 +263,102 @@ def simulate_trial(spec: TrialSpec, effects: TrialEffects, seed: int) -> pd.Data
     os_event = os_days <= censor
     os_time = np.where(os_event, os_days, censor)
     recurred = (t_rec < t_os) & (rec_days <= censor)
-    dfs_event = recurred | os_event
-    dfs_time = np.where(recurred, rec_days, os_time)
     day = np.timedelta64(1, "D")
-    death_date = np.where(os_event, rand + os_days * day, np.datetime64("NaT"))
-    rec_date = np.where(recurred, rand + rec_days * day, np.datetime64("NaT"))
-    last_fu = rand + os_time * day
     cause_p = np.where(recurred[:, None], [[0.88, 0.05, 0.07]], [[0.10, 0.70, 0.20]])
     cause = np.where(os_event, _categorical(rng, cause_p), -1)
-
     q = MODEL["qol"]
-    qol12 = np.clip(np.round(q["intercept"] + q["baseline_slope"] * qol0
+    qol12 = np.clip(np.round(q["intercept"] + q["baseline_slope"] * d["qol0"]
                              + effects.qol_delta * arm + rng.normal(0, q["residual_sd"], n)),
                     0, 100)
     qol12_known = ((os_days > 365) & (censor >= 365) & (rec_days > 365)
                    & (rng.random(n) < q["response_rate"]))
+    return {"os_event": os_event, "os_time": os_time, "dfs_event": recurred | os_event,
+            "dfs_time": np.where(recurred, rec_days, os_time),
+            "death_date": np.where(os_event, rand + os_days * day, np.datetime64("NaT")),
+            "rec_date": np.where(recurred, rand + rec_days * day, np.datetime64("NaT")),
+            "last_fu": rand + os_time * day, "cause": cause, "qol12": qol12,
+            "qol12_known": qol12_known}
+
+
+def _int_col(values: np.ndarray, miss: np.ndarray | None = None) -> pd.Series:
+    s = pd.Series(np.asarray(values, dtype=np.int64), dtype="Int64")
+    return s.mask(pd.Series(miss)) if miss is not None else s
+
+
+def _float_col(values: np.ndarray, miss: np.ndarray) -> pd.Series:
+    return pd.Series(np.where(miss, np.nan, values), dtype="float64")
+
+
+def _bool_col(values: np.ndarray, miss: np.ndarray | None = None) -> pd.Series:
+    s = pd.Series(values.astype(bool), dtype="boolean")
+    return s.mask(pd.Series(miss)) if miss is not None else s
+
+
+def _str_col(codes: np.ndarray, labels: Sequence[str], miss: np.ndarray) -> pd.Series:
+    out = np.asarray(labels, dtype=object)[np.clip(codes, 0, len(labels) - 1)]
+    return pd.Series(np.where(miss | (codes < 0), None, out), dtype=object)
+
+
+def _date_col(values: np.ndarray) -> pd.Series:
+    return pd.Series(values.astype("datetime64[ns]"))
+
+
+def _frame(spec: TrialSpec, d: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+    """The truth frame; missing values drawn completely at random (same order as always)."""
+    n = d["n"]
 
     def missing(name: str) -> np.ndarray:
         return rng.random(n) < _MISSING[name]
 
-    def int_col(values: np.ndarray, miss: np.ndarray | None = None) -> pd.Series:
-        s = pd.Series(np.asarray(values, dtype=np.int64), dtype="Int64")
-        return s.mask(pd.Series(miss)) if miss is not None else s
-
-    def float_col(values: np.ndarray, miss: np.ndarray) -> pd.Series:
-        return pd.Series(np.where(miss, np.nan, values), dtype="float64")
-
-    def bool_col(values: np.ndarray, miss: np.ndarray | None = None) -> pd.Series:
-        s = pd.Series(values.astype(bool), dtype="boolean")
-        return s.mask(pd.Series(miss)) if miss is not None else s
-
-    def str_col(codes: np.ndarray, labels: Sequence[str], miss: np.ndarray) -> pd.Series:
-        out = np.asarray(labels, dtype=object)[np.clip(codes, 0, len(labels) - 1)]
-        return pd.Series(np.where(miss | (codes < 0), None, out), dtype=object)
-
-    def date_col(values: np.ndarray) -> pd.Series:
-        return pd.Series(values.astype("datetime64[ns]"))
-
+    never = np.zeros(n, bool)
     miss_w, miss_h, miss_nodes = missing("weight_kg"), missing("height_cm"), missing("nodes")
-    bmi = np.round(weight / (height / 100) ** 2, 1)
+    bmi = np.round(d["weight"] / (d["height"] / 100) ** 2, 1)
     frame = pd.DataFrame({
         "participant_id": pd.Series([None] * n, dtype=object),
         "trial": spec.acronym,
-        "arm": int_col(arm),
-        "rand_date": date_col(rand),
-        "centre": int_col(centre),
-        "age": int_col(age),
-        "sex": int_col(sex),
-        "ecog": int_col(ecog, missing("ecog")),
-        "weight_kg": float_col(weight, miss_w),
-        "height_cm": int_col(height, miss_h),
-        "bmi": float_col(bmi, miss_w | miss_h),
-        "haemoglobin_gdl": float_col(hb, missing("haemoglobin_gdl")),
-        "albumin_gl": int_col(albumin, missing("albumin_gl")),
-        "creatinine_umol": int_col(creat, missing("creatinine_umol")),
-        "cea_elevated": bool_col(cea, missing("cea_elevated")),
-        "tumour_site": int_col(site),
-        "histology_lauren": int_col(lauren, missing("histology_lauren")),
-        "grade": int_col(grade, missing("grade")),
-        "t_stage": int_col(t_stage),
-        "n_stage": int_col(n_stage),
-        "nodes_examined": int_col(examined, miss_nodes),
-        "nodes_positive": int_col(positive, miss_nodes),
-        "resection_margin": str_col(r1.astype(int), ["R0", "R1"], np.zeros(n, bool)),
-        "gastrectomy": str_col((~total).astype(int), ["total", "subtotal"],
-                               missing("gastrectomy")),
-        "lymphadenectomy": str_col(d2.astype(int), ["D1", "D2"], missing("lymphadenectomy")),
-        "surgery_date": date_col(surgery),
-        "smoking": str_col(smoking, ["never", "former", "current"], missing("smoking")),
-        "diabetes": bool_col(diabetes, missing("diabetes")),
-        "qol_baseline": int_col(qol0, missing("qol_baseline")),
-        "qol_12m": int_col(qol12, ~qol12_known),
-        "chemo_started": bool_col(chemo_started),
-        "grade3_toxicity": bool_col(toxicity),
-        "recurrence_date": date_col(rec_date),
-        "death_date": date_col(death_date),
-        "cause_of_death": str_col(cause, ["gastric_cancer", "other", "unknown"],
-                                  np.zeros(n, bool)),
-        "last_fu_date": date_col(last_fu),
-        "dfs_event": int_col(dfs_event.astype(int)),
-        "dfs_time_days": int_col(dfs_time),
-        "os_event": int_col(os_event.astype(int)),
-        "os_time_days": int_col(os_time),
+        "arm": _int_col(d["arm"]),
+        "rand_date": _date_col(d["rand"]),
+        "centre": _int_col(d["centre"]),
+        "age": _int_col(d["age"]),
+        "sex": _int_col(d["sex"]),
+        "ecog": _int_col(d["ecog"], missing("ecog")),
+        "weight_kg": _float_col(d["weight"], miss_w),
+        "height_cm": _int_col(d["height"], miss_h),
+        "bmi": _float_col(bmi, miss_w | miss_h),
+        "haemoglobin_gdl": _float_col(d["hb"], missing("haemoglobin_gdl")),
+        "albumin_gl": _int_col(d["albumin"], missing("albumin_gl")),
+        "creatinine_umol": _int_col(d["creat"], missing("creatinine_umol")),
+        "cea_elevated": _bool_col(d["cea"], missing("cea_elevated")),
+        "tumour_site": _int_col(d["site"]),
+        "histology_lauren": _int_col(d["lauren"], missing("histology_lauren")),
+        "grade": _int_col(d["grade"], missing("grade")),
+        "t_stage": _int_col(d["t_stage"]),
+        "n_stage": _int_col(d["n_stage"]),
+        "nodes_examined": _int_col(d["examined"], miss_nodes),
+        "nodes_positive": _int_col(d["positive"], miss_nodes),
+        "resection_margin": _str_col(d["r1"].astype(int), ["R0", "R1"], never),
+        "gastrectomy": _str_col((~d["total"]).astype(int), ["total", "subtotal"],
+                                missing("gastrectomy")),
+        "lymphadenectomy": _str_col(d["d2"].astype(int), ["D1", "D2"],
+                                    missing("lymphadenectomy")),
+        "surgery_date": _date_col(d["surgery"]),
+        "smoking": _str_col(d["smoking"], ["never", "former", "current"], missing("smoking")),
+        "diabetes": _bool_col(d["diabetes"], missing("diabetes")),
+        "qol_baseline": _int_col(d["qol0"], missing("qol_baseline")),
+        "qol_12m": _int_col(d["qol12"], ~d["qol12_known"]),
+        "chemo_started": _bool_col(d["chemo_started"]),
+        "grade3_toxicity": _bool_col(d["toxicity"]),
+        "worst_ae_grade": pd.Series([pd.NA] * n, dtype="Int64"),
+        "recurrence_date": _date_col(d["rec_date"]),
+        "death_date": _date_col(d["death_date"]),
+        "cause_of_death": _str_col(d["cause"], ["gastric_cancer", "other", "unknown"], never),
+        "last_fu_date": _date_col(d["last_fu"]),
+        "dfs_event": _int_col(d["dfs_event"].astype(int)),
+        "dfs_time_days": _int_col(d["dfs_time"]),
+        "os_event": _int_col(d["os_event"].astype(int)),
+        "os_time_days": _int_col(d["os_time"]),
     })
     frame["_seq"] = np.arange(1, n + 1)
-    frame["_birth_year"] = birth_year
-    frame["_birth_month"] = birth_month
+    frame["_birth_year"] = d["birth_year"]
+    frame["_birth_month"] = d["birth_month"]
     return frame

@@ -24,6 +24,8 @@ __all__ = [
     "TOPIC",
     "VARIABLES",
     "VARIABLE_NAMES",
+    "TABLES",
+    "TABLE_VARIABLES",
     "DERIVATIONS",
     "Variable",
     "TrialSpec",
@@ -143,6 +145,10 @@ VARIABLES: tuple[Variable, ...] = (
              codes=_BOOL, note="false in the surgery-alone arm"),
     Variable("grade3_toxicity", "Any grade 3+ adverse event", "boolean", "outcome",
              codes=_BOOL),
+    Variable("worst_ae_grade", "Worst adverse-event grade (CTCAE)", "integer", "outcome",
+             codes={0: "no adverse event", 1: "grade 1", 2: "grade 2", 3: "grade 3",
+                    4: "grade 4"},
+             note="only where the trial delivers its adverse events (the events file)"),
     Variable("recurrence_date", "Date of first recurrence", "date", "outcome"),
     Variable("death_date", "Date of death", "date", "outcome",
              note="on or after recurrence_date"),
@@ -161,6 +167,26 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 VARIABLE_NAMES: tuple[str, ...] = tuple(v.name for v in VARIABLES)
+
+#: the long tables a trial delivering several files fills: name -> (key, variables); the
+#: variables of each table (``Variable.group`` is the table) follow in TABLE_VARIABLES
+TABLES: Mapping[str, tuple[str, ...]] = {"visits": ("visit_num",), "events": ("event_seq",)}
+TABLE_VARIABLES: tuple[Variable, ...] = (
+    Variable("visit_num", "Visit number (1, 2, ... in date order)", "integer", "visits"),
+    Variable("visit_date", "Date of the follow-up visit", "date", "visits"),
+    Variable("visit_day", "Days from randomisation to the visit", "integer", "visits",
+             unit="days", range=(1, 11000)),
+    Variable("qol_global", "Global quality of life at the visit", "integer", "visits",
+             unit="points (0-100)", range=(0, 100)),
+    Variable("event_seq", "Event number (1, 2, ... in date order)", "integer", "events"),
+    Variable("event_type", "Kind of event", "string", "events",
+             codes={"adverse_event": "adverse event", "recurrence": "recurrence",
+                    "death": "death"}),
+    Variable("event_date", "Date of the event (onset of an adverse event)", "date", "events"),
+    Variable("ae_term", "Adverse event term", "string", "events"),
+    Variable("ae_grade", "Adverse event grade (CTCAE)", "integer", "events",
+             codes={1: "grade 1", 2: "grade 2", 3: "grade 3", 4: "grade 4"}),
+)
 
 #: derivation name -> (harmonised inputs, definition); codebooks refer to these by name
 DERIVATIONS: Mapping[str, tuple[tuple[str, ...], str]] = {

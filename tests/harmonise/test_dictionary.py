@@ -37,7 +37,7 @@ def test_canonical_dict_round_trip() -> None:
 
 def test_lookups_and_presentation() -> None:
     d = load_dictionary(EXAMPLE_DICTIONARY)
-    assert d.topic == "gastric-adjuvant" and len(d) == 40
+    assert d.topic == "gastric-adjuvant" and len(d) == 41
     assert d.id_variable.name == "participant_id" and d.trial_variable.name == "trial"
     sex = d.variable("sex")
     assert sex.dtype == "Int64" and sex.kind == "number" and sex.codes == (1, 2)
@@ -47,9 +47,12 @@ def test_lookups_and_presentation() -> None:
     with pytest.raises(DictionaryError, match="did you mean 'weight_kg'"):
         d.variable("weight_k")
     assert list(d.summary.columns) == ["name", "label", "type", "role", "unit", "required",
-                                       "categories", "range"]
-    assert len(d.summary) == 40 and "<table" in d._repr_html_()
-    assert "40 variables" in repr(d)
+                                       "categories", "range", "table"]
+    # 41 participant variables and the 9 of the long tables visits and events
+    assert len(d.summary) == 50 and "<table" in d._repr_html_()
+    assert d.summary["table"].value_counts().to_dict() == {"participants": 41, "visits": 4,
+                                                           "events": 5}
+    assert "41 variables" in repr(d) and "2 long tables" in repr(d)
 
 
 def test_example_dictionary_documents_every_variable() -> None:

@@ -22,7 +22,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_dictionary_check_and_show(tmp_path: Path) -> None:
     r = ipdrepo("dictionary", "check", str(EXAMPLE_DICTIONARY), cwd=tmp_path)
     assert r.exit_code == 0, r.stderr
-    assert "gastric-adjuvant 1.0.0 is valid (40 variables" in r.stdout
+    assert "gastric-adjuvant 1.0.0 is valid (41 variables" in r.stdout
     assert "8 mapping(s) of version 1.0.0 are valid" in r.stdout
     r = ipdrepo("dictionary", "check", str(EXAMPLE_DICTIONARY / "dictionary.yaml"), "--json",
                 cwd=tmp_path)
@@ -71,7 +71,7 @@ def test_dictionary_export(tmp_path: Path, fmt: str, name: str) -> None:
     assert r.exit_code == 0, r.stderr
     assert f"Wrote {out}" in r.stdout
     if fmt == "frictionless":
-        assert len(json.loads(out.read_text())["fields"]) == 40
+        assert len(json.loads(out.read_text())["fields"]) == 41
     elif fmt == "xlsx":
         assert openpyxl.load_workbook(out).sheetnames[0] == "Variables"
     else:
@@ -96,18 +96,18 @@ def test_mapping_check_against_a_file(tmp_path: Path, example: Path) -> None:
 
 def test_mapping_check_reports_problems_with_lines(tmp_path: Path, example: Path) -> None:
     shutil.copytree(EXAMPLE_DICTIONARY, tmp_path / "dict")
-    m = tmp_path / "dict" / "mappings" / "1.0.0" / "CHINOOK.yaml"
+    m = tmp_path / "dict" / "mappings" / "1.0.0" / "ZEPHYR.yaml"
     text = m.read_text(encoding="utf-8")
     text = text.replace("column: SEX", "column: SEXE", 1)
     m.write_text(text, encoding="utf-8")
     line = next(i for i, t in enumerate(text.splitlines(), start=1) if "column: SEXE" in t)
-    delivery = example / "deliveries" / "CHINOOK.txt"
-    r = ipdrepo("mapping", "check", "CHINOOK", "--delivery", str(delivery), "--dictionary",
+    delivery = example / "deliveries" / "ZEPHYR.sav"
+    r = ipdrepo("mapping", "check", "ZEPHYR", "--delivery", str(delivery), "--dictionary",
                 str(tmp_path / "dict"), cwd=tmp_path)
     assert r.exit_code == 4
     assert "no column 'SEXE'; did you mean 'SEX'?" in r.stdout and f"{line}" in r.stdout
     assert "does NOT fit" in r.stdout
-    r = ipdrepo("mapping", "check", "CHINOOK", "--delivery", str(delivery), "--dictionary",
+    r = ipdrepo("mapping", "check", "ZEPHYR", "--delivery", str(delivery), "--dictionary",
                 str(tmp_path / "dict"), "--json", cwd=tmp_path)
     assert r.exit_code == 4
     data = json.loads(r.stdout)

@@ -101,11 +101,16 @@ def _trials(topic: Path) -> list[dict[str, Any]]:
     return _load(topic / "topic.yaml")["trials"]
 
 
+def _files(delivery: dict[str, Any]) -> list[str]:
+    """The delivery's files: one, or the baseline, visits and events files of a package."""
+    return [d["file"] for d in delivery.get("datasets") or [delivery]]
+
+
 def test_every_format_is_written_and_reads_back_with_its_labels(topic: Path) -> None:
     seen = set()
     for trial in _trials(topic):
         d = trial["delivery"]
-        path = topic / d["file"]
+        path = topic / _files(d)[0]
         codebook = _load(topic / d["codebook"])
         listed = {c["name"]: c for c in codebook["columns"]}
         fmt = d["format"]
@@ -176,7 +181,8 @@ def test_registry_describes_every_trial(topic: Path) -> None:
             assert arm["randomised_published"] == int((t["arm"] == arm["arm"]).sum())
         ratios.append(max(a["ratio"] for a in trial["arms"]))
         d = trial["delivery"]
-        assert (topic / d["file"]).is_file() and (topic / d["codebook"]).is_file()
+        assert all((topic / f).is_file() for f in _files(d))
+        assert (topic / d["codebook"]).is_file()
         assert _load(topic / d["codebook"])["delivery"]["id_column"] == d["id_column"]
         assert d["received"] > trial["data_cutoff"]
     assert ratios.count(2) == 1
@@ -307,20 +313,24 @@ def test_reject_carries_direct_identifiers_and_normal_deliveries_none(topic: Pat
     assert found == reject["identifier_columns"]
     dob = pd.to_datetime(frame["date_of_birth"])
     assert (dob.dt.day > 1).any()
+    scanned = 0
     for trial in data["trials"]:
         d = trial["delivery"]
-        if d["format"] == "csv":
-            frame = pd.read_csv(topic / d["file"], sep=d["delimiter"], encoding=d["encoding"],
-                                dtype=str, keep_default_na=False)
-        elif d["format"] == "xlsx":
-            frame = pd.read_excel(topic / d["file"], sheet_name=d["sheet"])
-        elif d["format"] == "parquet":
-            frame = pd.read_parquet(topic / d["file"])
-        else:
-            frame = getattr(pyreadstat, {"sav": "read_sav", "dta": "read_dta",
-                                         "xpt": "read_xport"}[d["format"]])(
-                str(topic / d["file"]))[0]
-        assert identifiers.scan(frame) == [], trial["acronym"]
+        for file in _files(d):
+            if d["format"] == "csv":
+                frame = pd.read_csv(topic / file, sep=d["delimiter"], encoding=d["encoding"],
+                                    dtype=str, keep_default_na=False)
+            elif d["format"] == "xlsx":
+                frame = pd.read_excel(topic / file, sheet_name=d["sheet"])
+            elif d["format"] == "parquet":
+                frame = pd.read_parquet(topic / file)
+            else:
+                frame = getattr(pyreadstat, {"sav": "read_sav", "dta": "read_dta",
+                                             "xpt": "read_xport"}[d["format"]])(
+                    str(topic / file))[0]
+            assert identifiers.scan(frame) == [], (trial["acronym"], file)
+            scanned += 1
+    assert scanned == len(data["trials"]) + 2  # the package trial's visits and events too
 
 
 # ---- result object and CLI -------------------------------------------------------------------------
