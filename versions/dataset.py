@@ -168,8 +168,13 @@ def _unwritable_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def read_parquet_bytes(data: bytes) -> pd.DataFrame:
-    """A frame from release or extract parquet bytes, with the dtypes it was written with."""
-    return pq.read_table(io.BytesIO(data)).to_pandas()
+    """A frame from release or extract parquet bytes, with the dtypes it was written with.
+
+    The bytes are already in memory, so no read-ahead: ``pre_buffer`` would start Arrow's I/O
+    thread pool, whose threads can still be alive when a short script exits and then abort it
+    ("terminate called without an active exception", apache/arrow#34314; seen once in the
+    analyst's client test under load)."""
+    return pq.read_table(pa.BufferReader(data), pre_buffer=False).to_pandas()
 
 
 def parquet_metadata(data: bytes) -> dict[str, Any]:
