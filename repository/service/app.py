@@ -75,6 +75,7 @@ _STATUSES: tuple[tuple[type[IPDError], tuple[str, ...] | None, int], ...] = (
     (AlreadyExists, None, 409),
     (StoreError, ("conflict",), 409),
     (DeliveryError, None, 422),
+    (QueryError, ("invalid-answer",), 422),
     (ValidationFailed, None, 422),
     (AuditError, None, 500),
     (StoreError, None, 500),

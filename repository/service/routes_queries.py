@@ -124,15 +124,48 @@ def _on_query(request: Request, who: Principal, query_id: int,
 def answer(query_id: int, body: AnswerBody, request: Request,
            who: Principal = Depends(requires("queries.answer", query="query_id"))
            ) -> dict[str, Any]:
-    """Answer a query: a response code, maybe a corrected value and a comment."""
+    """Answer a query: a response code, maybe a corrected value and a comment, checked as the
+    workbook import and the answer page check them (same rules and messages; 422 with every
+    problem, nothing recorded)."""
     from harmonise.queries.lifecycle import respond
 
     def act(session: Any, topic: Any, query: Any) -> None:
         cells = _answered_cells(query, body.cells) if body.cells else None
+        value = _checked(_store(request, who), session, query, body, cells)
         respond(session, query, actor=who.name, topic=topic.slug, response_code=body.response,
-                corrected_value=body.value, comment=body.comment, cells=cells)
+                corrected_value=value, comment=body.comment, cells=cells)
 
     return _on_query(request, who, query_id, act)
+
+
+def _checked(store: Any, session: Any, query: Any, body: AnswerBody,
+             cells: list[dict[str, Any]] | None) -> str | None:
+    """The answer judged by the workbook's own check: the corrected value (and each cell's)
+    written the way the trial's column writes it, or QueryError listing every problem."""
+    from harmonise.queries.answering import answer_context, check_query_answer
+    from repository.errors import QueryError
+
+    rules = answer_context(store, session, query).rules
+    problems: list[dict[str, str]] = []
+    value = body.value
+    targets: list[dict[str, Any] | None] = list(cells) if cells else [None]
+    for cell in targets:
+        own = rules if cell is None else [r for r in rules if r.column == cell["column"]]
+        given = body.value if cell is None else cell["value"]
+        checked = check_query_answer(own or rules, response=body.response, value=given,
+                                     comment=body.comment)
+        where = "" if cell is None else f"{cell['participant']} {cell['column']}: "
+        problems += [{"field": f, "message": where + m} for f, m in checked.problems]
+        if cell is None:
+            value = checked.corrected_value
+        elif checked.corrected_value is not None:
+            cell["value"] = checked.corrected_value
+    if problems:
+        raise QueryError(f"the answer to query {query.id} was not recorded: "
+                         + " ".join(p["message"] for p in problems)
+                         + " Correct it and send it again.", query=query.id,
+                         reason="invalid-answer", problems=problems)
+    return value
 
 
 def _answered_cells(query: Any, given: list[CellValue]) -> list[dict[str, Any]]:

@@ -523,3 +523,4 @@ def test_an_answer_corrects_only_the_cells_its_question_asks_about(server: Serve
         assert got.status_code == 200, got.text
         assert got.json()["thread"][-1]["cells"] == [
             {"participant": "PX", "row": 3, "dataset": "main", "column": "age", "value": "41"}]
+

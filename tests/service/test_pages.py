@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.service.pages_world import BAD_DATE
-from tests.service.world import PASSWORD, Server, World, delivery_csv
+from tests.service.world import PASSWORD, Server, World, bearer, delivery_csv
 
 HTML = {"Accept": "text/html"}
 
@@ -351,3 +351,45 @@ def test_from_the_invitation_to_every_question_answered(
         assert len(answered) == total == len(set(answered))
         assert "No other question waits for your answer" in done.text
         assert "No question waits for your answer" in tri.get("/").text
+
+
+def test_an_api_answer_is_checked_as_the_workbook_checks_it(
+        page_world: tuple[World, dict[str, Any]], page_server: Server) -> None:
+    """The API records nothing the workbook import (and the answer page) would refuse: a date
+    in another layout than the trial's column, a response that needs a value without one, a
+    bad cell of a list answer - each 422 with the workbook's message; written right, it is
+    recorded in the column's own layout."""
+    from harmonise.queries.lifecycle import raise_query
+    from repository.trials import get_trial
+
+    world, info = page_world
+    store = world.store()
+    try:
+        with store.transaction() as session:
+            topic = store.topic(session)
+            qid = raise_query(session, topic, get_trial(session, topic, "ALPHA-1"),
+                              question="Please confirm the date of randomisation", actor="cur",
+                              participant=str(info["pseudonym"]), variable="randomisation_date",
+                              source_columns=["randdate"], rows=[3]).id
+    finally:
+        store.close()
+    path, token = f"/api/v1/queries/{qid}/answer", bearer(world.tokens["tri.a"])
+    who = str(info["pseudonym"])  # a cell names its participant as the question's cells do
+    with page_server.client() as client:
+        for body, said in (
+                ({"response": "typographical_error", "value": "02/29/2020"},
+                 "not valid for your column randdate"),
+                ({"response": "typographical_error"}, "needs the right value"),
+                ({"response": "typographical_error", "cells": [
+                    {"participant": who, "column": "randdate", "value": "2020-31-01"}]},
+                 f"{who} randdate: ")):
+            got = client.post(path, headers=token, json=body)
+            assert got.status_code == 422, got.text
+            assert said in got.json()["message"] and got.json()["problems"], got.text
+            status = client.get(f"/api/v1/queries/{qid}", headers=token).json()["status"]
+            assert status != "answered"
+        got = client.post(path, headers=token, json={"response": "typographical_error",
+                                                     "value": "2020-02-29"})
+        assert got.status_code == 200, got.text
+        assert got.json()["status"] == "answered"
+        assert got.json()["thread"][-1]["corrected_value"] == "29/02/2020"
