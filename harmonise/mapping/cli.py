@@ -7,6 +7,7 @@ workspace's ``dictionary`` setting).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,16 +53,17 @@ def _load(trial: str, mapping_file: Path | None, dictionary_dir: Path | None):
 @click.argument("trial")
 @click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Mapping file (default: <dictionary>/mappings/<version>/<TRIAL>.yaml).")
-@click.option("--delivery", "delivery_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Check against this file instead of the trial's current delivery in the "
-                   "store (e.g. before ingesting it).")
+@click.option("--delivery", "delivery_files", multiple=True, metavar="[NAME=]FILE",
+              help="Check against files instead of the trial's current deliveries in the store "
+                   "(e.g. before ingesting them). FILE: the mapping's base dataset; NAME=FILE "
+                   "(repeat it): dataset NAME of a mapping that reads several.")
 @click.option("--format", "delivery_format", default=None,
-              help="Format of --delivery when its extension does not say.")
+              help="Format of the --delivery files when their extension does not say.")
 @click.option("--no-units", is_flag=True, help="Skip the unit plausibility check.")
 @dictionary_option
 @json_option
-@requires("mappings.check", trial="trial", store_free=("mapping_file", "delivery_file"))
-def mapping_check(trial: str, mapping_file: Path | None, delivery_file: Path | None,
+@requires("mappings.check", trial="trial", store_free=("mapping_file", "delivery_files"))
+def mapping_check(trial: str, mapping_file: Path | None, delivery_files: tuple[str, ...],
                   delivery_format: str | None, no_units: bool, dictionary_dir: Path | None,
                   as_json: bool) -> None:
     """Dry run: check TRIAL's mapping against its delivery's columns, types and values.
@@ -73,23 +75,27 @@ def mapping_check(trial: str, mapping_file: Path | None, delivery_file: Path | N
     that will be reported as data problems (unparseable dates or numbers, codes a recode with
     `else: error` does not cover, with their data rows), units that look like another unit.
 
+    A mapping that reads several datasets (`datasets:`, `tables:`, aggregate rules) is checked
+    against every one of them: the rules of the participant table and of each long table, and
+    the joins, with the dataset's rows: rows of participants not in the base dataset,
+    participants with several rows of a one-to-one dataset (an error), rows whose key repeats.
+
     \b
     Examples:
       ipdrepo mapping check MISTRAL
       ipdrepo mapping check MISTRAL --delivery new/MISTRAL.sav --json
+      ipdrepo mapping check CHINOOK --delivery baseline=new/baseline.txt \\
+          --delivery visits=new/visits.txt --delivery events=new/events.txt
     """
     from harmonise.mapping.dryrun import check_mapping
 
     d, m = _load(trial, mapping_file, dictionary_dir)
-    if delivery_file is not None:
-        from repository.formats import read_delivery
-
-        table = read_delivery(delivery_file, format=delivery_format,
-                              options=dict(m.source.read_options), id_column=m.id_column)
-        label = str(delivery_file)
+    if delivery_files:
+        tables, label = _delivery_files(m, delivery_files, delivery_format)
     else:
-        table, label = _current_delivery(trial, m.source.dataset)
-    result = check_mapping(m, d, table, name=label, check_units=not no_units)
+        tables, label = _current_datasets(trial, m)
+    base = tables.pop(m.source.dataset)
+    result = check_mapping(m, d, base, name=label, check_units=not no_units, datasets=tables)
     ctx = click.get_current_context()
     if as_json:
         emit_json(result.to_dict())
@@ -108,22 +114,56 @@ def mapping_check(trial: str, mapping_file: Path | None, delivery_file: Path | N
         ctx.exit(4)
 
 
-def _current_delivery(trial: str, dataset: str):
-    from repository.deliveries import current_deliveries, load_delivery
+def _delivery_files(m: Any, given: tuple[str, ...], fmt: str | None) -> tuple[dict[str, Any], str]:
+    """The ``--delivery`` files read as the mapping's datasets (``NAME=FILE``, or ``FILE``: the
+    base dataset)."""
+    from repository.formats import read_delivery
+
+    files: dict[str, Path] = {}
+    for value in given:
+        name, sep, file = value.partition("=")
+        if not sep or not name or "/" in name or "\\" in name or Path(value).is_file():
+            name, file = m.source.dataset, value
+        if name in files:
+            raise click.UsageError(f"--delivery gives dataset {name!r} twice; give each "
+                                   "dataset once (NAME=FILE; a plain FILE is the base dataset "
+                                   f"{m.source.dataset!r})")
+        files[name] = Path(file)
+    if m.source.dataset not in files:
+        raise click.UsageError(f"--delivery must give the base dataset {m.source.dataset!r} "
+                               f"of the mapping ({m.source.dataset}=FILE, or a plain FILE)")
+    tables = {}
+    for name, path in files.items():
+        spec = next((s for s in m.datasets if s.dataset == name), None)
+        id_column = (spec.id_column if spec is not None and spec.id_column else m.id_column)
+        tables[name] = read_delivery(path, format=fmt, options=dict(m.source.read_options),
+                                     id_column=id_column)
+    label = ", ".join(str(p) if n == m.source.dataset and len(files) == 1 else f"{n}={p}"
+                      for n, p in files.items())
+    return tables, label
+
+
+def _current_datasets(trial: str, m: Any) -> tuple[dict[str, Any], str]:
+    """The trial's current delivery of each dataset the mapping reads (as harmonising reads
+    them; a dataset not delivered is left out, and the dry run reports it)."""
+    from harmonise.pipeline.datasets import load_datasets
+    from repository.deliveries import current_deliveries
     from repository.errors import NotFound
     from repository.store import Store
     from repository.trials import get_trial
 
     with Store.open(get_settings()) as store, store.reading() as session:
-        row = get_trial(session, store.topic(session), trial)
-        current = [x for x in current_deliveries(session, row) if x.dataset == dataset]
-        if not current:
-            raise NotFound(f"{trial} has no current delivery of dataset {dataset!r}; ingest "
-                           "one, or check against a file with --delivery FILE.", trial=trial)
-        delivery = current[0]
-        label = f"delivery {delivery.id} ({delivery.file_name})"
-        table = load_delivery(store, delivery)
-    return table, label
+        topic = store.topic(session)
+        row = get_trial(session, topic, trial)
+        current = {x.dataset for x in current_deliveries(session, row)}
+        if m.source.dataset not in current:
+            raise NotFound(f"{trial} has no current delivery of dataset {m.source.dataset!r}; "
+                           "ingest one, or check against a file with --delivery FILE.",
+                           trial=trial)
+        names = [n for n in m.stored_datasets() if n in current]
+        loaded = load_datasets(store, topic.slug, row, names)
+        label = ", ".join(f"delivery {d.id} ({d.file_name})" for d in loaded.deliveries.values())
+    return dict(loaded.tables), label
 
 
 @mapping.command("show")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
+from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ import pandas as pd
 from harmonise.dictionary.spec import Dictionary
 from harmonise.mapping.engine import RuleRun, missing_columns, run_rules
 from harmonise.mapping.rules import (
+    Aggregate,
     DateParse,
     Direct,
     Impossible,
@@ -43,7 +45,7 @@ from harmonise.mapping.rules import (
     UnitConversion,
 )
 from harmonise.mapping.spec import Mapping
-from harmonise.values.problems import REASONS
+from harmonise.values.problems import NOTES, REASONS
 from harmonise.yamlio import render_key
 from repository.errors import MappingError, SpecProblem
 from repository.formats import ColumnInfo, RawTable
@@ -77,11 +79,15 @@ class CheckProblem:
     key: str
     message: str
     values: tuple[tuple[str, int], ...] = ()  # (raw value, rows) for value problems
+    #: the dataset the problem is in (a trial delivering several) and its rows (1 = the first)
+    dataset: str | None = None
+    rows: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"severity": self.severity, "kind": self.kind, "variable": self.variable,
                 "file": self.file, "line": self.line, "key": self.key, "message": self.message,
-                "values": [{"value": v, "rows": n} for v, n in self.values]}
+                "values": [{"value": v, "rows": n} for v, n in self.values],
+                "dataset": self.dataset, "rows": list(self.rows)}
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -164,16 +170,30 @@ def _close(name: str, columns: Sequence[str]) -> list[str]:
 
 
 class _Report:
-    def __init__(self, mapping: Mapping) -> None:
+    """The findings, each located in the mapping file; ``prefix`` is the key path of the table
+    whose rules are being checked (``("tables", NAME)`` for a long table), ``dataset`` the
+    dataset they read."""
+
+    def __init__(self, mapping: Mapping, *, prefix: tuple[Any, ...] = (),
+                 dataset: str | None = None, items: list[CheckProblem] | None = None) -> None:
         self.mapping = mapping
-        self.items: list[CheckProblem] = []
+        self.prefix = prefix
+        self.dataset = dataset
+        self.items: list[CheckProblem] = [] if items is None else items
+        self._data = mapping.to_dict()
 
     def add(self, severity: str, kind: str, variable: str | None, path: tuple[Any, ...],
-            message: str, values: tuple[tuple[str, int], ...] = ()) -> None:
-        line = self.mapping.line(*path)
-        data = self.mapping.to_dict()
+            message: str, values: tuple[tuple[str, int], ...] = (), *,
+            dataset: str | None = None, rows: Sequence[int] | np.ndarray = ()) -> None:
+        full = self.prefix + path
+        line = self.mapping.line(*full)
         self.items.append(CheckProblem(severity, kind, variable, self.mapping.file, line,
-                                       render_key(path, data), message, values))
+                                       render_key(full, self._data), message, values,
+                                       dataset or self.dataset, tuple(int(r) for r in rows)))
+
+    def table(self, name: str, dataset: str | None) -> _Report:
+        """A report of the rules of long table ``name`` (findings go to the same list)."""
+        return _Report(self.mapping, prefix=("tables", name), dataset=dataset, items=self.items)
 
 
 def _rule_key(mapping: Mapping, variable: str, preferred: str) -> tuple[Any, ...]:
@@ -189,10 +209,17 @@ def _rule_key(mapping: Mapping, variable: str, preferred: str) -> tuple[Any, ...
 
 def check_mapping(mapping: Mapping, dictionary: Dictionary,
                   delivery: RawTable | pd.DataFrame | Sequence[ColumnInfo], *,
-                  name: str | None = None, check_units: bool = True) -> MappingCheck:
+                  name: str | None = None, check_units: bool = True,
+                  datasets: MappingABC[str, RawTable | pd.DataFrame] | None = None
+                  ) -> MappingCheck:
     """Check ``mapping`` against a delivery (data, or column metadata only); see the module
     docstring. Never raises for what it finds: inspect the result (or call
-    :meth:`MappingCheck.raise_for_errors`)."""
+    :meth:`MappingCheck.raise_for_errors`).
+
+    A mapping that reads several datasets (``datasets:``, ``tables:``, ``aggregate`` rules)
+    is checked against all of them: ``delivery`` is its base dataset (``source.dataset``) and
+    ``datasets`` the others by name; the join problems are reported too
+    (:mod:`harmonise.mapping.dryrun_joins`)."""
     report = _Report(mapping)
     frame: pd.DataFrame | None
     if isinstance(delivery, RawTable):
@@ -204,28 +231,15 @@ def check_mapping(mapping: Mapping, dictionary: Dictionary,
         frame, infos = None, list(delivery)
     columns = [c.name for c in infos]
     label = name or ("the delivery" if frame is not None else "the delivery's columns")
+    if frame is not None and reads_several(mapping):
+        from harmonise.mapping.dryrun_joins import check_relational
 
-    lacking = missing_columns(mapping, columns)
-    for variable, cols in lacking.items():
-        rule = mapping.rule(variable)
-        key = _rule_key(mapping, variable, "column")
-        for c in cols:
-            close = _close(c, columns)
-            hint = f"; did you mean {', '.join(repr(x) for x in close)}?" if close else ""
-            where = "" if key[-1] == "column" else f" (in {key[-1]})"
-            report.add("error", "missing_column", variable, key,
-                       f"{variable}: the delivery has no column {c!r}{where}{hint}")
-        del rule
-    dtypes = {c.name: c.dtype for c in infos}
-    if frame is None:
-        _type_checks(report, mapping, lambda c: _dtype_kind(dtypes.get(c, "")), lacking)
-        _label_checks(report, mapping, infos, lacking)
+        frames = {k: (v.frame if isinstance(v, RawTable) else v)
+                  for k, v in (datasets or {}).items()}
+        frames[mapping.source.dataset] = frame
+        check_relational(report, mapping, dictionary, frames, check_units=check_units)
     else:
-        run = run_rules(frame, mapping, dictionary, check=True)
-        _type_checks(report, mapping, run.source.kind, lacking)
-        _value_checks(report, run, lacking)
-        if check_units:
-            _unit_checks(report, run, dictionary, lacking)
+        _check_one(report, mapping, dictionary, frame, infos, check_units=check_units)
     _dependency_checks(report, mapping)
     used = set(mapping.columns())
     unused = tuple(c for c in columns if c not in used)
@@ -239,6 +253,56 @@ def check_mapping(mapping: Mapping, dictionary: Dictionary,
                         rows=len(frame) if frame is not None else None,
                         problems=tuple(problems), values_checked=frame is not None,
                         columns_unused=unused)
+
+
+def reads_several(mapping: Mapping) -> bool:
+    """Whether the mapping reads more than its base dataset (other datasets, long tables,
+    aggregates): the dry run then runs the relational engine."""
+    return bool(mapping.datasets or mapping.tables
+                or any(isinstance(r, Aggregate) for r in mapping.rules))
+
+
+def _check_one(report: _Report, mapping: Mapping, dictionary: Dictionary,
+               frame: pd.DataFrame | None, infos: list[ColumnInfo], *,
+               check_units: bool) -> None:
+    """The checks of a mapping that reads one dataset (or only its column metadata)."""
+    columns = [c.name for c in infos]
+    lacking = missing_columns(mapping, columns)
+    missing_column_problems(report, mapping, lacking, columns)
+    dtypes = {c.name: c.dtype for c in infos}
+    if frame is None:
+        _type_checks(report, mapping, lambda c: _dtype_kind(dtypes.get(c, "")), lacking)
+        _label_checks(report, mapping, infos, lacking)
+    else:
+        run = run_rules(frame, mapping, dictionary, check=True)
+        run_checks(report, run, dictionary, lacking, check_units=check_units)
+
+
+def missing_column_problems(report: _Report, mapping: Mapping, lacking: dict[str, list[str]],
+                            columns: Sequence[str], *, dataset: str | None = None,
+                            strip: str = "") -> None:
+    """An error per raw column a rule reads that the dataset lacks (with close matches);
+    ``strip``: the ``ALIAS.`` prefix the rule's column names carry."""
+    in_dataset = f" {dataset}" if dataset else ""
+    for variable, cols in lacking.items():
+        key = _rule_key(mapping, variable, "column")
+        for c in cols:
+            bare = c[len(strip):] if strip and c.startswith(strip) else c
+            close = _close(bare, columns)
+            hint = f"; did you mean {', '.join(repr(x) for x in close)}?" if close else ""
+            where = "" if key[-1] == "column" else f" (in {key[-1]})"
+            report.add("error", "missing_column", variable, key,
+                       f"{variable}: the{in_dataset} delivery has no column {bare!r}{where}"
+                       f"{hint}", dataset=dataset)
+
+
+def run_checks(report: _Report, run: RuleRun, dictionary: Dictionary,
+               lacking: dict[str, list[str]], *, check_units: bool) -> None:
+    """The type, value and unit checks of one rule run (a table's rules over its rows)."""
+    _type_checks(report, run.mapping, run.source.kind, lacking)
+    _value_checks(report, run, lacking)
+    if check_units:
+        _unit_checks(report, run, dictionary, lacking)
 
 
 def _dtype_kind(dtype: str) -> str:
@@ -339,6 +403,8 @@ def _value_checks(report: _Report, run: RuleRun, lacking: dict[str, list[str]]) 
     for variable, issues in run.issues.items():
         if variable in lacking or not issues:
             continue
+        _note_checks(report, run, variable, [i for i in issues if i.is_note])
+        issues = [i for i in issues if not i.is_note]
         rule = mapping.rule(variable)
         by_reason: dict[str, np.ndarray] = {}
         for issue in issues:
@@ -369,6 +435,18 @@ def _value_checks(report: _Report, run: RuleRun, lacking: dict[str, list[str]]) 
                 report.add("warning", "value_problems", variable, key,
                            f"{variable}: {n_bad} value(s) will be reported as problems "
                            f"({REASONS[reason]}): {shown}{more}", counts)
+
+
+def _note_checks(report: _Report, run: RuleRun, variable: str, notes: list[Any]) -> None:
+    """Cells the rule will complete as documented (partial dates imputed): information."""
+    for note in notes:
+        n = int(note.mask.sum())
+        if n:
+            report.add("info", note.reason, variable,
+                       _rule_key(run.mapping, variable, "impute"),
+                       f"{variable}: {n} value(s) will be completed and flagged "
+                       f"({NOTES.get(note.reason, note.reason)})",
+                       _value_counts(run, variable, note.mask))
 
 
 def _present_rows(run: RuleRun, rule: Any) -> int:
