@@ -408,6 +408,8 @@ def _value_checks(report: _Report, run: RuleRun, lacking: dict[str, list[str]]) 
         rule = mapping.rule(variable)
         by_reason: dict[str, np.ndarray] = {}
         for issue in issues:
+            if issue.reason == "duplicate_key":  # reported once, as a join problem
+                continue
             m = by_reason.get(issue.reason)
             by_reason[issue.reason] = issue.mask if m is None else (m | issue.mask)
         present = _present_rows(run, rule)

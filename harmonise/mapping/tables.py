@@ -275,7 +275,23 @@ class RelationalRun:
             evaluate_rule(run, rule, lacking=lacking.get(table, {}), check=self.check)
         for name in self.dictionary.table_names[1:]:
             self.table_run(name)
+        self._join_issues()
         return self
+
+    def _join_issues(self) -> None:
+        """A participant with several rows of a one-to-one dataset: what the rules read from
+        it is left empty, never guessed, and each such rule's variable says why
+        (``duplicate_key``, on those participants' rows)."""
+        for rule in self.mapping.rules:
+            duplicated = self.join_problems.get(rule.dataset or "")
+            if duplicated is None or not len(duplicated) or \
+                    rule.variable not in self.participants.issues:
+                continue
+            mask = np.zeros(len(self.base.frame), dtype=bool)
+            mask[duplicated] = True
+            self.participants.issues[rule.variable].append(Issue(
+                mask, "duplicate_key", f"several rows of the one-to-one dataset "
+                f"{rule.dataset!r} for the participant; the value is left empty"))
 
     def order(self) -> list[tuple[str, Rule]]:
         """(table, rule) of every rule, each after the rules it reads, across tables."""

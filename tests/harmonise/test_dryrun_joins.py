@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -86,6 +87,7 @@ def test_join_problems_are_reported_with_their_rows(tmp_path: Path, example: Pat
     data = json.loads(r.stdout)
     by_kind = {p["kind"]: p for p in data["problems"]}
     dup = by_kind["duplicate_key"]
+    assert [p["kind"] for p in data["problems"] if p["variable"] == "centre"] == []  # once
     assert dup["severity"] == "error" and dup["dataset"] == "centres"
     assert dup["rows"] == [3, 252] and dup["values"] == [{"value": "3", "rows": 2}]
     assert dup["key"] == "datasets.centres.join" and "centres:" in lines[dup["line"] - 1]
@@ -130,3 +132,22 @@ def test_the_delivery_option_needs_the_base_dataset_once(tmp_path: Path, example
     r = ipdrepo(*common, "--delivery", str(files["baseline"]), "--delivery",
                 f"baseline={files['baseline']}", cwd=tmp_path)
     assert r.exit_code == 2 and "twice" in r.stderr
+
+
+def test_harmonising_reports_a_one_to_one_duplicate_instead_of_guessing(tmp_path: Path,
+                                                                       example: Path) -> None:
+    """What the dry run calls an error, harmonising reports on the participant's row: the
+    centre read from a one-to-one dataset holding participant 3 twice is left empty, with a
+    ``duplicate_key`` problem; every other participant gets theirs."""
+    from harmonise.mapping.tables import run_relational
+
+    m, files = _bad_package(example, tmp_path / "bad")
+    dictionary = load_dictionary(tmp_path / "bad" / "dict")
+    mapping = load_mapping(m, dictionary)
+    frames = {n: read_delivery(p, format="csv", options={"delimiter": "\t"}).frame
+              for n, p in files.items()}
+    run = run_relational(frames, mapping, dictionary)
+    issues = [i for i in run.participants.issues["centre"] if i.reason == "duplicate_key"]
+    assert len(issues) == 1 and list(np.flatnonzero(issues[0].mask)) == [2]
+    centre = run.participants.values["centre"]
+    assert pd.isna(centre.iloc[2]) and centre.drop(index=2).notna().all()
