@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from example_cache import example_arguments, example_topic
+from example_cache import example_arguments, example_topic, single_file_trials
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -77,7 +77,7 @@ def _work(args: argparse.Namespace) -> tuple[Any, list[tuple[Any, ...]]]:
 
     cache = example_topic(args)
     dictionary = load_dictionary(ROOT / "dictionaries" / "gastric-adjuvant")
-    registry = yaml.safe_load((cache / "topic.yaml").read_text())["trials"]
+    registry = single_file_trials(cache)
     print(f"reading {len(registry)} deliveries (untimed) ...", flush=True)
     work = []
     for t in registry:

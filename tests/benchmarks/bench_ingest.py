@@ -28,8 +28,7 @@ import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyreadstat
-import yaml
-from example_cache import example_arguments, example_topic
+from example_cache import example_arguments, example_topic, single_file_trials
 from python_calamine import CalamineWorkbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +74,7 @@ Seconds = dict[str, float]
 def main() -> None:
     args = example_arguments(__doc__.splitlines()[0])
     cache = example_topic(args)
-    registry = yaml.safe_load((cache / "topic.yaml").read_text())["trials"]
+    registry = single_file_trials(cache)
     total_bytes = sum((cache / t["delivery"]["file"]).stat().st_size for t in registry)
     total_rows = sum(t["delivery"]["rows"] for t in registry)
     print(f"{len(registry)} deliveries, {total_rows:,} rows, {total_bytes / 1e6:.0f} MB")
