@@ -367,10 +367,16 @@ def test_an_api_answer_is_checked_as_the_workbook_checks_it(
     try:
         with store.transaction() as session:
             topic = store.topic(session)
-            qid = raise_query(session, topic, get_trial(session, topic, "ALPHA-1"),
-                              question="Please confirm the date of randomisation", actor="cur",
-                              participant=str(info["pseudonym"]), variable="randomisation_date",
-                              source_columns=["randdate"], rows=[3]).id
+            trial = get_trial(session, topic, "ALPHA-1")
+            query = raise_query(session, topic, trial,
+                                question="Please confirm the date of randomisation", actor="cur",
+                                participant=str(info["pseudonym"]),
+                                variable="randomisation_date", source_columns=["randdate"],
+                                rows=[3])
+            # asked of the dated delivery (another test here re-delivers ALPHA-1 without it)
+            query.delivery_id = next(d.id for d in trial.deliveries
+                                     if d.file_name == "alpha-1-dated.csv")
+            qid = query.id
     finally:
         store.close()
     path, token = f"/api/v1/queries/{qid}/answer", bearer(world.tokens["tri.a"])
