@@ -165,9 +165,10 @@ def _refused(store: Any, trial: str, path: Path) -> None:
     try:
         ingest(store, trial, path)
     except DirectIdentifiers as exc:
+        findings = exc.findings or ()
         click.echo("  refused " + exc.message.splitlines()[0].split(" still ")[0] +
-                   f": {len(exc.findings)} identifier column(s): " +
-                   ", ".join(f"{f['column']} [{f['kind']}]" for f in exc.findings))
+                   f": {len(findings)} identifier column(s): " +
+                   ", ".join(f"{f['column']} [{f['kind']}]" for f in findings))
     except IPDError as exc:
         raise ValidationFailed(
             f"unexpected refusal of {path.name}: {exc.message}", file=path.name) from exc
