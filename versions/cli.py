@@ -16,6 +16,7 @@ import click
 from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
 from repository.cli.access import requires
 from repository.errors import ReleaseError
+from versions.reasons import Reason
 
 __all__ = ["release", "request", "withdraw", "consent", "prisma"]
 
@@ -676,7 +677,7 @@ def release_export(version: str, fmt: str, output: Path, topic: str | None,
         raise ReleaseError(f"release {version} was made with dictionary version "
                            f"{info.manifest['dictionary']['version']}, the workspace has "
                            f"{dictionary.version}; export from a workspace on that version.",
-                           reason="dictionary")
+                           reason=Reason.DICTIONARY)
     result = export_tables(tables, dictionary, output, fmt=fmt,
                            title=f"{info.topic} release {info.version}")
     if as_json:
