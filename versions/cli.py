@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli._common import (
+    COUNT,
+    IPDGroup,
+    emit_json,
+    get_settings,
+    json_option,
+    print_table,
+)
 from repository.cli.access import requires
 from repository.errors import ReleaseError
 from versions.reasons import Reason
@@ -222,7 +229,7 @@ def release_get(version: str, output: Path | None, repo: str | None, remote: str
 @click.argument("new")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the full diff as an HTML page.")
-@click.option("--limit", default=50, show_default=True,
+@click.option("--limit", type=COUNT, default=50, show_default=True,
               help="Changed cells to print (all go to --json / --html).")
 @topic_option
 @json_option
