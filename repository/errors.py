@@ -2,8 +2,12 @@
 
 Every error the library raises on purpose derives from :class:`IPDError`; the CLI turns
 any of them into a clean message and a meaningful exit code, and never shows a traceback
-for them. Each error carries its context as attributes (file, trial, variable, rows, rule,
-a reason) as well as a message that says what to do next.
+for them. Each error carries its context as typed, read-only attributes (``reason``,
+``file``, ``trial``, ``variable``, ``rows``, ``rule`` ...: the properties of
+:class:`IPDError`, each ``context.get(name)``) as well as a message that says what to do
+next. ``reason`` is always a member of the raising package's registry
+(:class:`repository.reasons.Reason`, ``harmonise.values.reasons``, ``versions.reasons``,
+``analyses.errors``), never a free string.
 
 ::
 
