@@ -110,14 +110,41 @@ def _ints(values: Iterable[Any] | None) -> tuple[int, ...]:
 class _Facts:
     """The typed attributes both analysis errors share (see the module docstring)."""
 
-    reason: Reason
-    file: str | None
-    trials: tuple[str, ...]
-    variables: tuple[str, ...]
-    rows: tuple[int, ...]
-    cells: dict[str, tuple[int, ...]]
-    k: int | None
-    option: str | None
+    _facts: dict[str, Any]
+
+    # properties, not plain attributes: IPDError's typed facts (reason, file, rows) are
+    # read-only descriptors; these give the analysis errors' own, stricter types.
+    @property
+    def reason(self) -> Reason:
+        return self._facts["reason"]
+
+    @property
+    def file(self) -> str | None:
+        return self._facts["file"]
+
+    @property
+    def trials(self) -> tuple[str, ...]:
+        return self._facts["trials"]
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return self._facts["variables"]
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        return self._facts["rows"]
+
+    @property
+    def cells(self) -> dict[str, tuple[int, ...]]:
+        return self._facts["cells"]
+
+    @property
+    def k(self) -> int | None:
+        return self._facts["k"]
+
+    @property
+    def option(self) -> str | None:
+        return self._facts["option"]
 
     def __init__(self, message: str, *, reason: Reason, file: str | None = None,
                  trials: Iterable[Any] | str | None = None,
@@ -138,8 +165,7 @@ class _Facts:
             "cells": by_variable, "k": k, "option": option}
         kept = {name: value for name, value in facts.items() if value not in (None, (), {})}
         super().__init__(message, **kept, **context)  # type: ignore[call-arg]
-        for name, value in facts.items():
-            setattr(self, name, value)
+        self._facts = facts
 
 
 class AnalysisProblem(_Facts, AnalysisError):

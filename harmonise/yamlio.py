@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from repository.errors import SpecError, SpecProblem
+from repository.reasons import Reason
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -165,7 +166,7 @@ def parse_yaml(text: str, *, file: str = "<string>",
         raise error(f"{file} is {len(text):,} characters long; spec files are read up to "
                     f"{MAX_SPEC_BYTES:,} bytes. Check that this is a dictionary or mapping file.",
                     [SpecProblem(file, None, "(file)", "file too large")], file=file,
-                    reason="too-large")
+                    reason=Reason.TOO_LARGE)
     loader = _Composer(text)
     try:
         node = loader.get_single_node()
@@ -202,7 +203,7 @@ def _too_deep(file: str, line: int | None, error: type[SpecError]) -> SpecError:
     return error(f"{file} nests mappings and lists more than {MAX_SPEC_DEPTH} levels deep; "
                  "spec files are flat. Check the indentation and the brackets.",
                  [SpecProblem(file, line, "(structure)", "nested too deeply")], file=file,
-                 reason="too-deep")
+                 reason=Reason.TOO_DEEP)
 
 
 def _check_expansion(root: yaml.Node, file: str, error: type[SpecError]) -> None:
@@ -223,7 +224,7 @@ def _check_expansion(root: yaml.Node, file: str, error: type[SpecError]) -> None
             raise error(f"{file}: an alias refers to the mapping or list it is in; YAML "
                         "structures in spec files cannot contain themselves.",
                         [SpecProblem(file, line, "(alias)", "recursive alias")], file=file,
-                        reason="recursive-alias")
+                        reason=Reason.RECURSIVE_ALIAS)
         if depth > MAX_SPEC_DEPTH:
             raise _too_deep(file, line, error)
         active.add(key)
@@ -246,7 +247,7 @@ def _check_expansion(root: yaml.Node, file: str, error: type[SpecError]) -> None
             f"{MAX_ALIAS_NODES:,} nodes may come from aliases. Write the repeated part out, or "
             "use fewer aliases (this looks like an alias bomb).",
             [SpecProblem(file, None, "(alias)", f"aliases expand to {total:,} nodes")],
-            file=file, reason="alias-expansion", nodes=total)
+            file=file, reason=Reason.ALIAS_EXPANSION, nodes=total)
 
 
 def read_yaml(path: Path | str, *, error: type[SpecError] = SpecError) -> YamlDocument:
@@ -261,7 +262,7 @@ def read_yaml(path: Path | str, *, error: type[SpecError] = SpecError) -> YamlDo
         raise error(f"{path} is {size:,} bytes; spec files are read up to {MAX_SPEC_BYTES:,} "
                     "bytes. Check that this is a dictionary or mapping file.",
                     [SpecProblem(str(path), None, "(file)", "file too large")], file=str(path),
-                    reason="too-large")
+                    reason=Reason.TOO_LARGE)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

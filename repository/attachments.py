@@ -19,6 +19,7 @@ from repository import audit
 from repository.errors import NotFound, QueryError
 from repository.models import Query, QueryAttachment, Trial
 from repository.names import check_file_name
+from repository.reasons import Reason
 from repository.roles import not_visible, require
 from repository.store import Store
 
@@ -57,15 +58,15 @@ def _content_type(file_name: str, data: bytes) -> str:
     ext = PurePosixPath(file_name).suffix.lower()
     if ext not in TYPES:
         raise QueryError(f"attachment {file_name!r}: only {', '.join(sorted(TYPES))} files are "
-                         "accepted.", file=file_name, reason="type")
+                         "accepted.", file=file_name, reason=Reason.TYPE)
     content_type, magic = TYPES[ext]
     if magic is None:
         if b"\x00" in data[:4096]:
             raise QueryError(f"attachment {file_name!r} is not a text file.", file=file_name,
-                             reason="type")
+                             reason=Reason.TYPE)
     elif not data.startswith(magic):
         raise QueryError(f"attachment {file_name!r} is not a {ext} file (its content does not "
-                         "match its name).", file=file_name, reason="type")
+                         "match its name).", file=file_name, reason=Reason.TYPE)
     return content_type
 
 
@@ -73,9 +74,9 @@ def attach(store: Store, query_id: int, *, file_name: str, data: bytes) -> dict[
     check_file_name(file_name, error=QueryError)
     if len(data) > MAX_BYTES:
         raise QueryError(f"attachment {file_name!r} is {len(data) / 2**20:.1f} MiB; at most "
-                         f"{MAX_BYTES // 2**20} MiB.", file=file_name, reason="size")
+                         f"{MAX_BYTES // 2**20} MiB.", file=file_name, reason=Reason.SIZE)
     if not data:
-        raise QueryError(f"attachment {file_name!r} is empty.", file=file_name, reason="size")
+        raise QueryError(f"attachment {file_name!r} is empty.", file=file_name, reason=Reason.SIZE)
     content_type = _content_type(file_name, data)
     obj = store.objects.put_bytes(data)
     try:

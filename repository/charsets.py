@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repository.errors import UnreadableDelivery
+from repository.reasons import Reason
 
 __all__ = ["CANDIDATES", "Detection", "check_encoding", "detect_encoding"]
 
@@ -94,7 +95,7 @@ def detect_encoding(path: Path) -> Detection:
             f"{path.name} reads as {encoding} text up to line {bad[0]}, which does not decode "
             f"({bad[1]}): the file mixes encodings or is damaged. Ask the trial to export it "
             "again as UTF-8, or ingest it with --encoding NAME if you know its encoding.",
-            file=str(path), reason="encoding", encoding=encoding, lines=[bad[0]])
+            file=str(path), reason=Reason.ENCODING, encoding=encoding, lines=[bad[0]])
     return Detection(encoding, "detected")
 
 
@@ -106,14 +107,14 @@ def check_encoding(path: Path, encoding: str, *, how: str = "declared") -> Detec
         raise UnreadableDelivery(
             f"{path.name}: unknown text encoding {encoding!r}; use a name Python knows, such "
             "as utf-8, cp1252, cp1251, cp932 (Shift-JIS), gb18030, utf-16, or leave --encoding "
-            "out to have it detected.", file=str(path), reason="encoding",
+            "out to have it detected.", file=str(path), reason=Reason.ENCODING,
             encoding=encoding) from None
     bad = _undecodable_line(path, name)
     if bad is not None:
         raise UnreadableDelivery(
             f"{path.name} is not {encoding} text: line {bad[0]} does not decode ({bad[1]}). "
             "Leave --encoding out to have the encoding detected, or give the file's real one.",
-            file=str(path), reason="encoding", encoding=encoding, lines=[bad[0]])
+            file=str(path), reason=Reason.ENCODING, encoding=encoding, lines=[bad[0]])
     return Detection(encoding, how)
 
 
@@ -206,7 +207,7 @@ def _choose(path: Path, sample: bytes) -> str:
             f"{path.name} is not text in UTF-8 or in any encoding ipdrepo recognises: its "
             "non-ASCII bytes read as garbage in all of them. Check that this is the data file; "
             "if it is, ask the trial to export it as UTF-8 CSV, or ingest it with --encoding "
-            "NAME.", file=str(path), reason="encoding")
+            "NAME.", file=str(path), reason=Reason.ENCODING)
     best_chaos = min(m.percent_chaos for m in matches)
     readings: dict[str, tuple[float, list[str]]] = {}
     for m in matches:
@@ -257,7 +258,7 @@ def _mixed_with_utf8(path: Path, sample: bytes) -> None:
             f"non-ASCII characters are UTF-8 (e.g. {utf8[0].decode('utf-8').strip()[:60]!r}) "
             f"and {len(other)} are not (e.g. {other[0].decode('latin-1').strip()[:60]!r}), so "
             "no single encoding reads every value right. Ask the trial to export the file "
-            "again in one encoding (UTF-8).", file=str(path), reason="encoding-mixed")
+            "again in one encoding (UTF-8).", file=str(path), reason=Reason.ENCODING_MIXED)
 
 
 def _superset(encoding: str) -> str:
@@ -283,5 +284,5 @@ def _ambiguous(path: Path, readings: list[tuple[str, str]]) -> UnreadableDeliver
         f"{line_a.strip()[:60]!r} in {first[1]} and as {line_b.strip()[:60]!r} in {second[1]} "
         f"(candidates: {options}). Ingest it again with --encoding NAME (e.g. --encoding "
         f"{first[1]}) after checking which reading is right, or ask the trial to export it as "
-        "UTF-8.", file=str(path), reason="encoding-ambiguous",
+        "UTF-8.", file=str(path), reason=Reason.ENCODING_AMBIGUOUS,
         candidates=[enc for _, enc in readings])

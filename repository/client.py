@@ -22,6 +22,7 @@ from typing import Any
 
 from repository import errors
 from repository.errors import AuthenticationFailed, ConfigError, IPDError, ServiceError
+from repository.reasons import Reason
 
 __all__ = ["Client", "credentials_file", "find_token", "save_token", "forget_token"]
 
@@ -48,7 +49,7 @@ def _read_credentials(path: Path) -> dict[str, str]:
         raise ConfigError(f"{path} may be read by other users (mode "
                           f"{stat.S_IMODE(info.st_mode):04o}); it holds API tokens. Make it "
                           f"private with `chmod 600 {path}` and try again.", file=str(path),
-                          reason="open-credentials")
+                          reason=Reason.OPEN_CREDENTIALS)
     if os.name == "posix" and info.st_uid != os.getuid():
         raise ConfigError(f"{path} belongs to another user; it is not used.", file=str(path))
     try:
@@ -73,7 +74,7 @@ def find_token(server: str, *, token: str | None = None,
     if not found:
         raise AuthenticationFailed(f"no API token for {server}: sign in with `ipdrepo login "
                                    f"--server {server}` (stores one in {path}), or set "
-                                   "IPDREPO_TOKEN.", reason="no-credentials")
+                                   "IPDREPO_TOKEN.", reason=Reason.NO_CREDENTIALS)
     return found
 
 

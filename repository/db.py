@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from repository.errors import StoreError
+from repository.reasons import Reason
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -123,7 +124,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise StoreError(f"the store refused a write that conflicts with what it holds "
                          f"({reason}); nothing was changed. If someone else was changing the "
                          "same thing at the same moment, run the command again.",
-                         reason="conflict") from exc
+                         reason=Reason.CONFLICT) from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"the store refused a write ({type(exc).__name__}: {exc}); nothing was "
                          "changed.") from exc

@@ -41,6 +41,7 @@ from repository.models import Delivery, Participant, Topic, Trial
 from repository.names import check_name, check_text
 from repository.objects import StoredObject, sha256_file
 from repository.pseudonyms import normalise_raw_id, normalise_raw_ids, reidentify
+from repository.reasons import Reason
 from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial, lock_trial, visible_trial, visible_trials
@@ -118,14 +119,14 @@ def _choose_id_column(path: Path, trial: Trial, table: RawTable, requested: str 
         raise UnreadableDelivery(
             f"{path.name} (trial {trial.acronym}) has no column {wanted!r}{hint}; columns are: "
             f"{', '.join(names)}. Give the participant-ID column with --id-column.",
-            file=str(path), trial=trial.acronym, reason="id-column")
+            file=str(path), trial=trial.acronym, reason=Reason.ID_COLUMN)
     candidates = [n for n in names if _norm(n) in ID_COLUMN_NAMES]
     if len(candidates) == 1:
         return candidates[0]
     raise UnreadableDelivery(
         f"{path.name} (trial {trial.acronym}): cannot tell which column holds participant IDs "
         f"({'candidates: ' + ', '.join(candidates) if candidates else 'no column is named like one'}"
-        "); give it with --id-column.", file=str(path), trial=trial.acronym, reason="id-column")
+        "); give it with --id-column.", file=str(path), trial=trial.acronym, reason=Reason.ID_COLUMN)
 
 
 def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
@@ -230,7 +231,7 @@ def ingest(store: Store, trial_acronym: str, path: Path, *, id_column: str | Non
     _check_names(dataset, received_from, justification, allow_id_problems)
     if not path.is_file():
         raise UnreadableDelivery(f"{path} does not exist or is not a file.", file=str(path),
-                                 trial=trial_acronym, reason="missing")
+                                 trial=trial_acronym, reason=Reason.MISSING)
     with store.reading() as session:
         require(session, store.settings.actor, "store.write")
         topic_row = store.topic(session, topic)

@@ -2,8 +2,12 @@
 
 Every error the library raises on purpose derives from :class:`IPDError`; the CLI turns
 any of them into a clean message and a meaningful exit code, and never shows a traceback
-for them. Each error carries its context as attributes (file, trial, variable, rows, rule,
-a reason) as well as a message that says what to do next.
+for them. Each error carries its context as typed, read-only attributes (``reason``,
+``file``, ``trial``, ``variable``, ``rows``, ``rule`` ...: the properties of
+:class:`IPDError`, each ``context.get(name)``) as well as a message that says what to do
+next. ``reason`` is always a member of the raising package's registry
+(:class:`repository.reasons.Reason`, ``harmonise.values.reasons``, ``versions.reasons``,
+``analyses.errors``), never a free string.
 
 ::
 
@@ -103,12 +107,145 @@ class IPDError(Exception):
         self.message = message
         self.context = context
 
-    def __getattr__(self, name: str) -> Any:
-        # context entries read as attributes: err.trial, err.file, err.rows ...
-        context = self.__dict__.get("context", {})
-        if name in context:
-            return context[name]
-        raise AttributeError(name)
+    # The facts errors carry, typed and read-only: each is ``context.get(name)`` (None
+    # when the raise site did not give it). ``reason`` is a member of the raising
+    # package's registry (repository.reasons, harmonise.reasons, versions.reasons,
+    # analyses.errors), itself a ``str``.
+    @property
+    def reason(self) -> str | None:
+        """Why: a stable kebab-case word from the package's registry."""
+        return self.context.get("reason")
+
+    @property
+    def file(self) -> str | None:
+        """The file at fault (a delivery, spec, workbook or output)."""
+        return self.context.get("file")
+
+    @property
+    def trial(self) -> str | None:
+        """The trial's code, e.g. GAST-07."""
+        return self.context.get("trial")
+
+    @property
+    def variable(self) -> str | None:
+        """The dictionary variable."""
+        return self.context.get("variable")
+
+    @property
+    def column(self) -> str | None:
+        """The delivery column."""
+        return self.context.get("column")
+
+    @property
+    def columns(self) -> Sequence[str] | None:
+        """The delivery columns (all of them, e.g. missing)."""
+        return self.context.get("columns")
+
+    @property
+    def rows(self) -> Sequence[int] | None:
+        """1-based data rows."""
+        return self.context.get("rows")
+
+    @property
+    def rule(self) -> str | None:
+        """The mapping rule or validation check."""
+        return self.context.get("rule")
+
+    @property
+    def dataset(self) -> str | None:
+        """The dataset of a package or a release."""
+        return self.context.get("dataset")
+
+    @property
+    def query(self) -> int | None:
+        """The data query's id."""
+        return self.context.get("query")
+
+    @property
+    def topic(self) -> str | None:
+        """The topic's slug."""
+        return self.context.get("topic")
+
+    @property
+    def participant(self) -> str | None:
+        """The participant's (pseudonymised) ID."""
+        return self.context.get("participant")
+
+    @property
+    def setting(self) -> str | None:
+        """The setting at fault, e.g. IPDREPO_SECRET_KEY."""
+        return self.context.get("setting")
+
+    @property
+    def findings(self) -> Sequence[Any] | None:
+        """What a gate found (direct identifiers ...)."""
+        return self.context.get("findings")
+
+    @property
+    def lines(self) -> Sequence[int] | None:
+        """1-based lines of a file."""
+        return self.context.get("lines")
+
+    @property
+    def files(self) -> Sequence[str] | None:
+        """The files at fault."""
+        return self.context.get("files")
+
+    @property
+    def detected(self) -> str | None:
+        """What the file was detected as (format, encoding)."""
+        return self.context.get("detected")
+
+    @property
+    def candidates(self) -> Sequence[str] | None:
+        """The choices the error could not decide between."""
+        return self.context.get("candidates")
+
+    @property
+    def duplicate_ids(self) -> Sequence[str] | None:
+        """Participant IDs given more than once."""
+        return self.context.get("duplicate_ids")
+
+    @property
+    def duplicate_rows(self) -> Sequence[int] | None:
+        """Rows holding a repeated ID."""
+        return self.context.get("duplicate_rows")
+
+    @property
+    def blank_rows(self) -> Sequence[int] | None:
+        """Rows with a blank ID."""
+        return self.context.get("blank_rows")
+
+    @property
+    def differences(self) -> Sequence[Any] | None:
+        """What differs (audit, verification)."""
+        return self.context.get("differences")
+
+    @property
+    def open_queries(self) -> Sequence[Any] | None:
+        """The queries still open."""
+        return self.context.get("open_queries")
+
+    @property
+    def nodes(self) -> int | None:
+        """The YAML nodes an alias expands to."""
+        return self.context.get("nodes")
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds to wait before signing in again."""
+        return self.context.get("retry_after")
+
+    @property
+    def expected_sha256(self) -> str | None:
+        """The sha256 recorded at ingest."""
+        return self.context.get("expected_sha256")
+
+    @property
+    def actual_sha256(self) -> str | None:
+        """The sha256 of the bytes found now."""
+        return self.context.get("actual_sha256")
+
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": type(self).__name__, "message": self.message, **_jsonable(self.context)}

@@ -32,6 +32,7 @@ import pandas as pd
 from repository import limits
 from repository.charsets import check_encoding, detect_encoding, utf16_without_bom
 from repository.errors import UnreadableDelivery, format_rows
+from repository.reasons import Reason
 
 __all__ = [
     "FORMATS",
@@ -161,7 +162,7 @@ def detect_format(path: Path, declared: str | None = None) -> str:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableDelivery(f"{path.name} is empty (0 bytes); ask the trial to send the file "
-                                 "again.", file=str(path), reason="empty")
+                                 "again.", file=str(path), reason=Reason.EMPTY)
     with path.open("rb") as fh:
         head = fh.read(8192)
         fh.seek(max(0, size - 8))
@@ -170,19 +171,19 @@ def detect_format(path: Path, declared: str | None = None) -> str:
     if sniffed == "parquet-truncated":
         raise UnreadableDelivery(f"{path.name} starts like a Parquet file but its footer is "
                                  "missing: the file is truncated. Ask the trial for a complete "
-                                 "copy.", file=str(path), reason="truncated")
+                                 "copy.", file=str(path), reason=Reason.TRUNCATED)
     if declared is not None:
         declared = declared.lower().lstrip(".")
         if declared not in FORMATS:
             raise UnreadableDelivery(f"unknown format {declared!r} for {path.name}; use one of "
                                      f"{', '.join(FORMATS)}.", file=str(path),
-                                     reason="unknown-format")
+                                     reason=Reason.UNKNOWN_FORMAT)
         if declared != sniffed:
             raise UnreadableDelivery(
                 f"{path.name} was declared as {_LABELS[declared]} but its content is "
                 f"{_LABELS.get(sniffed, sniffed)}; check that this is the right file, or give "
                 f"--format {sniffed if sniffed in FORMATS else '...'}.",
-                file=str(path), reason="mislabelled", declared=declared, detected=sniffed)
+                file=str(path), reason=Reason.MISLABELLED, declared=declared, detected=sniffed)
         return declared
     by_extension = _format_for_extension(path)
     if sniffed not in FORMATS:
@@ -191,18 +192,18 @@ def detect_format(path: Path, declared: str | None = None) -> str:
             f"the trial for one of: CSV, Excel (.xlsx), SAS (.sas7bdat, .xpt), Stata (.dta), "
             f"SPSS (.sav) or Parquet" + (" (for .xls: save as .xlsx)." if sniffed == "xls"
                                          else "."),
-            file=str(path), reason="unknown-format", detected=sniffed)
+            file=str(path), reason=Reason.UNKNOWN_FORMAT, detected=sniffed)
     if by_extension is None:
         if sniffed == "csv" and path.suffix:
             raise UnreadableDelivery(
                 f"{path.name}: unknown extension {path.suffix!r}; if it is delimited text pass "
-                "--format csv.", file=str(path), reason="unknown-format")
+                "--format csv.", file=str(path), reason=Reason.UNKNOWN_FORMAT)
         return sniffed
     if by_extension != sniffed:
         raise UnreadableDelivery(
             f"{path.name} is named like {_LABELS[by_extension]} but its content is "
             f"{_LABELS[sniffed]}; rename it, or pass --format {sniffed} if that is what the "
-            "trial meant to send.", file=str(path), reason="mislabelled",
+            "trial meant to send.", file=str(path), reason=Reason.MISLABELLED,
             extension=by_extension, detected=sniffed)
     return sniffed
 
@@ -218,7 +219,7 @@ def read_delivery(path: Path, *, format: str | None = None,
     path = Path(path)
     if not path.is_file():
         raise UnreadableDelivery(f"{path} does not exist or is not a file.", file=str(path),
-                                 reason="missing")
+                                 reason=Reason.MISSING)
     fmt = detect_format(path, format)
     options = dict(options or {})
     if all_sheets:
@@ -231,7 +232,7 @@ def read_delivery(path: Path, *, format: str | None = None,
     except Exception as exc:  # the readers' own errors: damaged / truncated files
         raise UnreadableDelivery(
             f"{path.name} could not be read as {_LABELS[fmt]}: {exc}. The file may be truncated "
-            "or damaged; ask the trial for a new copy.", file=str(path), reason="damaged",
+            "or damaged; ask the trial for a new copy.", file=str(path), reason=Reason.DAMAGED,
             format=fmt) from exc
     _check_shape(path, frame, fmt)
     extras: dict[str, Any] = dict(more[0]) if more else {}
@@ -295,16 +296,16 @@ PYTHON_WHITE_SPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001
 def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
     if frame.shape[1] == 0:
         raise UnreadableDelivery(f"{path.name} has no columns; ask the trial for the data file.",
-                                 file=str(path), reason="empty")
+                                 file=str(path), reason=Reason.EMPTY)
     if len(frame) == 0:
         raise UnreadableDelivery(f"{path.name} has a header but no data rows; ask the trial for "
-                                 "the complete file.", file=str(path), reason="no-rows")
+                                 "the complete file.", file=str(path), reason=Reason.NO_ROWS)
     limits.check_width(path, frame.shape[1])
     dupes = _duplicates(str(c) for c in frame.columns)
     if dupes:
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
-                                 reason="duplicate-columns", columns=dupes)
+                                 reason=Reason.DUPLICATE_COLUMNS, columns=dupes)
 
 
 def _duplicates(names: Any) -> list[str]:
@@ -339,7 +340,7 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
     if dupes:
         raise UnreadableDelivery(f"{path.name} has duplicate column names: {', '.join(dupes)}; "
                                  "ask the trial to rename them.", file=str(path),
-                                 reason="duplicate-columns", columns=dupes)
+                                 reason=Reason.DUPLICATE_COLUMNS, columns=dupes)
     table = _parse_delimited(path, encoding, delimiter, header)
     frame = drop_empty_unnamed(path, table.to_pandas())
     blank = _blank_counts(table)
@@ -394,7 +395,7 @@ def _parse_delimited(path: Path, encoding: str, delimiter: str, header: list[str
         raise UnreadableDelivery(f"{path.name} is not readable as {encoding} text with "
                                  f"delimiter {delimiter!r} ({exc}); pass --encoding / --delimiter "
                                  "with the file's real settings.", file=str(path),
-                                 reason="encoding") from exc
+                                 reason=Reason.ENCODING) from exc
     if bad:
         lines = [n for n, _ in bad if n is not None]
         rows = [n - 1 for n in lines]
@@ -403,7 +404,7 @@ def _parse_delimited(path: Path, encoding: str, delimiter: str, header: list[str
             f"{path.name}: {len(bad)} row(s) do not have as many fields as the header "
             f"({format_rows(rows)}, file lines {', '.join(map(str, lines[:10]))}; first: {what}); "
             "the file may be truncated, or a value holds an unquoted delimiter. Ask the trial "
-            "for a complete copy exported with quoting.", file=str(path), reason="ragged",
+            "for a complete copy exported with quoting.", file=str(path), reason=Reason.RAGGED,
             rows=rows, lines=lines)
     return table
 
@@ -486,7 +487,7 @@ def drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
         raise UnreadableDelivery(f"{path.name} has data in column(s) without a name "
                                  f"(positions {', '.join(str(position[c]) for c in keep)}); "
                                  "ask the trial to add the header.", file=str(path),
-                                 reason="unnamed-columns")
+                                 reason=Reason.UNNAMED_COLUMNS)
     return frame.drop(columns=unnamed)
 
 

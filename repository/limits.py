@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from repository.errors import UnreadableDelivery
+from repository.reasons import Reason
 
 __all__ = ["MAX_COLUMNS", "MAX_XLSX_CELLS", "MAX_XLSX_COMPRESSION_RATIO", "MAX_XLSX_MEMBERS",
            "MAX_XLSX_UNCOMPRESSED_BYTES", "check_width"]
@@ -38,4 +39,4 @@ def check_width(path: Path, n_columns: int, *, at_least: bool = False) -> None:
             "file is almost always an "
             "export error, e.g. a transposed table or a wrong delimiter). Check the delimiter "
             "(--delimiter) or ask the trial to deliver one row per participant.",
-            file=str(path), reason="too-many-columns", limit=MAX_COLUMNS)
+            file=str(path), reason=Reason.TOO_MANY_COLUMNS, limit=MAX_COLUMNS)

@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 from repository.errors import ConfigError, IPDError
+from repository.reasons import Reason
 
 __all__ = ["check_name", "check_text", "check_file_name", "escape", "first_control",
            "spreadsheet_text"]
@@ -92,7 +93,7 @@ def check_file_name(value: str, *, what: str = "file name",
     if problems:
         raise error(f"{what} {value!r} " + " and ".join(problems) + "; rename the file (e.g. "
                     "gast01-delivery-2.csv) and send it again.", field=what, value=value,
-                    reason="bad-file-name")
+                    reason=Reason.BAD_FILE_NAME)
     return value
 
 

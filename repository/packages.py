@@ -50,6 +50,7 @@ from repository.models import Delivery, Participant
 from repository.names import check_name, check_text
 from repository.objects import private_dir, sha256_file
 from repository.pseudonyms import normalise_raw_id
+from repository.reasons import Reason
 from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial, lock_trial
@@ -168,7 +169,7 @@ def _unpacked(paths: Sequence[Path]) -> Iterator[tuple[list[Path], dict[str, Any
         elif p.is_file():
             files.append(p)
         else:
-            raise UnreadableDelivery(f"{p} does not exist.", file=str(p), reason="missing")
+            raise UnreadableDelivery(f"{p} does not exist.", file=str(p), reason=Reason.MISSING)
     label = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
     yield files, {"file": label, "kind": "directory" if paths[0].is_dir() else "files"}
 
@@ -179,12 +180,12 @@ def _extract(archive: Path, root: Path) -> list[Path]:
         if len(infos) > MAX_PACKAGE_DATASETS:
             raise UnreadableDelivery(f"{archive.name} holds {len(infos)} files; a delivery may "
                                      f"hold at most {MAX_PACKAGE_DATASETS}.", file=str(archive),
-                                     reason="too-many-members")
+                                     reason=Reason.TOO_MANY_MEMBERS)
         total = sum(i.file_size for i in infos)
         if total > MAX_PACKAGE_BYTES:
             raise UnreadableDelivery(f"{archive.name} unpacks to {total / 2**30:.1f} GiB; at "
                                      f"most {MAX_PACKAGE_BYTES // 2**30} GiB are read.",
-                                     file=str(archive), reason="too-large")
+                                     file=str(archive), reason=Reason.TOO_LARGE)
         out = []
         for info in infos:
             name = info.filename
@@ -195,13 +196,13 @@ def _extract(archive: Path, root: Path) -> list[Path]:
                 raise UnreadableDelivery(f"{archive.name}: member {name!r} is in a directory or "
                                          "leaves the archive; deliver the datasets at the top "
                                          "level of the zip.", file=str(archive),
-                                         reason="member-path")
+                                         reason=Reason.MEMBER_PATH)
             target = root / name
             with zf.open(info) as src, target.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             if target.stat().st_size != info.file_size:
                 raise UnreadableDelivery(f"{archive.name}: member {name} is damaged.",
-                                         file=str(archive), reason="damaged")
+                                         file=str(archive), reason=Reason.DAMAGED)
             out.append(target)
     return sorted(out)
 
@@ -244,15 +245,15 @@ def _check_dataset_names(names: Sequence[str], named: Sequence[str]) -> None:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UnreadableDelivery(f"two files of the delivery would both be dataset "
-                                 f"{', '.join(dupes)}; rename one of them.", reason="dataset")
+                                 f"{', '.join(dupes)}; rename one of them.", reason=Reason.DATASET)
     if len(names) > MAX_PACKAGE_DATASETS:
         raise UnreadableDelivery(f"{len(names)} datasets in one delivery; at most "
-                                 f"{MAX_PACKAGE_DATASETS}.", reason="too-many-members")
+                                 f"{MAX_PACKAGE_DATASETS}.", reason=Reason.TOO_MANY_MEMBERS)
     for name in named:
         if name not in names:
             raise UnreadableDelivery(f"--key/--long/--trial-level name dataset {name!r}, which the "
                                      f"delivery does not hold (its datasets: "
-                                     f"{', '.join(names)}).", reason="dataset")
+                                     f"{', '.join(names)}).", reason=Reason.DATASET)
 
 
 def _sources(files: Sequence[Path], *, all_sheets: bool, select: Sequence[str] | None,
@@ -266,7 +267,7 @@ def _sources(files: Sequence[Path], *, all_sheets: bool, select: Sequence[str] |
         if unknown:
             raise UnreadableDelivery(f"the delivery has no dataset {', '.join(unknown)}; its "
                                      f"datasets: {', '.join(d.name for d in datasets)}.",
-                                     reason="dataset")
+                                     reason=Reason.DATASET)
         datasets = [d for d in datasets if d.name in select]
     names = [d.name for d in datasets]
     _check_dataset_names(names, [*keys, *long, *trial_level])
@@ -357,7 +358,7 @@ def _check_long_ids(source: DatasetSource, trial: str, table: RawTable, id_colum
         raise UnreadableDelivery(f"{source.path.name} (dataset {source.name} of trial {trial}) "
                                  f"has no key column(s) {', '.join(missing_key)}; columns are "
                                  f"{', '.join(map(str, frame.columns))}.", file=str(source.path),
-                                 trial=trial, reason="key-column")
+                                 trial=trial, reason=Reason.KEY_COLUMN)
     raw = [normalise_raw_id(v) for v in frame[id_column].tolist()]
     blank_rows = [i + 1 for i, v in enumerate(raw) if v is None]
     dup_rows: list[int] = []
@@ -505,7 +506,7 @@ def ingest_package(store: Store, trial_acronym: str, paths: Sequence[Path] | Pat
             if not sources:
                 raise UnreadableDelivery(f"the delivery of trial {acronym} holds no dataset "
                                          f"({', '.join(f.name for f in files) or 'no files'}).",
-                                         trial=acronym, reason="empty")
+                                         trial=acronym, reason=Reason.EMPTY)
             stage("hashing")
             digests = {s.name: sha256_file(s.path) for s in sources}
             delivered = {(d.dataset, d.sha256) for d in trial.deliveries}

@@ -45,6 +45,7 @@ from repository.actions import ACTIONS, ANYONE, ROLES
 from repository.errors import AlreadyExists, ConfigError, NotFound, PermissionDenied
 from repository.models import Trial, User
 from repository.names import check_name
+from repository.reasons import Reason
 
 __all__ = ["ROLES", "ANYONE", "ACTIONS", "Actor", "add_user", "actor", "require", "list_users",
            "not_visible"]
@@ -114,7 +115,7 @@ def not_visible(who: Actor, trial: str | None = None, *, thing: str | None = Non
     mine = f", a trialist of {who.trial}" if who.role == "trialist" else f", {who.role}"
     return PermissionDenied(f"no {what} visible to you ({who.name}{mine}); if you need it, ask "
                             "a curator.", actor=who.name, role=who.role, action=action,
-                            trial=trial, reason="not-visible")
+                            trial=trial, reason=Reason.NOT_VISIBLE)
 
 
 def _article(word: str) -> str:

@@ -31,6 +31,7 @@ from repository.formats import read_delivery
 from repository.models import Upload, utcnow
 from repository.names import check_file_name, check_text
 from repository.objects import sha256_file
+from repository.reasons import Reason
 from repository.roles import not_visible, require
 from repository.store import Store
 from repository.trials import visible_trial, visible_trials
@@ -110,7 +111,7 @@ def _pending(session: Any, store: Store, upload_id: int) -> Upload:
         raise not_visible(who, thing=f"upload {upload_id}")
     if row.status != "pending":
         raise StoreError(f"upload {upload_id} was already {row.status} by {row.decided_by}.",
-                         upload=upload_id, reason="conflict")
+                         upload=upload_id, reason=Reason.CONFLICT)
     return row
 
 

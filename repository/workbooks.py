@@ -33,6 +33,7 @@ import pandas as pd
 
 from repository import limits
 from repository.errors import UnreadableDelivery
+from repository.reasons import Reason
 from repository.workbook_parts import sheet_extent, sheet_parts
 
 __all__ = ["read_xlsx"]
@@ -50,7 +51,7 @@ def _check_workbook_archive(path: Path) -> None:
     if at < 0 or len(tail) - at < 22:
         raise UnreadableDelivery(f"{path.name} starts like an Excel workbook but its zip directory "
                                  "is missing: the file is truncated or damaged. Ask the trial for "
-                                 "a new copy.", file=str(path), reason="damaged", format="xlsx")
+                                 "a new copy.", file=str(path), reason=Reason.DAMAGED, format="xlsx")
     entries, directory_size = struct.unpack("<xxxxxxxxxxHI", tail[at:at + 16])
     if entries == 0xFFFF or directory_size == 0xFFFFFFFF or entries > limits.MAX_XLSX_MEMBERS:
         _too_large(path, f"its zip archive has {'over 65,535' if entries == 0xFFFF else entries} "
@@ -74,7 +75,7 @@ def _check_workbook_archive(path: Path) -> None:
 def _too_large(path: Path, why: str) -> None:
     raise UnreadableDelivery(
         f"{path.name} is not read: {why}. Ask the trial to deliver only the data sheet, or the "
-        "data as CSV; see 'Limits' in docs/deliveries.md.", file=str(path), reason="too-large",
+        "data as CSV; see 'Limits' in docs/deliveries.md.", file=str(path), reason=Reason.TOO_LARGE,
         format="xlsx")
 
 
@@ -298,7 +299,7 @@ def _read_book(path: Path, book: _Book, options: dict[str, Any], id_column: str 
             sheet = _choose_sheet(path, book, sheets, id_column)
         if sheet not in sheets:
             raise UnreadableDelivery(f"{path.name} has no sheet {sheet!r}; sheets: "
-                                     f"{', '.join(sheets)}.", file=str(path), reason="sheet")
+                                     f"{', '.join(sheets)}.", file=str(path), reason=Reason.SHEET)
         names, data = _sheet_rows(book, sheet, budget)
         if options.get("_all_sheets"):
             for other in sheets:
@@ -335,4 +336,4 @@ def _choose_sheet(path: Path, book: _Book, sheets: list[str], id_column: str | N
         if len(having) == 1:
             return having[0]
     raise UnreadableDelivery(f"{path.name} has several sheets ({', '.join(sheets)}); choose one "
-                             "with --sheet NAME.", file=str(path), reason="sheet", sheets=sheets)
+                             "with --sheet NAME.", file=str(path), reason=Reason.SHEET, sheets=sheets)

@@ -28,6 +28,7 @@ from repository.models import AccessLog, DataRequest, Extract, Release, RequestM
 from repository.roles import Actor, get_user, not_visible, require
 from repository.store import Store
 from versions.dataset import sha256_hex
+from versions.reasons import Reason
 
 __all__ = ["grant", "ungrant", "members", "visible_request", "visible_requests",
            "check_active", "log_access", "read_extract_file", "read_dua", "access_log",
@@ -127,12 +128,12 @@ def check_active(request: DataRequest, *, today: date | None = None) -> None:
     if request.status != "approved":
         raise RequestError(f"data request {request.code} is {request.status}: nothing can be "
                            "downloaded under it.", request=request.code,
-                           status=request.status, reason="not-approved")
+                           status=request.status, reason=Reason.NOT_APPROVED)
     if request.expires_on is not None and today > request.expires_on:
         raise RequestError(f"data request {request.code} expired on "
                            f"{request.expires_on.isoformat()}: downloads are refused. Ask the "
                            "curators to renew the data use agreement.", request=request.code,
-                           expired=request.expires_on.isoformat(), reason="expired")
+                           expired=request.expires_on.isoformat(), reason=Reason.EXPIRED)
 
 
 def analyst_release_ids(session: Session, store: Store, *, actor: str,

@@ -13,9 +13,17 @@ from typing import Any
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli._common import (
+    COUNT,
+    IPDGroup,
+    emit_json,
+    get_settings,
+    json_option,
+    print_table,
+)
 from repository.cli.access import requires
 from repository.errors import ReleaseError
+from versions.reasons import Reason
 
 __all__ = ["release", "request", "withdraw", "consent", "prisma"]
 
@@ -221,7 +229,7 @@ def release_get(version: str, output: Path | None, repo: str | None, remote: str
 @click.argument("new")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the full diff as an HTML page.")
-@click.option("--limit", default=50, show_default=True,
+@click.option("--limit", type=COUNT, default=50, show_default=True,
               help="Changed cells to print (all go to --json / --html).")
 @topic_option
 @json_option
@@ -676,7 +684,7 @@ def release_export(version: str, fmt: str, output: Path, topic: str | None,
         raise ReleaseError(f"release {version} was made with dictionary version "
                            f"{info.manifest['dictionary']['version']}, the workspace has "
                            f"{dictionary.version}; export from a workspace on that version.",
-                           reason="dictionary")
+                           reason=Reason.DICTIONARY)
     result = export_tables(tables, dictionary, output, fmt=fmt,
                            title=f"{info.topic} release {info.version}")
     if as_json:

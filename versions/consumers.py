@@ -40,6 +40,7 @@ from repository.errors import NotFound, ReleaseError
 from versions.dataset import read_parquet_bytes, sha256_hex
 from versions.locations import check_remote_url, check_repository_location, git_environment
 from versions.manifest import DATA_FILE, MANIFEST_FILE, parse_manifest
+from versions.reasons import Reason
 
 __all__ = [
     "VERSION_PATTERN",
@@ -341,7 +342,7 @@ def load(topic: str, version: str, *, repo: str | None = None, remote: str | Non
         if table is not None:
             raise ReleaseError(f"long table {table!r}: the server sends the participant table "
                                "of an extract only; load long tables from the release "
-                               "repository (repo=...).", reason="table")
+                               "repository (repo=...).", reason=Reason.TABLE)
         from repository.client import Client
         from versions.remote import fetch_release_bytes
 

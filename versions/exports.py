@@ -41,6 +41,7 @@ import pandas as pd
 from harmonise.dictionary.exports import to_frictionless
 from harmonise.dictionary.spec import Dictionary, Variable
 from repository.errors import ReleaseError
+from versions.reasons import Reason
 
 __all__ = ["EXPORT_FORMATS", "ExportResult", "export_tables"]
 
@@ -108,7 +109,7 @@ def export_tables(tables: Mapping[str, pd.DataFrame], dictionary: Dictionary, ou
     (see the module docstring). An existing file of the export is refused, not overwritten."""
     if fmt not in EXPORT_FORMATS:
         raise ReleaseError(f"unknown export format {fmt!r}; use one of "
-                           f"{', '.join(EXPORT_FORMATS)}.", reason="format")
+                           f"{', '.join(EXPORT_FORMATS)}.", reason=Reason.FORMAT)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     title = title or f"{dictionary.topic} {dictionary.version}"
@@ -118,7 +119,7 @@ def export_tables(tables: Mapping[str, pd.DataFrame], dictionary: Dictionary, ou
              if (out / n).exists()]
     if clash:
         raise ReleaseError(f"{out} already holds {', '.join(clash)}; export into an empty "
-                           "directory.", reason="exists")
+                           "directory.", reason=Reason.EXISTS)
     files: dict[str, Path] = {}
     for table, frame in tables.items():
         variables = _variables(dictionary, table, frame)

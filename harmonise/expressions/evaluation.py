@@ -29,7 +29,9 @@ from harmonise.expressions.literals import CONSTANTS, literal_value
 from harmonise.values.cells import bool_array, canonical_text, missing_array
 from harmonise.values.dates import add_days, days_between
 from harmonise.values.problems import Issue
+from harmonise.values.reasons import Reason
 from repository.errors import HarmonisationError
+from repository.reasons import Reason as RepositoryReason
 
 __all__ = ["EvalContext", "FrameContext", "evaluate", "MAX_DAYS_ADDED"]
 
@@ -88,12 +90,12 @@ def evaluate(expr: Expression, ctx: EvalContext) -> tuple[Any, list[Issue]]:
         raise HarmonisationError(
             f"expression {expr.text!r}: {exc}; check the types of the columns it reads "
             "(`ipdrepo mapping check` shows them).", expression=expr.text,
-            reason="type") from exc
+            reason=RepositoryReason.TYPE) from exc
     except (OverflowError, FloatingPointError, ZeroDivisionError) as exc:
         raise HarmonisationError(
             f"expression {expr.text!r}: arithmetic overflow ({exc}); a value is too large to "
             "compute. Check the constants and the columns it reads.", expression=expr.text,
-            reason="overflow") from exc
+            reason=Reason.OVERFLOW) from exc
     return value, ev.issues
 
 

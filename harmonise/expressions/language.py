@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 
 from harmonise.expressions.functions import FUNCTIONS
 from harmonise.expressions.literals import CONSTANTS, literal_kind
+from harmonise.values.reasons import Reason
 from repository.errors import SpecError, SpecProblem
 
 __all__ = [
@@ -93,7 +94,7 @@ COMPARISONS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt
 def _spec_error(text: str, message: str) -> SpecError:
     return SpecError(f"expression {text!r}: {message}",
                      [SpecProblem("<expression>", None, "expression", message)],
-                     reason="expression", expression=text)
+                     reason=Reason.EXPRESSION, expression=text)
 
 
 @dataclass(frozen=True)

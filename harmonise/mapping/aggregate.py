@@ -20,6 +20,7 @@ import pandas as pd
 from harmonise.dictionary.spec import Variable
 from harmonise.mapping.rules import Aggregate
 from repository.errors import HarmonisationError
+from repository.reasons import Reason
 
 __all__ = ["reduce_rows"]
 
@@ -80,7 +81,7 @@ def _concat(parts: list[dict[str, Any]], need_value: bool) -> dict[str, Any]:
         if len(kinds) > 1:
             raise HarmonisationError(f"the sources of an aggregate give {' and '.join(sorted(kinds))}"
                                      " values; give them one kind (dates, numbers or text).",
-                                     reason="type")
+                                     reason=Reason.TYPE)
         if values:
             out["value"] = pd.concat(values, ignore_index=True) if len(values) > 1 else values[0]
         else:

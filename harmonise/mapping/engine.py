@@ -55,6 +55,7 @@ from harmonise.values.problems import Issue
 from harmonise.yamlio import suggest
 from repository.errors import HarmonisationError
 from repository.formats import RawTable
+from repository.reasons import Reason
 
 __all__ = ["apply_mapping", "run_rules", "evaluate_rule", "RuleRun", "cast_to_variable",
            "missing_columns", "ref_value", "date_issues"]
@@ -706,7 +707,7 @@ def _as_kind(value: pd.Series, kind: str, run: RuleRun,
                               index=run.index)
         else:
             raise HarmonisationError(f"a date is needed but the value is {value.dtype}; give the "
-                                     "column's date format", reason="type")
+                                     "column's date format", reason=Reason.TYPE)
     if kind == "number":
         if pd.api.types.is_numeric_dtype(value.dtype):
             value = value.astype("Float64")

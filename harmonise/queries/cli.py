@@ -15,7 +15,14 @@ from typing import Any
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, get_settings, json_option, print_table
+from repository.cli._common import (
+    ROW_ID,
+    IPDGroup,
+    emit_json,
+    get_settings,
+    json_option,
+    print_table,
+)
 from repository.cli.access import requires
 
 __all__ = ["queries", "corrections"]
@@ -162,7 +169,7 @@ def list_cmd(trial: str | None, statuses: tuple[str, ...], active: bool, audienc
 
 
 @queries.command("show")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @topic_option
 @json_option
 @requires("queries.read", query="query_id")
@@ -243,7 +250,7 @@ def _participant(store: Any, trial: str, given: str) -> str:
 
 
 @queries.command("answer")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @click.option("--response", "code", required=True,
               type=click.Choice(["typographical_error", "data_missing", "confirmed_correct",
                                  "wrong_source", "other"]))
@@ -267,7 +274,7 @@ def answer_cmd(query_id: int, code: str, corrected: str | None, comment: str | N
 
 
 @queries.command("accept")
-@click.argument("query_ids", type=int, nargs=-1)
+@click.argument("query_ids", type=ROW_ID, nargs=-1)
 @click.option("--all-answered", is_flag=True, help="Accept every answered query.")
 @click.option("--resolution", type=click.Choice(["corrected", "confirmed_correct",
                                                  "cannot_be_resolved"]),
@@ -310,7 +317,7 @@ def accept_cmd(query_ids: tuple[int, ...], all_answered: bool, resolution: str |
 
 
 @queries.command("close")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @click.option("--reason", required=True)
 @topic_option
 @requires("queries.manage", query="query_id")
@@ -323,7 +330,7 @@ def close_cmd(query_id: int, reason: str, topic: str | None) -> None:
 
 
 @queries.command("reopen")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @click.option("--reason", required=True)
 @topic_option
 @requires("queries.manage", query="query_id")
@@ -341,7 +348,7 @@ def reopen_cmd(query_id: int, reason: str, topic: str | None) -> None:
 
 
 @queries.command("forward")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @click.option("--note", help="What to ask the trial, added to the question.")
 @topic_option
 @requires("queries.manage", query="query_id")
@@ -360,7 +367,7 @@ def forward_cmd(query_id: int, note: str | None, topic: str | None) -> None:
 
 
 @queries.command("reask")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @click.option("--comment", required=True, help="What the trial should look at again.")
 @topic_option
 @requires("queries.manage", query="query_id")

@@ -66,6 +66,7 @@ from harmonise.queries.workbook_render import (
     render_workbook,
 )
 from harmonise.queries.workbook_view import Deliveries, view_question
+from harmonise.values.reasons import Reason
 from repository import audit
 from repository.errors import QueryError, WorkbookError
 from repository.models import Participant, Query, QueryExport, Topic, Trial, utcnow
@@ -387,7 +388,7 @@ def check_import(store: Store, session: Session, book: WorkbookFile, *, actor: s
         raise refuse(Path(book.path), "this workbook was not exported from this repository "
                      "(its token is unknown: it comes from another workspace, or its hidden "
                      "sheet was edited); ask the curator which workbook to answer.",
-                     reason="unknown-token")
+                     reason=Reason.UNKNOWN_TOKEN)
     trial_row = session.get(Trial, export.trial_id)
     assert trial_row is not None
     if (str(export.id), trial_row.acronym) != (book.meta["export_id"], book.meta["trial"]):

@@ -25,8 +25,10 @@ from harmonise.queries.workbook_render import (
     letters,
     sheet_name,
 )
+from harmonise.values.reasons import Reason
 from repository.errors import NotFound, WorkbookError
 from repository.formats import sniff_format
+from repository.reasons import Reason as RepositoryReason
 
 __all__ = ["WorkbookFile", "read_workbook", "refuse"]
 
@@ -121,12 +123,12 @@ def read_workbook(path: str | os.PathLike[str]) -> WorkbookFile:
         raise NotFound(f"{path} does not exist or is not a file.", file=str(path))
     data = path.read_bytes()
     if not data:
-        raise refuse(path, "the file is empty (0 bytes).", reason="empty")
+        raise refuse(path, "the file is empty (0 bytes).", reason=RepositoryReason.EMPTY)
     kind = sniff_format(data[:8192], data[-8:])
     if kind != "xlsx":
         message = _NOT_XLSX.get(kind, f"is not an Excel workbook ({kind}); send back the .xlsx "
                                       "workbook we sent, answered.")
-        raise refuse(path, message, reason="not-xlsx", detected=kind)
+        raise refuse(path, message, reason=Reason.NOT_XLSX, detected=kind)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -134,11 +136,11 @@ def read_workbook(path: str | os.PathLike[str]) -> WorkbookFile:
     except Exception as exc:
         raise refuse(path, f"cannot be opened as an Excel workbook ({type(exc).__name__}: "
                      f"{exc}); it may be damaged. Send back the workbook we sent, answered.",
-                     reason="damaged") from exc
+                     reason=RepositoryReason.DAMAGED) from exc
     if META not in book.sheetnames:
         raise refuse(path, f"has no hidden {META} sheet, so it is not a workbook written by "
                      "`ipdrepo queries export` (or the answers were copied into a new file). "
-                     "Answer in the workbook we sent.", reason="no-metadata")
+                     "Answer in the workbook we sent.", reason=Reason.NO_METADATA)
     meta = {}
     for key, value, *_ in book[META].iter_rows(min_col=1, max_col=2, values_only=True):
         if key is not None:
@@ -148,12 +150,12 @@ def read_workbook(path: str | os.PathLike[str]) -> WorkbookFile:
         raise refuse(path, f"its hidden {META} sheet is damaged ("
                      f"{'missing ' + ', '.join(missing) if missing else 'unexpected content'}"
                      "). Answer in the workbook we sent, or ask for a new one.",
-                     reason="damaged-metadata")
+                     reason=Reason.DAMAGED_METADATA)
     lang = meta.get("language") or "en"
     name = sheet_name(lang)
     if name not in book.sheetnames:
         raise refuse(path, f"has no {name} sheet (sheets: {', '.join(book.sheetnames)}); do "
-                     "not rename or delete it.", reason="no-sheet")
+                     "not rename or delete it.", reason=Reason.NO_SHEET)
     rows, problems = _sheet(book[name], COLUMNS, headers(lang), name)
     lists: dict[str, tuple[SheetRow, ...]] = {}
     for other in book.sheetnames:

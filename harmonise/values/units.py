@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harmonise.values.reasons import Reason
 from repository.errors import SpecError, SpecProblem
 
 __all__ = [
@@ -208,7 +209,7 @@ _ANALYTE_LOOKUP = {s.lower(): a for a in _ANALYTE_LIST for s in (a.name, *a.alia
 
 
 def _problem(message: str, key: str = "unit") -> SpecError:
-    return SpecError(message, [SpecProblem("<units>", None, key, message)], reason="unit")
+    return SpecError(message, [SpecProblem("<units>", None, key, message)], reason=Reason.UNIT)
 
 
 def unit(symbol: str) -> Unit:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from repository.errors import UnreadableDelivery
+from repository.reasons import Reason
 
 __all__ = ["MAX_DEFINE_BYTES", "CodeList", "DefineVariable", "DefineDataset", "Define",
            "read_define", "parse_define", "looks_like_define"]
@@ -187,7 +188,7 @@ def read_define(path: Path) -> Define:
     if size > MAX_DEFINE_BYTES:
         raise UnreadableDelivery(f"{path.name} is {size / 2**20:.0f} MB; a define.xml over "
                                  f"{MAX_DEFINE_BYTES // 2**20} MB is not read. Check that this "
-                                 "is the study's define.xml.", file=str(path), reason="too-large")
+                                 "is the study's define.xml.", file=str(path), reason=Reason.TOO_LARGE)
     return parse_define(path.read_bytes(), file=path.name)
 
 
@@ -195,20 +196,20 @@ def parse_define(data: bytes, *, file: str = "define.xml") -> Define:
     if re.search(rb"<!(DOCTYPE|ENTITY)", data[:65536]):
         raise UnreadableDelivery(f"{file} declares a document type or entities, which a "
                                  "define.xml never needs; it is not read (ask for the study's "
-                                 "define.xml as exported).", file=file, reason="xml-entities")
+                                 "define.xml as exported).", file=file, reason=Reason.XML_ENTITIES)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise UnreadableDelivery(f"{file} is not well-formed XML ({exc}); ask for a complete "
-                                 "copy of the define.xml.", file=file, reason="damaged") from exc
+                                 "copy of the define.xml.", file=file, reason=Reason.DAMAGED) from exc
     if _local(root.tag) != "ODM":
         raise UnreadableDelivery(f"{file} is XML but not an ODM document (its root is "
                                  f"<{_local(root.tag)}>); a define.xml starts with <ODM>.",
-                                 file=file, reason="not-define")
+                                 file=file, reason=Reason.NOT_DEFINE)
     mdv = next((e for e in root.iter() if _local(e.tag) == "MetaDataVersion"), None)
     if mdv is None:
         raise UnreadableDelivery(f"{file} has no MetaDataVersion; it is not a define.xml.",
-                                 file=file, reason="not-define")
+                                 file=file, reason=Reason.NOT_DEFINE)
     version = _attr(mdv, "DefineVersion") or ("1.0.0" if any(
         "def/v1.0" in k for k in _namespaces(data)) else "2.0.0")
     study = next((e.text for e in root.iter() if _local(e.tag) == "StudyName"), None)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from repository.cdisc.define import DefineDataset
 from repository.errors import UnreadableDelivery
+from repository.reasons import Reason
 
 __all__ = ["SUBJECT_ID", "SUBJECT_LEVEL", "SUPP_COLUMNS", "is_trial_level", "is_supplemental",
            "parent_of", "row_key", "pivot_supplemental", "looks_like_cdisc"]
@@ -127,7 +128,7 @@ def pivot_supplemental(parent: pd.DataFrame, supp: pd.DataFrame, *, parent_name:
             f"{supp_name}: {int(dup.sum())} rows give a qualifier twice for the same "
             f"{parent_name.upper()} record (rows {', '.join(map(str, rows[:10]))}); a "
             "supplemental qualifier has one value per record. Ask the trial to correct "
-            f"{supp_name}.", file=supp_name, reason="supplemental-duplicates", rows=rows)
+            f"{supp_name}.", file=supp_name, reason=Reason.SUPPLEMENTAL_DUPLICATES, rows=rows)
     out = parent.copy()
     labels: dict[str, str] = {}
     taken = {str(c).upper() for c in parent.columns}
@@ -146,7 +147,7 @@ def pivot_supplemental(parent: pd.DataFrame, supp: pd.DataFrame, *, parent_name:
                     raise UnreadableDelivery(
                         f"{supp_name}: IDVAR {idvar} is not a column of {parent_name.upper()}; "
                         f"its qualifiers cannot be attached.", file=supp_name,
-                        reason="supplemental-idvar")
+                        reason=Reason.SUPPLEMENTAL_IDVAR)
                 pair = pd.MultiIndex.from_arrays([_text(part["USUBJID"]), part["IDVARVAL"]])
                 target = pd.MultiIndex.from_arrays([subject, _text(parent[pcol])])
                 pos = pair.get_indexer(target)

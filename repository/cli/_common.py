@@ -17,6 +17,10 @@ from repository.names import escape
 
 __all__ = [
     "IPDGroup",
+    "ROW_ID",
+    "COUNT",
+    "MAX_TRIALS",
+    "MAX_PARTICIPANTS",
     "workspace_option",
     "json_option",
     "get_settings",
@@ -28,6 +32,18 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the largest integer the store's databases hold (SQLite INTEGER, PostgreSQL BIGINT)
+MAX_STORED_INT = 2**63 - 1
+#: the id of a stored row (a query, an extract): click answers 0, a negative number or one
+#: no database holds with a usage error (exit 2), not a traceback
+ROW_ID = click.IntRange(min=1, max=MAX_STORED_INT)
+#: a count (a limit): at least 0 and no larger than a database holds
+COUNT = click.IntRange(min=0, max=MAX_STORED_INT)
+#: the largest example topic `ipdrepo example create` and `ipdrepo demo` write (the docs'
+#: benchmark topic has 100 trials and a million participants); more would run for hours
+MAX_TRIALS = 1_000
+MAX_PARTICIPANTS = 10_000_000
 
 
 class IPDGroup(click.Group):

@@ -12,6 +12,7 @@ from typing import Any
 import click
 import yaml
 
+from repository.cli._common import MAX_PARTICIPANTS, MAX_TRIALS
 from repository.cli.access import requires
 from repository.cli.example_steps import (
     analyse,
@@ -36,12 +37,14 @@ __all__ = ["demo"]
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
                 default="demo-workspace")
-@click.option("--trials", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--trials", type=click.IntRange(min=1, max=MAX_TRIALS), default=8,
+              show_default=True,
               help="Trials in the example topic.")
-@click.option("--participants", type=click.IntRange(min=1), default=3000, show_default=True,
+@click.option("--participants", type=click.IntRange(min=1, max=MAX_PARTICIPANTS),
+              default=3000, show_default=True,
               help="Participants in all trials together.")
-@click.option("--seed", type=int, default=None, help="Seed of the example (default: the "
-              "generator's).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the example (default: the generator's).")
 @requires("workspace.create")
 def demo(directory: Path, trials: int, participants: int, seed: int | None) -> None:
     """Run the whole job end to end on the example topic, in DIRECTORY.
@@ -165,9 +168,10 @@ def _refused(store: Any, trial: str, path: Path) -> None:
     try:
         ingest(store, trial, path)
     except DirectIdentifiers as exc:
+        findings = exc.findings or ()
         click.echo("  refused " + exc.message.splitlines()[0].split(" still ")[0] +
-                   f": {len(exc.findings)} identifier column(s): " +
-                   ", ".join(f"{f['column']} [{f['kind']}]" for f in exc.findings))
+                   f": {len(findings)} identifier column(s): " +
+                   ", ".join(f"{f['column']} [{f['kind']}]" for f in findings))
     except IPDError as exc:
         raise ValidationFailed(
             f"unexpected refusal of {path.name}: {exc.message}", file=path.name) from exc

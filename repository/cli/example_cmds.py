@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, json_option, print_table
+from repository.cli._common import (
+    MAX_PARTICIPANTS,
+    MAX_TRIALS,
+    IPDGroup,
+    emit_json,
+    json_option,
+    print_table,
+)
 from repository.cli.access import requires
 
 __all__ = ["example"]
@@ -22,11 +29,13 @@ def example() -> None:
 
 @example.command("create")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--trials", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--trials", type=click.IntRange(min=1, max=MAX_TRIALS), default=8,
+              show_default=True,
               help="Number of fictional trials.")
-@click.option("--participants", type=click.IntRange(min=1), default=3000, show_default=True,
+@click.option("--participants", type=click.IntRange(min=1, max=MAX_PARTICIPANTS),
+              default=3000, show_default=True,
               help="Participants in all trials together (at least 30 per trial).")
-@click.option("--seed", type=int, default=_DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=_DEFAULT_SEED, show_default=True,
               help="Random seed; the same seed gives byte-identical files.")
 @click.option("--force", is_flag=True,
               help="Replace an example topic already in DIRECTORY (only the files this "

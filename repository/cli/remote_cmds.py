@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from repository.cli._common import IPDGroup, emit_json, emit_rows, json_option, print_table
+from repository.cli._common import ROW_ID, IPDGroup, emit_json, emit_rows, json_option, print_table
 from repository.cli.access import requires
 
 __all__ = ["REMOTE_COMMANDS", "login", "logout", "queries", "release", "request", "token",
@@ -127,7 +127,7 @@ def queries_list(trial: str | None, statuses: tuple[str, ...], active: bool,
 
 
 @queries.command("show")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @json_option
 @requires("server.connect")
 def queries_show(query_id: int, as_json: bool) -> None:
@@ -155,7 +155,7 @@ def queries_show(query_id: int, as_json: bool) -> None:
 
 
 @queries.command("answer")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @click.option("--response", "code", required=True,
               type=click.Choice(["typographical_error", "data_missing", "confirmed_correct",
                                  "wrong_source", "other"]))
@@ -187,7 +187,7 @@ def _cell(text: str) -> dict[str, Any]:
 
 
 @queries.command("attach")
-@click.argument("query_id", type=int)
+@click.argument("query_id", type=ROW_ID)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @requires("server.connect")
 def queries_attach(query_id: int, file: Path) -> None:
@@ -341,7 +341,7 @@ def request_status(code: str, as_json: bool) -> None:
 
 @request.command("get")
 @click.argument("code")
-@click.argument("extract_id", type=int)
+@click.argument("extract_id", type=ROW_ID)
 @click.option("--output", "-o", "directory", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="A new directory for the files.")
 @requires("server.connect")

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from repository.cli._common import (
+    COUNT,
     IPDGroup,
     emit_json,
     emit_rows,
@@ -489,7 +490,8 @@ def audit() -> None:
 
 
 @audit.command("log")
-@click.option("--limit", default=50, show_default=True, help="Show the last N events.")
+@click.option("--limit", type=COUNT, default=50, show_default=True,
+              help="Show the last N events.")
 @click.option("--action", help="Only events of this action (e.g. delivery.ingest).")
 @json_option
 @requires("audit.read")

@@ -40,6 +40,7 @@ from repository.models import (
     utcnow,
 )
 from repository.names import check_name
+from repository.reasons import Reason
 from repository.roles import add_user, get_user, require
 from repository.service import passwords, totp
 from repository.service.config import ServiceConfig
@@ -123,11 +124,11 @@ def redeem_link(session: Session, token: str, *, password: str) -> User:
     if row is None or row.used_at is not None or row.expires_at <= now:
         raise AccountError("this link is not valid: it was used already, has expired, or was "
                            "replaced by a newer one. Ask a curator for a new link.",
-                           reason="invalid-link")
+                           reason=Reason.INVALID_LINK)
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise AccountError("this link is not valid any more; ask a curator.",
-                           reason="invalid-link")
+                           reason=Reason.INVALID_LINK)
     passwords.check_strength(password, user=user.name)
     row.used_at = now
     cred = _credential(session, user.id)
@@ -205,7 +206,7 @@ def _throttled(wait: int) -> LoginThrottled:
     return LoginThrottled(
         "too many failed sign-ins for this account or from this address: sign-in is "
         f"refused for up to {wait // 60} minutes. If you forgot your password, ask a "
-        "curator for a reset link.", retry_after=wait, reason="locked")
+        "curator for a reset link.", retry_after=wait, reason=Reason.LOCKED)
 
 
 def sign_in(store: Store, *, name: str, password: str, code: str | None, remote: str,
@@ -248,7 +249,7 @@ def _record(session: Session, found: _Stored, *, name: str, remote: str, ok: boo
     ok = ok and user is not None and user.active and cred is not None and \
         cred.password_hash == found.password_hash
     failure = AuthenticationFailed("wrong user name or password (or the account is not "
-                                   "active).", reason="bad-credentials")
+                                   "active).", reason=Reason.BAD_CREDENTIALS)
     if ok and cred is not None and cred.totp_enabled:
         step = totp.verify(_decrypt(key, cred.totp_secret), code or "",
                            last_step=cred.totp_last_step)
@@ -256,7 +257,7 @@ def _record(session: Session, found: _Stored, *, name: str, remote: str, ok: boo
             ok = False
             failure = AuthenticationFailed("the one-time code is missing or wrong (give the "
                                            "6 digits your authenticator app shows now).",
-                                           reason="bad-code")
+                                           reason=Reason.BAD_CODE)
         else:
             cred.totp_last_step = step
     session.add(LoginAttempt(user_name=name, remote=remote, ok=ok))
@@ -317,7 +318,7 @@ def confirm_totp(session: Session, *, user: str, code: str, key: bytes) -> None:
     step = totp.verify(_decrypt(key, cred.totp_secret), code) if cred.totp_secret else None
     if step is None:
         raise AccountError("that code does not match; check the time on your phone and type "
-                           "the 6 digits shown now.", user=user, reason="bad-code")
+                           "the 6 digits shown now.", user=user, reason=Reason.BAD_CODE)
     cred.totp_enabled = True
     cred.totp_last_step = step
     audit.append(session, actor=user, action="user.totp", entity_type="user", entity_id=user,

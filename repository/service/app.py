@@ -36,10 +36,12 @@ from repository.errors import (
     StoreError,
     ValidationFailed,
 )
+from repository.reasons import Reason
 from repository.service.config import ServiceConfig
 from repository.service.policy import Principal, requires
 from repository.settings import Settings, load_settings
 from repository.store import Store
+from versions.reasons import Reason as VersionsReason
 
 __all__ = ["Service", "create_app", "create_app_from_env", "status_for", "API"]
 
@@ -68,14 +70,14 @@ class Service:
 _STATUSES: tuple[tuple[type[IPDError], tuple[str, ...] | None, int], ...] = (
     (LoginThrottled, None, 429),
     (AuthenticationFailed, None, 401),
-    (PermissionDenied, ("not-visible",), 404),
+    (PermissionDenied, (Reason.NOT_VISIBLE,), 404),
     (PermissionDenied, None, 403),
-    (RequestError, ("expired", "not-approved"), 403),
+    (RequestError, (VersionsReason.EXPIRED, VersionsReason.NOT_APPROVED), 403),
     (NotFound, None, 404),
     (AlreadyExists, None, 409),
-    (StoreError, ("conflict",), 409),
+    (StoreError, (Reason.CONFLICT,), 409),
     (DeliveryError, None, 422),
-    (QueryError, ("invalid-answer",), 422),
+    (QueryError, (Reason.INVALID_ANSWER,), 422),
     (ValidationFailed, None, 422),
     (AuditError, None, 500),
     (StoreError, None, 500),

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from repository.errors import ConfigError
 from repository.names import check_file_name
+from repository.reasons import Reason
 
 __all__ = ["read_upload", "download"]
 
@@ -24,7 +25,7 @@ async def read_upload(file: UploadFile, limit: int) -> tuple[str, bytes]:
         size += len(chunk)
         if size > limit:
             raise ConfigError(f"{name} is larger than {limit // 2**20} MiB; send a smaller file.",
-                              file=name, reason="too-large")
+                              file=name, reason=Reason.TOO_LARGE)
         parts.append(chunk)
     return name, b"".join(parts)
 

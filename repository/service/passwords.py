@@ -7,6 +7,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from repository.errors import AccountError
+from repository.reasons import Reason
 
 __all__ = ["MIN_LENGTH", "hash_password", "verify_password", "needs_rehash", "check_strength",
            "burn_time"]
@@ -31,7 +32,7 @@ def check_strength(password: str, *, user: str) -> None:
     if problems:
         raise AccountError("the password is too weak: it must have " + ", ".join(problems)
                            + ". A passphrase of four or more words works well.",
-                           reason="weak-password")
+                           reason=Reason.WEAK_PASSWORD)
 
 
 def hash_password(password: str) -> str:

@@ -28,6 +28,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from repository.errors import AuthenticationFailed, PermissionDenied
+from repository.reasons import Reason
 from repository.roles import ACTIONS, require
 from repository.service import sessions, tokens
 from repository.service.secret_tokens import same
@@ -76,7 +77,7 @@ def _bearer(request: Request) -> str | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationFailed("the Authorization header must be 'Bearer TOKEN'.",
-                                   reason="bad-header")
+                                   reason=Reason.BAD_HEADER)
     return value.strip()
 
 
@@ -87,7 +88,7 @@ def _authenticate(request: Request, session: Any, service: Any) -> Principal:
         if user is None:
             raise AuthenticationFailed("this API token is not valid: unknown, expired or "
                                        "revoked. Create a new one (`ipdrepo login` or "
-                                       "`ipdrepo token create`).", reason="bad-token")
+                                       "`ipdrepo token create`).", reason=Reason.BAD_TOKEN)
         return _principal(session, user, via="token")
     cookie = request.cookies.get(service.config.cookie_name)
     if cookie:
@@ -97,7 +98,7 @@ def _authenticate(request: Request, session: Any, service: Any) -> Principal:
             return _principal(session, user, via="session", csrf=row.csrf_token,
                               cookie=cookie)
     raise AuthenticationFailed("sign in first, or send an API token (Authorization: Bearer "
-                               "TOKEN).", reason="no-credentials")
+                               "TOKEN).", reason=Reason.NO_CREDENTIALS)
 
 
 def _principal(session: Any, user: Any, *, via: str, csrf: str | None = None,
@@ -117,7 +118,7 @@ def _check_csrf(request: Request, who: Principal, form_token: str | None) -> Non
         raise PermissionDenied("this request changes data but carries no valid CSRF token; "
                                f"send the session's token in the {CSRF_HEADER} header (from "
                                "GET /api/v1/auth/me) or the csrf_token form field.",
-                               reason="csrf")
+                               reason=Reason.CSRF)
 
 
 def _check_policy(session: Any, who: Principal, policy: RoutePolicy,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from repository.errors import AuthenticationFailed
 from repository.models import Credential
+from repository.reasons import Reason
 from repository.roles import get_user
 from repository.service import accounts, passwords, sessions, tokens, totp
 from repository.service.policy import Principal, public, requires
@@ -150,7 +151,7 @@ def change_password(body: PasswordBody, request: Request,
         user = get_user(session, who.name)
         cred = session.get(Credential, user.id)
         if not passwords.verify_password(cred.password_hash if cred else None, body.current):
-            raise AuthenticationFailed("the current password is wrong.", reason="bad-password")
+            raise AuthenticationFailed("the current password is wrong.", reason=Reason.BAD_PASSWORD)
         passwords.check_strength(body.new, user=who.name)
         assert cred is not None
         cred.password_hash = passwords.hash_password(body.new)

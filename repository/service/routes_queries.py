@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from repository.reasons import Reason
 from repository.service.files import download, read_upload
 from repository.service.policy import Principal, requires
 
@@ -164,7 +165,7 @@ def _checked(store: Any, session: Any, query: Any, body: AnswerBody,
         raise QueryError(f"the answer to query {query.id} was not recorded: "
                          + " ".join(p["message"] for p in problems)
                          + " Correct it and send it again.", query=query.id,
-                         reason="invalid-answer", problems=problems)
+                         reason=Reason.INVALID_ANSWER, problems=problems)
     return value
 
 

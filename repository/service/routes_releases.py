@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from repository.errors import PermissionDenied
+from repository.reasons import Reason
 from repository.service.files import download
 from repository.service.policy import Principal, requires
 
@@ -72,7 +73,7 @@ def release(version: str, request: Request,
     if ids is not None and _release_id(store, version) not in ids:
         raise PermissionDenied(f"no release {version!r} visible to you ({who.name}, analyst); "
                                "analysts see the releases their approved requests have "
-                               "extracts from.", reason="not-visible")
+                               "extracts from.", reason=Reason.NOT_VISIBLE)
     info = show_release(store, version)
     with store.transaction() as session:
         log_access(session, actor=who.name, role=who.role, request=None, kind="read",
