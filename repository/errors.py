@@ -177,6 +177,12 @@ class IPDError(Exception):
         return self.context.get("setting")
 
     @property
+    def problems(self) -> Sequence[Any] | None:
+        """Every problem found, when an error lists several (a workbook's cells, a release's
+        inputs ...)."""
+        return self.context.get("problems")
+
+    @property
     def findings(self) -> Sequence[Any] | None:
         """What a gate found (direct identifiers ...)."""
         return self.context.get("findings")
