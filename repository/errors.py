@@ -177,12 +177,6 @@ class IPDError(Exception):
         return self.context.get("setting")
 
     @property
-    def problems(self) -> Sequence[Any] | None:
-        """Every problem found, when an error lists several (a workbook's cells, a release's
-        inputs ...)."""
-        return self.context.get("problems")
-
-    @property
     def findings(self) -> Sequence[Any] | None:
         """What a gate found (direct identifiers ...)."""
         return self.context.get("findings")
@@ -346,8 +340,16 @@ class ValidationFailed(IPDError):
     exit_code = 6
 
 
+def _listed_problems(self: IPDError) -> Sequence[Any] | None:
+    return self.context.get("problems")
+
+
 class QueryError(IPDError):
     exit_code = 5
+
+    #: every problem found, when the error lists several (a workbook's cells, a release's
+    #: inputs)
+    problems = property(_listed_problems)
 
 
 class WorkbookError(QueryError):
@@ -396,6 +398,10 @@ class CorruptObject(AuditError):
 
 class ReleaseError(IPDError):
     exit_code = 5
+
+    #: every problem found, when the error lists several (a workbook's cells, a release's
+    #: inputs)
+    problems = property(_listed_problems)
 
 
 class RequestError(ReleaseError):
