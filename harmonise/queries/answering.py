@@ -35,6 +35,7 @@ from harmonise.queries.workbook_view import view_question
 from harmonise.values.cells import canonical_text
 from repository.errors import QueryError
 from repository.models import Query, Trial
+from repository.reasons import Reason
 from repository.store import Store
 
 __all__ = ["ColumnNow", "AnswerContext", "answer_context", "check_query_answer",
@@ -144,7 +145,8 @@ def _unchanged(session: Session, topic: Any, query_id: int, actor: str,
     if expected_version is not None and query.version != expected_version:
         raise QueryError(f"query {query_id} was changed by someone else while you answered "
                          "(another answer or a curator's decision); reload the page, read "
-                         "the thread and answer again.", query=query_id)
+                         "the thread and answer again.", query=query_id,
+                         reason=Reason.CONFLICT)
     return query
 
 

@@ -31,6 +31,7 @@ from harmonise.queries.questions import Cell, Finding, query_key
 from repository import audit
 from repository.errors import NotFound, QueryError
 from repository.models import Query, QueryFinding, QueryMessage, Topic, Trial, utcnow
+from repository.reasons import Reason
 from repository.roles import not_visible, require
 
 __all__ = [
@@ -131,7 +132,7 @@ def _stale(query: Query) -> QueryError:
     qid = query.__dict__.get("id")  # no refresh: the session must be rolled back first
     return QueryError(f"query {qid} was changed by someone else while you worked on it; "
                       "nothing was saved. Reload it (`ipdrepo queries show "
-                      f"{qid}`) and try again.", query=qid)
+                      f"{qid}`) and try again.", query=qid, reason=Reason.CONFLICT)
 
 
 def _flush(session: Session, query: Query) -> None:

@@ -76,6 +76,7 @@ _STATUSES: tuple[tuple[type[IPDError], tuple[str, ...] | None, int], ...] = (
     (NotFound, None, 404),
     (AlreadyExists, None, 409),
     (StoreError, (Reason.CONFLICT,), 409),
+    (QueryError, (Reason.CONFLICT,), 409),  # someone changed the query meanwhile
     (DeliveryError, None, 422),
     (QueryError, (Reason.INVALID_ANSWER,), 422),
     (ValidationFailed, None, 422),
@@ -86,8 +87,6 @@ _STATUSES: tuple[tuple[type[IPDError], tuple[str, ...] | None, int], ...] = (
 
 def status_for(error: IPDError) -> int:
     """The HTTP status of a library error (400 for any other, e.g. AccountError)."""
-    if isinstance(error, QueryError) and "changed by someone else" in error.message:
-        return 409
     reason = error.context.get("reason")
     for kind, reasons, status in _STATUSES:
         if isinstance(error, kind) and (reasons is None or reason in reasons):

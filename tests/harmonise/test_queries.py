@@ -142,10 +142,11 @@ def test_concurrent_curators_cannot_overwrite_each_other(make_store) -> None:
         respond(a, qa, actor="tester", topic="t", response_code="typographical_error",
                 corrected_value="42")
         a.commit()
-        with pytest.raises(QueryError, match="changed by someone else"):
+        with pytest.raises(QueryError, match="changed by someone else") as lost:
             respond(b, qb, actor="tester", topic="t", response_code="typographical_error",
                     corrected_value="41")
         b.rollback()
+        assert lost.value.reason == "conflict"  # the server answers 409 for it (status_for)
     finally:
         a.close()
         b.close()
