@@ -47,7 +47,8 @@ from repository.service.config import ServiceConfig
 from repository.service.secret_tokens import digest, new_secret
 from repository.store import Store
 
-__all__ = ["Link", "invite", "reset_link", "redeem_link", "sign_in", "SignIn", "unlock",
+__all__ = ["Link", "invite", "reset_link", "redeem_link", "change_password", "sign_in",
+           "SignIn", "unlock",
            "enrol_totp", "confirm_totp", "disable_totp", "link_url", "locked"]
 
 _PURPOSES = ("invite", "reset")
@@ -138,6 +139,39 @@ def redeem_link(session: Session, token: str, *, password: str) -> User:
     audit.append(session, actor=user.name, action="user.password", entity_type="user",
                  entity_id=user.name, details={"via": row.purpose})
     return user
+
+
+def change_password(store: Store, *, user: str, current: str, new: str,
+                    keep_csrf: str | None) -> None:
+    """Change ``user``'s password (``current`` must be right); every other session of the user
+    ends (the one whose CSRF token is ``keep_csrf`` stays; ``None``: all end).
+
+    As in :func:`sign_in`, the argon2 work (checking the current password, hashing the new
+    one) runs with no database connection held: a short read, the hashing, then a short write
+    that refuses the change (409) if the password was changed meanwhile, e.g. by a reset link."""
+    with store.reading() as session:
+        user_id = get_user(session, user).id
+        cred = session.get(Credential, user_id)
+        stored = cred.password_hash if cred is not None else None
+    if not passwords.verify_password(stored, current):
+        raise AuthenticationFailed("the current password is wrong.", reason=Reason.BAD_PASSWORD)
+    passwords.check_strength(new, user=user)
+    new_hash = passwords.hash_password(new)
+    with store.transaction() as session:
+        cred = session.get(Credential, user_id, with_for_update=True)
+        if cred is None or stored is None or cred.password_hash != stored:
+            raise AccountError("the password was changed meanwhile (in another session or "
+                               "with a reset link): sign in with the new password and try "
+                               "again.", reason=Reason.CONFLICT)
+        now = utcnow()
+        cred.password_hash = new_hash
+        cred.password_changed_at = now
+        for row in session.scalars(select(WebSession).where(
+                WebSession.user_id == user_id, WebSession.ended_at.is_(None))):
+            if keep_csrf is None or row.csrf_token != keep_csrf:
+                row.ended_at = now
+        audit.append(session, actor=user, action="user.password", entity_type="user",
+                     entity_id=user, details={"via": "change"})
 
 
 def _credential(session: Session, user_id: int) -> Credential:

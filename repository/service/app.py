@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from repository.errors import (
+    AccountError,
     AlreadyExists,
     AuditError,
     AuthenticationFailed,
@@ -77,6 +78,7 @@ _STATUSES: tuple[tuple[type[IPDError], tuple[str, ...] | None, int], ...] = (
     (AlreadyExists, None, 409),
     (StoreError, (Reason.CONFLICT,), 409),
     (QueryError, (Reason.CONFLICT,), 409),  # someone changed the query meanwhile
+    (AccountError, (Reason.CONFLICT,), 409),  # the password was changed meanwhile
     (DeliveryError, None, 422),
     (QueryError, (Reason.INVALID_ANSWER,), 422),
     (ValidationFailed, None, 422),

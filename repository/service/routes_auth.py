@@ -7,11 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from repository.errors import AuthenticationFailed
-from repository.models import Credential
-from repository.reasons import Reason
-from repository.roles import get_user
-from repository.service import accounts, passwords, sessions, tokens, totp
+from repository.service import accounts, sessions, tokens, totp
 from repository.service.policy import Principal, public, requires
 
 __all__ = ["router"]
@@ -146,25 +142,9 @@ def redeem(body: RedeemBody, request: Request,
 def change_password(body: PasswordBody, request: Request,
                     who: Principal = Depends(requires("account.self"))) -> dict[str, Any]:
     """Change the caller's password (the current one is required); other sessions end."""
-    service = _service(request)
-    with service.store.transaction() as session:
-        user = get_user(session, who.name)
-        cred = session.get(Credential, user.id)
-        if not passwords.verify_password(cred.password_hash if cred else None, body.current):
-            raise AuthenticationFailed("the current password is wrong.", reason=Reason.BAD_PASSWORD)
-        passwords.check_strength(body.new, user=who.name)
-        assert cred is not None
-        cred.password_hash = passwords.hash_password(body.new)
-        from repository import audit
-        from repository.models import WebSession, utcnow
-
-        cred.password_changed_at = utcnow()
-        for row in session.query(WebSession).filter(WebSession.user_id == user.id,
-                                                     WebSession.ended_at.is_(None)):
-            if who.session_cookie is None or row.csrf_token != who.csrf_token:
-                row.ended_at = utcnow()
-        audit.append(session, actor=who.name, action="user.password", entity_type="user",
-                     entity_id=who.name, details={"via": "change"})
+    accounts.change_password(
+        _service(request).store, user=who.name, current=body.current, new=body.new,
+        keep_csrf=who.csrf_token if who.session_cookie is not None else None)
     return {"user": who.name, "changed": True}
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from repository.errors import AccountError, AlreadyExists, LoginThrottled, PermissionDenied
+from repository.errors import (
+    AccountError,
+    AlreadyExists,
+    AuthenticationFailed,
+    LoginThrottled,
+    PermissionDenied,
+)
 from repository.models import ApiToken, Credential, OneTimeLink, User, WebSession, utcnow
 from repository.service import accounts, passwords, sessions, tokens
 from repository.service.config import ServiceConfig
@@ -211,3 +217,60 @@ def test_session_cookie_is_secure_by_default(store: Any) -> None:
     flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
     assert {"secure", "httponly", "samesite", "path", "max-age"} <= flags, cookie
     assert "domain" not in flags and "samesite=lax" in cookie.lower()
+
+
+def _ann(store: Any) -> None:
+    link = _invite(store)
+    with store.transaction() as session:
+        accounts.redeem_link(session, link.token, password=PASSWORD)
+
+
+def test_change_password_checks_the_current_one_and_hashes_with_no_connection_held(
+        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _ann(store)
+    held: list[int] = []
+    for name in ("verify_password", "hash_password"):
+        real = getattr(passwords, name)
+        monkeypatch.setattr(passwords, name, lambda *a, _real=real, **k: (
+            held.append(store.engine.pool.checkedout()), _real(*a, **k))[1])
+    with pytest.raises(AuthenticationFailed, match="current password is wrong"):
+        accounts.change_password(store, user="ann", current="not it", new=PASSWORD + " 2",
+                                 keep_csrf=None)
+    with store.transaction() as session:
+        ann = session.scalar(select(User).where(User.name == "ann"))
+        here, other = (sessions.start_session(session, ann, ServiceConfig()) for _ in "ab")
+    accounts.change_password(store, user="ann", current=PASSWORD, new=PASSWORD + " 2",
+                             keep_csrf=here.csrf_token)
+    with store.transaction() as session:  # the session that changed it stays, others end
+        assert sessions.load_session(session, here.cookie, ServiceConfig()) is not None
+        assert sessions.load_session(session, other.cookie, ServiceConfig()) is None
+    assert held == [0, 0, 0]  # verify (wrong), verify (right), hash: no connection in use
+    assert _sign_in(store, "ann", PASSWORD + " 2", ServiceConfig()).name == "ann"
+    with pytest.raises(AuthenticationFailed):
+        _sign_in(store, "ann", PASSWORD, ServiceConfig(), remote="10.0.0.2")
+
+
+def test_a_password_changed_meanwhile_is_a_conflict_and_nothing_changes(
+        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reset link used while the new password is being hashed: the change is refused (409)
+    and the password the link set stays."""
+    _ann(store)
+    real = passwords.hash_password
+
+    def reset_meanwhile(password: str) -> str:
+        monkeypatch.setattr(passwords, "hash_password", real)
+        with store.transaction() as session:
+            link = accounts.reset_link(session, by="tester", name="ann")
+        with store.transaction() as session:
+            accounts.redeem_link(session, link.token, password=PASSWORD + " reset")
+        return real(password)
+
+    monkeypatch.setattr(passwords, "hash_password", reset_meanwhile)
+    with pytest.raises(AccountError, match="changed meanwhile") as caught:
+        accounts.change_password(store, user="ann", current=PASSWORD, new=PASSWORD + " 2",
+                                 keep_csrf=None)
+    assert caught.value.reason == "conflict"
+    from repository.service.app import status_for
+
+    assert status_for(caught.value) == 409
+    assert _sign_in(store, "ann", PASSWORD + " reset", ServiceConfig()).name == "ann"
