@@ -230,6 +230,23 @@ def _listed_row(page: Any, own_id: str) -> Any:
     return page.locator("table.listed tbody tr").filter(has_text=own_id)
 
 
+def _bulk_fits_a_phone(browser: Any, url: str, qid: int, listed: list[str]) -> None:
+    """At phone width each listed participant is a card (no sideways scrolling): the page is
+    no wider than the phone and every participant's boxes are inside it, still labelled."""
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = sign_in(phone, url, "tri.a")
+    page.goto(f"{url}/queries/{qid}")
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the bulk-answer page is wider than the phone: {width}"
+    for own in listed:
+        for name in (f"Corrected value {own}", f"Comment {own}"):
+            box = page.get_by_role("textbox", name=name, exact=True).bounding_box()
+            assert box is not None and box["x"] >= 0 and \
+                box["x"] + box["width"] <= PHONE["width"], (name, box)
+    accessible(page)
+    phone.close()
+
+
 def test_bulk_answer_for_a_pattern_question(browser: Any, browser_server: Server,
                                             browser_world: tuple[World, dict[str, Any]],
                                             shots: Shots) -> None:
@@ -246,6 +263,7 @@ def test_bulk_answer_for_a_pattern_question(browser: Any, browser_server: Server
     url, qid, listed = browser_server.url, info["pattern"], info["listed"]
     trialist = browser.new_context(viewport=DESKTOP)
     page = sign_in(trialist, url, "tri.a")
+    _bulk_fits_a_phone(browser, url, qid, listed)
     page.goto(f"{url}/queries/{qid}")
     expect(page.get_by_role("heading", name=f"The {len(listed)} participants")).to_be_visible()
     accessible(page)
