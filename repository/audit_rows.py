@@ -29,15 +29,15 @@ from typing import Any
 from sqlalchemy import Table, event, inspect, select
 from sqlalchemy.orm import Session
 
+from repository import models
 from repository.errors import AuditError
-from repository.models import AccessLog, Correction, Delivery, Trial, User
 
 __all__ = ["COVERED", "RowKey", "Recorded", "take_touched", "digests", "all_rows", "compare"]
 
-#: table name -> model of the rows the chain covers
-COVERED: dict[str, type[Any]] = {"delivery": Delivery, "correction": Correction,
-                                 "app_user": User, "access_log": AccessLog}
-_BY_CLASS = {model: name for name, model in COVERED.items()}
+#: table name -> the model (in :mod:`repository.models`) of the rows the chain covers; by name,
+#: so that a command that touches none of them does not import their areas
+COVERED: dict[str, str] = {"delivery": "Delivery", "correction": "Correction",
+                           "app_user": "User", "access_log": "AccessLog"}
 _TOUCHED = "ipdrepo.audit.touched"
 _CHUNK = 500
 
@@ -59,15 +59,15 @@ def parse_key(text: str) -> RowKey:
 def _track(session: Session, _context: Any) -> None:
     touched: dict[RowKey, bool] = session.info.setdefault(_TOUCHED, {})
     for obj in session.new:
-        table = _BY_CLASS.get(type(obj))
+        table = _covered(obj)
         if table is not None:
             touched[(table, obj.id)] = True
     for obj in session.dirty:
-        table = _BY_CLASS.get(type(obj))
+        table = _covered(obj)
         if table is not None and session.is_modified(obj, include_collections=False):
             touched[(table, obj.id)] = True
     for obj in session.deleted:
-        table = _BY_CLASS.get(type(obj))
+        table = _covered(obj)
         if table is not None:
             ident = inspect(obj).identity
             if ident is not None:
@@ -90,6 +90,12 @@ def _refuse_unrecorded(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_TOUCHED, None)
+
+
+def _covered(obj: object) -> str | None:
+    """The covered table ``obj`` is a row of, None if it is not one of them."""
+    table: str | None = getattr(type(obj), "__tablename__", None)
+    return table if table in COVERED else None
 
 
 def take_touched(session: Session) -> dict[RowKey, bool]:
@@ -123,7 +129,7 @@ def row_entry(key: bytes, table: str, row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def _table(name: str) -> Table:
-    table = COVERED[name].__table__
+    table = getattr(models, COVERED[name]).__table__
     assert isinstance(table, Table)
     return table
 
@@ -147,7 +153,7 @@ def digests(session: Session, key: bytes, touched: Mapping[RowKey, bool]
     out: dict[str, dict[str, Any] | None] = {}
     for name in COVERED:
         ids = [i for (t, i), present in touched.items() if t == name and present]
-        for row in _rows(session, name, ids):
+        for row in _rows(session, name, ids) if ids else ():
             out[_key_text((name, row["id"]))] = row_entry(key, name, row)
         for (t, i), present in touched.items():
             if t == name and not present:
@@ -211,7 +217,8 @@ def _changed_columns(now: dict[str, Any], then: dict[str, Any]) -> list[str]:
 def compare(session: Session, key: bytes, recorded: Mapping[RowKey, Recorded]
             ) -> tuple[int, list[str]]:
     """(rows checked, problems): every covered row now against what the chain recorded."""
-    trials = dict(session.execute(select(Trial.id, Trial.acronym)).tuples().all())
+    trial = models.Trial
+    trials = dict(session.execute(select(trial.id, trial.acronym)).tuples().all())
     problems: list[str] = []
     seen: set[RowKey] = set()
     checked = 0

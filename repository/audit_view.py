@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from repository.models import AuditEvent, Correction, Delivery, Query, Trial
+from repository.models import AuditEvent, Delivery, Trial
 from repository.roles import Actor, require
 
 __all__ = ["SHOWN_DETAILS", "audit_log", "count_visible_events"]
@@ -64,6 +64,8 @@ def _trial_entities(session: Session, who: Actor) -> dict[str, set[str]]:
     """entity type -> the IDs of a trialist's trial's entities (empty for everyone else)."""
     if who.role != "trialist" or who.trial_id is None:
         return {}
+    from repository.models import Correction, Query  # only a trialist's view needs them
+
     trial = session.get(Trial, who.trial_id)
     if trial is None:
         return {}

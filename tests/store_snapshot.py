@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from repository.models import Base
+from repository.models import load_all
 from repository.store import Store
 
 
@@ -14,7 +14,7 @@ def snapshot(store: Store) -> dict[str, Any]:
     """Everything the store holds: every row of every table and every object file."""
     out: dict[str, Any] = {}
     with store.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
+        for table in load_all().sorted_tables:
             rows = conn.execute(text(f"SELECT * FROM {table.name} ORDER BY 1")).all()
             out[table.name] = [tuple(map(str, r)) for r in rows]
     root = store.objects.root

@@ -197,3 +197,37 @@ def test_release_diff_notebook_view_joins_text_and_fragments() -> None:
     assert text.startswith(f"<p><b>{ESCAPED} 1.0 &rarr; 1.1</b>: 0 rows added")
     assert HOSTILE not in text and "&amp;amp;" not in text and "&lt;p&gt;" not in text
     assert "<td>T&amp;1</td>" in text and "x&amp;y" in text
+
+
+def test_table_cells_are_what_cell_makes_of_each_value() -> None:
+    """table() finds a column's missing values at once; the cells are those of cell() on
+    every value (the plain reference), whatever the column holds."""
+    from decimal import Decimal
+
+    import numpy as np
+    import pandas as pd
+
+    from repository.html import Markup, cell, table
+
+    frame = pd.DataFrame({
+        "status": ["ok", "not tested", "failed", "ok", "ok"],
+        "int": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+        "float": [1.5, np.nan, 0.0, -2.0, float("inf")],
+        "text": ["a", None, "", "<b>", "x y"],
+        "when": pd.to_datetime(["2020-01-02", None, "2021-03-04", "2022-05-06", None]),
+        "cat": pd.Categorical(["u", None, "v", "u", "v"]),
+        "flag": [True, False, None, True, False],
+        "object": [[1, None], {"k": np.nan}, Markup("<i>m</i>"), Decimal("NaN"), pd.NA],
+        "mixed": [np.array([1.0, np.nan]), (), pd.NaT, 7, None],
+    })
+    for limit in (None, 3):
+        shown = frame if limit is None else frame.head(limit)
+        got = table(frame, status_column="status", limit=limit,
+                    classes={"not-tested": "untested"})
+        assert [r.cells for r in got.rows] == [tuple(cell(v) for v in rec)
+                                               for rec in shown.itertuples(index=False)]
+        assert [r.cls for r in got.rows] == [
+            {"not-tested": "untested"}.get(s.replace(" ", "-"), s.replace(" ", "-"))
+            for s in shown["status"]]
+        assert isinstance(got.rows[2].cells[7], Markup)
+    assert [r.cells for r in table(frame.iloc[:, :0]).rows] == [()] * len(frame)

@@ -193,7 +193,19 @@ def cli(ctx: click.Context, **_: Any) -> None:
     private_and_safe_output(ctx)
 
 
+#: the cyclic garbage collector's first-generation threshold in a command (Python's default:
+#: 700 new container objects). Importing SQLAlchemy and building the mapped classes leaves some
+#: 60,000 objects and under a thousand of garbage; at the default the collector runs ~150 times
+#: over them during ``ipdrepo status`` (40 ms, a tenth of the command), at 50,000 ten times
+#: (18 ms). Cycles are still collected, a little later; the older generations keep their
+#: defaults.
+GC_FIRST_GENERATION = 50_000
+
+
 def main(argv: list[str] | None = None) -> None:
+    import gc
+
+    gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
     cli.main(args=argv, prog_name="ipdrepo")
 
 

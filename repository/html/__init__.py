@@ -91,6 +91,14 @@ def cell(value: Any) -> str:
     return value if isinstance(value, Markup) else str(value)
 
 
+def _cells(column: Any) -> list[str]:
+    """:func:`cell` of every value of ``column`` (a Series), in order: the missing values are
+    found by one ``isna`` of the column (the test that :func:`cell` makes of each value)."""
+    missing = column.isna().tolist()
+    return ["" if gone else v if isinstance(v, Markup) else str(v)
+            for v, gone in zip(column, missing, strict=True)]
+
+
 @dataclass(frozen=True)
 class Row:
     cells: tuple[Any, ...]
@@ -111,12 +119,18 @@ def table(frame: Any, *, status_column: str | None = None, limit: int | None = N
     """``frame`` (its first ``limit`` rows) for the ``table`` macro, each row classed by its
     ``status_column`` value (mapped through ``classes``)."""
     shown = frame if limit is None else frame.head(limit)
+    # column by column: what cell() makes of each value, with each column's missing values
+    # found in one call rather than one pandas call per cell
+    columns = [_cells(shown.iloc[:, i]) for i in range(shown.shape[1])]
+    statuses = (shown[status_column].tolist() if status_column is not None
+                else [None] * len(shown))
     rows = []
-    for rec in shown.itertuples(index=False):
+    for cells, status in zip(zip(*columns) if columns else [()] * len(shown), statuses,
+                             strict=True):
         cls = ""
         if status_column is not None:
-            status = str(getattr(rec, status_column)).replace(" ", "-")
-            cls = (classes or {}).get(status, status)
-        rows.append(Row(cells=tuple(cell(v) for v in rec), cls=cls))
+            text = str(status).replace(" ", "-")
+            cls = (classes or {}).get(text, text)
+        rows.append(Row(cells=cells, cls=cls))
     more = len(frame) - limit if limit is not None and len(frame) > limit else 0
     return Table(columns=tuple(str(c) for c in shown.columns), rows=tuple(rows), more=more)

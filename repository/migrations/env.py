@@ -7,10 +7,10 @@ from typing import Any
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from repository.models import Base
+from repository.models import load_all
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = load_all()
 
 
 def _configure(connection: Any) -> None:

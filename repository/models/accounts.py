@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from repository.models import releases, users  # noqa: F401 (the tables its foreign keys refer to)
 from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
 __all__ = ["Credential", "OneTimeLink", "ApiToken", "WebSession", "LoginAttempt",

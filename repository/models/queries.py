@@ -1,8 +1,7 @@
-"""Users and roles, data queries with their threads, corrections, and query-workbook exports.
+"""Data queries with their threads, corrections, and query-workbook exports.
 
 ::
 
-    user (curator | trialist of one trial | analyst)
     trial ─< query ─< query_message        never deleted; states as in REDCap's DRW
                 ├──< query_attachment      files in the thread (object store)
                 ├──< query_finding         the check failures the question is about
@@ -22,24 +21,11 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from repository.models import store  # noqa: F401 (the tables its foreign keys refer to)
 from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
-__all__ = ["User", "Query", "QueryFinding", "QueryMessage", "Correction", "QueryExport",
+__all__ = ["Query", "QueryFinding", "QueryMessage", "Correction", "QueryExport",
            "QueryAttachment"]
-
-
-class User(Base):
-    __tablename__ = "app_user"
-
-    id: Mapped[intpk]
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    display_name: Mapped[str | None] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(200))
-    #: curator (all trials), trialist (one trial's queries and data), analyst (releases only)
-    role: Mapped[str] = mapped_column(String(20))
-    trial_id: Mapped[int | None] = mapped_column(ForeignKey("trial.id"))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[timestamp]
 
 
 class Query(Base):

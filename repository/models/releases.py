@@ -17,6 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from repository.models import store  # noqa: F401 (the tables its foreign keys refer to)
 from repository.models.base import Base, UTCDateTime, intpk, json_doc, sha256_hex, timestamp
 
 __all__ = ["Release", "DataRequest", "Extract", "Withdrawal"]

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from repository.models.base import (
@@ -25,7 +35,7 @@ from repository.models.base import (
     timestamp,
 )
 
-__all__ = ["Topic", "Trial", "Arm", "Delivery", "Participant", "Upload"]
+__all__ = ["Topic", "Trial", "Arm", "Delivery", "Participant", "Upload", "add_partial_indexes"]
 
 
 class Topic(Base):
@@ -106,10 +116,7 @@ class Delivery(Base):
     __table_args__ = (
         # the same bytes may be two datasets of one trial (two sheets of one workbook)
         UniqueConstraint("trial_id", "dataset", "sha256"),
-        # one current delivery per trial and dataset (backstop of the per-trial lock in ingest)
-        Index("uq_delivery_current", "trial_id", "dataset", unique=True,
-              sqlite_where=text("superseded_by_id IS NULL"),
-              postgresql_where=text("superseded_by_id IS NULL")),
+        # and one current delivery per trial and dataset: add_partial_indexes()
     )
 
     id: Mapped[intpk]
@@ -194,3 +201,22 @@ class Upload(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id"))
+
+
+def add_partial_indexes() -> None:
+    """Add the store's partial index to the metadata: one current delivery per trial and dataset
+    (``uq_delivery_current``, the backstop of the per-trial lock in ingest; migration 0004).
+
+    A partial index needs each dialect's own keyword (``sqlite_where``, ``postgresql_where``),
+    and naming one makes SQLAlchemy import that dialect (with asyncio and every driver module:
+    ~50 ms of every command's start-up). The database has the index whatever the models say, so
+    it joins the metadata only where the schema is compared with the migrations or created:
+    :func:`repository.models.load_all` does it. Adding it twice adds it once.
+    """
+    table = Delivery.__table__
+    assert isinstance(table, Table)
+    if any(index.name == "uq_delivery_current" for index in table.indexes):
+        return
+    current = text("superseded_by_id IS NULL")
+    Index("uq_delivery_current", table.c.trial_id, table.c.dataset, unique=True,
+          sqlite_where=current, postgresql_where=current)

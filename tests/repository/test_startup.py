@@ -25,6 +25,18 @@ HEAVY = {"pandas", "numpy", "scipy", "pyarrow", "matplotlib", "sqlalchemy", "ale
          "jinja2", "psycopg", "polars"}
 #: what a simple store command may import on top of the command line: the database layer
 STORE_ONLY = HEAVY - {"sqlalchemy"}
+#: the model areas (repository.models.*) a simple store command may build: topic, trials,
+#: deliveries and participants, users, the audit trail (not queries, releases or accounts)
+STORE_AREAS = {"repository.models.base", "repository.models.store", "repository.models.users",
+               "repository.models.audit"}
+#: budgets on the number of modules loaded (Python, site, click, SQLAlchemy's core and ORM and
+#: ours), counted rather than timed so that a busy machine cannot fail them. When they were
+#: set: `ipdrepo status` 400 (419 before the SQL dialects and the unused model areas were left
+#: out), `ipdrepo --help` 122, the largest `ipdrepo COMMAND --help` 196 (analyse). Raise one
+#: only for a module a command cannot start without, and say which.
+STORE_BUDGET = 410
+HELP_BUDGET = 130
+COMMAND_HELP_BUDGET = 205
 
 _PROBE = """
 import sys
@@ -40,24 +52,33 @@ finally:
 """
 
 
-def imported(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
-    """The top-level packages an ``ipdrepo ARGS`` run had imported when it finished."""
+def loaded(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
+    """Every module an ``ipdrepo ARGS`` run had imported when it finished."""
     out = tmp_path / "modules.txt"
     full = {**os.environ, **(env or {})}
     full.pop("IPDREPO_DATABASE_URL", None)  # the workspace's own SQLite store
     done = subprocess.run([sys.executable, "-X", "importtime", "-c", _PROBE, str(out), *args],
                           capture_output=True, text=True, timeout=300, env=full)
     assert out.exists(), done.stderr[-3000:]
-    return {name.split(".")[0] for name in out.read_text().split()}
+    return set(out.read_text().split())
+
+
+def imported(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
+    """The top-level packages an ``ipdrepo ARGS`` run had imported when it finished."""
+    return {name.split(".")[0] for name in loaded(tmp_path, *args, env=env)}
 
 
 def test_root_help_imports_nothing_heavy(tmp_path: Path) -> None:
-    assert not (heavy := imported(tmp_path, "--help") & HEAVY), heavy
+    modules = loaded(tmp_path, "--help")
+    assert not (heavy := {m.split(".")[0] for m in modules} & HEAVY), heavy
+    assert len(modules) <= HELP_BUDGET, f"{len(modules)} modules: {sorted(modules)}"
 
 
 @pytest.mark.parametrize("command", sorted(LAZY_COMMANDS))
 def test_every_command_help_imports_nothing_heavy(tmp_path: Path, command: str) -> None:
-    assert not (heavy := imported(tmp_path, command, "--help") & HEAVY), heavy
+    modules = loaded(tmp_path, command, "--help")
+    assert not (heavy := {m.split(".")[0] for m in modules} & HEAVY), heavy
+    assert len(modules) <= COMMAND_HELP_BUDGET, f"{len(modules)} modules: {sorted(modules)}"
 
 
 @pytest.mark.parametrize("command", [["status"], ["deliveries"], ["trial", "list"]])
@@ -67,9 +88,37 @@ def test_simple_store_commands_import_only_the_database_layer(tmp_path: Path, co
 
     init_workspace(tmp_path / "ws", topic="gastric-adjuvant", actor="curator")
     env = {"IPDREPO_WORKSPACE": str(tmp_path / "ws"), "IPDREPO_USER": "curator"}
-    modules = imported(tmp_path, *command, env=env)
+    full = loaded(tmp_path, *command, env=env)
+    modules = {name.split(".")[0] for name in full}
     assert "sqlalchemy" in modules  # it did read the store (the probe ran the command)
     assert not modules & STORE_ONLY, modules & STORE_ONLY
+    # the workspace's SQLite store needs the SQLite dialect only, and three model areas
+    assert not {m for m in full if m.startswith("sqlalchemy.dialects.postgresql")}
+    areas = {m for m in full if m.startswith("repository.models.")}
+    assert areas <= STORE_AREAS, areas - STORE_AREAS
+    assert len(full) <= STORE_BUDGET, (f"{len(full)} modules (budget {STORE_BUDGET}): "
+                                       f"{sorted(full)}")
+
+
+def test_model_areas_load_on_first_use_and_load_all_loads_every_table() -> None:
+    """``from repository.models import Trial`` builds the store's area only; ``load_all()``
+    every area (what Alembic compares with the migrations) and the partial index."""
+    probe = ("import sys\n"
+             "from repository.models import Trial\n"
+             "before = sorted(m for m in sys.modules if m.startswith('repository.models.'))\n"
+             "from repository.models import load_all\n"
+             "tables = sorted(load_all().tables)\n"
+             "after = sorted(m for m in sys.modules if m.startswith('repository.models.'))\n"
+             "print(before, tables, after, sep='\\n')\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=300, check=True)
+    before, tables, after = done.stdout.splitlines()
+    assert before == str(["repository.models.base", "repository.models.store"])
+    assert after == str(sorted(f"repository.models.{a}" for a in (
+        "base", "store", "users", "audit", "queries", "releases", "accounts")))
+    from repository.models import load_all
+
+    assert tables == str(sorted(load_all().tables)) and len(load_all().tables) == 26
 
 
 def test_the_command_summaries_are_the_commands_own(tmp_path: Path) -> None:
