@@ -182,3 +182,30 @@ def test_error_cells_keep_their_text_as_openpyxl_reads_them(tmp_path: Path) -> N
                           "</row>")
     assert not sheet_extent(zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")).plain
     assert read_delivery(path).frame["ldh"].tolist() == ["#N/A"]
+
+
+def test_columns_built_from_the_grid_read_as_openpyxl_reads_them(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    """Each kind of column the grid is built into (numbers, numbers with blanks, text, text and
+    numbers, booleans, dates, formulas, merged cells), after empty leading rows and columns."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "data"
+    sheet.append([])
+    sheet.append([None, "id", "n", "n_blank", "x", "flag", "text", "both", "when", "sum"])
+    rows = [
+        [None, "P1", 1, 1, 0.5, True, "a", 1, dt.date(2001, 1, 2), "=C3+D3"],
+        [None, "P2", 2, None, -0.0, False, "  ", "ND", None, "=C4+D4"],
+        [None, "P3", 3, 4.0, 1e300, True, None, 2.5, dt.datetime(2001, 1, 2, 3, 4), None],
+    ]
+    for row in rows:
+        sheet.append(row)
+    sheet.merge_cells("G3:G4")
+    path = tmp_path / "columns.xlsx"
+    book.save(path)
+    fast, slow = read_both(path, monkeypatch)
+    assert_same(fast, slow)
+    assert [type(v) for v in fast.frame["n"]] == [int, int, int]
+    assert fast.frame["n_blank"].tolist() == [1.0, None, 4.0]
+    assert [c.n_missing for c in fast.columns] == [c.n_missing for c in slow.columns]
