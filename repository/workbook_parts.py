@@ -5,8 +5,11 @@ from a sheet's first to its last cell: a single stray cell at ``XFD1048576`` wou
 allocate 17 billion cells. So, before a sheet is handed to calamine, its part
 (``xl/worksheets/sheetN.xml``, found through the workbook's relationships) is scanned for the
 references of its cells (``<c r="AB12">``), which give the grid calamine will build
-(:class:`SheetExtent`). The scan is a few byte searches over the uncompressed part (whose size
-the archive checks of :mod:`repository.workbooks` have already bounded).
+(:class:`SheetExtent`). The scan looks at the uncompressed part (whose size the archive checks
+of :mod:`repository.workbooks` have already bounded) as an array of bytes: every ``<c r="`` is
+found at once and all the references after them are read together, a byte position at a time
+(numpy), at a tenth of what parsing the sheet costs; a run of letters or digits longer than a
+reference's sends the part to one regular expression instead.
 
 A sheet written unlike the spreadsheet programs write it (cells without references, XML
 namespace prefixes on its elements) or holding error cells (``#N/A``, which calamine reads as
@@ -81,8 +84,8 @@ def sheet_extent(xml: bytes) -> SheetExtent:
     spaced = tags[follows == ord(" ")]
     opened = spaced[(data[spaced + 3] == ord("r")) & (data[spaced + 4] == ord("="))
                     & (data[spaced + 5] == ord('"'))]
-    refs = _refs_at(data, opened + 6)
-    if refs is _TOO_LONG:  # a reference longer than the window: measured one by one
+    refs: tuple[int, int] | None = _refs_at(data, opened + 6)
+    if refs is _TOO_LONG:  # a run longer than a reference's: measured one by one
         refs = _cell_refs(xml)
     # every cell element is written "<c r=...": none without a reference, with other white
     # space, an XML prefix (x:c) or the reference elsewhere; no error cells
@@ -114,10 +117,10 @@ def _pairs(data: np.ndarray, pair: bytes) -> np.ndarray:
     return np.sort(np.concatenate([even, odd]))
 
 
-def _refs_at(data: np.ndarray, starts: np.ndarray) -> tuple[int, int] | None:
+def _refs_at(data: np.ndarray, starts: np.ndarray) -> tuple[int, int]:
     """:func:`_cell_refs` of the references starting at ``starts`` (1-3 letters, 1-7 digits, a
     closing quote; anything else is no reference), all at once, a byte position at a time;
-    :data:`_TOO_LONG` for a run of 4 letters or 8 digits (measured by :func:`_cell_refs`)."""
+    :data:`_TOO_LONG` for a run of 4 letters or 8 digits (which :func:`_cell_refs` measures)."""
     if starts.size == 0:
         return 0, 0
     letters, column, longer = _run(data, starts, b"AZ", 26, 4)
@@ -130,8 +133,6 @@ def _refs_at(data: np.ndarray, starts: np.ndarray) -> tuple[int, int] | None:
     ref = (letters > 0) & (digits > 0) & (data[after + digits] == ord('"'))
     if not ref.any():
         return 0, 0
-    if letters[ref].max() > 3 or digits[ref].max() > 7:
-        return None
     return int(column[ref].max()), int(row[ref].max())
 
 
