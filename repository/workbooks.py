@@ -15,7 +15,8 @@ before it is parsed: a stray cell at ``XFD1048576`` costs nothing. A workbook wr
 spreadsheet programs write them, or holding error cells (``#N/A``), is read with openpyxl in
 read-only mode instead, row by row, with the same budget. Either way cells read as openpyxl
 reads them (whole numbers as int, dates as datetime, blanks as None). The data sheet becomes
-the delivery's table; with ``_all_sheets`` the others are read too, for the identifier gate.
+the delivery's table (from calamine's grid a column at a time, :mod:`repository.workbook_cells`);
+with ``_all_sheets`` the others are read too, for the identifier gate.
 """
 
 from __future__ import annotations
