@@ -140,3 +140,20 @@ def test_a_wrong_unit_is_caught_by_the_checked_rows(tmp_path: Path,
     path = write("dta", data, tmp_path / "t.dta")
     monkeypatch.setitem(statfiles._UNITS, "stata", ("D", "s", "1960-01-01"))
     assert_same("dta", path)
+
+
+def test_user_missing_codes_labels_and_long_texts_read_alike(tmp_path: Path) -> None:
+    """SPSS user-missing codes (a value and a range), value labels and texts of every width
+    come out as pyreadstat gives them."""
+    data = frame()
+    data["kps"] = np.where(np.arange(len(data)) % 5 == 0, 999.0, 80.0)
+    data["note"] = ["x" * (i % 300) for i in range(len(data))]
+    path = tmp_path / "t.sav"
+    pyreadstat.write_sav(data, str(path), variable_value_labels={"kps": {999.0: "not done"}},
+                         missing_ranges={"kps": [999.0, {"lo": 990.0, "hi": 995.0}]})
+    fast = assert_same("sav", path)
+    assert fast["kps"].isna().sum() == 60
+    table = read_delivery(path)
+    assert table.column("kps").n_missing == 60
+    assert table.column("kps").value_labels == {"999": "not done"}
+    assert table.frame["note"].str.len().max() == 299
