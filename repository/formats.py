@@ -495,23 +495,20 @@ def drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read_readstat(kind: str):
     def reader(path: Path, options: dict[str, Any], _id: str | None):
-        import pyreadstat
+        from repository.statfiles import read_statfile, statfile_head
 
-        fn: Any = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
-                   "sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport}[kind]
         kwargs: dict[str, Any] = {}
         if options.get("encoding"):
             kwargs["encoding"] = options["encoding"]
-        _, head = fn(str(path), metadataonly=True, **kwargs)
-        limits.check_width(path, int(head.number_columns or len(head.column_names)))
+        head = statfile_head(kind, path, kwargs)
         try:
-            frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+            frame, meta = read_statfile(kind, path, kwargs, head)
         except UnicodeDecodeError:
             if kind not in ("xpt", "sas7bdat") or "encoding" in kwargs:
                 raise
             # SAS files written on Windows hold cp1252 text without saying so (CDISC TS.xpt)
             kwargs["encoding"] = "cp1252"
-            frame, meta = fn(str(path), dates_as_pandas_datetime=True, **kwargs)
+            frame, meta = read_statfile(kind, path, kwargs, head)
             options = {**options, "encoding": "cp1252"}
         labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
         value_labels = dict(meta.variable_value_labels or {})

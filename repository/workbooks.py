@@ -15,25 +15,25 @@ before it is parsed: a stray cell at ``XFD1048576`` costs nothing. A workbook wr
 spreadsheet programs write them, or holding error cells (``#N/A``), is read with openpyxl in
 read-only mode instead, row by row, with the same budget. Either way cells read as openpyxl
 reads them (whole numbers as int, dates as datetime, blanks as None). The data sheet becomes
-the delivery's table; with ``_all_sheets`` the others are read too, for the identifier gate.
+the delivery's table (from calamine's grid a column at a time, :mod:`repository.workbook_cells`);
+with ``_all_sheets`` the others are read too, for the identifier gate.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 
 from repository import limits
 from repository.errors import UnreadableDelivery
 from repository.reasons import Reason
+from repository.workbook_cells import as_openpyxl_reads, grid_table, labels, records_table
 from repository.workbook_parts import sheet_extent, sheet_parts
 
 __all__ = ["read_xlsx"]
@@ -105,6 +105,9 @@ class _Book(Protocol):
 
     def first_row(self, sheet: str) -> Row: ...
 
+    def table(self, sheet: str, budget: _CellBudget) -> _Table:
+        """The data sheet as the delivery's table (see :func:`_rows_table`)."""
+
     def close(self) -> None: ...
 
 
@@ -139,6 +142,9 @@ class _OpenpyxlBook:
         if not hasattr(ws, "iter_rows"):
             return ()
         return next(ws.iter_rows(max_row=1, values_only=True), ())
+
+    def table(self, sheet: str, budget: _CellBudget) -> _Table:
+        return _rows_table(budget.path, self.rows(sheet, budget))
 
     def close(self) -> None:
         self.book.close()
@@ -189,7 +195,7 @@ class _CalamineBook:
             return
         grid = self._grid(sheet, budget)
         if grid:
-            yield from _as_openpyxl_reads(grid)
+            yield from as_openpyxl_reads(grid)
 
     def first_row(self, sheet: str) -> Row:
         if sheet not in self.grids:
@@ -197,40 +203,22 @@ class _CalamineBook:
         grid = self._grid(sheet, None)
         if grid:
             self.read[sheet] = grid
-        return _as_openpyxl_reads(grid[:1])[0] if grid else ()
+        return as_openpyxl_reads(grid[:1])[0] if grid else ()
+
+    def table(self, sheet: str, budget: _CellBudget) -> _Table:
+        """Built from the grid a column at a time (:func:`grid_table`) when it is a plain
+        rectangle; otherwise from its rows."""
+        grid = self._grid(sheet, budget) if sheet in self.grids else []
+        built = grid_table(grid)
+        if built is None:
+            return _rows_table(budget.path, as_openpyxl_reads(grid) if grid else [])
+        names, frame, missing = built
+        if len(names) > limits.MAX_COLUMNS:
+            limits.check_width(budget.path, len(names))
+        return names, frame, missing
 
     def close(self) -> None:
         self.book.close()
-
-
-def _as_openpyxl_reads(grid: list[list[Any]]) -> list[list[Any]]:
-    """Calamine's cells as openpyxl reads them: blanks None, whole numbers int, dates datetime
-    (column-wise over the whole grid: no Python work per cell but for dates)."""
-    cells = np.array(grid, dtype=object)
-    if cells.ndim != 2:  # rows of different lengths: cell by cell
-        return [[_cell(v) for v in row] for row in grid]
-    kinds = np.frompyfunc(type, 1, 1)(cells)  # compared elementwise below (== on type objects)
-    floats = np.flatnonzero(kinds == float)  # noqa: E721
-    if floats.size:
-        values = cells.flat[floats].astype(np.float64)
-        whole = (values == np.floor(values)) & (np.abs(values) < 2.0**63)
-        cells.flat[floats[whole]] = values[whole].astype(np.int64).astype(object)
-    dates = np.flatnonzero(kinds == dt.date)
-    if dates.size:
-        cells.flat[dates] = [_cell(v) for v in cells.flat[dates]]
-    cells[(kinds == str) & (cells == "")] = None  # noqa: E721
-    return cells.tolist()
-
-
-def _cell(value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        return value if value else None
-    if kind is float:
-        return int(value) if value.is_integer() and abs(value) < 2**63 else value
-    if kind is dt.date:
-        return dt.datetime(value.year, value.month, value.day)
-    return value
 
 
 class _NotPlain(Exception):
@@ -244,11 +232,22 @@ def _open(path: Path) -> _Book:
         return _OpenpyxlBook(path)  # calamine cannot open it: openpyxl says why
 
 
-def _sheet_rows(book: _Book, sheet: str, budget: _CellBudget) -> tuple[list[str], list[Row]]:
+#: a data sheet's header names, its table (None for a sheet without a header) and the missing
+#: cells of each column (None: to be counted by :func:`repository.formats.read_delivery`)
+_Table = tuple[list[str], pd.DataFrame | None, list[int] | None]
+
+
+def _rows_table(path: Path, rows: Iterable[Row]) -> _Table:
+    """The data sheet's table from its rows (:func:`_sheet_rows`)."""
+    names, data = _sheet_rows(path, rows)
+    return names, records_table(names, data) if names else None, None
+
+
+def _sheet_rows(path: Path, rows: Iterable[Row]) -> tuple[list[str], list[Row]]:
     """Header (first non-empty row) and non-empty data rows of one sheet, padded to the header."""
     header: Row | None = None
     data: list[Row] = []
-    for row in book.rows(sheet, budget):
+    for row in rows:
         if header is None:
             if any(v is not None for v in row):
                 header = row
@@ -260,7 +259,7 @@ def _sheet_rows(book: _Book, sheet: str, budget: _CellBudget) -> tuple[list[str]
     names = ["" if v is None else str(v).strip() for v in header]
     width = max([len(names)] + [len(r) for r in data])
     if width > limits.MAX_COLUMNS:
-        limits.check_width(budget.path, width)
+        limits.check_width(path, width)
     names += [""] * (width - len(names))
     data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in data]
     return names, data
@@ -274,22 +273,23 @@ def read_xlsx(path: Path, options: dict[str, Any], id_column: str | None) -> tup
     _check_workbook_archive(path)
     book = _open(path)
     try:
-        sheet, sheets, hidden, names, data, others = _read_book(path, book, options, id_column)
+        sheet, sheets, hidden, table, others = _read_book(path, book, options, id_column)
     except _NotPlain:  # written unusually, or holding error cells: read it all with openpyxl
         book = _OpenpyxlBook(path)
-        sheet, sheets, hidden, names, data, others = _read_book(path, book, options, id_column)
-    extras = {"other_sheets": others, "hidden_sheets": hidden}
-    if not names:
+        sheet, sheets, hidden, table, others = _read_book(path, book, options, id_column)
+    extras: dict[str, Any] = {"other_sheets": others, "hidden_sheets": hidden}
+    names, frame, missing = table
+    if frame is None:
         return pd.DataFrame(), {}, {}, {"sheet": sheet}, extras
-    frame = pd.DataFrame.from_records(data, columns=[n or f"Unnamed: {i}" for i, n in enumerate(names)])
     frame = drop_empty_unnamed(path, frame)
-    frame = frame.astype(object).where(frame.notna(), None)
+    if missing is not None:
+        kept = set(frame.columns)
+        extras["missing"] = [n for label, n in zip(labels(names), missing) if label in kept]
     return frame, {}, {}, {"sheet": sheet, "sheets": sheets}, extras
 
 
 def _read_book(path: Path, book: _Book, options: dict[str, Any], id_column: str | None
-               ) -> tuple[str, list[str], tuple[str, ...], list[str], list[Row],
-                          dict[str, pd.DataFrame]]:
+               ) -> tuple[str, list[str], tuple[str, ...], _Table, dict[str, pd.DataFrame]]:
     budget = _CellBudget(path)
     others: dict[str, pd.DataFrame] = {}
     try:
@@ -300,14 +300,14 @@ def _read_book(path: Path, book: _Book, options: dict[str, Any], id_column: str 
         if sheet not in sheets:
             raise UnreadableDelivery(f"{path.name} has no sheet {sheet!r}; sheets: "
                                      f"{', '.join(sheets)}.", file=str(path), reason=Reason.SHEET)
-        names, data = _sheet_rows(book, sheet, budget)
+        table = book.table(sheet, budget)
         if options.get("_all_sheets"):
             for other in sheets:
                 if other != sheet:
-                    others[other] = _other_sheet(*_sheet_rows(book, other, budget))
+                    others[other] = _other_sheet(*_sheet_rows(path, book.rows(other, budget)))
     finally:
         book.close()
-    return sheet, sheets, hidden, names, data, others
+    return sheet, sheets, hidden, table, others
 
 
 def _other_sheet(names: list[str], data: list[Row]) -> pd.DataFrame:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from repository import workbooks
 from repository.errors import UnreadableDelivery
@@ -182,3 +184,69 @@ def test_error_cells_keep_their_text_as_openpyxl_reads_them(tmp_path: Path) -> N
                           "</row>")
     assert not sheet_extent(zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")).plain
     assert read_delivery(path).frame["ldh"].tolist() == ["#N/A"]
+
+
+def test_columns_built_from_the_grid_read_as_openpyxl_reads_them(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    """Each kind of column the grid is built into (numbers, numbers with blanks, text, text and
+    numbers, booleans, dates, formulas, merged cells), after empty leading rows and columns."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "data"
+    sheet.append([])
+    sheet.append([None, "id", "n", "n_blank", "x", "flag", "text", "both", "when", "sum"])
+    rows = [
+        [None, "P1", 1, 1, 0.5, True, "a", 1, dt.date(2001, 1, 2), "=C3+D3"],
+        [None, "P2", 2, None, -0.0, False, "  ", "ND", None, "=C4+D4"],
+        [None, "P3", 3, 4.0, 1e300, True, None, 2.5, dt.datetime(2001, 1, 2, 3, 4), None],
+    ]
+    for row in rows:
+        sheet.append(row)
+    sheet.merge_cells("G3:G4")
+    path = tmp_path / "columns.xlsx"
+    book.save(path)
+    fast, slow = read_both(path, monkeypatch)
+    assert_same(fast, slow)
+    assert [type(v) for v in fast.frame["n"]] == [int, int, int]
+    assert fast.frame["n_blank"].tolist() == [1.0, None, 4.0]
+    assert [c.n_missing for c in fast.columns] == [c.n_missing for c in slow.columns]
+
+
+def plain_extent(xml: bytes) -> tuple[int, int, bool]:
+    """The grid of a sheet part as the regular expressions say it, one reference at a time:
+    what repository.workbook_parts measures with numpy."""
+    import re
+
+    refs = re.findall(rb'<c r="([A-Z]+)([0-9]+)"', xml)
+    if any(len(letters) > 3 or len(digits) > 7 for letters, digits in refs):
+        return 0, 0, False
+    columns = max((sum((ch - 64) * 26 ** k for k, ch in enumerate(reversed(letters)))
+                   for letters, _ in refs), default=0)
+    rows = max((int(digits) for _, digits in refs), default=0)
+    plain = (xml.count(b"<c ") == xml.count(b'<c r="') and b"<sheetData" in xml
+             and b't="e"' not in xml and not re.search(rb"<c[\t\n\r>/]|:c[\s>/]", xml))
+    return rows, columns, plain
+
+
+PIECES = ['<c r="', '<c r="A1"', '<c r="XFD1048576"', '<c ', "<c>", "<c\n", "<c/", ":c ", ":c>",
+          "x:c", '"', "A", "Z", "ABCD", "1", "9", "12345678", "<sheetData>", 't="e"', "</c>", " ",
+          "/", ">", "q", '<c r="AAAAAAAAAAAAA1"', '<c r="B123456789012"', "<v>1</v>", '<row r="2">']
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30))
+def test_the_extent_scan_equals_the_references_read_one_by_one(pieces: list[str]) -> None:
+    xml = "".join(pieces).encode()
+    extent = sheet_extent(xml)
+    assert (extent.rows, extent.columns, extent.plain) == plain_extent(xml)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text("ABCXYZ", max_size=5), st.text("0123456789", max_size=9),
+                          st.sampled_from(['"', 'x"', ""])), max_size=20))
+def test_the_extent_scan_equals_the_references_read_one_by_one_on_cells(cells) -> None:
+    xml = ("<sheetData>" + "".join(f'<c r="{c}{r}{end} t="n"><v>1</v></c>'
+                                   for c, r, end in cells)).encode()
+    extent = sheet_extent(xml)
+    assert (extent.rows, extent.columns, extent.plain) == plain_extent(xml)
