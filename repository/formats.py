@@ -542,7 +542,29 @@ def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     for fld in table.schema:
         if fld.metadata and b"label" in fld.metadata:
             labels[fld.name] = fld.metadata[b"label"].decode()
-    return frame, labels, {}, {}
+    extras = {}
+    if list(frame.columns) == table.column_names:  # no index restored from pandas metadata
+        extras["missing"] = [_arrow_missing(column, frame[name])
+                             for name, column in zip(table.column_names, table.columns)]
+    return frame, labels, {}, {}, extras
+
+
+def _arrow_missing(column: Any, series: pd.Series) -> int:
+    """:func:`_count_missing` of one column read from Parquet, counted on its Arrow data where
+    the type allows (nulls; NaN of floats; blank text), else on the pandas column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        trimmed = pc.utf8_trim(column, characters=PYTHON_WHITE_SPACE)
+        return column.null_count + int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
+    if pa.types.is_floating(kind):
+        return column.null_count + int(pc.sum(pc.is_nan(column)).as_py() or 0)
+    if (pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_date(kind)
+            or pa.types.is_timestamp(kind)):
+        return column.null_count
+    return _count_missing(series.to_frame())[0]
 
 
 def _workbook(path: Path, options: dict[str, Any], id_column: str | None) -> tuple[Any, ...]:

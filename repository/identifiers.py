@@ -211,9 +211,13 @@ class _Column:
         cannot match (a telephone number needs 8 digits or more, a name none), so that they
         look at few values per column; every value they could match is still looked at."""
         if self._digits is None:
-            self._digits = np.array([len(v) - len(v.translate(_NO_DIGITS)) if v.isascii()
-                                     else -1 for v in self.distinct], dtype=np.int64)
+            self._digits = _ascii_digit_counts(self.distinct)
         return self._digits
+
+    @property
+    def digit_first(self) -> np.ndarray:
+        """Per distinct value, whether it starts with an ASCII digit (no prefix of letters)."""
+        return np.array([v[:1].isdigit() and v[:1].isascii() for v in self.distinct], dtype=bool)
 
     def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
         """``rule`` of each distinct value that is a candidate, False for the others."""
@@ -258,7 +262,20 @@ class _Column:
         return self.n_distinct / max(self.n, 1)
 
 
-_NO_DIGITS = str.maketrans("", "", "0123456789")
+def _ascii_digit_counts(values: Sequence[str]) -> np.ndarray:
+    """The number of ASCII digits of each value, -1 for a value that is not ASCII: counted on
+    the code points of all values at once."""
+    n = len(values)
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+    ascii_ = np.fromiter(map(str.isascii, values), dtype=bool, count=n)
+    points = np.frombuffer("".join(values).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    seen = np.concatenate(([0], np.cumsum((points - 48) < 10)))  # code points "0" .. "9"
+    ends = np.cumsum(lengths)
+    counts = seen[ends] - seen[ends - lengths]
+    counts[~ascii_] = -1
+    return counts.astype(np.int64)
+
+
 _INT = re.compile(r"^[-+]?\d+$")
 _DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
 
@@ -286,13 +303,34 @@ def _texts(uniques: Any) -> tuple[list[str | None], bool]:
                            values[whole].astype(np.int64).astype(str).tolist()):
             texts[i] = text
         return texts, True
-    if values is not None and values.dtype == object and \
-            pd.api.types.infer_dtype(values, skipna=False) == "string":
-        raw = values.tolist()
-        texts = [v.strip() or None for v in raw]
+    if values is not None and values.dtype == object:
+        found = _object_texts(values)
+        if found is not None:
+            return found
+    return [_as_text(raw) for raw in uniques], False
+
+
+def _object_texts(values: np.ndarray) -> tuple[list[str | None], bool] | None:
+    """:func:`_texts` of distinct objects all of one kind (text, whole numbers, floats, dates,
+    timestamps), at once; None for other objects and mixtures."""
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    raw = values.tolist()
+    if kind == "string":
+        texts: list[str | None] = [v.strip() or None for v in raw]
         # distinct texts that needed no stripping stay distinct: no second factorisation
         return texts, texts == raw
-    return [_as_text(raw) for raw in uniques], False
+    if kind == "integer" and all(type(v) is int for v in raw):
+        return [str(v) for v in raw], True
+    if kind == "floating" and all(type(v) is float for v in raw):
+        return _texts(np.array(raw, dtype=np.float64))
+    if kind == "date" and all(type(v) is date for v in raw):
+        return [v.isoformat() for v in raw], True
+    if kind == "datetime" and all(type(v) is pd.Timestamp and v.tz is None for v in raw):
+        try:
+            return _texts(pd.DatetimeIndex(raw))
+        except (ValueError, OverflowError):  # out of range for one resolution: one by one
+            return None
+    return None
 
 
 def _as_text(raw: Any) -> str | None:
@@ -373,7 +411,8 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
     # a hospital number is a letter prefix and 5 digits or more
     digits = col.digit_counts
     hosp = ([] if col.is_numeric or col.integers
-            else col.where((digits < 0) | (digits >= 5), idvalues.hospital_number))
+            else col.where(((digits < 0) | (digits >= 5)) & ~col.digit_first,
+                           idvalues.hospital_number))
     if any(hosp) and col.share(hosp) >= 0.5:
         return _finding(col, ctx, "national_id", "values are hospital record numbers "
                         "(MRN/URN-prefixed)", [v for v, f in zip(col.distinct, hosp) if f])
