@@ -72,12 +72,16 @@ def birth_naming(column: str) -> str | None:
     return None
 
 
-def column_dates(values: Sequence[str], numeric: bool) -> dict[str, date]:
+def column_dates(values: Sequence[str], numeric: bool,
+                 digits: np.ndarray | None = None) -> dict[str, date]:
     """The distinct values that are full dates, with their dates (``yyyymmdd`` numbers are read
-    when every value is one)."""
+    when every value is one). ``digits``: the number of ASCII digits of each value (-1 when it
+    is not ASCII), when known: values with fewer than 4 are no date and are not parsed."""
     compact = bool(values) and all(len(v) == 8 and v.isdigit() for v in values)
     if not compact and all(v.isdigit() for v in values):
         return {}  # digits alone are a date only as compact yyyymmdd
+    if digits is not None:
+        values = [v for v, n in zip(values, digits.tolist()) if not 0 <= n < 4]
     out = {}
     for v in values:
         d = _common_date(v) if len(v) == 10 and v.isascii() else None

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from repository import idnames, idvalues
-from repository.iddates import birth_date_evidence, column_dates, split_birth_date
+from repository.iddates import birth_date_evidence, birth_naming, column_dates, split_birth_date
 from repository.idhints import column_hints, column_tokens
 
 if TYPE_CHECKING:
@@ -231,7 +231,8 @@ class _Column:
     def dates(self) -> dict[str, date]:
         """The distinct values that are full dates (computed once)."""
         if self._dates is None:
-            self._dates = {} if self.decimals else column_dates(self.distinct, self.is_numeric)
+            self._dates = ({} if self.decimals else
+                           column_dates(self.distinct, self.is_numeric, digits=self.digit_counts))
         return self._dates
 
     def rows_where(self, matching: Iterable[str]) -> np.ndarray:
@@ -587,8 +588,8 @@ def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding
 
 
 def _birth_date(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
-    if col.name == ctx.id_column:
-        return None
+    if col.name == ctx.id_column or birth_naming(col.name) == "event":
+        return None  # (birth_date_evidence says None for events: their dates are not needed)
     evidence = birth_date_evidence(col.name, col.distinct, col.counts, col.is_numeric,
                                    reference=_reference_dates(col, ctx), dates=col.dates)
     if evidence is None:

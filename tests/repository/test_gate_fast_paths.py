@@ -24,8 +24,10 @@ def test_column_dates_reads_what_parse_full_date_reads() -> None:
               "17/03/1849", "17/03/2101", "00/01/1950", "1/3/1950", "+1/03/1950", "17/O3/1950",
               "17/03/19 0", "１７/03/1950", "17/03/１９５０", "12/11/2000", "2000/11/12",
               "17/03/1950 10:00", "Mar 17 1950", "17 Mar 1950", "abcdefghij", "17/03/1950x"]
+    values += ["1950", "12/3/50", "3/4/5", "１２３/4", "²³¹/1/1950", "Jan 1 1950", "No"]
     expected = {v: d for v in values if (d := parse_full_date(v)) is not None}
     assert column_dates(values, numeric=False) == expected
+    assert column_dates(values, numeric=False, digits=_ascii_digit_counts(values)) == expected
     assert "17/03/1950" in expected and "１７/03/1950" in expected  # both paths were taken
 
 
