@@ -391,17 +391,7 @@ def _id_like(col: _Column) -> bool:
 
 def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     is_id = col.name == ctx.id_column
-    kinds: list[str | None] = []
-    for v, n_digits in zip(col.distinct, col.digit_counts.tolist()):
-        if 0 <= n_digits < 9:  # every national number has 9 digits or more
-            kinds.append(None)
-            continue
-        k = idvalues.national_id_kind(v)
-        if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
-            k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
-        if k == "US social security number" and (is_id or _sequential_codes(col.distinct)):
-            k = None  # SSN-shaped trial codes
-        kinds.append(k)
+    kinds = _national_kinds(col, is_id)
     flags = [k is not None for k in kinds]
     valid = [v for v, f in zip(col.distinct, flags) if f]
     if valid and (col.share(flags) >= 0.8 and len(valid) >= min(3, col.n_distinct)
@@ -421,6 +411,25 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
         return _finding(col, ctx, "national_id", f"column name {col.name!r} marks a national or "
                         "hospital number, and its values are per-person numbers", [])
     return None
+
+
+def _national_kinds(col: _Column, is_id: bool) -> list[str | None]:
+    """The kind of national number each distinct value is (None: none)."""
+    kinds: list[str | None] = [None] * len(col.distinct)
+    digits = col.digit_counts  # every national number has 9 digits or more
+    trial_codes: bool | None = None
+    for i in np.flatnonzero((digits < 0) | (digits >= 9)).tolist():
+        v = col.distinct[i]
+        k = idvalues.national_id_kind(v)
+        if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
+            k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
+        if k == "US social security number":
+            if trial_codes is None:  # SSN-shaped trial codes
+                trial_codes = is_id or _sequential_codes(col.distinct)
+            if trial_codes:
+                k = None
+        kinds[i] = k
+    return kinds
 
 
 def _sequential_codes(values: Sequence[str]) -> bool:
@@ -445,8 +454,12 @@ def _phone(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
     if col.name == ctx.id_column:
         return None
     # a telephone number has 10 digits or more, or 8 or more after a "+"
-    shapes = [idvalues.phone_shape(v) if n >= 10 or n < 0 or (n >= 8 and "+" in v) else None
-              for v, n in zip(col.distinct, col.digit_counts.tolist())]
+    shapes: list[str | None] = [None] * len(col.distinct)
+    digits = col.digit_counts
+    for i in np.flatnonzero((digits >= 8) | (digits < 0)).tolist():
+        v = col.distinct[i]
+        if digits[i] >= 10 or digits[i] < 0 or "+" in v:
+            shapes[i] = idvalues.phone_shape(v)
     flags = [s is not None for s in shapes]
     if "phone" in hints:
         long = [len(idvalues.digits_of(v)) >= 8 for v in col.distinct]
@@ -620,7 +633,8 @@ def _free_text(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFindin
         return None
     values = col.distinct
     lengths = np.array([len(v) for v in values])
-    cjk = np.array([sum(1 for c in v if "\u3040" <= c <= "\u9fff") >= 15 for v in values])
+    cjk = np.array([not v.isascii() and sum(1 for c in v if "\u3040" <= c <= "\u9fff") >= 15
+                    for v in values], dtype=bool)
     if "free_text" in hints:
         wordy = [v for v, w, c in zip(values, col.words, cjk) if w >= 3 or c]
         if wordy:
