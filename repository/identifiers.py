@@ -299,6 +299,8 @@ def _texts(uniques: Any) -> tuple[list[str | None], bool]:
         return values.astype(str).tolist(), True
     if values is not None and values.dtype.kind == "f":
         whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 1e18)
+        if whole.all():  # (IDs and counts read as floats)
+            return values.astype(np.int64).astype(str).tolist(), True
         texts = [str(v) for v in values.tolist()]
         for i, text in zip(np.flatnonzero(whole).tolist(),
                            values[whole].astype(np.int64).astype(str).tolist()):

@@ -51,6 +51,7 @@ def test_digit_counts_are_ascii_digits_or_minus_one() -> None:
     [pd.Timestamp("0500-01-01").as_unit("s"), pd.Timestamp("2001-01-01")],
     [1, 22, -3, 10**30, 0],
     [1.0, 2.5, -0.0, 1e18, 1e20, float("inf"), 123456789012.0, 0.1 + 0.2],
+    [1.0, -3.0, 123456789012.0, -0.0, 1e17],
     [True, False],
     [1, 2.5, "3"],
     [datetime(1950, 3, 17), date(1950, 3, 18)],
