@@ -478,6 +478,8 @@ def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:
 
 def drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed:") or str(c).strip() == ""]
+    if not unnamed:
+        return frame  # (drop would copy every column)
     keep = []
     for c in unnamed:
         col = frame[c]
