@@ -135,6 +135,8 @@ def _check_ids(path: Path, trial: str, table: RawTable, id_column: str,
     import pandas as pd
 
     raw = normalise_raw_ids(table.frame[id_column])
+    if None not in raw and len(set(raw)) == len(raw):  # no blank, no duplicate
+        return raw, None
     blank_rows = [i + 1 for i, v in enumerate(raw) if v is None]
     series = pd.Series(raw, dtype=object)
     dup_mask = series.notna() & series.duplicated(keep=False)

@@ -278,14 +278,21 @@ def _missing_texts(values: np.ndarray) -> int | None:
     """How many of ``values`` are missing (None, NaN, NA, NaT) or blank text (empty or white
     space only); None when they are not all text (or missing)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     try:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    trimmed = pc.utf8_trim(arr, characters=PYTHON_WHITE_SPACE)
-    return arr.null_count + int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
+    return arr.null_count + blank_texts(arr)
+
+
+def blank_texts(texts: Any) -> int:
+    """How many of the (pyarrow) texts are blank: empty, or white space only (what
+    ``str.strip`` removes): nothing is left once the white space on their left is removed."""
+    import pyarrow.compute as pc
+
+    left = pc.utf8_ltrim(texts, characters=PYTHON_WHITE_SPACE)
+    return int(pc.sum(pc.equal(pc.binary_length(left), 0)).as_py() or 0)
 
 
 #: every character ``str.strip()`` removes (``str.isspace``; a test keeps it true)
@@ -351,13 +358,8 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
 
 def _blank_counts(table: Any) -> dict[str, int]:
     """Blank cells (empty or white space only) of each column of a pyarrow table of text."""
-    import pyarrow.compute as pc
-
-    out = {}
-    for name, column in zip(table.column_names, table.columns):
-        trimmed = pc.utf8_trim(column, characters=PYTHON_WHITE_SPACE)
-        out[name] = int(pc.sum(pc.equal(pc.utf8_length(trimmed), 0)).as_py() or 0)
-    return out
+    return {name: blank_texts(column)
+            for name, column in zip(table.column_names, table.columns)}
 
 
 def _parse_delimited(path: Path, encoding: str, delimiter: str, header: list[str]) -> Any:
@@ -476,6 +478,8 @@ def _header_fields(path: Path, encoding: str, delimiter: str) -> list[str]:
 
 def drop_empty_unnamed(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed:") or str(c).strip() == ""]
+    if not unnamed:
+        return frame  # (drop would copy every column)
     keep = []
     for c in unnamed:
         col = frame[c]
@@ -539,7 +543,28 @@ def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     for fld in table.schema:
         if fld.metadata and b"label" in fld.metadata:
             labels[fld.name] = fld.metadata[b"label"].decode()
-    return frame, labels, {}, {}
+    extras = {}
+    if list(frame.columns) == table.column_names:  # no index restored from pandas metadata
+        extras["missing"] = [_arrow_missing(column, frame[name])
+                             for name, column in zip(table.column_names, table.columns)]
+    return frame, labels, {}, {}, extras
+
+
+def _arrow_missing(column: Any, series: pd.Series) -> int:
+    """:func:`_count_missing` of one column read from Parquet, counted on its Arrow data where
+    the type allows (nulls; NaN of floats; blank text), else on the pandas column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return column.null_count + blank_texts(column)
+    if pa.types.is_floating(kind):
+        return column.null_count + int(pc.sum(pc.is_nan(column)).as_py() or 0)
+    if (pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_date(kind)
+            or pa.types.is_timestamp(kind)):
+        return column.null_count
+    return _count_missing(series.to_frame())[0]
 
 
 def _workbook(path: Path, options: dict[str, Any], id_column: str | None) -> tuple[Any, ...]:

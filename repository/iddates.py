@@ -23,7 +23,7 @@ from datetime import date
 import numpy as np
 
 from repository.idhints import column_tokens
-from repository.idvalues import parse_full_date
+from repository.idvalues import full_date, parse_full_date
 
 __all__ = ["birth_naming", "column_dates", "birth_date_evidence",
            "split_birth_date"]
@@ -72,20 +72,40 @@ def birth_naming(column: str) -> str | None:
     return None
 
 
-def column_dates(values: Sequence[str], numeric: bool) -> dict[str, date]:
+def column_dates(values: Sequence[str], numeric: bool,
+                 digits: np.ndarray | None = None) -> dict[str, date]:
     """The distinct values that are full dates, with their dates (``yyyymmdd`` numbers are read
-    when every value is one)."""
+    when every value is one). ``digits``: the number of ASCII digits of each value (-1 when it
+    is not ASCII), when known: values with fewer than 4 are no date and are not parsed."""
     compact = bool(values) and all(len(v) == 8 and v.isdigit() for v in values)
     if not compact and all(v.isdigit() for v in values):
         return {}  # digits alone are a date only as compact yyyymmdd
+    if digits is not None:
+        values = [v for v, n in zip(values, digits.tolist()) if not 0 <= n < 4]
     out = {}
     for v in values:
-        d = _iso_date(v) if len(v) == 10 and v[4:5] == "-" == v[7:8] and v.isascii() else None
+        d = _common_date(v) if len(v) == 10 and v.isascii() else None
         if d is None:
             d = parse_full_date(v, compact=compact)
         if d is not None:
             out[v] = d
     return out
+
+
+_SEPARATORS = "-/."
+
+
+def _common_date(v: str) -> date | None:
+    """What :func:`parse_full_date` reads from the two commonest shapes of a 10-character ASCII
+    value, faster: ``YYYY-MM-DD`` and ``DD/MM/YYYY`` (any of ``- / .`` between the parts, day
+    first, else month first); None for anything else (then parse_full_date decides)."""
+    if v[4:5] == "-" == v[7:8]:
+        return _iso_date(v)
+    if v[2] in _SEPARATORS and v[5] in _SEPARATORS and v[:2].isdigit() and \
+            v[3:5].isdigit() and v[6:].isdigit():
+        day, month, year = int(v[:2]), int(v[3:5]), int(v[6:])
+        return full_date(year, month, day) or full_date(year, day, month)
+    return None
 
 
 def _iso_date(value: str) -> date | None:

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from repository import idnames, idvalues
-from repository.iddates import birth_date_evidence, column_dates, split_birth_date
+from repository.iddates import birth_date_evidence, birth_naming, column_dates, split_birth_date
 from repository.idhints import column_hints, column_tokens
 
 if TYPE_CHECKING:
@@ -211,9 +211,13 @@ class _Column:
         cannot match (a telephone number needs 8 digits or more, a name none), so that they
         look at few values per column; every value they could match is still looked at."""
         if self._digits is None:
-            self._digits = np.array([len(v) - len(v.translate(_NO_DIGITS)) if v.isascii()
-                                     else -1 for v in self.distinct], dtype=np.int64)
+            self._digits = _ascii_digit_counts(self.distinct)
         return self._digits
+
+    @property
+    def digit_first(self) -> np.ndarray:
+        """Per distinct value, whether it starts with an ASCII digit (no prefix of letters)."""
+        return np.array([v[:1].isdigit() and v[:1].isascii() for v in self.distinct], dtype=bool)
 
     def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
         """``rule`` of each distinct value that is a candidate, False for the others."""
@@ -227,7 +231,8 @@ class _Column:
     def dates(self) -> dict[str, date]:
         """The distinct values that are full dates (computed once)."""
         if self._dates is None:
-            self._dates = {} if self.decimals else column_dates(self.distinct, self.is_numeric)
+            self._dates = ({} if self.decimals else
+                           column_dates(self.distinct, self.is_numeric, digits=self.digit_counts))
         return self._dates
 
     def rows_where(self, matching: Iterable[str]) -> np.ndarray:
@@ -258,7 +263,20 @@ class _Column:
         return self.n_distinct / max(self.n, 1)
 
 
-_NO_DIGITS = str.maketrans("", "", "0123456789")
+def _ascii_digit_counts(values: Sequence[str]) -> np.ndarray:
+    """The number of ASCII digits of each value, -1 for a value that is not ASCII: counted on
+    the code points of all values at once."""
+    n = len(values)
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+    ascii_ = np.fromiter(map(str.isascii, values), dtype=bool, count=n)
+    points = np.frombuffer("".join(values).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    seen = np.concatenate(([0], np.cumsum((points - 48) < 10)))  # code points "0" .. "9"
+    ends = np.cumsum(lengths)
+    counts = seen[ends] - seen[ends - lengths]
+    counts[~ascii_] = -1
+    return counts.astype(np.int64)
+
+
 _INT = re.compile(r"^[-+]?\d+$")
 _DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
 
@@ -281,18 +299,41 @@ def _texts(uniques: Any) -> tuple[list[str | None], bool]:
         return values.astype(str).tolist(), True
     if values is not None and values.dtype.kind == "f":
         whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 1e18)
+        if whole.all():  # (IDs and counts read as floats)
+            return values.astype(np.int64).astype(str).tolist(), True
         texts = [str(v) for v in values.tolist()]
         for i, text in zip(np.flatnonzero(whole).tolist(),
                            values[whole].astype(np.int64).astype(str).tolist()):
             texts[i] = text
         return texts, True
-    if values is not None and values.dtype == object and \
-            pd.api.types.infer_dtype(values, skipna=False) == "string":
-        raw = values.tolist()
-        texts = [v.strip() or None for v in raw]
+    if values is not None and values.dtype == object:
+        found = _object_texts(values)
+        if found is not None:
+            return found
+    return [_as_text(raw) for raw in uniques], False
+
+
+def _object_texts(values: np.ndarray) -> tuple[list[str | None], bool] | None:
+    """:func:`_texts` of distinct objects all of one kind (text, whole numbers, floats, dates,
+    timestamps), at once; None for other objects and mixtures."""
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    raw = values.tolist()
+    if kind == "string":
+        texts: list[str | None] = [v.strip() or None for v in raw]
         # distinct texts that needed no stripping stay distinct: no second factorisation
         return texts, texts == raw
-    return [_as_text(raw) for raw in uniques], False
+    if kind == "integer" and all(type(v) is int for v in raw):
+        return [str(v) for v in raw], True
+    if kind == "floating" and all(type(v) is float for v in raw):
+        return _texts(np.array(raw, dtype=np.float64))
+    if kind == "date" and all(type(v) is date for v in raw):
+        return [v.isoformat() for v in raw], True
+    if kind == "datetime" and all(type(v) is pd.Timestamp and v.tz is None for v in raw):
+        try:
+            return _texts(pd.DatetimeIndex(raw))
+        except (ValueError, OverflowError):  # out of range for one resolution: one by one
+            return None
+    return None
 
 
 def _as_text(raw: Any) -> str | None:
@@ -352,17 +393,7 @@ def _id_like(col: _Column) -> bool:
 
 def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
     is_id = col.name == ctx.id_column
-    kinds: list[str | None] = []
-    for v, n_digits in zip(col.distinct, col.digit_counts.tolist()):
-        if 0 <= n_digits < 9:  # every national number has 9 digits or more
-            kinds.append(None)
-            continue
-        k = idvalues.national_id_kind(v)
-        if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
-            k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
-        if k == "US social security number" and (is_id or _sequential_codes(col.distinct)):
-            k = None  # SSN-shaped trial codes
-        kinds.append(k)
+    kinds = _national_kinds(col, is_id)
     flags = [k is not None for k in kinds]
     valid = [v for v, f in zip(col.distinct, flags) if f]
     if valid and (col.share(flags) >= 0.8 and len(valid) >= min(3, col.n_distinct)
@@ -373,7 +404,8 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
     # a hospital number is a letter prefix and 5 digits or more
     digits = col.digit_counts
     hosp = ([] if col.is_numeric or col.integers
-            else col.where((digits < 0) | (digits >= 5), idvalues.hospital_number))
+            else col.where(((digits < 0) | (digits >= 5)) & ~col.digit_first,
+                           idvalues.hospital_number))
     if any(hosp) and col.share(hosp) >= 0.5:
         return _finding(col, ctx, "national_id", "values are hospital record numbers "
                         "(MRN/URN-prefixed)", [v for v, f in zip(col.distinct, hosp) if f])
@@ -381,6 +413,25 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
         return _finding(col, ctx, "national_id", f"column name {col.name!r} marks a national or "
                         "hospital number, and its values are per-person numbers", [])
     return None
+
+
+def _national_kinds(col: _Column, is_id: bool) -> list[str | None]:
+    """The kind of national number each distinct value is (None: none)."""
+    kinds: list[str | None] = [None] * len(col.distinct)
+    digits = col.digit_counts  # every national number has 9 digits or more
+    trial_codes: bool | None = None
+    for i in np.flatnonzero((digits < 0) | (digits >= 9)).tolist():
+        v = col.distinct[i]
+        k = idvalues.national_id_kind(v)
+        if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
+            k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
+        if k == "US social security number":
+            if trial_codes is None:  # SSN-shaped trial codes
+                trial_codes = is_id or _sequential_codes(col.distinct)
+            if trial_codes:
+                k = None
+        kinds[i] = k
+    return kinds
 
 
 def _sequential_codes(values: Sequence[str]) -> bool:
@@ -405,8 +456,12 @@ def _phone(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
     if col.name == ctx.id_column:
         return None
     # a telephone number has 10 digits or more, or 8 or more after a "+"
-    shapes = [idvalues.phone_shape(v) if n >= 10 or n < 0 or (n >= 8 and "+" in v) else None
-              for v, n in zip(col.distinct, col.digit_counts.tolist())]
+    shapes: list[str | None] = [None] * len(col.distinct)
+    digits = col.digit_counts
+    for i in np.flatnonzero((digits >= 8) | (digits < 0)).tolist():
+        v = col.distinct[i]
+        if digits[i] >= 10 or digits[i] < 0 or "+" in v:
+            shapes[i] = idvalues.phone_shape(v)
     flags = [s is not None for s in shapes]
     if "phone" in hints:
         long = [len(idvalues.digits_of(v)) >= 8 for v in col.distinct]
@@ -548,8 +603,8 @@ def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding
 
 
 def _birth_date(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
-    if col.name == ctx.id_column:
-        return None
+    if col.name == ctx.id_column or birth_naming(col.name) == "event":
+        return None  # (birth_date_evidence says None for events: their dates are not needed)
     evidence = birth_date_evidence(col.name, col.distinct, col.counts, col.is_numeric,
                                    reference=_reference_dates(col, ctx), dates=col.dates)
     if evidence is None:
@@ -580,7 +635,8 @@ def _free_text(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFindin
         return None
     values = col.distinct
     lengths = np.array([len(v) for v in values])
-    cjk = np.array([sum(1 for c in v if "\u3040" <= c <= "\u9fff") >= 15 for v in values])
+    cjk = np.array([not v.isascii() and sum(1 for c in v if "\u3040" <= c <= "\u9fff") >= 15
+                    for v in values], dtype=bool)
     if "free_text" in hints:
         wordy = [v for v, w, c in zip(values, col.words, cjk) if w >= 3 or c]
         if wordy:

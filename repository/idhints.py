@@ -9,14 +9,17 @@ values to fit (a ``chi`` column of yes/no holds no CHI numbers).
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["column_tokens", "column_hints"]
 
 
-def column_tokens(column: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def column_tokens(column: str) -> frozenset[str]:
     """Lower-case words of a column name (camelCase and separators split, accents folded),
-    their concatenation and adjacent pairs: ``DateOfBirth`` -> date, of, birth, dateofbirth ..."""
+    their concatenation and adjacent pairs: ``DateOfBirth`` -> date, of, birth, dateofbirth ...
+    (remembered: every rule of the gate asks for them)"""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", column)
     folded = spaced.lower().translate(str.maketrans("éèêëàâäîïôöûüç", "eeeeaaaiioouuc"))
     parts = [p for p in re.split(r"[\W_]+", folded) if p]
@@ -30,7 +33,7 @@ def column_tokens(column: str) -> set[str]:
         for prefix in ("dt", "date", "dat"):
             if token.startswith(prefix) and len(token) - len(prefix) >= 3:
                 out.add(token[len(prefix):])
-    return out
+    return frozenset(out)
 
 
 _SUFFIXES = ("dtc", "dt", "date", "dat", "no", "nr", "num", "number", "nummer", "cd")

@@ -448,32 +448,33 @@ def parse_full_date(value: str, *, compact: bool = False) -> date | None:
         return None
     m = _YMD.match(v)
     if m:
-        return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return full_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     m = _DMY.match(v)
     if m:
         a, b, y = int(m.group(1)), int(m.group(2)), _year(m.group(3))
-        return _make(y, b, a) or _make(y, a, b)
+        return full_date(y, b, a) or full_date(y, a, b)
     m = _TEXT_MONTH.match(v)
     if m and m.group(2).lower() in _MONTHS:
-        return _make(_year(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+        return full_date(_year(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
     m = _MONTH_FIRST.match(v)
     if m and m.group(1).lower() in _MONTHS:
-        return _make(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
+        return full_date(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)))
     m = _CJK_DATE.match(v)
     if m:
-        return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return full_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     m = _ERA_DATE.match(v)
     if m:
         year = 1 if m.group(2) == "元" else int(m.group(2))
-        return _make(_ERAS[m.group(1)] + year, int(m.group(3)), int(m.group(4)))
+        return full_date(_ERAS[m.group(1)] + year, int(m.group(3)), int(m.group(4)))
     if compact:
         m = _COMPACT.match(v)
         if m:
-            return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            return full_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     return None
 
 
-def _make(y: int, m: int, d: int) -> date | None:
+def full_date(y: int, m: int, d: int) -> date | None:
+    """The date, if it is one and its year is in 1850-2100 (the years dates are read in)."""
     if not 1850 <= y <= 2100:
         return None
     try:

@@ -96,13 +96,22 @@ class Pseudonymiser:
         inner.update(trial.encode() + _SEP)
         inner_copy, outer_copy = inner.copy, self._outer.copy
         digests = bytearray()
-        for raw in raw_ids:
+        for raw in _encoded(list(raw_ids)):
             h = inner_copy()
-            h.update(raw.encode())
+            h.update(raw)
             o = outer_copy()
             o.update(h.digest())
             digests += o.digest()[:10]
         return _base32_pseudonyms(bytes(digests))
+
+
+def _encoded(texts: list[str]) -> list[bytes]:
+    """Each text as UTF-8: all encoded at once, joined by newlines and split again (each
+    one by one when a text holds a newline)."""
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:
+        return [t.encode() for t in texts]
+    return joined.encode().split(b"\n")
 
 
 _B32 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -76,9 +76,13 @@ def test_bulk_pseudonyms_equal_hmac_for_any_key_length_and_text(secret: bytes) -
     """:meth:`Pseudonymiser.many` computes HMAC-SHA256 without the hmac module: it gives the
     same pseudonyms as :meth:`pseudonym` for short, 64-byte-plus keys and non-ASCII IDs."""
     p = Pseudonymiser(secret, "gastric")
-    ids = ["1", "AU-00001", "Numéro 7", "患者-12", "x" * 300]
+    ids = ["1", "AU-00001", "Numéro 7", "患者-12", "x" * 300, "", " 2 "]
     assert p.many("T1", ids) == [p.pseudonym("T1", i) for i in ids]
+    assert p.many("T1", iter(ids)) == [p.pseudonym("T1", i) for i in ids]
+    with_newline = [*ids, "7\n8", "\n"]  # texts holding the separator are encoded one by one
+    assert p.many("T1", with_newline) == [p.pseudonym("T1", i) for i in with_newline]
     assert p.many("T1", []) == []
+    assert p.many("T1", [""]) == [p.pseudonym("T1", "")]
 
 
 def test_whole_number_columns_of_floats_are_normalised_at_once_as_value_by_value() -> None:

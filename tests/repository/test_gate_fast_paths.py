@@ -1,0 +1,114 @@
+"""The identifier gate's and the readers' fast paths give what the plain, value-by-value
+definitions give, on the edge cases each fast path has to get right."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from repository.formats import _count_missing, blank_texts, read_delivery
+from repository.iddates import column_dates
+from repository.identifiers import _as_text, _ascii_digit_counts, _Column, _texts
+from repository.idvalues import parse_full_date
+
+
+def test_column_dates_reads_what_parse_full_date_reads() -> None:
+    values = ["17/03/1950", "03/17/1950", "31/02/1950", "13/13/1950", "17-03-1950",
+              "17.03.1950", "17/03-1950", "1950-03-17", "1950-02-30", "1849-03-17",
+              "17/03/1849", "17/03/2101", "00/01/1950", "1/3/1950", "+1/03/1950", "17/O3/1950",
+              "17/03/19 0", "１７/03/1950", "17/03/１９５０", "12/11/2000", "2000/11/12",
+              "17/03/1950 10:00", "Mar 17 1950", "17 Mar 1950", "abcdefghij", "17/03/1950x"]
+    values += ["1950", "12/3/50", "3/4/5", "１２３/4", "²³¹/1/1950", "Jan 1 1950", "No"]
+    expected = {v: d for v in values if (d := parse_full_date(v)) is not None}
+    assert column_dates(values, numeric=False) == expected
+    assert column_dates(values, numeric=False, digits=_ascii_digit_counts(values)) == expected
+    assert "17/03/1950" in expected and "１７/03/1950" in expected  # both paths were taken
+
+
+def test_digit_counts_are_ascii_digits_or_minus_one() -> None:
+    values = ["", "0", "12/03/1950", "abc", "Müller 12", "١٢٣", "+44 20 7946 0958", "\ud800x1",
+              "12\n34", "𝟙𝟚3", "x" * 50 + "9" * 50]
+
+    def plain(v: str) -> int:
+        return sum(c in "0123456789" for c in v) if v.isascii() else -1
+
+    assert _ascii_digit_counts(values).tolist() == [plain(v) for v in values]
+    assert _ascii_digit_counts([]).tolist() == []
+
+
+@pytest.mark.parametrize("values", [
+    [date(1950, 3, 17), date(2001, 1, 1), date(1, 1, 1)],
+    [pd.Timestamp("1950-03-17"), pd.Timestamp("1950-03-17 10:30"),
+     pd.Timestamp("2001-01-01 00:00:00.5"), pd.Timestamp("1950-03-18 00:00:01")],
+    [pd.Timestamp("1700-01-01").as_unit("s"), pd.Timestamp("2001-01-01").as_unit("s"),
+     pd.Timestamp("2500-05-05 12:00").as_unit("s")],
+    [pd.Timestamp("0500-01-01").as_unit("s"), pd.Timestamp("2001-01-01")],
+    [1, 22, -3, 10**30, 0],
+    [1.0, 2.5, -0.0, 1e18, 1e20, float("inf"), 123456789012.0, 0.1 + 0.2],
+    [1.0, -3.0, 123456789012.0, -0.0, 1e17],
+    [True, False],
+    [1, 2.5, "3"],
+    [datetime(1950, 3, 17), date(1950, 3, 18)],
+    [pd.Timestamp("1950-03-17", tz="UTC"), pd.Timestamp("1950-03-18", tz="UTC")],
+    [np.float64(1.5), 2.0],
+    [" 12", "12", "a ", ""],
+])
+def test_texts_of_objects_are_the_texts_of_each_value(values: list) -> None:
+    uniques = np.empty(len(values), dtype=object)
+    uniques[:] = values
+    texts, one_to_one = _texts(uniques)
+    plain = [_as_text(v) for v in values]
+    assert texts == plain
+    if one_to_one:
+        assert len(set(plain)) == len(plain)
+
+
+@pytest.mark.parametrize("values", [
+    [date(1950, 3, 17), None, date(1950, 3, 17), date(2001, 1, 1)],
+    [pd.Timestamp("1950-03-17"), pd.Timestamp("1950-03-17 00:00:00.2"), None],
+    [1, 1, 2, None, 3],
+    [1.0, 1, 2.5, None, np.nan],
+])
+def test_a_column_of_objects_has_the_distinct_texts_of_its_values(values: list) -> None:
+    col = _Column("c", pd.Series(values, dtype=object))
+    texts = [_as_text(v) for v in values]
+    present = [t for t in texts if t is not None]
+    assert col.all_distinct == list(dict.fromkeys(present))
+    assert col.counts.tolist() == [present.count(t) for t in col.all_distinct]
+
+
+def test_missing_cells_of_parquet_are_counted_as_pandas_counts_them(tmp_path: Path) -> None:
+    table = pa.table({
+        "text": pa.array(["a", None, "", " \u3000", "b"], type=pa.string()),
+        "large": pa.array([" ", None, "x", "y", "z"], type=pa.large_string()),
+        "ints": pa.array([1, None, 3, None, 5], type=pa.int64()),
+        "floats": pa.array([1.5, None, float("nan"), 2.0, float("nan")]),
+        "bools": pa.array([True, None, False, True, None]),
+        "dates": pa.array([date(2001, 1, 1), None, None, date(2002, 2, 2), None]),
+        "stamps": pa.array([datetime(2001, 1, 1), None, datetime(2001, 1, 2), None, None]),
+        "dict": pa.array(["a", None, "", "b", "a"]).dictionary_encode(),
+        "decimals": pa.array([1, None, 2, 3, None], type=pa.decimal128(5, 0)),
+    })
+    path = tmp_path / "kinds.parquet"
+    pq.write_table(table, path)
+    read = read_delivery(path)
+    counts = [c.n_missing for c in read.columns]
+    assert counts == _count_missing(read.frame)
+    assert counts == [3, 2, 2, 3, 2, 3, 3, 1, 2]  # a category column: its nulls
+
+
+def test_blank_texts_are_the_texts_str_strip_empties() -> None:
+    import sys
+
+    every_space = [chr(i) for i in range(sys.maxunicode + 1)
+                   if not 0xD800 <= i < 0xE000 and chr(i).isspace()]
+    values = ["", " ", "a", " a ", "\u3000", "\x1c\x1d", "\u200b", "\u180e", "x\u2028",
+              *every_space, "".join(every_space), "".join(every_space) + "y", None]
+    assert blank_texts(pa.array(values, type=pa.string())) == sum(
+        1 for v in values if v is not None and not v.strip())
