@@ -25,7 +25,17 @@ from harmonise.values.cells import (
 from harmonise.values.dates import parse_dates
 from harmonise.values.partial_dates import PartialDates, parse_iso8601
 
-__all__ = ["SourceFrame", "Factorised", "SourceContext"]
+__all__ = ["SourceFrame", "Factorised", "SourceContext", "positional"]
+
+
+def positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0, 1, ..., n - 1: a shallow copy (the same column arrays, no cell
+    copied) when it is already, else ``reset_index(drop=True)``. The engine never writes into
+    a raw frame."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame.copy(deep=False)
+    return frame.reset_index(drop=True)
 
 
 class Factorised:
@@ -69,7 +79,7 @@ class SourceFrame:
 
     def __init__(self, frame: pd.DataFrame, *, missing_codes: Sequence[Any] = (),
                  decimal: str = ".", thousands: str | None = None) -> None:
-        self.frame = frame.reset_index(drop=True)
+        self.frame = positional(frame)
         self.n = len(frame)
         self.index = pd.RangeIndex(self.n)
         self.decimal = decimal
