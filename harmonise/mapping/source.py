@@ -209,8 +209,12 @@ class SourceFrame:
         key = ("dates", column, fmt, tuple(extra), datetime)
         if key not in self._cache:
             missing = self.missing(column, extra)
-            self._cache[key] = parse_dates(self.frame[column], fmt, datetime=datetime,
-                                           missing=missing)
+            series = self.frame[column]
+            f = None if pd.api.types.is_datetime64_any_dtype(series.dtype) else \
+                self.factor(column)
+            self._cache[key] = parse_dates(series, fmt, datetime=datetime, missing=missing,
+                                           factorised=None if f is None else
+                                           (f.codes, f.uniques))
         return self._cache[key]
 
     def partial_dates(self, column: str, impute: str, extra: Sequence[Any] = (), *,

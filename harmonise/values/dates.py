@@ -115,8 +115,11 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
     bad = np.zeros(n, dtype=bool)
     if n == 0:
         return out, bad
-    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred == "string":
         native = np.zeros(n, dtype=bool)
+    elif inferred in ("datetime", "date", "datetime64"):
+        native = ~pd.isna(values)  # every present value is a date (the test below at once)
     else:
         native = np.array([isinstance(v, (pd.Timestamp, dt.date, np.datetime64)) and
                            not pd.isna(v) for v in values], dtype=bool)
@@ -288,11 +291,14 @@ def _parse_numeric(strings: np.ndarray, fmt: str) -> np.ndarray:
 
 
 def parse_dates(values: pd.Series, fmt: str, *, datetime: bool = False,
-                missing: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray]:
+                missing: np.ndarray | None = None,
+                factorised: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[pd.Series, np.ndarray]:
     """Parse a raw column; returns ``(datetime64[ns] Series, bad mask)``.
 
     ``missing`` marks rows already known to be missing (missing-value codes): they become NaT
-    and are not reported.
+    and are not reported. ``factorised``: the column's ``pandas.factorize`` (codes, distinct
+    values) when the caller has it already (a column not of a datetime dtype).
     """
     n = len(values)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -307,7 +313,8 @@ def parse_dates(values: pd.Series, fmt: str, *, datetime: bool = False,
             arr = arr.copy()
             arr[missing] = np.datetime64("NaT")
         return pd.Series(arr, index=values.index), bad
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = factorised if factorised is not None else \
+        pd.factorize(values, use_na_sentinel=True)
     uniq = np.asarray(uniques, dtype=object)
     parsed, bad_u = parse_date_values(uniq, fmt, datetime=datetime)
     if len(uniq):
