@@ -36,11 +36,11 @@ from harmonise.mapping.harmonised import (
     build_imputed,
     build_problems,
     build_summary,
+    empty_frame,
 )
 from harmonise.mapping.rules import Aggregate, Rule
 from harmonise.mapping.source import SourceContext, SourceFrame, positional
 from harmonise.mapping.spec import Mapping
-from harmonise.values.cells import missing_array
 from harmonise.values.problems import Issue
 from repository.errors import HarmonisationError, MappingError
 
@@ -581,8 +581,8 @@ def _empty_table(rel: RelationalRun, trial: str, name: str, view: Dictionary) ->
     mapping = rel.mapping.for_table(name)
     src = SourceFrame(pd.DataFrame())
     run = RuleRun(src, mapping, view)
-    data = pd.DataFrame({**{v.name: missing_array(0, v.dtype) for v in view.variables},
-                         "_row": np.zeros(0, dtype="int64")}, copy=False)
+    data = empty_frame([*(v.name for v in view.variables), "_row"],
+                       [*(v.dtype for v in view.variables), "int64"])
     return HarmonisedTrial(trial=trial, data=data, problems=build_problems(
         run, trial, data["participant_id"]), summary=build_summary(run, data), mapping=mapping,
         dictionary=view, raw=src.frame, table=name,

@@ -1,0 +1,26 @@
+"""The engine's cheaper constructions give the same tables as the plain ones (issue 16)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harmonise.mapping.harmonised import IMPUTED_COLUMNS, empty_frame
+from harmonise.values.cells import missing_array
+from harmonise.values.problems import PROBLEM_COLUMNS
+
+
+def test_empty_frames_equal_the_plain_construction_and_are_independent() -> None:
+    for columns in (PROBLEM_COLUMNS, IMPUTED_COLUMNS):
+        plain = pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object)
+                              for c in columns})
+        first = empty_frame(columns)
+        pd.testing.assert_frame_equal(first, plain)
+        first["extra"] = []  # a caller changing its table changes no other
+        first.loc[0] = None
+        pd.testing.assert_frame_equal(empty_frame(columns), plain)
+    dtypes = ["string", "Int64", "Float64", "boolean", "datetime64[ns]", "int64"]
+    names = [f"c{i}" for i in range(len(dtypes))]
+    plain = pd.DataFrame({n: pd.Series(missing_array(0, t) if t != "int64" else [],
+                                       dtype=t if t != "datetime64[ns]" else "datetime64[ns]")
+                          for n, t in zip(names, dtypes)})
+    pd.testing.assert_frame_equal(empty_frame(names, dtypes), plain)
