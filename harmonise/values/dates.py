@@ -115,18 +115,10 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
     bad = np.zeros(n, dtype=bool)
     if n == 0:
         return out, bad
-    inferred = pd.api.types.infer_dtype(values, skipna=True)
-    if inferred == "string":
-        native = np.zeros(n, dtype=bool)
-    elif inferred in ("datetime", "date", "datetime64"):
-        native = ~pd.isna(values)  # every present value is a date (the test below at once)
-    else:
-        native = np.array([isinstance(v, (pd.Timestamp, dt.date, np.datetime64)) and
-                           not pd.isna(v) for v in values], dtype=bool)
-    if native.any():
-        out[native] = pd.to_datetime(pd.Index(values[native]), errors="coerce").to_numpy(
-            dtype="datetime64[ns]")
+    native = _read_native(values, out)
     rest = ~native
+    if not rest.any():
+        return _finish(out, bad, datetime)
     if fmt not in NUMERIC_EPOCHS and fmt not in ("iso", "native") and rest.all() and \
             pd.api.types.infer_dtype(values, skipna=False) == "string":
         # text: try the pattern's fixed layout on the values as they are; strip only the rest
@@ -147,6 +139,32 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
         out[idx] = parsed
         bad[idx] = np.isnat(parsed)
     return _finish(out, bad, datetime)
+
+
+def _read_native(values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Mark the values that are dates already (Timestamps, dates, numpy datetimes; not NaT)
+    and write them into ``out``."""
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred == "string":
+        return np.zeros(len(values), dtype=bool)
+    if inferred in ("datetime", "date", "datetime64"):
+        native = ~pd.isna(values)  # every present value is a date (the test below at once)
+    else:
+        native = np.array([isinstance(v, (pd.Timestamp, dt.date, np.datetime64)) and
+                           not pd.isna(v) for v in values], dtype=bool)
+    if native.any():
+        out[native] = _native_dates(values[native])
+    return native
+
+
+def _native_dates(values: np.ndarray) -> np.ndarray:
+    """Date objects as ``datetime64[ns]``: at once where pandas can hold them all, else as
+    :func:`pandas.to_datetime` coerces them (NaT for those out of its range)."""
+    try:
+        index = pd.DatetimeIndex(values)
+    except (ValueError, TypeError, OverflowError):
+        index = pd.to_datetime(pd.Index(values), errors="coerce")
+    return index.to_numpy(dtype="datetime64[ns]")
 
 
 def _parse_texts(strings: np.ndarray, fmt: str, *, datetime: bool) -> np.ndarray:

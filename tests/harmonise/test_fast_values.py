@@ -137,3 +137,30 @@ def test_a_dot_under_a_decimal_comma_is_not_a_number() -> None:
                                 decimal=",")
     assert bad.tolist() == [True, True, False, True]
     assert np.isnan(values[[0, 1, 3]]).all() and values[2] == 2.5
+
+
+def test_native_dates_match_to_datetime() -> None:
+    """Date objects read at once give what pandas.to_datetime (coercing) gives, also where
+    they cannot all be held at once (out of range, time zones mixed)."""
+    from harmonise.values.dates import _native_dates
+
+    cases = [
+        [pd.Timestamp("2020-01-01 10:30"), dt.date(2019, 5, 6), np.datetime64("2018-01-01")],
+        [dt.date(1, 1, 1), dt.date(2000, 2, 29)],
+        [pd.Timestamp("2020-01-01", tz="Europe/Paris"), pd.Timestamp("2020-06-01",
+                                                                     tz="Europe/Paris")],
+        [dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), pd.Timestamp("2020-01-01",
+                                                                       tz="Asia/Tokyo")],
+        [pd.Timestamp("2262-04-11"), pd.Timestamp("1677-09-22")],
+    ]
+    for values in cases:
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
+        try:
+            want = pd.to_datetime(pd.Index(arr), errors="coerce").to_numpy(
+                dtype="datetime64[ns]")
+        except (ValueError, TypeError) as exc:  # pandas refuses: so must the fast path
+            with pytest.raises(type(exc)):
+                _native_dates(arr)
+            continue
+        np.testing.assert_array_equal(_native_dates(arr), want)
