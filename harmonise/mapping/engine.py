@@ -496,9 +496,22 @@ def _recode(rule: rules.Recode, var: Variable, run: RuleRun) -> Result:
              f"code not in the recode of {var.name} (mapped: {known}); add it to `map:`, to "
              "`missing:`, or set `else:`")
     per_unique = _typed_uniques(targets, var)
-    values = pd.Series(per_unique.take(np.where(f.codes >= 0, f.codes, -1), allow_fill=True),
-                       index=run.index)
-    return values, issues
+    return pd.Series(_spread(per_unique, f.codes), index=run.index), issues
+
+
+def _spread(per_unique: Any, codes: np.ndarray) -> Any:
+    """A pandas array of one value per distinct raw value spread to the rows (``codes``: each
+    row's distinct value, -1 for NA, which stays NA): numpy indexing for the nullable number
+    and boolean arrays, pandas' take for the rest."""
+    if isinstance(per_unique, (pd.arrays.IntegerArray, pd.arrays.FloatingArray,
+                               pd.arrays.BooleanArray)) and len(per_unique):
+        na = codes < 0
+        safe = np.where(na, 0, codes)
+        mask = per_unique.isna()
+        data = per_unique.to_numpy(dtype=per_unique.dtype.numpy_dtype,
+                                   na_value=False if per_unique.dtype == "boolean" else 0)
+        return type(per_unique)(data[safe], mask[safe] | na)
+    return per_unique.take(np.where(codes >= 0, codes, -1), allow_fill=True)
 
 
 def _typed_uniques(targets: np.ndarray, var: Variable) -> Any:

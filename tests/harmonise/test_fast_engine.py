@@ -24,3 +24,20 @@ def test_empty_frames_equal_the_plain_construction_and_are_independent() -> None
                                        dtype=t if t != "datetime64[ns]" else "datetime64[ns]")
                           for n, t in zip(names, dtypes)})
     pd.testing.assert_frame_equal(empty_frame(names, dtypes), plain)
+
+
+def test_spreading_distinct_values_to_rows_equals_take() -> None:
+    import numpy as np
+
+    from harmonise.mapping.engine import _spread
+
+    codes = np.array([0, 2, -1, 1, 1, 0, -1, 2])
+    for uniques in (pd.array([1, None, 3], dtype="Int64"),
+                    pd.array([1.5, 2.0, None], dtype="Float64"),
+                    pd.array([True, None, False], dtype="boolean"),
+                    pd.array(["a", None, "c"], dtype="string")):
+        want = uniques.take(np.where(codes >= 0, codes, -1), allow_fill=True)
+        pd.testing.assert_extension_array_equal(_spread(uniques, codes), want)
+    empty = pd.array([], dtype="Int64")
+    pd.testing.assert_extension_array_equal(_spread(empty, np.array([-1, -1])),
+                                            pd.array([None, None], dtype="Int64"))
