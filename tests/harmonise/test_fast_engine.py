@@ -41,3 +41,21 @@ def test_spreading_distinct_values_to_rows_equals_take() -> None:
     empty = pd.array([], dtype="Int64")
     pd.testing.assert_extension_array_equal(_spread(empty, np.array([-1, -1])),
                                             pd.array([None, None], dtype="Int64"))
+
+
+def test_a_repeated_value_is_the_series_pandas_makes_of_the_list() -> None:
+    from harmonise.expressions.coercion import _fillable
+    from harmonise.values.cells import filled_array
+
+    n = 5
+    for value, dtype in ((2, "Float64"), (2.5, "Float64"), (float("inf"), "Float64"),
+                         (True, "boolean"), (False, "boolean"), ("x", "string"),
+                         ("", "string"), (pd.Timestamp("2020-01-02"), "datetime64[ns]"),
+                         (pd.Timestamp("2020-01-02 10:11"), "datetime64[ns]")):
+        assert _fillable(value, dtype)
+        pd.testing.assert_series_equal(pd.Series(filled_array(n, value, dtype)),
+                                       pd.Series([value] * n, dtype=dtype))
+    for value, dtype in ((float("nan"), "Float64"), (True, "Float64"), (1, "boolean"),
+                         (3, "string"), (pd.Timestamp("2020-01-01", tz="UTC"),
+                                         "datetime64[ns]"), (2.5, "Int64")):
+        assert not _fillable(value, dtype)
