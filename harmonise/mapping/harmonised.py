@@ -269,8 +269,8 @@ def empty_frame(columns: Sequence[str], dtypes: Sequence[str] | None = None) -> 
     if template is None:
         template = pd.DataFrame({c: np.empty(0, dtype=t) if t in ("int64", "object")
                                  else missing_array(0, t) for c, t in zip(columns, dtypes)},
-                                copy=False)
-        _EMPTY_TEMPLATES[key] = template
+                                copy=False).copy()  # the copy is consolidated: copies
+        _EMPTY_TEMPLATES[key] = template                     # of it need not merge blocks
     return template.copy()
 
 
