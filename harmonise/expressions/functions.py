@@ -23,7 +23,7 @@ import pandas as pd
 from harmonise.expressions.coercion import Clash, Coercer, na_mask, value_kind
 from harmonise.expressions.literals import literal_kind, literal_value
 from harmonise.values.cells import bool_array, canonical_text, float_array
-from harmonise.values.dates import check_format, days_between, parse_dates
+from harmonise.values.dates import calendar_dates, check_format, days_between, parse_dates
 
 __all__ = ["Function", "FUNCTIONS", "KindCall", "MAX_ROUND_DIGITS", "MAX_WHOLE_NUMBER",
            "round_half_away"]
@@ -234,11 +234,10 @@ def _make_date(ev: Coercer, args: list[Any], where: str) -> Any:
     ok = whole & (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31) & (y >= 1800) & (y <= 2200)
     out = np.full(ev.n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if ok.any():
-        frame = pd.DataFrame({"year": y[ok].astype(int), "month": m[ok].astype(int),
-                              "day": d[ok].astype(int)})
-        built = pd.to_datetime(frame, errors="coerce").to_numpy(dtype="datetime64[ns]")
+        built, real = calendar_dates(y[ok].astype(np.int64), m[ok].astype(np.int64),
+                                     d[ok].astype(np.int64))
         out[np.flatnonzero(ok)] = built
-        ok[np.flatnonzero(ok)[np.isnat(built)]] = False
+        ok[np.flatnonzero(ok)[~real]] = False
     ev.issue(present & ~ok, "not_a_date", f"not a real date (in {where})")
     return pd.Series(out, index=ev.index)
 

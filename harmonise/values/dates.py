@@ -49,6 +49,7 @@ __all__ = [
     "NUMERIC_EPOCHS",
     "is_strftime",
     "check_format",
+    "calendar_dates",
     "parse_dates",
     "parse_date_values",
     "days_between",
@@ -262,18 +263,12 @@ def _parse_strftime(strings: np.ndarray, fmt: str, *, strip: bool = False) -> np
                                                                 1900 + parts["y"])
                 month = parts.get("m", np.ones(len(b), dtype=np.int64))
                 day = parts.get("d", np.ones(len(b), dtype=np.int64))
-                ok &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= _MIN.year) & \
-                    (year <= _MAX.year)
-                y = np.where(ok, year, 1970)
-                m = np.where(ok, month, 1)
-                first = (y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)
-                days_in_month = ((first + 1).astype("datetime64[D]") -
-                                 first.astype("datetime64[D]")).astype(np.int64)
-                ok &= day <= days_in_month
-                dates = first.astype("datetime64[D]") + (np.where(ok, day, 1) - 1)
+                ok &= (year >= _MIN.year) & (year <= _MAX.year)
+                dates, real = calendar_dates(np.where(ok, year, 1970), month, day)
+                ok &= real
                 idx = np.flatnonzero(same)
                 good = idx[ok]
-                out[good] = dates[ok].astype("datetime64[ns]")
+                out[good] = dates[ok]
                 todo[good] = False
     if todo.any():
         rest = strings[todo]
@@ -282,6 +277,24 @@ def _parse_strftime(strings: np.ndarray, fmt: str, *, strip: bool = False) -> np
         out[todo] = pd.to_datetime(pd.Index(rest), format=fmt, errors="coerce",
                                    exact=True).to_numpy(dtype="datetime64[ns]")
     return out
+
+
+def calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (``datetime64[ns]``, midnight) from whole-number year, month and day arrays, and
+    which of them are real dates (month 1-12, day 1 to the month's last); NaT where not.
+    Years must lie within pandas' range (1678-2261)."""
+    ok = (month >= 1) & (month <= 12) & (day >= 1)
+    y = np.where(ok, year, 1970).astype(np.int64)
+    m = np.where(ok, month, 1).astype(np.int64)
+    first = (y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)
+    days_in_month = ((first + 1).astype("datetime64[D]") -
+                     first.astype("datetime64[D]")).astype(np.int64)
+    ok &= day <= days_in_month
+    dates = (first.astype("datetime64[D]") + (np.where(ok, day, 1) - 1).astype(np.int64)
+             ).astype("datetime64[ns]")
+    dates[~ok] = np.datetime64("NaT")
+    return dates, ok
 
 
 def _parse_numeric(strings: np.ndarray, fmt: str) -> np.ndarray:

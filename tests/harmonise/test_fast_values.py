@@ -164,3 +164,21 @@ def test_native_dates_match_to_datetime() -> None:
                 _native_dates(arr)
             continue
         np.testing.assert_array_equal(_native_dates(arr), want)
+
+
+def test_calendar_dates_match_pandas() -> None:
+    """make_date and fixed-layout strftime parsing build dates with numpy; pandas assembling
+    the same year/month/day (coercing) is the reference, invalid days and months included."""
+    from harmonise.values.dates import calendar_dates
+
+    rng = np.random.default_rng(16)
+    year = rng.integers(1800, 2201, 5000)
+    month = rng.integers(-1, 15, 5000)
+    day = rng.integers(-1, 33, 5000)
+    year[:4], month[:4], day[:4] = [2000, 1900, 2024, 2023], 2, [29, 29, 29, 29]
+    dates, ok = calendar_dates(year, month, day)
+    want = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}),
+                          errors="coerce").to_numpy(dtype="datetime64[ns]")
+    np.testing.assert_array_equal(dates, want)
+    np.testing.assert_array_equal(ok, ~np.isnat(want))
+    assert ok[:4].tolist() == [True, False, True, False]
