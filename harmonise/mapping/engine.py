@@ -691,6 +691,13 @@ def _combined_ref(ref: rules.CombinedRef, kind: str, run: RuleRun) -> tuple[Any,
         for p in parts[1:]:
             value = value.where(value.notna(), p)
         return value, issues
+    if all(p.dtype == "datetime64[ns]" for p in parts):  # dates: numpy, NaT skipped
+        pick = np.fmin if ref.how == "earliest" else np.fmax
+        arrays = [p.to_numpy() for p in parts]
+        out = arrays[0]
+        for a in arrays[1:]:
+            out = pick(out, a)
+        return pd.Series(out, index=run.index), issues
     frame = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
     value = frame.min(axis=1) if ref.how == "earliest" else frame.max(axis=1)
     value.index = run.index

@@ -59,3 +59,34 @@ def test_a_repeated_value_is_the_series_pandas_makes_of_the_list() -> None:
                          (3, "string"), (pd.Timestamp("2020-01-01", tz="UTC"),
                                          "datetime64[ns]"), (2.5, "Int64")):
         assert not _fillable(value, dtype)
+
+
+def test_earliest_and_latest_dates_match_the_frame_reduction() -> None:
+    """{earliest: [...]} / {latest: [...]} of date references: numpy's fmin/fmax against the
+    row-wise min/max of the frame pandas makes (missing dates skipped, all missing: NaT)."""
+    import numpy as np
+
+    from harmonise.mapping.engine import _combined_ref
+    from harmonise.mapping.rules import CombinedRef, VariableRef
+
+    class Run:
+        n = 4
+        index = pd.RangeIndex(4)
+        values = {
+            "a": pd.Series(pd.to_datetime(["2020-01-05", None, "2019-03-01", None])),
+            "b": pd.Series(pd.to_datetime(["2020-01-02", "2021-06-01", None, None])),
+            "c": pd.Series(pd.to_datetime(["2020-01-03", "2021-05-31", "2019-03-02", None])),
+        }
+
+        def variable_value(self, name: str) -> pd.Series:
+            return self.values[name]
+
+    run = Run()
+    parts = [run.values[k] for k in "abc"]
+    frame = pd.concat(parts, axis=1)
+    for how, want in (("earliest", frame.min(axis=1)), ("latest", frame.max(axis=1))):
+        ref = CombinedRef(how, tuple(VariableRef(k) for k in "abc"))
+        got, issues = _combined_ref(ref, "date", run)  # type: ignore[arg-type]
+        pd.testing.assert_series_equal(got, want)
+        assert not issues
+        assert np.isnat(got.to_numpy()[3])
