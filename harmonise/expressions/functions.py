@@ -362,14 +362,18 @@ def round_half_away(x: Any, digits: int = 0) -> Any:
     """Round half away from zero (``round(2.5) == 3``, ``round(-2.5) == -3``); keeps missing."""
     scale = 10.0 ** digits
     if isinstance(x, pd.Series):
-        values = x.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        floats = x if x.dtype == "Float64" else x.astype("Float64")
+        values = floats.to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             scaled = np.round(values * scale, 9)
             out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale
-        result = pd.Series(float_array(out), index=x.index)
         if digits <= 0:
-            return result.astype("Int64")
-        return result
+            missing = ~np.isfinite(out)
+            if (np.abs(out[~missing]) < 2.0 ** 53).all():  # exact as int64: no checked cast
+                return pd.Series(pd.arrays.IntegerArray(
+                    np.where(missing, 0, out).astype(np.int64), missing), index=x.index)
+            return pd.Series(float_array(out), index=x.index).astype("Int64")
+        return pd.Series(float_array(out), index=x.index)
     scaled = round(float(x) * scale, 9)
     out = float(np.sign(scaled) * np.floor(abs(scaled) + 0.5) / scale)
     return int(out) if digits <= 0 else out

@@ -333,7 +333,7 @@ def _cast_number(s: pd.Series, kind: str, var: Variable, run: RuleRun) -> Result
                                  f"in {run.mapping.file}.", variable=var.name)
     if t == "decimal":
         return s.astype("Float64"), issues
-    floats = s.astype("Float64")
+    floats = s if s.dtype == "Float64" else s.astype("Float64")
     arr = floats.to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         frac = ~np.isnan(arr) & (np.floor(arr) != arr)

@@ -88,6 +88,7 @@ class SourceFrame:
                                        if t is not None)
         self._factors: dict[str, Factorised] = {}
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._columns: dict[str, pd.Series] = {}
         self._names = frozenset(str(c) for c in self.frame.columns)
         #: while a rule reading a joined dataset runs: its name, so that its columns are found
         #: under ``DATASET.COLUMN`` (see harmonise.mapping.datasets)
@@ -100,19 +101,27 @@ class SourceFrame:
                 return qualified
         return column
 
+    def _column(self, name: str) -> pd.Series:
+        """The raw column (each taken from the frame once: pandas builds a Series per
+        access)."""
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = self.frame[name]
+        return found
+
     def has(self, column: str) -> bool:
         column = self._name(column)
         return column in self.frame.columns
 
     def raw(self, column: str) -> pd.Series:
         column = self._name(column)
-        return self.frame[column]
+        return self._column(column)
 
     def factor(self, column: str) -> Factorised:
         column = self._name(column)
         f = self._factors.get(column)
         if f is None:
-            series = self.frame[column]
+            series = self._column(column)
             values = series.to_numpy(dtype="datetime64[ns]") \
                 if pd.api.types.is_datetime64_any_dtype(series.dtype) and \
                 getattr(series.dtype, "tz", None) is None else series.to_numpy()
@@ -142,7 +151,7 @@ class SourceFrame:
         column = self._name(column)
         key = ("missing", column, tuple(extra))
         if key not in self._cache:
-            series = self.frame[column]
+            series = self._column(column)
             dtype = series.dtype
             if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
                 values = series.to_numpy(dtype=float, na_value=np.nan)
@@ -169,7 +178,7 @@ class SourceFrame:
         key = ("numbers", column, tuple(extra))
         if key in self._cache:
             return self._cache[key]
-        series = self.frame[column]
+        series = self._column(column)
         missing = self.missing(column, extra)
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
                 series.dtype):
@@ -209,7 +218,7 @@ class SourceFrame:
         key = ("dates", column, fmt, tuple(extra), datetime)
         if key not in self._cache:
             missing = self.missing(column, extra)
-            series = self.frame[column]
+            series = self._column(column)
             f = None if pd.api.types.is_datetime64_any_dtype(series.dtype) else \
                 self.factor(column)
             self._cache[key] = parse_dates(series, fmt, datetime=datetime, missing=missing,
@@ -224,7 +233,7 @@ class SourceFrame:
         column = self._name(column)
         key = ("partial", column, impute, tuple(extra), datetime)
         if key not in self._cache:
-            self._cache[key] = parse_iso8601(self.frame[column], impute, datetime=datetime,
+            self._cache[key] = parse_iso8601(self._column(column), impute, datetime=datetime,
                                              missing=self.missing(column, extra))
         return self._cache[key]
 
@@ -239,7 +248,7 @@ class SourceFrame:
         key = ("kind", column)
         if key in self._cache:
             return self._cache[key]
-        dtype = self.frame[column].dtype
+        dtype = self._column(column).dtype
         if pd.api.types.is_bool_dtype(dtype):
             kind = "bool"
         elif pd.api.types.is_datetime64_any_dtype(dtype):

@@ -90,3 +90,28 @@ def test_earliest_and_latest_dates_match_the_frame_reduction() -> None:
         pd.testing.assert_series_equal(got, want)
         assert not issues
         assert np.isnat(got.to_numpy()[3])
+
+
+def test_rounding_to_whole_numbers_without_the_checked_cast() -> None:
+    """round_half_away to Int64 builds the integer array itself where every value is exact
+    (below 2**53); the result equals pandas' cast, which stays in charge of larger values."""
+    import numpy as np
+
+    from harmonise.expressions.functions import round_half_away
+    from harmonise.values.cells import float_array
+
+    x = pd.Series(pd.array([2.5, -2.5, 0.49999, None, 1e15 + 0.5, -0.0, 7.0], dtype="Float64"))
+    huge = pd.Series([1e300, 1e18, -1e18, 3.5])  # beyond 2**53: the checked cast is kept
+    for series in (x, huge):
+        for digits in (0, -1):
+            scale = 10.0 ** digits
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaled = np.round(values * scale, 9)
+                want = pd.Series(float_array(np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) /
+                                             scale)).astype("Int64")
+                got = round_half_away(series, digits)
+            pd.testing.assert_series_equal(got, want)
+    assert round_half_away(x, 0).tolist()[:4] == [3, -3, 0, pd.NA]
+    pd.testing.assert_series_equal(round_half_away(pd.Series([1, 2], dtype="Int64"), 0),
+                                   pd.Series([1, 2], dtype="Int64"))
