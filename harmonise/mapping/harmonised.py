@@ -379,8 +379,8 @@ def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series,
 def build_summary(run: RuleRun, data: pd.DataFrame) -> pd.DataFrame:
     table: dict[str, list[Any]] = {c: [] for c in SUMMARY_COLUMNS}
     rules: dict[str, Any] = {}
-    for rule in run.mapping.rules:
-        rules.setdefault(rule.variable, rule)  # the first rule of a variable, as Mapping.rule
+    for first in run.mapping.rules:
+        rules.setdefault(first.variable, first)  # the first rule of a variable, as Mapping.rule
     for var in run.dictionary.variables:
         n_missing = int(data[var.name].array.isna().sum())
         if var.role == "trial":

@@ -37,7 +37,7 @@ CASES = {
     "time-zone aware": [pd.Timestamp("2020-01-01", tz="Europe/Paris"),
                         pd.Timestamp("2020-01-02", tz="Europe/Paris")],
     "naive and aware mixed": [dt.datetime(2020, 1, 1),
-                              dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)],
+                              dt.datetime(2020, 1, 1, tzinfo=dt.UTC)],
     "ints and text": [1, " 2 ", "x", 3],
     "floats and ints": [1.5, 2, 3.0],
     "dates and text": [dt.date(2020, 1, 1), "2020-01-02", " "],
@@ -149,7 +149,7 @@ def test_native_dates_match_to_datetime() -> None:
         [dt.date(1, 1, 1), dt.date(2000, 2, 29)],
         [pd.Timestamp("2020-01-01", tz="Europe/Paris"), pd.Timestamp("2020-06-01",
                                                                      tz="Europe/Paris")],
-        [dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), pd.Timestamp("2020-01-01",
+        [dt.datetime(2020, 1, 1, tzinfo=dt.UTC), pd.Timestamp("2020-01-01",
                                                                        tz="Asia/Tokyo")],
         [pd.Timestamp("2262-04-11"), pd.Timestamp("1677-09-22")],
     ]
