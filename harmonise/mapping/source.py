@@ -137,9 +137,9 @@ class SourceFrame:
         if found is None:
             f = self.factor(column)
             codes = self._codes(extra)
-            found = pd.isna(f.texts).astype(bool)
-            if codes and len(f.texts):
-                found |= pd.Series(f.texts, dtype=object).isin(list(codes)).to_numpy()
+            texts = f.texts  # canonical: str, or None for blank
+            found = np.fromiter((t is None or t in codes for t in texts), dtype=bool,
+                                count=len(texts))
             self._cache[key] = found
         return found
 
