@@ -179,9 +179,9 @@ class SourceFrame:
         if key in self._cache:
             return self._cache[key]
         series = self._column(column)
-        missing = self.missing(column, extra)
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
                 series.dtype):
+            missing = self.missing(column, extra)
             values = series.to_numpy(dtype=float, na_value=np.nan).copy()
             with np.errstate(invalid="ignore"):
                 bad = ~missing & ~np.isfinite(values)
@@ -192,10 +192,11 @@ class SourceFrame:
             umiss = self._missing_unique(column, extra)
             uvals[umiss] = np.nan
             ubad &= ~umiss
-            values = f.take(uvals, np.nan).astype(float)
-            bad = f.take(ubad, False).astype(bool)
-        out = pd.Series(pd.arrays.FloatingArray(np.where(np.isnan(values), 0.0, values),
-                                                np.isnan(values)), index=self.index)
+            values = f.take(uvals, np.nan).astype(float, copy=False)
+            bad = f.take(ubad, False).astype(bool, copy=False)
+        nan = np.isnan(values)
+        out = pd.Series(pd.arrays.FloatingArray(np.where(nan, 0.0, values), nan),
+                        index=self.index)
         self._cache[key] = (out, bad)
         return out, bad
 
