@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from harmonise.values.cells import missing_array, parse_booleans
+from harmonise.values.cells import filled_array, missing_array, parse_booleans
 from harmonise.values.problems import Issue
 
 __all__ = ["Clash", "Coercer", "EvalContext", "value_kind", "series_kind", "na_mask"]
@@ -105,6 +105,9 @@ class Coercer:
             return v
         if v is None:
             return pd.Series(missing_array(self.n, dtype or "Float64"), index=self.ctx.index)
+        if dtype is not None and _fillable(v, dtype):
+            # one value repeated: filled at once (a list of n copies is converted one by one)
+            return pd.Series(filled_array(self.n, v, dtype), index=self.ctx.index)
         return pd.Series([v] * self.n, index=self.ctx.index, dtype=dtype)
 
     def number(self, v: Any, where: str) -> Any:
@@ -166,3 +169,18 @@ class Coercer:
         elif isinstance(v, float) and not np.isfinite(v):
             raise Clash(f"{where} is not a finite number")
         return v
+
+
+def _fillable(value: Any, dtype: str) -> bool:
+    """Does :func:`filled_array` make what ``pd.Series([value] * n, dtype=dtype)`` makes?
+    (A plain number other than NaN as Float64, a bool as boolean, a str as string, a naive
+    Timestamp as datetime64[ns]; anything else takes the slow, validating road.)"""
+    if dtype == "Float64":
+        return type(value) in (int, float) and value == value
+    if dtype == "boolean":
+        return type(value) is bool
+    if dtype == "string":
+        return type(value) is str
+    if dtype == "datetime64[ns]":
+        return type(value) is pd.Timestamp and value.tz is None
+    return False

@@ -23,7 +23,7 @@ import pandas as pd
 from harmonise.expressions.coercion import Clash, Coercer, na_mask, value_kind
 from harmonise.expressions.literals import literal_kind, literal_value
 from harmonise.values.cells import bool_array, canonical_text, float_array
-from harmonise.values.dates import check_format, days_between, parse_dates
+from harmonise.values.dates import calendar_dates, check_format, days_between, parse_dates
 
 __all__ = ["Function", "FUNCTIONS", "KindCall", "MAX_ROUND_DIGITS", "MAX_WHOLE_NUMBER",
            "round_half_away"]
@@ -234,11 +234,10 @@ def _make_date(ev: Coercer, args: list[Any], where: str) -> Any:
     ok = whole & (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31) & (y >= 1800) & (y <= 2200)
     out = np.full(ev.n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if ok.any():
-        frame = pd.DataFrame({"year": y[ok].astype(int), "month": m[ok].astype(int),
-                              "day": d[ok].astype(int)})
-        built = pd.to_datetime(frame, errors="coerce").to_numpy(dtype="datetime64[ns]")
+        built, real = calendar_dates(y[ok].astype(np.int64), m[ok].astype(np.int64),
+                                     d[ok].astype(np.int64))
         out[np.flatnonzero(ok)] = built
-        ok[np.flatnonzero(ok)[np.isnat(built)]] = False
+        ok[np.flatnonzero(ok)[~real]] = False
     ev.issue(present & ~ok, "not_a_date", f"not a real date (in {where})")
     return pd.Series(out, index=ev.index)
 
@@ -363,14 +362,18 @@ def round_half_away(x: Any, digits: int = 0) -> Any:
     """Round half away from zero (``round(2.5) == 3``, ``round(-2.5) == -3``); keeps missing."""
     scale = 10.0 ** digits
     if isinstance(x, pd.Series):
-        values = x.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        floats = x if x.dtype == "Float64" else x.astype("Float64")
+        values = floats.to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             scaled = np.round(values * scale, 9)
             out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale
-        result = pd.Series(float_array(out), index=x.index)
         if digits <= 0:
-            return result.astype("Int64")
-        return result
+            missing = ~np.isfinite(out)
+            if (np.abs(out[~missing]) < 2.0 ** 53).all():  # exact as int64: no checked cast
+                return pd.Series(pd.arrays.IntegerArray(
+                    np.where(missing, 0, out).astype(np.int64), missing), index=x.index)
+            return pd.Series(float_array(out), index=x.index).astype("Int64")
+        return pd.Series(float_array(out), index=x.index)
     scaled = round(float(x) * scale, 9)
     out = float(np.sign(scaled) * np.floor(abs(scaled) + 0.5) / scale)
     return int(out) if digits <= 0 else out

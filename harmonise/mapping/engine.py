@@ -333,7 +333,7 @@ def _cast_number(s: pd.Series, kind: str, var: Variable, run: RuleRun) -> Result
                                  f"in {run.mapping.file}.", variable=var.name)
     if t == "decimal":
         return s.astype("Float64"), issues
-    floats = s.astype("Float64")
+    floats = s if s.dtype == "Float64" else s.astype("Float64")
     arr = floats.to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         frac = ~np.isnan(arr) & (np.floor(arr) != arr)
@@ -496,9 +496,22 @@ def _recode(rule: rules.Recode, var: Variable, run: RuleRun) -> Result:
              f"code not in the recode of {var.name} (mapped: {known}); add it to `map:`, to "
              "`missing:`, or set `else:`")
     per_unique = _typed_uniques(targets, var)
-    values = pd.Series(per_unique.take(np.where(f.codes >= 0, f.codes, -1), allow_fill=True),
-                       index=run.index)
-    return values, issues
+    return pd.Series(_spread(per_unique, f.codes), index=run.index), issues
+
+
+def _spread(per_unique: Any, codes: np.ndarray) -> Any:
+    """A pandas array of one value per distinct raw value spread to the rows (``codes``: each
+    row's distinct value, -1 for NA, which stays NA): numpy indexing for the nullable number
+    and boolean arrays, pandas' take for the rest."""
+    if isinstance(per_unique, (pd.arrays.IntegerArray, pd.arrays.FloatingArray,
+                               pd.arrays.BooleanArray)) and len(per_unique):
+        na = codes < 0
+        safe = np.where(na, 0, codes)
+        mask = per_unique.isna()
+        data = per_unique.to_numpy(dtype=per_unique.dtype.numpy_dtype,
+                                   na_value=False if per_unique.dtype == "boolean" else 0)
+        return type(per_unique)(data[safe], mask[safe] | na)
+    return per_unique.take(np.where(codes >= 0, codes, -1), allow_fill=True)
 
 
 def _typed_uniques(targets: np.ndarray, var: Variable) -> Any:
@@ -678,6 +691,13 @@ def _combined_ref(ref: rules.CombinedRef, kind: str, run: RuleRun) -> tuple[Any,
         for p in parts[1:]:
             value = value.where(value.notna(), p)
         return value, issues
+    if all(p.dtype == "datetime64[ns]" for p in parts):  # dates: numpy, NaT skipped
+        pick = np.fmin if ref.how == "earliest" else np.fmax
+        arrays = [p.to_numpy() for p in parts]
+        out = arrays[0]
+        for a in arrays[1:]:
+            out = pick(out, a)
+        return pd.Series(out, index=run.index), issues
     frame = pd.concat([p.reset_index(drop=True) for p in parts], axis=1)
     value = frame.min(axis=1) if ref.how == "earliest" else frame.max(axis=1)
     value.index = run.index

@@ -8,13 +8,14 @@ the harmonised value and any problem raised for that cell.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from harmonise.values.cells import canonical_text
+from harmonise.values.cells import canonical_text, missing_array
 from harmonise.values.problems import PROBLEM_COLUMNS
 from repository.errors import HarmonisationError
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from harmonise.mapping.spec import Mapping
 
 __all__ = ["HarmonisedTrial", "Explanation", "SUMMARY_COLUMNS", "IMPUTED_COLUMNS",
-           "LongIssue", "build_problems", "build_summary", "build_imputed"]
+           "LongIssue", "build_problems", "build_summary", "build_imputed", "empty_frame"]
 
 #: columns of :attr:`HarmonisedTrial.summary`
 SUMMARY_COLUMNS = ("variable", "rule", "status", "columns", "variables", "n", "n_transformed",
@@ -257,9 +258,28 @@ def _display(run: RuleRun, name: str, rows: np.ndarray, *, column: bool) -> np.n
     return np.array(["" if v is None else str(v) for v in vals], dtype=object)
 
 
+def empty_frame(columns: Sequence[str], dtypes: Sequence[str] | None = None) -> pd.DataFrame:
+    """A new table with no rows and these columns, of ``dtypes`` (default: ``row`` int64, the
+    others object). Every trial has several empty tables (no problems, long tables it did not
+    deliver): each is a copy of one template per layout, ~20x cheaper than building it."""
+    if dtypes is None:
+        dtypes = ["int64" if c == "row" else "object" for c in columns]
+    key = (tuple(columns), tuple(dtypes))
+    template = _EMPTY_TEMPLATES.get(key)
+    if template is None:
+        template = pd.DataFrame({c: np.empty(0, dtype=t) if t in ("int64", "object")
+                                 else missing_array(0, t) for c, t in zip(columns, dtypes)},
+                                copy=False).copy()  # the copy is consolidated: copies
+        _EMPTY_TEMPLATES[key] = template                     # of it need not merge blocks
+    return template.copy()
+
+
+#: layout -> its empty table (never handed out: :func:`empty_frame` returns copies)
+_EMPTY_TEMPLATES: dict[tuple[tuple[str, ...], tuple[str, ...]], pd.DataFrame] = {}
+
+
 def _empty_imputed() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object)
-                         for c in IMPUTED_COLUMNS})
+    return empty_frame(IMPUTED_COLUMNS)
 
 
 def _cell_values(run: RuleRun, cols: list[str], vars_: list[str], rows: np.ndarray) -> np.ndarray:
@@ -345,8 +365,7 @@ def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series,
                 "value": values, "reason": issue.reason, "message": issue.message,
                 "dataset": dataset, "_order": order.get(variable, len(order))}))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object)
-                             for c in PROBLEM_COLUMNS})
+        return empty_frame(PROBLEM_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
     out["_other"] = out["dataset"] != dataset
     out = out.sort_values(["_other", "dataset", "row", "_order", "reason"], kind="stable")
@@ -358,28 +377,42 @@ def build_problems(run: RuleRun, trial: str, participant_ids: pd.Series,
 
 
 def build_summary(run: RuleRun, data: pd.DataFrame) -> pd.DataFrame:
-    rows = []
+    table: dict[str, list[Any]] = {c: [] for c in SUMMARY_COLUMNS}
+    rules: dict[str, Any] = {}
+    for first in run.mapping.rules:
+        rules.setdefault(first.variable, first)  # the first rule of a variable, as Mapping.rule
     for var in run.dictionary.variables:
         n_missing = int(data[var.name].array.isna().sum())
         if var.role == "trial":
             rule_name, status, cols, vars_, comment = "(trial)", "complete", "", "", ""
             n_problems = 0
         else:
-            rule = run.mapping.rule(var.name) if var.name in run.mapping else None
+            rule = rules.get(var.name)
             rule_name = rule.rule if rule else ""
             status = rule.status if rule else ""
             cols = ", ".join(rule.columns()) if rule else ""
             vars_ = ", ".join(rule.variables()) if rule else ""
             comment = (rule.comment or "") if rule else ""
-            issues = [i for i in run.issues.get(var.name, []) if not i.is_note]
-            if issues:
-                mask = np.zeros(run.n, dtype=bool)
-                for i in issues:
-                    mask |= i.mask
-                n_problems = int(mask.sum())
-            else:
-                n_problems = 0
-        rows.append({"variable": var.name, "rule": rule_name, "status": status, "columns": cols,
-                     "variables": vars_, "n": run.n, "n_transformed": run.n - n_missing,
-                     "n_missing": n_missing, "n_problems": n_problems, "comment": comment})
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+            n_problems = _n_problems(run, var.name)
+        for column, value in zip(SUMMARY_COLUMNS, (
+                var.name, rule_name, status, cols, vars_, run.n, run.n - n_missing, n_missing,
+                n_problems, comment)):
+            table[column].append(value)
+    if not table["variable"]:
+        return pd.DataFrame([], columns=list(SUMMARY_COLUMNS))
+    return pd.DataFrame({c: np.array(v, dtype=np.int64 if c in _COUNTS else object)
+                         for c, v in table.items()}, copy=False)
+
+
+_COUNTS = frozenset({"n", "n_transformed", "n_missing", "n_problems"})
+
+
+def _n_problems(run: RuleRun, variable: str) -> int:
+    """The rows with at least one problem (notes aside) for ``variable``."""
+    issues = [i for i in run.issues.get(variable, []) if not i.is_note]
+    if not issues:
+        return 0
+    mask = np.zeros(run.n, dtype=bool)
+    for i in issues:
+        mask |= i.mask
+    return int(mask.sum())

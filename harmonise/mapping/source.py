@@ -25,7 +25,17 @@ from harmonise.values.cells import (
 from harmonise.values.dates import parse_dates
 from harmonise.values.partial_dates import PartialDates, parse_iso8601
 
-__all__ = ["SourceFrame", "Factorised", "SourceContext"]
+__all__ = ["SourceFrame", "Factorised", "SourceContext", "positional"]
+
+
+def positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0, 1, ..., n - 1: a shallow copy (the same column arrays, no cell
+    copied) when it is already, else ``reset_index(drop=True)``. The engine never writes into
+    a raw frame."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame.copy(deep=False)
+    return frame.reset_index(drop=True)
 
 
 class Factorised:
@@ -69,7 +79,7 @@ class SourceFrame:
 
     def __init__(self, frame: pd.DataFrame, *, missing_codes: Sequence[Any] = (),
                  decimal: str = ".", thousands: str | None = None) -> None:
-        self.frame = frame.reset_index(drop=True)
+        self.frame = positional(frame)
         self.n = len(frame)
         self.index = pd.RangeIndex(self.n)
         self.decimal = decimal
@@ -78,6 +88,7 @@ class SourceFrame:
                                        if t is not None)
         self._factors: dict[str, Factorised] = {}
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._columns: dict[str, pd.Series] = {}
         self._names = frozenset(str(c) for c in self.frame.columns)
         #: while a rule reading a joined dataset runs: its name, so that its columns are found
         #: under ``DATASET.COLUMN`` (see harmonise.mapping.datasets)
@@ -90,19 +101,27 @@ class SourceFrame:
                 return qualified
         return column
 
+    def _column(self, name: str) -> pd.Series:
+        """The raw column (each taken from the frame once: pandas builds a Series per
+        access)."""
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = self.frame[name]
+        return found
+
     def has(self, column: str) -> bool:
         column = self._name(column)
         return column in self.frame.columns
 
     def raw(self, column: str) -> pd.Series:
         column = self._name(column)
-        return self.frame[column]
+        return self._column(column)
 
     def factor(self, column: str) -> Factorised:
         column = self._name(column)
         f = self._factors.get(column)
         if f is None:
-            series = self.frame[column]
+            series = self._column(column)
             values = series.to_numpy(dtype="datetime64[ns]") \
                 if pd.api.types.is_datetime64_any_dtype(series.dtype) and \
                 getattr(series.dtype, "tz", None) is None else series.to_numpy()
@@ -118,9 +137,9 @@ class SourceFrame:
         if found is None:
             f = self.factor(column)
             codes = self._codes(extra)
-            found = pd.isna(f.texts).astype(bool)
-            if codes and len(f.texts):
-                found |= pd.Series(f.texts, dtype=object).isin(list(codes)).to_numpy()
+            texts = f.texts  # canonical: str, or None for blank
+            found = np.fromiter((t is None or t in codes for t in texts), dtype=bool,
+                                count=len(texts))
             self._cache[key] = found
         return found
 
@@ -132,7 +151,7 @@ class SourceFrame:
         column = self._name(column)
         key = ("missing", column, tuple(extra))
         if key not in self._cache:
-            series = self.frame[column]
+            series = self._column(column)
             dtype = series.dtype
             if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
                 values = series.to_numpy(dtype=float, na_value=np.nan)
@@ -159,10 +178,10 @@ class SourceFrame:
         key = ("numbers", column, tuple(extra))
         if key in self._cache:
             return self._cache[key]
-        series = self.frame[column]
-        missing = self.missing(column, extra)
+        series = self._column(column)
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
                 series.dtype):
+            missing = self.missing(column, extra)
             values = series.to_numpy(dtype=float, na_value=np.nan).copy()
             with np.errstate(invalid="ignore"):
                 bad = ~missing & ~np.isfinite(values)
@@ -173,10 +192,11 @@ class SourceFrame:
             umiss = self._missing_unique(column, extra)
             uvals[umiss] = np.nan
             ubad &= ~umiss
-            values = f.take(uvals, np.nan).astype(float)
-            bad = f.take(ubad, False).astype(bool)
-        out = pd.Series(pd.arrays.FloatingArray(np.where(np.isnan(values), 0.0, values),
-                                                np.isnan(values)), index=self.index)
+            values = f.take(uvals, np.nan).astype(float, copy=False)
+            bad = f.take(ubad, False).astype(bool, copy=False)
+        nan = np.isnan(values)
+        out = pd.Series(pd.arrays.FloatingArray(np.where(nan, 0.0, values), nan),
+                        index=self.index)
         self._cache[key] = (out, bad)
         return out, bad
 
@@ -199,8 +219,12 @@ class SourceFrame:
         key = ("dates", column, fmt, tuple(extra), datetime)
         if key not in self._cache:
             missing = self.missing(column, extra)
-            self._cache[key] = parse_dates(self.frame[column], fmt, datetime=datetime,
-                                           missing=missing)
+            series = self._column(column)
+            f = None if pd.api.types.is_datetime64_any_dtype(series.dtype) else \
+                self.factor(column)
+            self._cache[key] = parse_dates(series, fmt, datetime=datetime, missing=missing,
+                                           factorised=None if f is None else
+                                           (f.codes, f.uniques))
         return self._cache[key]
 
     def partial_dates(self, column: str, impute: str, extra: Sequence[Any] = (), *,
@@ -210,7 +234,7 @@ class SourceFrame:
         column = self._name(column)
         key = ("partial", column, impute, tuple(extra), datetime)
         if key not in self._cache:
-            self._cache[key] = parse_iso8601(self.frame[column], impute, datetime=datetime,
+            self._cache[key] = parse_iso8601(self._column(column), impute, datetime=datetime,
                                              missing=self.missing(column, extra))
         return self._cache[key]
 
@@ -225,7 +249,7 @@ class SourceFrame:
         key = ("kind", column)
         if key in self._cache:
             return self._cache[key]
-        dtype = self.frame[column].dtype
+        dtype = self._column(column).dtype
         if pd.api.types.is_bool_dtype(dtype):
             kind = "bool"
         elif pd.api.types.is_datetime64_any_dtype(dtype):

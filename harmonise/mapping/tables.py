@@ -36,11 +36,11 @@ from harmonise.mapping.harmonised import (
     build_imputed,
     build_problems,
     build_summary,
+    empty_frame,
 )
 from harmonise.mapping.rules import Aggregate, Rule
-from harmonise.mapping.source import SourceContext, SourceFrame
+from harmonise.mapping.source import SourceContext, SourceFrame, positional
 from harmonise.mapping.spec import Mapping
-from harmonise.values.cells import missing_array
 from harmonise.values.problems import Issue
 from repository.errors import HarmonisationError, MappingError
 
@@ -148,7 +148,7 @@ class RelationalRun:
                                      f"source.dataset); the trial's datasets: "
                                      f"{', '.join(self.frames) or 'none'}.",
                                      trial=mapping.trial, dataset=base_name)
-        base = self.frames[base_name].reset_index(drop=True)
+        base = positional(self.frames[base_name])
         keys = participant_keys(base, mapping.id_column, self.ids.get(base_name))
         self.base = RawDataset(base_name, base, keys, np.arange(len(base)),
                                np.arange(1, len(base) + 1))
@@ -185,7 +185,7 @@ class RelationalRun:
                 f"(its datasets: {', '.join(self.frames)}); ingest it with `ipdrepo ingest "
                 f"{self.mapping.trial} FILE --dataset {spec.dataset}`.",
                 trial=self.mapping.trial, dataset=spec.dataset)
-        frame = self.frames[spec.dataset].reset_index(drop=True)
+        frame = positional(self.frames[spec.dataset])
         rows = np.arange(1, len(frame) + 1)
         id_column = spec.id_column or self.mapping.id_column
         keys = participant_keys(frame, id_column, self.ids.get(spec.dataset))
@@ -581,8 +581,8 @@ def _empty_table(rel: RelationalRun, trial: str, name: str, view: Dictionary) ->
     mapping = rel.mapping.for_table(name)
     src = SourceFrame(pd.DataFrame())
     run = RuleRun(src, mapping, view)
-    data = pd.DataFrame({v.name: pd.Series(missing_array(0, v.dtype)) for v in view.variables})
-    data["_row"] = np.zeros(0, dtype="int64")
+    data = empty_frame([*(v.name for v in view.variables), "_row"],
+                       [*(v.dtype for v in view.variables), "int64"])
     return HarmonisedTrial(trial=trial, data=data, problems=build_problems(
         run, trial, data["participant_id"]), summary=build_summary(run, data), mapping=mapping,
         dictionary=view, raw=src.frame, table=name,

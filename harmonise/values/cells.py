@@ -68,21 +68,66 @@ def canonical_texts(values: Iterable[Any]) -> np.ndarray:
     """:func:`canonical_text` of each value, as an object array (None for missing)."""
     arr = values if isinstance(values, np.ndarray) else np.asarray(list(values), dtype=object)
     if arr.dtype.kind == "f":
-        out = np.empty(len(arr), dtype=object)
-        finite = ~np.isnan(arr)
-        whole = finite & (np.floor(arr) == arr) & (np.abs(arr) < 1e15)
-        out[:] = None
-        out[whole] = arr[whole].astype(np.int64).astype(str)
-        frac = finite & ~whole
-        out[frac] = [repr(float(v)) for v in arr[frac]]
-        return out
+        return _float_texts(arr)
     if arr.dtype.kind in "iu":
         return arr.astype(str).astype(object)
     if len(arr) and pd.api.types.infer_dtype(arr, skipna=False) == "string":
         out = np.empty(len(arr), dtype=object)
         out[:] = [v.strip() or None for v in arr]
         return out
+    typed = _typed_texts(arr) if len(arr) else None
+    if typed is not None:
+        return typed
     return np.array([canonical_text(v) for v in arr], dtype=object)
+
+
+def _float_texts(arr: np.ndarray) -> np.ndarray:
+    out = np.empty(len(arr), dtype=object)
+    finite = ~np.isnan(arr)
+    whole = finite & (np.floor(arr) == arr) & (np.abs(arr) < 1e15)
+    out[:] = None
+    out[whole] = arr[whole].astype(np.int64).astype(str)
+    frac = finite & ~whole
+    out[frac] = [repr(float(v)) for v in arr[frac]]
+    return out
+
+
+_DATE_TYPES = frozenset({pd.Timestamp, dt.datetime, dt.date})
+
+
+def _typed_texts(arr: np.ndarray) -> np.ndarray | None:
+    """The canonical texts of an object array holding Python ints only, floats only or
+    (naive) dates and datetimes only, computed on the whole array (as :func:`canonical_text`
+    would give them one by one); None for any other mix of values."""
+    types = set(map(type, arr))
+    if types == {int}:
+        try:
+            return arr.astype(np.int64).astype(str).astype(object)
+        except OverflowError:  # beyond 64 bits: one by one
+            return None
+    if types == {float}:
+        floats = arr.astype(np.float64)
+        return None if np.isinf(floats).any() else _float_texts(floats)
+    if types <= _DATE_TYPES:
+        return _date_texts(arr)
+    return None
+
+
+def _date_texts(arr: np.ndarray) -> np.ndarray | None:
+    """Dates at midnight as ``YYYY-MM-DD`` at once, times one by one; None where pandas cannot
+    hold the values (time zones, years outside 1677-2262)."""
+    try:
+        index = pd.DatetimeIndex(arr)
+        if index.tz is not None:
+            return None
+        stamps = index.to_numpy(dtype="datetime64[ns]")
+    except (ValueError, TypeError, OverflowError):
+        return None
+    midnight = stamps == stamps.astype("datetime64[D]")
+    out = np.empty(len(arr), dtype=object)
+    out[midnight] = np.datetime_as_string(stamps[midnight], unit="D").astype(object)
+    out[~midnight] = [canonical_text(v) for v in arr[~midnight]]
+    return out
 
 
 def parse_numbers(texts: np.ndarray, *, decimal: str = ".",
@@ -95,21 +140,19 @@ def parse_numbers(texts: np.ndarray, *, decimal: str = ".",
     """
     texts = np.asarray(texts, dtype=object)
     present = np.array([t is not None for t in texts], dtype=bool)
-    s = pd.Series(texts, dtype=object)
+    values = np.full(len(texts), np.nan)
     if present.any():
-        work = s[present].astype(str)
+        # str.replace on the list (what pandas' .str.replace does, without its per-value calls)
+        work = pd.Series(texts[present], dtype=object).astype(str).tolist()
         if thousands:
-            work = work.str.replace(thousands, "", regex=False)
+            work = [t.replace(thousands, "") for t in work]
         if decimal != ".":
-            # a dot would be a second decimal mark: keep it so that "1.5" fails under ","
-            work = work.str.replace(".", "\x00", regex=False).str.replace(decimal, ".",
-                                                                          regex=False)
-        work = work.str.replace(" ", "", regex=False)
-        parsed = pd.to_numeric(work, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        values = np.full(len(texts), np.nan)
-        values[present] = parsed
-    else:
-        values = np.full(len(texts), np.nan)
+            # a dot would be a second decimal mark: make it a letter so that "1.5" and
+            # "1,234.5" fail under "," (a NUL, as before, ended the text: "1,234.5" read 1.234)
+            work = [t.replace(".", "x").replace(decimal, ".") for t in work]
+        work = [t.replace(" ", "") for t in work]
+        values[present] = pd.to_numeric(pd.Series(work, dtype=object), errors="coerce"
+                                        ).to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         bad = present & ~np.isfinite(values)
     values[bad] = np.nan

@@ -49,6 +49,7 @@ __all__ = [
     "NUMERIC_EPOCHS",
     "is_strftime",
     "check_format",
+    "calendar_dates",
     "parse_dates",
     "parse_date_values",
     "days_between",
@@ -115,15 +116,10 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
     bad = np.zeros(n, dtype=bool)
     if n == 0:
         return out, bad
-    if pd.api.types.infer_dtype(values, skipna=True) == "string":
-        native = np.zeros(n, dtype=bool)
-    else:
-        native = np.array([isinstance(v, (pd.Timestamp, dt.date, np.datetime64)) and
-                           not pd.isna(v) for v in values], dtype=bool)
-    if native.any():
-        out[native] = pd.to_datetime(pd.Index(values[native]), errors="coerce").to_numpy(
-            dtype="datetime64[ns]")
+    native = _read_native(values, out)
     rest = ~native
+    if not rest.any():
+        return _finish(out, bad, datetime)
     if fmt not in NUMERIC_EPOCHS and fmt not in ("iso", "native") and rest.all() and \
             pd.api.types.infer_dtype(values, skipna=False) == "string":
         # text: try the pattern's fixed layout on the values as they are; strip only the rest
@@ -144,6 +140,32 @@ def parse_date_values(uniques: np.ndarray | list[Any], fmt: str, *,
         out[idx] = parsed
         bad[idx] = np.isnat(parsed)
     return _finish(out, bad, datetime)
+
+
+def _read_native(values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Mark the values that are dates already (Timestamps, dates, numpy datetimes; not NaT)
+    and write them into ``out``."""
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred == "string":
+        return np.zeros(len(values), dtype=bool)
+    if inferred in ("datetime", "date", "datetime64"):
+        native = ~pd.isna(values)  # every present value is a date (the test below at once)
+    else:
+        native = np.array([isinstance(v, (pd.Timestamp, dt.date, np.datetime64)) and
+                           not pd.isna(v) for v in values], dtype=bool)
+    if native.any():
+        out[native] = _native_dates(values[native])
+    return native
+
+
+def _native_dates(values: np.ndarray) -> np.ndarray:
+    """Date objects as ``datetime64[ns]``: at once where pandas can hold them all, else as
+    :func:`pandas.to_datetime` coerces them (NaT for those out of its range)."""
+    try:
+        index = pd.DatetimeIndex(values)
+    except (ValueError, TypeError, OverflowError):
+        index = pd.to_datetime(pd.Index(values), errors="coerce")
+    return index.to_numpy(dtype="datetime64[ns]")
 
 
 def _parse_texts(strings: np.ndarray, fmt: str, *, datetime: bool) -> np.ndarray:
@@ -241,18 +263,12 @@ def _parse_strftime(strings: np.ndarray, fmt: str, *, strip: bool = False) -> np
                                                                 1900 + parts["y"])
                 month = parts.get("m", np.ones(len(b), dtype=np.int64))
                 day = parts.get("d", np.ones(len(b), dtype=np.int64))
-                ok &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= _MIN.year) & \
-                    (year <= _MAX.year)
-                y = np.where(ok, year, 1970)
-                m = np.where(ok, month, 1)
-                first = (y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)
-                days_in_month = ((first + 1).astype("datetime64[D]") -
-                                 first.astype("datetime64[D]")).astype(np.int64)
-                ok &= day <= days_in_month
-                dates = first.astype("datetime64[D]") + (np.where(ok, day, 1) - 1)
+                ok &= (year >= _MIN.year) & (year <= _MAX.year)
+                dates, real = calendar_dates(np.where(ok, year, 1970), month, day)
+                ok &= real
                 idx = np.flatnonzero(same)
                 good = idx[ok]
-                out[good] = dates[ok].astype("datetime64[ns]")
+                out[good] = dates[ok]
                 todo[good] = False
     if todo.any():
         rest = strings[todo]
@@ -261,6 +277,24 @@ def _parse_strftime(strings: np.ndarray, fmt: str, *, strip: bool = False) -> np
         out[todo] = pd.to_datetime(pd.Index(rest), format=fmt, errors="coerce",
                                    exact=True).to_numpy(dtype="datetime64[ns]")
     return out
+
+
+def calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (``datetime64[ns]``, midnight) from whole-number year, month and day arrays, and
+    which of them are real dates (month 1-12, day 1 to the month's last); NaT where not.
+    Years must lie within pandas' range (1678-2261)."""
+    ok = (month >= 1) & (month <= 12) & (day >= 1)
+    y = np.where(ok, year, 1970).astype(np.int64)
+    m = np.where(ok, month, 1).astype(np.int64)
+    first = (y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)
+    days_in_month = ((first + 1).astype("datetime64[D]") -
+                     first.astype("datetime64[D]")).astype(np.int64)
+    ok &= day <= days_in_month
+    dates = (first.astype("datetime64[D]") + (np.where(ok, day, 1) - 1).astype(np.int64)
+             ).astype("datetime64[ns]")
+    dates[~ok] = np.datetime64("NaT")
+    return dates, ok
 
 
 def _parse_numeric(strings: np.ndarray, fmt: str) -> np.ndarray:
@@ -288,11 +322,14 @@ def _parse_numeric(strings: np.ndarray, fmt: str) -> np.ndarray:
 
 
 def parse_dates(values: pd.Series, fmt: str, *, datetime: bool = False,
-                missing: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray]:
+                missing: np.ndarray | None = None,
+                factorised: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[pd.Series, np.ndarray]:
     """Parse a raw column; returns ``(datetime64[ns] Series, bad mask)``.
 
     ``missing`` marks rows already known to be missing (missing-value codes): they become NaT
-    and are not reported.
+    and are not reported. ``factorised``: the column's ``pandas.factorize`` (codes, distinct
+    values) when the caller has it already (a column not of a datetime dtype).
     """
     n = len(values)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -307,7 +344,8 @@ def parse_dates(values: pd.Series, fmt: str, *, datetime: bool = False,
             arr = arr.copy()
             arr[missing] = np.datetime64("NaT")
         return pd.Series(arr, index=values.index), bad
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = factorised if factorised is not None else \
+        pd.factorize(values, use_na_sentinel=True)
     uniq = np.asarray(uniques, dtype=object)
     parsed, bad_u = parse_date_values(uniq, fmt, datetime=datetime)
     if len(uniq):

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from _shared_example import ROOT, example_parser
+from example_cache import single_file_trials
 
 
 def main() -> None:
@@ -46,10 +47,9 @@ def main() -> None:
             create(example, trials=args.trials, participants=args.participants, seed=args.seed)
             print(f"generated {args.trials} trials, {args.participants:,} participants in "
                   f"{time.perf_counter() - t0:.1f} s")
-        topic = yaml.safe_load((example / "topic.yaml").read_text(encoding="utf-8"))
         work = []
         t0 = time.perf_counter()
-        for entry in topic["trials"]:
+        for entry in single_file_trials(example):  # a package of datasets: bench_relational
             codebook = yaml.safe_load((example / "codebooks" / f"{entry['acronym']}.yaml")
                                       .read_text(encoding="utf-8"))
             mapping = Mapping.from_dict(mapping_from_codebook(codebook), dictionary=dictionary)
