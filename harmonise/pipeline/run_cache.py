@@ -45,6 +45,7 @@ import hmac
 import json
 import pickle
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -64,14 +65,15 @@ from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial
 
-__all__ = ["harmonise_cached", "run_key", "cache_path", "code_digest", "tree_digest", "STATS"]
+__all__ = ["harmonise_cached", "report_runs", "run_key", "cache_path", "code_digest", "tree_digest", "STATS"]
 
 _MAGIC = b"ipdrepo-run-cache-1\n"
 _PACKAGES = ("harmonise", "repository")
 
-#: what this process did, trial by trial: ``hits`` (runs read from the cache), ``harmonised``
-#: (runs computed)
-STATS: dict[str, list[str]] = {"hits": [], "harmonised": []}
+#: what this process did: ``hits`` and ``harmonised`` (the trials whose runs were read from the
+#: cache or computed), ``checks_reused`` (the number of trials of each :func:`report_runs` that
+#: re-used the stored checks)
+STATS: dict[str, list[Any]] = {"hits": [], "harmonised": [], "checks_reused": []}
 
 
 def cache_path(store: Store, trial: str) -> Path:
@@ -180,6 +182,12 @@ def _signing_key(store: Store) -> bytes:
 
 def _read(path: Path, key: str, signing: bytes) -> TrialRun | None:
     """The run stored at ``path`` under ``key``, or None (missing, stale or not verifying)."""
+    run = _load(path, key, signing)
+    return run if isinstance(run, TrialRun) and run.trial == path.stem else None
+
+
+def _load(path: Path, key: str, signing: bytes) -> Any:
+    """What is stored at ``path`` under ``key``, or None (missing, stale or not verifying)."""
     try:
         blob = path.read_bytes()
     except OSError:
@@ -191,17 +199,15 @@ def _read(path: Path, key: str, signing: bytes) -> TrialRun | None:
     if not hmac.compare_digest(tag, hmac.new(signing, head + payload, hashlib.sha256).digest()):
         return None
     try:
-        run = pickle.loads(payload)
-    except Exception:  # signed by us but not loadable here: harmonise again
+        return pickle.loads(payload)
+    except Exception:  # signed by us but not loadable here: computed again
         return None
-    return run if isinstance(run, TrialRun) and run.trial == path.stem else None
 
 
-def _store(path: Path, key: str, signing: bytes, run: TrialRun) -> None:
+def _store(path: Path, key: str, signing: bytes, value: Any) -> None:
     try:
-        payload = pickle.dumps(replace(run, carried={}, path=None),
-                               protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # a run that does not pickle is not cached
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # what does not pickle is not cached
         return
     head = _MAGIC + key.encode() + b"\n"
     tag = hmac.new(signing, head + payload, hashlib.sha256).digest()
@@ -232,5 +238,58 @@ def harmonise_cached(store: Store, trial: str, *, dictionary: Dictionary | None 
     run = harmonise_trial(store, trial, dictionary=dictionary, write=False, progress=progress)
     STATS["harmonised"].append(trial)
     if not stale and run_key(store, trial, dictionary)[0] == key:
-        _store(path, key, signing, run)
+        _store(path, key, signing, replace(run, carried={}, path=None))
     return run
+
+
+def report_runs(store: Store, trials: Sequence[str], *,
+                progress: Progress | None = None) -> list[TrialRun]:
+    """The trials validated and checked for the HTML reports: :func:`check_trials
+    <harmonise.pipeline.checking.check_trials>` (no query changed, no file written, no
+    findings) through :func:`harmonise_cached`. When no trial's inputs changed since the
+    report that stored them (the same trials in the same order, each with the same
+    :func:`run_key`), their validation and integrity results are re-used too
+    (``<workspace>/.cache/runs/topic.checks``, signed like the runs): the trials are checked
+    together, so one trial's change checks all of them again."""
+    from harmonise.pipeline.checking import check_trials
+
+    trials = list(trials)
+    dictionary = load_topic_dictionary(store)
+    keys = [run_key(store, t, dictionary) for t in trials]
+    usable = bool(trials) and not any(stale for _, stale in keys)
+    key = _set_key(trials, keys)
+    path = store.settings.workspace / ".cache" / "runs" / "topic.checks"
+    signing = _signing_key(store)
+    if usable:
+        runs = _checked(store, trials, keys, path, key, signing)
+        if runs is not None:
+            STATS["checks_reused"].append(len(runs))
+            return runs
+    runs = check_trials(store, trials, dictionary=dictionary, raise_queries=False, write=False,
+                        progress=progress, harmoniser=harmonise_cached, with_findings=False)
+    if usable and _set_key(trials, [run_key(store, t, dictionary) for t in trials]) == key:
+        _store(path, key, signing, [(r.trial, r.validation, r.integrity) for r in runs])
+    return runs
+
+
+def _set_key(trials: Sequence[str], keys: Sequence[tuple[str, bool]]) -> str:
+    return hashlib.sha256(json.dumps([[t, k] for t, (k, _) in zip(trials, keys)]).encode()
+                          ).hexdigest()
+
+
+def _checked(store: Store, trials: Sequence[str], keys: Sequence[tuple[str, bool]],
+             path: Path, key: str, signing: bytes) -> list[TrialRun] | None:
+    """The trials' cached runs with their cached checks, or None if any is not there."""
+    checks = _load(path, key, signing)
+    if not isinstance(checks, list) or [c[0] for c in checks] != list(trials):
+        return None
+    runs = []
+    for trial, (trial_key, _), (_, validation, integrity) in zip(trials, keys, checks):
+        with store.reading() as session:
+            require(session, store.settings.actor, "data.read", trial=trial)
+        run = _read(cache_path(store, trial), trial_key, signing)
+        if run is None:
+            return None
+        runs.append(replace(run, validation=validation, integrity=integrity))
+    STATS["hits"].extend(trials)
+    return runs

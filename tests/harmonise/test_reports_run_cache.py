@@ -18,7 +18,13 @@ from harmonise.pipeline import run_cache
 from harmonise.pipeline.checking import check_trial, check_trials
 from harmonise.pipeline.harmonising import trials_with_data
 from harmonise.pipeline.reports import write_reports
-from harmonise.pipeline.run_cache import STATS, cache_path, harmonise_cached, tree_digest
+from harmonise.pipeline.run_cache import (
+    STATS,
+    cache_path,
+    harmonise_cached,
+    report_runs,
+    tree_digest,
+)
 from harmonise.queries.answers import accept_answer
 from harmonise.queries.lifecycle import respond
 from repository.deliveries import ingest
@@ -45,10 +51,9 @@ def _pages(paths) -> dict[str, bytes]:
 
 def report(store, out: Path) -> dict[str, bytes]:
     """``ipdrepo report``'s steps through the cache; STATS then says what was harmonised."""
-    STATS["hits"].clear()
-    STATS["harmonised"].clear()
-    runs = check_trials(store, trials_with_data(store), raise_queries=False, write=False,
-                        harmoniser=harmonise_cached, with_findings=False)
+    for seen in STATS.values():
+        seen.clear()
+    runs = report_runs(store, trials_with_data(store))
     return _pages(write_reports(store, runs, out))
 
 
@@ -61,9 +66,9 @@ def test_second_report_reuses_every_run_and_is_identical(topic, tmp_path: Path) 
     store, _, _ = topic
     trials = trials_with_data(store)
     first = report(store, tmp_path / "r1")
-    assert STATS == {"hits": [], "harmonised": trials}
+    assert STATS == {"hits": [], "harmonised": trials, "checks_reused": []}
     second = report(store, tmp_path / "r2")
-    assert STATS == {"hits": trials, "harmonised": []}
+    assert STATS == {"hits": trials, "harmonised": [], "checks_reused": [len(trials)]}
     assert second == first and all(_STAMP.search(p) is None for p in first.values())
     assert first == uncached(store, tmp_path / "plain")
     assert all(cache_path(store, t).is_file() for t in trials)
@@ -74,12 +79,12 @@ def _changed(store, tmp_path: Path, before: dict[str, bytes], trial: str, name: 
     """Report again after an input of ``trial`` changed: only ``trial`` is harmonised again, the
     report equals the uncached one and (when ``visible``) differs from ``before``."""
     after = report(store, tmp_path / f"{name}-cached")
-    assert STATS["harmonised"] == [trial]
+    assert STATS["harmonised"] == [trial] and STATS["checks_reused"] == []
     assert after == uncached(store, tmp_path / f"{name}-plain")
     if visible:
         assert after[f"{trial}.html"] != before[f"{trial}.html"]
     again = report(store, tmp_path / f"{name}-again")
-    assert STATS["harmonised"] == [] and again == after
+    assert STATS["harmonised"] == [] and STATS["checks_reused"] == [2] and again == after
     return after
 
 
@@ -135,7 +140,7 @@ def test_an_accepted_correction_is_harmonised_again(topic, tmp_path: Path) -> No
         respond(session, query, actor="tester", topic="gastric-adjuvant",
                 response_code="typographical_error", corrected_value=true_age)
     report(store, tmp_path / "answered")  # an answer not yet accepted changes no data
-    assert STATS["harmonised"] == []
+    assert STATS["harmonised"] == [] and STATS["checks_reused"] == [2]
     accept_answer(store, qid)
     after = _changed(store, tmp_path, before, trial, "correction")
     assert b"corrections applied:\n<b>1</b>" in after[f"{trial}.html"]
@@ -175,6 +180,16 @@ def test_a_damaged_or_forged_cache_file_is_never_used(topic, tmp_path: Path) -> 
 
     path.write_bytes(path.read_bytes()[:200])  # truncated
     _changed(store, tmp_path, before, trial, "truncated", visible=False)
+
+    # the stored checks of all trials, damaged: checked again, every run still re-used
+    checks = path.parent / "topic.checks"
+    blob = bytearray(checks.read_bytes())
+    blob[-10] ^= 0xFF
+    checks.write_bytes(bytes(blob))
+    after = report(store, tmp_path / "checks")
+    assert STATS["checks_reused"] == [] and STATS["harmonised"] == [] and after == before
+    assert report(store, tmp_path / "checks-again") == before
+    assert STATS["checks_reused"] == [2]
 
 
 class _Touch:
