@@ -61,6 +61,7 @@ from harmonise.pipeline.harmonising import (
     load_topic_dictionary,
     replace_atomically,
 )
+from repository.objects import private_dir
 from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial
@@ -211,7 +212,7 @@ def _store(path: Path, key: str, signing: bytes, value: Any) -> None:
         return
     head = _MAGIC + key.encode() + b"\n"
     tag = hmac.new(signing, head + payload, hashlib.sha256).digest()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # the runs hold the trials' (pseudonymised) data
     replace_atomically(path, lambda tmp: tmp.write_bytes(head + tag + payload))
 
 
