@@ -13,7 +13,8 @@ time (:func:`run_key`) from:
   file, :func:`~harmonise.mapping.stored.load_topic_dictionary`) and its directory;
 * the trial's mapping file's text (``mappings/<version>/<TRIAL>.yaml``,
   :func:`~harmonise.mapping.stored.load_trial_mapping`; a missing file is part of the key);
-* the topic (its slug scopes the pseudonyms) and the trial's registry row;
+* the topic (its slug scopes the pseudonyms), the trial's registry row and its arms (the
+  integrity checks compare with their ratios and published numbers);
 * every delivery of the trial, each with all its columns (dataset, sha256 of the stored bytes,
   format, read options, ID column, whether it is current, what superseded it): the datasets
   read are the current ones (:func:`~repository.deliveries.current_delivery`,
@@ -154,6 +155,7 @@ def run_key(store: Store, trial: str, dictionary: Dictionary, *,
         trial_row = get_trial(session, topic, trial)
         parts["topic"] = _row(topic)
         parts["trial"] = _row(trial_row)
+        parts["arms"] = sorted((_row(a) for a in trial_row.arms), key=lambda r: r["id"])
         deliveries = sorted(({**_row(d), "is_current": d.is_current}
                              for d in trial_row.deliveries), key=lambda r: r["id"])
         corrections = list(session.scalars(select(Correction).where(

@@ -146,6 +146,18 @@ def test_an_accepted_correction_is_harmonised_again(topic, tmp_path: Path) -> No
     assert b"corrections applied:\n<b>1</b>" in after[f"{trial}.html"]
 
 
+def test_an_edited_arm_of_the_registry_is_checked_again(topic, tmp_path: Path) -> None:
+    from repository.models import Trial
+
+    store, _, _ = topic
+    trial = trials_with_data(store)[0]
+    before = report(store, tmp_path / "r0")
+    with store.transaction() as session:
+        row = session.scalar(select(Trial).where(Trial.acronym == trial))
+        row.arms[0].randomised_published = 5  # far from the rows delivered
+    _changed(store, tmp_path, before, trial, "arm")
+
+
 def test_a_withdrawal_is_harmonised_again(topic, tmp_path: Path) -> None:
     from versions.withdrawals import withdraw
 
