@@ -219,16 +219,17 @@ def _store(path: Path, key: str, signing: bytes, value: Any) -> None:
 
 
 def harmonise_cached(store: Store, trial: str, *, dictionary: Dictionary | None = None,
-                     write: bool = False,
-                     progress: Progress | None = None) -> TrialRun:
+                     write: bool = False, progress: Progress | None = None,
+                     known: tuple[str, bool] | None = None) -> TrialRun:
     """:func:`~harmonise.pipeline.harmonising.harmonise_trial` (``write=False``) through the
-    workspace's run cache (module docstring)."""
+    workspace's run cache (module docstring). ``known``: the trial's :func:`run_key` computed
+    just before (with this ``dictionary``)."""
     if write:
         raise ValueError("the run cache serves reading runs only (write=False)")
     with store.reading() as session:
         require(session, store.settings.actor, "data.read", trial=trial)
     dictionary = dictionary or load_topic_dictionary(store)
-    key, stale = run_key(store, trial, dictionary)
+    key, stale = known if known is not None else run_key(store, trial, dictionary)
     path = cache_path(store, trial)
     signing = _signing_key(store)
     if not stale:
@@ -268,8 +269,13 @@ def report_runs(store: Store, trials: Sequence[str], *,
         if runs is not None:
             STATS["checks_reused"].append(len(runs))
             return runs
+    known = dict(zip(trials, keys))
+
+    def harmoniser(store: Store, trial: str, **options: Any) -> TrialRun:
+        return harmonise_cached(store, trial, known=known[trial], **options)
+
     runs = check_trials(store, trials, dictionary=dictionary, raise_queries=False, write=False,
-                        progress=progress, harmoniser=harmonise_cached, with_findings=False)
+                        progress=progress, harmoniser=harmoniser, with_findings=False)
     if usable and _set_key(trials, [run_key(store, t, dictionary) for t in trials]) == key:
         _store(path, key, signing, [(r.trial, r.validation, r.integrity) for r in runs])
     return runs
