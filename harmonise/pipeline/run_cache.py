@@ -214,8 +214,11 @@ def _store(path: Path, key: str, signing: bytes, value: Any) -> None:
         return
     head = _MAGIC + key.encode() + b"\n"
     tag = hmac.new(signing, head + payload, hashlib.sha256).digest()
-    private_dir(path.parent)  # the runs hold the trials' (pseudonymised) data
-    replace_atomically(path, lambda tmp: tmp.write_bytes(head + tag + payload))
+    try:
+        private_dir(path.parent)  # the runs hold the trials' (pseudonymised) data
+        replace_atomically(path, lambda tmp: tmp.write_bytes(head + tag + payload))
+    except OSError:  # a workspace the cache cannot be written to: the report is made anyway
+        return
 
 
 def harmonise_cached(store: Store, trial: str, *, dictionary: Dictionary | None = None,

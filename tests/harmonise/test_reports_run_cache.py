@@ -222,6 +222,18 @@ def test_a_code_change_harmonises_every_trial_again(topic, tmp_path: Path,
     assert STATS["harmonised"] == trials and after == before
 
 
+def test_a_cache_that_cannot_be_written_does_not_stop_the_report(topic,
+                                                                  tmp_path: Path) -> None:
+    store, _, _ = topic
+    trials = trials_with_data(store)
+    blocked = cache_path(store, trials[0]).parent
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a directory")
+    first = report(store, tmp_path / "r1")
+    assert report(store, tmp_path / "r2") == first == uncached(store, tmp_path / "plain")
+    assert STATS["harmonised"] == trials
+
+
 def test_the_code_digest_covers_every_file(tmp_path: Path) -> None:
     for name in ("harmonise/a.py", "harmonise/sub/b.yaml", "repository/c.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
