@@ -34,9 +34,13 @@ An entry is the key, an HMAC-SHA256 tag and the pickled run. It is read only whe
 matches and the tag verifies (compared in constant time) - before anything is unpickled; any
 other entry (stale, damaged, truncated, signed under another secret, not unpickling) is
 ignored and the trial harmonised again. A trial with an active correction made on a delivery
-that is no longer current is always harmonised (that run carries the correction forward). An
-entry is stored only when the key computed after the run equals the one computed before it
-(nothing changed meanwhile), written to a temporary file and renamed into place.
+that is no longer current is always harmonised (that run carries the correction forward), and
+so is every trial when the dictionary file changed while it was being loaded. An entry is
+stored only when the key computed after the run equals the one computed before it (nothing
+changed meanwhile), written to a temporary file and renamed into place; a workspace where it
+cannot be written gets its report all the same. :func:`report_runs` also stores the trials'
+validation and integrity results (``topic.checks``), re-used while every trial's key is the
+same. Deleting ``.cache/`` is always safe.
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial
 
-__all__ = ["harmonise_cached", "report_runs", "run_key", "cache_path", "code_digest", "tree_digest", "STATS"]
+__all__ = ["harmonise_cached", "report_runs", "run_key", "cache_path", "code_digest",
+           "tree_digest", "STATS"]
 
 _MAGIC = b"ipdrepo-run-cache-1\n"
 _PACKAGES = ("harmonise", "repository")
@@ -179,6 +184,15 @@ def run_key(store: Store, trial: str, dictionary: Dictionary, *,
     return hashlib.sha256(text.encode()).hexdigest(), stale
 
 
+def _load_dictionary(store: Store) -> tuple[Dictionary, bool]:
+    """(the topic dictionary, whether its file changed while it was loaded: then the key, which
+    hashes the file's bytes after loading, might not describe what was loaded)."""
+    path = store.settings.dictionary_dir
+    before = _file(path / "dictionary.yaml") if path is not None else None
+    dictionary = load_topic_dictionary(store)
+    return dictionary, before != _file(Path(dictionary.source or "-"))
+
+
 def _signing_key(store: Store) -> bytes:
     return hmac.new(store.secret, b"ipdrepo harmonised-run cache", hashlib.sha256).digest()
 
@@ -231,8 +245,12 @@ def harmonise_cached(store: Store, trial: str, *, dictionary: Dictionary | None 
         raise ValueError("the run cache serves reading runs only (write=False)")
     with store.reading() as session:
         require(session, store.settings.actor, "data.read", trial=trial)
-    dictionary = dictionary or load_topic_dictionary(store)
+    if dictionary is None:
+        dictionary, changed = _load_dictionary(store)
+    else:
+        changed = False
     key, stale = known if known is not None else run_key(store, trial, dictionary)
+    stale = stale or changed
     path = cache_path(store, trial)
     signing = _signing_key(store)
     if not stale:
@@ -261,8 +279,10 @@ def report_runs(store: Store, trials: Sequence[str], *,
     from harmonise.pipeline.checking import check_trials
 
     trials = list(trials)
-    dictionary = load_topic_dictionary(store)
+    dictionary, changed = _load_dictionary(store)
     keys = [run_key(store, t, dictionary) for t in trials]
+    if changed:
+        keys = [(k, True) for k, _ in keys]
     usable = bool(trials) and not any(stale for _, stale in keys)
     key = _set_key(trials, keys)
     path = store.settings.workspace / ".cache" / "runs" / "topic.checks"

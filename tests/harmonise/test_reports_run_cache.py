@@ -127,6 +127,26 @@ def test_an_edited_dictionary_harmonises_every_trial_again(topic, tmp_path: Path
     assert b"Woman: " in after[f"{trials[0]}.html"]
 
 
+def test_a_dictionary_edited_while_it_is_loaded_is_not_cached(topic, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    store, _, dictionary = topic
+    trials = trials_with_data(store)
+    path = dictionary / "dictionary.yaml"
+    real = run_cache.load_topic_dictionary
+
+    def edited_meanwhile(store):
+        loaded = real(store)
+        path.write_text(path.read_text() + "# edited while a report loaded it\n")
+        return loaded
+
+    monkeypatch.setattr(run_cache, "load_topic_dictionary", edited_meanwhile)
+    report(store, tmp_path / "r0")
+    monkeypatch.undo()
+    # nothing was stored under the edited text's key: the next report harmonises every trial
+    after = report(store, tmp_path / "r1")
+    assert STATS["harmonised"] == trials and after == uncached(store, tmp_path / "plain")
+
+
 def test_an_accepted_correction_is_harmonised_again(topic, tmp_path: Path) -> None:
     store, example, _ = topic
     before = report(store, tmp_path / "r0")
