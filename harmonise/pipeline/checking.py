@@ -11,7 +11,7 @@ groups into one question per root cause, words in the trial's terms
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -105,20 +105,28 @@ def findings_of(run: TrialRun, trial: CheckedTrial) -> list[Finding]:
 
 def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary | None = None,
                  raise_queries: bool = True, write: bool = True,
-                 progress: Progress | None = None) -> list[TrialRun]:
+                 progress: Progress | None = None,
+                 harmoniser: Callable[..., TrialRun] = harmonise_trial,
+                 with_findings: bool = True) -> list[TrialRun]:
     """Harmonise, validate and check trials; sync their data queries (curators).
 
     The trials are validated together in one pass over their pooled rows (the cost of
-    a pass hardly depends on the number of rows), then reported per trial.
+    a pass hardly depends on the number of rows), then reported per trial. ``harmoniser``
+    harmonises one trial (the reports pass
+    :func:`~harmonise.pipeline.run_cache.harmonise_cached`). Without ``with_findings`` (only when
+    not ``raise_queries``: what the HTML reports show) the runs' findings and long tables'
+    checks are not computed (left empty).
     """
+    if not with_findings and raise_queries:
+        raise ValueError("syncing the data queries needs the findings")
     dictionary = dictionary or load_topic_dictionary(store)
-    runs = [harmonise_trial(store, t, dictionary=dictionary, write=write, progress=progress)
+    runs = [harmoniser(store, t, dictionary=dictionary, write=write, progress=progress)
             for t in trials]
     if progress:
         progress("validating")
     pooled = pd.concat([r.data for r in runs], ignore_index=True) if runs else pd.DataFrame()
     validations = validate_by(pooled, dictionary, by="trial") if runs else {}
-    tables = _check_tables(runs, pooled, dictionary)
+    tables = _check_tables(runs, pooled, dictionary) if with_findings else {}
     out = []
     for run in runs:
         validation = validations.get(run.trial) or validate_by(run.data, dictionary)[run.trial]
@@ -131,6 +139,9 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
         integrity = tuple(run_checks(run.data, context))
         run = replace(run, validation=validation, integrity=integrity,
                       table_checks=tables.get(run.trial, {}))
+        if not with_findings:
+            out.append(run)
+            continue
         checked = CheckedTrial(trial=run.trial, dictionary=dictionary,
                                mapping=run.harmonised.mapping, raw=run.harmonised.raw,
                                data=run.data, id_column=id_column, context=context,

@@ -166,13 +166,14 @@ def report(trials: tuple[str, ...], output: Path | None, as_json: bool) -> None:
     Per trial: inputs, variables by arm, values not in the dictionary, mapping rules and
     problems, validation checks and failures, integrity checks, follow-up plot, queries. The
     overview has the trials x variables availability matrix (mapped / impossible /
-    undetermined). Runs the checks without changing any query.
+    undetermined). Runs the checks without changing any query. A trial's harmonised run is
+    re-used from the workspace's cache (.cache/runs) while nothing it depends on has changed.
     """
-    from harmonise.pipeline.checking import check_trials
     from harmonise.pipeline.reports import write_reports
+    from harmonise.pipeline.run_cache import report_runs
 
     with _store() as store:
-        runs = check_trials(store, _trials(store, trials), raise_queries=False, write=False)
+        runs = report_runs(store, _trials(store, trials))
         written = [str(p) for p in write_reports(store, runs, output)]
     index = written[-1]
     if as_json:
