@@ -159,7 +159,12 @@ def mask(value: str) -> str:
 # --- a column's distinct values ---------------------------------------------------------------------
 
 class _Column:
-    """Distinct non-missing values of one column as text, with their row counts."""
+    """Distinct non-missing values of one column as text, with their row counts.
+
+    A column of floats is summarised from the numbers themselves: whether they are whole or
+    decimal numbers is told without writing them as text, and their texts are only made when a
+    rule asks for them (a column of decimal measurements is judged by no rule, see
+    :func:`_judge`)."""
 
     def __init__(self, name: str, series: pd.Series) -> None:
         self.name = name
@@ -171,38 +176,86 @@ class _Column:
         self.codes = codes
         raw_counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         self._uniques = uniques
-        self._text_of_code, one_to_one = _texts(uniques)
-        if one_to_one:  # numbers and dates: each distinct value has a text of its own
-            self.all_distinct: list[str] = self._text_of_code  # type: ignore[assignment]
-            all_counts = raw_counts.astype(np.int64)
-        else:  # values written alike (" 12" and "12", 12.0 and 12) are one distinct text
-            text_codes, merged = pd.factorize(np.array(self._text_of_code, dtype=object),
-                                              use_na_sentinel=True)
-            present = text_codes >= 0
-            self.all_distinct = merged.tolist()
-            all_counts = np.bincount(text_codes[present], weights=raw_counts[present],
-                                     minlength=len(merged)).astype(np.int64)
-        self.n = int(all_counts.sum())
-        self.n_distinct = len(self.all_distinct)
-        if self.n_distinct > MAX_DISTINCT_SCANNED:
-            pick = np.sort(np.random.default_rng(0).choice(self.n_distinct, MAX_DISTINCT_SCANNED,
-                                                           replace=False))
-            self.distinct = [self.all_distinct[i] for i in pick]
-            self.counts = all_counts[pick]
-        else:
-            self.distinct = self.all_distinct
-            self.counts = all_counts
-        self.n_sampled = int(self.counts.sum())
-        if series.dtype.kind in "iu":  # whole numbers: every text is one
-            self.integers = bool(self.distinct)
-        else:
-            self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
-        #: measurements (12.5, -0,3): no identifier is written as a decimal number
-        self.decimals = bool(self.distinct) and all(_DECIMAL.match(v) or _INT.match(v)
-                                                    for v in self.distinct) and not self.integers
-        self.words = np.array([len(v.split()) for v in self.distinct], dtype=np.int64)
         self._dates: dict[str, date] | None = None
         self._digits: np.ndarray | None = None
+        self._words: np.ndarray | None = None
+        self._pick: np.ndarray | None = None
+        floats = uniques.to_numpy() if isinstance(uniques, pd.Index) else None
+        if floats is not None and floats.dtype.kind == "f":
+            self._view: tuple[list[str | None], list[str], list[str]] | None = None
+            self._count(raw_counts.astype(np.int64))
+            sampled = floats if self._pick is None else floats[self._pick]
+            whole, plain = _float_shapes(sampled)
+            self.integers = bool(sampled.size) and bool(whole.all())
+            self.decimals = (bool(sampled.size) and not self.integers
+                             and bool((whole | plain).all()))
+            return
+        text_of_code, one_to_one = _texts(uniques)
+        if one_to_one:  # numbers and dates: each distinct value has a text of its own
+            all_distinct: list[str] = text_of_code  # type: ignore[assignment]
+            all_counts = raw_counts.astype(np.int64)
+        else:  # values written alike (" 12" and "12", 12.0 and 12) are one distinct text
+            text_codes, merged = pd.factorize(np.array(text_of_code, dtype=object),
+                                              use_na_sentinel=True)
+            present = text_codes >= 0
+            all_distinct = merged.tolist()
+            all_counts = np.bincount(text_codes[present], weights=raw_counts[present],
+                                     minlength=len(merged)).astype(np.int64)
+        self._count(all_counts)
+        distinct = (all_distinct if self._pick is None
+                    else [all_distinct[i] for i in self._pick.tolist()])
+        self._view = (text_of_code, all_distinct, distinct)
+        if series.dtype.kind in "iu":  # whole numbers: every text is one
+            self.integers = bool(distinct)
+        else:
+            self.integers = all(_INT.match(v) for v in distinct) if distinct else False
+        #: measurements (12.5, -0,3): no identifier is written as a decimal number
+        self.decimals = bool(distinct) and not self.integers and all(
+            _DECIMAL.match(v) or _INT.match(v) for v in distinct)
+
+    def _count(self, all_counts: np.ndarray) -> None:
+        """The row counts of the distinct values, and the sample judged when there are more
+        than :data:`MAX_DISTINCT_SCANNED` of them."""
+        self.n = int(all_counts.sum())
+        self.n_distinct = len(all_counts)
+        if self.n_distinct > MAX_DISTINCT_SCANNED:
+            self._pick = np.sort(np.random.default_rng(0).choice(
+                self.n_distinct, MAX_DISTINCT_SCANNED, replace=False))
+            self.counts = all_counts[self._pick]
+        else:
+            self.counts = all_counts
+        self.n_sampled = int(self.counts.sum())
+
+    def _texts_view(self) -> tuple[list[str | None], list[str], list[str]]:
+        """(text of each raw distinct value, distinct texts, the sample of them judged)."""
+        if self._view is None:
+            text_of_code, _ = _texts(self._uniques)  # (floats: one text per number)
+            all_distinct: list[str] = text_of_code  # type: ignore[assignment]
+            self._view = (text_of_code, all_distinct,
+                          all_distinct if self._pick is None
+                          else [all_distinct[i] for i in self._pick.tolist()])
+        return self._view
+
+    @property
+    def all_distinct(self) -> list[str]:
+        """Every distinct text."""
+        return self._texts_view()[1]
+
+    @property
+    def distinct(self) -> list[str]:
+        """The distinct texts judged (all, or a deterministic sample)."""
+        return self._texts_view()[2]
+
+    @property
+    def _text_of_code(self) -> list[str | None]:
+        return self._texts_view()[0]
+
+    @property
+    def words(self) -> np.ndarray:
+        """Per distinct value judged, its number of words (computed once)."""
+        if self._words is None:
+            self._words = np.array([len(v.split()) for v in self.distinct], dtype=np.int64)
+        return self._words
 
     @property
     def digit_counts(self) -> np.ndarray:
@@ -279,6 +332,17 @@ def _ascii_digit_counts(values: Sequence[str]) -> np.ndarray:
 
 _INT = re.compile(r"^[-+]?\d+$")
 _DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
+
+
+def _float_shapes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For floats, which are written as whole numbers by :func:`_texts` (``12``), and which
+    as plain decimal numbers (``12.5``, no exponent: Python writes ``1e-05`` below 0.0001 and
+    ``1e+16`` from 10**16); ``_INT`` and ``_DECIMAL`` match exactly these texts."""
+    finite = np.isfinite(values)
+    size = np.abs(np.where(finite, values, 0.0))
+    whole = finite & (values == np.floor(np.where(finite, values, 0.0))) & (size < 1e18)
+    plain = finite & ~whole & (size >= 1e-4) & (size < 1e16)
+    return whole, plain
 
 
 def _texts(uniques: Any) -> tuple[list[str | None], bool]:
@@ -420,8 +484,9 @@ def _national_kinds(col: _Column, is_id: bool) -> list[str | None]:
     kinds: list[str | None] = [None] * len(col.distinct)
     digits = col.digit_counts  # every national number has 9 digits or more
     trial_codes: bool | None = None
+    distinct = col.distinct
     for i in np.flatnonzero((digits < 0) | (digits >= 9)).tolist():
-        v = col.distinct[i]
+        v = distinct[i]
         k = idvalues.national_id_kind(v)
         if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
             k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
@@ -458,10 +523,12 @@ def _phone(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
     # a telephone number has 10 digits or more, or 8 or more after a "+"
     shapes: list[str | None] = [None] * len(col.distinct)
     digits = col.digit_counts
-    for i in np.flatnonzero((digits >= 8) | (digits < 0)).tolist():
-        v = col.distinct[i]
-        if digits[i] >= 10 or digits[i] < 0 or "+" in v:
-            shapes[i] = idvalues.phone_shape(v)
+    distinct = col.distinct
+    for i in np.flatnonzero((digits >= 10) | (digits < 0)).tolist():
+        shapes[i] = idvalues.phone_shape(distinct[i])
+    for i in np.flatnonzero((digits >= 8) & (digits < 10)).tolist():
+        if "+" in distinct[i]:
+            shapes[i] = idvalues.phone_shape(distinct[i])
     flags = [s is not None for s in shapes]
     if "phone" in hints:
         long = [len(idvalues.digits_of(v)) >= 8 for v in col.distinct]
