@@ -267,11 +267,6 @@ class _Column:
             self._digits = _ascii_digit_counts(self.distinct)
         return self._digits
 
-    @property
-    def digit_first(self) -> np.ndarray:
-        """Per distinct value, whether it starts with an ASCII digit (no prefix of letters)."""
-        return np.array([v[:1].isdigit() and v[:1].isascii() for v in self.distinct], dtype=bool)
-
     def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
         """``rule`` of each distinct value that is a candidate, False for the others."""
         out: list[Any] = [False] * len(self.distinct)
@@ -468,8 +463,7 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
     # a hospital number is a letter prefix and 5 digits or more
     digits = col.digit_counts
     hosp = ([] if col.is_numeric or col.integers
-            else col.where(((digits < 0) | (digits >= 5)) & ~col.digit_first,
-                           idvalues.hospital_number))
+            else col.where((digits < 0) | (digits >= 5), _prefixed_hospital_number))
     if any(hosp) and col.share(hosp) >= 0.5:
         return _finding(col, ctx, "national_id", "values are hospital record numbers "
                         "(MRN/URN-prefixed)", [v for v, f in zip(col.distinct, hosp) if f])
@@ -477,6 +471,11 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
         return _finding(col, ctx, "national_id", f"column name {col.name!r} marks a national or "
                         "hospital number, and its values are per-person numbers", [])
     return None
+
+
+def _prefixed_hospital_number(value: str) -> bool:
+    """A hospital number, not starting with an ASCII digit (its prefix is letters)."""
+    return not (value[:1].isdigit() and value[:1].isascii()) and idvalues.hospital_number(value)
 
 
 def _national_kinds(col: _Column, is_id: bool) -> list[str | None]:
@@ -656,8 +655,10 @@ def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding
     named = "postcode" in hints
     # UK postcodes hold 2 digits or more and letters; ZIP+4 9 digits, Japanese ones 7
     digits = col.digit_counts
-    lettered = np.array([v.upper() != v.lower() for v in col.distinct], dtype=bool)
-    maybe = (digits < 0) | ((digits >= 2) & (lettered | (digits == 7) | (digits == 9)))
+    maybe = (digits < 0) | (digits == 7) | (digits == 9)
+    distinct = col.distinct
+    for i in np.flatnonzero((digits >= 2) & ~maybe).tolist():
+        maybe[i] = distinct[i].upper() != distinct[i].lower()  # has letters
     flags = col.where(maybe, lambda v: idvalues.uk_postcode(v)
                       or idvalues.jp_postcode(v, named=named))
     zips = col.where(maybe, idvalues.zip4)
