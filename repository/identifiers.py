@@ -178,6 +178,7 @@ class _Column:
         self._uniques = uniques
         self._dates: dict[str, date] | None = None
         self._digits: np.ndarray | None = None
+        self._letters = self._digit_first = np.zeros(0)  # (with _digits)
         self._words: np.ndarray | None = None
         self._pick: np.ndarray | None = None
         floats = uniques.to_numpy() if isinstance(uniques, pd.Index) else None
@@ -264,8 +265,20 @@ class _Column:
         cannot match (a telephone number needs 8 digits or more, a name none), so that they
         look at few values per column; every value they could match is still looked at."""
         if self._digits is None:
-            self._digits = _ascii_digit_counts(self.distinct)
+            self._digits, self._letters, self._digit_first = _ascii_counts(self.distinct)
         return self._digits
+
+    @property
+    def letter_counts(self) -> np.ndarray:
+        """Per distinct value, the number of its ASCII letters; -1 for text that is not ASCII."""
+        self.digit_counts  # noqa: B018 (computed together)
+        return self._letters
+
+    @property
+    def digit_first(self) -> np.ndarray:
+        """Per distinct value, whether it starts with an ASCII digit (no prefix of letters)."""
+        self.digit_counts  # noqa: B018 (computed together)
+        return self._digit_first
 
     def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
         """``rule`` of each distinct value that is a candidate, False for the others."""
@@ -314,15 +327,31 @@ class _Column:
 def _ascii_digit_counts(values: Sequence[str]) -> np.ndarray:
     """The number of ASCII digits of each value, -1 for a value that is not ASCII: counted on
     the code points of all values at once."""
+    return _ascii_counts(values)[0]
+
+
+def _ascii_counts(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per value, on the code points of all values at once: the number of its ASCII digits
+    and of its ASCII letters (-1 both for a value that is not ASCII), and whether it starts
+    with an ASCII digit."""
     n = len(values)
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
     ascii_ = np.fromiter(map(str.isascii, values), dtype=bool, count=n)
     points = np.frombuffer("".join(values).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    seen = np.concatenate(([0], np.cumsum((points - 48) < 10)))  # code points "0" .. "9"
+    is_digit = (points - 48) < 10  # code points "0" .. "9"
+    is_letter = ((points | 32) - 97) < 26  # "A" .. "Z", "a" .. "z"
     ends = np.cumsum(lengths)
-    counts = seen[ends] - seen[ends - lengths]
-    counts[~ascii_] = -1
-    return counts.astype(np.int64)
+    starts = ends - lengths
+    out = []
+    for flags in (is_digit, is_letter):
+        seen = np.concatenate(([0], np.cumsum(flags)))
+        counts = (seen[ends] - seen[starts]).astype(np.int64)
+        counts[~ascii_] = -1
+        out.append(counts)
+    first_digit = np.zeros(n, dtype=bool)
+    nonempty = lengths > 0
+    first_digit[nonempty] = is_digit[starts[nonempty]]
+    return out[0], out[1], first_digit
 
 
 _INT = re.compile(r"^[-+]?\d+$")
@@ -463,7 +492,8 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
     # a hospital number is a letter prefix and 5 digits or more
     digits = col.digit_counts
     hosp = ([] if col.is_numeric or col.integers
-            else col.where((digits < 0) | (digits >= 5), _prefixed_hospital_number))
+            else col.where(((digits < 0) | (digits >= 5)) & ~col.digit_first,
+                           idvalues.hospital_number))
     if any(hosp) and col.share(hosp) >= 0.5:
         return _finding(col, ctx, "national_id", "values are hospital record numbers "
                         "(MRN/URN-prefixed)", [v for v, f in zip(col.distinct, hosp) if f])
@@ -471,11 +501,6 @@ def _national_id(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFind
         return _finding(col, ctx, "national_id", f"column name {col.name!r} marks a national or "
                         "hospital number, and its values are per-person numbers", [])
     return None
-
-
-def _prefixed_hospital_number(value: str) -> bool:
-    """A hospital number, not starting with an ASCII digit (its prefix is letters)."""
-    return not (value[:1].isdigit() and value[:1].isascii()) and idvalues.hospital_number(value)
 
 
 def _national_kinds(col: _Column, is_id: bool) -> list[str | None]:
@@ -655,10 +680,8 @@ def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding
     named = "postcode" in hints
     # UK postcodes hold 2 digits or more and letters; ZIP+4 9 digits, Japanese ones 7
     digits = col.digit_counts
-    maybe = (digits < 0) | (digits == 7) | (digits == 9)
-    distinct = col.distinct
-    for i in np.flatnonzero((digits >= 2) & ~maybe).tolist():
-        maybe[i] = distinct[i].upper() != distinct[i].lower()  # has letters
+    lettered = col.letter_counts > 0  # (text that is not ASCII: maybe anyway)
+    maybe = (digits < 0) | ((digits >= 2) & (lettered | (digits == 7) | (digits == 9)))
     flags = col.where(maybe, lambda v: idvalues.uk_postcode(v)
                       or idvalues.jp_postcode(v, named=named))
     zips = col.where(maybe, idvalues.zip4)

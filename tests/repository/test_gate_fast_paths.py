@@ -14,7 +14,13 @@ import pytest
 
 from repository.formats import _count_missing, blank_texts, read_delivery
 from repository.iddates import column_dates
-from repository.identifiers import _as_text, _ascii_digit_counts, _Column, _texts
+from repository.identifiers import (
+    _as_text,
+    _ascii_counts,
+    _ascii_digit_counts,
+    _Column,
+    _texts,
+)
 from repository.idvalues import parse_full_date
 
 
@@ -40,6 +46,20 @@ def test_digit_counts_are_ascii_digits_or_minus_one() -> None:
 
     assert _ascii_digit_counts(values).tolist() == [plain(v) for v in values]
     assert _ascii_digit_counts([]).tolist() == []
+
+
+def test_letter_counts_and_digit_first_are_what_each_value_says() -> None:
+    values = ["", "0", "A1", "a", "z9", "Z", "@[`{", "Müller 12", "١٢٣", "9abc", "١", "ß",
+              "SW1A 1AA", "\ud800x1", "x" * 50 + "9" * 50, "9" * 50]
+    digits, letters, first_digit = _ascii_counts(values)
+    assert digits.tolist() == _ascii_digit_counts(values).tolist()
+    assert letters.tolist() == [sum(c.isalpha() for c in v) if v.isascii() else -1
+                                for v in values]
+    assert first_digit.tolist() == [v[:1].isdigit() and v[:1].isascii() for v in values]
+    # for ASCII text, "has letters" is "has a case"
+    assert [n > 0 for n, v in zip(letters, values) if v.isascii()] == [
+        v.upper() != v.lower() for v in values if v.isascii()]
+    assert [a.tolist() for a in _ascii_counts([])] == [[], [], []]
 
 
 @pytest.mark.parametrize("values", [
