@@ -179,6 +179,7 @@ class _Column:
         self._dates: dict[str, date] | None = None
         self._digits: np.ndarray | None = None
         self._letters = self._digit_first = np.zeros(0)  # (with _digits)
+        self._date_days: np.ndarray | None = None
         self._words: np.ndarray | None = None
         self._pick: np.ndarray | None = None
         floats = uniques.to_numpy() if isinstance(uniques, pd.Index) else None
@@ -318,6 +319,14 @@ class _Column:
         present = self.codes >= 0
         days[present] = per_code[self.codes[present]]
         return days
+
+    def date_days(self) -> np.ndarray:
+        """:meth:`row_days` of the column's own :attr:`dates`, computed once (every column of
+        the table judged for dates of birth compares its rows with these), read-only."""
+        if self._date_days is None:
+            self._date_days = self.row_days(self.dates)
+            self._date_days.flags.writeable = False
+        return self._date_days
 
     @property
     def distinct_ratio(self) -> float:
@@ -466,7 +475,10 @@ Check = Callable[[_Column, set[str], _Context], "IdentifierFinding | None"]
 
 
 def _email(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
-    found = [v for v in col.all_distinct if "@" in v and idvalues.is_email(v)]
+    every = col.all_distinct
+    if "@" not in "".join(every):  # (one look at all the text: no address without an "@")
+        return None
+    found = [v for v in every if "@" in v and idvalues.is_email(v)]
     if found:
         return _finding(col, ctx, "email", "values are (or contain) e-mail addresses", found)
     return None
@@ -708,13 +720,13 @@ def _reference_dates(col: _Column, ctx: _Context) -> Callable[[], dict[str, Any]
     """The row-wise full dates (day numbers) of the column and of the table's other date
     columns (lazily)."""
     def build() -> dict[str, Any]:
-        out: dict[str, Any] = {"__self__": col.row_days(col.dates)}
+        out: dict[str, Any] = {"__self__": col.date_days()}
         for name, other in ctx.columns.items():
             if other is col or other.name == ctx.id_column or other.is_numeric:
                 continue
             dates = other.dates
             if dates and len(dates) >= 0.8 * len(other.distinct):
-                out[name] = other.row_days(dates)
+                out[name] = other.date_days()
         return out
 
     return build
