@@ -475,6 +475,8 @@ Check = Callable[[_Column, set[str], _Context], "IdentifierFinding | None"]
 
 
 def _email(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
+    if col.is_numeric or col.is_datetime:  # numbers and dates are written without an "@"
+        return None
     every = col.all_distinct
     if "@" not in "".join(every):  # (one look at all the text: no address without an "@")
         return None
