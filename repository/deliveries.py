@@ -297,7 +297,7 @@ def _record(session: Session, c: _Checked, *, actor: str, dataset: str,
     add_superseding(session, delivery, previous)
     known = set(session.scalars(select(Participant.pseudonym)
                                 .where(Participant.trial_id == c.trial_id)))
-    new = sorted(c.pseudonyms - known)
+    new = sorted(c.pseudonyms - known if known else c.pseudonyms)  # (no copy for a new trial)
     register_participants(session, c.trial_id, delivery.id, delivery.ingested_at, new)
     supersedes = previous.id if previous is not None else None
     audit.append(session, actor=actor, action="delivery.ingest", topic=c.topic,

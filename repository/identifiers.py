@@ -159,7 +159,12 @@ def mask(value: str) -> str:
 # --- a column's distinct values ---------------------------------------------------------------------
 
 class _Column:
-    """Distinct non-missing values of one column as text, with their row counts."""
+    """Distinct non-missing values of one column as text, with their row counts.
+
+    A column of floats is summarised from the numbers themselves: whether they are whole or
+    decimal numbers is told without writing them as text, and their texts are only made when a
+    rule asks for them (a column of decimal measurements is judged by no rule, see
+    :func:`_judge`)."""
 
     def __init__(self, name: str, series: pd.Series) -> None:
         self.name = name
@@ -171,38 +176,88 @@ class _Column:
         self.codes = codes
         raw_counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         self._uniques = uniques
-        self._text_of_code, one_to_one = _texts(uniques)
-        if one_to_one:  # numbers and dates: each distinct value has a text of its own
-            self.all_distinct: list[str] = self._text_of_code  # type: ignore[assignment]
-            all_counts = raw_counts.astype(np.int64)
-        else:  # values written alike (" 12" and "12", 12.0 and 12) are one distinct text
-            text_codes, merged = pd.factorize(np.array(self._text_of_code, dtype=object),
-                                              use_na_sentinel=True)
-            present = text_codes >= 0
-            self.all_distinct = merged.tolist()
-            all_counts = np.bincount(text_codes[present], weights=raw_counts[present],
-                                     minlength=len(merged)).astype(np.int64)
-        self.n = int(all_counts.sum())
-        self.n_distinct = len(self.all_distinct)
-        if self.n_distinct > MAX_DISTINCT_SCANNED:
-            pick = np.sort(np.random.default_rng(0).choice(self.n_distinct, MAX_DISTINCT_SCANNED,
-                                                           replace=False))
-            self.distinct = [self.all_distinct[i] for i in pick]
-            self.counts = all_counts[pick]
-        else:
-            self.distinct = self.all_distinct
-            self.counts = all_counts
-        self.n_sampled = int(self.counts.sum())
-        if series.dtype.kind in "iu":  # whole numbers: every text is one
-            self.integers = bool(self.distinct)
-        else:
-            self.integers = all(_INT.match(v) for v in self.distinct) if self.distinct else False
-        #: measurements (12.5, -0,3): no identifier is written as a decimal number
-        self.decimals = bool(self.distinct) and all(_DECIMAL.match(v) or _INT.match(v)
-                                                    for v in self.distinct) and not self.integers
-        self.words = np.array([len(v.split()) for v in self.distinct], dtype=np.int64)
         self._dates: dict[str, date] | None = None
         self._digits: np.ndarray | None = None
+        self._letters = self._digit_first = np.zeros(0)  # (with _digits)
+        self._date_days: np.ndarray | None = None
+        self._words: np.ndarray | None = None
+        self._pick: np.ndarray | None = None
+        floats = uniques.to_numpy() if isinstance(uniques, pd.Index) else None
+        if floats is not None and floats.dtype.kind == "f":
+            self._view: tuple[list[str | None], list[str], list[str]] | None = None
+            self._count(raw_counts.astype(np.int64))
+            sampled = floats if self._pick is None else floats[self._pick]
+            whole, plain = _float_shapes(sampled)
+            self.integers = bool(sampled.size) and bool(whole.all())
+            self.decimals = (bool(sampled.size) and not self.integers
+                             and bool((whole | plain).all()))
+            return
+        text_of_code, one_to_one = _texts(uniques)
+        if one_to_one:  # numbers and dates: each distinct value has a text of its own
+            all_distinct: list[str] = text_of_code  # type: ignore[assignment]
+            all_counts = raw_counts.astype(np.int64)
+        else:  # values written alike (" 12" and "12", 12.0 and 12) are one distinct text
+            text_codes, merged = pd.factorize(np.array(text_of_code, dtype=object),
+                                              use_na_sentinel=True)
+            present = text_codes >= 0
+            all_distinct = merged.tolist()
+            all_counts = np.bincount(text_codes[present], weights=raw_counts[present],
+                                     minlength=len(merged)).astype(np.int64)
+        self._count(all_counts)
+        distinct = (all_distinct if self._pick is None
+                    else [all_distinct[i] for i in self._pick.tolist()])
+        self._view = (text_of_code, all_distinct, distinct)
+        if series.dtype.kind in "iu":  # whole numbers: every text is one
+            self.integers = bool(distinct)
+        else:
+            self.integers = all(_INT.match(v) for v in distinct) if distinct else False
+        #: measurements (12.5, -0,3): no identifier is written as a decimal number
+        self.decimals = bool(distinct) and not self.integers and all(
+            _DECIMAL.match(v) or _INT.match(v) for v in distinct)
+
+    def _count(self, all_counts: np.ndarray) -> None:
+        """The row counts of the distinct values, and the sample judged when there are more
+        than :data:`MAX_DISTINCT_SCANNED` of them."""
+        self.n = int(all_counts.sum())
+        self.n_distinct = len(all_counts)
+        if self.n_distinct > MAX_DISTINCT_SCANNED:
+            self._pick = np.sort(np.random.default_rng(0).choice(
+                self.n_distinct, MAX_DISTINCT_SCANNED, replace=False))
+            self.counts = all_counts[self._pick]
+        else:
+            self.counts = all_counts
+        self.n_sampled = int(self.counts.sum())
+
+    def _texts_view(self) -> tuple[list[str | None], list[str], list[str]]:
+        """(text of each raw distinct value, distinct texts, the sample of them judged)."""
+        if self._view is None:
+            text_of_code, _ = _texts(self._uniques)  # (floats: one text per number)
+            all_distinct: list[str] = text_of_code  # type: ignore[assignment]
+            self._view = (text_of_code, all_distinct,
+                          all_distinct if self._pick is None
+                          else [all_distinct[i] for i in self._pick.tolist()])
+        return self._view
+
+    @property
+    def all_distinct(self) -> list[str]:
+        """Every distinct text."""
+        return self._texts_view()[1]
+
+    @property
+    def distinct(self) -> list[str]:
+        """The distinct texts judged (all, or a deterministic sample)."""
+        return self._texts_view()[2]
+
+    @property
+    def _text_of_code(self) -> list[str | None]:
+        return self._texts_view()[0]
+
+    @property
+    def words(self) -> np.ndarray:
+        """Per distinct value judged, its number of words (computed once)."""
+        if self._words is None:
+            self._words = np.array([len(v.split()) for v in self.distinct], dtype=np.int64)
+        return self._words
 
     @property
     def digit_counts(self) -> np.ndarray:
@@ -211,13 +266,20 @@ class _Column:
         cannot match (a telephone number needs 8 digits or more, a name none), so that they
         look at few values per column; every value they could match is still looked at."""
         if self._digits is None:
-            self._digits = _ascii_digit_counts(self.distinct)
+            self._digits, self._letters, self._digit_first = _ascii_counts(self.distinct)
         return self._digits
+
+    @property
+    def letter_counts(self) -> np.ndarray:
+        """Per distinct value, the number of its ASCII letters; -1 for text that is not ASCII."""
+        self.digit_counts  # noqa: B018 (computed together)
+        return self._letters
 
     @property
     def digit_first(self) -> np.ndarray:
         """Per distinct value, whether it starts with an ASCII digit (no prefix of letters)."""
-        return np.array([v[:1].isdigit() and v[:1].isascii() for v in self.distinct], dtype=bool)
+        self.digit_counts  # noqa: B018 (computed together)
+        return self._digit_first
 
     def where(self, candidates: np.ndarray, rule: Callable[[str], Any]) -> list[Any]:
         """``rule`` of each distinct value that is a candidate, False for the others."""
@@ -258,6 +320,14 @@ class _Column:
         days[present] = per_code[self.codes[present]]
         return days
 
+    def date_days(self) -> np.ndarray:
+        """:meth:`row_days` of the column's own :attr:`dates`, computed once (every column of
+        the table judged for dates of birth compares its rows with these), read-only."""
+        if self._date_days is None:
+            self._date_days = self.row_days(self.dates)
+            self._date_days.flags.writeable = False
+        return self._date_days
+
     @property
     def distinct_ratio(self) -> float:
         return self.n_distinct / max(self.n, 1)
@@ -266,19 +336,46 @@ class _Column:
 def _ascii_digit_counts(values: Sequence[str]) -> np.ndarray:
     """The number of ASCII digits of each value, -1 for a value that is not ASCII: counted on
     the code points of all values at once."""
+    return _ascii_counts(values)[0]
+
+
+def _ascii_counts(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per value, on the code points of all values at once: the number of its ASCII digits
+    and of its ASCII letters (-1 both for a value that is not ASCII), and whether it starts
+    with an ASCII digit."""
     n = len(values)
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
     ascii_ = np.fromiter(map(str.isascii, values), dtype=bool, count=n)
     points = np.frombuffer("".join(values).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    seen = np.concatenate(([0], np.cumsum((points - 48) < 10)))  # code points "0" .. "9"
+    is_digit = (points - 48) < 10  # code points "0" .. "9"
+    is_letter = ((points | 32) - 97) < 26  # "A" .. "Z", "a" .. "z"
     ends = np.cumsum(lengths)
-    counts = seen[ends] - seen[ends - lengths]
-    counts[~ascii_] = -1
-    return counts.astype(np.int64)
+    starts = ends - lengths
+    out = []
+    for flags in (is_digit, is_letter):
+        seen = np.concatenate(([0], np.cumsum(flags)))
+        counts = (seen[ends] - seen[starts]).astype(np.int64)
+        counts[~ascii_] = -1
+        out.append(counts)
+    first_digit = np.zeros(n, dtype=bool)
+    nonempty = lengths > 0
+    first_digit[nonempty] = is_digit[starts[nonempty]]
+    return out[0], out[1], first_digit
 
 
 _INT = re.compile(r"^[-+]?\d+$")
 _DECIMAL = re.compile(r"^[-+]?\d*[.,]\d+$")
+
+
+def _float_shapes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For floats, which are written as whole numbers by :func:`_texts` (``12``), and which
+    as plain decimal numbers (``12.5``, no exponent: Python writes ``1e-05`` below 0.0001 and
+    ``1e+16`` from 10**16); ``_INT`` and ``_DECIMAL`` match exactly these texts."""
+    finite = np.isfinite(values)
+    size = np.abs(np.where(finite, values, 0.0))
+    whole = finite & (values == np.floor(np.where(finite, values, 0.0))) & (size < 1e18)
+    plain = finite & ~whole & (size >= 1e-4) & (size < 1e16)
+    return whole, plain
 
 
 def _texts(uniques: Any) -> tuple[list[str | None], bool]:
@@ -378,7 +475,12 @@ Check = Callable[[_Column, set[str], _Context], "IdentifierFinding | None"]
 
 
 def _email(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
-    found = [v for v in col.all_distinct if "@" in v and idvalues.is_email(v)]
+    if col.is_numeric or col.is_datetime:  # numbers and dates are written without an "@"
+        return None
+    every = col.all_distinct
+    if "@" not in "".join(every):  # (one look at all the text: no address without an "@")
+        return None
+    found = [v for v in every if "@" in v and idvalues.is_email(v)]
     if found:
         return _finding(col, ctx, "email", "values are (or contain) e-mail addresses", found)
     return None
@@ -420,8 +522,9 @@ def _national_kinds(col: _Column, is_id: bool) -> list[str | None]:
     kinds: list[str | None] = [None] * len(col.distinct)
     digits = col.digit_counts  # every national number has 9 digits or more
     trial_codes: bool | None = None
+    distinct = col.distinct
     for i in np.flatnonzero((digits < 0) | (digits >= 9)).tolist():
-        v = col.distinct[i]
+        v = distinct[i]
         k = idvalues.national_id_kind(v)
         if k is None and col.is_numeric and len(v) == 9 and v.isdigit():
             k = idvalues.national_id_kind("0" + v)  # a CHI number read as a number
@@ -458,10 +561,12 @@ def _phone(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | 
     # a telephone number has 10 digits or more, or 8 or more after a "+"
     shapes: list[str | None] = [None] * len(col.distinct)
     digits = col.digit_counts
-    for i in np.flatnonzero((digits >= 8) | (digits < 0)).tolist():
-        v = col.distinct[i]
-        if digits[i] >= 10 or digits[i] < 0 or "+" in v:
-            shapes[i] = idvalues.phone_shape(v)
+    distinct = col.distinct
+    for i in np.flatnonzero((digits >= 10) | (digits < 0)).tolist():
+        shapes[i] = idvalues.phone_shape(distinct[i])
+    for i in np.flatnonzero((digits >= 8) & (digits < 10)).tolist():
+        if "+" in distinct[i]:
+            shapes[i] = idvalues.phone_shape(distinct[i])
     flags = [s is not None for s in shapes]
     if "phone" in hints:
         long = [len(idvalues.digits_of(v)) >= 8 for v in col.distinct]
@@ -589,7 +694,7 @@ def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding
     named = "postcode" in hints
     # UK postcodes hold 2 digits or more and letters; ZIP+4 9 digits, Japanese ones 7
     digits = col.digit_counts
-    lettered = np.array([v.upper() != v.lower() for v in col.distinct], dtype=bool)
+    lettered = col.letter_counts > 0  # (text that is not ASCII: maybe anyway)
     maybe = (digits < 0) | ((digits >= 2) & (lettered | (digits == 7) | (digits == 9)))
     flags = col.where(maybe, lambda v: idvalues.uk_postcode(v)
                       or idvalues.jp_postcode(v, named=named))
@@ -617,13 +722,13 @@ def _reference_dates(col: _Column, ctx: _Context) -> Callable[[], dict[str, Any]
     """The row-wise full dates (day numbers) of the column and of the table's other date
     columns (lazily)."""
     def build() -> dict[str, Any]:
-        out: dict[str, Any] = {"__self__": col.row_days(col.dates)}
+        out: dict[str, Any] = {"__self__": col.date_days()}
         for name, other in ctx.columns.items():
             if other is col or other.name == ctx.id_column or other.is_numeric:
                 continue
             dates = other.dates
             if dates and len(dates) >= 0.8 * len(other.distinct):
-                out[name] = other.row_days(dates)
+                out[name] = other.date_days()
         return out
 
     return build

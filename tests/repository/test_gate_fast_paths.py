@@ -14,7 +14,13 @@ import pytest
 
 from repository.formats import _count_missing, blank_texts, read_delivery
 from repository.iddates import column_dates
-from repository.identifiers import _as_text, _ascii_digit_counts, _Column, _texts
+from repository.identifiers import (
+    _as_text,
+    _ascii_counts,
+    _ascii_digit_counts,
+    _Column,
+    _texts,
+)
 from repository.idvalues import parse_full_date
 
 
@@ -40,6 +46,20 @@ def test_digit_counts_are_ascii_digits_or_minus_one() -> None:
 
     assert _ascii_digit_counts(values).tolist() == [plain(v) for v in values]
     assert _ascii_digit_counts([]).tolist() == []
+
+
+def test_letter_counts_and_digit_first_are_what_each_value_says() -> None:
+    values = ["", "0", "A1", "a", "z9", "Z", "@[`{", "Müller 12", "١٢٣", "9abc", "١", "ß",
+              "SW1A 1AA", "\ud800x1", "x" * 50 + "9" * 50, "9" * 50]
+    digits, letters, first_digit = _ascii_counts(values)
+    assert digits.tolist() == _ascii_digit_counts(values).tolist()
+    assert letters.tolist() == [sum(c.isalpha() for c in v) if v.isascii() else -1
+                                for v in values]
+    assert first_digit.tolist() == [v[:1].isdigit() and v[:1].isascii() for v in values]
+    # for ASCII text, "has letters" is "has a case"
+    assert [n > 0 for n, v in zip(letters, values) if v.isascii()] == [
+        v.upper() != v.lower() for v in values if v.isascii()]
+    assert [a.tolist() for a in _ascii_counts([])] == [[], [], []]
 
 
 @pytest.mark.parametrize("values", [
@@ -81,6 +101,35 @@ def test_a_column_of_objects_has_the_distinct_texts_of_its_values(values: list) 
     present = [t for t in texts if t is not None]
     assert col.all_distinct == list(dict.fromkeys(present))
     assert col.counts.tolist() == [present.count(t) for t in col.all_distinct]
+
+
+_EDGE_FLOATS = [12.5, -0.3, 12.0, -7.0, 0.0001, 0.00009999, 1e-05, 123456789.125, 4.5e15 + 0.5,
+                1e16, 1e17, 1e18, 1e20, -1e18, np.inf, -np.inf, np.nan, 2.0 ** 53, 0.1 + 0.2]
+
+
+@pytest.mark.parametrize("values", [
+    [12.5, -0.3, 7.0, np.nan, 0.0001],  # decimal measurements
+    [12.5, 0.00009999, 3.25],  # written 9.999e-05: not a plain decimal number
+    [12.5, 1e16 + 2, 3.25],  # 1e16 + 2 is whole: written 10000000000000002
+    [1e20, 3.5], [np.inf, 2.5], [-np.inf, 1.0, 2.0],
+    [12.0, -7.0, 1e17, np.nan],  # whole numbers
+    [1e18, 5.0], [5.0, 1e-05],
+    _EDGE_FLOATS,
+    [float(v) / 8 for v in range(5000)],  # more than MAX_DISTINCT_SCANNED: a sample is judged
+    [float(v) for v in range(5000)] + [0.5],
+    [float(v) for v in range(5000)] + [1e-05] * 3 + [np.nan],
+])
+def test_a_column_of_floats_is_summarised_as_its_texts_are(values: list) -> None:
+    """Whole and decimal numbers told from the floats themselves (texts made only when asked
+    for) are what the texts of the values, judged one by one, say."""
+    fast = _Column("c", pd.Series(values, dtype=np.float64))
+    plain = _Column("c", pd.Series(values, dtype=object))  # the texts first, then the regexes
+    assert plain._view is not None  # (the object path made its texts at once)
+    assert (fast.integers, fast.decimals) == (plain.integers, plain.decimals)
+    assert (fast.n, fast.n_distinct, fast.n_sampled) == (plain.n, plain.n_distinct, plain.n_sampled)
+    assert fast.counts.tolist() == plain.counts.tolist()
+    assert fast.distinct == plain.distinct and fast.all_distinct == plain.all_distinct
+    assert fast.words.tolist() == plain.words.tolist()
 
 
 def test_missing_cells_of_parquet_are_counted_as_pandas_counts_them(tmp_path: Path) -> None:
