@@ -36,7 +36,7 @@ __all__ = [
 
 #: the revision of the newest migration (``repository/migrations/versions``); bump it with each
 #: new migration (tests/repository/test_store.py checks it against Alembic's head)
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

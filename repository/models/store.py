@@ -168,10 +168,12 @@ class Participant(Base):
     """
 
     __tablename__ = "participant"
+    # the unique constraint's index serves lookups by trial too (trial_id leads): no second
+    # index on trial_id (migration 0011)
     __table_args__ = (UniqueConstraint("trial_id", "pseudonym"),)
 
     id: Mapped[intpk]
-    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), index=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"))
     pseudonym: Mapped[str] = mapped_column(String(32))
     first_delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id"))
     created_at: Mapped[timestamp]
