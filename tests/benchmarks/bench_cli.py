@@ -75,7 +75,10 @@ def _workspace(trials: int, participants: int, seed: int) -> Path:
     example = ROOT / ".bench-cache" / f"example-{trials}-{participants}-{seed}"
     if not (example / "topic.yaml").exists():
         create(example, trials=trials, participants=participants, seed=seed, force=True)
-    out = ROOT / ".bench-cache" / f"cli-workspace-{trials}-{participants}-{seed}"
+    from repository.db import SCHEMA_HEAD
+
+    # the schema revision is in the name: a workspace made before a migration is not re-used
+    out = ROOT / ".bench-cache" / f"cli-workspace-{trials}-{participants}-{seed}-{SCHEMA_HEAD}"
     if not (out / "workspace" / "ipdrepo.toml").exists():
         print("ingesting the example into a workspace (once) ...", flush=True)
         ingest_stage(example, out)
