@@ -106,18 +106,16 @@ def validate(trials: tuple[str, ...], no_queries: bool, fail_on_findings: bool, 
       ipdrepo validate
       ipdrepo validate MISTRAL --json
     """
-    from harmonise.pipeline.checking import check_trials
-    from harmonise.pipeline.harmonising import load_topic_dictionary, pool
+    from harmonise.pipeline.harmonising import pool
+    from harmonise.pipeline.run_cache import validate_runs
     from harmonise.queries.lifecycle import confirmed_correct_keys
 
     rows, payload = [], []
     remaining = errors = 0
     with _store() as store:
-        dictionary = load_topic_dictionary(store)
         names = _trials(store, trials)
         say = None if as_json else (lambda m: click.echo(f"  {m}", err=True))
-        runs = check_trials(store, names, dictionary=dictionary, raise_queries=not no_queries,
-                            progress=say)
+        runs = validate_runs(store, names, raise_queries=not no_queries, progress=say)
         with store.reading() as session:
             accepted = confirmed_correct_keys(session, store.topic(session))
         for run in runs:

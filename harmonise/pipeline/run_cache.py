@@ -71,8 +71,8 @@ from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial
 
-__all__ = ["harmonise_cached", "report_runs", "run_key", "cache_path", "code_digest",
-           "tree_digest", "STATS"]
+__all__ = ["harmonise_cached", "report_runs", "validate_runs", "run_key", "cache_path",
+           "code_digest", "tree_digest", "STATS"]
 
 _MAGIC = b"ipdrepo-run-cache-1\n"
 _PACKAGES = ("harmonise", "repository")
@@ -272,23 +272,19 @@ def report_runs(store: Store, trials: Sequence[str], *,
     """The trials validated and checked for the HTML reports: :func:`check_trials
     <harmonise.pipeline.checking.check_trials>` (no query changed, no file written, no
     findings) through :func:`harmonise_cached`. When no trial's inputs changed since the
-    report that stored them (the same trials in the same order, each with the same
-    :func:`run_key`), their validation and integrity results are re-used too
+    report (or :func:`validate_runs`) that stored them (the same trials in the same order, each
+    with the same :func:`run_key`), their validation and integrity results are re-used too
     (``<workspace>/.cache/runs/topic.checks``, signed like the runs): the trials are checked
     together, so one trial's change checks all of them again."""
     from harmonise.pipeline.checking import check_trials
 
     trials = list(trials)
-    dictionary, changed = _load_dictionary(store)
-    keys = [run_key(store, t, dictionary) for t in trials]
-    if changed:
-        keys = [(k, True) for k, _ in keys]
+    dictionary, keys = _keys(store, trials)
     usable = bool(trials) and not any(stale for _, stale in keys)
     key = _set_key(trials, keys)
-    path = store.settings.workspace / ".cache" / "runs" / "topic.checks"
     signing = _signing_key(store)
     if usable:
-        runs = _checked(store, trials, keys, path, key, signing)
+        runs = _checked(store, trials, keys, _checks_path(store), key, signing)
         if runs is not None:
             STATS["checks_reused"].append(len(runs))
             return runs
@@ -299,9 +295,63 @@ def report_runs(store: Store, trials: Sequence[str], *,
 
     runs = check_trials(store, trials, dictionary=dictionary, raise_queries=False, write=False,
                         progress=progress, harmoniser=harmoniser, with_findings=False)
-    if usable and _set_key(trials, [run_key(store, t, dictionary) for t in trials]) == key:
-        _store(path, key, signing, [(r.trial, r.validation, r.integrity) for r in runs])
+    _store_checks(store, runs, dictionary, keys)
     return runs
+
+
+def validate_runs(store: Store, trials: Sequence[str], *, raise_queries: bool = True,
+                  progress: Progress | None = None) -> list[TrialRun]:
+    """``ipdrepo validate``'s :func:`check_trials
+    <harmonise.pipeline.checking.check_trials>` (harmonised files written, queries synced),
+    which also stores each trial's run and the trials' checks in the run cache, so that the
+    report made after a validation harmonises nothing. A run is stored under the same
+    conditions as in :func:`harmonise_cached` (its inputs did not change while it ran, and it
+    carried no correction forward: carrying one changes the key); a run written to a file
+    differs from a reading one only by the file's path, which is not stored."""
+    from harmonise.pipeline.checking import check_trials
+
+    trials = list(trials)
+    dictionary, keys = _keys(store, trials)
+    known = dict(zip(trials, keys))
+    signing = _signing_key(store)
+
+    def harmoniser(store: Store, trial: str, **options: Any) -> TrialRun:
+        run = harmonise_trial(store, trial, **options)
+        STATS["harmonised"].append(trial)
+        key, stale = known[trial]
+        if not stale and run_key(store, trial, dictionary)[0] == key:
+            _store(cache_path(store, trial), key, signing, replace(run, carried={}, path=None))
+        return run
+
+    runs = check_trials(store, trials, dictionary=dictionary, raise_queries=raise_queries,
+                        write=True, progress=progress, harmoniser=harmoniser)
+    _store_checks(store, runs, dictionary, keys)
+    return runs
+
+
+def _keys(store: Store, trials: list[str]) -> tuple[Dictionary, list[tuple[str, bool]]]:
+    """The topic dictionary and each trial's :func:`run_key` (all stale when the dictionary
+    file changed while it was loaded)."""
+    dictionary, changed = _load_dictionary(store)
+    keys = [run_key(store, t, dictionary) for t in trials]
+    return dictionary, [(k, True) for k, _ in keys] if changed else keys
+
+
+def _checks_path(store: Store) -> Path:
+    return store.settings.workspace / ".cache" / "runs" / "topic.checks"
+
+
+def _store_checks(store: Store, runs: Sequence[TrialRun], dictionary: Dictionary,
+                  keys: Sequence[tuple[str, bool]]) -> None:
+    """Store the runs' validation and integrity results when every trial's inputs are as
+    they were before the runs (``keys``)."""
+    trials = [r.trial for r in runs]
+    if not trials or any(stale for _, stale in keys):
+        return
+    key = _set_key(trials, keys)
+    if _set_key(trials, [run_key(store, t, dictionary) for t in trials]) == key:
+        _store(_checks_path(store), key, _signing_key(store),
+               [(r.trial, r.validation, r.integrity) for r in runs])
 
 
 def _set_key(trials: Sequence[str], keys: Sequence[tuple[str, bool]]) -> str:

@@ -274,3 +274,40 @@ def test_findings_are_needed_to_sync_queries(topic) -> None:
     store, _, _ = topic
     with pytest.raises(ValueError, match="findings"):
         check_trials(store, trials_with_data(store), with_findings=False)
+
+
+def test_a_validation_fills_the_cache_for_the_report_after_it(topic, tmp_path: Path) -> None:
+    """``ipdrepo validate`` (queries synced, harmonised files written) stores the runs and the
+    checks: the report made next harmonises and checks nothing, and equals an uncached one."""
+    store, _, _ = topic
+    trials = trials_with_data(store)
+    for seen in STATS.values():
+        seen.clear()
+    runs = run_cache.validate_runs(store, trials)
+    assert STATS["harmonised"] == trials and all(r.path is not None for r in runs)
+    assert any(r.findings for r in runs)  # a real validation: findings made, queries synced
+    pages = report(store, tmp_path / "after-validate")
+    assert STATS == {"hits": trials, "harmonised": [], "checks_reused": [len(trials)]}
+    assert pages == uncached(store, tmp_path / "plain")
+    stored = run_cache._read(cache_path(store, trials[0]),
+                             run_cache.run_key(store, trials[0],
+                                               run_cache._load_dictionary(store)[0])[0],
+                             run_cache._signing_key(store))
+    assert stored is not None and stored.path is None  # the written file's path is not kept
+
+
+def test_a_validation_after_a_change_stores_the_new_run(topic, tmp_path: Path) -> None:
+    """A mapping edited after a validation: the next validation harmonises every trial (only
+    the edited one's key changed, but validate harmonises what it validates) and stores the new
+    run; the report then re-uses it and shows the change."""
+    store, _, dictionary = topic
+    trials = trials_with_data(store)
+    run_cache.validate_runs(store, trials)
+    before = report(store, tmp_path / "before")
+    (mapping,) = dictionary.glob(f"mappings/*/{trials[0]}.yaml")
+    mapping.write_text(mapping.read_text().replace("map: {M: 1, F: 2}", "map: {M: 2, F: 1}"))
+    run_cache.validate_runs(store, trials)
+    after = report(store, tmp_path / "after")
+    assert STATS == {"hits": trials, "harmonised": [], "checks_reused": [len(trials)]}
+    assert after == uncached(store, tmp_path / "plain")
+    assert after[f"{trials[0]}.html"] != before[f"{trials[0]}.html"]
