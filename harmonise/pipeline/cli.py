@@ -57,15 +57,17 @@ def harmonise(trials: tuple[str, ...], as_json: bool) -> None:
       ipdrepo harmonise
       ipdrepo harmonise SIROCCO --json
     """
-    from harmonise.pipeline.harmonising import harmonise_trial, load_topic_dictionary, pool
+    from harmonise.pipeline.harmonising import pool
+    from harmonise.pipeline.run_cache import harmonise_written, trial_keys
 
     results = []
     with _store() as store:
-        dictionary = load_topic_dictionary(store)
         names = _trials(store, trials)
+        dictionary, keys = trial_keys(store, names)
+        known = dict(zip(names, keys))
         with _progress(names, "harmonising", as_json) as bar:
             for name in bar:
-                run = harmonise_trial(store, name, dictionary=dictionary)
+                run = harmonise_written(store, name, dictionary=dictionary, known=known[name])
                 results.append(run.to_dict())
         pooled = pool(store)
     if as_json:

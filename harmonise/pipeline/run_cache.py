@@ -71,8 +71,8 @@ from repository.roles import require
 from repository.store import Store
 from repository.trials import get_trial
 
-__all__ = ["harmonise_cached", "report_runs", "validate_runs", "run_key", "cache_path",
-           "code_digest", "tree_digest", "STATS"]
+__all__ = ["harmonise_cached", "harmonise_written", "report_runs", "validate_runs",
+           "trial_keys", "run_key", "cache_path", "code_digest", "tree_digest", "STATS"]
 
 _MAGIC = b"ipdrepo-run-cache-1\n"
 _PACKAGES = ("harmonise", "repository")
@@ -279,7 +279,7 @@ def report_runs(store: Store, trials: Sequence[str], *,
     from harmonise.pipeline.checking import check_trials
 
     trials = list(trials)
-    dictionary, keys = _keys(store, trials)
+    dictionary, keys = trial_keys(store, trials)
     usable = bool(trials) and not any(stale for _, stale in keys)
     key = _set_key(trials, keys)
     signing = _signing_key(store)
@@ -311,17 +311,12 @@ def validate_runs(store: Store, trials: Sequence[str], *, raise_queries: bool = 
     from harmonise.pipeline.checking import check_trials
 
     trials = list(trials)
-    dictionary, keys = _keys(store, trials)
+    dictionary, keys = trial_keys(store, trials)
     known = dict(zip(trials, keys))
-    signing = _signing_key(store)
 
     def harmoniser(store: Store, trial: str, **options: Any) -> TrialRun:
-        run = harmonise_trial(store, trial, **options)
-        STATS["harmonised"].append(trial)
-        key, stale = known[trial]
-        if not stale and run_key(store, trial, dictionary)[0] == key:
-            _store(cache_path(store, trial), key, signing, replace(run, carried={}, path=None))
-        return run
+        options.pop("write", None)
+        return harmonise_written(store, trial, known=known[trial], **options)
 
     runs = check_trials(store, trials, dictionary=dictionary, raise_queries=raise_queries,
                         write=True, progress=progress, harmoniser=harmoniser)
@@ -329,7 +324,23 @@ def validate_runs(store: Store, trials: Sequence[str], *, raise_queries: bool = 
     return runs
 
 
-def _keys(store: Store, trials: list[str]) -> tuple[Dictionary, list[tuple[str, bool]]]:
+def harmonise_written(store: Store, trial: str, *, dictionary: Dictionary,
+                      known: tuple[str, bool], progress: Progress | None = None) -> TrialRun:
+    """:func:`~harmonise.pipeline.harmonising.harmonise_trial` writing the harmonised files
+    (``ipdrepo harmonise``, ``validate``), whose run is then stored in the run cache under
+    ``known`` (the trial's :func:`run_key` computed just before, with this ``dictionary``: see
+    :func:`trial_keys`) when its inputs did not change while it ran. A written run differs from
+    a reading one only by the file's path, which is not stored."""
+    run = harmonise_trial(store, trial, dictionary=dictionary, write=True, progress=progress)
+    STATS["harmonised"].append(trial)
+    key, stale = known
+    if not stale and run_key(store, trial, dictionary)[0] == key:
+        _store(cache_path(store, trial), key, _signing_key(store),
+               replace(run, carried={}, path=None))
+    return run
+
+
+def trial_keys(store: Store, trials: Sequence[str]) -> tuple[Dictionary, list[tuple[str, bool]]]:
     """The topic dictionary and each trial's :func:`run_key` (all stale when the dictionary
     file changed while it was loaded)."""
     dictionary, changed = _load_dictionary(store)

@@ -311,3 +311,18 @@ def test_a_validation_after_a_change_stores_the_new_run(topic, tmp_path: Path) -
     assert STATS == {"hits": trials, "harmonised": [], "checks_reused": [len(trials)]}
     assert after == uncached(store, tmp_path / "plain")
     assert after[f"{trials[0]}.html"] != before[f"{trials[0]}.html"]
+
+
+def test_a_harmonisation_fills_the_runs_for_the_report_after_it(topic, tmp_path: Path) -> None:
+    """``ipdrepo harmonise`` (harmonised files written) stores each trial's run: the report
+    made next harmonises nothing (its checks are computed: harmonise does not check) and equals
+    an uncached one."""
+    store, _, _ = topic
+    trials = trials_with_data(store)
+    dictionary, keys = run_cache.trial_keys(store, trials)
+    runs = [run_cache.harmonise_written(store, t, dictionary=dictionary, known=k)
+            for t, k in zip(trials, keys)]
+    assert all(r.path is not None and r.path.is_file() for r in runs)
+    pages = report(store, tmp_path / "after-harmonise")
+    assert STATS == {"hits": trials, "harmonised": [], "checks_reused": []}
+    assert pages == uncached(store, tmp_path / "plain")

@@ -291,7 +291,10 @@ def verdict(command: click.Command, args: list[str], role: Role, query_trial: st
     """Whether the policy table lets ``role`` run ``command`` with ``args``."""
     policy = policy_of(command)
     assert policy is not None
-    params = command.make_context(command.name or "", list(args)).params
+    # a context under the root's, as the CLI makes it: a context of its own would build (and
+    # click caches on the command) a help option without the root's -h
+    params = command.make_context(command.name or "", list(args),
+                                  parent=click.Context(cli, **cli.context_settings)).params
     if not policy.needs_account(params):
         return True
     if role.role is None:
