@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import io
 import math
-import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from analyses.pooling import PoolResult
 from analyses.tables import results_table
 from analyses.two_stage import TwoStageResult
 from repository.html import Markup, Table, fragment, render, table
+from repository.software import software_versions as versions_of
 
 __all__ = ["analysis_report", "write_report", "describe_methods", "software_versions",
            "pooled_table"]
@@ -73,13 +72,7 @@ _TAU2_TEXT = {"DL": "DerSimonian-Laird", "REML": "restricted maximum likelihood"
 
 def software_versions() -> dict[str, str]:
     """Versions of Python, ipdrepo and the numerical libraries used."""
-    out = {"python": platform.python_version()}
-    for pkg in ("ipdrepo", "numpy", "scipy", "pandas", "matplotlib", "lifelines"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    return versions_of(("ipdrepo", "numpy", "scipy", "pandas", "matplotlib", "lifelines"))
 
 
 def describe_methods(result: PoolResult | TwoStageResult | InteractionResult) -> list[str]:

@@ -120,17 +120,17 @@ def _iso_date(value: str) -> date | None:
 
 def birth_date_evidence(column: str, values: Sequence[str], counts: np.ndarray, numeric: bool,
                         *, reference: Callable[[], Mapping[str, np.ndarray]],
-                        dates: Mapping[str, date] | None = None
+                        known_dates: Callable[[], Mapping[str, date]] | None = None
                         ) -> tuple[str, list[str]] | None:
-    """Why the column holds full dates of birth, and the values that are, or None (``dates``:
-    the column's :func:`column_dates`, when already known). ``reference()`` gives the day
+    """Why the column holds full dates of birth, and the values that are, or None
+    (``known_dates()``: the column's :func:`column_dates`, where the caller keeps them; asked
+    for only when the column's name does not say it is another event's date). ``reference()`` gives the day
     numbers (NaN where none) of the column's rows (``"__self__"``) and of each other date
     column of the table."""
     naming = birth_naming(column)
     if naming == "event":
         return None
-    if dates is None:
-        dates = column_dates(values, numeric)
+    dates = known_dates() if known_dates is not None else column_dates(values, numeric)
     if naming == "birth" and not dates:
         serial = _day_counts(values)
         if serial:

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from repository import idnames, idvalues
-from repository.iddates import birth_date_evidence, birth_naming, column_dates, split_birth_date
+from repository.iddates import birth_date_evidence, column_dates, split_birth_date
 from repository.idhints import column_hints, column_tokens
 
 if TYPE_CHECKING:
@@ -331,12 +331,6 @@ class _Column:
     @property
     def distinct_ratio(self) -> float:
         return self.n_distinct / max(self.n, 1)
-
-
-def _ascii_digit_counts(values: Sequence[str]) -> np.ndarray:
-    """The number of ASCII digits of each value, -1 for a value that is not ASCII: counted on
-    the code points of all values at once."""
-    return _ascii_counts(values)[0]
 
 
 def _ascii_counts(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -708,10 +702,11 @@ def _postcode(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding
 
 
 def _birth_date(col: _Column, hints: set[str], ctx: _Context) -> IdentifierFinding | None:
-    if col.name == ctx.id_column or birth_naming(col.name) == "event":
-        return None  # (birth_date_evidence says None for events: their dates are not needed)
+    if col.name == ctx.id_column:
+        return None
     evidence = birth_date_evidence(col.name, col.distinct, col.counts, col.is_numeric,
-                                   reference=_reference_dates(col, ctx), dates=col.dates)
+                                   reference=_reference_dates(col, ctx),
+                                   known_dates=lambda: col.dates)
     if evidence is None:
         return None
     reason, matching = evidence

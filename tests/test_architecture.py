@@ -42,7 +42,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "harmonise": ("harmonise.dictionary", "harmonise.expressions", "harmonise.mapping",
                   "harmonise.values", "repository.lazy"),
     "versions": ("harmonise", "repository"),
-    "analyses": ("repository.errors", "repository.html", "repository.lazy"),
+    "analyses": ("repository.errors", "repository.html", "repository.lazy",
+                 "repository.software"),
 }
 
 

@@ -50,16 +50,15 @@ records sorted by their key) on construction, so that equal inputs give equal ma
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from repository.errors import ReleaseError
+from repository.software import software_versions as versions_of
 
 __all__ = ["ReleaseInputs", "software_versions", "KEY_COLUMNS", "RECORD_KEYS", "INPUTS_FILE",
            "FRAME_FILE", "TABLES_DIR"]
@@ -83,13 +82,7 @@ RECORD_KEYS: dict[str, tuple[str, ...]] = {
 def software_versions(extra: Iterable[str] = ()) -> dict[str, str]:
     """Versions of the software that writes release bytes (ipdrepo, python, pandas, pyarrow,
     numpy, dvc, plus ``extra`` distributions)."""
-    out = {"python": platform.python_version()}
-    for dist in ("ipdrepo", "pandas", "pyarrow", "numpy", "dvc", *extra):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+    return versions_of(("ipdrepo", "pandas", "pyarrow", "numpy", "dvc", *extra))
 
 
 def _plain(value: Any) -> Any:

@@ -66,8 +66,9 @@ from harmonise.pipeline.harmonising import (
     load_topic_dictionary,
     replace_atomically,
 )
-from repository.objects import private_dir
+from repository.objects import private_dir, sha256_file
 from repository.roles import require
+from repository.software import software_versions
 from repository.store import Store
 from repository.trials import get_trial
 
@@ -105,23 +106,10 @@ def code_digest() -> str:
     """The digest of ipdrepo's code (:func:`tree_digest` of the harmonise and repository
     packages), ipdrepo's version and the versions of Python and the libraries a pickled run
     holds objects of."""
-    import numpy
-    import pandas
-    import pyarrow
-
     h = hashlib.sha256(tree_digest(Path(__file__).resolve().parents[2]).encode())
-    h.update(json.dumps([_version(), sys.version, pandas.__version__, numpy.__version__,
-                         pyarrow.__version__]).encode())
+    h.update(json.dumps([sys.version, software_versions(("ipdrepo", "pandas", "numpy",
+                                                         "pyarrow"))]).encode())
     return h.hexdigest()
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ipdrepo")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -131,7 +119,7 @@ def _row(obj: Any) -> dict[str, Any]:
 
 def _file(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256_file(path)[0]
     except FileNotFoundError:
         return "missing"
 
@@ -153,7 +141,7 @@ def run_key(store: Store, trial: str, dictionary: Dictionary, *,
                              "secret_file": str(settings.secret_file)}
     if dictionary_file is not None:
         parts["dictionary"] = _file(dictionary_file)
-    if dictionary.source:
+    if dictionary.source and Path(dictionary.source) != dictionary_file:
         parts["dictionary_loaded"] = _file(Path(dictionary.source))
     with store.reading() as session:
         topic = store.topic(session)

@@ -211,12 +211,9 @@ def create_app(settings: Settings, *, config: ServiceConfig | None = None,
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from repository.software import version_of
 
-    try:
-        return version("ipdrepo")
-    except PackageNotFoundError:
-        return "0"
+    return version_of("ipdrepo", missing="0")
 
 
 def create_app_from_env() -> FastAPI:

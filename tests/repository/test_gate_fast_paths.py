@@ -17,7 +17,6 @@ from repository.iddates import column_dates
 from repository.identifiers import (
     _as_text,
     _ascii_counts,
-    _ascii_digit_counts,
     _Column,
     _texts,
 )
@@ -33,7 +32,7 @@ def test_column_dates_reads_what_parse_full_date_reads() -> None:
     values += ["1950", "12/3/50", "3/4/5", "１２３/4", "²³¹/1/1950", "Jan 1 1950", "No"]
     expected = {v: d for v in values if (d := parse_full_date(v)) is not None}
     assert column_dates(values, numeric=False) == expected
-    assert column_dates(values, numeric=False, digits=_ascii_digit_counts(values)) == expected
+    assert column_dates(values, numeric=False, digits=_ascii_counts(values)[0]) == expected
     assert "17/03/1950" in expected and "１７/03/1950" in expected  # both paths were taken
 
 
@@ -44,15 +43,15 @@ def test_digit_counts_are_ascii_digits_or_minus_one() -> None:
     def plain(v: str) -> int:
         return sum(c in "0123456789" for c in v) if v.isascii() else -1
 
-    assert _ascii_digit_counts(values).tolist() == [plain(v) for v in values]
-    assert _ascii_digit_counts([]).tolist() == []
+    assert _ascii_counts(values)[0].tolist() == [plain(v) for v in values]
+    assert _ascii_counts([])[0].tolist() == []
 
 
 def test_letter_counts_and_digit_first_are_what_each_value_says() -> None:
     values = ["", "0", "A1", "a", "z9", "Z", "@[`{", "Müller 12", "١٢٣", "9abc", "١", "ß",
               "SW1A 1AA", "\ud800x1", "x" * 50 + "9" * 50, "9" * 50]
     digits, letters, first_digit = _ascii_counts(values)
-    assert digits.tolist() == _ascii_digit_counts(values).tolist()
+    assert digits.tolist() == _ascii_counts(values)[0].tolist()
     assert letters.tolist() == [sum(c.isalpha() for c in v) if v.isascii() else -1
                                 for v in values]
     assert first_digit.tolist() == [v[:1].isdigit() and v[:1].isascii() for v in values]
