@@ -70,6 +70,9 @@ def reference_read(path: Path, delivery: dict) -> int:
 
 Seconds = dict[str, float]
 
+#: format -> stage -> CPU seconds, filled by _StageClock
+FORMAT_STAGES: defaultdict[str, Seconds] = defaultdict(lambda: defaultdict(float))
+
 
 def main() -> None:
     args = example_arguments(__doc__.splitlines()[0])
@@ -97,6 +100,10 @@ def main() -> None:
         if not name.startswith("cpu ")))
     print("  CPU: " + ", ".join(f"{name[4:]} {seconds:.2f}" for name, seconds in stages.items()
                                 if name.startswith("cpu ")))
+    print("\nCPU per format and stage (s), the reader's CPU in brackets:")
+    for fmt in sorted(ref_cpu):
+        print(f"  {fmt:<8}({ref_cpu[fmt]:.2f}) " + ", ".join(
+            f"{name} {seconds:.2f}" for name, seconds in FORMAT_STAGES[fmt].items()))
     print(f"ipdrepo ingest / best readers = {ours / reference:.2f} "
           f"({total_rows / ours:,.0f} rows/s ingested)")
 
@@ -153,13 +160,13 @@ def _ingest_one(store: Any, cache: Path, trial: dict, stages: Seconds) -> None:
 
     d = trial["delivery"]
     options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-    clock = _StageClock(stages)
+    clock = _StageClock(stages, FORMAT_STAGES[d["format"]])
     try:
         ingest(store, trial["acronym"], cache / d["file"], format=d["format"],
                id_column=d["id_column"], read_options=options, on_stage=clock)
     except IdentifierProblem:
         clock.stop()
-        clock = _StageClock(stages)
+        clock = _StageClock(stages, FORMAT_STAGES[d["format"]])
         ingest(store, trial["acronym"], cache / d["file"], format=d["format"],
                id_column=d["id_column"], read_options=options,
                allow_id_problems="planted duplicate IDs", on_stage=clock)
@@ -174,11 +181,12 @@ def _load() -> str:
 
 
 class _StageClock:
-    """Adds the wall time of each ingest stage (``on_stage`` callbacks) to ``totals``, and its
-    CPU time to ``totals["cpu " + stage]``."""
+    """Adds the wall time of each ingest stage (``on_stage`` callbacks) to ``totals``, its CPU
+    time to ``totals["cpu " + stage]`` and to ``format_cpu[stage]``."""
 
-    def __init__(self, totals: dict[str, float]) -> None:
+    def __init__(self, totals: dict[str, float], format_cpu: dict[str, float]) -> None:
         self.totals = totals
+        self.format_cpu = format_cpu
         self.current: str | None = None
         self.since = time.perf_counter()
         self.cpu_since = time.process_time()
@@ -192,6 +200,7 @@ class _StageClock:
         if self.current is not None:
             self.totals[self.current] += now - self.since
             self.totals["cpu " + self.current] += cpu - self.cpu_since
+            self.format_cpu[self.current] += cpu - self.cpu_since
         self.current, self.since, self.cpu_since = None, now, cpu
 
 
