@@ -6,7 +6,7 @@ gives them (whole numbers int, dates datetime, blanks None), the rows put togeth
 with a blank becomes floats, dates Timestamps) and every column then held as Python objects,
 blanks None. Calamine returns a sheet as a grid of Python values; :func:`grid_table` builds that
 same table from the grid a column at a time, with no Python work per cell for the columns of
-text, of numbers and of both (nearly all of a delivery), dates by one ``DatetimeIndex``; the
+text, of numbers and of both (nearly all of a delivery), each distinct date converted once; the
 other columns (booleans, times, durations, dates with text) go through ``from_records`` as
 before. A test compares the two ways cell for cell.
 """
@@ -81,16 +81,18 @@ def grid_table(grid: list[list[Any]]) -> tuple[list[str], pd.DataFrame, list[int
     if len(filled) < 2:
         return None
     names = ["" if v is None else str(v).strip() for v in map(openpyxl_value, filled[0])]
-    table = np.empty((len(filled) - 1, width), dtype=object)
+    table = np.array(filled[1:], dtype=object)  # every cell at once; a column is table[:, i]
+    if table.shape != (len(filled) - 1, width):
+        return None
     missing = [0] * width
     inferred = []
-    for i, values in enumerate(zip(*filled[1:])):
-        done = _plain_column(values)
+    for i in range(width):
+        done = _plain_column(table[:, i])
         if done is None:
             inferred.append(i)
         else:
             table[:, i], missing[i] = done
-    if inferred:  # dates, booleans, times, durations: pandas infers them as from the rows
+    if inferred:  # booleans, times, durations, dates with text: pandas infers them from rows
         from repository.formats import _count_missing
 
         columns = [[openpyxl_value(row[i]) for row in filled[1:]] for i in inferred]
@@ -98,58 +100,66 @@ def grid_table(grid: list[list[Any]]) -> tuple[list[str], pd.DataFrame, list[int
         table[:, inferred] = frame.to_numpy(dtype=object)
         for i, n in zip(inferred, _count_missing(frame)):
             missing[i] = n
-    return names, pd.DataFrame(table, columns=labels(names), dtype=object), missing
+    return names, pd.DataFrame(table, columns=labels(names), dtype=object, copy=False), missing
 
 
-def _plain_column(values: tuple[Any, ...]) -> tuple[np.ndarray, int] | None:
+def _plain_column(column: np.ndarray) -> tuple[np.ndarray, int] | None:
     """A column of text and numbers (blanks ""), as :func:`records_table` holds it, and its
     missing cells; None for any other column."""
-    kinds = set(map(type, values))
+    kinds = set(map(type, column.tolist()))
     if kinds <= {str, dt.date, dt.datetime} and kinds & {dt.date, dt.datetime}:
-        return _date_column(values)
+        return _date_column(column)
     if not kinds <= {str, float}:
         return None
-    column = np.array(values, dtype=object)
+    if kinds == {float}:  # no blanks: whole numbers int, else (all of them) floats
+        value = column.astype(np.float64)
+        whole = (value == np.floor(value)) & (np.abs(value) < 2.0**63)
+        if whole.all():
+            return value.astype(np.int64).astype(object), 0
+        return (value + 0.0).astype(object), 0  # -0.0 read as int 0, then 0.0
     blank = column == ""
-    column[blank] = None
+    out = column.copy()
+    out[blank] = None
     n_blank = int(np.count_nonzero(blank))
     if kinds == {str}:
-        return column, n_blank + _white(column[~blank])
-    numbers = np.flatnonzero(np.array([type(v) is float for v in values]) if str in kinds
-                             else ~blank)
+        return out, n_blank + _white(out[~blank])
+    # numbers with blanks only (an array of floats alone is "floating"), or with text too
+    numbers = (np.flatnonzero(~blank)
+               if pd.api.types.infer_dtype(column[~blank], skipna=False) == "floating"
+               else np.flatnonzero([type(v) is float for v in column.tolist()]))
     value = column[numbers].astype(np.float64)
     whole = (value == np.floor(value)) & (np.abs(value) < 2.0**63)
-    if numbers.size + n_blank == len(values):  # numbers and blanks: pandas infers numbers
-        if n_blank or not whole.all():  # floats (a blank is NaN), whole ones too: 1.0
-            column[numbers] = (value + 0.0).astype(object)  # -0.0 read as int 0, then 0.0
-        else:
-            column[numbers] = value.astype(np.int64).astype(object)
-        return column, n_blank
-    column[numbers[whole]] = value[whole].astype(np.int64).astype(object)  # text and numbers
-    text = np.ones(len(values), dtype=bool)
+    if numbers.size + n_blank == len(column):  # numbers and blanks: pandas infers floats
+        out[numbers] = (value + 0.0).astype(object)  # (a blank is NaN): whole ones too, 1.0
+        return out, n_blank
+    out[numbers[whole]] = value[whole].astype(np.int64).astype(object)  # text and numbers
+    text = np.ones(len(column), dtype=bool)
     text[numbers] = False
-    return column, n_blank + _white(column[text & ~blank])
+    return out, n_blank + _white(out[text & ~blank])
 
 
-def _date_column(values: tuple[Any, ...]) -> tuple[np.ndarray, int] | None:
+def _date_column(column: np.ndarray) -> tuple[np.ndarray, int] | None:
     """A column of dates and date-times (blanks "") as pandas infers it: Timestamps, blanks
-    None; None when it holds text or a date pandas holds only as an object."""
-    dates = [None if type(v) is str else v for v in values]
-    blanks = values.count("")
-    if dates.count(None) != blanks:  # text that is not blank
+    None; None when it holds text or a date pandas holds only as an object. Each distinct
+    cell is converted once."""
+    codes, distinct = pd.factorize(column)
+    texts = [i for i, v in enumerate(distinct.tolist()) if type(v) is str]
+    if any(distinct[i] != "" for i in texts):  # text that is not blank
         return None
     try:
-        stamps = pd.DatetimeIndex(dates)
+        stamps = pd.DatetimeIndex([None if type(v) is str else v for v in distinct.tolist()])
     except (ValueError, OverflowError):  # out of pandas' range (OutOfBoundsDatetime)
         return None
     if stamps.dtype != np.dtype("datetime64[ns]"):
         return None
-    column = np.asarray(stamps.astype(object), dtype=object)
-    column[stamps.isna()] = None
-    return column, blanks
+    cells = np.asarray(stamps.astype(object), dtype=object)
+    cells[stamps.isna()] = None
+    blanks = int(np.count_nonzero(codes == texts[0])) if texts else 0
+    return cells[codes], blanks
 
 
 def _white(texts: np.ndarray) -> int:
     """How many of ``texts`` are white space only (but not empty)."""
-    white = {t for t in set(texts) if not t.strip()}
-    return sum(t in white for t in texts) if white else 0
+    values = texts.tolist()
+    white = {t for t in set(values) if not t.strip()}
+    return sum(t in white for t in values) if white else 0
