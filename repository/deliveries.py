@@ -458,7 +458,7 @@ def load_delivery(store: Store, delivery: Delivery) -> RawTable:
     options = {k: v for k, v in (delivery.read_options or {}).items()
                if k in ("encoding", "delimiter", "sheet")}
     table = read_delivery(path, format=delivery.format, options=options,
-                          id_column=delivery.id_column)
+                          id_column=delivery.id_column, count_missing=False)
     # the stored column metadata is authoritative (labels read at ingest)
     columns = tuple(ColumnInfo.from_dict(c) for c in delivery.columns)
     return RawTable(frame=table.frame, format=table.format, columns=columns,

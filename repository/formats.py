@@ -210,11 +210,14 @@ def detect_format(path: Path, declared: str | None = None) -> str:
 
 def read_delivery(path: Path, *, format: str | None = None,
                   options: Mapping[str, Any] | None = None,
-                  id_column: str | None = None, all_sheets: bool = False) -> RawTable:
+                  id_column: str | None = None, all_sheets: bool = False,
+                  count_missing: bool = True) -> RawTable:
     """Read a delivery file into a :class:`RawTable` (see the module docstring).
 
     With ``all_sheets``, the other sheets of a workbook are read too (into
-    :attr:`RawTable.other_sheets`), for the identifier gate.
+    :attr:`RawTable.other_sheets`), for the identifier gate. Without ``count_missing`` the
+    columns' :attr:`ColumnInfo.n_missing` are left 0 (a stored delivery read again has them in
+    its metadata already).
     """
     path = Path(path)
     if not path.is_file():
@@ -224,6 +227,8 @@ def read_delivery(path: Path, *, format: str | None = None,
     options = dict(options or {})
     if all_sheets:
         options["_all_sheets"] = True
+    if not count_missing:
+        options["_no_missing"] = True
     reader = _READERS[fmt]
     try:
         frame, labels, value_labels, read_options, *more = reader(path, options, id_column)
@@ -236,7 +241,11 @@ def read_delivery(path: Path, *, format: str | None = None,
             format=fmt) from exc
     _check_shape(path, frame, fmt)
     extras: dict[str, Any] = dict(more[0]) if more else {}
-    missing = extras.pop("missing", None) or _count_missing(frame)
+    missing = extras.pop("missing", None)
+    if not count_missing:  # (a workbook's counts come with its cells: dropped)
+        missing = [0] * frame.shape[1]
+    elif not missing:
+        missing = _count_missing(frame)
     columns = tuple(
         ColumnInfo(name=str(c), dtype=str(dtype), label=labels.get(c) or None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
@@ -350,10 +359,12 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
                                  reason=Reason.DUPLICATE_COLUMNS, columns=dupes)
     table = _parse_delimited(path, encoding, delimiter, header)
     frame = drop_empty_unnamed(path, table.to_pandas())
-    blank = _blank_counts(table)
-    missing = [blank[c] for c in frame.columns]
+    extras = {}
+    if not options.get("_no_missing"):
+        blank = _blank_counts(table)
+        extras["missing"] = [blank[c] for c in frame.columns]
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}, {"missing": missing}
+    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}, extras
 
 
 def _blank_counts(table: Any) -> dict[str, int]:
@@ -544,7 +555,8 @@ def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
         if fld.metadata and b"label" in fld.metadata:
             labels[fld.name] = fld.metadata[b"label"].decode()
     extras = {}
-    if list(frame.columns) == table.column_names:  # no index restored from pandas metadata
+    if list(frame.columns) == table.column_names and not options.get("_no_missing"):
+        # (no index restored from pandas metadata)
         extras["missing"] = [_arrow_missing(column, frame[name])
                              for name, column in zip(table.column_names, table.columns)]
     return frame, labels, {}, {}, extras

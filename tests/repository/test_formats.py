@@ -34,6 +34,21 @@ def test_every_format_reads_back_the_same_values(fmt: str, delivery_writer) -> N
     assert table.column("WEIGHT").n_missing == 1
 
 
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_a_delivery_read_again_without_counting_missing_cells_is_the_same_table(
+        fmt: str, delivery_writer) -> None:
+    """A stored delivery is read again with ``count_missing=False`` (its metadata hold the
+    counts): the same table, the same columns but for their missing counts, left 0."""
+    path = delivery_writer(fmt)
+    counted = read_delivery(path)
+    again = read_delivery(path, options=counted.read_options, count_missing=False)
+    pd.testing.assert_frame_equal(again.frame, counted.frame)
+    assert [c.n_missing for c in again.columns] == [0] * len(counted.columns)
+    assert [c.to_dict() | {"n_missing": 0} for c in counted.columns] == \
+        [c.to_dict() for c in again.columns]
+    assert counted.column("WEIGHT").n_missing == 1
+
+
 def test_csv_encoding_and_delimiter_are_detected(delivery_writer) -> None:
     frame = pd.DataFrame({"id": ["1", "2"], "centre": ["Zürich", "Besançon"]})
     path = delivery_writer("csv-semicolon", frame)
