@@ -104,6 +104,11 @@ class RawTable:
     label_sets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: the file label and notes of a Stata/SPSS/SAS file
     file_notes: tuple[str, ...] = ()
+    #: per column of objects whose missing cells were counted here: its values factorised
+    #: (codes, -1 for a null, and the distinct values), which the identifier gate reuses
+    #: instead of factorising the column again; true of the frame as read only
+    distinct: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -242,17 +247,18 @@ def read_delivery(path: Path, *, format: str | None = None,
     _check_shape(path, frame, fmt)
     extras: dict[str, Any] = dict(more[0]) if more else {}
     missing = extras.pop("missing", None)
+    distinct: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if not count_missing:  # (a workbook's counts come with its cells: dropped)
         missing = [0] * frame.shape[1]
     elif not missing:
-        missing = _count_missing(frame)
+        missing = _count_missing(frame, distinct)
     columns = tuple(
         ColumnInfo(name=str(c), dtype=str(dtype), label=labels.get(c) or None,
                    value_labels={_label_key(k): str(v) for k, v in value_labels.get(c, {}).items()},
                    n_missing=n)
         for c, dtype, n in zip(frame.columns, frame.dtypes, missing))
     return RawTable(frame=frame, format=fmt, columns=columns, read_options=read_options,
-                    **extras)
+                    distinct=distinct, **extras)
 
 
 def _label_key(value: Any) -> str:
@@ -261,38 +267,36 @@ def _label_key(value: Any) -> str:
     return str(value)
 
 
-def _count_missing(frame: pd.DataFrame) -> list[int]:
-    """Missing cells per column: nulls, and blank text. A column of text is measured by pyarrow
-    (its nulls as pandas counts them, and blanks trimming exactly the characters ``str.strip``
-    removes); a column of mixed values once per distinct value. Work is linear in the cells,
-    with little per-column overhead."""
+def _count_missing(frame: pd.DataFrame,
+                   distinct: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> list[int]:
+    """Missing cells per column: nulls, and blank text (what ``str.strip`` empties). A column
+    of objects or text is measured once per distinct value (:func:`factorised_missing`); its
+    factorisation is kept in ``distinct`` (by column name) when given."""
     counts = []
-    for _, column in frame.items():
+    for name, column in frame.items():
         if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-            values = column.to_numpy(dtype=object)
-            missing = _missing_texts(values)
-            if missing is None:
-                codes, uniques = pd.factorize(values, use_na_sentinel=True)
-                flags = np.array([isinstance(v, str) and not v.strip() for v in uniques],
-                                 dtype=bool)
-                blank = int(flags[codes[codes >= 0]].sum()) if flags.any() else 0
-                missing = int(column.isna().sum()) + blank
-            counts.append(missing)
+            n, codes, uniques = factorised_missing(column.to_numpy(dtype=object))
+            counts.append(n)
+            if distinct is not None and column.dtype == object:
+                distinct[str(name)] = codes, uniques
         else:
             counts.append(int(column.isna().sum()))
     return counts
 
 
-def _missing_texts(values: np.ndarray) -> int | None:
+def factorised_missing(values: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """How many of ``values`` are missing (None, NaN, NA, NaT) or blank text (empty or white
-    space only); None when they are not all text (or missing)."""
-    import pyarrow as pa
-
-    try:
-        arr = pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    return arr.null_count + blank_texts(arr)
+    space only), with the factorisation that told it (``pandas.factorize``: codes, -1 for a
+    null, and the distinct values): each distinct text is looked at once. Cheaper than writing
+    the texts into Arrow to measure them there, and the identifier gate reuses it."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    nulls = int(np.count_nonzero(codes < 0))
+    blank = [i for i, v in enumerate(uniques.tolist())
+             if isinstance(v, str) and (not v or v.isspace())]
+    if not blank:
+        return nulls, codes, uniques
+    present = codes[codes >= 0] if nulls else codes
+    return nulls + int(np.bincount(present, minlength=len(uniques))[blank].sum()), codes, uniques
 
 
 def blank_texts(texts: Any) -> int:

@@ -166,13 +166,20 @@ class _Column:
     rule asks for them (a column of decimal measurements is judged by no rule, see
     :func:`_judge`)."""
 
-    def __init__(self, name: str, series: pd.Series) -> None:
+    def __init__(self, name: str, series: pd.Series,
+                 factorised: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``factorised``: ``pandas.factorize`` of the column's values, when already made (a
+        column of objects as read: :attr:`repository.formats.RawTable.distinct`)."""
         self.name = name
         self.series = series
         self.is_datetime = pd.api.types.is_datetime64_any_dtype(series)
         self.is_numeric = (pd.api.types.is_numeric_dtype(series)
                            and not pd.api.types.is_bool_dtype(series))
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        if factorised is not None and series.dtype == object and \
+                len(factorised[0]) == len(series):
+            codes, uniques = factorised[0], pd.Index(factorised[1], dtype=object, copy=False)
+        else:
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
         self.codes = codes
         raw_counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         self._uniques = uniques
@@ -772,15 +779,20 @@ def scan(frame: pd.DataFrame, *, id_column: str | None = None,
          labels: Mapping[str, str | None] | None = None,
          value_labels: Mapping[str, Mapping[str, str]] | None = None,
          sheet: str | None = None, other_sheet: bool = False, hidden: bool = False,
-         free_text: bool = True) -> list[IdentifierFinding]:
+         free_text: bool = True,
+         distinct: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+         ) -> list[IdentifierFinding]:
     """Every column of ``frame`` that carries direct identifiers: in its values (one finding per
     column), its name, its variable label or its value labels.
 
     ``id_column`` is the declared participant-ID column; ``sheet``/``other_sheet``/``hidden``
-    say where the table comes from (other sheets are not judged for free text).
+    say where the table comes from (other sheets are not judged for free text); ``distinct``
+    holds columns already factorised (:attr:`repository.formats.RawTable.distinct`).
     """
     names = [str(c) for c in frame.columns]
-    columns = {name: _Column(name, frame[c]) for name, c in zip(names, frame.columns)}
+    known = distinct or {}
+    columns = {name: _Column(name, frame[c], known.get(name))
+               for name, c in zip(names, frame.columns)}
     ctx = _Context(id_column=id_column, sheet=sheet, other_sheet=other_sheet, hidden=hidden,
                    free_text=free_text, columns=columns)
     findings: list[IdentifierFinding] = []
@@ -868,7 +880,7 @@ def scan_table(table: RawTable, *, id_column: str | None = None) -> list[Identif
     findings = scan(table.frame, id_column=id_column,
                     labels={c.name: c.label for c in table.columns if c.label},
                     value_labels={c.name: c.value_labels for c in table.columns if c.value_labels},
-                    sheet=sheet, hidden=sheet in hidden)
+                    sheet=sheet, hidden=sheet in hidden, distinct=table.distinct)
     for name, frame in table.other_sheets.items():
         findings += scan(frame, sheet=name, other_sheet=True, hidden=name in hidden,
                          free_text=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -165,8 +166,9 @@ def test_detect_format_by_content(delivery_writer) -> None:
 
 
 def test_blank_text_counted_as_missing_exactly_as_str_strip_sees_it():
-    """Text columns are measured by pyarrow, mixed columns value by value: both count as blank
-    what ``str.strip()`` empties, Unicode white space included, and nothing else."""
+    """Text and mixed columns are measured once per distinct value: blank is what
+    ``str.strip()`` empties, Unicode white space included, and nothing else; nulls of every
+    kind are missing."""
     from repository.formats import PYTHON_WHITE_SPACE, _count_missing
 
     assert PYTHON_WHITE_SPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
@@ -176,3 +178,10 @@ def test_blank_text_counted_as_missing_exactly_as_str_strip_sees_it():
         "number": [1.0, float("nan"), 3, 4, 5, 6, 7, 8]})
     # "\u200b" (zero-width space) is not white space to Python
     assert _count_missing(frame) == [5, 4, 1]
+    every = [None, float("nan"), pd.NaT, pd.NA, np.float64("nan"), "", " ", "\t\n", "a",
+             " a ", "\u3000", "\x1c", "\u200b", 0, 1.5, np.str_(" "), np.str_("b")]
+    values = [every[i] for i in np.random.default_rng(7).integers(0, len(every), 500)]
+    plain = sum(pd.isna(v) or (isinstance(v, str) and not v.strip()) for v in values)
+    assert _count_missing(pd.DataFrame({"c": pd.Series(values, dtype=object)})) == [plain]
+    assert _count_missing(pd.DataFrame({"s": pd.Series(["", " x", None, "\u3000"],
+                                                       dtype="string")})) == [3]
