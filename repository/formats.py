@@ -363,18 +363,9 @@ def _read_csv(path: Path, options: dict[str, Any], _id: str | None):
                                  reason=Reason.DUPLICATE_COLUMNS, columns=dupes)
     table = _parse_delimited(path, encoding, delimiter, header)
     frame = drop_empty_unnamed(path, table.to_pandas())
-    extras = {}
-    if not options.get("_no_missing"):
-        blank = _blank_counts(table)
-        extras["missing"] = [blank[c] for c in frame.columns]
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}, extras
-
-
-def _blank_counts(table: Any) -> dict[str, int]:
-    """Blank cells (empty or white space only) of each column of a pyarrow table of text."""
-    return {name: blank_texts(column)
-            for name, column in zip(table.column_names, table.columns)}
+    # (missing cells are counted by read_delivery, whose factorisation the gate reuses)
+    return frame, {}, {}, {"encoding": encoding, "delimiter": delimiter}
 
 
 def _parse_delimited(path: Path, encoding: str, delimiter: str, header: list[str]) -> Any:

@@ -185,3 +185,16 @@ def test_blank_text_counted_as_missing_exactly_as_str_strip_sees_it():
     assert _count_missing(pd.DataFrame({"c": pd.Series(values, dtype=object)})) == [plain]
     assert _count_missing(pd.DataFrame({"s": pd.Series(["", " x", None, "\u3000"],
                                                        dtype="string")})) == [3]
+
+
+def test_blank_cells_of_a_csv_are_counted_as_str_strip_sees_them(tmp_path: Path) -> None:
+    path = tmp_path / "blanks.csv"
+    cells = ["x", "", " ", "\u3000", "\x1c", "\u200b", " y ", "\t"]
+    path.write_text("id,v\n" + "".join(f"{i},{c}\n" for i, c in enumerate(cells)),
+                    encoding="utf-8")
+    table = read_delivery(path)
+    assert table.frame["v"].tolist() == cells
+    assert table.column("v").n_missing == sum(not c.strip() for c in cells) == 5
+    assert table.column("id").n_missing == 0
+    codes, uniques = table.distinct["v"]  # kept for the identifier gate
+    assert [uniques[k] for k in codes] == cells
