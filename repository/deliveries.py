@@ -363,11 +363,23 @@ def register_participants(session: Session, trial_id: int, delivery_id: int,
         connection.exec_driver_sql(
             "INSERT INTO participant (trial_id, pseudonym, first_delivery_id, created_at) "
             "SELECT ?, value, ?, ? FROM json_each(?)",
-            (trial_id, delivery_id, stamp, json.dumps(list(pseudonyms))))
+            (trial_id, delivery_id, stamp, _json_texts(pseudonyms)))
         return
     connection.exec_driver_sql(
         "INSERT INTO participant (trial_id, pseudonym, first_delivery_id, created_at) "
         "VALUES (?, ?, ?, ?)", [(trial_id, p, delivery_id, stamp) for p in pseudonyms])
+
+
+def _json_texts(texts: Sequence[str]) -> str:
+    """``json.dumps(list(texts))``: pseudonyms (letters and digits) are joined as they are, at
+    a fifth of the encoder's cost; any other text goes through the encoder."""
+    joined = '","'.join(texts)
+    if _PLAIN_TEXTS.fullmatch(joined) and joined.count('","') == len(texts) - 1:
+        return '["' + joined + '"]'
+    return json.dumps(list(texts))
+
+
+_PLAIN_TEXTS = re.compile(r'[A-Za-z0-9]+(?:","[A-Za-z0-9]+)*')
 
 
 def _same_bytes(session: Session, trial_id: int, digest: str) -> Delivery | None:

@@ -3,10 +3,13 @@ what the row-by-row ways gave, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from repository.deliveries import ingest
@@ -55,3 +58,15 @@ def test_missing_cells_of_any_column_are_nulls_and_blank_texts() -> None:
     expected = [sum(bool(pd.isna(v)) or (isinstance(v, str) and not v.strip()) for v in frame[c])
                 for c in frame.columns]
     assert _count_missing(frame) == expected == [5, 3, 1, 3, 3]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet='PQ27az",\\\u00e9 \n', max_size=6), max_size=6))
+def test_the_pseudonyms_array_is_the_json_the_encoder_writes(texts: list[str]) -> None:
+    """register_participants passes the pseudonyms to SQLite as one JSON array, joined as they
+    are when they are letters and digits: any text reads back as itself."""
+    from repository.deliveries import _json_texts
+
+    assert json.loads(_json_texts(texts)) == texts
+    if texts and all(t.isascii() and t.isalnum() for t in texts):
+        assert _json_texts(texts) == json.dumps(texts, separators=(",", ":"))
