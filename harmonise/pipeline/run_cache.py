@@ -37,7 +37,8 @@ ignored and the trial harmonised again. A trial with an active correction made o
 that is no longer current is always harmonised (that run carries the correction forward), and
 so is every trial when the dictionary file changed while it was being loaded. An entry is
 stored only when the key computed after the run equals the one computed before it (nothing
-changed meanwhile), written to a temporary file and renamed into place; a workspace where it
+changed meanwhile; :func:`report_runs` computes every trial's key again once, after all the
+runs and their checks, :func:`run_keys` reading the store once for all trials), written to a temporary file and renamed into place; a workspace where it
 cannot be written gets its report all the same. :func:`report_runs` also stores the trials'
 validation and integrity results (``topic.checks``), re-used while every trial's key is the
 same. Deleting ``.cache/`` is always safe.
