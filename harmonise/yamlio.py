@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from harmonise.schemacheck import is_valid
 from repository.errors import SpecError, SpecProblem
 from repository.reasons import Reason
 
@@ -479,6 +480,8 @@ def schema_problems(data: Any, schema: Mapping[str, Any],
     Returns the number of problems reported. Messages are rewritten for people: unknown keys
     name the allowed ones (with a close match), wrong types say what was expected and found.
     """
+    if is_valid(data, schema):  # a sure yes (harmonise.schemacheck): no problem to report
+        return 0
     jsonschema = _jsonschema()
     validator = jsonschema.Draft202012Validator(schema)
     count = 0

@@ -25,7 +25,8 @@ PACKAGES = ("repository", "harmonise", "versions", "analyses")
 #: module; a module belongs to the longest unit its name starts with)
 MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "repository": (),
-    "harmonise.yamlio": ("repository",),
+    "harmonise.schemacheck": (),
+    "harmonise.yamlio": ("harmonise.schemacheck", "repository"),
     "harmonise.values": ("harmonise.yamlio", "repository"),
     "harmonise.expressions": ("harmonise.values", "harmonise.yamlio", "repository"),
     "harmonise.dictionary": ("harmonise.expressions", "harmonise.values", "harmonise.yamlio",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from harmonise.checks.integrity import ArmInfo, IntegrityContext, SurvivalSpec, run_checks
 from harmonise.checks.tables import TableChecks, check_table, validate_table
-from harmonise.checks.validation import checks_run, validate_by
+from harmonise.checks.validation import ValidationResult, checks_run, validate_by
 from harmonise.dictionary.spec import Dictionary, Variable
 from harmonise.pipeline.findings import CheckedTrial, findings_for
 from harmonise.pipeline.harmonising import (
@@ -29,10 +29,7 @@ from harmonise.pipeline.harmonising import (
     harmonise_trial,
     load_topic_dictionary,
 )
-from harmonise.pipeline.table_findings import table_findings
-from harmonise.pipeline.wording import word_group
 from harmonise.queries.lifecycle import Finding
-from harmonise.queries.sync import sync_queries
 from harmonise.values.problems import REASONS
 from repository.deliveries import current_delivery
 from repository.errors import HarmonisationError
@@ -139,31 +136,41 @@ def check_trials(store: Store, trials: Sequence[str], *, dictionary: Dictionary 
         integrity = tuple(run_checks(run.data, context))
         run = replace(run, validation=validation, integrity=integrity,
                       table_checks=tables.get(run.trial, {}))
-        if not with_findings:
-            out.append(run)
-            continue
-        checked = CheckedTrial(trial=run.trial, dictionary=dictionary,
-                               mapping=run.harmonised.mapping, raw=run.harmonised.raw,
-                               data=run.data, id_column=id_column, context=context,
-                               columns={c.name: c for c in run.raw.columns},
-                               language=language or "en")
-        rows = table_findings(checked, run.tables, run.table_checks)  # long tables' rows
-        findings = tuple(findings_of(run, checked)) + rows.findings
-        run = replace(run, findings=findings)
-        if raise_queries:
-            ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in integrity
-                                                  if f.status != "skipped"]
-            ran += [f"mapping:{reason}" for reason in REASONS] + list(rows.checks_run)
-            with store.transaction() as session:
-                topic = store.topic(session)
-                report = sync_queries(session, topic, get_trial(session, topic, run.trial),
-                                      findings, checks_run=ran, actor=store.settings.actor,
-                                      delivery_id=run.inputs.delivery_id,
-                                      wording=rows.wording(partial(word_group,
-                                                                   trial=checked)))
-            run = replace(run, queries=report)
+        if with_findings:
+            checked = CheckedTrial(trial=run.trial, dictionary=dictionary,
+                                   mapping=run.harmonised.mapping, raw=run.harmonised.raw,
+                                   data=run.data, id_column=id_column, context=context,
+                                   columns={c.name: c for c in run.raw.columns},
+                                   language=language or "en")
+            run = _found(store, run, checked, validation, raise_queries=raise_queries)
         out.append(run)
     return out
+
+
+def _found(store: Store, run: TrialRun, checked: CheckedTrial, validation: ValidationResult,
+           *, raise_queries: bool) -> TrialRun:
+    """``run`` (validated and checked) with its findings, and its data queries synced when
+    ``raise_queries``. The wording of questions and the query sync are imported here: the
+    HTML reports, which need neither, do not load them."""
+    from harmonise.pipeline.table_findings import table_findings
+    from harmonise.pipeline.wording import word_group
+    from harmonise.queries.sync import sync_queries
+
+    rows = table_findings(checked, run.tables, run.table_checks)  # long tables' rows
+    findings = tuple(findings_of(run, checked)) + rows.findings
+    run = replace(run, findings=findings)
+    if raise_queries:
+        ran = list(checks_run(validation)) + [f"integrity:{f.check}" for f in run.integrity
+                                                  if f.status != "skipped"]
+        ran += [f"mapping:{reason}" for reason in REASONS] + list(rows.checks_run)
+        with store.transaction() as session:
+            topic = store.topic(session)
+            report = sync_queries(session, topic, get_trial(session, topic, run.trial),
+                                  findings, checks_run=ran, actor=store.settings.actor,
+                                  delivery_id=run.inputs.delivery_id,
+                                  wording=rows.wording(partial(word_group, trial=checked)))
+        run = replace(run, queries=report)
+    return run
 
 
 def _check_tables(runs: Sequence[TrialRun], pooled: pd.DataFrame,

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from repository.cdisc.domains import is_supplemental, pivot_supplemental
 from repository.deliveries import load_delivery, pseudonymised_ids
 from repository.errors import NotFound
 from repository.formats import ColumnInfo, RawTable
@@ -62,19 +61,7 @@ def load_datasets(store: Store, topic: str, trial: Trial, names: Sequence[str]) 
         raw = load_delivery(store, delivery)
         supp = current.get(f"supp{name}")
         if supp is not None:
-            supp_raw = load_delivery(store, supp)
-            if is_supplemental(supp.dataset, list(supp_raw.frame.columns)):
-                frame, labels = pivot_supplemental(raw.frame, supp_raw.frame, parent_name=name,
-                                                   supp_name=supp.file_name,
-                                                   id_column=delivery.id_column)
-                added = tuple(ColumnInfo(name=c, dtype="object", label=labels.get(c))
-                              for c in frame.columns if c not in raw.frame.columns)
-                raw = RawTable(frame=frame, format=raw.format, columns=raw.columns + added,
-                               read_options=raw.read_options)
-                out.supplements[name] = supp.dataset
-                out.records[supp.dataset] = (supp.id, supp.sha256, supp.id_column,
-                                             None if supp.row_key is None
-                                             else tuple(supp.row_key))
+            raw = _with_supplement(store, out, name, raw, delivery, supp)
         out.tables[name] = raw
         out.deliveries[name] = delivery
         out.records[name] = (delivery.id, delivery.sha256, delivery.id_column,
@@ -85,3 +72,24 @@ def load_datasets(store: Store, topic: str, trial: Trial, names: Sequence[str]) 
         else:
             out.pseudonyms[name] = [None] * len(raw.frame)
     return out
+
+
+def _with_supplement(store: Store, out: TrialDatasets, name: str, raw: RawTable,
+                     delivery: Delivery, supp: Delivery) -> RawTable:
+    """``raw`` (dataset ``name``) with the qualifiers of its supplemental dataset ``supp``
+    pivoted in as columns, recorded in ``out``; ``raw`` as it is when ``supp`` is not one.
+    (The CDISC module is imported here: a trial without one does not load it.)"""
+    from repository.cdisc.domains import is_supplemental, pivot_supplemental
+
+    supp_raw = load_delivery(store, supp)
+    if not is_supplemental(supp.dataset, list(supp_raw.frame.columns)):
+        return raw
+    frame, labels = pivot_supplemental(raw.frame, supp_raw.frame, parent_name=name,
+                                       supp_name=supp.file_name, id_column=delivery.id_column)
+    added = tuple(ColumnInfo(name=c, dtype="object", label=labels.get(c))
+                  for c in frame.columns if c not in raw.frame.columns)
+    out.supplements[name] = supp.dataset
+    out.records[supp.dataset] = (supp.id, supp.sha256, supp.id_column,
+                                 None if supp.row_key is None else tuple(supp.row_key))
+    return RawTable(frame=frame, format=raw.format, columns=raw.columns + added,
+                    read_options=raw.read_options)

@@ -35,8 +35,9 @@ __all__ = ["trial_report", "topic_overview", "availability_matrix", "variable_su
 def variable_summary(data: pd.DataFrame, dictionary: Dictionary, arm: str,
                      arm_labels: Mapping[Any, str]) -> pd.DataFrame:
     """Per variable and arm: n, missing, and mean (SD) / median or category counts (most
-    frequent first, ties in order of appearance). Each column is read once into numpy and
-    split by arm with boolean masks."""
+    frequent first, ties in order of appearance). Each column is read once into numpy (its
+    missing values and distinct values found on its array, without a Series per step) and split
+    by arm with boolean masks."""
     rows = []
     arms = list(arm_labels)
     in_arm = {a: (data[arm] == a).to_numpy(dtype=bool, na_value=False) for a in arms}
@@ -45,7 +46,7 @@ def variable_summary(data: pd.DataFrame, dictionary: Dictionary, arm: str,
             continue
         row: dict[str, Any] = {"variable": v.name, "type": v.type}
         column = data[v.name]
-        present = column.notna().to_numpy(dtype=bool)
+        present = ~np.asarray(pd.isna(column.array), dtype=bool)
         describe = _describer(column, present, v)
         for a in arms:
             rows_of_arm = in_arm[a]
@@ -69,13 +70,14 @@ def _describer(column: pd.Series, present: np.ndarray, v: Variable) -> Callable[
                     f"[{x.min():g}, {x.max():g}]")
         return numeric
     if v.type in ("date", "datetime"):
-        stamps = pd.to_datetime(column).to_numpy(dtype="datetime64[ns]")
+        stamps = (column if column.dtype == "datetime64[ns]" else pd.to_datetime(column)
+                  ).to_numpy(dtype="datetime64[ns]")
 
         def dates(mask: np.ndarray) -> str:
             d = stamps[mask]
             return f"{pd.Timestamp(d.min()).date()} to {pd.Timestamp(d.max()).date()}"
         return dates
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    codes, uniques = column.array.factorize(use_na_sentinel=True)
     if v.type in ("categorical", "boolean"):
         labels = {c.code: c.label for c in v.categories}
         names = [labels.get(u, u) for u in uniques]

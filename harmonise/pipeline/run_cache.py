@@ -37,7 +37,8 @@ ignored and the trial harmonised again. A trial with an active correction made o
 that is no longer current is always harmonised (that run carries the correction forward), and
 so is every trial when the dictionary file changed while it was being loaded. An entry is
 stored only when the key computed after the run equals the one computed before it (nothing
-changed meanwhile), written to a temporary file and renamed into place; a workspace where it
+changed meanwhile; :func:`report_runs` computes every trial's key again once, after all the
+runs and their checks, :func:`run_keys` reading the store once for all trials), written to a temporary file and renamed into place; a workspace where it
 cannot be written gets its report all the same. :func:`report_runs` also stores the trials'
 validation and integrity results (``topic.checks``), re-used while every trial's key is the
 same. Deleting ``.cache/`` is always safe.
@@ -50,7 +51,7 @@ import hmac
 import json
 import pickle
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -73,7 +74,7 @@ from repository.store import Store
 from repository.trials import get_trial
 
 __all__ = ["harmonise_cached", "harmonise_written", "report_runs", "validate_runs",
-           "trial_keys", "run_key", "cache_path", "code_digest", "tree_digest", "STATS"]
+           "trial_keys", "run_key", "run_keys", "cache_path", "code_digest", "tree_digest", "STATS"]
 
 _MAGIC = b"ipdrepo-run-cache-1\n"
 _PACKAGES = ("harmonise", "repository")
@@ -129,47 +130,76 @@ def run_key(store: Store, trial: str, dictionary: Dictionary, *,
     """(the digest of everything ``trial``'s harmonised run depends on (module docstring),
     whether the run must not come from the cache: an active correction was made on a delivery
     that is no longer current, or the dictionary was not loaded from a file)."""
-    from harmonise.mapping.spec import mapping_path
-    from repository.models import Correction, Withdrawal
+    return run_keys(store, [trial], dictionary, code=code)[0]
 
+
+def run_keys(store: Store, trials: Sequence[str], dictionary: Dictionary, *,
+             code: str | None = None) -> list[tuple[str, bool]]:
+    """:func:`run_key` of each of ``trials``, read in one session with one query per table."""
     settings = store.settings
     directory = settings.dictionary_dir
     dictionary_file = (directory / "dictionary.yaml") if directory is not None else None
-    parts: dict[str, Any] = {"code": code if code is not None else code_digest(),
-                             "dictionary_dir": str(directory),
-                             "workspace": str(settings.workspace),
-                             "secret_file": str(settings.secret_file)}
+    common: dict[str, Any] = {"code": code if code is not None else code_digest(),
+                              "dictionary_dir": str(directory),
+                              "workspace": str(settings.workspace),
+                              "secret_file": str(settings.secret_file),
+                              "dictionary_version": dictionary.version,
+                              "dictionary_source": dictionary.source}
     if dictionary_file is not None:
-        parts["dictionary"] = _file(dictionary_file)
+        common["dictionary"] = _file(dictionary_file)
     if dictionary.source and Path(dictionary.source) != dictionary_file:
-        parts["dictionary_loaded"] = _file(Path(dictionary.source))
+        common["dictionary_loaded"] = _file(Path(dictionary.source))
+    out = []
+    for trial, parts in zip(trials, _trial_rows(store, trials)):
+        parts.update(common)
+        stale = not dictionary.source or _carried(parts["deliveries"], parts["corrections"])
+        if directory is not None:
+            from harmonise.mapping.spec import mapping_path
+
+            parts["mapping"] = _file(mapping_path(directory, dictionary.version, trial))
+        text = json.dumps(parts, sort_keys=True, default=str)
+        out.append((hashlib.sha256(text.encode()).hexdigest(), stale))
+    return out
+
+
+def _trial_rows(store: Store, trials: Sequence[str]) -> list[dict[str, Any]]:
+    """Per trial, the rows of the store its run depends on (every column): the topic, the
+    trial, its arms, deliveries (with whether each is current), corrections and consent
+    withdrawals, each list in order of id."""
+    from repository.models import Arm, Correction, Delivery, Trial, Withdrawal
+
     with store.reading() as session:
         topic = store.topic(session)
-        trial_row = get_trial(session, topic, trial)
-        parts["topic"] = _row(topic)
-        parts["trial"] = _row(trial_row)
-        parts["arms"] = sorted((_row(a) for a in trial_row.arms), key=lambda r: r["id"])
-        deliveries = sorted(({**_row(d), "is_current": d.is_current}
-                             for d in trial_row.deliveries), key=lambda r: r["id"])
-        corrections = list(session.scalars(select(Correction).where(
-            Correction.trial_id == trial_row.id).order_by(Correction.id)))
-        parts["deliveries"] = deliveries
-        parts["corrections"] = [_row(c) for c in corrections]
-        parts["withdrawals"] = [_row(w) for w in session.scalars(select(Withdrawal).where(
-            Withdrawal.trial_id == trial_row.id).order_by(Withdrawal.id))]
+        found = {t.acronym: t for t in session.scalars(select(Trial).where(
+            Trial.topic_id == topic.id, Trial.acronym.in_(set(trials))))}
+        rows = [found.get(t) or get_trial(session, topic, t) for t in trials]  # unknown: raises
+        ids = [r.id for r in rows]
+
+        def by_trial(model: Any) -> dict[int, list[Any]]:
+            grouped: dict[int, list[Any]] = {i: [] for i in ids}
+            for row in session.scalars(select(model).where(model.trial_id.in_(ids))
+                                       .order_by(model.id)):
+                grouped[row.trial_id].append(row)
+            return grouped
+
+        arms, deliveries = by_trial(Arm), by_trial(Delivery)
+        corrections, withdrawals = by_trial(Correction), by_trial(Withdrawal)
+        return [{"topic": _row(topic), "trial": _row(r),
+                 "arms": [_row(a) for a in arms[r.id]],
+                 "deliveries": [{**_row(d), "is_current": d.is_current}
+                                for d in deliveries[r.id]],
+                 "corrections": [_row(c) for c in corrections[r.id]],
+                 "withdrawals": [_row(w) for w in withdrawals[r.id]]} for r in rows]
+
+
+def _carried(deliveries: list[dict[str, Any]], corrections: list[dict[str, Any]]) -> bool:
+    """Is an active correction on a delivery that is no longer current (its dataset's)?"""
     current = {(d["dataset"], d["id"]) for d in deliveries if d["is_current"]}
     current_ids = {i for _, i in current}
-    stale = not dictionary.source or any(
-        c["status"] == "active" and (
-            c["delivery_id"] not in current_ids or
-            ((c["dataset"] or "main") != "main" and (c["dataset"], c["delivery_id"]) not in current))
-        for c in parts["corrections"])
-    parts["dictionary_version"] = dictionary.version
-    parts["dictionary_source"] = dictionary.source
-    if directory is not None:
-        parts["mapping"] = _file(mapping_path(directory, dictionary.version, trial))
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest(), stale
+    return any(c["status"] == "active" and (
+        c["delivery_id"] not in current_ids or
+        ((c["dataset"] or "main") != "main" and (c["dataset"], c["delivery_id"]) not in current))
+        for c in corrections)
 
 
 def _load_dictionary(store: Store) -> tuple[Dictionary, bool]:
@@ -225,10 +255,13 @@ def _store(path: Path, key: str, signing: bytes, value: Any) -> None:
 
 def harmonise_cached(store: Store, trial: str, *, dictionary: Dictionary | None = None,
                      write: bool = False, progress: Progress | None = None,
-                     known: tuple[str, bool] | None = None) -> TrialRun:
+                     known: tuple[str, bool] | None = None,
+                     deferred: dict[str, TrialRun] | None = None) -> TrialRun:
     """:func:`~harmonise.pipeline.harmonising.harmonise_trial` (``write=False``) through the
     workspace's run cache (module docstring). ``known``: the trial's :func:`run_key` computed
-    just before (with this ``dictionary``)."""
+    just before (with this ``dictionary``). ``deferred``: where to put a run harmonised here
+    instead of storing it (:func:`report_runs` stores them together, after one more key each,
+    :func:`_store_checked`)."""
     if write:
         raise ValueError("the run cache serves reading runs only (write=False)")
     with store.reading() as session:
@@ -250,7 +283,9 @@ def harmonise_cached(store: Store, trial: str, *, dictionary: Dictionary | None 
             return run
     run = harmonise_trial(store, trial, dictionary=dictionary, write=False, progress=progress)
     STATS["harmonised"].append(trial)
-    if not stale and run_key(store, trial, dictionary)[0] == key:
+    if not stale and deferred is not None:
+        deferred[trial] = run
+    elif not stale and run_key(store, trial, dictionary)[0] == key:
         _store(path, key, signing, replace(run, carried={}, path=None))
     return run
 
@@ -277,13 +312,15 @@ def report_runs(store: Store, trials: Sequence[str], *,
             STATS["checks_reused"].append(len(runs))
             return runs
     known = dict(zip(trials, keys))
+    harmonised: dict[str, TrialRun] = {}
 
     def harmoniser(store: Store, trial: str, **options: Any) -> TrialRun:
-        return harmonise_cached(store, trial, known=known[trial], **options)
+        return harmonise_cached(store, trial, known=known[trial], deferred=harmonised,
+                                **options)
 
     runs = check_trials(store, trials, dictionary=dictionary, raise_queries=False, write=False,
                         progress=progress, harmoniser=harmoniser, with_findings=False)
-    _store_checks(store, runs, dictionary, keys)
+    _store_checked(store, runs, dictionary, keys, harmonised)
     return runs
 
 
@@ -308,7 +345,7 @@ def validate_runs(store: Store, trials: Sequence[str], *, raise_queries: bool = 
 
     runs = check_trials(store, trials, dictionary=dictionary, raise_queries=raise_queries,
                         write=True, progress=progress, harmoniser=harmoniser)
-    _store_checks(store, runs, dictionary, keys)
+    _store_checked(store, runs, dictionary, keys)
     return runs
 
 
@@ -332,7 +369,7 @@ def trial_keys(store: Store, trials: Sequence[str]) -> tuple[Dictionary, list[tu
     """The topic dictionary and each trial's :func:`run_key` (all stale when the dictionary
     file changed while it was loaded)."""
     dictionary, changed = _load_dictionary(store)
-    keys = [run_key(store, t, dictionary) for t in trials]
+    keys = run_keys(store, trials, dictionary)
     return dictionary, [(k, True) for k, _ in keys] if changed else keys
 
 
@@ -340,16 +377,23 @@ def _checks_path(store: Store) -> Path:
     return store.settings.workspace / ".cache" / "runs" / "topic.checks"
 
 
-def _store_checks(store: Store, runs: Sequence[TrialRun], dictionary: Dictionary,
-                  keys: Sequence[tuple[str, bool]]) -> None:
-    """Store the runs' validation and integrity results when every trial's inputs are as
-    they were before the runs (``keys``)."""
+def _store_checked(store: Store, runs: Sequence[TrialRun], dictionary: Dictionary,
+                   keys: Sequence[tuple[str, bool]],
+                   harmonised: Mapping[str, TrialRun] | None = None) -> None:
+    """Store the runs ``harmonised`` (a trial's harmonised run, before its checks) and the
+    runs' validation and integrity results, each when the inputs it depends on are as they
+    were before the runs (``keys``; the keys computed again once, after every run)."""
     trials = [r.trial for r in runs]
-    if not trials or any(stale for _, stale in keys):
+    if not trials or all(stale for _, stale in keys):
         return
-    key = _set_key(trials, keys)
-    if _set_key(trials, [run_key(store, t, dictionary) for t in trials]) == key:
-        _store(_checks_path(store), key, _signing_key(store),
+    after = run_keys(store, trials, dictionary)
+    signing = _signing_key(store)
+    for trial, (key, stale), (now, _) in zip(trials, keys, after):
+        if harmonised and trial in harmonised and not stale and now == key:
+            _store(cache_path(store, trial), key, signing,
+                   replace(harmonised[trial], carried={}, path=None))
+    if not any(stale for _, stale in keys) and _set_key(trials, after) == _set_key(trials, keys):
+        _store(_checks_path(store), _set_key(trials, keys), signing,
                [(r.trial, r.validation, r.integrity) for r in runs])
 
 

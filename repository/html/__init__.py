@@ -93,8 +93,11 @@ def cell(value: Any) -> str:
 
 def _cells(column: Any) -> list[str]:
     """:func:`cell` of every value of ``column`` (a Series), in order: the missing values are
-    found by one ``isna`` of the column (the test that :func:`cell` makes of each value)."""
-    missing = column.isna().tolist()
+    found by one ``isna`` of the column's array (the test that :func:`cell` makes of each
+    value)."""
+    import pandas as pd
+
+    missing = pd.isna(column.array).tolist()
     return ["" if gone else v if isinstance(v, Markup) else str(v)
             for v, gone in zip(column, missing, strict=True)]
 
@@ -121,7 +124,7 @@ def table(frame: Any, *, status_column: str | None = None, limit: int | None = N
     shown = frame if limit is None else frame.head(limit)
     # column by column: what cell() makes of each value, with each column's missing values
     # found in one call rather than one pandas call per cell
-    columns = [_cells(shown.iloc[:, i]) for i in range(shown.shape[1])]
+    columns = [_cells(column) for _, column in shown.items()]
     statuses = (shown[status_column].tolist() if status_column is not None
                 else [None] * len(shown))
     rows = []

@@ -74,3 +74,22 @@ def test_variable_summary_of_an_empty_arm_is_blank():
     table = variable_summary(frame, dictionary, "arm", {0: "A", 9: "Nobody"})
     assert (table["Nobody: n"] == 0).all() and (table["Nobody: summary"] == "").all()
     assert (table["Nobody: missing"] == 0).all()
+
+
+def test_variable_summary_reads_dates_held_as_text_or_as_dates_alike():
+    """A date column already of datetime64[ns] is read as it is; one held as text is parsed:
+    both give the same summary (and the same n and missing)."""
+    dictionary = load_dictionary(ROOT / "dictionaries" / "gastric-adjuvant")
+    frame = _frame(dictionary, n=120)
+    dates = [v.name for v in dictionary.variables
+             if v.type == "date" and v.role not in ("id", "trial")]
+    assert dates
+    as_text = frame.copy()
+    for name in dates:
+        as_text[name] = frame[name].dt.strftime("%Y-%m-%d").astype(object)
+        assert as_text[name].dtype == object
+    labels = {0: "Control", 1: "Chemo", 2: "Chemoradiation"}
+    native = variable_summary(frame, dictionary, "arm", labels).set_index("variable")
+    parsed = variable_summary(as_text, dictionary, "arm", labels).set_index("variable")
+    assert native.loc[dates].equals(parsed.loc[dates])
+    assert all(" to " in s for s in native.loc[dates, "Chemo: summary"])

@@ -326,3 +326,38 @@ def test_a_harmonisation_fills_the_runs_for_the_report_after_it(topic, tmp_path:
     pages = report(store, tmp_path / "after-harmonise")
     assert STATS == {"hits": trials, "harmonised": [], "checks_reused": []}
     assert pages == uncached(store, tmp_path / "plain")
+
+
+def test_an_input_changed_while_harmonising_is_not_stored(topic, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """The report stores its runs together after checking them (the keys computed once more
+    for all trials): a trial whose mapping was edited while the report harmonised it is not
+    stored, the others are, and the next report harmonises only that trial."""
+    store, _, dictionary = topic
+    trials = trials_with_data(store)
+    (mapping,) = dictionary.glob(f"mappings/*/{trials[0]}.yaml")
+    real = run_cache.harmonise_trial
+
+    def edited_meanwhile(store, trial, **options):
+        run = real(store, trial, **options)
+        if trial == trials[0]:
+            mapping.write_text(mapping.read_text() + "# edited while a report harmonised\n")
+        return run
+
+    monkeypatch.setattr(run_cache, "harmonise_trial", edited_meanwhile)
+    report(store, tmp_path / "r0")
+    monkeypatch.undo()
+    assert not cache_path(store, trials[0]).exists() and cache_path(store, trials[1]).is_file()
+    after = report(store, tmp_path / "r1")
+    assert STATS == {"hits": trials[1:], "harmonised": [trials[0]], "checks_reused": []}
+    assert after == uncached(store, tmp_path / "plain")
+
+
+def test_the_keys_of_several_trials_are_each_trials_key(topic) -> None:
+    store, _, _ = topic
+    trials = trials_with_data(store)
+    dictionary = run_cache._load_dictionary(store)[0]
+    keys = run_cache.run_keys(store, trials, dictionary)
+    assert keys == [run_cache.run_key(store, t, dictionary) for t in trials]
+    assert len({k for k, _ in keys}) == len(trials)
+    assert run_cache.run_keys(store, trials[::-1], dictionary) == keys[::-1]
