@@ -79,10 +79,19 @@ __all__ = ["harmonise_cached", "harmonise_written", "report_runs", "validate_run
 _MAGIC = b"ipdrepo-run-cache-1\n"
 _PACKAGES = ("harmonise", "repository")
 
-#: what this process did: ``hits`` and ``harmonised`` (the trials whose runs were read from the
-#: cache or computed), ``checks_reused`` (the number of trials of each :func:`report_runs` that
-#: re-used the stored checks)
+#: what this process did lately (the last :data:`_KEPT` of each): ``hits`` and ``harmonised``
+#: (the trials whose runs were read from the cache or computed), ``checks_reused`` (the number
+#: of trials of each :func:`report_runs` that re-used the stored checks)
 STATS: dict[str, list[Any]] = {"hits": [], "harmonised": [], "checks_reused": []}
+_KEPT = 1000
+
+
+def _note(kind: str, *items: Any) -> None:
+    """Add ``items`` to ``STATS[kind]``, keeping its last :data:`_KEPT` (a server harmonises
+    for as long as it runs)."""
+    seen = STATS[kind]
+    seen.extend(items)
+    del seen[:-_KEPT]
 
 
 def cache_path(store: Store, trial: str) -> Path:
@@ -277,12 +286,12 @@ def harmonise_cached(store: Store, trial: str, *, dictionary: Dictionary | None 
     if not stale:
         run = _read(path, key, signing)
         if run is not None:
-            STATS["hits"].append(trial)
+            _note("hits", trial)
             if progress:
                 progress(f"{trial}: unchanged since the last run (cached)")
             return run
     run = harmonise_trial(store, trial, dictionary=dictionary, write=False, progress=progress)
-    STATS["harmonised"].append(trial)
+    _note("harmonised", trial)
     if not stale and deferred is not None:
         deferred[trial] = run
     elif not stale and run_key(store, trial, dictionary)[0] == key:
@@ -309,7 +318,7 @@ def report_runs(store: Store, trials: Sequence[str], *,
     if usable:
         runs = _checked(store, trials, keys, _checks_path(store), key, signing)
         if runs is not None:
-            STATS["checks_reused"].append(len(runs))
+            _note("checks_reused", len(runs))
             return runs
     known = dict(zip(trials, keys))
     harmonised: dict[str, TrialRun] = {}
@@ -357,7 +366,7 @@ def harmonise_written(store: Store, trial: str, *, dictionary: Dictionary,
     :func:`trial_keys`) when its inputs did not change while it ran. A written run differs from
     a reading one only by the file's path, which is not stored."""
     run = harmonise_trial(store, trial, dictionary=dictionary, write=True, progress=progress)
-    STATS["harmonised"].append(trial)
+    _note("harmonised", trial)
     key, stale = known
     if not stale and run_key(store, trial, dictionary)[0] == key:
         _store(cache_path(store, trial), key, _signing_key(store),
@@ -416,5 +425,5 @@ def _checked(store: Store, trials: Sequence[str], keys: Sequence[tuple[str, bool
         if run is None:
             return None
         runs.append(replace(run, validation=validation, integrity=integrity))
-    STATS["hits"].extend(trials)
+    _note("hits", *trials)
     return runs

@@ -361,3 +361,21 @@ def test_the_keys_of_several_trials_are_each_trials_key(topic) -> None:
     assert keys == [run_cache.run_key(store, t, dictionary) for t in trials]
     assert len({k for k, _ in keys}) == len(trials)
     assert run_cache.run_keys(store, trials[::-1], dictionary) == keys[::-1]
+
+
+def test_the_process_counters_keep_only_their_last_entries() -> None:
+    """STATS is read by these tests; in a server that harmonises for days it must not grow
+    without end."""
+    from harmonise.pipeline import run_cache
+
+    saved = {k: list(v) for k, v in STATS.items()}
+    try:
+        for i in range(run_cache._KEPT + 5):
+            run_cache._note("harmonised", f"T{i}")
+        run_cache._note("hits", *[f"H{i}" for i in range(run_cache._KEPT * 2)])
+        assert len(STATS["harmonised"]) == run_cache._KEPT
+        assert STATS["harmonised"][-1] == f"T{run_cache._KEPT + 4}"
+        assert STATS["hits"] == [f"H{i}" for i in range(run_cache._KEPT, run_cache._KEPT * 2)]
+    finally:
+        for k, v in saved.items():
+            STATS[k][:] = v
