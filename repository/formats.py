@@ -247,7 +247,7 @@ def read_delivery(path: Path, *, format: str | None = None,
     _check_shape(path, frame, fmt)
     extras: dict[str, Any] = dict(more[0]) if more else {}
     missing = extras.pop("missing", None)
-    distinct: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    distinct: dict[str, tuple[np.ndarray, np.ndarray]] = extras.pop("distinct", None) or {}
     if not count_missing:  # (a workbook's counts come with its cells: dropped)
         missing = [0] * frame.shape[1]
     elif not missing:

@@ -14,6 +14,7 @@ before. A test compares the two ways cell for cell.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,12 +69,18 @@ def labels(names: list[str]) -> list[str]:
     return [n or f"Unnamed: {i}" for i, n in enumerate(names)]
 
 
-def grid_table(grid: list[list[Any]]) -> tuple[list[str], pd.DataFrame, list[int]] | None:
+#: a column's values factorised as ``pandas.factorize`` does (codes, -1 for None; the distinct
+#: values), which the identifier gate reuses (:attr:`repository.formats.RawTable.distinct`)
+Factorised = tuple[np.ndarray, np.ndarray]
+
+
+def grid_table(grid: list[list[Any]]
+               ) -> tuple[list[str], pd.DataFrame, list[int], dict[str, Factorised]] | None:
     """The header names, table (as :func:`records_table` makes it from the cells as openpyxl
-    reads them) and missing cells per column (None and blank text) of a sheet read by
-    calamine: the first non-empty row is the header, the non-empty rows after it the data.
-    None when the grid is not a rectangle with a header and data rows (then read it as
-    rows)."""
+    reads them), missing cells per column (None and blank text) and the columns factorised
+    (by label; those of text, numbers and dates) of a sheet read by calamine: the first
+    non-empty row is the header, the non-empty rows after it the data. None when the grid is
+    not a rectangle with a header and data rows (then read it as rows)."""
     width = len(grid[0]) if grid else 0
     if width == 0 or any(len(row) != width for row in grid):
         return None
@@ -86,12 +93,17 @@ def grid_table(grid: list[list[Any]]) -> tuple[list[str], pd.DataFrame, list[int
         return None
     missing = [0] * width
     inferred = []
-    for i in range(width):
+    factorised: dict[str, Factorised] = {}
+    named = labels(names)
+    repeated = {label for label, n in Counter(named).items() if n > 1}
+    for i, label in enumerate(named):
         done = _plain_column(table[:, i])
         if done is None:
             inferred.append(i)
-        else:
-            table[:, i], missing[i] = done
+            continue
+        table[:, i], missing[i], distinct = done
+        if distinct is not None and label not in repeated:  # (a repeated name is refused)
+            factorised[label] = distinct
     if inferred:  # booleans, times, durations, dates with text: pandas infers them from rows
         from repository.formats import _count_missing
 
@@ -100,48 +112,64 @@ def grid_table(grid: list[list[Any]]) -> tuple[list[str], pd.DataFrame, list[int
         table[:, inferred] = frame.to_numpy(dtype=object)
         for i, n in zip(inferred, _count_missing(frame)):
             missing[i] = n
-    return names, pd.DataFrame(table, columns=labels(names), dtype=object, copy=False), missing
+    frame = pd.DataFrame(table, columns=labels(names), dtype=object, copy=False)
+    return names, frame, missing, factorised
 
 
-def _plain_column(column: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """A column of text and numbers (blanks ""), as :func:`records_table` holds it, and its
-    missing cells; None for any other column."""
+def _plain_column(column: np.ndarray) -> tuple[np.ndarray, int, Factorised | None] | None:
+    """A column of text, numbers and dates (blanks ""), as :func:`records_table` holds it,
+    its missing cells and its factorisation; None for any other column. The column is
+    factorised first and each distinct cell turned into what is held once."""
     kinds = set(map(type, column.tolist()))
     if kinds <= {str, dt.date, dt.datetime} and kinds & {dt.date, dt.datetime}:
         return _date_column(column)
     if not kinds <= {str, float}:
         return None
-    if kinds == {float}:  # no blanks: whole numbers int, else (all of them) floats
-        value = column.astype(np.float64)
-        whole = (value == np.floor(value)) & (np.abs(value) < 2.0**63)
-        if whole.all():
-            return value.astype(np.int64).astype(object), 0
-        return (value + 0.0).astype(object), 0  # -0.0 read as int 0, then 0.0
-    blank = column == ""
-    out = column.copy()
-    out[blank] = None
-    n_blank = int(np.count_nonzero(blank))
-    if kinds == {str}:
-        return out, n_blank + _white(out[~blank])
-    # numbers with blanks only (an array of floats alone is "floating"), or with text too
-    numbers = (np.flatnonzero(~blank)
-               if pd.api.types.infer_dtype(column[~blank], skipna=False) == "floating"
-               else np.flatnonzero([type(v) is float for v in column.tolist()]))
-    value = column[numbers].astype(np.float64)
+    codes, distinct = pd.factorize(column)  # (no nulls: calamine's blank is "")
+    held, missing = _held(distinct)
+    counts = np.bincount(codes, minlength=len(distinct))
+    return held[codes], int(counts[missing].sum()), _without_blanks(codes, held)
+
+
+def _held(distinct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What :func:`records_table` holds for each distinct cell of a column of text and numbers
+    (its type inferred from all of them), and which are missing (blank or white space)."""
+    text = np.array([type(v) is str for v in distinct.tolist()], dtype=bool)
+    texts = distinct[text].tolist()
+    missing = np.zeros(len(distinct), dtype=bool)
+    missing[text] = [not t or t.isspace() for t in texts]
+    blank = text.copy()
+    blank[text] = [not t for t in texts]
+    numbers = np.flatnonzero(~text)
+    value = distinct[numbers].astype(np.float64)
     whole = (value == np.floor(value)) & (np.abs(value) < 2.0**63)
-    if numbers.size + n_blank == len(column):  # numbers and blanks: pandas infers floats
-        out[numbers] = (value + 0.0).astype(object)  # (a blank is NaN): whole ones too, 1.0
-        return out, n_blank
-    out[numbers[whole]] = value[whole].astype(np.int64).astype(object)  # text and numbers
-    text = np.ones(len(column), dtype=bool)
-    text[numbers] = False
-    return out, n_blank + _white(out[text & ~blank])
+    held = distinct.copy()
+    if not text.any():  # numbers alone: whole numbers int, else (all of them) floats
+        return (value.astype(np.int64).astype(object) if whole.all()
+                else (value + 0.0).astype(object)), missing  # -0.0 read as int 0, then 0.0
+    held[blank] = None
+    if numbers.size and not (text & ~blank).any():  # numbers and blanks: pandas infers floats
+        held[numbers] = (value + 0.0).astype(object)  # (a blank is NaN): whole ones too, 1.0
+    else:  # text and numbers: whole numbers int
+        held[numbers[whole]] = value[whole].astype(np.int64).astype(object)
+    return held, missing
 
 
-def _date_column(column: np.ndarray) -> tuple[np.ndarray, int] | None:
+def _without_blanks(codes: np.ndarray, held: np.ndarray) -> Factorised:
+    """``pandas.factorize`` of ``held[codes]`` (the held values are distinct, but for None)."""
+    kept = np.array([v is not None for v in held.tolist()], dtype=bool)
+    if kept.all():
+        return codes, held
+    renumbered = np.full(len(held), -1, dtype=codes.dtype)
+    renumbered[kept] = np.arange(int(kept.sum()))
+    return renumbered[codes], held[kept]
+
+
+def _date_column(column: np.ndarray) -> tuple[np.ndarray, int, Factorised | None] | None:
     """A column of dates and date-times (blanks "") as pandas infers it: Timestamps, blanks
     None; None when it holds text or a date pandas holds only as an object. Each distinct
-    cell is converted once."""
+    cell is converted once; no factorisation when two of them are the same instant (a date
+    and a date-time at midnight)."""
     codes, distinct = pd.factorize(column)
     texts = [i for i, v in enumerate(distinct.tolist()) if type(v) is str]
     if any(distinct[i] != "" for i in texts):  # text that is not blank
@@ -155,11 +183,5 @@ def _date_column(column: np.ndarray) -> tuple[np.ndarray, int] | None:
     cells = np.asarray(stamps.astype(object), dtype=object)
     cells[stamps.isna()] = None
     blanks = int(np.count_nonzero(codes == texts[0])) if texts else 0
-    return cells[codes], blanks
-
-
-def _white(texts: np.ndarray) -> int:
-    """How many of ``texts`` are white space only (but not empty)."""
-    values = texts.tolist()
-    white = {t for t in set(values) if not t.strip()}
-    return sum(t in white for t in values) if white else 0
+    same = stamps[stamps.notna()].has_duplicates
+    return cells[codes], blanks, None if same else _without_blanks(codes, cells)

@@ -33,7 +33,13 @@ import pandas as pd
 from repository import limits
 from repository.errors import UnreadableDelivery
 from repository.reasons import Reason
-from repository.workbook_cells import as_openpyxl_reads, grid_table, labels, records_table
+from repository.workbook_cells import (
+    Factorised,
+    as_openpyxl_reads,
+    grid_table,
+    labels,
+    records_table,
+)
 from repository.workbook_parts import sheet_extent, sheet_parts
 
 __all__ = ["read_xlsx"]
@@ -212,10 +218,9 @@ class _CalamineBook:
         built = grid_table(grid)
         if built is None:
             return _rows_table(budget.path, as_openpyxl_reads(grid) if grid else [])
-        names, frame, missing = built
-        if len(names) > limits.MAX_COLUMNS:
-            limits.check_width(budget.path, len(names))
-        return names, frame, missing
+        if len(built[0]) > limits.MAX_COLUMNS:
+            limits.check_width(budget.path, len(built[0]))
+        return built
 
     def close(self) -> None:
         self.book.close()
@@ -232,15 +237,16 @@ def _open(path: Path) -> _Book:
         return _OpenpyxlBook(path)  # calamine cannot open it: openpyxl says why
 
 
-#: a data sheet's header names, its table (None for a sheet without a header) and the missing
-#: cells of each column (None: to be counted by :func:`repository.formats.read_delivery`)
-_Table = tuple[list[str], pd.DataFrame | None, list[int] | None]
+#: a data sheet's header names, its table (None for a sheet without a header), the missing
+#: cells of each column (None: to be counted by :func:`repository.formats.read_delivery`) and
+#: the columns already factorised, by label (for the identifier gate)
+_Table = tuple[list[str], pd.DataFrame | None, list[int] | None, dict[str, Factorised]]
 
 
 def _rows_table(path: Path, rows: Iterable[Row]) -> _Table:
     """The data sheet's table from its rows (:func:`_sheet_rows`)."""
     names, data = _sheet_rows(path, rows)
-    return names, records_table(names, data) if names else None, None
+    return names, records_table(names, data) if names else None, None, {}
 
 
 def _sheet_rows(path: Path, rows: Iterable[Row]) -> tuple[list[str], list[Row]]:
@@ -278,13 +284,14 @@ def read_xlsx(path: Path, options: dict[str, Any], id_column: str | None) -> tup
         book = _OpenpyxlBook(path)
         sheet, sheets, hidden, table, others = _read_book(path, book, options, id_column)
     extras: dict[str, Any] = {"other_sheets": others, "hidden_sheets": hidden}
-    names, frame, missing = table
+    names, frame, missing, factorised = table
     if frame is None:
         return pd.DataFrame(), {}, {}, {"sheet": sheet}, extras
     frame = drop_empty_unnamed(path, frame)
+    kept = set(frame.columns)
     if missing is not None:
-        kept = set(frame.columns)
         extras["missing"] = [n for label, n in zip(labels(names), missing) if label in kept]
+    extras["distinct"] = {label: f for label, f in factorised.items() if label in kept}
     return frame, {}, {}, {"sheet": sheet, "sheets": sheets}, extras
 
 

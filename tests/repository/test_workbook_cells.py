@@ -61,7 +61,7 @@ def check(grid: list[list[object]]) -> None:
     if built is None:  # no data rows: read from the rows as before
         assert old is None or old[1].empty
         return
-    names, frame, missing = built
+    names, frame, missing, factorised = built
     assert old is not None
     assert names == old[0]
     assert list(frame.columns) == list(old[1].columns)
@@ -70,6 +70,13 @@ def check(grid: list[list[object]]) -> None:
         mine, theirs = frame.iloc[:, i].tolist(), old[1].iloc[:, i].tolist()
         assert all(same(a, b) for a, b in zip(mine, theirs, strict=True)), (i, mine, theirs)
     assert missing == _count_missing(old[1])
+    once = [label for label in frame.columns if list(frame.columns).count(label) == 1]
+    assert set(factorised) <= set(once)  # (a repeated name is refused when read)
+    for label, (codes, uniques) in factorised.items():  # what the identifier gate reuses
+        expected_codes, expected = pd.factorize(frame[label], use_na_sentinel=True)
+        assert codes.tolist() == expected_codes.tolist(), label
+        assert all(same(a, b) for a, b in zip(uniques.tolist(), expected.tolist(),
+                                               strict=True)), label
 
 
 @settings(max_examples=400, deadline=None)
@@ -92,11 +99,21 @@ def test_columns_of_each_kind_equal_the_rows_table() -> None:
     grid = [list(columns)] + [list(row) for row in zip(*columns.values())]
     grid.insert(2, [""] * len(columns))  # an empty row inside the data
     check(grid)
-    names, frame, _ = grid_table(grid)  # type: ignore[misc]
+    names, frame, _, factorised = grid_table(grid)  # type: ignore[misc]
     assert [type(v) for v in frame["whole"]] == [int, int, int]
     assert frame["whole_blank"].tolist() == [1.0, None, 0.0]
     assert [type(v) for v in frame["mixed"]] == [int, str, type(None)]
     assert isinstance(frame["date"][0], pd.Timestamp)
+    kinds = {"whole", "whole_blank", "float", "big", "text", "mixed", "mixed_float", "date",
+             "far", "datetime", "blank"}  # (the far dates are read as objects: no Timestamps)
+    assert set(factorised) == kinds - {"far"}
+
+
+def test_a_date_and_a_midnight_date_time_are_one_value_so_not_factorised_here() -> None:
+    grid = [["d", "n"], [dt.date(2003, 2, 3), 1.0], [dt.datetime(2003, 2, 3), 2.0], ["", 3.0]]
+    names, frame, missing, factorised = grid_table(grid)  # type: ignore[misc]
+    assert frame["d"].tolist() == [pd.Timestamp(2003, 2, 3)] * 2 + [None] and missing == [1, 0]
+    assert list(factorised) == ["n"]  # the gate factorises "d" itself
 
 
 def test_a_ragged_grid_or_a_grid_without_data_rows_is_left_to_the_rows() -> None:
