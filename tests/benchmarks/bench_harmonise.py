@@ -83,7 +83,9 @@ def _work(args: argparse.Namespace) -> tuple[Any, list[tuple[Any, ...]]]:
     for t in registry:
         d = t["delivery"]
         options = {k: d[k] for k in ("encoding", "delimiter", "sheet") if d.get(k)}
-        raw = read_delivery(cache / d["file"], format=d["format"], options=options)
+        # as harmonising reads a stored delivery (load_delivery): no missing-cell counts
+        raw = read_delivery(cache / d["file"], format=d["format"], options=options,
+                            count_missing=False)
         codebook = yaml.safe_load((cache / d["codebook"]).read_text())
         mapping = Mapping.from_dict(mapping_from_codebook(codebook), dictionary=dictionary)
         trial = Trial(acronym=t["acronym"], arms=[
