@@ -112,7 +112,7 @@ def grid_table(grid: list[list[Any]]
         table[:, inferred] = frame.to_numpy(dtype=object)
         for i, n in zip(inferred, _count_missing(frame)):
             missing[i] = n
-    frame = pd.DataFrame(table, columns=labels(names), dtype=object, copy=False)
+    frame = pd.DataFrame(table, columns=named, dtype=object, copy=False)
     return names, frame, missing, factorised
 
 
