@@ -104,9 +104,10 @@ class RawTable:
     label_sets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: the file label and notes of a Stata/SPSS/SAS file
     file_notes: tuple[str, ...] = ()
-    #: per column of objects whose missing cells were counted here: its values factorised
-    #: (codes, -1 for a null, and the distinct values), which the identifier gate reuses
-    #: instead of factorising the column again; true of the frame as read only
+    #: per column of objects factorised while it was read (its missing cells counted, or a
+    #: workbook's column built): codes (-1 for a null) and the distinct values, which the
+    #: identifier gate reuses instead of factorising the column again; true of the frame as
+    #: read only
     distinct: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, compare=False, repr=False)
 
