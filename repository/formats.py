@@ -233,8 +233,6 @@ def read_delivery(path: Path, *, format: str | None = None,
     options = dict(options or {})
     if all_sheets:
         options["_all_sheets"] = True
-    if not count_missing:
-        options["_no_missing"] = True
     reader = _READERS[fmt]
     try:
         frame, labels, value_labels, read_options, *more = reader(path, options, id_column)
@@ -298,20 +296,6 @@ def factorised_missing(values: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]
         return nulls, codes, uniques
     present = codes[codes >= 0] if nulls else codes
     return nulls + int(np.bincount(present, minlength=len(uniques))[blank].sum()), codes, uniques
-
-
-def blank_texts(texts: Any) -> int:
-    """How many of the (pyarrow) texts are blank: empty, or white space only (what
-    ``str.strip`` removes): nothing is left once the white space on their left is removed."""
-    import pyarrow.compute as pc
-
-    left = pc.utf8_ltrim(texts, characters=PYTHON_WHITE_SPACE)
-    return int(pc.sum(pc.equal(pc.binary_length(left), 0)).as_py() or 0)
-
-
-#: every character ``str.strip()`` removes (``str.isspace``; a test keeps it true)
-PYTHON_WHITE_SPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
-                      "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 def _check_shape(path: Path, frame: pd.DataFrame, fmt: str) -> None:
@@ -550,29 +534,8 @@ def _read_parquet(path: Path, options: dict[str, Any], _id: str | None):
     for fld in table.schema:
         if fld.metadata and b"label" in fld.metadata:
             labels[fld.name] = fld.metadata[b"label"].decode()
-    extras = {}
-    if list(frame.columns) == table.column_names and not options.get("_no_missing"):
-        # (no index restored from pandas metadata)
-        extras["missing"] = [_arrow_missing(column, frame[name])
-                             for name, column in zip(table.column_names, table.columns)]
-    return frame, labels, {}, {}, extras
-
-
-def _arrow_missing(column: Any, series: pd.Series) -> int:
-    """:func:`_count_missing` of one column read from Parquet, counted on its Arrow data where
-    the type allows (nulls; NaN of floats; blank text), else on the pandas column."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return column.null_count + blank_texts(column)
-    if pa.types.is_floating(kind):
-        return column.null_count + int(pc.sum(pc.is_nan(column)).as_py() or 0)
-    if (pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_date(kind)
-            or pa.types.is_timestamp(kind)):
-        return column.null_count
-    return _count_missing(series.to_frame())[0]
+    # (missing cells are counted by read_delivery, whose factorisation the gate reuses)
+    return frame, labels, {}, {}
 
 
 def _workbook(path: Path, options: dict[str, Any], id_column: str | None) -> tuple[Any, ...]:
